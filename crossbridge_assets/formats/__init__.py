@@ -1,0 +1,159 @@
+"""Pure report parsers: one module a format, streaming, no Dagster imports.
+
+Each format module defines a module-level ``SPEC = FormatSpec(...)``. Modules are discovered
+here, so adding a format means adding one file. Detection looks at the content (root element,
+JSON shape), never at the file extension alone.
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import pkgutil
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Callable, Union
+
+from crossbridge_assets.model import CoverageStream, ResultStream
+
+SNIFF_BYTES = 256 * 1024
+
+
+class FormatError(Exception):
+    """A permanent problem with one report: malformed, unknown or hostile. Never retried."""
+
+    def __init__(self, path: Path | str, reason: str):
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+class UnknownFormat(FormatError):
+    pass
+
+
+@dataclass(slots=True)
+class Sniff:
+    """What detection may look at: the head of the file, parsed as far as it goes."""
+
+    path: Path
+    head: bytes
+    xml_root: str | None = None  # local name of the root element
+    xml_attrs: dict[str, str] = field(default_factory=dict)
+    xml_namespace: str | None = None
+    json_type: str | None = None  # "object" | "array" | "jsonl"
+    json_prefixes: set[str] = field(default_factory=set)  # ijson prefixes seen in the head
+    json_values: dict[str, object] = field(default_factory=dict)  # scalar values at depth <= 3
+    text: str = ""  # the head decoded, for line-based formats
+
+    def has(self, *prefixes: str) -> bool:
+        return all(p in self.json_prefixes for p in prefixes)
+
+
+Stream = Union[ResultStream, CoverageStream]
+
+
+@dataclass(frozen=True, slots=True)
+class FormatSpec:
+    name: str
+    kind: str  # model.KIND_*
+    description: str
+    matches: Callable[[Sniff], bool]
+    open: Callable[[Path], Stream]
+    priority: int = 100  # lower is tried first; specific dialects before generic ones
+
+
+@cache
+def registry() -> tuple[FormatSpec, ...]:
+    specs = []
+    for mod in pkgutil.iter_modules(__path__):
+        if mod.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{__name__}.{mod.name}")
+        spec = getattr(module, "SPEC", None)
+        if isinstance(spec, FormatSpec):
+            specs.append(spec)
+    return tuple(sorted(specs, key=lambda s: (s.priority, s.name)))
+
+
+def supported() -> str:
+    return ", ".join(f"{s.name} ({s.kind})" for s in registry())
+
+
+def sniff(path: Path) -> Sniff:
+    from crossbridge_assets.formats._xml import sniff_root
+
+    path = Path(path)
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(SNIFF_BYTES)
+    except OSError as exc:
+        raise FormatError(path, f"cannot be read: {exc.strerror or exc}") from exc
+    s = Sniff(path=path, head=head)
+    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not stripped:
+        raise FormatError(path, "the file is empty")
+    s.text = head.decode("utf-8", errors="replace")
+    first = stripped[:1]
+    if first == b"<":
+        sniff_root(s)
+    elif first in (b"{", b"["):
+        _sniff_json(s, stripped)
+    return s
+
+
+def _sniff_json(s: Sniff, data: bytes) -> None:
+    import ijson
+
+    s.json_type = "array" if data[:1] == b"[" else "object"
+    # JSON Lines: several top-level objects, one a line.
+    first_line, _, rest = data.partition(b"\n")
+    if s.json_type == "object" and rest.strip()[:1] == b"{" and first_line.rstrip().endswith(b"}"):
+        s.json_type = "jsonl"
+        data = first_line
+    try:
+        for prefix, event, value in ijson.parse(io.BytesIO(data)):
+            if prefix.count(".") > 3:
+                continue
+            s.json_prefixes.add(prefix)
+            if event in ("string", "number", "boolean") and prefix not in s.json_values:
+                s.json_values[prefix] = value
+    except ijson.common.IncompleteJSONError:
+        pass  # the head ends mid-document; what we saw is enough to decide
+    except Exception:  # noqa: BLE001 - invalid JSON: decided by the parser, which names the position
+        pass
+
+
+def detect(path: Path | str) -> FormatSpec:
+    s = sniff(Path(path))
+    for spec in registry():
+        try:
+            if spec.matches(s):
+                return spec
+        except Exception:  # noqa: BLE001 - a detector must never decide for another format
+            continue
+    what = (
+        f"root element <{s.xml_root}>"
+        if s.xml_root
+        else f"JSON {s.json_type}"
+        if s.json_type
+        else "content"
+    )
+    raise UnknownFormat(path, f"unknown format ({what} matches no supported format); supported: {supported()}")
+
+
+def open_report(path: Path | str) -> Stream:
+    """Detect the format and open a stream over the report. Errors are FormatError."""
+    path = Path(path)
+    spec = detect(path)
+    return spec.open(path)
+
+
+def read_report(path: Path | str) -> tuple[FormatSpec, Stream, list]:
+    """Read a whole report (for the CLI and small files): spec, stream (exhausted), records."""
+    path = Path(path)
+    spec = detect(path)
+    stream = spec.open(path)
+    records = stream.read_all()
+    return spec, stream, records

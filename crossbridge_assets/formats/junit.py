@@ -1,0 +1,248 @@
+"""JUnit XML, in the dialects real tools write (pytest, unittest, Surefire/Failsafe, Gradle, Ant,
+jest-junit, mocha, go-junit-report, googletest, Catch2, PHPUnit, Bazel, nextest, xunit.net...).
+
+Counting (shared/corpus/README.md): every <testcase> anywhere counts once; outcome priority
+error > failure > skipped > passed; status="disabled"/"notrun" counts as skipped; Surefire's
+flaky*/rerun* children are extra attempts; a <testsuite> with a direct <error>/<failure> child
+(the suite crashed before its tests) adds one errored test. Declared totals are recorded, never trusted.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+from lxml import etree
+
+from crossbridge_assets.formats import FormatSpec, Sniff
+from crossbridge_assets.formats._common import parse_timestamp, to_float, to_int
+from crossbridge_assets.formats._xml import iterparse, local, text_of
+from crossbridge_assets.model import (
+    ERROR,
+    FAILED,
+    KIND_RESULTS,
+    PASSED,
+    SKIPPED,
+    Attempt,
+    ReportInfo,
+    ResultStream,
+    TestCase,
+    normalize_suite,
+    split_parameters,
+    truncate_output,
+)
+
+FORMAT = "junit"
+
+_OUTCOME = {"error": ERROR, "failure": FAILED, "skipped": SKIPPED}
+_RERUN = {
+    "flakyFailure": FAILED,
+    "flakyError": ERROR,
+    "rerunFailure": FAILED,
+    "rerunError": ERROR,
+}
+_PRIORITY = {ERROR: 0, FAILED: 1, SKIPPED: 2, PASSED: 3}
+_SKIP_STATUSES = {"disabled", "notrun", "skipped", "ignored"}
+
+
+def _framework(root_name: str | None, suite_name: str | None, attrs: dict) -> str:
+    """Best guess of the framework that wrote the file, for the test identity."""
+    names = " ".join(n.lower() for n in (root_name, suite_name) if n)
+    if "pytest" in names:
+        return "pytest"
+    if "jest" in names:
+        return "jest"
+    if "mocha" in names:
+        return "mocha"
+    if "nextest" in names:
+        return "nextest"
+    if attrs.get("hostname") and attrs.get("timestamp") and "name" in attrs and "." in (suite_name or ""):
+        return "junit"
+    return "junit"
+
+
+def _matches(s: Sniff) -> bool:
+    return s.xml_root in ("testsuites", "testsuite")
+
+
+def _declared(attrs: dict) -> dict[str, int]:
+    declared = {}
+    for key, alias in (("tests", None), ("failures", None), ("errors", None), ("skipped", "disabled")):
+        value = to_int(attrs.get(key))
+        if value is None and alias:
+            value = to_int(attrs.get(alias))
+        if value is not None:
+            declared[key] = value
+    return declared
+
+
+def _attempt(elem: etree._Element, status: str) -> Attempt:
+    message = elem.get("message")
+    body = text_of(elem)
+    a = Attempt(
+        status=status,
+        message=message if message is not None else (body.strip().splitlines()[0] if body and body.strip() else None),
+        failure_type=elem.get("type"),
+        stack_trace=body,
+    )
+    if local(elem.tag) in _RERUN:
+        a.duration = to_float(elem.get("time"))
+        for child in elem:
+            tag = local(child.tag)
+            if tag in ("stackTrace",):
+                a.stack_trace = text_of(child)
+            elif tag in ("system-out", "system-err"):
+                text, size = truncate_output(text_of(child))
+                if tag == "system-out":
+                    a.stdout, a.stdout_size = text, size
+                else:
+                    a.stderr, a.stderr_size = text, size
+    return a
+
+
+def _case(elem: etree._Element, suite_stack: list[str], framework: str, path: Path) -> TestCase:
+    classname = elem.get("classname") or elem.get("class")
+    raw_name = elem.get("name") or ""
+    name, params = split_parameters(raw_name)
+    suite = normalize_suite(classname) if classname else ".".join(s for s in suite_stack if s)
+    duration = to_float(elem.get("time"))
+
+    outcome: tuple[int, str, etree._Element | None] = (_PRIORITY[PASSED], PASSED, None)
+    reruns: list[Attempt] = []
+    properties: dict[str, str] = {}
+    stdout = stderr = None
+    out_size = err_size = 0
+    for child in elem:
+        tag = local(child.tag)
+        status = _OUTCOME.get(tag)
+        if status is not None:
+            if _PRIORITY[status] < outcome[0]:
+                outcome = (_PRIORITY[status], status, child)
+        elif tag in _RERUN:
+            reruns.append(_attempt(child, _RERUN[tag]))
+        elif tag == "properties":
+            for prop in child:
+                if local(prop.tag) == "property" and prop.get("name") is not None:
+                    properties[prop.get("name")] = prop.get("value") if prop.get("value") is not None else (prop.text or "")
+        elif tag == "system-out":
+            stdout, out_size = truncate_output(text_of(child))
+        elif tag == "system-err":
+            stderr, err_size = truncate_output(text_of(child))
+
+    status = outcome[1]
+    if status == PASSED and (elem.get("status") or "").lower() in _SKIP_STATUSES:
+        status = SKIPPED
+    final = _attempt(outcome[2], status) if outcome[2] is not None else Attempt(status=status)
+    final.stdout, final.stdout_size, final.stderr, final.stderr_size = stdout, out_size, stderr, err_size
+
+    if status in (FAILED, ERROR):
+        # Surefire: the first run failed and every rerun is listed after it.
+        attempts = [final, *reruns]
+        if reruns:
+            final.duration = None
+    else:
+        # flakyFailure/flakyError: failed runs before the one that passed.
+        attempts = [*reruns, final]
+    if len(attempts) == 1:
+        final.duration = duration
+
+    file = elem.get("file")
+    return TestCase(
+        framework=framework,
+        suite=suite,
+        name=name,
+        parameters=params,
+        status=status,
+        duration=duration,
+        attempts=attempts,
+        properties=properties,
+        file=file,
+        line=to_int(elem.get("line")),
+    )
+
+
+def _suite_crash(elem: etree._Element, suite_stack: list[str], framework: str) -> TestCase:
+    """A suite-level <error>/<failure>: the suite died before (or around) its tests."""
+    status = ERROR
+    attempt = _attempt(elem, status)
+    suite = ".".join(s for s in suite_stack if s)
+    return TestCase(framework=framework, suite=suite, name="(suite error)", status=status, attempts=[attempt])
+
+
+def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
+    suite_stack: list[str] = []
+    crashed: set[int] = set()  # suites whose crash was already counted
+    root_seen = False
+    root_name = None
+    framework = "junit"
+
+    def crashes_before(elem, parent) -> Iterator[TestCase]:
+        # Direct <error>/<failure> children of a suite, met while freeing finished siblings.
+        for sib in list(parent):
+            if sib is elem:
+                break
+            if local(sib.tag) in ("error", "failure") and id(parent) not in crashed:
+                crashed.add(id(parent))
+                yield _suite_crash(sib, suite_stack, framework)
+            parent.remove(sib)
+
+    for event, elem in iterparse(path, events=("start", "end"), tag=("{*}testsuites", "{*}testsuite", "{*}testcase")):
+        tag = local(elem.tag)
+        if event == "start":
+            if tag == "testcase":
+                continue
+            attrs = dict(elem.attrib)
+            if not root_seen:
+                root_seen = True
+                root_name = attrs.get("name")
+                info.name = root_name
+                info.declared = _declared(attrs)
+                info.duration = to_float(attrs.get("time"))
+                info.started_at = parse_timestamp(attrs.get("timestamp"))
+            if tag == "testsuite":
+                if info.started_at is None:
+                    info.started_at = parse_timestamp(elem.get("timestamp"))
+                if framework == "junit":
+                    framework = _framework(root_name, attrs.get("name"), attrs)
+                    info.framework = framework
+                suite_stack.append(attrs.get("name") or "")
+            continue
+
+        parent = elem.getparent()
+        if tag == "testcase":
+            case = _case(elem, suite_stack, framework, path)
+            if parent is not None:
+                yield from crashes_before(elem, parent)
+            elem.clear(keep_tail=False)
+            yield case
+        elif tag == "testsuite":
+            for child in elem:
+                if local(child.tag) in ("error", "failure") and id(elem) not in crashed:
+                    crashed.add(id(elem))
+                    yield _suite_crash(child, suite_stack, framework)
+                elif local(child.tag) == "properties" and not info.properties:
+                    for prop in child:
+                        if local(prop.tag) == "property" and prop.get("name"):
+                            info.properties[prop.get("name")] = prop.get("value") or ""
+            crashed.discard(id(elem))
+            suite_stack.pop()
+            elem.clear(keep_tail=False)
+            if parent is not None:
+                while elem.getprevious() is not None:
+                    parent.remove(elem.getprevious())
+    if info.framework is None:
+        info.framework = framework
+
+
+def open_junit(path: Path) -> ResultStream:
+    info = ReportInfo(format=FORMAT, kind=KIND_RESULTS)
+    return ResultStream(info, _cases(Path(path), info))
+
+
+SPEC = FormatSpec(
+    name=FORMAT,
+    kind=KIND_RESULTS,
+    description="JUnit XML (pytest, Surefire, Gradle, Ant, jest-junit, mocha, googletest, Catch2, PHPUnit, Bazel, ...)",
+    matches=_matches,
+    open=open_junit,
+)

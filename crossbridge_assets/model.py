@@ -1,0 +1,317 @@
+"""The canonical records every layer speaks.
+
+Parsers produce these, the warehouse stores them, analysis reads them back as frames.
+Nothing here knows about a file format, a database or Dagster.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Iterator
+
+# Result statuses, in the priority order used when one test has several outcomes.
+ERROR = "error"
+FAILED = "failed"
+SKIPPED = "skipped"
+PASSED = "passed"
+STATUSES = (ERROR, FAILED, SKIPPED, PASSED)
+
+KIND_RESULTS = "results"
+KIND_COVERAGE = "coverage"
+KIND_PROFILING = "profiling"
+
+# Captured output is kept for diagnosis, not archival: the raw report stays in the archive.
+MAX_OUTPUT_CHARS = 64 * 1024
+
+
+def truncate_output(text: str | None, limit: int = MAX_OUTPUT_CHARS) -> tuple[str | None, int]:
+    """Return (possibly truncated text, original length in characters)."""
+    if text is None:
+        return None, 0
+    size = len(text)
+    if size <= limit:
+        return text, size
+    return text[:limit] + f"\n… [truncated, {size} characters in the original]", size
+
+
+_WS = re.compile(r"\s+")
+
+
+def normalize_suite(suite: str | None) -> str:
+    """One spelling of a suite path whatever the format wrote: dots, slashes, '::' and '\\'
+    all become '.', surrounding whitespace goes, a trailing '.py' module suffix goes."""
+    if not suite:
+        return ""
+    s = suite.strip().replace("\\", "/").replace("::", "/")
+    if s.endswith(".py"):
+        s = s[:-3]
+    parts = [p.strip() for p in re.split(r"[/.]", s) if p.strip()]
+    return ".".join(_WS.sub(" ", p) for p in parts)
+
+
+_PARAMS = re.compile(r"^(?P<name>.*?)(?P<params>\[.*\])$", re.S)
+
+
+def split_parameters(name: str) -> tuple[str, str | None]:
+    """Split 'test_add[1-2]' into ('test_add', '[1-2]'); parameters are kept apart so that
+    history of a parametrized test can be grouped while each case keeps its own identity."""
+    m = _PARAMS.match(name)
+    if m and m.group("name"):
+        return m.group("name"), m.group("params")
+    return name, None
+
+
+def test_identity(framework: str, suite: str, name: str, parameters: str | None) -> str:
+    """Stable id of a test across runs and formats: framework + normalized suite + name + params."""
+    key = "\x1f".join((framework or "", suite or "", name or "", parameters or ""))
+    return hashlib.sha1(key.encode("utf-8")).hexdigest()[:20]
+
+
+@dataclass(slots=True)
+class Attempt:
+    """One execution of a test: reruns and retries each make one."""
+
+    status: str
+    duration: float | None = None  # seconds
+    message: str | None = None
+    failure_type: str | None = None
+    stack_trace: str | None = None
+    stdout: str | None = None
+    stderr: str | None = None
+    stdout_size: int = 0
+    stderr_size: int = 0
+    started_at: datetime | None = None
+
+
+@dataclass(slots=True)
+class TestCase:
+    """A test's result in one report, with every attempt it took."""
+
+    framework: str
+    suite: str  # normalized with normalize_suite
+    name: str
+    parameters: str | None = None
+    status: str = PASSED
+    duration: float | None = None  # seconds, all attempts together
+    attempts: list[Attempt] = field(default_factory=list)
+    properties: dict[str, str] = field(default_factory=dict)
+    tags: list[str] = field(default_factory=list)
+    file: str | None = None
+    line: int | None = None
+
+    @property
+    def identity(self) -> str:
+        return test_identity(self.framework, self.suite, self.name, self.parameters)
+
+    @property
+    def flaky(self) -> bool:
+        """Passed in the end after at least one failed attempt."""
+        return self.status == PASSED and any(a.status in (FAILED, ERROR) for a in self.attempts)
+
+    @property
+    def final(self) -> Attempt | None:
+        return self.attempts[-1] if self.attempts else None
+
+
+@dataclass(slots=True)
+class ResultTotals:
+    tests: int = 0
+    passed: int = 0
+    failures: int = 0
+    errors: int = 0
+    skipped: int = 0
+
+    def add(self, status: str) -> None:
+        self.tests += 1
+        if status == PASSED:
+            self.passed += 1
+        elif status == FAILED:
+            self.failures += 1
+        elif status == ERROR:
+            self.errors += 1
+        else:
+            self.skipped += 1
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "tests": self.tests,
+            "passed": self.passed,
+            "failures": self.failures,
+            "errors": self.errors,
+            "skipped": self.skipped,
+        }
+
+    @property
+    def pass_rate(self) -> float:
+        """Passed over executed (skipped tests do not count either way)."""
+        executed = self.tests - self.skipped
+        return round(self.passed / executed, 4) if executed else 1.0
+
+
+@dataclass(slots=True)
+class ReportInfo:
+    """What a parser learns about a report besides its tests (filled while streaming)."""
+
+    format: str
+    kind: str
+    framework: str | None = None
+    name: str | None = None
+    started_at: datetime | None = None
+    duration: float | None = None
+    declared: dict[str, int] = field(default_factory=dict)  # the file's own totals, untrusted
+    properties: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+class ResultStream:
+    """A result report being read: iterate it for TestCase records; `totals` and
+    `info` are complete once iteration has finished."""
+
+    def __init__(self, info: ReportInfo, cases: Iterator[TestCase]):
+        self.info = info
+        self._cases = cases
+        self.totals = ResultTotals()
+        self.exhausted = False
+
+    def __iter__(self) -> Iterator[TestCase]:
+        for case in self._cases:
+            self.totals.add(case.status)
+            yield case
+        self.exhausted = True
+        self._check_declared()
+
+    def read_all(self) -> list[TestCase]:
+        return list(self)
+
+    def _check_declared(self) -> None:
+        declared = self.info.declared
+        actual = self.totals.as_dict()
+        diffs = [
+            f"{key} declared {declared[key]} but the file holds {actual[key]}"
+            for key in ("tests", "failures", "errors", "skipped")
+            if key in declared and declared[key] != actual[key]
+        ]
+        if diffs:
+            self.info.warnings.append("declared totals disagree with the content: " + "; ".join(diffs))
+
+
+# ---------------------------------------------------------------------------- coverage
+
+
+@dataclass(slots=True)
+class FileCoverage:
+    """Coverage of one source file: line -> hits, line -> (covered, total) branches, functions."""
+
+    path: str
+    lines: dict[int, int] = field(default_factory=dict)
+    branches: dict[int, tuple[int, int]] = field(default_factory=dict)
+    functions: list[tuple[str, int | None, int]] = field(default_factory=list)  # name, line, hits
+
+    def merge(self, other: "FileCoverage") -> None:
+        """Union semantics: a line is covered if either side covers it."""
+        for line, hits in other.lines.items():
+            self.lines[line] = self.lines.get(line, 0) + hits
+        for line, (cov, tot) in other.branches.items():
+            mine = self.branches.get(line)
+            self.branches[line] = (max(mine[0], cov), max(mine[1], tot)) if mine else (cov, tot)
+        known = {(f[0], f[1]) for f in self.functions}
+        for fn in other.functions:
+            if (fn[0], fn[1]) not in known:
+                self.functions.append(fn)
+
+
+@dataclass(slots=True)
+class CoverageTotals:
+    files: int = 0
+    lines_valid: int = 0
+    lines_covered: int = 0
+    branches_valid: int = 0
+    branches_covered: int = 0
+
+    def add(self, fc: FileCoverage) -> None:
+        self.files += 1
+        self.lines_valid += len(fc.lines)
+        self.lines_covered += sum(1 for h in fc.lines.values() if h > 0)
+        self.branches_valid += sum(t for _, t in fc.branches.values())
+        self.branches_covered += sum(c for c, _ in fc.branches.values())
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "files": self.files,
+            "lines_valid": self.lines_valid,
+            "lines_covered": self.lines_covered,
+            "branches_valid": self.branches_valid,
+            "branches_covered": self.branches_covered,
+        }
+
+    @property
+    def line_rate(self) -> float:
+        return round(self.lines_covered / self.lines_valid, 4) if self.lines_valid else 0.0
+
+    @property
+    def branch_rate(self) -> float:
+        return round(self.branches_covered / self.branches_valid, 4) if self.branches_valid else 0.0
+
+
+class CoverageStream:
+    """A coverage report being read: iterate it for FileCoverage records.
+
+    Some formats only carry totals (Istanbul's coverage-summary.json): they set
+    `declared_totals`, which then stands for the report's totals."""
+
+    def __init__(self, info: ReportInfo, files: Iterator[FileCoverage]):
+        self.info = info
+        self._files = files
+        self.totals = CoverageTotals()
+        self.declared_totals: CoverageTotals | None = None
+        self.exhausted = False
+
+    def __iter__(self) -> Iterator[FileCoverage]:
+        for fc in self._files:
+            self.totals.add(fc)
+            yield fc
+        self.exhausted = True
+
+    def read_all(self) -> list[FileCoverage]:
+        return list(self)
+
+    @property
+    def effective_totals(self) -> CoverageTotals:
+        if self.declared_totals is not None and self.totals.files == 0:
+            return self.declared_totals
+        return self.totals
+
+
+# ---------------------------------------------------------------------------- profiling
+
+SPAN_KINDS = (
+    "session",
+    "test",
+    "setup",
+    "call",
+    "teardown",
+    "step",
+    "keyword",
+    "http",
+    "driver_command",
+    "navigation",
+)
+
+
+@dataclass(slots=True)
+class Span:
+    """A timed span written by a hook inside a test runner."""
+
+    run: str
+    kind: str
+    name: str
+    start: datetime
+    duration: float  # seconds
+    status: str | None = None
+    test: str | None = None  # test identity (or nodeid when the identity is not known)
+    span_id: str | None = None
+    parent_id: str | None = None
+    attributes: dict[str, object] = field(default_factory=dict)

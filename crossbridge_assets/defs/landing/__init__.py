@@ -1,0 +1,140 @@
+"""Landing: the inbox sensor, the `landed_reports` asset and the storage health check."""
+
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import dagster as dg
+
+from crossbridge_assets.defs.common import (
+    BATCH_TAG,
+    STORAGE_RETRY,
+    WAREHOUSE_KIND,
+    SETTINGS,
+    WarehouseResource,
+    daily,
+    md_table,
+    run_context,
+    storage_faults,
+)
+from crossbridge_assets.defs.landing import inbox
+from crossbridge_assets.log import get_logger
+from crossbridge_assets.warehouse.engine import ping
+from crossbridge_assets.warehouse.landing import LANDED, QUARANTINED
+from crossbridge_assets.warehouse.queries import report_counts
+
+# Assets carrying this tag are part of the ingestion job the sensor and the CLI start.
+INGEST_TAG = {"crossbridge/ingest": "true"}
+
+
+class LandingConfig(dg.Config):
+    files: list[str] = []  # relative to the inbox; empty = re-land the whole day from the archive
+    batch: str = ""
+
+
+@dg.asset(
+    partitions_def=daily,
+    group_name="landing",
+    kinds={"file", WAREHOUSE_KIND},
+    tags=INGEST_TAG,
+    owners=["team:qa-platform"],
+    retry_policy=STORAGE_RETRY,
+    description="Reports that arrived in the inbox that day: archived by content hash, format detected, "
+    "run metadata read, duplicates dropped, unreadable files quarantined with a reason.",
+)
+def landed_reports(context: dg.AssetExecutionContext, config: LandingConfig, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    partition = context.partition_key
+    log = get_logger("orchestration")
+    with run_context(context), storage_faults("landing reports"):
+        landing = warehouse.landing()
+        if config.files:
+            batch = config.batch or None
+            results = []
+            for rel in config.files:
+                path = landing.settings.inbox / rel
+                landed = landing.land(path, partition, batch)
+                if landed is not None:
+                    results.append(landed)
+            inbox.tidy(landing.settings, {(landing.settings.inbox / rel).parent for rel in config.files})
+        else:
+            results = landing.reland_partition(partition)
+        counts = report_counts(landing.engine, partition)
+
+    fresh = [r for r in results if not r.duplicate]
+    formats = Counter(r.format for r in fresh if r.status == LANDED)
+    bad = [r for r in fresh if r.status == QUARANTINED]
+    log.info("landing done", landed=len(fresh) - len(bad), quarantined=len(bad),
+             duplicates=len(results) - len(fresh), partition=partition)
+    context.log.info(f"{len(fresh) - len(bad)} landed, {len(bad)} quarantined, {len(results) - len(fresh)} duplicates")
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": dg.MetadataValue.int(sum(counts.values())),
+            "landed": dg.MetadataValue.int(len(fresh) - len(bad)),
+            "quarantined": dg.MetadataValue.int(len(bad)),
+            "duplicates": dg.MetadataValue.int(len(results) - len(fresh)),
+            "formats": dg.MetadataValue.md(
+                md_table([{"format": f, "reports": n} for f, n in formats.most_common()], ["format", "reports"])
+            ),
+            "quarantined_files": dg.MetadataValue.md(
+                md_table([{"file": r.original_name, "reason": r.reason} for r in bad], ["file", "reason"])
+            ),
+        }
+    )
+
+
+@dg.asset_check(
+    asset=landed_reports,
+    description="The warehouse answers a query; reports its round-trip latency.",
+)
+def warehouse_reachable(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    try:
+        latency = ping(warehouse.engine())
+    except Exception as exc:  # noqa: BLE001 - any failure to answer is the finding
+        return dg.AssetCheckResult(
+            passed=False,
+            severity=dg.AssetCheckSeverity.ERROR,
+            description=f"The warehouse did not answer: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}",
+            metadata={"what_to_do": "Check that the database in CROSSBRIDGE_WAREHOUSE_URL is running and reachable."},
+        )
+    return dg.AssetCheckResult(passed=True, metadata={"latency_ms": dg.MetadataValue.float(latency)})
+
+
+ingest_job = dg.define_asset_job(
+    "ingest",
+    selection=dg.AssetSelection.tag("crossbridge/ingest", "true"),
+    partitions_def=daily,
+    description="Land a batch of reports from the inbox and load them into the warehouse.",
+)
+
+
+@dg.sensor(
+    job=ingest_job,
+    minimum_interval_seconds=SETTINGS.sensor_interval,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Watches the inbox (scandir only, never parses) and starts one ingestion run per batch of settled files.",
+)
+def inbox_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource) -> dg.SensorResult | dg.SkipReason:
+    s = warehouse.settings()
+    cursor = json.loads(context.cursor) if context.cursor else {}
+    p = inbox.plan(s, cursor)
+    requests = [
+        dg.RunRequest(run_key=b.run_key, partition_key=b.partition, run_config=b.run_config(), tags=b.tags)
+        for b in p.batches
+    ]
+    if not requests:
+        return dg.SensorResult(
+            skip_reason=f"{p.waiting} file(s) still settling" if p.waiting else "inbox is empty",
+            cursor=json.dumps(p.cursor),
+        )
+    return dg.SensorResult(run_requests=requests, cursor=json.dumps(p.cursor))
+
+
+defs = dg.Definitions(
+    assets=[landed_reports],
+    asset_checks=[warehouse_reachable],
+    jobs=[ingest_job],
+    sensors=[inbox_sensor],
+)
+
+__all__ = ["defs", "landed_reports", "ingest_job", "inbox_sensor", "BATCH_TAG", "Path"]

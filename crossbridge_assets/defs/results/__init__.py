@@ -1,0 +1,169 @@
+"""Test results: `test_results[day]` and its quality checks."""
+
+
+import json
+
+import dagster as dg
+from sqlalchemy import func, select
+
+from crossbridge_assets.defs.common import (
+    STORAGE_RETRY,
+    WAREHOUSE_KIND,
+    WarehouseResource,
+    batch_of,
+    daily,
+    md_table,
+    partition_of,
+    run_context,
+    storage_faults,
+)
+from crossbridge_assets.defs.landing import INGEST_TAG, landed_reports
+from crossbridge_assets.formats import FormatError, open_report
+from crossbridge_assets.log import bound, get_logger
+from crossbridge_assets.model import KIND_RESULTS, ResultTotals
+from crossbridge_assets.warehouse import schema
+from crossbridge_assets.warehouse.engine import is_transient
+from crossbridge_assets.warehouse.queries import quarantined, reports_for
+from crossbridge_assets.warehouse.results import load_results
+
+COLUMN_SCHEMA = dg.TableSchema(
+    columns=[
+        dg.TableColumn("report_sha256", "text", description="report the row came from"),
+        dg.TableColumn("seq", "int", description="position of the test in the report"),
+        dg.TableColumn("run_id", "text", description="CI run (project, branch, build)"),
+        dg.TableColumn("test_id", "text", description="stable test identity across runs and formats"),
+        dg.TableColumn("status", "text", description="passed | failed | error | skipped"),
+        dg.TableColumn("duration", "float", description="seconds, all attempts"),
+        dg.TableColumn("attempts", "int"),
+        dg.TableColumn("flaky", "bool", description="passed after a failed attempt"),
+        dg.TableColumn("message", "text"),
+        dg.TableColumn("partition", "text", description="arrival day"),
+    ]
+)
+
+
+@dg.asset(
+    partitions_def=daily,
+    deps=[landed_reports],
+    group_name="results",
+    kinds={"python", WAREHOUSE_KIND},
+    tags=INGEST_TAG,
+    owners=["team:qa-platform"],
+    retry_policy=STORAGE_RETRY,
+    description="Every test and every attempt from that day's result reports, in one schema whatever the framework.",
+)
+def test_results(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    partition = context.partition_key
+    batch = batch_of(context)
+    log = get_logger("testing")
+    totals = ResultTotals()
+    failures: list[dict] = []
+    slowest: list[tuple[float, str]] = []
+    loaded = flaky = rows = 0
+    bad: list[dict] = []
+    with run_context(context), storage_faults("loading test results"):
+        landing = warehouse.landing()
+        engine = landing.engine
+        for report in reports_for(engine, partition, KIND_RESULTS, batch):
+            with bound(report=report.original_name):
+                try:
+                    summary = load_results(engine, report, open_report(report.archive_path))
+                except FormatError as exc:
+                    landing.quarantine_report(report.sha256, exc.reason)
+                    bad.append({"file": report.original_name, "reason": exc.reason})
+                    continue
+                except Exception as exc:
+                    if is_transient(exc):
+                        raise
+                    # A parser bug on one file must not lose the rest of the batch.
+                    reason = f"could not be parsed: {type(exc).__name__}: {exc}"
+                    landing.quarantine_report(report.sha256, reason)
+                    bad.append({"file": report.original_name, "reason": reason})
+                    log.exception("parser failed", report=report.original_name)
+                    continue
+                log.info("results loaded", tests=summary.totals.tests, failures=summary.totals.failures,
+                         errors=summary.totals.errors, warnings=len(summary.warnings))
+                loaded += 1
+                rows += summary.rows
+                flaky += summary.flaky
+                for key, value in summary.totals.as_dict().items():
+                    setattr(totals, key, getattr(totals, key) + value)
+                failures.extend(summary.failures[: 20 - len(failures)])
+                slowest = sorted(slowest + summary.slowest, reverse=True)[:10]
+        with engine.connect() as conn:
+            day_rows = conn.execute(
+                select(func.count()).select_from(schema.test_results).where(schema.test_results.c.partition == partition)
+            ).scalar_one()
+
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": dg.MetadataValue.int(day_rows),
+            "dagster/column_schema": COLUMN_SCHEMA,
+            "reports_loaded": dg.MetadataValue.int(loaded),
+            "reports_quarantined": dg.MetadataValue.int(len(bad)),
+            "rows_written": dg.MetadataValue.int(rows),
+            "tests": dg.MetadataValue.int(totals.tests),
+            "passed": dg.MetadataValue.int(totals.passed),
+            "failures": dg.MetadataValue.int(totals.failures),
+            "errors": dg.MetadataValue.int(totals.errors),
+            "skipped": dg.MetadataValue.int(totals.skipped),
+            "flaky": dg.MetadataValue.int(flaky),
+            "pass_rate": dg.MetadataValue.float(float(totals.pass_rate)),
+            "failed_tests": dg.MetadataValue.md(md_table(failures, ["test", "status", "message"])),
+            "slowest_tests": dg.MetadataValue.md(
+                md_table([{"test": t, "seconds": round(d, 3)} for d, t in slowest], ["test", "seconds"])
+            ),
+            "quarantined_files": dg.MetadataValue.md(md_table(bad, ["file", "reason"])),
+        }
+    )
+
+
+@dg.asset_check(
+    asset=test_results,
+    description="No report of the day was quarantined (unreadable, truncated, unknown format or a broken manifest).",
+)
+def parse_errors(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    bad = quarantined(warehouse.engine(), partition_of(context))
+    rows = [{"file": r.original_name, "reason": r.reason, "kept_at": r.archive_path} for r in bad]
+    return dg.AssetCheckResult(
+        passed=not bad,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=(
+            f"{len(bad)} report(s) quarantined: " + "; ".join(f"{r['file']}: {r['reason']}" for r in rows[:5])
+            if bad
+            else "every report of the day was readable"
+        ),
+        metadata={
+            "quarantined": dg.MetadataValue.int(len(bad)),
+            "files": dg.MetadataValue.md(md_table(rows, ["file", "reason", "kept_at"])),
+            "what_to_do": "Fix the producer or the file, drop it into the inbox again; "
+            "files stay in the quarantine folder with their reason beside them.",
+        },
+    )
+
+
+@dg.asset_check(
+    asset=test_results,
+    description="Reports were read without warnings (e.g. totals a report declares that contradict the tests it holds).",
+)
+def report_warnings(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    R = schema.reports
+    with warehouse.engine().connect() as conn:
+        rows = conn.execute(
+            select(R.c.original_name, R.c.warnings).where(
+                R.c.partition == partition_of(context), R.c.kind == KIND_RESULTS, R.c.warnings.is_not(None)
+            )
+        ).all()
+    found = [{"file": name, "warning": "; ".join(json.loads(w))} for name, w in rows]
+    return dg.AssetCheckResult(
+        passed=not found,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=f"{len(found)} report(s) read with warnings; the content is what counts: "
+        + "; ".join(f"{r['file']}: {r['warning']}" for r in found[:3])
+        if found
+        else "every report was read without warnings",
+        metadata={"reports": dg.MetadataValue.md(md_table(found, ["file", "warning"]))},
+    )
+
+
+defs = dg.Definitions(assets=[test_results], asset_checks=[parse_errors, report_warnings])

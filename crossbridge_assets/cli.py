@@ -1,0 +1,241 @@
+"""The `crossbridge` command: what a developer asks from a terminal."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+from crossbridge_assets import settings as settings_mod
+
+EXIT_OK, EXIT_FAIL, EXIT_UNREADABLE = 0, 1, 2
+
+
+def _err(message: str) -> None:
+    print(f"crossbridge: {message}", file=sys.stderr)
+
+
+def _settings() -> settings_mod.Settings:
+    try:
+        return settings_mod.load()
+    except settings_mod.SettingsError as exc:
+        _err(f"configuration error: {exc}")
+        raise SystemExit(EXIT_UNREADABLE) from None
+
+
+# ------------------------------------------------------------------ parse
+
+
+def cmd_parse(args) -> int:
+    from crossbridge_assets.formats import FormatError, detect
+    from crossbridge_assets.model import CoverageStream, ResultStream
+
+    path = Path(args.file)
+    try:
+        spec = detect(path)
+        stream = spec.open(path)
+        count = 0
+        for _ in stream:  # stream: a big report is never held in memory
+            count += 1
+    except FormatError as exc:
+        _err(f"{exc.path}: {exc.reason}")
+        return EXIT_UNREADABLE
+    except Exception as exc:  # noqa: BLE001 - a parser bug still gets one clear line
+        _err(f"{path}: could not be parsed: {type(exc).__name__}: {exc}")
+        return EXIT_UNREADABLE
+    if isinstance(stream, ResultStream):
+        totals = stream.totals.as_dict()
+    elif isinstance(stream, CoverageStream):
+        totals = stream.effective_totals.as_dict()
+    else:
+        totals = {"records": count}
+    out = {"path": str(path), "kind": spec.kind, "format": spec.name, "totals": totals}
+    if args.json:
+        print(json.dumps(out))
+        return EXIT_OK
+    print(f"{path}\n  kind:   {spec.kind}\n  format: {spec.name}")
+    for key, value in totals.items():
+        print(f"  {key + ':':<18}{value}")
+    for warning in getattr(stream.info, "warnings", []):
+        print(f"  warning: {warning}")
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------ ingest / demo
+
+
+def _run_and_report(settings, files, instance, partition=None) -> int:
+    from crossbridge_assets.defs.ingest import batches_for, run_batches
+    from crossbridge_assets.warehouse.engine import make_engine
+    from crossbridge_assets.warehouse.queries import quarantined
+
+    batches = batches_for(settings, files, partition)
+    results = run_batches(batches, instance)
+    failed = [r for r in results if not r.success]
+    engine = make_engine(settings.warehouse_url)
+    bad = [q for b in batches for q in quarantined(engine, b.partition, b.run_key)]
+    print(f"ingested {len(files)} file(s) in {len(batches)} run(s): {len(results) - len(failed)} succeeded, {len(failed)} failed")
+    for q in bad:
+        print(f"  quarantined {q.original_name}: {q.reason}")
+    for r in failed:
+        _err(f"run {r.run_id} failed; see the Dagster UI or `dagster run list` for its logs")
+    return EXIT_FAIL if failed else EXIT_OK
+
+
+def cmd_ingest(args) -> int:
+    from crossbridge_assets.defs.ingest import local_instance, stage
+    from crossbridge_assets.instance import ensure_dagster_home
+
+    s = _settings()
+    missing = [p for p in args.paths if not Path(p).exists()]
+    if missing:
+        _err(f"{missing[0]}: no such file or folder")
+        return EXIT_UNREADABLE
+    ensure_dagster_home(s)
+    build = args.build or "cli-" + datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+    manifest = {
+        "project": args.project or "default",
+        "branch": args.branch or "default",
+        "commit": args.commit,
+        "build": build,
+        "shard": args.shard,
+        "shards_expected": args.shards_expected,
+        "ci_url": args.ci_url,
+    }
+    staged = stage(s, [Path(p) for p in args.paths], manifest)
+    if not staged.files:
+        _err("nothing to ingest: the given folders hold no files")
+        return EXIT_UNREADABLE
+    return _run_and_report(s, staged.files, local_instance())
+
+
+def cmd_demo(args) -> int:
+    from crossbridge_assets import demo
+    from crossbridge_assets.defs.ingest import STAGING_PREFIX, local_instance
+    from crossbridge_assets.instance import ensure_dagster_home
+
+    s = _settings()
+    s.ensure_folders()
+    ensure_dagster_home(s)
+    if args.no_ingest:
+        files = demo.generate(s.inbox, days=args.days, seed=args.seed)
+        print(f"wrote {len(files)} demo reports into {s.inbox}; the inbox sensor will pick them up")
+        return EXIT_OK
+    target = s.inbox / f"{STAGING_PREFIX}demo-{uuid.uuid4().hex[:8]}"
+    files = demo.generate(target, days=args.days, seed=args.seed)
+    print(f"generated {len(files)} demo reports over {args.days} days; ingesting...")
+    return _run_and_report(s, files, local_instance())
+
+
+# ------------------------------------------------------------------ summary
+
+
+def cmd_summary(args) -> int:
+    from crossbridge_assets.warehouse.engine import make_engine, migrate
+    from crossbridge_assets.warehouse.queries import run_summaries
+
+    s = _settings()
+    engine = make_engine(s.warehouse_url)
+    migrate(engine)
+    runs = run_summaries(engine, per_branch=args.limit, project=args.project)
+    if args.json:
+        print(json.dumps(runs, default=str))
+        return EXIT_OK
+    if not runs:
+        print("no runs yet: drop reports into the inbox, or try `crossbridge demo`")
+        return EXIT_OK
+    header = f"{'project':<20} {'branch':<22} {'build':<10} {'started':<17} {'tests':>6} {'pass':>6} {'fail':>5} {'err':>4} {'skip':>5} {'flaky':>5} {'rate':>7}"
+    print(header)
+    print("-" * len(header))
+    for r in runs:
+        started = (r["started_at"] or r["created_at"] or "")[:16].replace("T", " ")
+        print(
+            f"{r['project'][:20]:<20} {r['branch'][:22]:<22} {str(r['build'] or '-')[:10]:<10} {started:<17} "
+            f"{r['tests']:>6} {r['passed']:>6} {r['failures']:>5} {r['errors']:>4} {r['skipped']:>5} {r['flaky']:>5} "
+            f"{r['pass_rate'] * 100:>6.1f}%"
+        )
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------ dev
+
+
+def cmd_dev(args) -> int:
+    """Start the UI on the embedded default, seeding demo data into an empty warehouse."""
+    from crossbridge_assets.instance import ensure_dagster_home
+    from crossbridge_assets.warehouse.engine import make_engine, migrate
+    from crossbridge_assets.warehouse.queries import report_counts
+
+    s = _settings()
+    s.ensure_folders()
+    ensure_dagster_home(s)
+    engine = make_engine(s.warehouse_url)
+    migrate(engine)
+    if not args.no_demo and not report_counts(engine):
+        code = cmd_demo(argparse.Namespace(days=14, seed=7, no_ingest=False))
+        if code != EXIT_OK:
+            return code
+    engine.dispose()
+    command = ["dagster", "dev", "-h", args.host, "-p", str(args.port), "-m", "crossbridge_assets.definitions"]
+    print(f"starting the Dagster UI on http://{args.host}:{args.port} (DAGSTER_HOME={os.environ['DAGSTER_HOME']})", flush=True)
+    os.execvp(command[0], command)
+    return EXIT_OK  # pragma: no cover - exec does not return
+
+
+# ------------------------------------------------------------------ main
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="crossbridge", description="CrossBridge Assets: test intelligence from the terminal.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    sp = sub.add_parser("parse", help="show what CrossBridge sees in one report, without ingesting it")
+    sp.add_argument("file")
+    sp.add_argument("--json", action="store_true", help="one JSON object: path, kind, format, totals")
+    sp.set_defaults(func=cmd_parse)
+
+    sp = sub.add_parser("ingest", help="copy reports into the inbox and ingest them now")
+    sp.add_argument("paths", nargs="+", metavar="PATH", help="report files or folders")
+    sp.add_argument("--project")
+    sp.add_argument("--branch")
+    sp.add_argument("--commit")
+    sp.add_argument("--build")
+    sp.add_argument("--shard")
+    sp.add_argument("--shards-expected", type=int)
+    sp.add_argument("--ci-url")
+    sp.set_defaults(func=cmd_ingest)
+
+    sp = sub.add_parser("summary", help="recent runs per project and branch")
+    sp.add_argument("--json", action="store_true")
+    sp.add_argument("--project")
+    sp.add_argument("--limit", type=int, default=5, help="runs per project and branch (default 5)")
+    sp.set_defaults(func=cmd_summary)
+
+    sp = sub.add_parser("demo", help="write two weeks of realistic demo history and ingest it")
+    sp.add_argument("--days", type=int, default=14)
+    sp.add_argument("--seed", type=int, default=7)
+    sp.add_argument("--no-ingest", action="store_true", help="only drop the files into the inbox for the sensor")
+    sp.set_defaults(func=cmd_demo)
+
+    sp = sub.add_parser("dev", help="start the Dagster UI on the embedded default (seeds demo data when empty)")
+    sp.add_argument("--host", default="127.0.0.1")
+    sp.add_argument("--port", type=int, default=3000)
+    sp.add_argument("--no-demo", action="store_true")
+    sp.set_defaults(func=cmd_dev)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    from crossbridge_assets.log import configure
+
+    args = build_parser().parse_args(argv)
+    configure(stderr_level="ERROR")
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""What every domain of the Dagster layer shares: the storage resource, the daily partitions,
+the retry policy for storage, and the line between transient and permanent faults."""
+
+
+import contextlib
+import os
+from typing import Iterator, Optional
+
+import dagster as dg
+from sqlalchemy import Engine
+
+from crossbridge_assets import settings as settings_mod
+from crossbridge_assets.log import bound
+from crossbridge_assets.warehouse.engine import is_transient, make_engine, migrate
+from crossbridge_assets.warehouse.landing import Landing
+
+# Fail fast at load time: a wrong variable stops `dagster dev` with a message naming it.
+SETTINGS = settings_mod.load()
+
+daily = dg.DailyPartitionsDefinition(start_date=SETTINGS.partition_start, end_offset=1, timezone="UTC")
+
+# Storage faults are retried with exponential backoff and jitter; permanent faults raise
+# dg.Failure(allow_retries=False) through `storage_faults`.
+STORAGE_RETRY = dg.RetryPolicy(max_retries=4, delay=2, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
+
+WAREHOUSE_KIND = "postgres" if SETTINGS.is_postgres else "sqlite"
+BATCH_TAG = "crossbridge/batch"
+
+_migrated: set[str] = set()
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The warehouse and the landing folders. Values left empty come from the environment."""
+
+    home: Optional[str] = None
+    warehouse_url: Optional[str] = None
+
+    def settings(self) -> settings_mod.Settings:
+        env = dict(os.environ)
+        if self.home:
+            env["CROSSBRIDGE_HOME"] = self.home
+        if self.warehouse_url:
+            env["CROSSBRIDGE_WAREHOUSE_URL"] = self.warehouse_url
+        return settings_mod.load(env)
+
+    def engine(self) -> Engine:
+        s = self.settings()
+        engine = make_engine(s.warehouse_url)
+        if s.warehouse_url not in _migrated:
+            migrate(engine)
+            _migrated.add(s.warehouse_url)
+        return engine
+
+    def landing(self) -> Landing:
+        s = self.settings()
+        s.ensure_folders()
+        return Landing(s, self.engine())
+
+
+@contextlib.contextmanager
+def storage_faults(what: str) -> Iterator[None]:
+    """Let transient faults through to the RetryPolicy; turn anything else into a Failure
+    that is not retried (retrying a bug or bad data only delays the same error)."""
+    try:
+        yield
+    except dg.Failure:
+        raise
+    except Exception as exc:
+        if is_transient(exc):
+            raise
+        raise dg.Failure(description=f"{what}: {type(exc).__name__}: {exc}", allow_retries=False) from exc
+
+
+def batch_of(context) -> str | None:
+    """The sensor batch a run ingests, or None for a whole-day materialization or backfill."""
+    return context.run.tags.get(BATCH_TAG) or None
+
+
+def partition_of(context) -> str | None:
+    """The day a run works on; checks read it from the run, which carries it as a tag."""
+    if getattr(context, "has_partition_key", False):
+        return context.partition_key
+    return context.run.tags.get("dagster/partition")
+
+
+@contextlib.contextmanager
+def run_context(context) -> Iterator[None]:
+    """Bind partition and run id to every log event of the step."""
+    partition = context.partition_key if context.has_partition_key else None
+    with bound(partition=partition, run_id=context.run.run_id):
+        yield
+
+
+def md_table(rows: list[dict], columns: list[str], empty: str = "_none_") -> str:
+    """A short markdown table for materialization metadata."""
+    if not rows:
+        return empty
+    def cell(v) -> str:
+        text = "" if v is None else str(v)
+        text = text.replace("|", "\\|").replace("\n", " ")
+        return text if len(text) <= 160 else text[:157] + "..."
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(r.get(c)) for c in columns) + " |" for r in rows]
+    return "\n".join(lines)

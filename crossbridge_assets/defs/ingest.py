@@ -1,0 +1,92 @@
+"""Running ingestion now, in-process, through the same job the inbox sensor starts
+(used by `crossbridge ingest` and `crossbridge demo`)."""
+
+import json
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+
+from crossbridge_assets.defs.landing.inbox import Batch, arrival_partition, fingerprint
+from crossbridge_assets.settings import Settings
+from crossbridge_assets.warehouse.run_metadata import MANIFEST_NAME
+
+# Staging folders start with a dot: the inbox sensor never looks at them, so a running
+# `dagster dev` does not race the in-process run for the same files.
+STAGING_PREFIX = ".ingest-"
+
+
+@dataclass
+class Staged:
+    folder: Path
+    files: list[Path]
+
+
+def stage(settings: Settings, sources: list[Path], manifest: dict, name: str | None = None) -> Staged:
+    """Copy files (or folders, recursively) into a hidden drop folder of the inbox, with a
+    crossbridge.json manifest. The copies get a fresh mtime: arrival is now."""
+    settings.ensure_folders()
+    folder = settings.inbox / (STAGING_PREFIX + (name or uuid.uuid4().hex[:12]))
+    folder.mkdir(parents=True, exist_ok=False)
+    (folder / MANIFEST_NAME).write_text(json.dumps({k: v for k, v in manifest.items() if v is not None}), "utf-8")
+    copied: list[Path] = []
+    for source in sources:
+        source = Path(source)
+        if source.is_dir():
+            for path in sorted(p for p in source.rglob("*") if p.is_file()):
+                target = folder / source.name / path.relative_to(source)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(path, target)
+                if path.name != MANIFEST_NAME:
+                    copied.append(target)
+        else:
+            target = folder / source.name
+            shutil.copyfile(source, target)
+            copied.append(target)
+    return Staged(folder, copied)
+
+
+def batches_for(settings: Settings, files: list[Path], partition: str | None = None) -> list[Batch]:
+    """Group files by arrival day into batches, like the sensor does for settled files."""
+    by_day: dict[str, list[tuple[str, int, int]]] = {}
+    for path in files:
+        st = path.stat()
+        day = partition or arrival_partition(st.st_mtime_ns, settings)
+        rel = path.relative_to(settings.inbox).as_posix()
+        by_day.setdefault(day, []).append((rel, st.st_size, st.st_mtime_ns))
+    out = []
+    for day in sorted(by_day):
+        files_of_day = sorted(by_day[day])
+        for start in range(0, len(files_of_day), settings.max_batch):
+            chunk = files_of_day[start : start + settings.max_batch]
+            out.append(Batch(partition=day, files=[f[0] for f in chunk], run_key=fingerprint(chunk)))
+    return out
+
+
+def run_batches(batches: list[Batch], instance: dg.DagsterInstance) -> list[dg.ExecuteInProcessResult]:
+    from crossbridge_assets.definitions import defs
+
+    job = defs.resolve_job_def("ingest")
+    results = []
+    for batch in batches:
+        results.append(
+            job.execute_in_process(
+                # The terminal gets warnings only; the run's full log is in the instance.
+                run_config={**batch.run_config(), "loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+                partition_key=batch.partition,
+                instance=instance,
+                tags={**batch.tags, "crossbridge/source": "cli"},
+                raise_on_error=False,
+            )
+        )
+    return results
+
+
+def local_instance() -> dg.DagsterInstance:
+    """The instance DAGSTER_HOME points at (the CLI sets it to the embedded one by default)."""
+    if os.environ.get("DAGSTER_HOME"):
+        return dg.DagsterInstance.get()
+    return dg.DagsterInstance.ephemeral()

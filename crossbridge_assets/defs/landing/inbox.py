@@ -1,0 +1,155 @@
+"""Planning ingestion batches from the inbox: cheap (scandir and stat, never parses).
+
+A file is ready when two scans saw the same size and mtime and it has not changed for
+`settle_seconds` — a writer that is still copying changes one or the other. State is kept per
+file, not as an mtime high-water mark, so files sharing one mtime are never skipped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+from crossbridge_assets.settings import Settings
+from crossbridge_assets.warehouse.run_metadata import MANIFEST_NAME
+
+# Files a writer is still producing, by convention (hooks write *.part and rename at the end).
+IGNORED_SUFFIXES = (".part", ".tmp", ".crdownload", ".swp", ".lock")
+# A requested batch whose files are still in the inbox after this long is asked for again
+# (its run failed or was deleted); the attempt number changes the run key.
+RETRY_AFTER_SECONDS = 30 * 60
+
+
+@dataclass
+class Batch:
+    partition: str
+    files: list[str]  # relative to the inbox, POSIX separators
+    run_key: str
+
+    def run_config(self) -> dict:
+        return {"ops": {"landed_reports": {"config": {"files": self.files, "batch": self.run_key}}}}
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return {"crossbridge/batch": self.run_key, "crossbridge/files": str(len(self.files))}
+
+
+@dataclass
+class Plan:
+    batches: list[Batch] = field(default_factory=list)
+    waiting: int = 0  # files seen but not settled yet
+    cursor: dict = field(default_factory=dict)
+
+
+def scan(inbox: Path) -> dict[str, tuple[int, int]]:
+    """relative path -> (size, mtime_ns) of every candidate report under the inbox."""
+    found: dict[str, tuple[int, int]] = {}
+    if not inbox.is_dir():
+        return found
+    stack = [inbox]
+    while stack:
+        folder = stack.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                stack.append(Path(entry.path))
+                continue
+            if not entry.is_file(follow_symlinks=False):
+                continue
+            if entry.name == MANIFEST_NAME or entry.name.endswith(IGNORED_SUFFIXES):
+                continue
+            st = entry.stat(follow_symlinks=False)
+            rel = Path(entry.path).relative_to(inbox).as_posix()
+            found[rel] = (st.st_size, st.st_mtime_ns)
+    return found
+
+
+def arrival_partition(mtime_ns: int, settings: Settings, today: date | None = None) -> str:
+    """The arrival day of a file (its mtime in UTC), clamped to the partition range."""
+    day = datetime.fromtimestamp(mtime_ns / 1e9, tz=timezone.utc).date()
+    start = date.fromisoformat(settings.partition_start)
+    today = today or datetime.now(timezone.utc).date()
+    return min(max(day, start), today).isoformat()
+
+
+def fingerprint(files: list[tuple[str, int, int]], attempt: int = 0) -> str:
+    digest = hashlib.sha256()
+    for rel, size, mtime in sorted(files):
+        digest.update(f"{rel}\x1f{size}\x1f{mtime}\n".encode())
+    if attempt:
+        digest.update(f"attempt {attempt}".encode())
+    return digest.hexdigest()[:32]
+
+
+def plan(settings: Settings, cursor: dict | None, now: float | None = None) -> Plan:
+    """Decide which files are ready and group them into batches (one per day, at most
+    settings.max_batch files each). Pure apart from reading the inbox."""
+    now = time.time() if now is None else now
+    cursor = cursor or {}
+    pending: dict[str, list] = cursor.get("pending", {})
+    requested: dict[str, list] = cursor.get("requested", {})
+    seen = scan(settings.inbox)
+
+    ready: dict[str, list[tuple[str, int, int, int]]] = {}
+    new_pending: dict[str, list] = {}
+    new_requested: dict[str, list] = {}
+    waiting = 0
+    for rel, (size, mtime) in seen.items():
+        asked = requested.get(rel)
+        attempt = 0
+        if asked and asked[0] == size and asked[1] == mtime:
+            if now - asked[2] < RETRY_AFTER_SECONDS:
+                new_requested[rel] = asked
+                continue
+            attempt = int(asked[3]) + 1 if len(asked) > 3 else 1
+        before = pending.get(rel)
+        settled = now - mtime / 1e9 >= settings.settle_seconds
+        if (before and before[0] == size and before[1] == mtime and settled) or attempt:
+            ready.setdefault(arrival_partition(mtime, settings), []).append((rel, size, mtime, attempt))
+        else:
+            new_pending[rel] = [size, mtime]
+            waiting += 1
+
+    batches = []
+    for partition in sorted(ready):
+        files = sorted(ready[partition])
+        for start in range(0, len(files), settings.max_batch):
+            chunk = files[start : start + settings.max_batch]
+            attempt = max(f[3] for f in chunk)
+            key = fingerprint([(f[0], f[1], f[2]) for f in chunk], attempt)
+            batches.append(Batch(partition=partition, files=[f[0] for f in chunk], run_key=key))
+            for rel, size, mtime, att in chunk:
+                new_requested[rel] = [size, mtime, now, att]
+    return Plan(batches=batches, waiting=waiting, cursor={"pending": new_pending, "requested": new_requested})
+
+
+def tidy(settings: Settings, folders: set[Path]) -> None:
+    """Remove manifests and empty folders left behind once every report of a drop has landed.
+    A manifest stays while any file remains beside or below it."""
+    inbox = settings.inbox.resolve()
+    for folder in sorted(folders, key=lambda p: len(p.parts), reverse=True):
+        current = folder.resolve()
+        while current != inbox and inbox in current.parents:
+            try:
+                names = [e.name for e in os.scandir(current)]
+            except OSError:
+                break
+            if names == [MANIFEST_NAME]:
+                (current / MANIFEST_NAME).unlink(missing_ok=True)
+                names = []
+            if names:
+                break
+            try:
+                current.rmdir()
+            except OSError:
+                break
+            current = current.parent

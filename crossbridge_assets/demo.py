@@ -1,0 +1,175 @@
+"""Realistic demo history: several projects and branches, builds over about two weeks, real-looking
+failures, a few flaky and a few broken tests — written as the JUnit XML real tools write."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from xml.sax.saxutils import quoteattr, escape
+
+from crossbridge_assets.warehouse.run_metadata import MANIFEST_NAME
+
+
+@dataclass(frozen=True)
+class DemoTest:
+    suite: str
+    name: str
+    mean: float  # seconds
+    flaky: float = 0.0  # chance of failing on a given build
+    broken_from: int | None = None  # day index from which it always fails
+    fixed_from: int | None = None
+
+
+PROJECTS = {
+    "checkout-service": dict(
+        framework="pytest",
+        branches=["main", "feature/apple-pay"],
+        tests=[
+            DemoTest("tests.test_cart.TestCart", "test_add_item", 0.02),
+            DemoTest("tests.test_cart.TestCart", "test_remove_item", 0.02),
+            DemoTest("tests.test_cart.TestCart", "test_apply_coupon[SAVE10]", 0.05),
+            DemoTest("tests.test_cart.TestCart", "test_apply_coupon[EXPIRED]", 0.04),
+            DemoTest("tests.test_payment.TestPayment", "test_card_authorised", 0.8),
+            DemoTest("tests.test_payment.TestPayment", "test_card_declined", 0.7),
+            DemoTest("tests.test_payment.TestPayment", "test_gateway_timeout_retries", 2.5, flaky=0.25),
+            DemoTest("tests.test_tax.TestTax", "test_vat_rounding", 0.01, broken_from=9, fixed_from=12),
+            DemoTest("tests.test_inventory", "test_reserve_stock", 0.3),
+            DemoTest("tests.test_inventory", "test_concurrent_reservations", 1.9, flaky=0.15),
+            DemoTest("tests.test_api.TestOrdersApi", "test_create_order", 0.4),
+            DemoTest("tests.test_api.TestOrdersApi", "test_list_orders_paginated", 0.6),
+        ],
+    ),
+    "web-frontend": dict(
+        framework="jest",
+        branches=["main", "fix/login-redirect"],
+        tests=[
+            DemoTest("LoginForm", "renders the email field", 0.05),
+            DemoTest("LoginForm", "shows an error for a wrong password", 0.09),
+            DemoTest("LoginForm", "redirects after login", 0.12, broken_from=11),
+            DemoTest("ProductList", "renders 20 products per page", 0.2),
+            DemoTest("ProductList", "filters by category", 0.15),
+            DemoTest("ProductList", "lazy loads images", 0.4, flaky=0.2),
+            DemoTest("Checkout", "disables pay until the form is valid", 0.07),
+            DemoTest("Checkout", "sums line items", 0.03),
+        ],
+    ),
+    "payments-api": dict(
+        framework="junit",
+        branches=["main"],
+        tests=[
+            DemoTest("com.acme.payments.LedgerTest", "postsDoubleEntry", 0.11),
+            DemoTest("com.acme.payments.LedgerTest", "rejectsUnbalancedEntry", 0.09),
+            DemoTest("com.acme.payments.RefundServiceTest", "refundsPartialAmount", 0.35),
+            DemoTest("com.acme.payments.RefundServiceTest", "refundIsIdempotent", 0.42, flaky=0.12),
+            DemoTest("com.acme.payments.FxRatesIT", "fetchesDailyRates", 3.1, broken_from=5, fixed_from=8),
+            DemoTest("com.acme.payments.FxRatesIT", "cachesRatesForOneHour", 1.2),
+        ],
+    ),
+}
+
+FAILURES = {
+    "pytest": (
+        "AssertionError",
+        "assert {got} == {want}",
+        'tests/{file}.py:{line}: in {name}\n    assert result == expected\nE   AssertionError: assert {got} == {want}\nE    +  where {got} = compute()',
+    ),
+    "jest": (
+        "Error",
+        "expect(received).toBe(expected) // Object.is equality",
+        "Error: expect(received).toBe(expected)\n\nExpected: {want}\nReceived: {got}\n    at Object.<anonymous> (src/{file}.test.js:{line}:23)",
+    ),
+    "junit": (
+        "org.opentest4j.AssertionFailedError",
+        "expected: <{want}> but was: <{got}>",
+        "org.opentest4j.AssertionFailedError: expected: <{want}> but was: <{got}>\n\tat org.junit.jupiter.api.AssertionUtils.fail(AssertionUtils.java:55)\n\tat com.acme.payments.{file}.{name}({file}.java:{line})",
+    ),
+}
+TIMEOUT = (
+    "TimeoutError",
+    "timed out after 2.0s waiting for the payment gateway",
+    "Traceback (most recent call last):\n  File \"app/gateway.py\", line 88, in call\n    raise TimeoutError('timed out after 2.0s waiting for the payment gateway')\nTimeoutError: timed out after 2.0s waiting for the payment gateway",
+)
+
+
+def _junit(project: str, framework: str, tests: list[DemoTest], day: int, rng: random.Random, started: datetime) -> str:
+    cases = []
+    counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    total = 0.0
+    for t in tests:
+        duration = max(0.001, rng.gauss(t.mean, t.mean * 0.15))
+        total += duration
+        counts["tests"] += 1
+        broken = t.broken_from is not None and day >= t.broken_from and (t.fixed_from is None or day < t.fixed_from)
+        failed = broken or rng.random() < t.flaky
+        attrs = f'classname={quoteattr(t.suite)} name={quoteattr(t.name)} time="{duration:.3f}"'
+        if not failed:
+            cases.append(f"    <testcase {attrs}/>")
+            continue
+        if t.flaky and not broken and framework == "pytest":
+            kind, message, trace = TIMEOUT
+            counts["errors"] += 1
+            tag = "error"
+        else:
+            kind, message, trace = FAILURES[framework]
+            counts["failures"] += 1
+            tag = "failure"
+        fill = dict(got=rng.randint(1, 99), want=100, file=t.suite.split(".")[-1], line=rng.randint(20, 300), name=t.name)
+        message, trace = message.format(**fill), trace.format(**fill)
+        cases.append(
+            f"    <testcase {attrs}>\n      <{tag} message={quoteattr(message)} type={quoteattr(kind)}>{escape(trace)}</{tag}>\n    </testcase>"
+        )
+    suite_name = {"pytest": "pytest", "jest": "jest tests"}.get(framework, project)
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f'<testsuites name={quoteattr(suite_name)} tests="{counts["tests"]}" failures="{counts["failures"]}" '
+        f'errors="{counts["errors"]}" time="{total:.3f}">\n'
+        f'  <testsuite name={quoteattr(suite_name)} tests="{counts["tests"]}" failures="{counts["failures"]}" '
+        f'errors="{counts["errors"]}" skipped="0" time="{total:.3f}" timestamp="{started.strftime("%Y-%m-%dT%H:%M:%S")}">\n'
+        + "\n".join(cases)
+        + "\n  </testsuite>\n</testsuites>\n"
+    )
+
+
+def generate(target: Path, days: int = 14, seed: int = 7, today: datetime | None = None) -> list[Path]:
+    """Write the demo history under `target` as <project>/<branch>/<build>/ drops, each with a
+    crossbridge.json manifest. Files get the build's time as mtime, so they arrive on their day."""
+    rng = random.Random(seed)
+    today = (today or datetime.now(timezone.utc)).replace(minute=0, second=0, microsecond=0)
+    written: list[Path] = []
+    build_no = 1000
+    for day in range(days):
+        when = today - timedelta(days=days - 1 - day)
+        for project, spec in PROJECTS.items():
+            for branch in spec["branches"]:
+                builds = 2 if branch == "main" else 1
+                if branch != "main" and day < days // 2:
+                    continue  # feature branches start halfway through
+                for b in range(builds):
+                    build_no += 1
+                    started = when.replace(hour=9 + 6 * b) if when.replace(hour=9 + 6 * b) <= today else today - timedelta(minutes=30 * (b + 1))
+                    folder = target / project / branch / str(build_no)
+                    folder.mkdir(parents=True, exist_ok=True)
+                    commit = f"{rng.getrandbits(160):040x}"
+                    (folder / MANIFEST_NAME).write_text(
+                        json.dumps(
+                            {
+                                "project": project,
+                                "branch": branch,
+                                "commit": commit,
+                                "build": str(build_no),
+                                "started_at": started.isoformat(),
+                                "ci_url": f"https://ci.example.com/{project}/builds/{build_no}",
+                            }
+                        ),
+                        encoding="utf-8",
+                    )
+                    report = folder / f"TEST-{project}.xml"
+                    report.write_text(_junit(project, spec["framework"], spec["tests"], day, rng, started), encoding="utf-8")
+                    stamp = started.timestamp() + 600
+                    os.utime(report, (stamp, stamp))
+                    written.append(report)
+    return written

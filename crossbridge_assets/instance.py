@@ -1,0 +1,47 @@
+"""The embedded Dagster instance: a DAGSTER_HOME under $CROSSBRIDGE_HOME with SQLite storage,
+so run history survives restarts (a bare `dagster dev` keeps it in a temporary folder)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from crossbridge_assets.settings import Settings
+
+EMBEDDED_DAGSTER_YAML = """\
+# Embedded default written by `crossbridge`: SQLite storage in this folder.
+# Production uses the dagster.yaml at the top of the repository (PostgreSQL).
+telemetry:
+  enabled: false
+nux:
+  enabled: false
+python_logs:
+  # structlog events of the `crossbridge` logger show up in every run's log.
+  managed_python_loggers:
+    - crossbridge
+  python_log_level: INFO
+run_coordinator:
+  module: dagster.core.run_coordinator
+  class: QueuedRunCoordinator
+  config:
+    max_concurrent_runs: 2
+run_retries:
+  enabled: true
+  max_retries: 1
+  retry_on_asset_or_op_failure: false
+"""
+
+
+def ensure_dagster_home(settings: Settings) -> Path:
+    """Point DAGSTER_HOME at the embedded instance unless the user chose one."""
+    if os.environ.get("DAGSTER_HOME"):
+        home = Path(os.environ["DAGSTER_HOME"])
+        home.mkdir(parents=True, exist_ok=True)
+        return home
+    home = settings.dagster_home
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text(EMBEDDED_DAGSTER_YAML, encoding="utf-8")
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home

@@ -1,0 +1,132 @@
+"""Configuration from environment variables, with embedded defaults.
+
+Every variable is read in one place. A wrong value fails fast with a message naming the variable
+and what is expected, instead of surfacing later as a confusing storage error.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Mapping
+
+
+class SettingsError(ValueError):
+    """A configuration value is missing or wrong."""
+
+
+# name -> (default, meaning); the README's table of variables is generated from this.
+VARIABLES: dict[str, tuple[str, str]] = {
+    "CROSSBRIDGE_HOME": ("./.crossbridge", "folder holding inbox/, archive/, quarantine/, warehouse.db and dagster/"),
+    "CROSSBRIDGE_WAREHOUSE_URL": (
+        "sqlite:///$CROSSBRIDGE_HOME/warehouse.db",
+        "warehouse database: sqlite:///PATH or postgresql+psycopg2://USER:PASSWORD@HOST:PORT/DB",
+    ),
+    "CROSSBRIDGE_INBOX": ("$CROSSBRIDGE_HOME/inbox", "folder the inbox sensor watches"),
+    "CROSSBRIDGE_PARTITION_START": ("2026-01-01", "first day of the daily partitions (YYYY-MM-DD)"),
+    "CROSSBRIDGE_SETTLE_SECONDS": ("2", "a file must be unchanged this long before it is picked up"),
+    "CROSSBRIDGE_SENSOR_INTERVAL": ("15", "seconds between inbox sensor ticks"),
+    "CROSSBRIDGE_MAX_BATCH": ("500", "most files one ingestion run takes"),
+    "CROSSBRIDGE_LOG_FORMAT": ("auto", "log rendering: auto (readable on a terminal, JSON otherwise), json or console"),
+    "CROSSBRIDGE_LOG_LEVEL": ("INFO", "DEBUG, INFO, WARNING or ERROR"),
+}
+
+_SCHEMES = ("sqlite", "postgresql", "postgresql+psycopg2")
+
+
+def _get(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name)
+    return value.strip() if value is not None and value.strip() != "" else None
+
+
+def _int(env: Mapping[str, str], name: str, low: int, high: int) -> int:
+    raw = _get(env, name) or VARIABLES[name][0]
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a whole number; expected {VARIABLES[name][1]}") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{name}={value} is out of range; expected a value from {low} to {high}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    warehouse_url: str
+    inbox: Path
+    partition_start: str
+    settle_seconds: int
+    sensor_interval: int
+    max_batch: int
+    log_format: str
+    log_level: str
+
+    @property
+    def archive(self) -> Path:
+        return self.home / "archive"
+
+    @property
+    def quarantine(self) -> Path:
+        return self.home / "quarantine"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.home / "dagster"
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.warehouse_url.startswith("postgresql")
+
+    def ensure_folders(self) -> None:
+        for folder in (self.home, self.inbox, self.archive, self.quarantine):
+            folder.mkdir(parents=True, exist_ok=True)
+
+
+def load(env: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate the environment (or `env`). Raises SettingsError naming the variable."""
+    env = os.environ if env is None else env
+    home_raw = _get(env, "CROSSBRIDGE_HOME") or VARIABLES["CROSSBRIDGE_HOME"][0]
+    home = Path(os.path.expanduser(home_raw)).resolve()
+    if home.exists() and not home.is_dir():
+        raise SettingsError(f"CROSSBRIDGE_HOME={home_raw!r} is a file; expected a folder (it is created if missing)")
+
+    url = _get(env, "CROSSBRIDGE_WAREHOUSE_URL") or f"sqlite:///{home / 'warehouse.db'}"
+    scheme = url.split("://", 1)[0] if "://" in url else ""
+    if scheme not in _SCHEMES:
+        raise SettingsError(
+            f"CROSSBRIDGE_WAREHOUSE_URL has scheme {scheme or '(none)'!r}; expected sqlite:///PATH or "
+            "postgresql+psycopg2://USER:PASSWORD@HOST:PORT/DB"
+        )
+    if scheme == "postgresql":
+        url = "postgresql+psycopg2://" + url.split("://", 1)[1]
+
+    inbox_raw = _get(env, "CROSSBRIDGE_INBOX")
+    inbox = Path(os.path.expanduser(inbox_raw)).resolve() if inbox_raw else home / "inbox"
+
+    start = _get(env, "CROSSBRIDGE_PARTITION_START") or VARIABLES["CROSSBRIDGE_PARTITION_START"][0]
+    try:
+        date.fromisoformat(start)
+    except ValueError:
+        raise SettingsError(f"CROSSBRIDGE_PARTITION_START={start!r} is not a date; expected YYYY-MM-DD") from None
+
+    log_format = (_get(env, "CROSSBRIDGE_LOG_FORMAT") or "auto").lower()
+    if log_format not in ("auto", "json", "console"):
+        raise SettingsError(f"CROSSBRIDGE_LOG_FORMAT={log_format!r}; expected auto, json or console")
+    log_level = (_get(env, "CROSSBRIDGE_LOG_LEVEL") or "INFO").upper()
+    if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise SettingsError(f"CROSSBRIDGE_LOG_LEVEL={log_level!r}; expected DEBUG, INFO, WARNING or ERROR")
+
+    return Settings(
+        home=home,
+        warehouse_url=url,
+        inbox=inbox,
+        partition_start=start,
+        settle_seconds=_int(env, "CROSSBRIDGE_SETTLE_SECONDS", 0, 3600),
+        sensor_interval=_int(env, "CROSSBRIDGE_SENSOR_INTERVAL", 1, 3600),
+        max_batch=_int(env, "CROSSBRIDGE_MAX_BATCH", 1, 100_000),
+        log_format=log_format,
+        log_level=log_level,
+    )

@@ -1,0 +1,236 @@
+"""Landing: the archive and the `reports` table, the system of record.
+
+A file leaves the inbox for `archive/<day>/<sha256>` (or `quarantine/<day>/<sha256>` with a
+reason), with a JSON sidecar beside it holding its original name, where it was found and its
+run metadata, so that the warehouse can be rebuilt from the folders alone.
+
+Order of effects makes retries safe: copy into the archive (content-addressed, so a second copy
+is the same file), commit the row, and only then remove the inbox file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from sqlalchemy import Engine, delete, insert, select, update
+
+from crossbridge_assets.formats import FormatError, detect
+from crossbridge_assets.log import get_logger
+from crossbridge_assets.settings import Settings
+from crossbridge_assets.warehouse import schema
+from crossbridge_assets.warehouse.engine import now
+from crossbridge_assets.warehouse.run_metadata import MANIFEST_NAME, ManifestError, RunMetadata, resolve
+
+LANDED = "landed"
+QUARANTINED = "quarantined"
+SIDECAR_SUFFIX = ".json"
+
+
+@dataclass
+class Landed:
+    sha256: str
+    original_name: str
+    status: str
+    kind: str | None = None
+    format: str | None = None
+    reason: str | None = None
+    duplicate: bool = False
+
+
+def file_sha256(path: Path) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+            size += len(block)
+    return digest.hexdigest(), size
+
+
+def arrival(path: Path) -> datetime:
+    return datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc)
+
+
+class Landing:
+    def __init__(self, settings: Settings, engine: Engine):
+        self.settings = settings
+        self.engine = engine
+        self.log = get_logger("persistence")
+
+    # -------------------------------------------------------------- paths
+
+    def archive_path(self, partition: str, sha256: str) -> Path:
+        return self.settings.archive / partition / sha256
+
+    def quarantine_path(self, partition: str, sha256: str) -> Path:
+        return self.settings.quarantine / partition / sha256
+
+    # -------------------------------------------------------------- inbox
+
+    def land(self, path: Path, partition: str, batch: str | None = None) -> Landed | None:
+        """Land one inbox file. Returns None when the file is gone (landed by an earlier try)."""
+        if not path.exists():
+            self.log.info("file already gone from the inbox", report=str(path))
+            return None
+        sha256, size = file_sha256(path)
+        name = path.name
+        existing = self._row(sha256)
+        if existing is not None and existing.status == LANDED:
+            self.log.info("duplicate report skipped", report=name, sha256=sha256, first_seen=existing.partition)
+            path.unlink(missing_ok=True)
+            return Landed(sha256, name, LANDED, existing.kind, existing.format, duplicate=True)
+
+        try:
+            source = str(path.resolve().relative_to(self.settings.inbox.resolve()))
+        except ValueError:
+            source = str(path)
+        sidecar = {"original_name": name, "source_path": source, "arrived_at": arrival(path).isoformat(), "size": size}
+        try:
+            meta = resolve(path, self.settings.inbox)
+        except ManifestError as exc:
+            sidecar["metadata"] = RunMetadata().to_json()
+            return self._quarantine_new(path, partition, sha256, sidecar, f"manifest {exc.path}: {exc.reason}", batch)
+        sidecar["metadata"] = meta.to_json()
+        try:
+            spec = detect(path)
+        except FormatError as exc:
+            return self._quarantine_new(path, partition, sha256, sidecar, exc.reason, batch)
+
+        target = self.archive_path(partition, sha256)
+        self._place(path, target, sidecar, copy=True)
+        self._record(sha256, partition, sidecar, LANDED, None, spec.kind, spec.name, batch, target)
+        path.unlink(missing_ok=True)
+        self.log.info("report landed", report=name, sha256=sha256, format=spec.name, project=meta.project_or_default)
+        return Landed(sha256, name, LANDED, spec.kind, spec.name)
+
+    def _quarantine_new(self, path, partition, sha256, sidecar, reason, batch) -> Landed:
+        sidecar["reason"] = reason
+        target = self.quarantine_path(partition, sha256)
+        self._place(path, target, sidecar, copy=True)
+        self._record(sha256, partition, sidecar, QUARANTINED, reason, None, None, batch, target)
+        path.unlink(missing_ok=True)
+        self.log.warning("report quarantined", report=sidecar["original_name"], reason=reason)
+        return Landed(sha256, sidecar["original_name"], QUARANTINED, reason=reason)
+
+    # -------------------------------------------------------------- archive (backfill)
+
+    def reland_partition(self, partition: str, batch: str | None = None) -> list[Landed]:
+        """Re-record every archived and quarantined file of a day (a backfill after a parser
+        upgrade gives quarantined files another chance)."""
+        landed = []
+        for folder in (self.settings.archive / partition, self.settings.quarantine / partition):
+            if not folder.is_dir():
+                continue
+            for entry in sorted(folder.iterdir()):
+                if entry.suffix == SIDECAR_SUFFIX or not entry.is_file():
+                    continue
+                landed.append(self._reland(entry, partition, batch))
+        return landed
+
+    def _reland(self, stored: Path, partition: str, batch: str | None) -> Landed:
+        sha256 = stored.name
+        sidecar = self._read_sidecar(stored)
+        try:
+            spec = detect(stored)
+        except FormatError as exc:
+            target = self.quarantine_path(partition, sha256)
+            sidecar["reason"] = exc.reason
+            self._place(stored, target, sidecar, copy=False)
+            self._record(sha256, partition, sidecar, QUARANTINED, exc.reason, None, None, batch, target)
+            return Landed(sha256, sidecar["original_name"], QUARANTINED, reason=exc.reason)
+        target = self.archive_path(partition, sha256)
+        sidecar.pop("reason", None)
+        self._place(stored, target, sidecar, copy=False)
+        self._record(sha256, partition, sidecar, LANDED, None, spec.kind, spec.name, batch, target)
+        return Landed(sha256, sidecar["original_name"], LANDED, spec.kind, spec.name)
+
+    def quarantine_report(self, sha256: str, reason: str) -> None:
+        """A landed report turned out to be unreadable (found while parsing): move it aside."""
+        row = self._row(sha256)
+        if row is None:
+            return
+        stored = Path(row.archive_path)
+        target = self.quarantine_path(row.partition, sha256)
+        sidecar = self._read_sidecar(stored) if stored.exists() else {"original_name": row.original_name}
+        sidecar["reason"] = reason
+        if stored.exists():
+            self._place(stored, target, sidecar, copy=False)
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(schema.reports)
+                .where(schema.reports.c.sha256 == sha256)
+                .values(status=QUARANTINED, reason=reason, archive_path=str(target))
+            )
+            for table in schema.PER_REPORT_TABLES:
+                conn.execute(delete(table).where(table.c.report_sha256 == sha256))
+        self.log.warning("report quarantined", report=row.original_name, sha256=sha256, reason=reason)
+
+    # -------------------------------------------------------------- helpers
+
+    def _row(self, sha256: str):
+        with self.engine.connect() as conn:
+            return conn.execute(select(schema.reports).where(schema.reports.c.sha256 == sha256)).first()
+
+    @staticmethod
+    def _read_sidecar(stored: Path) -> dict:
+        side = stored.with_name(stored.name + SIDECAR_SUFFIX)
+        try:
+            return json.loads(side.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {"original_name": stored.name, "metadata": RunMetadata().to_json()}
+
+    @staticmethod
+    def _place(source: Path, target: Path, sidecar: dict, copy: bool) -> None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.resolve() != target.resolve():
+            tmp = target.with_name(target.name + ".tmp")
+            shutil.copyfile(source, tmp)
+            os.replace(tmp, target)
+            if not copy:
+                source.unlink(missing_ok=True)
+                old_side = source.with_name(source.name + SIDECAR_SUFFIX)
+                old_side.unlink(missing_ok=True)
+        side = target.with_name(target.name + SIDECAR_SUFFIX)
+        tmp = side.with_name(side.name + ".tmp")
+        tmp.write_text(json.dumps(sidecar, indent=2, default=str), encoding="utf-8")
+        os.replace(tmp, side)
+
+    def _record(self, sha256, partition, sidecar, status, reason, kind, fmt, batch, target: Path) -> None:
+        meta = RunMetadata.from_json(sidecar.get("metadata") or {})
+        row = dict(
+            sha256=sha256,
+            original_name=sidecar["original_name"],
+            source_path=sidecar.get("source_path"),
+            kind=kind,
+            format=fmt,
+            size=sidecar.get("size") or target.stat().st_size,
+            arrived_at=datetime.fromisoformat(sidecar["arrived_at"]) if sidecar.get("arrived_at") else now(),
+            partition=partition,
+            status=status,
+            reason=reason,
+            archive_path=str(target),
+            project=meta.project_or_default,
+            branch=meta.branch_or_default,
+            commit_sha=meta.commit,
+            build=meta.build,
+            shard=meta.shard,
+            shards_expected=meta.shards_expected,
+            started_at=meta.started_at,
+            ci_url=meta.ci_url,
+            metadata_source=meta.source,
+            run_id=meta.run_id(sha256),
+            batch=batch,
+        )
+        with self.engine.begin() as conn:
+            conn.execute(delete(schema.reports).where(schema.reports.c.sha256 == sha256))
+            conn.execute(insert(schema.reports).values(**row))
+
+
+def is_manifest(path: Path) -> bool:
+    return path.name == MANIFEST_NAME

@@ -1,0 +1,101 @@
+"""Read-side queries shared by the assets, the checks and the CLI."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, and_, case, func, select
+
+from crossbridge_assets.warehouse import schema
+from crossbridge_assets.warehouse.landing import LANDED, QUARANTINED
+
+R = schema.reports
+
+
+def reports_for(engine: Engine, partition: str, kind: str, batch: str | None = None) -> list:
+    """Landed reports of one kind for a day (a sensor batch narrows it to its own files)."""
+    cond = [R.c.partition == partition, R.c.kind == kind, R.c.status == LANDED]
+    if batch:
+        cond.append(R.c.batch == batch)
+    with engine.connect() as conn:
+        return list(conn.execute(select(R).where(and_(*cond)).order_by(R.c.arrived_at, R.c.sha256)))
+
+
+def quarantined(engine: Engine, partition: str | None = None, batch: str | None = None) -> list:
+    cond = [R.c.status == QUARANTINED]
+    if partition:
+        cond.append(R.c.partition == partition)
+    if batch:
+        cond.append(R.c.batch == batch)
+    with engine.connect() as conn:
+        return list(
+            conn.execute(
+                select(R.c.sha256, R.c.original_name, R.c.reason, R.c.partition, R.c.archive_path)
+                .where(and_(*cond))
+                .order_by(R.c.arrived_at)
+            )
+        )
+
+
+def report_counts(engine: Engine, partition: str | None = None) -> dict[str, int]:
+    cond = [R.c.partition == partition] if partition else []
+    with engine.connect() as conn:
+        rows = conn.execute(select(R.c.status, func.count()).where(*cond).group_by(R.c.status)).all()
+    return {status: n for status, n in rows}
+
+
+def run_summaries(engine: Engine, per_branch: int = 5, project: str | None = None) -> list[dict]:
+    """The most recent runs of every project and branch with their counts."""
+    T, TR = schema.test_runs, schema.test_results
+    counts = (
+        select(
+            TR.c.run_id,
+            func.count().label("tests"),
+            func.sum(case((TR.c.status == "passed", 1), else_=0)).label("passed"),
+            func.sum(case((TR.c.status == "failed", 1), else_=0)).label("failures"),
+            func.sum(case((TR.c.status == "error", 1), else_=0)).label("errors"),
+            func.sum(case((TR.c.status == "skipped", 1), else_=0)).label("skipped"),
+            func.sum(case((TR.c.flaky, 1), else_=0)).label("flaky"),
+            func.sum(TR.c.duration).label("duration"),
+        )
+        .group_by(TR.c.run_id)
+        .subquery()
+    )
+    ordering = func.coalesce(T.c.started_at, T.c.created_at)
+    ranked = select(
+        T.c.run_id,
+        T.c.project,
+        T.c.branch,
+        T.c.build,
+        T.c.commit_sha,
+        T.c.started_at,
+        T.c.created_at,
+        func.row_number().over(partition_by=(T.c.project, T.c.branch), order_by=ordering.desc()).label("rank"),
+    )
+    if project:
+        ranked = ranked.where(T.c.project == project)
+    ranked = ranked.subquery()
+    stmt = (
+        select(ranked, counts.c.tests, counts.c.passed, counts.c.failures, counts.c.errors, counts.c.skipped,
+               counts.c.flaky, counts.c.duration)
+        .join(counts, counts.c.run_id == ranked.c.run_id)
+        .where(ranked.c.rank <= per_branch)
+        .order_by(ranked.c.project, ranked.c.branch, ranked.c.rank)
+    )
+    out = []
+    with engine.connect() as conn:
+        for row in conn.execute(stmt):
+            d = dict(row._mapping)
+            executed = (d["tests"] or 0) - (d["skipped"] or 0)
+            d["pass_rate"] = round((d["passed"] or 0) / executed, 4) if executed else 1.0
+            for key in ("started_at", "created_at"):
+                d[key] = d[key].isoformat() if d[key] is not None and hasattr(d[key], "isoformat") else d[key]
+            d.pop("rank", None)
+            out.append(d)
+    return out
+
+
+def table_counts(engine: Engine) -> dict[str, int]:
+    out = {}
+    with engine.connect() as conn:
+        for table in (schema.reports, schema.test_runs, schema.tests, schema.test_results, schema.test_attempts):
+            out[table.name] = conn.execute(select(func.count()).select_from(table)).scalar_one()
+    return out

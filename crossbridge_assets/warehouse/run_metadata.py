@@ -1,0 +1,149 @@
+"""Run metadata (project, branch, commit, build, shard...) for a report, from, in order:
+a `crossbridge.json` manifest in the drop folder (or a folder above it inside the inbox),
+the inbox path convention `inbox/<project>/<branch>/<build>/…`, the report itself,
+and CI environment variables captured by the hooks."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime
+from pathlib import Path
+
+from crossbridge_assets.formats._common import parse_timestamp, to_int
+
+MANIFEST_NAME = "crossbridge.json"
+DEFAULT_PROJECT = "default"
+DEFAULT_BRANCH = "default"
+MANIFEST_FIELDS = ("project", "branch", "commit", "build", "shard", "shards_expected", "started_at", "ci_url")
+
+
+class ManifestError(ValueError):
+    def __init__(self, path: Path, reason: str):
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{path}: {reason}")
+
+
+@dataclass
+class RunMetadata:
+    project: str | None = None
+    branch: str | None = None
+    commit: str | None = None
+    build: str | None = None
+    shard: str | None = None
+    shards_expected: int | None = None
+    started_at: datetime | None = None
+    ci_url: str | None = None
+    source: str = "none"  # where the project/branch came from: manifest | path | report | ci | none
+
+    def fill_from(self, other: "RunMetadata") -> "RunMetadata":
+        """Keep what is set, take the rest from a lower-priority source."""
+        for f in fields(self):
+            if f.name == "source":
+                continue
+            if getattr(self, f.name) is None and getattr(other, f.name) is not None:
+                setattr(self, f.name, getattr(other, f.name))
+                if f.name == "project" and self.source == "none":
+                    self.source = other.source
+        if self.source == "none" and other.source != "none" and (other.branch or other.build):
+            self.source = other.source
+        return self
+
+    @property
+    def project_or_default(self) -> str:
+        return self.project or DEFAULT_PROJECT
+
+    @property
+    def branch_or_default(self) -> str:
+        return self.branch or DEFAULT_BRANCH
+
+    def run_id(self, report_sha256: str) -> str:
+        """Reports of one CI build (its shards, its formats) share a run; a report with neither
+        build nor commit is a run of its own."""
+        if self.build or self.commit:
+            key = "\x1f".join((self.project_or_default, self.branch_or_default, self.build or "", self.commit or ""))
+        else:
+            key = "report\x1f" + report_sha256
+        return hashlib.sha1(key.encode()).hexdigest()[:16]
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        d["started_at"] = self.started_at.isoformat() if self.started_at else None
+        return d
+
+    @classmethod
+    def from_json(cls, data: dict) -> "RunMetadata":
+        known = {f.name for f in fields(cls)}
+        m = cls(**{k: v for k, v in data.items() if k in known})
+        m.started_at = parse_timestamp(data.get("started_at"))
+        return m
+
+
+def read_manifest(path: Path) -> RunMetadata:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ManifestError(path, f"cannot be read: {exc}") from exc
+    except json.JSONDecodeError as exc:
+        raise ManifestError(path, f"is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from exc
+    if not isinstance(data, dict):
+        raise ManifestError(path, "must be a JSON object with keys " + ", ".join(MANIFEST_FIELDS))
+    unknown = sorted(set(data) - set(MANIFEST_FIELDS) - {"files"})
+    if unknown:
+        raise ManifestError(path, f"has unknown keys {unknown}; expected {', '.join(MANIFEST_FIELDS)}")
+    m = RunMetadata(source="manifest")
+    for key in ("project", "branch", "commit", "build", "shard", "ci_url"):
+        if data.get(key) is not None:
+            setattr(m, key, str(data[key]))
+    if data.get("shards_expected") is not None:
+        m.shards_expected = to_int(data["shards_expected"])
+        if m.shards_expected is None or m.shards_expected < 1:
+            raise ManifestError(path, f"shards_expected={data['shards_expected']!r} must be a positive whole number")
+    if data.get("started_at") is not None:
+        m.started_at = parse_timestamp(data["started_at"])
+        if m.started_at is None:
+            raise ManifestError(path, f"started_at={data['started_at']!r} is not an ISO 8601 time")
+    return m
+
+
+def find_manifest(report: Path, inbox: Path) -> Path | None:
+    """The nearest crossbridge.json from the report's folder up to the inbox root."""
+    folder = report.parent
+    inbox = inbox.resolve()
+    while True:
+        candidate = folder / MANIFEST_NAME
+        if candidate.is_file():
+            return candidate
+        if folder.resolve() == inbox or folder.parent == folder:
+            return None
+        folder = folder.parent
+
+
+def from_inbox_path(relative: Path) -> RunMetadata:
+    """inbox/<project>/<branch...>/<build>/<file>: branch may itself contain slashes."""
+    parts = relative.parts[:-1]
+    if len(parts) >= 3:
+        return RunMetadata(project=parts[0], branch="/".join(parts[1:-1]), build=parts[-1], source="path")
+    if len(parts) == 2:
+        return RunMetadata(project=parts[0], branch=parts[1], source="path")
+    if len(parts) == 1:
+        return RunMetadata(project=parts[0], source="path")
+    return RunMetadata()
+
+
+def resolve(report: Path, inbox: Path, report_meta: RunMetadata | None = None, ci_meta: RunMetadata | None = None) -> RunMetadata:
+    """Merge every source in priority order. Raises ManifestError for a broken manifest."""
+    manifest = find_manifest(report, inbox)
+    meta = read_manifest(manifest) if manifest else RunMetadata()
+    try:
+        relative = report.resolve().relative_to(inbox.resolve())
+    except ValueError:
+        relative = Path(report.name)
+    meta.fill_from(from_inbox_path(relative))
+    if report_meta:
+        meta.fill_from(report_meta)
+    if ci_meta:
+        meta.fill_from(ci_meta)
+    return meta

@@ -44,3 +44,62 @@ def corpus_dir() -> Path:
     if not CORPUS.exists():
         pytest.skip(f"corpus not found at {CORPUS} (../shared is absent)")
     return CORPUS
+
+
+# ---------------------------------------------------------------- storage backends
+
+POSTGRES_URL = os.environ.get("CROSSBRIDGE_TEST_POSTGRES_URL")
+
+
+def _fresh_postgres_database() -> str:
+    """A new empty database on the test server, so tests never see each other's rows."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    name = "cb_test_" + uuid.uuid4().hex[:10]
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    base = POSTGRES_URL.rsplit("/", 1)[0]
+    return f"{base}/{name}"
+
+
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param(
+            "postgres",
+            marks=[
+                pytest.mark.postgres,
+                pytest.mark.skipif(
+                    not POSTGRES_URL, reason="CROSSBRIDGE_TEST_POSTGRES_URL is not set (.ci/run starts a PostgreSQL)"
+                ),
+            ],
+        ),
+    ]
+)
+def crossbridge_env(request, tmp_path, monkeypatch):
+    """A CROSSBRIDGE_HOME in tmp_path and a warehouse on the parametrized backend; returns Settings."""
+    from crossbridge_assets import settings
+
+    home = tmp_path / "cbhome"
+    monkeypatch.setenv("CROSSBRIDGE_HOME", str(home))
+    monkeypatch.delenv("CROSSBRIDGE_INBOX", raising=False)
+    monkeypatch.setenv("CROSSBRIDGE_SETTLE_SECONDS", "0")
+    if request.param == "postgres":
+        monkeypatch.setenv("CROSSBRIDGE_WAREHOUSE_URL", _fresh_postgres_database())
+    else:
+        monkeypatch.delenv("CROSSBRIDGE_WAREHOUSE_URL", raising=False)
+    s = settings.load()
+    s.ensure_folders()
+    return s
+
+
+@pytest.fixture
+def dagster_instance():
+    import dagster as dg
+
+    with dg.instance_for_test() as instance:
+        yield instance

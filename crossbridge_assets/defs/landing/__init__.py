@@ -3,12 +3,10 @@
 
 import json
 from collections import Counter
-from pathlib import Path
 
 import dagster as dg
 
 from crossbridge_assets.defs.common import (
-    BATCH_TAG,
     STORAGE_RETRY,
     WAREHOUSE_KIND,
     SETTINGS,
@@ -103,7 +101,6 @@ def warehouse_reachable(warehouse: WarehouseResource) -> dg.AssetCheckResult:
 ingest_job = dg.define_asset_job(
     "ingest",
     selection=dg.AssetSelection.tag("crossbridge/ingest", "true"),
-    partitions_def=daily,
     description="Land a batch of reports from the inbox and load them into the warehouse.",
 )
 
@@ -137,4 +134,3 @@ defs = dg.Definitions(
     sensors=[inbox_sensor],
 )
 
-__all__ = ["defs", "landed_reports", "ingest_job", "inbox_sensor", "BATCH_TAG", "Path"]

@@ -25,8 +25,9 @@ class FormatError(Exception):
 
     def __init__(self, path: Path | str, reason: str):
         self.path = str(path)
-        self.reason = reason
-        super().__init__(f"{self.path}: {reason}")
+        # One line: the reason ends up in a terminal line, a table cell and a check description.
+        self.reason = " ".join(str(reason).split())
+        super().__init__(f"{self.path}: {self.reason}")
 
 
 class UnknownFormat(FormatError):

@@ -1,0 +1,99 @@
+"""The `crossbridge` command: parse agrees with the corpus oracle, bad files exit 2 with one line."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from crossbridge_assets.cli import main
+from crossbridge_assets_tests.conftest import corpus_params
+
+FIX = Path(__file__).parent / "fixtures" / "junit"
+
+
+def run_cli(capsys, *argv) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("row", corpus_params(kind="results") + corpus_params(kind="coverage"))
+def test_parse_json_matches_oracle(row, capsys):
+    code, out, err = run_cli(capsys, "parse", str(row["path"]), "--json")
+    if row["tests"] == "error" or row["lines_valid"] == "error":
+        assert code == 2
+        assert out == ""
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and str(row["path"]) in lines[0]
+        return
+    assert code == 0, err
+    got = json.loads(out)
+    assert set(got) == {"path", "kind", "format", "totals"}
+    assert got["kind"] == row["kind"]
+    t = got["totals"]
+    if row["kind"] == "results":
+        assert set(t) == {"tests", "passed", "failures", "errors", "skipped"}
+        assert t["tests"] == int(row["tests"])
+        assert t["failures"] + t["errors"] == int(row["failures"]) + int(row["errors"])
+        assert t["skipped"] == int(row["skipped"])
+        assert t["passed"] == t["tests"] - t["failures"] - t["errors"] - t["skipped"]
+        if row["format"] == "junit":
+            assert (t["failures"], t["errors"]) == (int(row["failures"]), int(row["errors"]))
+    else:
+        assert set(t) == {"files", "lines_valid", "lines_covered", "branches_valid", "branches_covered"}
+        for key in t:
+            assert t[key] == int(row[key]), key
+
+
+def test_parse_human_output_and_unknown_format(tmp_path, capsys):
+    code, out, _ = run_cli(capsys, "parse", str(FIX / "pytest-sample.xml"))
+    assert code == 0 and "junit" in out and "failures:" in out
+    weird = tmp_path / "notes.xml"
+    weird.write_text("<notes><note/></notes>")
+    code, out, err = run_cli(capsys, "parse", str(weird), "--json")
+    assert code == 2 and out == ""
+    assert str(weird) in err and "unknown format" in err and "junit" in err
+    missing = tmp_path / "missing.xml"
+    code, _, err = run_cli(capsys, "parse", str(missing))
+    assert code == 2 and str(missing) in err and len(err.strip().splitlines()) == 1
+
+
+def test_console_script_is_installed_and_exits_2(tmp_path):
+    bad = tmp_path / "truncated.xml"
+    bad.write_text((FIX / "pytest-sample.xml").read_text()[:200])
+    exe = Path(sys.executable).with_name("crossbridge")
+    proc = subprocess.run([str(exe), "parse", "--json", str(bad)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert proc.stderr.count("\n") == 1 and str(bad) in proc.stderr and "malformed XML" in proc.stderr
+
+
+def test_ingest_then_summary(crossbridge_env, capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
+    drop = tmp_path / "results"
+    drop.mkdir()
+    (drop / "a.xml").write_bytes((FIX / "pytest-sample.xml").read_bytes())
+    (drop / "bad.xml").write_text("<testsuite><testcase name='x'>")
+    code, out, err = run_cli(capsys, "ingest", "--project", "shop", "--branch", "main", "--build", "9",
+                             "--commit", "abc", str(drop))
+    assert code == 0, err
+    assert "quarantined bad.xml" in out
+    code, out, _ = run_cli(capsys, "summary", "--json")
+    runs = json.loads(out)
+    assert len(runs) == 1
+    r = runs[0]
+    assert (r["project"], r["branch"], r["build"], r["commit_sha"]) == ("shop", "main", "9", "abc")
+    assert (r["tests"], r["failures"], r["errors"], r["skipped"]) == (6, 1, 1, 1)
+    # Nothing of the ingest stays behind in the inbox.
+    assert not any(p.is_file() for p in crossbridge_env.inbox.rglob("*"))
+
+
+def test_wrong_setting_fails_fast_naming_the_variable(tmp_path):
+    env = {**os.environ, "CROSSBRIDGE_HOME": str(tmp_path), "CROSSBRIDGE_WAREHOUSE_URL": "mysql://x"}
+    exe = Path(sys.executable).with_name("crossbridge")
+    proc = subprocess.run([str(exe), "summary"], capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode == 2
+    assert "CROSSBRIDGE_WAREHOUSE_URL" in proc.stderr and "postgresql+psycopg2://" in proc.stderr

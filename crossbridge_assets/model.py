@@ -209,6 +209,7 @@ class FileCoverage:
     lines: dict[int, int] = field(default_factory=dict)
     branches: dict[int, tuple[int, int]] = field(default_factory=dict)
     functions: list[tuple[str, int | None, int]] = field(default_factory=list)  # name, line, hits
+    source_path: str | None = None  # the path as the report wrote it (`path` is normalized)
 
     def merge(self, other: "FileCoverage") -> None:
         """Union semantics: a line is covered if either side covers it."""
@@ -267,6 +268,13 @@ class CoverageStream:
         self._files = files
         self.totals = CoverageTotals()
         self.declared_totals: CoverageTotals | None = None
+        # The report's own counts are the better figure (coverage.py JSON: its line lists
+        # include non-statement lines, its summaries do not).
+        self.prefer_declared = False
+        # Per-file counts of reports that carry no line data (Istanbul's coverage-summary.json).
+        self.file_totals: dict[str, CoverageTotals] = {}
+        # test context -> file path -> covered lines, when the report records which test ran what.
+        self.per_test: dict[str, dict[str, set[int]]] | None = None
         self.exhausted = False
 
     def __iter__(self) -> Iterator[FileCoverage]:
@@ -280,7 +288,7 @@ class CoverageStream:
 
     @property
     def effective_totals(self) -> CoverageTotals:
-        if self.declared_totals is not None and self.totals.files == 0:
+        if self.declared_totals is not None and (self.prefer_declared or self.totals.files == 0):
             return self.declared_totals
         return self.totals
 
@@ -289,6 +297,7 @@ class CoverageStream:
 
 SPAN_KINDS = (
     "session",
+    "suite",  # a Robot Framework suite (nested suites nest their spans)
     "test",
     "setup",
     "call",
@@ -315,3 +324,23 @@ class Span:
     span_id: str | None = None
     parent_id: str | None = None
     attributes: dict[str, object] = field(default_factory=dict)
+
+
+class SpanStream:
+    """A profiling event file being read: iterate it for Span records; `count` and `info`
+    are complete once iteration has finished."""
+
+    def __init__(self, info: ReportInfo, spans: Iterator[Span]):
+        self.info = info
+        self._spans = spans
+        self.count = 0
+        self.exhausted = False
+
+    def __iter__(self) -> Iterator[Span]:
+        for span in self._spans:
+            self.count += 1
+            yield span
+        self.exhausted = True
+
+    def read_all(self) -> list[Span]:
+        return list(self)

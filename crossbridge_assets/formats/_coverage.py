@@ -1,0 +1,232 @@
+"""Helpers shared by the coverage formats, and the pure operations on their records:
+per-file accumulation, JSON head inspection for detection, union merge of shards, and the
+compact range form of line sets ('1-5,9,12-14') used for storage."""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+from functools import lru_cache
+from typing import Iterable
+
+from crossbridge_assets.formats._paths import normalize_source_path
+from crossbridge_assets.model import CoverageTotals, FileCoverage, ReportInfo
+
+# Hit counts go to a BIGINT column; c8 writes -1 as an unsigned 64-bit number (a covered line).
+MAX_HITS = 2**63 - 1
+
+
+def clamp_hits(value: int | float | None) -> int:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return 0
+    n = int(value)
+    return 0 if n < 0 else min(n, MAX_HITS)
+
+
+class FileTable:
+    """FileCoverage records of one report keyed by normalized path, built while streaming.
+
+    Several report elements can describe one file (Cobertura classes of one file, JaCoCo
+    groups, repeated LCOV records): a line described twice is one line."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, FileCoverage] = {}
+
+    def get(self, raw_path: str) -> FileCoverage:
+        path = normalize_source_path(raw_path)
+        fc = self.files.get(path)
+        if fc is None:
+            fc = self.files[path] = FileCoverage(path=path, source_path=raw_path)
+        return fc
+
+    @staticmethod
+    def line(fc: FileCoverage, number: int, hits: int, add: bool = False) -> None:
+        """Record a line; a repeat keeps the larger count, or the sum when `add` (separate runs)."""
+        old = fc.lines.get(number)
+        if old is None:
+            fc.lines[number] = hits
+        else:
+            fc.lines[number] = min(old + hits, MAX_HITS) if add else max(old, hits)
+
+    @staticmethod
+    def branch(fc: FileCoverage, number: int, covered: int, total: int) -> None:
+        old = fc.branches.get(number)
+        fc.branches[number] = (max(old[0], covered), max(old[1], total)) if old else (covered, total)
+
+    @staticmethod
+    def function(fc: FileCoverage, name: str, line: int | None, hits: int, add: bool = False) -> None:
+        """Record a function; a repeat keeps the larger count, or the sum when `add`. A repeat
+        without a line (LCOV's FNDA names the function only) matches the function of that name."""
+        for i, (n, ln, h) in enumerate(fc.functions):
+            if n == name and (ln == line or line is None or ln is None):
+                fc.functions[i] = (n, ln if ln is not None else line, min(h + hits, MAX_HITS) if add else max(h, hits))
+                return
+        fc.functions.append((name, line, hits))
+
+
+def check_declared(info: ReportInfo, totals: CoverageTotals) -> None:
+    """Warn when the file's own totals (info.declared) disagree with what it holds."""
+    actual = totals.as_dict()
+    diffs = [
+        f"{key} declared {value} but the file holds {actual[key]}"
+        for key, value in info.declared.items()
+        if key in actual and value != actual[key]
+    ]
+    if diffs:
+        info.warnings.append("declared totals disagree with the content: " + "; ".join(diffs))
+
+
+def add_totals(into: CoverageTotals, other: CoverageTotals) -> None:
+    into.files += other.files
+    into.lines_valid += other.lines_valid
+    into.lines_covered += other.lines_covered
+    into.branches_valid += other.branches_valid
+    into.branches_covered += other.branches_covered
+
+
+def json_values_at(fh, prefixes: Iterable[str]) -> dict[str, object]:
+    """The values at the given ijson prefixes ('meta', 'totals'), built in one pass over the
+    file without building anything else (a report's big per-file part is skipped)."""
+    import ijson
+
+    wanted = set(prefixes)
+    found: dict[str, object] = {}
+    builder = None
+    current = None
+    for prefix, event, value in ijson.parse(fh, use_float=True):
+        if builder is not None:
+            if prefix == current and event in ("end_map", "end_array"):
+                builder.event(event, value)
+                found[current] = builder.value
+                builder = current = None
+            else:
+                builder.event(event, value)
+        elif prefix in wanted and prefix not in found:
+            if event in ("start_map", "start_array"):
+                builder, current = ijson.ObjectBuilder(), prefix
+                builder.event(event, value)
+            elif event not in ("map_key", "end_map", "end_array"):
+                found[prefix] = value
+    return found
+
+
+def table_totals(files: Iterable[FileCoverage]) -> CoverageTotals:
+    totals = CoverageTotals()
+    for fc in files:
+        totals.add(fc)
+    return totals
+
+
+# ---------------------------------------------------------------------------- detection
+
+
+@lru_cache(maxsize=4)
+def json_head_keys(head: bytes, levels: int = 3) -> tuple[frozenset[str], ...]:
+    """Object keys met in a JSON head, by nesting level: (top-level keys, keys one level
+    down, ...). Arrays count as a level.
+
+    Sniff.json_prefixes joins keys with '.', which is ambiguous when keys are file paths
+    ('src/app.component.ts'); the path-keyed formats look here instead, where the nesting is
+    tracked from the parser's events."""
+    import ijson
+
+    found: list[set[str]] = [set() for _ in range(levels)]
+    level = 0
+    try:
+        for _prefix, event, value in ijson.parse(io.BytesIO(head.lstrip(b"\xef\xbb\xbf"))):
+            if event in ("start_map", "start_array"):
+                level += 1
+            elif event in ("end_map", "end_array"):
+                level -= 1
+            elif event == "map_key" and level <= levels:
+                found[level - 1].add(value)
+    except Exception:  # noqa: BLE001 - a head cut mid-document, or not JSON at all
+        pass
+    return tuple(frozenset(f) for f in found)
+
+
+# ---------------------------------------------------------------------------- ranges
+
+_RANGE = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$")
+
+
+def encode_ranges(lines: Iterable[int]) -> str:
+    """{1,2,3,4,5,9,12,13,14} -> '1-5,9,12-14' (sorted, duplicates dropped)."""
+    out: list[str] = []
+    start = prev = None
+    for n in sorted(set(lines)):
+        if n < 0:
+            raise ValueError(f"line numbers are not negative: {n}")
+        if prev is not None and n == prev + 1:
+            prev = n
+            continue
+        if start is not None:
+            out.append(f"{start}-{prev}" if prev != start else str(start))
+        start = prev = n
+    if start is not None:
+        out.append(f"{start}-{prev}" if prev != start else str(start))
+    return ",".join(out)
+
+
+def decode_ranges(text: str | None) -> set[int]:
+    """'1-5,9,12-14' -> {1,2,3,4,5,9,12,13,14}; '' -> set(); anything else raises ValueError."""
+    result: set[int] = set()
+    if not text or not text.strip():
+        return result
+    for part in text.split(","):
+        m = _RANGE.match(part)
+        if not m:
+            raise ValueError(f"not a line range: {part!r}")
+        lo = int(m.group(1))
+        hi = int(m.group(2)) if m.group(2) is not None else lo
+        if hi < lo:
+            raise ValueError(f"descending line range: {part!r}")
+        result.update(range(lo, hi + 1))
+    return result
+
+
+# ---------------------------------------------------------------------------- contexts
+
+_PHASES = ("|run", "|setup", "|teardown")
+
+
+def context_to_test(context: str) -> str:
+    """The test a coverage.py dynamic context names: pytest-cov's 'nodeid|run' (and '|setup',
+    '|teardown') become 'nodeid'; coverage's own test_function contexts ('pkg.mod.test_x')
+    are the test already."""
+    for phase in _PHASES:
+        if context.endswith(phase):
+            return context[: -len(phase)]
+    return context
+
+
+# ---------------------------------------------------------------------------- merge
+
+
+def merge_coverage(
+    streams: Iterable[Iterable[FileCoverage]],
+    source_roots: Iterable[str] = (),
+    strip_prefixes: Iterable[str] = (),
+) -> dict[str, FileCoverage]:
+    """Union of several reports (shards, or formats of the same code) keyed by normalized path.
+
+    A line is valid if any report lists it and covered if any report covers it (hits add up);
+    a line's branches keep the larger covered and total counts (reports say how many branches
+    were taken, not which). Inputs are not modified. With roots or prefixes given, paths are
+    normalized again so that reports written on different machines line up."""
+    roots, prefixes = tuple(source_roots), tuple(strip_prefixes)
+    merged: dict[str, FileCoverage] = {}
+    for stream in streams:
+        for fc in stream:
+            path = normalize_source_path(fc.path, roots, prefixes) if (roots or prefixes) else fc.path
+            target = merged.get(path)
+            if target is None:
+                target = merged[path] = FileCoverage(path=path, source_path=fc.source_path)
+            target.merge(fc)
+    return merged
+
+
+def merged_totals(merged: dict[str, FileCoverage] | Iterable[FileCoverage]) -> CoverageTotals:
+    files = merged.values() if isinstance(merged, dict) else merged
+    return table_totals(files)

@@ -1,0 +1,99 @@
+"""coverage.py's data file (`.coverage`, SQLite), read through coverage's own CoverageData API:
+measured files, executed lines (or arcs, for branch measurement) and dynamic contexts.
+
+A data file records what ran, not what could have run: every line it holds is covered, and the
+statements that never ran (and so branch totals) only exist once the source is analysed, which
+is what `coverage xml/json/lcov` do. Use those reports for percentages; use this one for exact
+executed lines and for per-test coverage.
+
+Per-test coverage: with dynamic contexts (pytest-cov `--cov-context=test`, or
+`[run] dynamic_context = test_function`) every context is a test; CoverageStream.per_test maps
+context -> normalized path -> lines. The empty context (code run outside any test: imports,
+collection) is not a test and is left out of per_test, though its lines are in the records.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Iterator
+
+from crossbridge_assets.formats import FormatError, FormatSpec, Sniff
+from crossbridge_assets.formats._coverage import FileTable
+from crossbridge_assets.model import KIND_COVERAGE, CoverageStream, FileCoverage, ReportInfo
+
+FORMAT = "coveragepy-data"
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def _matches(s: Sniff) -> bool:
+    # The schema (CREATE TABLE statements) lives on the database's first page, inside the head.
+    return s.head.startswith(_SQLITE_MAGIC) and b"coverage_schema" in s.head and b"line_bits" in s.head
+
+
+def _open_data(path: Path):
+    from coverage import CoverageData
+
+    try:
+        data = CoverageData(basename=str(path), read_only=True)
+    except TypeError:  # coverage < 7.10 has no read_only
+        data = CoverageData(basename=str(path))
+    data.read()
+    return data
+
+
+def _files(path: Path, stream: CoverageStream) -> Iterator[FileCoverage]:
+    from coverage.exceptions import CoverageException
+
+    info = stream.info
+    if not path.is_file():
+        raise FormatError(path, "cannot be read: no such file")
+    table = FileTable()
+    per_test: dict[str, dict[str, set[int]]] = {}
+    try:
+        data = _open_data(path)
+        try:
+            info.properties["measurement"] = "arcs" if data.has_arcs() else "lines"
+            contexts = sorted(c for c in data.measured_contexts() if c)
+            if contexts:
+                info.properties["contexts"] = str(len(contexts))
+            for measured in sorted(data.measured_files()):
+                fc = table.get(measured)
+                for n in data.lines(measured) or ():
+                    if n > 0:
+                        fc.lines[n] = 1  # coverage.py records that a line ran, not how often
+                if contexts:
+                    for n, names in data.contexts_by_lineno(measured).items():
+                        if n <= 0:
+                            continue
+                        for ctx in names:
+                            if ctx:
+                                per_test.setdefault(ctx, {}).setdefault(fc.path, set()).add(n)
+                tracer = data.file_tracer(measured)
+                if tracer:
+                    info.properties.setdefault("file_tracers", tracer)
+                yield table.files.pop(fc.path)
+        finally:
+            data.close()
+    except (CoverageException, sqlite3.Error) as exc:
+        raise FormatError(path, f"not a readable coverage.py data file: {exc}") from exc
+    stream.per_test = per_test if contexts else None
+
+
+def open_coveragepy_data(path: Path) -> CoverageStream:
+    info = ReportInfo(format=FORMAT, kind=KIND_COVERAGE, framework="coverage.py")
+
+    def records() -> Iterator[FileCoverage]:
+        yield from _files(Path(path), stream)
+
+    stream = CoverageStream(info, records())
+    return stream
+
+
+SPEC = FormatSpec(
+    name=FORMAT,
+    kind=KIND_COVERAGE,
+    description="coverage.py data file (.coverage, SQLite) with dynamic contexts",
+    matches=_matches,
+    open=open_coveragepy_data,
+)

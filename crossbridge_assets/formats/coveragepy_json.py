@@ -1,0 +1,142 @@
+"""coverage.py's JSON report (`coverage json`), with or without meta.format, branches and
+contexts (`--show-contexts`).
+
+Counting (shared/corpus/README.md): `totals` (num_statements, covered_lines, num_branches,
+covered_branches), equal to the sum of the per-file `summary` blocks. `executed_lines` also
+lists lines that are not statements (docstrings, decorators...), so the line records of a file
+can hold a few more lines than its summary: the summaries are the totals
+(CoverageStream.prefer_declared, per file in CoverageStream.file_totals), the line records are
+what ran and what did not.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+from crossbridge_assets.formats import FormatError, FormatSpec, Sniff
+from crossbridge_assets.formats._common import parse_timestamp, to_int
+from crossbridge_assets.formats._coverage import FileTable, add_totals, json_head_keys, json_values_at
+from crossbridge_assets.model import KIND_COVERAGE, CoverageStream, CoverageTotals, FileCoverage, ReportInfo
+
+FORMAT = "coveragepy-json"
+
+
+def _matches(s: Sniff) -> bool:
+    if s.json_type != "object":
+        return False
+    keys = json_head_keys(s.head)
+    if "files" not in keys[0] or not ({"meta", "totals"} & keys[0]):
+        return False
+    return bool({"executed_lines", "missing_lines", "summary"} & keys[2]) or bool(
+        {"branch_coverage", "show_contexts"} & keys[1]
+    )
+
+
+def _lines(value: object) -> list[int]:
+    if not isinstance(value, list):
+        return []
+    return [n for n in (to_int(v) for v in value) if n is not None and n > 0]
+
+
+def _summary(block: object) -> CoverageTotals:
+    block = block if isinstance(block, dict) else {}
+    return CoverageTotals(
+        files=1,
+        lines_valid=to_int(block.get("num_statements")) or 0,
+        lines_covered=to_int(block.get("covered_lines")) or 0,
+        branches_valid=to_int(block.get("num_branches")) or 0,
+        branches_covered=to_int(block.get("covered_branches")) or 0,
+    )
+
+
+def _file(name: str, obj: dict, table: FileTable, stream: CoverageStream) -> FileCoverage:
+    fc = table.get(name)
+    for n in _lines(obj.get("missing_lines")):
+        fc.lines.setdefault(n, 0)
+    for n in _lines(obj.get("executed_lines")):
+        fc.lines[n] = 1  # coverage.py records whether a line ran, not how often
+    arcs: dict[int, list[int]] = {}
+    for key, taken in (("executed_branches", 1), ("missing_branches", 0)):
+        for arc in obj.get(key) or ():
+            if isinstance(arc, list) and len(arc) == 2 and to_int(arc[0]) is not None:
+                pair = arcs.setdefault(to_int(arc[0]), [0, 0])
+                pair[0] += taken
+                pair[1] += 1
+    for line, (covered, total) in arcs.items():
+        if line > 0:
+            table.branch(fc, line, covered, total)
+    functions = obj.get("functions")
+    if isinstance(functions, dict):
+        for fname, region in functions.items():
+            if fname and isinstance(region, dict):
+                covered = _summary(region.get("summary")).lines_covered
+                table.function(fc, fname, None, 1 if covered else 0)
+    contexts = obj.get("contexts")
+    if isinstance(contexts, dict):
+        per_test = stream.per_test if stream.per_test is not None else {}
+        for line, names in contexts.items():
+            n = to_int(line)
+            if n is None or not isinstance(names, list):
+                continue
+            for ctx in names:
+                if ctx:  # "" is code run outside any test (imports, collection)
+                    per_test.setdefault(ctx, {}).setdefault(fc.path, set()).add(n)
+        stream.per_test = per_test
+    return fc
+
+
+def _read(path: Path, stream: CoverageStream) -> Iterator[FileCoverage]:
+    import ijson
+
+    info = stream.info
+    table = FileTable()
+    try:
+        with open(path, "rb") as fh:
+            for name, obj in ijson.kvitems(fh, "files", use_float=True):
+                if not isinstance(obj, dict):
+                    raise FormatError(path, f"files entry {name[:200]!r} is not an object")
+                fc = _file(name, obj, table, stream)
+                summary = _summary(obj.get("summary"))
+                stream.file_totals[fc.path] = summary
+                yield table.files.pop(fc.path)
+        with open(path, "rb") as fh:
+            head = {k: v for k, v in json_values_at(fh, ("meta", "totals")).items() if isinstance(v, dict)}
+    except ijson.common.JSONError as exc:
+        raise FormatError(path, f"malformed JSON: {exc}") from exc
+    except OSError as exc:
+        raise FormatError(path, f"cannot be read: {exc.strerror or exc}") from exc
+    meta = head.get("meta", {})
+    if meta.get("version"):
+        info.properties["version"] = str(meta["version"])
+    info.started_at = parse_timestamp(meta.get("timestamp"))
+    if "totals" in head:
+        totals = _summary(head["totals"])
+        totals.files = len(stream.file_totals)
+        info.declared = {k: v for k, v in totals.as_dict().items() if k != "files"}
+    else:
+        totals = CoverageTotals()
+        for t in stream.file_totals.values():
+            add_totals(totals, t)
+    stream.declared_totals = totals
+    stream.prefer_declared = True
+
+
+def open_coveragepy_json(path: Path) -> CoverageStream:
+    info = ReportInfo(format=FORMAT, kind=KIND_COVERAGE, framework="coverage.py")
+
+    def records() -> Iterator[FileCoverage]:
+        yield from _read(Path(path), stream)
+
+    stream = CoverageStream(info, records())
+    return stream
+
+
+SPEC = FormatSpec(
+    name=FORMAT,
+    kind=KIND_COVERAGE,
+    description="coverage.py JSON report (coverage json)",
+    matches=_matches,
+    open=open_coveragepy_json,
+    priority=90,
+)

@@ -1,0 +1,109 @@
+"""Istanbul's coverage-final.json (nyc, c8 --reporter=json, Jest, Vitest, karma-coverage):
+an object keyed by file path, each value holding statementMap/s, branchMap/b and fnMap/f.
+
+Counting (shared/corpus/README.md): lines are the distinct start lines of statementMap
+entries, covered if any statement starting there ran (a line's hits are the largest count,
+as istanbul's own line view does); branches are every entry of every b[] array, covered if
+> 0, filed under the branch's line. The file is streamed one source file at a time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+from crossbridge_assets.formats import FormatError, FormatSpec, Sniff
+from crossbridge_assets.formats._common import to_int
+from crossbridge_assets.formats._coverage import FileTable, clamp_hits, json_head_keys
+from crossbridge_assets.model import KIND_COVERAGE, CoverageStream, FileCoverage, ReportInfo
+
+FORMAT = "istanbul-final"
+_FILE_KEYS = {"statementMap", "s"}
+
+
+def _matches(s: Sniff) -> bool:
+    if s.json_type != "object":
+        return False
+    keys = json_head_keys(s.head)
+    # {"<path>": {"path": ..., "statementMap": ..., "s": ...}} (or wrapped in "data", old nyc)
+    return _FILE_KEYS <= keys[1] or ("data" in keys[1] and _FILE_KEYS <= keys[2])
+
+
+def _start_line(loc: object) -> int | None:
+    if isinstance(loc, dict):
+        start = loc.get("start")
+        if isinstance(start, dict):
+            return to_int(start.get("line"))
+    return None
+
+
+def _file(key: str, obj: dict, table: FileTable, path: Path) -> FileCoverage:
+    if isinstance(obj.get("data"), dict) and "statementMap" not in obj:
+        obj = obj["data"]
+    statements, counts = obj.get("statementMap"), obj.get("s")
+    if not isinstance(statements, dict) or not isinstance(counts, dict):
+        raise FormatError(path, f"entry {key[:200]!r} has no statementMap/s: not Istanbul coverage")
+    raw = obj.get("path") if isinstance(obj.get("path"), str) and obj.get("path") else key
+    fc = table.get(raw)
+    for sid, loc in statements.items():
+        line = _start_line(loc)
+        if line is not None and line > 0:
+            table.line(fc, line, clamp_hits(to_int(counts.get(sid))))
+
+    branch_map, branch_counts = obj.get("branchMap") or {}, obj.get("b") or {}
+    if isinstance(branch_map, dict) and isinstance(branch_counts, dict):
+        for bid, hits in branch_counts.items():
+            if not isinstance(hits, list):
+                continue
+            meta = branch_map.get(bid) or {}
+            line = to_int(meta.get("line")) if isinstance(meta, dict) else None
+            if line is None and isinstance(meta, dict):
+                line = _start_line(meta.get("loc"))
+                if line is None and meta.get("locations"):
+                    line = _start_line(meta["locations"][0])
+            if line is None:
+                continue
+            covered = sum(1 for h in hits if (to_int(h) or 0) > 0)
+            old = fc.branches.get(line, (0, 0))
+            fc.branches[line] = (old[0] + covered, old[1] + len(hits))
+
+    fn_map, fn_counts = obj.get("fnMap") or {}, obj.get("f") or {}
+    if isinstance(fn_map, dict) and isinstance(fn_counts, dict):
+        for fid, meta in fn_map.items():
+            if not isinstance(meta, dict):
+                continue
+            line = to_int(meta.get("line")) or _start_line(meta.get("decl")) or _start_line(meta.get("loc"))
+            table.function(fc, str(meta.get("name") or f"(fn {fid})"), line, clamp_hits(to_int(fn_counts.get(fid))))
+    return fc
+
+
+def _files(path: Path, info: ReportInfo) -> Iterator[FileCoverage]:
+    import ijson
+
+    table = FileTable()
+    try:
+        with open(path, "rb") as fh:
+            for key, obj in ijson.kvitems(fh, "", use_float=True):
+                if not isinstance(obj, dict):
+                    raise FormatError(path, f"entry {key[:200]!r} is not an object: not Istanbul coverage")
+                fc = _file(key, obj, table, path)
+                # Each key is a distinct file: hand it out now and keep memory flat.
+                yield table.files.pop(fc.path)
+    except ijson.common.JSONError as exc:
+        raise FormatError(path, f"malformed JSON: {exc}") from exc
+    except OSError as exc:
+        raise FormatError(path, f"cannot be read: {exc.strerror or exc}") from exc
+
+
+def open_istanbul(path: Path) -> CoverageStream:
+    info = ReportInfo(format=FORMAT, kind=KIND_COVERAGE, framework="istanbul")
+    return CoverageStream(info, _files(Path(path), info))
+
+
+SPEC = FormatSpec(
+    name=FORMAT,
+    kind=KIND_COVERAGE,
+    description="Istanbul coverage-final.json (nyc, c8, Jest, Vitest, karma)",
+    matches=_matches,
+    open=open_istanbul,
+)

@@ -1,0 +1,105 @@
+"""Istanbul's coverage-summary.json (json-summary reporter of nyc, c8, Jest, Vitest): counts
+only, a "total" block and one block per file, no line data.
+
+Counting (shared/corpus/README.md): the "total" block. The report yields no FileCoverage
+(there are no lines to give); its totals are CoverageStream.declared_totals and the per-file
+counts are CoverageStream.file_totals (files = the number of file entries).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+from crossbridge_assets.formats import FormatError, FormatSpec, Sniff
+from crossbridge_assets.formats._common import to_int
+from crossbridge_assets.formats._coverage import add_totals, json_head_keys
+from crossbridge_assets.formats._paths import normalize_source_path
+from crossbridge_assets.model import KIND_COVERAGE, CoverageStream, CoverageTotals, FileCoverage, ReportInfo
+
+FORMAT = "istanbul-summary"
+_METRICS = {"lines", "statements", "functions", "branches"}
+
+
+def _matches(s: Sniff) -> bool:
+    if s.json_type != "object":
+        return False
+    keys = json_head_keys(s.head)
+    return "total" in keys[0] and {"lines", "branches"} <= keys[1] and {"total", "covered"} <= keys[2]
+
+
+def _counts(block: object, where: str, path: Path) -> CoverageTotals:
+    if not isinstance(block, dict) or not isinstance(block.get("lines"), dict):
+        raise FormatError(path, f"{where} has no 'lines' counts: not an Istanbul summary")
+
+    def pair(metric: str) -> tuple[int, int]:
+        m = block.get(metric)
+        if not isinstance(m, dict):
+            return 0, 0
+        return to_int(m.get("total")) or 0, to_int(m.get("covered")) or 0
+
+    lines_valid, lines_covered = pair("lines")
+    branches_valid, branches_covered = pair("branches")
+    return CoverageTotals(
+        files=1,
+        lines_valid=lines_valid,
+        lines_covered=lines_covered,
+        branches_valid=branches_valid,
+        branches_covered=branches_covered,
+    )
+
+
+def _read(path: Path, stream: CoverageStream) -> None:
+    import ijson
+
+    info = stream.info
+    total: CoverageTotals | None = None
+    try:
+        with open(path, "rb") as fh:
+            for key, block in ijson.kvitems(fh, "", use_float=True):
+                if key == "total":
+                    total = _counts(block, "the 'total' block", path)
+                    continue
+                counts = _counts(block, f"entry {key[:200]!r}", path)
+                name = normalize_source_path(key)
+                if name in stream.file_totals:  # two spellings of one file
+                    counts.files = 0
+                    add_totals(stream.file_totals[name], counts)
+                else:
+                    stream.file_totals[name] = counts
+    except ijson.common.JSONError as exc:
+        raise FormatError(path, f"malformed JSON: {exc}") from exc
+    except OSError as exc:
+        raise FormatError(path, f"cannot be read: {exc.strerror or exc}") from exc
+    if total is None:
+        raise FormatError(path, "no 'total' block: not an Istanbul summary")
+    total.files = len(stream.file_totals)
+    stream.declared_totals = total
+    info.declared = {k: v for k, v in total.as_dict().items() if k != "files"}
+    summed = CoverageTotals()
+    for t in stream.file_totals.values():
+        add_totals(summed, t)
+    if stream.file_totals and summed.as_dict() != total.as_dict():
+        info.warnings.append(f"the 'total' block {total.as_dict()} is not the sum of the file entries {summed.as_dict()}")
+
+
+def open_istanbul_summary(path: Path) -> CoverageStream:
+    info = ReportInfo(format=FORMAT, kind=KIND_COVERAGE, framework="istanbul")
+
+    def records() -> Iterator[FileCoverage]:
+        # Read when iterated, like every stream; there are no records to hand out.
+        _read(Path(path), stream)
+        yield from ()
+
+    stream = CoverageStream(info, records())
+    return stream
+
+
+SPEC = FormatSpec(
+    name=FORMAT,
+    kind=KIND_COVERAGE,
+    description="Istanbul coverage-summary.json (json-summary reporter; totals only)",
+    matches=_matches,
+    open=open_istanbul_summary,
+    priority=90,
+)

@@ -50,3 +50,108 @@ def parse_timestamp(value: object) -> datetime | None:
     except ValueError:
         return None
     return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+
+
+def parse_clock_duration(value: object) -> float | None:
+    """'00:00:00.1084258' or '1.02:03:04.5' (.NET TimeSpan, as TRX writes it) -> seconds."""
+    if value is None or value == "":
+        return None
+    text = str(value).strip()
+    days = 0
+    head, sep, rest = text.partition(":")
+    if not sep:
+        return to_float(text)
+    if "." in head:  # d.hh:mm:ss
+        d, _, head = head.partition(".")
+        days = to_int(d) or 0
+    parts = [head, *rest.split(":")]
+    if len(parts) != 3:
+        return None
+    h, m, s = to_float(parts[0]), to_float(parts[1]), to_float(parts[2])
+    if h is None or m is None or s is None:
+        return None
+    return days * 86400 + h * 3600 + m * 60 + s
+
+
+def first_line(text: str | None) -> str | None:
+    """The first non-blank line of a failure text: a message when a format only gives the trace."""
+    if not text:
+        return None
+    for line in text.splitlines():
+        if line.strip():
+            return line.strip()
+    return None
+
+
+def split_call(name: str, method: str | None = None) -> tuple[str, str | None]:
+    """'Add(1, 2)' -> ('Add', '(1, 2)'): the parameter spelling of .NET and Java runners.
+
+    With the bare method name known (xUnit/NUnit/TRX carry it), whatever follows it is the
+    parameter part, generic arguments included ('Is<Int32>(3)')."""
+    if method and name.startswith(method) and len(name) > len(method):
+        return method, name[len(method):]
+    if name.endswith(")") and "(" in name:
+        i = name.index("(")
+        if i > 0:
+            return name[:i], name[i:]
+    return name, None
+
+
+def json_items(path, wanted):
+    """Stream the JSON values found at the ijson prefixes in `wanted` (e.g. 'suites.item',
+    'stats'), in document order, as (prefix, value) pairs: one value in memory at a time.
+    Malformed JSON becomes FormatError naming the file and what the parser saw."""
+    import ijson
+
+    from crossbridge_assets.formats import FormatError
+
+    wanted = set(wanted)
+    try:
+        with open(path, "rb") as fh:
+            builder = None
+            depth = 0
+            at = ""
+            for prefix, event, value in ijson.parse(fh, use_float=True):
+                if builder is None:
+                    if prefix not in wanted or event in ("map_key", "end_map", "end_array"):
+                        continue
+                    if event in ("start_map", "start_array"):
+                        builder, depth, at = ijson.ObjectBuilder(), 0, prefix
+                    else:
+                        yield prefix, value
+                        continue
+                builder.event(event, value)
+                if event in ("start_map", "start_array"):
+                    depth += 1
+                elif event in ("end_map", "end_array"):
+                    depth -= 1
+                    if depth == 0:
+                        yield at, builder.value
+                        builder = None
+    except ijson.JSONError as exc:
+        raise FormatError(path, f"malformed JSON: {str(exc).strip() or type(exc).__name__}") from exc
+    except UnicodeDecodeError as exc:
+        raise FormatError(path, f"malformed JSON: not UTF-8 text at byte {exc.start}") from exc
+    except OSError as exc:
+        raise FormatError(path, f"cannot be read: {exc}") from exc
+
+
+def rsplit_member(full: str) -> tuple[str, str]:
+    """'Ns.Fixture(1.5).Method(2.5, "a.b")' -> ('Ns.Fixture(1.5)', 'Method(2.5, "a.b")'): split at
+    the last dot outside brackets and quotes, where .NET and Java full test names put the method."""
+    depth = 0
+    quote = None
+    cut = -1
+    for i, ch in enumerate(full):
+        if quote:
+            if ch == quote:
+                quote = None
+        elif ch in "\"'":
+            quote = ch
+        elif ch in "([<{":
+            depth += 1
+        elif ch in ")]>}":
+            depth = max(0, depth - 1)
+        elif ch == "." and depth == 0:
+            cut = i
+    return (full[:cut], full[cut + 1 :]) if cut >= 0 else ("", full)

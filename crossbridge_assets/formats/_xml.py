@@ -6,6 +6,7 @@ libxml2's default limits on entity amplification and tree size kept on (huge_tre
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -23,8 +24,55 @@ def local(tag: object) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
+PROLOG_BYTES = 64 * 1024
+_COMMENT = re.compile(rb"<!--.*?-->", re.S)
+_PI = re.compile(rb"<\?.*?\?>", re.S)
+_FIRST_ELEMENT = re.compile(rb"<[A-Za-z_:]")
+_ENTITY_DECL = re.compile(rb"<!ENTITY\s+(%\s*)?([^\s>]*)", re.I)
+
+
+def check_prolog(path: Path, head: bytes) -> None:
+    """Refuse a document whose DOCTYPE declares entities, before libxml2 sees any of it.
+
+    No report format needs entity declarations; they are how XXE (file:// or http:// entities)
+    and entity-expansion bombs are written. A DOCTYPE that only names an external DTD (Cobertura,
+    JaCoCo) is accepted: it is never loaded (load_dtd=False, no_network=True)."""
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            head = head.decode("utf-16").encode("utf-8", "replace")
+        except UnicodeDecodeError:
+            pass
+    elif head[:4] in (b"<\x00?\x00", b"\x00<\x00?"):
+        head = head.decode("utf-16-le" if head[0] == 0x3C else "utf-16-be", "replace").encode("utf-8", "replace")
+    if b"<!" not in head:
+        return
+    text = _PI.sub(b"", _COMMENT.sub(b"", head))
+    first = _FIRST_ELEMENT.search(text)
+    if first is None and len(head) >= PROLOG_BYTES and b"<!DOCTYPE" in text.upper():
+        raise FormatError(path, f"refused: the DOCTYPE is longer than {PROLOG_BYTES // 1024} KiB")
+    prolog = text[: first.start()] if first else text
+    m = _ENTITY_DECL.search(prolog)
+    if m:
+        kind = "parameter entity" if m.group(1) else "entity"
+        name = m.group(2).decode("utf-8", "replace")[:60]
+        raise FormatError(
+            path,
+            f"refused: the DOCTYPE declares the {kind} '{name}'; entity declarations are not allowed "
+            "in reports (external-entity or entity-expansion attack)",
+        )
+
+
+def _read_head(path: Path) -> bytes:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(PROLOG_BYTES)
+    except OSError as exc:
+        raise FormatError(path, f"cannot be read: {exc.strerror or exc}") from exc
+
+
 def iterparse(path: Path, events: Iterable[str] = ("end",), tag=None) -> Iterator[tuple[str, etree._Element]]:
     """lxml iterparse with safe settings; parse errors become FormatError naming file and position."""
+    check_prolog(path, _read_head(path))
     try:
         ctx = etree.iterparse(str(path), events=tuple(events), tag=tag, remove_comments=True, **SAFE)
         for event, elem in ctx:
@@ -38,6 +86,10 @@ def iterparse(path: Path, events: Iterable[str] = ("end",), tag=None) -> Iterato
 def _syntax_message(exc: etree.XMLSyntaxError) -> str:
     msg = str(exc.msg or exc).strip()
     line, col = (exc.position or (None, None)) if hasattr(exc, "position") else (None, None)
+    # libxml2 already appends ", line N, column M" to some messages.
+    msg = re.sub(r",\s*line \d+, column \d+$", "", msg)
+    if "amplification" in msg or "external entity" in msg:
+        msg = f"refused: {msg} (entities are not resolved in reports)"
     if line:
         return f"{msg} (line {line}, column {col})"
     return msg
@@ -54,6 +106,7 @@ def clear(elem: etree._Element) -> None:
 
 def sniff_root(s: Sniff) -> None:
     """Fill in the root element of an XML head without reading the whole file."""
+    check_prolog(s.path, s.head[:PROLOG_BYTES])
     try:
         parser = etree.XMLPullParser(events=("start",), **SAFE)
         parser.feed(s.head)

@@ -16,6 +16,7 @@ from lxml import etree
 
 from crossbridge_assets.formats import FormatSpec, Sniff
 from crossbridge_assets.formats._common import parse_timestamp, to_float, to_int
+from crossbridge_assets.formats._tags import extract_tags
 from crossbridge_assets.formats._xml import iterparse, local, text_of
 from crossbridge_assets.model import (
     ERROR,
@@ -156,6 +157,7 @@ def _case(elem: etree._Element, suite_stack: list[str], framework: str, path: Pa
         duration=duration,
         attempts=attempts,
         properties=properties,
+        tags=extract_tags(raw_name, properties, None),
         file=file,
         line=to_int(elem.get("line")),
     )
@@ -175,6 +177,9 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
     root_seen = False
     root_name = None
     framework = "junit"
+    sum_children = False  # root <testsuites> without totals: the first-level suites have them
+    seen: dict[tuple[str, str, str | None], int] = {}
+    repeated = 0
 
     def crashes_before(elem, parent) -> Iterator[TestCase]:
         # Direct <error>/<failure> children of a suite, met while freeing finished siblings.
@@ -199,6 +204,10 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
                 info.declared = _declared(attrs)
                 info.duration = to_float(attrs.get("time"))
                 info.started_at = parse_timestamp(attrs.get("timestamp"))
+                sum_children = tag == "testsuites" and not info.declared
+            elif sum_children and tag == "testsuite" and not suite_stack:
+                for key, value in _declared(attrs).items():
+                    info.declared[key] = info.declared.get(key, 0) + value
             if tag == "testsuite":
                 if info.started_at is None:
                     info.started_at = parse_timestamp(elem.get("timestamp"))
@@ -211,6 +220,15 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
         parent = elem.getparent()
         if tag == "testcase":
             case = _case(elem, suite_stack, framework, path)
+            # go-junit-report (go test -count=N), gotestsum --rerun-fails and some Ant setups
+            # repeat a testcase for each run. Each <testcase> still counts once (the corpus rule);
+            # a repeat is marked so that reruns can be told from distinct tests.
+            key = (case.suite, case.name, case.parameters)
+            count = seen.get(key, 0) + 1
+            seen[key] = count
+            if count > 1:
+                repeated += 1
+                case.properties.setdefault("repeat", str(count))
             if parent is not None:
                 yield from crashes_before(elem, parent)
             elem.clear(keep_tail=False)
@@ -232,6 +250,11 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
                     parent.remove(elem.getprevious())
     if info.framework is None:
         info.framework = framework
+    if repeated:
+        info.warnings.append(
+            f"{repeated} testcase(s) repeat an earlier one with the same suite and name "
+            "(reruns or duplicates); each is counted, marked with the property 'repeat'"
+        )
 
 
 def open_junit(path: Path) -> ResultStream:

@@ -1,0 +1,154 @@
+"""CTRF (Common Test Report Format) JSON, written by the ctrf.io reporters for Jest, Playwright,
+Cypress, mocha, pytest, JUnit and others.
+
+{"results": {"tool": {"name"}, "summary": {tests, passed, failed, skipped, pending, other},
+             "tests": [{name, status, duration (ms), message, trace, suite, filePath, tags,
+                        retries, flaky, retryAttempts: [{attempt, status, duration, message, trace}]}]}}
+status failed -> failure, skipped/pending/other -> skipped. retryAttempts become the attempts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+from crossbridge_assets.formats import FormatSpec, Sniff
+from crossbridge_assets.formats._common import first_line, json_items, parse_timestamp, to_float, to_int
+from crossbridge_assets.formats._tags import extract_tags
+from crossbridge_assets.model import (
+    FAILED,
+    KIND_RESULTS,
+    PASSED,
+    SKIPPED,
+    Attempt,
+    ReportInfo,
+    ResultStream,
+    TestCase,
+    normalize_suite,
+    split_parameters,
+    truncate_output,
+)
+
+FORMAT = "ctrf"
+
+_STATUS = {"passed": PASSED, "failed": FAILED, "skipped": SKIPPED, "pending": SKIPPED, "other": SKIPPED}
+
+
+def _matches(s: Sniff) -> bool:
+    if s.json_type != "object":
+        return False
+    if str(s.json_values.get("reportFormat") or "").upper() == "CTRF":
+        return True
+    return s.has("results.tool") and (s.has("results.summary") or s.has("results.tests"))
+
+
+def _ms(value: object) -> float | None:
+    f = to_float(value)
+    return f / 1000.0 if f is not None else None
+
+
+def _attempt(entry: dict, status: str | None = None) -> Attempt:
+    a = Attempt(
+        status=status or _STATUS.get(str(entry.get("status") or "").lower(), SKIPPED),
+        duration=_ms(entry.get("duration")),
+        message=first_line(entry.get("message")) if entry.get("message") else None,
+        stack_trace=entry.get("trace") or (entry.get("message") if entry.get("status") == "failed" else None),
+        started_at=parse_timestamp(entry.get("start")) if entry.get("start") else None,
+    )
+    stdout = entry.get("stdout")
+    stderr = entry.get("stderr")
+    if isinstance(stdout, list):
+        stdout = "\n".join(map(str, stdout))
+    if isinstance(stderr, list):
+        stderr = "\n".join(map(str, stderr))
+    a.stdout, a.stdout_size = truncate_output(stdout or None)
+    a.stderr, a.stderr_size = truncate_output(stderr or None)
+    return a
+
+
+def _case(test: dict, framework: str) -> TestCase:
+    final = _attempt(test)
+    earlier = [
+        _attempt(r)
+        for r in sorted(
+            (r for r in test.get("retryAttempts") or [] if isinstance(r, dict)),
+            key=lambda r: to_int(r.get("attempt")) or 0,
+        )
+    ]
+    # Some reporters list the final try among retryAttempts too: keep it once.
+    if earlier and earlier[-1].status == final.status and len(earlier) > (to_int(test.get("retries")) or 0):
+        earlier = earlier[:-1]
+    attempts = [*earlier, final]
+    suite = test.get("suite")
+    if isinstance(suite, list):
+        suite = "/".join(map(str, suite))
+    suite = str(suite or "").replace(" > ", "/")
+    name, params = split_parameters(str(test.get("name") or ""))
+    properties: dict[str, str] = {}
+    for key in ("flaky", "retries", "type", "browser", "device", "rawStatus"):
+        if test.get(key) not in (None, "", False, 0):
+            properties[key] = str(test[key])
+    extra = test.get("extra")
+    if isinstance(extra, dict):
+        for key, value in extra.items():
+            if isinstance(value, (str, int, float, bool)):
+                properties[str(key)] = str(value)
+    tags = test.get("tags") if isinstance(test.get("tags"), list) else []
+    durations = [a.duration for a in attempts if a.duration is not None]
+    return TestCase(
+        framework=framework,
+        suite=normalize_suite(suite),
+        name=name,
+        parameters=params,
+        status=final.status,
+        duration=sum(durations) if durations else None,
+        attempts=attempts,
+        properties=properties,
+        tags=extract_tags(name, properties, tags),
+        file=test.get("filePath"),
+        line=to_int(test.get("line")),
+    )
+
+
+def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
+    framework = "ctrf"
+    for prefix, value in json_items(path, ("results.tool", "results.summary", "results.environment", "results.tests.item")):
+        if prefix == "results.tests.item" and isinstance(value, dict):
+            yield _case(value, framework)
+        elif prefix == "results.tool" and isinstance(value, dict):
+            framework = str(value.get("name") or "ctrf").lower()
+            info.framework = framework
+            if value.get("version"):
+                info.properties["tool_version"] = str(value["version"])
+        elif prefix == "results.summary" and isinstance(value, dict):
+            info.started_at = parse_timestamp(value.get("start"))
+            start, stop = to_float(value.get("start")), to_float(value.get("stop"))
+            if start is not None and stop is not None:
+                info.duration = max(0.0, (stop - start) / 1000.0)
+            counts = {k: to_int(value.get(k)) or 0 for k in ("tests", "failed", "skipped", "pending", "other")}
+            info.declared = {
+                "tests": counts["tests"],
+                "failures": counts["failed"],
+                "errors": 0,
+                "skipped": counts["skipped"] + counts["pending"] + counts["other"],
+            }
+        elif prefix == "results.environment" and isinstance(value, dict):
+            for key, v in value.items():
+                if isinstance(v, (str, int, float)):
+                    info.properties[str(key)] = str(v)
+    if info.framework is None:
+        info.framework = framework
+
+
+def open_ctrf(path: Path) -> ResultStream:
+    info = ReportInfo(format=FORMAT, kind=KIND_RESULTS)
+    return ResultStream(info, _cases(Path(path), info))
+
+
+SPEC = FormatSpec(
+    name=FORMAT,
+    kind=KIND_RESULTS,
+    description="CTRF JSON (Common Test Report Format)",
+    matches=_matches,
+    open=open_ctrf,
+)

@@ -1,0 +1,234 @@
+"""NUnit result XML: NUnit 2 (<test-results>) and NUnit 3 (<test-run>).
+
+Counting (shared/corpus/README.md): every <test-case>.
+- NUnit 2: result Error -> error, Failure -> failure, executed="False", Ignored, NotRunnable,
+  Skipped and Inconclusive -> skipped; very old files have no `result`, only `success`.
+- NUnit 3: result Failed -> failure, except label="Error"/"Invalid" (an exception outside an
+  assertion, or an invalid test) -> error; Skipped and Inconclusive -> skipped.
+  NUnit 3's own root `failed` count folds errors into failures, so only `tests` and `skipped`
+  are recorded as declared totals for it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+from lxml import etree
+
+from crossbridge_assets.formats import FormatSpec, Sniff
+from crossbridge_assets.formats._common import (
+    first_line,
+    parse_timestamp,
+    rsplit_member,
+    split_call,
+    to_float,
+    to_int,
+)
+from crossbridge_assets.formats._tags import extract_tags
+from crossbridge_assets.formats._xml import iterparse, local, text_of
+from crossbridge_assets.model import (
+    ERROR,
+    FAILED,
+    KIND_RESULTS,
+    PASSED,
+    SKIPPED,
+    Attempt,
+    ReportInfo,
+    ResultStream,
+    TestCase,
+    normalize_suite,
+    truncate_output,
+)
+
+FORMAT = "nunit"
+FRAMEWORK = "nunit"
+
+_NUNIT2 = {
+    "success": PASSED,
+    "error": ERROR,
+    "failure": FAILED,
+    "ignored": SKIPPED,
+    "notrunnable": SKIPPED,
+    "skipped": SKIPPED,
+    "inconclusive": SKIPPED,
+    "cancelled": FAILED,
+}
+_NUNIT3 = {"passed": PASSED, "failed": FAILED, "skipped": SKIPPED, "inconclusive": SKIPPED, "warning": PASSED}
+
+
+def _matches(s: Sniff) -> bool:
+    return s.xml_root in ("test-results", "test-run")
+
+
+def _status2(elem: etree._Element) -> str:
+    result = (elem.get("result") or "").lower()
+    if (elem.get("executed") or "").lower() == "false":
+        return SKIPPED
+    if result in _NUNIT2:
+        return _NUNIT2[result]
+    success = (elem.get("success") or "").lower()
+    return FAILED if success == "false" else PASSED
+
+
+def _status3(elem: etree._Element) -> str:
+    result = (elem.get("result") or "").lower()
+    label = (elem.get("label") or "").lower()
+    status = _NUNIT3.get(result, SKIPPED)
+    if status == FAILED and label in ("error", "invalid"):
+        return ERROR
+    return status
+
+
+def _children(elem: etree._Element) -> dict:
+    """Failure text, reason, output, categories and properties of a test-case."""
+    out: dict = {"message": None, "trace": None, "output": None, "categories": [], "properties": {}}
+    for child in elem:
+        tag = local(child.tag)
+        if tag in ("failure", "reason", "assertions"):
+            for part in child.iter():
+                ptag = local(part.tag)
+                if ptag == "message" and out["message"] is None:
+                    out["message"] = (text_of(part) or "").strip() or None
+                elif ptag == "stack-trace" and out["trace"] is None:
+                    out["trace"] = (text_of(part) or "").strip() or None
+        elif tag == "output":
+            out["output"] = text_of(child)
+        elif tag == "categories":
+            out["categories"].extend(c.get("name") for c in child if c.get("name"))
+        elif tag == "properties":
+            for prop in child:
+                name, value = prop.get("name"), prop.get("value")
+                if not name or value is None:
+                    continue
+                if name == "Category":
+                    out["categories"].append(value)
+                elif name in out["properties"]:
+                    out["properties"][name] += f", {value}"
+                else:
+                    out["properties"][name] = value
+    return out
+
+
+def _case(elem: etree._Element, version: int, suite_stack: list[str]) -> TestCase:
+    if version == 3:
+        status = _status3(elem)
+        full = elem.get("fullname") or elem.get("name") or ""
+        classname = elem.get("classname")
+        display = elem.get("name") or ""
+        method = elem.get("methodname")
+        duration = to_float(elem.get("duration"))
+        started = parse_timestamp(elem.get("start-time"))
+        if not classname:
+            classname = full[: -len(display) - 1] if display and full.endswith("." + display) else ".".join(suite_stack)
+    else:
+        status = _status2(elem)
+        full = elem.get("name") or ""
+        classname, display = rsplit_member(full)
+        method = None
+        duration = to_float(elem.get("time"))
+        started = None
+    name, params = split_call(display, method)
+    extra = _children(elem)
+    stdout, size = truncate_output(extra["output"])
+    attempt = Attempt(
+        status=status,
+        duration=duration,
+        message=extra["message"] or (first_line(extra["trace"]) if status in (FAILED, ERROR) else None),
+        stack_trace=extra["trace"],
+        stdout=stdout,
+        stdout_size=size,
+        started_at=started,
+    )
+    if status in (FAILED, ERROR) and elem.get("label"):
+        attempt.failure_type = elem.get("label")
+    properties = dict(extra["properties"])
+    if elem.get("description"):
+        properties.setdefault("Description", elem.get("description"))
+    return TestCase(
+        framework=FRAMEWORK,
+        suite=normalize_suite(classname),
+        name=name,
+        parameters=params,
+        status=status,
+        duration=duration,
+        attempts=[attempt],
+        properties=properties,
+        tags=extract_tags(full, properties, extra["categories"]),
+    )
+
+
+def _declared2(attrs: dict) -> dict[str, int]:
+    total, not_run = to_int(attrs.get("total")), to_int(attrs.get("not-run"))
+    out = {}
+    if total is not None:
+        # NUnit 2's total leaves out the tests it did not run.
+        out["tests"] = total + (not_run or 0)
+    if attrs.get("failures") is not None:
+        out["failures"] = to_int(attrs.get("failures")) or 0
+    if attrs.get("errors") is not None:
+        out["errors"] = to_int(attrs.get("errors")) or 0
+    if not_run is not None:
+        out["skipped"] = not_run + (to_int(attrs.get("inconclusive")) or 0)
+    return out
+
+
+def _declared3(attrs: dict) -> dict[str, int]:
+    out = {}
+    if attrs.get("total") is not None:
+        out["tests"] = to_int(attrs.get("total")) or 0
+    if attrs.get("skipped") is not None:
+        out["skipped"] = (to_int(attrs.get("skipped")) or 0) + (to_int(attrs.get("inconclusive")) or 0)
+    return out
+
+
+def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
+    version = 2
+    suite_stack: list[str] = []
+    tags = ("{*}test-results", "{*}test-run", "{*}test-suite", "{*}test-case")
+    for event, elem in iterparse(path, events=("start", "end"), tag=tags):
+        tag = local(elem.tag)
+        if event == "start":
+            attrs = dict(elem.attrib)
+            if tag == "test-run":
+                version = 3
+                info.declared = _declared3(attrs)
+                info.started_at = parse_timestamp(attrs.get("start-time"))
+                info.duration = to_float(attrs.get("duration"))
+                info.properties["engine-version"] = attrs.get("engine-version") or ""
+            elif tag == "test-results":
+                info.declared = _declared2(attrs)
+                info.name = attrs.get("name")
+                if attrs.get("date"):
+                    info.started_at = parse_timestamp(f"{attrs.get('date')}T{attrs.get('time') or '00:00:00'}")
+            elif tag == "test-suite":
+                if info.name is None:
+                    info.name = attrs.get("name")
+                if version == 2 and info.duration is None:
+                    info.duration = to_float(attrs.get("time"))
+                suite_stack.append(attrs.get("name") or "")
+            continue
+        if tag == "test-case":
+            yield _case(elem, version, suite_stack)
+            elem.clear(keep_tail=False)
+            parent = elem.getparent()
+            if parent is not None:
+                while elem.getprevious() is not None:
+                    del parent[0]
+        elif tag == "test-suite":
+            suite_stack.pop()
+            elem.clear(keep_tail=False)
+
+
+def open_nunit(path: Path) -> ResultStream:
+    info = ReportInfo(format=FORMAT, kind=KIND_RESULTS, framework=FRAMEWORK)
+    return ResultStream(info, _cases(Path(path), info))
+
+
+SPEC = FormatSpec(
+    name=FORMAT,
+    kind=KIND_RESULTS,
+    description="NUnit 2 (test-results) and NUnit 3 (test-run) result XML",
+    matches=_matches,
+    open=open_nunit,
+)

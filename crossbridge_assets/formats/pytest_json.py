@@ -1,0 +1,188 @@
+"""pytest-json-report (`pytest --json-report`).
+
+Outcomes as pytest's own JUnit XML reports them, so that one test read from either file is the
+same record: passed and xpassed -> passed, failed -> failure, error (setup or teardown failed)
+-> error, skipped and xfailed -> skipped. A failed collector (a module that cannot be imported)
+is one errored test, named as pytest --junitxml names it.
+The identity matches pytest --junitxml too: suite = module path without '.py' plus classes,
+name = function name, parameters = the '[...]' part.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+from crossbridge_assets.formats import FormatSpec, Sniff
+from crossbridge_assets.formats._common import json_items, parse_timestamp, to_float, to_int
+from crossbridge_assets.formats._tags import extract_tags
+from crossbridge_assets.model import (
+    ERROR,
+    FAILED,
+    KIND_RESULTS,
+    PASSED,
+    SKIPPED,
+    Attempt,
+    ReportInfo,
+    ResultStream,
+    TestCase,
+    normalize_suite,
+    split_parameters,
+    truncate_output,
+)
+
+FORMAT = "pytest-json-report"
+FRAMEWORK = "pytest"
+
+_STATUS = {
+    "passed": PASSED,
+    "xpassed": PASSED,
+    "failed": FAILED,
+    "error": ERROR,
+    "skipped": SKIPPED,
+    "xfailed": SKIPPED,
+}
+
+
+def _matches(s: Sniff) -> bool:
+    return s.json_type == "object" and s.has("exitcode", "root") and (s.has("summary") or s.has("tests"))
+
+
+def _module(path: str) -> str:
+    return path[:-3] if path.endswith(".py") else path
+
+
+def split_nodeid(nodeid: str) -> tuple[str, str, str | None]:
+    """'tests/test_a.py::TestX::test_y[1-2]' -> ('tests.test_a.TestX', 'test_y', '[1-2]'),
+    the classname/name pytest --junitxml writes for the same test."""
+    parts = nodeid.split("::")
+    if len(parts) == 1:
+        # A module-level report (collection error): junitxml names it by the dotted module.
+        return "", normalize_suite(_module(parts[0])), None
+    suite = normalize_suite("/".join([_module(parts[0]), *parts[1:-1]]))
+    name, params = split_parameters(parts[-1])
+    return suite, name, params
+
+
+def _phase_text(phase: dict) -> tuple[str | None, str | None]:
+    crash = phase.get("crash") or {}
+    message = crash.get("message") if isinstance(crash, dict) else None
+    longrepr = phase.get("longrepr")
+    return message, (str(longrepr) if longrepr else None)
+
+
+def _case(test: dict) -> TestCase:
+    outcome = str(test.get("outcome") or "")
+    status = _STATUS.get(outcome, ERROR)
+    phases = {k: test.get(k) for k in ("setup", "call", "teardown") if isinstance(test.get(k), dict)}
+    # pytest --junitxml turns a teardown failure after a failed call into an error; so do we.
+    if status == FAILED and (phases.get("teardown") or {}).get("outcome") == "failed":
+        status = ERROR
+    duration = sum(to_float(p.get("duration")) or 0.0 for p in phases.values()) if phases else None
+    attempt = Attempt(status=status, duration=duration)
+    for key in ("setup", "call", "teardown"):
+        phase = phases.get(key) or {}
+        if phase.get("outcome") in ("failed", "skipped") and attempt.message is None:
+            message, trace = _phase_text(phase)
+            if phase.get("outcome") == "skipped" and trace and message is None:
+                # longrepr of a skip is "('file', line, 'Skipped: reason')".
+                message = trace.rsplit("'", 2)[-2] if trace.count("'") >= 2 else trace
+                message = message.removeprefix("Skipped: ")
+            attempt.message = message
+            attempt.stack_trace = trace if phase.get("outcome") == "failed" else None
+            if key != "call" and phase.get("outcome") == "failed":
+                attempt.failure_type = f"{key} failed"
+    stdout = "".join(str((phases.get(k) or {}).get("stdout") or "") for k in ("setup", "call", "teardown"))
+    stderr = "".join(str((phases.get(k) or {}).get("stderr") or "") for k in ("setup", "call", "teardown"))
+    attempt.stdout, attempt.stdout_size = truncate_output(stdout or None)
+    attempt.stderr, attempt.stderr_size = truncate_output(stderr or None)
+    if outcome == "xfailed" and attempt.message is None:
+        attempt.message = "xfail"
+
+    nodeid = str(test.get("nodeid") or "")
+    suite, name, params = split_nodeid(nodeid)
+    properties = {"nodeid": nodeid}
+    if outcome in ("xfailed", "xpassed"):
+        properties["outcome"] = outcome
+    metadata = test.get("metadata")
+    if isinstance(metadata, dict):
+        for key, value in metadata.items():
+            if isinstance(value, (str, int, float, bool)):
+                properties[str(key)] = str(value)
+    lineno = to_int(test.get("lineno"))
+    return TestCase(
+        framework=FRAMEWORK,
+        suite=suite,
+        name=name,
+        parameters=params,
+        status=status,
+        duration=duration,
+        attempts=[attempt],
+        properties=properties,
+        tags=extract_tags(nodeid, properties, None),
+        file=nodeid.split("::", 1)[0] or None,
+        # pytest's lineno is 0-based.
+        line=lineno + 1 if lineno is not None else None,
+    )
+
+
+def _collector_error(collector: dict) -> TestCase:
+    nodeid = str(collector.get("nodeid") or "")
+    suite, name, params = split_nodeid(nodeid)
+    longrepr = collector.get("longrepr")
+    text = str(longrepr) if longrepr else None
+    attempt = Attempt(
+        status=ERROR,
+        message="collection failure",
+        stack_trace=text,
+        failure_type="collection error",
+    )
+    return TestCase(
+        framework=FRAMEWORK,
+        suite=suite,
+        name=name,
+        parameters=params,
+        status=ERROR,
+        attempts=[attempt],
+        properties={"nodeid": nodeid},
+        file=nodeid.split("::", 1)[0] or None,
+    )
+
+
+def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
+    for prefix, value in json_items(path, ("created", "duration", "root", "summary", "collectors.item", "tests.item")):
+        if prefix == "tests.item" and isinstance(value, dict):
+            yield _case(value)
+        elif prefix == "collectors.item" and isinstance(value, dict):
+            if value.get("outcome") == "failed" and value.get("nodeid"):
+                yield _collector_error(value)
+        elif prefix == "created":
+            info.started_at = parse_timestamp(value)
+        elif prefix == "duration":
+            info.duration = to_float(value)
+        elif prefix == "root":
+            info.properties["rootdir"] = str(value)
+        elif prefix == "summary" and isinstance(value, dict):
+            count = {k: to_int(value.get(k)) or 0 for k in ("passed", "failed", "error", "skipped", "xfailed", "xpassed")}
+            declared = {
+                "failures": count["failed"],
+                "errors": count["error"],
+                "skipped": count["skipped"] + count["xfailed"],
+            }
+            if value.get("total") is not None:
+                declared["tests"] = to_int(value.get("total")) or 0
+            info.declared = declared
+
+
+def open_pytest_json(path: Path) -> ResultStream:
+    info = ReportInfo(format=FORMAT, kind=KIND_RESULTS, framework=FRAMEWORK)
+    return ResultStream(info, _cases(Path(path), info))
+
+
+SPEC = FormatSpec(
+    name=FORMAT,
+    kind=KIND_RESULTS,
+    description="pytest-json-report (pytest --json-report)",
+    matches=_matches,
+    open=open_pytest_json,
+)

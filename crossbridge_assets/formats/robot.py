@@ -1,0 +1,194 @@
+"""Robot Framework output.xml (RF 3.2 to 7.x), rebot-merged outputs included.
+
+Read with the safe iterparse, never with robot itself: the parser must not depend on the
+Robot version installed, and output.xml files can be large.
+
+Counting (shared/corpus/README.md): every <test> once (equal to robot.api.ExecutionResult's
+total statistics); PASS -> passed, FAIL -> failure, SKIP and NOT RUN -> skipped; errors always 0.
+Dialects: RF 7 writes `start`/`elapsed` on <status>, older versions `starttime`/`endtime`
+("20231116 17:35:01.773"); RF 4+ writes <tag> under <test>, older ones <tags><tag>.
+A test merged by `rebot --merge` carries its earlier results in its message; they become the
+earlier attempts, so reruns show up as flaky.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import datetime
+from pathlib import Path
+from typing import Iterator
+
+from lxml import etree
+
+from crossbridge_assets.formats import FormatSpec, Sniff
+from crossbridge_assets.formats._common import parse_timestamp, to_float, to_int
+from crossbridge_assets.formats._tags import extract_tags
+from crossbridge_assets.formats._xml import iterparse, local, text_of
+from crossbridge_assets.model import (
+    FAILED,
+    KIND_RESULTS,
+    PASSED,
+    SKIPPED,
+    Attempt,
+    ReportInfo,
+    ResultStream,
+    TestCase,
+)
+
+FORMAT = "robot"
+FRAMEWORK = "robot"
+
+_STATUS = {"PASS": PASSED, "FAIL": FAILED, "SKIP": SKIPPED, "NOT RUN": SKIPPED, "NOT_RUN": SKIPPED}
+_OLD_TIME = re.compile(r"^(\d{4})(\d{2})(\d{2}) (\d{2}:\d{2}:\d{2}(?:\.\d+)?)$")
+_MERGED = "has been re-executed and results merged."
+_OLD_STATUS = re.compile(
+    r'<span class="old-status">Old status:</span> <span class="\w+">([A-Z ]+)</span><br>'
+    r'(?:<span class="old-message">Old message:</span> (.*?)<br>)?',
+    re.S,
+)
+_NEW_MESSAGE = re.compile(r'<span class="new-message">New message:</span> (.*?)<br>', re.S)
+
+
+def _matches(s: Sniff) -> bool:
+    return s.xml_root == "robot"
+
+
+def _time(value: str | None) -> datetime | None:
+    """RF 7's ISO times, or the 'YYYYMMDD HH:MM:SS.mmm' of older versions ('N/A' when unknown)."""
+    if not value or value == "N/A":
+        return None
+    m = _OLD_TIME.match(value.strip())
+    if m:
+        value = f"{m.group(1)}-{m.group(2)}-{m.group(3)}T{m.group(4)}"
+    return parse_timestamp(value)
+
+
+def _status(elem: etree._Element | None) -> tuple[str, float | None, datetime | None, str | None]:
+    if elem is None:
+        return SKIPPED, None, None, None
+    status = _STATUS.get((elem.get("status") or "").upper(), FAILED)
+    start = _time(elem.get("start") or elem.get("starttime"))
+    duration = to_float(elem.get("elapsed"))
+    if duration is None:
+        end = _time(elem.get("endtime"))
+        if start and end:
+            duration = max(0.0, (end - start).total_seconds())
+    message = text_of(elem)
+    return status, duration, start, message.strip() if message and message.strip() else None
+
+
+def _plain(message: str) -> str:
+    """A merge message's HTML fragment back to text."""
+    return html.unescape(re.sub(r"<[^>]+>", "", message)).strip()
+
+
+def _merged_attempts(message: str) -> tuple[list[Attempt], str | None]:
+    """Earlier attempts written into a merged test's message, oldest first, and the new message."""
+    olds = [
+        Attempt(status=_STATUS.get(m.group(1).strip(), FAILED), message=_plain(m.group(2)) if m.group(2) else None)
+        for m in _OLD_STATUS.finditer(message)
+    ]
+    new = _NEW_MESSAGE.search(message)
+    return list(reversed(olds)), (_plain(new.group(1)) if new else None)
+
+
+def _case(elem: etree._Element, suite_stack: list[str]) -> TestCase:
+    status_elem = None
+    tags: list[str] = []
+    properties: dict[str, str] = {}
+    for child in elem:
+        tag = local(child.tag)
+        if tag == "status":
+            status_elem = child
+        elif tag == "tag" and child.text:
+            tags.append(child.text)
+        elif tag == "tags":
+            tags.extend(t.text for t in child if local(t.tag) == "tag" and t.text)
+        elif tag == "doc" and child.text:
+            properties["documentation"] = child.text
+        elif tag == "timeout" and child.get("value"):
+            properties["timeout"] = child.get("value")
+    status, duration, start, message = _status(status_elem)
+    final = Attempt(status=status, duration=duration, started_at=start, message=message)
+    attempts = [final]
+    if message and _MERGED in message and message.startswith("*HTML*"):
+        earlier, new_message = _merged_attempts(message)
+        final.message = new_message
+        attempts = [*earlier, final]
+    if status_elem is not None and status_elem.get("critical") == "no":
+        properties["critical"] = "no"
+    name = elem.get("name") or ""
+    source = suite_stack[-1][1] if suite_stack else None
+    return TestCase(
+        framework=FRAMEWORK,
+        # Robot suite names may hold dots ('1.2 Login'): keep the levels as Robot names them.
+        suite=".".join(n for n, _ in suite_stack if n),
+        name=name,
+        status=status,
+        duration=duration,
+        attempts=attempts,
+        properties=properties,
+        tags=extract_tags(name, properties, tags),
+        file=source,
+        line=to_int(elem.get("line")),
+    )
+
+
+def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
+    suite_stack: list[tuple[str, str | None]] = []
+    in_total = False
+    tags = ("{*}robot", "{*}suite", "{*}test", "{*}total", "{*}stat")
+    for event, elem in iterparse(path, events=("start", "end"), tag=tags):
+        tag = local(elem.tag)
+        if tag == "suite" and local(getattr(elem.getparent(), "tag", "robot")) not in ("robot", "suite"):
+            continue  # <statistics><suite>: per-suite counts, not a suite
+        if event == "start":
+            if tag == "robot":
+                info.properties["generator"] = elem.get("generator") or ""
+                if elem.get("rpa") == "true":
+                    info.properties["rpa"] = "true"
+            elif tag == "suite":
+                if not suite_stack:
+                    info.name = elem.get("name")
+                suite_stack.append((elem.get("name") or "", elem.get("source")))
+            elif tag == "total":
+                in_total = True
+            continue
+        if tag == "test":
+            yield _case(elem, suite_stack)
+            elem.clear(keep_tail=False)
+            parent = elem.getparent()
+            if parent is not None:
+                while elem.getprevious() is not None:
+                    del parent[0]
+        elif tag == "suite":
+            if len(suite_stack) == 1:
+                for child in elem:
+                    if local(child.tag) == "status":
+                        _s, info.duration, info.started_at, _m = _status(child)
+            suite_stack.pop()
+            elem.clear(keep_tail=False)
+            parent = elem.getparent()
+            if parent is not None:
+                while elem.getprevious() is not None:
+                    del parent[0]
+        elif tag == "stat" and in_total and (elem.text or "").strip() == "All Tests":
+            passed, failed, skipped = (to_int(elem.get(k)) or 0 for k in ("pass", "fail", "skip"))
+            info.declared = {"tests": passed + failed + skipped, "failures": failed, "errors": 0, "skipped": skipped}
+        elif tag == "total":
+            in_total = False
+
+
+def open_robot(path: Path) -> ResultStream:
+    info = ReportInfo(format=FORMAT, kind=KIND_RESULTS, framework=FRAMEWORK)
+    return ResultStream(info, _cases(Path(path), info))
+
+
+SPEC = FormatSpec(
+    name=FORMAT,
+    kind=KIND_RESULTS,
+    description="Robot Framework output.xml (RF 3.2 to 7, rebot-merged outputs)",
+    matches=_matches,
+    open=open_robot,
+)

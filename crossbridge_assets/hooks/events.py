@@ -1,0 +1,373 @@
+"""The event file every hook writes: timed spans as JSON Lines, one file per test session.
+
+File layout (format "crossbridge-events", parsed by formats/crossbridge_events.py):
+
+    {"crossbridge_events": 1, "run": "...", "framework": "pytest", ...run and CI metadata...}
+    {"kind": "test", "name": "...", "start": "2024-05-01T12:00:00.000001+00:00", "duration": 0.12, ...}
+    ...
+    {"crossbridge_events_end": 1, "spans": 42, "ended_at": "...", "status": "failed"}
+
+- The header comes first so detection is certain from the first line alone.
+- Every line is written with one write() and flushed, so a runner that dies leaves a
+  readable prefix (at worst a truncated last line, which the parser tolerates).
+- While the session runs the file is ``<name>.jsonl.part``; closing renames it to
+  ``<name>.jsonl``, so an inbox watcher never picks up a file that is still growing.
+  The end line tells a finished session from a crashed one.
+
+Span status vocabulary: test-like spans (session, suite, test, setup, call, teardown, step,
+keyword) carry an outcome (passed, failed, skipped, xfailed, xpassed, error, not_run);
+http spans carry the response status code as a string ("200", "404") or "error" when no
+response came back; driver commands and navigations carry "ok" or "error".
+
+Nothing here imports a test runner: every hook (pytest, Robot, HTTP, Selenium, Playwright)
+goes through this writer.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import logging
+import os
+import platform
+import re
+import socket
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Mapping
+
+log = logging.getLogger("crossbridge.hooks")
+
+HEADER_KEY = "crossbridge_events"
+END_KEY = "crossbridge_events_end"
+VERSION = 1
+PART_SUFFIX = ".part"
+
+# Bounded so that one huge attribute (a response body someone attached) cannot bloat the file.
+MAX_ATTRIBUTE_CHARS = 2000
+
+
+# ---------------------------------------------------------------------------- target folder
+
+
+def resolve_dir(explicit: str | os.PathLike | None = None, env: Mapping[str, str] | None = None) -> Path:
+    """Where event files go: explicit folder > CROSSBRIDGE_EVENTS_DIR > $CROSSBRIDGE_HOME/inbox,
+    CROSSBRIDGE_HOME defaulting to ./.crossbridge."""
+    env = os.environ if env is None else env
+    if explicit:
+        return Path(explicit).expanduser()
+    if env.get("CROSSBRIDGE_EVENTS_DIR"):
+        return Path(env["CROSSBRIDGE_EVENTS_DIR"]).expanduser()
+    home = env.get("CROSSBRIDGE_HOME") or ".crossbridge"
+    return Path(home).expanduser() / "inbox"
+
+
+# ---------------------------------------------------------------------------- CI metadata
+
+
+def _strip_ref(ref: str | None) -> str | None:
+    if not ref:
+        return None
+    for prefix in ("refs/heads/", "refs/tags/", "origin/"):
+        if ref.startswith(prefix):
+            return ref[len(prefix):]
+    return ref
+
+
+def ci_metadata(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Project, branch, commit, build and ci_url from the CI's environment variables
+    (GitHub Actions, GitLab CI, Jenkins, CircleCI, Azure Pipelines, Buildkite).
+    CROSSBRIDGE_PROJECT/BRANCH/COMMIT/BUILD override what the CI says. Missing values are left out."""
+    e = os.environ if env is None else env
+    g = e.get
+    meta: dict[str, str | None] = {}
+    if g("GITHUB_ACTIONS") == "true":
+        run_id = g("GITHUB_RUN_ID")
+        server = g("GITHUB_SERVER_URL") or "https://github.com"
+        repo = g("GITHUB_REPOSITORY")
+        meta = {
+            "ci_provider": "github-actions",
+            "project": repo,
+            "branch": g("GITHUB_HEAD_REF") or g("GITHUB_REF_NAME") or _strip_ref(g("GITHUB_REF")),
+            "commit": g("GITHUB_SHA"),
+            "build": f"{run_id}.{g('GITHUB_RUN_ATTEMPT')}" if run_id and g("GITHUB_RUN_ATTEMPT") else run_id,
+            "ci_url": f"{server}/{repo}/actions/runs/{run_id}" if repo and run_id else None,
+            "job": g("GITHUB_JOB"),
+        }
+    elif g("GITLAB_CI"):
+        meta = {
+            "ci_provider": "gitlab-ci",
+            "project": g("CI_PROJECT_PATH"),
+            "branch": g("CI_MERGE_REQUEST_SOURCE_BRANCH_NAME") or g("CI_COMMIT_REF_NAME"),
+            "commit": g("CI_COMMIT_SHA"),
+            "build": g("CI_PIPELINE_ID"),
+            "ci_url": g("CI_JOB_URL") or g("CI_PIPELINE_URL"),
+            "job": g("CI_JOB_NAME"),
+        }
+    elif g("BUILDKITE") == "true":
+        meta = {
+            "ci_provider": "buildkite",
+            "project": g("BUILDKITE_PIPELINE_SLUG"),
+            "branch": g("BUILDKITE_BRANCH"),
+            "commit": g("BUILDKITE_COMMIT"),
+            "build": g("BUILDKITE_BUILD_NUMBER"),
+            "ci_url": g("BUILDKITE_BUILD_URL"),
+            "job": g("BUILDKITE_LABEL"),
+        }
+    elif g("CIRCLECI") == "true":
+        user, name = g("CIRCLE_PROJECT_USERNAME"), g("CIRCLE_PROJECT_REPONAME")
+        meta = {
+            "ci_provider": "circleci",
+            "project": f"{user}/{name}" if user and name else name,
+            "branch": g("CIRCLE_BRANCH"),
+            "commit": g("CIRCLE_SHA1"),
+            "build": g("CIRCLE_BUILD_NUM") or g("CIRCLE_WORKFLOW_ID"),
+            "ci_url": g("CIRCLE_BUILD_URL"),
+            "job": g("CIRCLE_JOB"),
+        }
+    elif (g("TF_BUILD") or "").lower() == "true":
+        collection, team, build_id = g("SYSTEM_COLLECTIONURI"), g("SYSTEM_TEAMPROJECT"), g("BUILD_BUILDID")
+        meta = {
+            "ci_provider": "azure-pipelines",
+            "project": g("BUILD_REPOSITORY_NAME") or team,
+            "branch": _strip_ref(g("SYSTEM_PULLREQUEST_SOURCEBRANCH") or g("BUILD_SOURCEBRANCH"))
+            or g("BUILD_SOURCEBRANCHNAME"),
+            "commit": g("BUILD_SOURCEVERSION"),
+            "build": build_id,
+            "ci_url": f"{collection.rstrip('/')}/{team}/_build/results?buildId={build_id}"
+            if collection and team and build_id
+            else None,
+            "job": g("SYSTEM_JOBDISPLAYNAME") or g("AGENT_JOBNAME"),
+        }
+    elif g("JENKINS_URL") or g("JENKINS_HOME"):
+        meta = {
+            "ci_provider": "jenkins",
+            "project": g("JOB_NAME"),
+            "branch": g("CHANGE_BRANCH") or g("BRANCH_NAME") or _strip_ref(g("GIT_BRANCH")),
+            "commit": g("GIT_COMMIT"),
+            "build": g("BUILD_NUMBER"),
+            "ci_url": g("BUILD_URL"),
+            "job": g("STAGE_NAME"),
+        }
+    for key in ("project", "branch", "commit", "build"):
+        override = g(f"CROSSBRIDGE_{key.upper()}")
+        if override:
+            meta[key] = override
+    return {k: str(v) for k, v in meta.items() if v}
+
+
+# ---------------------------------------------------------------------------- writing
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+def iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, tz=timezone.utc).isoformat(timespec="microseconds")
+
+
+def _clean(value: object) -> object:
+    if isinstance(value, str) and len(value) > MAX_ATTRIBUTE_CHARS:
+        return value[:MAX_ATTRIBUTE_CHARS] + "…"
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    return _clean(str(value))
+
+
+_SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+@dataclass
+class Context:
+    """What a span recorded now belongs to: the running test and the innermost open span."""
+
+    test: str | None = None
+    parent_id: str | None = None
+    attributes: dict[str, object] = field(default_factory=dict)
+
+
+class EventWriter:
+    """Appends spans to one event file. Thread-safe: hooks may record from any thread.
+
+    A failing disk never fails the test run: the first OSError is logged and the writer
+    goes quiet."""
+
+    def __init__(
+        self,
+        folder: str | os.PathLike | None = None,
+        *,
+        framework: str,
+        run: str | None = None,
+        worker: str | None = None,
+        metadata: Mapping[str, object] | None = None,
+        env: Mapping[str, str] | None = None,
+    ):
+        env = os.environ if env is None else env
+        self.folder = resolve_dir(folder, env)
+        self.framework = framework
+        self.run = run or env.get("CROSSBRIDGE_RUN_ID") or uuid.uuid4().hex
+        self.worker = worker
+        self.started = time.time()
+        self.spans = 0
+        self.closed = False
+        self.broken = False
+        self.context = Context()
+        self._lock = threading.Lock()
+
+        stamp = datetime.fromtimestamp(self.started, tz=timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        parts = ["crossbridge-events", framework, stamp, self.run[:12], worker, str(os.getpid())]
+        stem = _SAFE.sub("_", "-".join(p for p in parts if p))
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.path = self.folder / f"{stem}.jsonl"
+        self.part_path = self.folder / f"{stem}.jsonl{PART_SUFFIX}"
+        # "x": two sessions never share a file, even with a clashing name.
+        self._fh = open(self.part_path, "x", encoding="utf-8", newline="\n")
+
+        header: dict[str, object] = {
+            HEADER_KEY: VERSION,
+            "run": self.run,
+            "framework": framework,
+            "started_at": iso(self.started),
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "python": platform.python_version(),
+        }
+        if worker:
+            header["worker"] = worker
+        header.update(ci_metadata(env))
+        if metadata:
+            header.update({k: _clean(v) for k, v in metadata.items() if v is not None})
+        self._write(header)
+
+    # -- low level
+
+    def _write(self, record: Mapping[str, object]) -> bool:
+        line = json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=str) + "\n"
+        with self._lock:
+            if self.closed or self.broken:
+                return False
+            try:
+                self._fh.write(line)
+                self._fh.flush()
+            except (OSError, ValueError) as exc:
+                self.broken = True
+                log.warning("crossbridge: cannot write events to %s (%s); profiling stops here", self.part_path, exc)
+                return False
+        return True
+
+    # -- spans
+
+    def span(
+        self,
+        kind: str,
+        name: str,
+        start: float,
+        duration: float,
+        *,
+        status: str | None = None,
+        test: str | None = None,
+        span_id: str | None = None,
+        parent_id: str | None = None,
+        attributes: Mapping[str, object] | None = None,
+    ) -> str:
+        """Record one finished span (start in epoch seconds, duration in seconds); returns its id."""
+        span_id = span_id or new_id()
+        record: dict[str, object] = {
+            "kind": kind,
+            "name": name,
+            "start": iso(start),
+            "duration": round(max(float(duration), 0.0), 6),
+            "span_id": span_id,
+        }
+        if status is not None:
+            record["status"] = status
+        if test is not None:
+            record["test"] = test
+        if parent_id is not None:
+            record["parent_id"] = parent_id
+        if attributes:
+            record["attributes"] = {str(k): _clean(v) for k, v in attributes.items() if v is not None}
+        if self._write(record):
+            with self._lock:
+                self.spans += 1
+        return span_id
+
+    def record(self, kind: str, name: str, start: float, duration: float, **kw) -> str:
+        """A span that belongs to whatever is running now (current test, innermost open span)."""
+        ctx = self.context
+        kw.setdefault("test", ctx.test)
+        kw.setdefault("parent_id", ctx.parent_id)
+        return self.span(kind, name, start, duration, **kw)
+
+    def close(self, status: str | None = None) -> Path | None:
+        """Write the end line and publish the file under its final name. Idempotent."""
+        with self._lock:
+            if self.closed:
+                return self.path if self.path.exists() else None
+        end = {END_KEY: VERSION, "spans": self.spans, "ended_at": iso(time.time())}
+        if status:
+            end["status"] = status
+        self._write(end)
+        with self._lock:
+            self.closed = True
+            try:
+                self._fh.close()
+                os.replace(self.part_path, self.path)
+            except OSError as exc:
+                log.warning("crossbridge: cannot publish %s (%s)", self.part_path, exc)
+                return None
+        global _active
+        if _active is self:
+            _active = None
+        return self.path
+
+
+# ---------------------------------------------------------------------------- the active session
+
+# One writer per process is "active": hooks that are not tied to a runner (HTTP, Selenium,
+# Playwright) record into it, attributed to whatever test the runner hook says is running.
+_active: EventWriter | None = None
+
+
+def active() -> EventWriter | None:
+    w = _active
+    return w if w is not None and not w.closed and not w.broken else None
+
+
+def set_active(writer: EventWriter | None) -> None:
+    global _active
+    _active = writer
+
+
+def start_session(folder: str | os.PathLike | None = None, *, framework: str = "python", **kw) -> EventWriter:
+    """Open a writer, make it the active one and close it at interpreter exit
+    (for scripts that use the HTTP/Selenium/Playwright hooks without a runner hook)."""
+    writer = EventWriter(folder, framework=framework, **kw)
+    set_active(writer)
+    atexit.register(writer.close)
+    return writer
+
+
+def record(kind: str, name: str, start: float, duration: float, **kw) -> str | None:
+    """Record into the active writer; a no-op (None) when profiling is off."""
+    w = active()
+    if w is None:
+        return None
+    try:
+        return w.record(kind, name, start, duration, **kw)
+    except Exception:  # noqa: BLE001 - profiling must never break the code under test
+        log.warning("crossbridge: could not record a %s span", kind, exc_info=True)
+        return None
+
+
+def truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")

@@ -1,0 +1,231 @@
+"""HTTP hook: one ``http`` span per request made with ``requests`` or ``httpx`` (sync and async),
+attributed to the test that is running.
+
+Installed by the pytest plugin and the Robot listener when profiling is on, or explicitly:
+
+    from crossbridge_assets.hooks import http
+    http.install()        # opens an event session if no runner hook did
+
+The span name is ``METHOD host/path-template``: ids in the path become placeholders
+(``/users/42`` -> ``/users/{id}``, uuids -> ``{uuid}``, hex hashes -> ``{hash}``) so the same
+endpoint groups together across calls. The query string is left out (it often carries tokens).
+Status is the response code as a string, or "error" when no response came back.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+import threading
+import time
+from urllib.parse import urlsplit
+
+from crossbridge_assets.hooks import events
+
+log = logging.getLogger("crossbridge.hooks")
+
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
+_INT = re.compile(r"^\d+$")
+_HEX = re.compile(r"^[0-9a-fA-F]+$")
+_DIGIT = re.compile(r"\d")
+
+
+def _segment(seg: str) -> str:
+    if not seg:
+        return seg
+    if _INT.match(seg):
+        return "{id}"
+    if _UUID.match(seg):
+        return "{uuid}"
+    # Hashes (git shas, md5/sha digests, object ids): long hex with at least one digit, so
+    # words made of a-f letters ("facade", "added") stay as they are.
+    if len(seg) >= 7 and _HEX.match(seg) and _DIGIT.search(seg):
+        return "{hash}"
+    return seg
+
+
+def path_template(path: str) -> str:
+    """'/users/42/orders/9f86d081884c7d65' -> '/users/{id}/orders/{hash}'."""
+    path = path.split("?", 1)[0].split("#", 1)[0] or "/"
+    return "/".join(_segment(s) for s in path.split("/"))
+
+
+def describe(method: str, url: str) -> tuple[str, dict[str, object]]:
+    """Span name and attributes of a request."""
+    parts = urlsplit(str(url))
+    host = parts.netloc.rsplit("@", 1)[-1]  # never keep credentials from the URL
+    template = path_template(parts.path or "/")
+    method = (method or "GET").upper()
+    return f"{method} {host}{template}", {
+        "method": method,
+        "host": host,
+        "scheme": parts.scheme,
+        "path": parts.path or "/",
+        "path_template": template,
+    }
+
+
+def _record(method: str, url: str, start: float, elapsed: float, status_code: int | None,
+            error: BaseException | None, extra: dict | None = None) -> None:
+    try:
+        name, attributes = describe(method, url)
+        if status_code is not None:
+            attributes["status_code"] = int(status_code)
+        if error is not None:
+            attributes["error"] = f"{type(error).__name__}: {error}"
+        if extra:
+            attributes.update(extra)
+        events.record(
+            "http",
+            name,
+            start,
+            elapsed,
+            status=str(status_code) if status_code is not None else "error",
+            attributes=attributes,
+        )
+    except Exception:  # noqa: BLE001 - profiling must never break the code under test
+        log.warning("crossbridge: could not record an HTTP span", exc_info=True)
+
+
+# ---------------------------------------------------------------------------- requests
+
+# requests follows redirects by calling Session.send again from inside Session.send: only
+# the outermost call is recorded (one span for what the caller asked, redirects counted).
+_depth = threading.local()
+
+
+def _wrap_requests_send(original):
+    @functools.wraps(original)
+    def send(self, request, **kwargs):
+        if events.active() is None or getattr(_depth, "n", 0):
+            return original(self, request, **kwargs)
+        _depth.n = 1
+        start, t0 = time.time(), time.perf_counter()
+        response = error = None
+        try:
+            response = original(self, request, **kwargs)
+            return response
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            _depth.n = 0
+            elapsed = time.perf_counter() - t0
+            extra = {"client": "requests"}
+            if response is not None and response.history:
+                extra["redirects"] = len(response.history)
+            _record(request.method, request.url, start, elapsed,
+                    response.status_code if response is not None else None, error, extra)
+
+    send.__crossbridge_original__ = original
+    return send
+
+
+# ---------------------------------------------------------------------------- httpx
+
+
+def _wrap_httpx_send(original):
+    @functools.wraps(original)
+    def send(self, request, **kwargs):
+        if events.active() is None:
+            return original(self, request, **kwargs)
+        start, t0 = time.time(), time.perf_counter()
+        response = error = None
+        try:
+            response = original(self, request, **kwargs)
+            return response
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            extra = {"client": "httpx"}
+            if response is not None and response.history:
+                extra["redirects"] = len(response.history)
+            _record(request.method, str(request.url), start, time.perf_counter() - t0,
+                    response.status_code if response is not None else None, error, extra)
+
+    send.__crossbridge_original__ = original
+    return send
+
+
+def _wrap_httpx_async_send(original):
+    @functools.wraps(original)
+    async def send(self, request, **kwargs):
+        if events.active() is None:
+            return await original(self, request, **kwargs)
+        start, t0 = time.time(), time.perf_counter()
+        response = error = None
+        try:
+            response = await original(self, request, **kwargs)
+            return response
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            extra = {"client": "httpx", "async": True}
+            if response is not None and response.history:
+                extra["redirects"] = len(response.history)
+            _record(request.method, str(request.url), start, time.perf_counter() - t0,
+                    response.status_code if response is not None else None, error, extra)
+
+    send.__crossbridge_original__ = original
+    return send
+
+
+# ---------------------------------------------------------------------------- install
+
+_lock = threading.Lock()
+_installed: list[tuple[type, str]] = []
+
+
+def _patch(cls: type, attr: str, wrapper) -> None:
+    current = cls.__dict__.get(attr)
+    if current is None or hasattr(current, "__crossbridge_original__"):
+        return
+    setattr(cls, attr, wrapper(current))
+    _installed.append((cls, attr))
+
+
+def install(writer: events.EventWriter | None = None) -> list[str]:
+    """Patch the HTTP clients that are importable; returns their names. Idempotent.
+
+    With `writer`, that writer becomes the active one; with none and no active writer, a
+    session is opened (closed at exit), so a plain script gets an event file too."""
+    if writer is not None:
+        events.set_active(writer)
+    elif events.active() is None:
+        events.start_session(framework="python")
+    clients = []
+    with _lock:
+        try:
+            import requests
+
+            _patch(requests.Session, "send", _wrap_requests_send)
+            clients.append("requests")
+        except ImportError:
+            pass
+        try:
+            import httpx
+
+            _patch(httpx.Client, "send", _wrap_httpx_send)
+            _patch(httpx.AsyncClient, "send", _wrap_httpx_async_send)
+            clients.append("httpx")
+        except ImportError:
+            pass
+    return clients
+
+
+def uninstall() -> None:
+    """Restore the clients' own methods."""
+    with _lock:
+        while _installed:
+            cls, attr = _installed.pop()
+            current = cls.__dict__.get(attr)
+            original = getattr(current, "__crossbridge_original__", None)
+            if original is not None:
+                setattr(cls, attr, original)
+
+
+def installed() -> bool:
+    return bool(_installed)

@@ -1,17 +1,16 @@
 """The code location: merges what each domain in defs/ exports."""
 
-
 import dagster as dg
 
+from crossbridge_assets.defs import landing, results
 from crossbridge_assets.defs.common import WarehouseResource
-from crossbridge_assets.defs.landing import defs as landing_defs
-from crossbridge_assets.defs.results import defs as results_defs
 from crossbridge_assets.log import configure
 
 configure()
 
+# Domains are imported as modules: Dagster allows one Definitions object at module scope.
 defs = dg.Definitions.merge(
-    landing_defs,
-    results_defs,
+    landing.defs,
+    results.defs,
     dg.Definitions(resources={"warehouse": WarehouseResource()}),
 )

@@ -17,6 +17,19 @@ import structlog
 CATEGORIES = ("performance", "testing", "persistence", "execution", "migration", "governance", "orchestration")
 LOGGER_NAME = "crossbridge"
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever sys.stderr is at the time of the event: Dagster's compute-log capture
+    and test harnesses replace it after the handler was made."""
+
+    @property
+    def stream(self):  # type: ignore[override]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
 _configured = False
 _stderr_level: str | None = None  # once the CLI sets it, later configure() calls keep it
 
@@ -59,7 +72,7 @@ def configure(log_format: str | None = None, level: str | None = None, stderr_le
     std.setLevel(getattr(logging, level))
     handler = next((h for h in std.handlers if getattr(h, "_crossbridge", False)), None)
     if handler is None:
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _StderrHandler()
         handler.setFormatter(logging.Formatter("%(message)s"))
         handler._crossbridge = True  # type: ignore[attr-defined]
         std.addHandler(handler)

@@ -15,7 +15,7 @@ from functools import cache
 from pathlib import Path
 from typing import Callable, Union
 
-from crossbridge_assets.model import CoverageStream, ResultStream
+from crossbridge_assets.model import CoverageStream, ResultStream, SpanStream
 
 SNIFF_BYTES = 256 * 1024
 
@@ -47,12 +47,13 @@ class Sniff:
     json_prefixes: set[str] = field(default_factory=set)  # ijson prefixes seen in the head
     json_values: dict[str, object] = field(default_factory=dict)  # scalar values at depth <= 3
     text: str = ""  # the head decoded, for line-based formats
+    json_error: str | None = None  # the head is not JSON at all (not merely cut short)
 
     def has(self, *prefixes: str) -> bool:
         return all(p in self.json_prefixes for p in prefixes)
 
 
-Stream = Union[ResultStream, CoverageStream]
+Stream = Union[ResultStream, CoverageStream, SpanStream]
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,10 +121,15 @@ def _sniff_json(s: Sniff, data: bytes) -> None:
             s.json_prefixes.add(prefix)
             if event in ("string", "number", "boolean") and prefix not in s.json_values:
                 s.json_values[prefix] = value
-    except ijson.common.IncompleteJSONError:
-        pass  # the head ends mid-document; what we saw is enough to decide
-    except Exception:  # noqa: BLE001 - invalid JSON: decided by the parser, which names the position
-        pass
+    except ijson.common.IncompleteJSONError as exc:
+        # Ending mid-document is expected when only the head of a big file was read; anything
+        # else (a lexical error, or a whole file that stops short) is malformed JSON.
+        message = " ".join(str(exc).split())
+        cut_short = "premature" in message.lower() or "incomplete" in message.lower()
+        if not cut_short or len(s.head) < SNIFF_BYTES:
+            s.json_error = message[:200] or "incomplete JSON"
+    except Exception as exc:  # noqa: BLE001 - ijson's errors for invalid JSON vary by backend
+        s.json_error = " ".join(str(exc).split())[:200] or type(exc).__name__
 
 
 def detect(path: Path | str) -> FormatSpec:
@@ -134,6 +140,8 @@ def detect(path: Path | str) -> FormatSpec:
                 return spec
         except Exception:  # noqa: BLE001 - a detector must never decide for another format
             continue
+    if s.json_error:
+        raise FormatError(path, f"malformed JSON: {s.json_error}")
     what = (
         f"root element <{s.xml_root}>"
         if s.xml_root

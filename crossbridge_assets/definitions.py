@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from crossbridge_assets.defs import landing, results
+from crossbridge_assets.defs import coverage, health, landing, profiling, results
 from crossbridge_assets.defs.common import WarehouseResource
 from crossbridge_assets.log import configure
 
@@ -12,5 +12,8 @@ configure()
 defs = dg.Definitions.merge(
     landing.defs,
     results.defs,
+    coverage.defs,
+    profiling.defs,
+    health.defs,
     dg.Definitions(resources={"warehouse": WarehouseResource()}),
 )

@@ -1,0 +1,5 @@
+"""The coverage domain of the Dagster layer."""
+
+import dagster as dg
+
+defs = dg.Definitions()

@@ -28,6 +28,10 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "CROSSBRIDGE_PARTITION_START": ("2026-01-01", "first day of the daily partitions (YYYY-MM-DD)"),
     "CROSSBRIDGE_SETTLE_SECONDS": ("2", "a file must be unchanged this long before it is picked up"),
     "CROSSBRIDGE_SENSOR_INTERVAL": ("15", "seconds between inbox sensor ticks"),
+    "CROSSBRIDGE_STALE_PART_SECONDS": (
+        "21600",
+        "an event file still named *.jsonl.part this long after its last write is from a crashed session and is ingested",
+    ),
     "CROSSBRIDGE_MAX_BATCH": ("500", "most files one ingestion run takes"),
     "CROSSBRIDGE_LOG_FORMAT": ("auto", "log rendering: auto (readable on a terminal, JSON otherwise), json or console"),
     "CROSSBRIDGE_LOG_LEVEL": ("INFO", "DEBUG, INFO, WARNING or ERROR"),
@@ -60,6 +64,7 @@ class Settings:
     partition_start: str
     settle_seconds: int
     sensor_interval: int
+    stale_part_seconds: int
     max_batch: int
     log_format: str
     log_level: str
@@ -126,6 +131,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         partition_start=start,
         settle_seconds=_int(env, "CROSSBRIDGE_SETTLE_SECONDS", 0, 3600),
         sensor_interval=_int(env, "CROSSBRIDGE_SENSOR_INTERVAL", 1, 3600),
+        stale_part_seconds=_int(env, "CROSSBRIDGE_STALE_PART_SECONDS", 60, 30 * 86400),
         max_batch=_int(env, "CROSSBRIDGE_MAX_BATCH", 1, 100_000),
         log_format=log_format,
         log_level=log_level,

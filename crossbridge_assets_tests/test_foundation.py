@@ -165,6 +165,14 @@ def test_planner_ignores_manifests_partials_and_hidden(tmp_path):
     assert inbox.scan(s.inbox) == {}
 
 
+def test_stale_event_file_of_a_crashed_session_is_recovered(tmp_path):
+    s = _settings(tmp_path, CROSSBRIDGE_STALE_PART_SECONDS="600")
+    _write(s.inbox / "w" / "session-gw0.jsonl.part", '{"crossbridge_events": 1}\n', age=3600)
+    _write(s.inbox / "w" / "live.jsonl.part", '{"crossbridge_events": 1}\n', age=10)
+    assert inbox.recover_crashed_sessions(s) == ["w/session-gw0.crashed.jsonl"]
+    assert sorted(inbox.scan(s.inbox)) == ["w/session-gw0.crashed.jsonl"]
+
+
 def test_planner_batches_by_day_and_size_with_stable_keys(tmp_path):
     s = _settings(tmp_path, CROSSBRIDGE_MAX_BATCH="2", CROSSBRIDGE_PARTITION_START="2020-01-01")
     day1, day2 = 1_750_000_000, 1_750_000_000 + 86_400

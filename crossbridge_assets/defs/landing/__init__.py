@@ -114,6 +114,8 @@ ingest_job = dg.define_asset_job(
 def inbox_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource) -> dg.SensorResult | dg.SkipReason:
     s = warehouse.settings()
     cursor = json.loads(context.cursor) if context.cursor else {}
+    for rel in inbox.recover_crashed_sessions(s):
+        context.log.info(f"{rel}: event file of a crashed test session, taken as it is")
     p = inbox.plan(s, cursor)
     requests = [
         dg.RunRequest(run_key=b.run_key, partition_key=b.partition, run_config=b.run_config(), tags=b.tags)

@@ -45,8 +45,9 @@ class Plan:
     cursor: dict = field(default_factory=dict)
 
 
-def scan(inbox: Path) -> dict[str, tuple[int, int]]:
-    """relative path -> (size, mtime_ns) of every candidate report under the inbox."""
+def scan(inbox: Path, partials: dict[str, tuple[int, int]] | None = None) -> dict[str, tuple[int, int]]:
+    """relative path -> (size, mtime_ns) of every candidate report under the inbox.
+    Files still being written (IGNORED_SUFFIXES) go to `partials` when it is given."""
     found: dict[str, tuple[int, int]] = {}
     if not inbox.is_dir():
         return found
@@ -65,11 +66,14 @@ def scan(inbox: Path) -> dict[str, tuple[int, int]]:
                 continue
             if not entry.is_file(follow_symlinks=False):
                 continue
-            if entry.name == MANIFEST_NAME or entry.name.endswith(IGNORED_SUFFIXES):
+            if entry.name == MANIFEST_NAME:
+                continue
+            partial = entry.name.endswith(IGNORED_SUFFIXES)
+            if partial and partials is None:
                 continue
             st = entry.stat(follow_symlinks=False)
             rel = Path(entry.path).relative_to(inbox).as_posix()
-            found[rel] = (st.st_size, st.st_mtime_ns)
+            (partials if partial else found)[rel] = (st.st_size, st.st_mtime_ns)
     return found
 
 
@@ -130,6 +134,29 @@ def plan(settings: Settings, cursor: dict | None, now: float | None = None) -> P
             for rel, size, mtime, att in chunk:
                 new_requested[rel] = [size, mtime, now, att]
     return Plan(batches=batches, waiting=waiting, cursor={"pending": new_pending, "requested": new_requested})
+
+
+CRASHED_SESSION_SUFFIX = ".crashed.jsonl"
+
+
+def recover_crashed_sessions(settings: Settings, now: float | None = None) -> list[str]:
+    """An event file still named *.jsonl.part long after its last write belongs to a test
+    session that died: rename it so it is ingested (its parser notes the missing end)."""
+    now = time.time() if now is None else now
+    partials: dict[str, tuple[int, int]] = {}
+    scan(settings.inbox, partials)
+    recovered = []
+    for rel, (_size, mtime) in partials.items():
+        if not rel.endswith(".jsonl.part") or now - mtime / 1e9 < settings.stale_part_seconds:
+            continue
+        source = settings.inbox / rel
+        target = source.with_name(source.name[: -len(".jsonl.part")] + CRASHED_SESSION_SUFFIX)
+        try:
+            source.rename(target)
+        except OSError:
+            continue  # the writer finished or removed it meanwhile
+        recovered.append(target.relative_to(settings.inbox).as_posix())
+    return recovered
 
 
 def tidy(settings: Settings, folders: set[Path]) -> None:

@@ -191,3 +191,23 @@ def test_transient_storage_fault_is_retried_and_permanent_is_not(crossbridge_env
         with storage_faults("x"):
             raise ValueError("bad data")
     assert info.value.allow_retries is False
+
+
+def test_event_file_from_a_hook_takes_run_metadata_from_the_ci_environment(crossbridge_env, dagster_instance):
+    """Lowest-priority source: the CI variables a hook wrote into its event file's header."""
+    from crossbridge_assets.hooks.events import EventWriter
+
+    s = crossbridge_env
+    ci = {"GITHUB_ACTIONS": "true", "GITHUB_REPOSITORY": "acme/shop", "GITHUB_REF_NAME": "main",
+          "GITHUB_SHA": "f00d", "GITHUB_RUN_ID": "314", "GITHUB_RUN_ATTEMPT": "1"}
+    writer = EventWriter(s.inbox, framework="pytest", env=ci)
+    writer.record("test", "test_checkout", time.time() - 2, 1.5, status="passed")
+    path = writer.close()
+    old = time.time() - 60
+    os.utime(path, (old, old))
+    _, tick = run_requests_until_ready(dagster_instance)
+    execute(dagster_instance, tick.run_requests[0])
+    row = report_rows(s)[path.name]
+    assert row.kind == "profiling" and row.status == "landed"
+    assert (row.project, row.branch, row.commit_sha, row.build) == ("acme/shop", "main", "f00d", "314.1")
+    assert row.metadata_source == "ci"

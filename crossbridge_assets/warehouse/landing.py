@@ -25,7 +25,8 @@ from crossbridge_assets.log import get_logger
 from crossbridge_assets.settings import Settings
 from crossbridge_assets.warehouse import schema
 from crossbridge_assets.warehouse.engine import now
-from crossbridge_assets.warehouse.run_metadata import MANIFEST_NAME, ManifestError, RunMetadata, resolve
+from crossbridge_assets.model import KIND_PROFILING
+from crossbridge_assets.warehouse.run_metadata import ManifestError, RunMetadata, resolve
 
 LANDED = "landed"
 QUARANTINED = "quarantined"
@@ -96,11 +97,14 @@ class Landing:
         except ManifestError as exc:
             sidecar["metadata"] = RunMetadata().to_json()
             return self._quarantine_new(path, partition, sha256, sidecar, f"manifest {exc.path}: {exc.reason}", batch)
-        sidecar["metadata"] = meta.to_json()
         try:
             spec = detect(path)
         except FormatError as exc:
+            sidecar["metadata"] = meta.to_json()
             return self._quarantine_new(path, partition, sha256, sidecar, exc.reason, batch)
+        if spec.kind == KIND_PROFILING:
+            meta.fill_from(_hook_metadata(spec, path))
+        sidecar["metadata"] = meta.to_json()
 
         target = self.archive_path(partition, sha256)
         self._place(path, target, sidecar, copy=True)
@@ -232,5 +236,20 @@ class Landing:
             conn.execute(insert(schema.reports).values(**row))
 
 
-def is_manifest(path: Path) -> bool:
-    return path.name == MANIFEST_NAME
+def _hook_metadata(spec, path: Path) -> RunMetadata:
+    """What a hook captured from the CI environment into its event file's header: the last
+    source of run metadata, after the manifest, the inbox path and the report itself."""
+    try:
+        info = spec.open(path).info  # the header is read on open; spans are not touched
+    except FormatError:
+        return RunMetadata()
+    p = info.properties
+    return RunMetadata(
+        project=p.get("project"),
+        branch=p.get("branch"),
+        commit=p.get("commit"),
+        build=p.get("build"),
+        ci_url=p.get("ci_url"),
+        started_at=info.started_at,
+        source="ci",
+    )

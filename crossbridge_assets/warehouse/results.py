@@ -43,25 +43,6 @@ def load_results(engine: Engine, report, stream: ResultStream) -> LoadSummary:
     with engine.begin() as conn:
         for table in schema.PER_REPORT_TABLES:
             conn.execute(delete(table).where(table.c.report_sha256 == sha))
-        insert_missing(
-            conn,
-            schema.test_runs,
-            [
-                dict(
-                    run_id=report.run_id,
-                    project=report.project,
-                    branch=report.branch,
-                    commit_sha=report.commit_sha,
-                    build=report.build,
-                    started_at=report.started_at,
-                    ci_url=report.ci_url,
-                    shards_expected=report.shards_expected,
-                    partition=report.partition,
-                    created_at=started,
-                )
-            ],
-            ["run_id"],
-        )
         tests: dict[str, dict] = {}
         results: list[dict] = []
         attempts: list[dict] = []
@@ -136,6 +117,26 @@ def load_results(engine: Engine, report, stream: ResultStream) -> LoadSummary:
             if len(results) >= CHUNK:
                 flush()
         flush()
+        # After the tests: the report's own start time is known only once it has been read.
+        insert_missing(
+            conn,
+            schema.test_runs,
+            [
+                dict(
+                    run_id=report.run_id,
+                    project=report.project,
+                    branch=report.branch,
+                    commit_sha=report.commit_sha,
+                    build=report.build,
+                    started_at=report.started_at or stream.info.started_at,
+                    ci_url=report.ci_url,
+                    shards_expected=report.shards_expected,
+                    partition=report.partition,
+                    created_at=started,
+                )
+            ],
+            ["run_id"],
+        )
         summary.totals = stream.totals
         summary.warnings = list(stream.info.warnings)
         conn.execute(

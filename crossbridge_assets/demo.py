@@ -109,6 +109,16 @@ def _junit(project: str, framework: str, tests: list[DemoTest], day: int, rng: r
         if not failed:
             cases.append(f"    <testcase {attrs}/>")
             continue
+        if t.flaky and not broken and framework == "junit" and rng.random() < 0.6:
+            # Surefire's rerunFailingTestsCount: failed once, passed on the rerun.
+            kind, message, trace = FAILURES[framework]
+            fill = dict(got=rng.randint(1, 99), want=100, file=t.suite.split(".")[-1], line=rng.randint(20, 300), name=t.name)
+            cases.append(
+                f"    <testcase {attrs}>\n      <flakyFailure message={quoteattr(message.format(**fill))} "
+                f"type={quoteattr(kind)}>\n        <stackTrace>{escape(trace.format(**fill))}</stackTrace>\n"
+                f"      </flakyFailure>\n    </testcase>"
+            )
+            continue
         if t.flaky and not broken and framework == "pytest":
             kind, message, trace = TIMEOUT
             counts["errors"] += 1
@@ -150,7 +160,9 @@ def generate(target: Path, days: int = 14, seed: int = 7, today: datetime | None
                     continue  # feature branches start halfway through
                 for b in range(builds):
                     build_no += 1
-                    started = when.replace(hour=9 + 6 * b) if when.replace(hour=9 + 6 * b) <= today else today - timedelta(minutes=30 * (b + 1))
+                    started = when.replace(hour=9 + 6 * b)
+                    if started > today:  # today's builds that would be in the future ran just now
+                        started = today - timedelta(minutes=30 * (builds - b))
                     folder = target / project / branch / str(build_no)
                     folder.mkdir(parents=True, exist_ok=True)
                     commit = f"{rng.getrandbits(160):040x}"

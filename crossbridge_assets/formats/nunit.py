@@ -26,7 +26,7 @@ from crossbridge_assets.formats._common import (
     to_int,
 )
 from crossbridge_assets.formats._tags import extract_tags
-from crossbridge_assets.formats._xml import iterparse, local, text_of
+from crossbridge_assets.formats._xml import clear, iterparse, local, text_of
 from crossbridge_assets.model import (
     ERROR,
     FAILED,
@@ -210,11 +210,7 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
             continue
         if tag == "test-case":
             yield _case(elem, version, suite_stack)
-            elem.clear(keep_tail=False)
-            parent = elem.getparent()
-            if parent is not None:
-                while elem.getprevious() is not None:
-                    del parent[0]
+            clear(elem)
         elif tag == "test-suite":
             suite_stack.pop()
             elem.clear(keep_tail=False)

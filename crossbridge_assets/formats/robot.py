@@ -24,7 +24,7 @@ from lxml import etree
 from crossbridge_assets.formats import FormatSpec, Sniff
 from crossbridge_assets.formats._common import parse_timestamp, to_float, to_int
 from crossbridge_assets.formats._tags import extract_tags
-from crossbridge_assets.formats._xml import iterparse, local, text_of
+from crossbridge_assets.formats._xml import clear, iterparse, local, text_of
 from crossbridge_assets.model import (
     FAILED,
     KIND_RESULTS,
@@ -157,22 +157,14 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
             continue
         if tag == "test":
             yield _case(elem, suite_stack)
-            elem.clear(keep_tail=False)
-            parent = elem.getparent()
-            if parent is not None:
-                while elem.getprevious() is not None:
-                    del parent[0]
+            clear(elem)
         elif tag == "suite":
             if len(suite_stack) == 1:
                 for child in elem:
                     if local(child.tag) == "status":
                         _s, info.duration, info.started_at, _m = _status(child)
             suite_stack.pop()
-            elem.clear(keep_tail=False)
-            parent = elem.getparent()
-            if parent is not None:
-                while elem.getprevious() is not None:
-                    del parent[0]
+            clear(elem)
         elif tag == "stat" and in_total and (elem.text or "").strip() == "All Tests":
             passed, failed, skipped = (to_int(elem.get(k)) or 0 for k in ("pass", "fail", "skip"))
             info.declared = {"tests": passed + failed + skipped, "failures": failed, "errors": 0, "skipped": skipped}

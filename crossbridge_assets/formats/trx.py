@@ -26,7 +26,7 @@ from crossbridge_assets.formats._common import (
     to_int,
 )
 from crossbridge_assets.formats._tags import extract_tags
-from crossbridge_assets.formats._xml import iterparse, local, text_of
+from crossbridge_assets.formats._xml import clear, iterparse, local, text_of
 from crossbridge_assets.model import (
     ERROR,
     FAILED,
@@ -187,9 +187,7 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
                 if info.framework is None:
                     info.framework = case.framework
                 yield case
-                elem.clear(keep_tail=False)
-                while elem.getprevious() is not None:
-                    del parent[0]
+                clear(elem)
         elif tag == "Times":
             info.started_at = parse_timestamp(elem.get("start"))
             start, finish = info.started_at, parse_timestamp(elem.get("finish"))

@@ -14,7 +14,7 @@ from lxml import etree
 from crossbridge_assets.formats import FormatSpec, Sniff
 from crossbridge_assets.formats._common import first_line, parse_timestamp, rsplit_member, split_call, to_float, to_int
 from crossbridge_assets.formats._tags import extract_tags
-from crossbridge_assets.formats._xml import iterparse, local, text_of
+from crossbridge_assets.formats._xml import clear, iterparse, local, text_of
 from crossbridge_assets.model import (
     FAILED,
     KIND_RESULTS,
@@ -120,11 +120,7 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
             continue
         if tag == "test":
             yield _case(elem, class_stack)
-            elem.clear(keep_tail=False)
-            parent = elem.getparent()
-            if parent is not None:
-                while elem.getprevious() is not None:
-                    del parent[0]
+            clear(elem)
         elif tag == "class":
             class_stack.pop()
             elem.clear(keep_tail=False)

@@ -10,6 +10,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Iterator
 
 # Result statuses, in the priority order used when one test has several outcomes.
@@ -40,6 +41,8 @@ def truncate_output(text: str | None, limit: int = MAX_OUTPUT_CHARS) -> tuple[st
 _WS = re.compile(r"\s+")
 
 
+# Suite paths repeat for every test of a class: normalize each spelling once.
+@lru_cache(maxsize=4096)
 def normalize_suite(suite: str | None) -> str:
     """One spelling of a suite path whatever the format wrote: dots, slashes, '::' and '\\'
     all become '.', surrounding whitespace goes, a trailing '.py' module suffix goes."""
@@ -58,6 +61,8 @@ _PARAMS = re.compile(r"^(?P<name>.*?)(?P<params>\[.*\])$", re.S)
 def split_parameters(name: str) -> tuple[str, str | None]:
     """Split 'test_add[1-2]' into ('test_add', '[1-2]'); parameters are kept apart so that
     history of a parametrized test can be grouped while each case keeps its own identity."""
+    if not name.endswith(("]", "]\n")):  # no parameters: the pattern cannot match ('$' allows one final newline)
+        return name, None
     m = _PARAMS.match(name)
     if m and m.group("name"):
         return m.group("name"), m.group("params")
@@ -177,8 +182,19 @@ class ResultStream:
         self.exhausted = False
 
     def __iter__(self) -> Iterator[TestCase]:
+        totals = self.totals
         for case in self._cases:
-            self.totals.add(case.status)
+            # ResultTotals.add, inlined: this runs once for every test of every report.
+            status = case.status
+            totals.tests += 1
+            if status == PASSED:
+                totals.passed += 1
+            elif status == FAILED:
+                totals.failures += 1
+            elif status == ERROR:
+                totals.errors += 1
+            else:
+                totals.skipped += 1
             yield case
         self.exhausted = True
         self._check_declared()

@@ -17,11 +17,20 @@ from crossbridge_assets.formats import FormatError, Sniff
 SAFE = dict(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, dtd_validation=False)
 
 
+# Reports use a handful of distinct tags, met millions of times: remember their local names.
+# Bounded, so that a hostile file with endless distinct tags cannot grow it.
+_LOCAL_NAMES: dict[object, str] = {}
+_LOCAL_NAMES_MAX = 1024
+
+
 def local(tag: object) -> str:
     """Local name of an element tag ('{ns}name' -> 'name'); comments/PIs give ''."""
-    if not isinstance(tag, str):
-        return ""
-    return tag.rsplit("}", 1)[-1]
+    name = _LOCAL_NAMES.get(tag)
+    if name is None:
+        name = tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
+        if len(_LOCAL_NAMES) < _LOCAL_NAMES_MAX:
+            _LOCAL_NAMES[tag] = name
+    return name
 
 
 PROLOG_BYTES = 64 * 1024
@@ -75,8 +84,7 @@ def iterparse(path: Path, events: Iterable[str] = ("end",), tag=None) -> Iterato
     check_prolog(path, _read_head(path))
     try:
         ctx = etree.iterparse(str(path), events=tuple(events), tag=tag, remove_comments=True, **SAFE)
-        for event, elem in ctx:
-            yield event, elem
+        yield from ctx
     except etree.XMLSyntaxError as exc:
         raise FormatError(path, f"malformed XML: {_syntax_message(exc)}") from exc
     except OSError as exc:

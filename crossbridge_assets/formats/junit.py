@@ -9,6 +9,8 @@ flaky*/rerun* children are extra attempts; a <testsuite> with a direct <error>/<
 
 from __future__ import annotations
 
+import re
+from math import isfinite
 from pathlib import Path
 from typing import Iterator
 
@@ -17,7 +19,7 @@ from lxml import etree
 from crossbridge_assets.formats import FormatSpec, Sniff
 from crossbridge_assets.formats._common import parse_timestamp, to_float, to_int
 from crossbridge_assets.formats._tags import extract_tags
-from crossbridge_assets.formats._xml import iterparse, local, text_of
+from crossbridge_assets.formats._xml import _LOCAL_NAMES, iterparse, local, text_of
 from crossbridge_assets.model import (
     ERROR,
     FAILED,
@@ -101,65 +103,97 @@ def _attempt(elem: etree._Element, status: str) -> Attempt:
     return a
 
 
-def _case(elem: etree._Element, suite_stack: list[str], framework: str, path: Path) -> TestCase:
-    classname = elem.get("classname") or elem.get("class")
-    raw_name = elem.get("name") or ""
+def _seconds(text: str | None) -> float | None:
+    """to_float for an attribute, with the plain spelling ('0.013') parsed without detours."""
+    if not text:
+        return None
+    try:
+        f = float(text)
+    except ValueError:
+        return to_float(text)  # decimal commas, thousands separators, junk
+    return f if isfinite(f) else None
+
+
+# Every TestRail/Jira/Zephyr id contains one of these; most test names contain none, so the
+# three id patterns of extract_tags run only on names that can hold an id.
+_DASHED_ID = re.compile(r"[A-Z0-9_]-T?\d").search
+_TESTRAIL_ID = re.compile(r"C\d").search
+
+
+def _may_hold_id(name: str) -> bool:
+    return bool(("-" in name and _DASHED_ID(name)) or ("C" in name and _TESTRAIL_ID(name)))
+
+
+def _case(elem: etree._Element, suite_stack: list[str], framework: str) -> TestCase:
+    get = elem.get
+    raw_name = get("name")
+    classname = get("classname")
+    time = get("time")
+    # Most testcases carry name, classname and time only: skip looking up the rarer attributes.
+    if len(elem.attrib) > (raw_name is not None) + (classname is not None) + (time is not None):
+        classname = classname or get("class")
+        status_attr, file, line = get("status"), get("file"), get("line")
+    else:
+        status_attr = file = line = None
+    raw_name = raw_name or ""
     name, params = split_parameters(raw_name)
     suite = normalize_suite(classname) if classname else ".".join(s for s in suite_stack if s)
-    duration = to_float(elem.get("time"))
+    duration = _seconds(time)
 
-    outcome: tuple[int, str, etree._Element | None] = (_PRIORITY[PASSED], PASSED, None)
+    outcome_priority, status, outcome_elem = 3, PASSED, None
     reruns: list[Attempt] = []
     properties: dict[str, str] = {}
     stdout = stderr = None
     out_size = err_size = 0
-    for child in elem:
-        tag = local(child.tag)
-        status = _OUTCOME.get(tag)
-        if status is not None:
-            if _PRIORITY[status] < outcome[0]:
-                outcome = (_PRIORITY[status], status, child)
-        elif tag in _RERUN:
-            reruns.append(_attempt(child, _RERUN[tag]))
-        elif tag == "properties":
-            for prop in child:
-                if local(prop.tag) == "property" and prop.get("name") is not None:
-                    properties[prop.get("name")] = prop.get("value") if prop.get("value") is not None else (prop.text or "")
-        elif tag == "system-out":
-            stdout, out_size = truncate_output(text_of(child))
-        elif tag == "system-err":
-            stderr, err_size = truncate_output(text_of(child))
+    if len(elem):  # most passing tests have no children at all
+        for child in elem:
+            tag = _LOCAL_NAMES.get(child.tag) or local(child.tag)
+            child_status = _OUTCOME.get(tag)
+            if child_status is not None:
+                if _PRIORITY[child_status] < outcome_priority:
+                    outcome_priority, status, outcome_elem = _PRIORITY[child_status], child_status, child
+            elif tag in _RERUN:
+                reruns.append(_attempt(child, _RERUN[tag]))
+            elif tag == "properties":
+                for prop in child:
+                    if local(prop.tag) == "property" and prop.get("name") is not None:
+                        properties[prop.get("name")] = prop.get("value") if prop.get("value") is not None else (prop.text or "")
+            elif tag == "system-out":
+                stdout, out_size = truncate_output(text_of(child))
+            elif tag == "system-err":
+                stderr, err_size = truncate_output(text_of(child))
 
-    status = outcome[1]
-    if status == PASSED and (elem.get("status") or "").lower() in _SKIP_STATUSES:
+    if status == PASSED and status_attr and status_attr.lower() in _SKIP_STATUSES:
         status = SKIPPED
-    final = _attempt(outcome[2], status) if outcome[2] is not None else Attempt(status=status)
-    final.stdout, final.stdout_size, final.stderr, final.stderr_size = stdout, out_size, stderr, err_size
-
-    if status in (FAILED, ERROR):
-        # Surefire: the first run failed and every rerun is listed after it.
-        attempts = [final, *reruns]
-        if reruns:
-            final.duration = None
+    if outcome_elem is not None:
+        final = _attempt(outcome_elem, status)
+        final.stdout, final.stdout_size, final.stderr, final.stderr_size = stdout, out_size, stderr, err_size
     else:
-        # flakyFailure/flakyError: failed runs before the one that passed.
-        attempts = [*reruns, final]
-    if len(attempts) == 1:
+        final = Attempt(status, None, None, None, None, stdout, stderr, out_size, err_size)
+
+    if reruns:
+        if status in (FAILED, ERROR):
+            # Surefire: the first run failed and every rerun is listed after it.
+            attempts = [final, *reruns]
+        else:
+            # flakyFailure/flakyError: failed runs before the one that passed.
+            attempts = [*reruns, final]
+    else:
+        attempts = [final]
         final.duration = duration
 
-    file = elem.get("file")
     return TestCase(
-        framework=framework,
-        suite=suite,
-        name=name,
-        parameters=params,
-        status=status,
-        duration=duration,
-        attempts=attempts,
-        properties=properties,
-        tags=extract_tags(raw_name, properties, None),
-        file=file,
-        line=to_int(elem.get("line")),
+        framework,
+        suite,
+        name,
+        params,
+        status,
+        duration,
+        attempts,
+        properties,
+        extract_tags(raw_name, properties, None) if properties or _may_hold_id(raw_name) else [],
+        file,
+        to_int(line) if line else None,
     )
 
 
@@ -171,6 +205,11 @@ def _suite_crash(elem: etree._Element, suite_stack: list[str], framework: str) -
     return TestCase(framework=framework, suite=suite, name="(suite error)", status=status, attempts=[attempt])
 
 
+# Finished testcases are freed right away; their emptied elements are unlinked in batches.
+_UNLINK_EVERY = 64
+_TAGS = ("{*}testsuites", "{*}testsuite", "{*}testcase", "{*}error", "{*}failure")
+
+
 def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
     suite_stack: list[str] = []
     crashed: set[int] = set()  # suites whose crash was already counted
@@ -178,8 +217,14 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
     root_name = None
     framework = "junit"
     sum_children = False  # root <testsuites> without totals: the first-level suites have them
+    # Repeats are looked for within one suite (where go-junit-report and gotestsum put reruns),
+    # so memory follows the size of a suite, not of the file.
     seen: dict[tuple[str, str, str | None], int] = {}
     repeated = 0
+    # Set once an <error>/<failure> appears outside a <testcase>: from then on every finished
+    # testcase looks at the siblings before it for a suite crash. Until then there is none to find.
+    suite_level_outcome = False
+    done = 0
 
     def crashes_before(elem, parent) -> Iterator[TestCase]:
         # Direct <error>/<failure> children of a suite, met while freeing finished siblings.
@@ -191,11 +236,11 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
                 yield _suite_crash(sib, suite_stack, framework)
             parent.remove(sib)
 
-    for event, elem in iterparse(path, events=("start", "end"), tag=("{*}testsuites", "{*}testsuite", "{*}testcase")):
-        tag = local(elem.tag)
+    for event, elem in iterparse(path, events=("start", "end"), tag=_TAGS):
+        tag = _LOCAL_NAMES.get(elem.tag) or local(elem.tag)
         if event == "start":
-            if tag == "testcase":
-                continue
+            if tag != "testsuite" and tag != "testsuites":
+                continue  # testcases are read at their end, once complete
             attrs = dict(elem.attrib)
             if not root_seen:
                 root_seen = True
@@ -217,24 +262,43 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
                 suite_stack.append(attrs.get("name") or "")
             continue
 
-        parent = elem.getparent()
         if tag == "testcase":
-            case = _case(elem, suite_stack, framework, path)
+            case = _case(elem, suite_stack, framework)
             # go-junit-report (go test -count=N), gotestsum --rerun-fails and some Ant setups
             # repeat a testcase for each run. Each <testcase> still counts once (the corpus rule);
             # a repeat is marked so that reruns can be told from distinct tests.
             key = (case.suite, case.name, case.parameters)
-            count = seen.get(key, 0) + 1
-            seen[key] = count
-            if count > 1:
+            count = seen.get(key)
+            if count is not None:
+                count += 1
+                seen[key] = count
                 repeated += 1
                 case.properties.setdefault("repeat", str(count))
-            if parent is not None:
-                yield from crashes_before(elem, parent)
-            elem.clear(keep_tail=False)
+            else:
+                seen[key] = 1
+            if suite_level_outcome:
+                parent = elem.getparent()
+                if parent is not None:
+                    yield from crashes_before(elem, parent)
+                elem.clear(keep_tail=False)
+            else:
+                elem.clear(keep_tail=False)
+                done += 1
+                if done % _UNLINK_EVERY == 0:
+                    parent = elem.getparent()
+                    if parent is not None:
+                        del parent[: parent.index(elem)]
             yield case
         elif tag == "testsuite":
-            for child in elem:
+            # Children before the last testcase or nested suite were already freed (and a
+            # suite-level <error>/<failure> among them counted): only the tail is left to read.
+            tail = []
+            for child in reversed(elem):
+                child_tag = local(child.tag)
+                if child_tag == "testcase" or child_tag == "testsuite":
+                    break
+                tail.append(child)
+            for child in reversed(tail):
                 if local(child.tag) in ("error", "failure") and id(elem) not in crashed:
                     crashed.add(id(elem))
                     yield _suite_crash(child, suite_stack, framework)
@@ -243,11 +307,17 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
                         if local(prop.tag) == "property" and prop.get("name"):
                             info.properties[prop.get("name")] = prop.get("value") or ""
             crashed.discard(id(elem))
+            seen.clear()
             suite_stack.pop()
             elem.clear(keep_tail=False)
+            parent = elem.getparent()
             if parent is not None:
                 while elem.getprevious() is not None:
                     parent.remove(elem.getprevious())
+        elif tag == "error" or tag == "failure":
+            parent = elem.getparent()
+            if parent is not None and local(parent.tag) != "testcase":
+                suite_level_outcome = True
     if info.framework is None:
         info.framework = framework
     if repeated:

@@ -1,0 +1,132 @@
+"""The whole real-report results corpus (../shared/corpus/results) through one batch of the real
+Dagster job, on SQLite and PostgreSQL: inbox -> sensor -> ingest -> warehouse, checked against the
+corpus oracle (SOURCES.tsv) report by report."""
+
+import hashlib
+import os
+import shutil
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import dagster as dg
+from sqlalchemy import func, select
+
+from crossbridge_assets.definitions import defs
+from crossbridge_assets.defs.common import WarehouseResource
+from crossbridge_assets.defs.landing import inbox_sensor
+from crossbridge_assets.model import ERROR, FAILED, SKIPPED
+from crossbridge_assets.warehouse import schema
+from crossbridge_assets.warehouse.engine import make_engine
+from crossbridge_assets_tests.conftest import corpus_rows
+
+DROP = Path("corpus") / "main" / "1"  # inbox/<project>/<branch>/<build>/<format>/<file>
+
+
+def _sensor_tick(instance, cursor=None):
+    with dg.build_sensor_context(
+        instance=instance, cursor=cursor, resources={"warehouse": WarehouseResource()}
+    ) as ctx:
+        return inbox_sensor(ctx)
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_whole_results_corpus_in_one_batch(crossbridge_env, dagster_instance, corpus_dir):
+    s = crossbridge_env
+    rows = corpus_rows(kind="results")
+    assert rows, "SOURCES.tsv lists no results reports"
+
+    # Copy the corpus into the inbox, settled (old mtimes), keeping its folder layout.
+    target = s.inbox / DROP
+    shutil.copytree(corpus_dir / "results", target)
+    # One deliberate byte-identical copy under another name, so deduplication is exercised
+    # even while the corpus itself holds no two identical files.
+    original = next(r for r in rows if r["tests"] != "error" and int(r["tests"]) > 0)
+    copy = target / "duplicates" / ("copy-of-" + Path(original["local_path"]).name)
+    copy.parent.mkdir()
+    shutil.copyfile(original["path"], copy)
+    rows = [*rows, {**original, "local_path": str(copy), "path": copy}]
+    old = time.time() - 60
+    for path in target.rglob("*"):
+        if path.is_file():
+            os.utime(path, (old, old))
+
+    # Identical files (same sha256) are landed once by design: expectations are per content.
+    by_sha: dict[str, list[dict]] = defaultdict(list)
+    for row in rows:
+        sha = _sha256(row["path"])
+        assert sha == row["sha256"], f"{row['local_path']} differs from its SOURCES.tsv checksum"
+        by_sha[sha].append(row)
+    for sha, group in by_sha.items():
+        oracles = {tuple(r[k] for k in ("tests", "failures", "errors", "skipped")) for r in group}
+        assert len(oracles) == 1, f"identical files with different oracles: {[r['local_path'] for r in group]}"
+
+    first = _sensor_tick(dagster_instance)
+    assert not first.run_requests, "files must be seen twice unchanged before they are ingested"
+    second = _sensor_tick(dagster_instance, first.cursor)
+    assert len(second.run_requests) == 1, "the whole corpus fits one batch"
+    request = second.run_requests[0]
+    assert len(request.run_config["ops"]["landed_reports"]["config"]["files"]) == len(rows)
+    result = defs.resolve_job_def("ingest").execute_in_process(
+        run_config=request.run_config,
+        partition_key=request.partition_key,
+        instance=dagster_instance,
+        tags=request.tags,
+        resources={"warehouse": WarehouseResource()},
+    )
+    assert result.success
+    assert not _sensor_tick(dagster_instance, second.cursor).run_requests, "the batch is done"
+
+    engine = make_engine(s.warehouse_url)
+    with engine.connect() as conn:
+        reports = {r.sha256: r for r in conn.execute(select(schema.reports))}
+        counts: dict[str, dict[str, int]] = defaultdict(dict)
+        for sha, status, n in conn.execute(
+            select(schema.test_results.c.report_sha256, schema.test_results.c.status, func.count()).group_by(
+                schema.test_results.c.report_sha256, schema.test_results.c.status
+            )
+        ):
+            counts[sha][status] = n
+        total_rows = conn.execute(select(func.count()).select_from(schema.test_results)).scalar_one()
+
+    assert set(reports) == set(by_sha), "one reports row per distinct file content, and nothing else"
+    by_name = {r.original_name: r for r in reports.values()}
+    problems = []
+    expected_rows = 0
+    for sha, group in sorted(by_sha.items(), key=lambda kv: kv[1][0]["local_path"]):
+        names = [Path(r["local_path"]).name for r in group]
+        report = reports[sha]
+        # The row is named after one of the identical files; the others left no row of their own.
+        assert report.original_name in names, (report.original_name, names)
+        assert sum(1 for name in names if name in by_name and by_name[name].sha256 == sha) == 1, names
+        oracle = group[0]
+        if oracle["tests"] == "error":
+            if report.status != "quarantined" or not (report.reason or "").strip():
+                problems.append(f"{names[0]}: expected quarantined with a reason, got {report.status} {report.reason!r}")
+            elif not (s.quarantine / report.partition / sha).exists():
+                problems.append(f"{names[0]}: quarantined but not in the quarantine folder")
+            if counts.get(sha):
+                problems.append(f"{names[0]}: quarantined yet has test_results rows {counts[sha]}")
+            continue
+        if report.status != "landed":
+            problems.append(f"{names[0]}: expected landed, got {report.status}: {report.reason}")
+            continue
+        got = counts.get(sha, {})
+        tests = sum(got.values())
+        failed = got.get(FAILED, 0) + got.get(ERROR, 0)
+        skipped = got.get(SKIPPED, 0)
+        want = (int(oracle["tests"]), int(oracle["failures"]) + int(oracle["errors"]), int(oracle["skipped"]))
+        if (tests, failed, skipped) != want:
+            problems.append(f"{names[0]}: (tests, failures+errors, skipped) = {(tests, failed, skipped)}, oracle {want}")
+        expected_rows += want[0]
+    assert not problems, "\n".join(problems)
+    assert total_rows == expected_rows, "every test of every distinct report once, nothing else"
+
+    md = result.asset_materializations_for_node("test_results")[0].metadata
+    quarantined = sum(1 for g in by_sha.values() if g[0]["tests"] == "error")
+    assert md["tests"].value == expected_rows
+    landing_md = result.asset_materializations_for_node("landed_reports")[0].metadata
+    assert landing_md["quarantined"].value + md["reports_quarantined"].value == quarantined

@@ -124,20 +124,34 @@ def _may_hold_id(name: str) -> bool:
     return bool(("-" in name and _DASHED_ID(name)) or ("C" in name and _TESTRAIL_ID(name)))
 
 
-def _case(elem: etree._Element, suite_stack: list[str], framework: str) -> TestCase:
-    get = elem.get
+def _suite_path(suite: etree._Element | None) -> str:
+    """Dotted names of a testsuite element and the testsuites around it, outermost first."""
+    names = []
+    while suite is not None:
+        if _LOCAL_NAMES.get(suite.tag, local(suite.tag)) == "testsuite":
+            name = suite.get("name")
+            if name:
+                names.append(name)
+        suite = suite.getparent()
+    return ".".join(reversed(names))
+
+
+def _case(elem: etree._Element, framework: str) -> TestCase:
+    # One attribute proxy serves every lookup (elem.get builds one per call).
+    attrib = elem.attrib
+    get = attrib.get
     raw_name = get("name")
     classname = get("classname")
     time = get("time")
     # Most testcases carry name, classname and time only: skip looking up the rarer attributes.
-    if len(elem.attrib) > (raw_name is not None) + (classname is not None) + (time is not None):
+    if len(attrib) > (raw_name is not None) + (classname is not None) + (time is not None):
         classname = classname or get("class")
         status_attr, file, line = get("status"), get("file"), get("line")
     else:
         status_attr = file = line = None
     raw_name = raw_name or ""
     name, params = split_parameters(raw_name)
-    suite = normalize_suite(classname) if classname else ".".join(s for s in suite_stack if s)
+    suite = normalize_suite(classname) if classname else _suite_path(elem.getparent())
     duration = _seconds(time)
 
     outcome_priority, status, outcome_elem = 3, PASSED, None
@@ -197,25 +211,29 @@ def _case(elem: etree._Element, suite_stack: list[str], framework: str) -> TestC
     )
 
 
-def _suite_crash(elem: etree._Element, suite_stack: list[str], framework: str) -> TestCase:
+def _suite_crash(elem: etree._Element, framework: str) -> TestCase:
     """A suite-level <error>/<failure>: the suite died before (or around) its tests."""
     status = ERROR
     attempt = _attempt(elem, status)
-    suite = ".".join(s for s in suite_stack if s)
+    suite = _suite_path(elem.getparent())
     return TestCase(framework=framework, suite=suite, name="(suite error)", status=status, attempts=[attempt])
 
 
 # Finished testcases are freed right away; their emptied elements are unlinked in batches.
 _UNLINK_EVERY = 64
+# testsuites ends once, last: it still brings the root's attributes to a report without tests.
 _TAGS = ("{*}testsuites", "{*}testsuite", "{*}testcase", "{*}error", "{*}failure")
 
 
 def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
-    suite_stack: list[str] = []
+    # Only end events: a start event per testcase would cost as much again as the walk itself.
+    # What the old start events gave (root totals, suite names) is read from the tree instead:
+    # an element's attributes are there as soon as its start tag has been parsed.
     crashed: set[int] = set()  # suites whose crash was already counted
-    root_seen = False
+    root = None
     root_name = None
     framework = "junit"
+    framework_known = False
     sum_children = False  # root <testsuites> without totals: the first-level suites have them
     # Repeats are looked for within one suite (where go-junit-report and gotestsum put reruns),
     # so memory follows the size of a suite, not of the file.
@@ -233,37 +251,31 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
                 break
             if local(sib.tag) in ("error", "failure") and id(parent) not in crashed:
                 crashed.add(id(parent))
-                yield _suite_crash(sib, suite_stack, framework)
+                yield _suite_crash(sib, framework)
             parent.remove(sib)
 
-    for event, elem in iterparse(path, events=("start", "end"), tag=_TAGS):
+    for _event, elem in iterparse(path, events=("end",), tag=_TAGS):
         tag = _LOCAL_NAMES.get(elem.tag) or local(elem.tag)
-        if event == "start":
-            if tag != "testsuite" and tag != "testsuites":
-                continue  # testcases are read at their end, once complete
-            attrs = dict(elem.attrib)
-            if not root_seen:
-                root_seen = True
-                root_name = attrs.get("name")
-                info.name = root_name
-                info.declared = _declared(attrs)
-                info.duration = to_float(attrs.get("time"))
-                info.started_at = parse_timestamp(attrs.get("timestamp"))
-                sum_children = tag == "testsuites" and not info.declared
-            elif sum_children and tag == "testsuite" and not suite_stack:
-                for key, value in _declared(attrs).items():
-                    info.declared[key] = info.declared.get(key, 0) + value
-            if tag == "testsuite":
+        if root is None:
+            root = elem.getroottree().getroot()
+            attrs = root.attrib
+            root_name = attrs.get("name")
+            info.name = root_name
+            info.declared = _declared(attrs)
+            info.duration = to_float(attrs.get("time"))
+            info.started_at = parse_timestamp(attrs.get("timestamp"))
+            sum_children = local(root.tag) == "testsuites" and not info.declared
+        if not framework_known:
+            first = root if local(root.tag) == "testsuite" else next(root.iterchildren("{*}testsuite"), None)
+            if first is not None:
+                framework_known = True
+                framework = _framework(root_name, first.get("name"), first.attrib)
+                info.framework = framework
                 if info.started_at is None:
-                    info.started_at = parse_timestamp(elem.get("timestamp"))
-                if framework == "junit":
-                    framework = _framework(root_name, attrs.get("name"), attrs)
-                    info.framework = framework
-                suite_stack.append(attrs.get("name") or "")
-            continue
+                    info.started_at = parse_timestamp(first.get("timestamp"))
 
         if tag == "testcase":
-            case = _case(elem, suite_stack, framework)
+            case = _case(elem, framework)
             # go-junit-report (go test -count=N), gotestsum --rerun-fails and some Ant setups
             # repeat a testcase for each run. Each <testcase> still counts once (the corpus rule);
             # a repeat is marked so that reruns can be told from distinct tests.
@@ -301,14 +313,16 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
             for child in reversed(tail):
                 if local(child.tag) in ("error", "failure") and id(elem) not in crashed:
                     crashed.add(id(elem))
-                    yield _suite_crash(child, suite_stack, framework)
+                    yield _suite_crash(child, framework)
                 elif local(child.tag) == "properties" and not info.properties:
                     for prop in child:
                         if local(prop.tag) == "property" and prop.get("name"):
                             info.properties[prop.get("name")] = prop.get("value") or ""
             crashed.discard(id(elem))
             seen.clear()
-            suite_stack.pop()
+            if sum_children and elem.getparent() is root:
+                for key, value in _declared(elem.attrib).items():
+                    info.declared[key] = info.declared.get(key, 0) + value
             elem.clear(keep_tail=False)
             parent = elem.getparent()
             if parent is not None:

@@ -17,9 +17,9 @@ from typing import Iterator
 
 from crossbridge_assets.formats import FormatError, FormatSpec, Sniff
 from crossbridge_assets.formats._common import parse_timestamp, to_float, to_int
-from crossbridge_assets.formats._coverage import FileTable, check_declared, clamp_hits, table_totals
+from crossbridge_assets.formats._coverage import MAX_HITS, FileTable, check_declared, clamp_hits, table_totals
 from crossbridge_assets.formats._paths import is_absolute, join_source, normalize_source_path
-from crossbridge_assets.formats._xml import clear, iterparse, local
+from crossbridge_assets.formats._xml import clear, iterparse
 from crossbridge_assets.model import KIND_COVERAGE, CoverageStream, ReportInfo
 
 FORMAT = "cobertura"
@@ -59,53 +59,76 @@ def _source_for(filename: str, sources: list[str]) -> str:
     return filename
 
 
-def _scan(path: Path, info: ReportInfo, table: FileTable) -> None:
-    sources: list[str] = []
-    root_seen = False
-    in_class = False
-    filename: str | None = None
-    fc = None
-    for event, elem in iterparse(path, events=("start", "end")):
-        tag = local(elem.tag)
-        if event == "start":
-            if not root_seen:
-                root_seen = True
-                if tag != "coverage":
-                    raise FormatError(path, f"not a Cobertura report (root element <{tag}>)")
-                _read_root(elem, info)
-            elif tag == "class":
-                in_class = True
-                filename = elem.get("filename") or elem.get("name")
-                if not filename:
-                    raise FormatError(path, f"<class> without a filename (line {elem.sourceline})")
-                fc = None  # resolved at the first line, once every <source> has been read
-            continue
+def _hits(text: str | None) -> int:
+    try:
+        return clamp_hits(int(text))
+    except (TypeError, ValueError):  # float hit counts (Swift converters), junk
+        return clamp_hits(to_float(text))
 
-        if tag == "line" and in_class:
-            number = to_int(elem.get("number"))
+
+def _number(text: str | None) -> int | None:
+    try:
+        return int(text)
+    except (TypeError, ValueError):
+        return to_int(text)
+
+
+# Only these elements reach Python: a report is millions of <line>s, and everything else
+# (methods, packages, conditions) costs a callback each for nothing.
+_TAGS = ("coverage", "source", "package", "class", "line")
+
+
+def _scan(path: Path, info: ReportInfo, table: FileTable) -> None:
+    """One pass of end events. A class's lines are buffered until its end, where its file
+    name is known and every <source> before it has been read; lines outside a class (under a
+    package) are dropped, as Cobertura's own readers do."""
+    sources: list[str] = []
+    root = None
+    pending: list = []  # (number, hits, condition) of the class being read
+    for _event, elem in iterparse(path, events=("end",), tag=_TAGS):
+        tag = elem.tag
+        if tag == "line":
+            get = elem.get
+            try:
+                number, hits = int(get("number")), int(get("hits"))
+            except (TypeError, ValueError):
+                number, hits = _number(get("number")), _hits(get("hits"))
             if number is not None and number > 0:
-                if fc is None:
-                    fc = table.get(_source_for(filename, sources))
-                    if fc.source_path != filename:
-                        fc.source_path = filename
-                table.line(fc, number, clamp_hits(to_float(elem.get("hits"))))
-                if (elem.get("branch") or "").lower() == "true":
-                    m = _CONDITION.search(elem.get("condition-coverage") or "")
+                if hits < 0 or hits > MAX_HITS:
+                    hits = clamp_hits(hits)
+                branch = get("branch")
+                condition = get("condition-coverage") if branch and branch.lower() == "true" else None
+                pending.append((number, hits, condition))
+            elem.clear(keep_tail=False)
+        elif tag == "class":
+            filename = elem.get("filename") or elem.get("name")
+            if not filename:
+                raise FormatError(path, f"<class> without a filename (line {elem.sourceline})")
+            fc = table.get(_source_for(filename, sources))
+            if fc.source_path != filename:
+                fc.source_path = filename
+            lines = fc.lines
+            for number, hits, condition in pending:
+                old = lines.get(number)
+                if old is None or hits > old:
+                    lines[number] = hits
+                if condition:
+                    m = _CONDITION.search(condition)
                     if m:
                         table.branch(fc, number, int(m.group(1)), int(m.group(2)))
-            clear(elem)
-        elif tag == "class":
-            if fc is None:
-                # A class without lines still names a file of the report.
-                fc = table.get(_source_for(filename, sources))
-            in_class = False
-            fc = None
+            pending.clear()
             clear(elem)
         elif tag == "source":
             if elem.text and elem.text.strip():
                 sources.append(elem.text.strip())
         elif tag == "package":
+            pending.clear()
             clear(elem)
+        elif tag == "coverage" and elem.getparent() is None:
+            root = elem
+    if root is None:
+        raise FormatError(path, "not a Cobertura report (no <coverage> root element)")
+    _read_root(root, info)
 
 
 def _read_root(elem, info: ReportInfo) -> None:

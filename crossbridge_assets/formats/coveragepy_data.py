@@ -59,16 +59,33 @@ def _files(path: Path, stream: CoverageStream) -> Iterator[FileCoverage]:
                 info.properties["contexts"] = str(len(contexts))
             for measured in sorted(data.measured_files()):
                 fc = table.get(measured)
-                for n in data.lines(measured) or ():
-                    if n > 0:
-                        fc.lines[n] = 1  # coverage.py records that a line ran, not how often
                 if contexts:
+                    # Every executed line is a key here (the empty context included): reading
+                    # data.lines() as well would decode the same line bits a second time.
+                    by_context: dict[str, list[int]] = {}
                     for n, names in data.contexts_by_lineno(measured).items():
                         if n <= 0:
                             continue
+                        fc.lines[n] = 1
                         for ctx in names:
                             if ctx:
-                                per_test.setdefault(ctx, {}).setdefault(fc.path, set()).add(n)
+                                found = by_context.get(ctx)
+                                if found is None:
+                                    by_context[ctx] = [n]
+                                else:
+                                    found.append(n)
+                    for ctx, numbers in by_context.items():
+                        files = per_test.get(ctx)
+                        if files is None:
+                            files = per_test[ctx] = {}
+                        if fc.path in files:  # two spellings of one file
+                            files[fc.path].update(numbers)
+                        else:
+                            files[fc.path] = set(numbers)
+                else:
+                    for n in data.lines(measured) or ():
+                        if n > 0:
+                            fc.lines[n] = 1  # coverage.py records that a line ran, not how often
                 tracer = data.file_tracer(measured)
                 if tracer:
                     info.properties.setdefault("file_tracers", tracer)

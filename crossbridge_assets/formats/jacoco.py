@@ -27,47 +27,57 @@ def _matches(s: Sniff) -> bool:
     return b"//JACOCO//" in head or b"<sessioninfo" in head or b"sourcefilename=" in s.head
 
 
+def _int(text: str | None) -> int:
+    try:
+        return int(text)
+    except (TypeError, ValueError):
+        return to_int(text) or 0
+
+
+# Only these elements reach Python: <line>s are read from their <sourcefile>, counters from
+# their method or from the root, so neither needs a callback of its own.
+_TAGS = ("report", "sessioninfo", "group", "package", "class", "method", "sourcefile")
+
+
+def _package_of(elem) -> str:
+    parent = elem.getparent()
+    return (parent.get("name") or "").strip("/") if parent is not None and local(parent.tag) == "package" else ""
+
+
 def _files(path: Path, info: ReportInfo) -> Iterator[FileCoverage]:
     table = FileTable()
-    stack: list[str] = []
-    package = ""
     # Methods are listed under <class> before the <sourcefile> they belong to.
     methods: dict[str, list[tuple[str, int | None, int]]] = {}
     declared: dict[str, int] = {}
-    root_seen = False
+    root = None
 
-    for event, elem in iterparse(path, events=("start", "end")):
+    for _event, elem in iterparse(path, events=("end",), tag=_TAGS):
         tag = local(elem.tag)
-        if event == "start":
-            if not root_seen:
-                root_seen = True
-                if tag != "report":
-                    raise FormatError(path, f"not a JaCoCo report (root element <{tag}>)")
-                info.name = elem.get("name")
-            elif tag == "package":
-                package = (elem.get("name") or "").strip("/")
-            stack.append(tag)
-            continue
-
-        stack.pop()
-        parent = stack[-1] if stack else None
-        if tag == "line":
-            # handled at </sourcefile>, where the lines are still children
-            continue
         if tag == "sourcefile":
             name = elem.get("name") or ""
             if not name:
                 raise FormatError(path, f"<sourcefile> without a name (line {elem.sourceline})")
+            package = _package_of(elem)
             raw = f"{package}/{name}" if package else name
             fc = table.get(raw)
+            lines = fc.lines
             for line in elem.iterchildren("{*}line", "line"):
-                nr = to_int(line.get("nr"))
-                if nr is None or nr <= 0:
+                get = line.get
+                try:
+                    nr = int(get("nr"))
+                except (TypeError, ValueError):
+                    nr = _int(get("nr"))
+                if nr <= 0:
                     continue
-                ci, mb, cb = (to_int(line.get(k)) or 0 for k in ("ci", "mb", "cb"))
-                table.line(fc, nr, 1 if ci > 0 else 0)
-                if mb + cb > 0:
-                    table.branch(fc, nr, cb, mb + cb)
+                ci = get("ci")
+                hit = 0 if (ci == "0" or not ci) else (1 if _int(ci) > 0 else 0)
+                if lines.get(nr, -1) < hit:
+                    lines[nr] = hit
+                mb, cb = get("mb"), get("cb")
+                if (mb and mb != "0") or (cb and cb != "0"):
+                    missed, covered = _int(mb), _int(cb)
+                    if missed + covered > 0:
+                        table.branch(fc, nr, covered, missed + covered)
             for fn in methods.pop(raw, ()):
                 table.function(fc, *fn)
             clear(elem)
@@ -75,6 +85,7 @@ def _files(path: Path, info: ReportInfo) -> Iterator[FileCoverage]:
             cls = elem.getparent()
             owner = cls.get("sourcefilename") if cls is not None else None
             if owner:
+                package = _package_of(cls)
                 raw = f"{package}/{owner}" if package else owner
                 class_name = (cls.get("name") or "").rsplit("/", 1)[-1]
                 covered = 0
@@ -84,21 +95,24 @@ def _files(path: Path, info: ReportInfo) -> Iterator[FileCoverage]:
                 name = f"{class_name}.{elem.get('name')}" if class_name else (elem.get("name") or "")
                 methods.setdefault(raw, []).append((name, to_int(elem.get("line")), 1 if covered else 0))
             clear(elem)
-        elif tag == "counter" and parent == "report":
-            kind = elem.get("type")
-            missed, covered = to_int(elem.get("missed")) or 0, to_int(elem.get("covered")) or 0
-            if kind == "LINE":
-                declared["lines_valid"], declared["lines_covered"] = missed + covered, covered
-            elif kind == "BRANCH":
-                declared["branches_valid"], declared["branches_covered"] = missed + covered, covered
         elif tag == "sessioninfo":
             if info.started_at is None:
                 info.started_at = parse_timestamp(to_int(elem.get("start")))
         elif tag in ("class", "package", "group"):
             clear(elem)
+        elif tag == "report" and elem.getparent() is None:
+            root = elem
 
-    if not root_seen:
-        raise FormatError(path, "no <report> element")
+    if root is None:
+        raise FormatError(path, "not a JaCoCo report (no <report> root element)")
+    info.name = root.get("name")
+    for counter in root.iterchildren("{*}counter", "counter"):
+        kind = counter.get("type")
+        missed, covered = to_int(counter.get("missed")) or 0, to_int(counter.get("covered")) or 0
+        if kind == "LINE":
+            declared["lines_valid"], declared["lines_covered"] = missed + covered, covered
+        elif kind == "BRANCH":
+            declared["branches_valid"], declared["branches_covered"] = missed + covered, covered
     if declared:
         # JaCoCo omits the BRANCH counter when the code has no branches.
         declared.setdefault("branches_valid", 0)

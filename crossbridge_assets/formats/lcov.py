@@ -15,7 +15,7 @@ from typing import Iterator
 
 from crossbridge_assets.formats import FormatError, FormatSpec, Sniff
 from crossbridge_assets.formats._common import to_int
-from crossbridge_assets.formats._coverage import FileTable, check_declared, clamp_hits, table_totals
+from crossbridge_assets.formats._coverage import MAX_HITS, FileTable, check_declared, clamp_hits, table_totals
 from crossbridge_assets.model import KIND_COVERAGE, CoverageStream, FileCoverage, ReportInfo
 
 FORMAT = "lcov"
@@ -49,6 +49,7 @@ def _files(path: Path, info: ReportInfo) -> Iterator[FileCoverage]:
     table = FileTable()
     declared: dict[str, int] = {}
     fc: FileCoverage | None = None
+    lines: dict[int, int] = {}  # fc.lines, for the DA fast path
     fn_lines: dict[str, int | None] = {}  # function name -> line, for FNDA
     fn_index: dict[str, tuple[int | None, str | None]] = {}  # lcov 2: FNL index -> (line, name)
     branch_seen: dict[tuple[int, str, str], int] = {}  # one record's BRDA keys -> taken
@@ -74,6 +75,18 @@ def _files(path: Path, info: ReportInfo) -> Iterator[FileCoverage]:
         raise FormatError(path, f"cannot be read: {exc.strerror or exc}") from exc
     with fh:
         for lineno, raw in enumerate(fh, 1):
+            # The bulk of every tracefile is short DA records in their common spelling: they are
+            # read here, before the general path (a long one takes the general path and its checks).
+            if fc is not None and raw.startswith("DA:") and len(raw) < 64:
+                number_text, _, rest = raw[3:].partition(",")
+                hits_text = rest.partition(",")[0].rstrip()
+                if number_text.isdecimal() and hits_text.isdecimal():
+                    number = int(number_text)
+                    if number > 0:
+                        old = lines.get(number)
+                        hits = int(hits_text)
+                        lines[number] = min(hits, MAX_HITS) if old is None else min(old + hits, MAX_HITS)
+                    continue
             if len(raw) > MAX_LINE_CHARS:
                 raise bad(lineno, "line too long for an LCOV record")
             line = raw.strip()
@@ -82,6 +95,16 @@ def _files(path: Path, info: ReportInfo) -> Iterator[FileCoverage]:
             if not line or line.startswith("#"):
                 continue
             key, sep, value = line.partition(":")
+            if key == "BRDA" and fc is not None:
+                parts = value.split(",", 3)
+                if len(parts) == 4 and parts[0].isdecimal():
+                    taken_text = parts[3].strip()
+                    taken = 0 if taken_text == "-" else (
+                        int(taken_text) if taken_text.isdecimal() else clamp_hits(to_int(taken_text))
+                    )
+                    k = (int(parts[0]), parts[1].strip(), parts[2].strip())
+                    branch_seen[k] = branch_seen.get(k, 0) + taken
+                    continue
             if key == "end_of_record":
                 if fc is not None:
                     flush_branches()
@@ -96,6 +119,7 @@ def _files(path: Path, info: ReportInfo) -> Iterator[FileCoverage]:
                 if not value.strip():
                     raise bad(lineno, "SF without a path")
                 fc = table.get(value.strip())
+                lines = fc.lines
                 records += 1
                 continue
             if key in ("TN", "VER"):

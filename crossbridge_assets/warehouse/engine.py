@@ -51,9 +51,29 @@ def _v1(conn: Connection) -> None:
     )
 
 
+def _v2(conn: Connection) -> None:
+    schema.metadata.create_all(
+        conn,
+        tables=[schema.coverage_files, schema.coverage_lines, schema.test_coverage_map, schema.coverage_runs],
+    )
+
+
+def _v3(conn: Connection) -> None:
+    # checkfirst: a database that already has some of these tables is brought forward as is.
+    schema.metadata.create_all(conn, tables=list(schema.PROFILING_TABLES), checkfirst=True)
+
+
+def _v4(conn: Connection) -> None:
+    # checkfirst keeps the step idempotent: a half-applied earlier attempt is completed, not repeated.
+    schema.metadata.create_all(conn, tables=[schema.run_aggregates], checkfirst=True)
+
+
 # (version, description, step). Append only: a released step never changes.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "reports and test results", _v1),
+    (2, "coverage", _v2),
+    (3, "profiling", _v3),
+    (4, "run-level aggregates kept by retention", _v4),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -26,7 +26,7 @@ from crossbridge_assets.settings import Settings
 from crossbridge_assets.warehouse import schema
 from crossbridge_assets.warehouse.engine import now
 from crossbridge_assets.model import KIND_PROFILING
-from crossbridge_assets.warehouse.run_metadata import ManifestError, RunMetadata, resolve
+from crossbridge_assets.warehouse.run_metadata import ManifestError, RunMetadata, manifest_entry, resolve
 
 LANDED = "landed"
 QUARANTINED = "quarantined"
@@ -105,6 +105,9 @@ class Landing:
         if spec.kind == KIND_PROFILING:
             meta.fill_from(_hook_metadata(spec, path))
         sidecar["metadata"] = meta.to_json()
+        test = manifest_entry(path, self.settings.inbox).get("test")
+        if test:
+            sidecar["test"] = str(test)  # a per-test report (e.g. coverage of one test)
 
         target = self.archive_path(partition, sha256)
         self._place(path, target, sidecar, copy=True)

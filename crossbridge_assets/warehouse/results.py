@@ -12,6 +12,7 @@ from sqlalchemy import Engine, delete, update
 from crossbridge_assets.model import ERROR, FAILED, ResultStream, ResultTotals, TestCase
 from crossbridge_assets.warehouse import schema
 from crossbridge_assets.warehouse.engine import bulk_insert, insert_missing, now
+from crossbridge_assets.warehouse.runs import register_run
 
 CHUNK = 2_000
 KEEP_FAILURES = 20
@@ -118,25 +119,7 @@ def load_results(engine: Engine, report, stream: ResultStream) -> LoadSummary:
                 flush()
         flush()
         # After the tests: the report's own start time is known only once it has been read.
-        insert_missing(
-            conn,
-            schema.test_runs,
-            [
-                dict(
-                    run_id=report.run_id,
-                    project=report.project,
-                    branch=report.branch,
-                    commit_sha=report.commit_sha,
-                    build=report.build,
-                    started_at=report.started_at or stream.info.started_at,
-                    ci_url=report.ci_url,
-                    shards_expected=report.shards_expected,
-                    partition=report.partition,
-                    created_at=started,
-                )
-            ],
-            ["run_id"],
-        )
+        register_run(conn, report, started, stream.info.started_at)
         summary.totals = stream.totals
         summary.warnings = list(stream.info.warnings)
         conn.execute(

@@ -92,7 +92,10 @@ def read_manifest(path: Path) -> RunMetadata:
         raise ManifestError(path, "must be a JSON object with keys " + ", ".join(MANIFEST_FIELDS))
     unknown = sorted(set(data) - set(MANIFEST_FIELDS) - {"files"})
     if unknown:
-        raise ManifestError(path, f"has unknown keys {unknown}; expected {', '.join(MANIFEST_FIELDS)}")
+        raise ManifestError(path, f"has unknown keys {unknown}; expected {', '.join(MANIFEST_FIELDS)} or files")
+    files = data.get("files", {})
+    if not isinstance(files, dict) or not all(isinstance(v, dict) for v in files.values()):
+        raise ManifestError(path, 'files must map a file name to an object, e.g. {"cov-test_a.xml": {"test": "tests/test_a.py::test_a"}}')
     m = RunMetadata(source="manifest")
     for key in ("project", "branch", "commit", "build", "shard", "ci_url"):
         if data.get(key) is not None:
@@ -106,6 +109,24 @@ def read_manifest(path: Path) -> RunMetadata:
         if m.started_at is None:
             raise ManifestError(path, f"started_at={data['started_at']!r} is not an ISO 8601 time")
     return m
+
+
+def manifest_entry(report: Path, inbox: Path) -> dict:
+    """What the drop's manifest says about this one file under "files" (by its path relative to
+    the manifest's folder, or its bare name): e.g. the test a per-test coverage report is for."""
+    manifest = find_manifest(report, inbox)
+    if manifest is None:
+        return {}
+    try:
+        files = json.loads(manifest.read_text(encoding="utf-8")).get("files") or {}
+    except (OSError, ValueError, AttributeError):
+        return {}
+    try:
+        relative = report.resolve().relative_to(manifest.parent.resolve()).as_posix()
+    except ValueError:
+        relative = report.name
+    entry = files.get(relative) or files.get(report.name) or {}
+    return entry if isinstance(entry, dict) else {}
 
 
 def find_manifest(report: Path, inbox: Path) -> Path | None:

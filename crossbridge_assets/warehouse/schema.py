@@ -133,5 +133,205 @@ test_attempts = Table(
     PrimaryKeyConstraint("report_sha256", "seq", "attempt"),
 )
 
+# ---------------------------------------------------------------------------- profiling
+# Spans from the hooks' event files, the InfluxDB outbox, and the analytics derived from them.
+
+profile_events = Table(
+    "profile_events",
+    metadata,
+    Column("report_sha256", String(64), nullable=False),
+    Column("seq", Integer, nullable=False),  # position of the span in the event file
+    Column("run_id", String(40), nullable=False),
+    Column("test_id", Text),  # test identity (or the runner's node id when the hook had no identity)
+    Column("kind", String(32), nullable=False),  # model.SPAN_KINDS, or whatever a newer hook wrote
+    Column("name", Text, nullable=False),
+    Column("start", TS, nullable=False),
+    Column("duration", Float, nullable=False),  # seconds
+    Column("status", String(16)),
+    Column("attributes", Text),  # JSON
+    Column("span_id", String(64)),
+    Column("parent_id", String(64)),
+    Column("partition", String(10), nullable=False),
+    PrimaryKeyConstraint("report_sha256", "seq"),
+)
+Index("ix_profile_events_partition", profile_events.c.partition)
+Index("ix_profile_events_run", profile_events.c.run_id)
+Index("ix_profile_events_start", profile_events.c.start)
+
+# Points InfluxDB has not acknowledged yet. Rows are written in the same transaction as the
+# spans, so a span is either in both tables or in neither; delivery only ever sets
+# delivered_at after the server answered 2xx. The span key is (report_sha256, seq).
+profile_outbox = Table(
+    "profile_outbox",
+    metadata,
+    Column("report_sha256", String(64), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("line", Text, nullable=False),  # InfluxDB line protocol, nanosecond timestamp
+    Column("created_at", TS, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", Text),
+    Column("last_attempt_at", TS),
+    Column("rejected_at", TS),  # the server refused this very point (4xx): not retried by itself
+    Column("delivered_at", TS),
+    PrimaryKeyConstraint("report_sha256", "seq"),
+)
+# Serves the drain's "oldest undelivered first" without a sort.
+Index(
+    "ix_profile_outbox_pending",
+    profile_outbox.c.delivered_at,
+    profile_outbox.c.rejected_at,
+    profile_outbox.c.created_at,
+    profile_outbox.c.report_sha256,
+    profile_outbox.c.seq,
+)
+
+# Recomputed whole by the analytics assets (delete-all-then-insert in one transaction).
+profile_baselines = Table(
+    "profile_baselines",
+    metadata,
+    Column("kind", String(32), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("environment", Text, nullable=False),  # project/branch
+    Column("runs", Integer, nullable=False),
+    Column("spans", Integer, nullable=False),
+    Column("median", Float),
+    Column("mad", Float),
+    Column("mean", Float),
+    Column("max", Float),
+    Column("p50", Float),
+    Column("p95", Float),
+    Column("last_value", Float),
+    Column("last_run", String(40)),
+    Column("computed_at", TS, nullable=False),
+)
+
+profile_regressions = Table(
+    "profile_regressions",
+    metadata,
+    Column("kind", String(32), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("environment", Text, nullable=False),
+    Column("rule", String(16), nullable=False),  # ratio | robust_z | change_point
+    Column("run_id", String(40)),
+    Column("value", Float),
+    Column("baseline", Float),
+    Column("ratio", Float),
+    Column("score", Float),
+    Column("evidence", Text, nullable=False),
+    Column("detected_at", TS, nullable=False),
+)
+
+PROFILING_TABLES = (profile_events, profile_outbox, profile_baselines, profile_regressions)
+
+
 # Tables whose rows come from one report (delete-then-insert by report keeps loads idempotent).
 PER_REPORT_TABLES = (test_attempts, test_results)
+
+# ---------------------------------------------------------------------------- coverage
+# Rows of coverage_files, coverage_lines and test_coverage_map come from one report each
+# (delete-then-insert by report); coverage_runs is derived from them and rebuilt per run.
+
+coverage_files = Table(
+    "coverage_files",
+    metadata,
+    Column("report_sha256", String(64), nullable=False),
+    Column("run_id", String(40), nullable=False),
+    Column("path", Text, nullable=False),  # normalized source path
+    Column("lines_valid", Integer, nullable=False),
+    Column("lines_covered", Integer, nullable=False),
+    Column("branches_valid", Integer, nullable=False),
+    Column("branches_covered", Integer, nullable=False),
+    Column("has_lines", Boolean, nullable=False),  # False: the report holds counts only
+    Column("partition", String(10), nullable=False),
+    PrimaryKeyConstraint("report_sha256", "path"),
+)
+Index("ix_coverage_files_run", coverage_files.c.run_id)
+Index("ix_coverage_files_partition", coverage_files.c.partition)
+
+# Line sets as ranges ('1-5,9,12-14'): a 500-line file is a few dozen characters, not 500 rows.
+coverage_lines = Table(
+    "coverage_lines",
+    metadata,
+    Column("report_sha256", String(64), nullable=False),
+    Column("path", Text, nullable=False),
+    Column("covered", Text, nullable=False),
+    Column("uncovered", Text, nullable=False),
+    Column("branches", Text),  # 'line:covered/total,...'
+    Column("functions", Text),  # JSON list of [name, line, hits]
+    PrimaryKeyConstraint("report_sha256", "path"),
+)
+
+test_coverage_map = Table(
+    "test_coverage_map",
+    metadata,
+    Column("report_sha256", String(64), nullable=False),
+    Column("run_id", String(40), nullable=False),
+    Column("context", Text, nullable=False),  # as recorded (pytest-cov 'nodeid|run', or the announced test)
+    Column("test", Text, nullable=False),  # the test the context names
+    Column("path", Text, nullable=False),
+    Column("lines", Text, nullable=False),  # ranges
+    Column("first_line", Integer, nullable=False),  # bounds narrow "which tests cover F:L" in SQL
+    Column("last_line", Integer, nullable=False),
+    Column("partition", String(10), nullable=False),
+    PrimaryKeyConstraint("report_sha256", "context", "path"),
+)
+Index("ix_test_coverage_map_path", test_coverage_map.c.path, test_coverage_map.c.run_id)
+Index("ix_test_coverage_map_run", test_coverage_map.c.run_id)
+
+coverage_runs = Table(
+    "coverage_runs",
+    metadata,
+    Column("run_id", String(40), primary_key=True),
+    Column("project", Text, nullable=False),
+    Column("branch", Text, nullable=False),
+    Column("commit_sha", Text),
+    Column("build", Text),
+    Column("started_at", TS),  # run start, or first arrival when the run did not say
+    Column("first_arrival", TS, nullable=False),
+    Column("reports", Integer, nullable=False),
+    Column("formats", Text),  # comma-separated
+    Column("shards_seen", Integer, nullable=False),
+    Column("shards_expected", Integer),
+    Column("complete", Boolean, nullable=False),
+    Column("files", Integer, nullable=False),
+    Column("lines_valid", Integer, nullable=False),
+    Column("lines_covered", Integer, nullable=False),
+    Column("branches_valid", Integer, nullable=False),
+    Column("branches_covered", Integer, nullable=False),
+    Column("line_pct", Float),  # None: no report of the run measures what could have run
+    Column("branch_pct", Float),
+    Column("fingerprint", String(40), nullable=False),  # of the report set it was computed from
+    Column("computed_at", TS, nullable=False),
+)
+Index("ix_coverage_runs_project_branch", coverage_runs.c.project, coverage_runs.c.branch)
+
+COVERAGE_TABLES = (test_coverage_map, coverage_lines, coverage_files)
+
+# ---------------------------------------------------------------- health: run-level aggregates
+# Kept when retention deletes the raw per-report rows, so run history (counts, pass rate,
+# durations) outlives them. Filled from test_results nightly and before every retention sweep.
+run_aggregates = Table(
+    "run_aggregates",
+    metadata,
+    Column("run_id", String(40), primary_key=True),
+    Column("project", Text),
+    Column("branch", Text),
+    Column("build", Text),
+    Column("commit_sha", Text),
+    Column("started_at", TS),
+    Column("partition", String(10)),
+    Column("reports", Integer, nullable=False),
+    Column("tests", Integer, nullable=False),
+    Column("passed", Integer, nullable=False),
+    Column("failed", Integer, nullable=False),
+    Column("errors", Integer, nullable=False),
+    Column("skipped", Integer, nullable=False),
+    Column("flaky", Integer, nullable=False),
+    Column("pass_rate", Float),  # passed / (tests - skipped); 1.0 when nothing ran
+    Column("duration_total", Float),  # seconds, sum over tests
+    Column("duration_max", Float),
+    Column("duration_mean", Float),
+    Column("computed_at", TS, nullable=False),
+)
+Index("ix_run_aggregates_project_branch", run_aggregates.c.project, run_aggregates.c.branch)
+# ---------------------------------------------------------------- end health

@@ -1,5 +1,428 @@
-"""The coverage domain of the Dagster layer."""
+"""Coverage: `coverage[day]`, the per-run union `coverage_by_run`, `coverage_trends`, the
+per-test `test_coverage_map`, and the checks on thresholds, drops and missing shards."""
+
+
+import json
+from datetime import datetime, timezone
 
 import dagster as dg
+from sqlalchemy import func, select
 
-defs = dg.Definitions()
+from crossbridge_assets.analysis import coverage_policy
+from crossbridge_assets.defs.common import (
+    STORAGE_RETRY,
+    WAREHOUSE_KIND,
+    WarehouseResource,
+    batch_of,
+    daily,
+    md_table,
+    partition_of,
+    run_context,
+    storage_faults,
+)
+from crossbridge_assets.defs.landing import INGEST_TAG, landed_reports
+from crossbridge_assets.formats import FormatError, open_report
+from crossbridge_assets.log import bound, get_logger
+from crossbridge_assets.model import KIND_COVERAGE, CoverageTotals
+from crossbridge_assets.warehouse import schema
+from crossbridge_assets.warehouse.coverage import (
+    EXECUTED_ONLY,
+    announced_test,
+    coverage_runs,
+    forget_report,
+    load_coverage,
+    refresh_runs,
+    run_merge,
+)
+from crossbridge_assets.warehouse.engine import is_transient
+from crossbridge_assets.warehouse.queries import reports_for
+
+# Fail fast at load time: a wrong variable stops `dagster dev` with a message naming it.
+# Checks read the policy again when they run, so a changed variable needs no reload.
+coverage_policy.load_policy()
+
+# Downstream of a daily-partitioned asset, "any dependency missing" would hold for every day
+# without reports and block the update for good: only new materializations count here.
+KEEP_FRESH = dg.AutomationCondition.eager().without(~dg.AutomationCondition.any_deps_missing())
+
+COLUMN_SCHEMA = dg.TableSchema(
+    columns=[
+        dg.TableColumn("report_sha256", "text", description="report the row came from"),
+        dg.TableColumn("run_id", "text", description="CI run (project, branch, build)"),
+        dg.TableColumn("path", "text", description="source file, normalized across OS and CI workspaces"),
+        dg.TableColumn("lines_valid", "int", description="lines that could run"),
+        dg.TableColumn("lines_covered", "int", description="lines that ran"),
+        dg.TableColumn("branches_valid", "int"),
+        dg.TableColumn("branches_covered", "int"),
+        dg.TableColumn("has_lines", "bool", description="false when the report holds counts only"),
+        dg.TableColumn("partition", "text", description="arrival day"),
+    ]
+)
+RUNS_SCHEMA = dg.TableSchema(
+    columns=[
+        dg.TableColumn("run_id", "text"),
+        dg.TableColumn("project", "text"),
+        dg.TableColumn("branch", "text"),
+        dg.TableColumn("build", "text"),
+        dg.TableColumn("shards_seen", "int", description="coverage shards that arrived"),
+        dg.TableColumn("shards_expected", "int", description="from the manifest; empty when not announced"),
+        dg.TableColumn("complete", "bool", description="every expected shard arrived"),
+        dg.TableColumn("line_pct", "float", description="union of every shard and format of the run"),
+        dg.TableColumn("branch_pct", "float"),
+    ]
+)
+MAP_SCHEMA = dg.TableSchema(
+    columns=[
+        dg.TableColumn("run_id", "text"),
+        dg.TableColumn("test", "text", description="test the coverage context names"),
+        dg.TableColumn("context", "text", description="as recorded (e.g. pytest-cov 'nodeid|run')"),
+        dg.TableColumn("path", "text"),
+        dg.TableColumn("lines", "text", description="line ranges the test ran, e.g. '4-9,12'"),
+    ]
+)
+
+
+def _pct(value) -> float:
+    return float(value) if value is not None else 0.0
+
+
+def _shards(run: dict) -> str:
+    if run["shards_expected"]:
+        return f"{run['shards_seen']}/{run['shards_expected']}"
+    return str(run["shards_seen"])
+
+
+def _run_label(run: dict) -> str:
+    return f"{run['project']}/{run['branch']} #{run.get('build') or run['run_id']}"
+
+
+# ---------------------------------------------------------------------------- coverage[day]
+
+
+@dg.asset(
+    partitions_def=daily,
+    deps=[landed_reports],
+    group_name="coverage",
+    kinds={"python", WAREHOUSE_KIND},
+    tags=INGEST_TAG,
+    owners=["team:qa-platform"],
+    retry_policy=STORAGE_RETRY,
+    description="Line and branch coverage per source file from that day's coverage reports "
+    "(JaCoCo, Cobertura, coverage.py, Istanbul, LCOV), with which test ran which line where the report says.",
+)
+def coverage(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    partition = context.partition_key
+    batch = batch_of(context)
+    log = get_logger("testing")
+    totals = CoverageTotals()
+    least: list[dict] = []
+    loaded = rows = map_rows = tests = 0
+    bad: list[dict] = []
+    with run_context(context), storage_faults("loading coverage"):
+        landing = warehouse.landing()
+        engine = landing.engine
+        for report in reports_for(engine, partition, KIND_COVERAGE, batch):
+            with bound(report=report.original_name):
+                try:
+                    summary = load_coverage(engine, report, open_report(report.archive_path), announced_test(report))
+                except Exception as exc:
+                    if is_transient(exc):
+                        raise
+                    # A parser bug on one file must not lose the rest of the batch.
+                    reason = exc.reason if isinstance(exc, FormatError) else f"could not be parsed: {type(exc).__name__}: {exc}"
+                    landing.quarantine_report(report.sha256, reason)
+                    forget_report(engine, report.sha256)
+                    bad.append({"file": report.original_name, "reason": reason})
+                    if not isinstance(exc, FormatError):
+                        log.exception("parser failed", report=report.original_name)
+                    continue
+                log.info("coverage loaded", files=summary.file_rows, tests=summary.tests, warnings=len(summary.warnings))
+                loaded += 1
+                rows += summary.file_rows
+                map_rows += summary.map_rows
+                tests += summary.tests
+                if report.format not in EXECUTED_ONLY:
+                    t = summary.totals
+                    for key in ("files", "lines_valid", "lines_covered", "branches_valid", "branches_covered"):
+                        setattr(totals, key, getattr(totals, key) + getattr(t, key))
+                    least.extend({**f, "report": report.original_name} for f in summary.least_covered)
+        with engine.connect() as conn:
+            day_rows = conn.execute(
+                select(func.count()).select_from(schema.coverage_files).where(schema.coverage_files.c.partition == partition)
+            ).scalar_one()
+
+    least = sorted(least, key=lambda f: f["line_pct"])[:10]
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": dg.MetadataValue.int(day_rows),
+            "dagster/column_schema": COLUMN_SCHEMA,
+            "reports_loaded": dg.MetadataValue.int(loaded),
+            "reports_quarantined": dg.MetadataValue.int(len(bad)),
+            "files": dg.MetadataValue.int(totals.files),
+            "rows_written": dg.MetadataValue.int(rows),
+            "line_pct": dg.MetadataValue.float(round(100.0 * totals.line_rate, 2)),
+            "branch_pct": dg.MetadataValue.float(round(100.0 * totals.branch_rate, 2)),
+            "per_test_rows": dg.MetadataValue.int(map_rows),
+            "tests_with_coverage": dg.MetadataValue.int(tests),
+            "least_covered_files": dg.MetadataValue.md(md_table(least, ["file", "line_pct", "report"])),
+            "quarantined_files": dg.MetadataValue.md(md_table(bad, ["file", "reason"])),
+        }
+    )
+
+
+@dg.asset_check(
+    asset=coverage,
+    description="Coverage reports were read without warnings (e.g. totals a report declares that contradict its lines).",
+)
+def coverage_report_warnings(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    R = schema.reports
+    with warehouse.engine().connect() as conn:
+        rows = conn.execute(
+            select(R.c.original_name, R.c.warnings).where(
+                R.c.partition == partition_of(context), R.c.kind == KIND_COVERAGE, R.c.warnings.is_not(None)
+            )
+        ).all()
+    found = [{"file": name, "warning": "; ".join(json.loads(w))} for name, w in rows]
+    return dg.AssetCheckResult(
+        passed=not found,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=f"{len(found)} coverage report(s) read with warnings; the lines they hold are what counts: "
+        + "; ".join(f"{r['file']}: {r['warning']}" for r in found[:3])
+        if found
+        else "every coverage report was read without warnings",
+        metadata={"reports": dg.MetadataValue.md(md_table(found, ["file", "warning"]))},
+    )
+
+
+# ---------------------------------------------------------------------------- per run
+
+
+@dg.asset(
+    deps=[coverage],
+    group_name="coverage",
+    kinds={"python", WAREHOUSE_KIND},
+    owners=["team:qa-platform"],
+    retry_policy=STORAGE_RETRY,
+    automation_condition=KEEP_FRESH,
+    description="Coverage of every CI run: the union of its shards and report formats. A run still "
+    "waiting for announced shards is marked incomplete instead of looking low.",
+)
+def coverage_by_run(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    with run_context(context), storage_faults("merging coverage per run"):
+        engine = warehouse.engine()
+        changed = refresh_runs(engine)
+        runs = coverage_runs(engine)
+        recent = sorted(runs, key=lambda r: (r["started_at"], r["run_id"]), reverse=True)
+        latest = next((r for r in recent if r["complete"] and r["line_pct"] is not None), None)
+        least = run_merge(engine, latest["run_id"]).file_figures()[:10] if latest else []
+    incomplete = [r for r in runs if not r["complete"]]
+    table = [
+        {
+            "run": _run_label(r),
+            "shards": _shards(r),
+            "status": "complete" if r["complete"] else "waiting for shards",
+            "line %": r["line_pct"],
+            "branch %": r["branch_pct"],
+            "formats": r["formats"],
+        }
+        for r in recent[:15]
+    ]
+    metadata = {
+        "dagster/row_count": dg.MetadataValue.int(len(runs)),
+        "dagster/column_schema": RUNS_SCHEMA,
+        "runs_updated": dg.MetadataValue.int(len(changed)),
+        "incomplete_runs": dg.MetadataValue.int(len(incomplete)),
+        "recent_runs": dg.MetadataValue.md(md_table(table, ["run", "shards", "status", "line %", "branch %", "formats"])),
+        "least_covered_files_of_latest_run": dg.MetadataValue.md(
+            md_table(least, ["file", "line_pct", "lines_covered", "lines_valid"])
+        ),
+    }
+    if latest:
+        metadata["latest_run"] = dg.MetadataValue.text(_run_label(latest))
+        metadata["line_pct"] = dg.MetadataValue.float(_pct(latest["line_pct"]))
+        metadata["branch_pct"] = dg.MetadataValue.float(_pct(latest["branch_pct"]))
+    return dg.MaterializeResult(metadata=metadata)
+
+
+def _runs(warehouse: WarehouseResource) -> list[dict]:
+    return coverage_runs(warehouse.engine())
+
+
+@dg.asset_check(
+    asset=coverage_by_run,
+    description="The latest complete run of each branch reaches its coverage threshold "
+    "(CROSSBRIDGE_COVERAGE_THRESHOLDS, per project and branch).",
+)
+def coverage_threshold(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    policy = coverage_policy.load_policy()
+    low = coverage_policy.below_threshold(_runs(warehouse), policy)
+    rows = [{"run": _run_label(r), "line %": r["line_pct"], "threshold": r["threshold"], "set by": r["threshold_key"]}
+            for r in low]
+    return dg.AssetCheckResult(
+        passed=not low,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=(
+            f"{len(low)} branch(es) below their coverage threshold: "
+            + "; ".join(f"{r['run']} at {r['line %']}% < {r['threshold']:g}%" for r in rows[:5])
+            + ". Add tests for the uncovered files of that run, or change the threshold in CROSSBRIDGE_COVERAGE_THRESHOLDS."
+            if low
+            else "every branch's latest complete run reaches its threshold"
+        ),
+        metadata={
+            "runs_below": dg.MetadataValue.int(len(low)),
+            "runs": dg.MetadataValue.md(md_table(rows, ["run", "line %", "threshold", "set by"])),
+            "run_ids": dg.MetadataValue.json([r["run_id"] for r in low]),
+        },
+    )
+
+
+@dg.asset_check(
+    asset=coverage_by_run,
+    description="Line coverage did not drop by more than CROSSBRIDGE_COVERAGE_MAX_DROP points "
+    "against the previous complete run of the same branch.",
+)
+def coverage_drop(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    policy = coverage_policy.load_policy()
+    found = coverage_policy.drops(_runs(warehouse), policy.max_drop)
+    rows = [{"run": _run_label(r), "line %": r["line_pct"], "previous": f"#{r['previous_build'] or r['previous_run']}",
+             "previous %": r["previous_pct"], "drop (points)": r["drop"]} for r in found]
+    return dg.AssetCheckResult(
+        passed=not found,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=(
+            f"Coverage dropped on {len(found)} branch(es): "
+            + "; ".join(f"{r['run']} {r['previous %']}% -> {r['line %']}% (-{r['drop (points)']} points)" for r in rows[:5])
+            + ". Look at the change between the two runs (`crossbridge patch-coverage --run RUN` shows its uncovered lines)."
+            if found
+            else f"no branch lost more than {policy.max_drop:g} points against its previous run"
+        ),
+        metadata={
+            "max_drop_points": dg.MetadataValue.float(float(policy.max_drop)),
+            "drops": dg.MetadataValue.md(md_table(rows, ["run", "line %", "previous", "previous %", "drop (points)"])),
+            "run_ids": dg.MetadataValue.json([r["run_id"] for r in found]),
+        },
+    )
+
+
+@dg.asset_check(
+    asset=coverage_by_run,
+    description="No run is still missing coverage shards after the grace period "
+    "(CROSSBRIDGE_COVERAGE_SHARD_GRACE_MINUTES).",
+)
+def coverage_shards_complete(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    policy = coverage_policy.load_policy()
+    stale = coverage_policy.stale_incomplete(_runs(warehouse), policy.shard_grace, datetime.now(timezone.utc))
+    rows = [{"run": _run_label(r), "shards": _shards(r), "waiting (min)": r["waiting_minutes"]} for r in stale]
+    return dg.AssetCheckResult(
+        passed=not stale,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=(
+            f"{len(stale)} run(s) still missing coverage shards: "
+            + "; ".join(f"{r['run']} has {r['shards']}" for r in rows[:5])
+            + ". Check that every CI shard uploads its coverage report (a failed or cancelled shard never sends one); "
+            "until then the run's coverage is left out of thresholds and drops."
+            if stale
+            else "every run has all its announced shards, or is within its grace period"
+        ),
+        metadata={
+            "grace_minutes": dg.MetadataValue.float(policy.shard_grace.total_seconds() / 60),
+            "runs": dg.MetadataValue.md(md_table(rows, ["run", "shards", "waiting (min)"])),
+            "run_ids": dg.MetadataValue.json([r["run_id"] for r in stale]),
+        },
+    )
+
+
+# ---------------------------------------------------------------------------- trends
+
+
+@dg.asset(
+    deps=[coverage_by_run],
+    group_name="coverage",
+    kinds={"python", WAREHOUSE_KIND},
+    owners=["team:qa-platform"],
+    retry_policy=STORAGE_RETRY,
+    automation_condition=KEEP_FRESH,
+    description="Line and branch coverage per project and branch over time: latest, previous and change.",
+)
+def coverage_trends(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    with run_context(context), storage_faults("computing coverage trends"):
+        runs = _runs(warehouse)
+    by_branch: dict[tuple[str, str], list[dict]] = {}
+    for r in sorted(runs, key=lambda r: (r["started_at"], r["run_id"])):
+        if r["complete"] and r["line_pct"] is not None:
+            by_branch.setdefault((r["project"], r["branch"]), []).append(r)
+    rows = []
+    for (project, branch), history in sorted(by_branch.items()):
+        last, prev = history[-1], (history[-2] if len(history) > 1 else None)
+        rows.append(
+            {
+                "project": project,
+                "branch": branch,
+                "runs": len(history),
+                "latest build": last["build"] or last["run_id"],
+                "line %": last["line_pct"],
+                "branch %": last["branch_pct"],
+                "change (points)": round(last["line_pct"] - prev["line_pct"], 2) if prev else None,
+                "last 10 line %": " ".join(f"{h['line_pct']:g}" for h in history[-10:]),
+            }
+        )
+    metadata = {
+        "dagster/row_count": dg.MetadataValue.int(sum(r["runs"] for r in rows)),
+        "branches": dg.MetadataValue.int(len(rows)),
+        "trends": dg.MetadataValue.md(
+            md_table(rows, ["project", "branch", "runs", "latest build", "line %", "branch %", "change (points)", "last 10 line %"])
+        ),
+    }
+    latest = max((h[-1] for h in by_branch.values()), key=lambda r: (r["started_at"], r["run_id"]), default=None)
+    if latest:
+        # The newest run overall, plotted over materializations; per-branch figures for the busiest branches.
+        metadata["line_pct"] = dg.MetadataValue.float(_pct(latest["line_pct"]))
+        metadata["branch_pct"] = dg.MetadataValue.float(_pct(latest["branch_pct"]))
+        for row in sorted(rows, key=lambda r: -r["runs"])[:10]:
+            metadata[f"line_pct {row['project']}/{row['branch']}"] = dg.MetadataValue.float(_pct(row["line %"]))
+    return dg.MaterializeResult(metadata=metadata)
+
+
+# ---------------------------------------------------------------------------- per-test map
+
+
+@dg.asset(
+    deps=[coverage],
+    group_name="coverage",
+    kinds={"python", WAREHOUSE_KIND},
+    owners=["team:qa-platform"],
+    retry_policy=STORAGE_RETRY,
+    automation_condition=KEEP_FRESH,
+    description="Which test ran which line, from coverage.py dynamic contexts and per-test coverage reports: "
+    "answers \"which tests cover file F line L\".",
+)
+def test_coverage_map(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    TM = schema.test_coverage_map
+    with run_context(context), storage_faults("summarizing the per-test coverage map"):
+        with warehouse.engine().connect() as conn:
+            total = conn.execute(select(func.count()).select_from(TM)).scalar_one()
+            runs = conn.execute(select(func.count(func.distinct(TM.c.run_id)))).scalar_one()
+            tests = conn.execute(select(func.count(func.distinct(TM.c.test)))).scalar_one()
+            top = conn.execute(
+                select(TM.c.path, func.count(func.distinct(TM.c.test)).label("tests"))
+                .group_by(TM.c.path)
+                .order_by(func.count(func.distinct(TM.c.test)).desc(), TM.c.path)
+                .limit(10)
+            ).all()
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": dg.MetadataValue.int(total),
+            "dagster/column_schema": MAP_SCHEMA,
+            "runs_with_per_test_coverage": dg.MetadataValue.int(runs),
+            "tests": dg.MetadataValue.int(tests),
+            "files_reached_by_most_tests": dg.MetadataValue.md(
+                md_table([{"file": p, "tests": n} for p, n in top], ["file", "tests"])
+            ),
+        }
+    )
+
+
+defs = dg.Definitions(
+    assets=[coverage, coverage_by_run, coverage_trends, test_coverage_map],
+    asset_checks=[coverage_report_warnings, coverage_threshold, coverage_drop, coverage_shards_complete],
+)

@@ -45,6 +45,12 @@ class Plan:
     cursor: dict = field(default_factory=dict)
 
 
+def _is_coverage_data(name: str) -> bool:
+    """coverage.py's data files are hidden by name (.coverage, .coverage.<host>.<pid>.<n>) but are
+    reports all the same; other dot-files and dot-folders (staging, editors) are not."""
+    return name == ".coverage" or (name.startswith(".coverage.") and not name.endswith(IGNORED_SUFFIXES))
+
+
 def scan(inbox: Path, partials: dict[str, tuple[int, int]] | None = None) -> dict[str, tuple[int, int]]:
     """relative path -> (size, mtime_ns) of every candidate report under the inbox.
     Files still being written (IGNORED_SUFFIXES) go to `partials` when it is given."""
@@ -59,7 +65,7 @@ def scan(inbox: Path, partials: dict[str, tuple[int, int]] | None = None) -> dic
         except OSError:
             continue
         for entry in entries:
-            if entry.name.startswith("."):
+            if entry.name.startswith(".") and not _is_coverage_data(entry.name):
                 continue
             if entry.is_dir(follow_symlinks=False):
                 stack.append(Path(entry.path))

@@ -1,0 +1,167 @@
+"""What counts as good coverage: thresholds per project and branch, the largest tolerated drop
+between two runs of a branch, and how long a run may wait for its missing shards. Read from
+environment variables and validated like settings.py; the judgements are pure functions.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from fnmatch import fnmatchcase
+from typing import Iterable, Mapping
+
+from crossbridge_assets.settings import SettingsError
+
+# name -> (default, meaning), in the shape of settings.VARIABLES for the README's table.
+VARIABLES: dict[str, tuple[str, str]] = {
+    "CROSSBRIDGE_COVERAGE_THRESHOLDS": (
+        '{"*": 0}',
+        'minimum line coverage in percent per "project/branch" (globs allowed, a bare project means '
+        'all its branches, "*" is the default), e.g. {"shop/main": 80, "shop/release/*": 75, "*": 0}',
+    ),
+    "CROSSBRIDGE_COVERAGE_MAX_DROP": (
+        "1.0",
+        "largest tolerated drop of line coverage, in percentage points, against the previous run of the branch",
+    ),
+    "CROSSBRIDGE_COVERAGE_SHARD_GRACE_MINUTES": (
+        "120",
+        "how long a run may wait for its missing coverage shards before the check reports it",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class CoveragePolicy:
+    thresholds: dict[str, float] = field(default_factory=lambda: {"*": 0.0})
+    max_drop: float = 1.0  # percentage points
+    shard_grace: timedelta = timedelta(minutes=120)
+
+    def threshold(self, project: str, branch: str) -> tuple[float, str]:
+        """(minimum line %, the key that set it) for a project and branch: an exact key wins,
+        then the most specific matching glob (the one with the most literal characters)."""
+        name = f"{project}/{branch}"
+        if name in self.thresholds:
+            return self.thresholds[name], name
+        matching = [k for k in self.thresholds if fnmatchcase(name, k)]
+        if not matching:
+            return 0.0, "(none)"
+        best = max(matching, key=lambda k: (len(k.replace("*", "").replace("?", "")), len(k)))
+        return self.thresholds[best], best
+
+
+def _number(name: str, raw: str, low: float, high: float) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a number; expected {VARIABLES[name][1]}") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{name}={raw!r} is out of range; expected a value from {low:g} to {high:g}")
+    return value
+
+
+def parse_thresholds(raw: str, name: str = "CROSSBRIDGE_COVERAGE_THRESHOLDS") -> dict[str, float]:
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise SettingsError(
+            f"{name} is not valid JSON ({exc.msg} at column {exc.colno}); expected e.g. "
+            '{"shop/main": 80, "*": 0}'
+        ) from None
+    if not isinstance(data, dict):
+        raise SettingsError(f'{name} must be a JSON object of "project/branch": percent, e.g. {{"shop/main": 80, "*": 0}}')
+    out: dict[str, float] = {}
+    for key, value in data.items():
+        key = key.strip()
+        if not key:
+            raise SettingsError(f"{name} has an empty key; use \"project/branch\", \"project\" or \"*\"")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 100:
+            raise SettingsError(f"{name}: {key!r} has {value!r}; expected a percentage from 0 to 100")
+        # A bare project name means every branch of it.
+        out[key if ("/" in key or key == "*") else key + "/*"] = float(value)
+    out.setdefault("*", 0.0)
+    return out
+
+
+def load_policy(env: Mapping[str, str] | None = None) -> CoveragePolicy:
+    """Read and validate the coverage variables. Raises SettingsError naming the variable."""
+    env = os.environ if env is None else env
+
+    def get(name: str) -> str:
+        value = (env.get(name) or "").strip()
+        return value or VARIABLES[name][0]
+
+    return CoveragePolicy(
+        thresholds=parse_thresholds(get("CROSSBRIDGE_COVERAGE_THRESHOLDS")),
+        max_drop=_number("CROSSBRIDGE_COVERAGE_MAX_DROP", get("CROSSBRIDGE_COVERAGE_MAX_DROP"), 0, 100),
+        shard_grace=timedelta(
+            minutes=_number(
+                "CROSSBRIDGE_COVERAGE_SHARD_GRACE_MINUTES", get("CROSSBRIDGE_COVERAGE_SHARD_GRACE_MINUTES"), 0, 7 * 24 * 60
+            )
+        ),
+    )
+
+
+# ---------------------------------------------------------------------------- judgements
+# `runs` are dicts with the columns of coverage_runs (run_id, project, branch, build,
+# started_at, complete, line_pct, ...), ordered oldest first within a branch or not at all.
+
+
+def _order(run: dict):
+    return (run.get("started_at") or run.get("first_arrival"), run.get("run_id"))
+
+
+def latest_per_branch(runs: Iterable[dict], complete_only: bool = True) -> dict[tuple[str, str], dict]:
+    """The newest judged run of every project and branch (incomplete and unmeasured runs are
+    not judged: a run missing shards looks low without being low)."""
+    latest: dict[tuple[str, str], dict] = {}
+    for run in sorted(runs, key=_order):
+        if run.get("line_pct") is None or (complete_only and not run.get("complete")):
+            continue
+        latest[(run["project"], run["branch"])] = run
+    return latest
+
+
+def below_threshold(runs: Iterable[dict], policy: CoveragePolicy) -> list[dict]:
+    """Latest complete run of each branch whose line coverage is under its threshold."""
+    out = []
+    for (project, branch), run in sorted(latest_per_branch(runs).items()):
+        minimum, key = policy.threshold(project, branch)
+        if run["line_pct"] < minimum:
+            out.append({**run, "threshold": minimum, "threshold_key": key})
+    return out
+
+
+def drops(runs: Iterable[dict], max_drop: float) -> list[dict]:
+    """Branches whose latest complete run lost more than `max_drop` points of line coverage
+    against the complete run before it on the same branch."""
+    by_branch: dict[tuple[str, str], list[dict]] = {}
+    for run in sorted(runs, key=_order):
+        if run.get("line_pct") is None or not run.get("complete"):
+            continue
+        by_branch.setdefault((run["project"], run["branch"]), []).append(run)
+    out = []
+    for (project, branch), history in sorted(by_branch.items()):
+        if len(history) < 2:
+            continue
+        previous, latest = history[-2], history[-1]
+        drop = round(previous["line_pct"] - latest["line_pct"], 2)
+        if drop > max_drop:
+            out.append({**latest, "previous_run": previous["run_id"], "previous_build": previous.get("build"),
+                        "previous_pct": previous["line_pct"], "drop": drop})
+    return out
+
+
+def stale_incomplete(runs: Iterable[dict], grace: timedelta, now: datetime) -> list[dict]:
+    """Runs still missing shards after the grace period since their first report arrived."""
+    out = []
+    for run in runs:
+        if run.get("complete"):
+            continue
+        arrived = run.get("first_arrival")
+        if arrived is not None and arrived.tzinfo is None:
+            arrived = arrived.replace(tzinfo=now.tzinfo)
+        if arrived is not None and now - arrived > grace:
+            out.append({**run, "waiting_minutes": int((now - arrived).total_seconds() // 60)})
+    return sorted(out, key=_order)

@@ -1,0 +1,237 @@
+"""Patch coverage: how much of what a change adds or modifies is covered, with diff-cover's
+semantics, so the two tools agree on the same diff and report.
+
+- The change is the '+' side of `git diff -U0 <compare>...HEAD` (three dots: against the merge
+  base), then the staged and the unstaged changes, applied in that order: a later diff's deleted
+  lines leave the set, its added lines join it.
+- Only lines the report measured count: a changed blank line, comment or docstring is not code.
+- A measured line is covered when it ran (hits > 0); the percentage is covered over measured,
+  100 when the change touches no measured line.
+Pure, except `git_diffs`, which runs git.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Mapping
+
+from crossbridge_assets.model import FileCoverage
+
+DEFAULT_COMPARE = "origin/main"
+GIT_DIFF = ("git", "-c", "diff.noprefix=false", "diff", "--no-color", "--no-ext-diff", "-U0")
+
+
+class DiffError(ValueError):
+    """The diff cannot be read or produced (unknown revision, not a repository, malformed hunk)."""
+
+
+# ---------------------------------------------------------------------------- diff
+
+_SOURCE = re.compile(r'^diff --git (?:"a/(?:[^"\\]|\\.)*"|a/[^"\\]*) ("b/(?:[^"\\]|\\.)*"|b/.*)$')
+_CC = re.compile(r"^diff --cc (.*)$")
+_HUNK = re.compile(r"\+([0-9]*)")
+
+
+def _unquote(path: str) -> str:
+    if len(path) >= 2 and path[0] == path[-1] == '"':
+        return path[1:-1].encode("latin-1", "backslashreplace").decode("unicode_escape").encode("latin-1").decode("utf-8")
+    return path
+
+
+def parse_diff(text: str) -> dict[str, tuple[list[int], list[int]]]:
+    """path -> (added line numbers, deleted line numbers) of one `git diff` output.
+
+    Line numbers are counted the way diff-cover counts them (both counters start at the hunk's
+    new-side start), so that staged and unstaged diffs combine as they do there."""
+    sections: dict[str, list[str]] = {}
+    path: str | None = None
+    in_hunk = False
+    for raw in text.split("\n"):
+        line = raw.rstrip()
+        if line.startswith("diff --git") or line.startswith("diff --cc"):
+            m = _SOURCE.match(line) if line.startswith("diff --git") else _CC.match(line)
+            if not m:
+                raise DiffError(f"cannot read the file name in diff line {line!r}")
+            path = _unquote(m.group(1))
+            if line.startswith("diff --git"):
+                path = path[2:]  # 'b/'
+            sections.setdefault(path, [])
+            in_hunk = False
+        elif in_hunk or line.startswith("@@"):
+            in_hunk = True
+            if path is None:
+                raise DiffError(f"hunk without a file: {line!r}")
+            sections[path].append(line)
+    out = {}
+    for src, lines in sections.items():
+        added: list[int] = []
+        deleted: list[int] = []
+        new = old = None
+        for line in lines:
+            if line.startswith("@@"):
+                parts = line.split()
+                m = _HUNK.match(parts[2]) if len(parts) > 2 else None
+                if not m or not m.group(1):
+                    raise DiffError(f"{src}: malformed hunk header {line!r}")
+                new = old = int(m.group(1))
+            elif line.startswith("+"):
+                if new is not None:
+                    added.append(new)
+                    new += 1
+            elif line.startswith("-"):
+                if old is not None:
+                    deleted.append(old)
+                    old += 1
+            else:
+                if old is not None:
+                    old += 1
+                if new is not None:
+                    new += 1
+        out[src] = (added, deleted)
+    return out
+
+
+def changed_lines(diffs: Iterable[str]) -> dict[str, list[int]]:
+    """Added and modified lines per file over diffs applied in order (committed, staged, unstaged)."""
+    result: dict[str, list[int]] = {}
+    for text in diffs:
+        for src, (added, deleted) in parse_diff(text).items():
+            gone = set(deleted)
+            result[src] = [n for n in result.get(src, []) if n not in gone] + added
+    return {src: sorted(set(lines)) for src, lines in result.items()}
+
+
+def _git(repo: Path, *args: str) -> str:
+    try:
+        done = subprocess.run([*GIT_DIFF, *args], cwd=repo, capture_output=True, text=True, check=False)
+    except FileNotFoundError as exc:
+        raise DiffError("git is not installed or not on PATH") from exc
+    if done.returncode != 0 or done.stderr.strip():
+        message = " ".join(done.stderr.split()) or f"git diff exited with {done.returncode}"
+        if "unknown revision" in message or "bad revision" in message:
+            message += "; name an existing branch or commit with --diff"
+        raise DiffError(message)
+    return done.stdout
+
+
+def git_diffs(repo: Path | str, compare: str = DEFAULT_COMPARE, working_tree: bool = True) -> list[str]:
+    """The committed change against the merge base with `compare`, then (with `working_tree`)
+    the staged and unstaged changes."""
+    repo = Path(repo)
+    diffs = [_git(repo, f"{compare}...HEAD")]
+    if working_tree:
+        diffs += [_git(repo, "--cached"), _git(repo)]
+    return diffs
+
+
+# ---------------------------------------------------------------------------- coverage of the change
+
+
+@dataclass
+class FilePatch:
+    path: str
+    changed: list[int]
+    measured: list[int] = field(default_factory=list)
+    covered: list[int] = field(default_factory=list)
+    uncovered: list[int] = field(default_factory=list)
+    coverage_path: str | None = None  # the file as the report names it; None: not in the report
+
+    @property
+    def percent(self) -> float | None:
+        return round(100.0 * len(self.covered) / len(self.measured), 2) if self.measured else None
+
+
+@dataclass
+class PatchReport:
+    compare: str
+    files: list[FilePatch]
+
+    @property
+    def measured(self) -> int:
+        return sum(len(f.measured) for f in self.files)
+
+    @property
+    def covered(self) -> int:
+        return sum(len(f.covered) for f in self.files)
+
+    @property
+    def uncovered(self) -> int:
+        return sum(len(f.uncovered) for f in self.files)
+
+    @property
+    def percent(self) -> float:
+        return round(100.0 * self.covered / self.measured, 2) if self.measured else 100.0
+
+    def as_dict(self) -> dict:
+        return {
+            "compare": self.compare,
+            "files": {
+                f.path: {
+                    "changed": f.changed,
+                    "measured": f.measured,
+                    "covered": f.covered,
+                    "uncovered": f.uncovered,
+                    "percent": f.percent,
+                    "in_report": f.coverage_path is not None,
+                }
+                for f in self.files
+            },
+            "measured_lines": self.measured,
+            "covered_lines": self.covered,
+            "uncovered_lines": self.uncovered,
+            "percent": self.percent,
+        }
+
+
+def find_file(path: str, coverage: Mapping[str, FileCoverage]) -> str | None:
+    """The report's name for a changed file: the same path, or else the one path that is a
+    whole-segment suffix of it (reports written relative to a source folder) or that it is a
+    suffix of (reports that kept an absolute path)."""
+    if path in coverage:
+        return path
+    candidates = [
+        p for p in coverage if path.endswith("/" + p) or p.endswith("/" + path)
+    ]
+    return candidates[0] if len(candidates) == 1 else None
+
+
+def patch_coverage(changed: Mapping[str, list[int]], coverage: Mapping[str, FileCoverage], compare: str = "") -> PatchReport:
+    files = []
+    for path in sorted(changed):
+        lines = changed[path]
+        fp = FilePatch(path=path, changed=list(lines))
+        name = find_file(path, coverage)
+        if name is not None:
+            fc = coverage[name]
+            fp.coverage_path = name
+            fp.measured = [n for n in lines if n in fc.lines]
+            fp.covered = [n for n in fp.measured if fc.lines[n] > 0]
+            fp.uncovered = [n for n in fp.measured if fc.lines[n] <= 0]
+        files.append(fp)
+    return PatchReport(compare=compare, files=files)
+
+
+def format_report(report: PatchReport, source: str) -> str:
+    """The terminal form: one block per changed file with coverage, then the total."""
+    out = [f"Patch coverage of {report.compare or 'the diff'} against {source}", ""]
+    for f in report.files:
+        if not f.measured:
+            continue
+        out.append(f"{f.path}  {f.percent:.2f}%  ({len(f.covered)}/{len(f.measured)} changed lines covered)")
+        if f.uncovered:
+            out.append(f"    uncovered: {_ranges(f.uncovered)}")
+    skipped = [f.path for f in report.files if not f.measured]
+    if skipped:
+        out.append(f"{len(skipped)} changed file(s) with no measured lines: {', '.join(skipped[:10])}"
+                   + (" …" if len(skipped) > 10 else ""))
+    out += ["", f"Total: {report.covered}/{report.measured} changed lines covered, {report.percent:.2f}%"]
+    return "\n".join(out)
+
+
+def _ranges(lines: list[int]) -> str:
+    from crossbridge_assets.formats._coverage import encode_ranges
+
+    return encode_ranges(lines).replace(",", ", ")

@@ -1,0 +1,461 @@
+"""Loading coverage reports and reading coverage back: one transaction per report,
+delete-then-insert, so loading the same report again never duplicates a row; per-run coverage
+is the union of every report of the run (its shards, its formats), rebuilt when they change."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+from sqlalchemy import Engine, and_, delete, func, insert, select, update
+
+from crossbridge_assets.formats._coverage import (
+    context_to_test,
+    decode_ranges,
+    encode_ranges,
+    merge_coverage,
+    merged_totals,
+)
+from crossbridge_assets.formats._paths import normalize_source_path
+from crossbridge_assets.model import KIND_COVERAGE, CoverageStream, CoverageTotals, FileCoverage
+from crossbridge_assets.warehouse import schema
+from crossbridge_assets.warehouse.engine import bulk_insert, now
+from crossbridge_assets.warehouse.landing import LANDED, SIDECAR_SUFFIX
+from crossbridge_assets.warehouse.runs import register_run
+
+CHUNK = 2_000
+KEEP_LEAST_COVERED = 10
+# Formats that record what ran, not what could have run: every line they hold is covered, so
+# they say nothing about a percentage (they feed the per-test map, not the run's figures).
+EXECUTED_ONLY = frozenset({"coveragepy-data"})
+
+R, CF, CL, TM, CR = (
+    schema.reports,
+    schema.coverage_files,
+    schema.coverage_lines,
+    schema.test_coverage_map,
+    schema.coverage_runs,
+)
+
+
+# ---------------------------------------------------------------------------- encoding
+
+
+def encode_branches(branches: dict[int, tuple[int, int]]) -> str | None:
+    """{9: (2, 2), 17: (1, 2)} -> '9:2/2,17:1/2'."""
+    if not branches:
+        return None
+    return ",".join(f"{n}:{c}/{t}" for n, (c, t) in sorted(branches.items()))
+
+
+def decode_branches(text: str | None) -> dict[int, tuple[int, int]]:
+    out: dict[int, tuple[int, int]] = {}
+    if not text:
+        return out
+    for part in text.split(","):
+        line, _, counts = part.partition(":")
+        covered, _, total = counts.partition("/")
+        out[int(line)] = (int(covered), int(total))
+    return out
+
+
+def file_record(path: str, covered: str, uncovered: str, branches: str | None, functions: str | None) -> FileCoverage:
+    """A FileCoverage back from its stored form (hits are 1 or 0: the ranges keep coverage, not counts)."""
+    lines = dict.fromkeys(decode_ranges(uncovered), 0)
+    lines.update(dict.fromkeys(decode_ranges(covered), 1))
+    fns = [tuple(f) for f in json.loads(functions)] if functions else []
+    return FileCoverage(path=path, lines=lines, branches=decode_branches(branches), functions=fns)
+
+
+def _pct(covered: int, valid: int) -> float | None:
+    return round(100.0 * covered / valid, 2) if valid else None
+
+
+# ---------------------------------------------------------------------------- loading
+
+
+@dataclass
+class CoverageLoadSummary:
+    totals: CoverageTotals = field(default_factory=CoverageTotals)
+    file_rows: int = 0
+    map_rows: int = 0
+    tests: int = 0  # tests in the per-test map
+    least_covered: list[dict] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _map_rows(report, context: str, test: str, files: dict[str, set[int]]) -> list[dict]:
+    rows = []
+    for path, lines in files.items():
+        lines = {n for n in lines if n > 0}
+        if lines:
+            rows.append(
+                dict(
+                    report_sha256=report.sha256,
+                    run_id=report.run_id,
+                    context=context,
+                    test=test,
+                    path=path,
+                    lines=encode_ranges(lines),
+                    first_line=min(lines),
+                    last_line=max(lines),
+                    partition=report.partition,
+                )
+            )
+    return rows
+
+
+def load_coverage(engine: Engine, report, stream: CoverageStream, test: str | None = None) -> CoverageLoadSummary:
+    """Write every file of `stream` for the `reports` row `report`, and its per-test map: the
+    report's own dynamic contexts, or, for a report of a single test (`test`), its covered
+    lines. Parse errors propagate and roll the whole report back."""
+    summary = CoverageLoadSummary()
+    sha = report.sha256
+    ranked: list[tuple[float, int, str]] = []
+    with engine.begin() as conn:
+        for table in schema.COVERAGE_TABLES:
+            conn.execute(delete(table).where(table.c.report_sha256 == sha))
+        register_run(conn, report, now())
+        files: list[dict] = []
+        lines: list[dict] = []
+        per_test: dict[str, set[int]] = {}
+
+        def flush() -> None:
+            summary.file_rows += bulk_insert(conn, CF, files)
+            bulk_insert(conn, CL, lines)
+            files.clear()
+            lines.clear()
+
+        def file_row(path: str, counts: CoverageTotals, has_lines: bool) -> dict:
+            if counts.lines_valid:
+                ranked.append((counts.lines_covered / counts.lines_valid, -counts.lines_valid, path))
+            return dict(
+                report_sha256=sha,
+                run_id=report.run_id,
+                path=path,
+                lines_valid=counts.lines_valid,
+                lines_covered=counts.lines_covered,
+                branches_valid=counts.branches_valid,
+                branches_covered=counts.branches_covered,
+                has_lines=has_lines,
+                partition=report.partition,
+            )
+
+        seen: set[str] = set()
+        for fc in stream:
+            if fc.path in seen:  # two spellings of one file in one report: a format already unions them
+                continue
+            seen.add(fc.path)
+            own = CoverageTotals()
+            own.add(fc)
+            # coverage.py JSON: the summary is the count, the line lists may hold non-statements.
+            counts = stream.file_totals.get(fc.path) if stream.prefer_declared else None
+            files.append(file_row(fc.path, counts or own, True))
+            covered = [n for n, h in fc.lines.items() if h > 0]
+            lines.append(
+                dict(
+                    report_sha256=sha,
+                    path=fc.path,
+                    covered=encode_ranges(covered),
+                    uncovered=encode_ranges(n for n, h in fc.lines.items() if h <= 0),
+                    branches=encode_branches(fc.branches),
+                    functions=json.dumps(fc.functions) if fc.functions else None,
+                )
+            )
+            if test and covered:
+                per_test[fc.path] = set(covered)
+            if len(files) >= CHUNK:
+                flush()
+        # Reports of counts only (Istanbul's coverage-summary.json) have files but no lines.
+        for path, counts in stream.file_totals.items():
+            if path not in seen:
+                seen.add(path)
+                files.append(file_row(path, counts, False))
+        flush()
+
+        map_rows: list[dict] = []
+        tests: set[str] = set()
+        if test:
+            map_rows = _map_rows(report, test, test, per_test)
+            tests.add(test)
+        elif stream.per_test:
+            for context, by_file in stream.per_test.items():
+                name = context_to_test(context)
+                rows = _map_rows(report, context, name, by_file)
+                if rows:
+                    tests.add(name)
+                    map_rows.extend(rows)
+        summary.map_rows = bulk_insert(conn, TM, map_rows)
+        summary.tests = len(tests)
+
+        summary.totals = stream.effective_totals
+        summary.warnings = list(stream.info.warnings)
+        conn.execute(
+            update(R)
+            .where(R.c.sha256 == sha)
+            .values(
+                totals=json.dumps(summary.totals.as_dict()),
+                declared=json.dumps(stream.info.declared) if stream.info.declared else None,
+                warnings=json.dumps(summary.warnings) if summary.warnings else None,
+                started_at=report.started_at or stream.info.started_at,
+                loaded_at=now(),
+            )
+        )
+    summary.least_covered = [
+        {"file": path, "line_pct": round(100 * rate, 2)}
+        for rate, _, path in sorted(ranked)[:KEEP_LEAST_COVERED]
+    ]
+    return summary
+
+
+def announced_test(report) -> str | None:
+    """The test a per-test coverage report belongs to, as its drop's manifest announced it:
+    `"files": {"<file name>": {"test": "<test>"}}`, kept by landing in the archive sidecar as
+    `"test"`. None for an ordinary report."""
+    if not report.archive_path:
+        return None
+    sidecar = Path(report.archive_path + SIDECAR_SUFFIX)
+    try:
+        test = json.loads(sidecar.read_text(encoding="utf-8")).get("test")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return str(test) if test else None
+
+
+def forget_report(engine: Engine, sha256: str) -> None:
+    """Drop the coverage rows of a report (it was quarantined after an earlier load)."""
+    with engine.begin() as conn:
+        for table in schema.COVERAGE_TABLES:
+            conn.execute(delete(table).where(table.c.report_sha256 == sha256))
+
+
+# ---------------------------------------------------------------------------- per-run union
+
+
+@dataclass
+class RunMerge:
+    files: dict[str, FileCoverage]  # union of the line records
+    counts_only: dict[str, CoverageTotals]  # files no report of the run has lines for
+    totals: CoverageTotals
+
+    def file_figures(self) -> list[dict]:
+        """path, lines_valid, lines_covered, line_pct of every file, least covered first."""
+        rows = []
+        for path, fc in self.files.items():
+            t = CoverageTotals()
+            t.add(fc)
+            rows.append(dict(file=path, lines_valid=t.lines_valid, lines_covered=t.lines_covered,
+                             branches_valid=t.branches_valid, branches_covered=t.branches_covered))
+        for path, t in self.counts_only.items():
+            rows.append(dict(file=path, lines_valid=t.lines_valid, lines_covered=t.lines_covered,
+                             branches_valid=t.branches_valid, branches_covered=t.branches_covered))
+        for row in rows:
+            row["line_pct"] = _pct(row["lines_covered"], row["lines_valid"])
+        return sorted(rows, key=lambda r: (r["line_pct"] if r["line_pct"] is not None else 101, -r["lines_valid"], r["file"]))
+
+
+def merge_run(reports: Iterable[tuple[Iterable[FileCoverage], dict[str, CoverageTotals]]]) -> RunMerge:
+    """Union of the reports of one run: (line records, counts of files without lines) each.
+
+    Lines follow merge_coverage (a line is covered if any report covers it). A file that no
+    report has lines for keeps the counts of the report covering most of it: counts cannot be
+    unioned, and the larger is what is known to have run."""
+    streams: list[list[FileCoverage]] = []
+    counts: dict[str, CoverageTotals] = {}
+    for records, file_counts in reports:
+        streams.append(list(records))
+        for path, t in file_counts.items():
+            best = counts.get(path)
+            if best is None or (t.lines_covered, t.lines_valid) > (best.lines_covered, best.lines_valid):
+                counts[path] = t
+    files = merge_coverage(streams)
+    counts_only = {p: t for p, t in counts.items() if p not in files}
+    totals = merged_totals(files)
+    for t in counts_only.values():
+        totals.files += 1
+        totals.lines_valid += t.lines_valid
+        totals.lines_covered += t.lines_covered
+        totals.branches_valid += t.branches_valid
+        totals.branches_covered += t.branches_covered
+    return RunMerge(files, counts_only, totals)
+
+
+def _report_inputs(conn, shas: list[str]) -> dict[str, tuple[list[FileCoverage], dict[str, CoverageTotals]]]:
+    out: dict[str, tuple[list[FileCoverage], dict[str, CoverageTotals]]] = {s: ([], {}) for s in shas}
+    for start in range(0, len(shas), 500):
+        chunk = shas[start : start + 500]
+        for row in conn.execute(
+            select(CL.c.report_sha256, CL.c.path, CL.c.covered, CL.c.uncovered, CL.c.branches, CL.c.functions).where(
+                CL.c.report_sha256.in_(chunk)
+            )
+        ):
+            out[row.report_sha256][0].append(file_record(row.path, row.covered, row.uncovered, row.branches, row.functions))
+        for row in conn.execute(select(CF).where(and_(CF.c.report_sha256.in_(chunk), CF.c.has_lines.is_(False)))):
+            out[row.report_sha256][1][row.path] = CoverageTotals(
+                1, row.lines_valid, row.lines_covered, row.branches_valid, row.branches_covered
+            )
+    return out
+
+
+def _loaded_reports(conn, run_ids: list[str] | None = None) -> dict[str, list]:
+    cond = [R.c.kind == KIND_COVERAGE, R.c.status == LANDED, R.c.loaded_at.is_not(None)]
+    if run_ids is not None:
+        cond.append(R.c.run_id.in_(run_ids))
+    by_run: dict[str, list] = defaultdict(list)
+    stmt = select(
+        R.c.sha256, R.c.run_id, R.c.format, R.c.project, R.c.branch, R.c.commit_sha, R.c.build, R.c.shard,
+        R.c.shards_expected, R.c.started_at, R.c.arrived_at, R.c.loaded_at,
+    ).where(and_(*cond)).order_by(R.c.arrived_at, R.c.sha256)
+    for row in conn.execute(stmt):
+        by_run[row.run_id].append(row)
+    return by_run
+
+
+def run_merge(engine: Engine, run_id: str, include_executed_only: bool = False) -> RunMerge:
+    """The union of a run's loaded coverage reports, from the warehouse."""
+    with engine.connect() as conn:
+        reports = _loaded_reports(conn, [run_id]).get(run_id, [])
+        measured = [r.sha256 for r in reports if include_executed_only or r.format not in EXECUTED_ONLY]
+        inputs = _report_inputs(conn, measured)
+    return merge_run(inputs[s] for s in measured)
+
+
+def _fingerprint(reports: list) -> str:
+    key = "\n".join(sorted(f"{r.sha256}:{r.loaded_at.isoformat() if r.loaded_at else ''}" for r in reports))
+    return hashlib.sha1(key.encode()).hexdigest()
+
+
+def _shards_seen(reports: list) -> int:
+    shards = {r.shard for r in reports if r.shard}
+    return len(shards) if shards else len(reports)
+
+
+def refresh_runs(engine: Engine) -> list[str]:
+    """Bring coverage_runs up to date: a run is recomputed when the set of its loaded reports
+    changed (a shard arrived, a report was re-loaded or quarantined). Returns the run ids
+    written or removed."""
+    changed: list[str] = []
+    with engine.connect() as conn:
+        by_run = _loaded_reports(conn)
+        known = dict(conn.execute(select(CR.c.run_id, CR.c.fingerprint)).all())
+    stale = [run_id for run_id in known if run_id not in by_run]
+    todo = [run_id for run_id, reports in by_run.items() if known.get(run_id) != _fingerprint(reports)]
+    for start in range(0, len(todo), 200):
+        rows = []
+        with engine.begin() as conn:
+            batch = todo[start : start + 200]
+            shas = [r.sha256 for run_id in batch for r in by_run[run_id] if r.format not in EXECUTED_ONLY]
+            inputs = _report_inputs(conn, shas)
+            for run_id in batch:
+                reports = by_run[run_id]
+                measured = [inputs[r.sha256] for r in reports if r.format not in EXECUTED_ONLY]
+                merged = merge_run(measured)
+                t = merged.totals
+                expected = max((r.shards_expected for r in reports if r.shards_expected), default=None)
+                seen = _shards_seen(reports)
+                first = reports[0]
+                first_arrival = min(r.arrived_at for r in reports)
+                rows.append(
+                    dict(
+                        run_id=run_id,
+                        project=first.project,
+                        branch=first.branch,
+                        commit_sha=first.commit_sha,
+                        build=first.build,
+                        started_at=min((r.started_at for r in reports if r.started_at), default=first_arrival),
+                        first_arrival=first_arrival,
+                        reports=len(reports),
+                        formats=",".join(sorted({r.format for r in reports if r.format})),
+                        shards_seen=seen,
+                        shards_expected=expected,
+                        complete=expected is None or seen >= expected,
+                        files=t.files,
+                        lines_valid=t.lines_valid,
+                        lines_covered=t.lines_covered,
+                        branches_valid=t.branches_valid,
+                        branches_covered=t.branches_covered,
+                        line_pct=_pct(t.lines_covered, t.lines_valid) if measured else None,
+                        branch_pct=_pct(t.branches_covered, t.branches_valid) if measured else None,
+                        fingerprint=_fingerprint(reports),
+                        computed_at=now(),
+                    )
+                )
+            conn.execute(delete(CR).where(CR.c.run_id.in_(batch)))
+            conn.execute(insert(CR), rows)
+        changed.extend(batch)
+    if stale:
+        with engine.begin() as conn:
+            conn.execute(delete(CR).where(CR.c.run_id.in_(stale)))
+        changed.extend(stale)
+    return changed
+
+
+# ---------------------------------------------------------------------------- queries
+
+
+def coverage_runs(engine: Engine, project: str | None = None, branch: str | None = None) -> list[dict]:
+    """Every run's merged figures, oldest first."""
+    cond = []
+    if project:
+        cond.append(CR.c.project == project)
+    if branch:
+        cond.append(CR.c.branch == branch)
+    with engine.connect() as conn:
+        rows = conn.execute(select(CR).where(*cond).order_by(CR.c.started_at, CR.c.run_id)).all()
+    return [dict(r._mapping) for r in rows]
+
+
+def latest_run_id(engine: Engine, project: str | None = None, branch: str | None = None) -> str | None:
+    """The newest run with measured coverage (complete runs first)."""
+    cond = [CR.c.line_pct.is_not(None)]
+    if project:
+        cond.append(CR.c.project == project)
+    if branch:
+        cond.append(CR.c.branch == branch)
+    with engine.connect() as conn:
+        return conn.execute(
+            select(CR.c.run_id).where(*cond).order_by(CR.c.complete.desc(), CR.c.started_at.desc(), CR.c.run_id.desc()).limit(1)
+        ).scalar()
+
+
+def covering_tests(
+    engine: Engine,
+    path: str,
+    line: int,
+    run_id: str | None = None,
+    project: str | None = None,
+    branch: str | None = None,
+) -> list[dict]:
+    """Which tests cover file `path` at `line`: in `run_id`, or in the newest run that has a
+    per-test map for the file. Returns [{test, contexts, run_id}], sorted by test."""
+    path = normalize_source_path(path)
+    with engine.connect() as conn:
+        if run_id is None:
+            stmt = (
+                select(TM.c.run_id)
+                .join(R, R.c.sha256 == TM.c.report_sha256)
+                .where(TM.c.path == path)
+                .order_by(func.coalesce(R.c.started_at, R.c.arrived_at).desc())
+                .limit(1)
+            )
+            if project:
+                stmt = stmt.where(R.c.project == project)
+            if branch:
+                stmt = stmt.where(R.c.branch == branch)
+            run_id = conn.execute(stmt).scalar()
+            if run_id is None:
+                return []
+        rows = conn.execute(
+            select(TM.c.test, TM.c.context, TM.c.lines).where(
+                TM.c.path == path, TM.c.run_id == run_id, TM.c.first_line <= line, TM.c.last_line >= line
+            )
+        ).all()
+    found: dict[str, set[str]] = defaultdict(set)
+    for test, context, lines in rows:
+        if line in decode_ranges(lines):
+            found[test].add(context)
+    return [{"test": t, "contexts": sorted(c), "run_id": run_id} for t, c in sorted(found.items())]

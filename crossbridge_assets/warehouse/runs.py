@@ -1,0 +1,33 @@
+"""CI runs: one row per project, branch and build, shared by every kind of report."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Connection
+
+from crossbridge_assets.warehouse import schema
+from crossbridge_assets.warehouse.engine import insert_missing
+
+
+def register_run(conn: Connection, report, created: datetime, started_at: datetime | None = None) -> None:
+    """Record the run a `reports` row belongs to, once (the first report of a run wins)."""
+    insert_missing(
+        conn,
+        schema.test_runs,
+        [
+            dict(
+                run_id=report.run_id,
+                project=report.project,
+                branch=report.branch,
+                commit_sha=report.commit_sha,
+                build=report.build,
+                started_at=report.started_at or started_at,
+                ci_url=report.ci_url,
+                shards_expected=report.shards_expected,
+                partition=report.partition,
+                created_at=created,
+            )
+        ],
+        ["run_id"],
+    )

@@ -226,13 +226,6 @@ def announced_test(report) -> str | None:
     return str(test) if test else None
 
 
-def forget_report(engine: Engine, sha256: str) -> None:
-    """Drop the coverage rows of a report (it was quarantined after an earlier load)."""
-    with engine.begin() as conn:
-        for table in schema.COVERAGE_TABLES:
-            conn.execute(delete(table).where(table.c.report_sha256 == sha256))
-
-
 # ---------------------------------------------------------------------------- per-run union
 
 

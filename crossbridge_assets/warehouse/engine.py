@@ -156,9 +156,26 @@ def bulk_insert(conn: Connection, table: Table, rows: Sequence[dict]) -> int:
                 buf,
             )
     else:
-        for start in range(0, len(rows), BULK_CHUNK):
-            chunk = [{c: _clean(r.get(c)) for c in columns} for r in rows[start : start + BULK_CHUNK]]
-            conn.execute(insert(table), chunk)
+        # The DBAPI cursor on the same connection (so the same transaction), fed tuples through
+        # each column type's own bind processor: what SQLAlchemy would store, without building
+        # and compiling a statement per chunk.
+        processors = [table.c[c].type.bind_processor(conn.dialect) for c in columns]
+        sql = f'INSERT INTO {table.name} ({", ".join(columns)}) VALUES ({", ".join("?" * len(columns))})'
+        cursor = conn.connection.dbapi_connection.cursor()
+        try:
+            for start in range(0, len(rows), BULK_CHUNK):
+                cursor.executemany(
+                    sql,
+                    [
+                        tuple(
+                            (proc(v) if proc is not None and v is not None else v)
+                            for proc, v in zip(processors, (_clean(r.get(c)) for c in columns))
+                        )
+                        for r in rows[start : start + BULK_CHUNK]
+                    ],
+                )
+        finally:
+            cursor.close()
     return len(rows)
 
 

@@ -42,7 +42,7 @@ def load_results(engine: Engine, report, stream: ResultStream) -> LoadSummary:
     sha = report.sha256
     started = now()
     with engine.begin() as conn:
-        for table in schema.PER_REPORT_TABLES:
+        for table in schema.RESULT_TABLES:
             conn.execute(delete(table).where(table.c.report_sha256 == sha))
         tests: dict[str, dict] = {}
         results: list[dict] = []

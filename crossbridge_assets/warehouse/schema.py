@@ -224,9 +224,6 @@ profile_regressions = Table(
 PROFILING_TABLES = (profile_events, profile_outbox, profile_baselines, profile_regressions)
 
 
-# Tables whose rows come from one report (delete-then-insert by report keeps loads idempotent).
-PER_REPORT_TABLES = (test_attempts, test_results)
-
 # ---------------------------------------------------------------------------- coverage
 # Rows of coverage_files, coverage_lines and test_coverage_map come from one report each
 # (delete-then-insert by report); coverage_runs is derived from them and rebuilt per run.
@@ -335,3 +332,9 @@ run_aggregates = Table(
 )
 Index("ix_run_aggregates_project_branch", run_aggregates.c.project, run_aggregates.c.branch)
 # ---------------------------------------------------------------- end health
+
+
+# Tables a result report's rows live in (delete-then-insert by report keeps loads idempotent).
+RESULT_TABLES = (test_attempts, test_results)
+# Every table whose rows come from one report: a quarantined report leaves none behind.
+PER_REPORT_TABLES = RESULT_TABLES + COVERAGE_TABLES + (profile_events, profile_outbox)

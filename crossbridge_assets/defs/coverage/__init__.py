@@ -29,7 +29,6 @@ from crossbridge_assets.warehouse.coverage import (
     EXECUTED_ONLY,
     announced_test,
     coverage_runs,
-    forget_report,
     load_coverage,
     refresh_runs,
     run_merge,
@@ -131,7 +130,6 @@ def coverage(context: dg.AssetExecutionContext, warehouse: WarehouseResource) ->
                     # A parser bug on one file must not lose the rest of the batch.
                     reason = exc.reason if isinstance(exc, FormatError) else f"could not be parsed: {type(exc).__name__}: {exc}"
                     landing.quarantine_report(report.sha256, reason)
-                    forget_report(engine, report.sha256)
                     bad.append({"file": report.original_name, "reason": reason})
                     if not isinstance(exc, FormatError):
                         log.exception("parser failed", report=report.original_name)

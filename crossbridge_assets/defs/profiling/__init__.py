@@ -1,5 +1,501 @@
-"""The profiling domain of the Dagster layer."""
+"""Profiling: `profiling_events[day]`, delivery to InfluxDB, duration baselines and regressions."""
+
+
+from collections import Counter
+from datetime import timedelta
 
 import dagster as dg
+import pandas as pd
+from sqlalchemy import func, select
 
-defs = dg.Definitions()
+from crossbridge_assets.analysis import regressions
+from crossbridge_assets.defs.common import (
+    STORAGE_RETRY,
+    WAREHOUSE_KIND,
+    WarehouseResource,
+    batch_of,
+    md_table,
+    partition_of,
+    run_context,
+    storage_faults,
+    daily,
+)
+from crossbridge_assets.defs.landing import INGEST_TAG, landed_reports
+from crossbridge_assets.delivery import influx
+from crossbridge_assets.delivery.outbox import backlog, drain
+from crossbridge_assets.formats import FormatError, open_report
+from crossbridge_assets.log import bound, get_logger
+from crossbridge_assets.model import KIND_PROFILING
+from crossbridge_assets.warehouse import schema
+from crossbridge_assets.warehouse.engine import is_transient, now
+from crossbridge_assets.warehouse.profiling import load_profile, replace_table, span_frame
+from crossbridge_assets.warehouse.queries import reports_for
+from crossbridge_assets.warehouse.landing import QUARANTINED
+
+GROUP = "profiling"
+OWNERS = ["team:qa-platform"]
+WINDOW_DAYS = 30  # history the baselines and regression rules look at
+BACKLOG_MAX_AGE_MINUTES = 30  # undelivered points older than this fail outbox_backlog
+
+# InfluxDB away: retried with exponential backoff and jitter (≈10 s, 20 s, 40 s, 80 s, 160 s),
+# on top of the few quick retries the drain makes itself.
+INFLUX_RETRY = dg.RetryPolicy(max_retries=5, delay=10, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
+
+# Checked at load time, like defs.common.SETTINGS: a wrong variable stops the code location with
+# a message naming it. Steps read the environment again when they run (the same in a deployment).
+INFLUX_AT_LOAD = influx.load_config()
+
+
+def _influx() -> "influx.InfluxConfig | None":
+    return influx.load_config()
+
+# Unpartitioned analytics follow ingestion by themselves. `eager()` would wait for every daily
+# partition upstream to exist; these only need "something upstream changed, nothing is running".
+AFTER_INGESTION = (
+    dg.AutomationCondition.any_deps_updated().since_last_handled()
+    & ~dg.AutomationCondition.any_deps_in_progress()
+    & ~dg.AutomationCondition.in_progress()
+).with_label("after ingestion")
+
+EVENTS_SCHEMA = dg.TableSchema(
+    columns=[
+        dg.TableColumn("report_sha256", "text", description="event file the span came from"),
+        dg.TableColumn("seq", "int", description="position of the span in the file"),
+        dg.TableColumn("run_id", "text", description="CI run (project, branch, build)"),
+        dg.TableColumn("test_id", "text", description="test identity the span belongs to"),
+        dg.TableColumn("kind", "text", description="session, test, setup, call, teardown, step, keyword, http, driver_command, navigation"),
+        dg.TableColumn("name", "text", description="test node id, HTTP method + host + path template, WebDriver command…"),
+        dg.TableColumn("start", "timestamp"),
+        dg.TableColumn("duration", "float", description="seconds"),
+        dg.TableColumn("status", "text", description="test outcome, HTTP status code, ok/error"),
+        dg.TableColumn("attributes", "text", description="JSON"),
+        dg.TableColumn("partition", "text", description="arrival day"),
+    ]
+)
+
+
+def _slowest_rows(items) -> list[dict]:
+    return [{"kind": k, "span": n, "seconds": round(d, 3)} for d, k, n in items]
+
+
+@dg.asset(
+    partitions_def=daily,
+    deps=[landed_reports],
+    group_name=GROUP,
+    kinds={"python", WAREHOUSE_KIND, "influxdb"},
+    tags=INGEST_TAG,
+    owners=OWNERS,
+    retry_policy=STORAGE_RETRY,
+    description="Timed spans (tests, phases, steps, HTTP calls, WebDriver commands) from that day's "
+    "profiling event files, queued for InfluxDB when it is configured.",
+)
+def profiling_events(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    partition = context.partition_key
+    batch = batch_of(context)
+    log = get_logger("performance")
+    by_kind: Counter = Counter()
+    slowest: list[tuple[float, str, str]] = []
+    bad: list[dict] = []
+    crashed: list[dict] = []
+    loaded = spans = queued = 0
+    config = _influx()
+    with run_context(context), storage_faults("loading profiling events"):
+        landing = warehouse.landing()
+        engine = landing.engine
+        for report in reports_for(engine, partition, KIND_PROFILING, batch):
+            with bound(report=report.original_name):
+                try:
+                    summary = load_profile(engine, report, open_report(report.archive_path), outbox=config is not None)
+                except Exception as exc:
+                    if not isinstance(exc, FormatError) and is_transient(exc):
+                        raise
+                    # One unreadable file must not lose the rest of the batch.
+                    reason = exc.reason if isinstance(exc, FormatError) else f"could not be parsed: {type(exc).__name__}: {exc}"
+                    landing.quarantine_report(report.sha256, reason)
+                    bad.append({"file": report.original_name, "reason": reason})
+                    if not isinstance(exc, FormatError):
+                        log.exception("parser failed", report=report.original_name)
+                    continue
+                log.info("profiling events loaded", spans=summary.spans, queued=summary.outbox_rows,
+                         warnings=len(summary.warnings))
+                loaded += 1
+                spans += summary.spans
+                queued += summary.outbox_rows - summary.kept_delivered
+                by_kind.update(summary.by_kind)
+                slowest = sorted(slowest + summary.slowest, reverse=True)[:10]
+                if summary.complete is False:
+                    crashed.append({"file": report.original_name, "spans": summary.spans,
+                                    "warning": "; ".join(summary.warnings)})
+        with engine.connect() as conn:
+            day_rows = conn.execute(
+                select(func.count()).select_from(schema.profile_events).where(schema.profile_events.c.partition == partition)
+            ).scalar_one()
+
+    metadata = {
+        "dagster/row_count": dg.MetadataValue.int(day_rows),
+        "dagster/column_schema": EVENTS_SCHEMA,
+        "reports_loaded": dg.MetadataValue.int(loaded),
+        "reports_quarantined": dg.MetadataValue.int(len(bad)),
+        "spans_written": dg.MetadataValue.int(spans),
+        "queued_for_influxdb": dg.MetadataValue.int(queued),
+        "influxdb": dg.MetadataValue.text(config.target if config else "not configured (CROSSBRIDGE_INFLUX_URL unset)"),
+        "spans_by_kind": dg.MetadataValue.md(
+            md_table([{"kind": k, "spans": n} for k, n in by_kind.most_common()], ["kind", "spans"])
+        ),
+        "slowest_spans": dg.MetadataValue.md(md_table(_slowest_rows(slowest), ["kind", "span", "seconds"])),
+        "unfinished_sessions": dg.MetadataValue.md(md_table(crashed, ["file", "spans", "warning"])),
+        "quarantined_files": dg.MetadataValue.md(md_table(bad, ["file", "reason"])),
+    }
+    for kind in ("test", "http", "driver_command"):
+        metadata[f"spans_{kind}"] = dg.MetadataValue.int(by_kind.get(kind, 0))
+    return dg.MaterializeResult(metadata=metadata)
+
+
+def _profiling_reports(context, warehouse: WarehouseResource, quarantined: bool) -> list:
+    R = schema.reports
+    cond = [R.c.partition == partition_of(context), R.c.kind == KIND_PROFILING]
+    cond.append(R.c.status == QUARANTINED if quarantined else R.c.warnings.is_not(None))
+    with warehouse.engine().connect() as conn:
+        return conn.execute(select(R.c.original_name, R.c.reason, R.c.warnings, R.c.archive_path).where(*cond)).all()
+
+
+@dg.asset_check(
+    asset=profiling_events,
+    name="parse_errors",
+    description="No profiling event file of the day was unreadable (a file that does not start with a "
+    "CrossBridge events header, or broken JSON before its last line).",
+)
+def event_parse_errors(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    bad = [{"file": r.original_name, "reason": r.reason, "kept_at": r.archive_path}
+           for r in _profiling_reports(context, warehouse, quarantined=True)]
+    return dg.AssetCheckResult(
+        passed=not bad,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=f"{len(bad)} event file(s) quarantined: " + "; ".join(f"{r['file']}: {r['reason']}" for r in bad[:5])
+        if bad
+        else "every event file of the day was readable",
+        metadata={
+            "quarantined": dg.MetadataValue.int(len(bad)),
+            "files": dg.MetadataValue.md(md_table(bad, ["file", "reason", "kept_at"])),
+            "what_to_do": "Event files come from the CrossBridge hooks; a quarantined one was cut or edited. "
+            "Fix or regenerate it and drop it into the inbox again.",
+        },
+    )
+
+
+@dg.asset_check(
+    asset=profiling_events,
+    name="unfinished_sessions",
+    description="Every event file was complete: no session crashed or was killed mid-write "
+    "(its spans up to there are kept).",
+)
+def event_file_warnings(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    import json
+
+    rows = [{"file": r.original_name, "warning": "; ".join(json.loads(r.warnings))}
+            for r in _profiling_reports(context, warehouse, quarantined=False)]
+    return dg.AssetCheckResult(
+        passed=not rows,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=f"{len(rows)} event file(s) read with warnings: " + "; ".join(f"{r['file']}: {r['warning']}" for r in rows[:3])
+        if rows
+        else "every event file was complete",
+        metadata={"files": dg.MetadataValue.md(md_table(rows, ["file", "warning"]))},
+    )
+
+
+# ---------------------------------------------------------------------------- InfluxDB delivery
+
+# Delivery is an asset of its own rather than a step inside profiling_events: the lineage reads
+# "spans -> InfluxDB", its history shows what went out and how fast, an InfluxDB outage shows as
+# a failed (and retried) delivery while the spans' ingestion stays green, and the backlog checks
+# sit on it. It runs after every ingestion and, through influxdb_outbox_sensor, whenever points
+# are still waiting (after an outage).
+@dg.asset(
+    deps=[profiling_events],
+    group_name=GROUP,
+    kinds={"influxdb"},
+    owners=OWNERS,
+    retry_policy=INFLUX_RETRY,
+    automation_condition=AFTER_INGESTION if INFLUX_AT_LOAD else None,
+    description="Spans delivered to InfluxDB from the warehouse outbox; points are marked delivered only "
+    "once InfluxDB acknowledged them, so an outage loses nothing and delivery resumes by itself.",
+)
+def influxdb_delivery(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    log = get_logger("persistence")
+    engine = warehouse.engine()
+    config = _influx()
+    if config is None:
+        left = backlog(engine)
+        return dg.MaterializeResult(
+            metadata={
+                "influxdb": dg.MetadataValue.text("not configured (set CROSSBRIDGE_INFLUX_URL to deliver)"),
+                "delivered": dg.MetadataValue.int(0),
+                "pending": dg.MetadataValue.int(left.pending),
+            }
+        )
+    client = influx.make_client(config)
+    try:
+        result = drain(engine, client)
+    except influx.InfluxConfigError as exc:
+        raise dg.Failure(description=str(exc), allow_retries=False) from exc
+    finally:
+        client.close()
+    left = backlog(engine)
+    log.info("influxdb delivery", delivered=result.delivered, rejected=result.rejected, pending=left.pending,
+             points_per_second=result.points_per_second, error=result.error)
+    if result.error:
+        # Raising hands the wait to the RetryPolicy; what was delivered so far stays delivered.
+        raise dg.Failure(
+            description=f"InfluxDB did not take the points ({result.error}); {result.delivered} delivered, "
+            f"{left.pending} waiting in the outbox and retried with backoff.",
+            metadata={"delivered": result.delivered, "pending": left.pending},
+            allow_retries=True,
+        )
+    return dg.MaterializeResult(
+        metadata={
+            "influxdb": dg.MetadataValue.text(config.target),
+            "delivered": dg.MetadataValue.int(result.delivered),
+            "rejected": dg.MetadataValue.int(result.rejected),
+            "pending": dg.MetadataValue.int(left.pending),
+            "delivered_total": dg.MetadataValue.int(left.delivered),
+            "write_requests": dg.MetadataValue.int(result.requests),
+            "points_per_second": dg.MetadataValue.float(float(result.points_per_second)),
+            "rejections": dg.MetadataValue.md(md_table(result.rejections, ["span", "reason"])),
+        }
+    )
+
+
+@dg.asset_check(
+    asset=influxdb_delivery,
+    description="InfluxDB answers and the database/bucket exists. Not configured counts as a warning: "
+    "spans are then kept in the warehouse only.",
+)
+def influxdb_reachable() -> dg.AssetCheckResult:
+    try:
+        config = _influx()
+    except influx.InfluxConfigError as exc:
+        return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.ERROR, description=str(exc))
+    if config is None:
+        return dg.AssetCheckResult(
+            passed=False,
+            severity=dg.AssetCheckSeverity.WARN,
+            description="InfluxDB is not configured: spans are kept in the warehouse only.",
+            metadata={"what_to_do": "Set CROSSBRIDGE_INFLUX_URL (and the database, or org/bucket/token) "
+                      "to send spans to InfluxDB; see the README's variables."},
+        )
+    client = influx.make_client(config)
+    try:
+        info = client.ping()
+    except Exception as exc:  # noqa: BLE001 - any failure to answer is the finding
+        return dg.AssetCheckResult(
+            passed=False,
+            severity=dg.AssetCheckSeverity.ERROR,
+            description=f"InfluxDB at {config.url} did not answer: {str(exc).splitlines()[0][:300]}",
+            metadata={"what_to_do": "Check that InfluxDB is running and CROSSBRIDGE_INFLUX_* point at it; "
+                      "spans wait in the outbox meanwhile."},
+        )
+    finally:
+        client.close()
+    return dg.AssetCheckResult(
+        passed=True,
+        description=f"InfluxDB {info['version']} answers ({info['api']} API) at {config.target}",
+        metadata={"latency_ms": dg.MetadataValue.float(float(info["latency_ms"])),
+                  "version": dg.MetadataValue.text(str(info["version"]))},
+    )
+
+
+@dg.asset_check(
+    asset=influxdb_delivery,
+    description=f"The outbox is drained: no point waits for InfluxDB longer than {BACKLOG_MAX_AGE_MINUTES} "
+    "minutes and none was refused.",
+)
+def outbox_backlog(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    b = backlog(warehouse.engine())
+    age = b.oldest_age_seconds()
+    stale = age is not None and age > BACKLOG_MAX_AGE_MINUTES * 60
+    problems = []
+    if stale:
+        problems.append(f"{b.pending} point(s) waiting, the oldest for {age / 60:.0f} minutes")
+    if b.rejected:
+        problems.append(f"{b.rejected} point(s) refused by InfluxDB")
+    return dg.AssetCheckResult(
+        passed=not problems,
+        severity=dg.AssetCheckSeverity.WARN,
+        description="; ".join(problems) + (f" (last error: {b.last_error[:200]})" if b.last_error else "")
+        if problems
+        else (f"{b.pending} point(s) waiting, the oldest {age:.0f} s old" if b.pending else "the outbox is empty")
+        + ("" if _influx() else " (InfluxDB is not configured, nothing is queued)"),
+        metadata={
+            "pending": dg.MetadataValue.int(b.pending),
+            "oldest_pending_seconds": dg.MetadataValue.float(float(age or 0.0)),
+            "rejected": dg.MetadataValue.int(b.rejected),
+            "delivered": dg.MetadataValue.int(b.delivered),
+            "what_to_do": "Waiting points go out by themselves once InfluxDB answers (see influxdb_reachable). "
+            "Refused points carry the server's reason in profile_outbox.last_error.",
+        },
+    )
+
+
+@dg.sensor(
+    target=[influxdb_delivery],
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Starts a delivery to InfluxDB while points wait in the outbox (resumes after an outage).",
+)
+def influxdb_outbox_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
+    if _influx() is None:
+        return dg.SkipReason("InfluxDB is not configured (CROSSBRIDGE_INFLUX_URL is unset)")
+    b = backlog(warehouse.engine())
+    if not b.pending:
+        return dg.SkipReason("the outbox is empty")
+    running = context.instance.get_run_records(
+        dg.RunsFilter(
+            statuses=[dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
+                      dg.DagsterRunStatus.STARTED],
+            tags={"crossbridge/delivery": "influxdb"},
+        ),
+        limit=1,
+    )
+    if running:
+        return dg.SkipReason(f"{b.pending} point(s) waiting; a delivery is already running")
+    return dg.RunRequest(tags={"crossbridge/delivery": "influxdb"})
+
+
+# ---------------------------------------------------------------------------- analytics
+
+
+def _since():
+    return now() - timedelta(days=WINDOW_DAYS)
+
+
+BASELINE_SCHEMA = dg.TableSchema(
+    columns=[
+        dg.TableColumn("kind", "text"),
+        dg.TableColumn("name", "text"),
+        dg.TableColumn("environment", "text", description="project/branch"),
+        dg.TableColumn("runs", "int", description="runs in the window"),
+        dg.TableColumn("median", "float", description="seconds, median of the per-run values"),
+        dg.TableColumn("mad", "float", description="median absolute deviation, seconds"),
+        dg.TableColumn("p50", "float", description="seconds, over individual spans"),
+        dg.TableColumn("p95", "float", description="seconds, over individual spans"),
+    ]
+)
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    return [{k: (None if pd.isna(v) else v) for k, v in row.items()} for row in frame.to_dict("records")]
+
+
+def _rounded(frame: pd.DataFrame, columns: list[str]) -> list[dict]:
+    rows = _records(frame)
+    for row in rows:
+        for c in columns:
+            if isinstance(row.get(c), float):
+                row[c] = round(row[c], 3)
+    return rows
+
+
+@dg.asset(
+    deps=[profiling_events],
+    group_name=GROUP,
+    kinds={"python", "pandas", WAREHOUSE_KIND},
+    owners=OWNERS,
+    automation_condition=AFTER_INGESTION,
+    description=f"How long each test, step, HTTP endpoint and WebDriver command usually takes per project/branch "
+    f"over the last {WINDOW_DAYS} days: median, MAD, p50, p95; and the slowest of each.",
+)
+def duration_baselines(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    with storage_faults("computing duration baselines"):
+        engine = warehouse.engine()
+        spans = span_frame(engine, since=_since())
+        table = regressions.baselines(spans)
+        rows = _records(table)
+        stamp = now()
+        for row in rows:
+            row["computed_at"] = stamp
+        replace_table(engine, schema.profile_baselines, rows)
+    metadata = {
+        "dagster/row_count": dg.MetadataValue.int(len(rows)),
+        "dagster/column_schema": BASELINE_SCHEMA,
+        "spans_in_window": dg.MetadataValue.int(len(spans)),
+        "window_days": dg.MetadataValue.int(WINDOW_DAYS),
+    }
+    columns = ["kind", "name", "environment", "calls", "p50", "p95", "max"]
+    for category, kinds in regressions.CATEGORIES.items():
+        top = regressions.slowest(spans, kinds)
+        metadata[f"slowest_{category}"] = dg.MetadataValue.md(
+            md_table(_rounded(top, ["p50", "p95", "max"]), columns, empty=f"_no {category.replace('_', ' ')} recorded_")
+        )
+        chosen = spans[spans["kind"].isin(kinds)]["duration"]
+        if len(chosen):
+            # Plotted over time in the UI: one figure per category.
+            metadata[f"{category}_p50_seconds"] = dg.MetadataValue.float(round(float(chosen.quantile(0.5)), 4))
+            metadata[f"{category}_p95_seconds"] = dg.MetadataValue.float(round(float(chosen.quantile(0.95)), 4))
+    return dg.MaterializeResult(metadata=metadata)
+
+
+@dg.asset(
+    deps=[duration_baselines],
+    group_name=GROUP,
+    kinds={"python", "pandas", WAREHOUSE_KIND},
+    owners=OWNERS,
+    automation_condition=AFTER_INGESTION,
+    description="Tests, steps, endpoints and WebDriver commands that got slower in their latest run, each with "
+    "the rule that caught it and its evidence (5x slower, a robust z-score, or a gradual creep).",
+)
+def performance_regressions(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    with storage_faults("detecting performance regressions"):
+        engine = warehouse.engine()
+        found = regressions.detect(span_frame(engine, since=_since()))
+        rows = _records(found)
+        stamp = now()
+        for row in rows:
+            row["detected_at"] = stamp
+            if row.get("ratio") is not None and row["ratio"] == float("inf"):
+                row["ratio"] = None
+        replace_table(engine, schema.profile_regressions, rows)
+    by_rule = Counter(found["rule"]) if len(found) else Counter()
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": dg.MetadataValue.int(len(rows)),
+            "regressions": dg.MetadataValue.int(len(found.drop_duplicates(regressions.KEY)) if len(found) else 0),
+            **{f"by_{rule}": dg.MetadataValue.int(by_rule.get(rule, 0)) for rule in ("ratio", "robust_z", "change_point")},
+            "top_regressions": dg.MetadataValue.md(
+                md_table(_rounded(found.head(15), ["value", "baseline", "ratio", "score"]),
+                         ["kind", "name", "environment", "rule", "evidence"])
+            ),
+        }
+    )
+
+
+@dg.asset_check(
+    asset=performance_regressions,
+    name="no_performance_regressions",
+    description="No test, step, endpoint or WebDriver command got slower in its latest run.",
+)
+def performance_regressions_check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    T = schema.profile_regressions
+    with warehouse.engine().connect() as conn:
+        rows = [dict(r._mapping) for r in conn.execute(select(T).order_by(T.c.ratio.desc()))]
+    keys = {(r["kind"], r["name"], r["environment"]) for r in rows}
+    return dg.AssetCheckResult(
+        passed=not rows,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=f"{len(keys)} span(s) got slower: " + "; ".join(f"{r['name']} ({r['rule']}): {r['evidence']}" for r in rows[:3])
+        if rows
+        else "no regression in the latest runs",
+        metadata={
+            "regressions": dg.MetadataValue.int(len(keys)),
+            "evidence": dg.MetadataValue.md(md_table(rows[:20], ["kind", "name", "environment", "rule", "evidence"])),
+            "what_to_do": "Open the run named in the evidence; compare its spans with an earlier run of the same branch.",
+        },
+    )
+
+
+defs = dg.Definitions(
+    assets=[profiling_events, influxdb_delivery, duration_baselines, performance_regressions],
+    asset_checks=[event_parse_errors, event_file_warnings, influxdb_reachable, outbox_backlog,
+                  performance_regressions_check],
+    sensors=[influxdb_outbox_sensor],
+)

@@ -1,0 +1,210 @@
+"""Profiling ingestion and InfluxDB delivery figures.
+
+    python -m benchmarks.profiling_bench [--spans 1000000] [--influx-points 200000] [--no-influx]
+
+1. Ingest: a generated event file of --spans spans (benchmarks/.data/, git-ignored) is parsed
+   and loaded into a fresh SQLite warehouse, spans and outbox rows, and compared with a bare
+   `json.loads` loop over the same file. Parse-into-model and load are also timed apart.
+2. Delivery: points per second into a real influxd (services/influxd.sh) for several batch
+   sizes; the default CROSSBRIDGE_INFLUX_BATCH is chosen from this table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from sqlalchemy import update
+
+DATA = Path(__file__).parent / ".data"
+REPO = Path(__file__).resolve().parents[1]
+SCRIPT = REPO / "crossbridge_assets_tests" / "services" / "influxd.sh"
+
+
+def generate(path: Path, spans: int) -> Path:
+    """An event file shaped like the pytest plugin's: per test a test span, three phases and a
+    few HTTP calls; some WebDriver commands."""
+    if path.exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(42)
+    t = 1_790_000_000.0
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(json.dumps({"crossbridge_events": 1, "run": "bench", "framework": "pytest",
+                             "started_at": datetime.fromtimestamp(t, timezone.utc).isoformat(),
+                             "project": "bench", "branch": "main", "build": "1"}) + "\n")
+        written = 0
+        test = 0
+        while written < spans:
+            test += 1
+            tid = f"{test:012x}"
+            node = f"tests/test_mod{test % 200}.py::test_case_{test}"
+            for kind, name, status, extra in (
+                ("setup", f"setup {node}", "passed", {}),
+                ("call", f"call {node}", "passed", {}),
+                ("http", f"GET api.example.com/users/{{id}}", "200", {"method": "GET", "status_code": 200}),
+                ("driver_command", "click", "ok", {"command": "click"}),
+                ("teardown", f"teardown {node}", "passed", {}),
+                ("test", node, "passed", {"nodeid": node, "file": f"tests/test_mod{test % 200}.py"}),
+            ):
+                if written >= spans:
+                    break
+                duration = round(rng.expovariate(20), 6)
+                record = {"kind": kind, "name": name,
+                          "start": datetime.fromtimestamp(t, timezone.utc).isoformat(timespec="microseconds"),
+                          "duration": duration, "span_id": f"{written:016x}", "status": status, "test": tid,
+                          "parent_id": tid}
+                if extra:
+                    record["attributes"] = extra
+                fh.write(json.dumps(record, separators=(",", ":")) + "\n")
+                t += duration + 0.0001
+                written += 1
+        fh.write(json.dumps({"crossbridge_events_end": 1, "spans": written}) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def timed(fn):
+    started = time.perf_counter()
+    value = fn()
+    return time.perf_counter() - started, value
+
+
+def bare_json(path: Path) -> int:
+    n = 0
+    with open(path, "rb") as fh:
+        for line in fh:
+            json.loads(line)
+            n += 1
+    return n
+
+
+def parse_only(path: Path) -> int:
+    from crossbridge_assets.formats.crossbridge_events import open_events
+
+    n = 0
+    for _ in open_events(path):
+        n += 1
+    return n
+
+
+class _Report:
+    """The `reports` row fields load_profile reads."""
+
+    def __init__(self, path: Path):
+        self.sha256 = "b" * 64
+        self.partition = "2026-11-30"
+        self.run_id = "benchrun"
+        self.project, self.branch, self.build, self.commit_sha = "bench", "main", "1", None
+        self.ci_url = None
+        self.started_at = None
+        self.archive_path = str(path)
+
+
+def ingest(path: Path, url: str, outbox: bool):
+    from crossbridge_assets.formats.crossbridge_events import open_events
+    from crossbridge_assets.warehouse.engine import make_engine, migrate
+    from crossbridge_assets.warehouse.profiling import load_profile
+
+    engine = make_engine(url)
+    migrate(engine)
+    return load_profile(engine, _Report(path), open_events(path), outbox=outbox)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def delivery(url: str, points: int, batch_sizes: list[int]) -> list[dict]:
+    from crossbridge_assets.delivery import influx
+    from crossbridge_assets.delivery.outbox import drain
+    from crossbridge_assets.warehouse import schema
+    from crossbridge_assets.warehouse.engine import make_engine
+
+    if shutil.which("influxd") is None:
+        print("influxd not installed (apt-get install -y influxdb): delivery figures skipped")
+        return []
+    engine = make_engine(url)
+    folder = Path(tempfile.mkdtemp(prefix="crossbridge-bench-influxd-"))
+    port = free_port()
+    subprocess.run(["bash", str(SCRIPT), "start", str(folder), str(port)], check=True, capture_output=True)
+    rows = []
+    try:
+        import urllib3
+
+        for batch in batch_sizes:
+            db = f"bench_{batch}"
+            urllib3.request("POST", f"http://127.0.0.1:{port}/query?q=CREATE+DATABASE+{db}")
+            with engine.begin() as conn:
+                conn.execute(update(schema.profile_outbox).values(delivered_at=None))
+            client = influx.make_client(influx.load_config({"CROSSBRIDGE_INFLUX_URL": f"http://127.0.0.1:{port}",
+                                                             "CROSSBRIDGE_INFLUX_DB": db}))
+            result = drain(engine, client, batch_size=batch, max_points=points)
+            client.close()
+            assert result.error is None, result.error
+            rows.append({"batch": batch, "points": result.delivered, "seconds": result.seconds,
+                         "points_per_second": result.points_per_second})
+            print(f"  batch {batch:>6}: {result.delivered} points in {result.seconds:.2f} s = "
+                  f"{result.points_per_second:,.0f} points/s", flush=True)
+    finally:
+        subprocess.run(["bash", str(SCRIPT), "stop", str(folder)], check=False, capture_output=True)
+        shutil.rmtree(folder, ignore_errors=True)
+    return rows
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--spans", type=int, default=1_000_000)
+    ap.add_argument("--influx-points", type=int, default=200_000)
+    ap.add_argument("--batches", default="500,1000,2000,5000,10000,20000")
+    ap.add_argument("--no-influx", action="store_true")
+    args = ap.parse_args(argv)
+
+    from crossbridge_assets.log import configure
+
+    configure(log_format="json", level="WARNING")
+    path = generate(DATA / f"profiling-{args.spans}.jsonl", args.spans)
+    size = path.stat().st_size / 1e6
+    print(f"event file: {path} ({size:.0f} MB, {args.spans:,} spans)")
+
+    t_json, n = timed(lambda: bare_json(path))
+    print(f"bare json.loads loop          {t_json:7.2f} s  ({n:,} lines)")
+    t_parse, n_parse = timed(lambda: parse_only(path))
+    print(f"parse into Span records       {t_parse:7.2f} s  = {t_parse / t_json:.2f}x json.loads")
+    work = Path(tempfile.mkdtemp(prefix="crossbridge-bench-"))
+    try:
+        url = f"sqlite:///{work / 'warehouse.db'}"
+        t_spans, s1 = timed(lambda: ingest(path, url, outbox=False))
+        print(f"parse + load, spans only      {t_spans:7.2f} s  = {t_spans / t_json:.2f}x json.loads "
+              f"({s1.spans:,} rows; load alone ≈ {t_spans - t_parse:.2f} s)")
+        t_all, s2 = timed(lambda: ingest(path, url, outbox=True))
+        print(f"parse + load, spans + outbox  {t_all:7.2f} s  = {t_all / t_json:.2f}x json.loads "
+              f"({s2.spans:,} spans, {s2.outbox_rows:,} outbox rows; load alone ≈ {t_all - t_parse:.2f} s)")
+        assert s1.spans == s2.spans == n_parse == args.spans
+        if not args.no_influx:
+            print(f"InfluxDB delivery, {args.influx_points:,} points per batch size:")
+            rows = delivery(url, args.influx_points, [int(b) for b in args.batches.split(",")])
+            if rows:
+                best = max(rows, key=lambda r: r["points_per_second"])
+                print(f"fastest batch size: {best['batch']} ({best['points_per_second']:,.0f} points/s)")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,248 @@
+"""Profiling in the warehouse: loading event files with their outbox rows, the outbox drain
+with a scripted client, line protocol and InfluxDB settings. SQLite and PostgreSQL."""
+
+import json
+import time
+from datetime import datetime, timezone
+
+import pytest
+from sqlalchemy import func, select
+
+from crossbridge_assets.delivery import influx
+from crossbridge_assets.delivery.line_protocol import span_line, tag_value, timestamp_ns
+from crossbridge_assets.delivery.outbox import backlog, drain, retry_rejected
+from crossbridge_assets.formats import FormatError, open_report
+from crossbridge_assets.model import Span
+from crossbridge_assets.warehouse import schema
+from crossbridge_assets.warehouse.engine import LATEST, MIGRATIONS, make_engine, migrate
+from crossbridge_assets.warehouse.profiling import load_profile
+
+from crossbridge_assets_tests.influx_helpers import land, write_events
+
+T0 = 1_790_000_000.0
+
+
+def spans(n: int, kind: str = "test", t0: float = T0) -> list[dict]:
+    return [dict(kind=kind, name=f"tests/test_a.py::test_{i}", start=t0 + i, duration=0.01 * (i + 1),
+                 status="passed", test=f"id{i}", attributes={"nodeid": f"tests/test_a.py::test_{i}"})
+            for i in range(n)]
+
+
+def count(engine, table, **where) -> int:
+    stmt = select(func.count()).select_from(table)
+    for k, v in where.items():
+        stmt = stmt.where(table.c[k] == v)
+    with engine.connect() as conn:
+        return conn.execute(stmt).scalar_one()
+
+
+def test_spans_and_outbox_rows_are_written_together_and_reloads_are_idempotent(crossbridge_env, tmp_path):
+    s = crossbridge_env
+    path = write_events(tmp_path / "out", spans(7) + [dict(kind="http", name="GET api/users/{id}", start=T0 + 3,
+                                                          duration=0.2, status="200")])
+    report = land(s, path)
+    engine = make_engine(s.warehouse_url)
+    summary = load_profile(engine, report, open_report(report.archive_path))
+    assert summary.spans == 8 and summary.outbox_rows == 8
+    assert summary.by_kind == {"test": 7, "http": 1} and summary.complete is True
+    assert [s[2] for s in summary.slowest[:2]] == ["GET api/users/{id}", "tests/test_a.py::test_6"]
+    assert count(engine, schema.profile_events) == 8 and count(engine, schema.profile_outbox) == 8
+    with engine.connect() as conn:
+        row = conn.execute(select(schema.profile_events).where(schema.profile_events.c.seq == 0)).one()
+        totals = json.loads(conn.execute(select(schema.reports.c.totals)).scalar_one())
+    assert row.kind == "test" and row.test_id == "id0" and row.run_id == report.run_id
+    assert json.loads(row.attributes) == {"nodeid": "tests/test_a.py::test_0"}
+    assert row.partition == report.partition and abs(row.duration - 0.01) < 1e-9
+    assert totals["spans"] == 8
+
+    # Mark everything delivered, load again: no duplicate and nothing to send again.
+    with engine.begin() as conn:
+        conn.execute(schema.profile_outbox.update().values(delivered_at=datetime.now(timezone.utc)))
+    again = load_profile(engine, report, open_report(report.archive_path))
+    assert again.kept_delivered == 8
+    assert count(engine, schema.profile_events) == 8 and count(engine, schema.profile_outbox) == 8
+    assert backlog(engine).pending == 0
+
+    # Without InfluxDB configured there is no outbox to fill.
+    load_profile(engine, report, open_report(report.archive_path), outbox=False)
+    assert count(engine, schema.profile_outbox) == 0 and count(engine, schema.profile_events) == 8
+
+
+def test_a_file_that_fails_mid_way_leaves_neither_spans_nor_outbox_rows(crossbridge_env, tmp_path):
+    s = crossbridge_env
+    path = write_events(tmp_path / "out", spans(5))
+    lines = path.read_text().splitlines(keepends=True)
+    lines.insert(3, "{broken json\n")  # a complete line that is not JSON: a permanent parse error
+    path.write_text("".join(lines))
+    report = land(s, path)
+    engine = make_engine(s.warehouse_url)
+    with pytest.raises(FormatError, match="line 4 is not valid JSON"):
+        load_profile(engine, report, open_report(report.archive_path))
+    assert count(engine, schema.profile_events) == 0 and count(engine, schema.profile_outbox) == 0
+
+
+def test_truncated_last_line_keeps_the_spans_before_it_with_a_warning(crossbridge_env, tmp_path):
+    s = crossbridge_env
+    part = write_events(tmp_path / "out", spans(4), close=False)
+    with open(part, "a") as fh:
+        fh.write('{"kind":"test","name":"cut off","sta')  # the runner died mid-write
+    final = part.with_name(part.name.removesuffix(".part"))
+    part.rename(final)
+    report = land(s, final)
+    engine = make_engine(s.warehouse_url)
+    summary = load_profile(engine, report, open_report(report.archive_path))
+    assert summary.spans == 4 and summary.complete is False
+    assert any("truncated" in w for w in summary.warnings)
+    assert any("no end line" in w for w in summary.warnings)
+    with engine.connect() as conn:
+        warnings = json.loads(conn.execute(select(schema.reports.c.warnings)).scalar_one())
+    assert any("truncated" in w for w in warnings)
+
+
+def test_points_carry_the_run_metadata_landing_read_from_the_event_header(crossbridge_env, tmp_path):
+    s = crossbridge_env
+    path = write_events(tmp_path / "out", spans(2), env={"CROSSBRIDGE_PROJECT": "shop", "CROSSBRIDGE_BRANCH": "main",
+                                                          "CROSSBRIDGE_BUILD": "77"})
+    report = land(s, path)
+    engine = make_engine(s.warehouse_url)
+    summary = load_profile(engine, report, open_report(report.archive_path))
+    assert (summary.project, summary.branch) == ("shop", "main")
+    with engine.connect() as conn:
+        row = conn.execute(select(schema.reports)).one()
+        run_ids = set(conn.execute(select(schema.profile_events.c.run_id)).scalars())
+        line = conn.execute(select(schema.profile_outbox.c.line)).scalars().first()
+    assert (row.project, row.branch, row.build) == ("shop", "main", "77")
+    assert run_ids == {row.run_id}
+    assert "project=shop" in line and "branch=main" in line and 'build="77"' in line
+
+
+def test_migration_3_is_idempotent(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'w.db'}")
+    assert migrate(engine) == LATEST
+    step = dict((n, f) for n, _, f in MIGRATIONS)[3]
+    with engine.begin() as conn:
+        step(conn)  # the tables are there already: nothing happens, nothing fails
+    assert migrate(engine) == LATEST
+    with engine.connect() as conn:
+        versions = list(conn.execute(select(schema.schema_version.c.version)).scalars())
+    assert 3 in versions
+
+
+# ---------------------------------------------------------------- line protocol
+
+
+def test_line_protocol_escapes_and_stable_timestamps():
+    start = datetime(2026, 11, 30, 12, 0, 0, 123456, tzinfo=timezone.utc)
+    span = Span(run="r1", kind="http", name="GET host/a b,c=d", start=start, duration=0.25, status="200",
+                span_id="abc", test='t"1')
+    line = span_line(span, 1234, "sha:1234", {"project": "my proj", "branch": "", "framework": None},
+                     {"run_id": "run9"})
+    assert line.startswith("crossbridge_span,kind=http,project=my\\ proj,span_name=GET\\ host/a\\ b\\,c\\=d,status=200 ")
+    assert "branch=" not in line and "framework=" not in line, "empty tags are left out"
+    assert 'test="t\\"1"' in line and 'span_key="sha:1234"' in line and "duration_ms=250.0" in line
+    ns = int(line.rsplit(" ", 1)[1])
+    assert ns == timestamp_ns(start, 1234) and ns % 1000 == 234 and ns // 1000 % 1_000_000 == 123456
+    assert span_line(span, 1234, "sha:1234", {"project": "my proj"}, {"run_id": "run9"}) == \
+        span_line(span, 1234, "sha:1234", {"project": "my proj"}, {"run_id": "run9"})
+    assert tag_value("ends with \\") == "ends\\ with\\ "
+    assert tag_value("  ") is None
+
+
+# ---------------------------------------------------------------- settings
+
+
+@pytest.mark.parametrize(
+    "env, variable",
+    [
+        ({"CROSSBRIDGE_INFLUX_URL": "influx:8086"}, "CROSSBRIDGE_INFLUX_URL"),
+        ({"CROSSBRIDGE_INFLUX_URL": "http://u:p@h:8086"}, "CROSSBRIDGE_INFLUX_URL"),
+        ({"CROSSBRIDGE_INFLUX_URL": "http://h:8086", "CROSSBRIDGE_INFLUX_VERSION": "4"}, "CROSSBRIDGE_INFLUX_VERSION"),
+        ({"CROSSBRIDGE_INFLUX_URL": "http://h:8086", "CROSSBRIDGE_INFLUX_USERNAME": "u"}, "CROSSBRIDGE_INFLUX_PASSWORD"),
+        ({"CROSSBRIDGE_INFLUX_URL": "http://h:8086", "CROSSBRIDGE_INFLUX_VERSION": "2",
+          "CROSSBRIDGE_INFLUX_TOKEN": "t"}, "CROSSBRIDGE_INFLUX_ORG"),
+        ({"CROSSBRIDGE_INFLUX_URL": "http://h:8086", "CROSSBRIDGE_INFLUX_VERSION": "2",
+          "CROSSBRIDGE_INFLUX_ORG": "o"}, "CROSSBRIDGE_INFLUX_TOKEN"),
+        ({"CROSSBRIDGE_INFLUX_URL": "http://h:8086", "CROSSBRIDGE_INFLUX_BATCH": "lots"}, "CROSSBRIDGE_INFLUX_BATCH"),
+    ],
+)
+def test_wrong_influx_settings_name_the_variable(env, variable):
+    with pytest.raises(influx.InfluxConfigError, match=variable):
+        influx.load_config(env)
+
+
+def test_influx_settings_defaults_and_secrets_stay_out_of_reprs():
+    assert influx.load_config({}) is None
+    v1 = influx.load_config({"CROSSBRIDGE_INFLUX_URL": "http://h:8086/", "CROSSBRIDGE_INFLUX_USERNAME": "u",
+                             "CROSSBRIDGE_INFLUX_PASSWORD": "s3cret"})
+    assert (v1.version, v1.database, v1.url, v1.batch_size) == (1, "crossbridge", "http://h:8086", influx.DEFAULT_BATCH)
+    v2 = influx.load_config({"CROSSBRIDGE_INFLUX_URL": "https://h", "CROSSBRIDGE_INFLUX_TOKEN": "tok3n",
+                             "CROSSBRIDGE_INFLUX_ORG": "qa"})
+    assert (v2.version, v2.org, v2.bucket) == (2, "qa", "crossbridge")
+    v3 = influx.load_config({"CROSSBRIDGE_INFLUX_URL": "https://h", "CROSSBRIDGE_INFLUX_VERSION": "3",
+                             "CROSSBRIDGE_INFLUX_TOKEN": "x", "CROSSBRIDGE_INFLUX_ORG": "qa"})
+    assert v3.version == 2, "InfluxDB 3 takes the v2 write API"
+    for text in (repr(v1), repr(v2), v1.target, v2.target):
+        assert "s3cret" not in text and "tok3n" not in text
+
+
+# ---------------------------------------------------------------- the drain, scripted
+
+
+class Scripted:
+    """A client whose write answers follow a script: 'ok', 'down' or a callable(lines)."""
+
+    def __init__(self, script, batch_size=3):
+        self.config = influx.InfluxConfig(url="http://scripted", version=1, batch_size=batch_size)
+        self.script = list(script)
+        self.written: list[str] = []
+        self.calls = 0
+
+    def write(self, lines):
+        self.calls += 1
+        action = self.script.pop(0) if self.script else "ok"
+        if action == "down":
+            raise influx.InfluxUnavailable("connection refused")
+        if callable(action):
+            action(lines)
+        self.written.extend(lines)
+
+
+def _loaded(s, tmp_path, n):
+    report = land(s, write_events(tmp_path / "out", spans(n)))
+    engine = make_engine(s.warehouse_url)
+    load_profile(engine, report, open_report(report.archive_path))
+    return engine
+
+
+def test_drain_retries_with_backoff_then_stops_and_the_next_drain_resumes(crossbridge_env, tmp_path):
+    engine = _loaded(crossbridge_env, tmp_path, 7)
+    sleeps: list[float] = []
+    client = Scripted(["ok", "down", "down", "down"], batch_size=3)
+    first = drain(engine, client, retries=2, base_delay=1.0, sleep=sleeps.append)
+    assert first.delivered == 3 and first.error and "connection refused" in first.error
+    assert len(sleeps) == 2 and 0.5 <= sleeps[0] <= 1.5 and 1.0 <= sleeps[1] <= 3.0, "exponential with jitter"
+    b = backlog(engine)
+    assert b.pending == 4 and b.delivered == 3 and "connection refused" in b.last_error
+    second = drain(engine, Scripted([]), sleep=sleeps.append)
+    assert second.delivered == 4 and second.error is None
+    assert backlog(engine).pending == 0
+
+
+def test_points_the_server_refuses_are_isolated_and_the_rest_delivered(crossbridge_env, tmp_path):
+    engine = _loaded(crossbridge_env, tmp_path, 8)
+
+    class Picky(Scripted):
+        def write(self, lines):
+            self.calls += 1
+            bad = [line for line in lines if "test_5 " in line.replace("\\ ", " ") or "test_5," in line]
+            if bad:
+                raise influx.InfluxRejected(400, 'partial write: field type conflict dropped=1')
+            self.written.extend(lines)
+
+    client = Picky([], batch_size=8)
+    result = drain(engine, client)
+    assert result.delivered == 7 and result.rejected == 1
+    assert "field type conflict" in result.rejections[0]["reason"]
+    b = backlog(engine)
+    assert b.pending == 0 and b.rejected == 1
+    assert retry_rejected(engine) == 1 and backlog(engine).pending == 1

@@ -52,7 +52,7 @@ def generate(path: Path, spans: int) -> Path:
             for kind, name, status, extra in (
                 ("setup", f"setup {node}", "passed", {}),
                 ("call", f"call {node}", "passed", {}),
-                ("http", f"GET api.example.com/users/{{id}}", "200", {"method": "GET", "status_code": 200}),
+                ("http", "GET api.example.com/users/{id}", "200", {"method": "GET", "status_code": 200}),
                 ("driver_command", "click", "ok", {"command": "click"}),
                 ("teardown", f"teardown {node}", "passed", {}),
                 ("test", node, "passed", {"nodeid": node, "file": f"tests/test_mod{test % 200}.py"}),

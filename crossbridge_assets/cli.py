@@ -161,6 +161,91 @@ def cmd_summary(args) -> int:
     return EXIT_OK
 
 
+# ------------------------------------------------------------------ patch coverage
+
+
+def cmd_patch_coverage(args) -> int:
+    """Coverage of the lines a change adds or modifies, from the warehouse or report files."""
+    from crossbridge_assets.analysis.patch_coverage import DiffError, changed_lines, format_report, git_diffs, patch_coverage
+    from crossbridge_assets.formats import FormatError, read_report
+    from crossbridge_assets.formats._coverage import merge_coverage
+
+    if args.coverage:
+        try:
+            coverage = merge_coverage(read_report(path)[2] for path in args.coverage)
+        except FormatError as exc:
+            _err(f"{exc.path}: {exc.reason}")
+            return EXIT_UNREADABLE
+        source = ", ".join(args.coverage)
+    else:
+        from crossbridge_assets.warehouse.coverage import latest_run_id, run_merge
+        from crossbridge_assets.warehouse.engine import make_engine, migrate
+
+        engine = make_engine(_settings().warehouse_url)
+        migrate(engine)
+        run_id = args.run or latest_run_id(engine, args.project, args.branch)
+        if run_id is None:
+            _err("no coverage in the warehouse yet: ingest a coverage report, or pass --coverage FILE")
+            return EXIT_UNREADABLE
+        coverage = run_merge(engine, run_id).files
+        if not coverage:
+            _err(f"run {run_id} has no line coverage in the warehouse")
+            return EXIT_UNREADABLE
+        source = f"run {run_id}"
+    try:
+        if args.diff_file:
+            compare = args.diff_file
+            diffs = [Path(args.diff_file).read_text(encoding="utf-8")]
+        else:
+            compare = f"{args.diff}...HEAD"
+            diffs = git_diffs(Path(args.repo), args.diff, working_tree=not args.committed_only)
+        report = patch_coverage(changed_lines(diffs), coverage, compare)
+    except (DiffError, OSError) as exc:
+        _err(f"cannot read the change: {exc}")
+        return EXIT_UNREADABLE
+    if args.json:
+        print(json.dumps({**report.as_dict(), "coverage": source}))
+    else:
+        print(format_report(report, source))
+    if args.fail_under is not None and report.percent < args.fail_under:
+        return EXIT_FAIL
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------ doctor
+
+
+def cmd_doctor(args) -> int:
+    """The health checks from a terminal; exit 1 when one fails."""
+    from crossbridge_assets import ops_settings
+    from crossbridge_assets.doctor import diagnose
+
+    s = _settings()
+    try:
+        ops = ops_settings.load()
+    except settings_mod.SettingsError as exc:
+        _err(f"configuration error: {exc}")
+        return EXIT_UNREADABLE
+    findings = diagnose(s, ops)
+    healthy = all(f.passed for f in findings)
+    if args.json:
+        print(json.dumps({"healthy": healthy, "checks": [f.to_json() for f in findings]}, default=str))
+        return EXIT_OK if healthy else EXIT_FAIL
+    width = max(len(f.check) for f in findings)
+    print(f"{'check':<{width}}  {'status':<6}  {'severity':<8}  summary")
+    print("-" * (width + 28 + 40))
+    for f in findings:
+        print(f"{f.check:<{width}}  {'ok' if f.passed else 'FAIL':<6}  {f.severity:<8}  {f.summary}")
+    for f in findings:
+        if not f.passed and f.what_to_do:
+            print(f"\n{f.check}: {f.what_to_do}")
+            for row in f.rows[:5]:
+                print("  - " + ", ".join(f"{k}={str(v)[:120]}" for k, v in row.items() if v is not None))
+    failed = sum(not f.passed for f in findings)
+    print(f"\n{'healthy' if healthy else f'unhealthy: {failed} check(s) failed'}")
+    return EXIT_OK if healthy else EXIT_FAIL
+
+
 # ------------------------------------------------------------------ dev
 
 
@@ -220,6 +305,26 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--seed", type=int, default=7)
     sp.add_argument("--no-ingest", action="store_true", help="only drop the files into the inbox for the sensor")
     sp.set_defaults(func=cmd_demo)
+
+    sp = sub.add_parser("patch-coverage", help="coverage of the lines a change adds or modifies (diff-cover's rules)")
+    what = sp.add_mutually_exclusive_group()
+    what.add_argument("--diff", default="origin/main", metavar="REV",
+                      help="compare HEAD (and uncommitted changes) with the merge base of REV (default origin/main)")
+    what.add_argument("--diff-file", metavar="FILE", help="a unified diff (git diff output) instead of running git")
+    sp.add_argument("--repo", default=".", help="the git repository (default: the current folder)")
+    sp.add_argument("--committed-only", action="store_true", help="leave staged and unstaged changes out")
+    sp.add_argument("--coverage", action="append", metavar="FILE",
+                    help="coverage report(s) to use instead of the warehouse; several are merged")
+    sp.add_argument("--run", metavar="ID", help="warehouse run to use (default: the latest with coverage)")
+    sp.add_argument("--project", help="with the warehouse: latest run of this project")
+    sp.add_argument("--branch", help="with the warehouse: latest run of this branch")
+    sp.add_argument("--fail-under", type=float, metavar="PCT", help="exit 1 when patch coverage is below PCT")
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(func=cmd_patch_coverage)
+
+    sp = sub.add_parser("doctor", help="run the health checks now; exit 1 when something is unhealthy")
+    sp.add_argument("--json", action="store_true", help="one JSON object: healthy, checks")
+    sp.set_defaults(func=cmd_doctor)
 
     sp = sub.add_parser("dev", help="start the Dagster UI on the embedded default (seeds demo data when empty)")
     sp.add_argument("--host", default="127.0.0.1")

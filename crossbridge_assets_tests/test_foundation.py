@@ -1,7 +1,6 @@
 """Unit tests for settings, logging, the inbox planner, run metadata and the warehouse engine."""
 
 import json
-import logging
 import os
 import time
 from pathlib import Path

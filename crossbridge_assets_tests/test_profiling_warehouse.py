@@ -2,7 +2,6 @@
 with a scripted client, line protocol and InfluxDB settings. SQLite and PostgreSQL."""
 
 import json
-import time
 from datetime import datetime, timezone
 
 import pytest

@@ -10,9 +10,12 @@ import dagster as dg
 from sqlalchemy import Engine
 
 from crossbridge_assets import settings as settings_mod
-from crossbridge_assets.log import bound
+from crossbridge_assets.formats import FormatError
+from crossbridge_assets.log import bound, get_logger
 from crossbridge_assets.warehouse.engine import is_transient, make_engine, migrate
+from crossbridge_assets.warehouse.health import Finding
 from crossbridge_assets.warehouse.landing import Landing
+from crossbridge_assets.warehouse.queries import reports_for
 
 # Fail fast at load time: a wrong variable stops `dagster dev` with a message naming it.
 SETTINGS = settings_mod.load()
@@ -71,6 +74,27 @@ def storage_faults(what: str) -> Iterator[None]:
         raise dg.Failure(description=f"{what}: {type(exc).__name__}: {exc}", allow_retries=False) from exc
 
 
+def load_each(landing: Landing, partition: str, kind: str, batch: str | None, load, bad: list[dict]):
+    """Yield (report, load(report)) for every landed report of `kind` of the day (or of the
+    sensor batch). A report that cannot be read is quarantined with its reason, noted in `bad`,
+    and the rest go on; transient storage faults propagate to the RetryPolicy."""
+    for report in reports_for(landing.engine, partition, kind, batch):
+        with bound(report=report.original_name):
+            try:
+                summary = load(report)
+            except Exception as exc:
+                if not isinstance(exc, FormatError) and is_transient(exc):
+                    raise
+                # A parser bug on one file must not lose the rest of the batch either.
+                reason = exc.reason if isinstance(exc, FormatError) else f"could not be parsed: {type(exc).__name__}: {exc}"
+                landing.quarantine_report(report.sha256, reason)
+                bad.append({"file": report.original_name, "reason": reason})
+                if not isinstance(exc, FormatError):
+                    get_logger("execution").exception("parser failed", report=report.original_name)
+                continue
+            yield report, summary
+
+
 def batch_of(context) -> str | None:
     """The sensor batch a run ingests, or None for a whole-day materialization or backfill."""
     return context.run.tags.get(BATCH_TAG) or None
@@ -102,3 +126,27 @@ def md_table(rows: list[dict], columns: list[str], empty: str = "_none_") -> str
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(cell(r.get(c)) for c in columns) + " |" for r in rows]
     return "\n".join(lines)
+
+
+def check_result(finding: Finding) -> dg.AssetCheckResult:
+    """A Finding as the UI shows it: one-line description, figures, what to do, offending rows."""
+    metadata: dict = {}
+    for key, value in finding.figures.items():
+        if isinstance(value, bool) or value is None:
+            continue
+        if isinstance(value, int):
+            metadata[key] = dg.MetadataValue.int(value)
+        elif isinstance(value, float):
+            metadata[key] = dg.MetadataValue.float(value)
+        else:
+            metadata[key] = dg.MetadataValue.text(str(value))
+    if finding.what_to_do:
+        metadata["what_to_do"] = dg.MetadataValue.text(finding.what_to_do)
+    if finding.columns:
+        metadata["details"] = dg.MetadataValue.md(md_table(finding.rows, finding.columns))
+    return dg.AssetCheckResult(
+        passed=finding.passed,
+        severity=dg.AssetCheckSeverity(finding.severity),
+        description=finding.summary,
+        metadata=metadata,
+    )

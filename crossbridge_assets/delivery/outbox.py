@@ -22,7 +22,11 @@ from typing import Callable
 
 from sqlalchemy import Engine, and_, func, select, update
 
-from crossbridge_assets.delivery.influx import InfluxClient, InfluxRejected, InfluxUnavailable
+from crossbridge_assets.delivery.influx import (
+    InfluxClient,
+    InfluxRejected,
+    InfluxUnavailable,
+)
 from crossbridge_assets.log import get_logger
 from crossbridge_assets.warehouse import schema
 from crossbridge_assets.warehouse.engine import now

@@ -15,14 +15,15 @@ from crossbridge_assets.defs.common import (
     WarehouseResource,
     batch_of,
     daily,
+    load_each,
     md_table,
     partition_of,
     run_context,
     storage_faults,
 )
 from crossbridge_assets.defs.landing import INGEST_TAG, landed_reports
-from crossbridge_assets.formats import FormatError, open_report
-from crossbridge_assets.log import bound, get_logger
+from crossbridge_assets.formats import open_report
+from crossbridge_assets.log import get_logger
 from crossbridge_assets.model import KIND_COVERAGE, CoverageTotals
 from crossbridge_assets.warehouse import schema
 from crossbridge_assets.warehouse.coverage import (
@@ -33,8 +34,6 @@ from crossbridge_assets.warehouse.coverage import (
     refresh_runs,
     run_merge,
 )
-from crossbridge_assets.warehouse.engine import is_transient
-from crossbridge_assets.warehouse.queries import reports_for
 
 # Fail fast at load time: a wrong variable stops `dagster dev` with a message naming it.
 # Checks read the policy again when they run, so a changed variable needs no reload.
@@ -120,30 +119,21 @@ def coverage(context: dg.AssetExecutionContext, warehouse: WarehouseResource) ->
     with run_context(context), storage_faults("loading coverage"):
         landing = warehouse.landing()
         engine = landing.engine
-        for report in reports_for(engine, partition, KIND_COVERAGE, batch):
-            with bound(report=report.original_name):
-                try:
-                    summary = load_coverage(engine, report, open_report(report.archive_path), announced_test(report))
-                except Exception as exc:
-                    if is_transient(exc):
-                        raise
-                    # A parser bug on one file must not lose the rest of the batch.
-                    reason = exc.reason if isinstance(exc, FormatError) else f"could not be parsed: {type(exc).__name__}: {exc}"
-                    landing.quarantine_report(report.sha256, reason)
-                    bad.append({"file": report.original_name, "reason": reason})
-                    if not isinstance(exc, FormatError):
-                        log.exception("parser failed", report=report.original_name)
-                    continue
-                log.info("coverage loaded", files=summary.file_rows, tests=summary.tests, warnings=len(summary.warnings))
-                loaded += 1
-                rows += summary.file_rows
-                map_rows += summary.map_rows
-                tests += summary.tests
-                if report.format not in EXECUTED_ONLY:
-                    t = summary.totals
-                    for key in ("files", "lines_valid", "lines_covered", "branches_valid", "branches_covered"):
-                        setattr(totals, key, getattr(totals, key) + getattr(t, key))
-                    least.extend({**f, "report": report.original_name} for f in summary.least_covered)
+        each = load_each(
+            landing, partition, KIND_COVERAGE, batch,
+            lambda report: load_coverage(engine, report, open_report(report.archive_path), announced_test(report)), bad,
+        )
+        for report, summary in each:
+            log.info("coverage loaded", files=summary.file_rows, tests=summary.tests, warnings=len(summary.warnings))
+            loaded += 1
+            rows += summary.file_rows
+            map_rows += summary.map_rows
+            tests += summary.tests
+            if report.format not in EXECUTED_ONLY:
+                t = summary.totals
+                for key in ("files", "lines_valid", "lines_covered", "branches_valid", "branches_covered"):
+                    setattr(totals, key, getattr(totals, key) + getattr(t, key))
+                least.extend({**f, "report": report.original_name} for f in summary.least_covered)
         with engine.connect() as conn:
             day_rows = conn.execute(
                 select(func.count()).select_from(schema.coverage_files).where(schema.coverage_files.c.partition == partition)

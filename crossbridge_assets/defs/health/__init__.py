@@ -1,5 +1,28 @@
-"""The health domain of the Dagster layer."""
+"""The health domain of the Dagster layer: health checks, alert sensors, schedules, retention."""
 
 import dagster as dg
 
-defs = dg.Definitions()
+from crossbridge_assets.defs.health.alerting import check_alerts, run_failure_alerts
+from crossbridge_assets.defs.health.checks import (
+    HEALTH_CHECKS,
+    landing_reachable,
+    no_duplicate_results,
+    run_aggregates,
+    warehouse_health,
+)
+from crossbridge_assets.defs.health.schedules import (
+    health_checks_job,
+    hourly_health_schedule,
+    nightly_insights_job,
+    nightly_insights_schedule,
+    retention_job,
+    weekly_retention_schedule,
+)
+
+defs = dg.Definitions(
+    assets=[warehouse_health, run_aggregates],
+    asset_checks=[*HEALTH_CHECKS, landing_reachable, no_duplicate_results],
+    jobs=[nightly_insights_job, health_checks_job, retention_job],
+    schedules=[nightly_insights_schedule, hourly_health_schedule, weekly_retention_schedule],
+    sensors=[check_alerts, run_failure_alerts],
+)

@@ -1,4 +1,4 @@
-"""Landing: the inbox sensor, the `landed_reports` asset and the storage health check."""
+"""Landing: the inbox sensor and the `landed_reports` asset (its storage check lives in defs/health)."""
 
 
 import json
@@ -7,9 +7,9 @@ from collections import Counter
 import dagster as dg
 
 from crossbridge_assets.defs.common import (
+    SETTINGS,
     STORAGE_RETRY,
     WAREHOUSE_KIND,
-    SETTINGS,
     WarehouseResource,
     daily,
     md_table,
@@ -18,7 +18,6 @@ from crossbridge_assets.defs.common import (
 )
 from crossbridge_assets.defs.landing import inbox
 from crossbridge_assets.log import get_logger
-from crossbridge_assets.warehouse.engine import ping
 from crossbridge_assets.warehouse.landing import LANDED, QUARANTINED
 from crossbridge_assets.warehouse.queries import report_counts
 
@@ -38,6 +37,7 @@ class LandingConfig(dg.Config):
     tags=INGEST_TAG,
     owners=["team:qa-platform"],
     retry_policy=STORAGE_RETRY,
+    pool="warehouse",
     description="Reports that arrived in the inbox that day: archived by content hash, format detected, "
     "run metadata read, duplicates dropped, unreadable files quarantined with a reason.",
 )
@@ -81,23 +81,6 @@ def landed_reports(context: dg.AssetExecutionContext, config: LandingConfig, war
     )
 
 
-@dg.asset_check(
-    asset=landed_reports,
-    description="The warehouse answers a query; reports its round-trip latency.",
-)
-def warehouse_reachable(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    try:
-        latency = ping(warehouse.engine())
-    except Exception as exc:  # noqa: BLE001 - any failure to answer is the finding
-        return dg.AssetCheckResult(
-            passed=False,
-            severity=dg.AssetCheckSeverity.ERROR,
-            description=f"The warehouse did not answer: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}",
-            metadata={"what_to_do": "Check that the database in CROSSBRIDGE_WAREHOUSE_URL is running and reachable."},
-        )
-    return dg.AssetCheckResult(passed=True, metadata={"latency_ms": dg.MetadataValue.float(latency)})
-
-
 ingest_job = dg.define_asset_job(
     "ingest",
     selection=dg.AssetSelection.tag("crossbridge/ingest", "true"),
@@ -131,7 +114,6 @@ def inbox_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResour
 
 defs = dg.Definitions(
     assets=[landed_reports],
-    asset_checks=[warehouse_reachable],
     jobs=[ingest_job],
     sensors=[inbox_sensor],
 )

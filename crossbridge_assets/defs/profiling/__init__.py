@@ -14,28 +14,33 @@ from crossbridge_assets.defs.common import (
     WAREHOUSE_KIND,
     WarehouseResource,
     batch_of,
+    check_result,
+    daily,
+    load_each,
     md_table,
     partition_of,
     run_context,
     storage_faults,
-    daily,
 )
 from crossbridge_assets.defs.landing import INGEST_TAG, landed_reports
+from crossbridge_assets.delivery import health as delivery_health
 from crossbridge_assets.delivery import influx
 from crossbridge_assets.delivery.outbox import backlog, drain
-from crossbridge_assets.formats import FormatError, open_report
-from crossbridge_assets.log import bound, get_logger
+from crossbridge_assets.formats import open_report
+from crossbridge_assets.log import get_logger
 from crossbridge_assets.model import KIND_PROFILING
 from crossbridge_assets.warehouse import schema
-from crossbridge_assets.warehouse.engine import is_transient, now
-from crossbridge_assets.warehouse.profiling import load_profile, replace_table, span_frame
-from crossbridge_assets.warehouse.queries import reports_for
+from crossbridge_assets.warehouse.engine import now
 from crossbridge_assets.warehouse.landing import QUARANTINED
+from crossbridge_assets.warehouse.profiling import (
+    load_profile,
+    replace_table,
+    span_frame,
+)
 
 GROUP = "profiling"
 OWNERS = ["team:qa-platform"]
 WINDOW_DAYS = 30  # history the baselines and regression rules look at
-BACKLOG_MAX_AGE_MINUTES = 30  # undelivered points older than this fail outbox_backlog
 
 # InfluxDB away: retried with exponential backoff and jitter (≈10 s, 20 s, 40 s, 80 s, 160 s),
 # on top of the few quick retries the drain makes itself.
@@ -102,30 +107,22 @@ def profiling_events(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     with run_context(context), storage_faults("loading profiling events"):
         landing = warehouse.landing()
         engine = landing.engine
-        for report in reports_for(engine, partition, KIND_PROFILING, batch):
-            with bound(report=report.original_name):
-                try:
-                    summary = load_profile(engine, report, open_report(report.archive_path), outbox=config is not None)
-                except Exception as exc:
-                    if not isinstance(exc, FormatError) and is_transient(exc):
-                        raise
-                    # One unreadable file must not lose the rest of the batch.
-                    reason = exc.reason if isinstance(exc, FormatError) else f"could not be parsed: {type(exc).__name__}: {exc}"
-                    landing.quarantine_report(report.sha256, reason)
-                    bad.append({"file": report.original_name, "reason": reason})
-                    if not isinstance(exc, FormatError):
-                        log.exception("parser failed", report=report.original_name)
-                    continue
-                log.info("profiling events loaded", spans=summary.spans, queued=summary.outbox_rows,
-                         warnings=len(summary.warnings))
-                loaded += 1
-                spans += summary.spans
-                queued += summary.outbox_rows - summary.kept_delivered
-                by_kind.update(summary.by_kind)
-                slowest = sorted(slowest + summary.slowest, reverse=True)[:10]
-                if summary.complete is False:
-                    crashed.append({"file": report.original_name, "spans": summary.spans,
-                                    "warning": "; ".join(summary.warnings)})
+        each = load_each(
+            landing, partition, KIND_PROFILING, batch,
+            lambda report: load_profile(engine, report, open_report(report.archive_path), outbox=config is not None),
+            bad,
+        )
+        for report, summary in each:
+            log.info("profiling events loaded", spans=summary.spans, queued=summary.outbox_rows,
+                     warnings=len(summary.warnings))
+            loaded += 1
+            spans += summary.spans
+            queued += summary.outbox_rows - summary.kept_delivered
+            by_kind.update(summary.by_kind)
+            slowest = sorted(slowest + summary.slowest, reverse=True)[:10]
+            if summary.complete is False:
+                crashed.append({"file": report.original_name, "spans": summary.spans,
+                                "warning": "; ".join(summary.warnings)})
         with engine.connect() as conn:
             day_rows = conn.execute(
                 select(func.count()).select_from(schema.profile_events).where(schema.profile_events.c.partition == partition)
@@ -268,73 +265,19 @@ def influxdb_delivery(context: dg.AssetExecutionContext, warehouse: WarehouseRes
 
 @dg.asset_check(
     asset=influxdb_delivery,
-    description="InfluxDB answers and the database/bucket exists. Not configured counts as a warning: "
-    "spans are then kept in the warehouse only.",
+    description="InfluxDB answers and the database/bucket exists (not configured: spans stay in the warehouse only).",
 )
 def influxdb_reachable() -> dg.AssetCheckResult:
-    try:
-        config = _influx()
-    except influx.InfluxConfigError as exc:
-        return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.ERROR, description=str(exc))
-    if config is None:
-        return dg.AssetCheckResult(
-            passed=False,
-            severity=dg.AssetCheckSeverity.WARN,
-            description="InfluxDB is not configured: spans are kept in the warehouse only.",
-            metadata={"what_to_do": "Set CROSSBRIDGE_INFLUX_URL (and the database, or org/bucket/token) "
-                      "to send spans to InfluxDB; see the README's variables."},
-        )
-    client = influx.make_client(config)
-    try:
-        info = client.ping()
-    except Exception as exc:  # noqa: BLE001 - any failure to answer is the finding
-        return dg.AssetCheckResult(
-            passed=False,
-            severity=dg.AssetCheckSeverity.ERROR,
-            description=f"InfluxDB at {config.url} did not answer: {str(exc).splitlines()[0][:300]}",
-            metadata={"what_to_do": "Check that InfluxDB is running and CROSSBRIDGE_INFLUX_* point at it; "
-                      "spans wait in the outbox meanwhile."},
-        )
-    finally:
-        client.close()
-    return dg.AssetCheckResult(
-        passed=True,
-        description=f"InfluxDB {info['version']} answers ({info['api']} API) at {config.target}",
-        metadata={"latency_ms": dg.MetadataValue.float(float(info["latency_ms"])),
-                  "version": dg.MetadataValue.text(str(info["version"]))},
-    )
+    return check_result(delivery_health.influxdb_reachable())
 
 
 @dg.asset_check(
     asset=influxdb_delivery,
-    description=f"The outbox is drained: no point waits for InfluxDB longer than {BACKLOG_MAX_AGE_MINUTES} "
-    "minutes and none was refused.",
+    description=f"The outbox is drained: no point waits for InfluxDB longer than "
+    f"{delivery_health.BACKLOG_MAX_AGE_MINUTES} minutes and none was refused.",
 )
 def outbox_backlog(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    b = backlog(warehouse.engine())
-    age = b.oldest_age_seconds()
-    stale = age is not None and age > BACKLOG_MAX_AGE_MINUTES * 60
-    problems = []
-    if stale:
-        problems.append(f"{b.pending} point(s) waiting, the oldest for {age / 60:.0f} minutes")
-    if b.rejected:
-        problems.append(f"{b.rejected} point(s) refused by InfluxDB")
-    return dg.AssetCheckResult(
-        passed=not problems,
-        severity=dg.AssetCheckSeverity.WARN,
-        description="; ".join(problems) + (f" (last error: {b.last_error[:200]})" if b.last_error else "")
-        if problems
-        else (f"{b.pending} point(s) waiting, the oldest {age:.0f} s old" if b.pending else "the outbox is empty")
-        + ("" if _influx() else " (InfluxDB is not configured, nothing is queued)"),
-        metadata={
-            "pending": dg.MetadataValue.int(b.pending),
-            "oldest_pending_seconds": dg.MetadataValue.float(float(age or 0.0)),
-            "rejected": dg.MetadataValue.int(b.rejected),
-            "delivered": dg.MetadataValue.int(b.delivered),
-            "what_to_do": "Waiting points go out by themselves once InfluxDB answers (see influxdb_reachable). "
-            "Refused points carry the server's reason in profile_outbox.last_error.",
-        },
-    )
+    return check_result(delivery_health.outbox_backlog(warehouse.engine()))
 
 
 @dg.sensor(

@@ -12,18 +12,18 @@ from crossbridge_assets.defs.common import (
     WarehouseResource,
     batch_of,
     daily,
+    load_each,
     md_table,
     partition_of,
     run_context,
     storage_faults,
 )
 from crossbridge_assets.defs.landing import INGEST_TAG, landed_reports
-from crossbridge_assets.formats import FormatError, open_report
-from crossbridge_assets.log import bound, get_logger
+from crossbridge_assets.formats import open_report
+from crossbridge_assets.log import get_logger
 from crossbridge_assets.model import KIND_RESULTS, ResultTotals
 from crossbridge_assets.warehouse import schema
-from crossbridge_assets.warehouse.engine import is_transient
-from crossbridge_assets.warehouse.queries import quarantined, reports_for
+from crossbridge_assets.warehouse.queries import quarantined
 from crossbridge_assets.warehouse.results import load_results
 
 COLUMN_SCHEMA = dg.TableSchema(
@@ -50,6 +50,7 @@ COLUMN_SCHEMA = dg.TableSchema(
     tags=INGEST_TAG,
     owners=["team:qa-platform"],
     retry_policy=STORAGE_RETRY,
+    pool="warehouse",
     description="Every test and every attempt from that day's result reports, in one schema whatever the framework.",
 )
 def test_results(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
@@ -64,32 +65,20 @@ def test_results(context: dg.AssetExecutionContext, warehouse: WarehouseResource
     with run_context(context), storage_faults("loading test results"):
         landing = warehouse.landing()
         engine = landing.engine
-        for report in reports_for(engine, partition, KIND_RESULTS, batch):
-            with bound(report=report.original_name):
-                try:
-                    summary = load_results(engine, report, open_report(report.archive_path))
-                except FormatError as exc:
-                    landing.quarantine_report(report.sha256, exc.reason)
-                    bad.append({"file": report.original_name, "reason": exc.reason})
-                    continue
-                except Exception as exc:
-                    if is_transient(exc):
-                        raise
-                    # A parser bug on one file must not lose the rest of the batch.
-                    reason = f"could not be parsed: {type(exc).__name__}: {exc}"
-                    landing.quarantine_report(report.sha256, reason)
-                    bad.append({"file": report.original_name, "reason": reason})
-                    log.exception("parser failed", report=report.original_name)
-                    continue
-                log.info("results loaded", tests=summary.totals.tests, failures=summary.totals.failures,
-                         errors=summary.totals.errors, warnings=len(summary.warnings))
-                loaded += 1
-                rows += summary.rows
-                flaky += summary.flaky
-                for key, value in summary.totals.as_dict().items():
-                    setattr(totals, key, getattr(totals, key) + value)
-                failures.extend(summary.failures[: 20 - len(failures)])
-                slowest = sorted(slowest + summary.slowest, reverse=True)[:10]
+        each = load_each(
+            landing, partition, KIND_RESULTS, batch,
+            lambda report: load_results(engine, report, open_report(report.archive_path)), bad,
+        )
+        for report, summary in each:
+            log.info("results loaded", tests=summary.totals.tests, failures=summary.totals.failures,
+                     errors=summary.totals.errors, warnings=len(summary.warnings))
+            loaded += 1
+            rows += summary.rows
+            flaky += summary.flaky
+            for key, value in summary.totals.as_dict().items():
+                setattr(totals, key, getattr(totals, key) + value)
+            failures.extend(summary.failures[: 20 - len(failures)])
+            slowest = sorted(slowest + summary.slowest, reverse=True)[:10]
         with engine.connect() as conn:
             day_rows = conn.execute(
                 select(func.count()).select_from(schema.test_results).where(schema.test_results.c.partition == partition)

@@ -265,7 +265,11 @@ def cmd_dev(args) -> int:
         if code != EXIT_OK:
             return code
     engine.dispose()
-    command = ["dagster", "dev", "-h", args.host, "-p", str(args.port), "-m", "crossbridge_assets.definitions"]
+    # The dagster beside this interpreter: `.venv/bin/crossbridge dev` works without activating
+    # the environment, whatever other dagster is on PATH.
+    sibling = Path(sys.executable).with_name("dagster")
+    dagster = str(sibling) if sibling.exists() else "dagster"
+    command = [dagster, "dev", "-h", args.host, "-p", str(args.port), "-m", "crossbridge_assets.definitions"]
     print(f"starting the Dagster UI on http://{args.host}:{args.port} (DAGSTER_HOME={os.environ['DAGSTER_HOME']})", flush=True)
     os.execvp(command[0], command)
     return EXIT_OK  # pragma: no cover - exec does not return

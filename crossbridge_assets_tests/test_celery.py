@@ -117,7 +117,10 @@ def celery_stack(tmp_path, monkeypatch):
         worker = subprocess.Popen(
             [str(BIN / "dagster-celery"), "worker", "start", "-A", "dagster_celery.app",
              "-y", str(CELERY_DIR / "celery.yaml"), "-n", "crossbridge-test", "--", "--concurrency=2"],
-            stdout=open(log, "wb"), stderr=subprocess.STDOUT, env={**os.environ, **env}, cwd=REPO,
+            # dagster-celery starts `celery` by name: the environment's bin folder must be on PATH
+            # even when the environment is not activated (as in CI).
+            stdout=open(log, "wb"), stderr=subprocess.STDOUT, cwd=REPO,
+            env={**os.environ, **env, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"},
             start_new_session=True,
         )
         _wait_for(lambda: b" ready." in log.read_bytes() if log.exists() else False, 90, "celery worker", log)

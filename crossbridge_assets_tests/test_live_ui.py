@@ -76,6 +76,9 @@ def running_product(tmp_path):
         CROSSBRIDGE_SENSOR_INTERVAL="3",
         CROSSBRIDGE_SETTLE_SECONDS="1",
         PYTHONUNBUFFERED="1",
+        # As after the README's command on a fresh machine: the environment is not activated,
+        # so nothing of it is on PATH.
+        PATH="/usr/local/bin:/usr/bin:/bin",
     )
     log = tmp_path / "dev.log"
     exe = Path(sys.executable).with_name("crossbridge")

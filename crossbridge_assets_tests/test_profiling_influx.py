@@ -230,3 +230,22 @@ def test_outbox_sensor_requests_a_delivery_while_points_wait(crossbridge_env, tm
     loaded(crossbridge_env, tmp_path, 10)
     request = tick()
     assert isinstance(request, dg.RunRequest) and request.tags == {"crossbridge/delivery": "influxdb"}
+
+
+def test_influxdb_reachable_fails_while_influxd_is_stopped_and_recovers(influxd, monkeypatch):
+    """The health check under the real condition: the server process stopped, then back."""
+    from crossbridge_assets.delivery import health as delivery_health
+
+    db = influxd.create_database()
+    for key, value in influxd.env(db).items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("CROSSBRIDGE_INFLUX_TIMEOUT", "2")
+    assert delivery_health.influxdb_reachable().passed
+    influxd.stop()
+    try:
+        down = delivery_health.influxdb_reachable()
+        assert down.passed is False and down.severity == "ERROR"
+        assert "did not answer" in down.summary and "CROSSBRIDGE_INFLUX_" in down.what_to_do
+    finally:
+        influxd.start()
+    assert delivery_health.influxdb_reachable().passed

@@ -115,7 +115,7 @@ def cmd_ingest(args) -> int:
 
 def cmd_demo(args) -> int:
     from crossbridge_assets import demo
-    from crossbridge_assets.defs.ingest import STAGING_PREFIX, local_instance
+    from crossbridge_assets.defs.ingest import STAGING_PREFIX, local_instance, refresh_analytics
     from crossbridge_assets.instance import ensure_dagster_home
 
     s = _settings()
@@ -128,7 +128,14 @@ def cmd_demo(args) -> int:
     target = s.inbox / f"{STAGING_PREFIX}demo-{uuid.uuid4().hex[:8]}"
     files = demo.generate(target, days=args.days, seed=args.seed)
     print(f"generated {len(files)} demo reports over {args.days} days; ingesting...")
-    return _run_and_report(s, files, local_instance())
+    instance = local_instance()
+    code = _run_and_report(s, files, instance)
+    if code == EXIT_OK:
+        analytics = refresh_analytics(instance)
+        print("analytics (coverage by run, trends, baselines, regressions) "
+              + ("refreshed" if analytics.success else f"failed: see run {analytics.run_id}"))
+        code = EXIT_OK if analytics.success else EXIT_FAIL
+    return code
 
 
 # ------------------------------------------------------------------ summary

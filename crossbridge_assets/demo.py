@@ -1,5 +1,7 @@
 """Realistic demo history: several projects and branches, builds over about two weeks, real-looking
-failures, a few flaky and a few broken tests — written as the JUnit XML real tools write."""
+failures, a few flaky and a few broken tests — written as the JUnit XML real tools write — plus,
+for the checkout service, Cobertura coverage (with a drop on the feature branch) and the profiling
+events its pytest plugin would write (with a test and an endpoint that got slower lately)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from xml.sax.saxutils import quoteattr, escape
 
+from crossbridge_assets.hooks.events import EventWriter
+from crossbridge_assets.model import normalize_suite, split_parameters, test_identity
 from crossbridge_assets.warehouse.run_metadata import MANIFEST_NAME
 
 
@@ -144,6 +148,61 @@ def _junit(project: str, framework: str, tests: list[DemoTest], day: int, rng: r
     )
 
 
+# checkout-service source files: (path, statements, share covered on main)
+COVERED_FILES = [("app/cart.py", 120, 0.92), ("app/payment.py", 210, 0.81), ("app/tax.py", 64, 0.97),
+                 ("app/inventory.py", 150, 0.74), ("app/api/orders.py", 180, 0.69)]
+
+
+def _cobertura(day: int, branch: str, rng: random.Random) -> str:
+    """A Cobertura report as coverage.py/pytest-cov would write it from a CI checkout."""
+    classes, valid_total, covered_total = [], 0, 0
+    for path, statements, share in COVERED_FILES:
+        if branch != "main" and path == "app/payment.py":
+            share -= 0.12  # the feature branch adds code without tests
+        share = min(1.0, max(0.0, share + 0.002 * day + rng.uniform(-0.01, 0.01)))
+        covered = round(statements * share)
+        lines = "".join(
+            f'<line number="{n}" hits="{rng.randint(1, 40) if n <= covered else 0}"/>' for n in range(1, statements + 1)
+        )
+        classes.append(
+            f'<class name="{path.rsplit("/", 1)[-1]}" filename="{path}" line-rate="{covered / statements:.4f}" '
+            f'branch-rate="0" complexity="0"><methods/><lines>{lines}</lines></class>'
+        )
+        valid_total += statements
+        covered_total += covered
+    return (
+        '<?xml version="1.0" ?>\n'
+        f'<coverage version="7.6.1" timestamp="0" lines-valid="{valid_total}" lines-covered="{covered_total}" '
+        f'line-rate="{covered_total / valid_total:.4f}" branches-covered="0" branches-valid="0" branch-rate="0" complexity="0">'
+        "<sources><source>/home/runner/work/checkout-service/checkout-service</source></sources>"
+        f'<packages><package name="app" line-rate="{covered_total / valid_total:.4f}" branch-rate="0" complexity="0">'
+        f"<classes>{''.join(classes)}</classes></package></packages></coverage>\n"
+    )
+
+
+def _profile(folder: Path, tests: list[DemoTest], day: int, days: int, started: datetime, rng: random.Random) -> Path:
+    """The event file the pytest plugin writes: each test's call phase and the HTTP calls it made.
+    The gateway retry test and the charges endpoint got slower over the last days."""
+    writer = EventWriter(folder, framework="pytest", env={})
+    clock = started.timestamp()
+    slow_from = days - 3
+    for t in tests:
+        name, params = split_parameters(t.name)
+        identity = test_identity("pytest", normalize_suite(t.suite), name, params)
+        duration = max(0.001, rng.gauss(t.mean, t.mean * 0.1))
+        if t.name == "test_gateway_timeout_retries" and day >= slow_from:
+            duration *= 6
+        test_span = writer.span("test", f"{t.suite}::{t.name}", clock, duration, status="passed", test=identity)
+        writer.span("call", t.name, clock, duration * 0.9, status="passed", test=identity, parent_id=test_span)
+        if "payment" in t.suite or "api" in t.suite:
+            http = 0.08 * (7 if day >= slow_from else 1) * rng.uniform(0.8, 1.2)
+            writer.span("http", "POST payments.example.com/v1/charges", clock + 0.01, http, status="201",
+                        test=identity, parent_id=test_span,
+                        attributes={"method": "POST", "host": "payments.example.com", "path": "/v1/charges"})
+        clock += duration
+    return writer.close("passed")
+
+
 def generate(target: Path, days: int = 14, seed: int = 7, today: datetime | None = None) -> list[Path]:
     """Write the demo history under `target` as <project>/<branch>/<build>/ drops, each with a
     crossbridge.json manifest. Files get the build's time as mtime, so they arrive on their day."""
@@ -181,7 +240,13 @@ def generate(target: Path, days: int = 14, seed: int = 7, today: datetime | None
                     )
                     report = folder / f"TEST-{project}.xml"
                     report.write_text(_junit(project, spec["framework"], spec["tests"], day, rng, started), encoding="utf-8")
+                    files = [report]
+                    if project == "checkout-service":
+                        cov = folder / "coverage.xml"
+                        cov.write_text(_cobertura(day, branch, rng), encoding="utf-8")
+                        files += [cov, _profile(folder, spec["tests"], day, days, started, rng)]
                     stamp = started.timestamp() + 600
-                    os.utime(report, (stamp, stamp))
-                    written.append(report)
+                    for f in files:
+                        os.utime(f, (stamp, stamp))
+                    written.extend(files)
     return written

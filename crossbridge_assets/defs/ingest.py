@@ -85,6 +85,19 @@ def run_batches(batches: list[Batch], instance: dg.DagsterInstance) -> list[dg.E
     return results
 
 
+def refresh_analytics(instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
+    """Recompute the cross-run analytics now, as the nightly schedule does (the demo wants a
+    complete UI before `dagster dev`'s automation has had its first tick)."""
+    from crossbridge_assets.definitions import defs
+
+    return defs.resolve_job_def("nightly_insights").execute_in_process(
+        instance=instance,
+        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        tags={"crossbridge/source": "cli"},
+        raise_on_error=False,
+    )
+
+
 def local_instance() -> dg.DagsterInstance:
     """The instance DAGSTER_HOME points at (the CLI sets it to the embedded one by default)."""
     if os.environ.get("DAGSTER_HOME"):

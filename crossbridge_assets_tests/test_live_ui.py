@@ -116,7 +116,7 @@ def test_run_command_brings_up_a_living_ui(running_product):
     query = """{ assetNodes { assetKey { path } groupName
                partitionStats { numMaterialized numPartitions }
                assetMaterializations(limit: 1) { partition metadataEntries { label
-                   ... on FloatMetadataEntry { floatValue } } } } }"""
+                   ... on FloatMetadataEntry { floatValue } ... on IntMetadataEntry { intValue } } } } }"""
     # The webserver answers before the code location has loaded: wait for the assets.
     data = wait_for(lambda: (d := graphql(port, query))["assetNodes"] and d, 120, "the code location", proc, log)
     nodes = {"/".join(n["assetKey"]["path"]): n for n in data["assetNodes"]}
@@ -126,6 +126,16 @@ def test_run_command_brings_up_a_living_ui(running_product):
     latest = nodes["test_results"]["assetMaterializations"][0]
     rate = [m["floatValue"] for m in latest["metadataEntries"] if m["label"] == "pass_rate"]
     assert rate and 0.0 < rate[0] <= 1.0
+
+    # Every domain has something to show: coverage merged per run, regressions found with evidence.
+    def latest_number(asset: str, label: str):
+        entries = nodes[asset]["assetMaterializations"]
+        assert entries, f"{asset} was never materialized"
+        return [m.get("intValue", m.get("floatValue")) for m in entries[0]["metadataEntries"] if m["label"] == label]
+
+    assert {"coverage_by_run", "performance_regressions", "coverage_trends"} <= set(nodes)
+    assert nodes["coverage_by_run"]["assetMaterializations"], "coverage_by_run was never materialized"
+    assert (latest_number("performance_regressions", "regressions") or [0])[0] >= 1
 
     sensors = graphql(
         port,

@@ -131,10 +131,10 @@ def cmd_demo(args) -> int:
     instance = local_instance()
     code = _run_and_report(s, files, instance)
     if code == EXIT_OK:
-        analytics = refresh_analytics(instance)
-        print("analytics (coverage by run, trends, baselines, regressions) "
-              + ("refreshed" if analytics.success else f"failed: see run {analytics.run_id}"))
-        code = EXIT_OK if analytics.success else EXIT_FAIL
+        failed = [r for r in refresh_analytics(instance) if not r.success]
+        print("analytics (coverage by run, trends, baselines, regressions) and health checks "
+              + ("refreshed" if not failed else "failed: see run(s) " + ", ".join(r.run_id for r in failed)))
+        code = EXIT_FAIL if failed else EXIT_OK
     return code
 
 

@@ -85,17 +85,20 @@ def run_batches(batches: list[Batch], instance: dg.DagsterInstance) -> list[dg.E
     return results
 
 
-def refresh_analytics(instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
-    """Recompute the cross-run analytics now, as the nightly schedule does (the demo wants a
-    complete UI before `dagster dev`'s automation has had its first tick)."""
+def refresh_analytics(instance: dg.DagsterInstance) -> list[dg.ExecuteInProcessResult]:
+    """Recompute the cross-run analytics and take the health checks now, as the nightly and
+    hourly schedules do (the demo wants a complete UI before the first schedule tick)."""
     from crossbridge_assets.definitions import defs
 
-    return defs.resolve_job_def("nightly_insights").execute_in_process(
-        instance=instance,
-        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-        tags={"crossbridge/source": "cli"},
-        raise_on_error=False,
-    )
+    return [
+        defs.resolve_job_def(name).execute_in_process(
+            instance=instance,
+            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+            tags={"crossbridge/source": "cli"},
+            raise_on_error=False,
+        )
+        for name in ("nightly_insights", "health_checks")
+    ]
 
 
 def local_instance() -> dg.DagsterInstance:

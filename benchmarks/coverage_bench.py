@@ -301,7 +301,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--small", type=int, default=100_000, help="the smaller Cobertura size for the RSS comparison")
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--child", nargs=2, metavar=("WORKLOAD", "PATH"), help=argparse.SUPPRESS)
+    p.add_argument("--quick", action="store_true", help="small reports: a smoke run")
     args = p.parse_args(argv)
+    if args.quick:
+        args.lines, args.small, args.repeat = 20_000, 5_000, 1
     if args.child:
         child(*args.child)
         return 0

@@ -172,7 +172,10 @@ def main(argv=None) -> int:
     ap.add_argument("--influx-points", type=int, default=200_000)
     ap.add_argument("--batches", default="500,1000,2000,5000,10000,20000")
     ap.add_argument("--no-influx", action="store_true")
+    ap.add_argument("--quick", action="store_true", help="a small file and few points: a smoke run")
     args = ap.parse_args(argv)
+    if args.quick:
+        args.spans, args.influx_points, args.batches = 20_000, 5_000, "1000,5000"
 
     from crossbridge_assets.log import configure
 

@@ -7,10 +7,27 @@ import json
 import time
 from datetime import date, datetime, timezone
 from functools import cache
+from operator import itemgetter
 from typing import Callable, Iterable, Sequence
 
-from sqlalchemy import Connection, Engine, Table, create_engine, event, func, insert, select, text
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy import (
+    Connection,
+    Engine,
+    String,
+    Table,
+    create_engine,
+    event,
+    func,
+    insert,
+    select,
+    text,
+)
+from sqlalchemy.exc import (
+    DBAPIError,
+    IntegrityError,
+    OperationalError,
+    ProgrammingError,
+)
 
 from crossbridge_assets.log import get_logger
 from crossbridge_assets.warehouse import schema
@@ -156,24 +173,32 @@ def bulk_insert(conn: Connection, table: Table, rows: Sequence[dict]) -> int:
                 buf,
             )
     else:
-        # The DBAPI cursor on the same connection (so the same transaction), fed tuples through
-        # each column type's own bind processor: what SQLAlchemy would store, without building
-        # and compiling a statement per chunk.
-        processors = [table.c[c].type.bind_processor(conn.dialect) for c in columns]
+        # The DBAPI cursor on the same connection (so the same transaction), fed plain lists:
+        # only the columns whose type has a bind processor (dates, booleans) are converted, as
+        # SQLAlchemy would store them, without building and compiling a statement per chunk.
+        processors = [(i, p) for i, c in enumerate(columns) if (p := table.c[c].type.bind_processor(conn.dialect))]
+        texts = [i for i, c in enumerate(columns) if isinstance(table.c[c].type, String)]
+        getter = itemgetter(*columns)
+
+        def values(row: dict) -> list:
+            try:
+                out = list(getter(row)) if len(columns) > 1 else [getter(row)]
+            except KeyError:
+                out = [row.get(c) for c in columns]
+            for i in texts:
+                v = out[i]
+                if v is not None and "\x00" in v:
+                    out[i] = v.replace("\x00", "")
+            for i, proc in processors:
+                if out[i] is not None:
+                    out[i] = proc(out[i])
+            return out
+
         sql = f'INSERT INTO {table.name} ({", ".join(columns)}) VALUES ({", ".join("?" * len(columns))})'
         cursor = conn.connection.dbapi_connection.cursor()
         try:
             for start in range(0, len(rows), BULK_CHUNK):
-                cursor.executemany(
-                    sql,
-                    [
-                        tuple(
-                            (proc(v) if proc is not None and v is not None else v)
-                            for proc, v in zip(processors, (_clean(r.get(c)) for c in columns))
-                        )
-                        for r in rows[start : start + BULK_CHUNK]
-                    ],
-                )
+                cursor.executemany(sql, [values(r) for r in rows[start : start + BULK_CHUNK]])
         finally:
             cursor.close()
     return len(rows)

@@ -107,6 +107,7 @@ def _run_label(run: dict) -> str:
     retry_policy=STORAGE_RETRY,
     description="Line and branch coverage per source file from that day's coverage reports "
     "(JaCoCo, Cobertura, coverage.py, Istanbul, LCOV), with which test ran which line where the report says.",
+    pool="warehouse",
 )
 def coverage(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     partition = context.partition_key
@@ -194,6 +195,7 @@ def coverage_report_warnings(context: dg.AssetCheckExecutionContext, warehouse: 
     automation_condition=KEEP_FRESH,
     description="Coverage of every CI run: the union of its shards and report formats. A run still "
     "waiting for announced shards is marked incomplete instead of looking low.",
+    pool="warehouse",
 )
 def coverage_by_run(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     with run_context(context), storage_faults("merging coverage per run"):
@@ -331,6 +333,7 @@ def coverage_shards_complete(warehouse: WarehouseResource) -> dg.AssetCheckResul
     retry_policy=STORAGE_RETRY,
     automation_condition=KEEP_FRESH,
     description="Line and branch coverage per project and branch over time: latest, previous and change.",
+    pool="warehouse",
 )
 def coverage_trends(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     with run_context(context), storage_faults("computing coverage trends"):
@@ -383,6 +386,7 @@ def coverage_trends(context: dg.AssetExecutionContext, warehouse: WarehouseResou
     automation_condition=KEEP_FRESH,
     description="Which test ran which line, from coverage.py dynamic contexts and per-test coverage reports: "
     "answers \"which tests cover file F line L\".",
+    pool="warehouse",
 )
 def test_coverage_map(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     TM = schema.test_coverage_map

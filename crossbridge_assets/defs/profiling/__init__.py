@@ -93,6 +93,7 @@ def _slowest_rows(items) -> list[dict]:
     retry_policy=STORAGE_RETRY,
     description="Timed spans (tests, phases, steps, HTTP calls, WebDriver commands) from that day's "
     "profiling event files, queued for InfluxDB when it is configured.",
+    pool="warehouse",
 )
 def profiling_events(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     partition = context.partition_key
@@ -217,6 +218,7 @@ def event_file_warnings(context: dg.AssetCheckExecutionContext, warehouse: Wareh
     automation_condition=AFTER_INGESTION if INFLUX_AT_LOAD else None,
     description="Spans delivered to InfluxDB from the warehouse outbox; points are marked delivered only "
     "once InfluxDB acknowledged them, so an outage loses nothing and delivery resumes by itself.",
+    pool="warehouse",
 )
 def influxdb_delivery(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     log = get_logger("persistence")
@@ -347,6 +349,7 @@ def _rounded(frame: pd.DataFrame, columns: list[str]) -> list[dict]:
     automation_condition=AFTER_INGESTION,
     description=f"How long each test, step, HTTP endpoint and WebDriver command usually takes per project/branch "
     f"over the last {WINDOW_DAYS} days: median, MAD, p50, p95; and the slowest of each.",
+    pool="warehouse",
 )
 def duration_baselines(warehouse: WarehouseResource) -> dg.MaterializeResult:
     with storage_faults("computing duration baselines"):
@@ -386,6 +389,7 @@ def duration_baselines(warehouse: WarehouseResource) -> dg.MaterializeResult:
     automation_condition=AFTER_INGESTION,
     description="Tests, steps, endpoints and WebDriver commands that got slower in their latest run, each with "
     "the rule that caught it and its evidence (5x slower, a robust z-score, or a gradual creep).",
+    pool="warehouse",
 )
 def performance_regressions(warehouse: WarehouseResource) -> dg.MaterializeResult:
     with storage_faults("detecting performance regressions"):

@@ -37,14 +37,14 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "CROSSBRIDGE_INFLUX_ORG": ("", "v2: organization (required for version 2)"),
     "CROSSBRIDGE_INFLUX_BUCKET": ("crossbridge", "v2: bucket (InfluxDB 3: the database)"),
     "CROSSBRIDGE_INFLUX_TOKEN": ("", "v2: API token with write access to the bucket; environment only"),
-    "CROSSBRIDGE_INFLUX_BATCH": ("5000", "points per write request"),
+    "CROSSBRIDGE_INFLUX_BATCH": ("2000", "points per write request"),
     "CROSSBRIDGE_INFLUX_TIMEOUT": ("10", "seconds before a write request counts as failed"),
 }
 
-# benchmarks/profiling_bench.py against influxd 1.6 on loopback: 1,000 to 5,000 points per
-# request are within 5% of each other (about 10k points/s, the server being the limit) and larger
-# batches get slower; 5,000 keeps that rate with 5x fewer round trips to a remote server.
-DEFAULT_BATCH = 5000
+# benchmarks/profiling_bench.py against influxd 1.6 on loopback, 200,000 points: 500 -> 22.1k,
+# 1,000 -> 26.9k, 2,000 -> 27.2k, 5,000 -> 23.4k, 10,000 -> 23.6k points/s. 2,000 is the fastest
+# measured and still few round trips to a remote server.
+DEFAULT_BATCH = 2000
 
 
 class InfluxConfigError(SettingsError):

@@ -88,7 +88,7 @@ def _scan(path: Path, info: ReportInfo, table: FileTable) -> None:
     for _event, elem in iterparse(path, events=("end",), tag=_TAGS):
         tag = elem.tag
         if tag == "line":
-            get = elem.get
+            get = elem.attrib.get  # one attribute proxy for every lookup (elem.get makes one a call)
             try:
                 number, hits = int(get("number")), int(get("hits"))
             except (TypeError, ValueError):

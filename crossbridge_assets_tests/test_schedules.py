@@ -34,7 +34,7 @@ def test_nightly_selection_takes_unpartitioned_analytics_and_resolves_when_there
     job = bare.resolve_job_def("nightly_insights")
     assert {k.to_user_string() for k in job.asset_layer.executable_asset_keys} == {"run_aggregates"}
 
-    # Assets another engineer adds later are picked up by group, partitioned ones are not.
+    # Assets added to these groups later are picked up by group, partitioned ones are not.
     @dg.asset(group_name="insights")
     def flaky_tests() -> None:
         return None

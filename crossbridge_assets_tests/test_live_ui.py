@@ -144,6 +144,7 @@ def test_run_command_brings_up_a_living_ui(running_product):
     )
     states = {s["name"]: s["sensorState"]["status"] for r in sensors["repositoriesOrError"]["nodes"] for s in r["sensors"]}
     assert states.get("inbox_sensor") == "RUNNING"
+    assert states.get("crossbridge_automation") == "RUNNING", "derived assets must follow ingestion by themselves"
 
     # A JUnit file dropped into the inbox while the UI runs lands within a minute, untouched by hand.
     drop = home / "inbox" / "live-project" / "main" / "777"

@@ -15,7 +15,11 @@ from crossbridge_assets.log import bound, get_logger
 from crossbridge_assets.warehouse.engine import is_transient, make_engine, migrate
 from crossbridge_assets.warehouse.health import Finding
 from crossbridge_assets.warehouse.landing import Landing
-from crossbridge_assets.warehouse.queries import reports_for
+from crossbridge_assets.warehouse.queries import (
+    quarantined,
+    reports_for,
+    reports_with_warnings,
+)
 
 # Fail fast at load time: a wrong variable stops `dagster dev` with a message naming it.
 SETTINGS = settings_mod.load()
@@ -150,3 +154,47 @@ def check_result(finding: Finding) -> dg.AssetCheckResult:
         description=finding.summary,
         metadata=metadata,
     )
+
+
+def quarantine_check(asset, description: str, what_to_do: str, kind: str | None = None, noun: str = "report",
+                     name: str = "parse_errors") -> dg.AssetChecksDefinition:
+    """WARN when reports of the day were quarantined, naming each file and its reason."""
+
+    @dg.asset_check(asset=asset, name=name, description=description)
+    def _check(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        rows = [{"file": r.original_name, "reason": r.reason, "kept_at": r.archive_path}
+                for r in quarantined(warehouse.engine(), partition_of(context), kind=kind)]
+        return dg.AssetCheckResult(
+            passed=not rows,
+            severity=dg.AssetCheckSeverity.WARN,
+            description=f"{len(rows)} {noun}(s) quarantined: " + "; ".join(f"{r['file']}: {r['reason']}" for r in rows[:5])
+            if rows
+            else f"every {noun} of the day was readable",
+            metadata={
+                "quarantined": dg.MetadataValue.int(len(rows)),
+                "files": dg.MetadataValue.md(md_table(rows, ["file", "reason", "kept_at"])),
+                "what_to_do": what_to_do,
+            },
+        )
+
+    return _check
+
+
+def warnings_check(asset, kind: str, name: str, description: str, noun: str = "report",
+                   counts: str = "the content is what counts") -> dg.AssetChecksDefinition:
+    """WARN when reports of the day were read with warnings, quoting them."""
+
+    @dg.asset_check(asset=asset, name=name, description=description)
+    def _check(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        found = reports_with_warnings(warehouse.engine(), partition_of(context), kind)
+        return dg.AssetCheckResult(
+            passed=not found,
+            severity=dg.AssetCheckSeverity.WARN,
+            description=f"{len(found)} {noun}(s) read with warnings; {counts}: "
+            + "; ".join(f"{r['file']}: {r['warning']}" for r in found[:3])
+            if found
+            else f"every {noun} was read without warnings",
+            metadata={"reports": dg.MetadataValue.md(md_table(found, ["file", "warning"]))},
+        )
+
+    return _check

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from sqlalchemy import Engine, and_, case, func, select
 
 from crossbridge_assets.warehouse import schema
@@ -19,12 +21,16 @@ def reports_for(engine: Engine, partition: str, kind: str, batch: str | None = N
         return list(conn.execute(select(R).where(and_(*cond)).order_by(R.c.arrived_at, R.c.sha256)))
 
 
-def quarantined(engine: Engine, partition: str | None = None, batch: str | None = None) -> list:
+def quarantined(engine: Engine, partition: str | None = None, batch: str | None = None, kind: str | None = None) -> list:
+    """Quarantined reports (of one kind: those that failed parsing; any kind also takes the
+    files whose format was never recognized)."""
     cond = [R.c.status == QUARANTINED]
     if partition:
         cond.append(R.c.partition == partition)
     if batch:
         cond.append(R.c.batch == batch)
+    if kind:
+        cond.append(R.c.kind == kind)
     with engine.connect() as conn:
         return list(
             conn.execute(
@@ -33,6 +39,17 @@ def quarantined(engine: Engine, partition: str | None = None, batch: str | None 
                 .order_by(R.c.arrived_at)
             )
         )
+
+
+def reports_with_warnings(engine: Engine, partition: str, kind: str) -> list[dict]:
+    """Reports of a day read with warnings (declared totals that disagree, a truncated end...)."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(R.c.original_name, R.c.warnings).where(
+                R.c.partition == partition, R.c.kind == kind, R.c.warnings.is_not(None)
+            )
+        ).all()
+    return [{"file": name, "warning": "; ".join(json.loads(w))} for name, w in rows]
 
 
 def report_counts(engine: Engine, partition: str | None = None) -> dict[str, int]:

@@ -2,7 +2,6 @@
 per-test `test_coverage_map`, and the checks on thresholds, drops and missing shards."""
 
 
-import json
 from datetime import datetime, timezone
 
 import dagster as dg
@@ -17,9 +16,9 @@ from crossbridge_assets.defs.common import (
     daily,
     load_each,
     md_table,
-    partition_of,
     run_context,
     storage_faults,
+    warnings_check,
 )
 from crossbridge_assets.defs.landing import INGEST_TAG, landed_reports
 from crossbridge_assets.formats import open_report
@@ -159,28 +158,14 @@ def coverage(context: dg.AssetExecutionContext, warehouse: WarehouseResource) ->
     )
 
 
-@dg.asset_check(
-    asset=coverage,
+coverage_report_warnings = warnings_check(
+    coverage,
+    KIND_COVERAGE,
+    name="coverage_report_warnings",
     description="Coverage reports were read without warnings (e.g. totals a report declares that contradict its lines).",
+    noun="coverage report",
+    counts="the lines they hold are what counts",
 )
-def coverage_report_warnings(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    R = schema.reports
-    with warehouse.engine().connect() as conn:
-        rows = conn.execute(
-            select(R.c.original_name, R.c.warnings).where(
-                R.c.partition == partition_of(context), R.c.kind == KIND_COVERAGE, R.c.warnings.is_not(None)
-            )
-        ).all()
-    found = [{"file": name, "warning": "; ".join(json.loads(w))} for name, w in rows]
-    return dg.AssetCheckResult(
-        passed=not found,
-        severity=dg.AssetCheckSeverity.WARN,
-        description=f"{len(found)} coverage report(s) read with warnings; the lines they hold are what counts: "
-        + "; ".join(f"{r['file']}: {r['warning']}" for r in found[:3])
-        if found
-        else "every coverage report was read without warnings",
-        metadata={"reports": dg.MetadataValue.md(md_table(found, ["file", "warning"]))},
-    )
 
 
 # ---------------------------------------------------------------------------- per run

@@ -18,9 +18,10 @@ from crossbridge_assets.defs.common import (
     daily,
     load_each,
     md_table,
-    partition_of,
+    quarantine_check,
     run_context,
     storage_faults,
+    warnings_check,
 )
 from crossbridge_assets.defs.landing import INGEST_TAG, landed_reports
 from crossbridge_assets.delivery import health as delivery_health
@@ -31,7 +32,6 @@ from crossbridge_assets.log import get_logger
 from crossbridge_assets.model import KIND_PROFILING
 from crossbridge_assets.warehouse import schema
 from crossbridge_assets.warehouse.engine import now
-from crossbridge_assets.warehouse.landing import QUARANTINED
 from crossbridge_assets.warehouse.profiling import (
     load_profile,
     replace_table,
@@ -149,57 +149,25 @@ def profiling_events(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     return dg.MaterializeResult(metadata=metadata)
 
 
-def _profiling_reports(context, warehouse: WarehouseResource, quarantined: bool) -> list:
-    R = schema.reports
-    cond = [R.c.partition == partition_of(context), R.c.kind == KIND_PROFILING]
-    cond.append(R.c.status == QUARANTINED if quarantined else R.c.warnings.is_not(None))
-    with warehouse.engine().connect() as conn:
-        return conn.execute(select(R.c.original_name, R.c.reason, R.c.warnings, R.c.archive_path).where(*cond)).all()
-
-
-@dg.asset_check(
-    asset=profiling_events,
-    name="parse_errors",
+event_parse_errors = quarantine_check(
+    profiling_events,
+    kind=KIND_PROFILING,
+    noun="event file",
     description="No profiling event file of the day was unreadable (a file that does not start with a "
     "CrossBridge events header, or broken JSON before its last line).",
+    what_to_do="Event files come from the CrossBridge hooks; a quarantined one was cut or edited. "
+    "Fix or regenerate it and drop it into the inbox again.",
 )
-def event_parse_errors(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    bad = [{"file": r.original_name, "reason": r.reason, "kept_at": r.archive_path}
-           for r in _profiling_reports(context, warehouse, quarantined=True)]
-    return dg.AssetCheckResult(
-        passed=not bad,
-        severity=dg.AssetCheckSeverity.WARN,
-        description=f"{len(bad)} event file(s) quarantined: " + "; ".join(f"{r['file']}: {r['reason']}" for r in bad[:5])
-        if bad
-        else "every event file of the day was readable",
-        metadata={
-            "quarantined": dg.MetadataValue.int(len(bad)),
-            "files": dg.MetadataValue.md(md_table(bad, ["file", "reason", "kept_at"])),
-            "what_to_do": "Event files come from the CrossBridge hooks; a quarantined one was cut or edited. "
-            "Fix or regenerate it and drop it into the inbox again.",
-        },
-    )
 
-
-@dg.asset_check(
-    asset=profiling_events,
+event_file_warnings = warnings_check(
+    profiling_events,
+    KIND_PROFILING,
     name="unfinished_sessions",
+    noun="event file",
+    counts="the spans up to there are kept",
     description="Every event file was complete: no session crashed or was killed mid-write "
     "(its spans up to there are kept).",
 )
-def event_file_warnings(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    import json
-
-    rows = [{"file": r.original_name, "warning": "; ".join(json.loads(r.warnings))}
-            for r in _profiling_reports(context, warehouse, quarantined=False)]
-    return dg.AssetCheckResult(
-        passed=not rows,
-        severity=dg.AssetCheckSeverity.WARN,
-        description=f"{len(rows)} event file(s) read with warnings: " + "; ".join(f"{r['file']}: {r['warning']}" for r in rows[:3])
-        if rows
-        else "every event file was complete",
-        metadata={"files": dg.MetadataValue.md(md_table(rows, ["file", "warning"]))},
-    )
 
 
 # ---------------------------------------------------------------------------- InfluxDB delivery

@@ -1,8 +1,6 @@
 """Test results: `test_results[day]` and its quality checks."""
 
 
-import json
-
 import dagster as dg
 from sqlalchemy import func, select
 
@@ -14,16 +12,16 @@ from crossbridge_assets.defs.common import (
     daily,
     load_each,
     md_table,
-    partition_of,
+    quarantine_check,
     run_context,
     storage_faults,
+    warnings_check,
 )
 from crossbridge_assets.defs.landing import INGEST_TAG, landed_reports
 from crossbridge_assets.formats import open_report
 from crossbridge_assets.log import get_logger
 from crossbridge_assets.model import KIND_RESULTS, ResultTotals
 from crossbridge_assets.warehouse import schema
-from crossbridge_assets.warehouse.queries import quarantined
 from crossbridge_assets.warehouse.results import load_results
 
 COLUMN_SCHEMA = dg.TableSchema(
@@ -107,52 +105,19 @@ def test_results(context: dg.AssetExecutionContext, warehouse: WarehouseResource
     )
 
 
-@dg.asset_check(
-    asset=test_results,
+parse_errors = quarantine_check(
+    test_results,
     description="No report of the day was quarantined (unreadable, truncated, unknown format or a broken manifest).",
+    what_to_do="Fix the producer or the file, drop it into the inbox again; "
+    "files stay in the quarantine folder with their reason beside them.",
 )
-def parse_errors(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    bad = quarantined(warehouse.engine(), partition_of(context))
-    rows = [{"file": r.original_name, "reason": r.reason, "kept_at": r.archive_path} for r in bad]
-    return dg.AssetCheckResult(
-        passed=not bad,
-        severity=dg.AssetCheckSeverity.WARN,
-        description=(
-            f"{len(bad)} report(s) quarantined: " + "; ".join(f"{r['file']}: {r['reason']}" for r in rows[:5])
-            if bad
-            else "every report of the day was readable"
-        ),
-        metadata={
-            "quarantined": dg.MetadataValue.int(len(bad)),
-            "files": dg.MetadataValue.md(md_table(rows, ["file", "reason", "kept_at"])),
-            "what_to_do": "Fix the producer or the file, drop it into the inbox again; "
-            "files stay in the quarantine folder with their reason beside them.",
-        },
-    )
 
-
-@dg.asset_check(
-    asset=test_results,
+report_warnings = warnings_check(
+    test_results,
+    KIND_RESULTS,
+    name="report_warnings",
     description="Reports were read without warnings (e.g. totals a report declares that contradict the tests it holds).",
 )
-def report_warnings(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    R = schema.reports
-    with warehouse.engine().connect() as conn:
-        rows = conn.execute(
-            select(R.c.original_name, R.c.warnings).where(
-                R.c.partition == partition_of(context), R.c.kind == KIND_RESULTS, R.c.warnings.is_not(None)
-            )
-        ).all()
-    found = [{"file": name, "warning": "; ".join(json.loads(w))} for name, w in rows]
-    return dg.AssetCheckResult(
-        passed=not found,
-        severity=dg.AssetCheckSeverity.WARN,
-        description=f"{len(found)} report(s) read with warnings; the content is what counts: "
-        + "; ".join(f"{r['file']}: {r['warning']}" for r in found[:3])
-        if found
-        else "every report was read without warnings",
-        metadata={"reports": dg.MetadataValue.md(md_table(found, ["file", "warning"]))},
-    )
 
 
 defs = dg.Definitions(assets=[test_results], asset_checks=[parse_errors, report_warnings])

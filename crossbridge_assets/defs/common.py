@@ -31,6 +31,14 @@ daily = dg.DailyPartitionsDefinition(start_date=SETTINGS.partition_start, end_of
 STORAGE_RETRY = dg.RetryPolicy(max_retries=4, delay=2, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 
 WAREHOUSE_KIND = "postgres" if SETTINGS.is_postgres else "sqlite"
+
+# Unpartitioned analytics follow ingestion by themselves. `eager()` would wait for every daily
+# partition upstream to exist; these only need "something upstream changed, nothing is running".
+AFTER_INGESTION = (
+    dg.AutomationCondition.any_deps_updated().since_last_handled()
+    & ~dg.AutomationCondition.any_deps_in_progress()
+    & ~dg.AutomationCondition.in_progress()
+).with_label("after ingestion")
 BATCH_TAG = "crossbridge/batch"
 
 _migrated: set[str] = set()

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from crossbridge_assets.analysis import coverage_policy
 from crossbridge_assets.defs.common import (
+    AFTER_INGESTION,
     STORAGE_RETRY,
     WAREHOUSE_KIND,
     WarehouseResource,
@@ -38,9 +39,6 @@ from crossbridge_assets.warehouse.coverage import (
 # Checks read the policy again when they run, so a changed variable needs no reload.
 coverage_policy.load_policy()
 
-# Downstream of a daily-partitioned asset, "any dependency missing" would hold for every day
-# without reports and block the update for good: only new materializations count here.
-KEEP_FRESH = dg.AutomationCondition.eager().without(~dg.AutomationCondition.any_deps_missing())
 
 COLUMN_SCHEMA = dg.TableSchema(
     columns=[
@@ -177,7 +175,7 @@ coverage_report_warnings = warnings_check(
     kinds={"python", WAREHOUSE_KIND},
     owners=["team:qa-platform"],
     retry_policy=STORAGE_RETRY,
-    automation_condition=KEEP_FRESH,
+    automation_condition=AFTER_INGESTION,
     description="Coverage of every CI run: the union of its shards and report formats. A run still "
     "waiting for announced shards is marked incomplete instead of looking low.",
     pool="warehouse",
@@ -316,7 +314,7 @@ def coverage_shards_complete(warehouse: WarehouseResource) -> dg.AssetCheckResul
     kinds={"python", WAREHOUSE_KIND},
     owners=["team:qa-platform"],
     retry_policy=STORAGE_RETRY,
-    automation_condition=KEEP_FRESH,
+    automation_condition=AFTER_INGESTION,
     description="Line and branch coverage per project and branch over time: latest, previous and change.",
     pool="warehouse",
 )
@@ -368,7 +366,7 @@ def coverage_trends(context: dg.AssetExecutionContext, warehouse: WarehouseResou
     kinds={"python", WAREHOUSE_KIND},
     owners=["team:qa-platform"],
     retry_policy=STORAGE_RETRY,
-    automation_condition=KEEP_FRESH,
+    automation_condition=AFTER_INGESTION,
     description="Which test ran which line, from coverage.py dynamic contexts and per-test coverage reports: "
     "answers \"which tests cover file F line L\".",
     pool="warehouse",

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from crossbridge_assets.analysis import regressions
 from crossbridge_assets.defs.common import (
+    AFTER_INGESTION,
     STORAGE_RETRY,
     WAREHOUSE_KIND,
     WarehouseResource,
@@ -54,13 +55,6 @@ INFLUX_AT_LOAD = influx.load_config()
 def _influx() -> "influx.InfluxConfig | None":
     return influx.load_config()
 
-# Unpartitioned analytics follow ingestion by themselves. `eager()` would wait for every daily
-# partition upstream to exist; these only need "something upstream changed, nothing is running".
-AFTER_INGESTION = (
-    dg.AutomationCondition.any_deps_updated().since_last_handled()
-    & ~dg.AutomationCondition.any_deps_in_progress()
-    & ~dg.AutomationCondition.in_progress()
-).with_label("after ingestion")
 
 EVENTS_SCHEMA = dg.TableSchema(
     columns=[

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
-from typing import Iterator
+from typing import Generator, Iterator
 
 # Result statuses, in the priority order used when one test has several outcomes.
 ERROR = "error"
@@ -346,16 +346,15 @@ class SpanStream:
     """A profiling event file being read: iterate it for Span records; `count` and `info`
     are complete once iteration has finished."""
 
-    def __init__(self, info: ReportInfo, spans: Iterator[Span]):
+    def __init__(self, info: ReportInfo, spans: Generator[Span, None, int]):
         self.info = info
-        self._spans = spans
+        self._spans = spans  # returns how many spans it yielded
         self.count = 0
         self.exhausted = False
 
     def __iter__(self) -> Iterator[Span]:
-        for span in self._spans:
-            self.count += 1
-            yield span
+        # Delegated, not re-yielded one by one: files hold millions of spans.
+        self.count = yield from self._spans
         self.exhausted = True
 
     def read_all(self) -> list[Span]:

@@ -104,6 +104,62 @@ def test_invalid_records_are_skipped_with_a_warning(tmp_path):
     assert "declares 1 spans but the file holds 2" in joined  # raw writes bypass the count
 
 
+def test_records_in_other_spellings_read_as_the_hooks_own(tmp_path):
+    """The fast path for the hooks' own shape and the general reader agree on every spelling."""
+    lines = [
+        {"crossbridge_events": 1, "run": "session-1"},
+        {"kind": "call", "name": "a", "start": "2026-11-30T01:00:00.5+00:00", "duration": 0.5, "status": "passed"},
+        {"kind": "call", "name": "b", "start": "2026-11-30T01:00:00.5Z", "duration": "0.5", "status": ""},
+        {"kind": "call", "name": "c", "start": 1796000400.5, "duration": 1, "status": 200, "run": "other"},
+        {"kind": "call", "name": "d", "start": "2026-11-30 01:00:00.5", "duration": 0.5, "test": "t\u0000x"},
+        {"kind": "call", "name": "e", "start": "2026-11-30T02:00:00.5+01:00", "duration": 0.5, "span_id": ""},
+        {"kind": "call", "name": "f", "start": "2026-11-30T01:00:00.5+00:00", "duration": float("nan")},
+        {"kind": "call", "name": "g", "start": "2026-11-30T01:00:00.5+00:00", "duration": 0.5,
+         "attributes": {"ratio": float("nan")}},
+    ]
+    path = tmp_path / "spellings.jsonl"
+    # json.dumps writes NaN, as a hook using the json module would; the "\u0000" escape is JSON's.
+    path.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    info, spans = read_events(path)
+    assert [s.name for s in spans] == ["a", "b", "c", "d", "e", "g"]
+    assert len({s.start.timestamp() for s in spans}) == 1, "one instant in five spellings"
+    assert [s.duration for s in spans] == [0.5, 0.5, 1.0, 0.5, 0.5, 0.5]
+    assert [s.status for s in spans] == ["passed", None, "200", None, None, None], "empty text is absent"
+    assert [s.run for s in spans] == ["session-1", "session-1", "other", "session-1", "session-1", "session-1"]
+    assert spans[3].test == "tx", "NUL is dropped: PostgreSQL text cannot hold it"
+    assert spans[4].span_id is None
+    assert str(spans[5].attributes["ratio"]) == "nan"
+    assert "1 with no valid duration" in " | ".join(info.warnings)
+
+
+def test_a_line_longer_than_the_limit_is_rejected_with_its_number(tmp_path, monkeypatch):
+    from crossbridge_assets.formats import crossbridge_events
+
+    monkeypatch.setattr(crossbridge_events, "MAX_LINE_BYTES", 1000)
+    monkeypatch.setattr(crossbridge_events, "_BLOCK", 700)  # the long line spans blocks
+    w = _writer(tmp_path)
+    w.span("step", "short", time.time(), 0.1)
+    w.span("step", "x" * 1500, time.time(), 0.1)
+    path = w.close()
+    with pytest.raises(FormatError, match="line 3 is longer than 1000 bytes"):
+        open_events(path).read_all()
+
+
+def test_many_spans_across_read_blocks_keep_their_order(tmp_path, monkeypatch):
+    from crossbridge_assets.formats import crossbridge_events
+
+    monkeypatch.setattr(crossbridge_events, "_BLOCK", 333)  # lines cut at every possible place
+    w = _writer(tmp_path)
+    t0 = time.time()
+    for i in range(500):
+        w.span("step", f"s{i}", t0 + i, 0.001 * i)
+    path = w.close()
+    stream = open_events(path)
+    spans = stream.read_all()
+    assert [s.name for s in spans] == [f"s{i}" for i in range(500)] and stream.count == 500
+    assert stream.info.properties["complete"] == "true" and not stream.info.warnings
+
+
 def test_other_jsonl_is_rejected(tmp_path):
     other = tmp_path / "other.jsonl"
     other.write_text('{"event": "start", "ts": 1}\n{"event": "stop", "ts": 2}\n')

@@ -5,11 +5,11 @@ import json
 from datetime import datetime, timezone
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from crossbridge_assets.delivery import influx
-from crossbridge_assets.delivery.line_protocol import span_line, tag_value, timestamp_ns
-from crossbridge_assets.delivery.outbox import backlog, drain, retry_rejected
+from crossbridge_assets.delivery.line_protocol import parse_line, span_line, tag_value, timestamp_ns
+from crossbridge_assets.delivery.outbox import backlog, drain, pending_points, retry_rejected
 from crossbridge_assets.formats import FormatError, open_report
 from crossbridge_assets.model import Span
 from crossbridge_assets.warehouse import schema
@@ -45,7 +45,9 @@ def test_spans_and_outbox_rows_are_written_together_and_reloads_are_idempotent(c
     assert summary.spans == 8 and summary.outbox_rows == 8
     assert summary.by_kind == {"test": 7, "http": 1} and summary.complete is True
     assert [s[2] for s in summary.slowest[:2]] == ["GET api/users/{id}", "tests/test_a.py::test_6"]
-    assert count(engine, schema.profile_events) == 8 and count(engine, schema.profile_outbox) == 8
+    assert count(engine, schema.profile_events) == 8
+    assert count(engine, schema.profile_outbox) == 1, "the file's spans are queued as one range"
+    assert backlog(engine).pending == 8
     with engine.connect() as conn:
         row = conn.execute(select(schema.profile_events).where(schema.profile_events.c.seq == 0)).one()
         totals = json.loads(conn.execute(select(schema.reports.c.totals)).scalar_one())
@@ -59,8 +61,8 @@ def test_spans_and_outbox_rows_are_written_together_and_reloads_are_idempotent(c
         conn.execute(schema.profile_outbox.update().values(delivered_at=datetime.now(timezone.utc)))
     again = load_profile(engine, report, open_report(report.archive_path))
     assert again.kept_delivered == 8
-    assert count(engine, schema.profile_events) == 8 and count(engine, schema.profile_outbox) == 8
-    assert backlog(engine).pending == 0
+    assert count(engine, schema.profile_events) == 8
+    assert backlog(engine).pending == 0 and backlog(engine).delivered == 8
 
     # Without InfluxDB configured there is no outbox to fill.
     load_profile(engine, report, open_report(report.archive_path), outbox=False)
@@ -109,10 +111,84 @@ def test_points_carry_the_run_metadata_landing_read_from_the_event_header(crossb
     with engine.connect() as conn:
         row = conn.execute(select(schema.reports)).one()
         run_ids = set(conn.execute(select(schema.profile_events.c.run_id)).scalars())
-        line = conn.execute(select(schema.profile_outbox.c.line)).scalars().first()
+    line = pending_points(engine, 1)[0].line
     assert (row.project, row.branch, row.build) == ("shop", "main", "77")
     assert run_ids == {row.run_id}
     assert "project=shop" in line and "branch=main" in line and 'build="77"' in line
+
+
+def test_empty_optional_text_is_null_in_both_warehouses(crossbridge_env, tmp_path):
+    s = crossbridge_env
+    rows = spans(2)
+    rows[0].update(status="", test="")
+    report = land(s, write_events(tmp_path / "out", rows))
+    engine = make_engine(s.warehouse_url)
+    load_profile(engine, report, open_report(report.archive_path))
+    E = schema.profile_events
+    with engine.connect() as conn:
+        got = conn.execute(select(E.c.status, E.c.test_id, E.c.attributes).order_by(E.c.seq)).all()
+    assert got[0][:2] == (None, None) and got[1][:2] == ("passed", "id1")
+    assert json.loads(got[0][2]) == {"nodeid": "tests/test_a.py::test_0"}
+
+
+def test_migration_5_turns_the_per_span_outbox_into_ranges(tmp_path):
+    """A warehouse at version 4 (one outbox row a span, rendered line, indexed profile_events)
+    keeps every point's state across migration 5 and delivers the same points afterwards."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'w.db'}")
+    migrate(engine)
+    sha = "c" * 64
+    line = ('crossbridge_span,branch=main,framework=pytest,kind=test,project=my\\ shop,span_name=t{i},status=passed '
+            'duration_ms=10.0,span_key="cccccccccccccccc:{i}",run_id="run1",build="7",session="s\\"1" {ns}')
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE profile_outbox"))
+        conn.execute(text("DROP TABLE profile_events"))
+        conn.execute(text(
+            "CREATE TABLE profile_events (report_sha256 VARCHAR(64) NOT NULL, seq INTEGER NOT NULL, run_id VARCHAR(40) "
+            "NOT NULL, test_id TEXT, kind VARCHAR(32) NOT NULL, name TEXT NOT NULL, start DATETIME NOT NULL, duration "
+            "FLOAT NOT NULL, status VARCHAR(16), attributes TEXT, span_id VARCHAR(64), parent_id VARCHAR(64), "
+            "partition VARCHAR(10) NOT NULL, PRIMARY KEY (report_sha256, seq))"))
+        conn.execute(text("CREATE INDEX ix_profile_events_start ON profile_events (start)"))
+        conn.execute(text(
+            "CREATE TABLE profile_outbox (report_sha256 VARCHAR(64) NOT NULL, seq INTEGER NOT NULL, line TEXT NOT NULL, "
+            "created_at DATETIME NOT NULL, attempts INTEGER NOT NULL, last_error TEXT, last_attempt_at DATETIME, "
+            "rejected_at DATETIME, delivered_at DATETIME, PRIMARY KEY (report_sha256, seq))"))
+        conn.execute(schema.reports.insert().values(
+            sha256=sha, original_name="e.jsonl", kind="profiling", size=1, arrived_at=datetime.now(timezone.utc),
+            partition="2026-11-30", status="landed", project="my shop", branch="main", build="7", run_id="run1"))
+        for i in range(6):
+            conn.execute(text(
+                "INSERT INTO profile_events VALUES (:sha, :i, 'run1', NULL, 'test', :name, '2026-11-30 01:00:00+00:00', "
+                "0.01, 'passed', NULL, NULL, NULL, '2026-11-30')"), {"sha": sha, "i": i, "name": f"t{i}"})
+            state = {0: "delivered", 1: "delivered", 4: "rejected"}.get(i)
+            conn.execute(text(
+                "INSERT INTO profile_outbox VALUES (:sha, :i, :line, '2026-11-30 01:00:00', :attempts, :error, NULL, "
+                ":rejected, :delivered)"),
+                {"sha": sha, "i": i, "line": line.format(i=i, ns=1796000400000000000 + i), "attempts": 1 if state else 0,
+                 "error": "refused" if state == "rejected" else None,
+                 "rejected": "2026-11-30 02:00:00" if state == "rejected" else None,
+                 "delivered": "2026-11-30 02:00:00" if state == "delivered" else None})
+        conn.execute(text("DELETE FROM schema_version WHERE version >= 5"))
+    assert migrate(engine) == LATEST
+    O = schema.profile_outbox
+    with engine.connect() as conn:
+        ranges = conn.execute(select(O.c.first_seq, O.c.last_seq, O.c.delivered_at.is_not(None),
+                                     O.c.rejected_at.is_not(None), O.c.context).order_by(O.c.first_seq)).all()
+        ddl = conn.execute(text("SELECT sql FROM sqlite_master WHERE name = 'profile_events'")).scalar()
+        indexes = conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'profile_events' "
+                                    "AND sql IS NOT NULL")).scalars().all()
+        assert conn.execute(select(func.count()).select_from(schema.profile_events)).scalar_one() == 6
+    assert [r[:4] for r in ranges] == [(0, 1, True, False), (2, 3, False, False), (4, 4, False, True),
+                                       (5, 5, False, False)]
+    assert json.loads(ranges[0][4]) == {"fields": {"build": "7", "commit": None, "run_id": "run1"},
+                                        "session": 's"1',
+                                        "tags": {"branch": "main", "framework": "pytest", "project": "my shop"}}
+    assert "WITHOUT ROWID" in ddl.upper() and indexes == []
+    b = backlog(engine)
+    assert (b.pending, b.delivered, b.rejected) == (3, 2, 1)
+    points = pending_points(engine, 10)
+    assert [p.seq for p in points] == [2, 3, 5]
+    assert parse_line(points[0].line) == parse_line(line.format(i=2, ns=1796000400000000000 + 2)), \
+        "the same point as before the migration"
 
 
 def test_migration_3_is_idempotent(tmp_path):
@@ -225,6 +301,9 @@ def test_drain_retries_with_backoff_then_stops_and_the_next_drain_resumes(crossb
     second = drain(engine, Scripted([]), sleep=sleeps.append)
     assert second.delivered == 4 and second.error is None
     assert backlog(engine).pending == 0
+    with engine.connect() as conn:
+        ranges = conn.execute(select(schema.profile_outbox.c.first_seq, schema.profile_outbox.c.last_seq)).all()
+    assert ranges == [(0, 6)], "delivered parts join up: a drained file is one row again"
 
 
 def test_points_the_server_refuses_are_isolated_and_the_rest_delivered(crossbridge_env, tmp_path):
@@ -244,4 +323,12 @@ def test_points_the_server_refuses_are_isolated_and_the_rest_delivered(crossbrid
     assert "field type conflict" in result.rejections[0]["reason"]
     b = backlog(engine)
     assert b.pending == 0 and b.rejected == 1
+    O = schema.profile_outbox
+    with engine.connect() as conn:
+        ranges = conn.execute(select(O.c.first_seq, O.c.last_seq, O.c.rejected_at.is_not(None), O.c.last_error)
+                              .order_by(O.c.first_seq)).all()
+    assert [r[:3] for r in ranges] == [(0, 4, False), (5, 5, True), (6, 7, False)]
+    assert "field type conflict" in ranges[1][3]
     assert retry_rejected(engine) == 1 and backlog(engine).pending == 1
+    again = drain(engine, Scripted([]))
+    assert again.delivered == 1 and backlog(engine).delivered == 8

@@ -13,6 +13,7 @@ twice overwrites it instead of adding a second point:
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 
 from crossbridge_assets.model import Span
@@ -84,6 +85,66 @@ class SpanLines:
 
 
 _MISSING = object()
+
+
+def point_context(tags: dict[str, object], fields: dict[str, object], session: str | None) -> str:
+    """The run-level part of a file's points as the outbox keeps it beside a range of spans:
+    SpanLines tags and fields, and the session (the span's `run`)."""
+    return json.dumps({"tags": tags, "fields": fields, "session": session}, sort_keys=True,
+                      separators=(",", ":"), default=str)
+
+
+def lines_for(context: str) -> tuple[SpanLines, str | None]:
+    """SpanLines and session back from point_context's text."""
+    value = json.loads(context)
+    return SpanLines(value.get("tags") or {}, value.get("fields") or {}), value.get("session")
+
+
+def parse_line(line: str) -> tuple[str, dict[str, str], dict[str, object], int]:
+    """(measurement, tags, fields, timestamp) of one line protocol point as SpanLines writes them
+    (string, float and integer fields), escapes undone."""
+
+    def split(text: str, sep: str, quotes: bool) -> list[str]:
+        parts, cur, i, quoted = [], [], 0, False
+        while i < len(text):
+            c = text[i]
+            if c == "\\" and i + 1 < len(text):
+                cur.append(text[i : i + 2])
+                i += 2
+                continue
+            if quotes and c == '"':
+                quoted = not quoted
+            if c == sep and not quoted:
+                parts.append("".join(cur))
+                cur = []
+            else:
+                cur.append(c)
+            i += 1
+        parts.append("".join(cur))
+        return parts
+
+    def unescape(text: str, newline: bool = False) -> str:
+        out, i = [], 0
+        while i < len(text):
+            if text[i] == "\\" and i + 1 < len(text):
+                out.append("\n" if newline and text[i + 1] == "n" else text[i + 1])
+                i += 2
+            else:
+                out.append(text[i])
+                i += 1
+        return "".join(out)
+
+    head, field_text, stamp = split(line, " ", True)
+    measurement, *tag_parts = split(head, ",", False)
+    tags = {unescape(k): unescape(v) for k, v in (p.split("=", 1) for p in tag_parts)}
+    fields: dict[str, object] = {}
+    for part in split(field_text, ",", True):
+        key, value = part.split("=", 1)
+        if value.startswith('"'):
+            fields[unescape(key)] = unescape(value[1:-1], newline=True)
+        else:
+            fields[unescape(key)] = float(value) if "." in value or "e" in value else int(value.rstrip("i"))
+    return unescape(measurement), tags, fields, int(stamp)
 
 
 def span_line(span: Span, seq: int, span_key: str, tags: dict[str, object], fields: dict[str, object]) -> str:

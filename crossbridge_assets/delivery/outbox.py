@@ -1,6 +1,8 @@
 """Draining the warehouse's profile_outbox into InfluxDB.
 
-- Oldest first, `batch_size` points per request.
+- Oldest first, `batch_size` points per request. The outbox holds ranges of a report's spans;
+  the points are rendered from profile_events when they are sent, and a range is split as its
+  parts are delivered or refused.
 - A row is marked delivered only after the server acknowledged the request that carried it.
   A crash between the acknowledgement and the mark sends those points again, which overwrites
   them (line_protocol: same series and timestamp), so "at least once" ends up "exactly once".
@@ -18,20 +20,23 @@ import random
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Callable
+from typing import Callable, NamedTuple
 
-from sqlalchemy import Engine, and_, func, select, update
+from sqlalchemy import Engine, and_, delete, func, insert, select, update
 
 from crossbridge_assets.delivery.influx import (
     InfluxClient,
     InfluxRejected,
     InfluxUnavailable,
 )
+from crossbridge_assets.delivery.line_protocol import lines_for
 from crossbridge_assets.log import get_logger
+from crossbridge_assets.model import Span
 from crossbridge_assets.warehouse import schema
 from crossbridge_assets.warehouse.engine import now
 
 O = schema.profile_outbox
+E = schema.profile_events
 
 
 @dataclass
@@ -53,9 +58,14 @@ def pending_condition():
     return and_(O.c.delivered_at.is_(None), O.c.rejected_at.is_(None))
 
 
-def _ranges(keys: list[tuple[str, int]]) -> list[tuple[str, int, int]]:
-    """(sha, first seq, last seq) runs of consecutive keys: a batch is usually one or two runs,
-    so marking it is a couple of primary-key range updates."""
+class Point(NamedTuple):
+    report_sha256: str
+    seq: int
+    line: str
+
+
+def _span_ranges(keys: list[tuple[str, int]]) -> list[tuple[str, int, int]]:
+    """(sha, first seq, last seq) runs of consecutive keys: a batch is usually one run."""
     out: list[tuple[str, int, int]] = []
     for sha, seq in sorted(keys):
         if out and out[-1][0] == sha and out[-1][2] == seq - 1:
@@ -65,18 +75,85 @@ def _ranges(keys: list[tuple[str, int]]) -> list[tuple[str, int, int]]:
     return out
 
 
+def pending_points(engine: Engine, limit: int) -> list[Point]:
+    """Up to `limit` waiting points, oldest range first, rendered from their spans."""
+    points: list[Point] = []
+    with engine.connect() as conn:
+        ranges = conn.execute(
+            select(O.c.report_sha256, O.c.first_seq, O.c.last_seq, O.c.context)
+            .where(pending_condition())
+            .order_by(O.c.created_at, O.c.report_sha256, O.c.first_seq)
+            .limit(limit)
+        ).all()
+        for sha, first, last, context in ranges:
+            want = limit - len(points)
+            if want <= 0:
+                break
+            lines, session = lines_for(context)
+            key_prefix = sha[:16] + ":"
+            spans = conn.execute(
+                select(E.c.seq, E.c.kind, E.c.name, E.c.start, E.c.duration, E.c.status, E.c.test_id, E.c.span_id,
+                       E.c.parent_id)
+                .where(E.c.report_sha256 == sha, E.c.seq.between(first, min(last, first + want - 1)))
+                .order_by(E.c.seq)
+            ).all()
+            for seq, kind, name, start, duration, status, test, span_id, parent_id in spans:
+                span = Span(session, kind, name, start, duration, status, test, span_id, parent_id)
+                points.append(Point(sha, seq, lines.line(span, seq, key_prefix + str(seq))))
+    return points
+
+
 def _mark(engine: Engine, keys: list[tuple[str, int]], **values) -> None:
+    """Give the points `keys` the state `values`: each outbox range they cover is split into the
+    part before, the part marked and the part after. Delivered parts join a delivered range
+    right before them, so a drained report ends as one row."""
+    stamp = now()
     with engine.begin() as conn:
-        for sha, first, last in _ranges(keys):
+        for sha, first, last in _span_ranges(keys):
+            covering = conn.execute(
+                select(O).where(O.c.report_sha256 == sha, O.c.first_seq <= last, O.c.last_seq >= first)
+                .order_by(O.c.first_seq)
+            ).all()
+            for row in covering:
+                a, b = max(row.first_seq, first), min(row.last_seq, last)
+                base = row._asdict()
+                conn.execute(delete(O).where(O.c.report_sha256 == sha, O.c.first_seq == row.first_seq))
+                pieces = []
+                if row.first_seq < a:
+                    pieces.append({**base, "last_seq": a - 1})
+                marked = {**base, "first_seq": a, "last_seq": b, "attempts": row.attempts + 1,
+                          "last_attempt_at": stamp, **values}
+                if b < row.last_seq:
+                    pieces.append({**base, "first_seq": b + 1})
+                if not (values.get("delivered_at") and row.first_seq == a and _extend_delivered(conn, marked)):
+                    pieces.append(marked)
+                if pieces:
+                    conn.execute(insert(O), pieces)
+
+
+def _extend_delivered(conn, marked: dict) -> bool:
+    before = O.c.report_sha256 == marked["report_sha256"], O.c.last_seq == marked["first_seq"] - 1
+    return bool(conn.execute(
+        update(O)
+        .where(*before, O.c.delivered_at.is_not(None), O.c.context == marked["context"])
+        .values(last_seq=marked["last_seq"], delivered_at=marked["delivered_at"],
+                last_attempt_at=marked["last_attempt_at"])
+    ).rowcount)
+
+
+def _note_error(engine: Engine, keys: list[tuple[str, int]], error: str) -> None:
+    """The server away: the ranges that were on their way record the error, unsplit."""
+    with engine.begin() as conn:
+        for sha, first, last in _span_ranges(keys):
             conn.execute(
                 update(O)
-                .where(O.c.report_sha256 == sha, O.c.seq.between(first, last))
-                .values(attempts=O.c.attempts + 1, last_attempt_at=now(), **values)
+                .where(O.c.report_sha256 == sha, O.c.first_seq <= last, O.c.last_seq >= first, pending_condition())
+                .values(attempts=O.c.attempts + 1, last_attempt_at=now(), last_error=error)
             )
 
 
-def _send(client: InfluxClient, rows: list, result: DrainResult) -> tuple[list, list[tuple[object, str]]]:
-    """(delivered rows, [(refused row, reason)]); InfluxUnavailable propagates."""
+def _send(client: InfluxClient, rows: list[Point], result: DrainResult) -> tuple[list, list[tuple[Point, str]]]:
+    """(delivered points, [(refused point, reason)]); InfluxUnavailable propagates."""
     try:
         result.requests += 1
         client.write([r.line for r in rows])
@@ -108,13 +185,7 @@ def drain(
     try:
         while max_points is None or result.delivered + result.rejected < max_points:
             limit = batch_size if max_points is None else min(batch_size, max_points - result.delivered - result.rejected)
-            with engine.connect() as conn:
-                rows = conn.execute(
-                    select(O.c.report_sha256, O.c.seq, O.c.line)
-                    .where(pending_condition())
-                    .order_by(O.c.created_at, O.c.report_sha256, O.c.seq)
-                    .limit(limit)
-                ).all()
+            rows = pending_points(engine, limit)
             if not rows:
                 break
             for attempt in range(retries + 1):
@@ -124,7 +195,7 @@ def drain(
                 except InfluxUnavailable as exc:
                     result.error = str(exc)
                     if attempt == retries:
-                        _mark(engine, [(r.report_sha256, r.seq) for r in rows], last_error=result.error[:1000])
+                        _note_error(engine, [(r.report_sha256, r.seq) for r in rows], result.error[:1000])
                         log.warning("influxdb unavailable; delivery stops here", error=result.error,
                                     delivered=result.delivered)
                         return result
@@ -168,15 +239,17 @@ def backlog(engine: Engine) -> Backlog:
     """What the outbox holds: undelivered, refused and delivered points."""
     b = Backlog()
     with engine.connect() as conn:
+        spans = O.c.last_seq - O.c.first_seq + 1
         row = conn.execute(
             select(
-                func.count().filter(pending_condition()),
-                func.count().filter(O.c.rejected_at.is_not(None)),
-                func.count().filter(O.c.delivered_at.is_not(None)),
+                func.sum(spans).filter(pending_condition()),
+                func.sum(spans).filter(O.c.rejected_at.is_not(None)),
+                func.sum(spans).filter(O.c.delivered_at.is_not(None)),
                 func.min(O.c.created_at).filter(pending_condition()),
             )
         ).one()
-        b.pending, b.rejected, b.delivered, b.oldest_pending = row[0], row[1], row[2], row[3]
+        b.pending, b.rejected, b.delivered = (int(v or 0) for v in row[:3])
+        b.oldest_pending = row[3]
         if b.pending or b.rejected:
             b.last_error = conn.execute(
                 select(O.c.last_error)
@@ -189,6 +262,8 @@ def backlog(engine: Engine) -> Backlog:
 
 def retry_rejected(engine: Engine) -> int:
     """Put refused points back in line (after fixing the cause on the server side)."""
+    refused = and_(O.c.rejected_at.is_not(None), O.c.delivered_at.is_(None))
     with engine.begin() as conn:
-        return conn.execute(update(O).where(O.c.rejected_at.is_not(None), O.c.delivered_at.is_(None))
-                            .values(rejected_at=None)).rowcount
+        points = conn.execute(select(func.sum(O.c.last_seq - O.c.first_seq + 1)).where(refused)).scalar()
+        conn.execute(update(O).where(refused).values(rejected_at=None))
+    return int(points or 0)

@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import time
 from datetime import date, datetime, timezone
 from functools import cache
+from itertools import chain
 from operator import itemgetter
 from typing import Callable, Iterable, Sequence
 
 from sqlalchemy import (
     Connection,
     Engine,
+    MetaData,
     String,
     Table,
     create_engine,
     event,
     func,
     insert,
+    inspect,
     select,
     text,
 )
@@ -33,6 +37,7 @@ from crossbridge_assets.log import get_logger
 from crossbridge_assets.warehouse import schema
 
 BULK_CHUNK = 5_000
+ROWS_PER_STATEMENT = 50
 
 
 @cache
@@ -85,12 +90,62 @@ def _v4(conn: Connection) -> None:
     schema.metadata.create_all(conn, tables=[schema.run_aggregates], checkfirst=True)
 
 
+def _v5(conn: Connection) -> None:
+    """Profiling tables for bulk loading. profile_events: no secondary indexes and, on SQLite, no
+    rowid. The outbox: ranges of spans instead of a rendered line a span; waiting, refused and
+    delivered points keep their state, each range's context read back from its old line."""
+    from crossbridge_assets.delivery.line_protocol import parse_line, point_context
+
+    for name in ("ix_profile_events_partition", "ix_profile_events_run", "ix_profile_events_start"):
+        conn.execute(text(f"DROP INDEX IF EXISTS {name}"))
+    if conn.dialect.name == "sqlite":
+        ddl = conn.execute(text("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'profile_events'")).scalar()
+        if ddl and "WITHOUT ROWID" not in ddl.upper():
+            conn.execute(text("ALTER TABLE profile_events RENAME TO profile_events_v4"))
+            schema.profile_events.create(conn)
+            columns = ", ".join(c.name for c in schema.profile_events.columns)
+            conn.execute(text(f"INSERT INTO profile_events ({columns}) SELECT {columns} FROM profile_events_v4"))
+            conn.execute(text("DROP TABLE profile_events_v4"))
+
+    if "profile_outbox" in inspect(conn).get_table_names():
+        old = Table("profile_outbox", MetaData(), autoload_with=conn)
+        if "seq" not in old.c:  # already ranges: a half-applied earlier attempt
+            return
+        rows = conn.execute(select(old).order_by(old.c.report_sha256, old.c.seq)).all()
+        old.drop(conn)
+    else:
+        rows = []
+    schema.profile_outbox.create(conn, checkfirst=True)
+    ranges: list[dict] = []
+    for r in rows:
+        _, tags, fields, _ = parse_line(r.line)
+        context = point_context(
+            {k: tags.get(k) for k in ("project", "branch", "framework")},
+            {k: fields.get(k) for k in ("run_id", "build", "commit")},
+            fields.get("session"),
+        )
+        state = (r.created_at, r.attempts, r.last_error, r.last_attempt_at, r.rejected_at, r.delivered_at)
+        last = ranges[-1] if ranges else None
+        if (last and last["report_sha256"] == r.report_sha256 and last["last_seq"] == r.seq - 1
+                and last["context"] == context and last["_state"] == state):
+            last["last_seq"] = r.seq
+            continue
+        ranges.append({"report_sha256": r.report_sha256, "first_seq": r.seq, "last_seq": r.seq, "context": context,
+                       "created_at": r.created_at, "attempts": r.attempts, "last_error": r.last_error,
+                       "last_attempt_at": r.last_attempt_at, "rejected_at": r.rejected_at,
+                       "delivered_at": r.delivered_at, "_state": state})
+    for start in range(0, len(ranges), BULK_CHUNK):
+        conn.execute(insert(schema.profile_outbox),
+                     [{k: v for k, v in r.items() if k != "_state"} for r in ranges[start : start + BULK_CHUNK]])
+
+
 # (version, description, step). Append only: a released step never changes.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "reports and test results", _v1),
     (2, "coverage", _v2),
     (3, "profiling", _v3),
     (4, "run-level aggregates kept by retention", _v4),
+    (5, "profiling tables for bulk loading; the outbox as ranges of spans", _v5),
 ]
 
 LATEST = MIGRATIONS[-1][0]
@@ -156,52 +211,124 @@ def _csv_field(value) -> str:
 
 
 def bulk_insert(conn: Connection, table: Table, rows: Sequence[dict]) -> int:
-    """Insert many rows in the current transaction: COPY on PostgreSQL, executemany elsewhere."""
+    """Insert many rows (dicts by column name) in the current transaction."""
     if not rows:
         return 0
     columns = [c.name for c in table.columns]
+    getter = itemgetter(*columns)
+    try:
+        values = [getter(row) for row in rows] if len(columns) > 1 else [(getter(row),) for row in rows]
+    except KeyError:
+        values = [tuple(row.get(c) for c in columns) for row in rows]
+    return bulk_insert_values(conn, table, columns, values)
+
+
+def bulk_insert_values(conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Sequence],
+                       *, prepared: bool = False) -> int:
+    """Insert many rows given as value tuples in `columns` order (see bulk_insert_chunks)."""
+    return bulk_insert_chunks(conn, table, columns, (rows[i : i + BULK_CHUNK] for i in range(0, len(rows), BULK_CHUNK)),
+                              prepared=prepared)
+
+
+def bulk_insert_chunks(conn: Connection, table: Table, columns: Sequence[str], chunks: Iterable[Sequence[Sequence]],
+                       *, prepared: bool = False) -> int:
+    """Insert rows given as lists of value tuples in `columns` order, in the current transaction:
+    one streaming COPY on PostgreSQL (the server inserts a chunk while the next is produced),
+    multi-row INSERTs elsewhere. `prepared=True` is for callers whose values are already what
+    the driver stores: str, int, float or None only, no NUL in text, no empty text in a
+    nullable column (None instead), times as ISO text. Returns the number of rows."""
     if conn.dialect.name == "postgresql":
-        buf = io.StringIO()
-        for row in rows:
-            buf.write(",".join(_csv_field(_clean(row.get(c))) for c in columns))
-            buf.write("\n")
-        buf.seek(0)
+        options = "FORMAT csv"
+        if prepared:
+            nullable = [c for c in columns if table.c[c].nullable]
+            if nullable:
+                # Every value is quoted (by the csv module, in C): an empty quoted value is
+                # NULL in these columns, which prepared rows never hold as empty text.
+                options += f", FORCE_NULL ({', '.join(nullable)})"
+        source = _CopySource(chunks, prepared)
         raw = conn.connection.dbapi_connection
         with raw.cursor() as cur:
-            cur.copy_expert(
-                f'COPY {table.name} ({", ".join(columns)}) FROM STDIN WITH (FORMAT csv)',
-                buf,
-            )
-    else:
-        # The DBAPI cursor on the same connection (so the same transaction), fed plain lists:
-        # only the columns whose type has a bind processor (dates, booleans) are converted, as
-        # SQLAlchemy would store them, without building and compiling a statement per chunk.
+            try:
+                cur.copy_expert(f'COPY {table.name} ({", ".join(columns)}) FROM STDIN WITH ({options})', source)
+            except Exception:
+                if source.error is not None:  # the rows' producer failed (a parse error): that is the error
+                    raise source.error from None
+                raise
+        return source.rows
+    # The DBAPI cursor on the same connection (so the same transaction), fed plain tuples: only
+    # the columns whose type has a bind processor (booleans) are converted, as SQLAlchemy would
+    # store them, without building and compiling a statement per chunk.
+    processors, texts = [], []
+    if not prepared:
         processors = [(i, p) for i, c in enumerate(columns) if (p := table.c[c].type.bind_processor(conn.dialect))]
         texts = [i for i, c in enumerate(columns) if isinstance(table.c[c].type, String)]
-        getter = itemgetter(*columns)
 
-        def values(row: dict) -> list:
-            try:
-                out = list(getter(row)) if len(columns) > 1 else [getter(row)]
-            except KeyError:
-                out = [row.get(c) for c in columns]
-            for i in texts:
-                v = out[i]
-                if v is not None and "\x00" in v:
-                    out[i] = v.replace("\x00", "")
-            for i, proc in processors:
-                if out[i] is not None:
-                    out[i] = proc(out[i])
-            return out
+    def convert(row: Sequence) -> Sequence:
+        out = list(row)
+        for i in texts:
+            v = out[i]
+            if v is not None and "\x00" in v:
+                out[i] = v.replace("\x00", "")
+        for i, proc in processors:
+            if out[i] is not None:
+                out[i] = proc(out[i])
+        return out
 
-        sql = f'INSERT INTO {table.name} ({", ".join(columns)}) VALUES ({", ".join("?" * len(columns))})'
-        cursor = conn.connection.dbapi_connection.cursor()
+    # Several rows a statement: one statement step for many rows is cheaper than a step each.
+    # 999 is the bound-parameter limit of older SQLite builds.
+    per = max(1, min(ROWS_PER_STATEMENT, 999 // len(columns)))
+    one = "(" + ", ".join("?" * len(columns)) + ")"
+    head = f'INSERT INTO {table.name} ({", ".join(columns)}) VALUES '
+    many_sql = head + ", ".join([one] * per)
+    count = 0
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        for chunk in chunks:
+            if processors or texts:
+                chunk = [convert(r) for r in chunk]
+            whole = len(chunk) - len(chunk) % per
+            for at in range(0, whole, per):
+                cursor.execute(many_sql, list(chain.from_iterable(chunk[at : at + per])))
+            if whole < len(chunk):
+                cursor.executemany(head + one, chunk[whole:])
+            count += len(chunk)
+    finally:
+        cursor.close()
+    return count
+
+
+class _CopySource:
+    """What COPY FROM STDIN reads: each read() formats the next chunk of rows as CSV."""
+
+    def __init__(self, chunks: Iterable[Sequence[Sequence]], prepared: bool):
+        self._chunks = iter(chunks)
+        self._prepared = prepared
+        self.rows = 0
+        self.error: BaseException | None = None
+
+    def read(self, size: int = -1) -> str:
         try:
-            for start in range(0, len(rows), BULK_CHUNK):
-                cursor.executemany(sql, [values(r) for r in rows[start : start + BULK_CHUNK]])
-        finally:
-            cursor.close()
-    return len(rows)
+            return self._next()
+        except BaseException as exc:
+            self.error = exc
+            raise
+
+    def _next(self) -> str:
+        for chunk in self._chunks:
+            if not chunk:
+                continue
+            self.rows += len(chunk)
+            buf = io.StringIO()
+            if self._prepared:
+                csv.writer(buf, quoting=csv.QUOTE_ALL, lineterminator="\n").writerows(chunk)
+            else:
+                for row in chunk:
+                    buf.write(",".join(_csv_field(_clean(v)) for v in row))
+                    buf.write("\n")
+            return buf.getvalue()
+        return ""
+
+    readline = read
 
 
 def insert_missing(conn: Connection, table: Table, rows: Iterable[dict], keys: Sequence[str]) -> None:

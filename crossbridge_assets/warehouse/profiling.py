@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import heapq
 import json
+from operator import itemgetter
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
+import orjson
 import pandas as pd
 from sqlalchemy import Engine, delete, select, update
 
-from crossbridge_assets.delivery.line_protocol import SpanLines
+from crossbridge_assets.delivery.line_protocol import point_context
 from crossbridge_assets.model import SpanStream
 from crossbridge_assets.warehouse import schema
-from crossbridge_assets.warehouse.engine import bulk_insert, now
+from crossbridge_assets.warehouse.engine import bulk_insert, bulk_insert_chunks, bulk_insert_values, now
 
 CHUNK = 20_000
 KEEP_SLOWEST = 10
@@ -31,8 +33,8 @@ R = schema.reports
 @dataclass
 class ProfileLoadSummary:
     spans: int = 0
-    outbox_rows: int = 0
-    kept_delivered: int = 0  # outbox rows unchanged since an earlier load, not sent again
+    outbox_rows: int = 0  # spans queued for InfluxDB
+    kept_delivered: int = 0  # of those, delivered by an earlier load of the same file, not sent again
     by_kind: Counter = field(default_factory=Counter)
     slowest: list[tuple[float, str, str]] = field(default_factory=list)  # (seconds, kind, name)
     warnings: list[str] = field(default_factory=list)
@@ -47,82 +49,72 @@ def delete_profile(conn, sha256: str) -> None:
     conn.execute(delete(O).where(O.c.report_sha256 == sha256))
 
 
+EVENT_COLUMNS = ("report_sha256", "seq", "run_id", "test_id", "kind", "name", "start", "duration", "status",
+                 "attributes", "span_id", "parent_id", "partition")
+_dumps = orjson.dumps
+_KIND = itemgetter(4)
+_SLOW = itemgetter(7, 4, 5)  # (duration, kind, name)
+_NO_SESSION = object()
+
+
 def load_profile(engine: Engine, report, stream: SpanStream, *, outbox: bool = True) -> ProfileLoadSummary:
-    """Write every span of `stream` for the `reports` row `report`; with `outbox`, queue each
-    span for InfluxDB in the same transaction. Parse errors propagate and roll the file back."""
+    """Write every span of `stream` for the `reports` row `report`; with `outbox`, queue the
+    spans for InfluxDB in the same transaction. Parse errors propagate and roll the file back."""
     summary = ProfileLoadSummary()
     sha = report.sha256
-    created = now()
     with engine.begin() as conn:
-        # Points an earlier load delivered and that come out the same are not sent again.
-        delivered: dict[int, tuple[str, datetime]] = {}
+        # Ranges an earlier load delivered, with the same points, are not sent again.
+        delivered = []
         if outbox:
-            delivered = {
-                seq: (line, at)
-                for seq, line, at in conn.execute(
-                    select(O.c.seq, O.c.line, O.c.delivered_at).where(O.c.report_sha256 == sha, O.c.delivered_at.is_not(None))
-                )
-            }
+            delivered = conn.execute(
+                select(O.c.first_seq, O.c.last_seq, O.c.context, O.c.delivered_at, O.c.attempts)
+                .where(O.c.report_sha256 == sha, O.c.delivered_at.is_not(None))
+            ).all()
         delete_profile(conn, sha)
-        events: list[dict] = []
-        points: list[dict] = []
         # Landing resolved the run (manifest, inbox path, or the CI metadata in the file's header).
         project, branch, run_id = report.project, report.branch, report.run_id
-        lines = SpanLines({"project": project, "branch": branch, "framework": stream.info.framework},
-                          {"run_id": run_id, "build": report.build, "commit": report.commit_sha})
-        key_prefix = sha[:16] + ":"
-
-        def flush() -> None:
-            summary.spans += bulk_insert(conn, E, events)
-            summary.outbox_rows += bulk_insert(conn, O, points)
-            events.clear()
-            points.clear()
+        tags = {"project": project, "branch": branch, "framework": stream.info.framework}
+        fields = {"run_id": run_id, "build": report.build, "commit": report.commit_sha}
+        # (first seq, last seq, session): points differ by session only within one file.
+        sessions: list[list] = []
 
         partition = report.partition
+
+        def chunks():
+            """The spans as lists of row tuples, counted and ranked a chunk at a time (in C)."""
+            rows: list[tuple] = []
+            session = _NO_SESSION
+            for seq, span in enumerate(stream):
+                attributes = span.attributes
+                # start as the text the SQLite driver would make of it (and COPY reads), without
+                # the driver's per-value adapter call. The rows are prepared (bulk_insert_chunks):
+                # the events parser drops NULs and empty optional text, durations are floats.
+                rows.append((sha, seq, run_id, span.test, span.kind, span.name, span.start.isoformat(" "),
+                             span.duration, span.status, _dumps(attributes).decode() if attributes else None,
+                             span.span_id, span.parent_id, partition))
+                if span.run != session:
+                    session = span.run
+                    sessions.append([seq, seq, session])
+                if len(rows) >= CHUNK:
+                    tally(rows)
+                    yield rows
+                    rows = []
+            tally(rows)
+            yield rows
+
+        def tally(rows: list[tuple]) -> None:
+            summary.by_kind.update(map(_KIND, rows))
+            top = heapq.nlargest(KEEP_SLOWEST, map(_SLOW, rows))
+            summary.slowest[:] = heapq.nlargest(KEEP_SLOWEST, summary.slowest + top)
+
+        summary.spans = bulk_insert_chunks(conn, E, EVENT_COLUMNS, chunks(), prepared=True)
         by_kind = summary.by_kind
-        slowest = summary.slowest
-        for seq, span in enumerate(stream):
-            events.append(
-                {
-                    "report_sha256": sha,
-                    "seq": seq,
-                    "run_id": run_id,
-                    "test_id": span.test,
-                    "kind": span.kind,
-                    "name": span.name,
-                    "start": span.start,
-                    "duration": span.duration,
-                    "status": span.status,
-                    "attributes": json.dumps(span.attributes, separators=(",", ":")) if span.attributes else None,
-                    "span_id": span.span_id,
-                    "parent_id": span.parent_id,
-                    "partition": partition,
-                }
-            )
-            if outbox:
-                line = lines.line(span, seq, key_prefix + str(seq))
-                earlier = delivered.get(seq)
-                same = earlier is not None and earlier[0] == line
-                summary.kept_delivered += same
-                points.append(
-                    {
-                        "report_sha256": sha,
-                        "seq": seq,
-                        "line": line,
-                        "created_at": created,
-                        "attempts": 0,
-                        "delivered_at": earlier[1] if same else None,
-                    }
-                )
-            by_kind[span.kind] += 1
-            item = (span.duration, span.kind, span.name)
-            if len(slowest) < KEEP_SLOWEST:
-                heapq.heappush(slowest, item)
-            elif item > slowest[0]:
-                heapq.heapreplace(slowest, item)
-            if len(events) >= CHUNK:
-                flush()
-        flush()
+        if outbox and sessions:
+            sessions[-1][1] = summary.spans - 1
+            for i in range(len(sessions) - 1):
+                sessions[i][1] = sessions[i + 1][0] - 1
+            queued = _queue(conn, sha, [(a, b, point_context(tags, fields, run)) for a, b, run in sessions], delivered)
+            summary.outbox_rows, summary.kept_delivered = queued
         summary.project, summary.branch, summary.run_id = project, branch, run_id
         summary.warnings = list(stream.info.warnings)
         complete = stream.info.properties.get("complete")
@@ -139,6 +131,29 @@ def load_profile(engine: Engine, report, stream: SpanStream, *, outbox: bool = T
     return summary
 
 
+def _queue(conn, sha: str, ranges: list[tuple[int, int, str]], delivered) -> tuple[int, int]:
+    """Outbox rows for `ranges` (first, last, context): the parts an earlier load delivered with
+    the same context stay delivered, the rest waits. Returns (spans queued, spans kept delivered)."""
+    created = now()
+    rows: list[tuple] = []
+    kept = 0
+    for first, last, context in ranges:
+        done = sorted((max(d.first_seq, first), min(d.last_seq, last), d.delivered_at, d.attempts)
+                      for d in delivered if d.context == context and d.first_seq <= last and d.last_seq >= first)
+        at = first
+        for a, b, delivered_at, attempts in done:
+            if a > at:
+                rows.append((sha, at, a - 1, context, created, 0, None))
+            rows.append((sha, a, b, context, created, attempts, delivered_at))
+            kept += b - a + 1
+            at = b + 1
+        if at <= last:
+            rows.append((sha, at, last, context, created, 0, None))
+    bulk_insert_values(conn, O, ("report_sha256", "first_seq", "last_seq", "context", "created_at", "attempts",
+                                 "delivered_at"), rows)
+    return sum(last - first + 1 for first, last, _ in ranges), kept
+
+
 # ---------------------------------------------------------------------------- reads
 
 
@@ -149,7 +164,9 @@ def span_frame(engine: Engine, since: datetime | None = None, kinds: tuple[str, 
         .select_from(E.join(R, R.c.sha256 == E.c.report_sha256))
     )
     if since is not None:
-        stmt = stmt.where(E.c.start >= since)
+        # A report arrives after its spans started: older reports cannot hold spans in the window,
+        # and skipping them spares a scan of every span (profile_events has no index on start).
+        stmt = stmt.where(R.c.partition >= (since - timedelta(days=1)).date().isoformat(), E.c.start >= since)
     if kinds:
         stmt = stmt.where(E.c.kind.in_(kinds))
     with engine.connect() as conn:

@@ -153,27 +153,30 @@ profile_events = Table(
     Column("parent_id", String(64)),
     Column("partition", String(10), nullable=False),
     PrimaryKeyConstraint("report_sha256", "seq"),
+    # The highest-volume table: on SQLite the rows live in the primary key's tree (no rowid, no
+    # second copy of the key), and no secondary index; reads reach spans through their reports.
+    sqlite_with_rowid=False,
 )
-Index("ix_profile_events_partition", profile_events.c.partition)
-Index("ix_profile_events_run", profile_events.c.run_id)
-Index("ix_profile_events_start", profile_events.c.start)
 
-# Points InfluxDB has not acknowledged yet. Rows are written in the same transaction as the
-# spans, so a span is either in both tables or in neither; delivery only ever sets
-# delivered_at after the server answered 2xx. The span key is (report_sha256, seq).
+# Points for InfluxDB, as ranges of a report's spans (seq first_seq..last_seq) rather than one
+# row a span: a range is written in the same transaction as its spans, so a span is queued
+# exactly when it is stored, and queuing a million spans costs one row. Delivery renders the
+# points from profile_events with the range's `context` and splits the range as parts of it are
+# delivered (delivered_at, only after the server answered 2xx) or refused (rejected_at).
 profile_outbox = Table(
     "profile_outbox",
     metadata,
     Column("report_sha256", String(64), nullable=False),
-    Column("seq", Integer, nullable=False),
-    Column("line", Text, nullable=False),  # InfluxDB line protocol, nanosecond timestamp
+    Column("first_seq", Integer, nullable=False),
+    Column("last_seq", Integer, nullable=False),
+    Column("context", Text, nullable=False),  # JSON: the points' run-level tags and fields
     Column("created_at", TS, nullable=False),
     Column("attempts", Integer, nullable=False),
     Column("last_error", Text),
     Column("last_attempt_at", TS),
-    Column("rejected_at", TS),  # the server refused this very point (4xx): not retried by itself
+    Column("rejected_at", TS),  # the server refused these very points (4xx): not retried by itself
     Column("delivered_at", TS),
-    PrimaryKeyConstraint("report_sha256", "seq"),
+    PrimaryKeyConstraint("report_sha256", "first_seq"),
 )
 # Serves the drain's "oldest undelivered first" without a sort.
 Index(
@@ -182,7 +185,7 @@ Index(
     profile_outbox.c.rejected_at,
     profile_outbox.c.created_at,
     profile_outbox.c.report_sha256,
-    profile_outbox.c.seq,
+    profile_outbox.c.first_seq,
 )
 
 # Recomputed whole by the analytics assets (delete-all-then-insert in one transaction).

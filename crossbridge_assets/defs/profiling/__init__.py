@@ -119,8 +119,9 @@ def profiling_events(context: dg.AssetExecutionContext, warehouse: WarehouseReso
                 crashed.append({"file": report.original_name, "spans": summary.spans,
                                 "warning": "; ".join(summary.warnings)})
         with engine.connect() as conn:
+            E, R = schema.profile_events, schema.reports
             day_rows = conn.execute(
-                select(func.count()).select_from(schema.profile_events).where(schema.profile_events.c.partition == partition)
+                select(func.count()).select_from(E.join(R, R.c.sha256 == E.c.report_sha256)).where(R.c.partition == partition)
             ).scalar_one()
 
     metadata = {

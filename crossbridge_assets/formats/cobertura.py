@@ -73,19 +73,121 @@ def _number(text: str | None) -> int | None:
         return to_int(text)
 
 
-# Only these elements reach Python: a report is millions of <line>s, and everything else
-# (methods, packages, conditions) costs a callback each for nothing.
-_TAGS = ("coverage", "source", "package", "class", "line")
+class _Irregular(Exception):
+    """A <line> where the class-at-a-time reading cannot place it as the event reading does."""
+
+
+# Only these elements reach Python as events: a report is millions of <line>s, read from their
+# <class> when it ends; everything else (methods, conditions) costs a callback each for nothing.
+_TAGS = ("coverage", "source", "package", "class")
+_PLAIN = ["number", "hits"]
+_BRANCHED = ["number", "hits", "branch", "condition-coverage"]
 
 
 def _scan(path: Path, info: ReportInfo, table: FileTable) -> None:
+    """One pass of end events. A class's lines are read at its end, where its file name is known
+    and every <source> before it has been read; lines outside a class (under a package) are
+    dropped, as Cobertura's own readers do. A report with <line>s anywhere else than inside one
+    class raises _Irregular: _scan_lines places those as they stream by."""
+    sources: list[str] = []
+    root = None
+    for _event, elem in iterparse(path, events=("end",), tag=_TAGS):
+        tag = elem.tag
+        if tag == "class":
+            filename = elem.get("filename") or elem.get("name")
+            if not filename:
+                raise FormatError(path, f"<class> without a filename (line {elem.sourceline})")
+            if _stray_lines(elem) or next(elem.iterdescendants("class"), None) is not None:
+                raise _Irregular
+            fc = table.get(_source_for(filename, sources))
+            if fc.source_path != filename:
+                fc.source_path = filename
+            lines, branches = fc.lines, fc.branches
+            for line in elem.iter("line"):
+                # Two lists of the attributes, in the spellings tools write, cost less than a
+                # lookup of each.
+                names = line.keys()
+                if names == _PLAIN:
+                    number_text, hits_text = line.values()
+                    branch = condition = None
+                elif names == _BRANCHED:
+                    number_text, hits_text, branch, condition = line.values()
+                else:
+                    get = line.get
+                    number_text, hits_text, branch = get("number"), get("hits"), get("branch")
+                    condition = get("condition-coverage")
+                try:
+                    number, hits = int(number_text), int(hits_text)
+                except (TypeError, ValueError):
+                    number, hits = _number(number_text), _hits(hits_text)
+                if len(line) and next(line.iterdescendants("line"), None) is not None:
+                    raise _Irregular  # a line in a line: events would give the inner one first
+                if number is not None and number > 0:
+                    if hits < 0 or hits > MAX_HITS:
+                        hits = clamp_hits(hits)
+                    old = lines.get(number)
+                    if old is None or hits > old:
+                        lines[number] = hits
+                    if condition and branch and branch.lower() == "true":
+                        counts = _CONDITIONS.get(condition)
+                        if counts is None:
+                            counts = _condition_counts(condition)
+                        if counts:  # FileTable.branch
+                            old = branches.get(number)
+                            branches[number] = (max(old[0], counts[0]), max(old[1], counts[1])) if old else counts
+            clear(elem)
+        elif tag == "source":
+            if elem.text and elem.text.strip():
+                sources.append(elem.text.strip())
+        elif tag == "package":
+            if _stray_lines(elem) or next(elem.iter("line"), None) is not None:
+                raise _Irregular
+            clear(elem)
+        elif tag == "coverage" and elem.getparent() is None:
+            root = elem
+    if root is None:
+        raise FormatError(path, "not a Cobertura report (no <coverage> root element)")
+    if next(root.iter("line"), None) is not None:
+        raise _Irregular
+    _read_root(root, info)
+
+
+# condition-coverage texts ('50% (1/2)') repeat all through a report: each is parsed once.
+# Bounded, so that a hostile file with endless distinct texts cannot grow it.
+_CONDITIONS: dict[str, tuple[int, int] | tuple[()]] = {}
+_CONDITIONS_MAX = 4096
+
+
+def _condition_counts(condition: str) -> tuple[int, int] | tuple[()]:
+    """(covered, total) of a condition-coverage text, or () when it has none."""
+    m = _CONDITION.search(condition)
+    counts = (int(m.group(1)), int(m.group(2))) if m else ()
+    if len(_CONDITIONS) < _CONDITIONS_MAX:
+        _CONDITIONS[condition] = counts
+    return counts
+
+
+def _stray_lines(elem) -> bool:
+    """Whether a <line> precedes this element among its siblings (clear() would drop it unread):
+    the ones before it are the previous class or package, already read and emptied."""
+    for sibling in elem.itersiblings(preceding=True):
+        if sibling.tag == "line" or next(sibling.iter("line"), None) is not None:
+            return True
+    return False
+
+
+# The event reading: every <line> reaches Python.
+_LINE_TAGS = ("coverage", "source", "package", "class", "line")
+
+
+def _scan_lines(path: Path, info: ReportInfo, table: FileTable) -> None:
     """One pass of end events. A class's lines are buffered until its end, where its file
     name is known and every <source> before it has been read; lines outside a class (under a
     package) are dropped, as Cobertura's own readers do."""
     sources: list[str] = []
     root = None
     pending: list = []  # (number, hits, condition) of the class being read
-    for _event, elem in iterparse(path, events=("end",), tag=_TAGS):
+    for _event, elem in iterparse(path, events=("end",), tag=_LINE_TAGS):
         tag = elem.tag
         if tag == "line":
             get = elem.attrib.get  # one attribute proxy for every lookup (elem.get makes one a call)
@@ -148,9 +250,15 @@ def read_cobertura(path: Path, info: ReportInfo) -> Iterator:
     """Stream a Cobertura-shaped report: the XML is read with bounded memory; the per-file
     records are complete only at the end (one file's classes may be spread over packages)."""
     table = FileTable()
-    _scan(path, info, table)
+    try:
+        _scan(path, info, table)
+    except _Irregular:
+        table = FileTable()
+        _scan_lines(path, info, table)
     yield from table.files.values()
     check_declared(info, table_totals(table.files.values()))
+
+
 
 
 def open_cobertura(path: Path, fmt: str = FORMAT) -> CoverageStream:

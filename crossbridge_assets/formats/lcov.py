@@ -1,5 +1,5 @@
 """LCOV tracefiles (lcov/geninfo, c8, istanbul lcovonly, coverage.py, grcov, llvm-cov export,
-Dart/Flutter, ...), read line by line.
+Dart/Flutter, ...), read a chunk at a time: runs of DA and BRDA records in bulk, the rest line by line.
 
 Records: SF, DA (line, hits[, checksum]), BRDA (line, block, branch, taken|'-'), FN/FNDA and
 lcov 2's FNL/FNA, LF/LH/BRF/BRH summaries (recorded as declared totals), end_of_record.
@@ -10,8 +10,13 @@ a line listed twice is one line whose hits add up. Files are the distinct SF pat
 from __future__ import annotations
 
 import re
+from collections import Counter
+from itertools import compress, repeat
+from operator import itemgetter
 from pathlib import Path
 from typing import Iterator
+
+from orjson import loads
 
 from crossbridge_assets.formats import FormatError, FormatSpec, Sniff
 from crossbridge_assets.formats._common import to_int
@@ -45,6 +50,47 @@ def _split(value: str, parts: int) -> list[str]:
     return value.split(",", parts - 1)
 
 
+def _int(text: str) -> int | None:
+    """to_int, without its float round trip for the plain counts most records hold."""
+    if len(text) < 16 and text.isdigit() and text.isascii():
+        return int(text)
+    return to_int(text)
+
+
+def _branch_id(text: str) -> int | str:
+    """A BRDA block or branch id as the bulk reader spells it: plain numbers as ints (the same
+    ids: a leading zero keeps the text, so '00' stays apart from '0'), anything else as text."""
+    if text.isdigit() and text.isascii() and (len(text) == 1 or text[0] != "0"):
+        return int(text)
+    return text
+
+
+# Tracefiles are mostly runs of DA and BRDA records in their plain spelling. A run is read in
+# bulk: checked to hold only digits, separators and its own key (numbers under 16 digits, so
+# no count needs clamping and no line is long), then turned into one JSON array and parsed in
+# one call. A run that does not pass is read line by line, as everything else is.
+_CHUNK = 1 << 20
+_RUN_START = re.compile(rb"\n(?:BR)?DA:")
+_DA_END = re.compile(rb"\n(?!DA:)")
+_BRDA_END = re.compile(rb"\n(?!BRDA:)")
+_NINES = bytes.maketrans(b"0123456789", b"9" * 10)
+_TOO_LONG = b"9" * 16
+
+
+def _numbers(run: bytes, key: bytes, shape: bytes) -> list[int] | None:
+    """The numbers of a run of `key` records, in one parse; None when a line of it is not
+    spelled as `shape` with its digits taken out, or has a number of 16 digits or more."""
+    punctuation = run.translate(None, b"0123456789")
+    if punctuation != shape * (len(punctuation) // len(shape)) or _TOO_LONG in run.translate(_NINES):
+        return None
+    try:
+        return loads(b"[" + run[len(key):-1].replace(b"\n" + key, b",") + b"]")
+    except ValueError:  # an empty field, a leading zero
+        return None
+
+
+
+
 def _files(path: Path, info: ReportInfo) -> Iterator[FileCoverage]:
     table = FileTable()
     declared: dict[str, int] = {}
@@ -52,127 +98,224 @@ def _files(path: Path, info: ReportInfo) -> Iterator[FileCoverage]:
     lines: dict[int, int] = {}  # fc.lines, for the DA fast path
     fn_lines: dict[str, int | None] = {}  # function name -> line, for FNDA
     fn_index: dict[str, tuple[int | None, str | None]] = {}  # lcov 2: FNL index -> (line, name)
-    branch_seen: dict[tuple[int, str, str], int] = {}  # one record's BRDA keys -> taken
+    branch_seen: dict[tuple[int, int | str, int | str], int] = {}  # one record's BRDA keys -> taken
+    branch_cols: tuple[list[int], list[int]] | None = None  # branch_seen as columns, see flush_branches
     records = 0
+    lineno = 0
 
     def bad(lineno: int, why: str) -> FormatError:
         return FormatError(path, f"line {lineno}: {why}")
 
-    def flush_branches() -> None:
-        per_line: dict[int, list[int]] = {}
-        for (number, _block, _branch), taken in branch_seen.items():
-            per_line.setdefault(number, []).append(taken)
-        for number, takens in per_line.items():
-            covered = sum(1 for t in takens if t > 0)
-            old = fc.branches.get(number)
-            # Repeated records of one file (per test) each list every branch: keep the larger.
-            fc.branches[number] = (max(old[0], covered), max(old[1], len(takens))) if old else (covered, len(takens))
+    def flush_branches(columns: tuple[list[int], list[int]] | None) -> None:
+        """Per line, the distinct branches listed and those taken; `columns` (line numbers,
+        taken) when the record's branches are one bulk run of distinct keys."""
+        numbers, takens = columns or (list(map(itemgetter(0), branch_seen)), branch_seen.values())
+        valid = Counter(numbers)  # per line, in the order first met
+        covered = Counter(compress(numbers, takens))  # taken sums are never negative
+        branches = fc.branches
+        if branches and not branches.keys().isdisjoint(valid):
+            for number, total in valid.items():
+                hit = covered.get(number, 0)
+                old = branches.get(number)
+                # Repeated records of one file (per test) each list every branch: keep the larger.
+                branches[number] = (max(old[0], hit), max(old[1], total)) if old else (hit, total)
+        else:
+            branches.update(zip(valid, zip(map(covered.get, valid, repeat(0)), valid.values())))
         branch_seen.clear()
 
     try:
-        fh = open(path, "r", encoding="utf-8", errors="replace", newline=None)
+        fh = open(path, "rb")
     except OSError as exc:
         raise FormatError(path, f"cannot be read: {exc.strerror or exc}") from exc
     with fh:
-        for lineno, raw in enumerate(fh, 1):
-            # The bulk of every tracefile is short DA records in their common spelling: they are
-            # read here, before the general path (a long one takes the general path and its checks).
-            if fc is not None and raw.startswith("DA:") and len(raw) < 64:
-                number_text, _, rest = raw[3:].partition(",")
-                hits_text = rest.partition(",")[0].rstrip()
-                if number_text.isdecimal() and hits_text.isdecimal():
-                    number = int(number_text)
-                    if number > 0:
-                        old = lines.get(number)
-                        hits = int(hits_text)
-                        lines[number] = min(hits, MAX_HITS) if old is None else min(old + hits, MAX_HITS)
+        pending = b""  # the unfinished last line of what has been read
+        while True:
+            chunk = fh.read(_CHUNK)
+            if chunk:
+                if b"\r" in chunk:
+                    # Universal newlines, as text mode reads them: '\r\n' and a lone '\r' end a line.
+                    while chunk.endswith(b"\r"):
+                        more = fh.read(1)
+                        if not more:
+                            break
+                        chunk += more
+                    chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+                buf = pending + chunk if pending else chunk
+                cut = buf.rfind(b"\n") + 1
+                pending = buf[cut:]
+                if not cut:
+                    if len(pending) > 4 * (MAX_LINE_CHARS + 1):  # more characters than that, whatever the bytes
+                        raise bad(lineno + 1, "line too long for an LCOV record")
                     continue
-            if len(raw) > MAX_LINE_CHARS:
-                raise bad(lineno, "line too long for an LCOV record")
-            line = raw.strip()
-            if lineno == 1:
-                line = line.lstrip("\ufeff")
-            if not line or line.startswith("#"):
-                continue
-            key, sep, value = line.partition(":")
-            if key == "BRDA" and fc is not None:
-                parts = value.split(",", 3)
-                if len(parts) == 4 and parts[0].isdecimal():
-                    taken_text = parts[3].strip()
-                    taken = 0 if taken_text == "-" else (
-                        int(taken_text) if taken_text.isdecimal() else clamp_hits(to_int(taken_text))
-                    )
-                    k = (int(parts[0]), parts[1].strip(), parts[2].strip())
-                    branch_seen[k] = branch_seen.get(k, 0) + taken
-                    continue
-            if key == "end_of_record":
-                if fc is not None:
-                    flush_branches()
-                fc = None
-                fn_lines, fn_index = {}, {}
-                continue
-            if not sep:
-                raise bad(lineno, f"not an LCOV record: {line[:80]!r}")
-            if key == "SF":
-                if fc is not None:  # a record without end_of_record
-                    flush_branches()
-                if not value.strip():
-                    raise bad(lineno, "SF without a path")
-                fc = table.get(value.strip())
-                lines = fc.lines
-                records += 1
-                continue
-            if key in ("TN", "VER"):
-                continue
-            if key in _SUMMARY:
-                n = to_int(value)
-                if n is None:
-                    raise bad(lineno, f"{key} is not a number: {value[:40]!r}")
-                declared[_SUMMARY[key]] = declared.get(_SUMMARY[key], 0) + n
-                continue
-            if fc is None:
-                if key in ("FNF", "FNH", "MCDC"):
-                    continue
-                raise bad(lineno, f"{key} record outside an SF section")
-            if key == "DA":
-                parts = _split(value, 3)
-                number = to_int(parts[0]) if parts else None
-                hits = to_int(parts[1]) if len(parts) > 1 else None
-                if number is None or hits is None:
-                    raise bad(lineno, f"malformed DA record: {value[:80]!r}")
-                if number > 0:
-                    table.line(fc, number, clamp_hits(hits), add=True)
-            elif key == "BRDA":
-                parts = _split(value, 4)
-                if len(parts) != 4 or to_int(parts[0]) is None:
-                    raise bad(lineno, f"malformed BRDA record: {value[:80]!r}")
-                taken = 0 if parts[3].strip() == "-" else clamp_hits(to_int(parts[3]))
-                k = (to_int(parts[0]), parts[1].strip(), parts[2].strip())
-                branch_seen[k] = branch_seen.get(k, 0) + taken
-            elif key == "FN":
-                # FN:<line>,<name> or, lcov 2, FN:<line>,<end line>,<name>
-                parts = _split(value, 3)
-                if len(parts) == 3 and to_int(parts[1]) is not None:
-                    number, name = to_int(parts[0]), parts[2]
+                end = cut
+            elif pending:
+                buf, pending = pending, b""
+                end = len(buf)
+            else:
+                break
+            pos = 0
+            while pos < end:
+                if fc is not None and buf.startswith(b"DA:", pos):
+                    m = _DA_END.search(buf, pos, end)
+                    stop = m.start() + 1 if m else buf.rfind(b"\n", pos, end) + 1
+                    numbers = _numbers(buf[pos:stop], b"DA:", b"DA:,\n") if stop > pos else None
+                    if numbers is not None:
+                        count = len(numbers) // 2
+                        lineno += count
+                        pos = stop
+                        pairs = iter(numbers)
+                        new = dict(zip(pairs, pairs))
+                        if len(new) == count and (not lines or lines.keys().isdisjoint(new)):
+                            new.pop(0, None)
+                            if lines:
+                                lines.update(new)
+                            else:
+                                fc.lines = lines = new
+                        else:  # a line listed again: its hits add up
+                            pairs = iter(numbers)
+                            for number, hits in zip(pairs, pairs):
+                                if number > 0:
+                                    old = lines.get(number)
+                                    lines[number] = hits if old is None else min(old + hits, MAX_HITS)
+                        continue
+                elif fc is not None and buf.startswith(b"BRDA:", pos):
+                    m = _BRDA_END.search(buf, pos, end)
+                    stop = m.start() + 1 if m else buf.rfind(b"\n", pos, end) + 1
+                    # '-' (never taken) counts as 0 taken
+                    numbers = _numbers(buf[pos:stop].replace(b",-\n", b",0\n"), b"BRDA:", b"BRDA:,,,\n") if stop > pos else None
+                    if numbers is not None:
+                        number_col, taken_col = numbers[0::4], numbers[3::4]
+                        lineno += len(number_col)
+                        pos = stop
+                        keys = zip(number_col, numbers[1::4], numbers[2::4])
+                        if not branch_seen:
+                            branch_seen.update(zip(keys, taken_col))
+                            if len(branch_seen) == len(number_col):
+                                branch_cols = (number_col, taken_col)
+                                continue
+                            branch_seen.clear()
+                            keys = zip(number_col, numbers[1::4], numbers[2::4])
+                        branch_cols = None
+                        for k, taken in zip(keys, taken_col):
+                            branch_seen[k] = branch_seen.get(k, 0) + taken
+                        continue
                 else:
-                    first, _, name = value.partition(",")
-                    number = to_int(first)
-                fn_lines[name] = number
-                table.function(fc, name, number, 0)
-            elif key == "FNDA":
-                hits_text, _, name = value.partition(",")
-                table.function(fc, name, fn_lines.get(name), clamp_hits(to_int(hits_text)), add=True)
-            elif key == "FNL":
-                parts = _split(value, 3)
-                fn_index[parts[0]] = (to_int(parts[1]) if len(parts) > 1 else None, None)
-            elif key == "FNA":
-                parts = _split(value, 3)
-                if len(parts) == 3:
-                    number = fn_index.get(parts[0], (None, None))[0]
-                    table.function(fc, parts[2], number, clamp_hits(to_int(parts[1])), add=True)
-            # FNF/FNH/MCDC and unknown keys: nothing a user needs beyond the above
-    if fc is not None:
-        flush_branches()
+                    stop = 0
+                if stop <= pos:
+                    m = _RUN_START.search(buf, pos, end)
+                    stop = m.start() + 1 if m else end
+                text = buf[pos:stop].decode("utf-8", "replace")
+                pos = stop
+                texts = text.split("\n")
+                last = texts.pop()  # '' after a final newline
+                for i, raw in enumerate(texts):
+                    texts[i] = raw + "\n"
+                if last:
+                    texts.append(last)
+                for raw in texts:
+                    lineno += 1
+                    # The bulk of every tracefile is short DA records in their common spelling: they are
+                    # read here, before the general path (a long one takes the general path and its checks).
+                    if fc is not None and raw.startswith("DA:") and len(raw) < 64:
+                        number_text, _, rest = raw[3:].partition(",")
+                        hits_text = rest.partition(",")[0].rstrip()
+                        if number_text.isdecimal() and hits_text.isdecimal():
+                            number = int(number_text)
+                            if number > 0:
+                                old = lines.get(number)
+                                hits = int(hits_text)
+                                lines[number] = min(hits, MAX_HITS) if old is None else min(old + hits, MAX_HITS)
+                            continue
+                    if len(raw) > MAX_LINE_CHARS:
+                        raise bad(lineno, "line too long for an LCOV record")
+                    line = raw.strip()
+                    if lineno == 1:
+                        line = line.lstrip("\ufeff")
+                    if not line or line.startswith("#"):
+                        continue
+                    key, sep, value = line.partition(":")
+                    if key == "BRDA" and fc is not None:
+                        parts = value.split(",", 3)
+                        if len(parts) == 4 and parts[0].isdecimal():
+                            taken_text = parts[3].strip()
+                            taken = 0 if taken_text == "-" else (
+                                int(taken_text) if taken_text.isdecimal() else clamp_hits(to_int(taken_text))
+                            )
+                            k = (int(parts[0]), _branch_id(parts[1].strip()), _branch_id(parts[2].strip()))
+                            branch_seen[k] = branch_seen.get(k, 0) + taken
+                            branch_cols = None
+                            continue
+                    if key == "end_of_record":
+                        if fc is not None and branch_seen:
+                            flush_branches(branch_cols)
+                        branch_cols = None
+                        fc = None
+                        fn_lines, fn_index = {}, {}
+                        continue
+                    if not sep:
+                        raise bad(lineno, f"not an LCOV record: {line[:80]!r}")
+                    if key == "SF":
+                        if fc is not None and branch_seen:  # a record without end_of_record
+                            flush_branches(branch_cols)
+                        branch_cols = None
+                        if not value.strip():
+                            raise bad(lineno, "SF without a path")
+                        fc = table.get(value.strip())
+                        lines = fc.lines
+                        records += 1
+                        continue
+                    if key in ("TN", "VER"):
+                        continue
+                    if key in _SUMMARY:
+                        n = _int(value)
+                        if n is None:
+                            raise bad(lineno, f"{key} is not a number: {value[:40]!r}")
+                        declared[_SUMMARY[key]] = declared.get(_SUMMARY[key], 0) + n
+                        continue
+                    if fc is None:
+                        if key in ("FNF", "FNH", "MCDC"):
+                            continue
+                        raise bad(lineno, f"{key} record outside an SF section")
+                    if key == "DA":
+                        parts = _split(value, 3)
+                        number = to_int(parts[0]) if parts else None
+                        hits = to_int(parts[1]) if len(parts) > 1 else None
+                        if number is None or hits is None:
+                            raise bad(lineno, f"malformed DA record: {value[:80]!r}")
+                        if number > 0:
+                            table.line(fc, number, clamp_hits(hits), add=True)
+                    elif key == "BRDA":
+                        parts = _split(value, 4)
+                        if len(parts) != 4 or to_int(parts[0]) is None:
+                            raise bad(lineno, f"malformed BRDA record: {value[:80]!r}")
+                        taken = 0 if parts[3].strip() == "-" else clamp_hits(to_int(parts[3]))
+                        k = (to_int(parts[0]), _branch_id(parts[1].strip()), _branch_id(parts[2].strip()))
+                        branch_seen[k] = branch_seen.get(k, 0) + taken
+                        branch_cols = None
+                    elif key == "FN":
+                        # FN:<line>,<name> or, lcov 2, FN:<line>,<end line>,<name>
+                        parts = _split(value, 3)
+                        if len(parts) == 3 and _int(parts[1]) is not None:
+                            number, name = _int(parts[0]), parts[2]
+                        else:
+                            first, _, name = value.partition(",")
+                            number = _int(first)
+                        fn_lines[name] = number
+                        table.function(fc, name, number, 0)
+                    elif key == "FNDA":
+                        hits_text, _, name = value.partition(",")
+                        table.function(fc, name, fn_lines.get(name), clamp_hits(_int(hits_text)), add=True)
+                    elif key == "FNL":
+                        parts = _split(value, 3)
+                        fn_index[parts[0]] = (to_int(parts[1]) if len(parts) > 1 else None, None)
+                    elif key == "FNA":
+                        parts = _split(value, 3)
+                        if len(parts) == 3:
+                            number = fn_index.get(parts[0], (None, None))[0]
+                            table.function(fc, parts[2], number, clamp_hits(to_int(parts[1])), add=True)
+                    # FNF/FNH/MCDC and unknown keys: nothing a user needs beyond the above
+    if fc is not None and branch_seen:
+        flush_branches(branch_cols)
     if records == 0:
         raise FormatError(path, "no SF record: not an LCOV tracefile")
     info.declared = declared

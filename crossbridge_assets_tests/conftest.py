@@ -51,19 +51,39 @@ def corpus_dir() -> Path:
 POSTGRES_URL = os.environ.get("CROSSBRIDGE_TEST_POSTGRES_URL")
 
 
-def _fresh_postgres_database() -> str:
-    """A new empty database on the test server, so tests never see each other's rows."""
+_CREATED_DATABASES: list[str] = []
+
+
+def fresh_postgres_database(prefix: str = "cb_test") -> str:
+    """A new empty database on the test server, so tests never see each other's rows; it is
+    dropped when the test session ends."""
     import uuid
 
     from sqlalchemy import create_engine, text
 
-    name = "cb_test_" + uuid.uuid4().hex[:10]
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
+    _CREATED_DATABASES.append(name)
     base = POSTGRES_URL.rsplit("/", 1)[0]
     return f"{base}/{name}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_test_databases():
+    yield
+    if not _CREATED_DATABASES:
+        return
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        for name in _CREATED_DATABASES:
+            # FORCE: engines cached in this process still hold pooled connections.
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
 
 
 @pytest.fixture(
@@ -89,7 +109,7 @@ def crossbridge_env(request, tmp_path, monkeypatch):
     monkeypatch.delenv("CROSSBRIDGE_INBOX", raising=False)
     monkeypatch.setenv("CROSSBRIDGE_SETTLE_SECONDS", "0")
     if request.param == "postgres":
-        monkeypatch.setenv("CROSSBRIDGE_WAREHOUSE_URL", _fresh_postgres_database())
+        monkeypatch.setenv("CROSSBRIDGE_WAREHOUSE_URL", fresh_postgres_database())
     else:
         monkeypatch.delenv("CROSSBRIDGE_WAREHOUSE_URL", raising=False)
     s = settings.load()

@@ -8,13 +8,12 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select
 
-from crossbridge_assets_tests.conftest import POSTGRES_URL, REPO
+from crossbridge_assets_tests.conftest import POSTGRES_URL, REPO, fresh_postgres_database
 
 CELERY_DIR = REPO / "deploy" / "celery"
 REDIS = shutil.which("redis-server")
@@ -42,15 +41,6 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def _fresh_database(prefix: str) -> str:
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
 
 
 def _wait_for(predicate, timeout: float, what: str, log: Path | None = None) -> None:
@@ -100,9 +90,9 @@ def celery_stack(tmp_path, monkeypatch):
     shutil.copyfile(REPO / "dagster.yaml", home / "dagster.yaml")
     env = {
         "DAGSTER_HOME": str(home),
-        "DAGSTER_POSTGRES_URL": _fresh_database("cb_celery_dagster"),
+        "DAGSTER_POSTGRES_URL": fresh_postgres_database("cb_celery_dagster"),
         "CROSSBRIDGE_HOME": str(tmp_path / "cbhome"),
-        "CROSSBRIDGE_WAREHOUSE_URL": _fresh_database("cb_celery_wh"),
+        "CROSSBRIDGE_WAREHOUSE_URL": fresh_postgres_database("cb_celery_wh"),
         "CROSSBRIDGE_SETTLE_SECONDS": "0",
         "CROSSBRIDGE_CELERY_BROKER": f"redis://127.0.0.1:{redis_port}/0",
         "CROSSBRIDGE_CELERY_BACKEND": f"redis://127.0.0.1:{redis_port}/1",

@@ -2,7 +2,6 @@
 runs the ingestion job: storage, queue, pools, retries and settings are what the file says."""
 
 import shutil
-import uuid
 
 import dagster as dg
 import pytest
@@ -11,7 +10,7 @@ from sqlalchemy import create_engine, func, select, text
 from crossbridge_assets.definitions import defs
 from crossbridge_assets.warehouse import schema
 from crossbridge_assets.warehouse.engine import make_engine
-from crossbridge_assets_tests.conftest import POSTGRES_URL, REPO
+from crossbridge_assets_tests.conftest import POSTGRES_URL, REPO, fresh_postgres_database
 from crossbridge_assets.defs.ingest import batches_for
 from crossbridge_assets_tests.test_health_checks import FIX, drop
 
@@ -21,20 +20,11 @@ pytestmark = [
 ]
 
 
-def fresh_database(prefix: str) -> str:
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
-
-
 def test_production_yaml_runs_the_ingest_job_on_postgres(tmp_path, monkeypatch):
     from dagster._core.run_coordinator import QueuedRunCoordinator
     from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage
 
-    dagster_url = fresh_database("cb_dagster")
+    dagster_url = fresh_postgres_database("cb_dagster")
     assert dagster_url.startswith("postgresql+psycopg2://")
     home = tmp_path / "dagster_home"
     home.mkdir()
@@ -42,7 +32,7 @@ def test_production_yaml_runs_the_ingest_job_on_postgres(tmp_path, monkeypatch):
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     monkeypatch.setenv("DAGSTER_POSTGRES_URL", dagster_url)
     monkeypatch.setenv("CROSSBRIDGE_HOME", str(tmp_path / "cbhome"))
-    monkeypatch.setenv("CROSSBRIDGE_WAREHOUSE_URL", fresh_database("cb_warehouse"))
+    monkeypatch.setenv("CROSSBRIDGE_WAREHOUSE_URL", fresh_postgres_database("cb_warehouse"))
     monkeypatch.setenv("CROSSBRIDGE_SETTLE_SECONDS", "0")
     from crossbridge_assets import settings
 

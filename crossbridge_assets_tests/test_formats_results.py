@@ -585,6 +585,7 @@ def test_committed_fixtures_are_detected():
         "mochawesome.json": "mochawesome",
         "cucumber.json": "cucumber-json",
         "playwright.json": "playwright-json",
+        "ctrf.json": "ctrf",
     }
     for name, fmt in js.items():
         spec, stream, cases = read_report(RESULTS / "js" / name)
@@ -608,6 +609,21 @@ def test_playwright_fixture_retries_and_projects():
     assert all([a.status for a in c.attempts] == [FAILED, PASSED] for c in flaky)
     assert all(len(c.attempts) == 2 for c in cases if c.status == FAILED)
     assert all("PROJ-12" in c.tags for c in cases if c.status == FAILED)
+
+
+def test_ctrf_from_playwright_gives_the_identities_of_playwright_json():
+    """One Playwright run written by its JSON reporter and by the CTRF project's reporter."""
+    _s, ctrf_stream, ctrf = read_report(RESULTS / "js" / "ctrf.json")
+    _s, _st, native = read_report(RESULTS / "js" / "playwright.json")
+    assert ctrf_stream.info.framework == "playwright"
+    assert ctrf_stream.totals.as_dict() == {"tests": 8, "passed": 4, "failures": 2, "errors": 0, "skipped": 2}
+
+    def seen(cases):
+        return sorted((c.identity, c.suite, c.name, c.parameters, c.status, tuple(a.status for a in c.attempts),
+                       tuple(c.tags)) for c in cases)
+
+    assert seen(ctrf) == seen(native)
+    assert sorted(c.parameters for c in ctrf if c.flaky) == ["[api-v1]", "[api-v2]"]
 
 
 def test_cucumber_js_fixture():

@@ -80,10 +80,17 @@ def _case(test: dict, framework: str) -> TestCase:
         earlier = earlier[:-1]
     attempts = [*earlier, final]
     suite = test.get("suite")
-    if isinstance(suite, list):
-        suite = "/".join(map(str, suite))
-    suite = str(suite or "").replace(" > ", "/")
+    parts = [str(p) for p in suite] if isinstance(suite, list) else str(suite or "").split(" > ")
     name, params = split_parameters(str(test.get("name") or ""))
+    if framework == "playwright":
+        # Playwright's title path starts with the project, then the file: the project is the
+        # test's parameter, as the Playwright JSON reader has it, so both give one identity.
+        file_name = str(test.get("filePath") or "").replace("\\", "/").rsplit("/", 1)[-1]
+        if file_name and file_name in parts[1:]:
+            at = parts.index(file_name, 1)
+            project, parts = " > ".join(parts[:at]), parts[at:]
+            params = params or f"[{project}]"
+    suite = "/".join(parts)
     properties: dict[str, str] = {}
     for key in ("flaky", "retries", "type", "browser", "device", "rawStatus"):
         if test.get(key) not in (None, "", False, 0):

@@ -306,6 +306,37 @@ def test_drain_retries_with_backoff_then_stops_and_the_next_drain_resumes(crossb
     assert ranges == [(0, 6)], "delivered parts join up: a drained file is one row again"
 
 
+def test_two_drains_at_once_leave_every_span_delivered_once_in_the_outbox(crossbridge_env, tmp_path):
+    import threading
+
+    n = 400
+    engine = _loaded(crossbridge_env, tmp_path, n)
+    clients = [Scripted([], batch_size=7), Scripted([], batch_size=11)]
+    errors: list[BaseException] = []
+
+    def run(client):
+        try:
+            drain(engine, client)
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(c,)) for c in clients]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    sent = [line for c in clients for line in c.written]
+    assert len({parse_line(line)[2]["span_key"] for line in sent}) == n, "every span went out"
+    O = schema.profile_outbox
+    with engine.connect() as conn:
+        ranges = conn.execute(select(O.c.first_seq, O.c.last_seq, O.c.delivered_at.is_not(None))
+                              .order_by(O.c.first_seq)).all()
+    covered = [seq for first, last, _ in ranges for seq in range(first, last + 1)]
+    assert covered == list(range(n)), "ranges neither overlap nor leave a gap"
+    assert all(done for *_, done in ranges) and backlog(engine).delivered == n
+
+
 def test_points_the_server_refuses_are_isolated_and_the_rest_delivered(crossbridge_env, tmp_path):
     engine = _loaded(crossbridge_env, tmp_path, 8)
 

@@ -110,9 +110,13 @@ def _mark(engine: Engine, keys: list[tuple[str, int]], **values) -> None:
     stamp = now()
     with engine.begin() as conn:
         for sha, first, last in _span_ranges(keys):
+            overlapping = (O.c.report_sha256 == sha, O.c.first_seq <= last, O.c.last_seq >= first)
+            # A drain running beside this one may be splitting the same ranges. Writing first
+            # takes the lock (SQLite's write lock, PostgreSQL's row locks, waiting for the other
+            # to commit), so the ranges read next are the current ones and stay so until commit.
+            conn.execute(update(O).where(*overlapping).values(attempts=O.c.attempts))
             covering = conn.execute(
-                select(O).where(O.c.report_sha256 == sha, O.c.first_seq <= last, O.c.last_seq >= first)
-                .order_by(O.c.first_seq)
+                select(O).where(*overlapping).order_by(O.c.first_seq).with_for_update()
             ).all()
             for row in covering:
                 a, b = max(row.first_seq, first), min(row.last_seq, last)

@@ -5,7 +5,7 @@ import json
 from datetime import datetime, timezone
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, inspect, select, text
 
 from crossbridge_assets.delivery import influx
 from crossbridge_assets.delivery.line_protocol import parse_line, span_line, tag_value, timestamp_ns
@@ -131,11 +131,12 @@ def test_empty_optional_text_is_null_in_both_warehouses(crossbridge_env, tmp_pat
     assert json.loads(got[0][2]) == {"nodeid": "tests/test_a.py::test_0"}
 
 
-def test_migration_5_turns_the_per_span_outbox_into_ranges(tmp_path):
+def test_migration_5_turns_the_per_span_outbox_into_ranges(crossbridge_env):
     """A warehouse at version 4 (one outbox row a span, rendered line, indexed profile_events)
     keeps every point's state across migration 5 and delivers the same points afterwards."""
-    engine = make_engine(f"sqlite:///{tmp_path / 'w.db'}")
+    engine = make_engine(crossbridge_env.warehouse_url)
     migrate(engine)
+    ts = "DATETIME" if engine.dialect.name == "sqlite" else "TIMESTAMP WITH TIME ZONE"
     sha = "c" * 64
     line = ('crossbridge_span,branch=main,framework=pytest,kind=test,project=my\\ shop,span_name=t{i},status=passed '
             'duration_ms=10.0,span_key="cccccccccccccccc:{i}",run_id="run1",build="7",session="s\\"1" {ns}')
@@ -144,14 +145,14 @@ def test_migration_5_turns_the_per_span_outbox_into_ranges(tmp_path):
         conn.execute(text("DROP TABLE profile_events"))
         conn.execute(text(
             "CREATE TABLE profile_events (report_sha256 VARCHAR(64) NOT NULL, seq INTEGER NOT NULL, run_id VARCHAR(40) "
-            "NOT NULL, test_id TEXT, kind VARCHAR(32) NOT NULL, name TEXT NOT NULL, start DATETIME NOT NULL, duration "
+            f"NOT NULL, test_id TEXT, kind VARCHAR(32) NOT NULL, name TEXT NOT NULL, start {ts} NOT NULL, duration "
             "FLOAT NOT NULL, status VARCHAR(16), attributes TEXT, span_id VARCHAR(64), parent_id VARCHAR(64), "
             "partition VARCHAR(10) NOT NULL, PRIMARY KEY (report_sha256, seq))"))
         conn.execute(text("CREATE INDEX ix_profile_events_start ON profile_events (start)"))
         conn.execute(text(
             "CREATE TABLE profile_outbox (report_sha256 VARCHAR(64) NOT NULL, seq INTEGER NOT NULL, line TEXT NOT NULL, "
-            "created_at DATETIME NOT NULL, attempts INTEGER NOT NULL, last_error TEXT, last_attempt_at DATETIME, "
-            "rejected_at DATETIME, delivered_at DATETIME, PRIMARY KEY (report_sha256, seq))"))
+            f"created_at {ts} NOT NULL, attempts INTEGER NOT NULL, last_error TEXT, last_attempt_at {ts}, "
+            f"rejected_at {ts}, delivered_at {ts}, PRIMARY KEY (report_sha256, seq))"))
         conn.execute(schema.reports.insert().values(
             sha256=sha, original_name="e.jsonl", kind="profiling", size=1, arrived_at=datetime.now(timezone.utc),
             partition="2026-11-30", status="landed", project="my shop", branch="main", build="7", run_id="run1"))
@@ -173,16 +174,16 @@ def test_migration_5_turns_the_per_span_outbox_into_ranges(tmp_path):
     with engine.connect() as conn:
         ranges = conn.execute(select(O.c.first_seq, O.c.last_seq, O.c.delivered_at.is_not(None),
                                      O.c.rejected_at.is_not(None), O.c.context).order_by(O.c.first_seq)).all()
-        ddl = conn.execute(text("SELECT sql FROM sqlite_master WHERE name = 'profile_events'")).scalar()
-        indexes = conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'profile_events' "
-                                    "AND sql IS NOT NULL")).scalars().all()
+        if engine.dialect.name == "sqlite":
+            ddl = conn.execute(text("SELECT sql FROM sqlite_master WHERE name = 'profile_events'")).scalar()
+            assert "WITHOUT ROWID" in ddl.upper()
         assert conn.execute(select(func.count()).select_from(schema.profile_events)).scalar_one() == 6
+    assert inspect(engine).get_indexes("profile_events") == [], "no secondary index left"
     assert [r[:4] for r in ranges] == [(0, 1, True, False), (2, 3, False, False), (4, 4, False, True),
                                        (5, 5, False, False)]
     assert json.loads(ranges[0][4]) == {"fields": {"build": "7", "commit": None, "run_id": "run1"},
                                         "session": 's"1',
                                         "tags": {"branch": "main", "framework": "pytest", "project": "my shop"}}
-    assert "WITHOUT ROWID" in ddl.upper() and indexes == []
     b = backlog(engine)
     assert (b.pending, b.delivered, b.rejected) == (3, 2, 1)
     points = pending_points(engine, 10)

@@ -131,28 +131,36 @@ def test_empty_optional_text_is_null_in_both_warehouses(crossbridge_env, tmp_pat
     assert json.loads(got[0][2]) == {"nodeid": "tests/test_a.py::test_0"}
 
 
+def _tables_of_version_4(conn, dialect: str) -> None:
+    """profile_events and profile_outbox as schema version 4 made them."""
+    ts = "DATETIME" if dialect == "sqlite" else "TIMESTAMP WITH TIME ZONE"
+    conn.execute(text("DROP TABLE profile_outbox"))
+    conn.execute(text("DROP TABLE profile_events"))
+    conn.execute(text(
+        "CREATE TABLE profile_events (report_sha256 VARCHAR(64) NOT NULL, seq INTEGER NOT NULL, run_id VARCHAR(40) "
+        f"NOT NULL, test_id TEXT, kind VARCHAR(32) NOT NULL, name TEXT NOT NULL, start {ts} NOT NULL, duration "
+        "FLOAT NOT NULL, status VARCHAR(16), attributes TEXT, span_id VARCHAR(64), parent_id VARCHAR(64), "
+        "partition VARCHAR(10) NOT NULL, PRIMARY KEY (report_sha256, seq))"))
+    conn.execute(text("CREATE INDEX ix_profile_events_start ON profile_events (start)"))
+    conn.execute(text(
+        "CREATE TABLE profile_outbox (report_sha256 VARCHAR(64) NOT NULL, seq INTEGER NOT NULL, line TEXT NOT NULL, "
+        f"created_at {ts} NOT NULL, attempts INTEGER NOT NULL, last_error TEXT, last_attempt_at {ts}, "
+        f"rejected_at {ts}, delivered_at {ts}, PRIMARY KEY (report_sha256, seq))"))
+    conn.execute(text("CREATE INDEX ix_profile_outbox_pending ON profile_outbox (delivered_at, rejected_at, "
+                      "created_at, report_sha256, seq)"))
+    conn.execute(text("DELETE FROM schema_version WHERE version >= 5"))
+
+
 def test_migration_5_turns_the_per_span_outbox_into_ranges(crossbridge_env):
     """A warehouse at version 4 (one outbox row a span, rendered line, indexed profile_events)
     keeps every point's state across migration 5 and delivers the same points afterwards."""
     engine = make_engine(crossbridge_env.warehouse_url)
     migrate(engine)
-    ts = "DATETIME" if engine.dialect.name == "sqlite" else "TIMESTAMP WITH TIME ZONE"
     sha = "c" * 64
     line = ('crossbridge_span,branch=main,framework=pytest,kind=test,project=my\\ shop,span_name=t{i},status=passed '
             'duration_ms=10.0,span_key="cccccccccccccccc:{i}",run_id="run1",build="7",session="s\\"1" {ns}')
     with engine.begin() as conn:
-        conn.execute(text("DROP TABLE profile_outbox"))
-        conn.execute(text("DROP TABLE profile_events"))
-        conn.execute(text(
-            "CREATE TABLE profile_events (report_sha256 VARCHAR(64) NOT NULL, seq INTEGER NOT NULL, run_id VARCHAR(40) "
-            f"NOT NULL, test_id TEXT, kind VARCHAR(32) NOT NULL, name TEXT NOT NULL, start {ts} NOT NULL, duration "
-            "FLOAT NOT NULL, status VARCHAR(16), attributes TEXT, span_id VARCHAR(64), parent_id VARCHAR(64), "
-            "partition VARCHAR(10) NOT NULL, PRIMARY KEY (report_sha256, seq))"))
-        conn.execute(text("CREATE INDEX ix_profile_events_start ON profile_events (start)"))
-        conn.execute(text(
-            "CREATE TABLE profile_outbox (report_sha256 VARCHAR(64) NOT NULL, seq INTEGER NOT NULL, line TEXT NOT NULL, "
-            f"created_at {ts} NOT NULL, attempts INTEGER NOT NULL, last_error TEXT, last_attempt_at {ts}, "
-            f"rejected_at {ts}, delivered_at {ts}, PRIMARY KEY (report_sha256, seq))"))
+        _tables_of_version_4(conn, engine.dialect.name)
         conn.execute(schema.reports.insert().values(
             sha256=sha, original_name="e.jsonl", kind="profiling", size=1, arrived_at=datetime.now(timezone.utc),
             partition="2026-11-30", status="landed", project="my shop", branch="main", build="7", run_id="run1"))
@@ -168,7 +176,6 @@ def test_migration_5_turns_the_per_span_outbox_into_ranges(crossbridge_env):
                  "error": "refused" if state == "rejected" else None,
                  "rejected": "2026-11-30 02:00:00" if state == "rejected" else None,
                  "delivered": "2026-11-30 02:00:00" if state == "delivered" else None})
-        conn.execute(text("DELETE FROM schema_version WHERE version >= 5"))
     assert migrate(engine) == LATEST
     O = schema.profile_outbox
     with engine.connect() as conn:
@@ -190,6 +197,28 @@ def test_migration_5_turns_the_per_span_outbox_into_ranges(crossbridge_env):
     assert [p.seq for p in points] == [2, 3, 5]
     assert parse_line(points[0].line) == parse_line(line.format(i=2, ns=1796000400000000000 + 2)), \
         "the same point as before the migration"
+
+
+def test_migration_5_streams_a_large_outbox(crossbridge_env):
+    """More ranges than one insert batch: every point keeps its state, none is lost or doubled."""
+    engine = make_engine(crossbridge_env.warehouse_url)
+    migrate(engine)
+    n = 12_001
+    line = 'crossbridge_span,kind=test,span_name=t duration_ms=1.0,span_key="k:{i}",run_id="r" {i}'
+    with engine.begin() as conn:
+        _tables_of_version_4(conn, engine.dialect.name)
+        conn.execute(
+            text("INSERT INTO profile_outbox VALUES (:sha, :i, :line, '2026-11-30 01:00:00', 0, NULL, NULL, NULL, "
+                 ":delivered)"),
+            [{"sha": "d" * 64, "i": i, "line": line.format(i=i),
+              "delivered": "2026-11-30 02:00:00" if i % 2 else None} for i in range(n)])
+    assert migrate(engine) == LATEST
+    O = schema.profile_outbox
+    with engine.connect() as conn:
+        ranges = conn.execute(select(O.c.first_seq, O.c.last_seq, O.c.delivered_at.is_not(None))
+                              .order_by(O.c.first_seq)).all()
+    assert [(first, last, done) for first, last, done in ranges] == [(i, i, bool(i % 2)) for i in range(n)]
+    assert (backlog(engine).pending, backlog(engine).delivered) == (6001, 6000)
 
 
 def test_migration_3_is_idempotent(tmp_path):
@@ -257,8 +286,8 @@ def test_influx_settings_defaults_and_secrets_stay_out_of_reprs():
     v3 = influx.load_config({"CROSSBRIDGE_INFLUX_URL": "https://h", "CROSSBRIDGE_INFLUX_VERSION": "3",
                              "CROSSBRIDGE_INFLUX_TOKEN": "x", "CROSSBRIDGE_INFLUX_ORG": "qa"})
     assert v3.version == 2, "InfluxDB 3 takes the v2 write API"
-    for text in (repr(v1), repr(v2), v1.target, v2.target):
-        assert "s3cret" not in text and "tok3n" not in text
+    for shown in (repr(v1), repr(v2), v1.target, v2.target):
+        assert "s3cret" not in shown and "tok3n" not in shown
 
 
 # ---------------------------------------------------------------- the drain, scripted

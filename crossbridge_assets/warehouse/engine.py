@@ -107,16 +107,21 @@ def _v5(conn: Connection) -> None:
             conn.execute(text(f"INSERT INTO profile_events ({columns}) SELECT {columns} FROM profile_events_v4"))
             conn.execute(text("DROP TABLE profile_events_v4"))
 
+    old = None
     if "profile_outbox" in inspect(conn).get_table_names():
-        old = Table("profile_outbox", MetaData(), autoload_with=conn)
-        if "seq" not in old.c:  # already ranges: a half-applied earlier attempt
-            return
-        rows = conn.execute(select(old).order_by(old.c.report_sha256, old.c.seq)).all()
-        old.drop(conn)
-    else:
-        rows = []
+        if "seq" not in {c["name"] for c in inspect(conn).get_columns("profile_outbox")}:
+            return  # already ranges: a half-applied earlier attempt
+        # The old rows are read as a stream from the renamed table (an outbox can hold
+        # millions), the index name is freed for the new table's.
+        conn.execute(text("DROP INDEX IF EXISTS ix_profile_outbox_pending"))
+        conn.execute(text("ALTER TABLE profile_outbox RENAME TO profile_outbox_v4"))
+        old = Table("profile_outbox_v4", MetaData(), autoload_with=conn)
     schema.profile_outbox.create(conn, checkfirst=True)
+    if old is None:
+        return
     ranges: list[dict] = []
+    state = None
+    rows = conn.execute(select(old).order_by(old.c.report_sha256, old.c.seq).execution_options(yield_per=BULK_CHUNK))
     for r in rows:
         _, tags, fields, _ = parse_line(r.line)
         context = point_context(
@@ -124,19 +129,22 @@ def _v5(conn: Connection) -> None:
             {k: fields.get(k) for k in ("run_id", "build", "commit")},
             fields.get("session"),
         )
-        state = (r.created_at, r.attempts, r.last_error, r.last_attempt_at, r.rejected_at, r.delivered_at)
-        last = ranges[-1] if ranges else None
-        if (last and last["report_sha256"] == r.report_sha256 and last["last_seq"] == r.seq - 1
-                and last["context"] == context and last["_state"] == state):
-            last["last_seq"] = r.seq
+        previous = state
+        state = (r.report_sha256, context, r.created_at, r.attempts, r.last_error, r.last_attempt_at, r.rejected_at,
+                 r.delivered_at)
+        if state == previous and ranges[-1]["last_seq"] == r.seq - 1:
+            ranges[-1]["last_seq"] = r.seq
             continue
+        if len(ranges) > BULK_CHUNK:
+            conn.execute(insert(schema.profile_outbox), ranges[:-1])
+            del ranges[:-1]
         ranges.append({"report_sha256": r.report_sha256, "first_seq": r.seq, "last_seq": r.seq, "context": context,
                        "created_at": r.created_at, "attempts": r.attempts, "last_error": r.last_error,
                        "last_attempt_at": r.last_attempt_at, "rejected_at": r.rejected_at,
-                       "delivered_at": r.delivered_at, "_state": state})
-    for start in range(0, len(ranges), BULK_CHUNK):
-        conn.execute(insert(schema.profile_outbox),
-                     [{k: v for k, v in r.items() if k != "_state"} for r in ranges[start : start + BULK_CHUNK]])
+                       "delivered_at": r.delivered_at})
+    if ranges:
+        conn.execute(insert(schema.profile_outbox), ranges)
+    old.drop(conn)
 
 
 # (version, description, step). Append only: a released step never changes.

@@ -223,8 +223,8 @@ def _spans(path: Path, info: ReportInfo, fh, header: dict) -> Generator[Span, No
                 yield span
             else:
                 if last is None:
-                    continue
-            break
+                    continue  # a whole block read: on to the next one
+            break  # the end of the file, or a truncated last line
     finally:
         fh.close()
 

@@ -66,16 +66,20 @@ def describe(method: str, url: str) -> tuple[str, dict[str, object]]:
     }
 
 
-def _record(method: str, url: str, start: float, elapsed: float, status_code: int | None,
-            error: BaseException | None, extra: dict | None = None) -> None:
+def _record(method: str, url: str, start: float, elapsed: float, response, error: BaseException | None,
+            extra: dict) -> None:
+    """One http span from a finished call: `response` (None when the call raised) gives the
+    status code and the redirects followed; `extra` names the client."""
     try:
         name, attributes = describe(method, url)
+        status_code = response.status_code if response is not None else None
+        if response is not None and response.history:
+            attributes["redirects"] = len(response.history)
         if status_code is not None:
             attributes["status_code"] = int(status_code)
         if error is not None:
             attributes["error"] = f"{type(error).__name__}: {error}"
-        if extra:
-            attributes.update(extra)
+        attributes.update(extra)
         events.record(
             "http",
             name,
@@ -111,12 +115,8 @@ def _wrap_requests_send(original):
             raise
         finally:
             _depth.n = 0
-            elapsed = time.perf_counter() - t0
-            extra = {"client": "requests"}
-            if response is not None and response.history:
-                extra["redirects"] = len(response.history)
-            _record(request.method, request.url, start, elapsed,
-                    response.status_code if response is not None else None, error, extra)
+            _record(request.method, request.url, start, time.perf_counter() - t0, response, error,
+                    {"client": "requests"})
 
     send.__crossbridge_original__ = original
     return send
@@ -139,11 +139,8 @@ def _wrap_httpx_send(original):
             error = exc
             raise
         finally:
-            extra = {"client": "httpx"}
-            if response is not None and response.history:
-                extra["redirects"] = len(response.history)
-            _record(request.method, str(request.url), start, time.perf_counter() - t0,
-                    response.status_code if response is not None else None, error, extra)
+            _record(request.method, str(request.url), start, time.perf_counter() - t0, response, error,
+                    {"client": "httpx"})
 
     send.__crossbridge_original__ = original
     return send
@@ -163,11 +160,8 @@ def _wrap_httpx_async_send(original):
             error = exc
             raise
         finally:
-            extra = {"client": "httpx", "async": True}
-            if response is not None and response.history:
-                extra["redirects"] = len(response.history)
-            _record(request.method, str(request.url), start, time.perf_counter() - t0,
-                    response.status_code if response is not None else None, error, extra)
+            _record(request.method, str(request.url), start, time.perf_counter() - t0, response, error,
+                    {"client": "httpx", "async": True})
 
     send.__crossbridge_original__ = original
     return send

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import re
 import threading
 import time
@@ -208,6 +209,19 @@ def install(writer: events.EventWriter | None = None) -> list[str]:
         except ImportError:
             pass
     return clients
+
+
+def install_for_runner() -> bool:
+    """What the runner hooks do: install() unless CROSSBRIDGE_HTTP turns HTTP spans off. A
+    failure is logged, never raised: profiling must not stop the test run. True if installed."""
+    if os.environ.get("CROSSBRIDGE_HTTP", "1").strip().lower() in ("0", "false", "no", "off"):
+        return False
+    try:
+        install()
+    except Exception:  # noqa: BLE001
+        log.warning("crossbridge: the HTTP hook could not be installed", exc_info=True)
+        return False
+    return True
 
 
 def uninstall() -> None:

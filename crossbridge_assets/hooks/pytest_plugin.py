@@ -209,14 +209,10 @@ class Recorder:
         self.phase_ids: dict[str, str] = {}
         self.tests = 0
         self.http = None
-        if os.environ.get("CROSSBRIDGE_HTTP", "1").strip().lower() not in ("0", "false", "no", "off"):
-            try:
-                from crossbridge_assets.hooks import http
+        from crossbridge_assets.hooks import http
 
-                http.install()
-                self.http = http
-            except Exception:  # noqa: BLE001
-                log.warning("crossbridge: the HTTP hook could not be installed", exc_info=True)
+        if http.install_for_runner():
+            self.http = http
 
     # -- per test
 

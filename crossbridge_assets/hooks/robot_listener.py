@@ -16,7 +16,6 @@ dots), name = the test name, no parameters.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from datetime import datetime, timezone
 
@@ -77,14 +76,10 @@ class robot_listener:  # noqa: N801 - Robot looks the class up by the module's n
             self.folder, framework=FRAMEWORK, metadata={"robot": robot.__version__}
         )
         events.set_active(self.writer)
-        if os.environ.get("CROSSBRIDGE_HTTP", "1").strip().lower() not in ("0", "false", "no", "off"):
-            try:
-                from crossbridge_assets.hooks import http
+        from crossbridge_assets.hooks import http
 
-                http.install()
-                self.http = http
-            except Exception:  # noqa: BLE001
-                log.warning("crossbridge: the HTTP hook could not be installed", exc_info=True)
+        if http.install_for_runner():
+            self.http = http
 
     def _push(self) -> str:
         span_id = events.new_id()

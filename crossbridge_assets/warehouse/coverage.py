@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from sqlalchemy import Engine, and_, delete, func, insert, select, update
+from sqlalchemy import Engine, and_, delete, func, insert, select
 
 from crossbridge_assets.formats._coverage import (
     context_to_test,
@@ -24,7 +24,7 @@ from crossbridge_assets.formats._paths import normalize_source_path
 from crossbridge_assets.model import KIND_COVERAGE, CoverageStream, CoverageTotals, FileCoverage
 from crossbridge_assets.warehouse import schema
 from crossbridge_assets.warehouse.engine import bulk_insert, now
-from crossbridge_assets.warehouse.landing import LANDED, SIDECAR_SUFFIX
+from crossbridge_assets.warehouse.landing import LANDED, SIDECAR_SUFFIX, mark_loaded
 from crossbridge_assets.warehouse.runs import register_run
 
 CHUNK = 2_000
@@ -194,17 +194,7 @@ def load_coverage(engine: Engine, report, stream: CoverageStream, test: str | No
 
         summary.totals = stream.effective_totals
         summary.warnings = list(stream.info.warnings)
-        conn.execute(
-            update(R)
-            .where(R.c.sha256 == sha)
-            .values(
-                totals=json.dumps(summary.totals.as_dict()),
-                declared=json.dumps(stream.info.declared) if stream.info.declared else None,
-                warnings=json.dumps(summary.warnings) if summary.warnings else None,
-                started_at=report.started_at or stream.info.started_at,
-                loaded_at=now(),
-            )
-        )
+        mark_loaded(conn, report, stream.info, summary.totals.as_dict(), summary.warnings)
     summary.least_covered = [
         {"file": path, "line_pct": round(100 * rate, 2)}
         for rate, _, path in sorted(ranked)[:KEEP_LEAST_COVERED]

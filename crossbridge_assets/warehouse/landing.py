@@ -239,6 +239,22 @@ class Landing:
             conn.execute(insert(schema.reports).values(**row))
 
 
+def mark_loaded(conn, report, info, totals: dict, warnings: list[str]) -> None:
+    """Record on a `reports` row what loading its content found: the totals counted, the
+    report's own (declared) totals, its warnings, and the start time when landing had none."""
+    conn.execute(
+        update(schema.reports)
+        .where(schema.reports.c.sha256 == report.sha256)
+        .values(
+            totals=json.dumps(totals),
+            declared=json.dumps(info.declared) if info.declared else None,
+            warnings=json.dumps(warnings) if warnings else None,
+            started_at=report.started_at or info.started_at,
+            loaded_at=now(),
+        )
+    )
+
+
 def _hook_metadata(spec, path: Path) -> RunMetadata:
     """What a hook captured from the CI environment into its event file's header: the last
     source of run metadata, after the manifest, the inbox path and the report itself."""

@@ -7,7 +7,6 @@ A truncated last line (a runner killed mid-write) is tolerated by the parser wit
 from __future__ import annotations
 
 import heapq
-import json
 from operator import itemgetter
 from collections import Counter
 from dataclasses import dataclass, field
@@ -15,12 +14,13 @@ from datetime import datetime, timedelta
 
 import orjson
 import pandas as pd
-from sqlalchemy import Engine, delete, select, update
+from sqlalchemy import Engine, delete, select
 
 from crossbridge_assets.delivery.line_protocol import point_context
 from crossbridge_assets.model import SpanStream
 from crossbridge_assets.warehouse import schema
 from crossbridge_assets.warehouse.engine import bulk_insert, bulk_insert_chunks, bulk_insert_values, now
+from crossbridge_assets.warehouse.landing import mark_loaded
 
 CHUNK = 20_000
 KEEP_SLOWEST = 10
@@ -119,14 +119,7 @@ def load_profile(engine: Engine, report, stream: SpanStream, *, outbox: bool = T
         summary.warnings = list(stream.info.warnings)
         complete = stream.info.properties.get("complete")
         summary.complete = None if complete is None else complete == "true"
-        values = dict(
-            totals=json.dumps({"spans": summary.spans, "by_kind": dict(by_kind)}),
-            declared=json.dumps(stream.info.declared) if stream.info.declared else None,
-            warnings=json.dumps(summary.warnings) if summary.warnings else None,
-            started_at=report.started_at or stream.info.started_at,
-            loaded_at=now(),
-        )
-        conn.execute(update(R).where(R.c.sha256 == sha).values(**values))
+        mark_loaded(conn, report, stream.info, {"spans": summary.spans, "by_kind": dict(by_kind)}, summary.warnings)
     summary.slowest.sort(reverse=True)
     return summary
 

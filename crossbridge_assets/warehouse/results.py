@@ -7,11 +7,12 @@ import heapq
 import json
 from dataclasses import dataclass, field
 
-from sqlalchemy import Engine, delete, update
+from sqlalchemy import Engine, delete
 
 from crossbridge_assets.model import ERROR, FAILED, ResultStream, ResultTotals, TestCase
 from crossbridge_assets.warehouse import schema
 from crossbridge_assets.warehouse.engine import bulk_insert, insert_missing, now
+from crossbridge_assets.warehouse.landing import mark_loaded
 from crossbridge_assets.warehouse.runs import register_run
 
 CHUNK = 2_000
@@ -122,16 +123,6 @@ def load_results(engine: Engine, report, stream: ResultStream) -> LoadSummary:
         register_run(conn, report, started, stream.info.started_at)
         summary.totals = stream.totals
         summary.warnings = list(stream.info.warnings)
-        conn.execute(
-            update(schema.reports)
-            .where(schema.reports.c.sha256 == sha)
-            .values(
-                totals=json.dumps(stream.totals.as_dict()),
-                declared=json.dumps(stream.info.declared) if stream.info.declared else None,
-                warnings=json.dumps(summary.warnings) if summary.warnings else None,
-                started_at=report.started_at or stream.info.started_at,
-                loaded_at=now(),
-            )
-        )
+        mark_loaded(conn, report, stream.info, stream.totals.as_dict(), summary.warnings)
     summary.slowest.sort(reverse=True)
     return summary

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from datetime import datetime, timezone
 
 
@@ -97,43 +98,61 @@ def split_call(name: str, method: str | None = None) -> tuple[str, str | None]:
     return name, None
 
 
-def json_items(path, wanted):
-    """Stream the JSON values found at the ijson prefixes in `wanted` (e.g. 'suites.item',
-    'stats'), in document order, as (prefix, value) pairs: one value in memory at a time.
-    Malformed JSON becomes FormatError naming the file and what the parser saw."""
+@contextmanager
+def json_errors(path):
+    """Reading JSON with ijson: malformed JSON and unreadable files become FormatError naming
+    the file and what the parser saw."""
     import ijson
 
     from crossbridge_assets.formats import FormatError
 
-    wanted = set(wanted)
     try:
-        with open(path, "rb") as fh:
-            builder = None
-            depth = 0
-            at = ""
-            for prefix, event, value in ijson.parse(fh, use_float=True):
-                if builder is None:
-                    if prefix not in wanted or event in ("map_key", "end_map", "end_array"):
-                        continue
-                    if event in ("start_map", "start_array"):
-                        builder, depth, at = ijson.ObjectBuilder(), 0, prefix
-                    else:
-                        yield prefix, value
-                        continue
-                builder.event(event, value)
-                if event in ("start_map", "start_array"):
-                    depth += 1
-                elif event in ("end_map", "end_array"):
-                    depth -= 1
-                    if depth == 0:
-                        yield at, builder.value
-                        builder = None
+        yield
     except ijson.JSONError as exc:
         raise FormatError(path, f"malformed JSON: {str(exc).strip() or type(exc).__name__}") from exc
     except UnicodeDecodeError as exc:
         raise FormatError(path, f"malformed JSON: not UTF-8 text at byte {exc.start}") from exc
     except OSError as exc:
         raise FormatError(path, f"cannot be read: {exc}") from exc
+
+
+def json_object_items(path, prefix: str = ""):
+    """Stream the (key, value) pairs of the JSON object at the ijson `prefix` ('' for the top
+    level): one value in memory at a time. Errors as json_errors."""
+    import ijson
+
+    with json_errors(path), open(path, "rb") as fh:
+        yield from ijson.kvitems(fh, prefix, use_float=True)
+
+
+def json_items(path, wanted):
+    """Stream the JSON values found at the ijson prefixes in `wanted` (e.g. 'suites.item',
+    'stats'), in document order, as (prefix, value) pairs: one value in memory at a time.
+    Errors as json_errors."""
+    import ijson
+
+    wanted = set(wanted)
+    with json_errors(path), open(path, "rb") as fh:
+        builder = None
+        depth = 0
+        at = ""
+        for prefix, event, value in ijson.parse(fh, use_float=True):
+            if builder is None:
+                if prefix not in wanted or event in ("map_key", "end_map", "end_array"):
+                    continue
+                if event in ("start_map", "start_array"):
+                    builder, depth, at = ijson.ObjectBuilder(), 0, prefix
+                else:
+                    yield prefix, value
+                    continue
+            builder.event(event, value)
+            if event in ("start_map", "start_array"):
+                depth += 1
+            elif event in ("end_map", "end_array"):
+                depth -= 1
+                if depth == 0:
+                    yield at, builder.value
+                    builder = None
 
 
 def rsplit_member(full: str) -> tuple[str, str]:

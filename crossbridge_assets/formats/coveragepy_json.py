@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Iterator
 
 from crossbridge_assets.formats import FormatError, FormatSpec, Sniff
-from crossbridge_assets.formats._common import parse_timestamp, to_int
+from crossbridge_assets.formats._common import json_errors, json_object_items, parse_timestamp, to_int
 from crossbridge_assets.formats._coverage import FileTable, add_totals, json_head_keys, json_values_at
 from crossbridge_assets.model import KIND_COVERAGE, CoverageStream, CoverageTotals, FileCoverage, ReportInfo
 
@@ -87,25 +87,17 @@ def _file(name: str, obj: dict, table: FileTable, stream: CoverageStream) -> Fil
 
 
 def _read(path: Path, stream: CoverageStream) -> Iterator[FileCoverage]:
-    import ijson
-
     info = stream.info
     table = FileTable()
-    try:
-        with open(path, "rb") as fh:
-            for name, obj in ijson.kvitems(fh, "files", use_float=True):
-                if not isinstance(obj, dict):
-                    raise FormatError(path, f"files entry {name[:200]!r} is not an object")
-                fc = _file(name, obj, table, stream)
-                summary = _summary(obj.get("summary"))
-                stream.file_totals[fc.path] = summary
-                yield table.files.pop(fc.path)
-        with open(path, "rb") as fh:
-            head = {k: v for k, v in json_values_at(fh, ("meta", "totals")).items() if isinstance(v, dict)}
-    except ijson.common.JSONError as exc:
-        raise FormatError(path, f"malformed JSON: {exc}") from exc
-    except OSError as exc:
-        raise FormatError(path, f"cannot be read: {exc.strerror or exc}") from exc
+    for name, obj in json_object_items(path, "files"):
+        if not isinstance(obj, dict):
+            raise FormatError(path, f"files entry {name[:200]!r} is not an object")
+        fc = _file(name, obj, table, stream)
+        summary = _summary(obj.get("summary"))
+        stream.file_totals[fc.path] = summary
+        yield table.files.pop(fc.path)
+    with json_errors(path), open(path, "rb") as fh:
+        head = {k: v for k, v in json_values_at(fh, ("meta", "totals")).items() if isinstance(v, dict)}
     meta = head.get("meta", {})
     if meta.get("version"):
         info.properties["version"] = str(meta["version"])

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Iterator
 
 from crossbridge_assets.formats import FormatError, FormatSpec, Sniff
-from crossbridge_assets.formats._common import to_int
+from crossbridge_assets.formats._common import json_object_items, to_int
 from crossbridge_assets.formats._coverage import FileTable, clamp_hits, json_head_keys
 from crossbridge_assets.model import KIND_COVERAGE, CoverageStream, FileCoverage, ReportInfo
 
@@ -78,21 +78,13 @@ def _file(key: str, obj: dict, table: FileTable, path: Path) -> FileCoverage:
 
 
 def _files(path: Path, info: ReportInfo) -> Iterator[FileCoverage]:
-    import ijson
-
     table = FileTable()
-    try:
-        with open(path, "rb") as fh:
-            for key, obj in ijson.kvitems(fh, "", use_float=True):
-                if not isinstance(obj, dict):
-                    raise FormatError(path, f"entry {key[:200]!r} is not an object: not Istanbul coverage")
-                fc = _file(key, obj, table, path)
-                # Each key is a distinct file: hand it out now and keep memory flat.
-                yield table.files.pop(fc.path)
-    except ijson.common.JSONError as exc:
-        raise FormatError(path, f"malformed JSON: {exc}") from exc
-    except OSError as exc:
-        raise FormatError(path, f"cannot be read: {exc.strerror or exc}") from exc
+    for key, obj in json_object_items(path):
+        if not isinstance(obj, dict):
+            raise FormatError(path, f"entry {key[:200]!r} is not an object: not Istanbul coverage")
+        fc = _file(key, obj, table, path)
+        # Each key is a distinct file: hand it out now and keep memory flat.
+        yield table.files.pop(fc.path)
 
 
 def open_istanbul(path: Path) -> CoverageStream:

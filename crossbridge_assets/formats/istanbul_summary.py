@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Iterator
 
 from crossbridge_assets.formats import FormatError, FormatSpec, Sniff
-from crossbridge_assets.formats._common import to_int
+from crossbridge_assets.formats._common import json_object_items, to_int
 from crossbridge_assets.formats._coverage import add_totals, json_head_keys
 from crossbridge_assets.formats._paths import normalize_source_path
 from crossbridge_assets.model import KIND_COVERAGE, CoverageStream, CoverageTotals, FileCoverage, ReportInfo
@@ -50,27 +50,19 @@ def _counts(block: object, where: str, path: Path) -> CoverageTotals:
 
 
 def _read(path: Path, stream: CoverageStream) -> None:
-    import ijson
-
     info = stream.info
     total: CoverageTotals | None = None
-    try:
-        with open(path, "rb") as fh:
-            for key, block in ijson.kvitems(fh, "", use_float=True):
-                if key == "total":
-                    total = _counts(block, "the 'total' block", path)
-                    continue
-                counts = _counts(block, f"entry {key[:200]!r}", path)
-                name = normalize_source_path(key)
-                if name in stream.file_totals:  # two spellings of one file
-                    counts.files = 0
-                    add_totals(stream.file_totals[name], counts)
-                else:
-                    stream.file_totals[name] = counts
-    except ijson.common.JSONError as exc:
-        raise FormatError(path, f"malformed JSON: {exc}") from exc
-    except OSError as exc:
-        raise FormatError(path, f"cannot be read: {exc.strerror or exc}") from exc
+    for key, block in json_object_items(path):
+        if key == "total":
+            total = _counts(block, "the 'total' block", path)
+            continue
+        counts = _counts(block, f"entry {key[:200]!r}", path)
+        name = normalize_source_path(key)
+        if name in stream.file_totals:  # two spellings of one file
+            counts.files = 0
+            add_totals(stream.file_totals[name], counts)
+        else:
+            stream.file_totals[name] = counts
     if total is None:
         raise FormatError(path, "no 'total' block: not an Istanbul summary")
     total.files = len(stream.file_totals)

@@ -182,19 +182,9 @@ class ResultStream:
         self.exhausted = False
 
     def __iter__(self) -> Iterator[TestCase]:
-        totals = self.totals
+        add = self.totals.add
         for case in self._cases:
-            # ResultTotals.add, inlined: this runs once for every test of every report.
-            status = case.status
-            totals.tests += 1
-            if status == PASSED:
-                totals.passed += 1
-            elif status == FAILED:
-                totals.failures += 1
-            elif status == ERROR:
-                totals.errors += 1
-            else:
-                totals.skipped += 1
+            add(case.status)
             yield case
         self.exhausted = True
         self._check_declared()

@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Mapping
 from urllib.parse import urlparse
 
-from crossbridge_assets.settings import SettingsError
+from crossbridge_assets.settings import SettingsError, env_text
 
 # name -> (default, meaning); same shape as settings.VARIABLES for the README's table.
 VARIABLES: dict[str, tuple[str, str]] = {
@@ -76,8 +76,7 @@ class OpsSettings:
 
 
 def _get(env: Mapping[str, str], name: str) -> str:
-    value = env.get(name)
-    return value.strip() if value is not None and value.strip() else VARIABLES[name][0]
+    return env_text(env, name) or VARIABLES[name][0]
 
 
 def _http_url(name: str, raw: str) -> str:

@@ -40,19 +40,24 @@ VARIABLES: dict[str, tuple[str, str]] = {
 _SCHEMES = ("sqlite", "postgresql", "postgresql+psycopg2")
 
 
-def _get(env: Mapping[str, str], name: str) -> str | None:
+def env_text(env: Mapping[str, str], name: str) -> str | None:
+    """A variable's value without surrounding blanks; None when unset or blank."""
     value = env.get(name)
     return value.strip() if value is not None and value.strip() != "" else None
 
 
-def _int(env: Mapping[str, str], name: str, low: int, high: int) -> int:
-    raw = _get(env, name) or VARIABLES[name][0]
+def env_number(env: Mapping[str, str], name: str, variables: Mapping[str, tuple[str, str]], low: float, high: float,
+               kind: type = int, error: type[SettingsError] = SettingsError):
+    """A numeric variable (its default from `variables`, the name -> (default, meaning) table it
+    is documented in), checked against [low, high]; `error` names the variable and the reason."""
+    raw = env_text(env, name) or variables[name][0]
     try:
-        value = int(raw)
+        value = kind(raw)
     except ValueError:
-        raise SettingsError(f"{name}={raw!r} is not a whole number; expected {VARIABLES[name][1]}") from None
+        what = "a whole number" if kind is int else "a number"
+        raise error(f"{name}={raw!r} is not {what}; expected {variables[name][1]}") from None
     if not low <= value <= high:
-        raise SettingsError(f"{name}={value} is out of range; expected a value from {low} to {high}")
+        raise error(f"{name}={raw} is out of range; expected a value from {low:g} to {high:g}")
     return value
 
 
@@ -93,12 +98,12 @@ class Settings:
 def load(env: Mapping[str, str] | None = None) -> Settings:
     """Read and validate the environment (or `env`). Raises SettingsError naming the variable."""
     env = os.environ if env is None else env
-    home_raw = _get(env, "CROSSBRIDGE_HOME") or VARIABLES["CROSSBRIDGE_HOME"][0]
+    home_raw = env_text(env, "CROSSBRIDGE_HOME") or VARIABLES["CROSSBRIDGE_HOME"][0]
     home = Path(os.path.expanduser(home_raw)).resolve()
     if home.exists() and not home.is_dir():
         raise SettingsError(f"CROSSBRIDGE_HOME={home_raw!r} is a file; expected a folder (it is created if missing)")
 
-    url = _get(env, "CROSSBRIDGE_WAREHOUSE_URL") or f"sqlite:///{home / 'warehouse.db'}"
+    url = env_text(env, "CROSSBRIDGE_WAREHOUSE_URL") or f"sqlite:///{home / 'warehouse.db'}"
     scheme = url.split("://", 1)[0] if "://" in url else ""
     if scheme not in _SCHEMES:
         raise SettingsError(
@@ -108,19 +113,19 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
     if scheme == "postgresql":
         url = "postgresql+psycopg2://" + url.split("://", 1)[1]
 
-    inbox_raw = _get(env, "CROSSBRIDGE_INBOX")
+    inbox_raw = env_text(env, "CROSSBRIDGE_INBOX")
     inbox = Path(os.path.expanduser(inbox_raw)).resolve() if inbox_raw else home / "inbox"
 
-    start = _get(env, "CROSSBRIDGE_PARTITION_START") or VARIABLES["CROSSBRIDGE_PARTITION_START"][0]
+    start = env_text(env, "CROSSBRIDGE_PARTITION_START") or VARIABLES["CROSSBRIDGE_PARTITION_START"][0]
     try:
         date.fromisoformat(start)
     except ValueError:
         raise SettingsError(f"CROSSBRIDGE_PARTITION_START={start!r} is not a date; expected YYYY-MM-DD") from None
 
-    log_format = (_get(env, "CROSSBRIDGE_LOG_FORMAT") or "auto").lower()
+    log_format = (env_text(env, "CROSSBRIDGE_LOG_FORMAT") or "auto").lower()
     if log_format not in ("auto", "json", "console"):
         raise SettingsError(f"CROSSBRIDGE_LOG_FORMAT={log_format!r}; expected auto, json or console")
-    log_level = (_get(env, "CROSSBRIDGE_LOG_LEVEL") or "INFO").upper()
+    log_level = (env_text(env, "CROSSBRIDGE_LOG_LEVEL") or "INFO").upper()
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise SettingsError(f"CROSSBRIDGE_LOG_LEVEL={log_level!r}; expected DEBUG, INFO, WARNING or ERROR")
 
@@ -129,10 +134,10 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         warehouse_url=url,
         inbox=inbox,
         partition_start=start,
-        settle_seconds=_int(env, "CROSSBRIDGE_SETTLE_SECONDS", 0, 3600),
-        sensor_interval=_int(env, "CROSSBRIDGE_SENSOR_INTERVAL", 1, 3600),
-        stale_part_seconds=_int(env, "CROSSBRIDGE_STALE_PART_SECONDS", 60, 30 * 86400),
-        max_batch=_int(env, "CROSSBRIDGE_MAX_BATCH", 1, 100_000),
+        settle_seconds=env_number(env, "CROSSBRIDGE_SETTLE_SECONDS", VARIABLES, 0, 3600),
+        sensor_interval=env_number(env, "CROSSBRIDGE_SENSOR_INTERVAL", VARIABLES, 1, 3600),
+        stale_part_seconds=env_number(env, "CROSSBRIDGE_STALE_PART_SECONDS", VARIABLES, 60, 30 * 86400),
+        max_batch=env_number(env, "CROSSBRIDGE_MAX_BATCH", VARIABLES, 1, 100_000),
         log_format=log_format,
         log_level=log_level,
     )

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from fnmatch import fnmatchcase
 from typing import Iterable, Mapping
 
-from crossbridge_assets.settings import SettingsError
+from crossbridge_assets.settings import SettingsError, env_number, env_text
 
 # name -> (default, meaning), in the shape of settings.VARIABLES for the README's table.
 VARIABLES: dict[str, tuple[str, str]] = {
@@ -51,16 +51,6 @@ class CoveragePolicy:
         return self.thresholds[best], best
 
 
-def _number(name: str, raw: str, low: float, high: float) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        raise SettingsError(f"{name}={raw!r} is not a number; expected {VARIABLES[name][1]}") from None
-    if not low <= value <= high:
-        raise SettingsError(f"{name}={raw!r} is out of range; expected a value from {low:g} to {high:g}")
-    return value
-
-
 def parse_thresholds(raw: str, name: str = "CROSSBRIDGE_COVERAGE_THRESHOLDS") -> dict[str, float]:
     try:
         data = json.loads(raw)
@@ -88,17 +78,13 @@ def load_policy(env: Mapping[str, str] | None = None) -> CoveragePolicy:
     """Read and validate the coverage variables. Raises SettingsError naming the variable."""
     env = os.environ if env is None else env
 
-    def get(name: str) -> str:
-        value = (env.get(name) or "").strip()
-        return value or VARIABLES[name][0]
-
     return CoveragePolicy(
-        thresholds=parse_thresholds(get("CROSSBRIDGE_COVERAGE_THRESHOLDS")),
-        max_drop=_number("CROSSBRIDGE_COVERAGE_MAX_DROP", get("CROSSBRIDGE_COVERAGE_MAX_DROP"), 0, 100),
+        thresholds=parse_thresholds(
+            env_text(env, "CROSSBRIDGE_COVERAGE_THRESHOLDS") or VARIABLES["CROSSBRIDGE_COVERAGE_THRESHOLDS"][0]
+        ),
+        max_drop=env_number(env, "CROSSBRIDGE_COVERAGE_MAX_DROP", VARIABLES, 0, 100, float),
         shard_grace=timedelta(
-            minutes=_number(
-                "CROSSBRIDGE_COVERAGE_SHARD_GRACE_MINUTES", get("CROSSBRIDGE_COVERAGE_SHARD_GRACE_MINUTES"), 0, 7 * 24 * 60
-            )
+            minutes=env_number(env, "CROSSBRIDGE_COVERAGE_SHARD_GRACE_MINUTES", VARIABLES, 0, 7 * 24 * 60, float)
         ),
     )
 

@@ -24,7 +24,13 @@ from urllib.parse import urlencode, urlsplit
 
 import urllib3
 
-from crossbridge_assets.settings import SettingsError
+from crossbridge_assets.settings import SettingsError, env_number, env_text
+
+# benchmarks/profiling_bench.py against influxd 1.6 on loopback, 200,000 points: 500 -> 22.1k,
+# 1,000 -> 26.9k, 2,000 -> 27.2k, 5,000 -> 23.4k, 10,000 -> 23.6k points/s. 2,000 is the fastest
+# measured and still few round trips to a remote server.
+DEFAULT_BATCH = 2000
+
 
 # name -> (default, meaning), in the shape of settings.VARIABLES.
 VARIABLES: dict[str, tuple[str, str]] = {
@@ -37,15 +43,9 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "CROSSBRIDGE_INFLUX_ORG": ("", "v2: organization (required for version 2)"),
     "CROSSBRIDGE_INFLUX_BUCKET": ("crossbridge", "v2: bucket (InfluxDB 3: the database)"),
     "CROSSBRIDGE_INFLUX_TOKEN": ("", "v2: API token with write access to the bucket; environment only"),
-    "CROSSBRIDGE_INFLUX_BATCH": ("2000", "points per write request"),
+    "CROSSBRIDGE_INFLUX_BATCH": (str(DEFAULT_BATCH), "points per write request"),
     "CROSSBRIDGE_INFLUX_TIMEOUT": ("10", "seconds before a write request counts as failed"),
 }
-
-# benchmarks/profiling_bench.py against influxd 1.6 on loopback, 200,000 points: 500 -> 22.1k,
-# 1,000 -> 26.9k, 2,000 -> 27.2k, 5,000 -> 23.4k, 10,000 -> 23.6k points/s. 2,000 is the fastest
-# measured and still few round trips to a remote server.
-DEFAULT_BATCH = 2000
-
 
 class InfluxConfigError(SettingsError):
     """A CROSSBRIDGE_INFLUX_* variable is missing or wrong, or the server refused the credentials."""
@@ -86,27 +86,11 @@ class InfluxConfig:
         return f"{self.url} org {self.org} bucket {self.bucket}"
 
 
-def _get(env: Mapping[str, str], name: str) -> str | None:
-    value = env.get(name)
-    return value.strip() if value is not None and value.strip() else None
-
-
-def _number(env: Mapping[str, str], name: str, default: str, low: float, high: float, kind=int):
-    raw = _get(env, name) or default
-    try:
-        value = kind(raw)
-    except ValueError:
-        raise InfluxConfigError(f"{name}={raw!r} is not a number; expected {VARIABLES[name][1]}") from None
-    if not low <= value <= high:
-        raise InfluxConfigError(f"{name}={raw} is out of range; expected a value from {low} to {high}")
-    return value
-
-
 def load_config(env: Mapping[str, str] | None = None) -> InfluxConfig | None:
     """The InfluxDB settings, or None when CROSSBRIDGE_INFLUX_URL is unset (delivery off).
     Raises InfluxConfigError naming the variable that is wrong."""
     env = os.environ if env is None else env
-    url = _get(env, "CROSSBRIDGE_INFLUX_URL")
+    url = env_text(env, "CROSSBRIDGE_INFLUX_URL")
     if url is None:
         return None
     parts = urlsplit(url)
@@ -117,8 +101,8 @@ def load_config(env: Mapping[str, str] | None = None) -> InfluxConfig | None:
             "CROSSBRIDGE_INFLUX_URL must not carry credentials; use CROSSBRIDGE_INFLUX_USERNAME and "
             "CROSSBRIDGE_INFLUX_PASSWORD (v1) or CROSSBRIDGE_INFLUX_TOKEN (v2)"
         )
-    token = _get(env, "CROSSBRIDGE_INFLUX_TOKEN")
-    raw_version = _get(env, "CROSSBRIDGE_INFLUX_VERSION") or ("2" if token else "1")
+    token = env_text(env, "CROSSBRIDGE_INFLUX_TOKEN")
+    raw_version = env_text(env, "CROSSBRIDGE_INFLUX_VERSION") or ("2" if token else "1")
     if raw_version not in ("1", "2", "3"):
         raise InfluxConfigError(
             f"CROSSBRIDGE_INFLUX_VERSION={raw_version!r}; expected 1 (InfluxDB 1.x) or 2 (InfluxDB 2.x and 3.x, v2 API)"
@@ -127,11 +111,11 @@ def load_config(env: Mapping[str, str] | None = None) -> InfluxConfig | None:
     common = dict(
         url=url.rstrip("/"),
         version=version,
-        batch_size=_number(env, "CROSSBRIDGE_INFLUX_BATCH", str(DEFAULT_BATCH), 1, 100_000),
-        timeout=_number(env, "CROSSBRIDGE_INFLUX_TIMEOUT", "10", 0.1, 600, float),
+        batch_size=env_number(env, "CROSSBRIDGE_INFLUX_BATCH", VARIABLES, 1, 100_000, error=InfluxConfigError),
+        timeout=env_number(env, "CROSSBRIDGE_INFLUX_TIMEOUT", VARIABLES, 0.1, 600, float, InfluxConfigError),
     )
     if version == 1:
-        username = _get(env, "CROSSBRIDGE_INFLUX_USERNAME")
+        username = env_text(env, "CROSSBRIDGE_INFLUX_USERNAME")
         password = env.get("CROSSBRIDGE_INFLUX_PASSWORD") or None
         if username and password is None:
             raise InfluxConfigError(
@@ -141,19 +125,19 @@ def load_config(env: Mapping[str, str] | None = None) -> InfluxConfig | None:
             raise InfluxConfigError("CROSSBRIDGE_INFLUX_PASSWORD is set but CROSSBRIDGE_INFLUX_USERNAME is not")
         return InfluxConfig(
             **common,
-            database=_get(env, "CROSSBRIDGE_INFLUX_DB") or "crossbridge",
-            retention_policy=_get(env, "CROSSBRIDGE_INFLUX_RP"),
+            database=env_text(env, "CROSSBRIDGE_INFLUX_DB") or "crossbridge",
+            retention_policy=env_text(env, "CROSSBRIDGE_INFLUX_RP"),
             username=username,
             password=password,
         )
-    org = _get(env, "CROSSBRIDGE_INFLUX_ORG")
+    org = env_text(env, "CROSSBRIDGE_INFLUX_ORG")
     if not org:
         raise InfluxConfigError(f"CROSSBRIDGE_INFLUX_ORG is required with CROSSBRIDGE_INFLUX_VERSION={raw_version}")
     if not token:
         raise InfluxConfigError(
             f"CROSSBRIDGE_INFLUX_TOKEN is required with CROSSBRIDGE_INFLUX_VERSION={raw_version} (set it in the environment)"
         )
-    return InfluxConfig(**common, org=org, bucket=_get(env, "CROSSBRIDGE_INFLUX_BUCKET") or "crossbridge", token=token)
+    return InfluxConfig(**common, org=org, bucket=env_text(env, "CROSSBRIDGE_INFLUX_BUCKET") or "crossbridge", token=token)
 
 
 # ---------------------------------------------------------------------------- clients

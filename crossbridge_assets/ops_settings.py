@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Mapping
 from urllib.parse import urlparse
 
-from crossbridge_assets.settings import SettingsError, env_text
+from crossbridge_assets.settings import SettingsError, env_number, env_text
 
 # name -> (default, meaning); same shape as settings.VARIABLES for the README's table.
 VARIABLES: dict[str, tuple[str, str]] = {
@@ -106,24 +106,12 @@ def load(env: Mapping[str, str] | None = None) -> OpsSettings:
         except ValueError as exc:
             raise SettingsError(f"CROSSBRIDGE_EXPECTED_CADENCE: project {project!r}: {exc}") from None
 
-    raw = _get(env, "CROSSBRIDGE_PARSE_ERROR_RATE")
-    try:
-        rate = float(raw)
-    except ValueError:
-        raise SettingsError(f"CROSSBRIDGE_PARSE_ERROR_RATE={raw!r} is not a number; expected a share from 0 to 1") from None
-    if not 0 <= rate <= 1:
-        raise SettingsError(f"CROSSBRIDGE_PARSE_ERROR_RATE={rate} is out of range; expected a share from 0 to 1, e.g. 0.05")
+    rate = env_number(env, "CROSSBRIDGE_PARSE_ERROR_RATE", VARIABLES, 0, 1, float)
 
     webhook = env.get("CROSSBRIDGE_ALERT_WEBHOOK_URL", "").strip()
     webhook = _http_url("CROSSBRIDGE_ALERT_WEBHOOK_URL", webhook) if webhook else None
     ui_url = _http_url("CROSSBRIDGE_UI_URL", _get(env, "CROSSBRIDGE_UI_URL"))
 
-    raw = _get(env, "CROSSBRIDGE_RETENTION_DAYS")
-    try:
-        days = int(raw)
-    except ValueError:
-        raise SettingsError(f"CROSSBRIDGE_RETENTION_DAYS={raw!r} is not a whole number of days") from None
-    if not 1 <= days <= 36_500:
-        raise SettingsError(f"CROSSBRIDGE_RETENTION_DAYS={days} is out of range; expected 1 to 36500 days")
+    days = env_number(env, "CROSSBRIDGE_RETENTION_DAYS", VARIABLES, 1, 36_500)
 
     return OpsSettings(cadence=cadence, parse_error_rate=rate, webhook_url=webhook, ui_url=ui_url, retention_days=days)

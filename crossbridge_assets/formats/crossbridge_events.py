@@ -95,7 +95,7 @@ def _without_nul(value: object) -> object:
     return value
 
 
-def _span(record: dict, run: str, lineno: int) -> Span | str:
+def _span(record: dict, run: str) -> Span | str:
     """A Span, or the reason the record is not one."""
     get = record.get
     kind = get("kind")
@@ -136,7 +136,6 @@ def _spans(path: Path, info: ReportInfo, fh, header: dict) -> Generator[Span, No
     lineno = 1
     count = 0
     loads = orjson.loads
-    fromiso = datetime.fromisoformat
     kinds = SPAN_KINDS
     carry = b""
     try:
@@ -187,36 +186,11 @@ def _spans(path: Path, info: ReportInfo, fh, header: dict) -> Generator[Span, No
                 if HEADER_KEY in record:
                     skipped["a second header"] = skipped.get("a second header", 0) + 1
                     continue
-                # The shape every hook writes, built inline; anything else takes _span's long way.
-                get = record.get
-                kind, name, start, duration = get("kind"), get("name"), get("start"), get("duration")
-                span = None
-                if type(kind) is str and kind and type(name) is str and type(start) is str \
-                        and type(duration) is float and 0.0 <= duration < _INF:
-                    try:
-                        start = fromiso(start)
-                    except ValueError:
-                        start = None
-                    if start is not None and start.tzinfo is not None:
-                        session, status, test = get("run"), get("status"), get("test")
-                        span_id, parent_id, attributes = get("span_id"), get("parent_id"), get("attributes")
-                        span = Span(
-                            str(session) if session else run,
-                            kind,
-                            name,
-                            start,
-                            duration,
-                            status or None if type(status) is str else _text(status),
-                            test or None if type(test) is str else _text(test),
-                            span_id or None if type(span_id) is str else _text(span_id),
-                            parent_id or None if type(parent_id) is str else _text(parent_id),
-                            attributes if type(attributes) is dict else {},
-                        )
-                if span is None:
-                    span = _span(record, run, lineno)
-                    if type(span) is str:
-                        skipped[span] = skipped.get(span, 0) + 1
-                        continue
+                span = _span(record, run)
+                if type(span) is str:
+                    skipped[span] = skipped.get(span, 0) + 1
+                    continue
+                kind = span.kind
                 if kind not in kinds:
                     unknown_kinds.add(kind)
                 count += 1

@@ -20,7 +20,7 @@ from crossbridge_assets.formats._common import parse_timestamp, to_float, to_int
 from crossbridge_assets.formats._coverage import MAX_HITS, FileTable, check_declared, clamp_hits, table_totals
 from crossbridge_assets.formats._paths import is_absolute, join_source, normalize_source_path
 from crossbridge_assets.formats._xml import clear, iterparse
-from crossbridge_assets.model import KIND_COVERAGE, CoverageStream, ReportInfo
+from crossbridge_assets.model import KIND_COVERAGE, CoverageStream, FileCoverage, ReportInfo
 
 FORMAT = "cobertura"
 
@@ -94,14 +94,9 @@ def _scan(path: Path, info: ReportInfo, table: FileTable) -> None:
     for _event, elem in iterparse(path, events=("end",), tag=_TAGS):
         tag = elem.tag
         if tag == "class":
-            filename = elem.get("filename") or elem.get("name")
-            if not filename:
-                raise FormatError(path, f"<class> without a filename (line {elem.sourceline})")
             if _stray_lines(elem) or next(elem.iterdescendants("class"), None) is not None:
                 raise _Irregular
-            fc = table.get(_source_for(filename, sources))
-            if fc.source_path != filename:
-                fc.source_path = filename
+            fc = _class_file(path, elem, sources, table)
             lines, branches = fc.lines, fc.branches
             for line in elem.iter("line"):
                 # Two lists of the attributes, in the spellings tools write, cost less than a
@@ -129,10 +124,11 @@ def _scan(path: Path, info: ReportInfo, table: FileTable) -> None:
                     if old is None or hits > old:
                         lines[number] = hits
                     if condition and branch and branch.lower() == "true":
+                        # _condition_counts and FileTable.branch, inlined: they run for every branch line.
                         counts = _CONDITIONS.get(condition)
                         if counts is None:
                             counts = _condition_counts(condition)
-                        if counts:  # FileTable.branch
+                        if counts:
                             old = branches.get(number)
                             branches[number] = (max(old[0], counts[0]), max(old[1], counts[1])) if old else counts
             clear(elem)
@@ -152,6 +148,17 @@ def _scan(path: Path, info: ReportInfo, table: FileTable) -> None:
     _read_root(root, info)
 
 
+def _class_file(path: Path, elem, sources: list[str], table: FileTable) -> FileCoverage:
+    """The record a <class> adds its lines to: its file, joined to the <source> roots."""
+    filename = elem.get("filename") or elem.get("name")
+    if not filename:
+        raise FormatError(path, f"<class> without a filename (line {elem.sourceline})")
+    fc = table.get(_source_for(filename, sources))
+    if fc.source_path != filename:
+        fc.source_path = filename
+    return fc
+
+
 # condition-coverage texts ('50% (1/2)') repeat all through a report: each is parsed once.
 # Bounded, so that a hostile file with endless distinct texts cannot grow it.
 _CONDITIONS: dict[str, tuple[int, int] | tuple[()]] = {}
@@ -160,6 +167,9 @@ _CONDITIONS_MAX = 4096
 
 def _condition_counts(condition: str) -> tuple[int, int] | tuple[()]:
     """(covered, total) of a condition-coverage text, or () when it has none."""
+    counts = _CONDITIONS.get(condition)
+    if counts is not None:
+        return counts
     m = _CONDITION.search(condition)
     counts = (int(m.group(1)), int(m.group(2))) if m else ()
     if len(_CONDITIONS) < _CONDITIONS_MAX:
@@ -203,21 +213,15 @@ def _scan_lines(path: Path, info: ReportInfo, table: FileTable) -> None:
                 pending.append((number, hits, condition))
             elem.clear(keep_tail=False)
         elif tag == "class":
-            filename = elem.get("filename") or elem.get("name")
-            if not filename:
-                raise FormatError(path, f"<class> without a filename (line {elem.sourceline})")
-            fc = table.get(_source_for(filename, sources))
-            if fc.source_path != filename:
-                fc.source_path = filename
+            fc = _class_file(path, elem, sources, table)
             lines = fc.lines
             for number, hits, condition in pending:
                 old = lines.get(number)
                 if old is None or hits > old:
                     lines[number] = hits
-                if condition:
-                    m = _CONDITION.search(condition)
-                    if m:
-                        table.branch(fc, number, int(m.group(1)), int(m.group(2)))
+                counts = _condition_counts(condition) if condition else ()
+                if counts:
+                    table.branch(fc, number, *counts)
             pending.clear()
             clear(elem)
         elif tag == "source":

@@ -336,8 +336,6 @@ class _CopySource:
             return buf.getvalue()
         return ""
 
-    readline = read
-
 
 def insert_missing(conn: Connection, table: Table, rows: Iterable[dict], keys: Sequence[str]) -> None:
     """Insert rows whose natural key is not there yet (upsert that keeps the first version)."""

@@ -34,6 +34,7 @@ from crossbridge_assets.log import get_logger
 from crossbridge_assets.model import Span
 from crossbridge_assets.warehouse import schema
 from crossbridge_assets.warehouse.engine import now
+from crossbridge_assets.warehouse.landing import lock_reports
 
 O = schema.profile_outbox
 E = schema.profile_events
@@ -108,15 +109,15 @@ def _mark(engine: Engine, keys: list[tuple[str, int]], **values) -> None:
     part before, the part marked and the part after. Delivered parts join a delivered range
     right before them, so a drained report ends as one row."""
     stamp = now()
+    ranges = _span_ranges(keys)
     with engine.begin() as conn:
-        for sha, first, last in _span_ranges(keys):
-            overlapping = (O.c.report_sha256 == sha, O.c.first_seq <= last, O.c.last_seq >= first)
-            # A drain running beside this one may be splitting the same ranges. Writing first
-            # takes the lock (SQLite's write lock, PostgreSQL's row locks, waiting for the other
-            # to commit), so the ranges read next are the current ones and stay so until commit.
-            conn.execute(update(O).where(*overlapping).values(attempts=O.c.attempts))
+        # A drain running beside this one may be splitting the same ranges: with its reports
+        # locked first, the ranges read next are the current ones and stay so until commit.
+        lock_reports(conn, [sha for sha, _, _ in ranges])
+        for sha, first, last in ranges:
             covering = conn.execute(
-                select(O).where(*overlapping).order_by(O.c.first_seq).with_for_update()
+                select(O).where(O.c.report_sha256 == sha, O.c.first_seq <= last, O.c.last_seq >= first)
+                .order_by(O.c.first_seq)
             ).all()
             for row in covering:
                 a, b = max(row.first_seq, first), min(row.last_seq, last)
@@ -147,8 +148,10 @@ def _extend_delivered(conn, marked: dict) -> bool:
 
 def _note_error(engine: Engine, keys: list[tuple[str, int]], error: str) -> None:
     """The server away: the ranges that were on their way record the error, unsplit."""
+    ranges = _span_ranges(keys)
     with engine.begin() as conn:
-        for sha, first, last in _span_ranges(keys):
+        lock_reports(conn, [sha for sha, _, _ in ranges])
+        for sha, first, last in ranges:
             conn.execute(
                 update(O)
                 .where(O.c.report_sha256 == sha, O.c.first_seq <= last, O.c.last_seq >= first, pending_condition())

@@ -239,6 +239,15 @@ class Landing:
             conn.execute(insert(schema.reports).values(**row))
 
 
+def lock_reports(conn, shas) -> None:
+    """Lock `reports` rows, in one order, before changing what hangs off them. Writers of one
+    report's rows (a load, two outbox drains) then wait for each other instead of deadlocking
+    on rows locked in different orders. On SQLite the write takes the database's write lock."""
+    R = schema.reports
+    for sha in sorted(set(shas)):
+        conn.execute(update(R).where(R.c.sha256 == sha).values(loaded_at=R.c.loaded_at))
+
+
 def mark_loaded(conn, report, info, totals: dict, warnings: list[str]) -> None:
     """Record on a `reports` row what loading its content found: the totals counted, the
     report's own (declared) totals, its warnings, and the start time when landing had none."""

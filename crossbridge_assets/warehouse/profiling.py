@@ -20,7 +20,7 @@ from crossbridge_assets.delivery.line_protocol import point_context
 from crossbridge_assets.model import SpanStream
 from crossbridge_assets.warehouse import schema
 from crossbridge_assets.warehouse.engine import bulk_insert, bulk_insert_chunks, bulk_insert_values, now
-from crossbridge_assets.warehouse.landing import mark_loaded
+from crossbridge_assets.warehouse.landing import lock_reports, mark_loaded
 
 CHUNK = 20_000
 KEEP_SLOWEST = 10
@@ -63,6 +63,7 @@ def load_profile(engine: Engine, report, stream: SpanStream, *, outbox: bool = T
     summary = ProfileLoadSummary()
     sha = report.sha256
     with engine.begin() as conn:
+        lock_reports(conn, [sha])  # a drain marking this report's outbox waits, or is waited for
         # Ranges an earlier load delivered, with the same points, are not sent again.
         delivered = []
         if outbox:

@@ -2,6 +2,7 @@
 with a scripted client, line protocol and InfluxDB settings. SQLite and PostgreSQL."""
 
 import json
+import random
 from datetime import datetime, timezone
 
 import pytest
@@ -395,3 +396,49 @@ def test_points_the_server_refuses_are_isolated_and_the_rest_delivered(crossbrid
     assert retry_rejected(engine) == 1 and backlog(engine).pending == 1
     again = drain(engine, Scripted([]))
     assert again.delivered == 1 and backlog(engine).delivered == 8
+
+
+def test_prepared_bulk_rows_are_stored_exactly_in_both_warehouses(crossbridge_env):
+    """The PostgreSQL COPY writes a prepared chunk as JSON when nothing in it needs escaping and
+    field by field otherwise: both ways, and SQLite's, must store the very values given."""
+    from crossbridge_assets.warehouse.engine import _CopySource, bulk_insert_chunks
+    from crossbridge_assets.warehouse.profiling import EVENT_COLUMNS
+
+    engine = make_engine(crossbridge_env.warehouse_url)
+    migrate(engine)
+    start = "2026-11-30 10:00:00.123456+00:00"
+
+    def row(seq, name, status=None, attributes=None, test=None, duration=0.25):
+        return ("c" * 64, seq, "run", test, "http", name, start, duration, status, attributes, None, None, "2026-11-30")
+
+    plain = [  # JSON whose only escapes are \" and \\: the fast path
+        row(0, "GET /a,b", status="null", attributes='{"k": [1, "x,y"], "p": "C:\\\\Users"}'),
+        row(1, 'héllo ✓ ],  [ say "hi" ""', status="", test="t1", duration=1e-07),
+        row(2, "", duration=12345.678901),
+        row(3, 'C:\\Users\\Me\\a.py ends in \\"', test="\\"),
+    ]
+    escaped = [  # a newline, a tab, a control character; a backslash before t: field by field
+        row(4, "two\nlines\r\x01\t"),
+        row(5, 'C:\\tests\\"new"'),
+    ]
+    # Each chunk takes the way it is meant to test (JSON comes out as bytes).
+    assert [type(_CopySource([chunk], True).read()) for chunk in (plain, escaped)] == [bytes, str]
+    # And random text from the characters that matter, a chunk of 7 rows at a time; every other
+    # chunk without control characters, so that both ways are taken.
+    rng = random.Random(7)
+    printable = ['"', "\\", ",", "[", "]", " ", "n", "t", "u", "null", "é", "✓", "\u2028"]
+    control = ["\n", "\r", "\t", "\x01"]
+    fuzzed = [row(10 + i, "".join(rng.choices(printable + control * (i // 7 % 2), k=rng.randint(0, 12))),
+                  status=rng.choice([None, "", "null", '"', "\\"]), duration=rng.random() * 10 ** rng.randint(-7, 5))
+              for i in range(140)]
+    chunks = [plain, [], escaped] + [fuzzed[i : i + 7] for i in range(0, len(fuzzed), 7)]
+    assert {type(_CopySource([chunk], True).read()) for chunk in chunks[3:]} == {bytes, str}
+    with engine.begin() as conn:
+        n = bulk_insert_chunks(conn, schema.profile_events, EVENT_COLUMNS, chunks, prepared=True)
+    assert n == 6 + len(fuzzed)
+    E = schema.profile_events
+    with engine.connect() as conn:
+        got = conn.execute(select(E.c.seq, E.c.name, E.c.status, E.c.attributes, E.c.test_id, E.c.duration,
+                                  E.c.span_id).order_by(E.c.seq)).all()
+    expected = [(r[1], r[5], r[8], r[9], r[3], r[7], None) for r in plain + escaped + fuzzed]
+    assert [tuple(g) for g in got] == expected

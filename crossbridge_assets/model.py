@@ -330,6 +330,9 @@ class Span:
     span_id: str | None = None
     parent_id: str | None = None
     attributes: dict[str, object] = field(default_factory=dict)
+    # `start` as text, 'YYYY-MM-DD HH:MM:SS.ffffff+00:00' (isoformat(" ")), when the file wrote it
+    # so: storing a span costs less than formatting its start again.
+    start_text: str | None = field(default=None, repr=False, compare=False)
 
 
 class SpanStream:

@@ -308,3 +308,40 @@ def test_crashed_pytest_leaves_a_readable_prefix(tmp_path):
     # Every line that is there is whole JSON.
     for line in parts[0].read_text().splitlines():
         json.loads(line)
+
+
+def test_the_start_text_kept_from_the_file_is_the_parsed_time_formatted(tmp_path):
+    """Loading stores span.start_text when the parser kept one: it must be exactly what
+    isoformat(" ") makes of the parsed start, whatever the spelling; other spellings keep none."""
+    import random
+    from datetime import datetime, timedelta, timezone
+
+    rng = random.Random(3)
+    starts = [
+        "2026-11-30T10:00:00.123456+00:00",  # the hooks' own: kept
+        "2026-11-30T10:00:00.000000+00:00",  # zero fraction: isoformat leaves it out
+        "2026-11-30T10:00:00.123456-00:00",
+        "2026-11-30T10:00:00.123456+01:00",
+        "2026-11-30T10:00:00.123456Z",
+        "2026-11-30T10:00:00,123456+00:00",
+        "2026-W48-1T10:00:00.123456+00:00",
+        "20261130T100000.123456789+00:00",
+        "2026-11-30T10:00:00.12345678+00:00",
+        "2026-11-30 10:00:00.123456+00:00",
+        1796000400.5,
+    ]
+    base = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    for _ in range(300):
+        t = base + timedelta(seconds=rng.randint(0, 10**8), microseconds=rng.choice([0, 1, rng.randint(0, 999_999)]))
+        starts.append(t.isoformat(timespec="microseconds"))
+    path = tmp_path / "starts.jsonl"
+    records = [{"crossbridge_events": 1, "run": "r"}] + [
+        {"kind": "call", "name": str(i), "start": s, "duration": 0.1} for i, s in enumerate(starts)]
+    path.write_text("\n".join(json.dumps(r) for r in records) + "\n")
+    spans = open_events(path).read_all()
+    assert len(spans) == len(starts)
+    kept = [s for s in spans if s.start_text is not None]
+    assert all(s.start_text == s.start.isoformat(" ") for s in kept)
+    assert spans[0].start_text == "2026-11-30 10:00:00.123456+00:00"
+    assert all(s.start_text is None for s in spans[1:11])
+    assert len(kept) > 150, "the hooks' spelling of random times is kept (a third have a zero fraction)"

@@ -88,10 +88,12 @@ def load_profile(engine: Engine, report, stream: SpanStream, *, outbox: bool = T
             for seq, span in enumerate(stream):
                 attributes = span.attributes
                 # start as the text the SQLite driver would make of it (and COPY reads), without
-                # the driver's per-value adapter call. The rows are prepared (bulk_insert_chunks):
-                # the events parser drops NULs and empty optional text, durations are floats.
-                rows.append((sha, seq, run_id, span.test, span.kind, span.name, span.start.isoformat(" "),
-                             span.duration, span.status, _dumps(attributes).decode() if attributes else None,
+                # the driver's per-value adapter call; the parser keeps the file's when it is that.
+                # The rows are prepared (bulk_insert_chunks): the events parser drops NULs and
+                # empty optional text, durations are floats.
+                rows.append((sha, seq, run_id, span.test, span.kind, span.name,
+                             span.start_text or span.start.isoformat(" "), span.duration, span.status,
+                             _dumps(attributes).decode() if attributes else None,
                              span.span_id, span.parent_id, partition))
                 if span.run != session:
                     session = span.run

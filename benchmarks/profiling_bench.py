@@ -230,7 +230,8 @@ def main(argv=None) -> int:
         assert s1.spans == s2.spans == n_parse == args.spans
         t_store = storage_alone(path, f"sqlite:///{work / 'storage.db'}")
         print(f"for scale: the rows stored alone, no reading: {t_store:.2f} s = {t_store / t_json:.2f}x json.loads; "
-              f"reading alone {t_parse / t_json:.2f}x")
+              f"reading alone {t_parse / t_json:.2f}x; the two together, the least a load in one "
+              f"process can take: {(t_store + t_parse) / t_json:.2f}x")
         if args.postgres:
             from sqlalchemy import text
 

@@ -2,6 +2,7 @@
 with a scripted client, line protocol and InfluxDB settings. SQLite and PostgreSQL."""
 
 import json
+import os
 import random
 from datetime import datetime, timezone
 
@@ -442,3 +443,25 @@ def test_prepared_bulk_rows_are_stored_exactly_in_both_warehouses(crossbridge_en
                                   E.c.span_id).order_by(E.c.seq)).all()
     expected = [(r[1], r[5], r[8], r[9], r[3], r[7], None) for r in plain + escaped + fuzzed]
     assert [tuple(g) for g in got] == expected
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not os.environ.get("CROSSBRIDGE_TEST_POSTGRES_URL"), reason="needs CROSSBRIDGE_TEST_POSTGRES_URL")
+def test_prepared_rows_reach_postgresql_intact_under_another_client_encoding():
+    """The fast COPY path writes UTF-8 bytes: a connection speaking LATIN1 (here by the URL, as
+    by PGCLIENTENCODING) gets text instead, which the driver encodes."""
+    from crossbridge_assets.warehouse.engine import bulk_insert_chunks
+    from crossbridge_assets.warehouse.profiling import EVENT_COLUMNS
+
+    from crossbridge_assets_tests.conftest import fresh_postgres_database
+
+    engine = make_engine(fresh_postgres_database() + "?client_encoding=latin1")
+    migrate(engine)
+    rows = [("d" * 64, i, "run", None, "http", name, "2026-11-30 10:00:00.5+00:00", 0.5, None, None, None, None,
+             "2026-11-30") for i, name in enumerate(["héllo", "naïve café", "plain"])]
+    with engine.begin() as conn:
+        assert conn.connection.dbapi_connection.encoding == "LATIN1"
+        bulk_insert_chunks(conn, schema.profile_events, EVENT_COLUMNS, [rows], prepared=True)
+    E = schema.profile_events
+    with engine.connect() as conn:
+        assert conn.execute(select(E.c.name).order_by(E.c.seq)).scalars().all() == ["héllo", "naïve café", "plain"]

@@ -251,8 +251,8 @@ def bulk_insert_chunks(conn: Connection, table: Table, columns: Sequence[str], c
         # Prepared rows are written as JSON (see _CopySource): its bare null is NULL, and a
         # backslash escapes a quote or a backslash as in JSON strings.
         options = "FORMAT csv, NULL 'null', ESCAPE E'\\\\'" if prepared else "FORMAT csv"
-        source = _CopySource(chunks, prepared)
         raw = conn.connection.dbapi_connection
+        source = _CopySource(chunks, prepared, utf8=raw.encoding in ("UTF8", "UNICODE"))
         with raw.cursor() as cur:
             try:
                 cur.copy_expert(f'COPY {table.name} ({", ".join(columns)}) FROM STDIN WITH ({options})', source)
@@ -315,9 +315,10 @@ class _CopySource:
     their \\" and \\\\ escapes; a chunk with any other escape (a control character in a
     string) is written field by field."""
 
-    def __init__(self, chunks: Iterable[Sequence[Sequence]], prepared: bool):
+    def __init__(self, chunks: Iterable[Sequence[Sequence]], prepared: bool, utf8: bool = True):
         self._chunks = iter(chunks)
         self._prepared = prepared
+        self._utf8 = utf8  # orjson writes UTF-8: other client encodings get text, which the driver encodes
         self.rows = 0
         self.error: BaseException | None = None
 
@@ -340,7 +341,8 @@ class _CopySource:
                     body = b"\\n"
                 if not _OTHER_ESCAPE.search(body):  # (or an escaped backslash before t, n...: slower, not wrong)
                     # '[\n  [\n    a,\n    b\n  ],\n  [\n    c,\n    d\n  ]\n]' -> 'a,b\nc,d\n'
-                    return body.replace(b"\n    ", b"").replace(b"\n  ],\n  [", b"\n")[5:-5]
+                    body = body.replace(b"\n    ", b"").replace(b"\n  ],\n  [", b"\n")[5:-5]
+                    return body if self._utf8 else body.decode()
                 return "".join([",".join([_csv_field(v, "null", "\\") for v in row]) + "\n" for row in chunk])
             return "".join([",".join([_csv_field(_clean(v)) for v in row]) + "\n" for row in chunk])
         return ""

@@ -11,7 +11,13 @@ from pathlib import Path
 from typing import Iterator
 
 from crossbridge_assets.formats import FormatSpec, Sniff
-from crossbridge_assets.formats._common import first_line, json_items, parse_timestamp, to_float, to_int
+from crossbridge_assets.formats._common import (
+    first_line,
+    json_items,
+    parse_timestamp,
+    to_float,
+    to_int,
+)
 from crossbridge_assets.formats._tags import extract_tags
 from crossbridge_assets.model import (
     FAILED,
@@ -27,6 +33,13 @@ from crossbridge_assets.model import (
 
 FORMAT = "mochawesome"
 FRAMEWORK = "mocha"
+
+
+def suite_path(titles: list[str]) -> str:
+    """A test's suite: its describe() titles joined by spaces, as mocha's own fullTitle does,
+    so the same test read from mocha's JSON reporter (which only has fullTitle) gets the same
+    identity (and so do the spans hooks/reports.py derives)."""
+    return normalize_suite(" ".join(t for t in titles if t))
 
 
 def _matches(s: Sniff) -> bool:
@@ -62,9 +75,7 @@ def _case(test: dict, titles: list[str], file: str | None) -> TestCase:
     title = str(test.get("title") or "")
     return TestCase(
         framework=FRAMEWORK,
-        # describe() titles joined by spaces, as mocha's own fullTitle does: the same test read
-        # from mocha's JSON reporter (which only has fullTitle) gets the same identity.
-        suite=normalize_suite(" ".join(t for t in titles if t)),
+        suite=suite_path(titles),
         name=title,
         status=status,
         duration=attempt.duration,

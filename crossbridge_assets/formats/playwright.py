@@ -14,7 +14,13 @@ from pathlib import Path
 from typing import Iterator
 
 from crossbridge_assets.formats import FormatSpec, Sniff
-from crossbridge_assets.formats._common import first_line, json_items, parse_timestamp, to_float, to_int
+from crossbridge_assets.formats._common import (
+    first_line,
+    json_items,
+    parse_timestamp,
+    to_float,
+    to_int,
+)
 from crossbridge_assets.formats._tags import extract_tags
 from crossbridge_assets.model import (
     FAILED,
@@ -35,6 +41,11 @@ FRAMEWORK = "playwright"
 _TEST_STATUS = {"expected": PASSED, "flaky": PASSED, "unexpected": FAILED, "skipped": SKIPPED}
 _RESULT_STATUS = {"passed": PASSED, "failed": FAILED, "timedOut": FAILED, "interrupted": FAILED, "skipped": SKIPPED}
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def suite_path(file: str | None, titles: list[str]) -> str:
+    """A test's suite: its spec file and describe() titles (hooks/reports.py derives spans with it)."""
+    return normalize_suite("/".join([p for p in [file or ""] if p] + titles))
 
 
 def _matches(s: Sniff) -> bool:
@@ -115,10 +126,9 @@ def _case(spec: dict, test: dict, titles: list[str], file: str | None) -> TestCa
     if test.get("status") == "flaky":
         properties["flaky"] = "true"
     durations = [a.duration for a in attempts if a.duration is not None]
-    suite_path = "/".join([p for p in [file or ""] if p] + titles)
     return TestCase(
         framework=FRAMEWORK,
-        suite=normalize_suite(suite_path),
+        suite=suite_path(file, titles),
         name=spec.get("title") or "",
         parameters=f"[{project}]" if project else None,
         status=status,

@@ -22,20 +22,22 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Iterator
 
+from crossbridge_assets.formats import mochawesome, playwright
 from crossbridge_assets.formats._common import parse_timestamp, to_float
 from crossbridge_assets.hooks import events
-from crossbridge_assets.model import Span, normalize_suite, test_identity
+from crossbridge_assets.model import (
+    KIND_PROFILING,
+    ReportInfo,
+    Span,
+    SpanStream,
+    test_identity,
+)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 _PLAYWRIGHT_STATUS = {"passed": "passed", "failed": "failed", "timedOut": "failed", "skipped": "skipped",
                       "interrupted": "error"}
 _MOCHA_STATE = {"passed": "passed", "failed": "failed", "pending": "skipped", "skipped": "skipped"}
-
-
-def _suite(*parts: str | None) -> str:
-    # The same spelling as the result parsers (formats/playwright.py, formats/mochawesome.py).
-    return normalize_suite("/".join(p for p in parts if p))
 
 
 def _run_id(path: Path | None, data: dict) -> str:
@@ -82,7 +84,7 @@ def playwright_spans(data: dict, run: str) -> Iterator[Span]:
             spec_file = spec.get("file") or file
             for test in spec.get("tests") or []:
                 project = test.get("projectName") or test.get("projectId")
-                suite_path = _suite(spec_file, *here)
+                suite_path = playwright.suite_path(spec_file, here)
                 name = str(spec.get("title") or "")
                 params = f"[{project}]" if project else None
                 identity = test_identity("playwright", suite_path, name, params)
@@ -149,7 +151,7 @@ def mochawesome_spans(data: dict, run: str) -> Iterator[Span]:
             duration = (to_float(test.get("duration")) or 0.0) / 1000.0
             state = test.get("state") or ("skipped" if test.get("skipped") else "pending" if test.get("pending") else None)
             status = _MOCHA_STATE.get(state, str(state) if state else "skipped")
-            suite_path = _suite(*here)
+            suite_path = mochawesome.suite_path(here)
             name = str(test.get("title") or "")
             identity = test_identity("mocha", suite_path, name, None)
             attributes: dict[str, object] = {
@@ -210,6 +212,28 @@ def spans_from_report(source: str | os.PathLike | dict, run: str | None = None) 
     if kind == "mochawesome":
         return mochawesome_spans(data, run)
     raise ValueError(f"{path or 'report'}: neither a Playwright JSON report nor a mochawesome report")
+
+
+# Result formats (names in the formats registry) whose reports carry timings enough for spans,
+# and the framework their tests belong to (as the result parsers name it).
+REPORT_FRAMEWORKS = {"playwright-json": "playwright", "mochawesome": "mocha"}
+
+
+def report_span_stream(path: str | os.PathLike, fmt: str) -> SpanStream:
+    """The spans of a landed Playwright JSON or mochawesome report (format `fmt`), streamed like
+    an event file's: profiling_events loads them beside the spans the hooks wrote. Raises
+    ValueError (or OSError) when the report is not one of those."""
+    spans = spans_from_report(path)
+    info = ReportInfo(format=fmt, kind=KIND_PROFILING, framework=REPORT_FRAMEWORKS.get(fmt))
+
+    def counted() -> Iterator[Span]:
+        n = 0
+        for span in spans:
+            n += 1
+            yield span
+        return n
+
+    return SpanStream(info, counted())
 
 
 def write_events(spans, folder: str | os.PathLike | None = None, *, framework: str,

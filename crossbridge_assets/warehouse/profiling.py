@@ -57,9 +57,12 @@ _SLOW = itemgetter(7, 4, 5)  # (duration, kind, name)
 _NO_SESSION = object()
 
 
-def load_profile(engine: Engine, report, stream: SpanStream, *, outbox: bool = True) -> ProfileLoadSummary:
+def load_profile(engine: Engine, report, stream: SpanStream, *, outbox: bool = True,
+                 record: bool = True) -> ProfileLoadSummary:
     """Write every span of `stream` for the `reports` row `report`; with `outbox`, queue the
-    spans for InfluxDB in the same transaction. Parse errors propagate and roll the file back."""
+    spans for InfluxDB in the same transaction. Parse errors propagate and roll the file back.
+    With `record`, the row gets the load's totals and warnings; spans derived from a result
+    report leave its row to the results load."""
     summary = ProfileLoadSummary()
     sha = report.sha256
     with engine.begin() as conn:
@@ -122,7 +125,9 @@ def load_profile(engine: Engine, report, stream: SpanStream, *, outbox: bool = T
         summary.warnings = list(stream.info.warnings)
         complete = stream.info.properties.get("complete")
         summary.complete = None if complete is None else complete == "true"
-        mark_loaded(conn, report, stream.info, {"spans": summary.spans, "by_kind": dict(by_kind)}, summary.warnings)
+        if record:
+            mark_loaded(conn, report, stream.info, {"spans": summary.spans, "by_kind": dict(by_kind)},
+                        summary.warnings)
     summary.slowest.sort(reverse=True)
     return summary
 

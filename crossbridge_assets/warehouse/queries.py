@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Iterable
 
 from sqlalchemy import Engine, and_, case, func, select
 
@@ -12,11 +13,15 @@ from crossbridge_assets.warehouse.landing import LANDED, QUARANTINED
 R = schema.reports
 
 
-def reports_for(engine: Engine, partition: str, kind: str, batch: str | None = None) -> list:
-    """Landed reports of one kind for a day (a sensor batch narrows it to its own files)."""
+def reports_for(engine: Engine, partition: str, kind: str, batch: str | None = None,
+                formats: Iterable[str] | None = None) -> list:
+    """Landed reports of one kind for a day (a sensor batch narrows it to its own files, and
+    `formats` to those formats)."""
     cond = [R.c.partition == partition, R.c.kind == kind, R.c.status == LANDED]
     if batch:
         cond.append(R.c.batch == batch)
+    if formats is not None:
+        cond.append(R.c.format.in_(list(formats)))
     with engine.connect() as conn:
         return list(conn.execute(select(R).where(and_(*cond)).order_by(R.c.arrived_at, R.c.sha256)))
 

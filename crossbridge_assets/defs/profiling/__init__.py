@@ -29,15 +29,17 @@ from crossbridge_assets.delivery import health as delivery_health
 from crossbridge_assets.delivery import influx
 from crossbridge_assets.delivery.outbox import backlog, drain
 from crossbridge_assets.formats import open_report
-from crossbridge_assets.log import get_logger
-from crossbridge_assets.model import KIND_PROFILING
+from crossbridge_assets.hooks.reports import REPORT_FRAMEWORKS, report_span_stream
+from crossbridge_assets.log import bound, get_logger
+from crossbridge_assets.model import KIND_PROFILING, KIND_RESULTS
 from crossbridge_assets.warehouse import schema
-from crossbridge_assets.warehouse.engine import now
+from crossbridge_assets.warehouse.engine import is_transient, now
 from crossbridge_assets.warehouse.profiling import (
     load_profile,
     replace_table,
     span_frame,
 )
+from crossbridge_assets.warehouse.queries import reports_for
 
 GROUP = "profiling"
 OWNERS = ["team:qa-platform"]
@@ -86,7 +88,7 @@ def _slowest_rows(items) -> list[dict]:
     owners=OWNERS,
     retry_policy=STORAGE_RETRY,
     description="Timed spans (tests, phases, steps, HTTP calls, WebDriver commands) from that day's "
-    "profiling event files, queued for InfluxDB when it is configured.",
+    "profiling event files and Playwright JSON / mochawesome result reports, queued for InfluxDB when it is configured.",
     pool="warehouse",
 )
 def profiling_events(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
@@ -97,7 +99,8 @@ def profiling_events(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     slowest: list[tuple[float, str, str]] = []
     bad: list[dict] = []
     crashed: list[dict] = []
-    loaded = spans = queued = 0
+    underived: list[dict] = []
+    loaded = derived = spans = queued = 0
     config = _influx()
     with run_context(context), storage_faults("loading profiling events"):
         landing = warehouse.landing()
@@ -118,6 +121,24 @@ def profiling_events(context: dg.AssetExecutionContext, warehouse: WarehouseReso
             if summary.complete is False:
                 crashed.append({"file": report.original_name, "spans": summary.spans,
                                 "warning": "; ".join(summary.warnings)})
+        # Playwright-JS and Cypress need no hook: their result reports carry the timings. The
+        # report stays the results load's (its row, its quarantine); only its spans are added.
+        for report in reports_for(engine, partition, KIND_RESULTS, batch, formats=REPORT_FRAMEWORKS):
+            with bound(report=report.original_name):
+                try:
+                    summary = load_profile(engine, report, report_span_stream(report.archive_path, report.format),
+                                           outbox=config is not None, record=False)
+                except Exception as exc:
+                    if is_transient(exc):
+                        raise
+                    underived.append({"file": report.original_name, "reason": f"{type(exc).__name__}: {exc}"[:200]})
+                    log.warning("no spans derived from a result report", reason=str(exc)[:200])
+                    continue
+            derived += 1
+            spans += summary.spans
+            queued += summary.outbox_rows - summary.kept_delivered
+            by_kind.update(summary.by_kind)
+            slowest = sorted(slowest + summary.slowest, reverse=True)[:10]
         with engine.connect() as conn:
             E, R = schema.profile_events, schema.reports
             day_rows = conn.execute(
@@ -129,6 +150,7 @@ def profiling_events(context: dg.AssetExecutionContext, warehouse: WarehouseReso
         "dagster/column_schema": EVENTS_SCHEMA,
         "reports_loaded": dg.MetadataValue.int(loaded),
         "reports_quarantined": dg.MetadataValue.int(len(bad)),
+        "result_reports_with_spans": dg.MetadataValue.int(derived),
         "spans_written": dg.MetadataValue.int(spans),
         "queued_for_influxdb": dg.MetadataValue.int(queued),
         "influxdb": dg.MetadataValue.text(config.target if config else "not configured (CROSSBRIDGE_INFLUX_URL unset)"),
@@ -138,6 +160,7 @@ def profiling_events(context: dg.AssetExecutionContext, warehouse: WarehouseReso
         "slowest_spans": dg.MetadataValue.md(md_table(_slowest_rows(slowest), ["kind", "span", "seconds"])),
         "unfinished_sessions": dg.MetadataValue.md(md_table(crashed, ["file", "spans", "warning"])),
         "quarantined_files": dg.MetadataValue.md(md_table(bad, ["file", "reason"])),
+        "result_reports_without_spans": dg.MetadataValue.md(md_table(underived, ["file", "reason"])),
     }
     for kind in ("test", "http", "driver_command"):
         metadata[f"spans_{kind}"] = dg.MetadataValue.int(by_kind.get(kind, 0))

@@ -6,6 +6,11 @@
     ...
     handle.detach()            # optional: flushes a navigation still waiting for "load"
 
+Spans go to the writer given to attach(), else to the active event session (the pytest plugin's
+or Robot listener's). With neither, as in a plain script, the recorder opens a session itself,
+as ``http.install()`` does (into ``folder``, else the inbox, with the CI's run metadata), and
+closes it when the page closes (browser.close() included) or is detached, or at exit.
+
 Only event payloads are read (request.timing, response.status, frame.url), never awaited
 methods, so the same handlers serve the sync and the async API.
 
@@ -19,6 +24,7 @@ methods, so the same handlers serve the sync and the async API.
 from __future__ import annotations
 
 import logging
+import os
 import time
 
 from crossbridge_assets.hooks import events
@@ -36,9 +42,11 @@ def _ms(value) -> float | None:
 
 
 class PageRecorder:
-    def __init__(self, page, writer: events.EventWriter | None = None):
+    def __init__(self, page, writer: events.EventWriter | None = None, folder: str | os.PathLike | None = None):
         self.page = page
         self.writer = writer
+        self.folder = folder
+        self._own: events.EventWriter | None = None  # the session this recorder opened
         self._requests: dict[int, tuple[object, float]] = {}  # id(request) -> (request, wall start)
         self._status: dict[int, int] = {}
         self._nav: dict | None = None  # the main-frame navigation waiting for "load"
@@ -57,8 +65,13 @@ class PageRecorder:
     # -- plumbing
 
     def _writer(self) -> events.EventWriter | None:
-        w = self.writer if self.writer is not None else events.active()
-        return w if w is not None and not w.closed else None
+        if self.writer is not None:
+            return None if self.writer.closed else self.writer
+        # Handlers all run on Playwright's dispatcher thread (or event loop): no race to open one.
+        writer = events.active()
+        if writer is None:
+            writer = self._own = events.start_session(self.folder, framework="python")
+        return writer
 
     def _guard(fn):
         def wrapper(self, *args):
@@ -151,7 +164,8 @@ class PageRecorder:
 
     @_guard
     def _on_close(self, *_):
-        self._flush_nav("interrupted")
+        # Nothing comes after: a late event must not open a new session of its own.
+        self.detach()
 
     def _flush_nav(self, status: str, error: str | None = None) -> None:
         nav, self._nav = self._nav, None
@@ -187,8 +201,13 @@ class PageRecorder:
                     self.page.remove_listener(event, handler)
                 except Exception:  # noqa: BLE001 - the page may be closed already
                     pass
+            # A session of its own ends with the page: the file reaches the inbox now, not at exit.
+            own, self._own = self._own, None
+            if own is not None:
+                own.close()
 
 
-def attach(page, writer: events.EventWriter | None = None) -> PageRecorder:
-    """Record `page`'s requests and navigations into `writer` (default: the active session)."""
-    return PageRecorder(page, writer)
+def attach(page, writer: events.EventWriter | None = None, folder: str | os.PathLike | None = None) -> PageRecorder:
+    """Record `page`'s requests and navigations into `writer` (default: the active session, else
+    a session of the recorder's own in `folder` or the inbox)."""
+    return PageRecorder(page, writer, folder)

@@ -6,14 +6,17 @@ event-listener API.
 
     driver = EventFiringWebDriver(webdriver.Chrome(options=...), CrossBridgeListener())
 
-Spans go to the active event session (the pytest plugin's or Robot listener's, attributed to
-the running test), or to the writer given to the listener. Status is "ok", or "error" with the
-exception when the command raised.
+Spans go to the writer given to the listener, else to the active event session (the pytest
+plugin's or Robot listener's, attributed to the running test). With neither, as in a plain
+script, the listener opens a session itself, as ``http.install()`` does (into ``folder``, else the
+inbox, with the CI's run metadata), and closes it when the driver quits, or at exit. Status is
+"ok", or "error" with the exception when the command raised.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 
@@ -25,15 +28,27 @@ from crossbridge_assets.hooks.http import describe
 log = logging.getLogger("crossbridge.hooks")
 
 _SCRIPT_CHARS = 200
+_open_lock = threading.Lock()
 
 
 class CrossBridgeListener(AbstractEventListener):
-    def __init__(self, writer: events.EventWriter | None = None):
+    def __init__(self, writer: events.EventWriter | None = None, folder: str | os.PathLike | None = None):
         self.writer = writer
+        self.folder = folder
+        self._own: events.EventWriter | None = None  # the session this listener opened
         # Commands in flight on this thread: (name, attributes, wall start, perf start).
         self._local = threading.local()
 
     # -- plumbing
+
+    def _writer(self) -> events.EventWriter | None:
+        if self.writer is not None:
+            return None if self.writer.closed else self.writer
+        with _open_lock:  # drivers on several threads must not open a session each
+            writer = events.active()
+            if writer is None:
+                writer = self._own = events.start_session(self.folder, framework="python")
+        return writer
 
     def _pending(self) -> list:
         stack = getattr(self._local, "stack", None)
@@ -58,8 +73,8 @@ class CrossBridgeListener(AbstractEventListener):
                 attributes["error"] = f"{type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else ''}"
             kw = dict(status="error" if error is not None else "ok", attributes=attributes)
             elapsed = time.perf_counter() - t0
-            writer = self.writer if self.writer is not None else events.active()
-            if writer is not None and not writer.closed:
+            writer = self._writer()
+            if writer is not None:
                 writer.record("driver_command", name, start, elapsed, **kw)
         except Exception:  # noqa: BLE001
             log.warning("crossbridge: Selenium listener failed", exc_info=True)
@@ -123,6 +138,10 @@ class CrossBridgeListener(AbstractEventListener):
 
     def after_quit(self, driver):
         self._after()
+        # A session of its own ends with the driver: the file reaches the inbox now, not at exit.
+        own, self._own = self._own, None
+        if own is not None:
+            own.close()
 
     def on_exception(self, exception, driver):
         # Also called for failures outside a dispatched command (no pending entry): nothing to time.

@@ -209,7 +209,10 @@ def test_writer_never_raises_on_a_broken_file(tmp_path, caplog):
 
 def test_resolve_dir_order(tmp_path):
     assert events.resolve_dir("explicit", {"CROSSBRIDGE_EVENTS_DIR": "e"}) == Path("explicit")
+    assert events.resolve_dir(None, {"CROSSBRIDGE_EVENTS_DIR": "e", "CROSSBRIDGE_INBOX": "i"}) == Path("e")
     assert events.resolve_dir(None, {"CROSSBRIDGE_EVENTS_DIR": "e", "CROSSBRIDGE_HOME": "h"}) == Path("e")
+    # The folder the sensor watches, when it was moved away from the home.
+    assert events.resolve_dir(None, {"CROSSBRIDGE_INBOX": "i", "CROSSBRIDGE_HOME": "h"}) == Path("i")
     assert events.resolve_dir(None, {"CROSSBRIDGE_HOME": "h"}) == Path("h") / "inbox"
     assert events.resolve_dir(None, {}) == Path(".crossbridge") / "inbox"
 

@@ -55,13 +55,14 @@ MAX_ATTRIBUTE_CHARS = 2000
 
 
 def resolve_dir(explicit: str | os.PathLike | None = None, env: Mapping[str, str] | None = None) -> Path:
-    """Where event files go: explicit folder > CROSSBRIDGE_EVENTS_DIR > $CROSSBRIDGE_HOME/inbox,
-    CROSSBRIDGE_HOME defaulting to ./.crossbridge."""
+    """Where event files go: explicit folder > CROSSBRIDGE_EVENTS_DIR > CROSSBRIDGE_INBOX (the
+    folder the sensor watches) > $CROSSBRIDGE_HOME/inbox, CROSSBRIDGE_HOME defaulting to ./.crossbridge."""
     env = os.environ if env is None else env
     if explicit:
         return Path(explicit).expanduser()
-    if env.get("CROSSBRIDGE_EVENTS_DIR"):
-        return Path(env["CROSSBRIDGE_EVENTS_DIR"]).expanduser()
+    for variable in ("CROSSBRIDGE_EVENTS_DIR", "CROSSBRIDGE_INBOX"):
+        if env.get(variable):
+            return Path(env[variable]).expanduser()
     home = env.get("CROSSBRIDGE_HOME") or ".crossbridge"
     return Path(home).expanduser() / "inbox"
 

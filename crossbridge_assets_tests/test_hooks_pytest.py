@@ -219,3 +219,31 @@ def test_plugin_problems_never_break_the_run(suite):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "3 passed" in proc.stdout
     assert "profiling could not start" in proc.stdout + proc.stderr
+
+
+def test_plugin_loads_through_its_pytest11_entry_point(suite):
+    from importlib.metadata import entry_points
+
+    ours = [ep for ep in entry_points(group="pytest11") if ep.module == "crossbridge_assets.hooks.pytest_plugin"]
+    assert len(ours) == 1, [ep.value for ep in entry_points(group="pytest11")]
+    assert ours[0].value == "crossbridge_assets.hooks.pytest_plugin" and ours[0].dist.name == "crossbridge-assets"
+
+    # No -p anywhere: not on the command line, not through PYTEST_PLUGINS / PYTEST_ADDOPTS.
+    env = {k: v for k, v in _env().items()
+           if k not in ("PYTEST_PLUGINS", "PYTEST_ADDOPTS", "PYTEST_DISABLE_PLUGIN_AUTOLOAD")}
+    out = suite / "events"
+    cmd = [PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--crossbridge={out}",
+           "-k", "test_pass or test_fail", "test_suite.py"]
+    proc = run(cmd, cwd=suite, env=env)
+    assert proc.returncode == 1, proc.stdout + proc.stderr  # test_fail fails, on purpose
+    assert "crossbridge: profiling events written to" in proc.stdout
+    files = event_files(out)
+    assert len(files) == 1
+    _, spans = read_events(files[0])
+    assert {s.attributes["nodeid"]: s.status for s in spans if s.kind == "test"} == {
+        "test_suite.py::test_pass": "passed", "test_suite.py::test_fail": "failed"}
+
+    # With entry-point plugins switched off the option does not even exist: it was the entry point.
+    proc = run(cmd, cwd=suite, env={**env, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"})
+    assert proc.returncode == 4 and "--crossbridge" in proc.stderr, proc.stdout + proc.stderr
+    assert len(event_files(out)) == 1

@@ -70,11 +70,9 @@ def test_write_and_read_back(influxd, crossbridge_env, tmp_path):
     client.close()
 
 
-def test_influxd_stopped_mid_delivery_then_restarted_every_span_arrives_once(influxd, crossbridge_env, tmp_path):
-    db = influxd.create_database()
-    n = 30_000
-    engine = loaded(crossbridge_env, tmp_path, n)
-    client = influx.make_client(influx.load_config({**influxd.env(db), "CROSSBRIDGE_INFLUX_TIMEOUT": "3"}))
+def stop_mid_delivery(influxd, engine, client, n: int):
+    """Drain in a thread and stop influxd once 2,000 of the n spans are in: requests in flight
+    fail, later ones are refused. Returns the drain's result (the caller starts influxd again)."""
     outcome = {}
 
     def deliver():
@@ -85,12 +83,21 @@ def test_influxd_stopped_mid_delivery_then_restarted_every_span_arrives_once(inf
     deadline = time.time() + 60
     while backlog(engine).delivered < 2000 and time.time() < deadline:
         time.sleep(0.01)
+    influxd.stop()
+    worker.join(60)
+    first = outcome["first"]
+    assert first.error and "not reachable" in first.error, first
+    assert 0 < first.delivered < n
+    return first
+
+
+def test_influxd_stopped_mid_delivery_then_restarted_every_span_arrives_once(influxd, crossbridge_env, tmp_path):
+    db = influxd.create_database()
+    n = 30_000
+    engine = loaded(crossbridge_env, tmp_path, n)
+    client = influx.make_client(influx.load_config({**influxd.env(db), "CROSSBRIDGE_INFLUX_TIMEOUT": "3"}))
     try:
-        influxd.stop()  # mid-delivery: requests in flight fail, later ones are refused
-        worker.join(60)
-        first = outcome["first"]
-        assert first.error and "not reachable" in first.error, first
-        assert 0 < first.delivered < n
+        first = stop_mid_delivery(influxd, engine, client, n)
         left = backlog(engine)
         assert left.pending == n - first.delivered and "not reachable" in left.last_error
         # Still down: the next drain delivers nothing and loses nothing.
@@ -230,6 +237,52 @@ def test_outbox_sensor_requests_a_delivery_while_points_wait(crossbridge_env, tm
     loaded(crossbridge_env, tmp_path, 10)
     request = tick()
     assert isinstance(request, dg.RunRequest) and request.tags == {"crossbridge/delivery": "influxdb"}
+
+
+def test_after_an_outage_the_outbox_sensor_starts_the_run_that_finishes_the_delivery(
+        influxd, crossbridge_env, tmp_path, monkeypatch, dagster_instance):
+    """Delivery resumes by itself: influxd stops mid-delivery and comes back; nobody drains by
+    hand, the sensor's tick requests a run and that run (the sensor's own job, the definitions'
+    resources) delivers the rest, each span once."""
+    from crossbridge_assets.definitions import defs
+    from crossbridge_assets.defs.common import WarehouseResource
+    from crossbridge_assets.defs.profiling import influxdb_outbox_sensor
+
+    def tick():
+        with dg.build_sensor_context(instance=dagster_instance, resources={"warehouse": WarehouseResource()}) as ctx:
+            return influxdb_outbox_sensor(ctx)
+
+    db = influxd.create_database()
+    for key, value in influxd.env(db).items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("CROSSBRIDGE_INFLUX_TIMEOUT", "3")
+    n = 30_000
+    engine = loaded(crossbridge_env, tmp_path, n)
+    client = influx.make_client(influx.load_config())
+    try:
+        first = stop_mid_delivery(influxd, engine, client, n)
+        # While it is down the sensor keeps asking: points wait.
+        assert isinstance(tick(), dg.RunRequest)
+    finally:
+        influxd.start()
+        client.close()
+    waiting = backlog(engine).pending
+    assert waiting == n - first.delivered
+
+    request = tick()
+    assert isinstance(request, dg.RunRequest) and request.tags == {"crossbridge/delivery": "influxdb"}
+    job = defs.resolve_job_def(influxdb_outbox_sensor.job_name)
+    assert job.asset_layer.selected_asset_keys == {dg.AssetKey("influxdb_delivery")}
+    result = job.execute_in_process(run_config=request.run_config, instance=dagster_instance, tags=request.tags)
+    assert result.success
+    md = result.asset_materializations_for_node("influxdb_delivery")[0].metadata
+    assert md["delivered"].value == waiting and md["pending"].value == 0 and md["delivered_total"].value == n
+    (run,) = dagster_instance.get_run_records(dg.RunsFilter(tags={"crossbridge/delivery": "influxdb"}))
+    assert run.dagster_run.status == dg.DagsterRunStatus.SUCCESS
+
+    assert backlog(engine).pending == 0 and backlog(engine).delivered == n
+    assert counts(influxd, db) == (n, n)
+    assert "the outbox is empty" in tick().skip_message, "nothing left: no further run is requested"
 
 
 def test_influxdb_reachable_fails_while_influxd_is_stopped_and_recovers(influxd, monkeypatch):

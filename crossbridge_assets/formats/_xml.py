@@ -1,7 +1,8 @@
 """Hostile-input-safe XML streaming shared by the XML formats.
 
 Every report is treated as hostile: no external entities, no DTD loading, no network,
-libxml2's default limits on entity amplification and tree size kept on (huge_tree=False).
+libxml2's default limits on entity amplification and tree size kept on (huge_tree=False) for
+any document with a DOCTYPE; one without cannot declare entities and may hold huge text.
 """
 
 from __future__ import annotations
@@ -40,12 +41,16 @@ _FIRST_ELEMENT = re.compile(rb"<[A-Za-z_:]")
 _ENTITY_DECL = re.compile(rb"<!ENTITY\s+(%\s*)?([^\s>]*)", re.I)
 
 
-def check_prolog(path: Path, head: bytes) -> None:
+def check_prolog(path: Path, head: bytes) -> bool:
     """Refuse a document whose DOCTYPE declares entities, before libxml2 sees any of it.
 
     No report format needs entity declarations; they are how XXE (file:// or http:// entities)
     and entity-expansion bombs are written. A DOCTYPE that only names an external DTD (Cobertura,
-    JaCoCo) is accepted: it is never loaded (load_dtd=False, no_network=True)."""
+    JaCoCo) is accepted: it is never loaded (load_dtd=False, no_network=True).
+
+    Returns True when the head holds the whole prolog and it has no DOCTYPE (nor anything left
+    open): such a document cannot declare an entity, so libxml2's size limits, there against
+    expansion bombs, can be lifted for it (a test's captured output may exceed 10 MB)."""
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
             head = head.decode("utf-16").encode("utf-8", "replace")
@@ -54,7 +59,8 @@ def check_prolog(path: Path, head: bytes) -> None:
     elif head[:4] in (b"<\x00?\x00", b"\x00<\x00?"):
         head = head.decode("utf-16-le" if head[0] == 0x3C else "utf-16-be", "replace").encode("utf-8", "replace")
     if b"<!" not in head:
-        return
+        first = _FIRST_ELEMENT.search(head)
+        return first is not None and b"<?" not in _PI.sub(b"", head[: first.start()])
     text = _PI.sub(b"", _COMMENT.sub(b"", head))
     first = _FIRST_ELEMENT.search(text)
     if first is None and len(head) >= PROLOG_BYTES and b"<!DOCTYPE" in text.upper():
@@ -69,6 +75,8 @@ def check_prolog(path: Path, head: bytes) -> None:
             f"refused: the DOCTYPE declares the {kind} '{name}'; entity declarations are not allowed "
             "in reports (external-entity or entity-expansion attack)",
         )
+    # A DOCTYPE, or a comment or PI the head cut: keep the limits.
+    return first is not None and b"<!" not in prolog and b"<?" not in prolog
 
 
 def _read_head(path: Path) -> bytes:
@@ -81,9 +89,10 @@ def _read_head(path: Path) -> bytes:
 
 def iterparse(path: Path, events: Iterable[str] = ("end",), tag=None) -> Iterator[tuple[str, etree._Element]]:
     """lxml iterparse with safe settings; parse errors become FormatError naming file and position."""
-    check_prolog(path, _read_head(path))
+    plain = check_prolog(path, _read_head(path))
     try:
-        ctx = etree.iterparse(str(path), events=tuple(events), tag=tag, remove_comments=True, **SAFE)
+        ctx = etree.iterparse(str(path), events=tuple(events), tag=tag, remove_comments=True,
+                              **{**SAFE, "huge_tree": plain})
         yield from ctx
     except etree.XMLSyntaxError as exc:
         raise FormatError(path, f"malformed XML: {_syntax_message(exc)}") from exc

@@ -89,6 +89,9 @@ def test_sensor_batch_lands_and_loads_and_quarantines_truncated(crossbridge_env,
     assert rows["TEST-cart.xml"].status == "landed"
     assert rows["TEST-cart.xml"].project == "shop" and rows["TEST-cart.xml"].branch == "main"
     assert rows["TEST-cart.xml"].build == "101" and rows["TEST-cart.xml"].metadata_source == "path"
+    # Run-level timing: pytest's one suite under a root without a time; Surefire's root suite.
+    assert rows["TEST-cart.xml"].duration == pytest.approx(0.056)
+    assert rows["TEST-api.xml"].duration == pytest.approx(1.204)
     assert rows["TEST-truncated.xml"].status == "quarantined"
     assert "malformed XML" in rows["TEST-truncated.xml"].reason
     assert (s.quarantine / rows["TEST-truncated.xml"].partition / rows["TEST-truncated.xml"].sha256).exists()

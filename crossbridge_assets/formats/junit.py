@@ -20,6 +20,7 @@ from crossbridge_assets.formats import FormatSpec, Sniff
 from crossbridge_assets.formats._common import parse_timestamp, to_float, to_int
 from crossbridge_assets.formats._tags import extract_tags
 from crossbridge_assets.formats._xml import _LOCAL_NAMES, iterparse, local, text_of
+from crossbridge_assets.formats.mochawesome import suite_path as mocha_suite_path
 from crossbridge_assets.model import (
     ERROR,
     FAILED,
@@ -150,8 +151,15 @@ def _case(elem: etree._Element, framework: str) -> TestCase:
     else:
         status_attr = file = line = None
     raw_name = raw_name or ""
+    if framework == "mocha" and classname and len(raw_name) > len(classname) and raw_name.endswith(" " + classname):
+        # mocha-junit-reporter: name is mocha's full title (the describe() titles, then the
+        # test's), classname the test's title. Split as mocha's own reporters do, so the test
+        # has one identity whichever of them wrote the file.
+        suite = mocha_suite_path([raw_name[: -len(classname) - 1]])
+        raw_name = classname
+    else:
+        suite = normalize_suite(classname) if classname else _suite_path(elem.getparent())
     name, params = split_parameters(raw_name)
-    suite = normalize_suite(classname) if classname else _suite_path(elem.getparent())
     duration = _seconds(time)
 
     outcome_priority, status, outcome_elem = 3, PASSED, None
@@ -235,6 +243,7 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
     framework = "junit"
     framework_known = False
     sum_children = False  # root <testsuites> without totals: the first-level suites have them
+    sum_time = False  # root <testsuites> without a time (pytest): the run took the first-level suites' sum
     # Repeats are looked for within one suite (where go-junit-report and gotestsum put reruns),
     # so memory follows the size of a suite, not of the file.
     seen: dict[tuple[str, str, str | None], int] = {}
@@ -265,6 +274,7 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
             info.duration = to_float(attrs.get("time"))
             info.started_at = parse_timestamp(attrs.get("timestamp"))
             sum_children = local(root.tag) == "testsuites" and not info.declared
+            sum_time = local(root.tag) == "testsuites" and info.duration is None
         if not framework_known:
             first = root if local(root.tag) == "testsuite" else next(root.iterchildren("{*}testsuite"), None)
             if first is not None:
@@ -323,6 +333,10 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
             if sum_children and elem.getparent() is root:
                 for key, value in _declared(elem.attrib).items():
                     info.declared[key] = info.declared.get(key, 0) + value
+            if sum_time and elem.getparent() is root:
+                seconds = to_float(elem.get("time"))
+                if seconds is not None:
+                    info.duration = (info.duration or 0.0) + seconds
             elem.clear(keep_tail=False)
             parent = elem.getparent()
             if parent is not None:

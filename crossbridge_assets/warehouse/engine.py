@@ -147,6 +147,12 @@ def _v5(conn: Connection) -> None:
     old.drop(conn)
 
 
+def _v6(conn: Connection) -> None:
+    """reports.duration: the run time a report states. A database made by _v1 since has it."""
+    if "duration" not in {c["name"] for c in inspect(conn).get_columns("reports")}:
+        conn.execute(text("ALTER TABLE reports ADD COLUMN duration FLOAT"))
+
+
 # (version, description, step). Append only: a released step never changes.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "reports and test results", _v1),
@@ -154,6 +160,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (3, "profiling", _v3),
     (4, "run-level aggregates kept by retention", _v4),
     (5, "profiling tables for bulk loading; the outbox as ranges of spans", _v5),
+    (6, "the run time each report states", _v6),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -53,6 +53,7 @@ reports = Table(
     Column("shard", Text),
     Column("shards_expected", Integer),
     Column("started_at", TS),
+    Column("duration", Float),  # seconds the run took, as the report states it (run-level timing)
     Column("ci_url", Text),
     Column("metadata_source", String(16)),  # manifest | path | report | ci | none
     Column("run_id", String(40)),

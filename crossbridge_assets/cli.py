@@ -174,12 +174,32 @@ def cmd_summary(args) -> int:
 def cmd_patch_coverage(args) -> int:
     """Coverage of the lines a change adds or modifies, from the warehouse or report files."""
     from crossbridge_assets.analysis.patch_coverage import DiffError, changed_lines, format_report, git_diffs, patch_coverage
-    from crossbridge_assets.formats import FormatError, read_report
+    from crossbridge_assets.formats import FormatError, detect
     from crossbridge_assets.formats._coverage import merge_coverage
+    from crossbridge_assets.model import KIND_COVERAGE
 
     if args.coverage:
+        from crossbridge_assets.warehouse.coverage import EXECUTED_ONLY
+
         try:
-            coverage = merge_coverage(read_report(path)[2] for path in args.coverage)
+            specs = [(Path(path), detect(Path(path))) for path in args.coverage]
+            for path, spec in specs:
+                if spec.kind != KIND_COVERAGE:
+                    _err(f"{path}: is a {spec.name} report, not a coverage report")
+                    return EXIT_UNREADABLE
+            # A data file lists only the lines that ran, so a changed line that never ran would
+            # look like no code. Refused beside a full report too: that report already holds
+            # the run's hits, and a file only the data file measured would silently not count.
+            executed_only = [str(path) for path, spec in specs if spec.name in EXECUTED_ONLY]
+            if executed_only:
+                _err(
+                    f"{', '.join(executed_only)}: a coverage.py data file records only the lines that ran, "
+                    "not which lines are code, so changed lines that never ran would count as covered; "
+                    "pass the report coverage.py writes from it (coverage xml, coverage json or coverage lcov; "
+                    "coverage combine first for several data files)"
+                )
+                return EXIT_UNREADABLE
+            coverage = merge_coverage(spec.open(path) for path, spec in specs)
         except FormatError as exc:
             _err(f"{exc.path}: {exc.reason}")
             return EXIT_UNREADABLE
@@ -325,7 +345,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--repo", default=".", help="the git repository (default: the current folder)")
     sp.add_argument("--committed-only", action="store_true", help="leave staged and unstaged changes out")
     sp.add_argument("--coverage", action="append", metavar="FILE",
-                    help="coverage report(s) to use instead of the warehouse; several are merged")
+                    help="coverage report(s) to use instead of the warehouse, several merged: reports that "
+                    "list every statement (coverage.xml/json, LCOV, Cobertura, JaCoCo); a coverage.py data "
+                    "file is refused (run `coverage xml` first)")
     sp.add_argument("--run", metavar="ID", help="warehouse run to use (default: the latest with coverage)")
     sp.add_argument("--project", help="with the warehouse: latest run of this project")
     sp.add_argument("--branch", help="with the warehouse: latest run of this branch")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from crossbridge_assets import cli
-from crossbridge_assets.analysis.patch_coverage import DiffError, changed_lines, parse_diff, patch_coverage
+from crossbridge_assets.analysis.patch_coverage import DiffError, changed_lines, git_diffs, parse_diff, patch_coverage
 from crossbridge_assets.model import FileCoverage
 
 BASE = '''\
@@ -119,10 +119,10 @@ def diff_cover(repo: Path, report: str) -> dict:
     return json.loads(out.read_text())
 
 
-def ours(repo: Path, report: str, capsys, monkeypatch) -> dict:
+def ours(repo: Path, report: str, capsys, monkeypatch, *more: str) -> dict:
     monkeypatch.chdir(repo)
     capsys.readouterr()
-    assert cli.main(["patch-coverage", "--diff", "main", "--coverage", report, "--json"]) == 0
+    assert cli.main(["patch-coverage", "--diff", "main", "--coverage", report, "--json", *more]) == 0
     return json.loads(capsys.readouterr().out)
 
 
@@ -169,6 +169,46 @@ def test_unknown_compare_branch_is_one_clear_line(changed_repo, capsys, monkeypa
     assert cli.main(["patch-coverage", "--diff", "nope", "--coverage", "coverage.xml"]) == 2
     err = capsys.readouterr().err
     assert "nope" in err and "--diff" in err and len(err.strip().splitlines()) == 1
+
+
+def test_personal_git_config_does_not_change_the_change(changed_repo, capsys, monkeypatch):
+    plain = ours(changed_repo, "coverage.xml", capsys, monkeypatch)
+    settings = [
+        ("diff.mnemonicPrefix", "true"),  # c/ i/ w/ instead of a/ b/
+        ("diff.noprefix", "true"),
+        ("diff.srcPrefix", "x/"),  # git >= 2.45; older versions ignore the key
+        ("diff.dstPrefix", "y/"),
+        ("color.ui", "always"),
+        ("diff.external", "false"),  # an external diff tool that fails
+    ]
+    for key, value in settings:
+        git(changed_repo, "config", key, value)
+        assert ours(changed_repo, "coverage.xml", capsys, monkeypatch) == plain, key
+        git(changed_repo, "config", "--unset", key)
+    # From a subfolder, diff.relative would name files relative to it and leave the rest out.
+    git(changed_repo, "config", "diff.relative", "true")
+    assert ours(changed_repo, "coverage.xml", capsys, monkeypatch, "--repo", "shop") == plain
+
+
+def test_a_coverage_data_file_is_refused(changed_repo, capsys, monkeypatch):
+    from crossbridge_assets.formats import read_report
+
+    monkeypatch.chdir(changed_repo)
+    # Why: the data file knows only what ran, so the four changed lines that never ran would
+    # look like no code and the change would be 100% covered.
+    changed = changed_lines(git_diffs(changed_repo, "main"))
+    executed = {fc.path: fc for fc in read_report(".coverage")[2]}
+    assert patch_coverage(changed, executed).percent == 100.0
+    for reports in ([".coverage"], ["coverage.xml", ".coverage"]):
+        capsys.readouterr()
+        argv = ["patch-coverage", "--diff", "main", "--fail-under", "100"]
+        for report in reports:
+            argv += ["--coverage", report]
+        assert cli.main(argv) == 2
+        out, err = capsys.readouterr()
+        assert out == "" and len(err.strip().splitlines()) == 1
+        assert err.startswith("crossbridge: .coverage: a coverage.py data file records only the lines that ran")
+        assert "coverage xml, coverage json or coverage lcov" in err
 
 
 # ---------------------------------------------------------------------------- pure parts

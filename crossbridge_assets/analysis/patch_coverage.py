@@ -7,6 +7,9 @@ semantics, so the two tools agree on the same diff and report.
 - Only lines the report measured count: a changed blank line, comment or docstring is not code.
 - A measured line is covered when it ran (hits > 0); the percentage is covered over measured,
   100 when the change touches no measured line.
+- So the report must list the statements that did not run: coverage.xml/json, LCOV and the
+  other reports diff-cover reads do; a coverage.py data file (.coverage) holds only what ran,
+  which would make every changed line that never ran "not code", and is refused by the CLI.
 Pure, except `git_diffs`, which runs git.
 """
 
@@ -21,7 +24,20 @@ from typing import Iterable, Mapping
 from crossbridge_assets.model import FileCoverage
 
 DEFAULT_COMPARE = "origin/main"
-GIT_DIFF = ("git", "-c", "diff.noprefix=false", "diff", "--no-color", "--no-ext-diff", "-U0")
+# Personal git config must not change the diff's shape: prefixes other than a/ b/ (noprefix,
+# mnemonicPrefix's c/ i/ w/, git 2.45's srcPrefix/dstPrefix) break the file names, `relative`
+# makes them relative to a subfolder and drops the rest, colour and external tools replace the
+# text. diff-cover neutralizes the prefixes, colour and external diff the same way; unknown keys
+# (srcPrefix on an older git) are ignored by git.
+GIT_DIFF = (
+    "git",
+    "-c", "diff.noprefix=false",
+    "-c", "diff.mnemonicPrefix=false",
+    "-c", "diff.srcPrefix=a/",
+    "-c", "diff.dstPrefix=b/",
+    "-c", "diff.relative=false",
+    "diff", "--no-color", "--no-ext-diff", "-U0",
+)
 
 
 class DiffError(ValueError):

@@ -2,9 +2,19 @@
 measured files, executed lines (or arcs, for branch measurement) and dynamic contexts.
 
 A data file records what ran, not what could have run: every line it holds is covered, and the
-statements that never ran (and so branch totals) only exist once the source is analysed, which
-is what `coverage xml/json/lcov` do. Use those reports for percentages; use this one for exact
+statements that never ran only exist once the source is analysed, which is what
+`coverage xml/json/lcov` do. Use those reports for percentages; use this one for exact
 executed lines and for per-test coverage.
+
+Branches: `coverage run --branch` stores the arcs (line -> next line) that ran, but a branch is
+a line with several *possible* exits, and only coverage.py's analysis of the source knows
+those (its XML/JSON reports take them from the parsed source, minus `# pragma: no branch` and
+configured exclusions, after mapping multi-line statements to their first line). A line with
+one executed exit may be a half-taken branch, and a line with two may not be a branch at all
+(an exception's jump is an arc too), so no branch counts are derived here: records have no
+branches, and the report info says what was measured: properties `measurement` ("arcs" or
+"lines") and, for arcs, `arcs` (distinct arcs that ran, all files). For branch coverage read
+the XML or JSON report of the same data.
 
 Per-test coverage: with dynamic contexts (pytest-cov `--cov-context=test`, or
 `[run] dynamic_context = test_function`) every context is a test; CoverageStream.per_test maps
@@ -53,7 +63,9 @@ def _files(path: Path, stream: CoverageStream) -> Iterator[FileCoverage]:
     try:
         data = _open_data(path)
         try:
-            info.properties["measurement"] = "arcs" if data.has_arcs() else "lines"
+            has_arcs = data.has_arcs()
+            info.properties["measurement"] = "arcs" if has_arcs else "lines"
+            arcs = 0
             contexts = sorted(c for c in data.measured_contexts() if c)
             if contexts:
                 info.properties["contexts"] = str(len(contexts))
@@ -86,10 +98,14 @@ def _files(path: Path, stream: CoverageStream) -> Iterator[FileCoverage]:
                     for n in data.lines(measured) or ():
                         if n > 0:
                             fc.lines[n] = 1  # coverage.py records that a line ran, not how often
+                if has_arcs:
+                    arcs += len(data.arcs(measured) or ())
                 tracer = data.file_tracer(measured)
                 if tracer:
                     info.properties.setdefault("file_tracers", tracer)
                 yield table.files.pop(fc.path)
+            if has_arcs:
+                info.properties["arcs"] = str(arcs)
         finally:
             data.close()
     except (CoverageException, sqlite3.Error) as exc:

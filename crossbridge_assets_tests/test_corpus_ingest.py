@@ -4,6 +4,7 @@ corpus oracle (SOURCES.tsv) report by report."""
 
 import hashlib
 import os
+import re
 import shutil
 import time
 from collections import defaultdict
@@ -15,6 +16,7 @@ from sqlalchemy import func, select
 from crossbridge_assets.definitions import defs
 from crossbridge_assets.defs.common import WarehouseResource
 from crossbridge_assets.defs.landing import inbox_sensor
+from crossbridge_assets.formats import open_report
 from crossbridge_assets.model import ERROR, FAILED, SKIPPED
 from crossbridge_assets.warehouse import schema
 from crossbridge_assets.warehouse.engine import make_engine
@@ -34,8 +36,9 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_whole_results_corpus_in_one_batch(crossbridge_env, dagster_instance, corpus_dir):
-    s = crossbridge_env
+def _ingest_corpus_in_one_batch(s, dagster_instance, corpus_dir):
+    """Copy the results corpus (and one byte-identical copy) into the inbox, tick the sensor until
+    it asks for one run, execute that run. Returns (oracle rows grouped by sha256, run result)."""
     rows = corpus_rows(kind="results")
     assert rows, "SOURCES.tsv lists no results reports"
 
@@ -79,6 +82,12 @@ def test_whole_results_corpus_in_one_batch(crossbridge_env, dagster_instance, co
     )
     assert result.success
     assert not _sensor_tick(dagster_instance, second.cursor).run_requests, "the batch is done"
+    return by_sha, result
+
+
+def test_whole_results_corpus_in_one_batch(crossbridge_env, dagster_instance, corpus_dir):
+    s = crossbridge_env
+    by_sha, result = _ingest_corpus_in_one_batch(s, dagster_instance, corpus_dir)
 
     engine = make_engine(s.warehouse_url)
     with engine.connect() as conn:
@@ -130,3 +139,74 @@ def test_whole_results_corpus_in_one_batch(crossbridge_env, dagster_instance, co
     assert md["tests"].value == expected_rows
     landing_md = result.asset_materializations_for_node("landed_reports")[0].metadata
     assert landing_md["quarantined"].value + md["reports_quarantined"].value == quarantined
+
+
+# ---------------------------------------------------------------------------- checks and metadata of the batch
+
+
+def _md_rows(table: str) -> list[list[str]]:
+    """Data rows of a markdown table as written in materialization metadata, cells stripped."""
+    lines = table.splitlines()
+    assert len(lines) >= 2 and set(lines[1]) <= set("|-"), table
+    return [[cell.strip() for cell in re.split(r"(?<!\\)\|", line)[1:-1]] for line in lines[2:]]
+
+
+def _md_cell(text: str) -> str:
+    """A value as a metadata table shows it: pipes escaped, one line, at most 160 characters."""
+    text = text.replace("|", "\\|").replace("\n", " ")
+    return (text if len(text) <= 160 else text[:157] + "...").strip()
+
+
+def test_corpus_batch_checks_and_metadata(crossbridge_env, dagster_instance, corpus_dir):
+    """What the UI shows for the batch: report_warnings names the files read with warnings,
+    slowest_tests starts with the slowest test of the batch, pass_rate follows the oracle."""
+    s = crossbridge_env
+    by_sha, result = _ingest_corpus_in_one_batch(s, dagster_instance, corpus_dir)
+    engine = make_engine(s.warehouse_url)
+    with engine.connect() as conn:
+        names = {r.sha256: r.original_name for r in conn.execute(select(schema.reports))}
+
+    # The oracle side, computed from the files themselves: every distinct landed report once.
+    warnings: dict[str, list[str]] = {}
+    timed: list[tuple[float, str]] = []
+    tests = passed = skipped = 0
+    for sha, group in by_sha.items():
+        oracle = group[0]
+        if oracle["tests"] == "error":
+            continue
+        tests += int(oracle["tests"])
+        skipped += int(oracle["skipped"])
+        passed += int(oracle["tests"]) - int(oracle["failures"]) - int(oracle["errors"]) - int(oracle["skipped"])
+        stream = open_report(oracle["path"])
+        for case in stream:
+            if case.duration is not None:  # a test's duration: all its attempts together
+                name = case.name + (case.parameters or "")
+                timed.append((case.duration, f"{case.suite}.{name}" if case.suite else name))
+        if stream.info.warnings:
+            warnings[names[sha]] = stream.info.warnings
+
+    # report_warnings: WARN, naming every file read with warnings and nothing else.
+    declared_disagree = {n for n, ws in warnings.items() if any("declared totals disagree" in w for w in ws)}
+    assert "enricomi__xunit.xml" in declared_disagree and len(declared_disagree) > 1, warnings
+    checks = {(e.asset_key.to_user_string(), e.check_name): e for e in result.get_asset_check_evaluations()}
+    check = checks[("test_results", "report_warnings")]
+    assert check.passed is False
+    assert check.severity == dg.AssetCheckSeverity.WARN
+    assert check.description.startswith(f"{len(warnings)} report(s) read with warnings; ")
+    listed = {row[0]: row[1] for row in _md_rows(check.metadata["reports"].value)}
+    assert set(listed) == set(warnings)
+    assert declared_disagree <= set(listed)
+    for name, ws in warnings.items():
+        assert listed[name] == _md_cell("; ".join(ws)), name
+
+    md = result.asset_materializations_for_node("test_results")[0].metadata
+    # slowest_tests: the ten longest durations of the batch, slowest first.
+    slowest = sorted(timed, reverse=True)[:10]
+    rows = _md_rows(md["slowest_tests"].value)
+    assert md["slowest_tests"].value.splitlines()[0] == "| test | seconds |"
+    assert rows[0] == [_md_cell(slowest[0][1]), str(round(slowest[0][0], 3))]
+    assert rows == [[_md_cell(label), str(round(seconds, 3))] for seconds, label in slowest]
+
+    # pass_rate: passed over executed tests (skipped ones count neither way), from the oracle counts.
+    assert (md["tests"].value, md["passed"].value, md["skipped"].value) == (tests, passed, skipped)
+    assert md["pass_rate"].value == round(passed / (tests - skipped), 4)

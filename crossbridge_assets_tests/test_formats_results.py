@@ -6,20 +6,25 @@ from __future__ import annotations
 import ast
 import http.server
 import json
+import os
 import re
+import subprocess
+import sys
 import threading
 from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 
-from crossbridge_assets.formats import FormatError, UnknownFormat, detect, read_report, registry
+from crossbridge_assets.formats import FormatError, UnknownFormat, detect, open_report, read_report, registry
 from crossbridge_assets.formats import _xml
 from crossbridge_assets.formats._tags import extract_tags, find_ids
 from crossbridge_assets.model import ERROR, FAILED, PASSED, SKIPPED
+from crossbridge_assets.model import test_identity as identity_of
 from crossbridge_assets_tests.conftest import FIXTURES, corpus_params
 
 RESULTS = FIXTURES / "results"
+JUNIT = FIXTURES / "junit"
 HOSTILE = FIXTURES / "hostile"
 
 
@@ -172,6 +177,342 @@ def test_declared_totals_disagreement_is_a_warning(corpus_dir):
     _spec, stream, _ = read_report(corpus_dir / "results/junit/enricomi__xunit.xml")
     assert stream.info.declared["tests"] == 173
     assert any("tests declared 173" in w for w in stream.info.warnings)
+
+
+# ---------------------------------------------------------------------------- JUnit: reruns, suite errors, not-run statuses
+# Hand-made fixtures in fixtures/junit, each in the shape its tool writes (the comment at the top
+# of each file names the writer it copies).
+
+
+def _open(path: Path):
+    """Through the public API: the stream (totals and info complete) and its test cases."""
+    stream = open_report(path)
+    cases = list(stream)
+    return stream, cases
+
+
+def _ids(cases) -> list[tuple[str, str, str | None, str]]:
+    return [(c.suite, c.name, c.parameters, c.status) for c in cases]
+
+
+def test_surefire_rerun_error_and_failure_attempts_in_run_order():
+    stream, cases = _open(JUNIT / "surefire-rerun-errors.xml")
+    assert stream.info.format == "junit" and stream.info.framework == "junit"
+    suite = "com.acme.orders.OrderRepositoryTest"
+    assert _ids(cases) == [
+        (suite, "savesOrder", None, ERROR),
+        (suite, "cancelsOrder", None, ERROR),
+        (suite, "listsOrders", None, PASSED),
+    ]
+    assert len({c.identity for c in cases}) == 3
+    saves, cancels, lists = cases
+
+    # <error> is run 1, each <rerunError> a later run, in document order.
+    assert [(a.status, a.message, a.failure_type) for a in saves.attempts] == [
+        (ERROR, "Connection refused: db:5432", "org.postgresql.util.PSQLException"),
+        (ERROR, "Connection refused: db:5432", "org.postgresql.util.PSQLException"),
+        (ERROR, "Connection reset", "java.net.SocketException"),
+    ]
+    refused = (
+        "org.postgresql.util.PSQLException: Connection refused: db:5432\n"
+        "\tat com.acme.orders.OrderRepositoryTest.savesOrder(OrderRepositoryTest.java:41)"
+    )
+    reset = (
+        "java.net.SocketException: Connection reset\n"
+        "\tat com.acme.orders.OrderRepositoryTest.savesOrder(OrderRepositoryTest.java:44)"
+    )
+    assert [a.stack_trace for a in saves.attempts] == [refused, refused, reset]
+    # The testcase's own system-out belongs to run 1; a rerun carries its own output.
+    assert [(a.stdout, a.stderr) for a in saves.attempts] == [
+        ("run 1: connecting to db:5432", None),
+        ("run 2: connecting to db:5432", None),
+        (None, "run 3: pool exhausted"),
+    ]
+    assert saves.final is saves.attempts[-1] and saves.final.status == ERROR
+    assert saves.duration == 0.514
+
+    # <error> then two <rerunFailure>: the test errored (its first run's outcome), its last run failed.
+    assert [(a.status, a.message, a.failure_type) for a in cancels.attempts] == [
+        (ERROR, "Lock wait timeout exceeded", "java.sql.SQLTransientException"),
+        (FAILED, "expected: <CANCELLED> but was: <OPEN>", "org.opentest4j.AssertionFailedError"),
+        (FAILED, "expected: <CANCELLED> but was: <LOCKED>", "org.opentest4j.AssertionFailedError"),
+    ]
+    assert cancels.attempts[0].stack_trace.startswith("java.sql.SQLTransientException: Lock wait timeout exceeded\n\tat ")
+    assert cancels.attempts[2].stack_trace == (
+        "org.opentest4j.AssertionFailedError: expected: <CANCELLED> but was: <LOCKED>\n"
+        "\tat com.acme.orders.OrderRepositoryTest.cancelsOrder(OrderRepositoryTest.java:61)"
+    )
+    assert cancels.final.status == FAILED and cancels.status == ERROR
+
+    assert [(a.status, a.duration) for a in lists.attempts] == [(PASSED, 0.102)]
+    # Flaky means passed in the end after a failed attempt: failing every run is not flaky.
+    assert [c.flaky for c in cases] == [False, False, False]
+    assert stream.totals.as_dict() == {"tests": 3, "passed": 1, "failures": 0, "errors": 2, "skipped": 0}
+    assert stream.info.declared == {"tests": 3, "failures": 0, "errors": 2, "skipped": 0}
+    assert stream.info.warnings == []
+
+
+def test_flaky_error_then_pass_is_flaky_and_counts_as_passed(tmp_path):
+    p = tmp_path / "TEST-com.acme.FlakyTest.xml"
+    p.write_text(
+        '<testsuite name="com.acme.FlakyTest" tests="1" failures="0" errors="0" skipped="0">'
+        '<testcase name="retries" classname="com.acme.FlakyTest" time="0.3">'
+        '<flakyError message="Read timed out" type="java.net.SocketTimeoutException">'
+        "<stackTrace>java.net.SocketTimeoutException: Read timed out</stackTrace></flakyError>"
+        "</testcase></testsuite>"
+    )
+    stream, (case,) = _open(p)
+    assert (case.status, case.flaky) == (PASSED, True)
+    assert [(a.status, a.message, a.failure_type, a.stack_trace) for a in case.attempts] == [
+        (ERROR, "Read timed out", "java.net.SocketTimeoutException", "java.net.SocketTimeoutException: Read timed out"),
+        (PASSED, None, None, None),
+    ]
+    assert stream.totals.as_dict() == {"tests": 1, "passed": 1, "failures": 0, "errors": 0, "skipped": 0}
+
+
+def test_suite_error_without_testcases_is_one_errored_test():
+    """Ant's formatter when the class cannot be set up: <error> straight under <testsuite>."""
+    stream, cases = _open(JUNIT / "ant-suite-error.xml")
+    assert _ids(cases) == [("com.acme.billing.InvoiceExporterTest", "(suite error)", None, ERROR)]
+    (crash,) = cases
+    assert crash.framework == "junit"
+    assert crash.identity == identity_of("junit", "com.acme.billing.InvoiceExporterTest", "(suite error)", None)
+    assert [(a.status, a.message, a.failure_type) for a in crash.attempts] == [
+        (ERROR, "Could not initialize class com.acme.billing.PdfRenderer", "java.lang.NoClassDefFoundError"),
+    ]
+    assert crash.final.stack_trace == (
+        "java.lang.NoClassDefFoundError: Could not initialize class com.acme.billing.PdfRenderer\n"
+        "\tat com.acme.billing.InvoiceExporterTest.<clinit>(InvoiceExporterTest.java:19)\n"
+    )
+    assert not crash.flaky
+    assert stream.totals.as_dict() == {"tests": 1, "passed": 0, "failures": 0, "errors": 1, "skipped": 0}
+    # Ant declares the crash as one errored test too: the two counts agree.
+    assert stream.info.declared == {"tests": 1, "failures": 0, "errors": 1, "skipped": 0}
+    assert stream.info.warnings == []
+
+
+SUITE_ERRORS_AROUND_TESTCASES = """<?xml version="1.0" encoding="UTF-8"?>
+<testsuites tests="9" failures="0" errors="4" skipped="0">
+  <testsuite name="com.acme.billing.TaxTest" tests="3" failures="0" errors="1" skipped="0">
+    <testcase classname="com.acme.billing.TaxTest" name="addsVat" time="0.101"/>
+    <error message="tax table missing" type="java.lang.IllegalStateException">java.lang.IllegalStateException: tax table missing
+	at com.acme.billing.TaxTest.loadTables(TaxTest.java:31)</error>
+    <testcase classname="com.acme.billing.TaxTest" name="roundsHalfUp" time="0.204"/>
+    <failure message="second suite-level outcome" type="java.lang.AssertionError">not counted again</failure>
+  </testsuite>
+  <testsuite name="com.acme.billing.RefundTest" tests="2" failures="0" errors="1" skipped="0">
+    <testcase classname="com.acme.billing.RefundTest" name="refundsInFull" time="0.050"/>
+    <failure message="@AfterClass failed" type="java.lang.AssertionError">java.lang.AssertionError: @AfterClass failed</failure>
+  </testsuite>
+  <testsuite name="com.acme.billing.LedgerTest" tests="3" failures="0" errors="1" skipped="0">
+    <error message="ledger locked" type="java.sql.SQLException">java.sql.SQLException: ledger locked</error>
+    <testcase classname="com.acme.billing.LedgerTest" name="balances" time="0.010"/>
+    <testcase classname="com.acme.billing.LedgerTest" name="closesMonth" time="0.020"/>
+  </testsuite>
+  <testsuite name="com.acme.billing.EmptyTest" tests="1" failures="0" errors="1" skipped="0">
+    <failure message="no runnable methods" type="java.lang.Exception">java.lang.Exception: no runnable methods</failure>
+  </testsuite>
+</testsuites>
+"""
+
+
+def test_suite_error_before_and_after_testcases_counts_once_per_suite(tmp_path):
+    """Jenkins semantics: a <testsuite> with a direct <error>/<failure> child adds one errored test,
+    wherever the child stands among the testcases and however many such children there are."""
+    p = tmp_path / "suite-errors.xml"
+    p.write_text(SUITE_ERRORS_AROUND_TESTCASES)
+    stream, cases = _open(p)
+    tax, refund, ledger, empty = (f"com.acme.billing.{n}" for n in ("TaxTest", "RefundTest", "LedgerTest", "EmptyTest"))
+    assert _ids(cases) == [
+        (tax, "addsVat", None, PASSED),
+        (tax, "(suite error)", None, ERROR),
+        (tax, "roundsHalfUp", None, PASSED),
+        (refund, "refundsInFull", None, PASSED),
+        (refund, "(suite error)", None, ERROR),
+        (ledger, "(suite error)", None, ERROR),
+        (ledger, "balances", None, PASSED),
+        (ledger, "closesMonth", None, PASSED),
+        (empty, "(suite error)", None, ERROR),
+    ]
+    crashes = [c for c in cases if c.name == "(suite error)"]
+    # The first suite-level outcome of a suite is the one kept; a suite-level <failure> is an error too.
+    assert [(c.final.status, c.final.message, c.final.failure_type, c.final.stack_trace) for c in crashes] == [
+        (ERROR, "tax table missing", "java.lang.IllegalStateException",
+         "java.lang.IllegalStateException: tax table missing\n\tat com.acme.billing.TaxTest.loadTables(TaxTest.java:31)"),
+        (ERROR, "@AfterClass failed", "java.lang.AssertionError", "java.lang.AssertionError: @AfterClass failed"),
+        (ERROR, "ledger locked", "java.sql.SQLException", "java.sql.SQLException: ledger locked"),
+        (ERROR, "no runnable methods", "java.lang.Exception", "java.lang.Exception: no runnable methods"),
+    ]
+    assert all(len(c.attempts) == 1 and c.duration is None for c in crashes)
+    assert len({c.identity for c in cases}) == len(cases)
+    assert stream.totals.as_dict() == {"tests": 9, "passed": 5, "failures": 0, "errors": 4, "skipped": 0}
+    # The suites' own figures count each crash as one errored test, as the parser does.
+    assert stream.info.declared == {"tests": 9, "failures": 0, "errors": 4, "skipped": 0}
+    assert stream.info.warnings == []
+
+
+def test_suite_error_among_many_testcases_counts_once(tmp_path):
+    """Past the batch in which finished testcases are unlinked (every 64), before and after the crash."""
+    before = "".join(f'<testcase classname="com.acme.BigTest" name="before{i}"/>' for i in range(130))
+    after = "".join(f'<testcase classname="com.acme.BigTest" name="after{i}"/>' for i in range(70))
+    p = tmp_path / "big.xml"
+    p.write_text(
+        f'<testsuite name="com.acme.BigTest" tests="201" errors="1" failures="0" skipped="0">{before}'
+        f'<error message="pool closed" type="java.lang.IllegalStateException">trace</error>{after}</testsuite>'
+    )
+    stream, cases = _open(p)
+    crashes = [(i, c.suite, c.final.message) for i, c in enumerate(cases) if c.name == "(suite error)"]
+    assert crashes == [(130, "com.acme.BigTest", "pool closed")]
+    assert stream.totals.as_dict() == {"tests": 201, "passed": 200, "failures": 0, "errors": 1, "skipped": 0}
+    assert stream.info.warnings == []
+
+
+def test_pytest_collection_error_is_an_errored_testcase(tmp_path):
+    """pytest does not write a suite-level <error> for a module that fails to import: it writes a
+    <testcase classname=""> holding <error message="collection failure">. Run the real pytest."""
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_broken.py").write_text("import module_that_does_not_exist\n\ndef test_never():\n    pass\n")
+    report = tmp_path / "junit.xml"
+    env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--rootdir={tmp_path}",
+         "-o", "junit_family=xunit2", f"--junitxml={report}", "tests"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )
+    stream, cases = _open(report)
+    assert stream.info.framework == "pytest"
+    assert _ids(cases) == [("pytest", "tests.test_broken", None, ERROR)]
+    assert cases[0].final.message == "collection failure"
+    assert "No module named 'module_that_does_not_exist'" in cases[0].final.stack_trace
+    assert stream.totals.as_dict() == {"tests": 1, "passed": 0, "failures": 0, "errors": 1, "skipped": 0}
+    assert stream.info.warnings == []
+
+
+def test_googletest_disabled_and_skipped_tests():
+    stream, cases = _open(JUNIT / "googletest-disabled.xml")
+    assert stream.info.name == "AllTests" and stream.info.started_at is not None
+    assert _ids(cases) == [
+        ("QueueTest", "IsEmptyInitially", None, PASSED),
+        ("QueueTest", "DequeueWorks", None, FAILED),
+        ("QueueTest", "DISABLED_ResizesWhenFull", None, SKIPPED),  # status="notrun" result="suppressed"
+        ("Sizes.BufferTest", "Fits/0", None, PASSED),
+        ("Sizes.BufferTest", "Fits/1", None, SKIPPED),  # GTEST_SKIP(): <skipped> child
+    ]
+    by_name = {c.name: c for c in cases}
+    disabled = by_name["DISABLED_ResizesWhenFull"]
+    assert [(a.status, a.message, a.stack_trace) for a in disabled.attempts] == [(SKIPPED, None, None)]
+    assert (disabled.file, disabled.line, disabled.duration) == ("/src/queue_test.cc", 40, 0.0)
+    assert by_name["Fits/1"].final.message == "/src/buffer_test.cc:14\nneeds huge pages"
+    assert by_name["DequeueWorks"].final.message.startswith("/src/queue_test.cc:33\nExpected equality of these values:")
+    assert not any(c.flaky for c in cases)
+    assert stream.totals.as_dict() == {"tests": 5, "passed": 2, "failures": 1, "errors": 0, "skipped": 2}
+
+
+def test_ctest_disabled_and_not_run_tests():
+    stream, cases = _open(JUNIT / "ctest-junit.xml")
+    assert _ids(cases) == [
+        ("math_add", "math_add", None, PASSED),  # status="run"
+        ("math_div", "math_div", None, FAILED),  # status="fail" with <failure>
+        ("gpu_render", "gpu_render", None, SKIPPED),  # status="disabled", no child
+        ("net_fetch", "net_fetch", None, SKIPPED),  # status="notrun" with <skipped>
+    ]
+    by_name = {c.name: c for c in cases}
+    assert [(a.status, a.message) for a in by_name["gpu_render"].attempts] == [(SKIPPED, None)]
+    assert by_name["net_fetch"].final.message == "Fixture dependency failed"
+    assert by_name["math_div"].final.message == "Failed"
+    assert by_name["math_add"].properties == {"cmake_labels": "unit;fast"}
+    assert by_name["math_add"].final.stdout == "All tests passed (4 assertions in 1 test case)\n"
+    assert stream.totals.as_dict() == {"tests": 4, "passed": 1, "failures": 1, "errors": 0, "skipped": 2}
+
+
+@pytest.mark.parametrize(
+    "status, child, expected",
+    [
+        ("disabled", "", SKIPPED),
+        ("notrun", "", SKIPPED),
+        ("skipped", "", SKIPPED),
+        ("ignored", "", SKIPPED),
+        ("DISABLED", "", SKIPPED),
+        ("NotRun", "", SKIPPED),
+        ("run", "", PASSED),
+        ("completed", "", PASSED),
+        ("", "", PASSED),
+        # An outcome element outranks the status attribute.
+        ("notrun", '<failure message="m" type="t"/>', FAILED),
+        ("disabled", '<error message="m" type="t"/>', ERROR),
+        ("run", '<skipped message="m"/>', SKIPPED),
+    ],
+)
+def test_status_attribute_of_a_testcase(tmp_path, status, child, expected):
+    p = tmp_path / "status.xml"
+    p.write_text(
+        f'<testsuite name="s" tests="1"><testcase classname="pkg.Suite" name="t" time="0" status="{status}">'
+        f"{child}</testcase></testsuite>"
+    )
+    _stream, cases = _open(p)
+    assert _ids(cases) == [("pkg.Suite", "t", None, expected)]
+    assert [a.status for a in cases[0].attempts] == [expected]
+
+
+@pytest.mark.parametrize(
+    "name, totals",
+    [
+        ("surefire-rerun-errors.xml", {"tests": 3, "passed": 1, "failures": 0, "errors": 2, "skipped": 0}),
+        ("ant-suite-error.xml", {"tests": 1, "passed": 0, "failures": 0, "errors": 1, "skipped": 0}),
+        ("googletest-disabled.xml", {"tests": 5, "passed": 2, "failures": 1, "errors": 0, "skipped": 2}),
+        ("ctest-junit.xml", {"tests": 4, "passed": 1, "failures": 1, "errors": 0, "skipped": 2}),
+    ],
+)
+def test_cli_parse_json_on_the_junit_dialect_fixtures(capsys, name, totals):
+    from crossbridge_assets.cli import main
+
+    path = JUNIT / name
+    code = main(["parse", str(path), "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert json.loads(out) == {"path": str(path), "kind": "results", "format": "junit", "totals": totals}
+
+
+# Dialect details with their minimal reproductions.
+
+
+@pytest.mark.parametrize("name", ["googletest-disabled.xml", "ctest-junit.xml"])
+def test_disabled_tests_in_declared_totals_give_no_warning(name):
+    stream, _cases = _open(JUNIT / name)
+    assert stream.info.warnings == []
+    assert stream.info.declared.get("skipped", 2) == stream.totals.skipped == 2
+
+
+def test_googletest_1_10_result_skipped_without_child_is_skipped(tmp_path):
+    p = tmp_path / "gtest-1.10.xml"
+    p.write_text(
+        '<testsuites tests="1" failures="0" disabled="0" errors="0" time="0.016" name="AllTests">'
+        '<testsuite name="TestExecutors" tests="1" failures="0" disabled="0" errors="0" time="0.011">'
+        '<testcase name="detachOnDestruction" status="run" result="skipped" time="0.011" classname="rclcpp.TestExecutors"/>'
+        "</testsuite></testsuites>"
+    )
+    _stream, cases = _open(p)
+    assert _ids(cases) == [("rclcpp.TestExecutors", "detachOnDestruction", None, SKIPPED)]
+
+
+def test_suite_error_before_a_nested_suite_is_counted(tmp_path):
+    p = tmp_path / "nested.xml"
+    p.write_text(
+        '<testsuites><testsuite name="outer"><error message="boom" type="X">trace</error>'
+        '<testsuite name="inner"><testcase name="t1"/></testsuite></testsuite></testsuites>'
+    )
+    _stream, cases = _open(p)
+    assert sorted(_ids(cases)) == [("outer", "(suite error)", None, ERROR), ("outer.inner", "t1", None, PASSED)]
+
+
+def test_suite_error_lands_in_the_suite_of_its_testcases(tmp_path):
+    p = tmp_path / "slash.xml"
+    p.write_text(
+        '<testsuite name="example.com/shop"><testcase classname="example.com/shop" name="TestCheckout"/>'
+        '<error message="build failed" type="">shop.go:3: undefined: Cart</error></testsuite>'
+    )
+    _stream, cases = _open(p)
+    assert {c.suite for c in cases} == {"example.com.shop"}
 
 
 # ---------------------------------------------------------------------------- pytest: two formats, one identity

@@ -71,12 +71,16 @@ def _matches(s: Sniff) -> bool:
 
 def _declared(attrs: dict) -> dict[str, int]:
     declared = {}
-    for key, alias in (("tests", None), ("failures", None), ("errors", None), ("skipped", "disabled")):
+    for key in ("tests", "failures", "errors"):
         value = to_int(attrs.get(key))
-        if value is None and alias:
-            value = to_int(attrs.get(alias))
         if value is not None:
             declared[key] = value
+    # CTest counts disabled tests apart from skipped ones, and the content counts both as
+    # skipped. googletest's root has disabled= and no skipped= at all: its skipped tests are
+    # not declared there, so nothing is.
+    skipped = to_int(attrs.get("skipped"))
+    if skipped is not None:
+        declared["skipped"] = skipped + (to_int(attrs.get("disabled")) or 0)
     return declared
 
 
@@ -126,7 +130,8 @@ def _may_hold_id(name: str) -> bool:
 
 
 def _suite_path(suite: etree._Element | None) -> str:
-    """Dotted names of a testsuite element and the testsuites around it, outermost first."""
+    """Dotted names of a testsuite element and the testsuites around it, outermost first,
+    normalized as a classname is (a suite named 'example.com/shop' holds 'example.com.shop')."""
     names = []
     while suite is not None:
         if _LOCAL_NAMES.get(suite.tag, local(suite.tag)) == "testsuite":
@@ -134,7 +139,7 @@ def _suite_path(suite: etree._Element | None) -> str:
             if name:
                 names.append(name)
         suite = suite.getparent()
-    return ".".join(reversed(names))
+    return normalize_suite(".".join(reversed(names)))
 
 
 def _case(elem: etree._Element, framework: str) -> TestCase:
@@ -147,7 +152,10 @@ def _case(elem: etree._Element, framework: str) -> TestCase:
     # Most testcases carry name, classname and time only: skip looking up the rarer attributes.
     if len(attrib) > (raw_name is not None) + (classname is not None) + (time is not None):
         classname = classname or get("class")
-        status_attr, file, line = get("status"), get("file"), get("line")
+        # googletest up to 1.10 marks a GTEST_SKIP() test only with result="skipped".
+        status_attr, file, line = get("status") or get("result"), get("file"), get("line")
+        if status_attr == "run":
+            status_attr = get("result")
     else:
         status_attr = file = line = None
     raw_name = raw_name or ""
@@ -340,8 +348,11 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
             elem.clear(keep_tail=False)
             parent = elem.getparent()
             if parent is not None:
-                while elem.getprevious() is not None:
-                    parent.remove(elem.getprevious())
+                if suite_level_outcome:  # the enclosing suite's own <error>/<failure> may be among them
+                    yield from crashes_before(elem, parent)
+                else:
+                    while elem.getprevious() is not None:
+                        parent.remove(elem.getprevious())
         elif tag == "error" or tag == "failure":
             parent = elem.getparent()
             if parent is not None and local(parent.tag) != "testcase":

@@ -8,7 +8,6 @@ JSON shape), never at the file extension alone.
 from __future__ import annotations
 
 import importlib
-import io
 import pkgutil
 from dataclasses import dataclass, field
 from functools import cache
@@ -108,15 +107,34 @@ def sniff(path: Path) -> Sniff:
 def _sniff_json(s: Sniff, data: bytes) -> None:
     import ijson
 
+    from crossbridge_assets.formats._common import json_head_events
+
     s.json_type = "array" if data[:1] == b"[" else "object"
     # JSON Lines: several top-level objects, one a line.
     first_line, _, rest = data.partition(b"\n")
     if s.json_type == "object" and rest.strip()[:1] == b"{" and first_line.rstrip().endswith(b"}"):
         s.json_type = "jsonl"
         data = first_line
+    # ijson's prefixes, built for the first levels only (ijson.parse builds one for every open
+    # level, which costs the square of the depth); json_head_events refuses hostile nesting.
+    events = json_head_events(data, s.path)
+    prefixes: list[str | None] = [""]  # of a value at each open level; None below level 4
     try:
-        for prefix, event, value in ijson.parse(io.BytesIO(data)):
-            if prefix.count(".") > 3:
+        for event, value in events:
+            if event == "map_key":
+                prefix = prefixes[-2]
+                prefixes[-1] = None if prefix is None or len(prefixes) > 5 else f"{prefix}.{value}" if prefix else value
+            elif event in ("end_map", "end_array"):
+                prefixes.pop()
+                continue  # the prefix of its start event
+            else:
+                prefix = prefixes[-1]
+                if event == "start_map":
+                    prefixes.append(None)
+                elif event == "start_array":
+                    deep = prefix is None or len(prefixes) > 4
+                    prefixes.append(None if deep else f"{prefix}.item" if prefix else "item")
+            if prefix is None or prefix.count(".") > 3:
                 continue
             s.json_prefixes.add(prefix)
             if event in ("string", "number", "boolean") and prefix not in s.json_values:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import math
 from contextlib import contextmanager
 from datetime import datetime, timezone
+from itertools import accumulate, count
+from operator import sub
 
 
 def to_float(value: object) -> float | None:
@@ -116,19 +119,119 @@ def json_errors(path):
         raise FormatError(path, f"cannot be read: {exc}") from exc
 
 
+# ---------------------------------------------------------------------------- JSON nesting
+
+# ijson keeps the full prefix string of every open level, so its memory grows with the square
+# of the depth (200,000 nested arrays in 400 KB took 23 GB). Real reports nest fewer than 64
+# levels (a Playwright or mochawesome describe block adds two); 512 leaves room for odd ones,
+# and there the prefixes take under a MB with ordinary keys (long keys on a deep path still
+# multiply: depth x their bytes).
+MAX_JSON_DEPTH = 512
+
+_BRACKETS_ONLY = bytes(b for b in range(256) if b not in b'"[]{}')
+_AS_PARENS = bytes.maketrans(b"[{]}", b"(())")
+_AS_STEPS = bytes.maketrans(b"()", b"\x02\x00")  # running sum minus position = depth
+
+
+class JsonDepthCheck:
+    """Follows the nesting of JSON text fed in pieces, with bytes methods only (no Python loop
+    over characters: a few per cent of ijson's own time), and raises FormatError naming the
+    file once it goes deeper than `limit`. Checked before ijson sees the bytes, since ijson
+    parses a whole buffer before handing out its first event."""
+
+    def __init__(self, path, limit: int = MAX_JSON_DEPTH):
+        self.path = path
+        self.limit = limit
+        self.depth = 0
+        self.in_string = False
+        self.escaped = False  # the last piece ended in an odd run of backslashes
+        self.seen = 0
+
+    def feed(self, data: bytes) -> None:
+        self.seen += len(data)
+        if self.escaped:
+            data = data[1:]
+        self.escaped = (len(data) - len(data.rstrip(b"\\"))) % 2 == 1
+        if b"\\" in data:
+            # Escaped backslashes first, then escaped quotes: the quotes left delimit strings.
+            data = data.replace(b"\\\\", b"").replace(b'\\"', b"")
+        # Quotes and brackets only. Dropping two adjacent quotes leaves every other character on
+        # its side of the string boundaries, and most strings hold no bracket: few quotes stay.
+        tokens = data.translate(_AS_PARENS, _BRACKETS_ONLY).replace(b'""', b"")
+        if b'"' in tokens:
+            parts = tokens.split(b'"')
+            brackets = b"".join(parts[1::2] if self.in_string else parts[::2])
+            self.in_string ^= len(parts) % 2 == 0
+        elif self.in_string:
+            return
+        else:
+            brackets = tokens
+        opens = brackets.count(b"(")
+        room = self.limit - self.depth
+        if opens > room and _peak(brackets, room) > room:
+            from crossbridge_assets.formats import FormatError
+
+            raise FormatError(
+                self.path,
+                f"JSON nested deeper than {self.limit} levels (within the first {self.seen:,} bytes); "
+                "no report nests that deep, so the file is refused rather than parsed",
+            )
+        self.depth += 2 * opens - len(brackets)
+
+
+def _peak(brackets: bytes, room: int) -> int:
+    """The deepest point of a run of '(' and ')' relative to its start; exact when over `room`.
+
+    Cheap bound first: removing '()' pairs round by round leaves ')..)(..(', and no point is
+    deeper than the '(' left plus the rounds it took (the pairs enclosing it). Real reports
+    nest a few levels within a buffer; the exact running sum is for the rest."""
+    rest = brackets
+    for rounds in range(16):
+        shorter = rest.replace(b"()", b"")
+        if len(shorter) == len(rest):
+            bound = rest.count(b"(") + rounds
+            if bound <= room:
+                return bound
+            break
+        rest = shorter
+    return max(map(sub, accumulate(brackets.translate(_AS_STEPS)), count(1)), default=0)
+
+
+class DepthCheckedReader:
+    """A binary file whose reads go through JsonDepthCheck on their way to ijson."""
+
+    def __init__(self, fh, path):
+        self._fh = fh
+        self._check = JsonDepthCheck(path)
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._fh.read(size)
+        self._check.feed(data)
+        return data
+
+
+def json_head_events(data: bytes, path):
+    """ijson.basic_parse events of JSON bytes in memory (a detection head), after checking the
+    nesting (FormatError). basic_parse builds no prefixes: its memory stays that of the data."""
+    import ijson
+
+    JsonDepthCheck(path).feed(data)
+    return ijson.basic_parse(io.BytesIO(data))
+
+
 def json_object_items(path, prefix: str = ""):
     """Stream the (key, value) pairs of the JSON object at the ijson `prefix` ('' for the top
-    level): one value in memory at a time. Errors as json_errors."""
+    level): one value in memory at a time. Errors as json_errors, nesting as JsonDepthCheck."""
     import ijson
 
     with json_errors(path), open(path, "rb") as fh:
-        yield from ijson.kvitems(fh, prefix, use_float=True)
+        yield from ijson.kvitems(DepthCheckedReader(fh, path), prefix, use_float=True)
 
 
 def json_items(path, wanted):
     """Stream the JSON values found at the ijson prefixes in `wanted` (e.g. 'suites.item',
     'stats'), in document order, as (prefix, value) pairs: one value in memory at a time.
-    Errors as json_errors."""
+    Errors as json_errors, nesting as JsonDepthCheck."""
     import ijson
 
     wanted = set(wanted)
@@ -136,7 +239,7 @@ def json_items(path, wanted):
         builder = None
         depth = 0
         at = ""
-        for prefix, event, value in ijson.parse(fh, use_float=True):
+        for prefix, event, value in ijson.parse(DepthCheckedReader(fh, path), use_float=True):
             if builder is None:
                 if prefix not in wanted or event in ("map_key", "end_map", "end_array"):
                     continue

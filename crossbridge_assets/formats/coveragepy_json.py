@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Iterator
 
 from crossbridge_assets.formats import FormatError, FormatSpec, Sniff
-from crossbridge_assets.formats._common import json_errors, json_object_items, parse_timestamp, to_int
+from crossbridge_assets.formats._common import DepthCheckedReader, json_errors, json_object_items, parse_timestamp, to_int
 from crossbridge_assets.formats._coverage import FileTable, add_totals, json_head_keys, json_values_at
 from crossbridge_assets.model import KIND_COVERAGE, CoverageStream, CoverageTotals, FileCoverage, ReportInfo
 
@@ -97,7 +97,8 @@ def _read(path: Path, stream: CoverageStream) -> Iterator[FileCoverage]:
         stream.file_totals[fc.path] = summary
         yield table.files.pop(fc.path)
     with json_errors(path), open(path, "rb") as fh:
-        head = {k: v for k, v in json_values_at(fh, ("meta", "totals")).items() if isinstance(v, dict)}
+        head = {k: v for k, v in json_values_at(DepthCheckedReader(fh, path), ("meta", "totals")).items()
+                if isinstance(v, dict)}
     meta = head.get("meta", {})
     if meta.get("version"):
         info.properties["version"] = str(meta["version"])

@@ -185,7 +185,7 @@ def _spans(path: Path, info: ReportInfo, fh, header: dict) -> Generator[Span, No
                         # NaN and Infinity: orjson refuses them, Python's json.dumps writes them by
                         # default, so a hook's attributes may carry them.
                         record = json.loads(raw)
-                    except ValueError as exc:
+                    except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep
                         if i == last:
                             # Written by a session that was killed mid-write: the prefix stands.
                             info.warnings.append(

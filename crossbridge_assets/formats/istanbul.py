@@ -18,7 +18,15 @@ from crossbridge_assets.formats._coverage import FileTable, clamp_hits, json_hea
 from crossbridge_assets.model import KIND_COVERAGE, CoverageStream, FileCoverage, ReportInfo
 
 FORMAT = "istanbul-final"
-_FILE_KEYS = {"statementMap", "s"}
+_MAPS = frozenset({"statementMap", "fnMap", "branchMap"})
+_FILE_KEYS = _MAPS | {"path", "s", "f", "b"}
+
+
+def _file_entry(keys: frozenset[str]) -> bool:
+    # nyc, c8 and Jest write path, statementMap, fnMap, branchMap, s, f, b; istanbul 0.x wrote
+    # path, s, b, f, fnMap, statementMap, branchMap. A map can outgrow the detection head, so
+    # the keys before it decide: a map and one more of these, names no other format uses.
+    return bool(keys & _MAPS) and len(keys & _FILE_KEYS) >= 2
 
 
 def _matches(s: Sniff) -> bool:
@@ -26,7 +34,7 @@ def _matches(s: Sniff) -> bool:
         return False
     keys = json_head_keys(s.head)
     # {"<path>": {"path": ..., "statementMap": ..., "s": ...}} (or wrapped in "data", old nyc)
-    return _FILE_KEYS <= keys[1] or ("data" in keys[1] and _FILE_KEYS <= keys[2])
+    return _file_entry(keys[1]) or ("data" in keys[1] and _file_entry(keys[2]))
 
 
 def _start_line(loc: object) -> int | None:

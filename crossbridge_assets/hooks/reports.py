@@ -204,7 +204,10 @@ def spans_from_report(source: str | os.PathLike | dict, run: str | None = None) 
     else:
         path = Path(source)
         with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
+            try:
+                data = json.load(fh)
+            except RecursionError:  # nested deeper than any report
+                raise ValueError(f"{path}: JSON nested too deep") from None
     kind = report_kind(data)
     run = run or _run_id(path, data)
     if kind == "playwright":

@@ -199,7 +199,9 @@ def cmd_patch_coverage(args) -> int:
                     "coverage combine first for several data files)"
                 )
                 return EXIT_UNREADABLE
-            coverage = merge_coverage(spec.open(path) for path, spec in specs)
+            # Given roots replace the configured ones; merge_coverage reads the reports with them.
+            roots = args.source_root if args.source_root is not None else _settings().coverage_source_roots
+            coverage = merge_coverage((spec.open(path) for path, spec in specs), source_roots=roots)
         except FormatError as exc:
             _err(f"{exc.path}: {exc.reason}")
             return EXIT_UNREADABLE
@@ -305,6 +307,17 @@ def cmd_dev(args) -> int:
 # ------------------------------------------------------------------ main
 
 
+def _source_root(text: str) -> str:
+    """--source-root DIR, checked like the variable it stands in for."""
+    try:
+        roots = settings_mod.parse_source_roots([text], "--source-root")
+    except settings_mod.SettingsError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if not roots:
+        raise argparse.ArgumentTypeError("--source-root needs a folder")
+    return roots[0]
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="crossbridge", description="CrossBridge Assets: test intelligence from the terminal.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -348,6 +361,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="coverage report(s) to use instead of the warehouse, several merged: reports that "
                     "list every statement (coverage.xml/json, LCOV, Cobertura, JaCoCo); a coverage.py data "
                     "file is refused (run `coverage xml` first)")
+    sp.add_argument("--source-root", action="append", type=_source_root, metavar="DIR",
+                    help="with --coverage: a checkout folder to strip from the reports' paths ('*' for any part "
+                    "of one folder name); repeatable; default CROSSBRIDGE_COVERAGE_SOURCE_ROOTS")
     sp.add_argument("--run", metavar="ID", help="warehouse run to use (default: the latest with coverage)")
     sp.add_argument("--project", help="with the warehouse: latest run of this project")
     sp.add_argument("--branch", help="with the warehouse: latest run of this branch")

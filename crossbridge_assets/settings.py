@@ -35,6 +35,12 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "CROSSBRIDGE_MAX_BATCH": ("500", "most files one ingestion run takes"),
     "CROSSBRIDGE_LOG_FORMAT": ("auto", "log rendering: auto (readable on a terminal, JSON otherwise), json or console"),
     "CROSSBRIDGE_LOG_LEVEL": ("INFO", "DEBUG, INFO, WARNING or ERROR"),
+    "CROSSBRIDGE_COVERAGE_SOURCE_ROOTS": (
+        "",
+        "checkout folders stripped from the source paths of coverage reports, so that shards and formats "
+        "of one run name a file alike: comma-separated, '*' stands for any part of one folder name, "
+        "e.g. /srv/runners/*/work/shop/shop,C:/agents/*/work/shop (the CI services' usual folders are known without it)",
+    ),
 }
 
 _SCHEMES = ("sqlite", "postgresql", "postgresql+psycopg2")
@@ -61,6 +67,22 @@ def env_number(env: Mapping[str, str], name: str, variables: Mapping[str, tuple[
     return value
 
 
+def parse_source_roots(items, name: str = "CROSSBRIDGE_COVERAGE_SOURCE_ROOTS") -> tuple[str, ...]:
+    """Source roots from a comma-separated text (the variable) or a list (a manifest's
+    `source_roots`): blanks dropped; a root that names no folder ('/', '*') would strip the top of
+    every path, so it is refused. Commas, not os.pathsep: reports from Windows agents name
+    drives ('C:/...'), and the server reading them may run on Linux, where pathsep is ':'."""
+    if isinstance(items, str):
+        items = items.split(",")
+    roots = tuple(str(item).strip() for item in items if str(item).strip())
+    for root in roots:
+        if not root.replace("\\", "/").strip("/*?"):
+            raise SettingsError(
+                f"{name} has {root!r}, which names no folder; expected folders such as /srv/runners/*/work/shop/shop"
+            )
+    return roots
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path
@@ -73,6 +95,7 @@ class Settings:
     max_batch: int
     log_format: str
     log_level: str
+    coverage_source_roots: tuple[str, ...] = ()
 
     @property
     def archive(self) -> Path:
@@ -140,4 +163,5 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         max_batch=env_number(env, "CROSSBRIDGE_MAX_BATCH", VARIABLES, 1, 100_000),
         log_format=log_format,
         log_level=log_level,
+        coverage_source_roots=parse_source_roots(env_text(env, "CROSSBRIDGE_COVERAGE_SOURCE_ROOTS") or ""),
     )

@@ -4,7 +4,6 @@ compact range form of line sets ('1-5,9,12-14') used for storage."""
 
 from __future__ import annotations
 
-import io
 import math
 import re
 from functools import lru_cache
@@ -12,7 +11,8 @@ from itertools import chain, repeat
 from operator import countOf, itemgetter
 from typing import Iterable
 
-from crossbridge_assets.formats._paths import normalize_source_path
+from crossbridge_assets.formats._common import json_head_events
+from crossbridge_assets.formats._paths import normalize_source_path, using_source_roots
 from crossbridge_assets.model import CoverageTotals, FileCoverage, ReportInfo
 
 # Hit counts go to a BIGINT column; c8 writes -1 as an unsigned 64-bit number (a covered line).
@@ -136,20 +136,18 @@ def json_head_keys(head: bytes, levels: int = 3) -> tuple[frozenset[str], ...]:
 
     Sniff.json_prefixes joins keys with '.', which is ambiguous when keys are file paths
     ('src/app.component.ts'); the path-keyed formats look here instead, where the nesting is
-    tracked from the parser's events."""
-    import ijson
-
+    tracked from the parser's events (basic ones: no prefix per level, see json_head_events)."""
     found: list[set[str]] = [set() for _ in range(levels)]
     level = 0
     try:
-        for _prefix, event, value in ijson.parse(io.BytesIO(head.lstrip(b"\xef\xbb\xbf"))):
+        for event, value in json_head_events(head.lstrip(b"\xef\xbb\xbf"), "the JSON head"):
             if event in ("start_map", "start_array"):
                 level += 1
             elif event in ("end_map", "end_array"):
                 level -= 1
             elif event == "map_key" and level <= levels:
                 found[level - 1].add(value)
-    except Exception:  # noqa: BLE001 - a head cut mid-document, or not JSON at all
+    except Exception:  # noqa: BLE001 - a head cut mid-document, too deep, or not JSON at all
         pass
     return tuple(frozenset(f) for f in found)
 
@@ -222,16 +220,19 @@ def merge_coverage(
     A line is valid if any report lists it and covered if any report covers it (hits add up);
     a line's branches keep the larger covered and total counts (reports say how many branches
     were taken, not which). Inputs are not modified. With roots or prefixes given, paths are
-    normalized again so that reports written on different machines line up."""
+    normalized again so that reports written on different machines line up; streams not read
+    yet are read with the roots in effect, so that a format's own path handling sees them too
+    (a Cobertura <source> outside every known workspace is only joined when a root covers it)."""
     roots, prefixes = tuple(source_roots), tuple(strip_prefixes)
     merged: dict[str, FileCoverage] = {}
-    for stream in streams:
-        for fc in stream:
-            path = normalize_source_path(fc.path, roots, prefixes) if (roots or prefixes) else fc.path
-            target = merged.get(path)
-            if target is None:
-                target = merged[path] = FileCoverage(path=path, source_path=fc.source_path)
-            target.merge(fc)
+    with using_source_roots(roots):
+        for stream in streams:
+            for fc in stream:
+                path = normalize_source_path(fc.path, (), prefixes) if (roots or prefixes) else fc.path
+                target = merged.get(path)
+                if target is None:
+                    target = merged[path] = FileCoverage(path=path, source_path=fc.source_path)
+                target.merge(fc)
     return merged
 
 

@@ -9,10 +9,16 @@ from __future__ import annotations
 
 import posixpath
 import re
-from typing import Iterable
+from contextlib import contextmanager
+from contextvars import ContextVar
+from functools import lru_cache
+from typing import Iterable, Iterator
 
 # Checkout folders of the common CI services; everything up to and including the folder goes.
-# Ordered most specific first; each is tried against the '/'-separated path.
+# Ordered most specific first; each is tried against the '/'-separated path. Layouts that cannot
+# be told apart from a path alone are left to configured source roots: GitLab subgroups
+# (/builds/group/sub/app/ looks like project 'sub' with a folder 'app') and Jenkins jobs inside
+# folders (workspace/<folder>/<job>/).
 CI_WORKSPACE_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
     re.compile(p, re.IGNORECASE if p.startswith("^[a-z]:") else 0)
     for p in (
@@ -23,20 +29,37 @@ CI_WORKSPACE_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
         r"^/home/vsts/work/\d+/s/",  # Azure Pipelines, Linux
         r"^[a-z]:/a/\d+/s/",  # Azure Pipelines, Windows
         r"^[a-z]:/a/[^/]+/[^/]+/",  # GitHub Actions, Windows (D:\a\<repo>\<repo>\)
-        r"^/builds/[^/]+/[^/]+/",  # GitLab CI (/builds/<group>/<project>/)
+        # GitHub self-hosted runners and actions-runner-controller: <runner>/_work/<repo>/<repo>/.
+        # The repeated name keeps the runner's own folders (_work/_temp, _work/_tool) and
+        # unrelated '_work' folders out.
+        r"^/(?:[^/]+/)*?_work/((?!_)[^/]+)/\1/",
+        r"^[a-z]:/(?:[^/]+/)*?_work/((?!_)[^/]+)/\1/",
+        # GitLab shell executor: builds/<runner token>/<concurrency id>/<group>/<project>/.
+        r"^/home/gitlab-runner/builds/[^/]+/\d+/[^/]+/[^/]+/",
+        r"^[a-z]:/(?:[^/]+/)*?gitlab-runner/builds/[^/]+/\d+/[^/]+/[^/]+/",
+        r"^/builds/[^/]+/[^/]+/",  # GitLab CI, Docker/Kubernetes (/builds/<group>/<project>/)
         r"^/var/lib/jenkins/workspace/[^/]+/",  # Jenkins
         r"^/var/jenkins_home/workspace/[^/]+/",  # Jenkins in Docker
         r"^/home/jenkins/agent/workspace/[^/]+/",  # Jenkins Kubernetes agents
+        r"^/home/jenkins/workspace/[^/]+/",  # Jenkins SSH agents
+        # Jenkins on Windows: C:\ProgramData\Jenkins\.jenkins\workspace\<job>\, C:\Jenkins\workspace\<job>\,
+        # C:\jenkins\agent\workspace\<job>\ (a folder named after Jenkins holds the workspaces).
+        r"^[a-z]:/(?:[^/]+/)*?[^/]*jenkins[^/]*/(?:agent/)?workspace/[^/]+/",
         r"^/home/circleci/(?:project|repo)/",  # CircleCI
         r"^/home/travis/build/[^/]+/[^/]+/",  # Travis CI
         r"^/opt/atlassian/pipelines/agent/build/",  # Bitbucket Pipelines
         r"^/drone/src/",  # Drone / Woodpecker
+        # Buildkite: <agent home>/builds/<agent name>/<organization>/<pipeline>/ (Linux packages:
+        # /var/lib/buildkite-agent, Homebrew: .../var/buildkite-agent, Docker: /buildkite, Windows).
+        r"^/(?:[^/]+/)*?buildkite(?:-agent)?/builds/[^/]+/[^/]+/[^/]+/",
+        r"^[a-z]:/(?:[^/]+/)*?buildkite(?:-agent)?/builds/[^/]+/[^/]+/[^/]+/",
     )
 )
 
 _DRIVE = re.compile(r"^[A-Za-z]:/")
 # Source-map URLs that bundlers leave in JavaScript coverage ('webpack://app/./src/x.ts').
 _BUNDLER_URL = re.compile(r"^(?:webpack|vite|rollup)://[^/]*/")
+_WILDCARDS = re.compile(r"[*?]")
 
 
 def _slashes(path: str) -> str:
@@ -65,18 +88,64 @@ def _clean(path: str) -> str:
     return cleaned.lstrip("/") if not absolute else cleaned
 
 
-def _strip(path: str, prefix: str) -> str | None:
-    """path without prefix when prefix is a whole-segment prefix of it (case-insensitive for drives)."""
-    prefix = _slashes(prefix).rstrip("/")
-    if not prefix:
+def _tidy(path: str) -> str:
+    """_clean, keeping a drive's 'C:/'."""
+    return _clean(path) if not _DRIVE.match(path) else path[:3] + _clean(path[3:])
+
+
+class SourceRoot:
+    """A configured folder to strip from source paths: a whole-segment prefix, where '*'
+    stands for any part of one folder name and '?' for one character (so
+    '/srv/runners/*/work/shop/shop' covers every runner). Case-insensitive for drive paths."""
+
+    __slots__ = ("_fold", "_pattern", "_plain", "text")
+
+    def __init__(self, text: str):
+        self.text = _tidy(_slashes(text)).rstrip("/")
+        self._fold = bool(_DRIVE.match(self.text + "/"))
+        self._plain = self.text.lower() if self._fold else self.text
+        self._pattern = None
+        if _WILDCARDS.search(self.text):
+            body = "".join(
+                "[^/]*" if ch == "*" else "[^/]" if ch == "?" else re.escape(ch) for ch in self.text
+            )
+            self._pattern = re.compile(f"^{body}(?=/|$)", re.IGNORECASE if self._fold else 0)
+
+    def rest_of(self, path: str) -> str | None:
+        """`path` without this root, or None when the root is not a whole-segment prefix of it."""
+        if not self.text:
+            return None
+        if self._pattern is not None:
+            m = self._pattern.match(path)
+            return None if m is None else path[m.end() + 1 :]
+        a = path.lower() if self._fold else path
+        if a == self._plain:
+            return ""
+        if a.startswith(self._plain + "/"):
+            return path[len(self.text) + 1 :]
         return None
-    fold = bool(_DRIVE.match(prefix + "/"))
-    a, b = (path.lower(), prefix.lower()) if fold else (path, prefix)
-    if a == b:
-        return ""
-    if a.startswith(b + "/"):
-        return path[len(prefix) + 1 :]
-    return None
+
+
+@lru_cache(maxsize=256)
+def _root(text: str) -> SourceRoot:
+    return SourceRoot(text)
+
+
+# Roots in effect for the parsing done inside `using_source_roots(...)`. Formats are opened
+# through a registry that takes a path only, so the roots of a drop reach every parser's path
+# handling (Cobertura's <source> joining included) through this scope, not through each parser.
+_SCOPED: ContextVar[tuple[SourceRoot, ...]] = ContextVar("crossbridge_source_roots", default=())
+
+
+@contextmanager
+def using_source_roots(roots: Iterable[str]) -> Iterator[None]:
+    """Within the block, normalize_source_path also strips `roots` (added to any outer ones).
+    Streams are lazy: iterate them inside the block, not only open them there."""
+    token = _SCOPED.set(_SCOPED.get() + tuple(_root(r) for r in roots if r and r.strip()))
+    try:
+        yield
+    finally:
+        _SCOPED.reset(token)
 
 
 def normalize_source_path(
@@ -87,20 +156,24 @@ def normalize_source_path(
     """Normalize a source path as written in a coverage report.
 
     - '\\' becomes '/', 'file://' goes, '.'/'..' segments and doubled slashes collapse;
-    - configured `source_roots` (checkout folders, site-packages, ...) are stripped, longest
-      first; then configured `strip_prefixes`; then, if neither matched, the checkout folder
-      of a known CI service (GitHub, GitLab, Jenkins, Azure, CircleCI, Travis, Bitbucket, ...);
+    - configured `source_roots` (checkout folders, site-packages, ...), `strip_prefixes` and
+      the roots of an enclosing `using_source_roots(...)` block are stripped, the longest match
+      winning; then, if none matched, the checkout folder of a known CI service (GitHub hosted
+      and self-hosted, GitLab, Jenkins, Azure, CircleCI, Travis, Bitbucket, Buildkite, ...);
     - a path that matches nothing stays as written (absolute paths stay absolute).
-    Pure: never looks at the file system.
+    Never looks at the file system.
     """
     p = _slashes(path)
     if not p:
         return p
-    p = _clean(p) if not _DRIVE.match(p) else p[:3] + _clean(p[3:])
-    for prefix in sorted((*source_roots, *strip_prefixes), key=lambda r: len(_slashes(r)), reverse=True):
-        rest = _strip(p, prefix)
-        if rest is not None:
-            return _clean(rest)
+    p = _tidy(p)
+    best: str | None = None
+    for root in (*_SCOPED.get(), *map(_root, source_roots), *map(_root, strip_prefixes)):
+        rest = root.rest_of(p)
+        if rest is not None and (best is None or len(rest) < len(best)):
+            best = rest
+    if best is not None:
+        return _clean(best)
     for pattern in CI_WORKSPACE_PATTERNS:
         m = pattern.match(p)
         if m:

@@ -8,11 +8,12 @@ import hashlib
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Iterable
 
 from sqlalchemy import Engine, and_, delete, func, insert, select
 
+from crossbridge_assets.formats import open_report
 from crossbridge_assets.formats._coverage import (
     context_to_test,
     decode_ranges,
@@ -20,7 +21,7 @@ from crossbridge_assets.formats._coverage import (
     merge_coverage,
     merged_totals,
 )
-from crossbridge_assets.formats._paths import normalize_source_path
+from crossbridge_assets.formats._paths import normalize_source_path, using_source_roots
 from crossbridge_assets.model import KIND_COVERAGE, CoverageStream, CoverageTotals, FileCoverage
 from crossbridge_assets.warehouse import schema
 from crossbridge_assets.warehouse.engine import bulk_insert, now
@@ -202,18 +203,27 @@ def load_coverage(engine: Engine, report, stream: CoverageStream, test: str | No
     return summary
 
 
-def announced_test(report) -> str | None:
-    """The test a per-test coverage report belongs to, as its drop's manifest announced it:
-    `"files": {"<file name>": {"test": "<test>"}}`, kept by landing in the archive sidecar as
-    `"test"`. None for an ordinary report."""
+def _sidecar(report) -> dict:
+    """What landing kept beside the archived report (its manifest's word on it); {} when gone."""
     if not report.archive_path:
-        return None
-    sidecar = Path(report.archive_path + SIDECAR_SUFFIX)
+        return {}
     try:
-        test = json.loads(sidecar.read_text(encoding="utf-8")).get("test")
-    except (OSError, ValueError, AttributeError):
-        return None
-    return str(test) if test else None
+        data = json.loads(Path(report.archive_path + SIDECAR_SUFFIX).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def load_archived_coverage(engine: Engine, report, source_roots: Iterable[str] = ()) -> CoverageLoadSummary:
+    """Load an archived report with what its drop's manifest said about it, kept by landing in
+    the archive sidecar: the test a per-test report belongs to (`"files": {"<file name>":
+    {"test": "<test>"}}`), and the drop's `source_roots`, stripped from its paths along with
+    the configured `source_roots`, so that what is stored is relative to the checkout."""
+    sidecar = _sidecar(report)
+    test = sidecar.get("test")
+    # Reports are parsed while read: open and load inside the scope.
+    with using_source_roots((*source_roots, *(sidecar.get("source_roots") or ()))):
+        return load_coverage(engine, report, open_report(report.archive_path), str(test) if test else None)
 
 
 # ---------------------------------------------------------------------------- per-run union
@@ -291,7 +301,7 @@ def _loaded_reports(conn, run_ids: list[str] | None = None) -> dict[str, list]:
     by_run: dict[str, list] = defaultdict(list)
     stmt = select(
         R.c.sha256, R.c.run_id, R.c.format, R.c.project, R.c.branch, R.c.commit_sha, R.c.build, R.c.shard,
-        R.c.shards_expected, R.c.started_at, R.c.arrived_at, R.c.loaded_at,
+        R.c.shards_expected, R.c.started_at, R.c.arrived_at, R.c.loaded_at, R.c.source_path, R.c.archive_path,
     ).where(and_(*cond)).order_by(R.c.arrived_at, R.c.sha256)
     for row in conn.execute(stmt):
         by_run[row.run_id].append(row)
@@ -312,9 +322,22 @@ def _fingerprint(reports: list) -> str:
     return hashlib.sha1(key.encode()).hexdigest()
 
 
+def _shard_of(report) -> tuple[str, str]:
+    """The shard a report belongs to: its label; without one, its upload (the drop folder that
+    landing recorded: the manifest's folder, else the report's own), so that one shard sending
+    XML and LCOV, or several files, is one shard."""
+    if report.shard:
+        return ("label", report.shard)
+    drop = _sidecar(report).get("drop")
+    if drop is None:  # landed before drops were recorded: the report's folder
+        drop = PurePosixPath(report.source_path.replace("\\", "/")).parent.as_posix() if report.source_path else report.sha256
+    return ("drop", str(drop))
+
+
 def _shards_seen(reports: list) -> int:
-    shards = {r.shard for r in reports if r.shard}
-    return len(shards) if shards else len(reports)
+    """Shards that sent coverage with line figures: a data file that only records what ran does
+    not make a shard's coverage arrive (its percentages come from the report beside it)."""
+    return len({_shard_of(r) for r in reports if r.format not in EXECUTED_ONLY})
 
 
 def refresh_runs(engine: Engine) -> list[str]:

@@ -26,7 +26,7 @@ from crossbridge_assets.settings import Settings
 from crossbridge_assets.warehouse import schema
 from crossbridge_assets.warehouse.engine import now
 from crossbridge_assets.model import KIND_PROFILING
-from crossbridge_assets.warehouse.run_metadata import ManifestError, RunMetadata, manifest_entry, resolve
+from crossbridge_assets.warehouse.run_metadata import ManifestError, RunMetadata, drop_of, manifest_entry, resolve
 
 LANDED = "landed"
 QUARANTINED = "quarantined"
@@ -108,6 +108,7 @@ class Landing:
         test = manifest_entry(path, self.settings.inbox).get("test")
         if test:
             sidecar["test"] = str(test)  # a per-test report (e.g. coverage of one test)
+        sidecar.update(drop_of(path, self.settings.inbox))  # its upload, its coverage source roots
 
         target = self.archive_path(partition, sha256)
         self._place(path, target, sidecar, copy=True)

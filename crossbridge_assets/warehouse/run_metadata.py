@@ -12,11 +12,16 @@ from datetime import datetime
 from pathlib import Path
 
 from crossbridge_assets.formats._common import parse_timestamp, to_int
+from crossbridge_assets.settings import SettingsError, parse_source_roots
 
 MANIFEST_NAME = "crossbridge.json"
 DEFAULT_PROJECT = "default"
 DEFAULT_BRANCH = "default"
 MANIFEST_FIELDS = ("project", "branch", "commit", "build", "shard", "shards_expected", "started_at", "ci_url")
+# Manifest keys that are not run metadata: per-file entries, and the checkout folders to strip
+# from the drop's coverage paths (its runner's, when the CROSSBRIDGE_COVERAGE_SOURCE_ROOTS of the
+# server cannot know them).
+MANIFEST_EXTRAS = ("files", "source_roots")
 
 
 class ManifestError(ValueError):
@@ -88,14 +93,24 @@ def read_manifest(path: Path) -> RunMetadata:
         raise ManifestError(path, f"cannot be read: {exc}") from exc
     except json.JSONDecodeError as exc:
         raise ManifestError(path, f"is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from exc
+    except RecursionError:
+        raise ManifestError(path, "is nested too deep to be a manifest") from None
     if not isinstance(data, dict):
         raise ManifestError(path, "must be a JSON object with keys " + ", ".join(MANIFEST_FIELDS))
-    unknown = sorted(set(data) - set(MANIFEST_FIELDS) - {"files"})
+    unknown = sorted(set(data) - set(MANIFEST_FIELDS) - set(MANIFEST_EXTRAS))
     if unknown:
-        raise ManifestError(path, f"has unknown keys {unknown}; expected {', '.join(MANIFEST_FIELDS)} or files")
+        raise ManifestError(path, f"has unknown keys {unknown}; expected {', '.join(MANIFEST_FIELDS + MANIFEST_EXTRAS)}")
     files = data.get("files", {})
     if not isinstance(files, dict) or not all(isinstance(v, dict) for v in files.values()):
         raise ManifestError(path, 'files must map a file name to an object, e.g. {"cov-test_a.xml": {"test": "tests/test_a.py::test_a"}}')
+    roots = data.get("source_roots")
+    if roots is not None:
+        if not isinstance(roots, list) or not all(isinstance(r, str) for r in roots):
+            raise ManifestError(path, 'source_roots must be a list of folders, e.g. ["/srv/runners/*/work/shop/shop"]')
+        try:
+            parse_source_roots(roots, "source_roots")
+        except SettingsError as exc:
+            raise ManifestError(path, str(exc)) from None
     m = RunMetadata(source="manifest")
     for key in ("project", "branch", "commit", "build", "shard", "ci_url"):
         if data.get(key) is not None:
@@ -127,6 +142,27 @@ def manifest_entry(report: Path, inbox: Path) -> dict:
         relative = report.name
     entry = files.get(relative) or files.get(report.name) or {}
     return entry if isinstance(entry, dict) else {}
+
+
+def drop_of(report: Path, inbox: Path) -> dict:
+    """What a report's drop says beyond run metadata, for the archive sidecar: `drop`, the
+    folder of its manifest (else its own folder) relative to the inbox, which tells one upload
+    from another when shards carry no label; and the manifest's `source_roots`, if any."""
+    manifest = find_manifest(report, inbox)
+    folder = (manifest or report).parent
+    try:
+        drop = folder.resolve().relative_to(inbox.resolve()).as_posix()
+    except ValueError:
+        drop = folder.as_posix()
+    out: dict = {"drop": drop}
+    if manifest is not None:
+        try:
+            roots = parse_source_roots(json.loads(manifest.read_text(encoding="utf-8")).get("source_roots") or ())
+        except (OSError, ValueError, AttributeError):  # read_manifest checked it when the report was resolved
+            roots = ()
+        if roots:
+            out["source_roots"] = list(roots)
+    return out
 
 
 def find_manifest(report: Path, inbox: Path) -> Path | None:

@@ -22,15 +22,13 @@ from crossbridge_assets.defs.common import (
     warnings_check,
 )
 from crossbridge_assets.defs.landing import INGEST_TAG, landed_reports
-from crossbridge_assets.formats import open_report
 from crossbridge_assets.log import get_logger
 from crossbridge_assets.model import KIND_COVERAGE, CoverageTotals
 from crossbridge_assets.warehouse import schema
 from crossbridge_assets.warehouse.coverage import (
     EXECUTED_ONLY,
-    announced_test,
     coverage_runs,
-    load_coverage,
+    load_archived_coverage,
     refresh_runs,
     run_merge,
 )
@@ -59,7 +57,10 @@ RUNS_SCHEMA = dg.TableSchema(
         dg.TableColumn("project", "text"),
         dg.TableColumn("branch", "text"),
         dg.TableColumn("build", "text"),
-        dg.TableColumn("shards_seen", "int", description="coverage shards that arrived"),
+        dg.TableColumn(
+            "shards_seen", "int",
+            description="coverage shards that arrived with line figures: by shard label, else one per drop",
+        ),
         dg.TableColumn("shards_expected", "int", description="from the manifest; empty when not announced"),
         dg.TableColumn("complete", "bool", description="every expected shard arrived"),
         dg.TableColumn("line_pct", "float", description="union of every shard and format of the run"),
@@ -117,9 +118,9 @@ def coverage(context: dg.AssetExecutionContext, warehouse: WarehouseResource) ->
     with run_context(context), storage_faults("loading coverage"):
         landing = warehouse.landing()
         engine = landing.engine
+        roots = landing.settings.coverage_source_roots
         each = load_each(
-            landing, partition, KIND_COVERAGE, batch,
-            lambda report: load_coverage(engine, report, open_report(report.archive_path), announced_test(report)), bad,
+            landing, partition, KIND_COVERAGE, batch, lambda report: load_archived_coverage(engine, report, roots), bad,
         )
         for report, summary in each:
             log.info("coverage loaded", files=summary.file_rows, tests=summary.tests, warnings=len(summary.warnings))
@@ -149,6 +150,9 @@ def coverage(context: dg.AssetExecutionContext, warehouse: WarehouseResource) ->
             "line_pct": dg.MetadataValue.float(round(100.0 * totals.line_rate, 2)),
             "branch_pct": dg.MetadataValue.float(round(100.0 * totals.branch_rate, 2)),
             "per_test_rows": dg.MetadataValue.int(map_rows),
+            "source_roots": dg.MetadataValue.text(
+                ", ".join(roots) or "none configured (known CI checkout folders, and the roots a drop announces)"
+            ),
             "tests_with_coverage": dg.MetadataValue.int(tests),
             "least_covered_files": dg.MetadataValue.md(md_table(least, ["file", "line_pct", "report"])),
             "quarantined_files": dg.MetadataValue.md(md_table(bad, ["file", "reason"])),

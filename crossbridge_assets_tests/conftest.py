@@ -71,6 +71,21 @@ def fresh_postgres_database(prefix: str = "cb_test") -> str:
     return f"{base}/{name}"
 
 
+@pytest.fixture(autouse=True)
+def _release_test_database_connections():
+    """Close the pooled connections to the databases a test made once it is done: engines are
+    cached per URL for the process, and hundreds of idle pools would exhaust the server's
+    max_connections."""
+    before = len(_CREATED_DATABASES)
+    yield
+    if len(_CREATED_DATABASES) > before:
+        from crossbridge_assets.warehouse.engine import make_engine
+
+        base = POSTGRES_URL.rsplit("/", 1)[0]
+        for name in _CREATED_DATABASES[before:]:
+            make_engine(f"{base}/{name}").dispose()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _drop_test_databases():
     yield

@@ -465,3 +465,4 @@ def test_prepared_rows_reach_postgresql_intact_under_another_client_encoding():
     E = schema.profile_events
     with engine.connect() as conn:
         assert conn.execute(select(E.c.name).order_by(E.c.seq)).scalars().all() == ["héllo", "naïve café", "plain"]
+    engine.dispose()

@@ -54,6 +54,7 @@ EVENT_COLUMNS = ("report_sha256", "seq", "run_id", "test_id", "kind", "name", "s
 _dumps = orjson.dumps
 _KIND = itemgetter(4)
 _SLOW = itemgetter(7, 4, 5)  # (duration, kind, name)
+_DURATION = itemgetter(7)
 _NO_SESSION = object()
 
 
@@ -110,8 +111,9 @@ def load_profile(engine: Engine, report, stream: SpanStream, *, outbox: bool = T
 
         def tally(rows: list[tuple]) -> None:
             summary.by_kind.update(map(_KIND, rows))
-            top = heapq.nlargest(KEEP_SLOWEST, map(_SLOW, rows))
-            summary.slowest[:] = heapq.nlargest(KEEP_SLOWEST, summary.slowest + top)
+            # Ranked by duration alone, then the few kept made (duration, kind, name).
+            top = map(_SLOW, heapq.nlargest(KEEP_SLOWEST, rows, key=_DURATION))
+            summary.slowest[:] = heapq.nlargest(KEEP_SLOWEST, [*summary.slowest, *top])
 
         summary.spans = bulk_insert_chunks(conn, E, EVENT_COLUMNS, chunks(), prepared=True)
         by_kind = summary.by_kind

@@ -88,3 +88,12 @@ def test_merge_run_unions_lines_and_keeps_counts_only_files():
         "files": 2, "lines_valid": 13, "lines_covered": 8, "branches_valid": 2, "branches_covered": 1,
     }
     assert [f["file"] for f in merged.file_figures()] == ["y.js", "x.py"]
+
+
+def test_a_run_without_branch_data_plots_no_branch_figure():
+    """0 % would read as a collapse of branch coverage; a gap in the plot is what it is."""
+    from crossbridge_assets.defs.coverage import _percentages
+
+    assert {k: v.value for k, v in _percentages({"line_pct": 81.25, "branch_pct": None}).items()} == {"line_pct": 81.25}
+    both = _percentages({"line_pct": 81.25, "branch_pct": 50})
+    assert {k: v.value for k, v in both.items()} == {"line_pct": 81.25, "branch_pct": 50.0}

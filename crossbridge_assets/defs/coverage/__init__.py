@@ -78,8 +78,13 @@ MAP_SCHEMA = dg.TableSchema(
 )
 
 
-def _pct(value) -> float:
-    return float(value) if value is not None else 0.0
+def _percentages(run: dict) -> dict:
+    """line_pct and, when the run measured branches, branch_pct: numbers the UI plots. A run
+    without branch data leaves a gap in the plot rather than a drop to 0."""
+    figures = {"line_pct": dg.MetadataValue.float(float(run["line_pct"]))}
+    if run["branch_pct"] is not None:
+        figures["branch_pct"] = dg.MetadataValue.float(float(run["branch_pct"]))
+    return figures
 
 
 def _shards(run: dict) -> str:
@@ -216,8 +221,7 @@ def coverage_by_run(context: dg.AssetExecutionContext, warehouse: WarehouseResou
     }
     if latest:
         metadata["latest_run"] = dg.MetadataValue.text(_run_label(latest))
-        metadata["line_pct"] = dg.MetadataValue.float(_pct(latest["line_pct"]))
-        metadata["branch_pct"] = dg.MetadataValue.float(_pct(latest["branch_pct"]))
+        metadata.update(_percentages(latest))
     return dg.MaterializeResult(metadata=metadata)
 
 
@@ -354,10 +358,9 @@ def coverage_trends(context: dg.AssetExecutionContext, warehouse: WarehouseResou
     latest = max((h[-1] for h in by_branch.values()), key=lambda r: (r["started_at"], r["run_id"]), default=None)
     if latest:
         # The newest run overall, plotted over materializations; per-branch figures for the busiest branches.
-        metadata["line_pct"] = dg.MetadataValue.float(_pct(latest["line_pct"]))
-        metadata["branch_pct"] = dg.MetadataValue.float(_pct(latest["branch_pct"]))
+        metadata.update(_percentages(latest))
         for row in sorted(rows, key=lambda r: -r["runs"])[:10]:
-            metadata[f"line_pct {row['project']}/{row['branch']}"] = dg.MetadataValue.float(_pct(row["line %"]))
+            metadata[f"line_pct {row['project']}/{row['branch']}"] = dg.MetadataValue.float(float(row["line %"]))
     return dg.MaterializeResult(metadata=metadata)
 
 

@@ -940,6 +940,12 @@ def test_mocha_json_and_mochawesome_give_the_same_identities():
     assert [(c.identity, c.status) for c in plain] == [(c.identity, c.status) for c in awesome]
     assert [c.status for c in plain] == [PASSED, FAILED, SKIPPED, PASSED]
     assert "C2001" in plain[1].tags and "C2001" in awesome[1].tags
+    # mocha's JSON reporter says how often it retried ("retries a flaky payment" failed once):
+    # the failed try is an attempt, and the test is flaky. mochawesome does not say.
+    retried = plain[3]
+    assert [a.status for a in retried.attempts] == [FAILED, PASSED] and retried.flaky
+    assert retried.properties["currentRetry"] == "1" and not awesome[3].flaky
+    assert all(len(c.attempts) == 1 for c in plain[:3])
 
 
 def test_playwright_fixture_retries_and_projects():

@@ -42,6 +42,9 @@ def _matches(s: Sniff) -> bool:
     )
 
 
+MAX_RETRIES = 100  # this.retries(n) is a small number; a hostile file could claim billions
+
+
 def _key(test: dict) -> tuple:
     return (test.get("fullTitle"), test.get("file"))
 
@@ -65,10 +68,13 @@ def _case(test: dict, status: str) -> TestCase:
         failure_type=(err.get("name") or err.get("code")) if isinstance(err, dict) else None,
     )
     properties = {}
+    attempts = [attempt]
     retries = to_int(test.get("currentRetry"))
-    if retries:
-        # mocha keeps only the last try; earlier ones are known to have failed.
+    if retries and retries > 0:
+        # mocha keeps only the last try; it retries a test only when it fails, so each earlier
+        # try is a failed attempt whose details were not reported (and a pass makes it flaky).
         properties["currentRetry"] = str(retries)
+        attempts = [Attempt(status=FAILED) for _ in range(min(retries, MAX_RETRIES))] + attempts
     title = str(test.get("title") or "")
     return TestCase(
         framework=FRAMEWORK,
@@ -76,7 +82,7 @@ def _case(test: dict, status: str) -> TestCase:
         name=title,
         status=status,
         duration=attempt.duration,
-        attempts=[attempt],
+        attempts=attempts,
         properties=properties,
         tags=extract_tags(str(test.get("fullTitle") or title), None, None),
         file=test.get("file"),

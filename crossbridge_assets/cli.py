@@ -173,7 +173,7 @@ def cmd_summary(args) -> int:
 
 def cmd_patch_coverage(args) -> int:
     """Coverage of the lines a change adds or modifies, from the warehouse or report files."""
-    from crossbridge_assets.analysis.patch_coverage import DiffError, changed_lines, format_report, git_diffs, patch_coverage
+    from crossbridge_assets.analysis.patch_coverage import format_report, patch_coverage
     from crossbridge_assets.formats import FormatError, detect
     from crossbridge_assets.formats._coverage import merge_coverage
     from crossbridge_assets.model import KIND_COVERAGE
@@ -221,23 +221,66 @@ def cmd_patch_coverage(args) -> int:
             _err(f"run {run_id} has no line coverage in the warehouse")
             return EXIT_UNREADABLE
         source = f"run {run_id}"
-    try:
-        if args.diff_file:
-            compare = args.diff_file
-            diffs = [Path(args.diff_file).read_text(encoding="utf-8")]
-        else:
-            compare = f"{args.diff}...HEAD"
-            diffs = git_diffs(Path(args.repo), args.diff, working_tree=not args.committed_only)
-        report = patch_coverage(changed_lines(diffs), coverage, compare)
-    except (DiffError, OSError) as exc:
-        _err(f"cannot read the change: {exc}")
+    change = _read_change(args)
+    if change is None:
         return EXIT_UNREADABLE
+    compare, changed = change
+    report = patch_coverage(changed, coverage, compare)
     if args.json:
         print(json.dumps({**report.as_dict(), "coverage": source}))
     else:
         print(format_report(report, source))
     if args.fail_under is not None and report.percent < args.fail_under:
         return EXIT_FAIL
+    return EXIT_OK
+
+
+def _read_change(args) -> tuple[str, dict[str, list[int]]] | None:
+    """(what was compared, the added and modified lines per file) of --diff-file, or of git
+    against the merge base of --diff; None (said on stderr) when the change cannot be read."""
+    from crossbridge_assets.analysis.patch_coverage import DiffError, changed_lines, git_diffs
+
+    try:
+        if args.diff_file:
+            return args.diff_file, changed_lines([Path(args.diff_file).read_text(encoding="utf-8")])
+        diffs = git_diffs(Path(args.repo), args.diff, working_tree=not args.committed_only)
+        return f"{args.diff}...HEAD", changed_lines(diffs)
+    except (DiffError, OSError) as exc:
+        _err(f"cannot read the change: {exc}")
+        return None
+
+
+def cmd_impact(args) -> int:
+    """The tests whose recorded coverage ran a line the change touches."""
+    from crossbridge_assets.analysis.impact import format_impact, impact
+    from crossbridge_assets.warehouse.coverage import coverage_runs, latest_map_run, run_merge, run_test_map
+    from crossbridge_assets.warehouse.engine import make_engine, migrate
+
+    engine = make_engine(_settings().warehouse_url)
+    migrate(engine)
+    run_id = args.run or latest_map_run(engine, args.project, args.branch)
+    if run_id is None:
+        _err("no per-test coverage in the warehouse yet: ingest a coverage.py data file recorded with "
+             "dynamic contexts (pytest --cov --cov-context=test), or per-test reports named in a manifest")
+        return EXIT_UNREADABLE
+    test_map = run_test_map(engine, run_id)
+    if not test_map:
+        _err(f"run {run_id} has no per-test coverage in the warehouse")
+        return EXIT_UNREADABLE
+    change = _read_change(args)
+    if change is None:
+        return EXIT_UNREADABLE
+    compare, changed = change
+    # Which changed lines are code: known only from a report that lists every statement.
+    measured = any(r["run_id"] == run_id and r["line_pct"] is not None for r in coverage_runs(engine))
+    code = {path: set(fc.lines) for path, fc in run_merge(engine, run_id).files.items()} if measured else None
+    result = impact(changed, test_map, code, compare)
+    if args.tests_only:
+        print("\n".join(sorted(result.tests)))
+    elif args.json:
+        print(json.dumps({**result.as_dict(), "run": run_id}))
+    else:
+        print(format_impact(result, f"run {run_id}"))
     return EXIT_OK
 
 
@@ -370,6 +413,21 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--fail-under", type=float, metavar="PCT", help="exit 1 when patch coverage is below PCT")
     sp.add_argument("--json", action="store_true")
     sp.set_defaults(func=cmd_patch_coverage)
+
+    sp = sub.add_parser("impact", help="the tests to run for a change: those whose recorded coverage ran a changed line")
+    what = sp.add_mutually_exclusive_group()
+    what.add_argument("--diff", default="origin/main", metavar="REV",
+                      help="compare HEAD (and uncommitted changes) with the merge base of REV (default origin/main)")
+    what.add_argument("--diff-file", metavar="FILE", help="a unified diff (git diff output) instead of running git")
+    sp.add_argument("--repo", default=".", help="the git repository (default: the current folder)")
+    sp.add_argument("--committed-only", action="store_true", help="leave staged and unstaged changes out")
+    sp.add_argument("--run", metavar="ID", help="warehouse run whose per-test map to use (default: the latest)")
+    sp.add_argument("--project", help="the latest run of this project")
+    sp.add_argument("--branch", help="the latest run of this branch")
+    out = sp.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true")
+    out.add_argument("--tests-only", action="store_true", help="one test per line, nothing else (for a test runner)")
+    sp.set_defaults(func=cmd_impact)
 
     sp = sub.add_parser("doctor", help="run the health checks now; exit 1 when something is unhealthy")
     sp.add_argument("--json", action="store_true", help="one JSON object: healthy, checks")

@@ -239,3 +239,67 @@ def test_unreadable_coverage_report_is_quarantined_and_the_batch_goes_on(crossbr
         status = dict(conn.execute(select(schema.reports.c.original_name, schema.reports.c.status)).all())
     assert status == {"coverage.xml": "landed", "broken.info": "quarantined"}
     assert table_count(s, schema.coverage_files) == 2
+
+
+CHANGE = """diff --git a/calc/ops.py b/calc/ops.py
+--- a/calc/ops.py
++++ b/calc/ops.py
+@@ -9 +9 @@
+-    old
++    new
+@@ -12 +12 @@
+-old
++new
+@@ -16 +16 @@
+-    old
++    new
+@@ -23,2 +23,2 @@
+-    old
+-    old
++    new
++    new
+diff --git a/calc/new.py b/calc/new.py
+new file mode 100644
+--- /dev/null
++++ b/calc/new.py
+@@ -0,0 +1,2 @@
++def fresh():
++    return 1
+"""
+
+
+def test_impact_lists_the_tests_that_ran_the_changed_lines(crossbridge_env, dagster_instance, tmp_path, capsys):
+    """`crossbridge impact` from the per-test map that coverage.py's dynamic contexts recorded."""
+    from crossbridge_assets.cli import main
+
+    s = crossbridge_env
+    diff = tmp_path / "change.diff"
+    diff.write_text(CHANGE)
+    assert main(["impact", "--diff-file", str(diff)]) == 2, "nothing ingested yet: a clear error"
+    assert "no per-test coverage" in capsys.readouterr().err
+
+    drop_shard(s, "ctx", PY / ".coverage", "unit.coverage", build="77")
+    cursor, _ = ingest(dagster_instance)
+    assert main(["impact", "--diff-file", str(diff), "--json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    # Line 9 runs in both divide tests, 16 in classify (as covering_tests says above); 23-24 are
+    # unused(): no test ran them. The data file alone does not say which lines are code, so line
+    # 12 (between two functions) is listed too.
+    assert found["tests"] == ["checks_ops.test_classify", "checks_ops.test_divide", "checks_ops.test_divide_by_zero"]
+    assert found["lines_by_test"]["checks_ops.test_classify"] == {"calc/ops.py": [16]}
+    assert found["lines_by_test"]["checks_ops.test_divide"] == {"calc/ops.py": [9]}
+    assert found["unexercised"] == {"calc/ops.py": [12, 23, 24]}
+    assert found["unmapped"] == ["calc/new.py"]
+
+    # The run's coverage.xml says which lines are code: line 12 is not.
+    drop_shard(s, "xml", PY / "coverage.xml", "coverage.xml", build="77")
+    ingest(dagster_instance, cursor)
+    refresh(dagster_instance)
+    assert main(["impact", "--diff-file", str(diff), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["unexercised"] == {"calc/ops.py": [23, 24]}
+    assert main(["impact", "--diff-file", str(diff), "--tests-only"]) == 0
+    assert capsys.readouterr().out.split() == found["tests"]
+    assert main(["impact", "--diff-file", str(diff)]) == 0
+    text = capsys.readouterr().out
+    assert "checks_ops.test_divide    (calc/ops.py:9)" in text and "calc/ops.py: 23-24" in text
+    assert "1 changed file(s) the map does not know" in text

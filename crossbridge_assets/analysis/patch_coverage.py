@@ -238,7 +238,7 @@ def format_report(report: PatchReport, source: str) -> str:
             continue
         out.append(f"{f.path}  {f.percent:.2f}%  ({len(f.covered)}/{len(f.measured)} changed lines covered)")
         if f.uncovered:
-            out.append(f"    uncovered: {_ranges(f.uncovered)}")
+            out.append(f"    uncovered: {line_ranges(f.uncovered)}")
     skipped = [f.path for f in report.files if not f.measured]
     if skipped:
         out.append(f"{len(skipped)} changed file(s) with no measured lines: {', '.join(skipped[:10])}"
@@ -247,7 +247,8 @@ def format_report(report: PatchReport, source: str) -> str:
     return "\n".join(out)
 
 
-def _ranges(lines: list[int]) -> str:
+def line_ranges(lines: list[int]) -> str:
+    """[1, 2, 3, 7] -> "1-3, 7": changed lines as a person reads them."""
     from crossbridge_assets.formats._coverage import encode_ranges
 
     return encode_ranges(lines).replace(",", ", ")

@@ -428,6 +428,34 @@ def latest_run_id(engine: Engine, project: str | None = None, branch: str | None
         ).scalar()
 
 
+def latest_map_run(engine: Engine, project: str | None = None, branch: str | None = None,
+                   path: str | None = None) -> str | None:
+    """The newest run with a per-test map (of a project, a branch, and for a file)."""
+    stmt = (
+        select(TM.c.run_id)
+        .join(R, R.c.sha256 == TM.c.report_sha256)
+        .order_by(func.coalesce(R.c.started_at, R.c.arrived_at).desc())
+        .limit(1)
+    )
+    if path is not None:
+        stmt = stmt.where(TM.c.path == path)
+    if project:
+        stmt = stmt.where(R.c.project == project)
+    if branch:
+        stmt = stmt.where(R.c.branch == branch)
+    with engine.connect() as conn:
+        return conn.execute(stmt).scalar()
+
+
+def run_test_map(engine: Engine, run_id: str) -> dict[str, dict[str, set[int]]]:
+    """A run's per-test map: file -> test -> the lines the test ran (contexts of one test merged)."""
+    found: dict[str, dict[str, set[int]]] = defaultdict(lambda: defaultdict(set))
+    with engine.connect() as conn:
+        for path, test, lines in conn.execute(select(TM.c.path, TM.c.test, TM.c.lines).where(TM.c.run_id == run_id)):
+            found[path][test].update(decode_ranges(lines))
+    return {path: dict(tests) for path, tests in found.items()}
+
+
 def covering_tests(
     engine: Engine,
     path: str,
@@ -439,22 +467,10 @@ def covering_tests(
     """Which tests cover file `path` at `line`: in `run_id`, or in the newest run that has a
     per-test map for the file. Returns [{test, contexts, run_id}], sorted by test."""
     path = normalize_source_path(path)
+    run_id = run_id or latest_map_run(engine, project, branch, path)
+    if run_id is None:
+        return []
     with engine.connect() as conn:
-        if run_id is None:
-            stmt = (
-                select(TM.c.run_id)
-                .join(R, R.c.sha256 == TM.c.report_sha256)
-                .where(TM.c.path == path)
-                .order_by(func.coalesce(R.c.started_at, R.c.arrived_at).desc())
-                .limit(1)
-            )
-            if project:
-                stmt = stmt.where(R.c.project == project)
-            if branch:
-                stmt = stmt.where(R.c.branch == branch)
-            run_id = conn.execute(stmt).scalar()
-            if run_id is None:
-                return []
         rows = conn.execute(
             select(TM.c.test, TM.c.context, TM.c.lines).where(
                 TM.c.path == path, TM.c.run_id == run_id, TM.c.first_line <= line, TM.c.last_line >= line

@@ -235,6 +235,16 @@ def cmd_patch_coverage(args) -> int:
     return EXIT_OK
 
 
+def _change_arguments(sp) -> None:
+    """The options that name a change, read by _read_change."""
+    what = sp.add_mutually_exclusive_group()
+    what.add_argument("--diff", default="origin/main", metavar="REV",
+                      help="compare HEAD (and uncommitted changes) with the merge base of REV (default origin/main)")
+    what.add_argument("--diff-file", metavar="FILE", help="a unified diff (git diff output) instead of running git")
+    sp.add_argument("--repo", default=".", help="the git repository (default: the current folder)")
+    sp.add_argument("--committed-only", action="store_true", help="leave staged and unstaged changes out")
+
+
 def _read_change(args) -> tuple[str, dict[str, list[int]]] | None:
     """(what was compared, the added and modified lines per file) of --diff-file, or of git
     against the merge base of --diff; None (said on stderr) when the change cannot be read."""
@@ -394,12 +404,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=cmd_demo)
 
     sp = sub.add_parser("patch-coverage", help="coverage of the lines a change adds or modifies (diff-cover's rules)")
-    what = sp.add_mutually_exclusive_group()
-    what.add_argument("--diff", default="origin/main", metavar="REV",
-                      help="compare HEAD (and uncommitted changes) with the merge base of REV (default origin/main)")
-    what.add_argument("--diff-file", metavar="FILE", help="a unified diff (git diff output) instead of running git")
-    sp.add_argument("--repo", default=".", help="the git repository (default: the current folder)")
-    sp.add_argument("--committed-only", action="store_true", help="leave staged and unstaged changes out")
+    _change_arguments(sp)
     sp.add_argument("--coverage", action="append", metavar="FILE",
                     help="coverage report(s) to use instead of the warehouse, several merged: reports that "
                     "list every statement (coverage.xml/json, LCOV, Cobertura, JaCoCo); a coverage.py data "
@@ -415,12 +420,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=cmd_patch_coverage)
 
     sp = sub.add_parser("impact", help="the tests to run for a change: those whose recorded coverage ran a changed line")
-    what = sp.add_mutually_exclusive_group()
-    what.add_argument("--diff", default="origin/main", metavar="REV",
-                      help="compare HEAD (and uncommitted changes) with the merge base of REV (default origin/main)")
-    what.add_argument("--diff-file", metavar="FILE", help="a unified diff (git diff output) instead of running git")
-    sp.add_argument("--repo", default=".", help="the git repository (default: the current folder)")
-    sp.add_argument("--committed-only", action="store_true", help="leave staged and unstaged changes out")
+    _change_arguments(sp)
     sp.add_argument("--run", metavar="ID", help="warehouse run whose per-test map to use (default: the latest)")
     sp.add_argument("--project", help="the latest run of this project")
     sp.add_argument("--branch", help="the latest run of this branch")

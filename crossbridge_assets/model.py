@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
-from typing import Generator, Iterator
+from typing import Generator, Iterable, Iterator
 
 # Result statuses, in the priority order used when one test has several outcomes.
 ERROR = "error"
@@ -193,15 +193,20 @@ class ResultStream:
         return list(self)
 
     def _check_declared(self) -> None:
-        declared = self.info.declared
-        actual = self.totals.as_dict()
-        diffs = [
-            f"{key} declared {declared[key]} but the file holds {actual[key]}"
-            for key in ("tests", "failures", "errors", "skipped")
-            if key in declared and declared[key] != actual[key]
-        ]
-        if diffs:
-            self.info.warnings.append("declared totals disagree with the content: " + "; ".join(diffs))
+        note_declared_disagreement(self.info, self.totals.as_dict(), ("tests", "failures", "errors", "skipped"))
+
+
+def note_declared_disagreement(info: ReportInfo, actual: dict[str, int], keys: Iterable[str] | None = None) -> None:
+    """Warn when the report's own totals (info.declared: never trusted, always recorded)
+    disagree with what it holds; `keys` (default: all it declares) in that order."""
+    declared = info.declared
+    diffs = [
+        f"{key} declared {declared[key]} but the file holds {actual[key]}"
+        for key in (declared if keys is None else keys)
+        if key in declared and key in actual and declared[key] != actual[key]
+    ]
+    if diffs:
+        info.warnings.append("declared totals disagree with the content: " + "; ".join(diffs))
 
 
 # ---------------------------------------------------------------------------- coverage
@@ -269,9 +274,12 @@ class CoverageStream:
     Some formats only carry totals (Istanbul's coverage-summary.json): they set
     `declared_totals`, which then stands for the report's totals."""
 
-    def __init__(self, info: ReportInfo, files: Iterator[FileCoverage]):
+    def __init__(self, info: ReportInfo, files: Iterator[FileCoverage], check_declared: bool = False):
         self.info = info
         self._files = files
+        # The formats whose declared totals count what their content holds (JaCoCo, Cobertura,
+        # LCOV) are checked against the totals counted here, once every file has gone by.
+        self._check_declared = check_declared
         self.totals = CoverageTotals()
         self.declared_totals: CoverageTotals | None = None
         # The report's own counts are the better figure (coverage.py JSON: its line lists
@@ -288,6 +296,8 @@ class CoverageStream:
             self.totals.add(fc)
             yield fc
         self.exhausted = True
+        if self._check_declared:
+            note_declared_disagreement(self.info, self.totals.as_dict())
 
     def read_all(self) -> list[FileCoverage]:
         return list(self)

@@ -13,7 +13,7 @@ from typing import Iterable
 
 from crossbridge_assets.formats._common import json_head_events
 from crossbridge_assets.formats._paths import normalize_source_path, using_source_roots
-from crossbridge_assets.model import CoverageTotals, FileCoverage, ReportInfo
+from crossbridge_assets.model import CoverageTotals, FileCoverage
 
 # Hit counts go to a BIGINT column; c8 writes -1 as an unsigned 64-bit number (a covered line).
 MAX_HITS = 2**63 - 1
@@ -65,18 +65,6 @@ class FileTable:
                 fc.functions[i] = (n, ln if ln is not None else line, min(h + hits, MAX_HITS) if add else max(h, hits))
                 return
         fc.functions.append((name, line, hits))
-
-
-def check_declared(info: ReportInfo, totals: CoverageTotals) -> None:
-    """Warn when the file's own totals (info.declared) disagree with what it holds."""
-    actual = totals.as_dict()
-    diffs = [
-        f"{key} declared {value} but the file holds {actual[key]}"
-        for key, value in info.declared.items()
-        if key in actual and value != actual[key]
-    ]
-    if diffs:
-        info.warnings.append("declared totals disagree with the content: " + "; ".join(diffs))
 
 
 def add_totals(into: CoverageTotals, other: CoverageTotals) -> None:

@@ -17,7 +17,7 @@ from typing import Iterator
 
 from crossbridge_assets.formats import FormatError, FormatSpec, Sniff
 from crossbridge_assets.formats._common import parse_timestamp, to_float, to_int
-from crossbridge_assets.formats._coverage import MAX_HITS, FileTable, check_declared, clamp_hits, table_totals
+from crossbridge_assets.formats._coverage import MAX_HITS, FileTable, clamp_hits
 from crossbridge_assets.formats._paths import is_absolute, join_source, normalize_source_path
 from crossbridge_assets.formats._xml import clear, iterparse
 from crossbridge_assets.model import KIND_COVERAGE, CoverageStream, FileCoverage, ReportInfo
@@ -259,15 +259,14 @@ def read_cobertura(path: Path, info: ReportInfo) -> Iterator:
     except _Irregular:
         table = FileTable()
         _scan_lines(path, info, table)
-    yield from table.files.values()
-    check_declared(info, table_totals(table.files.values()))
+    yield from table.files.values()  # the stream checks the declared totals against them
 
 
 
 
 def open_cobertura(path: Path, fmt: str = FORMAT) -> CoverageStream:
     info = ReportInfo(format=fmt, kind=KIND_COVERAGE)
-    return CoverageStream(info, read_cobertura(Path(path), info))
+    return CoverageStream(info, read_cobertura(Path(path), info), check_declared=True)
 
 
 SPEC = FormatSpec(

@@ -13,7 +13,7 @@ from typing import Iterator
 
 from crossbridge_assets.formats import FormatError, FormatSpec, Sniff
 from crossbridge_assets.formats._common import parse_timestamp, to_int
-from crossbridge_assets.formats._coverage import FileTable, check_declared, table_totals
+from crossbridge_assets.formats._coverage import FileTable
 from crossbridge_assets.formats._xml import clear, iterparse, local
 from crossbridge_assets.model import KIND_COVERAGE, CoverageStream, FileCoverage, ReportInfo
 
@@ -118,13 +118,12 @@ def _files(path: Path, info: ReportInfo) -> Iterator[FileCoverage]:
         declared.setdefault("branches_valid", 0)
         declared.setdefault("branches_covered", 0)
     info.declared = declared
-    yield from table.files.values()
-    check_declared(info, table_totals(table.files.values()))
+    yield from table.files.values()  # the stream checks the declared totals against them
 
 
 def open_jacoco(path: Path) -> CoverageStream:
     info = ReportInfo(format=FORMAT, kind=KIND_COVERAGE, framework="jacoco")
-    return CoverageStream(info, _files(Path(path), info))
+    return CoverageStream(info, _files(Path(path), info), check_declared=True)
 
 
 SPEC = FormatSpec(

@@ -20,7 +20,7 @@ from orjson import loads
 
 from crossbridge_assets.formats import FormatError, FormatSpec, Sniff
 from crossbridge_assets.formats._common import to_int
-from crossbridge_assets.formats._coverage import MAX_HITS, FileTable, check_declared, clamp_hits, table_totals
+from crossbridge_assets.formats._coverage import MAX_HITS, FileTable, clamp_hits
 from crossbridge_assets.model import KIND_COVERAGE, CoverageStream, FileCoverage, ReportInfo
 
 FORMAT = "lcov"
@@ -319,13 +319,12 @@ def _files(path: Path, info: ReportInfo) -> Iterator[FileCoverage]:
     if records == 0:
         raise FormatError(path, "no SF record: not an LCOV tracefile")
     info.declared = declared
-    yield from table.files.values()
-    check_declared(info, table_totals(table.files.values()))
+    yield from table.files.values()  # the stream checks the declared totals against them
 
 
 def open_lcov(path: Path) -> CoverageStream:
     info = ReportInfo(format=FORMAT, kind=KIND_COVERAGE)
-    return CoverageStream(info, _files(Path(path), info))
+    return CoverageStream(info, _files(Path(path), info), check_declared=True)
 
 
 SPEC = FormatSpec(

@@ -984,3 +984,22 @@ def test_cucumber_js_fixture():
     ]
     assert cases[1].tags == ["SHOP-1", "C3001"]
     assert len({c.identity for c in cases}) == 5
+
+
+def test_suite_properties_before_many_testcases_are_the_runs(tmp_path):
+    """Surefire and Gradle write a suite's <properties> first; testcases are freed as they are
+    read (every 64): the run's properties are read all the same, and a testcase's own stay its."""
+    cases = "".join(
+        f'<testcase classname="com.acme.T" name="t{i}" time="0.001">'
+        + ('<properties><property name="case_prop" value="x"/></properties>' if i == 0 else "")
+        + "</testcase>"
+        for i in range(200)
+    )
+    p = tmp_path / "TEST-com.acme.T.xml"
+    p.write_text(
+        '<testsuite name="com.acme.T" tests="200"><properties><property name="java.version" value="21.0.2"/>'
+        f'<property name="os.name" value="Linux"/></properties>{cases}</testsuite>'
+    )
+    stream, read = _open(p)
+    assert len(read) == 200 and read[0].properties == {"case_prop": "x"}
+    assert stream.info.properties == {"java.version": "21.0.2", "os.name": "Linux"}

@@ -263,14 +263,16 @@ def test_transient_faults_are_told_apart():
     assert not is_transient(ValueError("bad"))
 
 
-def test_migration_6_adds_the_run_time_column_to_an_older_warehouse(crossbridge_env):
+def test_migration_6_adds_the_run_time_and_properties_columns_to_an_older_warehouse(crossbridge_env):
     from sqlalchemy import inspect, text
 
     engine = make_engine(crossbridge_env.warehouse_url)
     migrate(engine)
     with engine.begin() as conn:  # the reports table as schema version 5 had it
         conn.execute(text("ALTER TABLE reports DROP COLUMN duration"))
+        conn.execute(text("ALTER TABLE reports DROP COLUMN properties"))
         conn.execute(text("DELETE FROM schema_version WHERE version >= 6"))
-    assert "duration" not in {c["name"] for c in inspect(engine).get_columns("reports")}
+    assert not {"duration", "properties"} & {c["name"] for c in inspect(engine).get_columns("reports")}
     assert migrate(engine) == LATEST
-    assert "duration" in {c["name"] for c in inspect(make_engine(crossbridge_env.warehouse_url)).get_columns("reports")}
+    columns = {c["name"] for c in inspect(make_engine(crossbridge_env.warehouse_url)).get_columns("reports")}
+    assert {"duration", "properties"} <= columns

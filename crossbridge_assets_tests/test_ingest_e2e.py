@@ -92,6 +92,9 @@ def test_sensor_batch_lands_and_loads_and_quarantines_truncated(crossbridge_env,
     # Run-level timing: pytest's one suite under a root without a time; Surefire's root suite.
     assert rows["TEST-cart.xml"].duration == pytest.approx(0.056)
     assert rows["TEST-api.xml"].duration == pytest.approx(1.204)
+    # Run-level properties: Surefire's come before its testcases.
+    assert json.loads(rows["TEST-api.xml"].properties) == {"java.version": "17.0.15"}
+    assert rows["TEST-cart.xml"].properties is None
     assert rows["TEST-truncated.xml"].status == "quarantined"
     assert "malformed XML" in rows["TEST-truncated.xml"].reason
     assert (s.quarantine / rows["TEST-truncated.xml"].partition / rows["TEST-truncated.xml"].sha256).exists()

@@ -238,7 +238,9 @@ def _suite_crash(elem: etree._Element, framework: str) -> TestCase:
 # Finished testcases are freed right away; their emptied elements are unlinked in batches.
 _UNLINK_EVERY = 64
 # testsuites ends once, last: it still brings the root's attributes to a report without tests.
-_TAGS = ("{*}testsuites", "{*}testsuite", "{*}testcase", "{*}error", "{*}failure")
+# <properties> of a suite come before its testcases (Surefire, Gradle), which are unlinked as they
+# are read: they are read when they end.
+_TAGS = ("{*}testsuites", "{*}testsuite", "{*}testcase", "{*}error", "{*}failure", "{*}properties")
 
 
 def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
@@ -332,10 +334,6 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
                 if local(child.tag) in ("error", "failure") and id(elem) not in crashed:
                     crashed.add(id(elem))
                     yield _suite_crash(child, framework)
-                elif local(child.tag) == "properties" and not info.properties:
-                    for prop in child:
-                        if local(prop.tag) == "property" and prop.get("name"):
-                            info.properties[prop.get("name")] = prop.get("value") or ""
             crashed.discard(id(elem))
             seen.clear()
             if sum_children and elem.getparent() is root:
@@ -357,6 +355,13 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
             parent = elem.getparent()
             if parent is not None and local(parent.tag) != "testcase":
                 suite_level_outcome = True
+        elif tag == "properties" and not info.properties:
+            # The run's properties: the first suite's (a testcase's own are read with it).
+            parent = elem.getparent()
+            if parent is not None and local(parent.tag) in ("testsuite", "testsuites"):
+                for prop in elem:
+                    if local(prop.tag) == "property" and prop.get("name"):
+                        info.properties[prop.get("name")] = prop.get("value") or ""
     if info.framework is None:
         info.framework = framework
     if repeated:

@@ -148,9 +148,12 @@ def _v5(conn: Connection) -> None:
 
 
 def _v6(conn: Connection) -> None:
-    """reports.duration: the run time a report states. A database made by _v1 since has it."""
-    if "duration" not in {c["name"] for c in inspect(conn).get_columns("reports")}:
-        conn.execute(text("ALTER TABLE reports ADD COLUMN duration FLOAT"))
+    """reports.duration and reports.properties: the run time and the run-level properties a
+    report states. A database made by _v1 since has them."""
+    have = {c["name"] for c in inspect(conn).get_columns("reports")}
+    for column, sql_type in (("duration", "FLOAT"), ("properties", "TEXT")):
+        if column not in have:
+            conn.execute(text(f"ALTER TABLE reports ADD COLUMN {column} {sql_type}"))
 
 
 # (version, description, step). Append only: a released step never changes.
@@ -160,7 +163,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (3, "profiling", _v3),
     (4, "run-level aggregates kept by retention", _v4),
     (5, "profiling tables for bulk loading; the outbox as ranges of spans", _v5),
-    (6, "the run time each report states", _v6),
+    (6, "the run time and run-level properties each report states", _v6),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -251,8 +251,8 @@ def lock_reports(conn, shas) -> None:
 
 def mark_loaded(conn, report, info, totals: dict, warnings: list[str]) -> None:
     """Record on a `reports` row what loading its content found: the totals counted, the
-    report's own (declared) totals, its warnings, the run time it states, and the start time
-    when landing had none."""
+    report's own (declared) totals, its warnings, the run time and run-level properties it
+    states, and the start time when landing had none."""
     conn.execute(
         update(schema.reports)
         .where(schema.reports.c.sha256 == report.sha256)
@@ -262,6 +262,7 @@ def mark_loaded(conn, report, info, totals: dict, warnings: list[str]) -> None:
             warnings=json.dumps(warnings) if warnings else None,
             started_at=report.started_at or info.started_at,
             duration=info.duration,
+            properties=json.dumps(info.properties) if info.properties else None,
             loaded_at=now(),
         )
     )

@@ -61,6 +61,7 @@ reports = Table(
     Column("declared", Text),  # JSON: the report's own totals
     Column("totals", Text),  # JSON: what the content holds
     Column("warnings", Text),  # JSON list
+    Column("properties", Text),  # JSON: run-level properties the report states (environment, settings)
     Column("loaded_at", TS),
 )
 Index("ix_reports_partition", reports.c.partition)

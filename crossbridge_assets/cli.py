@@ -237,9 +237,11 @@ def cmd_patch_coverage(args) -> int:
 
 def _change_arguments(sp) -> None:
     """The options that name a change, read by _read_change."""
+    from crossbridge_assets.analysis.patch_coverage import DEFAULT_COMPARE
+
     what = sp.add_mutually_exclusive_group()
-    what.add_argument("--diff", default="origin/main", metavar="REV",
-                      help="compare HEAD (and uncommitted changes) with the merge base of REV (default origin/main)")
+    what.add_argument("--diff", default=DEFAULT_COMPARE, metavar="REV",
+                      help=f"compare HEAD (and uncommitted changes) with the merge base of REV (default {DEFAULT_COMPARE})")
     what.add_argument("--diff-file", metavar="FILE", help="a unified diff (git diff output) instead of running git")
     sp.add_argument("--repo", default=".", help="the git repository (default: the current folder)")
     sp.add_argument("--committed-only", action="store_true", help="leave staged and unstaged changes out")
@@ -263,7 +265,7 @@ def _read_change(args) -> tuple[str, dict[str, list[int]]] | None:
 def cmd_impact(args) -> int:
     """The tests whose recorded coverage ran a line the change touches."""
     from crossbridge_assets.analysis.impact import format_impact, impact
-    from crossbridge_assets.warehouse.coverage import coverage_runs, latest_map_run, run_merge, run_test_map
+    from crossbridge_assets.warehouse.coverage import latest_map_run, run_merge, run_test_map
     from crossbridge_assets.warehouse.engine import make_engine, migrate
 
     engine = make_engine(_settings().warehouse_url)
@@ -281,9 +283,9 @@ def cmd_impact(args) -> int:
     if change is None:
         return EXIT_UNREADABLE
     compare, changed = change
-    # Which changed lines are code: known only from a report that lists every statement.
-    measured = any(r["run_id"] == run_id and r["line_pct"] is not None for r in coverage_runs(engine))
-    code = {path: set(fc.lines) for path, fc in run_merge(engine, run_id).files.items()} if measured else None
+    # Which changed lines are code: known only from a report that lists every statement, which
+    # run_merge takes (it leaves out data files, which hold only what ran).
+    code = {path: set(fc.lines) for path, fc in run_merge(engine, run_id).files.items()} or None
     result = impact(changed, test_map, code, compare)
     if args.tests_only:
         print("\n".join(sorted(result.tests)))

@@ -87,7 +87,7 @@ def playwright_spans(data: dict, run: str) -> Iterator[Span]:
                 suite_path = playwright.suite_path(spec_file, here)
                 name = str(spec.get("title") or "")
                 params = f"[{project}]" if project else None
-                identity = test_identity("playwright", suite_path, name, params)
+                identity = test_identity(playwright.FRAMEWORK, suite_path, name, params)
                 for result in test.get("results") or []:
                     start = parse_timestamp(result.get("startTime"))
                     estimated = start is None
@@ -153,7 +153,7 @@ def mochawesome_spans(data: dict, run: str) -> Iterator[Span]:
             status = _MOCHA_STATE.get(state, str(state) if state else "skipped")
             suite_path = mochawesome.suite_path(here)
             name = str(test.get("title") or "")
-            identity = test_identity("mocha", suite_path, name, None)
+            identity = test_identity(mochawesome.FRAMEWORK, suite_path, name, None)
             attributes: dict[str, object] = {
                 "framework": "mocha", "suite": suite_path, "test_name": name, "file": file,
                 "start_estimated": True,
@@ -219,7 +219,7 @@ def spans_from_report(source: str | os.PathLike | dict, run: str | None = None) 
 
 # Result formats (names in the formats registry) whose reports carry timings enough for spans,
 # and the framework their tests belong to (as the result parsers name it).
-REPORT_FRAMEWORKS = {"playwright-json": "playwright", "mochawesome": "mocha"}
+REPORT_FRAMEWORKS = {playwright.FORMAT: playwright.FRAMEWORK, mochawesome.FORMAT: mochawesome.FRAMEWORK}
 
 
 def report_span_stream(path: str | os.PathLike, fmt: str) -> SpanStream:

@@ -1,8 +1,10 @@
 """Profiling: `profiling_events[day]`, delivery to InfluxDB, duration baselines and regressions."""
 
 
+import heapq
 from collections import Counter
 from datetime import timedelta
+from itertools import chain
 
 import dagster as dg
 import pandas as pd
@@ -95,12 +97,11 @@ def profiling_events(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     partition = context.partition_key
     batch = batch_of(context)
     log = get_logger("performance")
-    by_kind: Counter = Counter()
-    slowest: list[tuple[float, str, str]] = []
     bad: list[dict] = []
     crashed: list[dict] = []
     underived: list[dict] = []
-    loaded = derived = spans = queued = 0
+    loaded: list = []  # load summaries of event files
+    derived: list = []  # and of result reports whose spans were derived
     config = _influx()
     with run_context(context), storage_faults("loading profiling events"):
         landing = warehouse.landing()
@@ -113,11 +114,7 @@ def profiling_events(context: dg.AssetExecutionContext, warehouse: WarehouseReso
         for report, summary in each:
             log.info("profiling events loaded", spans=summary.spans, queued=summary.outbox_rows,
                      warnings=len(summary.warnings))
-            loaded += 1
-            spans += summary.spans
-            queued += summary.outbox_rows - summary.kept_delivered
-            by_kind.update(summary.by_kind)
-            slowest = sorted(slowest + summary.slowest, reverse=True)[:10]
+            loaded.append(summary)
             if summary.complete is False:
                 crashed.append({"file": report.original_name, "spans": summary.spans,
                                 "warning": "; ".join(summary.warnings)})
@@ -134,23 +131,26 @@ def profiling_events(context: dg.AssetExecutionContext, warehouse: WarehouseReso
                     underived.append({"file": report.original_name, "reason": f"{type(exc).__name__}: {exc}"[:200]})
                     log.warning("no spans derived from a result report", reason=str(exc)[:200])
                     continue
-            derived += 1
-            spans += summary.spans
-            queued += summary.outbox_rows - summary.kept_delivered
-            by_kind.update(summary.by_kind)
-            slowest = sorted(slowest + summary.slowest, reverse=True)[:10]
+            derived.append(summary)
         with engine.connect() as conn:
             E, R = schema.profile_events, schema.reports
             day_rows = conn.execute(
                 select(func.count()).select_from(E.join(R, R.c.sha256 == E.c.report_sha256)).where(R.c.partition == partition)
             ).scalar_one()
 
+    summaries = loaded + derived
+    spans = sum(summary.spans for summary in summaries)
+    queued = sum(summary.outbox_rows - summary.kept_delivered for summary in summaries)
+    by_kind: Counter = Counter()
+    for summary in summaries:
+        by_kind.update(summary.by_kind)
+    slowest = heapq.nlargest(10, chain.from_iterable(summary.slowest for summary in summaries))
     metadata = {
         "dagster/row_count": dg.MetadataValue.int(day_rows),
         "dagster/column_schema": EVENTS_SCHEMA,
-        "reports_loaded": dg.MetadataValue.int(loaded),
+        "reports_loaded": dg.MetadataValue.int(len(loaded)),
         "reports_quarantined": dg.MetadataValue.int(len(bad)),
-        "result_reports_with_spans": dg.MetadataValue.int(derived),
+        "result_reports_with_spans": dg.MetadataValue.int(len(derived)),
         "spans_written": dg.MetadataValue.int(spans),
         "queued_for_influxdb": dg.MetadataValue.int(queued),
         "influxdb": dg.MetadataValue.text(config.target if config else "not configured (CROSSBRIDGE_INFLUX_URL unset)"),

@@ -253,6 +253,45 @@ def test_bulk_insert_round_trips_awkward_text(crossbridge_env):
     assert got[1].failure_type == ""  # empty string stays empty, not NULL
 
 
+def test_bulk_insert_fills_whole_statements_and_the_rest(crossbridge_env):
+    """Several hundred rows: statements of ROWS_PER_STATEMENT rows, then a remainder row by row."""
+    from crossbridge_assets.warehouse.engine import ROWS_PER_STATEMENT
+
+    engine = make_engine(crossbridge_env.warehouse_url)
+    migrate(engine)
+    n = 2 * ROWS_PER_STATEMENT + 37
+    rows = [dict(report_sha256="r", seq=i, attempt=1, status="passed", duration=i / 8, message=f"m{i}",
+                 failure_type=None, stack_trace=None, stdout=None, stderr=None, stdout_size=i, stderr_size=0)
+            for i in range(n)]
+    with engine.begin() as conn:
+        assert bulk_insert(conn, schema.test_attempts, rows) == n
+    with engine.connect() as conn:
+        got = conn.execute(select(schema.test_attempts.c.seq, schema.test_attempts.c.duration,
+                                  schema.test_attempts.c.message, schema.test_attempts.c.stdout_size)
+                           .order_by(schema.test_attempts.c.seq)).all()
+    assert [tuple(r) for r in got] == [(i, i / 8, f"m{i}", i) for i in range(n)]
+
+
+def test_a_new_sqlite_warehouse_gets_large_pages_and_an_older_one_keeps_its_own(tmp_path):
+    import sqlite3
+
+    from sqlalchemy import text
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'new.db'}")
+    migrate(engine)
+    with engine.connect() as conn:
+        assert conn.execute(text("PRAGMA page_size")).scalar_one() == 16384
+        assert conn.execute(text("PRAGMA journal_mode")).scalar_one() == "wal"
+    older = tmp_path / "older.db"
+    with sqlite3.connect(older) as raw:  # made with the default pages, as before
+        raw.execute("CREATE TABLE t (x)")
+    engine = make_engine(f"sqlite:///{older}")
+    assert migrate(engine) == LATEST
+    with engine.connect() as conn:
+        assert conn.execute(text("PRAGMA page_size")).scalar_one() == 4096
+        assert conn.execute(text("PRAGMA journal_mode")).scalar_one() == "wal"
+
+
 def test_transient_faults_are_told_apart():
     from sqlalchemy.exc import IntegrityError, OperationalError
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 import time
 from datetime import date, datetime, timezone
 from functools import cache
@@ -37,7 +38,7 @@ from crossbridge_assets.log import get_logger
 from crossbridge_assets.warehouse import schema
 
 BULK_CHUNK = 5_000
-ROWS_PER_STATEMENT = 50
+ROWS_PER_STATEMENT = 200
 
 
 @cache
@@ -50,6 +51,10 @@ def make_engine(url: str) -> Engine:
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # pragma: no cover - trivial
             cur = dbapi_conn.cursor()
+            # Takes effect only while the file is still empty (a new warehouse), and must come
+            # before WAL: 16 KiB pages store the bulk loads' millions of rows in 15-20% less time
+            # than the 4 KiB default (benchmarks/profiling_bench.py).
+            cur.execute("PRAGMA page_size=16384")
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.execute("PRAGMA synchronous=NORMAL")
@@ -290,14 +295,17 @@ def bulk_insert_chunks(conn: Connection, table: Table, columns: Sequence[str], c
                 out[i] = proc(out[i])
         return out
 
-    # Several rows a statement: one statement step for many rows is cheaper than a step each.
-    # 999 is the bound-parameter limit of older SQLite builds.
-    per = max(1, min(ROWS_PER_STATEMENT, 999 // len(columns)))
+    # Several rows a statement: one statement step for many rows is cheaper than a step each,
+    # up to the build's bound-parameter limit (999 in older SQLite builds, which cannot say so).
+    raw = conn.connection.dbapi_connection
+    getlimit = getattr(raw, "getlimit", None)
+    limit = getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) if getlimit is not None else 999
+    per = max(1, min(ROWS_PER_STATEMENT, limit // len(columns)))
     one = "(" + ", ".join("?" * len(columns)) + ")"
     head = f'INSERT INTO {table.name} ({", ".join(columns)}) VALUES '
     many_sql = head + ", ".join([one] * per)
     count = 0
-    cursor = conn.connection.dbapi_connection.cursor()
+    cursor = raw.cursor()
     try:
         for chunk in chunks:
             if processors or texts:

@@ -38,7 +38,7 @@ def _spans_and_tests(engine) -> dict[str, tuple[list, set, set]]:
     with engine.connect() as conn:
         for report in conn.execute(select(R).where(R.c.format.in_(["playwright-json", "mochawesome"]),
                                                    R.c.status != "quarantined")):
-            span_tests = set(conn.execute(select(E.c.test_id).where(E.c.report_sha256 == report.sha256,
+            span_tests = set(conn.execute(select(E.c.test_id).where(schema.report_rows(E, [report.sha256]),
                                                                      E.c.kind == "test")).scalars())
             result_tests = set(conn.execute(select(T.c.test_id).where(T.c.report_sha256 == report.sha256)).scalars())
             out[report.format] = (json.loads(report.totals), span_tests, result_tests)
@@ -63,8 +63,8 @@ def test_spans_are_derived_from_playwright_and_mochawesome_reports(crossbridge_e
     E, R = schema.profile_events, schema.reports
     with engine.connect() as conn:
         kinds = dict(conn.execute(select(E.c.kind, func.count()).group_by(E.c.kind)).all())
-        plain_mocha = conn.execute(select(func.count()).select_from(E.join(R, R.c.sha256 == E.c.report_sha256))
-                                   .where(R.c.format == "mocha-json")).scalar_one()
+        plain_mocha = conn.execute(select(func.count()).select_from(E).where(
+            schema.report_rows(E, select(R.c.sha256).where(R.c.format == "mocha-json")))).scalar_one()
         positive = conn.execute(select(func.count()).select_from(E).where(E.c.duration > 0)).scalar_one()
     assert plain_mocha == 0, "mocha's JSON reporter has no start times: no spans are made up for it"
     # Playwright writes a result per attempt: a retried test has a test span per attempt.
@@ -105,6 +105,6 @@ def test_a_broken_playwright_report_is_quarantined_by_results_and_the_rest_get_s
     R, E = schema.reports, schema.profile_events
     with engine.connect() as conn:
         cut = conn.execute(select(R).where(R.c.original_name == "cut-playwright.json")).one()
-        cut_spans = conn.execute(select(func.count()).select_from(E).where(E.c.report_sha256 == cut.sha256)).scalar_one()
+        cut_spans = conn.execute(select(func.count()).select_from(E).where(schema.report_rows(E, [cut.sha256]))).scalar_one()
     assert cut.status == "quarantined" and cut_spans == 0
     assert set(_spans_and_tests(engine)) == {"mochawesome"}

@@ -16,7 +16,7 @@ from crossbridge_assets.formats import FormatError, open_report
 from crossbridge_assets.model import Span
 from crossbridge_assets.warehouse import schema
 from crossbridge_assets.warehouse.engine import LATEST, MIGRATIONS, make_engine, migrate
-from crossbridge_assets.warehouse.profiling import load_profile
+from crossbridge_assets.warehouse.profiling import load_profile, span_frame
 
 from crossbridge_assets_tests.influx_helpers import land, write_events
 
@@ -50,13 +50,18 @@ def test_spans_and_outbox_rows_are_written_together_and_reloads_are_idempotent(c
     assert count(engine, schema.profile_events) == 8
     assert count(engine, schema.profile_outbox) == 1, "the file's spans are queued as one range"
     assert backlog(engine).pending == 8
+    S = schema.profile_sources
     with engine.connect() as conn:
         row = conn.execute(select(schema.profile_events).where(schema.profile_events.c.seq == 0)).one()
+        source = conn.execute(select(S).where(S.c.id == row.source_id)).one()
         totals = json.loads(conn.execute(select(schema.reports.c.totals)).scalar_one())
-    assert row.kind == "test" and row.test_id == "id0" and row.run_id == report.run_id
+    assert row.kind == "test" and row.test_id == "id0" and source.report_sha256 == report.sha256
     assert json.loads(row.attributes) == {"nodeid": "tests/test_a.py::test_0"}
-    assert row.partition == report.partition and abs(row.duration - 0.01) < 1e-9
+    assert abs(row.duration - 0.01) < 1e-9
     assert totals["spans"] == 8
+    # The spans' run and day are the report's.
+    frame = span_frame(engine)
+    assert len(frame) == 8 and set(frame.run_id) == {report.run_id}
 
     # Mark everything delivered, load again: no duplicate and nothing to send again.
     with engine.begin() as conn:
@@ -64,6 +69,10 @@ def test_spans_and_outbox_rows_are_written_together_and_reloads_are_idempotent(c
     again = load_profile(engine, report, open_report(report.archive_path))
     assert again.kept_delivered == 8
     assert count(engine, schema.profile_events) == 8
+    with engine.connect() as conn:
+        assert set(conn.execute(select(schema.profile_events.c.source_id)).scalars()) == {source.id}, \
+            "a reload keeps the report's key"
+    assert count(engine, S) == 1
     assert backlog(engine).pending == 0 and backlog(engine).delivered == 8
 
     # Without InfluxDB configured there is no outbox to fill.
@@ -112,7 +121,7 @@ def test_points_carry_the_run_metadata_landing_read_from_the_event_header(crossb
     assert (summary.project, summary.branch) == ("shop", "main")
     with engine.connect() as conn:
         row = conn.execute(select(schema.reports)).one()
-        run_ids = set(conn.execute(select(schema.profile_events.c.run_id)).scalars())
+    run_ids = set(span_frame(engine).run_id)
     line = pending_points(engine, 1)[0].line
     assert (row.project, row.branch, row.build) == ("shop", "main", "77")
     assert run_ids == {row.run_id}
@@ -221,6 +230,49 @@ def test_migration_5_streams_a_large_outbox(crossbridge_env):
                               .order_by(O.c.first_seq)).all()
     assert [(first, last, done) for first, last, done in ranges] == [(i, i, bool(i % 2)) for i in range(n)]
     assert (backlog(engine).pending, backlog(engine).delivered) == (6001, 6000)
+
+
+def test_migration_7_keys_spans_by_a_small_integer_and_keeps_every_span(crossbridge_env):
+    """A warehouse at version 6 (spans keyed by their report's sha256, with run and day columns)
+    keeps every span across migration 7; each report gets one key, reads and delivery find its
+    spans through it, and loads after it add to the same tables."""
+    from crossbridge_assets.warehouse.engine import _profile_events_v5
+
+    engine = make_engine(crossbridge_env.warehouse_url)
+    migrate(engine)
+    shas = {"e" * 64: ("run-e", 3), "f" * 64: ("run-f", 2)}
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE profile_events"))
+        conn.execute(text("DROP TABLE profile_sources"))
+        _profile_events_v5().create(conn)
+        conn.execute(text("DELETE FROM schema_version WHERE version >= 7"))
+        for sha, (run, n) in shas.items():
+            conn.execute(schema.reports.insert().values(
+                sha256=sha, original_name=f"{run}.jsonl", kind="profiling", size=1, partition="2026-11-30",
+                arrived_at=datetime.now(timezone.utc), status="landed", project="p", branch="main", run_id=run))
+            for i in range(n):
+                conn.execute(text(
+                    "INSERT INTO profile_events VALUES (:sha, :i, :run, 'id', 'http', :name, "
+                    "'2026-11-30 01:00:00.25+00:00', 0.5, '200', '{\"m\": 1}', :span, NULL, '2026-11-30')"),
+                    {"sha": sha, "i": i, "run": run, "name": f"GET /{run}/{i}", "span": f"s{i}"})
+            conn.execute(schema.profile_outbox.insert().values(
+                report_sha256=sha, first_seq=0, last_seq=n - 1, context='{"fields": {}, "session": null, "tags": {}}',
+                created_at=datetime.now(timezone.utc), attempts=0))
+    assert migrate(engine) == LATEST
+    assert migrate(engine) == LATEST, "a second run finds nothing to do"
+    E, S = schema.profile_events, schema.profile_sources
+    assert {c["name"] for c in inspect(engine).get_columns("profile_events")} == {c.name for c in E.columns}
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(S)).scalar_one() == 2
+        for sha, (run, n) in shas.items():
+            rows = conn.execute(select(E).where(schema.report_rows(E, [sha])).order_by(E.c.seq)).all()
+            assert [(r.seq, r.name, r.status, r.attributes, r.span_id) for r in rows] == \
+                [(i, f"GET /{run}/{i}", "200", '{"m": 1}', f"s{i}") for i in range(n)]
+    frame = span_frame(engine)
+    assert sorted(frame.groupby("run_id").size().items()) == [("run-e", 3), ("run-f", 2)]
+    points = pending_points(engine, 10)
+    assert sorted((p.report_sha256[0], p.seq) for p in points) == [("e", 0), ("e", 1), ("e", 2), ("f", 0), ("f", 1)]
+    assert all("GET\\ /run-" in p.line for p in points), "the points are the spans' own"
 
 
 def test_migration_3_is_idempotent(tmp_path):
@@ -410,7 +462,7 @@ def test_prepared_bulk_rows_are_stored_exactly_in_both_warehouses(crossbridge_en
     start = "2026-11-30 10:00:00.123456+00:00"
 
     def row(seq, name, status=None, attributes=None, test=None, duration=0.25):
-        return ("c" * 64, seq, "run", test, "http", name, start, duration, status, attributes, None, None, "2026-11-30")
+        return (1, seq, test, "http", name, start, duration, status, attributes, None, None)
 
     plain = [  # JSON whose only escapes are \" and \\: the fast path
         row(0, "GET /a,b", status="null", attributes='{"k": [1, "x,y"], "p": "C:\\\\Users"}'),
@@ -441,7 +493,7 @@ def test_prepared_bulk_rows_are_stored_exactly_in_both_warehouses(crossbridge_en
     with engine.connect() as conn:
         got = conn.execute(select(E.c.seq, E.c.name, E.c.status, E.c.attributes, E.c.test_id, E.c.duration,
                                   E.c.span_id).order_by(E.c.seq)).all()
-    expected = [(r[1], r[5], r[8], r[9], r[3], r[7], None) for r in plain + escaped + fuzzed]
+    expected = [(r[1], r[4], r[7], r[8], r[2], r[6], None) for r in plain + escaped + fuzzed]
     assert [tuple(g) for g in got] == expected
 
 
@@ -457,8 +509,8 @@ def test_prepared_rows_reach_postgresql_intact_under_another_client_encoding():
 
     engine = make_engine(fresh_postgres_database() + "?client_encoding=latin1")
     migrate(engine)
-    rows = [("d" * 64, i, "run", None, "http", name, "2026-11-30 10:00:00.5+00:00", 0.5, None, None, None, None,
-             "2026-11-30") for i, name in enumerate(["héllo", "naïve café", "plain"])]
+    rows = [(1, i, None, "http", name, "2026-11-30 10:00:00.5+00:00", 0.5, None, None, None, None)
+            for i, name in enumerate(["héllo", "naïve café", "plain"])]
     with engine.begin() as conn:
         assert conn.connection.dbapi_connection.encoding == "LATIN1"
         bulk_insert_chunks(conn, schema.profile_events, EVENT_COLUMNS, [rows], prepared=True)

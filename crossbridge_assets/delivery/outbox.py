@@ -38,6 +38,7 @@ from crossbridge_assets.warehouse.landing import lock_reports
 
 O = schema.profile_outbox
 E = schema.profile_events
+S = schema.profile_sources
 
 
 @dataclass
@@ -95,7 +96,8 @@ def pending_points(engine: Engine, limit: int) -> list[Point]:
             spans = conn.execute(
                 select(E.c.seq, E.c.kind, E.c.name, E.c.start, E.c.duration, E.c.status, E.c.test_id, E.c.span_id,
                        E.c.parent_id)
-                .where(E.c.report_sha256 == sha, E.c.seq.between(first, min(last, first + want - 1)))
+                .select_from(E.join(S, S.c.id == E.c.source_id))
+                .where(S.c.report_sha256 == sha, E.c.seq.between(first, min(last, first + want - 1)))
                 .order_by(E.c.seq)
             ).all()
             for seq, kind, name, start, duration, status, test, span_id, parent_id in spans:

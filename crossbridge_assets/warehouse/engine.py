@@ -14,11 +14,16 @@ from typing import Callable, Iterable, Sequence
 
 import orjson
 from sqlalchemy import (
+    Column,
     Connection,
     Engine,
+    Float,
+    Integer,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
+    Text,
     create_engine,
     event,
     func,
@@ -107,8 +112,9 @@ def _v5(conn: Connection) -> None:
         ddl = conn.execute(text("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'profile_events'")).scalar()
         if ddl and "WITHOUT ROWID" not in ddl.upper():
             conn.execute(text("ALTER TABLE profile_events RENAME TO profile_events_v4"))
-            schema.profile_events.create(conn)
-            columns = ", ".join(c.name for c in schema.profile_events.columns)
+            events = _profile_events_v5()
+            events.create(conn)
+            columns = ", ".join(c.name for c in events.columns)
             conn.execute(text(f"INSERT INTO profile_events ({columns}) SELECT {columns} FROM profile_events_v4"))
             conn.execute(text("DROP TABLE profile_events_v4"))
 
@@ -152,6 +158,29 @@ def _v5(conn: Connection) -> None:
     old.drop(conn)
 
 
+def _profile_events_v5() -> Table:
+    """profile_events as step 5 left it (a released step never changes, the schema moves on)."""
+    return Table(
+        "profile_events",
+        MetaData(),
+        Column("report_sha256", String(64), nullable=False),
+        Column("seq", Integer, nullable=False),
+        Column("run_id", String(40), nullable=False),
+        Column("test_id", Text),
+        Column("kind", String(32), nullable=False),
+        Column("name", Text, nullable=False),
+        Column("start", schema.TS, nullable=False),
+        Column("duration", Float, nullable=False),
+        Column("status", String(16)),
+        Column("attributes", Text),
+        Column("span_id", String(64)),
+        Column("parent_id", String(64)),
+        Column("partition", String(10), nullable=False),
+        PrimaryKeyConstraint("report_sha256", "seq"),
+        sqlite_with_rowid=False,
+    )
+
+
 def _v6(conn: Connection) -> None:
     """reports.duration and reports.properties: the run time and the run-level properties a
     report states. A database made by _v1 since has them."""
@@ -159,6 +188,31 @@ def _v6(conn: Connection) -> None:
     for column, sql_type in (("duration", "FLOAT"), ("properties", "TEXT")):
         if column not in have:
             conn.execute(text(f"ALTER TABLE reports ADD COLUMN {column} {sql_type}"))
+
+
+def _v7(conn: Connection) -> None:
+    """profile_events keyed by a small integer a report (profile_sources) instead of its sha256,
+    without the run and day columns its reports row holds: a quarter of the table's size and of
+    its load time."""
+    schema.profile_sources.create(conn, checkfirst=True)
+    if "report_sha256" not in {c["name"] for c in inspect(conn).get_columns("profile_events")}:
+        return  # made by _v3 since, or a half-applied earlier attempt
+    conn.execute(text("ALTER TABLE profile_events RENAME TO profile_events_v6"))
+    if conn.dialect.name == "postgresql":
+        # The renamed table keeps its key's name, which the new table's key takes.
+        conn.execute(text("ALTER TABLE profile_events_v6 RENAME CONSTRAINT profile_events_pkey TO profile_events_v6_pkey"))
+    schema.profile_events.create(conn)
+    conn.execute(text(
+        "INSERT INTO profile_sources (report_sha256) SELECT DISTINCT e.report_sha256 FROM profile_events_v6 e "
+        "WHERE NOT EXISTS (SELECT 1 FROM profile_sources s WHERE s.report_sha256 = e.report_sha256)"
+    ))
+    kept = [c.name for c in schema.profile_events.columns if c.name != "source_id"]
+    conn.execute(text(
+        f"INSERT INTO profile_events (source_id, {', '.join(kept)}) "
+        f"SELECT s.id, {', '.join('e.' + c for c in kept)} FROM profile_events_v6 e "
+        "JOIN profile_sources s ON s.report_sha256 = e.report_sha256"
+    ))
+    conn.execute(text("DROP TABLE profile_events_v6"))
 
 
 # (version, description, step). Append only: a released step never changes.
@@ -169,6 +223,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (4, "run-level aggregates kept by retention", _v4),
     (5, "profiling tables for bulk loading; the outbox as ranges of spans", _v5),
     (6, "the run time and run-level properties each report states", _v6),
+    (7, "spans keyed by a small integer a report", _v7),
 ]
 
 LATEST = MIGRATIONS[-1][0]

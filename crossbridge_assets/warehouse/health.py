@@ -235,9 +235,9 @@ def _partition_filter(table: Table, partition: str | None):
         return None
     if "partition" in table.c:
         return table.c.partition == partition
-    if "report_sha256" in table.c:
+    if table in schema.PER_REPORT_TABLES or "report_sha256" in table.c:
         R = schema.reports
-        return table.c.report_sha256.in_(select(R.c.sha256).where(R.c.partition == partition))
+        return schema.report_rows(table, select(R.c.sha256).where(R.c.partition == partition))
     return None
 
 
@@ -285,7 +285,8 @@ def per_report_tables(engine: Engine) -> list[Table]:
     present = existing_tables(engine)
     seen, out = set(), []
     for table in list(schema.PER_REPORT_TABLES) + list(schema.metadata.sorted_tables):
-        if table.name in present and "report_sha256" in table.c and table.name not in seen:
+        per_report = table in schema.PER_REPORT_TABLES or "report_sha256" in table.c
+        if table.name in present and per_report and table.name not in seen:
             seen.add(table.name)
             out.append(table)
     return out
@@ -328,10 +329,12 @@ def counts_consistent(engine: Engine, now: datetime | None = None) -> Finding:
         orphans_total = 0
         for table in per_report_tables(engine):
             live = select(R.c.sha256).where(R.c.status == LANDED)
+            rows_from, sha = schema.report_column(table)
             orphan = (
-                select(table.c.report_sha256, func.count().label("n"))
-                .where(table.c.report_sha256.not_in(live))
-                .group_by(table.c.report_sha256)
+                select(sha.label("report_sha256"), func.count().label("n"))
+                .select_from(rows_from)
+                .where(sha.not_in(live))
+                .group_by(sha)
                 .subquery()
             )
             found = conn.execute(

@@ -176,7 +176,7 @@ class Landing:
                 .values(status=QUARANTINED, reason=reason, archive_path=str(target))
             )
             for table in schema.PER_REPORT_TABLES:
-                conn.execute(delete(table).where(table.c.report_sha256 == sha256))
+                conn.execute(delete(table).where(schema.report_rows(table, [sha256])))
         self.log.warning("report quarantined", report=row.original_name, sha256=sha256, reason=reason)
 
     # -------------------------------------------------------------- helpers

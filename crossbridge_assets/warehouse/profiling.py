@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 import orjson
 import pandas as pd
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Engine, delete, insert, select
 
 from crossbridge_assets.delivery.line_protocol import point_context
 from crossbridge_assets.model import SpanStream
@@ -28,6 +28,7 @@ KEEP_SLOWEST = 10
 E = schema.profile_events
 O = schema.profile_outbox
 R = schema.reports
+S = schema.profile_sources
 
 
 @dataclass
@@ -45,16 +46,26 @@ class ProfileLoadSummary:
 
 
 def delete_profile(conn, sha256: str) -> None:
-    conn.execute(delete(E).where(E.c.report_sha256 == sha256))
+    conn.execute(delete(E).where(schema.report_rows(E, [sha256])))
     conn.execute(delete(O).where(O.c.report_sha256 == sha256))
 
 
-EVENT_COLUMNS = ("report_sha256", "seq", "run_id", "test_id", "kind", "name", "start", "duration", "status",
-                 "attributes", "span_id", "parent_id", "partition")
+def source_id(conn, sha256: str) -> int:
+    """The report's key in profile_events, made on its first load and kept for good."""
+    found = conn.execute(select(S.c.id).where(S.c.report_sha256 == sha256)).scalar()
+    if found is None:
+        # The caller holds the report's lock (lock_reports): no other load makes this row meanwhile.
+        conn.execute(insert(S).values(report_sha256=sha256))
+        found = conn.execute(select(S.c.id).where(S.c.report_sha256 == sha256)).scalar_one()
+    return found
+
+
+EVENT_COLUMNS = ("source_id", "seq", "test_id", "kind", "name", "start", "duration", "status", "attributes",
+                 "span_id", "parent_id")
 _dumps = orjson.dumps
-_KIND = itemgetter(4)
-_SLOW = itemgetter(7, 4, 5)  # (duration, kind, name)
-_DURATION = itemgetter(7)
+_KIND = itemgetter(3)
+_SLOW = itemgetter(6, 3, 4)  # (duration, kind, name)
+_DURATION = itemgetter(6)
 _NO_SESSION = object()
 
 
@@ -76,14 +87,13 @@ def load_profile(engine: Engine, report, stream: SpanStream, *, outbox: bool = T
                 .where(O.c.report_sha256 == sha, O.c.delivered_at.is_not(None))
             ).all()
         delete_profile(conn, sha)
+        source = source_id(conn, sha)
         # Landing resolved the run (manifest, inbox path, or the CI metadata in the file's header).
         project, branch, run_id = report.project, report.branch, report.run_id
         tags = {"project": project, "branch": branch, "framework": stream.info.framework}
         fields = {"run_id": run_id, "build": report.build, "commit": report.commit_sha}
         # (first seq, last seq, session): points differ by session only within one file.
         sessions: list[list] = []
-
-        partition = report.partition
 
         def chunks():
             """The spans as lists of row tuples, counted and ranked a chunk at a time (in C)."""
@@ -95,10 +105,10 @@ def load_profile(engine: Engine, report, stream: SpanStream, *, outbox: bool = T
                 # the driver's per-value adapter call; the parser keeps the file's when it is that.
                 # The rows are prepared (bulk_insert_chunks): the events parser drops NULs and
                 # empty optional text, durations are floats.
-                rows.append((sha, seq, run_id, span.test, span.kind, span.name,
+                rows.append((source, seq, span.test, span.kind, span.name,
                              span.start_text or span.start.isoformat(" "), span.duration, span.status,
                              _dumps(attributes).decode() if attributes else None,
-                             span.span_id, span.parent_id, partition))
+                             span.span_id, span.parent_id))
                 if span.run != session:
                     session = span.run
                     sessions.append([seq, seq, session])
@@ -163,8 +173,8 @@ def _queue(conn, sha: str, ranges: list[tuple[int, int, str]], delivered) -> tup
 def span_frame(engine: Engine, since: datetime | None = None, kinds: tuple[str, ...] | None = None) -> pd.DataFrame:
     """Spans with their run's environment: kind, name, environment, run_id, start, duration."""
     stmt = (
-        select(E.c.kind, E.c.name, R.c.project, R.c.branch, E.c.run_id, E.c.start, E.c.duration, E.c.status)
-        .select_from(E.join(R, R.c.sha256 == E.c.report_sha256))
+        select(E.c.kind, E.c.name, R.c.project, R.c.branch, R.c.run_id, E.c.start, E.c.duration, E.c.status)
+        .select_from(E.join(S, S.c.id == E.c.source_id).join(R, R.c.sha256 == S.c.report_sha256))
     )
     if since is not None:
         # A report arrives after its spans started: older reports cannot hold spans in the window,

@@ -115,7 +115,7 @@ def apply_retention(settings: Settings, engine: Engine, days: int, today: date |
     with engine.begin() as conn:
         report.runs_aggregated = refresh_run_aggregates(conn)
         for table in tables:
-            deleted = conn.execute(delete(table).where(table.c.report_sha256.in_(old))).rowcount or 0
+            deleted = conn.execute(delete(table).where(schema.report_rows(table, old))).rowcount or 0
             report.rows_deleted[table.name] = deleted
         report.reports_expired = (
             conn.execute(

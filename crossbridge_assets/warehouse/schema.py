@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    select,
 )
 
 metadata = MetaData()
@@ -138,12 +139,21 @@ test_attempts = Table(
 # ---------------------------------------------------------------------------- profiling
 # Spans from the hooks' event files, the InfluxDB outbox, and the analytics derived from them.
 
+# The report each stored span came from, by a small integer: profile_events holds millions of
+# rows, and a 64-character key in each of them was a quarter of the table and of its load time.
+# A report keeps its id for good (a reload reuses it); its run and day are on `reports`.
+profile_sources = Table(
+    "profile_sources",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("report_sha256", String(64), nullable=False, unique=True),
+)
+
 profile_events = Table(
     "profile_events",
     metadata,
-    Column("report_sha256", String(64), nullable=False),
+    Column("source_id", Integer, nullable=False),  # profile_sources.id
     Column("seq", Integer, nullable=False),  # position of the span in the event file
-    Column("run_id", String(40), nullable=False),
     Column("test_id", Text),  # test identity (or the runner's node id when the hook had no identity)
     Column("kind", String(32), nullable=False),  # model.SPAN_KINDS, or whatever a newer hook wrote
     Column("name", Text, nullable=False),
@@ -153,8 +163,7 @@ profile_events = Table(
     Column("attributes", Text),  # JSON
     Column("span_id", String(64)),
     Column("parent_id", String(64)),
-    Column("partition", String(10), nullable=False),
-    PrimaryKeyConstraint("report_sha256", "seq"),
+    PrimaryKeyConstraint("source_id", "seq"),
     # The highest-volume table: on SQLite the rows live in the primary key's tree (no rowid, no
     # second copy of the key), and no secondary index; reads reach spans through their reports.
     sqlite_with_rowid=False,
@@ -226,7 +235,7 @@ profile_regressions = Table(
     Column("detected_at", TS, nullable=False),
 )
 
-PROFILING_TABLES = (profile_events, profile_outbox, profile_baselines, profile_regressions)
+PROFILING_TABLES = (profile_sources, profile_events, profile_outbox, profile_baselines, profile_regressions)
 
 
 # ---------------------------------------------------------------------------- coverage
@@ -343,3 +352,20 @@ Index("ix_run_aggregates_project_branch", run_aggregates.c.project, run_aggregat
 RESULT_TABLES = (test_attempts, test_results)
 # Every table whose rows come from one report: a quarantined report leaves none behind.
 PER_REPORT_TABLES = RESULT_TABLES + COVERAGE_TABLES + (profile_events, profile_outbox)
+
+
+def report_rows(table: Table, shas):
+    """Condition on `table` for the rows of the reports `shas` (a list, or a select of sha256
+    values): report_sha256 in most tables, through profile_sources for profile_events."""
+    if table is profile_events:
+        sources = select(profile_sources.c.id).where(profile_sources.c.report_sha256.in_(shas))
+        return profile_events.c.source_id.in_(sources)
+    return table.c.report_sha256.in_(shas)
+
+
+def report_column(table: Table):
+    """(what to select from, its report sha256 column) for a per-report table."""
+    if table is profile_events:
+        return (profile_events.join(profile_sources, profile_sources.c.id == profile_events.c.source_id),
+                profile_sources.c.report_sha256)
+    return table, table.c.report_sha256

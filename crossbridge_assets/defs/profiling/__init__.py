@@ -62,9 +62,9 @@ def _influx() -> "influx.InfluxConfig | None":
 
 EVENTS_SCHEMA = dg.TableSchema(
     columns=[
-        dg.TableColumn("report_sha256", "text", description="event file the span came from"),
+        dg.TableColumn("source_id", "int", description="event file the span came from (profile_sources.id, "
+                       "whose report_sha256 names the report: its run and arrival day are there)"),
         dg.TableColumn("seq", "int", description="position of the span in the file"),
-        dg.TableColumn("run_id", "text", description="CI run (project, branch, build)"),
         dg.TableColumn("test_id", "text", description="test identity the span belongs to"),
         dg.TableColumn("kind", "text", description="session, test, setup, call, teardown, step, keyword, http, driver_command, navigation"),
         dg.TableColumn("name", "text", description="test node id, HTTP method + host + path template, WebDriver command…"),
@@ -72,7 +72,8 @@ EVENTS_SCHEMA = dg.TableSchema(
         dg.TableColumn("duration", "float", description="seconds"),
         dg.TableColumn("status", "text", description="test outcome, HTTP status code, ok/error"),
         dg.TableColumn("attributes", "text", description="JSON"),
-        dg.TableColumn("partition", "text", description="arrival day"),
+        dg.TableColumn("span_id", "text"),
+        dg.TableColumn("parent_id", "text", description="the span this one ran inside"),
     ]
 )
 
@@ -135,7 +136,9 @@ def profiling_events(context: dg.AssetExecutionContext, warehouse: WarehouseReso
         with engine.connect() as conn:
             E, R = schema.profile_events, schema.reports
             day_rows = conn.execute(
-                select(func.count()).select_from(E.join(R, R.c.sha256 == E.c.report_sha256)).where(R.c.partition == partition)
+                select(func.count()).select_from(E).where(
+                    schema.report_rows(E, select(R.c.sha256).where(R.c.partition == partition))
+                )
             ).scalar_one()
 
     summaries = loaded + derived

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from itertools import repeat
+from operator import itemgetter
 from pathlib import Path
 from typing import Generator
 
@@ -98,16 +99,23 @@ def _without_nul(value: object) -> object:
     return value
 
 
+# The keys the hooks write in every span, read in one call (a get each costs as much as
+# the rest of the span's checks).
+_ALWAYS = itemgetter("kind", "name", "start", "duration", "span_id")
+
+
 def _span(record: dict, run: str) -> Span | str:
     """A Span, or the reason the record is not one."""
     get = record.get
-    kind = get("kind")
-    name = get("name")
+    try:
+        kind, name, start_value, duration, span_id = _ALWAYS(record)
+    except KeyError:  # written by something else than the hooks: any of them may be missing
+        kind, name, start_value, duration, span_id = get("kind"), get("name"), get("start"), get("duration"), \
+            get("span_id")
     if not isinstance(kind, str) or not kind:
         return "no kind"
     if not isinstance(name, str):
         return "no name"
-    start_value = get("start")
     start_text = None
     if type(start_value) is str and len(start_value) == 32 and start_value[4:20:3] == "--T::." \
             and start_value[26:] == "+00:00":
@@ -125,23 +133,24 @@ def _span(record: dict, run: str) -> Span | str:
         start = _start(start_value)
     if start is None:
         return "no valid start time"
-    duration = get("duration")
     if type(duration) is not float or not 0.0 <= duration < _INF:
         duration = to_float(duration)
         if duration is None or duration < 0:
             return "no valid duration"
     attributes = get("attributes")
     session = get("run")
+    # The optional texts as _text makes them, the usual non-empty str without a call.
+    status, test, parent_id = get("status"), get("test"), get("parent_id")
     return Span(
         str(session) if session else run,
         kind,
         name,
         start,
         duration,
-        _text(get("status")),
-        _text(get("test")),
-        _text(get("span_id")),
-        _text(get("parent_id")),
+        status if type(status) is str and status else _text(status),
+        test if type(test) is str and test else _text(test),
+        span_id if type(span_id) is str and span_id else _text(span_id),
+        parent_id if type(parent_id) is str and parent_id else _text(parent_id),
         attributes if type(attributes) is dict else {},
         start_text,
     )

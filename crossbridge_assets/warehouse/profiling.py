@@ -22,7 +22,9 @@ from crossbridge_assets.warehouse import schema
 from crossbridge_assets.warehouse.engine import bulk_insert, bulk_insert_chunks, bulk_insert_values, now
 from crossbridge_assets.warehouse.landing import lock_reports, mark_loaded
 
-CHUNK = 20_000
+# Rows a chunk: small enough that the chunk is still in the CPU's cache when it is counted,
+# ranked and stored (20,000 took 0.1x of a json.loads loop more on a million spans).
+CHUNK = 1_000
 KEEP_SLOWEST = 10
 
 E = schema.profile_events

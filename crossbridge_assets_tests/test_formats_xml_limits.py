@@ -63,3 +63,56 @@ def test_a_document_with_a_doctype_keeps_the_limits(tmp_path):
 )
 def test_which_heads_lift_the_limits(head, plain):
     assert check_prolog(Path("report.xml"), head[:PROLOG_BYTES]) is plain
+
+
+# ---------------------------------------------------------------- UTF-16 reports
+
+FIXTURES = Path(__file__).parent / "fixtures"
+_UTF16_CASES = [
+    "junit/pytest-sample.xml",  # results
+    "results/robot-output.xml",  # results, another parser
+    "coverage/java/jacoco.xml",  # coverage, with a DOCTYPE naming an external DTD
+]
+
+
+def _as_utf16(source: Path, target: Path, codec: str) -> Path:
+    """The same document as a Windows tool writes it: UTF-16 with its declaration saying so."""
+    text = source.read_text(encoding="utf-8")
+    head, _, rest = text.partition("?>")
+    assert "encoding=" in head.lower()
+    text = head.replace('encoding="utf-8"', 'encoding="UTF-16"').replace('encoding="UTF-8"', 'encoding="UTF-16"') \
+        + "?>" + rest
+    target.write_bytes(text.encode(codec))
+    return target
+
+
+def _records(path: Path) -> tuple[str, list]:
+    from crossbridge_assets.formats import read_report
+
+    spec, _, records = read_report(path)
+    return spec.name, records
+
+
+@pytest.mark.parametrize("fixture", _UTF16_CASES)
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-be", "utf-16-le"])
+def test_utf16_xml_reports_read_as_their_utf8_originals(tmp_path, fixture, codec):
+    source = FIXTURES / fixture
+    if codec != "utf-16":  # no byte order mark: recognized by the declaration's first bytes
+        assert source.read_bytes().startswith(b"<?xml")
+    converted = _as_utf16(source, tmp_path / Path(fixture).name, codec)
+    assert converted.read_bytes()[:2] != source.read_bytes()[:2]
+    name, records = _records(converted)
+    assert (name, records) == _records(source)
+    assert records
+
+
+def test_utf16_text_that_is_not_xml_is_refused_with_the_reason(tmp_path):
+    path = tmp_path / "coverage-final.json"
+    path.write_bytes('{"/src/a.js": {"path": "/src/a.js"}}'.encode("utf-16"))
+    with pytest.raises(FormatError, match="UTF-16 text: only XML reports are read in UTF-16"):
+        open_report(path)
+    hostile = tmp_path / "xxe16.xml"
+    hostile.write_bytes('<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE t [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+                        '<testsuite name="s"><testcase name="&x;"/></testsuite>'.encode("utf-16"))
+    with pytest.raises(FormatError, match="declares the entity 'x'"):
+        open_report(hostile)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import re
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Callable, Union
 from crossbridge_assets.model import CoverageStream, ResultStream, SpanStream
 
 SNIFF_BYTES = 256 * 1024
+_XML_ENCODING = re.compile(r"""^(<\?xml[^>]*?\bencoding\s*=\s*["'])[^"']*(["'])""")
 
 
 class FormatError(Exception):
@@ -83,7 +85,7 @@ def supported() -> str:
 
 
 def sniff(path: Path) -> Sniff:
-    from crossbridge_assets.formats._xml import sniff_root
+    from crossbridge_assets.formats._xml import sniff_root, utf16_text
 
     path = Path(path)
     try:
@@ -92,6 +94,21 @@ def sniff(path: Path) -> Sniff:
     except OSError as exc:
         raise FormatError(path, f"cannot be read: {exc.strerror or exc}") from exc
     s = Sniff(path=path, head=head)
+    text = utf16_text(head)
+    if text is not None:
+        # Windows tools (PowerShell's redirection, some .NET reporters) write UTF-16. libxml2
+        # reads it by its byte order mark or declaration; the JSON and text readers do not.
+        text = text.lstrip(" \t\r\n")
+        if not text:
+            raise FormatError(path, "the file is empty")
+        if text[:1] != "<":
+            raise FormatError(path, "the file is UTF-16 text: only XML reports are read in UTF-16, "
+                                    "JSON and text reports must be UTF-8")
+        # The detectors look at UTF-8 bytes: they get the head as such, its declaration saying so.
+        s.text = _XML_ENCODING.sub(r"\1UTF-8\2", text, count=1)
+        s.head = s.text.encode("utf-8")
+        sniff_root(s)
+        return s
     stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     if not stripped:
         raise FormatError(path, "the file is empty")

@@ -34,6 +34,16 @@ def local(tag: object) -> str:
     return name
 
 
+def utf16_text(head: bytes) -> str | None:
+    """The head of a UTF-16 document (as Windows tools write XML) decoded, or None when the bytes
+    are not UTF-16: by its byte order mark, or by a declaration's '<?' without one."""
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return head.decode("utf-16", "replace").lstrip("\ufeff")
+    if head[:4] in (b"<\x00?\x00", b"\x00<\x00?"):
+        return head.decode("utf-16-le" if head[0] == 0x3C else "utf-16-be", "replace")
+    return None
+
+
 PROLOG_BYTES = 64 * 1024
 _COMMENT = re.compile(rb"<!--.*?-->", re.S)
 _PI = re.compile(rb"<\?.*?\?>", re.S)
@@ -51,13 +61,9 @@ def check_prolog(path: Path, head: bytes) -> bool:
     Returns True when the head holds the whole prolog and it has no DOCTYPE (nor anything left
     open): such a document cannot declare an entity, so libxml2's size limits, there against
     expansion bombs, can be lifted for it (a test's captured output may exceed 10 MB)."""
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        try:
-            head = head.decode("utf-16").encode("utf-8", "replace")
-        except UnicodeDecodeError:
-            pass
-    elif head[:4] in (b"<\x00?\x00", b"\x00<\x00?"):
-        head = head.decode("utf-16-le" if head[0] == 0x3C else "utf-16-be", "replace").encode("utf-8", "replace")
+    text = utf16_text(head)
+    if text is not None:
+        head = text.encode("utf-8", "replace")
     if b"<!" not in head:
         first = _FIRST_ELEMENT.search(head)
         return first is not None and b"<?" not in _PI.sub(b"", head[: first.start()])

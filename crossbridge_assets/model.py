@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
-from typing import Generator, Iterable, Iterator
+from typing import Any, Callable, Generator, Iterable, Iterator
 
 # Result statuses, in the priority order used when one test has several outcomes.
 ERROR = "error"
@@ -345,19 +345,32 @@ class Span:
     start_text: str | None = field(default=None, repr=False, compare=False)
 
 
-class SpanStream:
-    """A profiling event file being read: iterate it for Span records; `count` and `info`
-    are complete once iteration has finished."""
+# A Span's fields in order: what SpanStream.records hands its `make`, positionally.
+SPAN_FIELDS = ("run", "kind", "name", "start", "duration", "status", "test", "span_id", "parent_id", "attributes",
+               "start_text")
 
-    def __init__(self, info: ReportInfo, spans: Generator[Span, None, int]):
+
+class SpanStream:
+    """A profiling event file being read: iterate it for Span records (or take them as other
+    values with `records`, once either way); `count` and `info` are complete once iteration
+    has finished.
+
+    `source(make)` returns a generator of make(<SPAN_FIELDS values>), returning how many it
+    made: the reader builds what its consumer wants directly (a Span, or the row a bulk load
+    stores), so a million spans need not each become a Span on the way to the warehouse."""
+
+    def __init__(self, info: ReportInfo, source: Callable[[Callable[..., Any]], Generator[Any, None, int]]):
         self.info = info
-        self._spans = spans  # returns how many spans it yielded
+        self._source = source
         self.count = 0
         self.exhausted = False
 
     def __iter__(self) -> Iterator[Span]:
+        return self.records(Span)
+
+    def records(self, make: Callable[..., Any]) -> Iterator[Any]:
         # Delegated, not re-yielded one by one: files hold millions of spans.
-        self.count = yield from self._spans
+        self.count = yield from self._source(make)
         self.exhausted = True
 
     def read_all(self) -> list[Span]:

@@ -348,3 +348,44 @@ def test_the_start_text_kept_from_the_file_is_the_parsed_time_formatted(tmp_path
     assert spans[0].start_text == "2026-11-30 10:00:00.123456+00:00"
     assert all(s.start_text is None for s in spans[1:11])
     assert len(kept) > 150, "the hooks' spelling of random times is kept (a third have a zero fraction)"
+
+
+def test_records_hand_the_same_fields_in_model_order_as_the_span_records(tmp_path):
+    """What a bulk load takes (`records(make)`, no Span built) is field for field what iterating
+    gives, with the same count, warnings and skips; event files and derived report spans alike."""
+    from dataclasses import astuple
+
+    from crossbridge_assets.hooks.reports import report_span_stream
+    from crossbridge_assets.model import SPAN_FIELDS
+
+    assert SPAN_FIELDS == tuple(f for f in Span.__dataclass_fields__)
+    w = _writer(tmp_path, run="r")
+    t0 = time.time()
+    w.span("test", "t", t0, 0.5, status="passed", test="id", attributes={"k": 1})
+    w.span("http", "GET /", t0 + 1, 0.01)  # no status, test or parent
+    w.span("a-new-kind", "x", t0 + 2, 0.0, status="")
+    path = w.close()
+    with open(path, "a") as fh:
+        fh.write('{"kind": "test", "name": "no start", "duration": 1}\n')
+
+    def made(stream: SpanStream) -> list[tuple]:
+        return list(stream.records(lambda *fields: fields))
+
+    as_spans, as_fields = open_events(path), open_events(path)
+    spans, fields = list(as_spans), made(as_fields)
+    assert len(fields) == 3 and [astuple(s) for s in spans] == fields
+    assert fields[0][SPAN_FIELDS.index("start_text")] == spans[0].start_text is not None
+    assert (as_fields.count, as_fields.exhausted, as_fields.info.warnings) == (3, True, as_spans.info.warnings)
+    assert any("unknown kinds kept: a-new-kind" in w for w in as_fields.info.warnings)
+    assert any("1 with no valid start time" in w for w in as_fields.info.warnings)
+
+    mochawesome = Path(__file__).parent / "fixtures" / "results" / "js" / "mochawesome.json"
+    if not mochawesome.exists():
+        pytest.skip(f"{mochawesome} is missing")
+    derived = list(report_span_stream(mochawesome, "mochawesome"))
+    stream = report_span_stream(mochawesome, "mochawesome")
+    fields = made(stream)
+    assert derived and len(fields) == len(derived) == stream.count
+    # Each derived span has a new id: compare all but span_id and parent_id.
+    keep = [i for i, name in enumerate(SPAN_FIELDS) if name not in ("span_id", "parent_id")]
+    assert [[astuple(s)[i] for i in keep] for s in derived] == [[f[i] for i in keep] for f in fields]

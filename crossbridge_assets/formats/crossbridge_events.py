@@ -20,7 +20,7 @@ import orjson
 
 from crossbridge_assets.formats import FormatError, FormatSpec, Sniff
 from crossbridge_assets.formats._common import parse_timestamp, to_float
-from crossbridge_assets.model import KIND_PROFILING, SPAN_KINDS, ReportInfo, Span, SpanStream
+from crossbridge_assets.model import KIND_PROFILING, SPAN_KINDS, ReportInfo, SpanStream
 
 FORMAT = "crossbridge-events"
 HEADER_KEY = "crossbridge_events"
@@ -104,8 +104,9 @@ def _without_nul(value: object) -> object:
 _ALWAYS = itemgetter("kind", "name", "start", "duration", "span_id")
 
 
-def _span(record: dict, run: str) -> Span | str:
-    """A Span, or the reason the record is not one."""
+def _span(record: dict, run: str, make, unknown_kinds: set[str]):
+    """make(<the span's fields>) (model.SPAN_FIELDS), or a _Skipped with the reason the record
+    is not a span. Kinds the model does not know are kept, and noted in `unknown_kinds`."""
     get = record.get
     try:
         kind, name, start_value, duration, span_id = _ALWAYS(record)
@@ -113,9 +114,9 @@ def _span(record: dict, run: str) -> Span | str:
         kind, name, start_value, duration, span_id = get("kind"), get("name"), get("start"), get("duration"), \
             get("span_id")
     if not isinstance(kind, str) or not kind:
-        return "no kind"
+        return _Skipped("no kind")
     if not isinstance(name, str):
-        return "no name"
+        return _Skipped("no name")
     start_text = None
     if type(start_value) is str and len(start_value) == 32 and start_value[4:20:3] == "--T::." \
             and start_value[26:] == "+00:00":
@@ -132,16 +133,18 @@ def _span(record: dict, run: str) -> Span | str:
     else:
         start = _start(start_value)
     if start is None:
-        return "no valid start time"
+        return _Skipped("no valid start time")
     if type(duration) is not float or not 0.0 <= duration < _INF:
         duration = to_float(duration)
         if duration is None or duration < 0:
-            return "no valid duration"
+            return _Skipped("no valid duration")
     attributes = get("attributes")
     session = get("run")
     # The optional texts as _text makes them, the usual non-empty str without a call.
     status, test, parent_id = get("status"), get("test"), get("parent_id")
-    return Span(
+    if kind not in SPAN_KINDS:
+        unknown_kinds.add(kind)
+    return make(
         str(session) if session else run,
         kind,
         name,
@@ -156,7 +159,11 @@ def _span(record: dict, run: str) -> Span | str:
     )
 
 
-def _spans(path: Path, info: ReportInfo, fh, header: dict) -> Generator[Span, None, int]:
+class _Skipped(str):
+    """Why a record is not a span (a type of its own: `make` may return a str too)."""
+
+
+def _spans(path: Path, info: ReportInfo, fh, header: dict, make) -> Generator[object, None, int]:
     run = str(header.get("run") or path.stem)
     ended = None
     skipped: dict[str, int] = {}
@@ -164,7 +171,6 @@ def _spans(path: Path, info: ReportInfo, fh, header: dict) -> Generator[Span, No
     lineno = 1
     count = 0
     loads = orjson.loads
-    kinds = SPAN_KINDS
     carry = b""
     try:
         while True:
@@ -214,13 +220,10 @@ def _spans(path: Path, info: ReportInfo, fh, header: dict) -> Generator[Span, No
                 if HEADER_KEY in record:
                     skipped["a second header"] = skipped.get("a second header", 0) + 1
                     continue
-                span = _span(record, run)
-                if type(span) is str:
+                span = _span(record, run, make, unknown_kinds)
+                if type(span) is _Skipped:
                     skipped[span] = skipped.get(span, 0) + 1
                     continue
-                kind = span.kind
-                if kind not in kinds:
-                    unknown_kinds.add(kind)
                 count += 1
                 yield span
             else:
@@ -277,7 +280,7 @@ def open_events(path: Path) -> SpanStream:
         info.warnings.append(
             f"written by a newer hook (events version {header[HEADER_KEY]}); read as version {SUPPORTED_VERSION}"
         )
-    return SpanStream(info, _spans(path, info, fh, header))
+    return SpanStream(info, lambda make: _spans(path, info, fh, header, make))
 
 
 SPEC = FormatSpec(

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 from datetime import datetime, timedelta, timezone
+from operator import attrgetter
 from pathlib import Path
 from typing import Iterator
 
@@ -27,6 +28,7 @@ from crossbridge_assets.formats._common import parse_timestamp, to_float
 from crossbridge_assets.hooks import events
 from crossbridge_assets.model import (
     KIND_PROFILING,
+    SPAN_FIELDS,
     ReportInfo,
     Span,
     SpanStream,
@@ -229,14 +231,18 @@ def report_span_stream(path: str | os.PathLike, fmt: str) -> SpanStream:
     spans = spans_from_report(path)
     info = ReportInfo(format=fmt, kind=KIND_PROFILING, framework=REPORT_FRAMEWORKS.get(fmt))
 
-    def counted() -> Iterator[Span]:
+    def counted(make) -> Iterator[object]:
+        # A few thousand spans at most: made as Span records, then as the consumer wants them.
         n = 0
         for span in spans:
             n += 1
-            yield span
+            yield span if make is Span else make(*_span_fields(span))
         return n
 
-    return SpanStream(info, counted())
+    return SpanStream(info, counted)
+
+
+_span_fields = attrgetter(*SPAN_FIELDS)
 
 
 def write_events(spans, folder: str | os.PathLike | None = None, *, framework: str,

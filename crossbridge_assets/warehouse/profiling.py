@@ -7,6 +7,7 @@ A truncated last line (a runner killed mid-write) is tolerated by the parser wit
 from __future__ import annotations
 
 import heapq
+from itertools import count, islice
 from operator import itemgetter
 from collections import Counter
 from dataclasses import dataclass, field
@@ -97,29 +98,29 @@ def load_profile(engine: Engine, report, stream: SpanStream, *, outbox: bool = T
         # (first seq, last seq, session): points differ by session only within one file.
         sessions: list[list] = []
 
+        seqs = count()
+        session = [_NO_SESSION]
+
+        def row(run, kind, name, start, duration, status, test, span_id, parent_id, attributes, start_text):
+            """A span as the row stored (model.SPAN_FIELDS in, EVENT_COLUMNS out), made by the
+            reader in place of a Span record."""
+            seq = next(seqs)
+            if run != session[0]:
+                session[0] = run
+                sessions.append([seq, seq, run])
+            # start as the text the SQLite driver would make of it (and COPY reads), without the
+            # driver's per-value adapter call; the parser keeps the file's when it is that. The
+            # rows are prepared (bulk_insert_chunks): the events parser drops NULs and empty
+            # optional text, durations are floats.
+            return (source, seq, test, kind, name, start_text or start.isoformat(" "), duration, status,
+                    _dumps(attributes).decode() if attributes else None, span_id, parent_id)
+
         def chunks():
-            """The spans as lists of row tuples, counted and ranked a chunk at a time (in C)."""
-            rows: list[tuple] = []
-            session = _NO_SESSION
-            for seq, span in enumerate(stream):
-                attributes = span.attributes
-                # start as the text the SQLite driver would make of it (and COPY reads), without
-                # the driver's per-value adapter call; the parser keeps the file's when it is that.
-                # The rows are prepared (bulk_insert_chunks): the events parser drops NULs and
-                # empty optional text, durations are floats.
-                rows.append((source, seq, span.test, span.kind, span.name,
-                             span.start_text or span.start.isoformat(" "), span.duration, span.status,
-                             _dumps(attributes).decode() if attributes else None,
-                             span.span_id, span.parent_id))
-                if span.run != session:
-                    session = span.run
-                    sessions.append([seq, seq, session])
-                if len(rows) >= CHUNK:
-                    tally(rows)
-                    yield rows
-                    rows = []
-            tally(rows)
-            yield rows
+            """The rows in lists of CHUNK, each counted and ranked (in C) before it is stored."""
+            rows = stream.records(row)
+            while chunk := list(islice(rows, CHUNK)):
+                tally(chunk)
+                yield chunk
 
         def tally(rows: list[tuple]) -> None:
             summary.by_kind.update(map(_KIND, rows))

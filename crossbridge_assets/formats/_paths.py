@@ -174,10 +174,11 @@ def normalize_source_path(
             best = rest
     if best is not None:
         return _clean(best)
-    for pattern in CI_WORKSPACE_PATTERNS:
-        m = pattern.match(p)
-        if m:
-            return _clean(p[m.end() :])
+    if p.startswith("/") or _DRIVE.match(p):  # every CI checkout folder is absolute
+        for pattern in CI_WORKSPACE_PATTERNS:
+            m = pattern.match(p)
+            if m:
+                return _clean(p[m.end() :])
     return p
 
 

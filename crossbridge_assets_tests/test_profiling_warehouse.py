@@ -80,6 +80,44 @@ def test_spans_and_outbox_rows_are_written_together_and_reloads_are_idempotent(c
     assert count(engine, schema.profile_outbox) == 0 and count(engine, schema.profile_events) == 8
 
 
+def test_quarantine_and_retention_remove_a_reports_spans_and_no_others(crossbridge_env, tmp_path):
+    """Spans are reached through their report's key: quarantining one report, then expiring
+    another, deletes exactly their spans and outbox rows; the row checks see no orphan and
+    no duplicate, also narrowed to a day."""
+    from crossbridge_assets.warehouse.health import counts_consistent, duplicate_keys
+    from crossbridge_assets.warehouse.landing import Landing
+    from crossbridge_assets.warehouse.retention import apply_retention
+
+    s = crossbridge_env
+    engine = make_engine(s.warehouse_url)
+    old = land(s, write_events(tmp_path / "a", spans(3)), partition="2026-11-01")
+    kept = land(s, write_events(tmp_path / "b", spans(4)), partition="2026-11-30")
+    bad = land(s, write_events(tmp_path / "c", spans(5)), partition="2026-11-30")
+    for report in (old, kept, bad):
+        load_profile(engine, report, open_report(report.archive_path))
+    E, O = schema.profile_events, schema.profile_outbox
+
+    def spans_of(report) -> int:
+        with engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(E).where(schema.report_rows(E, [report.sha256]))
+                                ).scalar_one()
+
+    assert [spans_of(r) for r in (old, kept, bad)] == [3, 4, 5]
+    assert duplicate_keys(engine, ["profile_events"], partition="2026-11-30").passed
+    Landing(s, engine).quarantine_report(bad.sha256, "a test's reason")
+    assert [spans_of(r) for r in (old, kept, bad)] == [3, 4, 0]
+    assert count(engine, schema.profile_sources, report_sha256=bad.sha256) == 0
+    assert count(engine, O, report_sha256=bad.sha256) == 0
+    assert counts_consistent(engine).figures.get("orphan_rows", 0) == 0
+
+    swept = apply_retention(s, engine, days=10, today=datetime(2026, 11, 30, tzinfo=timezone.utc).date())
+    assert swept.rows_deleted["profile_events"] == 3 and swept.rows_deleted["profile_outbox"] == 1
+    assert [spans_of(r) for r in (old, kept, bad)] == [0, 4, 0]
+    assert count(engine, E) == 4 and count(engine, O) == 1 and count(engine, schema.profile_sources) == 1
+    finding = counts_consistent(engine)
+    assert not [r for r in finding.rows if "profile" in r["problem"]], finding.rows
+
+
 def test_a_file_that_fails_mid_way_leaves_neither_spans_nor_outbox_rows(crossbridge_env, tmp_path):
     s = crossbridge_env
     path = write_events(tmp_path / "out", spans(5))

@@ -141,7 +141,8 @@ test_attempts = Table(
 
 # The report each stored span came from, by a small integer: profile_events holds millions of
 # rows, and a 64-character key in each of them was a quarter of the table and of its load time.
-# A report keeps its id for good (a reload reuses it); its run and day are on `reports`.
+# A reload keeps the report's id; quarantine and retention delete it with the spans. The run
+# and day of the spans are on `reports`.
 profile_sources = Table(
     "profile_sources",
     metadata,
@@ -351,7 +352,8 @@ Index("ix_run_aggregates_project_branch", run_aggregates.c.project, run_aggregat
 # Tables a result report's rows live in (delete-then-insert by report keeps loads idempotent).
 RESULT_TABLES = (test_attempts, test_results)
 # Every table whose rows come from one report: a quarantined report leaves none behind.
-PER_REPORT_TABLES = RESULT_TABLES + COVERAGE_TABLES + (profile_events, profile_outbox)
+# In deletion order: profile_events finds its rows through profile_sources, which goes after it.
+PER_REPORT_TABLES = RESULT_TABLES + COVERAGE_TABLES + (profile_events, profile_outbox, profile_sources)
 
 
 def report_rows(table: Table, shas):

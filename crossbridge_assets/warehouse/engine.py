@@ -192,8 +192,7 @@ def _v6(conn: Connection) -> None:
 
 def _v7(conn: Connection) -> None:
     """profile_events keyed by a small integer a report (profile_sources) instead of its sha256,
-    without the run and day columns its reports row holds: a quarter of the table's size and of
-    its load time."""
+    without the run and day columns its reports row holds: a third of the table's size."""
     schema.profile_sources.create(conn, checkfirst=True)
     if "report_sha256" not in {c["name"] for c in inspect(conn).get_columns("profile_events")}:
         return  # made by _v3 since, or a half-applied earlier attempt

@@ -54,7 +54,7 @@ def delete_profile(conn, sha256: str) -> None:
 
 
 def source_id(conn, sha256: str) -> int:
-    """The report's key in profile_events, made on its first load and kept for good."""
+    """The report's key in profile_events: made on its first load, kept by reloads."""
     found = conn.execute(select(S.c.id).where(S.c.report_sha256 == sha256)).scalar()
     if found is None:
         # The caller holds the report's lock (lock_reports): no other load makes this row meanwhile.

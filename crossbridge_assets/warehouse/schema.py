@@ -140,7 +140,7 @@ test_attempts = Table(
 # Spans from the hooks' event files, the InfluxDB outbox, and the analytics derived from them.
 
 # The report each stored span came from, by a small integer: profile_events holds millions of
-# rows, and a 64-character key in each of them was a quarter of the table and of its load time.
+# rows, and a 64-character key in each of them (with the run and day) was a third of the table.
 # A reload keeps the report's id; quarantine and retention delete it with the spans. The run
 # and day of the spans are on `reports`.
 profile_sources = Table(

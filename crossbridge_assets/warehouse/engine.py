@@ -196,10 +196,11 @@ def _v7(conn: Connection) -> None:
     schema.profile_sources.create(conn, checkfirst=True)
     if "report_sha256" not in {c["name"] for c in inspect(conn).get_columns("profile_events")}:
         return  # made by _v3 since, or a half-applied earlier attempt
+    key = inspect(conn).get_pk_constraint("profile_events").get("name")
     conn.execute(text("ALTER TABLE profile_events RENAME TO profile_events_v6"))
-    if conn.dialect.name == "postgresql":
-        # The renamed table keeps its key's name, which the new table's key takes.
-        conn.execute(text("ALTER TABLE profile_events_v6 RENAME CONSTRAINT profile_events_pkey TO profile_events_v6_pkey"))
+    if conn.dialect.name == "postgresql" and key:
+        # The renamed table keeps its key's name (and its index's), which the new table's key takes.
+        conn.execute(text(f'ALTER TABLE profile_events_v6 RENAME CONSTRAINT "{key}" TO profile_events_v6_pkey'))
     schema.profile_events.create(conn)
     conn.execute(text(
         "INSERT INTO profile_sources (report_sha256) SELECT DISTINCT e.report_sha256 FROM profile_events_v6 e "

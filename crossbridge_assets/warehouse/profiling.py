@@ -69,7 +69,6 @@ _dumps = orjson.dumps
 _KIND = itemgetter(3)
 _SLOW = itemgetter(6, 3, 4)  # (duration, kind, name)
 _DURATION = itemgetter(6)
-_NO_SESSION = object()
 
 
 def load_profile(engine: Engine, report, stream: SpanStream, *, outbox: bool = True,
@@ -97,16 +96,13 @@ def load_profile(engine: Engine, report, stream: SpanStream, *, outbox: bool = T
         fields = {"run_id": run_id, "build": report.build, "commit": report.commit_sha}
         # (first seq, last seq, session): points differ by session only within one file.
         sessions: list[list] = []
-
         seqs = count()
-        session = [_NO_SESSION]
 
         def row(run, kind, name, start, duration, status, test, span_id, parent_id, attributes, start_text):
             """A span as the row stored (model.SPAN_FIELDS in, EVENT_COLUMNS out), made by the
             reader in place of a Span record."""
             seq = next(seqs)
-            if run != session[0]:
-                session[0] = run
+            if not sessions or run != sessions[-1][2]:
                 sessions.append([seq, seq, run])
             # start as the text the SQLite driver would make of it (and COPY reads), without the
             # driver's per-value adapter call; the parser keeps the file's when it is that. The

@@ -383,3 +383,23 @@ def test_events_line_nested_too_deep_is_a_format_error(tmp_path):
     with pytest.raises(FormatError) as err:
         read_report(path)
     assert err.value.path == str(path)
+
+
+# ---------------------------------------------------------------------------- byte order mark
+
+
+@pytest.mark.parametrize("rel,fmt", [pytest.param(rel, fmt, id=fmt) for rel, fmt in _FIXTURE_FORMATS.items()])
+def test_a_utf8_byte_order_mark_changes_nothing(tmp_path, rel, fmt):
+    """PowerShell's Out-File and .NET writers put a UTF-8 BOM first: the report reads the same."""
+    plain = FIXTURES / rel
+    marked = tmp_path / plain.name
+    marked.write_bytes(b"\xef\xbb\xbf" + plain.read_bytes())
+    spec, stream, records = read_report(marked)
+    _, plain_stream, plain_records = read_report(plain)
+    assert spec.name == fmt
+    assert records == plain_records
+    totals = getattr(stream, "effective_totals", stream.totals)  # a summary's totals are declared
+    assert totals == getattr(plain_stream, "effective_totals", plain_stream.totals)
+    assert any(totals.as_dict().values())
+    assert stream.info.declared == plain_stream.info.declared
+    assert stream.info.warnings == plain_stream.info.warnings

@@ -198,14 +198,20 @@ def _peak(brackets: bytes, room: int) -> int:
 
 
 class DepthCheckedReader:
-    """A binary file whose reads go through JsonDepthCheck on their way to ijson."""
+    """A binary file whose reads go through JsonDepthCheck on their way to ijson, without the
+    UTF-8 byte order mark that Windows tools (PowerShell, .NET) put first: JSON parsers refuse it."""
 
     def __init__(self, fh, path):
         self._fh = fh
         self._check = JsonDepthCheck(path)
+        self._first = True
 
     def read(self, size: int = -1) -> bytes:
         data = self._fh.read(size)
+        if self._first and data:  # ijson reads 0 bytes first, to learn the file's mode
+            self._first = False
+            if data.startswith(b"\xef\xbb\xbf"):
+                data = data[3:] or self._fh.read(size)
         self._check.feed(data)
         return data
 

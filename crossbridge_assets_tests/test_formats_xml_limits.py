@@ -55,7 +55,6 @@ def test_a_document_with_a_doctype_keeps_the_limits(tmp_path):
         (b"<testsuites><testsuite>", True),
         (b"<!-- generated --><?xml-stylesheet href='x'?>\n<testsuite>", True),
         (b'<?xml version="1.0"?>\n<!DOCTYPE report PUBLIC "-//JACOCO//DTD Report 1.1//EN" "report.dtd"><report>', False),
-        (b"<!-- a comment the head cuts " + b"x" * PROLOG_BYTES, False),
         (b"<!-- <a> looks like an element, but the comment is never closed in the head", False),
         (b"<?xml-stylesheet never closed <a>", False),
         (b"   \n", False),  # no element in the head at all
@@ -63,6 +62,51 @@ def test_a_document_with_a_doctype_keeps_the_limits(tmp_path):
 )
 def test_which_heads_lift_the_limits(head, plain):
     assert check_prolog(Path("report.xml"), head[:PROLOG_BYTES]) is plain
+
+
+_HIDDEN = b'<!DOCTYPE testsuite [<!ENTITY % remote SYSTEM "http://127.0.0.1:9/x.dtd"> %remote;]>\n'
+_SUITE = b'<testsuite name="s"><testcase classname="a" name="t"/></testsuite>\n'
+
+
+@pytest.mark.parametrize(
+    "prolog",
+    [
+        b"<!-- " + b"padding " * (PROLOG_BYTES // 8) + b"-->\n",  # a comment the head cuts
+        b"<!-- <a> " + b"x" * PROLOG_BYTES + b" -->\n",  # ... with an element-like text in it
+        b" " * PROLOG_BYTES,  # whitespace only
+        b"<?pi " + b"x" * PROLOG_BYTES + b"?>\n",  # a processing instruction
+    ],
+    ids=["comment", "comment-with-tag", "whitespace", "processing-instruction"],
+)
+def test_a_prolog_longer_than_the_head_is_refused(tmp_path, prolog):
+    """What the pre-check cannot see could declare entities: such a file is refused by name."""
+    path = tmp_path / "long-prolog.xml"
+    path.write_bytes(b'<?xml version="1.0"?>\n' + prolog + _HIDDEN + _SUITE)
+    with pytest.raises(FormatError) as err:
+        open_report(path).read_all()
+    assert err.value.path == str(path)
+    assert f"more than {PROLOG_BYTES // 1024} KiB" in err.value.reason and "before the root element" in err.value.reason
+
+
+def test_entities_spelled_in_utf7_are_seen_and_refused(tmp_path):
+    """libxml2 decodes a document declared UTF-7: '+ADw-' is '<' to it, so to the check too."""
+    path = tmp_path / "utf7.xml"
+    path.write_bytes(b'<?xml version="1.0" encoding="UTF-7"?>\n'
+                     + _HIDDEN.replace(b"<", b"+ADw-") + _SUITE)
+    with pytest.raises(FormatError, match="declares the parameter entity 'remote'"):
+        open_report(path)
+    # The same document whose markup the bytes show is refused the same way.
+    path.write_bytes(b'<?xml version="1.0" encoding="UTF-7"?>\n' + _HIDDEN + _SUITE)
+    with pytest.raises(FormatError, match="declares the parameter entity 'remote'"):
+        open_report(path)
+
+
+def test_a_latin1_report_is_read(tmp_path):
+    path = tmp_path / "latin1.xml"
+    path.write_bytes('<?xml version="1.0" encoding="ISO-8859-1"?>\n<testsuite name="s">'
+                     '<testcase classname="caf\u00e9" name="cr\u00e8me"/></testsuite>\n'.encode("latin-1"))
+    [case] = open_report(path).read_all()
+    assert (case.suite, case.name) == ("caf\u00e9", "cr\u00e8me")
 
 
 # ---------------------------------------------------------------- UTF-16 reports

@@ -45,6 +45,25 @@ def utf16_text(head: bytes) -> str | None:
 
 
 PROLOG_BYTES = 64 * 1024
+_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*?\sencoding\s*=\s*["']([A-Za-z0-9._:-]{1,40})["']""")
+_ASCII_SUPERSETS = {"utf-8", "utf8", "us-ascii", "ascii", "iso-8859-1", "latin1", "windows-1252", "cp1252"}
+
+
+def _declared_text(head: bytes) -> str | None:
+    """The head decoded as its declaration says, when that spells markup otherwise than its
+    bytes do (UTF-7 may write '<' as '+ADw-', and libxml2 decodes it); None when it is the same
+    text or the encoding is unknown here."""
+    m = _ENCODING.match(head)
+    if not m:
+        return None
+    name = m.group(1).decode("ascii").lower()
+    if name in _ASCII_SUPERSETS:
+        return None
+    try:
+        text = head.decode(name, "replace")
+    except (LookupError, ValueError):
+        return None
+    return None if text == head.decode("latin-1") else text
 _COMMENT = re.compile(rb"<!--.*?-->", re.S)
 _PI = re.compile(rb"<\?.*?\?>", re.S)
 _FIRST_ELEMENT = re.compile(rb"<[A-Za-z_:]")
@@ -61,17 +80,33 @@ def check_prolog(path: Path, head: bytes) -> bool:
     Returns True when the head holds the whole prolog and it has no DOCTYPE (nor anything left
     open): such a document cannot declare an entity, so libxml2's size limits, there against
     expansion bombs, can be lifted for it (a test's captured output may exceed 10 MB)."""
+    full = len(head) >= PROLOG_BYTES  # the file goes on past the head
     text = utf16_text(head)
     if text is not None:
-        head = text.encode("utf-8", "replace")
+        return _check_prolog(path, text.encode("utf-8", "replace"), full)
+    plain = _check_prolog(path, head, full)
+    text = _declared_text(head)
+    if text is not None:
+        # Checked both ways: libxml2 may trust the declaration or the bytes.
+        plain = _check_prolog(path, text.encode("utf-8", "replace"), full) and plain
+    return plain
+
+
+def _check_prolog(path: Path, head: bytes, full: bool) -> bool:
     if b"<!" not in head:
         first = _FIRST_ELEMENT.search(head)
+        if first is None and full:
+            raise _long_prolog(path)
         return first is not None and b"<?" not in _PI.sub(b"", head[: first.start()])
     text = _PI.sub(b"", _COMMENT.sub(b"", head))
     first = _FIRST_ELEMENT.search(text)
-    if first is None and len(head) >= PROLOG_BYTES and b"<!DOCTYPE" in text.upper():
+    if first is None and full and b"<!DOCTYPE" in text.upper():
         raise FormatError(path, f"refused: the DOCTYPE is longer than {PROLOG_BYTES // 1024} KiB")
     prolog = text[: first.start()] if first else text
+    if full and (first is None or b"<!--" in prolog or b"<?" in prolog):
+        # The prolog goes on past the head (an element found inside a comment the head cuts
+        # is no element): whatever follows could declare entities, unseen by this check.
+        raise _long_prolog(path)
     m = _ENTITY_DECL.search(prolog)
     if m:
         kind = "parameter entity" if m.group(1) else "entity"
@@ -83,6 +118,14 @@ def check_prolog(path: Path, head: bytes) -> bool:
         )
     # A DOCTYPE, or a comment or PI the head cut: keep the limits.
     return first is not None and b"<!" not in prolog and b"<?" not in prolog
+
+
+def _long_prolog(path: Path) -> FormatError:
+    return FormatError(
+        path,
+        f"refused: more than {PROLOG_BYTES // 1024} KiB of whitespace, comments or declarations before "
+        "the root element; no report starts so, and the rest of such a prolog could declare entities",
+    )
 
 
 def _read_head(path: Path) -> bytes:

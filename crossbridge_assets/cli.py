@@ -53,14 +53,19 @@ def cmd_parse(args) -> int:
         totals = stream.effective_totals.as_dict()
     else:
         totals = {"records": count}
-    out = {"path": str(path), "kind": spec.kind, "format": spec.name, "totals": totals}
+    info = stream.info
+    # The report's own totals are recorded, never trusted: a disagreement is one of the warnings.
+    out = {"path": str(path), "kind": spec.kind, "format": spec.name, "totals": totals,
+           "declared": dict(info.declared or {}), "warnings": list(info.warnings)}
     if args.json:
         print(json.dumps(out))
         return EXIT_OK
     print(f"{path}\n  kind:   {spec.kind}\n  format: {spec.name}")
     for key, value in totals.items():
         print(f"  {key + ':':<18}{value}")
-    for warning in getattr(stream.info, "warnings", []):
+    if info.declared:
+        print("  declared: " + ", ".join(f"{k} {v}" for k, v in info.declared.items()))
+    for warning in info.warnings:
         print(f"  warning: {warning}")
     return EXIT_OK
 

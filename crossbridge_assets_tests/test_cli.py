@@ -95,6 +95,32 @@ def test_ingest_then_summary(crossbridge_env, capsys, monkeypatch, tmp_path):
     assert not any(p.is_file() for p in crossbridge_env.inbox.rglob("*"))
 
 
+def test_a_runaway_stack_trace_is_stored_cut_with_its_original_length(crossbridge_env, capsys, monkeypatch, tmp_path):
+    from sqlalchemy import select
+
+    from crossbridge_assets.model import MAX_OUTPUT_CHARS
+    from crossbridge_assets.warehouse import schema
+    from crossbridge_assets.warehouse.engine import make_engine
+
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
+    frames = "".join(f"    at com.example.Deep.recurse(Deep.java:{n})\n" for n in range(20_000))
+    message = "expected: [" + "x" * 100_000 + "]"
+    report = tmp_path / "TEST-com.example.Deep.xml"
+    report.write_text(
+        '<testsuite name="com.example.Deep" tests="1" failures="1">'
+        f'<testcase classname="com.example.Deep" name="recurses"><failure message="{message}" '
+        f'type="java.lang.StackOverflowError">{frames}</failure></testcase></testsuite>'
+    )
+    code, _, err = run_cli(capsys, "ingest", "--project", "shop", str(report))
+    assert code == 0, err
+    with make_engine(crossbridge_env.warehouse_url).connect() as conn:
+        stored = conn.execute(select(schema.test_attempts.c.message, schema.test_attempts.c.stack_trace)).one()
+        result_message = conn.execute(select(schema.test_results.c.message)).scalar_one()
+    for text, original in ((stored.message, message), (stored.stack_trace, frames), (result_message, message)):
+        assert text.startswith(original[:1000]) and len(text) < MAX_OUTPUT_CHARS + 100
+        assert f"{len(original)} characters in the original" in text
+
+
 def test_wrong_setting_fails_fast_naming_the_variable(tmp_path):
     env = {**os.environ, "CROSSBRIDGE_HOME": str(tmp_path), "CROSSBRIDGE_WAREHOUSE_URL": "mysql://x"}
     exe = Path(sys.executable).with_name("crossbridge")

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, delete
 
-from crossbridge_assets.model import ERROR, FAILED, ResultStream, ResultTotals, TestCase
+from crossbridge_assets.model import ERROR, FAILED, MAX_OUTPUT_CHARS, ResultStream, ResultTotals, TestCase, truncate_output
 from crossbridge_assets.warehouse import schema
 from crossbridge_assets.warehouse.engine import bulk_insert, insert_missing, now
 from crossbridge_assets.warehouse.landing import mark_loaded
@@ -29,6 +29,12 @@ class LoadSummary:
     failures: list[dict] = field(default_factory=list)  # first KEEP_FAILURES failed/errored tests
     slowest: list[tuple[float, str]] = field(default_factory=list)  # heap of (duration, label)
     warnings: list[str] = field(default_factory=list)
+
+
+def _capped(text: str | None) -> str | None:
+    """A message or stack trace as stored: a runaway one (a dumped payload, a recursion's
+    thousand frames) is cut like captured output, saying how long the original was."""
+    return text if text is None or len(text) <= MAX_OUTPUT_CHARS else truncate_output(text)[0]
 
 
 def _label(case: TestCase) -> str:
@@ -80,7 +86,7 @@ def load_results(engine: Engine, report, stream: ResultStream) -> LoadSummary:
                     duration=case.duration,
                     attempts=max(1, len(case.attempts)),
                     flaky=case.flaky,
-                    message=final.message if final else None,
+                    message=_capped(final.message) if final else None,
                     failure_type=final.failure_type if final else None,
                     properties=json.dumps(case.properties) if case.properties else None,
                     tags=json.dumps(case.tags) if case.tags else None,
@@ -95,9 +101,9 @@ def load_results(engine: Engine, report, stream: ResultStream) -> LoadSummary:
                         attempt=number,
                         status=a.status,
                         duration=a.duration,
-                        message=a.message,
+                        message=_capped(a.message),
                         failure_type=a.failure_type,
-                        stack_trace=a.stack_trace,
+                        stack_trace=_capped(a.stack_trace),
                         stdout=a.stdout,
                         stderr=a.stderr,
                         stdout_size=a.stdout_size,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from itertools import accumulate, count
@@ -32,16 +33,53 @@ def to_int(value: object) -> int | None:
     return int(f) if f is not None else None
 
 
+# Zone names a time may end in, as Java's SimpleDateFormat 'z' writes them (TestNG 7's
+# "yyyy-MM-dd'T'HH:mm:ss z"), for the zones whose short name means one offset. Java gives some
+# names to several zones (CST: Chicago and Shanghai; IST: India, Ireland and Israel; BST), and
+# a time in such a zone, or any name not listed, is not read at all: a wrong guess would move it
+# by hours without anyone seeing.
+_ZONE_HOURS = {
+    "UTC": 0, "GMT": 0, "UT": 0, "Z": 0, "WET": 0, "WEST": 1, "CET": 1, "CEST": 2, "MET": 1, "MEST": 2,
+    "EET": 2, "EEST": 3, "MSK": 3, "HKT": 8, "SGT": 8, "JST": 9, "KST": 9, "AEST": 10, "AEDT": 11,
+    "NZST": 12, "NZDT": 13, "HST": -10, "AKST": -9, "AKDT": -8, "PST": -8, "PDT": -7, "MST": -7,
+    "MDT": -6, "EST": -5, "EDT": -4,
+}
+# '... 10:00:00 UTC', '...:00 CEST', '...:00 GMT+05:30' (Java's name for a zone without one).
+_ZONE_SUFFIX = re.compile(r"(?<=\d)\s*(?:([A-Za-z]{1,5})|(?:GMT|UTC)([+-])(\d{1,2})(?::?(\d{2}))?)$")
+
+
+def _zone_offset(text: str) -> tuple[str, str | None] | None:
+    """Split a trailing zone name off a time: (time, '+HH:MM'), (time, None) without one, or
+    None for a name that does not tell a single offset."""
+    m = _ZONE_SUFFIX.search(text)
+    if not m:
+        return text, None
+    head = text[: m.start()]
+    if m.group(1) is not None:
+        hours = _ZONE_HOURS.get(m.group(1).upper())
+        if hours is None:
+            return None
+        return head, f"{'-' if hours < 0 else '+'}{abs(hours):02d}:00"
+    return head, f"{m.group(2)}{int(m.group(3)):02d}:{m.group(4) or '00'}"
+
+
 def parse_timestamp(value: object) -> datetime | None:
-    """ISO 8601 in the spellings real reports use, or epoch seconds/milliseconds; naive times are UTC."""
+    """ISO 8601 in the spellings real reports use (a zone name at the end as TestNG 7 writes it:
+    '2023-03-01T10:00:00 UTC'), or epoch seconds/milliseconds; naive times are UTC. Anything
+    that is not a time, or lies outside the years datetime holds, is None."""
     if value is None or value == "":
         return None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        seconds = value / 1000.0 if value > 1e11 else float(value)
-        return datetime.fromtimestamp(seconds, tz=timezone.utc)
+        try:
+            seconds = value / 1000.0 if value > 1e11 else float(value)
+            return datetime.fromtimestamp(seconds, tz=timezone.utc)
+        except (OverflowError, ValueError, OSError):  # 1e308, -1e308, nan, inf
+            return None
     text = str(value).strip()
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
+    split = _zone_offset(text)
+    if split is None:
+        return None
+    text, offset = split
     # Python < 3.12 accepts at most 6 fractional digits (.NET writes 7).
     if "." in text:
         head, _, rest = text.partition(".")
@@ -50,7 +88,7 @@ def parse_timestamp(value: object) -> datetime | None:
             digits, rest = digits + rest[0], rest[1:]
         text = f"{head}.{digits[:6].ljust(6, '0')}{rest}" if digits else head + rest
     try:
-        dt = datetime.fromisoformat(text.replace(" ", "T", 1) if "T" not in text else text)
+        dt = datetime.fromisoformat((text.replace(" ", "T", 1) if "T" not in text else text) + (offset or ""))
     except ValueError:
         return None
     return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)

@@ -6,6 +6,8 @@ same record: passed and xpassed -> passed, failed -> failure, error (setup or te
 is one errored test, named as pytest --junitxml names it.
 The identity matches pytest --junitxml too: suite = module path without '.py' plus classes,
 name = function name, parameters = the '[...]' part.
+With pytest-rerunfailures, a test that passed when run again (outcome "rerun") is passed, with
+a failed attempt before the passing one: flaky.
 """
 
 from __future__ import annotations
@@ -41,6 +43,9 @@ _STATUS = {
     "error": ERROR,
     "skipped": SKIPPED,
     "xfailed": SKIPPED,
+    # pytest-rerunfailures: failed, then passed when run again (a later failure, skip or error
+    # would have replaced it).
+    "rerun": PASSED,
 }
 
 
@@ -55,12 +60,16 @@ def _module(path: str) -> str:
 def split_nodeid(nodeid: str) -> tuple[str, str, str | None]:
     """'tests/test_a.py::TestX::test_y[1-2]' -> ('tests.test_a.TestX', 'test_y', '[1-2]'),
     the classname/name pytest --junitxml writes for the same test."""
-    parts = nodeid.split("::")
-    if len(parts) == 1:
+    path, sep, rest = nodeid.partition("::")
+    if not sep:
         # A module-level report (collection error): junitxml names it by the dotted module.
-        return "", normalize_suite(_module(parts[0])), None
-    suite = normalize_suite("/".join([_module(parts[0]), *parts[1:-1]]))
-    name, params = split_parameters(parts[-1])
+        return "", normalize_suite(_module(path)), None
+    # Class and function names hold no '[': a '::' after one is inside the parameter id
+    # ('test_connect[::1]'), not between names.
+    cut = rest.find("[")
+    names = (rest if cut < 0 else rest[:cut]).split("::")
+    suite = normalize_suite("/".join([_module(path), *names[:-1]]))
+    name, params = split_parameters(names[-1] + ("" if cut < 0 else rest[cut:]))
     return suite, name, params
 
 
@@ -71,38 +80,60 @@ def _phase_text(phase: dict) -> tuple[str | None, str | None]:
     return message, (str(longrepr) if longrepr else None)
 
 
-def _case(test: dict) -> TestCase:
-    outcome = str(test.get("outcome") or "")
-    status = _STATUS.get(outcome, ERROR)
-    phases = {k: test.get(k) for k in ("setup", "call", "teardown") if isinstance(test.get(k), dict)}
-    # pytest --junitxml turns a teardown failure after a failed call into an error; so do we.
-    if status == FAILED and (phases.get("teardown") or {}).get("outcome") == "failed":
-        status = ERROR
+def _attempt(phases: dict[str, dict], status: str) -> Attempt:
+    """One run of a test from its setup/call/teardown phases: the first failed or skipped
+    phase gives the message."""
     duration = sum(to_float(p.get("duration")) or 0.0 for p in phases.values()) if phases else None
     attempt = Attempt(status=status, duration=duration)
     for key in ("setup", "call", "teardown"):
         phase = phases.get(key) or {}
-        if phase.get("outcome") in ("failed", "skipped") and attempt.message is None:
+        state = phase.get("outcome")
+        failed = state in ("failed", "rerun")
+        if (failed or state == "skipped") and attempt.message is None:
             message, trace = _phase_text(phase)
-            if phase.get("outcome") == "skipped" and trace and message is None:
+            if state == "skipped" and trace and message is None:
                 # longrepr of a skip is "('file', line, 'Skipped: reason')".
                 message = trace.rsplit("'", 2)[-2] if trace.count("'") >= 2 else trace
                 message = message.removeprefix("Skipped: ")
             attempt.message = message
-            attempt.stack_trace = trace if phase.get("outcome") == "failed" else None
-            if key != "call" and phase.get("outcome") == "failed":
+            attempt.stack_trace = trace if failed else None
+            if key != "call" and failed:
                 attempt.failure_type = f"{key} failed"
     stdout = "".join(str((phases.get(k) or {}).get("stdout") or "") for k in ("setup", "call", "teardown"))
     stderr = "".join(str((phases.get(k) or {}).get("stderr") or "") for k in ("setup", "call", "teardown"))
     attempt.stdout, attempt.stdout_size = truncate_output(stdout or None)
     attempt.stderr, attempt.stderr_size = truncate_output(stderr or None)
+    return attempt
+
+
+def _case(test: dict) -> TestCase:
+    outcome = str(test.get("outcome") or "")
+    status = _STATUS.get(outcome, ERROR)
+    phases = {k: test.get(k) for k in ("setup", "call", "teardown") if isinstance(test.get(k), dict)}
+    # pytest-rerunfailures: pytest-json-report keeps one entry per test, each phase as its last
+    # run left it. A phase whose outcome is still "rerun" was not run again by the final
+    # attempt (its setup failed, say): it is what is left of an earlier, failed one.
+    rerun = {k: p for k, p in phases.items() if p.get("outcome") == "rerun"}
+    current = {k: p for k, p in phases.items() if k not in rerun}
+    # pytest --junitxml turns a teardown failure after a failed call into an error; so do we.
+    if status == FAILED and (current.get("teardown") or {}).get("outcome") == "failed":
+        status = ERROR
+    attempt = _attempt(current, status)
     if outcome == "xfailed" and attempt.message is None:
         attempt.message = "xfail"
+    attempts = [attempt]
+    if rerun or outcome == "rerun":
+        # The test was run again after failing. How many times is not written anywhere (nor is
+        # a failure that every rerun repeated: its entry reads as one plain failure), so the
+        # earlier runs are one attempt; it failed in its call unless the phase left says otherwise.
+        earlier = _attempt(rerun, FAILED if not rerun or "call" in rerun else ERROR)
+        attempts.insert(0, earlier)
+    duration = sum(to_float(p.get("duration")) or 0.0 for p in phases.values()) if phases else None
 
     nodeid = str(test.get("nodeid") or "")
     suite, name, params = split_nodeid(nodeid)
     properties = {"nodeid": nodeid}
-    if outcome in ("xfailed", "xpassed"):
+    if outcome in ("xfailed", "xpassed", "rerun"):
         properties["outcome"] = outcome
     metadata = test.get("metadata")
     if isinstance(metadata, dict):
@@ -117,7 +148,7 @@ def _case(test: dict) -> TestCase:
         parameters=params,
         status=status,
         duration=duration,
-        attempts=[attempt],
+        attempts=attempts,
         properties=properties,
         tags=extract_tags(nodeid, properties, None),
         file=nodeid.split("::", 1)[0] or None,

@@ -11,7 +11,7 @@ import pytest
 
 from crossbridge_assets.formats import read_report
 from crossbridge_assets.formats._common import parse_timestamp
-from crossbridge_assets.model import ERROR, FAILED, PASSED
+from crossbridge_assets.model import ERROR, FAILED, PASSED, SKIPPED
 from crossbridge_assets_tests.conftest import FIXTURES
 
 RESULTS = FIXTURES / "results"
@@ -130,3 +130,125 @@ def test_pytest_parameters_holding_double_colons_have_one_identity_in_both_repor
         ("rerun_tests", "test_connect", "[a.b/c]"),
         ("rerun_tests.TestPool", "test_acquire", "[a::b]"),
     }
+
+
+# ---------------------------------------------------------------------------- rebot --merge
+
+
+def _attempts(case):
+    return [(a.status, a.message) for a in case.attempts]
+
+
+def test_rebot_merge_messages_are_attempts():
+    # reruns.robot run three times (the test tagged 'late' left out of the first) and merged.
+    _spec, stream, cases = read_report(RESULTS / "robot-output-merged-reruns.xml")
+    by_name = {c.name: c for c in cases}
+    # rebot ignores a skipped rerun and keeps the earlier result and its message; the reruns it
+    # ignored come before that result, which stays the last attempt.
+    kept = by_name["Fails Then Skips"]
+    assert kept.status == FAILED and kept.final.message == "first failure"
+    assert _attempts(kept) == [
+        (SKIPPED, "environment gone in run 2"), (SKIPPED, "environment gone in run 3"), (FAILED, "first failure"),
+    ]
+    assert kept.final.started_at is not None and kept.final.duration is not None
+    # A skip-ignored message quoted as the old message of a later merge.
+    passed = by_name["Fails Skips Then Passes"]
+    assert passed.status == PASSED and passed.flaky and passed.final.message is None
+    assert _attempts(passed) == [(SKIPPED, "environment gone"), (FAILED, "failure in run 1"), (PASSED, None)]
+    # A merge message quoted as the original message of a skip-ignored one.
+    twice = by_name["Fails Twice Then Skips"]
+    assert twice.status == FAILED and twice.final.message == "failure in run 2"
+    assert _attempts(twice) == [(FAILED, "failure in run 1"), (SKIPPED, "environment gone"), (FAILED, "failure in run 2")]
+    assert _attempts(by_name["Fails Then Passes"]) == [(FAILED, "failure in run 1"), (PASSED, None), (PASSED, None)]
+    # 'Test added from merged output.' quoted as an old message.
+    late = by_name["Added Later"]
+    assert late.flaky and _attempts(late) == [(FAILED, "late failure"), (PASSED, None)]
+
+    from robot.api import ExecutionResult
+
+    total = ExecutionResult(str(RESULTS / "robot-output-merged-reruns.xml")).statistics.total
+    assert (stream.totals.tests, stream.totals.failures, stream.totals.skipped) == (total.total, total.failed, total.skipped)
+    assert stream.info.warnings == []
+
+
+# Written by rebot 3.1.2 (Python 3.8) merging three runs; keywords left out. RF 3.0 and 3.1
+# wrote the merge message in words later versions replaced.
+RF31_MERGED = """<?xml version="1.0" encoding="UTF-8"?>
+<robot generator="Rebot 3.1.2 (Python 3.8.18 on linux)" generated="20261130 11:42:11.228" rpa="false">
+<suite id="s1" name="S" source="s.robot">
+<test id="s1-t1" name="Flaky">
+<status status="PASS" starttime="20261130 11:42:11.006" endtime="20261130 11:42:11.007" critical="yes">\
+*HTML* Re-executed test has been merged.&lt;hr&gt;New status: &lt;span class="pass"&gt;PASS&lt;/span&gt;&lt;br&gt;\
+New message: &lt;hr&gt;Old status: &lt;span class="fail"&gt;FAIL&lt;/span&gt;&lt;br&gt;Old message: Re-executed test \
+has been merged.&lt;hr&gt;New status: &lt;span class="fail"&gt;FAIL&lt;/span&gt;&lt;br&gt;New message: run 2 failed\
+&lt;hr&gt;Old status: &lt;span class="fail"&gt;FAIL&lt;/span&gt;&lt;br&gt;Old message: run 1 failed</status>
+</test>
+<test id="s1-t2" name="Added Later">
+<tags>
+<tag>late</tag>
+</tags>
+<status status="PASS" starttime="20261130 11:42:11.007" endtime="20261130 11:42:11.008" critical="yes">\
+*HTML* Re-executed test has been merged.&lt;hr&gt;New status: &lt;span class="pass"&gt;PASS&lt;/span&gt;&lt;br&gt;\
+New message: &lt;hr&gt;Old status: &lt;span class="fail"&gt;FAIL&lt;/span&gt;&lt;br&gt;Old message: Test added from \
+merged output.&lt;hr&gt;late failure</status>
+</test>
+<status status="PASS" starttime="N/A" endtime="N/A" elapsedtime="2"></status>
+</suite>
+<statistics>
+<total>
+<stat pass="2" fail="0">Critical Tests</stat>
+<stat pass="2" fail="0">All Tests</stat>
+</total>
+</statistics>
+</robot>
+"""
+
+
+def test_rebot_3_1_merge_messages_are_attempts(tmp_path):
+    path = tmp_path / "output.xml"
+    path.write_text(RF31_MERGED)
+    _spec, stream, cases = read_report(path)
+    by_name = {c.name: c for c in cases}
+    assert _attempts(by_name["Flaky"]) == [(FAILED, "run 1 failed"), (FAILED, "run 2 failed"), (PASSED, None)]
+    assert _attempts(by_name["Added Later"]) == [(FAILED, "late failure"), (PASSED, None)]
+    assert all(c.flaky for c in cases) and stream.info.warnings == []
+
+
+@pytest.mark.parametrize(
+    "message, status, expected",
+    [
+        # rebot --rpa says Task; a skipped rerun of a test that had no message.
+        ('*HTML* Task has been re-executed and results merged. Latter result had <span class="skip">SKIP</span> '
+         "status and was ignored. Message:\nno robot free", "PASS", ([(SKIPPED, "no robot free")], None)),
+        ("*HTML* Task added from merged output.", "PASS", ([], None)),
+        ("*HTML* Test added from merged output.<hr>a &lt;b&gt; c", "FAIL", ([], "a <b> c")),
+        # A message holding '<br>' (an *HTML* failure) in an old block.
+        ('*HTML* <span class="merge">Test has been re-executed and results merged.</span><hr>'
+         '<span class="new-status">New status:</span> <span class="pass">PASS</span><br><hr>'
+         '<span class="old-status">Old status:</span> <span class="fail">FAIL</span><br>'
+         '<span class="old-message">Old message:</span> one<br>two<br>', "PASS", ([(FAILED, "one\ntwo")], None)),
+    ],
+)
+def test_rebot_message_variants(message, status, expected):
+    from crossbridge_assets.formats.robot import _merged_attempts
+
+    earlier, final_message = _merged_attempts(message, status)
+    assert ([(a.status, a.message) for a in earlier], final_message) == expected
+
+
+def test_html_messages_rebot_did_not_write_are_kept_as_they_are():
+    from crossbridge_assets.formats.robot import _merged_attempts
+
+    assert _merged_attempts("*HTML* <b>bold</b> failure", "FAIL") is None
+    assert _merged_attempts("plain failure", "FAIL") is None
+
+
+def test_deeply_nested_merge_messages_are_read_without_exhausting_the_stack(tmp_path):
+    message = "*HTML* " + "Test added from merged output.&lt;hr&gt;" * 5000 + "deep failure"
+    path = tmp_path / "output.xml"
+    path.write_text(
+        '<robot generator="Rebot 7.5"><suite name="S"><test name="T">'
+        f'<status status="FAIL">{message}</status></test></suite></robot>'
+    )
+    _spec, _stream, cases = read_report(path)
+    assert cases[0].status == FAILED and cases[0].final.message.endswith("deep failure")

@@ -7,8 +7,8 @@ Counting (shared/corpus/README.md): every <test> once (equal to robot.api.Execut
 total statistics); PASS -> passed, FAIL -> failure, SKIP and NOT RUN -> skipped; errors always 0.
 Dialects: RF 7 writes `start`/`elapsed` on <status>, older versions `starttime`/`endtime`
 ("20231116 17:35:01.773"); RF 4+ writes <tag> under <test>, older ones <tags><tag>.
-A test merged by `rebot --merge` carries its earlier results in its message; they become the
-earlier attempts, so reruns show up as flaky.
+A test merged by `rebot --merge` carries its earlier results in its message (every wording
+rebot has used since RF 3.0); they become the earlier attempts, so reruns show up as flaky.
 """
 
 from __future__ import annotations
@@ -41,13 +41,29 @@ FRAMEWORK = "robot"
 
 _STATUS = {"PASS": PASSED, "FAIL": FAILED, "SKIP": SKIPPED, "NOT RUN": SKIPPED, "NOT_RUN": SKIPPED}
 _OLD_TIME = re.compile(r"^(\d{4})(\d{2})(\d{2}) (\d{2}:\d{2}:\d{2}(?:\.\d+)?)$")
-_MERGED = "has been re-executed and results merged."
-_OLD_STATUS = re.compile(
-    r'<span class="old-status">Old status:</span> <span class="\w+">([A-Z ]+)</span><br>'
-    r'(?:<span class="old-message">Old message:</span> (.*?)<br>)?',
+# What rebot --merge writes into a merged test's message (robot/result/merger.py), all HTML:
+# RF 3.2+: a header, the new status and message, then every earlier one, newest first.
+_MERGE_HEAD = re.compile(r'<span class="merge">(?:Test|Task) has been re-executed and results merged\.</span><hr>')
+_MERGE_BLOCK = re.compile(
+    r'<span class="(?:new|old)-status">\w+ status:</span> <span class="[^"]*">([A-Z_ ]+)</span><br>'
+    r'(?:<span class="(?:new|old)-message">\w+ message:</span> (.*)<br>)?$',
     re.S,
 )
-_NEW_MESSAGE = re.compile(r'<span class="new-message">New message:</span> (.*?)<br>', re.S)
+_OLD_STATUS = '<span class="old-status">'
+# RF 4.1+: a skipped rerun is not merged; the earlier result stays, with this message.
+_SKIPPED_RERUN = re.compile(
+    r"(?:Test|Task) has been re-executed and results merged\. Latter result had "
+    r'<span class="skip">SKIP</span> status and was ignored\. Message:\n(.*?)(?:<hr>Original message:\n(.*))?$',
+    re.S,
+)
+# A test only the later output has (RF 3.0+).
+_ADDED = re.compile(r"(?:Test|Task) added from merged output\.(?:<hr>(.*))?$", re.S)
+# RF 3.0 and 3.1: the new result, then the old one, whose message holds its own history.
+_OLD_MERGE = re.compile(
+    r'Re-executed test has been merged\.<hr>New status: <span class="[^"]*">([A-Z_ ]+)</span><br>New message: (.*?)'
+    r'<hr>Old status: <span class="[^"]*">([A-Z_ ]+)</span><br>Old message: (.*)$',
+    re.S,
+)
 
 
 def _matches(s: Sniff) -> bool:
@@ -80,17 +96,62 @@ def _status(elem: etree._Element | None) -> tuple[str, float | None, datetime | 
 
 def _plain(message: str) -> str:
     """A merge message's HTML fragment back to text."""
-    return html.unescape(re.sub(r"<[^>]+>", "", message)).strip()
+    return html.unescape(re.sub(r"<[^>]+>", "", re.sub(r"<br\s*/?>", "\n", message))).strip()
 
 
-def _merged_attempts(message: str) -> tuple[list[Attempt], str | None]:
-    """Earlier attempts written into a merged test's message, oldest first, and the new message."""
-    olds = [
-        Attempt(status=_STATUS.get(m.group(1).strip(), FAILED), message=_plain(m.group(2)) if m.group(2) else None)
-        for m in _OLD_STATUS.finditer(message)
-    ]
-    new = _NEW_MESSAGE.search(message)
-    return list(reversed(olds)), (_plain(new.group(1)) if new else None)
+# rebot quotes each earlier message inside the new one; real outputs nest a few levels, and a
+# deeper file gets its message read as text rather than exhaust the stack.
+_MAX_NESTING = 64
+
+
+def _history(text: str | None, status: str, depth: int = 0) -> tuple[list[Attempt], str | None]:
+    """The earlier attempts (oldest first) recorded in the message rebot left on a result with
+    `status`, and that result's own message. `text` is the message without '*HTML*'; an earlier
+    message quoted in it may be a merge message of its own, read the same way."""
+    if not text:
+        return [], None
+    if depth > _MAX_NESTING:
+        return [], _plain(text) or None
+    depth += 1
+    m = _ADDED.match(text)
+    if m:
+        return _history(m.group(1), status, depth)
+    m = _SKIPPED_RERUN.match(text)
+    if m:
+        earlier, message = _history(m.group(2), status, depth)
+        # rebot kept the earlier result, so that one stays the last attempt (its status is the
+        # one the file counts) and the rerun it ignored comes just before it.
+        return [*earlier, Attempt(status=SKIPPED, message=_plain(m.group(1)) or None)], message
+    head = _MERGE_HEAD.match(text)
+    if head:
+        new, *olds = text[head.end():].split("<hr>" + _OLD_STATUS)
+        found = [_MERGE_BLOCK.match(new), *(_MERGE_BLOCK.match(_OLD_STATUS + old) for old in olds)]
+        if all(found):
+            attempts: list[Attempt] = []
+            for block in reversed(found[1:]):
+                old_status = _STATUS.get(block.group(1).strip(), FAILED)
+                earlier, message = _history(block.group(2), old_status, depth)
+                attempts += [*earlier, Attempt(status=old_status, message=message)]
+            earlier, message = _history(found[0].group(2), status, depth)
+            return [*attempts, *earlier], message
+    m = _OLD_MERGE.match(text)
+    if m:
+        old_status = _STATUS.get(m.group(3).strip(), FAILED)
+        older, old_message = _history(m.group(4), old_status, depth)
+        earlier, message = _history(m.group(2), status, depth)
+        return [*older, Attempt(status=old_status, message=old_message), *earlier], message
+    return [], _plain(text) or None
+
+
+def _merged_attempts(message: str, status: str) -> tuple[list[Attempt], str | None] | None:
+    """Earlier attempts written into a merged test's message, oldest first, and the test's own
+    message; None when the message is not one rebot --merge wrote."""
+    if not message.startswith("*HTML*"):
+        return None
+    text = message[6:].lstrip()
+    if not any(p.match(text) for p in (_MERGE_HEAD, _SKIPPED_RERUN, _ADDED, _OLD_MERGE)):
+        return None
+    return _history(text, status)
 
 
 def _case(elem: etree._Element, suite_stack: list[str]) -> TestCase:
@@ -112,9 +173,9 @@ def _case(elem: etree._Element, suite_stack: list[str]) -> TestCase:
     status, duration, start, message = _status(status_elem)
     final = Attempt(status=status, duration=duration, started_at=start, message=message)
     attempts = [final]
-    if message and _MERGED in message and message.startswith("*HTML*"):
-        earlier, new_message = _merged_attempts(message)
-        final.message = new_message
+    merged = _merged_attempts(message, status) if message else None
+    if merged is not None:
+        earlier, final.message = merged
         attempts = [*earlier, final]
     if status_elem is not None and status_elem.get("critical") == "no":
         properties["critical"] = "no"

@@ -252,3 +252,69 @@ def test_deeply_nested_merge_messages_are_read_without_exhausting_the_stack(tmp_
     )
     _spec, _stream, cases = read_report(path)
     assert cases[0].status == FAILED and cases[0].final.message.endswith("deep failure")
+
+
+# ---------------------------------------------------------------------------- TestNG retries
+
+
+def test_testng_7_times_keep_their_zone():
+    _spec, stream, cases = read_report(RESULTS / "testng-results-retry.xml")
+    # Written with -Dtestng.timezone=Asia/Tokyo: '... JST'.
+    assert stream.info.started_at is not None and stream.info.started_at.utcoffset() == timedelta(hours=9)
+    assert all(c.final.started_at.utcoffset() == timedelta(hours=9) for c in cases)
+
+
+def test_testng_retried_invocations_are_attempts_of_their_final_entry():
+    # testng/com/acme/PaymentTest.java run by TestNG 7.5 with a RetryAnalyzer retrying once.
+    _spec, stream, cases = read_report(RESULTS / "testng-results-retry.xml")
+    # Every <test-method> stays a row (the counting rule): the retried ones are skipped rows.
+    retried = [c for c in cases if c.properties.get("retried") == "true"]
+    assert sorted((c.name, c.parameters) for c in retried) == [("charge", "(2)"), ("pay", None), ("refund", None)]
+    assert all(c.status == SKIPPED and len(c.attempts) == 1 for c in retried)
+    finals = {(c.name, c.parameters): c for c in cases if c not in retried}
+    pay = finals[("pay", None)]
+    assert pay.status == PASSED and pay.flaky
+    assert [a.status for a in pay.attempts] == [FAILED, PASSED]
+    assert pay.attempts[0].message.startswith("gateway timeout on call 1")
+    assert pay.attempts[0].failure_type == "java.lang.AssertionError" and pay.attempts[0].stack_trace
+    refund = finals[("refund", None)]
+    assert refund.status == FAILED and not refund.flaky and [a.status for a in refund.attempts] == [FAILED, FAILED]
+    assert finals[("charge", "(2)")].flaky and not finals[("charge", "(1)")].flaky
+    assert len(finals[("charge", "(1)")].attempts) == 1
+    assert stream.totals.as_dict() == {"tests": 8, "passed": 4, "failures": 1, "errors": 0, "skipped": 3}
+    # TestNG 7 counts retried invocations in `retried`, not in `skipped`.
+    assert stream.info.declared == {"tests": 8, "failures": 1, "skipped": 3, "errors": 0}
+    assert stream.info.warnings == []
+
+
+def test_testng_retries_are_linked_whatever_the_order_of_the_entries(tmp_path):
+    # TestNG sorts a class's results by their start millisecond, so a final entry may come
+    # before its retried one (seen with TestNG 7.5); and when two invocations have the same
+    # parameters on one instance, which one was retried is not written. The shape is TestNG's;
+    # the file is made by hand.
+    method = (
+        '<test-method signature="{name}(int)[pri:0, instance:P@1]" name="{name}" status="{status}"{extra}>'
+        '<params><param index="0"><value><![CDATA[1]]></value></param></params>{exception}</test-method>'
+    )
+    failure = '<exception class="java.lang.AssertionError"><message><![CDATA[declined]]></message></exception>'
+    path = tmp_path / "testng-results.xml"
+    path.write_text(
+        '<testng-results retried="2" total="5" passed="3" failed="0" skipped="0"><suite name="S"><test name="T">'
+        '<class name="com.acme.P">'
+        + method.format(name="pay", status="PASS", extra="", exception="")
+        + method.format(name="pay", status="SKIP", extra=' retried="true"', exception=failure)
+        + method.format(name="twin", status="SKIP", extra=' retried="true"', exception=failure)
+        + method.format(name="twin", status="PASS", extra="", exception="")
+        + method.format(name="twin", status="PASS", extra="", exception="")
+        + "</class></test></suite></testng-results>"
+    )
+    _spec, stream, cases = read_report(path)
+    assert [(c.name, c.status, [a.status for a in c.attempts]) for c in cases] == [
+        ("pay", PASSED, [FAILED, PASSED]),
+        ("pay", SKIPPED, [SKIPPED]),
+        ("twin", SKIPPED, [SKIPPED]),
+        ("twin", PASSED, [PASSED]),
+        ("twin", PASSED, [PASSED]),
+    ]
+    assert cases[0].attempts[0].message == "declined" and cases[0].flaky
+    assert stream.info.warnings == []

@@ -3,10 +3,17 @@
 Counting (shared/corpus/README.md): every <test-method> whose is-config is not "true";
 status PASS/FAIL/SKIP. Configuration methods (@Before*/@After*) are not tests; a failed one is
 recorded as a report warning (TestNG then skips the tests that depended on it, and says so).
+A failed invocation that a RetryAnalyzer ran again is written as its own entry, status SKIP and
+retried="true": it stays a skipped row of its own (the counting rule), and the invocation's
+final entry also gets it as an earlier, failed attempt, so a retry that passed shows as flaky.
+TestNG does not write the attempts in the order they ran (it sorts a class's results by their
+start millisecond), so a class's entries are held until its end to be linked.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
@@ -33,6 +40,7 @@ FORMAT = "testng"
 FRAMEWORK = "testng"
 
 _STATUS = {"PASS": PASSED, "FAIL": FAILED, "SKIP": SKIPPED}
+_NO_TIME = datetime.min.replace(tzinfo=timezone.utc)
 
 
 def _matches(s: Sniff) -> bool:
@@ -46,6 +54,10 @@ def _declared(attrs: dict) -> dict[str, int]:
         value = to_int(attrs.get(attr))
         if value is not None:
             out[key] = value
+    # TestNG 7 counts retried invocations in `total` and `retried` but not in `skipped`; their
+    # entries say SKIP, and each is counted as one skipped test.
+    if "skipped" in out:
+        out["skipped"] += to_int(attrs.get("retried")) or 0
     if out:
         out["errors"] = 0
     return out
@@ -116,8 +128,30 @@ def _case(method: etree._Element, class_name: str, groups: dict[str, list[str]])
     )
 
 
+def _linked(cases: list[TestCase]) -> list[TestCase]:
+    """A class's entries, each invocation's final entry given its retried ones as earlier
+    attempts (oldest first). An invocation is a method, its parameters and its instance
+    (the signature): when two final entries share all three, which one a retry belongs to is
+    not written, and neither gets it."""
+    retried: dict[tuple, list[TestCase]] = {}
+    finals: dict[tuple, list[TestCase]] = {}
+    for case in cases:
+        key = (case.name, case.parameters, case.properties.get("signature"))
+        (retried if case.properties.get("retried") == "true" else finals).setdefault(key, []).append(case)
+    for key, earlier in retried.items():
+        final = finals.get(key)
+        if final is None or len(final) != 1:
+            continue
+        earlier.sort(key=lambda c: c.final.started_at or _NO_TIME)  # stable: ties keep document order
+        # TestNG retries only a failed invocation (and then writes it as SKIP).
+        attempts = [replace(c.final, status=FAILED) for c in earlier]
+        final[0].attempts = [*attempts, *final[0].attempts]
+    return cases
+
+
 def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
     class_name = ""
+    in_class: list[TestCase] = []
     groups: dict[str, list[str]] = {}
     tags = ("{*}testng-results", "{*}suite", "{*}groups", "{*}class", "{*}test-method")
     for event, elem in iterparse(path, events=("start", "end"), tag=tags):
@@ -151,10 +185,14 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
                         f"configuration method {class_name}.{elem.get('name')} failed; dependent tests were skipped"
                     )
             else:
-                yield _case(elem, class_name, groups)
+                in_class.append(_case(elem, class_name, groups))
             clear(elem)
         elif tag in ("class", "suite"):
+            if tag == "class":
+                yield from _linked(in_class)
+                in_class = []
             elem.clear(keep_tail=False)
+    yield from _linked(in_class)  # test-method outside any <class> (not written by TestNG)
 
 
 def open_testng(path: Path) -> ResultStream:

@@ -201,6 +201,11 @@ def _case(elem: etree._Element, framework: str) -> TestCase:
     else:
         final = Attempt(status, None, None, None, None, stdout, stderr, out_size, err_size)
 
+    # The testcase's time is that of the run its own outcome stands for. Surefire
+    # (StatelessXmlReporter) writes the first run's time on a test that failed every run, whose
+    # <failure>/<error> is that first run, and the first passing run's on a flaky test; Playwright's
+    # junit reporter with includeRetries does the same. A rerun element has its own time, if any.
+    final.duration = duration
     if reruns:
         if status in (FAILED, ERROR):
             # Surefire: the first run failed and every rerun is listed after it.
@@ -208,9 +213,11 @@ def _case(elem: etree._Element, framework: str) -> TestCase:
         else:
             # flakyFailure/flakyError: failed runs before the one that passed.
             attempts = [*reruns, final]
+        # The test's duration is all its runs together, as far as their times are written.
+        known = [a.duration for a in attempts if a.duration is not None]
+        duration = sum(known) if known else None
     else:
         attempts = [final]
-        final.duration = duration
 
     return TestCase(
         framework,

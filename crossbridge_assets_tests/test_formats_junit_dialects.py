@@ -4,12 +4,14 @@ parameters, Surefire's reruns keep their times, and a suite's own output stays o
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import pytest
+from lxml import etree
 
 from crossbridge_assets.formats import open_report
-from crossbridge_assets.model import FAILED, PASSED
+from crossbridge_assets.model import FAILED, PASSED, SKIPPED
 from crossbridge_assets_tests.conftest import FIXTURES
 
 RESULTS = FIXTURES / "results"
@@ -25,6 +27,68 @@ def _read(path: Path):
 
 def _seen(cases) -> list[tuple]:
     return sorted((c.identity, c.suite, c.name, c.parameters, c.status) for c in cases)
+
+
+# ---------------------------------------------------------------------------- Playwright
+# playwright-junit.xml and playwright-junit-retries.xml: Playwright's junit reporter, as it comes
+# and with includeRetries + includeProjectInTestName (js/regenerate-js.sh), on the spec that
+# playwright.json was written from, run in two projects.
+
+
+@pytest.mark.parametrize("name", ["playwright-junit.xml", "playwright-junit-retries.xml"])
+def test_playwright_junit_gives_the_identities_of_playwright_json(name):
+    stream, junit = _read(JS / name)
+    _s, native = _read(JS / "playwright.json")
+    assert stream.info.format == "junit" and stream.info.framework == "playwright"
+    assert {c.framework for c in junit} == {"playwright"}
+    # Every test of the JUnit file is one of the JSON file, and the other way round.
+    assert _seen(junit) == _seen(native)
+    assert len({c.identity for c in junit}) == len(junit) == 8
+    # The two projects are two tests: told apart only by the suite's hostname in the JUnit file.
+    assert Counter(c.parameters for c in junit) == {"[api-v1]": 4, "[api-v2]": 4}
+    assert {(c.suite, c.name) for c in junit if c.status == FAILED} == {("api.spec.js.orders API", "rejects a bad order PROJ-12")}
+    assert all(c.file == "api.spec.js" for c in junit)
+    assert stream.totals.as_dict() == {"tests": 8, "passed": 4, "failures": 2, "errors": 0, "skipped": 2}
+
+
+def test_playwright_junit_retries_are_the_attempts_of_playwright_json():
+    _s, junit = _read(JS / "playwright-junit-retries.xml")
+    _s, native = _read(JS / "playwright.json")
+    json_attempts = {c.identity: [a.status for a in c.attempts] for c in native}
+    assert {c.identity: [a.status for a in c.attempts] for c in junit} == json_attempts
+    assert sorted(c.parameters for c in junit if c.flaky) == ["[api-v1]", "[api-v2]"]
+    assert all([a.status for a in c.attempts] == [FAILED, FAILED] for c in junit if c.status == FAILED)
+
+    # The testcase's time is its own run's (the first for a failed test, the passing one for a
+    # flaky test); each retry element has its own.
+    root = etree.parse(str(JS / "playwright-junit-retries.xml")).getroot()
+    times = {}
+    for suite in root.iter("testsuite"):
+        for case in suite.iter("testcase"):
+            retries = [float(r.get("time")) for r in case if r.tag in ("flakyFailure", "rerunFailure")]
+            times[(suite.get("hostname"), case.get("name").split(" › ")[-1])] = (case.get("time"), retries)
+    executed = [c for c in junit if c.status != SKIPPED]
+    assert len(executed) == 6
+    for c in executed:
+        own, retries = times[(c.parameters.strip("[]"), c.name)]
+        assert own is not None and all(a.duration is not None for a in c.attempts)
+        own_run = c.attempts[-1] if c.flaky else c.attempts[0]
+        assert own_run.duration == float(own)
+        assert sorted(a.duration for a in c.attempts if a is not own_run) == sorted(retries)
+        assert c.duration == pytest.approx(sum(a.duration for a in c.attempts))
+
+
+def test_a_root_with_an_id_is_not_enough_for_playwright(tmp_path):
+    """Playwright's root writes id then name; a <testsuites> without them stays plain JUnit even
+    with a hostname on its suite (Gradle, Ant, jest-junit do write one)."""
+    p = tmp_path / "junit.xml"
+    p.write_text(
+        '<testsuites name="" tests="1"><testsuite name="api.spec.js" hostname="ci-7" tests="1">'
+        '<testcase name="orders API › lists orders" classname="api.spec.js" time="0.1"/></testsuite></testsuites>'
+    )
+    stream, (case,) = _read(p)
+    assert stream.info.framework == "junit"
+    assert (case.framework, case.suite, case.name, case.parameters) == ("junit", "api.spec.js", "orders API › lists orders", None)
 
 
 # ---------------------------------------------------------------------------- Surefire reruns

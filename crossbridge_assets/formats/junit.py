@@ -1,5 +1,7 @@
 """JUnit XML, in the dialects real tools write (pytest, unittest, Surefire/Failsafe, Gradle, Ant,
-jest-junit, mocha, go-junit-report, googletest, Catch2, PHPUnit, Bazel, nextest, xunit.net...).
+jest-junit, mocha, Playwright, go-junit-report, googletest, Catch2, PHPUnit, Bazel, nextest,
+xunit.net...). Where a tool has a report format of its own (pytest-json-report, mocha's JSON,
+Playwright's JSON), a test read from its JUnit file gets the identity that format gives it.
 
 Counting (shared/corpus/README.md): every <testcase> anywhere counts once; outcome priority
 error > failure > skipped > passed; status="disabled"/"notrun" counts as skipped; Surefire's
@@ -12,7 +14,7 @@ from __future__ import annotations
 import re
 from math import isfinite
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from lxml import etree
 
@@ -21,6 +23,7 @@ from crossbridge_assets.formats._common import parse_timestamp, to_float, to_int
 from crossbridge_assets.formats._tags import extract_tags
 from crossbridge_assets.formats._xml import _LOCAL_NAMES, iterparse, local, text_of
 from crossbridge_assets.formats.mochawesome import suite_path as mocha_suite_path
+from crossbridge_assets.formats.playwright import suite_path as playwright_suite_path
 from crossbridge_assets.model import (
     ERROR,
     FAILED,
@@ -49,20 +52,25 @@ _PRIORITY = {ERROR: 0, FAILED: 1, SKIPPED: 2, PASSED: 3}
 _SKIP_STATUSES = {"disabled", "notrun", "skipped", "ignored"}
 
 
-def _framework(root_name: str | None, suite_name: str | None, attrs: dict) -> str:
-    """Best guess of the framework that wrote the file, for the test identity."""
-    names = " ".join(n.lower() for n in (root_name, suite_name) if n)
+def _dialect(root: etree._Element, first: etree._Element) -> tuple[str, Dialect | None]:
+    """Best guess of the framework that wrote the file, for the test identity, and how its
+    testcases spell suite, name and parameters when they do not in the usual way (None).
+    Decided once a file, from the root and its first <testsuite>."""
+    root_attrs, attrs = root.attrib, first.attrib
+    if "hostname" in attrs and tuple(root_attrs)[:2] == ("id", "name") and local(root.tag) == "testsuites":
+        # Playwright's junit reporter: <testsuites id=".." name=".."> (both written, even empty),
+        # a <testsuite> for each project and spec file with the project in `hostname`.
+        return "playwright", _playwright_names
+    names = " ".join(n.lower() for n in (root_attrs.get("name"), attrs.get("name")) if n)
     if "pytest" in names:
-        return "pytest"
+        return "pytest", None
     if "jest" in names:
-        return "jest"
+        return "jest", None
     if "mocha" in names:
-        return "mocha"
+        return "mocha", _mocha_names
     if "nextest" in names:
-        return "nextest"
-    if attrs.get("hostname") and attrs.get("timestamp") and "name" in attrs and "." in (suite_name or ""):
-        return "junit"
-    return "junit"
+        return "nextest", None
+    return "junit", None
 
 
 def _matches(s: Sniff) -> bool:
@@ -142,7 +150,35 @@ def _suite_path(suite: etree._Element | None) -> str:
     return normalize_suite(".".join(reversed(names)))
 
 
-def _case(elem: etree._Element, framework: str) -> TestCase:
+# (name, classname, testcase element) -> (suite, name, parameters, file) of a testcase whose
+# writer spells them its own way: one for a file, so that the usual testcase pays nothing.
+Dialect = Callable[[str, "str | None", etree._Element], "tuple[str, str, str | None, str | None]"]
+
+
+def _mocha_names(raw_name: str, classname: str | None, elem: etree._Element):
+    """mocha-junit-reporter: name is mocha's full title (the describe() titles, then the test's),
+    classname the test's title. Split as mocha's own reporters do, so the test has one identity
+    whichever of them wrote the file."""
+    if classname and len(raw_name) > len(classname) and raw_name.endswith(" " + classname):
+        return (mocha_suite_path([raw_name[: -len(classname) - 1]]), *split_parameters(classname), None)
+    return (normalize_suite(classname) if classname else _suite_path(elem.getparent()), *split_parameters(raw_name), None)
+
+
+def _playwright_names(raw_name: str, classname: str | None, elem: etree._Element):
+    """Playwright's junit reporter: name is the describe() titles and the test's joined by ' › ',
+    classname the spec file, the <testsuite>'s hostname the project. Spelled as the Playwright
+    JSON reporter's tests are (formats/playwright.py): suite = file + describe titles, the project
+    as the parameters."""
+    suite_elem = elem.getparent()
+    project = suite_elem.get("hostname") if suite_elem is not None else None
+    if project and raw_name.startswith(f"[{project}] "):  # includeProjectInTestName
+        raw_name = raw_name[len(project) + 3 :]
+    *titles, name = raw_name.split(" \u203a ")
+    file = classname or (suite_elem.get("name") if suite_elem is not None else None)
+    return playwright_suite_path(file, titles), name, f"[{project}]" if project else None, file
+
+
+def _case(elem: etree._Element, framework: str, dialect: Dialect | None) -> TestCase:
     # One attribute proxy serves every lookup (elem.get builds one per call).
     attrib = elem.attrib
     get = attrib.get
@@ -159,15 +195,12 @@ def _case(elem: etree._Element, framework: str) -> TestCase:
     else:
         status_attr = file = line = None
     raw_name = raw_name or ""
-    if framework == "mocha" and classname and len(raw_name) > len(classname) and raw_name.endswith(" " + classname):
-        # mocha-junit-reporter: name is mocha's full title (the describe() titles, then the
-        # test's), classname the test's title. Split as mocha's own reporters do, so the test
-        # has one identity whichever of them wrote the file.
-        suite = mocha_suite_path([raw_name[: -len(classname) - 1]])
-        raw_name = classname
-    else:
+    if dialect is None:
         suite = normalize_suite(classname) if classname else _suite_path(elem.getparent())
-    name, params = split_parameters(raw_name)
+        name, params = split_parameters(raw_name)
+    else:
+        suite, name, params, dialect_file = dialect(raw_name, classname, elem)
+        file = file or dialect_file
     duration = _seconds(time)
 
     outcome_priority, status, outcome_elem = 3, PASSED, None
@@ -258,6 +291,7 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
     root = None
     root_name = None
     framework = "junit"
+    dialect = None
     framework_known = False
     sum_children = False  # root <testsuites> without totals: the first-level suites have them
     sum_time = False  # root <testsuites> without a time (pytest): the run took the first-level suites' sum
@@ -296,13 +330,13 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
             first = root if local(root.tag) == "testsuite" else next(root.iterchildren("{*}testsuite"), None)
             if first is not None:
                 framework_known = True
-                framework = _framework(root_name, first.get("name"), first.attrib)
+                framework, dialect = _dialect(root, first)
                 info.framework = framework
                 if info.started_at is None:
                     info.started_at = parse_timestamp(first.get("timestamp"))
 
         if tag == "testcase":
-            case = _case(elem, framework)
+            case = _case(elem, framework, dialect)
             # go-junit-report (go test -count=N), gotestsum --rerun-fails and some Ant setups
             # repeat a testcase for each run. Each <testcase> still counts once (the corpus rule);
             # a repeat is marked so that reruns can be told from distinct tests.

@@ -91,6 +91,48 @@ def test_a_root_with_an_id_is_not_enough_for_playwright(tmp_path):
     assert (case.framework, case.suite, case.name, case.parameters) == ("junit", "api.spec.js", "orders API › lists orders", None)
 
 
+# ---------------------------------------------------------------------------- mocha
+# Written by mocha 10.8.2 with mocha-junit-reporter 2.2.1 and with mocha's json reporter, from:
+#   it("top level works", ...);  describe("Cart", () => { it("sums [1, 2]", ...) });
+# (the machine's path replaced by mroot/root.spec.js; the JSON reporter's passes[] left out).
+
+MOCHA_JUNIT = """<?xml version="1.0" encoding="UTF-8"?>
+<testsuites name="Mocha Tests" time="0.001" tests="2" failures="0">
+  <testsuite name="Root Suite" timestamp="2026-11-30T11:48:52" tests="1" time="0.000" failures="0">
+    <testcase name="top level works" time="0.000" classname="top level works">
+    </testcase>
+  </testsuite>
+  <testsuite name="Cart" timestamp="2026-11-30T11:48:52" tests="1" file="mroot/root.spec.js" time="0.000" failures="0">
+    <testcase name="Cart sums [1, 2]" time="0.000" classname="sums [1, 2]">
+    </testcase>
+  </testsuite>
+</testsuites>"""
+
+MOCHA_JSON = """{
+  "stats": {"suites": 1, "tests": 2, "passes": 2, "pending": 0, "failures": 0,
+            "start": "2026-11-30T11:48:53.177Z", "end": "2026-11-30T11:48:53.178Z", "duration": 1},
+  "tests": [
+    {"title": "top level works", "fullTitle": "top level works", "file": "mroot/root.spec.js",
+     "duration": 0, "currentRetry": 0, "speed": "fast", "err": {}},
+    {"title": "sums [1, 2]", "fullTitle": "Cart sums [1, 2]", "file": "mroot/root.spec.js",
+     "duration": 0, "currentRetry": 0, "speed": "fast", "err": {}}
+  ],
+  "pending": [],
+  "failures": []
+}"""
+
+
+def test_mocha_junit_root_level_test_and_bracketed_title_match_mocha_json(tmp_path):
+    (tmp_path / "mocha-junit.xml").write_text(MOCHA_JUNIT)
+    (tmp_path / "mocha.json").write_text(MOCHA_JSON)
+    stream, junit = _read(tmp_path / "mocha-junit.xml")
+    _s, plain = _read(tmp_path / "mocha.json")
+    assert stream.info.framework == "mocha"
+    assert _seen(junit) == _seen(plain)
+    # A test outside any describe() has no suite; a title ending in [..] is all title in mocha.
+    assert sorted((c.suite, c.name, c.parameters) for c in junit) == [("", "top level works", None), ("Cart", "sums [1, 2]", None)]
+
+
 # ---------------------------------------------------------------------------- Surefire reruns
 
 

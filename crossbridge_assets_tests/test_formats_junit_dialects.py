@@ -133,6 +133,53 @@ def test_mocha_junit_root_level_test_and_bracketed_title_match_mocha_json(tmp_pa
     assert sorted((c.suite, c.name, c.parameters) for c in junit) == [("", "top level works", None), ("Cart", "sums [1, 2]", None)]
 
 
+# ---------------------------------------------------------------------------- PHPUnit
+# Written by hand in the shape PHPUnit 10's JUnit logger writes (--log-junit) for a test with a
+# data provider: the provider's cases in a <testsuite> named Class::method, each named
+# 'method with data set #<int key>' or 'method with data set "<string key>"'. PHP is not
+# installed here.
+
+PHPUNIT = """<?xml version="1.0" encoding="UTF-8"?>
+<testsuites>
+  <testsuite name="" tests="4" assertions="4" errors="0" failures="1" skipped="0" time="0.012">
+    <testsuite name="App\\Tests\\CalcTest" file="/app/tests/CalcTest.php" tests="4" assertions="4" errors="0" failures="1" skipped="0" time="0.012">
+      <testsuite name="App\\Tests\\CalcTest::testAdd" tests="3" assertions="3" errors="0" failures="1" skipped="0" time="0.009">
+        <testcase name="testAdd with data set #0" file="/app/tests/CalcTest.php" line="12" class="App\\Tests\\CalcTest" classname="App.Tests.CalcTest" assertions="1" time="0.003"/>
+        <testcase name="testAdd with data set #1" file="/app/tests/CalcTest.php" line="12" class="App\\Tests\\CalcTest" classname="App.Tests.CalcTest" assertions="1" time="0.003"/>
+        <testcase name="testAdd with data set &quot;negative&quot;" file="/app/tests/CalcTest.php" line="12" class="App\\Tests\\CalcTest" classname="App.Tests.CalcTest" assertions="1" time="0.003">
+          <failure type="PHPUnit\\Framework\\ExpectationFailedException">Failed asserting that -1 is identical to 1.</failure>
+        </testcase>
+      </testsuite>
+      <testcase name="testDivide" file="/app/tests/CalcTest.php" line="30" class="App\\Tests\\CalcTest" classname="App.Tests.CalcTest" assertions="1" time="0.003"/>
+    </testsuite>
+  </testsuite>
+</testsuites>"""
+
+
+def test_phpunit_data_sets_are_parameters(tmp_path):
+    p = tmp_path / "junit.xml"
+    p.write_text(PHPUNIT)
+    _stream, cases = _read(p)
+    assert [(c.suite, c.name, c.parameters, c.status) for c in cases] == [
+        ("App.Tests.CalcTest", "testAdd", "[#0]", PASSED),
+        ("App.Tests.CalcTest", "testAdd", "[#1]", PASSED),
+        ("App.Tests.CalcTest", "testAdd", '["negative"]', FAILED),
+        ("App.Tests.CalcTest", "testDivide", None, PASSED),
+    ]
+    assert len({c.identity for c in cases}) == 4
+    assert cases[0].file == "/app/tests/CalcTest.php" and cases[0].line == 12
+
+
+def test_data_set_wording_outside_phpunit_is_left_alone(tmp_path):
+    p = tmp_path / "junit.xml"
+    p.write_text(
+        '<testsuite name="com.acme.T" tests="1"><testcase classname="com.acme.T" '
+        'name="runs with data set #0" time="0.1"/></testsuite>'
+    )
+    _stream, (case,) = _read(p)
+    assert (case.name, case.parameters) == ("runs with data set #0", None)
+
+
 # ---------------------------------------------------------------------------- Surefire reruns
 
 

@@ -70,6 +70,9 @@ def _dialect(root: etree._Element, first: etree._Element) -> tuple[str, Dialect 
         return "mocha", _mocha_names
     if "nextest" in names:
         return "nextest", None
+    if "assertions" in attrs:
+        # PHPUnit (and Codeception, built on it) count assertions on every <testsuite>.
+        return "junit", _phpunit_names
     return "junit", None
 
 
@@ -180,6 +183,21 @@ def _playwright_names(raw_name: str, classname: str | None, elem: etree._Element
     *titles, name = raw_name.split(" \u203a ")
     file = classname or (suite_elem.get("name") if suite_elem is not None else None)
     return playwright_suite_path(file, titles), name, f"[{project}]" if project else None, file
+
+
+_DATA_SET = " with data set "
+
+
+def _phpunit_names(raw_name: str, classname: str | None, elem: etree._Element):
+    """PHPUnit names a data provider's case 'testAdd with data set #0' or 'testAdd with data set
+    "negative"' (an int or a string key). The method is the name; the data set is the parameters,
+    in brackets as other runners' parameters are, and keeping PHPUnit's own spelling so that set
+    #0 and a set named "0" stay apart."""
+    suite = normalize_suite(classname) if classname else _suite_path(elem.getparent())
+    method, found, data_set = raw_name.partition(_DATA_SET)
+    if found and method:
+        return suite, method, f"[{data_set}]", None
+    return (suite, *split_parameters(raw_name), None)
 
 
 def _case(elem: etree._Element, framework: str, dialect: Dialect | None) -> TestCase:

@@ -11,7 +11,7 @@ import pytest
 from lxml import etree
 
 from crossbridge_assets.formats import open_report
-from crossbridge_assets.model import FAILED, PASSED, SKIPPED
+from crossbridge_assets.model import ERROR, FAILED, PASSED, SKIPPED
 from crossbridge_assets_tests.conftest import FIXTURES
 
 RESULTS = FIXTURES / "results"
@@ -178,6 +178,55 @@ def test_data_set_wording_outside_phpunit_is_left_alone(tmp_path):
     )
     _stream, (case,) = _read(p)
     assert (case.name, case.parameters) == ("runs with data set #0", None)
+
+
+# ---------------------------------------------------------------------------- pytest
+# pytest before 8.4 wrote no name on <testsuites>, so with junit_suite_name set nothing names
+# pytest but its suite's attributes. Both files are pytest's own output of the sample suite that
+# results/pytest-json-report.json was written from (junit/regenerate.sh).
+
+
+@pytest.mark.parametrize("name", ["pytest-6.2-py37-renamed-suite.xml", "pytest-8.3-renamed-suite.xml"])
+def test_pytest_junit_with_a_renamed_suite_is_pytest(name):
+    stream, junit = _read(JUNIT / name)
+    _s, native = _read(RESULTS / "pytest-json-report.json")
+    assert stream.info.framework == "pytest" and stream.info.name is None
+    assert _seen(junit) == _seen(native)
+    assert Counter(c.status for c in junit) == {PASSED: 3, FAILED: 2, ERROR: 1, SKIPPED: 2}
+
+
+# Written by hand in the shape nose2 0.14's junit-xml plugin writes (its stopTestRun sets name,
+# errors, failures, skipped, tests, time, in that order, kept by ElementTree on Python >= 3.8).
+NOSE2 = """<testsuite name="nose2-junit" errors="0" failures="0" skipped="0" tests="1" time="0.001">
+  <testcase classname="tests.test_lib.TestLib" name="test_one" time="0.000101" timestamp="2024-01-01T10:00:00.000000">
+    <system-out />
+  </testcase>
+</testsuite>"""
+
+
+def test_lookalikes_of_pytest_stay_junit(tmp_path):
+    # nose2 copied pytest's suite attributes but writes no timestamp or hostname there.
+    nose2 = tmp_path / "nose2-junit.xml"
+    nose2.write_text(NOSE2)
+    # Ant writes pytest's very names, sorted as Java's DOM does, with a timestamp in whole seconds.
+    for path in (nose2, JUNIT / "ant-suite-error.xml"):
+        stream, cases = _read(path)
+        assert stream.info.framework == "junit" and {c.framework for c in cases} == {"junit"}, path.name
+
+
+def test_lookalikes_of_pytest_from_the_corpus_stay_what_they_are(corpus_dir):
+    expected = {
+        "dorny__python-xunit-unittest.xml": "junit",  # unittest-xml-reporting
+        "nickbaynham-spring__TEST-com.example.demo.DemoApplicationTests.xml": "junit",  # Gradle
+        "jenkins-junit__JENKINS-42438-junit-report-1.xml": "junit",
+        "mikepenz__catch2-report.xml": "junit",
+        "enricomi__junit.fail.xml": "pytest",  # pytest 6 on Python < 3.8: sorted attributes
+        "dorny__jest-junit.xml": "jest",
+        "mikepenz__mocha.xml": "mocha",
+    }
+    for name, framework in expected.items():
+        stream, _cases = _read(corpus_dir / "results/junit" / name)
+        assert stream.info.framework == framework, name
 
 
 # ---------------------------------------------------------------------------- Surefire reruns

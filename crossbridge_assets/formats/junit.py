@@ -52,6 +52,23 @@ _PRIORITY = {ERROR: 0, FAILED: 1, SKIPPED: 2, PASSED: 3}
 _SKIP_STATUSES = {"disabled", "notrun", "skipped", "ignored"}
 
 
+# pytest's <testsuite> attributes in the order it writes them. They tell a pytest file whose
+# suite was renamed (junit_suite_name) and whose root does not say "pytest tests" (pytest < 8.4
+# wrote a bare <testsuites>, pytest < 5.1 the <testsuite> itself as the root). timestamp and
+# hostname are there since pytest 4.6.8; nose2, which copied the rest, writes neither; Java, JS
+# and C++ tools write these names in other orders or with others.
+_PYTEST_SUITE_KEYS = ("name", "errors", "failures", "skipped", "tests", "time", "timestamp", "hostname")
+# Before Python 3.8 ElementTree sorted attributes, and so does Java's DOM (Ant writes the very same
+# names sorted): pytest's timestamp, datetime.isoformat(), has microseconds; Ant's has none.
+_PYTEST_SORTED_KEYS = tuple(sorted(_PYTEST_SUITE_KEYS))
+_ISO_MICROSECONDS = re.compile(r"T\d\d:\d\d:\d\d\.\d{6}(?!\d)").search
+
+
+def _pytest_suite(attrs) -> bool:
+    keys = tuple(attrs)
+    return keys == _PYTEST_SUITE_KEYS or (keys == _PYTEST_SORTED_KEYS and bool(_ISO_MICROSECONDS(attrs["timestamp"])))
+
+
 def _dialect(root: etree._Element, first: etree._Element) -> tuple[str, Dialect | None]:
     """Best guess of the framework that wrote the file, for the test identity, and how its
     testcases spell suite, name and parameters when they do not in the usual way (None).
@@ -62,7 +79,7 @@ def _dialect(root: etree._Element, first: etree._Element) -> tuple[str, Dialect 
         # a <testsuite> for each project and spec file with the project in `hostname`.
         return "playwright", _playwright_names
     names = " ".join(n.lower() for n in (root_attrs.get("name"), attrs.get("name")) if n)
-    if "pytest" in names:
+    if "pytest" in names or _pytest_suite(attrs):
         return "pytest", None
     if "jest" in names:
         return "jest", None

@@ -11,7 +11,7 @@ import pytest
 from lxml import etree
 
 from crossbridge_assets.formats import open_report
-from crossbridge_assets.model import ERROR, FAILED, PASSED, SKIPPED
+from crossbridge_assets.model import ERROR, FAILED, MAX_OUTPUT_CHARS, PASSED, SKIPPED
 from crossbridge_assets_tests.conftest import FIXTURES
 
 RESULTS = FIXTURES / "results"
@@ -257,3 +257,34 @@ def test_rerun_times_add_up_to_the_test_duration(tmp_path):
     _stream, (case,) = _read(p)
     assert [(a.status, a.duration) for a in case.attempts] == [(FAILED, 1.5), (PASSED, 0.2)]
     assert case.duration == pytest.approx(1.7)
+
+
+# ---------------------------------------------------------------------------- suite output
+
+
+def test_gradle_suite_output_is_kept_on_the_report(corpus_dir):
+    # Gradle puts a class's captured output on its <testsuite> (outputPerTestCase is off by default).
+    stream, _cases = _read(corpus_dir / "results/junit/nickbaynham-spring__TEST-com.example.demo.DemoApplicationTests.xml")
+    out = stream.info.properties["system-out"]
+    assert out.startswith("18:57:08.755 [Test worker] INFO") and "Started DemoApplicationTests in 0.396 seconds" in out
+    assert "system-err" not in stream.info.properties  # an empty CDATA
+
+
+def test_output_of_several_suites_is_headed_and_bounded(tmp_path):
+    big = "x" * (MAX_OUTPUT_CHARS + 10)
+    suites = "".join(
+        f'<testsuite name="com.acme.S{i}" tests="1"><testcase classname="com.acme.S{i}" name="t" time="0.1"/>'
+        f"<system-out>{text}</system-out><system-err>err {i}</system-err></testsuite>"
+        for i, text in enumerate(["started S0", big, "started S2", "started S3"])
+    )
+    p = tmp_path / "TESTS-TestSuites.xml"
+    p.write_text(f"<testsuites>{suites}</testsuites>")
+    stream, cases = _read(p)
+    assert len(cases) == 4
+    out = stream.info.properties["system-out"]
+    assert out.startswith("[com.acme.S0]\nstarted S0\n[com.acme.S1]\nxxx")
+    assert f"[truncated, {MAX_OUTPUT_CHARS + 10} characters in the original]" in out
+    assert out.endswith("[2 more suite(s) wrote output, not kept]") and "started S2" not in out
+    assert len(out) < MAX_OUTPUT_CHARS + 200
+    err = stream.info.properties["system-err"]
+    assert err == "\n".join(f"[com.acme.S{i}]\nerr {i}" for i in range(4))

@@ -28,6 +28,7 @@ from crossbridge_assets.model import (
     ERROR,
     FAILED,
     KIND_RESULTS,
+    MAX_OUTPUT_CHARS,
     PASSED,
     SKIPPED,
     Attempt,
@@ -314,6 +315,41 @@ def _suite_crash(elem: etree._Element, framework: str) -> TestCase:
     return TestCase(framework=framework, suite=suite, name="(suite error)", status=status, attempts=[attempt])
 
 
+class _SuiteOutput:
+    """A <testsuite>'s own <system-out> or <system-err>, after its testcases: where Gradle
+    (by default), Ant, Bazel and Catch2 put the output captured while a class or target ran, not
+    on a testcase. The report keeps it (ReportInfo.properties), bounded as a testcase's output is:
+    MAX_OUTPUT_CHARS over all suites, each suite's text truncated with its own size noted, the
+    suites past the bound counted. When several suites wrote some, each part is headed by the
+    suite's name (cut short: names count against the bound too)."""
+
+    def __init__(self):
+        self.parts: list[tuple[str, str]] = []
+        self.room = MAX_OUTPUT_CHARS
+        self.left_out = 0
+
+    def add(self, suite: str | None, text: str | None) -> None:
+        if not text or not text.strip():
+            return
+        if self.room <= 0:
+            self.left_out += 1
+            return
+        suite = (suite or "")[:200]
+        kept, _size = truncate_output(text, self.room)
+        self.room -= len(suite) + len(text)
+        self.parts.append((suite, kept))
+
+    def text(self) -> str | None:
+        if not self.parts:
+            return None
+        if len(self.parts) == 1 and not self.left_out:
+            return self.parts[0][1]
+        text = "\n".join(f"[{suite}]\n{kept}" for suite, kept in self.parts)
+        if self.left_out:
+            text += f"\n… [{self.left_out} more suite(s) wrote output, not kept]"
+        return text
+
+
 # Finished testcases are freed right away; their emptied elements are unlinked in batches.
 _UNLINK_EVERY = 64
 # testsuites ends once, last: it still brings the root's attributes to a report without tests.
@@ -332,6 +368,7 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
     framework = "junit"
     dialect = None
     framework_known = False
+    suite_output = {"system-out": _SuiteOutput(), "system-err": _SuiteOutput()}
     sum_children = False  # root <testsuites> without totals: the first-level suites have them
     sum_time = False  # root <testsuites> without a time (pytest): the run took the first-level suites' sum
     # Repeats are looked for within one suite (where go-junit-report and gotestsum put reruns),
@@ -411,9 +448,12 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
                     break
                 tail.append(child)
             for child in reversed(tail):
-                if local(child.tag) in ("error", "failure") and id(elem) not in crashed:
+                child_tag = local(child.tag)
+                if child_tag in ("error", "failure") and id(elem) not in crashed:
                     crashed.add(id(elem))
                     yield _suite_crash(child, framework)
+                elif child_tag in suite_output:
+                    suite_output[child_tag].add(elem.get("name"), text_of(child))
             crashed.discard(id(elem))
             seen.clear()
             if sum_children and elem.getparent() is root:
@@ -444,6 +484,10 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
                         info.properties[prop.get("name")] = prop.get("value") or ""
     if info.framework is None:
         info.framework = framework
+    for key, output in suite_output.items():
+        text = output.text()
+        if text is not None:
+            info.properties[key] = text
     if repeated:
         info.warnings.append(
             f"{repeated} testcase(s) repeat an earlier one with the same suite and name "

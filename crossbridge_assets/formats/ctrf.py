@@ -12,8 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterator
 
-from crossbridge_assets.formats import FormatSpec, Sniff
+from crossbridge_assets.formats import FormatError, FormatSpec, Sniff
 from crossbridge_assets.formats._common import first_line, json_items, parse_timestamp, to_float, to_int
+from crossbridge_assets.formats._shape import ShapeError, array, obj, text, texts
 from crossbridge_assets.formats._tags import extract_tags
 from crossbridge_assets.model import (
     FAILED,
@@ -47,45 +48,49 @@ def _ms(value: object) -> float | None:
     return f / 1000.0 if f is not None else None
 
 
+def _output(value: object, step: str) -> str | None:
+    """stdout/stderr: a string, or an array of lines."""
+    if isinstance(value, list):
+        return "\n".join(map(str, value)) or None
+    return text(value, step) or None
+
+
 def _attempt(entry: dict, status: str | None = None) -> Attempt:
+    raw = text(entry.get("status"), "status")
+    message = text(entry.get("message"), "message")
     a = Attempt(
-        status=status or _STATUS.get(str(entry.get("status") or "").lower(), SKIPPED),
+        status=status or _STATUS.get((raw or "").lower(), SKIPPED),
         duration=_ms(entry.get("duration")),
-        message=first_line(entry.get("message")) if entry.get("message") else None,
-        stack_trace=entry.get("trace") or (entry.get("message") if entry.get("status") == "failed" else None),
+        message=first_line(message) if message else None,
+        stack_trace=text(entry.get("trace"), "trace") or (message if raw == "failed" else None),
         started_at=parse_timestamp(entry.get("start")) if entry.get("start") else None,
     )
-    stdout = entry.get("stdout")
-    stderr = entry.get("stderr")
-    if isinstance(stdout, list):
-        stdout = "\n".join(map(str, stdout))
-    if isinstance(stderr, list):
-        stderr = "\n".join(map(str, stderr))
-    a.stdout, a.stdout_size = truncate_output(stdout or None)
-    a.stderr, a.stderr_size = truncate_output(stderr or None)
+    a.stdout, a.stdout_size = truncate_output(_output(entry.get("stdout"), "stdout"))
+    a.stderr, a.stderr_size = truncate_output(_output(entry.get("stderr"), "stderr"))
     return a
 
 
 def _case(test: dict, framework: str) -> TestCase:
     final = _attempt(test)
-    earlier = [
-        _attempt(r)
-        for r in sorted(
-            (r for r in test.get("retryAttempts") or [] if isinstance(r, dict)),
-            key=lambda r: to_int(r.get("attempt")) or 0,
-        )
-    ]
+    retried = array(test.get("retryAttempts"), "retryAttempts")
+    earlier = []
+    for i in sorted(range(len(retried)), key=lambda i: _number(retried[i])):
+        try:
+            earlier.append(_attempt(obj(retried[i])))
+        except ShapeError as exc:
+            raise exc.at("retryAttempts", i)
     # Some reporters list the final try among retryAttempts too: keep it once.
     if earlier and earlier[-1].status == final.status and len(earlier) > (to_int(test.get("retries")) or 0):
         earlier = earlier[:-1]
     attempts = [*earlier, final]
     suite = test.get("suite")
-    parts = [str(p) for p in suite] if isinstance(suite, list) else str(suite or "").split(" > ")
-    name, params = split_parameters(str(test.get("name") or ""))
+    parts = [str(p) for p in suite] if isinstance(suite, list) else (text(suite, "suite") or "").split(" > ")
+    name, params = split_parameters(text(test.get("name"), "name") or "")
+    file_path = text(test.get("filePath"), "filePath")
     if framework == "playwright":
         # Playwright's title path starts with the project, then the file: the project is the
         # test's parameter, as the Playwright JSON reader has it, so both give one identity.
-        file_name = str(test.get("filePath") or "").replace("\\", "/").rsplit("/", 1)[-1]
+        file_name = (file_path or "").replace("\\", "/").rsplit("/", 1)[-1]
         if file_name and file_name in parts[1:]:
             at = parts.index(file_name, 1)
             project, parts = " > ".join(parts[:at]), parts[at:]
@@ -100,7 +105,7 @@ def _case(test: dict, framework: str) -> TestCase:
         for key, value in extra.items():
             if isinstance(value, (str, int, float, bool)):
                 properties[str(key)] = str(value)
-    tags = test.get("tags") if isinstance(test.get("tags"), list) else []
+    tags = texts(test.get("tags"), "tags")
     durations = [a.duration for a in attempts if a.duration is not None]
     return TestCase(
         framework=framework,
@@ -112,37 +117,52 @@ def _case(test: dict, framework: str) -> TestCase:
         attempts=attempts,
         properties=properties,
         tags=extract_tags(name, properties, tags),
-        file=test.get("filePath"),
+        file=file_path,
         line=to_int(test.get("line")),
     )
 
 
+def _number(entry: object) -> int:
+    return (to_int(entry.get("attempt")) or 0) if isinstance(entry, dict) else 0
+
+
 def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
     framework = "ctrf"
-    for prefix, value in json_items(path, ("results.tool", "results.summary", "results.environment", "results.tests.item")):
-        if prefix == "results.tests.item" and isinstance(value, dict):
-            yield _case(value, framework)
-        elif prefix == "results.tool" and isinstance(value, dict):
-            framework = str(value.get("name") or "ctrf").lower()
-            info.framework = framework
-            if value.get("version"):
-                info.properties["tool_version"] = str(value["version"])
-        elif prefix == "results.summary" and isinstance(value, dict):
-            info.started_at = parse_timestamp(value.get("start"))
-            start, stop = to_float(value.get("start")), to_float(value.get("stop"))
-            if start is not None and stop is not None:
-                info.duration = max(0.0, (stop - start) / 1000.0)
-            counts = {k: to_int(value.get(k)) or 0 for k in ("tests", "failed", "skipped", "pending", "other")}
-            info.declared = {
-                "tests": counts["tests"],
-                "failures": counts["failed"],
-                "errors": 0,
-                "skipped": counts["skipped"] + counts["pending"] + counts["other"],
-            }
-        elif prefix == "results.environment" and isinstance(value, dict):
-            for key, v in value.items():
-                if isinstance(v, (str, int, float)):
-                    info.properties[str(key)] = str(v)
+    tests = 0
+    wanted = ("results.tool", "results.summary", "results.environment", "results.tests.item")
+    for prefix, value in json_items(path, wanted):
+        if prefix == "results.tests.item":
+            tests += 1
+        elif value is None:
+            continue  # null: absent
+        try:
+            value = obj(value)
+            if prefix == "results.tests.item":
+                yield _case(value, framework)
+            elif prefix == "results.tool":
+                framework = (text(value.get("name"), "name") or "ctrf").lower()
+                info.framework = framework
+                if value.get("version"):
+                    info.properties["tool_version"] = str(value["version"])
+            elif prefix == "results.summary":
+                info.started_at = parse_timestamp(value.get("start"))
+                start, stop = to_float(value.get("start")), to_float(value.get("stop"))
+                if start is not None and stop is not None:
+                    info.duration = max(0.0, (stop - start) / 1000.0)
+                counts = {k: to_int(value.get(k)) or 0 for k in ("tests", "failed", "skipped", "pending", "other")}
+                info.declared = {
+                    "tests": counts["tests"],
+                    "failures": counts["failed"],
+                    "errors": 0,
+                    "skipped": counts["skipped"] + counts["pending"] + counts["other"],
+                }
+            else:
+                for key, v in value.items():
+                    if isinstance(v, (str, int, float)):
+                        info.properties[str(key)] = str(v)
+        except ShapeError as exc:
+            where = ("results", "tests", tests - 1) if prefix == "results.tests.item" else prefix.split(".")
+            raise FormatError(path, exc.at(*where).reason) from None
     if info.framework is None:
         info.framework = framework
 

@@ -11,10 +11,11 @@ element id ('feature;outline;examples;3') is the parameter part, so each row kee
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterator
 
-from crossbridge_assets.formats import FormatSpec, Sniff
+from crossbridge_assets.formats import FormatError, FormatSpec, Sniff
 from crossbridge_assets.formats._common import first_line, json_items, parse_timestamp, to_float, to_int
+from crossbridge_assets.formats._shape import ShapeError, array, obj, opt_obj, text
 from crossbridge_assets.formats._tags import extract_tags
 from crossbridge_assets.model import (
     FAILED,
@@ -38,80 +39,139 @@ def _matches(s: Sniff) -> bool:
     return s.json_type == "array" and (s.has("item.elements") or (s.has("item.keyword") and s.has("item.uri")))
 
 
-def _results(element: dict) -> Iterable[tuple[str, dict]]:
+def _result(item: object, key: str | None = None, index: int = 0) -> tuple[str, float, str | None]:
+    """(status in lower case, duration in ns, error message) of a step or hook (`key`[`index`]
+    of its element or step; a step's own steps are located by the caller)."""
+    try:
+        result = opt_obj(obj(item).get("result"), "result")
+        status = result.get("status")
+        error = result.get("error_message")
+        return (
+            (status if isinstance(status, str) else text(status, "result.status") or "").lower(),
+            to_float(result.get("duration")) or 0.0,
+            error if error is None or isinstance(error, str) else text(error, "result.error_message"),
+        )
+    except ShapeError as exc:
+        raise exc.at(key, index) if key else exc
+
+
+def _results(element: dict) -> list[tuple[str, tuple[str, float, str | None]]]:
     """(what, result) for every hook and step of an element, in execution order."""
-    for hook in element.get("before") or []:
-        yield "before hook", hook
-    for step in element.get("steps") or []:
-        for hook in step.get("before") or []:
-            yield "before step hook", hook
-        yield f"step '{(step.get('keyword') or '').strip()} {step.get('name') or ''}'".replace("  ", " "), step
-        for hook in step.get("after") or []:
-            yield "after step hook", hook
-    for hook in element.get("after") or []:
-        yield "after hook", hook
+    out = _hooks("before hook", element, "before")
+    for i, step in enumerate(array(element.get("steps"), "steps")):
+        try:
+            step = obj(step)
+            if step.get("before"):
+                out += _hooks("before step hook", step, "before")
+            result = _result(step)
+            what = "step"
+            if result[0] == "failed":  # named in the failure message
+                keyword = (text(step.get("keyword"), "keyword") or "").strip()
+                what = f"step '{keyword} {text(step.get('name'), 'name') or ''}'".replace("  ", " ")
+            out.append((what, result))
+            if step.get("after"):
+                out += _hooks("after step hook", step, "after")
+        except ShapeError as exc:
+            raise exc.at("steps", i)
+    if element.get("after"):
+        out += _hooks("after hook", element, "after")
+    return out
 
 
-def _case(feature: dict, scenario: dict, background: dict | None) -> TestCase:
-    items = [*((f"background {w}", r) for w, r in (_results(background) if background else ())), *_results(scenario)]
+def _hooks(what: str, owner: dict, key: str) -> list[tuple[str, tuple[str, float, str | None]]]:
+    return [(what, _result(hook, key, i)) for i, hook in enumerate(array(owner.get(key), key))]
+
+
+def _tag_names(tags: object) -> list[str]:
+    names = []
+    for i, tag in enumerate(array(tags, "tags")):
+        if isinstance(tag, dict) and tag.get("name"):
+            try:
+                names.append(text(tag["name"], "name"))
+            except ShapeError as exc:
+                raise exc.at("tags", i)
+    return names
+
+
+def _case(feature: tuple[str, str | None, list[str]], scenario: dict, background: list) -> TestCase:
+    items = [*((f"background {w}", r) for w, r in background), *_results(scenario)]
     status = PASSED
     failed_at = None
     duration_ns = 0.0
-    for what, item in items:
-        result = item.get("result") or {}
-        state = str(result.get("status") or "").lower()
-        duration_ns += to_float(result.get("duration")) or 0.0
+    for what, (state, duration, error) in items:
+        duration_ns += duration
         if state == "failed":
             status = FAILED
             if failed_at is None:
-                failed_at = (what, result)
+                failed_at = (what, error)
         elif state in _NOT_RUN and status == PASSED:
             status = SKIPPED
     attempt = Attempt(status=status, duration=duration_ns / 1e9 if items else None)
     if failed_at is not None:
-        what, result = failed_at
-        text = result.get("error_message")
-        attempt.message = f"{what} failed: {first_line(text) or 'no message'}"
-        attempt.stack_trace = text
+        what, error = failed_at
+        attempt.message = f"{what} failed: {first_line(error) or 'no message'}"
+        attempt.stack_trace = error
     elif status == SKIPPED:
-        states = sorted({str((i.get("result") or {}).get("status")) for _, i in items} & _NOT_RUN)
+        states = sorted({state for _, (state, _d, _e) in items} & _NOT_RUN)
         attempt.message = ", ".join(states) + " steps" if states else None
     attempt.started_at = parse_timestamp(scenario.get("start_timestamp"))
 
-    element_id = str(scenario.get("id") or "")
+    element_id = text(scenario.get("id"), "id") or ""
     parts = element_id.split(";")
-    outline = "outline" in str(scenario.get("keyword") or "").lower() or len(parts) > 2
+    outline = "outline" in (text(scenario.get("keyword"), "keyword") or "").lower() or len(parts) > 2
     parameters = "[" + ";".join(parts[2:]) + "]" if outline and len(parts) > 2 else None
-    tags = [t.get("name") for t in scenario.get("tags") or [] if isinstance(t, dict) and t.get("name")]
-    feature_tags = [t.get("name") for t in feature.get("tags") or [] if isinstance(t, dict) and t.get("name")]
-    name = str(scenario.get("name") or "")
+    name = text(scenario.get("name"), "name") or ""
+    suite, file, feature_tags = feature
     return TestCase(
         framework=FRAMEWORK,
-        suite=normalize_suite(str(feature.get("name") or feature.get("id") or feature.get("uri") or "")),
+        suite=suite,
         name=name,
         parameters=parameters,
         status=status,
         duration=attempt.duration,
         attempts=[attempt],
-        tags=extract_tags(name, None, [*feature_tags, *tags]),
-        file=feature.get("uri"),
+        tags=extract_tags(name, None, [*feature_tags, *_tag_names(scenario.get("tags"))]),
+        file=file,
         line=to_int(scenario.get("line")),
     )
 
 
+def _feature_name(feature: dict) -> str:
+    for key in ("name", "id", "uri"):
+        value = text(feature.get(key), key)
+        if value:
+            return value
+    return ""
+
+
 def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
-    for _prefix, feature in json_items(path, ("item",)):
-        if not isinstance(feature, dict):
-            continue
-        background = None
-        for element in feature.get("elements") or []:
-            if not isinstance(element, dict):
-                continue
-            kind = str(element.get("type") or "").lower()
+    try:
+        for n, (_prefix, feature) in enumerate(json_items(path, ("item",))):
+            try:
+                yield from _feature(obj(feature))
+            except ShapeError as exc:
+                raise exc.at("features", n)
+    except ShapeError as exc:
+        raise FormatError(path, exc.reason) from None
+
+
+def _feature(feature: dict) -> Iterator[TestCase]:
+    # What every scenario of the feature shares, read (and checked) once.
+    shared = (normalize_suite(_feature_name(feature)), text(feature.get("uri"), "uri"), _tag_names(feature.get("tags")))
+    background: list = []
+    for i, element in enumerate(array(feature.get("elements"), "elements")):
+        try:
+            element = obj(element)
+            kind = (text(element.get("type"), "type") or "").lower()
             if kind == "background":
-                background = element
-            elif kind == "scenario" or (not kind and element.get("keyword") != "Background"):
-                yield _case(feature, element, background)
+                background = _results(element)
+                continue
+            if not (kind == "scenario" or (not kind and element.get("keyword") != "Background")):
+                continue
+            case = _case(shared, element, background)
+        except ShapeError as exc:
+            raise exc.at("elements", i)
+        yield case
 
 
 def open_cucumber(path: Path) -> ResultStream:

@@ -1,19 +1,23 @@
 """mocha's built-in JSON reporter (`mocha --reporter json`).
 
 Counting (shared/corpus/README.md): len(tests), len(failures), len(pending). The reporter
-writes no status on a test: a test is failed if it is in failures[] (its `err` is not empty),
-skipped if it is in pending[], passed otherwise. mocha does not tell an assertion failure from
-an exception, so every failure is a failure. A failed hook ("before all" hook) is in failures[]
-but not in tests[]; it is reported as an errored test so that it is not lost.
+writes no status on a test: a test is failed if its `err` is not empty (the same entry is in
+failures[]), skipped if it is in pending[], passed otherwise. Tests may share a title, so each
+tests[] entry is matched with pending[] by its whole content (the reporter writes the same test
+object into both). mocha does not tell an assertion failure from an exception, so every failure
+is a failure. A failed hook ("before all" hook) is in failures[] but not in tests[]; it is
+reported as an errored test so that it is not lost.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Iterator
 
-from crossbridge_assets.formats import FormatSpec, Sniff
+from crossbridge_assets.formats import FormatError, FormatSpec, Sniff
 from crossbridge_assets.formats._common import first_line, json_items, parse_timestamp, to_float, to_int
+from crossbridge_assets.formats._shape import ShapeError, obj, opt_obj, text
 from crossbridge_assets.formats._tags import extract_tags
 from crossbridge_assets.model import (
     ERROR,
@@ -46,26 +50,41 @@ MAX_RETRIES = 100  # this.retries(n) is a small number; a hostile file could cla
 
 
 def _key(test: dict) -> tuple:
-    return (test.get("fullTitle"), test.get("file"))
+    return (text(test.get("fullTitle"), "fullTitle"), text(test.get("file"), "file"))
 
 
-def _suite_of(test: dict) -> str:
-    full, title = str(test.get("fullTitle") or ""), str(test.get("title") or "")
-    if title and full.endswith(title):
-        return full[: -len(title)].strip()
-    return ""
+_FIELDS = ("title", "fullTitle", "file", "duration", "currentRetry", "speed")
+
+
+def _content(test: dict) -> tuple | str:
+    """What the reporter writes of a test besides its (here empty) err: it writes one test object
+    into tests[] and into pending[], so equal content is the same test even when several share
+    a title (a pending one has no duration: one that ran and has the same title does)."""
+    content = tuple(map(test.get, _FIELDS))
+    try:
+        hash(content)
+    except TypeError:  # an array or an object where mocha writes a scalar: compare its text
+        return repr(content)
+    return content
 
 
 def _case(test: dict, status: str) -> TestCase:
-    err = test.get("err") or {}
-    stack = err.get("stack") if isinstance(err, dict) else None
-    message = err.get("message") if isinstance(err, dict) else None
+    title = text(test.get("title"), "title") or ""
+    full = text(test.get("fullTitle"), "fullTitle") or ""
+    # fullTitle is the describe() titles and the title, joined by spaces.
+    suite = full[: -len(title)].strip() if title and full.endswith(title) else ""
+    err = opt_obj(test.get("err"), "err")
+    stack = message = failure_type = None
+    if err:
+        stack = text(err.get("stack"), "err.stack")
+        message = text(err.get("message"), "err.message")
+        failure_type = text(err.get("name") or err.get("code"), "err.name")
     attempt = Attempt(
         status=status,
         duration=(to_float(test.get("duration")) or 0.0) / 1000.0 if test.get("duration") is not None else None,
         message=first_line(message) if message else first_line(stack),
         stack_trace=stack,
-        failure_type=(err.get("name") or err.get("code")) if isinstance(err, dict) else None,
+        failure_type=failure_type,
     )
     properties = {}
     attempts = [attempt]
@@ -75,27 +94,38 @@ def _case(test: dict, status: str) -> TestCase:
         # try is a failed attempt whose details were not reported (and a pass makes it flaky).
         properties["currentRetry"] = str(retries)
         attempts = [Attempt(status=FAILED) for _ in range(min(retries, MAX_RETRIES))] + attempts
-    title = str(test.get("title") or "")
     return TestCase(
         framework=FRAMEWORK,
-        suite=normalize_suite(_suite_of(test)),
+        suite=normalize_suite(suite),
         name=title,
         status=status,
         duration=attempt.duration,
         attempts=attempts,
         properties=properties,
-        tags=extract_tags(str(test.get("fullTitle") or title), None, None),
-        file=test.get("file"),
+        tags=extract_tags(full or title, None, None),
+        file=text(test.get("file"), "file"),
     )
 
 
 def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
+    try:
+        yield from _read(path, info)
+    except ShapeError as exc:
+        raise FormatError(path, exc.reason) from None
+
+
+def _read(path: Path, info: ReportInfo) -> Iterator[TestCase]:
     failed: set[tuple] = set()
-    pending: set[tuple] = set()
+    pending_keys: set[tuple] = set()
+    pending: Counter = Counter()  # content of pending[] entries, see _content
     failures: list[dict] = []
+    index = Counter()
     # First pass: which tests failed or were pending (small keys only).
     for prefix, value in json_items(path, ("stats", "failures.item", "pending.item")):
-        if prefix == "stats" and isinstance(value, dict):
+        if prefix == "stats":
+            if value is None:
+                continue
+            value = obj(value, "stats")
             info.started_at = parse_timestamp(value.get("start"))
             if value.get("duration") is not None:
                 info.duration = (to_float(value.get("duration")) or 0.0) / 1000.0
@@ -104,28 +134,59 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
                 "failures": to_int(value.get("failures")) or 0,
                 "skipped": to_int(value.get("pending")) or 0,
             }
-        elif prefix == "failures.item" and isinstance(value, dict):
-            failed.add(_key(value))
-            failures.append({k: value.get(k) for k in ("title", "fullTitle", "file", "duration", "err")})
-        elif prefix == "pending.item" and isinstance(value, dict):
-            pending.add(_key(value))
-    seen: set[tuple] = set()
-    for _prefix, test in json_items(path, ("tests.item",)):
-        if not isinstance(test, dict):
             continue
-        key = _key(test)
-        seen.add(key)
-        if key in failed or (isinstance(test.get("err"), dict) and test["err"]):
-            status = FAILED
-        elif key in pending or test.get("pending") is True:
-            status = SKIPPED
-        else:
-            status = PASSED
-        yield _case(test, status)
-    for failure in failures:
+        name = prefix.partition(".")[0]
+        i = index[name]
+        index[name] += 1
+        try:
+            value = obj(value)
+            if name == "failures":
+                failed.add(_key(value))
+                failures.append({k: value.get(k) for k in ("title", "fullTitle", "file", "duration", "err")})
+            else:
+                pending_keys.add(_key(value))
+                pending[_content(value)] += 1
+        except ShapeError as exc:
+            raise exc.at(name, i)
+    seen: set[tuple] = set()
+    for i, (_prefix, test) in enumerate(json_items(path, ("tests.item",))):
+        try:
+            test = obj(test)
+            key = _key(test)
+            seen.add(key)
+            err = opt_obj(test.get("err"), "err")
+            if err:
+                status = FAILED
+            elif key in pending_keys and pending[content := _content(test)] > 0:
+                pending[content] -= 1
+                status = SKIPPED
+            elif test.get("pending") is True:
+                status = SKIPPED
+            elif "err" not in test and key in failed:
+                # mocha before mid-2014 (1.20) wrote no `err` into tests[]: only failures[] says it.
+                status = FAILED
+            else:
+                status = PASSED
+            case = _case(test, status)
+        except ShapeError as exc:
+            raise exc.at("tests", i)
+        yield case
+    hooks = 0
+    for i, failure in enumerate(failures):
         if _key(failure) not in seen:
             # A hook failed ('"before all" hook for ...'): no test entry carries it.
-            yield _case(failure, ERROR)
+            hooks += 1
+            try:
+                case = _case(failure, ERROR)
+            except ShapeError as exc:
+                raise exc.at("failures", i)
+            yield case
+    if hooks and info.declared:
+        # mocha counts a failed hook in stats.failures and not in stats.tests; here it is an
+        # errored test: the file's totals in the same terms, so that they can be compared.
+        info.declared["tests"] += hooks
+        info.declared["failures"] = max(0, info.declared["failures"] - hooks)
+        info.declared["errors"] = hooks
 
 
 def open_mocha(path: Path) -> ResultStream:

@@ -3,6 +3,9 @@
 Counting (shared/corpus/README.md): every tests[] entry in the recursive suites tree; state
 failed -> failure, pending or skipped -> skipped. mochawesome >= 3 writes results[] (one root
 suite a spec file); mochawesome 2 wrote a single root `suites` object.
+A failed hook (in a suite's beforeHooks/afterHooks) is an errored test titled as mocha titles
+it ('"before all" hook for "a"'), as mocha's own JSON reporter has it; the tests it kept from
+running stay skipped.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterator
 
-from crossbridge_assets.formats import FormatSpec, Sniff
+from crossbridge_assets.formats import FormatError, FormatSpec, Sniff
 from crossbridge_assets.formats._common import (
     first_line,
     json_items,
@@ -18,8 +21,10 @@ from crossbridge_assets.formats._common import (
     to_float,
     to_int,
 )
+from crossbridge_assets.formats._shape import ShapeError, array, obj, opt_obj, text
 from crossbridge_assets.formats._tags import extract_tags
 from crossbridge_assets.model import (
+    ERROR,
     FAILED,
     KIND_RESULTS,
     PASSED,
@@ -58,21 +63,28 @@ def _status(test: dict) -> str:
     return SKIPPED
 
 
-def _case(test: dict, titles: list[str], file: str | None) -> TestCase:
-    status = _status(test)
-    err = test.get("err") if isinstance(test.get("err"), dict) else {}
-    message = err.get("message")
+def _case(test: dict, titles: list[str], file: str | None, status: str | None = None) -> TestCase:
+    status = status or _status(test)
+    err = opt_obj(test.get("err"), "err")
+    message = stack = failure_type = None
+    properties = {}
+    if err:
+        message = text(err.get("message"), "err.message")
+        estack = text(err.get("estack"), "err.estack")
+        stack = estack or text(err.get("stack"), "err.stack")
+        failure_type = text(err.get("name"), "err.name")
+        if not message:
+            message = estack
+        if err.get("diff"):
+            properties["diff"] = str(err["diff"])
     attempt = Attempt(
         status=status,
         duration=(to_float(test.get("duration")) or 0.0) / 1000.0 if test.get("duration") is not None else None,
-        message=first_line(message) if message else first_line(err.get("estack")),
-        stack_trace=err.get("estack") or err.get("stack"),
-        failure_type=err.get("name"),
+        message=first_line(message),
+        stack_trace=stack,
+        failure_type=failure_type,
     )
-    properties = {}
-    if err.get("diff"):
-        properties["diff"] = str(err["diff"])
-    title = str(test.get("title") or "")
+    title = text(test.get("title"), "title") or ""
     return TestCase(
         framework=FRAMEWORK,
         suite=suite_path(titles),
@@ -81,38 +93,81 @@ def _case(test: dict, titles: list[str], file: str | None) -> TestCase:
         duration=attempt.duration,
         attempts=[attempt],
         properties=properties,
-        tags=extract_tags(str(test.get("fullTitle") or title)),
+        tags=extract_tags(text(test.get("fullTitle"), "fullTitle") or title),
         file=file or None,
     )
 
 
 def _walk(suite: dict, titles: list[str], file: str | None) -> Iterator[TestCase]:
-    file = suite.get("file") or suite.get("fullFile") or file
-    here = titles + ([suite["title"]] if suite.get("title") else [])
-    for test in suite.get("tests") or []:
-        if isinstance(test, dict) and not test.get("isHook"):
-            yield _case(test, here, file)
-    for child in suite.get("suites") or []:
-        if isinstance(child, dict):
-            yield from _walk(child, here, file)
+    file = text(suite.get("file"), "file") or text(suite.get("fullFile"), "fullFile") or file
+    title = text(suite.get("title"), "title")
+    here = titles + [title] if title else titles
+    # In the order mocha runs them: before hooks, tests, nested suites, after hooks.
+    if suite.get("beforeHooks"):
+        yield from _hooks(suite, "beforeHooks", here, file)
+    for i, test in enumerate(array(suite.get("tests"), "tests")):
+        try:
+            test = obj(test)
+            if test.get("isHook"):
+                if _status(test) == FAILED:
+                    yield _case(test, here, file, ERROR)
+            else:
+                yield _case(test, here, file)
+        except ShapeError as exc:
+            raise exc.at("tests", i)
+    for i, child in enumerate(array(suite.get("suites"), "suites")):
+        try:
+            yield from _walk(obj(child), here, file)
+        except ShapeError as exc:
+            raise exc.at("suites", i)
+    if suite.get("afterHooks"):
+        yield from _hooks(suite, "afterHooks", here, file)
+
+
+def _hooks(suite: dict, key: str, titles: list[str], file: str | None) -> Iterator[TestCase]:
+    """The failed hooks among a suite's beforeHooks/afterHooks (mocha's JSON reporter lists a
+    failed hook in failures[]; one that passed is no test)."""
+    for i, hook in enumerate(array(suite.get(key), key)):
+        try:
+            hook = obj(hook)
+            if _status(hook) == FAILED:
+                yield _case(hook, titles, file, ERROR)
+        except ShapeError as exc:
+            raise exc.at(key, i)
 
 
 def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
-    for prefix, value in json_items(path, ("stats", "results.item", "suites")):
-        if not isinstance(value, dict):
-            continue
-        if prefix == "stats":
-            info.started_at = parse_timestamp(value.get("start"))
-            if value.get("duration") is not None:
-                info.duration = (to_float(value.get("duration")) or 0.0) / 1000.0
-            tests = to_int(value.get("testsRegistered"))
-            info.declared = {
-                "tests": tests if tests is not None else to_int(value.get("tests")) or 0,
-                "failures": to_int(value.get("failures")) or 0,
-                "skipped": (to_int(value.get("pending")) or 0) + (to_int(value.get("skipped")) or 0),
-            }
-        else:
-            yield from _walk(value, [], None)
+    results = 0
+    try:
+        for prefix, value in json_items(path, ("stats", "results.item", "suites")):
+            if value is None and prefix != "results.item":
+                continue  # null: absent
+            if prefix == "stats":
+                value = obj(value, "stats")
+                info.started_at = parse_timestamp(value.get("start"))
+                if value.get("duration") is not None:
+                    info.duration = (to_float(value.get("duration")) or 0.0) / 1000.0
+                tests = to_int(value.get("testsRegistered"))
+                hooks = to_int(value.get("other")) or 0  # failed hooks, not among its failures
+                info.declared = {
+                    "tests": (tests if tests is not None else to_int(value.get("tests")) or 0) + hooks,
+                    "failures": to_int(value.get("failures")) or 0,
+                    "errors": hooks,
+                    "skipped": (to_int(value.get("pending")) or 0) + (to_int(value.get("skipped")) or 0),
+                }
+            elif prefix == "suites":
+                try:
+                    yield from _walk(obj(value), [], None)
+                except ShapeError as exc:
+                    raise exc.at("suites")
+            else:
+                results += 1
+                try:
+                    yield from _walk(obj(value), [], None)
+                except ShapeError as exc:
+                    raise exc.at("results", results - 1)
+    except ShapeError as exc:
+        raise FormatError(path, exc.reason) from None
 
 
 def open_mochawesome(path: Path) -> ResultStream:

@@ -5,6 +5,9 @@ test status unexpected -> failure, skipped -> skipped, expected and flaky -> pas
 Every entry of a test's results[] is one Attempt (retry 0, 1, ...), so a flaky test keeps its
 failed tries. The project name is the test's parameter part: the same spec run in two
 browsers is two tests that share a history group.
+A test marked test.fail() (expectedStatus "failed") passes by failing: such a try is a passed
+attempt whose message says it failed as expected, and a try that passed is a failed attempt
+("Expected to fail, but passed.", as Playwright says).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import re
 from pathlib import Path
 from typing import Iterator
 
-from crossbridge_assets.formats import FormatSpec, Sniff
+from crossbridge_assets.formats import FormatError, FormatSpec, Sniff
 from crossbridge_assets.formats._common import (
     first_line,
     json_items,
@@ -21,6 +24,7 @@ from crossbridge_assets.formats._common import (
     to_float,
     to_int,
 )
+from crossbridge_assets.formats._shape import ShapeError, array, obj, opt_obj, text, texts
 from crossbridge_assets.formats._tags import extract_tags
 from crossbridge_assets.model import (
     FAILED,
@@ -61,26 +65,34 @@ def _clean(text: object) -> str | None:
     return _ANSI.sub("", str(text))
 
 
-def _output(chunks: object) -> str | None:
+def _output(chunks: object, step: str) -> str | None:
     if not chunks:
         return None
     parts = []
-    for chunk in chunks if isinstance(chunks, list) else [chunks]:
+    for i, chunk in enumerate(chunks if isinstance(chunks, list) else [chunks]):
         if isinstance(chunk, dict):
-            parts.append(str(chunk.get("text") if chunk.get("text") is not None else chunk.get("buffer") or ""))
+            value = chunk.get("text") if chunk.get("text") is not None else chunk.get("buffer")
+            if isinstance(value, (dict, list)):
+                raise ShapeError("text", "a string", value).at(step, i)
+            parts.append(str(value or ""))
         else:
             parts.append(str(chunk))
     return "".join(parts) or None
 
 
-def _attempt(result: dict) -> Attempt:
-    status = _RESULT_STATUS.get(result.get("status"), FAILED)
-    error = result.get("error") or {}
-    errors = result.get("errors") or []
+def _retry(result: object) -> int:
+    return (to_int(result.get("retry")) or 0) if isinstance(result, dict) else 0
+
+
+def _attempt(result: dict, expected: str | None) -> Attempt:
+    raw = text(result.get("status"), "status")
+    status = _RESULT_STATUS.get(raw, FAILED)
+    error = opt_obj(result.get("error"), "error")
+    errors = array(result.get("errors"), "errors")
     if not error and errors:
-        error = errors[0] if isinstance(errors[0], dict) else {"message": str(errors[0])}
-    message = _clean(error.get("message")) if error else None
-    stack = _clean(error.get("stack")) if error else None
+        error = errors[0] if isinstance(errors[0], dict) else {"message": text(errors[0], "errors[0]")}
+    message = _clean(text(error.get("message"), "error.message")) if error else None
+    stack = _clean(text(error.get("stack"), "error.stack")) if error else None
     a = Attempt(
         status=status,
         duration=(to_float(result.get("duration")) or 0.0) / 1000.0 if result.get("duration") is not None else None,
@@ -88,81 +100,126 @@ def _attempt(result: dict) -> Attempt:
         stack_trace=stack or message,
         started_at=parse_timestamp(result.get("startTime")),
     )
-    if result.get("status") in ("timedOut", "interrupted"):
-        a.failure_type = result.get("status")
-    a.stdout, a.stdout_size = truncate_output(_output(result.get("stdout")))
-    a.stderr, a.stderr_size = truncate_output(_output(result.get("stderr")))
+    if raw in ("timedOut", "interrupted"):
+        a.failure_type = raw
+    if expected == "failed" and raw in ("passed", "failed"):
+        # test.fail(): failing is what was expected of it, passing is not (Playwright's words).
+        if raw == "failed":
+            a.status = PASSED
+            a.message = f"failed as expected: {a.message or 'no message'}"
+        else:
+            a.status = FAILED
+            a.message = "Expected to fail, but passed."
+    a.stdout, a.stdout_size = truncate_output(_output(result.get("stdout"), "stdout"))
+    a.stderr, a.stderr_size = truncate_output(_output(result.get("stderr"), "stderr"))
     return a
 
 
 def _walk(suite: dict, titles: list[str], file: str | None) -> Iterator[TestCase]:
-    file = suite.get("file") or file
+    file = text(suite.get("file"), "file") or file
+    title = text(suite.get("title"), "title")
     # The top-level suite of a file is titled with the file name: the path says it already.
-    here = titles + ([suite["title"]] if suite.get("title") and suite.get("title") != file else [])
-    for spec in suite.get("specs") or []:
-        for test in spec.get("tests") or []:
-            yield _case(spec, test, here, spec.get("file") or file)
-    for child in suite.get("suites") or []:
-        yield from _walk(child, here, file)
+    here = titles + [title] if title and title != file else titles
+    for i, spec in enumerate(array(suite.get("specs"), "specs")):
+        try:
+            spec = obj(spec)
+            spec_file = text(spec.get("file"), "file") or file
+            # What the spec's tests (one a project) share, read once.
+            shared = (text(spec.get("title"), "title") or "", texts(spec.get("tags"), "tags"),
+                      suite_path(spec_file, here), spec_file, to_int(spec.get("line")))
+            for j, test in enumerate(array(spec.get("tests"), "tests")):
+                try:
+                    case = _case(obj(test), *shared)
+                except ShapeError as exc:
+                    raise exc.at("tests", j)
+                yield case
+        except ShapeError as exc:
+            raise exc.at("specs", i)
+    for i, child in enumerate(array(suite.get("suites"), "suites")):
+        try:
+            yield from _walk(obj(child), here, file)
+        except ShapeError as exc:
+            raise exc.at("suites", i)
 
 
-def _case(spec: dict, test: dict, titles: list[str], file: str | None) -> TestCase:
-    attempts = [_attempt(r) for r in sorted(test.get("results") or [], key=lambda r: to_int(r.get("retry")) or 0)]
-    status = _TEST_STATUS.get(test.get("status"))
+def _case(test: dict, title: str, tags: list, suite: str, file: str | None, line: int | None) -> TestCase:
+    expected = text(test.get("expectedStatus"), "expectedStatus")
+    results = array(test.get("results"), "results")
+    attempts = []
+    # Retries in order (as merged reports may not list them).
+    order = sorted(range(len(results)), key=lambda i: _retry(results[i])) if len(results) > 1 else range(len(results))
+    for i in order:
+        try:
+            attempts.append(_attempt(obj(results[i]), expected))
+        except ShapeError as exc:
+            raise exc.at("results", i)
+    raw_status = text(test.get("status"), "status")
+    status = _TEST_STATUS.get(raw_status)
     if status is None:
         status = attempts[-1].status if attempts else SKIPPED
     if not attempts:
         attempts = [Attempt(status=status)]
-    project = test.get("projectName") or test.get("projectId") or ""
-    annotations = test.get("annotations") or []
+    project = text(test.get("projectName"), "projectName") or text(test.get("projectId"), "projectId") or ""
     properties: dict[str, str] = {}
-    for note in annotations:
+    for i, note in enumerate(array(test.get("annotations"), "annotations")):
         if isinstance(note, dict) and note.get("type"):
-            key = str(note["type"])
-            value = str(note.get("description") or "")
+            try:
+                key = text(note["type"], "type")
+                value = text(note.get("description"), "description") or ""
+            except ShapeError as exc:
+                raise exc.at("annotations", i)
             properties[key] = f"{properties[key]}, {value}" if key in properties else value
-    if test.get("expectedStatus") and test.get("expectedStatus") != "passed":
-        properties["expectedStatus"] = str(test["expectedStatus"])
-    if test.get("status") == "flaky":
+    if expected and expected != "passed":
+        properties["expectedStatus"] = expected
+    if raw_status == "flaky":
         properties["flaky"] = "true"
     durations = [a.duration for a in attempts if a.duration is not None]
     return TestCase(
         framework=FRAMEWORK,
-        suite=suite_path(file, titles),
-        name=spec.get("title") or "",
+        suite=suite,
+        name=title,
         parameters=f"[{project}]" if project else None,
         status=status,
         duration=sum(durations) if durations else None,
         attempts=attempts,
         properties=properties,
-        tags=extract_tags(spec.get("title"), properties, spec.get("tags") or []),
+        tags=extract_tags(title, properties, tags),
         file=file,
-        line=to_int(spec.get("line")),
+        line=line,
     )
 
 
 def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
-    for prefix, value in json_items(path, ("config.version", "config.shard", "suites.item", "errors.item", "stats")):
-        if prefix == "suites.item" and isinstance(value, dict):
-            yield from _walk(value, [], None)
-        elif prefix == "config.version":
-            info.properties["playwright_version"] = str(value)
-        elif prefix == "config.shard" and isinstance(value, dict):
-            info.properties["shard"] = f"{value.get('current')}/{value.get('total')}"
-        elif prefix == "errors.item":
-            msg = value.get("message") if isinstance(value, dict) else value
-            info.warnings.append(f"global error: {first_line(_clean(msg)) or 'no message'}")
-        elif prefix == "stats" and isinstance(value, dict):
-            info.started_at = parse_timestamp(value.get("startTime"))
-            if value.get("duration") is not None:
-                info.duration = (to_float(value.get("duration")) or 0.0) / 1000.0
-            counts = {k: to_int(value.get(k)) or 0 for k in ("expected", "unexpected", "flaky", "skipped")}
-            info.declared = {
-                "tests": sum(counts.values()),
-                "failures": counts["unexpected"],
-                "errors": 0,
-                "skipped": counts["skipped"],
-            }
+    suites = 0
+    try:
+        for prefix, value in json_items(path, ("config.version", "config.shard", "suites.item", "errors.item", "stats")):
+            if prefix == "suites.item":
+                suites += 1
+                try:
+                    yield from _walk(obj(value), [], None)
+                except ShapeError as exc:
+                    raise exc.at("suites", suites - 1)
+            elif prefix == "config.version":
+                info.properties["playwright_version"] = str(value)
+            elif prefix == "config.shard" and isinstance(value, dict):
+                info.properties["shard"] = f"{value.get('current')}/{value.get('total')}"
+            elif prefix == "errors.item":
+                msg = value.get("message") if isinstance(value, dict) else value
+                info.warnings.append(f"global error: {first_line(_clean(msg)) or 'no message'}")
+            elif prefix == "stats" and value is not None:
+                value = obj(value, "stats")
+                info.started_at = parse_timestamp(value.get("startTime"))
+                if value.get("duration") is not None:
+                    info.duration = (to_float(value.get("duration")) or 0.0) / 1000.0
+                counts = {k: to_int(value.get(k)) or 0 for k in ("expected", "unexpected", "flaky", "skipped")}
+                info.declared = {
+                    "tests": sum(counts.values()),
+                    "failures": counts["unexpected"],
+                    "errors": 0,
+                    "skipped": counts["skipped"],
+                }
+    except ShapeError as exc:
+        raise FormatError(path, exc.reason) from None
 
 
 def open_playwright(path: Path) -> ResultStream:

@@ -229,6 +229,64 @@ def test_lookalikes_of_pytest_from_the_corpus_stay_what_they_are(corpus_dir):
         assert stream.info.framework == framework, name
 
 
+# ---------------------------------------------------------------------------- pytest reruns
+# pytest-rerun-junit.xml and pytest-rerun.json: one pytest run with pytest-rerunfailures
+# (--reruns 1; results/regenerate.sh). pytest's junitxml writes each rerun report as a testcase of
+# its own, without an outcome; pytest-json-report keeps one entry a test.
+
+
+def test_pytest_reruns_in_junit_are_attempts_of_one_test():
+    stream, junit = _read(RESULTS / "pytest-rerun-junit.xml")
+    _s, native = _read(RESULTS / "pytest-rerun.json")
+    assert stream.info.framework == "pytest"
+    assert _seen(junit) == _seen(native)  # 7 tests, as pytest declares, not 10 testcases
+    assert stream.info.warnings == [] and stream.info.declared["tests"] == len(junit) == 7
+    assert stream.info.properties["reruns"] == "3"
+    by_name = {c.name: c for c in junit}
+    flaky = by_name["test_flaky"]
+    assert flaky.flaky and [a.status for a in flaky.attempts] == [FAILED, PASSED]
+    assert flaky.duration == pytest.approx(sum(a.duration for a in flaky.attempts))
+    assert [c.name for c in junit if c.flaky] == [c.name for c in native if c.flaky] == ["test_flaky"]
+    always = by_name["test_always_fails"]
+    assert [a.status for a in always.attempts] == [FAILED, FAILED] and not always.flaky
+    assert "fails every time" in always.attempts[-1].message
+    assert [a.status for a in by_name["test_fails_then_setup_errors"].attempts] == [FAILED, ERROR]
+
+
+def _pytest_file(path: Path, names: list[str]) -> Path:
+    cases = "".join(f'<testcase classname="tests.test_a" name="{n}" time="0.01"/>' for n in names)
+    path.write_text(f'<testsuites name="pytest tests"><testsuite name="pytest" errors="0" failures="0" '
+                    f'skipped="0" tests="{len(set(names))}" time="1" timestamp="2024-01-01T10:00:00.123456+00:00" '
+                    f'hostname="h">{cases}</testsuite></testsuites>')
+    return path
+
+
+def test_a_pytest_rerun_among_other_workers_tests_still_joins_its_test(tmp_path):
+    # pytest-xdist: the controller writes reports as workers send them, so other tests come
+    # between a test and its rerun; a rerun far from its test is counted apart, and said so.
+    names = ["test_flaky"] + [f"test_{i}" for i in range(200)] + ["test_flaky"]
+    names += ["test_far"] + [f"test_x{i}" for i in range(300)] + ["test_far"]
+    stream, cases = _read(_pytest_file(tmp_path / "xdist.xml", names))
+    flaky = [c for c in cases if c.name == "test_flaky"]
+    assert len(flaky) == 1 and flaky[0].flaky and len(flaky[0].attempts) == 2
+    far = [c for c in cases if c.name == "test_far"]
+    assert len(far) == 2 and far[1].properties["repeat"] == "2" and not far[1].flaky
+    assert len(cases) == len(names) - 1
+    assert any("repeat an earlier one" in w for w in stream.info.warnings)
+
+
+def test_repeated_testcases_outside_pytest_each_count(tmp_path):
+    """go-junit-report (go test -count=N) writes one testcase a run: each counts (the corpus rule)."""
+    path = tmp_path / "go.xml"
+    path.write_text('<testsuites tests="2"><testsuite name="example.com/pkg" tests="2" failures="1" errors="0" '
+                    'id="0" hostname="" time="0.002" timestamp="2024-01-01T10:00:00Z">'
+                    '<testcase classname="pkg" name="TestA" time="0.001"><failure message="Failed"/></testcase>'
+                    '<testcase classname="pkg" name="TestA" time="0.001"/></testsuite></testsuites>')
+    stream, cases = _read(path)
+    assert stream.info.framework == "junit"
+    assert len(cases) == 2 and cases[1].properties["repeat"] == "2"
+
+
 # ---------------------------------------------------------------------------- Surefire reruns
 
 

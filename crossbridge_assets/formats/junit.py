@@ -7,6 +7,8 @@ Counting (shared/corpus/README.md): every <testcase> anywhere counts once; outco
 error > failure > skipped > passed; status="disabled"/"notrun" counts as skipped; Surefire's
 flaky*/rerun* children are extra attempts; a <testsuite> with a direct <error>/<failure> child
 (the suite crashed before its tests) adds one errored test. Declared totals are recorded, never trusted.
+One exception to "every testcase counts once": in pytest's files a testcase repeating a recent one
+is a pytest-rerunfailures rerun, an attempt of the same test (see _join_rerun).
 """
 
 from __future__ import annotations
@@ -352,6 +354,25 @@ class _SuiteOutput:
 
 # Finished testcases are freed right away; their emptied elements are unlinked in batches.
 _UNLINK_EVERY = 64
+# pytest files: how many recent tests are held back so that a rerun can join its test. With
+# xdist, other workers' reports come between a test and its rerun; a few hundred is plenty.
+_RERUN_WINDOW = 256
+
+
+def _join_rerun(earlier: TestCase, later: TestCase) -> TestCase:
+    """pytest-rerunfailures: `later` is a rerun of `earlier`, the same test in one session.
+    pytest's junitxml writes a rerun report ('rerun' is neither passed, failed nor skipped) as
+    a testcase without an outcome; the plugin reruns only failed tests, so such a run failed."""
+    for attempt in earlier.attempts:
+        if attempt.status == PASSED:
+            attempt.status = FAILED
+            attempt.message = attempt.message or "rerun (pytest's report keeps no failure for it)"
+    later.attempts[:0] = earlier.attempts
+    known = [a.duration for a in later.attempts if a.duration is not None]
+    later.duration = sum(known) if known else None
+    for key, value in earlier.properties.items():
+        later.properties.setdefault(key, value)
+    return later
 # testsuites ends once, last: it still brings the root's attributes to a report without tests.
 # <properties> of a suite come before its testcases (Surefire, Gradle), which are unlinked as they
 # are read: they are read when they end.
@@ -375,6 +396,8 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
     # so memory follows the size of a suite, not of the file.
     seen: dict[tuple[str, str, str | None], int] = {}
     repeated = 0
+    held: dict[tuple[str, str, str | None], TestCase] | None = None  # pytest: see _RERUN_WINDOW
+    reruns = 0
     # Set once an <error>/<failure> appears outside a <testcase>: from then on every finished
     # testcase looks at the siblings before it for a suite crash. Until then there is none to find.
     suite_level_outcome = False
@@ -408,6 +431,8 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
                 framework_known = True
                 framework, dialect = _dialect(root, first)
                 info.framework = framework
+                if framework == "pytest":
+                    held = {}
                 if info.started_at is None:
                     info.started_at = parse_timestamp(first.get("timestamp"))
 
@@ -418,7 +443,10 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
             # a repeat is marked so that reruns can be told from distinct tests.
             key = (case.suite, case.name, case.parameters)
             count = seen.get(key)
-            if count is not None:
+            if held is not None and key in held:
+                case = _join_rerun(held.pop(key), case)
+                reruns += 1
+            elif count is not None:
                 count += 1
                 seen[key] = count
                 repeated += 1
@@ -437,8 +465,16 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
                     parent = elem.getparent()
                     if parent is not None:
                         del parent[: parent.index(elem)]
-            yield case
+            if held is None:
+                yield case
+            else:
+                held[key] = case
+                if len(held) > _RERUN_WINDOW:
+                    yield held.pop(next(iter(held)))
         elif tag == "testsuite":
+            if held:
+                yield from held.values()
+                held.clear()
             # Children before the last testcase or nested suite were already freed (and a
             # suite-level <error>/<failure> among them counted): only the tail is left to read.
             tail = []
@@ -482,12 +518,16 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
                 for prop in elem:
                     if local(prop.tag) == "property" and prop.get("name"):
                         info.properties[prop.get("name")] = prop.get("value") or ""
+    if held:
+        yield from held.values()
     if info.framework is None:
         info.framework = framework
     for key, output in suite_output.items():
         text = output.text()
         if text is not None:
             info.properties[key] = text
+    if reruns:
+        info.properties["reruns"] = str(reruns)
     if repeated:
         info.warnings.append(
             f"{repeated} testcase(s) repeat an earlier one with the same suite and name "

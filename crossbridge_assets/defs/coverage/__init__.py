@@ -78,13 +78,11 @@ MAP_SCHEMA = dg.TableSchema(
 )
 
 
-def _percentages(run: dict) -> dict:
-    """line_pct and, when the run measured branches, branch_pct: numbers the UI plots. A run
-    without branch data leaves a gap in the plot rather than a drop to 0."""
-    figures = {"line_pct": dg.MetadataValue.float(float(run["line_pct"]))}
-    if run["branch_pct"] is not None:
-        figures["branch_pct"] = dg.MetadataValue.float(float(run["branch_pct"]))
-    return figures
+def _percentages(figures: dict) -> dict:
+    """line_pct and branch_pct, each only when measured: numbers the UI plots. A run or day
+    without branch (or line) data leaves a gap in the plot rather than a drop to 0."""
+    return {key: dg.MetadataValue.float(float(figures[key]))
+            for key in ("line_pct", "branch_pct") if figures.get(key) is not None}
 
 
 def _shards(run: dict) -> str:
@@ -152,8 +150,10 @@ def coverage(context: dg.AssetExecutionContext, warehouse: WarehouseResource) ->
             "reports_quarantined": dg.MetadataValue.int(len(bad)),
             "files": dg.MetadataValue.int(totals.files),
             "rows_written": dg.MetadataValue.int(rows),
-            "line_pct": dg.MetadataValue.float(round(100.0 * totals.line_rate, 2)),
-            "branch_pct": dg.MetadataValue.float(round(100.0 * totals.branch_rate, 2)),
+            **_percentages({
+                "line_pct": round(100.0 * totals.line_rate, 2) if totals.lines_valid else None,
+                "branch_pct": round(100.0 * totals.branch_rate, 2) if totals.branches_valid else None,
+            }),
             "per_test_rows": dg.MetadataValue.int(map_rows),
             "source_roots": dg.MetadataValue.text(
                 ", ".join(roots) or "none configured (known CI checkout folders, and the roots a drop announces)"

@@ -5,18 +5,22 @@ summaries; `crossbridge ingest` leaves per-run coverage ready for patch-coverage
 absurd line numbers are refused with a reason."""
 
 import hashlib
+import json
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from crossbridge_assets.warehouse import schema
 from crossbridge_assets.warehouse.coverage import (
     coverage_runs,
+    covering_tests,
 )
 from crossbridge_assets.warehouse.engine import make_engine
+from crossbridge_assets.warehouse.landing import QUARANTINED
 from crossbridge_assets_tests.conftest import FIXTURES
 from crossbridge_assets_tests.test_cli import run_cli
-from crossbridge_assets_tests.test_coverage_e2e import ingest
+from crossbridge_assets_tests.test_coverage_e2e import ingest, table_count
 from crossbridge_assets_tests.test_ingest_e2e import drop
 
 PY = FIXTURES / "coverage" / "python"
@@ -53,6 +57,32 @@ def reports(settings) -> list:
 def run_of(settings, build: str) -> dict:
     (run,) = [r for r in coverage_runs(make_engine(settings.warehouse_url)) if r["build"] == build]
     return run
+
+
+# ---------------------------------------------------------------------------- absurd line numbers
+
+
+@pytest.mark.parametrize("line", ["99999999999999999999", str(2**31)])
+def test_a_line_number_beyond_any_source_file_is_refused_with_its_reason(crossbridge_env, capsys, monkeypatch,
+                                                                        tmp_path, line):
+    s = crossbridge_env
+    folder = write(tmp_path / "pt", "t1.info", f"SF:src/a.c\nDA:1,1\nDA:{line},1\nend_of_record\n")
+    (folder / "crossbridge.json").write_text(json.dumps({"files": {"t1.info": {"test": "t::one"}}}))
+    out = cli_ingest(capsys, monkeypatch, tmp_path, "--project", "app", "--build", "60", str(folder))
+    expected = f"quarantined t1.info: src/a.c: line {line} is beyond any source file (line numbers stop at {2**31 - 1})"
+    assert expected in out
+    assert "Overflow" not in out
+    assert [(r.original_name, r.status) for r in reports(s) if r.original_name == "t1.info"] == [("t1.info", QUARANTINED)]
+    assert all(table_count(s, t) == 0 for t in schema.COVERAGE_TABLES)
+
+
+def test_the_largest_line_number_is_stored(crossbridge_env, capsys, monkeypatch, tmp_path):
+    s = crossbridge_env
+    top = 2**31 - 1
+    folder = write(tmp_path / "pt", "t1.info", f"SF:src/a.c\nDA:1,1\nDA:{top},1\nend_of_record\n")
+    (folder / "crossbridge.json").write_text(json.dumps({"files": {"t1.info": {"test": "t::one"}}}))
+    cli_ingest(capsys, monkeypatch, tmp_path, "--project", "app", "--build", "61", str(folder))
+    assert [t["test"] for t in covering_tests(make_engine(s.warehouse_url), "src/a.c", top)] == ["t::one"]
 
 
 # ---------------------------------------------------------------------------- coverage[day] metadata

@@ -13,7 +13,7 @@ from typing import Iterable
 
 from sqlalchemy import Engine, and_, delete, func, insert, select
 
-from crossbridge_assets.formats import open_report
+from crossbridge_assets.formats import FormatError, open_report
 from crossbridge_assets.formats._coverage import (
     context_to_test,
     decode_ranges,
@@ -33,6 +33,9 @@ KEEP_LEAST_COVERED = 10
 # Formats that record what ran, not what could have run: every line they hold is covered, so
 # they say nothing about a percentage (they feed the per-test map, not the run's figures).
 EXECUTED_ONLY = frozenset({"coveragepy-data"})
+# The largest line number stored: PostgreSQL's INTEGER (the per-test map's bounds), and more
+# lines than any source file has.
+MAX_LINE = 2**31 - 1
 
 R, CF, CL, TM, CR = (
     schema.reports,
@@ -89,10 +92,20 @@ class CoverageLoadSummary:
     warnings: list[str] = field(default_factory=list)
 
 
+def _check_lines(report, path: str, lines, where: str = "") -> None:
+    """A line number no source file reaches makes the report unreadable, with that reason (the
+    database would refuse it with an overflow)."""
+    top = max(lines, default=0)
+    if top > MAX_LINE:
+        raise FormatError(report.original_name, f"{path}{where}: line {top} is beyond any source file "
+                          f"(line numbers stop at {MAX_LINE})")
+
+
 def _map_rows(report, context: str, test: str, files: dict[str, set[int]]) -> list[dict]:
     rows = []
     for path, lines in files.items():
         lines = {n for n in lines if n > 0}
+        _check_lines(report, path, lines, f" (covered by {test})")
         if lines:
             rows.append(
                 dict(
@@ -151,6 +164,8 @@ def load_coverage(engine: Engine, report, stream: CoverageStream, test: str | No
             if fc.path in seen:  # two spellings of one file in one report: a format already unions them
                 continue
             seen.add(fc.path)
+            _check_lines(report, fc.path, fc.lines)
+            _check_lines(report, fc.path, fc.branches, " (branches)")
             own = CoverageTotals()
             own.add(fc)
             # coverage.py JSON: the summary is the count, the line lists may hold non-statements.

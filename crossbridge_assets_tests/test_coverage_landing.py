@@ -6,18 +6,24 @@ absurd line numbers are refused with a reason."""
 
 import hashlib
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
+from crossbridge_assets.formats import open_report
 from crossbridge_assets.warehouse import schema
 from crossbridge_assets.warehouse.coverage import (
     coverage_runs,
     covering_tests,
+    load_archived_coverage,
+    merge_run,
+    refresh_runs,
+    run_merge,
 )
-from crossbridge_assets.warehouse.engine import make_engine
-from crossbridge_assets.warehouse.landing import QUARANTINED
+from crossbridge_assets.warehouse.engine import make_engine, migrate
+from crossbridge_assets.warehouse.landing import QUARANTINED, Landing
 from crossbridge_assets_tests.conftest import FIXTURES
 from crossbridge_assets_tests.test_cli import run_cli
 from crossbridge_assets_tests.test_coverage_e2e import ingest, table_count
@@ -57,6 +63,77 @@ def reports(settings) -> list:
 def run_of(settings, build: str) -> dict:
     (run,) = [r for r in coverage_runs(make_engine(settings.warehouse_url)) if r["build"] == build]
     return run
+
+
+# ---------------------------------------------------------------------------- coverage.py JSON figures
+
+
+def test_coveragepy_json_summaries_are_stored_and_merged(crossbridge_env, corpus_dir):
+    """envwizard's coverage.json (coverage.py 7.3.2) lists docstrings as executed: its lines
+    give 778/455, its summaries (the oracle) 763/440; the warehouse keeps the summaries."""
+    s = crossbridge_env
+    engine = make_engine(s.warehouse_url)
+    migrate(engine)
+    land = Landing(s, engine)
+    folder = s.inbox / "envwizard" / "main" / "1"
+    folder.mkdir(parents=True)
+    source = corpus_dir / "coverage" / "coveragepy-json" / "envwizard__coverage.json"
+    shutil.copyfile(source, folder / "coverage.json")
+    landed = land.land(folder / "coverage.json", "2026-11-01")
+    (report,) = [r for r in reports(s) if r.sha256 == landed.sha256]
+    load_archived_coverage(engine, report)
+    summaries = {name: f["summary"] for name, f in json.loads(source.read_text())["files"].items()}
+    with engine.connect() as conn:
+        stored = {r.path: (r.lines_valid, r.lines_covered) for r in conn.execute(select(schema.coverage_files))}
+    assert stored == {name: (f["num_statements"], f["covered_lines"]) for name, f in summaries.items()}
+
+    refresh_runs(engine)
+    (run,) = coverage_runs(engine)
+    assert (run["lines_valid"], run["lines_covered"], run["line_pct"], run["files"]) == (763, 440, 57.67, 11)
+    merged = run_merge(engine, run["run_id"])
+    assert (merged.totals.lines_valid, merged.totals.lines_covered) == (763, 440)
+    core = next(f for f in merged.file_figures() if f["file"] == "src/envwizard/core.py")
+    assert (core["lines_valid"], core["lines_covered"]) == (60, 57)
+
+
+def test_coveragepy_json_before_7_13_line_records():
+    """coverage.py 7.3.2 lists executed excluded lines (5) and docstrings (1, 9) in
+    executed_lines. Excluded lines are no code; the docstrings cannot be told from statements
+    without the source, so the summary gives the figures."""
+    stream = open_report(PY / "coverage-7.3.json")
+    assert stream.prefer_declared, "known before the first file is read"
+    (fc,) = list(stream)
+    assert 5 not in fc.lines
+    assert {n for n, h in fc.lines.items() if h == 0} == {21, 22, 23}
+    assert stream.file_totals["shapes.py"].as_dict() == {
+        "files": 1, "lines_valid": 11, "lines_covered": 8, "branches_valid": 0, "branches_covered": 0}
+    assert stream.effective_totals.as_dict()["lines_valid"] == 11
+
+    # The summary is the file's figure when the report is its only source in the run...
+    merged = merge_run([([fc], dict(stream.file_totals))])
+    assert (merged.totals.lines_valid, merged.totals.lines_covered) == (11, 8)
+    # ...lines are unioned when another report of the run has the file too.
+    other = open_report(PY / "coverage-7.3.json")
+    (fc2,) = list(other)
+    fc2.lines[21] = 1
+    merged = merge_run([([fc], dict(stream.file_totals)), ([fc2], dict(other.file_totals))])
+    assert (merged.totals.lines_valid, merged.totals.lines_covered) == (13, 11)
+
+
+def test_coveragepy_json_stored_counts_are_the_summaries(crossbridge_env, tmp_path):
+    s = crossbridge_env
+    engine = make_engine(s.warehouse_url)
+    migrate(engine)
+    write(s.inbox / "app" / "main" / "3", "coverage.json", (PY / "coverage-7.3.json").read_text())
+    landed = Landing(s, engine).land(s.inbox / "app" / "main" / "3" / "coverage.json", "2026-11-01")
+    (report,) = [r for r in reports(s) if r.sha256 == landed.sha256]
+    summary = load_archived_coverage(engine, report)
+    assert summary.least_covered == [{"file": "shapes.py", "line_pct": round(100 * 8 / 11, 2)}]
+    with engine.connect() as conn:
+        row = conn.execute(select(schema.coverage_files)).one()
+    assert (row.lines_valid, row.lines_covered, row.has_lines) == (11, 8, True)
+    refresh_runs(engine)
+    assert [(r["lines_valid"], r["lines_covered"]) for r in coverage_runs(engine)] == [(11, 8)]
 
 
 # ---------------------------------------------------------------------------- absurd line numbers

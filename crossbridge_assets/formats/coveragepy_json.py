@@ -2,11 +2,17 @@
 contexts (`--show-contexts`).
 
 Counting (shared/corpus/README.md): `totals` (num_statements, covered_lines, num_branches,
-covered_branches), equal to the sum of the per-file `summary` blocks. `executed_lines` also
-lists lines that are not statements (docstrings, decorators...), so the line records of a file
-can hold a few more lines than its summary: the summaries are the totals
-(CoverageStream.prefer_declared, per file in CoverageStream.file_totals), the line records are
-what ran and what did not.
+covered_branches), equal to the sum of the per-file `summary` blocks. Those are the figures
+(CoverageStream.prefer_declared, per file in CoverageStream.file_totals, set before the first
+file is read so that a loader storing each file as it goes takes them).
+
+The line records are what ran and what did not: `missing_lines` are statements; of
+`executed_lines`, coverage.py before 7.13.1 also lists lines that ran but are not statements.
+Those in `excluded_lines` are left out here. Module and class docstrings (`__doc__ = ...` runs)
+cannot be told from a statement without the source (a class docstring and a class attribute
+look the same in the lists), so the line records of such a file hold a few more covered lines
+than its summary; the summary stays the file's figure (warehouse.coverage.merge_run takes it
+when the report is the file's only source). From 7.13.1 on, `executed_lines` are statements.
 """
 
 from __future__ import annotations
@@ -52,10 +58,12 @@ def _summary(block: object) -> CoverageTotals:
 
 def _file(name: str, obj: dict, table: FileTable, stream: CoverageStream) -> FileCoverage:
     fc = table.get(name)
+    excluded = set(_lines(obj.get("excluded_lines")))  # never statements, though they may have run
     for n in _lines(obj.get("missing_lines")):
         fc.lines.setdefault(n, 0)
     for n in _lines(obj.get("executed_lines")):
-        fc.lines[n] = 1  # coverage.py records whether a line ran, not how often
+        if n not in excluded:
+            fc.lines[n] = 1  # coverage.py records whether a line ran, not how often
     arcs: dict[int, list[int]] = {}
     for key, taken in (("executed_branches", 1), ("missing_branches", 0)):
         for arc in obj.get(key) or ():
@@ -77,7 +85,7 @@ def _file(name: str, obj: dict, table: FileTable, stream: CoverageStream) -> Fil
         per_test = stream.per_test if stream.per_test is not None else {}
         for line, names in contexts.items():
             n = to_int(line)
-            if n is None or not isinstance(names, list):
+            if n is None or n in excluded or not isinstance(names, list):
                 continue
             for ctx in names:
                 if ctx:  # "" is code run outside any test (imports, collection)
@@ -112,7 +120,6 @@ def _read(path: Path, stream: CoverageStream) -> Iterator[FileCoverage]:
         for t in stream.file_totals.values():
             add_totals(totals, t)
     stream.declared_totals = totals
-    stream.prefer_declared = True
 
 
 def open_coveragepy_json(path: Path) -> CoverageStream:
@@ -122,6 +129,8 @@ def open_coveragepy_json(path: Path) -> CoverageStream:
         yield from _read(Path(path), stream)
 
     stream = CoverageStream(info, records())
+    # Known before the first file: a loader reads file_totals file by file while it streams.
+    stream.prefer_declared = True
     return stream
 
 

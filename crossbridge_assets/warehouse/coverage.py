@@ -15,6 +15,7 @@ from sqlalchemy import Engine, and_, delete, func, insert, select
 
 from crossbridge_assets.formats import FormatError, open_report
 from crossbridge_assets.formats._coverage import (
+    add_totals,
     context_to_test,
     decode_ranges,
     encode_ranges,
@@ -249,13 +250,18 @@ class RunMerge:
     files: dict[str, FileCoverage]  # union of the line records
     counts_only: dict[str, CoverageTotals]  # files no report of the run has lines for
     totals: CoverageTotals
+    # Files whose only report states its own counts for them (coverage.py JSON summaries):
+    # those counts are the file's figures, its line records stay what ran and what did not.
+    declared: dict[str, CoverageTotals] = field(default_factory=dict)
 
     def file_figures(self) -> list[dict]:
         """path, lines_valid, lines_covered, line_pct of every file, least covered first."""
         rows = []
         for path, fc in self.files.items():
-            t = CoverageTotals()
-            t.add(fc)
+            t = self.declared.get(path)
+            if t is None:
+                t = CoverageTotals()
+                t.add(fc)
             rows.append(dict(file=path, lines_valid=t.lines_valid, lines_covered=t.lines_covered,
                              branches_valid=t.branches_valid, branches_covered=t.branches_covered))
         for path, t in self.counts_only.items():
@@ -267,32 +273,42 @@ class RunMerge:
 
 
 def merge_run(reports: Iterable[tuple[Iterable[FileCoverage], dict[str, CoverageTotals]]]) -> RunMerge:
-    """Union of the reports of one run: (line records, counts of files without lines) each.
+    """Union of the reports of one run: (line records, the report's own per-file counts) each.
 
-    Lines follow merge_coverage (a line is covered if any report covers it). A file that no
-    report has lines for keeps the counts of the report covering most of it: counts cannot be
-    unioned, and the larger is what is known to have run."""
+    Lines follow merge_coverage (a line is covered if any report covers it). The counts of a
+    file the report has no lines for: a file that no report has lines for keeps the counts of
+    the report covering most of it (counts cannot be unioned, and the larger is what is known
+    to have run). The counts of a file the report has lines for (coverage.py JSON, whose lines
+    can hold non-statements): the file's figures when no other report of the run has its lines."""
     streams: list[list[FileCoverage]] = []
     counts: dict[str, CoverageTotals] = {}
+    declared: dict[str, CoverageTotals] = {}
+    sources: dict[str, int] = defaultdict(int)  # reports with line records of a file
     for records, file_counts in reports:
-        streams.append(list(records))
+        records = list(records)
+        streams.append(records)
+        with_lines = {fc.path for fc in records}
+        for path in with_lines:
+            sources[path] += 1
         for path, t in file_counts.items():
+            if path in with_lines:
+                declared[path] = t
+                continue
             best = counts.get(path)
             if best is None or (t.lines_covered, t.lines_valid) > (best.lines_covered, best.lines_valid):
                 counts[path] = t
     files = merge_coverage(streams)
     counts_only = {p: t for p, t in counts.items() if p not in files}
-    totals = merged_totals(files)
-    for t in counts_only.values():
-        totals.files += 1
-        totals.lines_valid += t.lines_valid
-        totals.lines_covered += t.lines_covered
-        totals.branches_valid += t.branches_valid
-        totals.branches_covered += t.branches_covered
-    return RunMerge(files, counts_only, totals)
+    declared = {p: t for p, t in declared.items() if sources[p] == 1}
+    totals = merged_totals(fc for p, fc in files.items() if p not in declared)
+    for t in (*declared.values(), *counts_only.values()):
+        add_totals(totals, t)  # a file's counts: files=1
+    return RunMerge(files, counts_only, totals, declared)
 
 
 def _report_inputs(conn, shas: list[str]) -> dict[str, tuple[list[FileCoverage], dict[str, CoverageTotals]]]:
+    """Per report: its line records, and its counts of the files it has no lines for or whose
+    stored counts are not those of its lines (the report's own, see merge_run)."""
     out: dict[str, tuple[list[FileCoverage], dict[str, CoverageTotals]]] = {s: ([], {}) for s in shas}
     for start in range(0, len(shas), 500):
         chunk = shas[start : start + 500]
@@ -302,10 +318,15 @@ def _report_inputs(conn, shas: list[str]) -> dict[str, tuple[list[FileCoverage],
             )
         ):
             out[row.report_sha256][0].append(file_record(row.path, row.covered, row.uncovered, row.branches, row.functions))
-        for row in conn.execute(select(CF).where(and_(CF.c.report_sha256.in_(chunk), CF.c.has_lines.is_(False)))):
-            out[row.report_sha256][1][row.path] = CoverageTotals(
-                1, row.lines_valid, row.lines_covered, row.branches_valid, row.branches_covered
-            )
+        own: dict[tuple[str, str], CoverageTotals] = {}
+        for sha in chunk:
+            for fc in out[sha][0]:
+                own[(sha, fc.path)] = t = CoverageTotals()
+                t.add(fc)
+        for row in conn.execute(select(CF).where(CF.c.report_sha256.in_(chunk))):
+            t = CoverageTotals(1, row.lines_valid, row.lines_covered, row.branches_valid, row.branches_covered)
+            if own.get((row.report_sha256, row.path)) != t:
+                out[row.report_sha256][1][row.path] = t
     return out
 
 

@@ -94,6 +94,8 @@ def _run_and_report(settings, files, instance, partition=None) -> int:
 def cmd_ingest(args) -> int:
     from crossbridge_assets.defs.ingest import local_instance, stage
     from crossbridge_assets.instance import ensure_dagster_home
+    from crossbridge_assets.warehouse.coverage import coverage_runs, refresh_runs
+    from crossbridge_assets.warehouse.engine import make_engine
 
     s = _settings()
     missing = [p for p in args.paths if not Path(p).exists()]
@@ -115,7 +117,25 @@ def cmd_ingest(args) -> int:
     if not staged.files:
         _err("nothing to ingest: the given folders hold no files")
         return EXIT_UNREADABLE
-    return _run_and_report(s, staged.files, local_instance())
+    code = _run_and_report(s, staged.files, local_instance())
+    # Per-run coverage as coverage_by_run computes it, so that patch-coverage and summary see
+    # this run now rather than after the next automation tick.
+    engine = make_engine(s.warehouse_url)
+    changed = set(refresh_runs(engine))
+    for run in coverage_runs(engine):
+        if run["run_id"] in changed:
+            print(f"  coverage {run['project']}/{run['branch']} #{run['build'] or run['run_id']}: {_coverage_figures(run)}")
+    return code
+
+
+def _coverage_figures(run: dict) -> str:
+    """A coverage run in words: line %, branch %, shards seen/expected, complete or waiting."""
+    def pct(value) -> str:
+        return "-" if value is None else f"{value:.2f}%"
+
+    shards = f"{run['shards_seen']}/{run['shards_expected']}" if run["shards_expected"] else str(run["shards_seen"])
+    status = "complete" if run["complete"] else "waiting for shards"
+    return f"lines {pct(run['line_pct'])}, branches {pct(run['branch_pct'])}, shards {shards} ({status})"
 
 
 def cmd_demo(args) -> int:
@@ -160,16 +180,29 @@ def cmd_summary(args) -> int:
     if not runs:
         print("no runs yet: drop reports into the inbox, or try `crossbridge demo`")
         return EXIT_OK
-    header = f"{'project':<20} {'branch':<22} {'build':<10} {'started':<17} {'tests':>6} {'pass':>6} {'fail':>5} {'err':>4} {'skip':>5} {'flaky':>5} {'rate':>7}"
-    print(header)
-    print("-" * len(header))
-    for r in runs:
+
+    def run_columns(r: dict) -> str:
         started = (r["started_at"] or r["created_at"] or "")[:16].replace("T", " ")
-        print(
-            f"{r['project'][:20]:<20} {r['branch'][:22]:<22} {str(r['build'] or '-')[:10]:<10} {started:<17} "
-            f"{r['tests']:>6} {r['passed']:>6} {r['failures']:>5} {r['errors']:>4} {r['skipped']:>5} {r['flaky']:>5} "
-            f"{r['pass_rate'] * 100:>6.1f}%"
-        )
+        return f"{r['project'][:20]:<20} {r['branch'][:22]:<22} {str(r['build'] or '-')[:10]:<10} {started:<17}"
+
+    tested = [r for r in runs if r["tests"] is not None]
+    if tested:
+        header = f"{'project':<20} {'branch':<22} {'build':<10} {'started':<17} {'tests':>6} {'pass':>6} {'fail':>5} {'err':>4} {'skip':>5} {'flaky':>5} {'rate':>7}"
+        print(header)
+        print("-" * len(header))
+        for r in tested:
+            print(
+                f"{run_columns(r)} {r['tests']:>6} {r['passed']:>6} {r['failures']:>5} {r['errors']:>4} {r['skipped']:>5} "
+                f"{r['flaky']:>5} {r['pass_rate'] * 100:>6.1f}%"
+            )
+    covered = [r for r in runs if r["coverage"] is not None]
+    if covered:
+        if tested:
+            print()
+        rows = [f"{run_columns(r)} {_coverage_figures(r['coverage'])}" for r in covered]
+        print(f"{'project':<20} {'branch':<22} {'build':<10} {'started':<17} coverage")
+        print("-" * max(map(len, rows)))
+        print("\n".join(rows))
     return EXIT_OK
 
 
@@ -398,7 +431,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--ci-url")
     sp.set_defaults(func=cmd_ingest)
 
-    sp = sub.add_parser("summary", help="recent runs per project and branch")
+    sp = sub.add_parser("summary", help="recent runs per project and branch: test results and coverage")
     sp.add_argument("--json", action="store_true")
     sp.add_argument("--project")
     sp.add_argument("--limit", type=int, default=5, help="runs per project and branch (default 5)")

@@ -136,6 +136,47 @@ def test_coveragepy_json_stored_counts_are_the_summaries(crossbridge_env, tmp_pa
     assert [(r["lines_valid"], r["lines_covered"]) for r in coverage_runs(engine)] == [(11, 8)]
 
 
+# ---------------------------------------------------------------------------- CLI: ingest, patch-coverage, summary
+
+
+def test_ingest_leaves_coverage_ready_for_patch_coverage_and_summary(crossbridge_env, capsys, monkeypatch, tmp_path):
+    a = write(tmp_path / "a", "lcov.info", SHARD_A)
+    write(tmp_path / "r", "junit.xml", JUNIT.read_text())
+    cli_ingest(capsys, monkeypatch, tmp_path, "--project", "app", "--branch", "main", "--build", "9",
+               "--shard", "1", "--shards-expected", "2", str(a), str(tmp_path / "r"))
+    diff = tmp_path / "change.diff"
+    diff.write_text("diff --git a/src/pkg/calc.py b/src/pkg/calc.py\n--- a/src/pkg/calc.py\n+++ b/src/pkg/calc.py\n"
+                    "@@ -1,3 +1,4 @@\n x\n-y\n+y2\n+z\n w\n")  # lines 2 and 3 changed
+    code, out, err = run_cli(capsys, "patch-coverage", "--diff-file", str(diff), "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["files"]["src/pkg/calc.py"]["covered"] == [2] and report["files"]["src/pkg/calc.py"]["uncovered"] == [3]
+
+    code, out, _ = run_cli(capsys, "summary")
+    assert code == 0
+    lines = out.splitlines()
+    (tested,) = [line.split() for line in lines if line.startswith("app") and "lines" not in line]
+    assert tested[:3] == ["app", "main", "9"] and tested[5:] == ["6", "3", "1", "1", "1", "0", "60.0%"]
+    (cov,) = [line.split(None, 5) for line in lines if "lines 50.00%" in line]
+    assert cov[:3] == ["app", "main", "9"] and cov[5] == "lines 50.00%, branches -, shards 1/2 (waiting for shards)"
+
+    code, out, _ = run_cli(capsys, "summary", "--json")
+    (run,) = json.loads(out)
+    assert (run["build"], run["tests"]) == ("9", 6)
+    assert run["coverage"] == {"line_pct": 50.0, "branch_pct": None, "shards_seen": 1, "shards_expected": 2,
+                               "complete": False, "files": 1, "formats": "lcov"}
+
+
+def test_summary_lists_a_run_with_coverage_only(crossbridge_env, capsys, monkeypatch, tmp_path):
+    a = write(tmp_path / "a", "lcov.info", SHARD_A)
+    cli_ingest(capsys, monkeypatch, tmp_path, "--project", "app", "--build", "5", str(a))
+    code, out, _ = run_cli(capsys, "summary", "--json")
+    (run,) = json.loads(out)
+    assert (run["tests"], run["pass_rate"], run["coverage"]["complete"]) == (None, None, True)
+    code, out, _ = run_cli(capsys, "summary")
+    assert "tests" not in out and "lines 50.00%, branches -, shards 1 (complete)" in out
+
+
 # ---------------------------------------------------------------------------- absurd line numbers
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Iterable
 
-from sqlalchemy import Engine, and_, case, func, select
+from sqlalchemy import Engine, and_, case, func, or_, select
 
 from crossbridge_assets.warehouse import schema
 from crossbridge_assets.warehouse.landing import LANDED, QUARANTINED
@@ -64,9 +64,14 @@ def report_counts(engine: Engine, partition: str | None = None) -> dict[str, int
     return {status: n for status, n in rows}
 
 
+# What a run summary says about a run's coverage (coverage_runs, merged over its shards).
+COVERAGE_SUMMARY = ("line_pct", "branch_pct", "shards_seen", "shards_expected", "complete", "files", "formats")
+
+
 def run_summaries(engine: Engine, per_branch: int = 5, project: str | None = None) -> list[dict]:
-    """The most recent runs of every project and branch with their counts."""
-    T, TR = schema.test_runs, schema.test_results
+    """The most recent runs of every project and branch: their test counts (None when the run
+    sent no test results) and their merged coverage under "coverage" (None when it sent none)."""
+    T, TR, CR = schema.test_runs, schema.test_results, schema.coverage_runs
     counts = (
         select(
             TR.c.run_id,
@@ -82,32 +87,40 @@ def run_summaries(engine: Engine, per_branch: int = 5, project: str | None = Non
         .subquery()
     )
     ordering = func.coalesce(T.c.started_at, T.c.created_at)
-    ranked = select(
-        T.c.run_id,
-        T.c.project,
-        T.c.branch,
-        T.c.build,
-        T.c.commit_sha,
-        T.c.started_at,
-        T.c.created_at,
-        func.row_number().over(partition_by=(T.c.project, T.c.branch), order_by=ordering.desc()).label("rank"),
+    ranked = (
+        select(
+            T.c.run_id,
+            T.c.project,
+            T.c.branch,
+            T.c.build,
+            T.c.commit_sha,
+            T.c.started_at,
+            T.c.created_at,
+            counts.c.tests, counts.c.passed, counts.c.failures, counts.c.errors, counts.c.skipped,
+            counts.c.flaky, counts.c.duration,
+            *(CR.c[key].label("coverage_" + key) for key in COVERAGE_SUMMARY),
+            CR.c.run_id.label("coverage_run"),
+            func.row_number().over(partition_by=(T.c.project, T.c.branch), order_by=ordering.desc()).label("rank"),
+        )
+        .outerjoin(counts, counts.c.run_id == T.c.run_id)
+        .outerjoin(CR, CR.c.run_id == T.c.run_id)
+        .where(or_(counts.c.run_id.is_not(None), CR.c.run_id.is_not(None)))
     )
     if project:
         ranked = ranked.where(T.c.project == project)
     ranked = ranked.subquery()
-    stmt = (
-        select(ranked, counts.c.tests, counts.c.passed, counts.c.failures, counts.c.errors, counts.c.skipped,
-               counts.c.flaky, counts.c.duration)
-        .join(counts, counts.c.run_id == ranked.c.run_id)
-        .where(ranked.c.rank <= per_branch)
-        .order_by(ranked.c.project, ranked.c.branch, ranked.c.rank)
-    )
+    stmt = select(ranked).where(ranked.c.rank <= per_branch).order_by(ranked.c.project, ranked.c.branch, ranked.c.rank)
     out = []
     with engine.connect() as conn:
         for row in conn.execute(stmt):
             d = dict(row._mapping)
-            executed = (d["tests"] or 0) - (d["skipped"] or 0)
-            d["pass_rate"] = round((d["passed"] or 0) / executed, 4) if executed else 1.0
+            if d["tests"] is not None:
+                executed = d["tests"] - (d["skipped"] or 0)
+                d["pass_rate"] = round((d["passed"] or 0) / executed, 4) if executed else 1.0
+            else:
+                d["pass_rate"] = None
+            coverage = {key: d.pop("coverage_" + key) for key in COVERAGE_SUMMARY}
+            d["coverage"] = coverage if d.pop("coverage_run") is not None else None
             for key in ("started_at", "created_at"):
                 d[key] = d[key].isoformat() if d[key] is not None and hasattr(d[key], "isoformat") else d[key]
             d.pop("rank", None)

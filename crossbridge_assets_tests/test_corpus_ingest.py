@@ -45,11 +45,10 @@ def _ingest_corpus_in_one_batch(s, dagster_instance, corpus_dir):
     # Copy the corpus into the inbox, settled (old mtimes), keeping its folder layout.
     target = s.inbox / DROP
     shutil.copytree(corpus_dir / "results", target)
-    # One deliberate byte-identical copy under another name, so deduplication is exercised
-    # even while the corpus itself holds no two identical files.
+    # One deliberate byte-identical copy under another name beside it (the same run), so
+    # deduplication is exercised even while the corpus itself holds no two identical files.
     original = next(r for r in rows if r["tests"] != "error" and int(r["tests"]) > 0)
-    copy = target / "duplicates" / ("copy-of-" + Path(original["local_path"]).name)
-    copy.parent.mkdir()
+    copy = target / Path(original["local_path"]).parent.name / ("copy-of-" + Path(original["local_path"]).name)
     shutil.copyfile(original["path"], copy)
     rows = [*rows, {**original, "local_path": str(copy), "path": copy}]
     old = time.time() - 60
@@ -57,7 +56,7 @@ def _ingest_corpus_in_one_batch(s, dagster_instance, corpus_dir):
         if path.is_file():
             os.utime(path, (old, old))
 
-    # Identical files (same sha256) are landed once by design: expectations are per content.
+    # Identical files of one run are landed once by design: expectations are per content.
     by_sha: dict[str, list[dict]] = defaultdict(list)
     for row in rows:
         sha = _sha256(row["path"])
@@ -91,7 +90,7 @@ def test_whole_results_corpus_in_one_batch(crossbridge_env, dagster_instance, co
 
     engine = make_engine(s.warehouse_url)
     with engine.connect() as conn:
-        reports = {r.sha256: r for r in conn.execute(select(schema.reports))}
+        reports = {_sha256(Path(r.archive_path)): r for r in conn.execute(select(schema.reports))}  # by content
         counts: dict[str, dict[str, int]] = defaultdict(dict)
         for sha, status, n in conn.execute(
             select(schema.test_results.c.report_sha256, schema.test_results.c.status, func.count()).group_by(
@@ -110,20 +109,20 @@ def test_whole_results_corpus_in_one_batch(crossbridge_env, dagster_instance, co
         report = reports[sha]
         # The row is named after one of the identical files; the others left no row of their own.
         assert report.original_name in names, (report.original_name, names)
-        assert sum(1 for name in names if name in by_name and by_name[name].sha256 == sha) == 1, names
+        assert sum(1 for name in names if name in by_name and by_name[name].sha256 == report.sha256) == 1, names
         oracle = group[0]
         if oracle["tests"] == "error":
             if report.status != "quarantined" or not (report.reason or "").strip():
                 problems.append(f"{names[0]}: expected quarantined with a reason, got {report.status} {report.reason!r}")
-            elif not (s.quarantine / report.partition / sha).exists():
+            elif not (s.quarantine / report.partition / report.sha256).exists():
                 problems.append(f"{names[0]}: quarantined but not in the quarantine folder")
-            if counts.get(sha):
-                problems.append(f"{names[0]}: quarantined yet has test_results rows {counts[sha]}")
+            if counts.get(report.sha256):
+                problems.append(f"{names[0]}: quarantined yet has test_results rows {counts[report.sha256]}")
             continue
         if report.status != "landed":
             problems.append(f"{names[0]}: expected landed, got {report.status}: {report.reason}")
             continue
-        got = counts.get(sha, {})
+        got = counts.get(report.sha256, {})
         tests = sum(got.values())
         failed = got.get(FAILED, 0) + got.get(ERROR, 0)
         skipped = got.get(SKIPPED, 0)
@@ -164,7 +163,7 @@ def test_corpus_batch_checks_and_metadata(crossbridge_env, dagster_instance, cor
     by_sha, result = _ingest_corpus_in_one_batch(s, dagster_instance, corpus_dir)
     engine = make_engine(s.warehouse_url)
     with engine.connect() as conn:
-        names = {r.sha256: r.original_name for r in conn.execute(select(schema.reports))}
+        names = {_sha256(Path(r.archive_path)): r.original_name for r in conn.execute(select(schema.reports))}
 
     # The oracle side, computed from the files themselves: every distinct landed report once.
     warnings: dict[str, list[str]] = {}

@@ -10,9 +10,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from crossbridge_assets.definitions import defs
 from crossbridge_assets.formats import open_report
+from crossbridge_assets.warehouse import landing as landing_mod
 from crossbridge_assets.warehouse import schema
 from crossbridge_assets.warehouse.coverage import (
     coverage_runs,
@@ -23,7 +25,7 @@ from crossbridge_assets.warehouse.coverage import (
     run_merge,
 )
 from crossbridge_assets.warehouse.engine import make_engine, migrate
-from crossbridge_assets.warehouse.landing import QUARANTINED, Landing
+from crossbridge_assets.warehouse.landing import LANDED, QUARANTINED, Landing, file_sha256, report_key
 from crossbridge_assets_tests.conftest import FIXTURES
 from crossbridge_assets_tests.test_cli import run_cli
 from crossbridge_assets_tests.test_coverage_e2e import ingest, table_count
@@ -63,6 +65,154 @@ def reports(settings) -> list:
 def run_of(settings, build: str) -> dict:
     (run,) = [r for r in coverage_runs(make_engine(settings.warehouse_url)) if r["build"] == build]
     return run
+
+
+# ---------------------------------------------------------------------------- the report key
+
+
+def test_report_key_is_the_content_hash_plus_what_places_the_report():
+    content = "ab" * 32
+    assert report_key(content, {}) == content
+    placed = report_key(content, {"project": "app", "build": "44", "shard": "1"})
+    assert len(placed) == 64 and placed != content
+    assert placed == report_key(content, {"shard": "1", "build": "44", "project": "app"}), "order does not matter"
+    assert placed != report_key(content, {"project": "app", "build": "44", "shard": "2"})
+    assert placed != report_key(content, {"project": "app", "build": "44", "shard": "1", "test": "t::a"})
+    # What describes the run rather than placing the report makes no second copy; nor do the
+    # default project and branch (a file with no metadata at all keeps its content hash).
+    sidecar = {"metadata": {"project": "default", "branch": "default", "shards_expected": 3,
+                            "started_at": "2026-11-30T10:00:00+00:00", "ci_url": "https://ci/1", "source": "manifest"}}
+    assert landing_mod.placement_of(sidecar) == {}
+    sidecar["metadata"]["build"] = 7
+    sidecar["test"] = "t::a"
+    assert landing_mod.placement_of(sidecar) == {"build": "7", "test": "t::a"}
+
+
+# ---------------------------------------------------------------------------- Finding: same bytes, other run
+
+
+def test_the_same_shard_file_for_another_build_is_its_own_report(crossbridge_env, capsys, monkeypatch, tmp_path):
+    """Build 42 and build 44 send byte-identical shard-1 files: build 44 is complete with both
+    of its shards, and sending build 44's shard 1 again changes nothing."""
+    s = crossbridge_env
+    a = write(tmp_path / "a", "lcov.info", SHARD_A)
+    b = write(tmp_path / "b", "lcov.info", SHARD_B)
+    cli_ingest(capsys, monkeypatch, tmp_path, "--project", "app", "--branch", "main", "--build", "42",
+               "--shard", "1", "--shards-expected", "3", str(a))
+    out = cli_ingest(capsys, monkeypatch, tmp_path, "--project", "app", "--branch", "main", "--build", "44",
+                     "--shard", "1", "--shards-expected", "2", str(a))
+    assert "coverage app/main #44: lines 50.00%, branches -, shards 1/2 (waiting for shards)" in out
+    out = cli_ingest(capsys, monkeypatch, tmp_path, "--project", "app", "--branch", "main", "--build", "44",
+                     "--shard", "2", "--shards-expected", "2", str(b))
+    assert "coverage app/main #44: lines 75.00%, branches -, shards 2/2 (complete)" in out
+
+    rows = reports(s)
+    assert [(r.build, r.shard, r.status) for r in rows] == [("42", "1", LANDED), ("44", "1", LANDED), ("44", "2", LANDED)]
+    assert len({r.sha256 for r in rows}) == 3
+    for r in rows:
+        archived = Path(r.archive_path)
+        assert archived.name == r.sha256
+        assert json.loads(Path(r.archive_path + ".json").read_text())["content_sha256"] == file_sha256(archived)[0]
+    assert {file_sha256(Path(r.archive_path))[0] for r in rows if r.shard == "1"} == {sha256(SHARD_A)}
+    run44 = run_of(s, "44")
+    assert (run44["shards_seen"], run44["shards_expected"], run44["complete"]) == (2, 2, True)
+    assert (run44["lines_covered"], run44["lines_valid"]) == (3, 4)
+    assert run_of(s, "42")["complete"] is False
+
+    # The same file sent again for the same build and shard: the same report, no new row.
+    before = {t.name: table_count(s, t) for t in (schema.reports, *schema.COVERAGE_TABLES)}
+    out = cli_ingest(capsys, monkeypatch, tmp_path, "--project", "app", "--branch", "main", "--build", "44",
+                     "--shard", "1", "--shards-expected", "2", str(a))
+    assert "1 succeeded" in out and "coverage app/main" not in out, "no run changed"
+    assert {t.name: table_count(s, t) for t in (schema.reports, *schema.COVERAGE_TABLES)} == before
+
+
+def test_identical_per_test_reports_keep_their_own_test(crossbridge_env, dagster_instance):
+    """Two tests that ran the same lines write the same per-test LCOV: each is its test's
+    report; a backfill of the day, and a rebuild from the archive alone, give the same rows."""
+    s = crossbridge_env
+    folder = "drop-70"
+    drop(s, "a.info", folder, text=SHARD_A)
+    drop(s, "b.info", folder, text=SHARD_A)
+    (s.inbox / folder / "crossbridge.json").write_text(json.dumps(
+        {"project": "app", "branch": "main", "build": "70",
+         "files": {"a.info": {"test": "tests/t.py::test_a"}, "b.info": {"test": "tests/t.py::test_b"}}}))
+    _, results = ingest(dagster_instance)
+    engine = make_engine(s.warehouse_url)
+    found = covering_tests(engine, "src/pkg/calc.py", 2)
+    assert [t["test"] for t in found] == ["tests/t.py::test_a", "tests/t.py::test_b"]
+    assert covering_tests(engine, "src/pkg/calc.py", 3) == []
+
+    tables = (schema.reports, *schema.COVERAGE_TABLES)
+    before = {t.name: table_count(s, t) for t in tables}
+    assert before == {"reports": 2, "test_coverage_map": 2, "coverage_lines": 2, "coverage_files": 2}
+    job = defs.resolve_job_def("ingest")
+    partition = results[0].dagster_run.tags["dagster/partition"]
+    for _ in range(2):
+        assert job.execute_in_process(partition_key=partition, instance=dagster_instance).success
+    assert {t.name: table_count(s, t) for t in tables} == before
+
+    with engine.begin() as conn:
+        for table in (*schema.COVERAGE_TABLES, schema.coverage_runs, schema.test_runs, schema.reports):
+            conn.execute(table.delete())
+    assert job.execute_in_process(partition_key=partition, instance=dagster_instance).success
+    assert {t.name: table_count(s, t) for t in tables} == before
+    assert [t["test"] for t in covering_tests(engine, "src/pkg/calc.py", 2)] == ["tests/t.py::test_a", "tests/t.py::test_b"]
+
+
+def test_identical_junit_files_of_two_builds_are_two_runs(crossbridge_env, dagster_instance):
+    s = crossbridge_env
+    drop(s, "junit.xml", "shop/main/7", source=JUNIT)
+    drop(s, "junit.xml", "shop/main/8", source=JUNIT)
+    drop(s, "copy-of-junit.xml", "shop/main/8", source=JUNIT)  # sent twice for build 8
+    ingest(dagster_instance)
+    engine = make_engine(s.warehouse_url)
+    with engine.connect() as conn:
+        per_run = dict(conn.execute(
+            select(schema.test_runs.c.build, func.count())
+            .select_from(schema.test_results.join(schema.test_runs, schema.test_runs.c.run_id == schema.test_results.c.run_id))
+            .group_by(schema.test_runs.c.build)
+        ).all())
+    assert per_run == {"7": 6, "8": 6}
+    assert [r.build for r in reports(s)].count("8") == 1
+
+
+def test_a_report_landed_under_its_content_hash_keeps_that_key(crossbridge_env, monkeypatch, tmp_path):
+    """Warehouses filled before the key held run metadata: a copy of one of their reports sent
+    for the same run is found under its content hash; for another run it is a report of its own."""
+    s = crossbridge_env
+    engine = make_engine(s.warehouse_url)
+    migrate(engine)
+    land = Landing(s, engine)
+    write(s.inbox / "app" / "main" / "44", "lcov.info", SHARD_A)
+    with monkeypatch.context() as m:
+        m.setattr(landing_mod, "report_key", lambda content, placement: content)  # the former key
+        old = land.land(s.inbox / "app" / "main" / "44" / "lcov.info", "2026-11-01")
+    content = sha256(SHARD_A)
+    assert old.sha256 == content and (s.archive / "2026-11-01" / content).exists()
+
+    write(s.inbox / "app" / "main" / "44", "lcov.info", SHARD_A)
+    again = land.land(s.inbox / "app" / "main" / "44" / "lcov.info", "2026-11-02")
+    assert again.duplicate and again.sha256 == content
+    write(s.inbox / "app" / "main" / "45", "lcov.info", SHARD_A)
+    other = land.land(s.inbox / "app" / "main" / "45" / "lcov.info", "2026-11-02")
+    assert not other.duplicate and other.sha256 != content
+    assert [(r.sha256, r.build) for r in reports(s)] == [(content, "44"), (other.sha256, "45")]
+
+
+def test_a_broken_manifest_never_replaces_a_landed_report(crossbridge_env):
+    s = crossbridge_env
+    engine = make_engine(s.warehouse_url)
+    migrate(engine)
+    land = Landing(s, engine)
+    write(s.inbox, "lcov.info", SHARD_A)
+    first = land.land(s.inbox / "lcov.info", "2026-11-01")
+    assert first.status == LANDED and first.sha256 == file_sha256(s.archive / "2026-11-01" / first.sha256)[0]
+    write(s.inbox / "drop", "lcov.info", SHARD_A)
+    (s.inbox / "drop" / "crossbridge.json").write_text("{not json")
+    bad = land.land(s.inbox / "drop" / "lcov.info", "2026-11-01")
+    assert bad.status == QUARANTINED and "not valid JSON" in bad.reason and bad.sha256 != first.sha256
+    assert {(r.sha256, r.status) for r in reports(s)} == {(first.sha256, LANDED), (bad.sha256, QUARANTINED)}
 
 
 # ---------------------------------------------------------------------------- coverage.py JSON figures

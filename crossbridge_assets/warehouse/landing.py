@@ -1,11 +1,19 @@
 """Landing: the archive and the `reports` table, the system of record.
 
-A file leaves the inbox for `archive/<day>/<sha256>` (or `quarantine/<day>/<sha256>` with a
-reason), with a JSON sidecar beside it holding its original name, where it was found and its
-run metadata, so that the warehouse can be rebuilt from the folders alone.
+A file leaves the inbox for `archive/<day>/<key>` (or `quarantine/<day>/<key>` with a reason),
+with a JSON sidecar beside it holding its original name, where it was found and its run
+metadata, so that the warehouse can be rebuilt from the folders alone.
 
-Order of effects makes retries safe: copy into the archive (content-addressed, so a second copy
-is the same file), commit the row, and only then remove the inbox file.
+A report's key (`reports.sha256`, the `report_sha256` of its rows) is the sha256 of its content
+and of what places it: project, branch, build, commit, shard, and the test of a per-test
+report (report_key). The same bytes sent for another run, shard or test are another report
+(LCOV and Istanbul files carry no timestamp: identical files of different runs are common);
+the same bytes with the same placement are the same report, landed once. A file without any
+of that metadata keeps its plain content hash, and so do the reports landed before the key
+held placement (a copy of one of those with the same placement is found under that key).
+
+Order of effects makes retries safe: copy into the archive (addressed by the key, so a second
+copy is the same file), commit the row, and only then remove the inbox file.
 """
 
 from __future__ import annotations
@@ -26,7 +34,15 @@ from crossbridge_assets.settings import Settings
 from crossbridge_assets.warehouse import schema
 from crossbridge_assets.warehouse.engine import now
 from crossbridge_assets.model import KIND_PROFILING
-from crossbridge_assets.warehouse.run_metadata import ManifestError, RunMetadata, drop_of, manifest_entry, resolve
+from crossbridge_assets.warehouse.run_metadata import (
+    DEFAULT_BRANCH,
+    DEFAULT_PROJECT,
+    ManifestError,
+    RunMetadata,
+    drop_of,
+    manifest_entry,
+    resolve,
+)
 
 LANDED = "landed"
 QUARANTINED = "quarantined"
@@ -54,6 +70,31 @@ def file_sha256(path: Path) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
+# Run metadata that tells one report of the same bytes from another (started_at, ci_url and
+# shards_expected describe the run, they do not make a second copy of a report).
+PLACEMENT = ("project", "branch", "build", "commit", "shard")
+_DEFAULTS = {"project": DEFAULT_PROJECT, "branch": DEFAULT_BRANCH}
+
+
+def placement_of(sidecar: dict) -> dict[str, str]:
+    """What places an archived report, from its sidecar: the run metadata in PLACEMENT (the
+    default project and branch count as none) and the test of a per-test report."""
+    meta = sidecar.get("metadata") or {}
+    out = {k: str(meta[k]) for k in PLACEMENT if meta.get(k) is not None and meta[k] != _DEFAULTS.get(k)}
+    if sidecar.get("test"):
+        out["test"] = str(sidecar["test"])
+    return out
+
+
+def report_key(content_sha256: str, placement: dict[str, str]) -> str:
+    """The key of a report: its content hash alone when nothing places it, else the sha256 of
+    the content hash and the placement."""
+    if not placement:
+        return content_sha256
+    text = json.dumps(placement, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(f"{content_sha256}\n{text}".encode()).hexdigest()
+
+
 def arrival(path: Path) -> datetime:
     return datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc)
 
@@ -79,43 +120,61 @@ class Landing:
         if not path.exists():
             self.log.info("file already gone from the inbox", report=str(path))
             return None
-        sha256, size = file_sha256(path)
+        content, size = file_sha256(path)
         name = path.name
-        existing = self._row(sha256)
-        if existing is not None and existing.status == LANDED:
-            self.log.info("duplicate report skipped", report=name, sha256=sha256, first_seen=existing.partition)
-            path.unlink(missing_ok=True)
-            return Landed(sha256, name, LANDED, existing.kind, existing.format, duplicate=True)
-
         try:
             source = str(path.resolve().relative_to(self.settings.inbox.resolve()))
         except ValueError:
             source = str(path)
-        sidecar = {"original_name": name, "source_path": source, "arrived_at": arrival(path).isoformat(), "size": size}
+        sidecar = {"original_name": name, "source_path": source, "arrived_at": arrival(path).isoformat(), "size": size,
+                   "content_sha256": content}
+        spec = problem = None
         try:
             meta = resolve(path, self.settings.inbox)
         except ManifestError as exc:
-            sidecar["metadata"] = RunMetadata().to_json()
-            return self._quarantine_new(path, partition, sha256, sidecar, f"manifest {exc.path}: {exc.reason}", batch)
-        try:
-            spec = detect(path)
-        except FormatError as exc:
-            sidecar["metadata"] = meta.to_json()
-            return self._quarantine_new(path, partition, sha256, sidecar, exc.reason, batch)
-        if spec.kind == KIND_PROFILING:
-            meta.fill_from(_hook_metadata(spec, path))
+            meta, problem = RunMetadata(), f"manifest {exc.path}: {exc.reason}"
+            # Unplaced for want of a readable manifest: kept apart by where it was found, so
+            # that it never takes the place of the same bytes landed for a run.
+            placement = {"source_path": source}
+        else:
+            try:
+                spec = detect(path)
+            except FormatError as exc:
+                problem = exc.reason
+            if spec is not None and spec.kind == KIND_PROFILING:
+                meta.fill_from(_hook_metadata(spec, path))
+            test = manifest_entry(path, self.settings.inbox).get("test")
+            if test:
+                sidecar["test"] = str(test)  # a per-test report (e.g. coverage of one test)
+            sidecar.update(drop_of(path, self.settings.inbox))  # its upload, its coverage source roots
+            placement = None
         sidecar["metadata"] = meta.to_json()
-        test = manifest_entry(path, self.settings.inbox).get("test")
-        if test:
-            sidecar["test"] = str(test)  # a per-test report (e.g. coverage of one test)
-        sidecar.update(drop_of(path, self.settings.inbox))  # its upload, its coverage source roots
+        key = report_key(content, placement) if placement else self._key(content, placement_of(sidecar))
+        existing = self._row(key)
+        if existing is not None and existing.status == LANDED:
+            self.log.info("duplicate report skipped", report=name, sha256=key, first_seen=existing.partition)
+            path.unlink(missing_ok=True)
+            return Landed(key, name, LANDED, existing.kind, existing.format, duplicate=True)
+        if problem is not None:
+            return self._quarantine_new(path, partition, key, sidecar, problem, batch)
 
-        target = self.archive_path(partition, sha256)
+        target = self.archive_path(partition, key)
         self._place(path, target, sidecar, copy=True)
-        self._record(sha256, partition, sidecar, LANDED, None, spec.kind, spec.name, batch, target)
+        self._record(key, partition, sidecar, LANDED, None, spec.kind, spec.name, batch, target)
         path.unlink(missing_ok=True)
-        self.log.info("report landed", report=name, sha256=sha256, format=spec.name, project=meta.project_or_default)
-        return Landed(sha256, name, LANDED, spec.kind, spec.name)
+        self.log.info("report landed", report=name, sha256=key, format=spec.name, project=meta.project_or_default)
+        return Landed(key, name, LANDED, spec.kind, spec.name)
+
+    def _key(self, content: str, placement: dict[str, str]) -> str:
+        """report_key, except for a report landed before keys held placement: a row under the
+        bare content hash whose sidecar places it the same way is this report, under that key."""
+        key = report_key(content, placement)
+        if key != content:
+            earlier = self._row(content)
+            if earlier is not None and earlier.archive_path:
+                if placement_of(self._read_sidecar(Path(earlier.archive_path))) == placement:
+                    return content
+        return key
 
     def _quarantine_new(self, path, partition, sha256, sidecar, reason, batch) -> Landed:
         sidecar["reason"] = reason

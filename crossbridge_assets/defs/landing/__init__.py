@@ -38,8 +38,9 @@ class LandingConfig(dg.Config):
     owners=["team:qa-platform"],
     retry_policy=STORAGE_RETRY,
     pool="warehouse",
-    description="Reports that arrived in the inbox that day: archived by content hash, format detected, "
-    "run metadata read, duplicates dropped, unreadable files quarantined with a reason.",
+    description="Reports that arrived in the inbox that day: archived by content and run (the same file "
+    "sent for another build, shard or test is kept as its own report), format detected, run metadata read, "
+    "copies sent again dropped, unreadable files quarantined with a reason.",
 )
 def landed_reports(context: dg.AssetExecutionContext, config: LandingConfig, warehouse: WarehouseResource) -> dg.MaterializeResult:
     partition = context.partition_key

@@ -288,11 +288,11 @@ def _change_arguments(sp) -> None:
 def _read_change(args) -> tuple[str, dict[str, list[int]]] | None:
     """(what was compared, the added and modified lines per file) of --diff-file, or of git
     against the merge base of --diff; None (said on stderr) when the change cannot be read."""
-    from crossbridge_assets.analysis.patch_coverage import DiffError, changed_lines, git_diffs
+    from crossbridge_assets.analysis.patch_coverage import DiffError, changed_lines, decode_diff, git_diffs
 
     try:
         if args.diff_file:
-            return args.diff_file, changed_lines([Path(args.diff_file).read_text(encoding="utf-8")])
+            return args.diff_file, changed_lines([decode_diff(Path(args.diff_file).read_bytes())])
         diffs = git_diffs(Path(args.repo), args.diff, working_tree=not args.committed_only)
         return f"{args.diff}...HEAD", changed_lines(diffs)
     except (DiffError, OSError) as exc:

@@ -49,19 +49,42 @@ class DiffError(ValueError):
 _SOURCE = re.compile(r'^diff --git (?:"a/(?:[^"\\]|\\.)*"|a/[^"\\]*) ("b/(?:[^"\\]|\\.)*"|b/.*)$')
 _CC = re.compile(r"^diff --cc (.*)$")
 _HUNK = re.compile(r"\+([0-9]*)")
+# git's quoting of a path (core.quotePath, on by default): C escapes, bytes above 127 in octal.
+_ESCAPE = re.compile(rb'\\([0-7]{1,3}|.)', re.S)
+_ESCAPES = {b"a": b"\a", b"b": b"\b", b"f": b"\f", b"n": b"\n", b"r": b"\r", b"t": b"\t", b"v": b"\v"}
+
+
+def decode_diff(data: bytes) -> str:
+    """A diff's bytes as text. Its lines are source code in whatever encoding the files use:
+    only their first character counts, so bytes that are not UTF-8 are kept as they are
+    (surrogateescape) instead of failing. A byte order mark (Windows PowerShell writes
+    redirected output as UTF-16) is honoured."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16", "replace").lstrip("\ufeff")
+    return data.decode("utf-8", "surrogateescape").removeprefix("\ufeff")
 
 
 def _unquote(path: str) -> str:
-    if len(path) >= 2 and path[0] == path[-1] == '"':
-        return path[1:-1].encode("latin-1", "backslashreplace").decode("unicode_escape").encode("latin-1").decode("utf-8")
-    return path
+    """A file name as git prints it, as text: quoted names unescaped, UTF-8 decoded; bytes that
+    are not UTF-8 (a name written in another encoding) kept visible as '\\xe9'."""
+    raw = path.encode("utf-8", "surrogateescape")
+    if len(raw) >= 2 and raw[:1] == raw[-1:] == b'"':
+        raw = _ESCAPE.sub(lambda m: bytes([int(m.group(1), 8) & 0xFF]) if m.group(1).isdigit()
+                          else _ESCAPES.get(m.group(1), m.group(1)), raw[1:-1])
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("utf-8", "backslashreplace")
 
 
 def parse_diff(text: str) -> dict[str, tuple[list[int], list[int]]]:
     """path -> (added line numbers, deleted line numbers) of one `git diff` output.
 
     Line numbers are counted the way diff-cover counts them (both counters start at the hunk's
-    new-side start), so that staged and unstaged diffs combine as they do there."""
+    new-side start), so that staged and unstaged diffs combine as they do there. One
+    difference: "\\ No newline at end of file" is a remark on the line before it, not a line,
+    and moves no counter (diff-cover 11 counts it as a context line, so the lines after it in
+    the same hunk come out one too far)."""
     sections: dict[str, list[str]] = {}
     path: str | None = None
     in_hunk = False
@@ -101,6 +124,8 @@ def parse_diff(text: str) -> dict[str, tuple[list[int], list[int]]]:
                 if old is not None:
                     deleted.append(old)
                     old += 1
+            elif line.startswith("\\"):
+                continue
             else:
                 if old is not None:
                     old += 1
@@ -122,15 +147,16 @@ def changed_lines(diffs: Iterable[str]) -> dict[str, list[int]]:
 
 def _git(repo: Path, *args: str) -> str:
     try:
-        done = subprocess.run([*GIT_DIFF, *args], cwd=repo, capture_output=True, text=True, check=False)
+        done = subprocess.run([*GIT_DIFF, *args], cwd=repo, capture_output=True, check=False)
     except FileNotFoundError as exc:
         raise DiffError("git is not installed or not on PATH") from exc
-    if done.returncode != 0 or done.stderr.strip():
-        message = " ".join(done.stderr.split()) or f"git diff exited with {done.returncode}"
+    stderr = done.stderr.decode("utf-8", "replace")
+    if done.returncode != 0 or stderr.strip():
+        message = " ".join(stderr.split()) or f"git diff exited with {done.returncode}"
         if "unknown revision" in message or "bad revision" in message:
             message += "; name an existing branch or commit with --diff"
         raise DiffError(message)
-    return done.stdout
+    return decode_diff(done.stdout)
 
 
 def git_diffs(repo: Path | str, compare: str = DEFAULT_COMPARE, working_tree: bool = True) -> list[str]:

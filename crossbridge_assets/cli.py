@@ -262,8 +262,8 @@ def cmd_patch_coverage(args) -> int:
     change = _read_change(args)
     if change is None:
         return EXIT_UNREADABLE
-    compare, changed = change
-    report = patch_coverage(changed, coverage, compare)
+    compare, changed, root = change
+    report = patch_coverage(changed, coverage, compare, root)
     if args.json:
         print(json.dumps({**report.as_dict(), "coverage": source}))
     else:
@@ -285,16 +285,23 @@ def _change_arguments(sp) -> None:
     sp.add_argument("--committed-only", action="store_true", help="leave staged and unstaged changes out")
 
 
-def _read_change(args) -> tuple[str, dict[str, list[int]]] | None:
-    """(what was compared, the added and modified lines per file) of --diff-file, or of git
-    against the merge base of --diff; None (said on stderr) when the change cannot be read."""
-    from crossbridge_assets.analysis.patch_coverage import DiffError, changed_lines, decode_diff, git_diffs
+def _read_change(args) -> tuple[str, dict[str, list[int]], Path | None] | None:
+    """(what was compared, the added and modified lines per file, the working tree's top
+    folder) of --diff-file, or of git against the merge base of --diff; None (said on stderr)
+    when the change cannot be read. The working tree (of --repo) lets report paths be placed
+    by the files on disk; for a diff file, only when it holds every file the diff adds lines to
+    (the diff is of that checkout)."""
+    from crossbridge_assets.analysis.patch_coverage import DiffError, changed_lines, decode_diff, git_diffs, repo_root
 
     try:
         if args.diff_file:
-            return args.diff_file, changed_lines([decode_diff(Path(args.diff_file).read_bytes())])
+            changed = changed_lines([decode_diff(Path(args.diff_file).read_bytes())])
+            root = repo_root(args.repo)
+            if root is not None and not all((root / path).is_file() for path, lines in changed.items() if lines):
+                root = None
+            return args.diff_file, changed, root
         diffs = git_diffs(Path(args.repo), args.diff, working_tree=not args.committed_only)
-        return f"{args.diff}...HEAD", changed_lines(diffs)
+        return f"{args.diff}...HEAD", changed_lines(diffs), repo_root(args.repo)
     except (DiffError, OSError) as exc:
         _err(f"cannot read the change: {exc}")
         return None
@@ -320,11 +327,11 @@ def cmd_impact(args) -> int:
     change = _read_change(args)
     if change is None:
         return EXIT_UNREADABLE
-    compare, changed = change
+    compare, changed, root = change
     # Which changed lines are code: known only from a report that lists every statement, which
     # run_merge takes (it leaves out data files, which hold only what ran).
     code = {path: set(fc.lines) for path, fc in run_merge(engine, run_id).files.items()} or None
-    result = impact(changed, test_map, code, compare)
+    result = impact(changed, test_map, code, compare, root)
     if args.tests_only:
         print("\n".join(sorted(result.tests)))
     elif args.json:

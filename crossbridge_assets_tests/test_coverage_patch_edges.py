@@ -14,9 +14,16 @@ import pytest
 
 from crossbridge_assets import cli
 from crossbridge_assets.analysis.patch_coverage import (
+    changed_lines,
     decode_diff,
+    format_report,
+    git_diffs,
+    match_files,
     parse_diff,
+    patch_coverage,
 )
+from crossbridge_assets.formats import open_report
+from crossbridge_assets.model import FileCoverage
 from crossbridge_assets_tests.test_coverage_patch import diff_cover, git
 
 CALC = """\
@@ -92,6 +99,94 @@ def assert_same_as_diff_cover(mine: dict, theirs: dict) -> None:
     for path, stats in theirs["src_stats"].items():
         assert mine["files"][path]["uncovered"] == stats["violation_lines"], path
         assert mine["files"][path]["covered"] == stats["covered_lines"], path
+
+
+# ---------------------------------------------------------------------------- which report file
+
+
+def test_a_new_top_level_file_is_not_a_deeper_file_of_the_same_name(tmp_path, capsys, monkeypatch):
+    """A changed top-level calc.py is not the report's src/pkg/calc.py (diff-cover agrees: it
+    has no coverage for it); the deeper file still finds its own lines."""
+    repo = make_repo(
+        tmp_path,
+        {"src/pkg/__init__.py": "", "src/pkg/calc.py": CALC, "tests/test_calc.py": TEST_CALC},
+        {"calc.py": "def add(a, b):\n    total = a + b\n    return total\n",
+         "src/pkg/calc.py": CALC.replace("    return -1\n", "    return -2\n")},
+    )
+    run_coverage(repo)
+    for report in ("coverage.xml", "coverage.lcov"):
+        theirs = diff_cover(repo, report)
+        mine = ours(repo, capsys, monkeypatch, "--diff", "main", "--coverage", report)
+        assert_same_as_diff_cover(mine, theirs)
+        assert mine["files"]["calc.py"]["in_report"] is False and mine["files"]["calc.py"]["measured"] == []
+        assert mine["files"]["src/pkg/calc.py"]["uncovered"] == [8]
+    # Read where its <source> is no folder, coverage.xml names the file from it ('pkg/calc.py'):
+    # still src/pkg/calc.py's lines, still not calc.py's, with or without the working tree.
+    xml = (repo / "coverage.xml").read_text()
+    (tmp_path / "gone.xml").write_text(xml.replace(f"<source>{repo}/src</source>", "<source>/gone/checkout/src</source>"))
+    report = {fc.path: fc for fc in open_report(tmp_path / "gone.xml")}
+    assert "pkg/calc.py" in report
+    changed = changed_lines(git_diffs(repo, "main"))
+    for root in (None, repo):
+        result = patch_coverage(changed, report, root=root).as_dict()["files"]
+        assert result["calc.py"]["in_report"] is False
+        assert result["src/pkg/calc.py"]["uncovered"] == [8]
+    # An absolute path from a checkout no rule knows: the files on disk say which file it is.
+    lcov = (repo / "coverage.lcov").read_text().replace("SF:src/", "SF:/ci/agent-7/checkout/src/")
+    (repo / "elsewhere.lcov").write_text(lcov)
+    mine = ours(repo, capsys, monkeypatch, "--diff", "main", "--coverage", "elsewhere.lcov")
+    assert mine["files"]["calc.py"]["in_report"] is False
+    assert mine["files"]["src/pkg/calc.py"]["uncovered"] == [8]
+
+
+def files(*names: str) -> dict[str, FileCoverage]:
+    return {n: FileCoverage(path=n, lines={1: 1}) for n in names}
+
+
+def test_match_files_rules(tmp_path):
+    def match(path, names, root=None):
+        return match_files([path], names, root)[path]
+
+    # A report relative to a source folder inside the repository.
+    assert match("src/pkg/calc.py", ["pkg/calc.py"]).name == "pkg/calc.py"
+    assert match("src/main/java/com/ex/A.java", ["com/ex/A.java"]).name == "com/ex/A.java"
+    # An absolute path of another checkout.
+    assert match("src/pkg/calc.py", ["/ci/x/src/pkg/calc.py"]).name == "/ci/x/src/pkg/calc.py"
+    assert match("src/pkg/calc.py", ["C:/ci/x/src/pkg/calc.py"]).name == "C:/ci/x/src/pkg/calc.py"
+    # A relative path longer than the changed one is another file; so is a partial name.
+    assert match("calc.py", ["src/pkg/calc.py"]) == (None, ())
+    assert match("src/pkg/calc.py", ["kg/calc.py"]) == (None, ())
+    # The same name wins over any other candidate.
+    assert match("src/pkg/calc.py", ["src/pkg/calc.py", "pkg/calc.py"]).name == "src/pkg/calc.py"
+    # Several candidates: none is picked, all are told.
+    found = match("calc/ops.py", ["ops.py", "/srv/ci/calc/ops.py"])
+    assert found.name is None and found.ambiguous == ("/srv/ci/calc/ops.py", "ops.py")
+    assert match("src/pkg/calc.py", ["calc.py", "pkg/calc.py"]).ambiguous == ("calc.py", "pkg/calc.py")
+    # One report file that two changed files would each be.
+    both = match_files(["src/main/java/com/ex/A.java", "src/test/java/com/ex/A.java"], ["com/ex/A.java"])
+    assert {m.name for m in both.values()} == {None} and all(m.ambiguous == ("com/ex/A.java",) for m in both.values())
+    # A report name that is another changed file is that file only.
+    both = match_files(["calc.py", "src/pkg/calc.py"], ["calc.py"])
+    assert both["calc.py"].name == "calc.py" and both["src/pkg/calc.py"] == (None, ())
+
+    # With the working tree: absolute names placed by the files on disk, relative names that
+    # are files of the repository pinned to them.
+    write(tmp_path, {"calc.py": "", "src/pkg/calc.py": "", "src/pkg/ops.py": ""})
+    assert match("calc.py", ["/ci/x/src/pkg/calc.py"], tmp_path) == (None, ())
+    assert match("src/pkg/calc.py", ["/ci/x/src/pkg/calc.py"], tmp_path).name == "/ci/x/src/pkg/calc.py"
+    assert match("src/pkg/calc.py", [f"{tmp_path}/src/pkg/calc.py"], tmp_path).name == f"{tmp_path}/src/pkg/calc.py"
+    assert match("src/pkg/calc.py", ["calc.py"], tmp_path) == (None, ())  # the top-level file
+    assert match("src/pkg/ops.py", ["ops.py"], tmp_path).name == "ops.py"  # no top-level ops.py
+    # Without it the same absolute name could be either: it is the one candidate of each.
+    assert match("calc.py", ["/ci/x/src/pkg/calc.py"]).name == "/ci/x/src/pkg/calc.py"
+
+
+def test_an_ambiguous_file_is_said_in_both_outputs():
+    report = patch_coverage({"calc/ops.py": [1]}, files("ops.py", "/srv/ci/calc/ops.py"), "main...HEAD")
+    entry = report.as_dict()["files"]["calc/ops.py"]
+    assert entry["in_report"] is False and entry["ambiguous"] == ["/srv/ci/calc/ops.py", "ops.py"]
+    text = format_report(report, "x.xml")
+    assert "calc/ops.py: not counted, several report files could be it (/srv/ci/calc/ops.py, ops.py)" in text
 
 
 # ---------------------------------------------------------------------------- bytes of a diff

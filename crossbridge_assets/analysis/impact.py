@@ -10,9 +10,10 @@ tests, a change can touch:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Mapping
 
-from crossbridge_assets.analysis.patch_coverage import find_file, line_ranges
+from crossbridge_assets.analysis.patch_coverage import line_ranges, match_files
 
 
 @dataclass
@@ -33,14 +34,18 @@ class Impact:
 
 
 def impact(changed: Mapping[str, list[int]], test_map: Mapping[str, Mapping[str, set[int]]],
-           code_lines: Mapping[str, set[int]] | None = None, compare: str = "") -> Impact:
+           code_lines: Mapping[str, set[int]] | None = None, compare: str = "",
+           root: Path | str | None = None) -> Impact:
     """The tests of `test_map` (file -> test -> lines run) that ran a `changed` line. With
     `code_lines` (file -> the run's measured lines), a changed line that is not code (a
-    comment, a blank line) is not reported as unexercised."""
+    comment, a blank line) is not reported as unexercised. Changed files find theirs in the
+    map as patch coverage finds them in a report (match_files; `root`: the working tree)."""
     result = Impact(compare=compare)
+    in_map = match_files(changed, test_map, root)
+    in_code = match_files(changed, code_lines, root) if code_lines is not None else {}
     for path in sorted(changed):
         lines = changed[path]
-        name = find_file(path, test_map)
+        name = in_map[path].name
         if name is None:
             result.unmapped.append(path)
             continue
@@ -52,7 +57,7 @@ def impact(changed: Mapping[str, list[int]], test_map: Mapping[str, Mapping[str,
                 ran.update(mine)
         code = None
         if code_lines is not None:
-            measured = find_file(path, code_lines)
+            measured = in_code[path].name
             code = code_lines[measured] if measured is not None else set()
         rest = [n for n in lines if n not in ran and (code is None or n in code)]
         if rest:

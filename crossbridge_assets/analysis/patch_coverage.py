@@ -10,16 +10,20 @@ semantics, so the two tools agree on the same diff and report.
 - So the report must list the statements that did not run: coverage.xml/json, LCOV and the
   other reports diff-cover reads do; a coverage.py data file (.coverage) holds only what ran,
   which would make every changed line that never ran "not code", and is refused by the CLI.
-Pure, except `git_diffs`, which runs git.
+- A changed file finds its report file by the rules of match_files.
+
+Pure, except `git_diffs` and `repo_root`, which run git, and match_files given a working tree,
+which looks at its files.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, NamedTuple
 
 from crossbridge_assets.model import FileCoverage
 
@@ -159,6 +163,16 @@ def _git(repo: Path, *args: str) -> str:
     return decode_diff(done.stdout)
 
 
+def repo_root(repo: Path | str) -> Path | None:
+    """The top folder of the git working tree holding `repo`; None when there is none (or no git)."""
+    try:
+        done = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=repo, capture_output=True, check=False)
+    except OSError:
+        return None
+    top = os.fsdecode(done.stdout).strip()
+    return Path(top) if done.returncode == 0 and top else None
+
+
 def git_diffs(repo: Path | str, compare: str = DEFAULT_COMPARE, working_tree: bool = True) -> list[str]:
     """The committed change against the merge base with `compare`, then (with `working_tree`)
     the staged and unstaged changes."""
@@ -180,6 +194,7 @@ class FilePatch:
     covered: list[int] = field(default_factory=list)
     uncovered: list[int] = field(default_factory=list)
     coverage_path: str | None = None  # the file as the report names it; None: not in the report
+    ambiguous: list[str] = field(default_factory=list)  # report files that could each be it
 
     @property
     def percent(self) -> float | None:
@@ -218,6 +233,7 @@ class PatchReport:
                     "uncovered": f.uncovered,
                     "percent": f.percent,
                     "in_report": f.coverage_path is not None,
+                    "ambiguous": f.ambiguous,
                 }
                 for f in self.files
             },
@@ -228,27 +244,116 @@ class PatchReport:
         }
 
 
-def find_file(path: str, coverage: Mapping[str, FileCoverage]) -> str | None:
-    """The report's name for a changed file: the same path, or else the one path that is a
-    whole-segment suffix of it (reports written relative to a source folder) or that it is a
-    suffix of (reports that kept an absolute path)."""
-    if path in coverage:
-        return path
-    candidates = [
-        p for p in coverage if path.endswith("/" + p) or p.endswith("/" + path)
-    ]
-    return candidates[0] if len(candidates) == 1 else None
+# ---------------------------------------------------------------------------- changed file -> report file
 
 
-def patch_coverage(changed: Mapping[str, list[int]], coverage: Mapping[str, FileCoverage], compare: str = "") -> PatchReport:
+class Match(NamedTuple):
+    name: str | None  # the report's name for the changed file; None: not in the report
+    ambiguous: tuple[str, ...] = ()  # report files that could each be it, when no one is
+
+
+def match_files(paths: Iterable[str], names: Iterable[str], root: Path | str | None = None) -> dict[str, Match]:
+    """Which file of a report each changed file is. Changed files are named from the top of
+    the repository; a report names a file (after normalize_source_path) either the same way,
+    or from a source folder inside the repository ('pkg/calc.py' for 'src/pkg/calc.py',
+    JaCoCo's 'com/ex/A.java' for 'src/main/java/com/ex/A.java'), or by an absolute path of a
+    checkout that normalization did not recognize. So a report name R is changed file D when:
+
+    - R == D;
+    - R is relative and D ends with '/' + R (R is relative to a folder inside the repository);
+    - R is absolute and ends with '/' + D (R is in a checkout somewhere else).
+    A relative R longer than D is never D: 'src/pkg/calc.py' is not a top-level 'calc.py'. An
+    equal name wins; otherwise the one name that qualifies. When several do ('ops.py' and
+    '/srv/ci/calc/ops.py': unmerged shards, or 'calc.py' and 'pkg/calc.py': two files), or a
+    name would be two changed files, nothing tells which: the changed file is left unmatched,
+    its candidates listed, rather than counted against a file picked at random.
+
+    With `root` (the working tree), the files on disk settle what the text cannot: an absolute
+    name is the repository file that is its longest suffix (so '/elsewhere/src/pkg/calc.py' is
+    'src/pkg/calc.py', never a top-level 'calc.py'), and a relative name that is a file of the
+    repository names that file only."""
+    paths = list(paths)
+    changed = set(paths)
+    wanted = {p.rsplit("/", 1)[-1] for p in paths}
+    by_base: dict[str, list[str]] = {}
+    for name in names:
+        base = name.rsplit("/", 1)[-1]
+        if base in wanted:
+            by_base.setdefault(base, []).append(name)
+    top = Path(root).as_posix().rstrip("/") if root is not None else None
+    placed: dict[str, str | None] = {}  # name -> the repository file it is, when the disk tells
+
+    def place(name: str) -> str | None:
+        if top is None:
+            return None
+        if name not in placed:
+            found = None
+            if name.startswith("/") or name[1:3] == ":/":
+                if name.startswith(top + "/"):
+                    found = name[len(top) + 1 :]
+                else:
+                    parts = name.split("/")
+                    for i in range(1, len(parts)):
+                        if parts[i] and os.path.isfile(os.path.join(top, *parts[i:])):
+                            found = "/".join(parts[i:])
+                            break
+            elif os.path.isfile(os.path.join(top, name)):
+                found = name
+            placed[name] = found
+        return placed[name]
+
+    exact: dict[str, str] = {}
+    suffix: dict[str, list[str]] = {}
+    for path in paths:
+        found = []
+        for name in by_base.get(path.rsplit("/", 1)[-1], ()):
+            if name == path:
+                exact[path] = name
+                break
+            if name in changed:  # another changed file, by its own name
+                continue
+            where = place(name)
+            if where is not None:
+                if where == path:
+                    exact.setdefault(path, name)
+            elif name.startswith("/") or name[1:3] == ":/":
+                if name.endswith("/" + path):
+                    found.append(name)
+            elif path.endswith("/" + name):
+                found.append(name)
+        if path not in exact and found:
+            suffix[path] = found
+    claimed: dict[str, int] = {}
+    for found in suffix.values():
+        for name in found:
+            claimed[name] = claimed.get(name, 0) + 1
+    result = {}
+    for path in paths:
+        if path in exact:
+            result[path] = Match(exact[path])
+        elif path not in suffix:
+            result[path] = Match(None)
+        elif len(suffix[path]) == 1 and claimed.get(suffix[path][0]) == 1:
+            result[path] = Match(suffix[path][0])
+        else:
+            result[path] = Match(None, tuple(sorted(suffix[path])))
+    return result
+
+
+def patch_coverage(changed: Mapping[str, list[int]], coverage: Mapping[str, FileCoverage], compare: str = "",
+                   root: Path | str | None = None) -> PatchReport:
+    """Coverage of the `changed` lines by a report's files (see match_files for how a changed
+    file finds its report file; `root`, the working tree, lets the disk settle it)."""
     files = []
+    matches = match_files(changed, coverage, root)
     for path in sorted(changed):
         lines = changed[path]
         fp = FilePatch(path=path, changed=list(lines))
-        name = find_file(path, coverage)
-        if name is not None:
-            fc = coverage[name]
-            fp.coverage_path = name
+        match = matches[path]
+        fp.ambiguous = list(match.ambiguous)
+        if match.name is not None:
+            fc = coverage[match.name]
+            fp.coverage_path = match.name
             fp.measured = [n for n in lines if n in fc.lines]
             fp.covered = [n for n in fp.measured if fc.lines[n] > 0]
             fp.uncovered = [n for n in fp.measured if fc.lines[n] <= 0]
@@ -265,6 +370,10 @@ def format_report(report: PatchReport, source: str) -> str:
         out.append(f"{f.path}  {f.percent:.2f}%  ({len(f.covered)}/{len(f.measured)} changed lines covered)")
         if f.uncovered:
             out.append(f"    uncovered: {line_ranges(f.uncovered)}")
+    for f in report.files:
+        if f.ambiguous:
+            out.append(f"{f.path}: not counted, several report files could be it ({', '.join(f.ambiguous[:5])}"
+                       + (" …" if len(f.ambiguous) > 5 else "") + "); name the checkout with --source-root")
     skipped = [f.path for f in report.files if not f.measured]
     if skipped:
         out.append(f"{len(skipped)} changed file(s) with no measured lines: {', '.join(skipped[:10])}"

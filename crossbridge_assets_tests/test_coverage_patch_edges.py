@@ -23,6 +23,7 @@ from crossbridge_assets.analysis.patch_coverage import (
     patch_coverage,
 )
 from crossbridge_assets.formats import open_report
+from crossbridge_assets.formats._coverage import merged_totals
 from crossbridge_assets.model import FileCoverage
 from crossbridge_assets_tests.test_coverage_patch import diff_cover, git
 
@@ -259,3 +260,61 @@ def test_no_newline_marker_moves_no_line(tmp_path, capsys, monkeypatch):
     mine = ours(repo, capsys, monkeypatch, "--diff", "main", "--coverage", "coverage.xml")
     assert mine["files"]["src/pkg/nonl.py"]["covered"] == [2, 5]  # return 10, def t2
     assert mine["files"]["src/pkg/nonl.py"]["uncovered"] == [6]  # return 2
+
+
+# ---------------------------------------------------------------------------- LCOV records per test
+
+# Written by lcov 1.16: `lcov --rc lcov_branch_coverage=1 -a t1.info -a t2.info -o both.info`
+# with TN:t1 and TN:t2 tracefiles of one file (lcov keeps one record per test name). Test t1
+# takes branch (1,0,0), t2 takes (1,0,1) and (3,1,0), a branch only its record lists.
+# `lcov --summary both.info` says lines 3 of 3, branches 3 of 5.
+LCOV_PER_TEST = """\
+TN:t1
+SF:src/y.c
+FNF:0
+FNH:0
+BRDA:1,0,0,1
+BRDA:1,0,1,0
+BRDA:3,0,0,-
+BRDA:3,0,1,-
+BRF:4
+BRH:1
+DA:1,1
+DA:2,0
+DA:3,1
+LF:3
+LH:2
+end_of_record
+TN:t2
+SF:src/y.c
+FNF:0
+FNH:0
+BRDA:1,0,0,0
+BRDA:1,0,1,2
+BRDA:3,0,0,-
+BRDA:3,0,1,-
+BRDA:3,1,0,1
+BRF:5
+BRH:2
+DA:1,1
+DA:2,3
+DA:3,0
+LF:3
+LH:2
+end_of_record
+"""
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_lcov_records_of_one_file_add_up_by_branch_id(tmp_path, newline):
+    path = tmp_path / "both.info"
+    path.write_bytes(LCOV_PER_TEST.replace("\n", newline).encode())
+    (fc,) = open_report(path)
+    assert fc.lines == {1: 2, 2: 3, 3: 1}
+    assert fc.branches == {1: (2, 2), 3: (1, 3)}
+    totals = merged_totals([fc])
+    assert (totals.lines_valid, totals.lines_covered, totals.branches_valid, totals.branches_covered) == (3, 3, 5, 3)
+    # One record alone is read as before.
+    path.write_text(LCOV_PER_TEST.split("TN:t2")[0])
+    (fc,) = open_report(path)
+    assert fc.branches == {1: (1, 2), 3: (0, 2)}

@@ -4,7 +4,9 @@ Dart/Flutter, ...), read a chunk at a time: runs of DA and BRDA records in bulk,
 Records: SF, DA (line, hits[, checksum]), BRDA (line, block, branch, taken|'-'), FN/FNDA and
 lcov 2's FNL/FNA, LF/LH/BRF/BRH summaries (recorded as declared totals), end_of_record.
 A file named by several records (one per test name, or repeated by a merge) is one file;
-a line listed twice is one line whose hits add up. Files are the distinct SF paths.
+a line listed twice is one line whose hits add up, and a branch (BRDA line, block, branch
+id) is one branch, taken if any record took it, as lcov adds tracefiles up. Files are the
+distinct SF paths.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from orjson import loads
 from crossbridge_assets.formats import FormatError, FormatSpec, Sniff
 from crossbridge_assets.formats._common import to_int
 from crossbridge_assets.formats._coverage import MAX_HITS, FileTable, clamp_hits
+from crossbridge_assets.formats._paths import normalize_source_path
 from crossbridge_assets.model import KIND_COVERAGE, CoverageStream, FileCoverage, ReportInfo
 
 FORMAT = "lcov"
@@ -91,6 +94,28 @@ def _numbers(run: bytes, key: bytes, shape: bytes) -> list[int] | None:
 
 
 
+def _branch_ids(path: Path, files: set[str]) -> dict[str, dict[tuple[int, int | str, int | str], int]]:
+    """The BRDA ids of `files` (normalized paths) over all their records, each with its taken
+    count summed, as lcov adds tracefiles up: a branch is one branch however many records list
+    it, and taken when any record took it. Read from a file the main pass has already accepted,
+    with its spellings (universal newlines, '-' for never taken, ids as _branch_id gives them)."""
+    ids: dict[str, dict[tuple[int, int | str, int | str], int]] = {name: {} for name in files}
+    current = None
+    with open(path, encoding="utf-8-sig", errors="replace") as fh:
+        for raw in fh:
+            line = raw.strip()
+            if line.startswith("BRDA:"):
+                if current is not None:
+                    parts = line[5:].split(",", 3)
+                    taken_text = parts[3].strip()
+                    taken = 0 if taken_text == "-" else clamp_hits(to_int(taken_text))
+                    k = (to_int(parts[0]), _branch_id(parts[1].strip()), _branch_id(parts[2].strip()))
+                    current[k] = current.get(k, 0) + taken
+            elif line.startswith("SF:"):
+                current = ids.get(normalize_source_path(line[3:].strip()))
+    return ids
+
+
 def _files(path: Path, info: ReportInfo) -> Iterator[FileCoverage]:
     table = FileTable()
     declared: dict[str, int] = {}
@@ -100,6 +125,7 @@ def _files(path: Path, info: ReportInfo) -> Iterator[FileCoverage]:
     fn_index: dict[str, tuple[int | None, str | None]] = {}  # lcov 2: FNL index -> (line, name)
     branch_seen: dict[tuple[int, int | str, int | str], int] = {}  # one record's BRDA keys -> taken
     branch_cols: tuple[list[int], list[int]] | None = None  # branch_seen as columns, see flush_branches
+    recount: set[str] = set()  # files whose branches several records list
     records = 0
     lineno = 0
 
@@ -109,18 +135,17 @@ def _files(path: Path, info: ReportInfo) -> Iterator[FileCoverage]:
     def flush_branches(columns: tuple[list[int], list[int]] | None) -> None:
         """Per line, the distinct branches listed and those taken; `columns` (line numbers,
         taken) when the record's branches are one bulk run of distinct keys."""
+        if fc.branches:
+            # A file's branches met again (one record per test, or tracefiles put end to end):
+            # its branches are the union by id, which needs every record's ids; they are read
+            # again at the end for such files only, so that the common case keeps none.
+            recount.add(fc.path)
+            branch_seen.clear()
+            return
         numbers, takens = columns or (list(map(itemgetter(0), branch_seen)), branch_seen.values())
         valid = Counter(numbers)  # per line, in the order first met
         covered = Counter(compress(numbers, takens))  # taken sums are never negative
-        branches = fc.branches
-        if branches and not branches.keys().isdisjoint(valid):
-            for number, total in valid.items():
-                hit = covered.get(number, 0)
-                old = branches.get(number)
-                # Repeated records of one file (per test) each list every branch: keep the larger.
-                branches[number] = (max(old[0], hit), max(old[1], total)) if old else (hit, total)
-        else:
-            branches.update(zip(valid, zip(map(covered.get, valid, repeat(0)), valid.values())))
+        fc.branches.update(zip(valid, zip(map(covered.get, valid, repeat(0)), valid.values())))
         branch_seen.clear()
 
     try:
@@ -318,6 +343,11 @@ def _files(path: Path, info: ReportInfo) -> Iterator[FileCoverage]:
         flush_branches(branch_cols)
     if records == 0:
         raise FormatError(path, "no SF record: not an LCOV tracefile")
+    if recount:
+        for name, ids in _branch_ids(path, recount).items():
+            valid = Counter(map(itemgetter(0), ids))
+            covered = Counter(k[0] for k, taken in ids.items() if taken)
+            table.files[name].branches = {number: (covered.get(number, 0), total) for number, total in valid.items()}
     info.declared = declared
     yield from table.files.values()  # the stream checks the declared totals against them
 

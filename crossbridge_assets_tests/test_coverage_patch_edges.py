@@ -318,3 +318,53 @@ def test_lcov_records_of_one_file_add_up_by_branch_id(tmp_path, newline):
     path.write_text(LCOV_PER_TEST.split("TN:t2")[0])
     (fc,) = open_report(path)
     assert fc.branches == {1: (1, 2), 3: (0, 2)}
+
+
+# ---------------------------------------------------------------------------- one huge element
+
+
+def test_one_huge_class_or_sourcefile_is_read_in_bounded_memory(tmp_path, monkeypatch):
+    """A report whose lines are all in one <class> (Cobertura) or <sourcefile> (JaCoCo): the
+    parser never holds more than about a chunk of them (each chunk's finished lines are read
+    and freed), and every line is read."""
+    from crossbridge_assets.formats import cobertura, jacoco
+
+    n = 60_000
+    cob = tmp_path / "big.xml"
+    with open(cob, "w") as out:
+        out.write('<?xml version="1.0"?>\n<coverage line-rate="0.5"><sources><source>/home/runner/work/a/a</source></sources>'
+                  '<packages><package name="p"><classes><class name="Big" filename="src/Big.java"><methods/><lines>\n')
+        out.writelines(f'<line number="{i}" hits="{i % 2}" branch="true" condition-coverage="50% (1/2)"/>\n'
+                       if i % 7 == 0 else f'<line number="{i}" hits="{i % 2}"/>\n' for i in range(1, n + 1))
+        out.write("</lines></class></classes></package></packages></coverage>\n")
+    jac = tmp_path / "big-jacoco.xml"
+    with open(jac, "w") as out:
+        out.write('<?xml version="1.0"?><report name="big"><sessioninfo id="s" start="1" dump="2"/>'
+                  '<package name="com/ex"><class name="com/ex/Big" sourcefilename="Big.java"/><sourcefile name="Big.java">\n')
+        out.writelines(f'<line nr="{i}" mi="{i % 2}" ci="{1 - i % 2}" mb="0" cb="0"/>\n' for i in range(1, n + 1))
+        out.write("</sourcefile></package></report>\n")
+
+    held = []
+    real_take = cobertura._take_finished
+    real_open = jacoco._open_sourcefile
+
+    def take(elem, fc):
+        held.append(sum(1 for _ in elem.iter("line")))
+        real_take(elem, fc)
+
+    def open_sourcefile(top):
+        found = real_open(top)
+        if found is not None:
+            held.append(len(found))
+        return found
+
+    monkeypatch.setattr(cobertura, "_take_finished", take)
+    monkeypatch.setattr(jacoco, "_open_sourcefile", open_sourcefile)
+    for path, covered in ((cob, n // 2), (jac, n // 2)):
+        held.clear()
+        (fc,) = open_report(path)
+        assert len(fc.lines) == n and sum(1 for h in fc.lines.values() if h) == covered
+        # A 32 KiB chunk holds under 1,000 of these lines: never more than two chunks' worth.
+        assert len(held) > 20 and 0 < max(held) < 2_000, path
+    (fc,) = open_report(cob)
+    assert len(fc.branches) == n // 7 and fc.branches[7] == (1, 2)

@@ -17,7 +17,7 @@ from typing import Iterator
 
 from crossbridge_assets.formats import FormatError, FormatSpec, Sniff
 from crossbridge_assets.formats._common import parse_timestamp, to_float, to_int
-from crossbridge_assets.formats._coverage import MAX_HITS, FileTable, clamp_hits
+from crossbridge_assets.formats._coverage import MAX_HITS, FileTable, clamp_hits, iterparse_fed
 from crossbridge_assets.formats._paths import is_absolute, join_source, normalize_source_path
 from crossbridge_assets.formats._xml import clear, iterparse
 from crossbridge_assets.model import KIND_COVERAGE, CoverageStream, FileCoverage, ReportInfo
@@ -78,59 +78,39 @@ class _Irregular(Exception):
 
 
 # Only these elements reach Python as events: a report is millions of <line>s, read from their
-# <class> when it ends; everything else (methods, conditions) costs a callback each for nothing.
+# <class> (see _scan); everything else (methods, conditions) costs a callback each for nothing.
 _TAGS = ("coverage", "source", "package", "class")
 _PLAIN = ["number", "hits"]
 _BRANCHED = ["number", "hits", "branch", "condition-coverage"]
 
 
 def _scan(path: Path, info: ReportInfo, table: FileTable) -> None:
-    """One pass of end events. A class's lines are read at its end, where its file name is known
-    and every <source> before it has been read; lines outside a class (under a package) are
-    dropped, as Cobertura's own readers do. A report with <line>s anywhere else than inside one
-    class raises _Irregular: _scan_lines places those as they stream by."""
+    """One pass. A class's lines are read from its subtree: those finished at each chunk the
+    parser is fed (so that one huge class is never held whole), the rest at its end; its file
+    name is known from its start, where every <source> has been read. Lines outside a class
+    (under a package) are dropped, as Cobertura's own readers do. A report with <line>s
+    anywhere else than inside one class raises _Irregular: _scan_lines places those as they
+    stream by."""
     sources: list[str] = []
     root = None
-    for _event, elem in iterparse(path, events=("end",), tag=_TAGS):
+    current = fc = None  # the <class> being read and its record
+    for event, elem in iterparse_fed(path, events=("start", "end"), tag=_TAGS):
+        if elem is None:  # a chunk was parsed
+            if current is not None:
+                _take_finished(current, fc)
+            continue
         tag = elem.tag
+        if event == "start":
+            if tag == "class":
+                if current is not None:
+                    raise _Irregular  # a class in a class
+                current, fc = elem, _class_file(path, elem, sources, table)
+            continue
         if tag == "class":
-            if _stray_lines(elem) or next(elem.iterdescendants("class"), None) is not None:
+            if _stray_lines(elem):
                 raise _Irregular
-            fc = _class_file(path, elem, sources, table)
-            lines, branches = fc.lines, fc.branches
-            for line in elem.iter("line"):
-                # Two lists of the attributes, in the spellings tools write, cost less than a
-                # lookup of each.
-                names = line.keys()
-                if names == _PLAIN:
-                    number_text, hits_text = line.values()
-                    branch = condition = None
-                elif names == _BRANCHED:
-                    number_text, hits_text, branch, condition = line.values()
-                else:
-                    get = line.get
-                    number_text, hits_text, branch = get("number"), get("hits"), get("branch")
-                    condition = get("condition-coverage")
-                try:
-                    number, hits = int(number_text), int(hits_text)
-                except (TypeError, ValueError):
-                    number, hits = _number(number_text), _hits(hits_text)
-                if len(line) and next(line.iterdescendants("line"), None) is not None:
-                    raise _Irregular  # a line in a line: events would give the inner one first
-                if number is not None and number > 0:
-                    if hits < 0 or hits > MAX_HITS:
-                        hits = clamp_hits(hits)
-                    old = lines.get(number)
-                    if old is None or hits > old:
-                        lines[number] = hits
-                    if condition and branch and branch.lower() == "true":
-                        # _condition_counts and FileTable.branch, inlined: they run for every branch line.
-                        counts = _CONDITIONS.get(condition)
-                        if counts is None:
-                            counts = _condition_counts(condition)
-                        if counts:
-                            old = branches.get(number)
-                            branches[number] = (max(old[0], counts[0]), max(old[1], counts[1])) if old else counts
+            _add_lines(fc, elem.iter("line"))
+            current = fc = None
             clear(elem)
         elif tag == "source":
             if elem.text and elem.text.strip():
@@ -146,6 +126,61 @@ def _scan(path: Path, info: ReportInfo, table: FileTable) -> None:
     if next(root.iter("line"), None) is not None:
         raise _Irregular
     _read_root(root, info)
+
+
+def _take_finished(elem, fc: FileCoverage) -> None:
+    """Read and free what the parser has finished inside an open <class>: at each level down
+    the element it is in (always the last child), every child but that last one. A <line> is
+    not looked into: a line in a line is irregular, which _add_lines finds with both at hand."""
+    while True:
+        done = len(elem) - 1
+        if done < 0:
+            return
+        if done:
+            for child in elem[:done]:
+                _add_lines(fc, child.iter("line"))
+            del elem[:done]
+        elem = elem[-1]
+        if elem.tag == "line":
+            return
+
+
+def _add_lines(fc: FileCoverage, elems) -> None:
+    """A class's <line> elements into its record: a line met twice keeps its larger count."""
+    lines, branches = fc.lines, fc.branches
+    for line in elems:
+        # Two lists of the attributes, in the spellings tools write, cost less than a
+        # lookup of each.
+        names = line.keys()
+        if names == _PLAIN:
+            number_text, hits_text = line.values()
+            branch = condition = None
+        elif names == _BRANCHED:
+            number_text, hits_text, branch, condition = line.values()
+        else:
+            get = line.get
+            number_text, hits_text, branch = get("number"), get("hits"), get("branch")
+            condition = get("condition-coverage")
+        try:
+            number, hits = int(number_text), int(hits_text)
+        except (TypeError, ValueError):
+            number, hits = _number(number_text), _hits(hits_text)
+        if len(line) and next(line.iterdescendants("line"), None) is not None:
+            raise _Irregular  # a line in a line: events would give the inner one first
+        if number is not None and number > 0:
+            if hits < 0 or hits > MAX_HITS:
+                hits = clamp_hits(hits)
+            old = lines.get(number)
+            if old is None or hits > old:
+                lines[number] = hits
+            if condition and branch and branch.lower() == "true":
+                # _condition_counts and FileTable.branch, inlined: they run for every branch line.
+                counts = _CONDITIONS.get(condition)
+                if counts is None:
+                    counts = _condition_counts(condition)
+                if counts:
+                    old = branches.get(number)
+                    branches[number] = (max(old[0], counts[0]), max(old[1], counts[1])) if old else counts
 
 
 def _class_file(path: Path, elem, sources: list[str], table: FileTable) -> FileCoverage:

@@ -13,8 +13,8 @@ from typing import Iterator
 
 from crossbridge_assets.formats import FormatError, FormatSpec, Sniff
 from crossbridge_assets.formats._common import parse_timestamp, to_int
-from crossbridge_assets.formats._coverage import FileTable
-from crossbridge_assets.formats._xml import clear, iterparse, local
+from crossbridge_assets.formats._coverage import FileTable, iterparse_fed
+from crossbridge_assets.formats._xml import clear, local
 from crossbridge_assets.model import KIND_COVERAGE, CoverageStream, FileCoverage, ReportInfo
 
 FORMAT = "jacoco"
@@ -44,6 +44,49 @@ def _package_of(elem) -> str:
     return (parent.get("name") or "").strip("/") if parent is not None and local(parent.tag) == "package" else ""
 
 
+def _sourcefile_path(path: Path, elem) -> str:
+    name = elem.get("name") or ""
+    if not name:
+        raise FormatError(path, f"<sourcefile> without a name (line {elem.sourceline})")
+    package = _package_of(elem)
+    return f"{package}/{name}" if package else name
+
+
+def _open_sourcefile(top):
+    """The <sourcefile> the parser is inside, if any: on the path down the last children."""
+    elem = top
+    while len(elem):
+        elem = elem[-1]
+        tag = local(elem.tag)
+        if tag == "sourcefile":
+            return elem
+        if tag not in ("package", "group"):
+            return None
+    return None
+
+
+def _add_lines(table: FileTable, fc: FileCoverage, elems) -> None:
+    """<line nr mi ci mb cb> elements into a file's record."""
+    lines = fc.lines
+    for line in elems:
+        get = line.get
+        try:
+            nr = int(get("nr"))
+        except (TypeError, ValueError):
+            nr = _int(get("nr"))
+        if nr <= 0:
+            continue
+        ci = get("ci")
+        hit = 0 if (ci == "0" or not ci) else (1 if _int(ci) > 0 else 0)
+        if lines.get(nr, -1) < hit:
+            lines[nr] = hit
+        mb, cb = get("mb"), get("cb")
+        if (mb and mb != "0") or (cb and cb != "0"):
+            missed, covered = _int(mb), _int(cb)
+            if missed + covered > 0:
+                table.branch(fc, nr, covered, missed + covered)
+
+
 def _files(path: Path, info: ReportInfo) -> Iterator[FileCoverage]:
     table = FileTable()
     # Methods are listed under <class> before the <sourcefile> they belong to.
@@ -51,33 +94,25 @@ def _files(path: Path, info: ReportInfo) -> Iterator[FileCoverage]:
     declared: dict[str, int] = {}
     root = None
 
-    for _event, elem in iterparse(path, events=("end",), tag=_TAGS):
+    top = last = None  # the root element, once one is known; the latest element met
+    for _event, elem in iterparse_fed(path, events=("end",), tag=_TAGS):
+        if elem is None:  # a chunk was parsed: take the finished lines of an open <sourcefile>
+            if top is None:
+                if last is None:
+                    continue
+                top = last.getroottree().getroot()
+            open_file = _open_sourcefile(top)
+            if open_file is not None and len(open_file) > 1:
+                fc = table.get(_sourcefile_path(path, open_file))
+                _add_lines(table, fc, (e for e in open_file[:-1] if local(e.tag) == "line"))
+                del open_file[:-1]
+            continue
+        last = elem
         tag = local(elem.tag)
         if tag == "sourcefile":
-            name = elem.get("name") or ""
-            if not name:
-                raise FormatError(path, f"<sourcefile> without a name (line {elem.sourceline})")
-            package = _package_of(elem)
-            raw = f"{package}/{name}" if package else name
+            raw = _sourcefile_path(path, elem)
             fc = table.get(raw)
-            lines = fc.lines
-            for line in elem.iterchildren("{*}line", "line"):
-                get = line.get
-                try:
-                    nr = int(get("nr"))
-                except (TypeError, ValueError):
-                    nr = _int(get("nr"))
-                if nr <= 0:
-                    continue
-                ci = get("ci")
-                hit = 0 if (ci == "0" or not ci) else (1 if _int(ci) > 0 else 0)
-                if lines.get(nr, -1) < hit:
-                    lines[nr] = hit
-                mb, cb = get("mb"), get("cb")
-                if (mb and mb != "0") or (cb and cb != "0"):
-                    missed, covered = _int(mb), _int(cb)
-                    if missed + covered > 0:
-                        table.branch(fc, nr, covered, missed + covered)
+            _add_lines(table, fc, elem.iterchildren("{*}line", "line"))
             for fn in methods.pop(raw, ()):
                 table.function(fc, *fn)
             clear(elem)

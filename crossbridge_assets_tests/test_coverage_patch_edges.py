@@ -23,7 +23,7 @@ from crossbridge_assets.analysis.patch_coverage import (
     patch_coverage,
 )
 from crossbridge_assets.formats import open_report
-from crossbridge_assets.formats._coverage import merged_totals
+from crossbridge_assets.formats._coverage import merge_coverage, merged_totals
 from crossbridge_assets.model import FileCoverage
 from crossbridge_assets_tests.test_coverage_patch import diff_cover, git
 
@@ -260,6 +260,72 @@ def test_no_newline_marker_moves_no_line(tmp_path, capsys, monkeypatch):
     mine = ours(repo, capsys, monkeypatch, "--diff", "main", "--coverage", "coverage.xml")
     assert mine["files"]["src/pkg/nonl.py"]["covered"] == [2, 5]  # return 10, def t2
     assert mine["files"]["src/pkg/nonl.py"]["uncovered"] == [6]  # return 2
+
+
+# ---------------------------------------------------------------------------- merging spellings of a file
+
+# The shapes JaCoCo 0.8 (package-relative <sourcefile>) and a Cobertura converter (an absolute
+# <source> in a GitHub checkout) write for the same class, each covering one of its two lines.
+JACOCO = """<?xml version="1.0" encoding="UTF-8" standalone="yes"?><!DOCTYPE report PUBLIC "-//JACOCO//DTD Report 1.1//EN" "report.dtd"><report name="app"><sessioninfo id="a" start="1" dump="2"/><package name="com/ex"><class name="com/ex/A" sourcefilename="A.java"/><sourcefile name="A.java"><line nr="3" mi="0" ci="3" mb="0" cb="0"/><line nr="4" mi="2" ci="0" mb="0" cb="0"/></sourcefile></package><counter type="LINE" missed="1" covered="1"/></report>"""
+COBERTURA = """<?xml version="1.0"?>
+<coverage line-rate="0.5" lines-valid="2" lines-covered="1"><sources><source>/home/runner/work/app/app/{module}src/main/java</source></sources><packages><package name="com.ex"><classes><class name="com.ex.A" filename="com/ex/A.java"><lines><line number="3" hits="0"/><line number="4" hits="1"/></lines></class></classes></package></packages></coverage>"""
+
+
+def test_jacoco_package_paths_merge_with_the_file_from_the_repository(tmp_path, capsys, monkeypatch):
+    from crossbridge_assets.warehouse.coverage import merge_run
+
+    (tmp_path / "jacoco.xml").write_text(JACOCO)
+    (tmp_path / "cobertura.xml").write_text(COBERTURA.format(module=""))
+    reports = [open_report(tmp_path / "jacoco.xml"), open_report(tmp_path / "cobertura.xml")]
+    merged = merge_coverage(reports)
+    assert list(merged) == ["src/main/java/com/ex/A.java"] and merged["src/main/java/com/ex/A.java"].lines == {3: 1, 4: 1}
+    totals = merged_totals(merged)
+    assert (totals.files, totals.lines_valid, totals.lines_covered) == (1, 2, 2)
+    # The run union the warehouse computes from stored records goes through the same merge.
+    run = merge_run([(list(open_report(tmp_path / name)), {}) for name in ("jacoco.xml", "cobertura.xml")])
+    assert (run.totals.files, run.totals.lines_valid, run.totals.lines_covered) == (1, 2, 2)
+    # Patch coverage over both reports.
+    (tmp_path / "change.diff").write_text(
+        "diff --git a/src/main/java/com/ex/A.java b/src/main/java/com/ex/A.java\n@@ -2,0 +3,2 @@\n+a\n+b\n")
+    mine = ours(tmp_path, capsys, monkeypatch, "--diff-file", "change.diff", "--coverage", "jacoco.xml",
+                "--coverage", "cobertura.xml")
+    assert mine["files"]["src/main/java/com/ex/A.java"]["covered"] == [3, 4] and mine["percent"] == 100.0
+
+    # The same package path in two modules: nothing tells which, the three stay apart.
+    for module in ("core", "web"):
+        (tmp_path / f"{module}.xml").write_text(COBERTURA.format(module=f"{module}/"))
+    names = ("jacoco.xml", "core.xml", "web.xml")
+    assert sorted(merge_coverage(open_report(tmp_path / n) for n in names)) == [
+        "com/ex/A.java", "core/src/main/java/com/ex/A.java", "web/src/main/java/com/ex/A.java"]
+    # A configured source root makes the spellings equal.
+    again = [open_report(tmp_path / n) for n in ("jacoco.xml", "cobertura.xml")]
+    assert list(merge_coverage(again, source_roots=["/home/runner/work/app/app/src/main/java"])) == ["com/ex/A.java"]
+
+
+def test_coveragepy_xml_with_several_sources(tmp_path, monkeypatch):
+    """coverage.py names each file from the <source> it is under, which the report does not
+    say: the files on disk do, in the workspace (cwd) the report is read in."""
+    repo = make_repo(
+        tmp_path,
+        {"src/pkg/__init__.py": "", "src/pkg/calc.py": CALC, "lib/util/__init__.py": "",
+         "lib/util/helpers.py": "def h():\n    return 1\n", "tests/test_calc.py": TEST_CALC},
+        {},
+    )
+    run_coverage(repo, "src,lib")
+    xml = (repo / "coverage.xml").read_text()
+    assert xml.count("<source>") == 2 and 'filename="pkg/calc.py"' in xml
+    ci = tmp_path / "ci.xml"  # the same report written in a GitHub Actions checkout
+    ci.write_text(xml.replace(f"<source>{repo}/", "<source>/home/runner/work/app/app/"))
+    expected = ["lib/util/__init__.py", "lib/util/helpers.py", "src/pkg/__init__.py", "src/pkg/calc.py"]
+    monkeypatch.chdir(repo)
+    for report in (repo / "coverage.xml", ci):
+        merged = merge_coverage([open_report(report), open_report(repo / "coverage.lcov")])
+        assert sorted(merged) == expected, report
+        assert merged["src/pkg/calc.py"].lines == {1: 2, 2: 2, 5: 2, 6: 2, 7: 2, 8: 0}
+    # Elsewhere nothing tells src from lib for the CI report: its names stay as written
+    # (patch coverage's suffix rule still finds them), never guessed.
+    monkeypatch.chdir(tmp_path)
+    assert sorted(fc.path for fc in open_report(ci)) == ["pkg/__init__.py", "pkg/calc.py", "util/__init__.py", "util/helpers.py"]
 
 
 # ---------------------------------------------------------------------------- LCOV records per test

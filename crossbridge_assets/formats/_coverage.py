@@ -12,7 +12,7 @@ from operator import countOf, itemgetter
 from typing import Iterable
 
 from crossbridge_assets.formats._common import json_head_events
-from crossbridge_assets.formats._paths import normalize_source_path, using_source_roots
+from crossbridge_assets.formats._paths import normalize_source_path, package_path_owners, using_source_roots
 from crossbridge_assets.model import CoverageTotals, FileCoverage
 
 # Hit counts go to a BIGINT column; c8 writes -1 as an unsigned 64-bit number (a covered line).
@@ -210,7 +210,9 @@ def merge_coverage(
     were taken, not which). Inputs are not modified. With roots or prefixes given, paths are
     normalized again so that reports written on different machines line up; streams not read
     yet are read with the roots in effect, so that a format's own path handling sees them too
-    (a Cobertura <source> outside every known workspace is only joined when a root covers it)."""
+    (a Cobertura <source> outside every known workspace is only joined when a root covers it).
+    A JaCoCo path (com/ex/A.java) joins the one path another report gives the file under a JVM
+    source folder (src/main/java/com/ex/A.java): see package_path_owners."""
     roots, prefixes = tuple(source_roots), tuple(strip_prefixes)
     merged: dict[str, FileCoverage] = {}
     with using_source_roots(roots):
@@ -221,6 +223,9 @@ def merge_coverage(
                 if target is None:
                     target = merged[path] = FileCoverage(path=path, source_path=fc.source_path)
                 target.merge(fc)
+    # JaCoCo's package-relative spelling of a file another report names from the repository.
+    for package, owner in package_path_owners(merged).items():
+        merged[owner].merge(merged.pop(package))
     return merged
 
 

@@ -232,36 +232,3 @@ def merge_coverage(
 def merged_totals(merged: dict[str, FileCoverage] | Iterable[FileCoverage]) -> CoverageTotals:
     files = merged.values() if isinstance(merged, dict) else merged
     return table_totals(files)
-
-
-# ---------------------------------------------------------------------------- XML read a chunk at a time
-
-_FEED = 1 << 15  # as much as lxml's iterparse reads at a time: larger chunks parse no faster
-
-
-def iterparse_fed(path, events: tuple[str, ...] = ("end",), tag=None):
-    """_xml.iterparse (same safety settings and errors), fed a chunk at a time by hand: after
-    each chunk it also yields (None, None). A report whose bulk is one element (a Cobertura
-    <class>, a JaCoCo <sourcefile> of a million lines) would otherwise be held whole until that
-    element ends, the tag filter giving the reader no event inside it; at a (None, None) the
-    reader takes and frees the finished children of the element still open."""
-    from lxml import etree
-
-    from crossbridge_assets.formats import FormatError
-    from crossbridge_assets.formats._xml import SAFE, _read_head, _syntax_message, check_prolog
-
-    plain = check_prolog(path, _read_head(path))
-    parser = etree.XMLPullParser(events=events, tag=tag, remove_comments=True, **{**SAFE, "huge_tree": plain})
-    try:
-        with open(path, "rb") as fh:
-            read, feed, read_events = fh.read, parser.feed, parser.read_events
-            while chunk := read(_FEED):
-                feed(chunk)
-                yield from read_events()
-                yield None, None
-        parser.close()
-        yield from read_events()
-    except etree.XMLSyntaxError as exc:
-        raise FormatError(path, f"malformed XML: {_syntax_message(exc)}") from exc
-    except OSError as exc:
-        raise FormatError(path, f"cannot be read: {exc}") from exc

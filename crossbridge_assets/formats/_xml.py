@@ -149,6 +149,32 @@ def iterparse(path: Path, events: Iterable[str] = ("end",), tag=None) -> Iterato
         raise FormatError(path, f"cannot be read: {exc}") from exc
 
 
+_FEED = 1 << 15  # as much as lxml's iterparse reads at a time: larger chunks parse no faster
+
+
+def iterparse_fed(path, events: tuple[str, ...] = ("end",), tag=None):
+    """_xml.iterparse (same safety settings and errors), fed a chunk at a time by hand: after
+    each chunk it also yields (None, None). A report whose bulk is one element (a Cobertura
+    <class>, a JaCoCo <sourcefile> of a million lines) would otherwise be held whole until that
+    element ends, the tag filter giving the reader no event inside it; at a (None, None) the
+    reader takes and frees the finished children of the element still open."""
+    plain = check_prolog(path, _read_head(path))
+    parser = etree.XMLPullParser(events=events, tag=tag, remove_comments=True, **{**SAFE, "huge_tree": plain})
+    try:
+        with open(path, "rb") as fh:
+            read, feed, read_events = fh.read, parser.feed, parser.read_events
+            while chunk := read(_FEED):
+                feed(chunk)
+                yield from read_events()
+                yield None, None
+        parser.close()
+        yield from read_events()
+    except etree.XMLSyntaxError as exc:
+        raise FormatError(path, f"malformed XML: {_syntax_message(exc)}") from exc
+    except OSError as exc:
+        raise FormatError(path, f"cannot be read: {exc}") from exc
+
+
 def _syntax_message(exc: etree.XMLSyntaxError) -> str:
     msg = str(exc.msg or exc).strip()
     line, col = (exc.position or (None, None)) if hasattr(exc, "position") else (None, None)

@@ -18,9 +18,9 @@ from typing import Iterator
 
 from crossbridge_assets.formats import FormatError, FormatSpec, Sniff
 from crossbridge_assets.formats._common import parse_timestamp, to_float, to_int
-from crossbridge_assets.formats._coverage import MAX_HITS, FileTable, clamp_hits, iterparse_fed
+from crossbridge_assets.formats._coverage import MAX_HITS, FileTable, clamp_hits
 from crossbridge_assets.formats._paths import is_absolute, join_source, normalize_source_path
-from crossbridge_assets.formats._xml import clear, iterparse
+from crossbridge_assets.formats._xml import clear, iterparse, iterparse_fed
 from crossbridge_assets.model import KIND_COVERAGE, CoverageStream, FileCoverage, ReportInfo
 
 FORMAT = "cobertura"

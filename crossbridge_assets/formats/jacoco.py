@@ -13,8 +13,8 @@ from typing import Iterator
 
 from crossbridge_assets.formats import FormatError, FormatSpec, Sniff
 from crossbridge_assets.formats._common import parse_timestamp, to_int
-from crossbridge_assets.formats._coverage import FileTable, iterparse_fed
-from crossbridge_assets.formats._xml import clear, local
+from crossbridge_assets.formats._coverage import FileTable
+from crossbridge_assets.formats._xml import clear, iterparse_fed, local
 from crossbridge_assets.model import KIND_COVERAGE, CoverageStream, FileCoverage, ReportInfo
 
 FORMAT = "jacoco"

@@ -245,15 +245,21 @@ def cmd_patch_coverage(args) -> int:
             return EXIT_UNREADABLE
         source = ", ".join(args.coverage)
     else:
-        from crossbridge_assets.warehouse.coverage import latest_run_id, run_merge
+        from crossbridge_assets.analysis.patch_coverage import head_commit
+        from crossbridge_assets.warehouse.coverage import choose_run, run_merge
         from crossbridge_assets.warehouse.engine import make_engine, migrate
 
         engine = make_engine(_settings().warehouse_url)
         migrate(engine)
-        run_id = args.run or latest_run_id(engine, args.project, args.branch)
-        if run_id is None:
+        # Without --run, the change's own run when the warehouse has it: HEAD of --repo.
+        commit = None if args.run else head_commit(args.repo)
+        run, notes = choose_run(engine, args.project, args.branch, commit, args.run)
+        if run is None:
             _err("no coverage in the warehouse yet: ingest a coverage report, or pass --coverage FILE")
             return EXIT_UNREADABLE
+        run_id = run["run_id"]
+        for note in notes:
+            _err(f"note: {note}")
         coverage = run_merge(engine, run_id).files
         if not coverage:
             _err(f"run {run_id} has no line coverage in the warehouse")

@@ -2,6 +2,7 @@
 diff and report through both tools; and the diff parsing on its own."""
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -162,6 +163,48 @@ def test_patch_coverage_from_the_warehouse_and_a_diff_file(changed_repo, crossbr
     assert cli.main(["patch-coverage", "--diff", "main", "--fail-under", "90"]) == 1
     text = capsys.readouterr().out
     assert "shop/prices.py" in text and "uncovered: 7, 15, 22, 27" in text and "Total:" in text
+
+
+def test_the_warehouse_run_of_the_change_s_own_commit_is_used(changed_repo, crossbridge_env, capsys, monkeypatch):
+    """Without --run: the run of HEAD's commit, not merely the newest one; and what the choice
+    leaves uncertain (other projects, a run still waiting for shards) is said on stderr."""
+    monkeypatch.setenv("DAGSTER_HOME", str(changed_repo.parent / "dagster"))
+    head = git(changed_repo, "rev-parse", "HEAD").strip()
+    everything_ran = changed_repo.parent / "all" / "coverage.xml"
+    everything_ran.parent.mkdir()
+    # The runs take their time from the report: this one ran a minute later.
+    later = re.sub(r'timestamp="(\d+)"', lambda m: f'timestamp="{int(m.group(1)) + 60_000}"',
+                   (changed_repo / "coverage.xml").read_text())
+    everything_ran.write_text(later.replace('hits="0"', 'hits="1"'))
+
+    def ingest(report: Path, *options: str) -> None:
+        assert cli.main(["ingest", "--branch", "main", *options, str(report)]) == 0
+
+    ingest(changed_repo / "coverage.xml", "--project", "shop", "--build", "1", "--commit", head)
+    # Newer, of another commit, where every line ran.
+    ingest(everything_ran, "--project", "shop", "--build", "2", "--commit", "0123456789abcdef0123456789abcdef01234567")
+    monkeypatch.chdir(changed_repo)
+    capsys.readouterr()
+    assert cli.main(["patch-coverage", "--diff", "main", "--json", "--project", "shop"]) == 0
+    out = capsys.readouterr()
+    assert json.loads(out.out)["files"]["shop/prices.py"]["uncovered"] == [7, 15, 22, 27]
+    assert out.err == ""
+    # A run abbreviating the commit is the commit's run too; the newest of them is taken.
+    ingest(everything_ran, "--project", "shop", "--build", "3", "--commit", head[:8])
+    capsys.readouterr()
+    assert cli.main(["patch-coverage", "--diff", "main", "--json", "--project", "shop"]) == 0
+    assert json.loads(capsys.readouterr().out)["files"]["shop/prices.py"]["uncovered"] == []
+
+    # Another project whose only run waits for a shard.
+    ingest(changed_repo / "coverage.xml", "--project", "web", "--build", "1", "--shard", "1", "--shards-expected", "2")
+    capsys.readouterr()
+    assert cli.main(["patch-coverage", "--diff", "main", "--json", "--project", "web"]) == 0
+    err = capsys.readouterr().err
+    assert f"no coverage run of commit {head[:12]}" in err
+    assert "is incomplete: 1 of 2 shards arrived" in err
+    assert cli.main(["patch-coverage", "--diff", "main", "--json"]) == 0
+    err = capsys.readouterr().err
+    assert "coverage of 2 projects: using shop (--project chooses)" in err and "incomplete" not in err
 
 
 def test_unknown_compare_branch_is_one_clear_line(changed_repo, capsys, monkeypatch):

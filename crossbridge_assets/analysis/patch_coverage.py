@@ -173,6 +173,16 @@ def repo_root(repo: Path | str) -> Path | None:
     return Path(top) if done.returncode == 0 and top else None
 
 
+def head_commit(repo: Path | str) -> str | None:
+    """The commit HEAD names in the git repository holding `repo`; None without one."""
+    try:
+        done = subprocess.run(["git", "rev-parse", "--verify", "-q", "HEAD"], cwd=repo, capture_output=True, check=False)
+    except OSError:
+        return None
+    sha = os.fsdecode(done.stdout).strip()
+    return sha if done.returncode == 0 and sha else None
+
+
 def git_diffs(repo: Path | str, compare: str = DEFAULT_COMPARE, working_tree: bool = True) -> list[str]:
     """The committed change against the merge base with `compare`, then (with `working_tree`)
     the staged and unstaged changes."""

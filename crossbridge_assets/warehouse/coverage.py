@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Iterable
 
-from sqlalchemy import Engine, and_, delete, func, insert, select
+from sqlalchemy import Engine, and_, delete, func, insert, literal, or_, select
 
 from crossbridge_assets.formats import FormatError, open_report
 from crossbridge_assets.formats._coverage import (
@@ -451,17 +451,47 @@ def coverage_runs(engine: Engine, project: str | None = None, branch: str | None
     return [dict(r._mapping) for r in rows]
 
 
-def latest_run_id(engine: Engine, project: str | None = None, branch: str | None = None) -> str | None:
-    """The newest run with measured coverage (complete runs first)."""
+def choose_run(engine: Engine, project: str | None = None, branch: str | None = None,
+               commit: str | None = None, run_id: str | None = None) -> tuple[dict | None, list[str]]:
+    """The coverage run a change is measured against, and what the user should know of it:
+    `run_id` when given; else the newest run of `commit` (HEAD of the change) when the
+    warehouse has one; else the newest run with measured coverage of the project and branch,
+    complete runs first."""
+    notes: list[str] = []
     cond = [CR.c.line_pct.is_not(None)]
     if project:
         cond.append(CR.c.project == project)
     if branch:
         cond.append(CR.c.branch == branch)
+    order = (CR.c.complete.desc(), CR.c.started_at.desc(), CR.c.run_id.desc())
     with engine.connect() as conn:
-        return conn.execute(
-            select(CR.c.run_id).where(*cond).order_by(CR.c.complete.desc(), CR.c.started_at.desc(), CR.c.run_id.desc()).limit(1)
-        ).scalar()
+        row = None
+        if run_id is not None:
+            found = conn.execute(select(CR).where(CR.c.run_id == run_id)).mappings().first()
+            row = dict(found) if found else {"run_id": run_id, "complete": True}  # its reports decide
+        elif commit:
+            # A run may record the full sha or an abbreviation of it (7 characters at least).
+            same = or_(CR.c.commit_sha == commit,
+                       and_(func.length(CR.c.commit_sha) >= 7, literal(commit).like(CR.c.commit_sha.concat("%"))))
+            found = conn.execute(select(CR).where(*cond, same).order_by(*order).limit(1)).mappings().first()
+            row = dict(found) if found else None
+        if row is None and run_id is None:
+            found = conn.execute(select(CR).where(*cond).order_by(*order).limit(1)).mappings().first()
+            row = dict(found) if found else None
+            if row is not None and commit:
+                notes.append(f"no coverage run of commit {commit[:12]} in the warehouse: using the newest run "
+                             f"of {row['project']}/{row['branch']}"
+                             + (f" (commit {row['commit_sha'][:12]})" if row["commit_sha"] else ""))
+        if row is not None and not project and run_id is None:
+            projects = conn.execute(select(func.count(func.distinct(CR.c.project))).where(*cond)).scalar()
+            if projects > 1:
+                notes.append(f"the warehouse holds coverage of {projects} projects: using {row['project']} "
+                             "(--project chooses)")
+    if row is not None and not row["complete"]:
+        expected = row["shards_expected"]
+        notes.append(f"run {row['run_id']} is incomplete: {row['shards_seen']} of {expected} shards arrived, so "
+                     "changed lines only the missing shards ran count as uncovered")
+    return row, notes
 
 
 def latest_map_run(engine: Engine, project: str | None = None, branch: str | None = None,

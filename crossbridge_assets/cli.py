@@ -313,6 +313,44 @@ def _read_change(args) -> tuple[str, dict[str, list[int]], Path | None] | None:
         return None
 
 
+def cmd_covering(args) -> int:
+    """The tests whose recorded coverage ran one line of a file."""
+    from crossbridge_assets.analysis.patch_coverage import match_files, repo_root
+    from crossbridge_assets.formats._paths import normalize_source_path
+    from crossbridge_assets.warehouse.coverage import covering_tests, latest_map_run, map_paths
+    from crossbridge_assets.warehouse.engine import make_engine, migrate
+
+    path, sep, line_text = args.location.rpartition(":")
+    if not sep or not path or not line_text.isdigit() or int(line_text) < 1:
+        _err(f"{args.location}: give a file and a line, as in src/shop/prices.py:12")
+        return EXIT_UNREADABLE
+    path, line = normalize_source_path(path), int(line_text)
+    engine = make_engine(_settings().warehouse_url)
+    migrate(engine)
+    run_id = args.run or latest_map_run(engine, args.project, args.branch, path) or latest_map_run(
+        engine, args.project, args.branch)
+    if run_id is None:
+        _err("no per-test coverage in the warehouse yet: ingest a coverage.py data file recorded with "
+             "dynamic contexts (pytest --cov --cov-context=test), or per-test reports named in a manifest")
+        return EXIT_UNREADABLE
+    # The map may name the file otherwise (from a source root, or an absolute path of another
+    # checkout): matched as patch-coverage matches a changed file to a report's.
+    match = match_files([path], map_paths(engine, run_id), repo_root("."))[path]
+    if match.name is None:
+        detail = f"; it could be any of {', '.join(match.ambiguous)}" if match.ambiguous else ""
+        _err(f"run {run_id} has no per-test coverage of {path}{detail}")
+        return EXIT_FAIL
+    tests = covering_tests(engine, match.name, line, run_id)
+    if args.json:
+        print(json.dumps({"run": run_id, "file": match.name, "line": line, "tests": tests}))
+        return EXIT_OK
+    print(f"{match.name}:{line} in run {run_id}: {len(tests)} test(s) ran it")
+    for t in tests:
+        contexts = [c for c in t["contexts"] if c != t["test"]]
+        print(f"  {t['test']}" + (f"  ({', '.join(contexts)})" if contexts else ""))
+    return EXIT_OK
+
+
 def cmd_impact(args) -> int:
     """The tests whose recorded coverage ran a line the change touches."""
     from crossbridge_assets.analysis.impact import format_impact, impact
@@ -481,6 +519,14 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--json", action="store_true")
     out.add_argument("--tests-only", action="store_true", help="one test per line, nothing else (for a test runner)")
     sp.set_defaults(func=cmd_impact)
+
+    sp = sub.add_parser("covering", help="the tests whose recorded coverage ran one line: FILE:LINE")
+    sp.add_argument("location", metavar="FILE:LINE")
+    sp.add_argument("--run", metavar="ID", help="warehouse run whose per-test map to use (default: the latest that has the file)")
+    sp.add_argument("--project", help="the latest run of this project")
+    sp.add_argument("--branch", help="the latest run of this branch")
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(func=cmd_covering)
 
     sp = sub.add_parser("doctor", help="run the health checks now; exit 1 when something is unhealthy")
     sp.add_argument("--json", action="store_true", help="one JSON object: healthy, checks")

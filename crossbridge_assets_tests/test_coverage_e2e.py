@@ -13,6 +13,7 @@ from crossbridge_assets.warehouse import schema
 from crossbridge_assets.warehouse.coverage import coverage_runs, run_merge, covering_tests
 from crossbridge_assets.warehouse.engine import make_engine
 from crossbridge_assets_tests.conftest import FIXTURES
+from crossbridge_assets_tests.test_cli import run_cli
 from crossbridge_assets_tests.test_ingest_e2e import drop, execute, sensor_tick
 
 PY = FIXTURES / "coverage" / "python"
@@ -170,7 +171,7 @@ def test_loading_the_same_report_twice_never_duplicates_rows(crossbridge_env, da
     assert (after[0]["lines_covered"], after[0]["lines_valid"]) == (14, 19)
 
 
-def test_which_tests_cover_a_line_from_coverage_contexts(crossbridge_env, dagster_instance):
+def test_which_tests_cover_a_line_from_coverage_contexts(crossbridge_env, dagster_instance, capsys):
     s = crossbridge_env
     drop_shard(s, "ctx", PY / ".coverage", "unit.coverage", build="77")
     ingest(dagster_instance)
@@ -181,6 +182,19 @@ def test_which_tests_cover_a_line_from_coverage_contexts(crossbridge_env, dagste
     assert [t["test"] for t in covering_tests(engine, "./calc/ops.py", 16)] == ["checks_ops.test_classify"]
     assert covering_tests(engine, "calc/ops.py", 23) == []  # unused(): no test runs it
     assert covering_tests(engine, "calc/other.py", 1) == []
+    # From the terminal; the map names the file from its source folder, the user from the repository.
+    for location in ("calc/ops.py:9", "src/calc/ops.py:9"):
+        code, out, err = run_cli(capsys, "covering", location, "--json")
+        assert code == 0, err
+        got = json.loads(out)
+        assert (got["file"], got["line"]) == ("calc/ops.py", 9)
+        assert [t["test"] for t in got["tests"]] == ["checks_ops.test_divide", "checks_ops.test_divide_by_zero"]
+    code, out, _ = run_cli(capsys, "covering", "calc/ops.py:16")
+    assert code == 0 and "1 test(s) ran it" in out and "checks_ops.test_classify" in out
+    code, _, err = run_cli(capsys, "covering", "calc/other.py:1")
+    assert code == 1 and "no per-test coverage of calc/other.py" in err
+    code, _, err = run_cli(capsys, "covering", "calc/ops.py")
+    assert code == 2 and "give a file and a line" in err
     result = refresh(dagster_instance)
     md = result.asset_materializations_for_node("test_coverage_map")[0].metadata
     assert md["tests"].value == 4 and md["dagster/row_count"].value == 4

@@ -522,6 +522,12 @@ def run_test_map(engine: Engine, run_id: str) -> dict[str, dict[str, set[int]]]:
     return {path: dict(tests) for path, tests in found.items()}
 
 
+def map_paths(engine: Engine, run_id: str) -> list[str]:
+    """The files a run's per-test map names."""
+    with engine.connect() as conn:
+        return list(conn.execute(select(TM.c.path).where(TM.c.run_id == run_id).distinct()).scalars())
+
+
 def covering_tests(
     engine: Engine,
     path: str,

@@ -206,6 +206,25 @@ def test_coveragepy_reports_of_one_run_agree():
     assert js[1].file_totals["calc/ops.py"].lines_valid == 17
 
 
+@pytest.mark.parametrize(
+    "key, value, where",
+    [
+        ("executed_branches", 123, "files.calc/ops.py.executed_branches: expected an array, got a number"),
+        ("contexts", {"9": [["test_a"]]}, "files.calc/ops.py.contexts.9[0]: expected a string, got an array"),
+    ],
+)
+def test_coveragepy_json_of_the_wrong_shape_says_where(tmp_path, key, value, where):
+    import json
+
+    doc = json.loads(_fixture("python", "coverage.json").read_text())
+    doc["files"]["calc/ops.py"][key] = value
+    path = tmp_path / "coverage.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(FormatError) as err:
+        read_report(path)
+    assert err.value.path == str(path) and err.value.reason == where
+
+
 def test_coveragepy_data_file_with_per_test_contexts():
     spec, stream, records = read_report(_fixture("python", ".coverage"))
     assert spec.name == "coveragepy-data"

@@ -23,6 +23,7 @@ from typing import Iterator
 from crossbridge_assets.formats import FormatError, FormatSpec, Sniff
 from crossbridge_assets.formats._common import DepthCheckedReader, json_errors, json_object_items, parse_timestamp, to_int
 from crossbridge_assets.formats._coverage import FileTable, add_totals, json_head_keys, json_values_at
+from crossbridge_assets.formats._shape import ShapeError, array
 from crossbridge_assets.model import KIND_COVERAGE, CoverageStream, CoverageTotals, FileCoverage, ReportInfo
 
 FORMAT = "coveragepy-json"
@@ -66,7 +67,7 @@ def _file(name: str, obj: dict, table: FileTable, stream: CoverageStream) -> Fil
             fc.lines[n] = 1  # coverage.py records whether a line ran, not how often
     arcs: dict[int, list[int]] = {}
     for key, taken in (("executed_branches", 1), ("missing_branches", 0)):
-        for arc in obj.get(key) or ():
+        for arc in array(obj.get(key), key):
             if isinstance(arc, list) and len(arc) == 2 and to_int(arc[0]) is not None:
                 pair = arcs.setdefault(to_int(arc[0]), [0, 0])
                 pair[0] += taken
@@ -87,7 +88,9 @@ def _file(name: str, obj: dict, table: FileTable, stream: CoverageStream) -> Fil
             n = to_int(line)
             if n is None or n in excluded or not isinstance(names, list):
                 continue
-            for ctx in names:
+            for i, ctx in enumerate(names):
+                if not isinstance(ctx, str):
+                    raise ShapeError(i, "a string", ctx).at("contexts", line)
                 if ctx:  # "" is code run outside any test (imports, collection)
                     per_test.setdefault(ctx, {}).setdefault(fc.path, set()).add(n)
         stream.per_test = per_test
@@ -100,7 +103,10 @@ def _read(path: Path, stream: CoverageStream) -> Iterator[FileCoverage]:
     for name, obj in json_object_items(path, "files"):
         if not isinstance(obj, dict):
             raise FormatError(path, f"files entry {name[:200]!r} is not an object")
-        fc = _file(name, obj, table, stream)
+        try:
+            fc = _file(name, obj, table, stream)
+        except ShapeError as exc:
+            raise FormatError(path, exc.at("files", name[:200]).reason) from None
         summary = _summary(obj.get("summary"))
         stream.file_totals[fc.path] = summary
         yield table.files.pop(fc.path)

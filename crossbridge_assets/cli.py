@@ -76,7 +76,7 @@ def cmd_parse(args) -> int:
 def _run_and_report(settings, files, instance, partition=None) -> int:
     from crossbridge_assets.defs.ingest import batches_for, run_batches
     from crossbridge_assets.warehouse.engine import make_engine
-    from crossbridge_assets.warehouse.queries import quarantined
+    from crossbridge_assets.warehouse.queries import batch_report_count, quarantined
 
     batches = batches_for(settings, files, partition)
     results = run_batches(batches, instance)
@@ -84,6 +84,9 @@ def _run_and_report(settings, files, instance, partition=None) -> int:
     engine = make_engine(settings.warehouse_url)
     bad = [q for b in batches for q in quarantined(engine, b.partition, b.run_key)]
     print(f"ingested {len(files)} file(s) in {len(batches)} run(s): {len(results) - len(failed)} succeeded, {len(failed)} failed")
+    held = len(files) - batch_report_count(engine, [b.run_key for b in batches])
+    if held > 0 and not failed:
+        print(f"  {held} file(s) already held: the same bytes for the same run, shard or test; skipped")
     for q in bad:
         print(f"  quarantined {q.original_name}: {q.reason}")
     for r in failed:
@@ -122,8 +125,8 @@ def cmd_ingest(args) -> int:
     # this run now rather than after the next automation tick.
     engine = make_engine(s.warehouse_url)
     changed = set(refresh_runs(engine))
-    for run in coverage_runs(engine):
-        if run["run_id"] in changed:
+    for run in coverage_runs(engine, project=manifest["project"], branch=manifest["branch"]):
+        if run["run_id"] in changed and run["build"] == build:  # this ingest's run, not others refreshed with it
             print(f"  coverage {run['project']}/{run['branch']} #{run['build'] or run['run_id']}: {_coverage_figures(run)}")
     return code
 

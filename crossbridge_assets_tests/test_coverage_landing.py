@@ -31,6 +31,12 @@ from crossbridge_assets_tests.test_cli import run_cli
 from crossbridge_assets_tests.test_coverage_e2e import ingest, table_count
 from crossbridge_assets_tests.test_ingest_e2e import drop
 
+
+def dg_key(name: str):
+    import dagster as dg
+
+    return dg.AssetKey(name)
+
 PY = FIXTURES / "coverage" / "python"
 JUNIT = FIXTURES / "junit" / "pytest-sample.xml"
 
@@ -213,6 +219,82 @@ def test_a_broken_manifest_never_replaces_a_landed_report(crossbridge_env):
     bad = land.land(s.inbox / "drop" / "lcov.info", "2026-11-01")
     assert bad.status == QUARANTINED and "not valid JSON" in bad.reason and bad.sha256 != first.sha256
     assert {(r.sha256, r.status) for r in reports(s)} == {(first.sha256, LANDED), (bad.sha256, QUARANTINED)}
+
+
+def test_a_file_with_no_metadata_is_not_taken_for_an_older_placed_report(crossbridge_env, monkeypatch):
+    """An older warehouse holds build 44's file under its content hash: the same bytes dropped
+    with no metadata at all are another report, not a duplicate of build 44's."""
+    s = crossbridge_env
+    engine = make_engine(s.warehouse_url)
+    migrate(engine)
+    land = Landing(s, engine)
+    write(s.inbox / "app" / "main" / "44", "lcov.info", SHARD_A)
+    with monkeypatch.context() as m:
+        m.setattr(landing_mod, "report_key", lambda content, placement: content)  # the former key
+        old = land.land(s.inbox / "app" / "main" / "44" / "lcov.info", "2026-11-01")
+    write(s.inbox, "lcov.info", SHARD_A)
+    loose = land.land(s.inbox / "lcov.info", "2026-11-02")
+    assert not loose.duplicate and loose.sha256 not in (old.sha256, sha256(SHARD_A))
+    write(s.inbox, "lcov.info", SHARD_A)
+    assert land.land(s.inbox / "lcov.info", "2026-11-02").duplicate, "and it stays one report"
+    assert [(r.build, r.project) for r in reports(s)] == [("44", "app"), (None, "default")]
+
+
+def test_a_file_quarantined_for_its_manifest_gives_way_to_the_same_file_sent_again(
+        crossbridge_env, dagster_instance, capsys, monkeypatch, tmp_path):
+    """The doctor says to send a file again once its manifest is fixed: the quarantined copy is
+    then forgotten, and a backfill of the day does not land it as a run of its own."""
+    s = crossbridge_env
+    a = write(tmp_path / "a", "lcov.info", SHARD_A)
+    write(s.inbox / "drop", "lcov.info", SHARD_A)
+    (s.inbox / "drop" / "crossbridge.json").write_text('{"project": "app", "shards_expected": 0}')
+    ingest(dagster_instance)
+    (bad,) = reports(s)
+    assert bad.status == QUARANTINED and "shards_expected" in bad.reason
+    quarantined_file = Path(bad.archive_path)
+    assert quarantined_file.exists()
+    # Backfill while it waits: it stays quarantined, not landed as the default run.
+    job = defs.resolve_implicit_global_asset_job_def()
+    assert job.execute_in_process(partition_key=bad.partition, instance=dagster_instance,
+                                  asset_selection=[dg_key("landed_reports")]).success
+    assert [(r.sha256, r.status) for r in reports(s)] == [(bad.sha256, QUARANTINED)]
+    # Sent again from the same place with a manifest that reads.
+    write(s.inbox / "drop", "lcov.info", SHARD_A)
+    (s.inbox / "drop" / "crossbridge.json").write_text('{"project": "app", "build": "7"}')
+    ingest(dagster_instance)
+    (good,) = reports(s)
+    assert good.status == LANDED and (good.project, good.build) == ("app", "7")
+    assert not quarantined_file.exists()
+    assert a.exists()
+
+
+def test_unlabelled_shards_with_the_same_bytes_are_two_shards(crossbridge_env, capsys, monkeypatch, tmp_path):
+    """Shards without a label are counted one per upload: two uploads of the same bytes to a
+    run expecting two shards complete it; the same upload sent again does not add a third."""
+    s = crossbridge_env
+    a = write(tmp_path / "a", "lcov.info", SHARD_A)
+    for _ in range(2):
+        cli_ingest(capsys, monkeypatch, tmp_path, "--project", "web", "--branch", "main", "--build", "45",
+                   "--shards-expected", "2", str(a))
+    run = run_of(s, "45")
+    assert (run["shards_seen"], run["complete"]) == (2, True)
+    # Labelled shards: the same label and bytes again is the same report, and the CLI says so.
+    cli_ingest(capsys, monkeypatch, tmp_path, "--project", "web", "--branch", "main", "--build", "46",
+               "--shard", "1", "--shards-expected", "2", str(a))
+    out = cli_ingest(capsys, monkeypatch, tmp_path, "--project", "web", "--branch", "main", "--build", "46",
+                     "--shard", "1", "--shards-expected", "2", str(a))
+    assert "1 file(s) already held" in out
+    assert run_of(s, "46")["shards_seen"] == 1
+
+
+def test_ingest_prints_the_coverage_of_its_own_run_only(crossbridge_env, dagster_instance, capsys, monkeypatch,
+                                                        tmp_path):
+    s = crossbridge_env
+    write(s.inbox / "web" / "main" / "44", "lcov.info", SHARD_A)
+    ingest(dagster_instance)  # the sensor's run: its coverage is refreshed by the next ingest
+    out = cli_ingest(capsys, monkeypatch, tmp_path, "--project", "other", "--build", "1",
+                     str(write(tmp_path / "b", "lcov.info", SHARD_B)))
+    assert "coverage other/default #1" in out and "web/main" not in out
 
 
 # ---------------------------------------------------------------------------- coverage.py JSON figures

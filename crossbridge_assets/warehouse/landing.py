@@ -31,6 +31,7 @@ from sqlalchemy import Engine, delete, insert, select, update
 from crossbridge_assets.formats import FormatError, detect
 from crossbridge_assets.log import get_logger
 from crossbridge_assets.settings import Settings
+from crossbridge_assets.formats._common import to_int
 from crossbridge_assets.warehouse import schema
 from crossbridge_assets.warehouse.engine import now
 from crossbridge_assets.model import KIND_PROFILING
@@ -74,6 +75,7 @@ def file_sha256(path: Path) -> tuple[str, int]:
 # shards_expected describe the run, they do not make a second copy of a report).
 PLACEMENT = ("project", "branch", "build", "commit", "shard")
 _DEFAULTS = {"project": DEFAULT_PROJECT, "branch": DEFAULT_BRANCH}
+_UNPLACED = {"placement": "none"}  # see Landing._key
 
 
 def placement_of(sidecar: dict) -> dict[str, str]:
@@ -83,6 +85,10 @@ def placement_of(sidecar: dict) -> dict[str, str]:
     out = {k: str(meta[k]) for k in PLACEMENT if meta.get(k) is not None and meta[k] != _DEFAULTS.get(k)}
     if sidecar.get("test"):
         out["test"] = str(sidecar["test"])
+    if meta.get("shard") is None and (to_int(meta.get("shards_expected")) or 0) > 1 and sidecar.get("drop"):
+        # Shards without a label are told apart by their upload (see coverage._shard_of): two
+        # uploads of the same bytes are two shards, as two of different bytes are.
+        out["drop"] = str(sidecar["drop"])
     return out
 
 
@@ -149,7 +155,12 @@ class Landing:
             sidecar.update(drop_of(path, self.settings.inbox))  # its upload, its coverage source roots
             placement = None
         sidecar["metadata"] = meta.to_json()
+        if placement:
+            sidecar["unplaced"] = True  # its run is unknown: a backfill must not land it as the default run
         key = report_key(content, placement) if placement else self._key(content, placement_of(sidecar))
+        if not placement:
+            # The same file, quarantined before for its manifest: the manifest now reads.
+            self._retire(report_key(content, {"source_path": source}))
         existing = self._row(key)
         if existing is not None and existing.status == LANDED:
             self.log.info("duplicate report skipped", report=name, sha256=key, first_seen=existing.partition)
@@ -166,15 +177,31 @@ class Landing:
         return Landed(key, name, LANDED, spec.kind, spec.name)
 
     def _key(self, content: str, placement: dict[str, str]) -> str:
-        """report_key, except for a report landed before keys held placement: a row under the
-        bare content hash whose sidecar places it the same way is this report, under that key."""
+        """report_key, except where a report landed before keys held placement sits under the
+        bare content hash: placed the same way, it is this report, under that key; placed
+        otherwise while this one is not placed at all, this one takes a key of its own."""
         key = report_key(content, placement)
-        if key != content:
-            earlier = self._row(content)
-            if earlier is not None and earlier.archive_path:
-                if placement_of(self._read_sidecar(Path(earlier.archive_path))) == placement:
-                    return content
+        earlier = self._row(content)
+        if earlier is not None and earlier.archive_path:
+            same = placement_of(self._read_sidecar(Path(earlier.archive_path))) == placement
+            if key != content and same:
+                return content
+            if key == content and not same:
+                return report_key(content, _UNPLACED)
         return key
+
+    def _retire(self, key: str) -> None:
+        """Forget a quarantined report (its row and its file) that another one replaces."""
+        row = self._row(key)
+        if row is None or row.status != QUARANTINED:
+            return
+        with self.engine.begin() as conn:
+            conn.execute(delete(schema.reports).where(schema.reports.c.sha256 == key))
+        if row.archive_path:
+            stored = Path(row.archive_path)
+            stored.unlink(missing_ok=True)
+            stored.with_name(stored.name + SIDECAR_SUFFIX).unlink(missing_ok=True)
+        self.log.info("quarantined report replaced", report=row.original_name, sha256=key)
 
     def _quarantine_new(self, path, partition, sha256, sidecar, reason, batch) -> Landed:
         sidecar["reason"] = reason
@@ -204,6 +231,10 @@ class Landing:
         sha256 = stored.name
         sidecar = self._read_sidecar(stored)
         try:
+            if sidecar.get("unplaced") or str(sidecar.get("reason", "")).startswith("manifest "):
+                # Quarantined for its manifest: which run it belongs to is unknown, whatever
+                # a newer parser makes of its content. It waits to be sent again.
+                raise FormatError(stored, sidecar.get("reason") or "its manifest could not be read")
             spec = detect(stored)
         except FormatError as exc:
             target = self.quarantine_path(partition, sha256)

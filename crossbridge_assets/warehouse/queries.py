@@ -26,6 +26,13 @@ def reports_for(engine: Engine, partition: str, kind: str, batch: str | None = N
         return list(conn.execute(select(R).where(and_(*cond)).order_by(R.c.arrived_at, R.c.sha256)))
 
 
+def batch_report_count(engine: Engine, batches: list[str]) -> int:
+    """How many reports the given batches (ingest runs) recorded, landed or quarantined; a file
+    a batch found already held records nothing."""
+    with engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(R).where(R.c.batch.in_(batches))).scalar() or 0
+
+
 def quarantined(engine: Engine, partition: str | None = None, batch: str | None = None, kind: str | None = None) -> list:
     """Quarantined reports (of one kind: those that failed parsing; any kind also takes the
     files whose format was never recognized)."""

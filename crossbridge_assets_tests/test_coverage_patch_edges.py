@@ -23,7 +23,7 @@ from crossbridge_assets.analysis.patch_coverage import (
     patch_coverage,
 )
 from crossbridge_assets.formats import open_report
-from crossbridge_assets.formats._coverage import merge_coverage, merged_totals
+from crossbridge_assets.formats._coverage import Records, merge_coverage, merged_totals
 from crossbridge_assets.model import FileCoverage
 from crossbridge_assets_tests.test_coverage_patch import diff_cover, git
 
@@ -282,8 +282,19 @@ def test_jacoco_package_paths_merge_with_the_file_from_the_repository(tmp_path, 
     totals = merged_totals(merged)
     assert (totals.files, totals.lines_valid, totals.lines_covered) == (1, 2, 2)
     # The run union the warehouse computes from stored records goes through the same merge.
-    run = merge_run([(list(open_report(tmp_path / name)), {}) for name in ("jacoco.xml", "cobertura.xml")])
+    run = merge_run([(Records(open_report(tmp_path / name), fmt), {})
+                     for name, fmt in (("jacoco.xml", "jacoco"), ("cobertura.xml", "cobertura"))])
     assert (run.totals.files, run.totals.lines_valid, run.totals.lines_covered) == (1, 2, 2)
+    # Only JaCoCo spells a file from its package: another format's com/ex/A.java is a file of
+    # its own, at the top of the repository, beside src/main/java/com/ex/A.java.
+    lcov = tmp_path / "two.info"
+    lcov.write_text("SF:com/ex/A.java\nDA:3,1\nend_of_record\nSF:src/main/java/com/ex/A.java\nDA:3,0\nend_of_record\n")
+    assert sorted(merge_coverage([open_report(lcov)])) == ["com/ex/A.java", "src/main/java/com/ex/A.java"]
+    both = merge_coverage([open_report(tmp_path / "jacoco.xml"), open_report(lcov)])
+    assert sorted(both) == ["com/ex/A.java", "src/main/java/com/ex/A.java"]
+    assert both["src/main/java/com/ex/A.java"].lines == {3: 0}
+    run = merge_run([(Records(open_report(lcov), "lcov"), {})])
+    assert run.totals.files == 2
     # Patch coverage over both reports.
     (tmp_path / "change.diff").write_text(
         "diff --git a/src/main/java/com/ex/A.java b/src/main/java/com/ex/A.java\n@@ -2,0 +3,2 @@\n+a\n+b\n")
@@ -326,6 +337,24 @@ def test_coveragepy_xml_with_several_sources(tmp_path, monkeypatch):
     # (patch coverage's suffix rule still finds them), never guessed.
     monkeypatch.chdir(tmp_path)
     assert sorted(fc.path for fc in open_report(ci)) == ["pkg/__init__.py", "pkg/calc.py", "util/__init__.py", "util/helpers.py"]
+
+
+def test_a_file_on_disk_under_two_sources_keeps_its_name_as_written(tmp_path, monkeypatch):
+    """src/app/calc.py and lib/app/calc.py both exist; coverage.py's single 'app/calc.py'
+    measured one of them, and the report does not say which: neither gets the other's lines."""
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)  # a checkout: names come from its top
+    for source in ("src", "lib"):
+        (tmp_path / source / "app").mkdir(parents=True)
+        (tmp_path / source / "app" / "calc.py").write_text("x = 1\n")
+    (tmp_path / "coverage.xml").write_text(
+        f'<?xml version="1.0" ?><coverage version="7.6"><sources><source>{tmp_path}/src</source>'
+        f'<source>{tmp_path}/lib</source></sources><packages><package name="app"><classes>'
+        '<class name="calc.py" filename="app/calc.py"><lines><line number="1" hits="1"/></lines></class>'
+        '</classes></package></packages></coverage>')
+    monkeypatch.chdir(tmp_path)
+    assert [fc.path for fc in open_report(tmp_path / "coverage.xml")] == ["app/calc.py"]
+    (tmp_path / "lib" / "app" / "calc.py").unlink()  # now the disk tells
+    assert [fc.path for fc in open_report(tmp_path / "coverage.xml")] == ["src/app/calc.py"]
 
 
 # ---------------------------------------------------------------------------- LCOV records per test

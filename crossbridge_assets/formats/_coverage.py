@@ -198,6 +198,21 @@ def context_to_test(context: str) -> str:
 # ---------------------------------------------------------------------------- merge
 
 
+class Records(list):
+    """The FileCoverage records of one report, with the format that wrote them (merge_coverage
+    treats JaCoCo's package-relative paths apart)."""
+
+    def __init__(self, records: Iterable[FileCoverage] = (), format: str | None = None):
+        super().__init__(records)
+        self.format = format
+
+
+def report_format(stream: object) -> str | None:
+    """The format of a stream, or of Records; None for plain records."""
+    info = getattr(stream, "info", None)
+    return info.format if info is not None else getattr(stream, "format", None)
+
+
 def merge_coverage(
     streams: Iterable[Iterable[FileCoverage]],
     source_roots: Iterable[str] = (),
@@ -215,16 +230,21 @@ def merge_coverage(
     source folder (src/main/java/com/ex/A.java): see package_path_owners."""
     roots, prefixes = tuple(source_roots), tuple(strip_prefixes)
     merged: dict[str, FileCoverage] = {}
+    from_jacoco: set[str] = set()  # paths JaCoCo gave, spelled from their package
+    from_others: set[str] = set()
     with using_source_roots(roots):
         for stream in streams:
+            seen = from_jacoco if report_format(stream) == "jacoco" else from_others
             for fc in stream:
                 path = normalize_source_path(fc.path, (), prefixes) if (roots or prefixes) else fc.path
+                seen.add(path)
                 target = merged.get(path)
                 if target is None:
                     target = merged[path] = FileCoverage(path=path, source_path=fc.source_path)
                 target.merge(fc)
-    # JaCoCo's package-relative spelling of a file another report names from the repository.
-    for package, owner in package_path_owners(merged).items():
+    # JaCoCo's package-relative spelling of a file another report names from the repository;
+    # a path another format also gives as it is is a file of its own (a top-level com/ex/A.java).
+    for package, owner in package_path_owners(merged, from_jacoco - from_others).items():
         merged[owner].merge(merged.pop(package))
     return merged
 

@@ -200,21 +200,23 @@ def join_source(source: str, filename: str) -> str:
 _JVM_SOURCE_ROOT = re.compile(r"(?:^|/)src/[^/]+/(?:java|kotlin|scala|groovy)/")
 
 
-def package_path_owners(paths: Iterable[str]) -> dict[str, str]:
+def package_path_owners(paths: Iterable[str], packages: Iterable[str]) -> dict[str, str]:
     """JaCoCo names a file from its package (com/ex/A.java): it does not know the source folder.
-    Those of `paths` that another path names under a JVM source folder
-    (src/main/java/com/ex/A.java, app/src/main/kotlin/com/ex/A.kt), each with that path, so
-    that the two spellings of one file become one. A package path found under the source
-    folders of several modules is left alone: nothing tells which module it is. (A configured
-    source root such as 'src/main/java' makes the two spellings equal to begin with.)"""
-    known = set(paths)
+    Those of `packages` (the paths only JaCoCo gave) that another of `paths` names under a JVM
+    source folder (src/main/java/com/ex/A.java, app/src/main/kotlin/com/ex/A.kt), each with that
+    path, so that the two spellings of one file become one. A package path found under the
+    source folders of several modules is left alone: nothing tells which module it is. (A
+    configured source root such as 'src/main/java' makes the two spellings equal to begin with.)"""
+    packages = set(packages)
     owners: dict[str, list[str]] = {}
-    for path in known:
+    if not packages:
+        return {}
+    for path in paths:
         if "src/" not in path:
             continue
         last = None
         for last in _JVM_SOURCE_ROOT.finditer(path):
             pass
-        if last is not None and path[last.end() :] in known:
+        if last is not None and path[last.end() :] in packages:
             owners.setdefault(path[last.end() :], []).append(path)
     return {package: found[0] for package, found in owners.items() if len(found) == 1}

@@ -73,14 +73,15 @@ class _Sources(list):
     def file_for(self, filename: str) -> str:
         """The class's file name joined with a <source>, so that it lines up with reports from
         other tools, which name the file from the checkout root:
-        - the first source under which the file is on disk, as written (the report read where
+        - the one source under which the file is on disk, as written (the report read where
           it was written: named from the git checkout holding it) or from the current folder
           once a CI checkout is stripped (the report read in a checkout of the same code);
         - else the one source that gives a workspace-relative path (a source in a CI checkout;
           others, such as site-packages, name no file of the repository);
         - else the file name as written: relative to a folder no one can place, or to one of
-          several sources that nothing tells apart (patch coverage's suffix rule still finds it)."""
-        inside = []
+          several sources that nothing tells apart, on disk or not (patch coverage's suffix
+          rule still finds it)."""
+        inside, on_disk = [], []
         for source in self:
             joined = join_source(source, filename)
             if joined == filename:  # an absolute file name: no source applies
@@ -90,9 +91,13 @@ class _Sources(list):
             if not is_absolute(rel):
                 inside.append(joined)
                 if (checkout and os.path.isfile(joined)) or (from_checkout and os.path.isfile(rel)):
-                    return joined
+                    on_disk.append(joined)
             elif checkout and os.path.isfile(joined):
-                return Path(os.path.relpath(Path(joined).absolute(), checkout)).as_posix()
+                on_disk.append(Path(os.path.relpath(Path(joined).absolute(), checkout)).as_posix())
+        if on_disk:
+            # On disk under several sources (src/app/calc.py and lib/app/calc.py): coverage.py
+            # measured one of them and the report does not say which.
+            return on_disk[0] if len(set(on_disk)) == 1 else filename
         return inside[0] if len(set(inside)) == 1 else filename
 
 

@@ -18,9 +18,11 @@ from crossbridge_assets.formats._coverage import (
     add_totals,
     context_to_test,
     decode_ranges,
+    Records,
     encode_ranges,
     merge_coverage,
     merged_totals,
+    report_format,
 )
 from crossbridge_assets.formats._paths import normalize_source_path, using_source_roots
 from crossbridge_assets.model import KIND_COVERAGE, CoverageStream, CoverageTotals, FileCoverage
@@ -285,7 +287,7 @@ def merge_run(reports: Iterable[tuple[Iterable[FileCoverage], dict[str, Coverage
     declared: dict[str, CoverageTotals] = {}
     sources: dict[str, int] = defaultdict(int)  # reports with line records of a file
     for records, file_counts in reports:
-        records = list(records)
+        records = Records(records, report_format(records))
         streams.append(records)
         with_lines = {fc.path for fc in records}
         for path in with_lines:
@@ -350,7 +352,8 @@ def run_merge(engine: Engine, run_id: str, include_executed_only: bool = False) 
         reports = _loaded_reports(conn, [run_id]).get(run_id, [])
         measured = [r.sha256 for r in reports if include_executed_only or r.format not in EXECUTED_ONLY]
         inputs = _report_inputs(conn, measured)
-    return merge_run(inputs[s] for s in measured)
+    formats = {r.sha256: r.format for r in reports}
+    return merge_run((Records(inputs[s][0], formats[s]), inputs[s][1]) for s in measured)
 
 
 def _fingerprint(reports: list) -> str:
@@ -394,7 +397,8 @@ def refresh_runs(engine: Engine) -> list[str]:
             inputs = _report_inputs(conn, shas)
             for run_id in batch:
                 reports = by_run[run_id]
-                measured = [inputs[r.sha256] for r in reports if r.format not in EXECUTED_ONLY]
+                measured = [(Records(inputs[r.sha256][0], r.format), inputs[r.sha256][1])
+                            for r in reports if r.format not in EXECUTED_ONLY]
                 merged = merge_run(measured)
                 t = merged.totals
                 expected = max((r.shards_expected for r in reports if r.shards_expected), default=None)

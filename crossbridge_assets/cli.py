@@ -319,35 +319,46 @@ def _read_change(args) -> tuple[str, dict[str, list[int]], Path | None] | None:
 def cmd_covering(args) -> int:
     """The tests whose recorded coverage ran one line of a file."""
     from crossbridge_assets.analysis.patch_coverage import match_files, repo_root
-    from crossbridge_assets.formats._paths import normalize_source_path
-    from crossbridge_assets.warehouse.coverage import covering_tests, latest_map_run, map_paths
+    from crossbridge_assets.formats._paths import is_absolute, normalize_source_path
+    from crossbridge_assets.warehouse.coverage import covering_tests, map_files_named
     from crossbridge_assets.warehouse.engine import make_engine, migrate
 
     path, sep, line_text = args.location.rpartition(":")
     if not sep or not path or not line_text.isdigit() or int(line_text) < 1:
         _err(f"{args.location}: give a file and a line, as in src/shop/prices.py:12")
         return EXIT_UNREADABLE
-    path, line = normalize_source_path(path), int(line_text)
+    line = int(line_text)
+    root = repo_root(".")
+    if root is not None and is_absolute(normalize_source_path(path)):
+        try:  # a file of this checkout, named from its top as the maps and diffs name files
+            path = Path(path).resolve().relative_to(root.resolve()).as_posix()
+        except ValueError:
+            pass
+    path = normalize_source_path(path)
     engine = make_engine(_settings().warehouse_url)
     migrate(engine)
-    run_id = args.run or latest_map_run(engine, args.project, args.branch, path) or latest_map_run(
-        engine, args.project, args.branch)
-    if run_id is None:
-        _err("no per-test coverage in the warehouse yet: ingest a coverage.py data file recorded with "
-             "dynamic contexts (pytest --cov --cov-context=test), or per-test reports named in a manifest")
-        return EXIT_UNREADABLE
-    # The map may name the file otherwise (from a source root, or an absolute path of another
-    # checkout): matched as patch-coverage matches a changed file to a report's.
-    match = match_files([path], map_paths(engine, run_id), repo_root("."))[path]
-    if match.name is None:
-        detail = f"; it could be any of {', '.join(match.ambiguous)}" if match.ambiguous else ""
-        _err(f"run {run_id} has no per-test coverage of {path}{detail}")
+    # The newest run whose map has the file, however the map spells it (from the repository,
+    # from a source folder, or absolute): matched as patch-coverage matches a changed file.
+    candidates = map_files_named(engine, path.rsplit("/", 1)[-1], args.project, args.branch, args.run)
+    found = ambiguous = None
+    for run_id, names in candidates:
+        match = match_files([path], names, root)[path]
+        if match.name is not None:
+            found = run_id, match.name
+            break
+        ambiguous = ambiguous or match.ambiguous
+    if found is None:
+        where = f"run {args.run}" if args.run else "the warehouse"
+        detail = f"; it could be any of {', '.join(ambiguous)}" if ambiguous else ""
+        _err(f"no per-test coverage of {path} in {where}{detail} (per-test maps come from coverage.py "
+             "dynamic contexts, pytest --cov --cov-context=test, or per-test reports named in a manifest)")
         return EXIT_FAIL
-    tests = covering_tests(engine, match.name, line, run_id)
+    run_id, name = found
+    tests = covering_tests(engine, name, line, run_id)
     if args.json:
-        print(json.dumps({"run": run_id, "file": match.name, "line": line, "tests": tests}))
+        print(json.dumps({"run": run_id, "file": name, "line": line, "tests": tests}))
         return EXIT_OK
-    print(f"{match.name}:{line} in run {run_id}: {len(tests)} test(s) ran it")
+    print(f"{name}:{line} in run {run_id}: {len(tests)} test(s) ran it")
     for t in tests:
         contexts = [c for c in t["contexts"] if c != t["test"]]
         print(f"  {t['test']}" + (f"  ({', '.join(contexts)})" if contexts else ""))

@@ -2,6 +2,7 @@
 PostgreSQL: inbox -> sensor -> ingest job -> coverage[day] -> coverage_by_run and its checks."""
 
 import json
+import subprocess
 from pathlib import Path
 
 import dagster as dg
@@ -171,7 +172,8 @@ def test_loading_the_same_report_twice_never_duplicates_rows(crossbridge_env, da
     assert (after[0]["lines_covered"], after[0]["lines_valid"]) == (14, 19)
 
 
-def test_which_tests_cover_a_line_from_coverage_contexts(crossbridge_env, dagster_instance, capsys):
+def test_which_tests_cover_a_line_from_coverage_contexts(crossbridge_env, dagster_instance, capsys, tmp_path,
+                                                         monkeypatch):
     s = crossbridge_env
     drop_shard(s, "ctx", PY / ".coverage", "unit.coverage", build="77")
     ingest(dagster_instance)
@@ -193,6 +195,15 @@ def test_which_tests_cover_a_line_from_coverage_contexts(crossbridge_env, dagste
     assert code == 0 and "1 test(s) ran it" in out and "checks_ops.test_classify" in out
     code, _, err = run_cli(capsys, "covering", "calc/other.py:1")
     assert code == 1 and "no per-test coverage of calc/other.py" in err
+    # From inside a checkout that has the file, named by its absolute path.
+    checkout = tmp_path / "checkout"
+    (checkout / "calc").mkdir(parents=True)
+    (checkout / "calc" / "ops.py").write_text("pass\n" * 30)
+    subprocess.run(["git", "init", "-q", str(checkout)], check=True)
+    with monkeypatch.context() as m:
+        m.chdir(checkout)
+        code, out, err = run_cli(capsys, "covering", f"{checkout}/calc/ops.py:16", "--json")
+    assert code == 0 and json.loads(out)["file"] == "calc/ops.py", err
     code, _, err = run_cli(capsys, "covering", "calc/ops.py")
     assert code == 2 and "give a file and a line" in err
     result = refresh(dagster_instance)
@@ -201,6 +212,19 @@ def test_which_tests_cover_a_line_from_coverage_contexts(crossbridge_env, dagste
     # A run with only a data file has no percentages to judge.
     (run,) = coverage_runs(engine)
     assert run["line_pct"] is None
+    # A newer map of another project, without the file: the run that has the file still answers.
+    other = tmp_path / "other.info"
+    other.write_text("SF:/srv/build/web/app.py\nDA:1,1\nend_of_record\n")  # a checkout no rule knows
+    drop_shard(s, "web", other, "other.info", project="web", build="1", files={"other.info": {"test": "t::web"}})
+    ingest(dagster_instance)
+    newest = tmp_path / "newest.info"
+    newest.write_text("SF:api/main.py\nDA:1,1\nend_of_record\n")
+    drop_shard(s, "api", newest, "newest.info", project="api", build="1", files={"newest.info": {"test": "t::api"}})
+    ingest(dagster_instance)
+    code, out, err = run_cli(capsys, "covering", "calc/ops.py:16", "--json")
+    assert code == 0 and [t["test"] for t in json.loads(out)["tests"]] == ["checks_ops.test_classify"], err
+    code, out, err = run_cli(capsys, "covering", "web/app.py:1", "--json")
+    assert code == 0 and [t["test"] for t in json.loads(out)["tests"]] == ["t::web"], err
 
 
 def test_per_test_report_announced_for_a_test(crossbridge_env, dagster_instance):

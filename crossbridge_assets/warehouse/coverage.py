@@ -526,10 +526,32 @@ def run_test_map(engine: Engine, run_id: str) -> dict[str, dict[str, set[int]]]:
     return {path: dict(tests) for path, tests in found.items()}
 
 
-def map_paths(engine: Engine, run_id: str) -> list[str]:
-    """The files a run's per-test map names."""
+def map_files_named(engine: Engine, name: str, project: str | None = None, branch: str | None = None,
+                    run_id: str | None = None) -> list[tuple[str, list[str]]]:
+    """The per-test maps' files whose base name is `name`, by run, the newest run first (of a
+    project, a branch, or one run): [(run_id, [paths])]."""
+    recency = func.max(func.coalesce(R.c.started_at, R.c.arrived_at))
+    stmt = (
+        select(TM.c.run_id, TM.c.path, recency.label("at"))
+        .join(R, R.c.sha256 == TM.c.report_sha256)
+        .where(or_(TM.c.path == name, TM.c.path.like("%/" + name.replace("%", "_"))))
+        .group_by(TM.c.run_id, TM.c.path)
+    )
+    if project:
+        stmt = stmt.where(R.c.project == project)
+    if branch:
+        stmt = stmt.where(R.c.branch == branch)
+    if run_id:
+        stmt = stmt.where(TM.c.run_id == run_id)
+    runs: dict[str, tuple[object, list[str]]] = {}
     with engine.connect() as conn:
-        return list(conn.execute(select(TM.c.path).where(TM.c.run_id == run_id).distinct()).scalars())
+        for run, path, at in conn.execute(stmt):
+            if path.rsplit("/", 1)[-1] != name:  # LIKE's '_' matched any character
+                continue
+            latest, paths = runs.setdefault(run, (at, []))
+            paths.append(path)
+            runs[run] = (max(latest, at), paths)
+    return [(run, sorted(paths)) for run, (_, paths) in sorted(runs.items(), key=lambda kv: kv[1][0], reverse=True)]
 
 
 def covering_tests(

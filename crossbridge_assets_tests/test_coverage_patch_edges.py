@@ -438,6 +438,12 @@ def test_one_huge_class_or_sourcefile_is_read_in_bounded_memory(tmp_path, monkey
                   '<package name="com/ex"><class name="com/ex/Big" sourcefilename="Big.java"/><sourcefile name="Big.java">\n')
         out.writelines(f'<line nr="{i}" mi="{i % 2}" ci="{1 - i % 2}" mb="0" cb="0"/>\n' for i in range(1, n + 1))
         out.write("</sourcefile></package></report>\n")
+    # The same with nothing ending before the huge element (no <sessioninfo>, no <class>).
+    bare = tmp_path / "big-jacoco-bare.xml"
+    text = jac.read_text()
+    bare.write_text(text.replace('<sessioninfo id="s" start="1" dump="2"/>', "")
+                    .replace('<class name="com/ex/Big" sourcefilename="Big.java"/>', "")
+                    .replace("?>", '?><!DOCTYPE report PUBLIC "-//JACOCO//DTD Report 1.1//EN" "report.dtd">', 1))
 
     held = []
     real_take = cobertura._take_finished
@@ -455,7 +461,7 @@ def test_one_huge_class_or_sourcefile_is_read_in_bounded_memory(tmp_path, monkey
 
     monkeypatch.setattr(cobertura, "_take_finished", take)
     monkeypatch.setattr(jacoco, "_open_sourcefile", open_sourcefile)
-    for path, covered in ((cob, n // 2), (jac, n // 2)):
+    for path, covered in ((cob, n // 2), (jac, n // 2), (bare, n // 2)):
         held.clear()
         (fc,) = open_report(path)
         assert len(fc.lines) == n and sum(1 for h in fc.lines.values() if h) == covered

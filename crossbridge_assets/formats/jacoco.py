@@ -57,7 +57,7 @@ def _open_sourcefile(top):
     elem = top
     while len(elem):
         elem = elem[-1]
-        tag = local(elem.tag)
+        tag = elem.tag  # as the parser's tag filter names it: a namespaced one gets no event either
         if tag == "sourcefile":
             return elem
         if tag not in ("package", "group"):
@@ -94,20 +94,22 @@ def _files(path: Path, info: ReportInfo) -> Iterator[FileCoverage]:
     declared: dict[str, int] = {}
     root = None
 
-    top = last = None  # the root element, once one is known; the latest element met
-    for _event, elem in iterparse_fed(path, events=("end",), tag=_TAGS):
+    top = None  # the root element, known from the first start event
+    # Start events only to learn the root early: one more event per class or method, none per line.
+    for event, elem in iterparse_fed(path, events=("start", "end"), tag=_TAGS):
         if elem is None:  # a chunk was parsed: take the finished lines of an open <sourcefile>
             if top is None:
-                if last is None:
-                    continue
-                top = last.getroottree().getroot()
+                continue
             open_file = _open_sourcefile(top)
             if open_file is not None and len(open_file) > 1:
                 fc = table.get(_sourcefile_path(path, open_file))
                 _add_lines(table, fc, (e for e in open_file[:-1] if local(e.tag) == "line"))
                 del open_file[:-1]
             continue
-        last = elem
+        if event == "start":
+            if top is None:
+                top = elem.getroottree().getroot()
+            continue
         tag = local(elem.tag)
         if tag == "sourcefile":
             raw = _sourcefile_path(path, elem)

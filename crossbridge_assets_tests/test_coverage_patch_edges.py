@@ -404,7 +404,11 @@ end_of_record
 def test_lcov_records_of_one_file_add_up_by_branch_id(tmp_path, newline):
     path = tmp_path / "both.info"
     path.write_bytes(LCOV_PER_TEST.replace("\n", newline).encode())
-    (fc,) = open_report(path)
+    stream = open_report(path)
+    (fc,) = stream
+    # Each record states the file's LF and BRF again, and the hits of its own test only: the
+    # file's lines are not counted twice, and what no record states is not checked.
+    assert stream.info.declared == {"lines_valid": 3, "branches_valid": 5} and stream.info.warnings == []
     assert fc.lines == {1: 2, 2: 3, 3: 1}
     assert fc.branches == {1: (2, 2), 3: (1, 3)}
     totals = merged_totals([fc])

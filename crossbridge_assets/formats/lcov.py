@@ -118,7 +118,12 @@ def _branch_ids(path: Path, files: set[str]) -> dict[str, dict[tuple[int, int | 
 
 def _files(path: Path, info: ReportInfo) -> Iterator[FileCoverage]:
     table = FileTable()
-    declared: dict[str, int] = {}
+    # Declared summaries per file: a file listed in several records (lcov -a keeps one record per
+    # test name) states its LF/BRF in each, so they are not summed; its LH/BRH count the hits of
+    # one test each, and the union of them is stated nowhere.
+    summaries: list[tuple[str | None, str, int]] = []  # (file, key, value), in file order
+    sf_seen: set[str] = set()
+    repeated = False
     fc: FileCoverage | None = None
     lines: dict[int, int] = {}  # fc.lines, for the DA fast path
     fn_lines: dict[str, int | None] = {}  # function name -> line, for FNDA
@@ -288,6 +293,9 @@ def _files(path: Path, info: ReportInfo) -> Iterator[FileCoverage]:
                         fc = table.get(value.strip())
                         lines = fc.lines
                         records += 1
+                        if fc.path in sf_seen:
+                            repeated = True
+                        sf_seen.add(fc.path)
                         continue
                     if key in ("TN", "VER"):
                         continue
@@ -295,7 +303,7 @@ def _files(path: Path, info: ReportInfo) -> Iterator[FileCoverage]:
                         n = _int(value)
                         if n is None:
                             raise bad(lineno, f"{key} is not a number: {value[:40]!r}")
-                        declared[_SUMMARY[key]] = declared.get(_SUMMARY[key], 0) + n
+                        summaries.append((fc.path if fc is not None else None, _SUMMARY[key], n))
                         continue
                     if fc is None:
                         if key in ("FNF", "FNH", "MCDC"):
@@ -348,6 +356,16 @@ def _files(path: Path, info: ReportInfo) -> Iterator[FileCoverage]:
             valid = Counter(map(itemgetter(0), ids))
             covered = Counter(k[0] for k, taken in ids.items() if taken)
             table.files[name].branches = {number: (covered.get(number, 0), total) for number, total in valid.items()}
+    declared: dict[str, int] = {}
+    if repeated:
+        outside = [entry for entry in summaries if entry[0] is None]  # outside any SF section: each counts
+        largest: dict[tuple[str, str], int] = {}
+        for file, name, n in summaries:
+            if file is not None and name not in ("lines_covered", "branches_covered"):
+                largest[file, name] = max(largest.get((file, name), 0), n)
+        summaries = outside + [(file, name, n) for (file, name), n in largest.items()]
+    for _file, name, n in summaries:
+        declared[name] = declared.get(name, 0) + n
     info.declared = declared
     yield from table.files.values()  # the stream checks the declared totals against them
 

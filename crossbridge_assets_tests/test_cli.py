@@ -95,6 +95,21 @@ def test_ingest_then_summary(crossbridge_env, capsys, monkeypatch, tmp_path):
     assert not any(p.is_file() for p in crossbridge_env.inbox.rglob("*"))
 
 
+def test_a_run_learns_its_start_from_the_report_that_states_it(crossbridge_env, capsys, monkeypatch, tmp_path):
+    """Coverage and results of one build in one upload: LCOV carries no time, the JUnit file
+    does, whichever of them the run was first recorded from."""
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
+    drop = tmp_path / "build"
+    drop.mkdir()
+    (drop / "a-coverage.info").write_text("SF:src/calc.py\nDA:1,1\nend_of_record\n")
+    (drop / "z-junit.xml").write_bytes((FIX / "pytest-sample.xml").read_bytes())
+    code, _, err = run_cli(capsys, "ingest", "--project", "shop", "--build", "12", str(drop))
+    assert code == 0, err
+    code, out, _ = run_cli(capsys, "summary", "--json")
+    (run,) = json.loads(out)
+    assert run["started_at"].startswith("2026-11-30T04:09:14"), run
+
+
 def test_a_runaway_stack_trace_is_stored_cut_with_its_original_length(crossbridge_env, capsys, monkeypatch, tmp_path):
     from sqlalchemy import select
 

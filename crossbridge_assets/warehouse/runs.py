@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, update
 
 from crossbridge_assets.warehouse import schema
 from crossbridge_assets.warehouse.engine import insert_missing
@@ -31,3 +31,11 @@ def register_run(conn: Connection, report, created: datetime, started_at: dateti
         ],
         ["run_id"],
     )
+    # A run first met through a report that does not say (coverage files rarely carry a start
+    # time, or a commit) learns it from the next one that does.
+    t = schema.test_runs
+    known = {"started_at": report.started_at or started_at, "commit_sha": report.commit_sha,
+             "ci_url": report.ci_url, "shards_expected": report.shards_expected}
+    for column, value in known.items():
+        if value is not None:
+            conn.execute(update(t).where(t.c.run_id == report.run_id, t.c[column].is_(None)).values({column: value}))

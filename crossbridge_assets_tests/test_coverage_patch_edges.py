@@ -188,6 +188,14 @@ def test_an_ambiguous_file_is_said_in_both_outputs():
     assert entry["in_report"] is False and entry["ambiguous"] == ["/srv/ci/calc/ops.py", "ops.py"]
     text = format_report(report, "x.xml")
     assert "calc/ops.py: not counted, several report files could be it (/srv/ci/calc/ops.py, ops.py)" in text
+    # One report file two changed files end like (a report written from a monorepo's subfolder):
+    # no source root helps, the message does not suggest one.
+    report = patch_coverage({"services/api/app/calc.py": [1], "services/web/app/calc.py": [1]},
+                            files("app/calc.py"), "main...HEAD")
+    assert report.as_dict()["files"]["services/api/app/calc.py"]["ambiguous"] == ["app/calc.py"]
+    text = format_report(report, "lcov.info")
+    assert ("services/api/app/calc.py: not counted, the report's app/calc.py could be it or another changed "
+            "file with the same ending") in text and "--source-root" not in text
 
 
 # ---------------------------------------------------------------------------- bytes of a diff

@@ -381,7 +381,12 @@ def format_report(report: PatchReport, source: str) -> str:
         if f.uncovered:
             out.append(f"    uncovered: {line_ranges(f.uncovered)}")
     for f in report.files:
-        if f.ambiguous:
+        if len(f.ambiguous) == 1:
+            # One report file that another changed file ends like too (a report written from a
+            # subfolder of a monorepo): only a report naming files from the top tells them apart.
+            out.append(f"{f.path}: not counted, the report's {f.ambiguous[0]} could be it or another changed "
+                       "file with the same ending; a report naming files from the repository's top tells them apart")
+        elif f.ambiguous:
             out.append(f"{f.path}: not counted, several report files could be it ({', '.join(f.ambiguous[:5])}"
                        + (" …" if len(f.ambiguous) > 5 else "") + "); name the checkout with --source-root")
     skipped = [f.path for f in report.files if not f.measured]

@@ -64,6 +64,8 @@ def _declared_text(head: bytes) -> str | None:
     except (LookupError, ValueError):
         return None
     return None if text == head.decode("latin-1") else text
+
+
 _COMMENT = re.compile(rb"<!--.*?-->", re.S)
 _PI = re.compile(rb"<\?.*?\?>", re.S)
 _FIRST_ELEMENT = re.compile(rb"<[A-Za-z_:]")

@@ -288,9 +288,7 @@ def _case(elem: etree._Element, framework: str, dialect: Dialect | None) -> Test
         else:
             # flakyFailure/flakyError: failed runs before the one that passed.
             attempts = [*reruns, final]
-        # The test's duration is all its runs together, as far as their times are written.
-        known = [a.duration for a in attempts if a.duration is not None]
-        duration = sum(known) if known else None
+        duration = _runs_duration(attempts)
     else:
         attempts = [final]
 
@@ -352,11 +350,10 @@ class _SuiteOutput:
         return text
 
 
-# Finished testcases are freed right away; their emptied elements are unlinked in batches.
-_UNLINK_EVERY = 64
-# pytest files: how many recent tests are held back so that a rerun can join its test. With
-# xdist, other workers' reports come between a test and its rerun; a few hundred is plenty.
-_RERUN_WINDOW = 256
+def _runs_duration(attempts: list[Attempt]) -> float | None:
+    """A test's duration: all its runs together, as far as their times are written."""
+    known = [a.duration for a in attempts if a.duration is not None]
+    return sum(known) if known else None
 
 
 def _join_rerun(earlier: TestCase, later: TestCase) -> TestCase:
@@ -368,11 +365,17 @@ def _join_rerun(earlier: TestCase, later: TestCase) -> TestCase:
             attempt.status = FAILED
             attempt.message = attempt.message or "rerun (pytest's report keeps no failure for it)"
     later.attempts[:0] = earlier.attempts
-    known = [a.duration for a in later.attempts if a.duration is not None]
-    later.duration = sum(known) if known else None
+    later.duration = _runs_duration(later.attempts)
     for key, value in earlier.properties.items():
         later.properties.setdefault(key, value)
     return later
+
+
+# Finished testcases are freed right away; their emptied elements are unlinked in batches.
+_UNLINK_EVERY = 64
+# pytest files: how many recent tests are held back so that a rerun can join its test. With
+# xdist, other workers' reports come between a test and its rerun; a few hundred is plenty.
+_RERUN_WINDOW = 256
 # testsuites ends once, last: it still brings the root's attributes to a report without tests.
 # <properties> of a suite come before its testcases (Surefire, Gradle), which are unlinked as they
 # are read: they are read when they end.

@@ -122,8 +122,6 @@ def _files(path: Path, info: ReportInfo) -> Iterator[FileCoverage]:
     # test name) states its LF/BRF in each, so they are not summed; its LH/BRH count the hits of
     # one test each, and the union of them is stated nowhere.
     summaries: list[tuple[str | None, str, int]] = []  # (file, key, value), in file order
-    sf_seen: set[str] = set()
-    repeated = False
     fc: FileCoverage | None = None
     lines: dict[int, int] = {}  # fc.lines, for the DA fast path
     fn_lines: dict[str, int | None] = {}  # function name -> line, for FNDA
@@ -293,9 +291,6 @@ def _files(path: Path, info: ReportInfo) -> Iterator[FileCoverage]:
                         fc = table.get(value.strip())
                         lines = fc.lines
                         records += 1
-                        if fc.path in sf_seen:
-                            repeated = True
-                        sf_seen.add(fc.path)
                         continue
                     if key in ("TN", "VER"):
                         continue
@@ -357,7 +352,7 @@ def _files(path: Path, info: ReportInfo) -> Iterator[FileCoverage]:
             covered = Counter(k[0] for k, taken in ids.items() if taken)
             table.files[name].branches = {number: (covered.get(number, 0), total) for number, total in valid.items()}
     declared: dict[str, int] = {}
-    if repeated:
+    if records > len(table.files):  # a file listed in several records
         outside = [entry for entry in summaries if entry[0] is None]  # outside any SF section: each counts
         largest: dict[tuple[str, str], int] = {}
         for file, name, n in summaries:

@@ -15,10 +15,10 @@ from sqlalchemy import Engine, and_, delete, func, insert, literal, or_, select
 
 from crossbridge_assets.formats import FormatError, open_report
 from crossbridge_assets.formats._coverage import (
+    Records,
     add_totals,
     context_to_test,
     decode_ranges,
-    Records,
     encode_ranges,
     merge_coverage,
     merged_totals,
@@ -308,10 +308,12 @@ def merge_run(reports: Iterable[tuple[Iterable[FileCoverage], dict[str, Coverage
     return RunMerge(files, counts_only, totals, declared)
 
 
-def _report_inputs(conn, shas: list[str]) -> dict[str, tuple[list[FileCoverage], dict[str, CoverageTotals]]]:
-    """Per report: its line records, and its counts of the files it has no lines for or whose
-    stored counts are not those of its lines (the report's own, see merge_run)."""
-    out: dict[str, tuple[list[FileCoverage], dict[str, CoverageTotals]]] = {s: ([], {}) for s in shas}
+def _report_inputs(conn, reports: list) -> dict[str, tuple[Records, dict[str, CoverageTotals]]]:
+    """Per report (`reports` rows): its line records, with its format, and its counts of the
+    files it has no lines for or whose stored counts are not those of its lines (the report's
+    own, see merge_run)."""
+    out: dict[str, tuple[Records, dict[str, CoverageTotals]]] = {r.sha256: (Records((), r.format), {}) for r in reports}
+    shas = list(out)
     for start in range(0, len(shas), 500):
         chunk = shas[start : start + 500]
         for row in conn.execute(
@@ -350,10 +352,8 @@ def run_merge(engine: Engine, run_id: str, include_executed_only: bool = False) 
     """The union of a run's loaded coverage reports, from the warehouse."""
     with engine.connect() as conn:
         reports = _loaded_reports(conn, [run_id]).get(run_id, [])
-        measured = [r.sha256 for r in reports if include_executed_only or r.format not in EXECUTED_ONLY]
-        inputs = _report_inputs(conn, measured)
-    formats = {r.sha256: r.format for r in reports}
-    return merge_run((Records(inputs[s][0], formats[s]), inputs[s][1]) for s in measured)
+        inputs = _report_inputs(conn, [r for r in reports if include_executed_only or r.format not in EXECUTED_ONLY])
+    return merge_run(inputs.values())
 
 
 def _fingerprint(reports: list) -> str:
@@ -393,12 +393,10 @@ def refresh_runs(engine: Engine) -> list[str]:
         rows = []
         with engine.begin() as conn:
             batch = todo[start : start + 200]
-            shas = [r.sha256 for run_id in batch for r in by_run[run_id] if r.format not in EXECUTED_ONLY]
-            inputs = _report_inputs(conn, shas)
+            inputs = _report_inputs(conn, [r for run_id in batch for r in by_run[run_id] if r.format not in EXECUTED_ONLY])
             for run_id in batch:
                 reports = by_run[run_id]
-                measured = [(Records(inputs[r.sha256][0], r.format), inputs[r.sha256][1])
-                            for r in reports if r.format not in EXECUTED_ONLY]
+                measured = [inputs[r.sha256] for r in reports if r.format not in EXECUTED_ONLY]
                 merged = merge_run(measured)
                 t = merged.totals
                 expected = max((r.shards_expected for r in reports if r.shards_expected), default=None)
@@ -469,19 +467,20 @@ def choose_run(engine: Engine, project: str | None = None, branch: str | None = 
         cond.append(CR.c.branch == branch)
     order = (CR.c.complete.desc(), CR.c.started_at.desc(), CR.c.run_id.desc())
     with engine.connect() as conn:
+
+        def newest(*where) -> dict | None:
+            found = conn.execute(select(CR).where(*where).order_by(*order).limit(1)).mappings().first()
+            return dict(found) if found else None
+
         row = None
         if run_id is not None:
-            found = conn.execute(select(CR).where(CR.c.run_id == run_id)).mappings().first()
-            row = dict(found) if found else {"run_id": run_id, "complete": True}  # its reports decide
+            row = newest(CR.c.run_id == run_id) or {"run_id": run_id, "complete": True}  # its reports decide
         elif commit:
             # A run may record the full sha or an abbreviation of it (7 characters at least).
-            same = or_(CR.c.commit_sha == commit,
-                       and_(func.length(CR.c.commit_sha) >= 7, literal(commit).like(CR.c.commit_sha.concat("%"))))
-            found = conn.execute(select(CR).where(*cond, same).order_by(*order).limit(1)).mappings().first()
-            row = dict(found) if found else None
+            row = newest(*cond, or_(CR.c.commit_sha == commit, and_(
+                func.length(CR.c.commit_sha) >= 7, literal(commit).like(CR.c.commit_sha.concat("%")))))
         if row is None and run_id is None:
-            found = conn.execute(select(CR).where(*cond).order_by(*order).limit(1)).mappings().first()
-            row = dict(found) if found else None
+            row = newest(*cond)
             if row is not None and commit:
                 notes.append(f"no coverage run of commit {commit[:12]} in the warehouse: using the newest run "
                              f"of {row['project']}/{row['branch']}"

@@ -184,13 +184,15 @@ def cmd_summary(args) -> int:
         print("no runs yet: drop reports into the inbox, or try `crossbridge demo`")
         return EXIT_OK
 
+    run_header = f"{'project':<20} {'branch':<22} {'build':<10} {'started':<17}"
+
     def run_columns(r: dict) -> str:
         started = (r["started_at"] or r["created_at"] or "")[:16].replace("T", " ")
         return f"{r['project'][:20]:<20} {r['branch'][:22]:<22} {str(r['build'] or '-')[:10]:<10} {started:<17}"
 
     tested = [r for r in runs if r["tests"] is not None]
     if tested:
-        header = f"{'project':<20} {'branch':<22} {'build':<10} {'started':<17} {'tests':>6} {'pass':>6} {'fail':>5} {'err':>4} {'skip':>5} {'flaky':>5} {'rate':>7}"
+        header = f"{run_header} {'tests':>6} {'pass':>6} {'fail':>5} {'err':>4} {'skip':>5} {'flaky':>5} {'rate':>7}"
         print(header)
         print("-" * len(header))
         for r in tested:
@@ -203,7 +205,7 @@ def cmd_summary(args) -> int:
         if tested:
             print()
         rows = [f"{run_columns(r)} {_coverage_figures(r['coverage'])}" for r in covered]
-        print(f"{'project':<20} {'branch':<22} {'build':<10} {'started':<17} coverage")
+        print(f"{run_header} coverage")
         print("-" * max(map(len, rows)))
         print("\n".join(rows))
     return EXIT_OK
@@ -316,6 +318,10 @@ def _read_change(args) -> tuple[str, dict[str, list[int]], Path | None] | None:
         return None
 
 
+_PER_TEST_SOURCES = ("ingest a coverage.py data file recorded with dynamic contexts (pytest --cov "
+                     "--cov-context=test), or per-test reports named in a manifest")
+
+
 def cmd_covering(args) -> int:
     """The tests whose recorded coverage ran one line of a file."""
     from crossbridge_assets.analysis.patch_coverage import match_files, repo_root
@@ -350,8 +356,7 @@ def cmd_covering(args) -> int:
     if found is None:
         where = f"run {args.run}" if args.run else "the warehouse"
         detail = f"; it could be any of {', '.join(ambiguous)}" if ambiguous else ""
-        _err(f"no per-test coverage of {path} in {where}{detail} (per-test maps come from coverage.py "
-             "dynamic contexts, pytest --cov --cov-context=test, or per-test reports named in a manifest)")
+        _err(f"no per-test coverage of {path} in {where}{detail}: {_PER_TEST_SOURCES}")
         return EXIT_FAIL
     run_id, name = found
     tests = covering_tests(engine, name, line, run_id)
@@ -375,8 +380,7 @@ def cmd_impact(args) -> int:
     migrate(engine)
     run_id = args.run or latest_map_run(engine, args.project, args.branch)
     if run_id is None:
-        _err("no per-test coverage in the warehouse yet: ingest a coverage.py data file recorded with "
-             "dynamic contexts (pytest --cov --cov-context=test), or per-test reports named in a manifest")
+        _err(f"no per-test coverage in the warehouse yet: {_PER_TEST_SOURCES}")
         return EXIT_UNREADABLE
     test_map = run_test_map(engine, run_id)
     if not test_map:

@@ -163,24 +163,25 @@ def _git(repo: Path, *args: str) -> str:
     return decode_diff(done.stdout)
 
 
-def repo_root(repo: Path | str) -> Path | None:
-    """The top folder of the git working tree holding `repo`; None when there is none (or no git)."""
+def _rev_parse(repo: Path | str, *args: str) -> str | None:
+    """What `git rev-parse ARGS` prints in `repo`; None when it fails (no repository, no git)."""
     try:
-        done = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=repo, capture_output=True, check=False)
+        done = subprocess.run(["git", "rev-parse", *args], cwd=repo, capture_output=True, check=False)
     except OSError:
         return None
-    top = os.fsdecode(done.stdout).strip()
-    return Path(top) if done.returncode == 0 and top else None
+    out = os.fsdecode(done.stdout).strip()
+    return out if done.returncode == 0 and out else None
+
+
+def repo_root(repo: Path | str) -> Path | None:
+    """The top folder of the git working tree holding `repo`; None when there is none (or no git)."""
+    top = _rev_parse(repo, "--show-toplevel")
+    return Path(top) if top else None
 
 
 def head_commit(repo: Path | str) -> str | None:
     """The commit HEAD names in the git repository holding `repo`; None without one."""
-    try:
-        done = subprocess.run(["git", "rev-parse", "--verify", "-q", "HEAD"], cwd=repo, capture_output=True, check=False)
-    except OSError:
-        return None
-    sha = os.fsdecode(done.stdout).strip()
-    return sha if done.returncode == 0 and sha else None
+    return _rev_parse(repo, "--verify", "-q", "HEAD")
 
 
 def git_diffs(repo: Path | str, compare: str = DEFAULT_COMPARE, working_tree: bool = True) -> list[str]:

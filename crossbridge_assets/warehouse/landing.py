@@ -135,13 +135,15 @@ class Landing:
         sidecar = {"original_name": name, "source_path": source, "arrived_at": arrival(path).isoformat(), "size": size,
                    "content_sha256": content}
         spec = problem = None
+        # A file whose manifest does not read is unplaced: kept apart by where it was found, so
+        # that it never takes the place of the same bytes landed for a run.
+        unplaced_key = report_key(content, {"source_path": source})
+        unplaced = False
         try:
             meta = resolve(path, self.settings.inbox)
         except ManifestError as exc:
             meta, problem = RunMetadata(), f"manifest {exc.path}: {exc.reason}"
-            # Unplaced for want of a readable manifest: kept apart by where it was found, so
-            # that it never takes the place of the same bytes landed for a run.
-            placement = {"source_path": source}
+            unplaced = True
         else:
             try:
                 spec = detect(path)
@@ -153,14 +155,14 @@ class Landing:
             if test:
                 sidecar["test"] = str(test)  # a per-test report (e.g. coverage of one test)
             sidecar.update(drop_of(path, self.settings.inbox))  # its upload, its coverage source roots
-            placement = None
         sidecar["metadata"] = meta.to_json()
-        if placement:
+        if unplaced:
             sidecar["unplaced"] = True  # its run is unknown: a backfill must not land it as the default run
-        key = report_key(content, placement) if placement else self._key(content, placement_of(sidecar))
-        if not placement:
+            key = unplaced_key
+        else:
+            key = self._key(content, placement_of(sidecar))
             # The same file, quarantined before for its manifest: the manifest now reads.
-            self._retire(report_key(content, {"source_path": source}))
+            self._retire(unplaced_key)
         existing = self._row(key)
         if existing is not None and existing.status == LANDED:
             self.log.info("duplicate report skipped", report=name, sha256=key, first_seen=existing.partition)

@@ -11,31 +11,24 @@ from crossbridge_assets.warehouse.engine import insert_missing
 
 
 def register_run(conn: Connection, report, created: datetime, started_at: datetime | None = None) -> None:
-    """Record the run a `reports` row belongs to, once (the first report of a run wins)."""
-    insert_missing(
-        conn,
-        schema.test_runs,
-        [
-            dict(
-                run_id=report.run_id,
-                project=report.project,
-                branch=report.branch,
-                commit_sha=report.commit_sha,
-                build=report.build,
-                started_at=report.started_at or started_at,
-                ci_url=report.ci_url,
-                shards_expected=report.shards_expected,
-                partition=report.partition,
-                created_at=created,
-            )
-        ],
-        ["run_id"],
+    """Record the run a `reports` row belongs to, once (the first report of a run makes the
+    row; later ones fill in what it did not say)."""
+    t = schema.test_runs
+    row = dict(
+        run_id=report.run_id,
+        project=report.project,
+        branch=report.branch,
+        commit_sha=report.commit_sha,
+        build=report.build,
+        started_at=report.started_at or started_at,
+        ci_url=report.ci_url,
+        shards_expected=report.shards_expected,
+        partition=report.partition,
+        created_at=created,
     )
+    insert_missing(conn, t, [row], ["run_id"])
     # A run first met through a report that does not say (coverage files rarely carry a start
     # time, or a commit) learns it from the next one that does.
-    t = schema.test_runs
-    known = {"started_at": report.started_at or started_at, "commit_sha": report.commit_sha,
-             "ci_url": report.ci_url, "shards_expected": report.shards_expected}
-    for column, value in known.items():
-        if value is not None:
-            conn.execute(update(t).where(t.c.run_id == report.run_id, t.c[column].is_(None)).values({column: value}))
+    for column in ("started_at", "commit_sha", "ci_url", "shards_expected"):
+        if row[column] is not None:
+            conn.execute(update(t).where(t.c.run_id == report.run_id, t.c[column].is_(None)).values({column: row[column]}))

@@ -20,7 +20,7 @@ from crossbridge_assets.formats import FormatError, FormatSpec, Sniff
 from crossbridge_assets.formats._common import parse_timestamp, to_float, to_int
 from crossbridge_assets.formats._coverage import MAX_HITS, FileTable, clamp_hits
 from crossbridge_assets.formats._paths import is_absolute, join_source, normalize_source_path
-from crossbridge_assets.formats._xml import clear, iterparse, iterparse_fed
+from crossbridge_assets.formats._xml import Unscannable, clear, iterparse, iterparse_fed, start_tags
 from crossbridge_assets.model import KIND_COVERAGE, CoverageStream, FileCoverage, ReportInfo
 
 FORMAT = "cobertura"
@@ -126,14 +126,17 @@ _PLAIN = ["number", "hits"]
 _BRANCHED = ["number", "hits", "branch", "condition-coverage"]
 
 
-def _scan(path: Path, info: ReportInfo, table: FileTable) -> None:
+def _scan(path: Path, info: ReportInfo, table: FileTable, done: set[str]) -> Iterator[FileCoverage]:
     """One pass. A class's lines are read from its subtree: those finished at each chunk the
     parser is fed (so that one huge class is never held whole), the rest at its end; its file
-    name is known from its start, where every <source> has been read. Lines outside a class
-    (under a package) are dropped, as Cobertura's own readers do. A report with <line>s
-    anywhere else than inside one class raises _Irregular: _scan_lines places those as they
-    stream by."""
+    name is known from its start, where every <source> has been read. A file's record is given
+    out (and its path added to `done`) once the last class naming it has been read, as counted
+    ahead by _class_counts; without those counts, at the end. Lines outside a class (under a
+    package) are dropped, as Cobertura's own readers do. A report with <line>s anywhere else than
+    inside one class raises _Irregular: _scan_lines places those as they stream by."""
     sources = _Sources()
+    counts = _class_counts(path)
+    left: dict[str, int] | None = None  # per file, its classes still to be read
     root = None
     current = fc = None  # the <class> being read and its record
     for event, elem in iterparse_fed(path, events=("start", "end"), tag=_TAGS):
@@ -146,12 +149,26 @@ def _scan(path: Path, info: ReportInfo, table: FileTable) -> None:
             if tag == "class":
                 if current is not None:
                     raise _Irregular  # a class in a class
-                current, fc = elem, _class_file(path, elem, sources, table)
+                if left is None and counts is not None:
+                    # Every <source> has been read (none follows a class, or there are no counts).
+                    left = {}
+                    for filename, n in counts.items():
+                        name = normalize_source_path(sources.file_for(filename))
+                        left[name] = left.get(name, 0) + n
+                current, fc = elem, _class_file(path, elem, sources, table, done)
+                if fc is None:  # cannot be, when the counts are right: rather no record than a wrong one
+                    raise FormatError(path, f"a <class> of a file after the last one counted for it (line {elem.sourceline})")
             continue
         if tag == "class":
             if _stray_lines(elem):
                 raise _Irregular
             _add_lines(fc, elem.iter("line"))
+            if left is not None and fc.path in left:
+                left[fc.path] -= 1
+                if not left[fc.path]:
+                    del left[fc.path]
+                    done.add(fc.path)
+                    yield table.files.pop(fc.path)
             current = fc = None
             clear(elem)
         elif tag == "source":
@@ -168,6 +185,26 @@ def _scan(path: Path, info: ReportInfo, table: FileTable) -> None:
     if next(root.iter("line"), None) is not None:
         raise _Irregular
     _read_root(root, info)
+    yield from table.files.values()
+
+
+def _class_counts(path: Path) -> dict[str, int] | None:
+    """How many <class> elements name each file (by its name as written), from a scan of the
+    raw bytes (start_tags); None when that cannot be relied on, or a <source> follows a class
+    (where the classes before it are from would change as the parse goes)."""
+    counts: dict[str, int] = {}
+    try:
+        for tag, attrs in start_tags(path, ("class", "source")):
+            if tag == "source":
+                if counts:
+                    return None
+            else:
+                filename = attrs.get("filename") or attrs.get("name")
+                if filename:
+                    counts[filename] = counts.get(filename, 0) + 1
+    except Unscannable:
+        return None
+    return counts
 
 
 def _take_finished(elem, fc: FileCoverage) -> None:
@@ -225,12 +262,16 @@ def _add_lines(fc: FileCoverage, elems) -> None:
                     branches[number] = (max(old[0], counts[0]), max(old[1], counts[1])) if old else counts
 
 
-def _class_file(path: Path, elem, sources: _Sources, table: FileTable) -> FileCoverage:
-    """The record a <class> adds its lines to: its file, joined to the <source> roots."""
+def _class_file(path: Path, elem, sources: _Sources, table: FileTable, done: set[str]) -> FileCoverage | None:
+    """The record a <class> adds its lines to: its file, joined to the <source> roots; None
+    when that file is in `done` (its record given out already)."""
     filename = elem.get("filename") or elem.get("name")
     if not filename:
         raise FormatError(path, f"<class> without a filename (line {elem.sourceline})")
-    fc = table.get(sources.file_for(filename))
+    joined = sources.file_for(filename)
+    if done and normalize_source_path(joined) in done:
+        return None
+    fc = table.get(joined)
     if fc.source_path != filename:
         fc.source_path = filename
     return fc
@@ -267,16 +308,21 @@ def _stray_lines(elem) -> bool:
 _LINE_TAGS = ("coverage", "source", "package", "class", "line")
 
 
-def _scan_lines(path: Path, info: ReportInfo, table: FileTable) -> None:
+def _scan_lines(path: Path, info: ReportInfo, table: FileTable, done: set[str]) -> None:
     """One pass of end events. A class's lines are buffered until its end, where its file
-    name is known and every <source> before it has been read; lines outside a class (under a
-    package) are dropped, as Cobertura's own readers do."""
+    name is known and every <source> before it has been read; lines outside a class are
+    dropped, as Cobertura's own readers do. The files in `done`, whose records _scan has given
+    out before it met the irregular part, are not read again: every class of theirs was read
+    whole, as this reading reads it."""
     sources = _Sources()
     root = None
     pending: list = []  # (number, hits, condition) of the class being read
     for _event, elem in iterparse(path, events=("end",), tag=_LINE_TAGS):
         tag = elem.tag
         if tag == "line":
+            if next(elem.iterancestors("class"), None) is None:
+                elem.clear(keep_tail=False)
+                continue
             get = elem.attrib.get  # one attribute proxy for every lookup (elem.get makes one a call)
             try:
                 number, hits = int(get("number")), int(get("hits"))
@@ -290,7 +336,11 @@ def _scan_lines(path: Path, info: ReportInfo, table: FileTable) -> None:
                 pending.append((number, hits, condition))
             elem.clear(keep_tail=False)
         elif tag == "class":
-            fc = _class_file(path, elem, sources, table)
+            fc = _class_file(path, elem, sources, table, done)
+            if fc is None:
+                pending.clear()
+                clear(elem)
+                continue
             lines = fc.lines
             for number, hits, condition in pending:
                 old = lines.get(number)
@@ -328,17 +378,16 @@ def _read_root(elem, info: ReportInfo) -> None:
 
 
 def read_cobertura(path: Path, info: ReportInfo) -> Iterator:
-    """Stream a Cobertura-shaped report: the XML is read with bounded memory; the per-file
-    records are complete only at the end (one file's classes may be spread over packages)."""
-    table = FileTable()
+    """Stream a Cobertura-shaped report: the XML is read with bounded memory, and each file's
+    record given out as soon as it is complete (one file's classes may be spread over
+    packages). The stream checks the declared totals against them."""
+    done: set[str] = set()
     try:
-        _scan(path, info, table)
+        yield from _scan(path, info, FileTable(), done)
     except _Irregular:
         table = FileTable()
-        _scan_lines(path, info, table)
-    yield from table.files.values()  # the stream checks the declared totals against them
-
-
+        _scan_lines(path, info, table, done)
+        yield from table.files.values()
 
 
 def open_cobertura(path: Path, fmt: str = FORMAT) -> CoverageStream:

@@ -1,0 +1,238 @@
+"""Coverage records given out as soon as they are complete: the byte scan that tells a reader
+what is still to come (start_tags), and the Cobertura reader that uses it to hold one file's
+record at a time instead of every file's until the end."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from crossbridge_assets.formats import FormatError, cobertura, open_report
+from crossbridge_assets.formats import _xml
+from crossbridge_assets.formats._xml import Unscannable, start_tags
+from crossbridge_assets_tests.conftest import corpus_rows
+
+
+def _parsed_start_tags(path: Path, names: tuple[str, ...]) -> list[tuple[str, dict[str, str]]]:
+    return [(elem.tag, dict(elem.attrib))
+            for _event, elem in etree.iterparse(str(path), events=("start",), tag=names)]
+
+
+def _unprefixed(tags: list[tuple[str, dict[str, str]]]) -> list[tuple[str, dict[str, str]]]:
+    """Namespaced attributes aside: the scan keeps their prefix, the parser gives the namespace."""
+    return [(tag, {k: v for k, v in attrs.items() if ":" not in k and "{" not in k}) for tag, attrs in tags]
+
+
+TRICKY = """<?xml version="1.0" encoding="UTF-8"?>
+<!-- <class filename="in-a-comment-before-any-tag"> -->
+<coverage><sources><source>/src</source></sources><packages><package name="p"><classes>
+<class name="A" filename="a.py"/>
+<class
+   filename = 'b.py' name="B"><lines/></class>
+<class name="x>y" filename="c&amp;d&#x41;&#66;.py"></class>
+<class filename="tab\there
+new line\r\nand cr.py" name="&lt;&gt;&quot;&apos;"/>
+<class filename="&#9;&#10;kept.py"/>
+<classes_not_a_class filename="no.py"/>
+<!-- <class filename="in-a-comment"/> --><![CDATA[ <class filename="in-cdata"/> ]]><?pi <class filename="in-a-pi"/> ?>
+<class filename="\u00e9t\u00e9/\u4e2d.py"/>
+</classes></package></packages></coverage>
+"""
+
+
+def test_start_tags_give_what_the_parser_gives(tmp_path, monkeypatch):
+    path = tmp_path / "tricky.xml"
+    path.write_bytes(TRICKY.encode("utf-8"))
+    expected = _parsed_start_tags(path, ("class", "source"))
+    assert len(expected) == 7  # the source and six classes; not <classes>, nor the one in the comment
+    assert list(start_tags(path, ("class", "source"))) == expected
+    assert ("class", {"name": "x>y", "filename": "c&dAB.py"}) in expected
+    assert ("class", {"filename": "tab here new line and cr.py", "name": "<>\"'"}) in expected
+    assert ("class", {"filename": "\t\nkept.py"}) in expected  # references are not normalized
+    # Chunks cut anywhere, tags across their edges included.
+    for size in (1, 2, 5, 13, 64):
+        monkeypatch.setattr(_xml, "_SCAN_CHUNK", size)
+        assert list(start_tags(path, ("class", "source"))) == expected, size
+
+
+def test_start_tags_against_the_parser_on_generated_documents(tmp_path, monkeypatch):
+    rng = random.Random(7)
+    pieces = ["a", "Z", "/", ".", " ", "\t", "\n", "\r\n", ">", "'", "&amp;", "&lt;", "&#38;", "&#x3E;", "\u00e9", "\U0001F600"]
+
+    def value(quote: str) -> str:
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 8)))
+        return text.replace(quote, "&quot;" if quote == '"' else "&apos;")
+
+    def tag(name: str) -> str:
+        attrs = []
+        for key in rng.sample(["filename", "name", "line-rate", "x:filename"], rng.randint(0, 3)):
+            quote = rng.choice("\"'")
+            attrs.append(f"{rng.choice([' ', '  ', chr(10), chr(9)])}{key}{rng.choice(['=', ' = '])}{quote}{value(quote)}{quote}")
+        return f"<{name}{''.join(attrs)}{rng.choice(['', ' ', chr(10)])}{rng.choice(['/>', '>'])}"
+
+    monkeypatch.setattr(_xml, "_SCAN_CHUNK", 97)
+    for i in range(200):
+        body = []
+        for _ in range(rng.randint(1, 12)):
+            t = tag(rng.choice(["class", "source", "classes", "method"]))
+            body.append(t if t.endswith("/>") else t + "text &amp; more" + f"</{t[1:].split()[0].rstrip('/>')}>")
+        doc = '<?xml version="1.0"?>\n<coverage xmlns:x="urn:x">' + "\n".join(body) + "</coverage>"
+        path = tmp_path / f"doc{i}.xml"
+        path.write_bytes(doc.encode("utf-8"))
+        scanned = list(start_tags(path, ("class", "source")))
+        assert _unprefixed(scanned) == _unprefixed(_parsed_start_tags(path, ("class", "source"))), doc
+        assert all("{" not in k for _, attrs in scanned for k in attrs)
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        pytest.param('<?xml version="1.0" encoding="ISO-8859-1"?><coverage><class filename="a"/></coverage>', id="latin-1"),
+        pytest.param('<coverage><class filename="a"/><!-- <class filename="b"/> </coverage>', id="comment-left-open"),
+        pytest.param('<coverage><class filename=a/></coverage>', id="unquoted"),
+        pytest.param('<coverage><class filename="a&nbsp;"/></coverage>', id="undefined-entity"),
+        pytest.param('<coverage><class filename="a" & /></coverage>', id="junk-in-tag"),
+    ],
+)
+def test_start_tags_refuse_what_they_cannot_vouch_for(tmp_path, doc):
+    path = tmp_path / "doc.xml"
+    path.write_bytes(doc.encode("latin-1"))
+    with pytest.raises(Unscannable):
+        list(start_tags(path, ("class",)))
+
+
+def test_start_tags_refuse_utf16(tmp_path):
+    path = tmp_path / "doc.xml"
+    path.write_bytes('<?xml version="1.0" encoding="UTF-16"?><coverage><class filename="a"/></coverage>'.encode("utf-16"))
+    with pytest.raises(Unscannable):
+        list(start_tags(path, ("class",)))
+
+
+# ---------------------------------------------------------------------------- Cobertura
+
+
+def _cobertura(packages: list[list[tuple[str, list[int]]]], before: str = "") -> str:
+    """Packages of classes (file name, covered line numbers; every line up to the largest is listed)."""
+    out = ['<?xml version="1.0"?>\n<coverage line-rate="0.5">', before, "<packages>"]
+    for i, classes in enumerate(packages):
+        out.append(f'<package name="p{i}"><classes>')
+        for filename, covered in classes:
+            out.append(f'<class name="{filename}" filename="{filename}"><lines>')
+            out.extend(f'<line number="{n}" hits="{1 if n in covered else 0}"/>' for n in range(1, max(covered) + 2))
+            out.append("</lines></class>")
+        out.append("</classes></package>")
+    out.append("</packages></coverage>\n")
+    return "\n".join(out)
+
+
+def _hold_all(monkeypatch):
+    """The reading without counts ahead: every record held until the end."""
+    monkeypatch.setattr(cobertura, "_class_counts", lambda path: None)
+
+
+def _records(path: Path) -> list[tuple[str, dict, dict]]:
+    return [(fc.path, fc.lines, fc.branches) for fc in open_report(path)]
+
+
+def test_a_file_is_given_out_once_its_last_class_is_read(tmp_path, monkeypatch):
+    # a.py has a class in the first and in the last package; b.py and c.py one each between.
+    path = tmp_path / "cov.xml"
+    path.write_text(_cobertura([[("a.py", [1])], [("b.py", [2]), ("c.py", [1, 3])], [("a.py", [3])]]))
+    streamed = _records(path)
+    assert [p for p, _, _ in streamed] == ["b.py", "c.py", "a.py"]
+    assert dict((p, lines) for p, lines, _ in streamed)["a.py"] == {1: 1, 2: 0, 3: 1, 4: 0}
+    _hold_all(monkeypatch)
+    assert sorted(_records(path)) == sorted(streamed)
+
+
+def test_records_held_at_once_stay_few(tmp_path, monkeypatch):
+    """What keeps the reader's memory flat in the size of the report: with every file's classes
+    together, at most one record is held at a time, however many files the report has."""
+    path = tmp_path / "cov.xml"
+    path.write_text(_cobertura([[(f"m{p}/f{i}.py", [1, 5]) for i in range(50)] for p in range(20)]))
+    held = []
+
+    class Table(cobertura.FileTable):
+        def get(self, raw_path):
+            fc = super().get(raw_path)
+            held.append(len(self.files))
+            return fc
+
+    monkeypatch.setattr(cobertura, "FileTable", Table)
+    records = _records(path)
+    assert len(records) == 1000 and max(held) == 1
+
+
+@pytest.mark.parametrize(
+    "irregular",
+    [
+        pytest.param('<package name="late"><line number="51" hits="1"/><classes><class filename="b.py"><lines>'
+                     '<line number="9" hits="1"/></lines></class></classes></package>', id="line-before-a-class"),
+        pytest.param('<package name="late"><classes><class filename="a.py"><lines><line number="7" hits="1"/>'
+                     '</lines></class></classes><line number="51" hits="1"/></package>', id="line-after-a-class"),
+        pytest.param('<package name="late"><classes><class filename="b.py"><class filename="a.py"/><lines>'
+                     '<line number="8" hits="1"/></lines></class></classes></package>', id="class-in-a-class"),
+    ],
+)
+def test_an_irregular_part_after_records_went_out_gives_the_same_records(tmp_path, monkeypatch, irregular):
+    """Lines outside a class count for no file, in either reading; a file given out before the
+    irregular part is read again by the event reading is not given out twice."""
+    doc = _cobertura([[("a.py", [1]), ("c.py", [2])]]).replace("</packages>", irregular + "</packages>")
+    path = tmp_path / "cov.xml"
+    path.write_text(doc)
+    streamed = _records(path)
+    paths = [p for p, _, _ in streamed]
+    assert len(paths) == len(set(paths))
+    _hold_all(monkeypatch)
+    held = _records(path)
+    assert sorted(streamed) == sorted(held)
+    # A stray line lands in no file.
+    assert all(51 not in lines for _path, lines, _branches in held)
+
+
+def test_stray_lines_belong_to_no_file(tmp_path, monkeypatch):
+    _hold_all(monkeypatch)
+    doc = ('<?xml version="1.0"?><coverage><line number="50" hits="1"/><packages><package name="p">'
+           '<line number="51" hits="1"/><classes><class filename="a.py"><lines><line number="1" hits="1"/>'
+           '</lines></class></classes></package></packages></coverage>')
+    path = tmp_path / "cov.xml"
+    path.write_text(doc)
+    assert _records(path) == [("a.py", {1: 1}, {})]
+
+
+def test_a_source_after_a_class_holds_records_to_the_end(tmp_path):
+    """Where a class's file is depends on the <source>s read before it: with one after a class,
+    the counts ahead cannot be keyed by file, and the reading falls back to holding them."""
+    doc = _cobertura([[("a.py", [1])], [("a.py", [2])]]).replace(
+        "</packages>", "</packages><sources><source>/home/runner/work/x/x</source></sources>")
+    path = tmp_path / "cov.xml"
+    path.write_text(doc)
+    assert cobertura._class_counts(path) is None
+    assert _records(path) == [("a.py", {1: 1, 2: 1, 3: 0}, {})]
+
+
+def test_counts_that_miss_a_class_refuse_the_report_rather_than_split_a_file(tmp_path, monkeypatch):
+    path = tmp_path / "cov.xml"
+    path.write_text(_cobertura([[("a.py", [1])], [("a.py", [2])]]))
+    monkeypatch.setattr(cobertura, "_class_counts", lambda p: {"a.py": 1})
+    with pytest.raises(FormatError, match="after the last one counted"):
+        _records(path)
+
+
+def test_corpus_reports_read_the_same_streamed_and_held(monkeypatch):
+    paths = [r["path"] for r in corpus_rows(kind="coverage") if r["format"] in ("cobertura", "coveragepy-xml")]
+    if not paths:
+        pytest.skip("corpus not found (../shared is absent)")
+    streamed = {}
+    for path in paths:
+        try:
+            streamed[path] = sorted(_records(path))
+        except FormatError:  # the empty file
+            continue
+    assert len(streamed) >= 8
+    _hold_all(monkeypatch)
+    for path, records in streamed.items():
+        assert records == sorted(_records(path)), path

@@ -30,6 +30,7 @@ DATA = Path(__file__).resolve().parent / ".data"
 LINES_PER_FILE = 100
 FILES_PER_PACKAGE = 50
 CONTEXTS = 2_000
+FLAT = 1.2  # peak RSS of the bigger Cobertura report over the smaller one's, at most
 
 
 # ---------------------------------------------------------------------------- generators
@@ -386,6 +387,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  at least as fast as pycobertura: {verdict(faster)}")
     print(f"  peak RSS growth from {args.small:,} to {args.lines:,} lines: ours +{growth_ours:.0f} MiB, "
           f"pycobertura +{growth_theirs:.0f} MiB")
+    flat_ours, flat_theirs = m_big["peak_mib"] / m_small["peak_mib"], t_big["peak_mib"] / t_small["peak_mib"]
+    print(f"  peak RSS flat (the {args.lines // args.small}x bigger report at most {FLAT}x the peak): "
+          f"ours {flat_ours:.2f}x {verdict(flat_ours <= FLAT)}; pycobertura {flat_theirs:.2f}x")
 
     print(f"\ncoverage.py data file with {CONTEXTS:,} dynamic contexts")
     t_ours = best_time(ours_coverage_data, paths["coverage-data"], args.repeat)

@@ -133,6 +133,20 @@ def _hold_all(monkeypatch):
     monkeypatch.setattr(cobertura, "_class_counts", lambda path: None)
 
 
+def _count_held(monkeypatch, module) -> list[int]:
+    """The number of records a reader holds, each time it takes one up."""
+    held: list[int] = []
+
+    class Table(module.FileTable):
+        def get(self, raw_path):
+            fc = super().get(raw_path)
+            held.append(len(self.files))
+            return fc
+
+    monkeypatch.setattr(module, "FileTable", Table)
+    return held
+
+
 def _records(path: Path) -> list[tuple[str, dict, dict]]:
     return [(fc.path, fc.lines, fc.branches) for fc in open_report(path)]
 
@@ -153,15 +167,7 @@ def test_records_held_at_once_stay_few(tmp_path, monkeypatch):
     together, at most one record is held at a time, however many files the report has."""
     path = tmp_path / "cov.xml"
     path.write_text(_cobertura([[(f"m{p}/f{i}.py", [1, 5]) for i in range(50)] for p in range(20)]))
-    held = []
-
-    class Table(cobertura.FileTable):
-        def get(self, raw_path):
-            fc = super().get(raw_path)
-            held.append(len(self.files))
-            return fc
-
-    monkeypatch.setattr(cobertura, "FileTable", Table)
+    held = _count_held(monkeypatch, cobertura)
     records = _records(path)
     assert len(records) == 1000 and max(held) == 1
 
@@ -236,3 +242,77 @@ def test_corpus_reports_read_the_same_streamed_and_held(monkeypatch):
     _hold_all(monkeypatch)
     for path, records in streamed.items():
         assert records == sorted(_records(path)), path
+
+
+# ---------------------------------------------------------------------------- JaCoCo
+
+
+def _jacoco(groups: list[list[tuple[str, list[tuple[str, list[int]]]]]]) -> str:
+    """Groups of packages (name, sourcefiles (name, covered line numbers; lines 1..max+1 listed))."""
+    out = ['<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+           '<!DOCTYPE report PUBLIC "-//JACOCO//DTD Report 1.1//EN" "report.dtd"><report name="r">'
+           '<sessioninfo id="s" start="1700000000000" dump="1700000001000"/>']
+    for i, packages in enumerate(groups):
+        out.append(f'<group name="module{i}">')
+        for package, files in packages:
+            out.append(f'<package name="{package}">')
+            for name, covered in files:
+                out.append(f'<class name="{package}/{name[:-5]}" sourcefilename="{name}">'
+                           f'<method name="run" desc="()V" line="1"><counter type="METHOD" missed="0" covered="1"/></method></class>')
+                out.append(f'<sourcefile name="{name}">')
+                out.extend(f'<line nr="{n}" mi="{0 if n in covered else 2}" ci="{2 if n in covered else 0}" mb="0" cb="0"/>'
+                           for n in range(1, max(covered) + 2))
+                out.append("</sourcefile>")
+            out.append("</package>")
+        out.append("</group>")
+    out.append("</report>")
+    return "\n".join(out)
+
+
+def _jacoco_hold_all(monkeypatch):
+    from crossbridge_assets.formats import jacoco
+
+    monkeypatch.setattr(jacoco, "_sourcefile_counts", lambda path: None)
+
+
+def test_jacoco_records_go_out_once_every_sourcefile_of_their_name_is_read(tmp_path, monkeypatch):
+    # Two modules: com/ex/Util.java in both (one file to the report), Main.java in two packages.
+    path = tmp_path / "jacoco.xml"
+    path.write_text(_jacoco([
+        [("com/ex", [("Util.java", [1]), ("Main.java", [2])]), ("com/a", [("A.java", [1])])],
+        [("com/ex", [("Util.java", [3])]), ("com/b", [("Main.java", [1])])],
+    ]))
+    streamed = [(fc.path, fc.lines, fc.functions) for fc in open_report(path)]
+    assert [p for p, _, _ in streamed] == ["com/a/A.java", "com/ex/Util.java", "com/ex/Main.java", "com/b/Main.java"]
+    assert dict((p, lines) for p, lines, _ in streamed)["com/ex/Util.java"] == {1: 1, 2: 0, 3: 1, 4: 0}
+    assert all(functions for _, _, functions in streamed)
+    _jacoco_hold_all(monkeypatch)
+    assert sorted(streamed) == sorted((fc.path, fc.lines, fc.functions) for fc in open_report(path))
+
+
+def test_jacoco_records_held_at_once_stay_few(tmp_path, monkeypatch):
+    from crossbridge_assets.formats import jacoco
+
+    path = tmp_path / "jacoco.xml"
+    path.write_text(_jacoco([[(f"com/p{p}", [(f"F{p}x{i}.java", [1, 4]) for i in range(40)]) for p in range(25)]]))
+    held = _count_held(monkeypatch, jacoco)
+    assert len(list(open_report(path))) == 1000 and max(held) == 1
+
+
+def test_jacoco_names_with_a_folder_hold_records_to_the_end(tmp_path):
+    from crossbridge_assets.formats import jacoco
+
+    path = tmp_path / "jacoco.xml"
+    path.write_text(_jacoco([[("com/ex", [("A.java", [1])]), ("com", [("ex/A.java", [2])])]]))
+    assert jacoco._sourcefile_counts(path) is None
+    assert [(fc.path, fc.lines) for fc in open_report(path)] == [("com/ex/A.java", {1: 1, 2: 1, 3: 0})]
+
+
+def test_jacoco_corpus_reports_read_the_same_streamed_and_held(monkeypatch):
+    paths = [r["path"] for r in corpus_rows(kind="coverage", fmt="jacoco")]
+    if not paths:
+        pytest.skip("corpus not found (../shared is absent)")
+    streamed = {path: sorted((fc.path, fc.lines, fc.branches, fc.functions) for fc in open_report(path)) for path in paths}
+    _jacoco_hold_all(monkeypatch)
+    for path, records in streamed.items():
+        assert records == sorted((fc.path, fc.lines, fc.branches, fc.functions) for fc in open_report(path)), path

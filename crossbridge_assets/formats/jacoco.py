@@ -14,7 +14,7 @@ from typing import Iterator
 from crossbridge_assets.formats import FormatError, FormatSpec, Sniff
 from crossbridge_assets.formats._common import parse_timestamp, to_int
 from crossbridge_assets.formats._coverage import FileTable
-from crossbridge_assets.formats._xml import clear, iterparse_fed, local
+from crossbridge_assets.formats._xml import Unscannable, clear, iterparse_fed, local, start_tags
 from crossbridge_assets.model import KIND_COVERAGE, CoverageStream, FileCoverage, ReportInfo
 
 FORMAT = "jacoco"
@@ -87,12 +87,34 @@ def _add_lines(table: FileTable, fc: FileCoverage, elems) -> None:
                 table.branch(fc, nr, covered, missed + covered)
 
 
+def _sourcefile_counts(path: Path) -> dict[str, int] | None:
+    """How many <sourcefile> elements have each name, from a scan of the raw bytes (start_tags):
+    a file (package path + name) is complete once every sourcefile of its name has been read.
+    None when the scan cannot be relied on, or a name is not a plain file name (one with a
+    folder in it could name the same file from another package)."""
+    counts: dict[str, int] = {}
+    try:
+        for _tag, attrs in start_tags(path, ("sourcefile",)):
+            name = attrs.get("name") or ""
+            if not name or name != name.strip() or "/" in name or "\\" in name or name in (".", ".."):
+                return None
+            counts[name] = counts.get(name, 0) + 1
+    except Unscannable:
+        return None
+    return counts
+
+
 def _files(path: Path, info: ReportInfo) -> Iterator[FileCoverage]:
     table = FileTable()
     # Methods are listed under <class> before the <sourcefile> they belong to.
     methods: dict[str, list[tuple[str, int | None, int]]] = {}
     declared: dict[str, int] = {}
     root = None
+    # Records go out once every sourcefile of their name has been read (common names such as
+    # Main.java wait for the last one); without counts, at the end.
+    left = _sourcefile_counts(path)
+    waiting: dict[str, list[str]] = {}  # sourcefile name -> the records it went into
+    done: set[str] = set()
 
     top = None  # the root element, known from the first start event
     # Start events only to learn the root early: one more event per class or method, none per line.
@@ -114,9 +136,22 @@ def _files(path: Path, info: ReportInfo) -> Iterator[FileCoverage]:
         if tag == "sourcefile":
             raw = _sourcefile_path(path, elem)
             fc = table.get(raw)
+            if fc.path in done:  # cannot be, when the counts are right: rather no record than a wrong one
+                raise FormatError(path, f"a <sourcefile> of {fc.path} after the last one counted for it (line {elem.sourceline})")
             _add_lines(table, fc, elem.iterchildren("{*}line", "line"))
             for fn in methods.pop(raw, ()):
                 table.function(fc, *fn)
+            if left is not None:
+                name = elem.get("name")
+                if name not in left or not (fc.path == name or fc.path.endswith("/" + name)):
+                    left = None  # not counted, or a source root took the name too: hold the rest to the end
+                else:
+                    waiting.setdefault(name, []).append(fc.path)
+                    left[name] -= 1
+                    if not left[name]:
+                        for finished in dict.fromkeys(waiting.pop(name)):
+                            done.add(finished)
+                            yield table.files.pop(finished)
             clear(elem)
         elif tag == "method":
             cls = elem.getparent()

@@ -188,14 +188,13 @@ _ATTRIBUTE = re.compile(rb"""\s+([^\s=/>]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
 _REFERENCE = re.compile(r"&(?:#x([0-9A-Fa-f]+)|#([0-9]+)|(lt|gt|amp|quot|apos));")
 _CLOSERS = {b"!--": b"-->", b"![CDATA[": b"]]>", b"?": b"?>"}
 _NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"', "apos": "'"}
-_WHITESPACE_TO_SPACE = str.maketrans("\t\n", "  ")
 
 
-def start_tags(path: Path, names: tuple[str, ...]) -> Iterator[tuple[str, dict[str, str]]]:
+def start_tags(path: Path, names: tuple[str, ...], attributes: frozenset[str] | None = None) -> Iterator[tuple[str, dict[str, str]]]:
     """The start tags of the elements `names` in a report, in document order, with their
     attributes as the parser gives them (a prefixed name as written: 'x:a', not '{urn}a'):
     found in the raw bytes, at a small part of the cost of a parse, so that a reader can know
-    ahead what is still to come (which records are complete).
+    ahead what is still to come (which records are complete). With `attributes`, only those.
 
     Exact for a well-formed UTF-8 document: '<' never occurs inside a tag, and in text only
     escaped, so every '<name' followed by a space, '/' or '>' outside comments, CDATA sections
@@ -210,6 +209,7 @@ def start_tags(path: Path, names: tuple[str, ...]) -> Iterator[tuple[str, dict[s
     alternatives = b"|".join(re.escape(n.encode("ascii")) for n in names)
     loose = re.compile(rb"<(?:(" + alternatives + rb")[\s/>]|(!--|!\[CDATA\[|\?))")
     exact = re.compile(rb"<(?:" + alternatives + rb""")((?:\s+[^\s=/>]+\s*=\s*(?:"[^"]*"|'[^']*'))*)\s*/?>""")
+    wanted = None if attributes is None else {a.encode("utf-8") for a in attributes}
     carry = b""
     try:
         fh = open(path, "rb")
@@ -242,16 +242,16 @@ def start_tags(path: Path, names: tuple[str, ...]) -> Iterator[tuple[str, dict[s
                 if tag is None:
                     raise Unscannable
                 pos = tag.end()
-                yield name.decode("ascii"), _attributes(tag.group(1))
+                yield name.decode("ascii"), _attributes(tag.group(1), wanted)
             if not chunk:
                 return
             carry = buf[max(cut, pos):]
 
 
-def _attributes(text: bytes) -> dict[str, str]:
+def _attributes(text: bytes, wanted: set[bytes] | None) -> dict[str, str]:
     try:
         return {name.decode("utf-8"): _attribute_value(double or single)
-                for name, double, single in _ATTRIBUTE.findall(text)}
+                for name, double, single in _ATTRIBUTE.findall(text) if wanted is None or name in wanted}
     except UnicodeDecodeError:
         raise Unscannable from None
 
@@ -262,7 +262,8 @@ def _attribute_value(raw: bytes) -> str:
     text = raw.decode("utf-8")
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text = text.translate(_WHITESPACE_TO_SPACE)
+    if "\t" in text or "\n" in text:
+        text = text.replace("\t", " ").replace("\n", " ")
     if "&" in text:
         if "&" in _REFERENCE.sub("", text):
             raise Unscannable  # not a reference the parser would accept without a DTD

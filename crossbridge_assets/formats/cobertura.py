@@ -194,7 +194,7 @@ def _class_counts(path: Path) -> dict[str, int] | None:
     (where the classes before it are from would change as the parse goes)."""
     counts: dict[str, int] = {}
     try:
-        for tag, attrs in start_tags(path, ("class", "source")):
+        for tag, attrs in start_tags(path, ("class", "source"), frozenset(("filename", "name"))):
             if tag == "source":
                 if counts:
                     return None

@@ -94,7 +94,7 @@ def _sourcefile_counts(path: Path) -> dict[str, int] | None:
     folder in it could name the same file from another package)."""
     counts: dict[str, int] = {}
     try:
-        for _tag, attrs in start_tags(path, ("sourcefile",)):
+        for _tag, attrs in start_tags(path, ("sourcefile",), frozenset(("name",))):
             name = attrs.get("name") or ""
             if not name or name != name.strip() or "/" in name or "\\" in name or name in (".", ".."):
                 return None

@@ -94,6 +94,56 @@ def _numbers(run: bytes, key: bytes, shape: bytes) -> list[int] | None:
 
 
 
+def _source_file(line: str, first: bool = False) -> str | None:
+    """The path of an SF record, from a physical line as read (stripped here; the file's first
+    line without its byte order mark), else None."""
+    line = line.strip()
+    key, sep, value = (line.lstrip("\ufeff") if first else line).partition(":")
+    return value.strip() if key == "SF" and sep else None
+
+
+_SCAN_HELD_MAX = 4 * (MAX_LINE_CHARS + 1)
+
+
+def _record_counts(path: Path) -> dict[str, int] | None:
+    """How many records name each file (normalized path), from a scan of the raw bytes for
+    'SF:' (every SF record holds it; a line holding it otherwise is read as the parse reads it
+    and not counted); None when a line too long for an LCOV record stops the scan."""
+    counts: dict[str, int] = {}
+    try:
+        fh = open(path, "rb")
+    except OSError as exc:
+        raise FormatError(path, f"cannot be read: {exc.strerror or exc}") from exc
+    with fh:
+        carry = b""
+        offset = 0  # of buf in the file
+        while True:
+            chunk = fh.read(_CHUNK)
+            if b"\r" in chunk:  # universal newlines, as the parse reads them (a '\r\n' cut in two adds an empty line)
+                chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+            buf = carry + chunk if carry else chunk
+            end = buf.rfind(b"\n") + 1 if chunk else len(buf)
+            if not end and chunk:
+                if len(buf) > _SCAN_HELD_MAX:
+                    return None
+                carry = buf
+                continue
+            pos = buf.find(b"SF:", 0, end)
+            while pos >= 0:
+                start = buf.rfind(b"\n", 0, pos) + 1
+                stop = buf.find(b"\n", pos, end)
+                stop = end if stop < 0 else stop
+                name = _source_file(buf[start:stop].decode("utf-8", "replace"), first=not (offset or start))
+                if name:
+                    name = normalize_source_path(name)
+                    counts[name] = counts.get(name, 0) + 1
+                pos = buf.find(b"SF:", stop, end)
+            if not chunk:
+                return counts
+            carry = buf[end:]
+            offset += end
+
+
 def _branch_ids(path: Path, files: set[str]) -> dict[str, dict[tuple[int, int | str, int | str], int]]:
     """The BRDA ids of `files` (normalized paths) over all their records, each with its taken
     count summed, as lcov adds tracefiles up: a branch is one branch however many records list
@@ -132,8 +182,27 @@ def _files(path: Path, info: ReportInfo) -> Iterator[FileCoverage]:
     records = 0
     lineno = 0
 
+    # Records go out once their file's last record has ended (as counted ahead), but for those
+    # whose branches several records list: they are counted again at the end.
+    left = _record_counts(path)
+    done: set[str] = set()
+
     def bad(lineno: int, why: str) -> FormatError:
         return FormatError(path, f"line {lineno}: {why}")
+
+    def finished(fc: FileCoverage) -> FileCoverage | None:
+        """A record of fc's file has ended: the file's record, when that was its last one."""
+        n = left.get(fc.path) if left is not None else None
+        if n is None:
+            return None
+        if n > 1:
+            left[fc.path] = n - 1
+            return None
+        del left[fc.path]
+        if fc.path in recount:
+            return None
+        done.add(fc.path)
+        return table.files.pop(fc.path)
 
     def flush_branches(columns: tuple[list[int], list[int]] | None) -> None:
         """Per line, the distinct branches listed and those taken; `columns` (line numbers,
@@ -274,8 +343,11 @@ def _files(path: Path, info: ReportInfo) -> Iterator[FileCoverage]:
                             branch_cols = None
                             continue
                     if key == "end_of_record":
-                        if fc is not None and branch_seen:
-                            flush_branches(branch_cols)
+                        if fc is not None:
+                            if branch_seen:
+                                flush_branches(branch_cols)
+                            if (complete := finished(fc)) is not None:
+                                yield complete
                         branch_cols = None
                         fc = None
                         fn_lines, fn_index = {}, {}
@@ -283,12 +355,17 @@ def _files(path: Path, info: ReportInfo) -> Iterator[FileCoverage]:
                     if not sep:
                         raise bad(lineno, f"not an LCOV record: {line[:80]!r}")
                     if key == "SF":
-                        if fc is not None and branch_seen:  # a record without end_of_record
-                            flush_branches(branch_cols)
+                        if fc is not None:  # a record without end_of_record
+                            if branch_seen:
+                                flush_branches(branch_cols)
+                            if (complete := finished(fc)) is not None:
+                                yield complete
                         branch_cols = None
                         if not value.strip():
                             raise bad(lineno, "SF without a path")
                         fc = table.get(value.strip())
+                        if fc.path in done:  # cannot be, when the counts are right: rather no record than a wrong one
+                            raise bad(lineno, f"a record of {fc.path} after the last one counted for it")
                         lines = fc.lines
                         records += 1
                         continue
@@ -342,8 +419,11 @@ def _files(path: Path, info: ReportInfo) -> Iterator[FileCoverage]:
                             number = fn_index.get(parts[0], (None, None))[0]
                             table.function(fc, parts[2], number, clamp_hits(to_int(parts[1])), add=True)
                     # FNF/FNH/MCDC and unknown keys: nothing a user needs beyond the above
-    if fc is not None and branch_seen:
-        flush_branches(branch_cols)
+    if fc is not None:
+        if branch_seen:
+            flush_branches(branch_cols)
+        if (complete := finished(fc)) is not None:
+            yield complete
     if records == 0:
         raise FormatError(path, "no SF record: not an LCOV tracefile")
     if recount:

@@ -135,14 +135,18 @@ def ensure_data(lines: int, small: int) -> dict[str, Path]:
         "jacoco": DATA / f"jacoco-{lines}.xml",
         "cobertura": DATA / f"cobertura-{lines}.xml",
         "cobertura-small": DATA / f"cobertura-{small}.xml",
+        "jacoco-small": DATA / f"jacoco-{small}.xml",
         "lcov": DATA / f"lcov-{lines}.info",
+        "lcov-small": DATA / f"lcov-{small}.info",
         "coverage-data": DATA / f"contexts-{CONTEXTS}.coverage",
     }
     makers = {
         "jacoco": lambda p: write_jacoco(p, lines),
         "cobertura": lambda p: write_cobertura(p, lines),
         "cobertura-small": lambda p: write_cobertura(p, small),
+        "jacoco-small": lambda p: write_jacoco(p, small),
         "lcov": lambda p: write_lcov(p, lines),
+        "lcov-small": lambda p: write_lcov(p, small),
         "coverage-data": write_coverage_data,
     }
     for key, path in paths.items():
@@ -390,6 +394,11 @@ def main(argv: list[str] | None = None) -> int:
     flat_ours, flat_theirs = m_big["peak_mib"] / m_small["peak_mib"], t_big["peak_mib"] / t_small["peak_mib"]
     print(f"  peak RSS flat (the {args.lines // args.small}x bigger report at most {FLAT}x the peak): "
           f"ours {flat_ours:.2f}x {verdict(flat_ours <= FLAT)}; pycobertura {flat_theirs:.2f}x")
+    print("\nour peak RSS in the other formats (MiB), each in a fresh process")
+    for fmt in ("jacoco", "lcov"):
+        small_peak, big_peak = (in_child("ours", paths[key])["peak_mib"] for key in (f"{fmt}-small", fmt))
+        print(f"  {fmt:<10} {args.small:,} lines {small_peak:.0f}, {args.lines:,} lines {big_peak:.0f}: "
+              f"{big_peak / small_peak:.2f}x")
 
     print(f"\ncoverage.py data file with {CONTEXTS:,} dynamic contexts")
     t_ours = best_time(ours_coverage_data, paths["coverage-data"], args.repeat)

@@ -53,7 +53,7 @@ def test_start_tags_give_what_the_parser_gives(tmp_path, monkeypatch):
     assert ("class", {"filename": "tab here new line and cr.py", "name": "<>\"'"}) in expected
     assert ("class", {"filename": "\t\nkept.py"}) in expected  # references are not normalized
     # Chunks cut anywhere, tags across their edges included.
-    for size in (1, 2, 5, 13, 64):
+    for size in range(1, 80):
         monkeypatch.setattr(_xml, "_SCAN_CHUNK", size)
         assert list(start_tags(path, ("class", "source"))) == expected, size
 
@@ -85,6 +85,19 @@ def test_start_tags_against_the_parser_on_generated_documents(tmp_path, monkeypa
         scanned = list(start_tags(path, ("class", "source")))
         assert _unprefixed(scanned) == _unprefixed(_parsed_start_tags(path, ("class", "source"))), doc
         assert all("{" not in k for _, attrs in scanned for k in attrs)
+
+
+def test_start_tags_hold_no_text(tmp_path, monkeypatch):
+    """Text between tags (a long <source>, output) is never held from one chunk to the next:
+    only a tag or comment cut by a chunk's end is, within a bound."""
+    path = tmp_path / "long.xml"
+    path.write_text(f'<coverage><sources><source>{"x" * 5000}</source></sources><class filename="a.py"/></coverage>')
+    monkeypatch.setattr(_xml, "_SCAN_CHUNK", 16)
+    monkeypatch.setattr(_xml, "_SCAN_HELD_MAX", 64)
+    assert list(start_tags(path, ("class", "source"))) == [("source", {}), ("class", {"filename": "a.py"})]
+    path.write_text(f'<coverage><class filename="{"x" * 100}"/></coverage>')
+    with pytest.raises(Unscannable):
+        list(start_tags(path, ("class",)))
 
 
 @pytest.mark.parametrize(

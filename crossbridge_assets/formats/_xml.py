@@ -200,8 +200,8 @@ def start_tags(path: Path, names: tuple[str, ...], attributes: frozenset[str] | 
     escaped, so every '<name' followed by a space, '/' or '>' outside comments, CDATA sections
     and processing instructions (skipped) is such a tag, and its attributes follow XML's
     grammar. Raises Unscannable rather than guess: another encoding, a tag this grammar does
-    not read, a comment left open, or megabytes without a '<' or in one comment. Memory stays
-    within a few megabytes."""
+    not read, a comment left open, or a tag or comment of megabytes. Memory stays within a few
+    megabytes."""
     head = _read_head(path)
     declared = _ENCODING.match(head.removeprefix(b"\xef\xbb\xbf"))
     if utf16_text(head) is not None or (declared and declared.group(1).decode("ascii").lower() not in _UTF8_NAMES):
@@ -210,6 +210,7 @@ def start_tags(path: Path, names: tuple[str, ...], attributes: frozenset[str] | 
     loose = re.compile(rb"<(?:(" + alternatives + rb")[\s/>]|(!--|!\[CDATA\[|\?))")
     exact = re.compile(rb"<(?:" + alternatives + rb""")((?:\s+[^\s=/>]+\s*=\s*(?:"[^"]*"|'[^']*'))*)\s*/?>""")
     wanted = None if attributes is None else {a.encode("utf-8") for a in attributes}
+    undecided = max(len("<![CDATA"), len("<") + max(map(len, names)))  # '<cla', '<!-': not told yet
     carry = b""
     try:
         fh = open(path, "rb")
@@ -219,33 +220,34 @@ def start_tags(path: Path, names: tuple[str, ...], attributes: frozenset[str] | 
         while True:
             chunk = fh.read(_SCAN_CHUNK)
             buf = carry + chunk if carry else chunk
-            # Up to the last '<': a tag that starts before it ends before it.
-            cut = buf.rfind(b"<") if chunk else len(buf)
-            if cut <= 0 and chunk:
-                if len(buf) > _SCAN_HELD_MAX:
-                    raise Unscannable
-                carry = buf
-                continue
+            carry = b""
             pos = 0
-            while (m := loose.search(buf, pos, cut)) is not None:
+            while (m := loose.search(buf, pos)) is not None:
                 name, opener = m.groups()
                 if opener is not None:  # a comment, CDATA section or processing instruction: skipped
                     end = buf.find(_CLOSERS[opener], m.end())
-                    if end < 0:
-                        if not chunk or len(buf) - m.start() > _SCAN_HELD_MAX:
-                            raise Unscannable
-                        cut = pos = m.start()  # it goes on in the next chunk
-                        break
-                    pos = end + len(_CLOSERS[opener])
-                    continue
-                tag = exact.match(buf, m.start(), cut)
-                if tag is None:
+                    if end >= 0:
+                        pos = end + len(_CLOSERS[opener])
+                        continue
+                else:
+                    tag = exact.match(buf, m.start())
+                    if tag is not None:
+                        pos = tag.end()
+                        yield name.decode("ascii"), _attributes(tag.group(1), wanted)
+                        continue
+                    if buf.find(b"<", m.end()) >= 0:  # a tag holds no '<': this is none XML reads so
+                        raise Unscannable
+                # Not ended in what has been read: it goes on in the next chunk.
+                if not chunk or len(buf) - m.start() > _SCAN_HELD_MAX:
                     raise Unscannable
-                pos = tag.end()
-                yield name.decode("ascii"), _attributes(tag.group(1), wanted)
+                carry = buf[m.start():]
+                break
+            else:
+                tail = buf.rfind(b"<", pos)
+                if tail >= 0 and len(buf) - tail <= undecided:
+                    carry = buf[tail:]
             if not chunk:
                 return
-            carry = buf[max(cut, pos):]
 
 
 def _attributes(text: bytes, wanted: set[bytes] | None) -> dict[str, str]:

@@ -26,6 +26,8 @@ from crossbridge_assets.formats._tags import extract_tags
 from crossbridge_assets.formats._xml import _LOCAL_NAMES, iterparse, local, text_of
 from crossbridge_assets.formats.mochawesome import suite_path as mocha_suite_path
 from crossbridge_assets.formats.playwright import suite_path as playwright_suite_path
+from crossbridge_assets.formats.robot import FRAMEWORK as ROBOT
+from crossbridge_assets.formats.robot import _merged_attempts as robot_merged_attempts
 from crossbridge_assets.model import (
     ERROR,
     FAILED,
@@ -72,6 +74,23 @@ def _pytest_suite(attrs) -> bool:
     return keys == _PYTEST_SUITE_KEYS or (keys == _PYTEST_SORTED_KEYS and bool(_ISO_MICROSECONDS(attrs["timestamp"])))
 
 
+# Robot Framework's --xunit file (robot/reporting/xunitwriter.py, RF 3.2 to 7): the root is a
+# <testsuite> with these attributes in this order, then a timestamp since RF 5 (empty when rebot
+# does not know it), and errors="0" always (Robot has no errors). No other writer we know spells
+# its root so.
+_ROBOT_SUITE_KEYS = ("name", "tests", "errors", "failures", "skipped", "time")
+
+
+def _robot_suite(root: etree._Element) -> bool:
+    keys = tuple(root.attrib)
+    return (
+        keys[:6] == _ROBOT_SUITE_KEYS
+        and keys[6:] in ((), ("timestamp",))
+        and root.get("errors") == "0"
+        and local(root.tag) == "testsuite"
+    )
+
+
 def _dialect(root: etree._Element, first: etree._Element) -> tuple[str, Dialect | None]:
     """Best guess of the framework that wrote the file, for the test identity, and how its
     testcases spell suite, name and parameters when they do not in the usual way (None).
@@ -81,6 +100,8 @@ def _dialect(root: etree._Element, first: etree._Element) -> tuple[str, Dialect 
         # Playwright's junit reporter: <testsuites id=".." name=".."> (both written, even empty),
         # a <testsuite> for each project and spec file with the project in `hostname`.
         return "playwright", _playwright_names
+    if _robot_suite(root):
+        return ROBOT, _robot_names
     names = " ".join(n.lower() for n in (root_attrs.get("name"), attrs.get("name")) if n)
     if "pytest" in names or _pytest_suite(attrs):
         return "pytest", None
@@ -203,6 +224,25 @@ def _playwright_names(raw_name: str, classname: str | None, elem: etree._Element
     *titles, name = raw_name.split(" \u203a ")
     file = classname or (suite_elem.get("name") if suite_elem is not None else None)
     return playwright_suite_path(file, titles), name, f"[{project}]" if project else None, file
+
+
+def _robot_names(raw_name: str, classname: str | None, elem: etree._Element):
+    """Robot Framework's --xunit file: classname is the test's parent suite's full name, the
+    names of its suites joined by '.' as formats/robot.py joins them (kept as written: a suite
+    named 'V1.2 Refunds' holds dots of its own), the name the test's whole name: Robot has no
+    parameters, and 'Refund Order [partial]' is a title."""
+    return classname if classname is not None else _suite_path(elem.getparent()), raw_name, None, None
+
+
+def _robot_merged(case: TestCase) -> None:
+    """rebot --merge --xunit: a merged test's failure or skip message is the HTML message rebot
+    writes into output.xml; its earlier results become the earlier attempts, as formats/robot.py
+    reads them (rebot writes no message for a passing test: a flaky one shows no earlier runs)."""
+    final = case.attempts[-1]
+    merged = robot_merged_attempts(final.message, case.status) if final.message else None
+    if merged is not None:
+        earlier, final.message = merged
+        case.attempts = [*earlier, final]
 
 
 _DATA_SET = " with data set "
@@ -441,6 +481,8 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
 
         if tag == "testcase":
             case = _case(elem, framework, dialect)
+            if framework == ROBOT:
+                _robot_merged(case)
             # go-junit-report (go test -count=N), gotestsum --rerun-fails and some Ant setups
             # repeat a testcase for each run. Each <testcase> still counts once (the corpus rule);
             # a repeat is marked so that reruns can be told from distinct tests.

@@ -1,0 +1,133 @@
+"""One test, one identity, whichever of a tool's reporters wrote the file: a run's own report
+and the JUnit-style file the same tool wrote for the same run (fixtures/results/<tool>/, written
+by the real tools: regenerate.sh) give every test the same framework, suite, name, parameters
+and status, and times and messages that agree."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from crossbridge_assets.formats import read_report
+from crossbridge_assets.model import FAILED, PASSED, SKIPPED
+from crossbridge_assets_tests.conftest import FIXTURES
+
+RESULTS = FIXTURES / "results"
+ROBOT = RESULTS / "robot"
+
+
+def _read(path: Path):
+    spec, stream, cases = read_report(path)
+    return spec.name, stream, cases
+
+
+def _key(case) -> tuple:
+    return case.framework, case.suite, case.name, case.parameters
+
+
+def _by_identity(cases) -> dict:
+    by_id = {c.identity: c for c in cases}
+    assert len(by_id) == len(cases), "every test has an identity of its own"
+    return by_id
+
+
+def _assert_same_tests(junit, native, seconds: float) -> None:
+    """Both files hold the same tests, each with the same identity fields and status, the same
+    message, and durations no further apart than `seconds` (what the JUnit file rounds to)."""
+    ours, theirs = _by_identity(junit), _by_identity(native)
+    assert sorted(_key(c) for c in ours.values()) == sorted(_key(c) for c in theirs.values())
+    for identity, case in ours.items():
+        other = theirs[identity]
+        assert case.status == other.status, _key(case)
+        assert case.final.message == other.final.message, _key(case)
+        if other.duration is None:
+            assert case.duration is None, _key(case)
+        else:
+            assert abs(case.duration - other.duration) <= seconds, _key(case)
+
+
+# ---------------------------------------------------------------------------- Robot Framework
+# robot/output.xml and robot/xunit.xml: `robot --output --xunit` (RF 7.5) on robot/Shop, one run.
+
+
+def test_robot_xunit_gives_every_test_its_output_xml_identity():
+    fmt, stream, junit = _read(ROBOT / "xunit.xml")
+    _f, native_stream, native = _read(ROBOT / "output.xml")
+    assert (fmt, stream.info.framework) == ("junit", "robot")
+    _assert_same_tests(junit, native, seconds=0.0006)  # RF writes '%.3f' seconds
+    assert stream.totals.as_dict() == native_stream.totals.as_dict() == {
+        "tests": 7, "passed": 4, "failures": 2, "errors": 0, "skipped": 1,
+    }
+    cases = {c.name: c for c in junit}
+    # Nested suites are the dotted full name Robot gives them; a suite's own dots stay.
+    assert cases["Huge Payment"].suite == "Shop.Checkout.Payment"
+    assert cases["Refund Order [partial]"].suite == "Shop.Checkout.V1.2 Refunds"
+    # Robot has no parameters: brackets at the end of a name are the name's.
+    assert cases["Refund Order [partial]"].parameters is None
+    # Data-driven (Test Template) tests are tests of their own, each with its own result.
+    assert {n: cases[n].status for n in ("Small Payment", "Zero Payment", "Huge Payment")} == {
+        "Small Payment": PASSED, "Zero Payment": PASSED, "Huge Payment": FAILED,
+    }
+    assert (cases["Skip Until Ready"].status, cases["Skip Until Ready"].final.message) == (SKIPPED, "not ready yet")
+
+
+def test_robot_xunit_carries_no_tags_the_output_does():
+    # RF's xunit writer writes no tags: a test's tags come from output.xml only (a test-management
+    # id in the name is found in both).
+    _f, _s, junit = _read(ROBOT / "xunit.xml")
+    _f, _s, native = _read(ROBOT / "output.xml")
+    tags = {c.name: c.tags for c in native}
+    assert tags["Add Item"] == ["C4001", "shop", "smoke"] and tags["Remove Missing Item"] == ["PROJ-12", "shop"]
+    assert all(c.tags == [] for c in junit)
+
+
+def test_robot_xunit_of_a_merged_output_keeps_the_earlier_results():
+    # robot/xunit-merged.xml: rebot --xunit of robot-output-merged.xml (a run and a rerun of its
+    # failed tests merged by rebot --merge). A failed test's message is rebot's HTML merge message.
+    _f, stream, junit = _read(ROBOT / "xunit-merged.xml")
+    _f, _s, native = _read(RESULTS / "robot-output-merged.xml")
+    assert stream.info.framework == "robot"
+    _assert_same_tests(junit, native, seconds=0.0006)
+    failing = {c.name: c for c in junit}["Failing Test"]
+    assert [a.status for a in failing.attempts] == [FAILED, FAILED]
+    assert [a.message for a in failing.attempts] == ["apples != oranges", "apples != oranges"]
+    # A merged test that passed has no message in the xunit file, so no earlier attempts either.
+    flaky = {c.name: c for c in junit}["Flaky Test"]
+    assert flaky.status == PASSED and len(flaky.attempts) == 1
+
+
+# RF 4.1.3's xunit file (robot --xunit on robot/Shop without the V1.2 suite): one flat
+# <testsuite>, no timestamp; RF 3.2 writes the same root.
+RF4_XUNIT = """<?xml version="1.0" encoding="UTF-8"?>
+<testsuite name="Shop" tests="3" errors="0" failures="1" skipped="1" time="0.017">
+<testcase classname="Shop.Cart" name="Add Item" time="0.000">
+</testcase>
+<testcase classname="Shop.Cart" name="Remove Missing Item" time="0.001">
+<failure message="apples != oranges" type="AssertionError"/>
+</testcase>
+<testcase classname="Shop.Checkout.V1.2 Refunds" name="Refund Order [partial]" time="0.000">
+<skipped message="not ready yet" type="SkipExecution"/>
+</testcase>
+</testsuite>
+"""
+
+
+def test_robot_xunit_of_robot_4_is_read_as_robot(tmp_path):
+    path = tmp_path / "xunit.xml"
+    path.write_text(RF4_XUNIT)
+    _f, stream, cases = _read(path)
+    assert stream.info.framework == "robot"
+    assert [_key(c) for c in cases] == [
+        ("robot", "Shop.Cart", "Add Item", None),
+        ("robot", "Shop.Cart", "Remove Missing Item", None),
+        ("robot", "Shop.Checkout.V1.2 Refunds", "Refund Order [partial]", None),
+    ]
+    assert [c.status for c in cases] == [PASSED, FAILED, SKIPPED]
+
+
+def test_a_root_that_counts_errors_is_not_robots(tmp_path):
+    # Robot writes errors="0" always: a root of the same attributes with errors is another tool's.
+    path = tmp_path / "xunit.xml"
+    path.write_text(RF4_XUNIT.replace('errors="0"', 'errors="1"'))
+    _f, stream, cases = _read(path)
+    assert stream.info.framework == "junit"
+    assert _key(cases[2]) == ("junit", "Shop.Checkout.V1.2 Refunds", "Refund Order ", "[partial]")

@@ -5,7 +5,11 @@ are not. A scenario fails if any of its steps, the preceding background's steps 
 (before/after, scenario and step level) failed; otherwise it is skipped if any of them is
 skipped, pending, undefined or ambiguous; otherwise it passed.
 Step durations are nanoseconds. Scenario-outline rows share a name: the row part of the
-element id ('feature;outline;examples;3') is the parameter part, so each row keeps its identity.
+element id ('feature;outline;examples;3', as cucumber-jvm and cucumber-ruby write it) is the
+parameter part, so each row keeps its identity. cucumber-js names an element after its pickle
+('feature;[rule;]pickle name', the row not written): rows of an outline whose title has no
+<placeholder> share their name and id, and the n-th repeat of a name in a feature gets the
+parameters '[n]', as cucumber-js's own JUnit formatter (up to 11.0) numbers them.
 """
 
 from __future__ import annotations
@@ -32,7 +36,13 @@ from crossbridge_assets.model import (
 FORMAT = "cucumber-json"
 FRAMEWORK = "cucumber"
 
-_NOT_RUN = {"skipped", "pending", "undefined", "ambiguous", "unknown"}
+NOT_RUN = {"skipped", "pending", "undefined", "ambiguous", "unknown"}
+
+
+def not_run_message(states: set[str]) -> str | None:
+    """The message of a scenario skipped for the not-run states among its steps' `states`."""
+    not_run = sorted(states & NOT_RUN)
+    return ", ".join(not_run) + " steps" if not_run else None
 
 
 def _matches(s: Sniff) -> bool:
@@ -67,7 +77,11 @@ def _results(element: dict) -> list[tuple[str, tuple[str, float, str | None]]]:
             what = "step"
             if result[0] == "failed":  # named in the failure message
                 keyword = (text(step.get("keyword"), "keyword") or "").strip()
-                what = f"step '{keyword} {text(step.get('name'), 'name') or ''}'".replace("  ", " ")
+                name = text(step.get("name"), "name")
+                if not name and step.get("hidden") and keyword in ("Before", "After"):
+                    what = f"{keyword.lower()} hook"  # cucumber-js writes its hooks as hidden steps
+                else:
+                    what = f"step '{keyword} {name or ''}'".replace("  ", " ")
             out.append((what, result))
             if step.get("after"):
                 out += _hooks("after step hook", step, "after")
@@ -104,7 +118,7 @@ def _case(feature: tuple[str, str | None, list[str]], scenario: dict, background
             status = FAILED
             if failed_at is None:
                 failed_at = (what, error)
-        elif state in _NOT_RUN and status == PASSED:
+        elif state in NOT_RUN and status == PASSED:
             status = SKIPPED
     attempt = Attempt(status=status, duration=duration_ns / 1e9 if items else None)
     if failed_at is not None:
@@ -112,14 +126,15 @@ def _case(feature: tuple[str, str | None, list[str]], scenario: dict, background
         attempt.message = f"{what} failed: {first_line(error) or 'no message'}"
         attempt.stack_trace = error
     elif status == SKIPPED:
-        states = sorted({state for _, (state, _d, _e) in items} & _NOT_RUN)
-        attempt.message = ", ".join(states) + " steps" if states else None
+        attempt.message = not_run_message({state for _, (state, _d, _e) in items})
     attempt.started_at = parse_timestamp(scenario.get("start_timestamp"))
 
     element_id = text(scenario.get("id"), "id") or ""
     parts = element_id.split(";")
-    outline = "outline" in (text(scenario.get("keyword"), "keyword") or "").lower() or len(parts) > 2
-    parameters = "[" + ";".join(parts[2:]) + "]" if outline and len(parts) > 2 else None
+    # An outline row: 'feature;[rule;]outline;examples;row'. Not 'feature;rule;scenario' (a Rule's
+    # scenario), nor cucumber-js's 'feature;[rule;]pickle name' of a row (see _feature).
+    row = len(parts) >= 4 and parts[-1].isdigit()
+    parameters = "[" + ";".join(parts[2:]) + "]" if row else None
     name = text(scenario.get("name"), "name") or ""
     suite, file, feature_tags = feature
     return TestCase(
@@ -159,6 +174,7 @@ def _feature(feature: dict) -> Iterator[TestCase]:
     # What every scenario of the feature shares, read (and checked) once.
     shared = (normalize_suite(_feature_name(feature)), text(feature.get("uri"), "uri"), _tag_names(feature.get("tags")))
     background: list = []
+    seen: dict[tuple[str, str | None], int] = {}  # (name, parameters) -> repeats so far
     for i, element in enumerate(array(feature.get("elements"), "elements")):
         try:
             element = obj(element)
@@ -171,6 +187,12 @@ def _feature(feature: dict) -> Iterator[TestCase]:
             case = _case(shared, element, background)
         except ShapeError as exc:
             raise exc.at("elements", i)
+        key = (case.name, case.parameters)
+        repeats = seen.get(key)
+        seen[key] = 0 if repeats is None else repeats + 1
+        if repeats is not None and case.parameters is None:
+            # cucumber-js: another scenario, or another row of a placeholder-less outline, of the same name.
+            case.parameters = f"[{repeats + 1}]"
         yield case
 
 

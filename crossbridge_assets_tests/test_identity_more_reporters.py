@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from crossbridge_assets.formats import read_report
 from crossbridge_assets.model import FAILED, PASSED, SKIPPED
 from crossbridge_assets_tests.conftest import FIXTURES
@@ -140,8 +142,61 @@ def test_a_root_that_counts_errors_is_not_robots(tmp_path):
 
 
 # ---------------------------------------------------------------------------- cucumber-js
-# js/cucumber-reporters.json: cucumber-js 11.3's JSON formatter on js/cucumber-reporters.
+# js/cucumber-reporters*.{json,xml}: cucumber-js 11.3 (its JUnit formatter is
+# @cucumber/junit-xml-formatter) and cucumber-js 10.9 (its own JUnit formatter), each with
+# --format json and --format junit on one run of js/cucumber-reporters (js/regenerate-js.sh).
 JS = RESULTS / "js"
+CUCUMBER_RUNS = [
+    ("cucumber-reporters-junit.xml", "cucumber-reporters.json", "only paid carts are refunded - refunding a paid cart"),
+    ("cucumber10-reporters-junit.xml", "cucumber10-reporters.json", "only paid carts are refunded: refunding a paid cart"),
+]
+
+
+@pytest.mark.parametrize("junit_name, json_name, rule_name", CUCUMBER_RUNS)
+def test_cucumber_js_junit_gives_every_scenario_its_json_identity(junit_name, json_name, rule_name):
+    fmt, stream, junit = _read(JS / junit_name)
+    _f, native_stream, native = _read(JS / json_name)
+    assert (fmt, stream.info.framework) == ("junit", "cucumber")
+    # A Rule's scenario: the JUnit formatters put the Rule's name before the scenario's, with a
+    # separator a title may hold too; the JSON formatter does not name the Rule (its id does).
+    rule_json = next(c for c in native if c.name == "refunding a paid cart")
+    rule_junit = next(c for c in junit if c.name == rule_name)
+    assert (rule_json.suite, rule_json.parameters) == ("Refunds", None)
+    assert rule_junit.status == rule_json.status == PASSED
+    junit = [c for c in junit if c is not rule_junit]
+    native = [c for c in native if c is not rule_json]
+    # The JUnit file has the error's message, the JSON file the error's text after the failed
+    # step's or hook's name. cucumber-js 10 times a scenario as the sum of its steps, as the JSON
+    # does; 11.1 on time the whole scenario, in milliseconds.
+    _assert_same_tests(junit, native, seconds=0.005, told_differently=True)
+    assert stream.totals.as_dict() == native_stream.totals.as_dict() == {
+        "tests": 12, "passed": 7, "failures": 3, "errors": 0, "skipped": 2,
+    }
+    # cucumber-js counts pending and undefined scenarios as failures in its JUnit root: declared
+    # as read, the totals agree.
+    assert stream.info.warnings == []
+
+
+@pytest.mark.parametrize("junit_name, json_name, _rule", CUCUMBER_RUNS)
+def test_cucumber_js_scenarios_by_outcome(junit_name, json_name, _rule):
+    for name in (junit_name, json_name):
+        _f, _s, cases = _read(JS / name)
+        by_name = {(c.name, c.parameters): c for c in cases}
+        # Pending and undefined steps: skipped, as the JSON reading says, not failed.
+        assert by_name[("paying with a voucher", None)].status == SKIPPED, name
+        assert by_name[("paying with a voucher", None)].final.message == "pending steps", name
+        assert by_name[("paying by phone", None)].final.message == "undefined steps", name
+        # A failing After hook fails a scenario whose steps passed.
+        audit = by_name[("paying with an audit", None)]
+        assert audit.status == FAILED and "audit log unreachable" in audit.final.message, name
+        # Outline rows: each its own test, by the row's name or, for an outline whose title has no
+        # <placeholder>, by its place among the repeats of that title.
+        assert {p: by_name[("paying apples", p)].status for p in (None, "[1]")} == {None: PASSED, "[1]": PASSED}
+        assert [by_name[(f"paying {n} apples", None)].status for n in (1, 2, 3)] == [PASSED, PASSED, FAILED]
+        # --retry: both formatters write a retried scenario's last attempt only.
+        assert len(by_name[("paying twice", None)].attempts) == 1
+
+
 def test_cucumber_json_names_hooks_and_keeps_rules_out_of_the_parameters():
     _f, _s, cases = _read(JS / "cucumber-reporters.json")
     by_name = {(c.name, c.parameters): c for c in cases}

@@ -24,6 +24,9 @@ from crossbridge_assets.formats import FormatSpec, Sniff
 from crossbridge_assets.formats._common import parse_timestamp, to_float, to_int
 from crossbridge_assets.formats._tags import extract_tags
 from crossbridge_assets.formats._xml import _LOCAL_NAMES, iterparse, local, text_of
+from crossbridge_assets.formats.cucumber import FRAMEWORK as CUCUMBER
+from crossbridge_assets.formats.cucumber import NOT_RUN as CUCUMBER_NOT_RUN
+from crossbridge_assets.formats.cucumber import not_run_message
 from crossbridge_assets.formats.mochawesome import suite_path as mocha_suite_path
 from crossbridge_assets.formats.playwright import suite_path as playwright_suite_path
 from crossbridge_assets.formats.robot import FRAMEWORK as ROBOT
@@ -91,6 +94,14 @@ def _robot_suite(root: etree._Element) -> bool:
     )
 
 
+# cucumber-js's JUnit files, a root <testsuite> with its attributes in one of two orders. Up to
+# 11.0 its own formatter's (failures, skipped, name, time, tests; name 'cucumber-js' by default);
+# from 11.1 that of @cucumber/junit-xml-formatter (name, time, tests, skipped, failures, errors and
+# a timestamp; name 'Cucumber' by default). cucumber-jvm's JUnitFormatter sorts its attributes.
+_CUCUMBER_JS_KEYS = ("failures", "skipped", "name", "time", "tests")
+_CUCUMBER_MESSAGES_KEYS = ("name", "time", "tests", "skipped", "failures", "errors")
+
+
 def _dialect(root: etree._Element, first: etree._Element) -> tuple[str, Dialect | None]:
     """Best guess of the framework that wrote the file, for the test identity, and how its
     testcases spell suite, name and parameters when they do not in the usual way (None).
@@ -102,6 +113,12 @@ def _dialect(root: etree._Element, first: etree._Element) -> tuple[str, Dialect 
         return "playwright", _playwright_names
     if _robot_suite(root):
         return ROBOT, _robot_names
+    if local(root.tag) == "testsuite":
+        keys = tuple(root_attrs)
+        if keys == _CUCUMBER_JS_KEYS:
+            return CUCUMBER, _cucumber_js_names
+        if keys[:6] == _CUCUMBER_MESSAGES_KEYS and keys[6:] in ((), ("timestamp",)):
+            return CUCUMBER, _cucumber_messages_names
     names = " ".join(n.lower() for n in (root_attrs.get("name"), attrs.get("name")) if n)
     if "pytest" in names or _pytest_suite(attrs):
         return "pytest", None
@@ -243,6 +260,56 @@ def _robot_merged(case: TestCase) -> None:
     if merged is not None:
         earlier, final.message = merged
         case.attempts = [*earlier, final]
+
+
+# cucumber-js up to 11.0 numbers the repeats of a scenario name in a feature: 'paying apples [1]'.
+_CUCUMBER_REPEAT = re.compile(r"(.*) \[(\d+)\]", re.S).fullmatch
+# @cucumber/junit-xml-formatter names an outline row '[rule - ]outline[ - examples] - #2.1', then
+# ': ' and the row's own name when the outline's title has a <placeholder>.
+_CUCUMBER_ROW = re.compile(r" - #\d+\.\d+(?:: |$)").search
+
+
+def _cucumber_js_names(raw_name: str, classname: str | None, elem: etree._Element):
+    """cucumber-js's own JUnit formatter (up to 11.0): classname is the feature, name the
+    scenario's (an outline row's own, placeholders filled in), a repeat of a name in the feature
+    numbered ' [n]': as formats/cucumber.py reads the JSON formatter's, the number is the
+    parameters. A Rule's scenario is named 'rule: scenario' (the JSON file names it 'scenario':
+    a colon in a title cannot be told from a Rule's, so the name stays whole)."""
+    suite = normalize_suite(classname) if classname else _suite_path(elem.getparent())
+    repeat = _CUCUMBER_REPEAT(raw_name)
+    if repeat:
+        return suite, repeat.group(1), f"[{repeat.group(2)}]", None
+    return suite, raw_name, None, None
+
+
+def _cucumber_messages_names(raw_name: str, classname: str | None, elem: etree._Element):
+    """@cucumber/junit-xml-formatter (cucumber-js 11.1 on): classname is the feature. An outline
+    row is named after the row ('#i.j: name') when its title has a <placeholder>: that name is
+    the JSON formatter's; otherwise the outline's title is ('#i.j' goes; repeats are numbered as
+    the JSON's are, in _cases). A title holding ' - ' cannot be told from a Rule's or an Examples'
+    name, so those stay whole."""
+    suite = normalize_suite(classname) if classname else _suite_path(elem.getparent())
+    row = _CUCUMBER_ROW(raw_name)
+    if row:
+        return suite, raw_name[row.end():] if row.group().endswith(": ") else raw_name[: row.start()], None, None
+    return suite, raw_name, None, None
+
+
+_STEP_STATUS = re.compile(r"\.(\w+)$", re.M).findall
+
+
+def _cucumber_outcome(case: TestCase) -> None:
+    """cucumber-js writes a scenario whose worst step was pending, undefined or ambiguous as a
+    <failure> without a type (no exception was thrown). Its JSON formatter's scenario is skipped
+    then (formats/cucumber.py): so is this one, told by the step statuses its system-out lists."""
+    final = case.attempts[-1]
+    if case.status != FAILED or final.failure_type or not final.stdout:
+        return
+    states = set(_STEP_STATUS(final.stdout))
+    if "failed" in states or not states & CUCUMBER_NOT_RUN:
+        return
+    case.status = final.status = SKIPPED
+    final.message = not_run_message(states)
 
 
 _DATA_SET = " with data set "
@@ -439,6 +506,8 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
     # so memory follows the size of a suite, not of the file.
     seen: dict[tuple[str, str, str | None], int] = {}
     repeated = 0
+    number_repeats = False  # see _cucumber_messages_names
+    not_run = 0  # cucumber-js: scenarios its file says failed that were not run to the end (_cucumber_outcome)
     held: dict[tuple[str, str, str | None], TestCase] | None = None  # pytest: see _RERUN_WINDOW
     reruns = 0
     # Set once an <error>/<failure> appears outside a <testcase>: from then on every finished
@@ -474,6 +543,7 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
                 framework_known = True
                 framework, dialect = _dialect(root, first)
                 info.framework = framework
+                number_repeats = dialect is _cucumber_messages_names
                 if framework == "pytest":
                     held = {}
                 if info.started_at is None:
@@ -483,6 +553,10 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
             case = _case(elem, framework, dialect)
             if framework == ROBOT:
                 _robot_merged(case)
+            elif framework == CUCUMBER and case.status == FAILED:
+                _cucumber_outcome(case)
+                if case.status == SKIPPED:
+                    not_run += 1
             # go-junit-report (go test -count=N), gotestsum --rerun-fails and some Ant setups
             # repeat a testcase for each run. Each <testcase> still counts once (the corpus rule);
             # a repeat is marked so that reruns can be told from distinct tests.
@@ -494,8 +568,14 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
             elif count is not None:
                 count += 1
                 seen[key] = count
-                repeated += 1
-                case.properties.setdefault("repeat", str(count))
+                if number_repeats and case.parameters is None:
+                    # The n-th repeat of a scenario's name: '[n]', as formats/cucumber.py numbers
+                    # the JSON formatter's repeats (from the same run, in the same order).
+                    case.parameters = f"[{count - 1}]"
+                    seen[(case.suite, case.name, case.parameters)] = 1
+                else:
+                    repeated += 1
+                    case.properties.setdefault("repeat", str(count))
             else:
                 seen[key] = 1
             if suite_level_outcome:
@@ -573,6 +653,10 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
             info.properties[key] = text
     if reruns:
         info.properties["reruns"] = str(reruns)
+    if not_run and "failures" in info.declared:
+        # cucumber-js counts them as failures: declared as what the content says they are.
+        info.declared["failures"] -= not_run
+        info.declared["skipped"] = info.declared.get("skipped", 0) + not_run
     if repeated:
         info.warnings.append(
             f"{repeated} testcase(s) repeat an earlier one with the same suite and name "

@@ -5,6 +5,7 @@ and status, and times and messages that agree."""
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -215,3 +216,36 @@ def test_cucumber_jvm_rule_scenarios_of_the_same_name_are_told_apart(corpus_dir)
     # Outline rows keep their row ids.
     _f, _s, rows = _read(corpus_dir / "results/cucumber-json/cucumber-jsonfmt__examples-tables.ndjson.jvm.json")
     assert sorted(c.parameters for c in rows)[:2] == ["[;2]", "[;3]"]
+
+
+# ---------------------------------------------------------------------------- TestNG
+# testng/: testng-results-shop.xml, and the files of TestNG 7.5's two JUnit reporters
+# (JUnitReportReporter: TEST-<class>.xml; JUnitXMLReporter: one file per <test>) of the same run
+# of testng/com/acme/ShopTest (regenerate.sh).
+TESTNG = RESULTS / "testng"
+
+
+@pytest.mark.parametrize("name", ["TEST-com.acme.ShopTest.xml", "junitxml-command-line-test.xml"])
+def test_testng_junit_reporters_give_the_identities_and_statuses_of_testng_results(name):
+    fmt, stream, junit = _read(TESTNG / name)
+    _f, native_stream, native = _read(TESTNG / "testng-results-shop.xml")
+    assert (fmt, stream.info.framework) == ("junit", "testng")
+    # The JUnit reporters name an invocation by its method only: a data provider's invocations
+    # and a retried invocation's entries share a name there. Every other test is one of
+    # testng-results.xml with the same identity, status and time.
+    seen = Counter((c.framework, c.suite, c.name, c.status) for c in junit)
+    assert seen == Counter((c.framework, c.suite, c.name, c.status) for c in native)
+    names = Counter(c.name for c in junit)
+    ours = {c.name: c for c in junit if names[c.name] == 1}
+    theirs = {c.name: c for c in native}
+    assert sorted(ours) == ["checkout", "giftWrap", "openCart", "refund", "refundReceipt"]
+    for test, case in ours.items():
+        assert case.identity == theirs[test].identity, test
+        assert abs(case.duration - theirs[test].duration) <= 0.0005, test
+    # Not an AssertionError: JUnitReportReporter writes an <error>, TestNG says FAIL.
+    assert ours["checkout"].status == FAILED and ours["checkout"].final.message == "stock service down"
+    assert ours["checkout"].final.message == theirs["checkout"].final.message
+    assert stream.totals.as_dict() == native_stream.totals.as_dict()
+    assert not [w for w in stream.info.warnings if "declared" in w]
+    assert {c.parameters for c in native if c.name == "addItem"} == {"(apple, 1)", "(pear, 3)"}
+    assert {c.parameters for c in junit if c.name == "addItem"} == {None}

@@ -31,6 +31,7 @@ from crossbridge_assets.formats.mochawesome import suite_path as mocha_suite_pat
 from crossbridge_assets.formats.playwright import suite_path as playwright_suite_path
 from crossbridge_assets.formats.robot import FRAMEWORK as ROBOT
 from crossbridge_assets.formats.robot import _merged_attempts as robot_merged_attempts
+from crossbridge_assets.formats.testng import FRAMEWORK as TESTNG
 from crossbridge_assets.model import (
     ERROR,
     FAILED,
@@ -102,6 +103,23 @@ _CUCUMBER_JS_KEYS = ("failures", "skipped", "name", "time", "tests")
 _CUCUMBER_MESSAGES_KEYS = ("name", "time", "tests", "skipped", "failures", "errors")
 
 
+# TestNG's JUnit reporters, default listeners both: JUnitReportReporter (junitreports/TEST-<class>.xml)
+# and JUnitXMLReporter (<suite>/<test>.xml). Each fills its root's attributes from a Properties, so
+# they come in its hash order: told by their names, the first's by its timestamp too, which TestNG 7
+# writes 'yyyy-MM-dd'T'HH:mm:ss z', a zone name after a space. Only the second writes `ignored`.
+_TESTNG_REPORT_KEYS = frozenset(("hostname", "failures", "tests", "name", "time", "errors", "timestamp", "skipped"))
+_TESTNG_XML_KEYS = frozenset(("ignored", "hostname", "failures", "tests", "name", "time", "errors", "timestamp"))
+_ZONE_NAMED = re.compile(r"T\d\d:\d\d:\d\d [A-Za-z]").search
+
+
+def _testng_suite(root: etree._Element) -> bool:
+    keys = frozenset(root.attrib)
+    if keys == _TESTNG_XML_KEYS:
+        return True
+    # JUnitReportReporter leaves the hostname out when the machine's name cannot be had.
+    return keys | {"hostname"} == _TESTNG_REPORT_KEYS and bool(_ZONE_NAMED(root.get("timestamp")))
+
+
 def _dialect(root: etree._Element, first: etree._Element) -> tuple[str, Dialect | None]:
     """Best guess of the framework that wrote the file, for the test identity, and how its
     testcases spell suite, name and parameters when they do not in the usual way (None).
@@ -114,6 +132,8 @@ def _dialect(root: etree._Element, first: etree._Element) -> tuple[str, Dialect 
     if _robot_suite(root):
         return ROBOT, _robot_names
     if local(root.tag) == "testsuite":
+        if _testng_suite(root):
+            return TESTNG, None
         keys = tuple(root_attrs)
         if keys == _CUCUMBER_JS_KEYS:
             return CUCUMBER, _cucumber_js_names
@@ -508,6 +528,7 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
     repeated = 0
     number_repeats = False  # see _cucumber_messages_names
     not_run = 0  # cucumber-js: scenarios its file says failed that were not run to the end (_cucumber_outcome)
+    testng_errors = 0  # TestNG: tests its file says errored, failed as TestNG says
     held: dict[tuple[str, str, str | None], TestCase] | None = None  # pytest: see _RERUN_WINDOW
     reruns = 0
     # Set once an <error>/<failure> appears outside a <testcase>: from then on every finished
@@ -557,6 +578,11 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
                 _cucumber_outcome(case)
                 if case.status == SKIPPED:
                     not_run += 1
+            elif framework == TESTNG and case.status == ERROR:
+                # JUnitReportReporter writes <error> for a throwable that is not an AssertionError;
+                # TestNG has no errors, its own report says FAIL (formats/testng.py).
+                case.status = case.attempts[-1].status = FAILED
+                testng_errors += 1
             # go-junit-report (go test -count=N), gotestsum --rerun-fails and some Ant setups
             # repeat a testcase for each run. Each <testcase> still counts once (the corpus rule);
             # a repeat is marked so that reruns can be told from distinct tests.
@@ -653,15 +679,21 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
             info.properties[key] = text
     if reruns:
         info.properties["reruns"] = str(reruns)
-    if not_run and "failures" in info.declared:
-        # cucumber-js counts them as failures: declared as what the content says they are.
-        info.declared["failures"] -= not_run
-        info.declared["skipped"] = info.declared.get("skipped", 0) + not_run
+    # Declared as what the content says they are (cucumber-js counts its not-run scenarios as
+    # failures, TestNG's JUnitReportReporter some of its failures as errors).
+    _move_declared(info, "failures", "skipped", not_run)
+    _move_declared(info, "errors", "failures", testng_errors)
     if repeated:
         info.warnings.append(
             f"{repeated} testcase(s) repeat an earlier one with the same suite and name "
             "(reruns or duplicates); each is counted, marked with the property 'repeat'"
         )
+
+
+def _move_declared(info: ReportInfo, source: str, to: str, count: int) -> None:
+    if count and source in info.declared:
+        info.declared[source] -= count
+        info.declared[to] = info.declared.get(to, 0) + count
 
 
 def open_junit(path: Path) -> ResultStream:

@@ -332,6 +332,23 @@ def _cucumber_outcome(case: TestCase) -> None:
     final.message = not_run_message(states)
 
 
+def _testng_outcome(case: TestCase) -> None:
+    """TestNG's JUnitReportReporter writes <error> for a throwable that is not an AssertionError;
+    TestNG has no errors, its own report says FAIL (formats/testng.py)."""
+    if case.status == ERROR:
+        case.status = case.attempts[-1].status = FAILED
+
+
+# Frameworks whose JUnit files say otherwise than their own reports: what each testcase read
+# from such a file goes through, and which declared total the cases it changes move out of and
+# into (the file counts them as it wrote them; the declared totals are kept as the content says).
+_REREAD: dict[str, tuple[Callable[[TestCase], None], tuple[str, str] | None]] = {
+    ROBOT: (_robot_merged, None),
+    CUCUMBER: (_cucumber_outcome, ("failures", "skipped")),  # not run to the end
+    TESTNG: (_testng_outcome, ("errors", "failures")),
+}
+
+
 _DATA_SET = " with data set "
 
 
@@ -527,8 +544,8 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
     seen: dict[tuple[str, str, str | None], int] = {}
     repeated = 0
     number_repeats = False  # see _cucumber_messages_names
-    not_run = 0  # cucumber-js: scenarios its file says failed that were not run to the end (_cucumber_outcome)
-    testng_errors = 0  # TestNG: tests its file says errored, failed as TestNG says
+    reread = None  # see _REREAD
+    moved = 0  # cases whose status the reread changed
     held: dict[tuple[str, str, str | None], TestCase] | None = None  # pytest: see _RERUN_WINDOW
     reruns = 0
     # Set once an <error>/<failure> appears outside a <testcase>: from then on every finished
@@ -565,6 +582,7 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
                 framework, dialect = _dialect(root, first)
                 info.framework = framework
                 number_repeats = dialect is _cucumber_messages_names
+                reread = _REREAD.get(framework)
                 if framework == "pytest":
                     held = {}
                 if info.started_at is None:
@@ -572,17 +590,10 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
 
         if tag == "testcase":
             case = _case(elem, framework, dialect)
-            if framework == ROBOT:
-                _robot_merged(case)
-            elif framework == CUCUMBER and case.status == FAILED:
-                _cucumber_outcome(case)
-                if case.status == SKIPPED:
-                    not_run += 1
-            elif framework == TESTNG and case.status == ERROR:
-                # JUnitReportReporter writes <error> for a throwable that is not an AssertionError;
-                # TestNG has no errors, its own report says FAIL (formats/testng.py).
-                case.status = case.attempts[-1].status = FAILED
-                testng_errors += 1
+            if reread is not None:
+                status = case.status
+                reread[0](case)
+                moved += case.status != status
             # go-junit-report (go test -count=N), gotestsum --rerun-fails and some Ant setups
             # repeat a testcase for each run. Each <testcase> still counts once (the corpus rule);
             # a repeat is marked so that reruns can be told from distinct tests.
@@ -679,21 +690,15 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
             info.properties[key] = text
     if reruns:
         info.properties["reruns"] = str(reruns)
-    # Declared as what the content says they are (cucumber-js counts its not-run scenarios as
-    # failures, TestNG's JUnitReportReporter some of its failures as errors).
-    _move_declared(info, "failures", "skipped", not_run)
-    _move_declared(info, "errors", "failures", testng_errors)
+    if moved and reread[1] and reread[1][0] in info.declared:
+        source, to = reread[1]
+        info.declared[source] -= moved
+        info.declared[to] = info.declared.get(to, 0) + moved
     if repeated:
         info.warnings.append(
             f"{repeated} testcase(s) repeat an earlier one with the same suite and name "
             "(reruns or duplicates); each is counted, marked with the property 'repeat'"
         )
-
-
-def _move_declared(info: ReportInfo, source: str, to: str, count: int) -> None:
-    if count and source in info.declared:
-        info.declared[source] -= count
-        info.declared[to] = info.declared.get(to, 0) + count
 
 
 def open_junit(path: Path) -> ResultStream:

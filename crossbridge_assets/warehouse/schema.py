@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -18,12 +20,27 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    TypeDecorator,
     select,
 )
 
 metadata = MetaData()
 
-TS = DateTime(timezone=True)
+
+class UTCDateTime(TypeDecorator):
+    """A moment, stored in UTC. SQLite keeps a time as text without its offset: a manifest's
+    '11:30+02:00' would be read back as 11:30 UTC and sort after a '10:00Z' run it preceded."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if isinstance(value, datetime) and value.tzinfo is not None:
+            return value.astimezone(timezone.utc)
+        return value
+
+
+TS = UTCDateTime(timezone=True)
 
 schema_version = Table(
     "schema_version",

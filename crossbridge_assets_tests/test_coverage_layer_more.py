@@ -1,0 +1,113 @@
+"""The coverage layer on realistic CI histories, through a real Dagster instance and
+`crossbridge ingest`, on SQLite and PostgreSQL: shards of one run in two formats on two days,
+runs that arrive out of order, branches interleaved, thresholds per project and branch, drops
+at the configured limit, shard sets before and after their grace period.
+
+The reports are written by real coverage.py on the sample package of the fixtures, one test
+selection a CI shard (`-k`), so the union of two shards can be held against what one
+unsharded run measures."""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from crossbridge_assets.warehouse.coverage import coverage_runs
+from crossbridge_assets.warehouse.engine import make_engine
+from crossbridge_assets_tests.conftest import FIXTURES
+from crossbridge_assets_tests.test_coverage_e2e import checks_of, ingest, refresh
+
+SAMPLE = FIXTURES / "coverage" / "sample" / "python"
+JUNIT = (FIXTURES / "junit" / "pytest-sample.xml").read_text(encoding="utf-8")
+
+# pytest -k selections of the sample's tests: what a CI shard runs. Their figures (coverage.py
+# 7.x, branch measurement on): lines covered of 19, branches covered of 8.
+SELECTIONS = {
+    "all": "test_add or test_divide or test_classify",  # 14/19 = 73.68 %, 5/8
+    "arith": "test_add or test_divide",  # 10/19 = 52.63 %, 2/8
+    "classify": "test_classify",  # 10/19 = 52.63 %, 3/8
+    "divide": "test_divide",  # 9/19 = 47.37 %
+    "add": "test_add",  # 7/19 = 36.84 %
+}
+PCT = {"all": 73.68, "arith": 52.63, "classify": 52.63, "divide": 47.37, "add": 36.84}
+
+
+@pytest.fixture(scope="session")
+def measured(tmp_path_factory) -> dict[str, Path]:
+    """selection -> folder holding coverage.xml, coverage.lcov and coverage.json of that shard."""
+    base = tmp_path_factory.mktemp("coveragepy")
+    work = base / "sample"
+    shutil.copytree(SAMPLE, work)
+    coverage = [sys.executable, "-m", "coverage"]
+    out = {}
+    for name, selection in SELECTIONS.items():
+        subprocess.run([*coverage, "run", "--rcfile=.coveragerc", "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                        "tests/checks_ops.py", "-k", selection], cwd=work, check=True, capture_output=True)
+        folder = base / name
+        folder.mkdir()
+        for command, suffix in (("xml", "xml"), ("lcov", "lcov"), ("json", "json")):
+            subprocess.run([*coverage, command, "--rcfile=.coveragerc", "-o", str(folder / f"coverage.{suffix}")],
+                           cwd=work, check=True, capture_output=True)
+        out[name] = folder
+    return out
+
+
+def junit_started(at: str) -> str:
+    """The committed pytest JUnit file, as if its run had started at `at`."""
+    return re.sub(r'timestamp="[^"]*"', f'timestamp="{at}"', JUNIT, count=1)
+
+
+def send(settings, folder: str, files: dict, age_seconds: float = 60, **manifest) -> None:
+    """A CI upload: `files` (name -> a file to copy, or text) and a crossbridge.json holding
+    exactly `manifest`, written `age_seconds` ago."""
+    target = settings.inbox / folder
+    target.mkdir(parents=True, exist_ok=True)
+    (target / "crossbridge.json").write_text(json.dumps(manifest), encoding="utf-8")
+    for name, source in files.items():
+        if isinstance(source, Path):
+            shutil.copyfile(source, target / name)
+        else:
+            (target / name).write_text(source, encoding="utf-8")
+    when = time.time() - age_seconds
+    for path in target.iterdir():
+        os.utime(path, (when, when))
+
+
+def runs_by_build(settings) -> dict[str, dict]:
+    return {r["build"]: r for r in coverage_runs(make_engine(settings.warehouse_url))}
+
+
+def utc(value: datetime) -> datetime:
+    """A stored time as UTC (SQLite gives it back naive, PostgreSQL with its zone)."""
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+def metadata_of(result, asset: str) -> dict:
+    return result.asset_materializations_for_node(asset)[0].metadata
+
+
+# ---------------------------------------------------------------------------- which run is the previous one
+
+
+def test_start_times_in_other_zones_are_compared_as_moments(crossbridge_env, dagster_instance, measured, monkeypatch):
+    """11:30+02:00 is 09:30 UTC: before a run started at 10:00Z, whatever the warehouse."""
+    s = crossbridge_env
+    monkeypatch.setenv("CROSSBRIDGE_COVERAGE_MAX_DROP", "1")
+    run = {"project": "shop", "branch": "main"}
+    send(s, "b13", {"coverage.lcov": measured["all"] / "coverage.lcov"}, build="13",
+         started_at="2026-03-02T10:00:00Z", **run)
+    cursor, _ = ingest(dagster_instance)
+    send(s, "b12", {"coverage.lcov": measured["add"] / "coverage.lcov"}, build="12",
+         started_at="2026-03-02T11:30:00+02:00", **run)
+    ingest(dagster_instance, cursor)
+    result = refresh(dagster_instance)
+    assert utc(runs_by_build(s)["12"]["started_at"]) == datetime(2026, 3, 2, 9, 30, tzinfo=timezone.utc)
+    assert checks_of(result)["coverage_drop"].passed is True
+    assert metadata_of(result, "coverage_by_run")["latest_run"].value == "shop/main #13"

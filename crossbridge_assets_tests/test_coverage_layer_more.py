@@ -22,7 +22,9 @@ import pytest
 from crossbridge_assets.warehouse.coverage import coverage_runs
 from crossbridge_assets.warehouse.engine import make_engine
 from crossbridge_assets_tests.conftest import FIXTURES
+from crossbridge_assets_tests.test_cli import run_cli
 from crossbridge_assets_tests.test_coverage_e2e import checks_of, ingest, refresh
+from crossbridge_assets_tests.test_coverage_landing import cli_ingest
 
 SAMPLE = FIXTURES / "coverage" / "sample" / "python"
 JUNIT = (FIXTURES / "junit" / "pytest-sample.xml").read_text(encoding="utf-8")
@@ -94,6 +96,57 @@ def metadata_of(result, asset: str) -> dict:
 
 
 # ---------------------------------------------------------------------------- which run is the previous one
+
+
+def test_runs_arriving_out_of_order_follow_the_start_their_junit_file_states(crossbridge_env, dagster_instance,
+                                                                             measured, monkeypatch):
+    """LCOV states no time. Build 12 started before build 13 (its JUnit file says so) but its
+    reports arrive after 13's: 13 stays the branch's latest run, 12 its previous one."""
+    s = crossbridge_env
+    monkeypatch.setenv("CROSSBRIDGE_COVERAGE_MAX_DROP", "1")
+    run = {"project": "shop", "branch": "main"}
+    send(s, "b13", {"coverage.lcov": measured["all"] / "coverage.lcov",
+                    "junit.xml": junit_started("2026-03-02T10:00:00+00:00")}, build="13", **run)
+    cursor, _ = ingest(dagster_instance)
+    # Build 12's coverage first, alone: nothing says when 12 ran, so its arrival places it.
+    send(s, "b12-cov", {"coverage.lcov": measured["arith"] / "coverage.lcov"}, build="12", **run)
+    cursor, _ = ingest(dagster_instance, cursor)
+    assert checks_of(refresh(dagster_instance))["coverage_drop"].passed is False
+    # Its test results then say it started at 09:00, before 13.
+    send(s, "b12-junit", {"junit.xml": junit_started("2026-03-02T09:00:00+00:00")}, build="12", **run)
+    ingest(dagster_instance, cursor)
+    result = refresh(dagster_instance)
+    runs = runs_by_build(s)
+    assert utc(runs["12"]["started_at"]) == datetime(2026, 3, 2, 9, tzinfo=timezone.utc)
+    assert utc(runs["13"]["started_at"]) == datetime(2026, 3, 2, 10, tzinfo=timezone.utc)
+    checks = checks_of(result)
+    assert checks["coverage_drop"].passed is True, checks["coverage_drop"].description
+    assert metadata_of(result, "coverage_by_run")["latest_run"].value == "shop/main #13"
+    trends = metadata_of(result, "coverage_trends")["trends"].value
+    assert f"| 13 | {PCT['all']} | 62.5 | 21.05 | {PCT['arith']:g} {PCT['all']:g} |" in trends
+
+
+def test_patch_coverage_measures_against_the_run_that_started_last(crossbridge_env, measured, capsys, monkeypatch,
+                                                                    tmp_path):
+    """From a terminal: `crossbridge ingest` of build 13, then of build 12 (re-sent late);
+    patch-coverage without --run takes 13, the newest run by the start its JUnit file states."""
+    for build, selection, started in (("13", "all", "2026-03-02T10:00:00Z"), ("12", "add", "2026-03-02T09:00:00Z")):
+        folder = tmp_path / f"b{build}"
+        folder.mkdir()
+        shutil.copyfile(measured[selection] / "coverage.lcov", folder / "coverage.lcov")
+        (folder / "junit.xml").write_text(junit_started(started), encoding="utf-8")
+        out = cli_ingest(capsys, monkeypatch, tmp_path, "--project", "shop", "--branch", "main", "--build", build,
+                         str(folder))
+        assert f"coverage shop/main #{build}: lines {PCT[selection]:.2f}%" in out
+    diff = tmp_path / "change.diff"
+    diff.write_text("diff --git a/calc/ops.py b/calc/ops.py\n--- a/calc/ops.py\n+++ b/calc/ops.py\n"
+                    "@@ -15,2 +15,2 @@\n-    a\n-    b\n+    a2\n+    b2\n")  # classify(): 13 ran it, 12 did not
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_cli(capsys, "patch-coverage", "--diff-file", str(diff), "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["coverage"] == f"run {runs_by_build(crossbridge_env)['13']['run_id']}"
+    assert report["files"]["calc/ops.py"]["covered"] == [15, 16]
 
 
 def test_start_times_in_other_zones_are_compared_as_moments(crossbridge_env, dagster_instance, measured, monkeypatch):

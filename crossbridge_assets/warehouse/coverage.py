@@ -28,7 +28,7 @@ from crossbridge_assets.formats._paths import normalize_source_path, using_sourc
 from crossbridge_assets.model import KIND_COVERAGE, CoverageStream, CoverageTotals, FileCoverage
 from crossbridge_assets.warehouse import schema
 from crossbridge_assets.warehouse.engine import bulk_insert, now
-from crossbridge_assets.warehouse.landing import LANDED, SIDECAR_SUFFIX, mark_loaded
+from crossbridge_assets.warehouse.landing import LANDED, QUARANTINED, SIDECAR_SUFFIX, mark_loaded
 from crossbridge_assets.warehouse.runs import register_run
 
 CHUNK = 2_000
@@ -356,8 +356,25 @@ def run_merge(engine: Engine, run_id: str, include_executed_only: bool = False) 
     return merge_run(inputs.values())
 
 
-def _fingerprint(reports: list) -> str:
+def _run_starts(conn, run_ids: list[str]) -> dict[str, object]:
+    """When each run started: the earliest time any of its reports states, whatever its kind
+    (LCOV and Istanbul files state none, the run's JUnit file or manifest does), kept when
+    retention expired the report; a quarantined report's word is not taken."""
+    out: dict[str, object] = {}
+    for start in range(0, len(run_ids), 500):
+        out.update(conn.execute(
+            select(R.c.run_id, func.min(R.c.started_at))
+            .where(R.c.run_id.in_(run_ids[start : start + 500]), R.c.status != QUARANTINED,
+                   R.c.started_at.is_not(None))
+            .group_by(R.c.run_id)
+        ).all())
+    return out
+
+
+def _fingerprint(reports: list, started_at=None) -> str:
     key = "\n".join(sorted(f"{r.sha256}:{r.loaded_at.isoformat() if r.loaded_at else ''}" for r in reports))
+    if started_at is not None:  # a report of another kind told the run's start later
+        key += f"\nstarted:{started_at.isoformat()}"
     return hashlib.sha1(key.encode()).hexdigest()
 
 
@@ -386,9 +403,11 @@ def refresh_runs(engine: Engine) -> list[str]:
     changed: list[str] = []
     with engine.connect() as conn:
         by_run = _loaded_reports(conn)
+        starts = _run_starts(conn, list(by_run))
         known = dict(conn.execute(select(CR.c.run_id, CR.c.fingerprint)).all())
     stale = [run_id for run_id in known if run_id not in by_run]
-    todo = [run_id for run_id, reports in by_run.items() if known.get(run_id) != _fingerprint(reports)]
+    todo = [run_id for run_id, reports in by_run.items()
+            if known.get(run_id) != _fingerprint(reports, starts.get(run_id))]
     for start in range(0, len(todo), 200):
         rows = []
         with engine.begin() as conn:
@@ -410,7 +429,7 @@ def refresh_runs(engine: Engine) -> list[str]:
                         branch=first.branch,
                         commit_sha=first.commit_sha,
                         build=first.build,
-                        started_at=min((r.started_at for r in reports if r.started_at), default=first_arrival),
+                        started_at=starts.get(run_id) or first_arrival,
                         first_arrival=first_arrival,
                         reports=len(reports),
                         formats=",".join(sorted({r.format for r in reports if r.format})),
@@ -424,7 +443,7 @@ def refresh_runs(engine: Engine) -> list[str]:
                         branches_covered=t.branches_covered,
                         line_pct=_pct(t.lines_covered, t.lines_valid) if measured else None,
                         branch_pct=_pct(t.branches_covered, t.branches_valid) if measured else None,
-                        fingerprint=_fingerprint(reports),
+                        fingerprint=_fingerprint(reports, starts.get(run_id)),
                         computed_at=now(),
                     )
                 )

@@ -17,6 +17,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
 from crossbridge_assets.warehouse.coverage import coverage_runs
@@ -164,3 +165,67 @@ def test_start_times_in_other_zones_are_compared_as_moments(crossbridge_env, dag
     assert utc(runs_by_build(s)["12"]["started_at"]) == datetime(2026, 3, 2, 9, 30, tzinfo=timezone.utc)
     assert checks_of(result)["coverage_drop"].passed is True
     assert metadata_of(result, "coverage_by_run")["latest_run"].value == "shop/main #13"
+
+
+# ---------------------------------------------------------------------------- thresholds and drops
+
+
+def test_interleaved_branches_and_projects_are_judged_on_their_own_history(crossbridge_env, dagster_instance,
+                                                                            measured, monkeypatch):
+    s = crossbridge_env
+    # shop/main has its own threshold, shop's other branches the project's, web the default.
+    monkeypatch.setenv("CROSSBRIDGE_COVERAGE_THRESHOLDS", '{"shop/main": 70, "shop": 45, "*": 40}')
+    monkeypatch.setenv("CROSSBRIDGE_COVERAGE_MAX_DROP", "5.26")
+    history = [  # (folder, project, branch, build, selection, day)
+        ("m1", "shop", "main", "1", "all", 1),
+        ("f2", "shop", "feature/login", "2", "arith", 2),
+        ("m3", "shop", "main", "3", "arith", 3),  # main: 73.68 -> 52.63, 21.05 points
+        ("f4", "shop", "feature/login", "4", "divide", 4),  # feature: 52.63 -> 47.37, 5.26 points: the limit
+        ("w1", "web", None, "1", "add", 5),  # no branch in its manifest
+    ]
+    cursor = None
+    for folder, project, branch, build, selection, day in history:
+        manifest = {"project": project, "build": build, "started_at": f"2026-03-0{day}T10:00:00Z"}
+        if branch:
+            manifest["branch"] = branch
+        send(s, folder, {"coverage.xml": measured[selection] / "coverage.xml"}, **manifest)
+        cursor, _ = ingest(dagster_instance, cursor)
+    result = refresh(dagster_instance)
+    checks = checks_of(result)
+
+    low = checks["coverage_threshold"]
+    assert low.passed is False and low.severity == dg.AssetCheckSeverity.ERROR
+    assert "2 branch(es)" in low.description
+    assert "shop/main #3 at 52.63% < 70%" in low.description and "web/default #1 at 36.84% < 40%" in low.description
+    assert "feature/login" not in low.description  # 47.37 % against the project's 45 %
+    table = low.metadata["runs"].value
+    assert "| shop/main #3 | 52.63 | 70.0 | shop/main |" in table and "| web/default #1 | 36.84 | 40.0 | * |" in table
+
+    drop = checks["coverage_drop"]
+    assert drop.passed is False and drop.severity == dg.AssetCheckSeverity.ERROR
+    assert "shop/main #3 73.68% -> 52.63% (-21.05 points against #1)" in drop.description
+    assert "feature/login" not in drop.description  # exactly the tolerated 5.26 points
+    assert drop.metadata["max_drop_points"] == dg.MetadataValue.float(5.26)
+    assert drop.metadata["run_ids"].value == [runs_by_build(s)["3"]["run_id"]]
+
+    trends = metadata_of(result, "coverage_trends")
+    assert trends["branches"].value == 3 and trends["dagster/row_count"].value == 5
+    assert {k: v.value for k, v in trends.items() if k.startswith("line_pct ")} == {
+        "line_pct shop/main": 52.63, "line_pct shop/feature/login": 47.37, "line_pct web/default": 36.84}
+    assert all(isinstance(v, dg.FloatMetadataValue) for k, v in trends.items() if k.startswith("line_pct"))
+
+    # One hundredth of a point less tolerance: the feature branch's drop is now too much.
+    monkeypatch.setenv("CROSSBRIDGE_COVERAGE_MAX_DROP", "5.25")
+    drop = checks_of(refresh(dagster_instance))["coverage_drop"]
+    assert "shop/feature/login #4 52.63% -> 47.37% (-5.26 points against #2)" in drop.description
+    assert "2 branch(es)" in drop.description
+
+
+def test_a_run_known_by_its_commit_only_is_named_by_it(crossbridge_env, dagster_instance, measured, monkeypatch):
+    s = crossbridge_env
+    monkeypatch.setenv("CROSSBRIDGE_COVERAGE_THRESHOLDS", '{"*": 60}')
+    send(s, "c", {"coverage.lcov": measured["add"] / "coverage.lcov"}, project="shop", branch="main",
+         commit="3f2a9c41d0e5b6a7c8d9e0f1a2b3c4d5e6f7a8b9")
+    ingest(dagster_instance)
+    low = checks_of(refresh(dagster_instance))["coverage_threshold"]
+    assert "shop/main @3f2a9c41d0e5 at 36.84% < 60%" in low.description

@@ -135,7 +135,7 @@ def drops(runs: Iterable[dict], max_drop: float) -> list[dict]:
         drop = round(previous["line_pct"] - latest["line_pct"], 2)
         if drop > max_drop:
             out.append({**latest, "previous_run": previous["run_id"], "previous_build": previous.get("build"),
-                        "previous_pct": previous["line_pct"], "drop": drop})
+                        "previous_pct": previous["line_pct"], "drop": drop, "previous": previous})
     return out
 
 

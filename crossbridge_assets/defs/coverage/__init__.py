@@ -91,8 +91,18 @@ def _shards(run: dict) -> str:
     return str(run["shards_seen"])
 
 
+def _run_name(run: dict) -> str:
+    """The run as CI names it: its build, else its commit (a run id is a hash of ours, which a
+    reader would take for a commit)."""
+    if run.get("build"):
+        return f"#{run['build']}"
+    if run.get("commit_sha"):
+        return f"@{run['commit_sha'][:12]}"
+    return f"run {run['run_id']}"
+
+
 def _run_label(run: dict) -> str:
-    return f"{run['project']}/{run['branch']} #{run.get('build') or run['run_id']}"
+    return f"{run['project']}/{run['branch']} {_run_name(run)}"
 
 
 # ---------------------------------------------------------------------------- coverage[day]
@@ -265,14 +275,15 @@ def coverage_threshold(warehouse: WarehouseResource) -> dg.AssetCheckResult:
 def coverage_drop(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     policy = coverage_policy.load_policy()
     found = coverage_policy.drops(_runs(warehouse), policy.max_drop)
-    rows = [{"run": _run_label(r), "line %": r["line_pct"], "previous": f"#{r['previous_build'] or r['previous_run']}",
+    rows = [{"run": _run_label(r), "line %": r["line_pct"], "previous": _run_name(r["previous"]),
              "previous %": r["previous_pct"], "drop (points)": r["drop"]} for r in found]
     return dg.AssetCheckResult(
         passed=not found,
         severity=dg.AssetCheckSeverity.ERROR,
         description=(
             f"Coverage dropped on {len(found)} branch(es): "
-            + "; ".join(f"{r['run']} {r['previous %']}% -> {r['line %']}% (-{r['drop (points)']} points)" for r in rows[:5])
+            + "; ".join(f"{r['run']} {r['previous %']}% -> {r['line %']}% (-{r['drop (points)']} points "
+                        f"against {r['previous']})" for r in rows[:5])
             + ". Look at the change between the two runs (`crossbridge patch-coverage --run RUN` shows its uncovered lines)."
             if found
             else f"no branch lost more than {policy.max_drop:g} points against its previous run"
@@ -299,7 +310,7 @@ def coverage_shards_complete(warehouse: WarehouseResource) -> dg.AssetCheckResul
         severity=dg.AssetCheckSeverity.WARN,
         description=(
             f"{len(stale)} run(s) still missing coverage shards: "
-            + "; ".join(f"{r['run']} has {r['shards']}" for r in rows[:5])
+            + "; ".join(f"{r['run']} has {r['shards']} after {r['waiting (min)']} min" for r in rows[:5])
             + ". Check that every CI shard uploads its coverage report (a failed or cancelled shard never sends one); "
             "until then the run's coverage is left out of thresholds and drops."
             if stale

@@ -20,6 +20,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from crossbridge_assets.definitions import defs
 from crossbridge_assets.warehouse.coverage import coverage_runs
 from crossbridge_assets.warehouse.engine import make_engine
 from crossbridge_assets_tests.conftest import FIXTURES
@@ -229,3 +230,32 @@ def test_a_run_known_by_its_commit_only_is_named_by_it(crossbridge_env, dagster_
     ingest(dagster_instance)
     low = checks_of(refresh(dagster_instance))["coverage_threshold"]
     assert "shop/main @3f2a9c41d0e5 at 36.84% < 60%" in low.description
+
+
+# ---------------------------------------------------------------------------- the grace period
+
+
+def test_missing_shards_are_reported_once_the_grace_period_is_over_without_new_reports(
+        crossbridge_env, dagster_instance, measured, monkeypatch):
+    s = crossbridge_env
+    # Shard 1 of 2 came three hours ago; shard 2 never comes, and nothing else arrives.
+    send(s, "only", {"coverage.xml": measured["arith"] / "coverage.xml"}, age_seconds=3 * 3600, project="shop",
+         branch="main", build="610", shard="1", shards_expected=2)
+    ingest(dagster_instance)
+    monkeypatch.setenv("CROSSBRIDGE_COVERAGE_SHARD_GRACE_MINUTES", "240")
+    assert checks_of(refresh(dagster_instance))["coverage_shards_complete"].passed is True  # within its grace
+
+    monkeypatch.setenv("CROSSBRIDGE_COVERAGE_SHARD_GRACE_MINUTES", "120")
+    schedule = next(sc for sc in defs.schedules if sc.name == "coverage_shards_watch")
+    assert schedule.cron_schedule == "*/15 * * * *" and schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+    with dg.build_schedule_context(instance=dagster_instance) as context:
+        (request,) = schedule.evaluate_tick(context).run_requests
+    job = defs.resolve_job_def(schedule.job_name)
+    result = job.execute_in_process(instance=dagster_instance, tags=request.tags)
+    assert result.success and result.get_asset_materialization_events() == []  # the check alone
+    (stale,) = result.get_asset_check_evaluations()
+    assert (stale.check_name, stale.passed, stale.severity) == (
+        "coverage_shards_complete", False, dg.AssetCheckSeverity.WARN)
+    assert re.search(r"shop/main #610 has 1/2 after 1[78]\d min", stale.description), stale.description
+    assert stale.metadata["grace_minutes"] == dg.MetadataValue.float(120.0)
+    assert stale.metadata["run_ids"].value == [runs_by_build(s)["610"]["run_id"]]

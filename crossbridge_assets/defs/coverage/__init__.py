@@ -324,6 +324,25 @@ def coverage_shards_complete(warehouse: WarehouseResource) -> dg.AssetCheckResul
     )
 
 
+# The grace period runs out while nothing arrives: no new report then materializes
+# coverage_by_run, so the check is looked at again on a clock as well (by itself, reading the
+# runs as coverage_by_run last merged them). Every 15 minutes: the grace is counted in minutes.
+coverage_shards_watch_job = dg.define_asset_job(
+    "coverage_shards_watch",
+    selection=dg.AssetSelection.checks(coverage_shards_complete),
+    description="Look for runs still missing coverage shards once their grace period is over.",
+)
+coverage_shards_watch_schedule = dg.ScheduleDefinition(
+    name="coverage_shards_watch",
+    job=coverage_shards_watch_job,
+    cron_schedule="*/15 * * * *",
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Every 15 minutes: report runs whose missing coverage shards are overdue "
+    "(CROSSBRIDGE_COVERAGE_SHARD_GRACE_MINUTES), even when no report arrives to trigger it.",
+)
+
+
 # ---------------------------------------------------------------------------- trends
 
 
@@ -418,4 +437,6 @@ def test_coverage_map(context: dg.AssetExecutionContext, warehouse: WarehouseRes
 defs = dg.Definitions(
     assets=[coverage, coverage_by_run, coverage_trends, test_coverage_map],
     asset_checks=[coverage_report_warnings, coverage_threshold, coverage_drop, coverage_shards_complete],
+    jobs=[coverage_shards_watch_job],
+    schedules=[coverage_shards_watch_schedule],
 )

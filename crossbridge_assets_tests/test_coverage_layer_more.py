@@ -259,3 +259,44 @@ def test_missing_shards_are_reported_once_the_grace_period_is_over_without_new_r
     assert re.search(r"shop/main #610 has 1/2 after 1[78]\d min", stale.description), stale.description
     assert stale.metadata["grace_minutes"] == dg.MetadataValue.float(120.0)
     assert stale.metadata["run_ids"].value == [runs_by_build(s)["610"]["run_id"]]
+
+
+def test_a_run_overtaken_by_a_complete_run_of_its_branch_is_no_longer_reported(crossbridge_env, dagster_instance,
+                                                                               measured, monkeypatch):
+    """Build 700 lost a shard for good (a cancelled CI job). Once 701 on the same branch is
+    complete, 700 no longer decides anything: the check passes again, so that the next run
+    missing a shard turns it (and its alert) on again. Another branch's run is not overtaken."""
+    s = crossbridge_env
+    monkeypatch.setenv("CROSSBRIDGE_COVERAGE_SHARD_GRACE_MINUTES", "120")
+    send(s, "700", {"coverage.xml": measured["arith"] / "coverage.xml"}, age_seconds=3 * 3600, project="shop",
+         branch="main", build="700", shard="1", shards_expected=2, started_at="2026-03-02T08:00:00Z")
+    send(s, "9", {"coverage.xml": measured["arith"] / "coverage.xml"}, age_seconds=3 * 3600, project="shop",
+         branch="feature/x", build="9", shard="1", shards_expected=2, started_at="2026-03-02T08:30:00Z")
+    cursor, _ = ingest(dagster_instance)
+    stale = checks_of(refresh(dagster_instance))["coverage_shards_complete"]
+    assert stale.passed is False and "shop/main #700 has 1/2" in stale.description
+    assert "shop/feature/x #9 has 1/2" in stale.description
+
+    send(s, "701", {"coverage.xml": measured["all"] / "coverage.xml"}, project="shop", branch="main", build="701",
+         started_at="2026-03-02T09:00:00Z")
+    ingest(dagster_instance, cursor)
+    stale = checks_of(refresh(dagster_instance))["coverage_shards_complete"]
+    assert stale.passed is False and "#700" not in stale.description
+    assert stale.metadata["run_ids"].value == [runs_by_build(s)["9"]["run_id"]]
+
+
+def test_overtaken_means_started_later_on_the_same_branch():
+    from datetime import timedelta
+
+    from crossbridge_assets.analysis.coverage_policy import stale_incomplete
+
+    def run(run_id, hour, complete, branch="main", project="shop"):
+        at = datetime(2026, 3, 2, hour, tzinfo=timezone.utc)
+        return dict(run_id=run_id, project=project, branch=branch, started_at=at, first_arrival=at, complete=complete)
+
+    now = datetime(2026, 3, 2, 20, tzinfo=timezone.utc)
+    runs = [run("a", 8, False), run("b", 9, True), run("c", 10, False), run("d", 11, True, branch="dev"),
+            run("e", 7, False, project="web"), run("f", 12, True, branch="main", project="api")]
+    # a: overtaken by b; c: started after b; e: no complete run of web/main at all.
+    assert [r["run_id"] for r in stale_incomplete(runs, timedelta(hours=2), now)] == ["e", "c"]
+    assert stale_incomplete(runs, timedelta(hours=14), now) == []

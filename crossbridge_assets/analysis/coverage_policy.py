@@ -140,10 +140,23 @@ def drops(runs: Iterable[dict], max_drop: float) -> list[dict]:
 
 
 def stale_incomplete(runs: Iterable[dict], grace: timedelta, now: datetime) -> list[dict]:
-    """Runs still missing shards after the grace period since their first report arrived."""
+    """Runs still missing shards after the grace period since their first report arrived, that
+    no later complete run of their branch has overtaken. An overtaken run no longer decides the
+    branch's figures; reported until its lost shard comes (never, for a cancelled job), it would
+    keep the check failing and so hide the next run that misses one (alerts go out when a check
+    changes state)."""
+    runs = list(runs)
+    newest_complete: dict[tuple[str, str], tuple] = {}
+    for run in runs:
+        if run.get("complete"):
+            key = (run["project"], run["branch"])
+            newest_complete[key] = max(newest_complete.get(key, _order(run)), _order(run))
     out = []
     for run in runs:
         if run.get("complete"):
+            continue
+        overtaken = newest_complete.get((run["project"], run["branch"]))
+        if overtaken is not None and overtaken > _order(run):
             continue
         arrived = run.get("first_arrival")
         if arrived is not None and arrived.tzinfo is None:

@@ -299,7 +299,7 @@ def coverage_drop(warehouse: WarehouseResource) -> dg.AssetCheckResult:
 @dg.asset_check(
     asset=coverage_by_run,
     description="No run is still missing coverage shards after the grace period "
-    "(CROSSBRIDGE_COVERAGE_SHARD_GRACE_MINUTES).",
+    "(CROSSBRIDGE_COVERAGE_SHARD_GRACE_MINUTES), unless a later run of its branch is complete.",
 )
 def coverage_shards_complete(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     policy = coverage_policy.load_policy()
@@ -314,7 +314,8 @@ def coverage_shards_complete(warehouse: WarehouseResource) -> dg.AssetCheckResul
             + ". Check that every CI shard uploads its coverage report (a failed or cancelled shard never sends one); "
             "until then the run's coverage is left out of thresholds and drops."
             if stale
-            else "every run has all its announced shards, or is within its grace period"
+            else "every run has all its announced shards, is within its grace period, or was overtaken by a "
+            "later complete run of its branch"
         ),
         metadata={
             "grace_minutes": dg.MetadataValue.float(policy.shard_grace.total_seconds() / 60),

@@ -97,6 +97,86 @@ def metadata_of(result, asset: str) -> dict:
     return result.asset_materializations_for_node(asset)[0].metadata
 
 
+# ---------------------------------------------------------------------------- shards
+
+
+def test_shards_in_two_formats_on_two_days_measure_what_one_run_measures(crossbridge_env, dagster_instance, measured,
+                                                                          monkeypatch):
+    s = crossbridge_env
+    monkeypatch.setenv("CROSSBRIDGE_COVERAGE_THRESHOLDS", '{"shop/main": 60}')
+    monkeypatch.setenv("CROSSBRIDGE_COVERAGE_SHARD_GRACE_MINUTES", str(48 * 60))
+    run = {"project": "shop", "branch": "main", "build": "510", "shards_expected": 2}
+    # Shard 1 (XML) yesterday, shard 2 (LCOV) today: two batches, two daily partitions.
+    send(s, "up1", {"coverage.xml": measured["arith"] / "coverage.xml"}, age_seconds=26 * 3600, shard="1", **run)
+    cursor, results = ingest(dagster_instance)
+    first_day = results[0].dagster_run.tags["dagster/partition"]
+    result = refresh(dagster_instance)
+    (waiting,) = runs_by_build(s).values()
+    assert (waiting["shards_seen"], waiting["complete"], waiting["line_pct"]) == (1, False, PCT["arith"])
+    # Half a run is not a low run: nothing plotted, nothing judged, nothing trended.
+    by_run = metadata_of(result, "coverage_by_run")
+    assert by_run["incomplete_runs"].value == 1 and "line_pct" not in by_run and "latest_run" not in by_run
+    assert "1/2" in by_run["recent_runs"].value and "waiting for shards" in by_run["recent_runs"].value
+    trends = metadata_of(result, "coverage_trends")
+    assert trends["branches"].value == 0 and "line_pct" not in trends
+    assert all(check.passed for check in checks_of(result).values())
+
+    send(s, "up2", {"coverage.lcov": measured["classify"] / "coverage.lcov"}, shard="2", **run)
+    _, results = ingest(dagster_instance, cursor)
+    assert results[0].dagster_run.tags["dagster/partition"] > first_day
+    result = refresh(dagster_instance)
+    (done,) = runs_by_build(s).values()
+    unsharded = json.loads((measured["all"] / "coverage.json").read_text())["totals"]
+    assert (done["shards_seen"], done["complete"], done["formats"]) == (2, True, "coveragepy-xml,lcov")
+    assert (done["lines_covered"], done["lines_valid"]) == (unsharded["covered_lines"], unsharded["num_statements"])
+    assert (done["branches_covered"], done["branches_valid"]) == (
+        unsharded["covered_branches"], unsharded["num_branches"])
+    by_run = metadata_of(result, "coverage_by_run")
+    assert by_run["latest_run"].value == "shop/main #510"
+    assert isinstance(by_run["line_pct"], dg.FloatMetadataValue) and by_run["line_pct"].value == PCT["all"]
+    assert isinstance(by_run["branch_pct"], dg.FloatMetadataValue) and by_run["branch_pct"].value == 62.5
+    trends = metadata_of(result, "coverage_trends")
+    assert isinstance(trends["line_pct shop/main"], dg.FloatMetadataValue)
+    assert trends["line_pct shop/main"].value == PCT["all"]
+    assert all(check.passed for check in checks_of(result).values())  # 73.68 % >= 60 %
+
+
+def test_a_resent_shard_is_still_one_shard(crossbridge_env, dagster_instance, measured):
+    """A shard sent again with new content (a CI job re-run) is the same shard of the run: it
+    does not make up for a shard that never came."""
+    s = crossbridge_env
+    run = {"project": "shop", "branch": "main", "build": "520", "shards_expected": 2, "shard": "1"}
+    send(s, "first", {"coverage.lcov": measured["add"] / "coverage.lcov"}, **run)
+    cursor, _ = ingest(dagster_instance)
+    send(s, "again", {"coverage.lcov": measured["arith"] / "coverage.lcov"}, **run)
+    ingest(dagster_instance, cursor)
+    refresh(dagster_instance)
+    run = runs_by_build(s)["520"]
+    assert (run["reports"], run["shards_seen"], run["complete"]) == (2, 1, False)
+    assert run["line_pct"] == PCT["arith"]
+
+
+def test_shards_expected_is_the_largest_count_a_shard_announced(crossbridge_env, dagster_instance, measured):
+    """Shards of one build that disagree on their number: the run waits for the larger one (and
+    coverage_shards_complete says so after the grace period) rather than being judged on part
+    of its shards."""
+    s = crossbridge_env
+    base = {"project": "shop", "branch": "main"}
+    send(s, "a1", {"coverage.lcov": measured["arith"] / "coverage.lcov"}, build="530", shard="1", shards_expected=2,
+         **base)
+    send(s, "a2", {"coverage.lcov": measured["classify"] / "coverage.lcov"}, build="530", shard="2",
+         shards_expected=3, **base)
+    send(s, "b1", {"coverage.lcov": measured["arith"] / "coverage.lcov"}, build="531", shard="1", shards_expected=3,
+         **base)
+    send(s, "b2", {"coverage.lcov": measured["classify"] / "coverage.lcov"}, build="531", shard="2",
+         shards_expected=2, **base)
+    ingest(dagster_instance)
+    refresh(dagster_instance)
+    runs = runs_by_build(s)
+    assert [(runs[b]["shards_seen"], runs[b]["shards_expected"], runs[b]["complete"]) for b in ("530", "531")] == [
+        (2, 3, False), (2, 3, False)]
+
+
 # ---------------------------------------------------------------------------- which run is the previous one
 
 

@@ -327,7 +327,7 @@ def test_missing_shards_are_reported_once_the_grace_period_is_over_without_new_r
 
     monkeypatch.setenv("CROSSBRIDGE_COVERAGE_SHARD_GRACE_MINUTES", "120")
     schedule = next(sc for sc in defs.schedules if sc.name == "coverage_shards_watch")
-    assert schedule.cron_schedule == "*/15 * * * *" and schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+    assert schedule.cron_schedule == "22 * * * *" and schedule.default_status == dg.DefaultScheduleStatus.RUNNING
     with dg.build_schedule_context(instance=dagster_instance) as context:
         (request,) = schedule.evaluate_tick(context).run_requests
     job = defs.resolve_job_def(schedule.job_name)

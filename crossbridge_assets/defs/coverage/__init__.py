@@ -327,7 +327,8 @@ def coverage_shards_complete(warehouse: WarehouseResource) -> dg.AssetCheckResul
 
 # The grace period runs out while nothing arrives: no new report then materializes
 # coverage_by_run, so the check is looked at again on a clock as well (by itself, reading the
-# runs as coverage_by_run last merged them). Every 15 minutes: the grace is counted in minutes.
+# runs as coverage_by_run last merged them). Hourly, as the health checks: a run is reported at
+# most an hour after its grace (two hours by default), for 24 runs a day in the run list.
 coverage_shards_watch_job = dg.define_asset_job(
     "coverage_shards_watch",
     selection=dg.AssetSelection.checks(coverage_shards_complete),
@@ -336,10 +337,10 @@ coverage_shards_watch_job = dg.define_asset_job(
 coverage_shards_watch_schedule = dg.ScheduleDefinition(
     name="coverage_shards_watch",
     job=coverage_shards_watch_job,
-    cron_schedule="*/15 * * * *",
+    cron_schedule="22 * * * *",
     execution_timezone="UTC",
     default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Every 15 minutes: report runs whose missing coverage shards are overdue "
+    description="Every hour: report runs whose missing coverage shards are overdue "
     "(CROSSBRIDGE_COVERAGE_SHARD_GRACE_MINUTES), even when no report arrives to trigger it.",
 )
 

@@ -24,7 +24,12 @@ _NOT_KEYS = {
 
 # Property names whose value is an id even when it is only digits (TestRail case ids).
 _TESTRAIL_PROPS = re.compile(r"testrail|test_?rail|case_?id|testcase_?id|tc_?id", re.I)
-_ID_PROPS = re.compile(r"testrail|jira|zephyr|issue|ticket|requirement|story|tms|case|test_?id|tc_?id|link", re.I)
+# A description is searched too: TestNG's @Test(description=...), NUnit's [Description], MSTest's
+# <Description>, Robot's [Documentation] are where those tools let a test say what it covers.
+_ID_PROPS = re.compile(
+    r"testrail|jira|zephyr|issue|ticket|requirement|story|tms|case|test_?id|tc_?id|link|description|documentation",
+    re.I,
+)
 
 
 def find_ids(text: str | None) -> list[str]:

@@ -3,6 +3,8 @@ carry them, read from each results format; and no tag where there is none."""
 
 from __future__ import annotations
 
+import json
+
 from crossbridge_assets.formats import FormatError, read_report
 from crossbridge_assets.formats._tags import extract_tags
 from crossbridge_assets_tests.conftest import FIXTURES
@@ -43,6 +45,55 @@ def test_robot_documentation_and_tags():
     assert cases["Pays By Card"].properties["documentation"] == "Covers C8101 and SHOP-82."
     assert cases["Refunds"].tags == ["C8102", "shop"]
     assert cases["Reads Utf8 Names"].tags == ["shop"]
+
+
+# ---------------------------------------------------------------------------- pytest
+
+
+def test_pytest_record_property_in_both_reports():
+    """tags/tags_tests.py, one run written by --junitxml and by pytest-json-report 1.5: what
+    record_property recorded is the test's properties in either, and gives the same tags."""
+    junit = _by_name(TAGS / "pytest-junit.xml")
+    json_report = _by_name(TAGS / "pytest-json-report.json")
+    assert junit.keys() == json_report.keys() == {"test_checkout", "test_refund_C8002", "test_reads_utf8"}
+    for name in junit:
+        assert junit[name].identity == json_report[name].identity
+        assert junit[name].tags == json_report[name].tags
+        own = {k: v for k, v in json_report[name].properties.items() if k != "nodeid"}
+        assert own == junit[name].properties
+    assert json_report["test_checkout"].tags == ["C8001", "SHOP-81"]
+    assert json_report["test_checkout"].properties["jira"] == "SHOP-81"
+    assert json_report["test_refund_C8002"].tags == ["C8002"]
+    assert json_report["test_reads_utf8"].tags == []
+
+
+def test_pytest_marker_arguments_are_in_neither_report():
+    """@pytest.mark.testrail(ids=("C8009",)): pytest-json-report lists the marker's name among the
+    keywords (with the test's name, its module, its folders and attributes of the function),
+    never its arguments; --junitxml writes nothing of it. So C8009 is nowhere to be read."""
+    raw = json.loads((TAGS / "pytest-json-report.json").read_text())
+    checkout = next(t for t in raw["tests"] if t["nodeid"].endswith("test_checkout"))
+    assert "testrail" in checkout["keywords"] and "C8009" not in json.dumps(raw)
+    assert "C8009" not in _by_name(TAGS / "pytest-json-report.json")["test_checkout"].tags
+
+
+def test_pytest_json_user_properties_of_odd_shapes_are_left_out(tmp_path):
+    # pytest-json-report writes what record_property got, when JSON can hold it.
+    report = {
+        "created": 0, "duration": 0, "exitcode": 0, "root": ".", "environment": {},
+        "summary": {"passed": 1, "total": 1, "collected": 1},
+        "tests": [{
+            "nodeid": "t.py::test_x", "lineno": 0, "outcome": "passed", "keywords": ["test_x"],
+            "setup": {"duration": 0, "outcome": "passed"}, "call": {"duration": 0, "outcome": "passed"},
+            "teardown": {"duration": 0, "outcome": "passed"},
+            "user_properties": [{"tms": ["C1", "C2"]}, "junk", {"nodeid": "other"}, {"case_id": 17}],
+        }],
+    }
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps(report))
+    case = _by_name(path)["test_x"]
+    assert case.properties == {"nodeid": "t.py::test_x", "case_id": "17"}
+    assert case.tags == ["C17"]
 
 
 # ---------------------------------------------------------------------------- no tag where there is none

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from crossbridge_assets.formats import FormatError, read_report
 from crossbridge_assets.formats._tags import extract_tags
 from crossbridge_assets_tests.conftest import FIXTURES
@@ -94,6 +96,54 @@ def test_pytest_json_user_properties_of_odd_shapes_are_left_out(tmp_path):
     case = _by_name(path)["test_x"]
     assert case.properties == {"nodeid": "t.py::test_x", "case_id": "17"}
     assert case.tags == ["C17"]
+
+
+# ---------------------------------------------------------------------------- Playwright, CTRF
+
+
+def test_playwright_tags_and_annotations_by_three_reporters():
+    """js/playwright-tags run by Playwright 1.65: {tag}, @tag in a title, a declared annotation
+    and one pushed while the test ran, by its JSON and JUnit reporters and the CTRF reporter."""
+    native = _by_name(JS / "playwright-tags.json")
+    ctrf = _by_name(JS / "ctrf-tags.json")
+    junit = _by_name(JS / "playwright-tags-junit.xml")
+    assert native["refunds"].tags == ["shop", "regression", "C7001", "SHOP-42"]
+    assert native["prints a receipt"].tags == ["shop", "C7002"]
+    assert native["prints a receipt"].properties == {"testrail": "C7002"}
+    assert native["pays by card @smoke"].tags == ["shop", "smoke"]
+    assert native["reads UTF-8 names"].tags == ["shop"]
+    assert native["reads UTF-8 names"].properties == {"encoding": "UTF-8"}
+    # The CTRF reporter writes the annotations under `extra`: the same tags as the JSON reporter.
+    assert {n: (c.identity, c.tags) for n, c in ctrf.items()} == {n: (c.identity, c.tags) for n, c in native.items()}
+    assert ctrf["refunds"].properties["issue"] == "SHOP-42"
+    # Playwright's JUnit reporter writes annotations as properties and no tags at all.
+    junit_names = {c.name.split(" › ")[-1]: c for c in junit.values()}
+    assert junit_names["refunds"].tags == ["SHOP-42"] and junit_names["prints a receipt"].tags == ["C7002"]
+    assert junit_names["reads UTF-8 names"].tags == []
+
+
+@pytest.mark.parametrize(
+    "annotations", ["see SHOP-1", [{"type": {"name": "issue"}, "description": "SHOP-1"}], ["C12"], {"type": "issue"}]
+)
+def test_ctrf_extra_annotations_of_other_shapes_are_no_error(tmp_path, annotations):
+    # `extra` is free-form in CTRF: a reporter may put anything under "annotations".
+    report = {"results": {"tool": {"name": "custom"}, "summary": {"tests": 1, "passed": 1, "failed": 0,
+              "pending": 0, "skipped": 0, "other": 0, "start": 0, "stop": 0},
+              "tests": [{"name": "t", "status": "passed", "duration": 1, "extra": {"annotations": annotations}}]}}
+    path = tmp_path / "ctrf.json"
+    path.write_text(json.dumps(report))
+    case = _by_name(path)["t"]
+    assert case.tags == []
+    assert "issue" not in case.properties
+
+
+def test_playwright_json_annotation_of_a_wrong_type_is_still_rejected(tmp_path):
+    report = json.loads((JS / "playwright-tags.json").read_text())
+    report["suites"][0]["suites"][0]["specs"][1]["tests"][0]["annotations"] = [{"type": {"name": "issue"}}]
+    path = tmp_path / "pw.json"
+    path.write_text(json.dumps(report))
+    with pytest.raises(FormatError, match=r"annotations\[0\]\.type"):
+        read_report(path)
 
 
 # ---------------------------------------------------------------------------- no tag where there is none

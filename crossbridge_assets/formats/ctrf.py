@@ -16,6 +16,7 @@ from crossbridge_assets.formats import FormatError, FormatSpec, Sniff
 from crossbridge_assets.formats._common import first_line, json_items, parse_timestamp, to_float, to_int
 from crossbridge_assets.formats._shape import ShapeError, array, obj, text, texts
 from crossbridge_assets.formats._tags import extract_tags
+from crossbridge_assets.formats.playwright import add_annotations
 from crossbridge_assets.model import (
     FAILED,
     KIND_RESULTS,
@@ -105,6 +106,13 @@ def _case(test: dict, framework: str) -> TestCase:
         for key, value in extra.items():
             if isinstance(value, (str, int, float, bool)):
                 properties[str(key)] = str(value)
+        # `extra` is free-form in CTRF: only the Playwright reporter's annotation list is read,
+        # and anything else under that name is no error in the report.
+        if isinstance(extra.get("annotations"), list):
+            try:
+                add_annotations(properties, extra["annotations"])
+            except ShapeError:
+                pass
     tags = texts(test.get("tags"), "tags")
     durations = [a.duration for a in attempts if a.duration is not None]
     return TestCase(

@@ -142,6 +142,20 @@ def _walk(suite: dict, titles: list[str], file: str | None) -> Iterator[TestCase
             raise exc.at("suites", i)
 
 
+def add_annotations(properties: dict[str, str], annotations: object) -> None:
+    """A test's annotations ({type, description}: test.info().annotations, `annotation:` of
+    test()) as properties, type -> description; a type given twice keeps both, comma-separated.
+    The CTRF project's Playwright reporter writes the same list under `extra`."""
+    for i, note in enumerate(array(annotations, "annotations")):
+        if isinstance(note, dict) and note.get("type"):
+            try:
+                key = text(note["type"], "type")
+                value = text(note.get("description"), "description") or ""
+            except ShapeError as exc:
+                raise exc.at("annotations", i)
+            properties[key] = f"{properties[key]}, {value}" if key in properties else value
+
+
 def _case(test: dict, title: str, tags: list, suite: str, file: str | None, line: int | None) -> TestCase:
     expected = text(test.get("expectedStatus"), "expectedStatus")
     results = array(test.get("results"), "results")
@@ -161,14 +175,7 @@ def _case(test: dict, title: str, tags: list, suite: str, file: str | None, line
         attempts = [Attempt(status=status)]
     project = text(test.get("projectName"), "projectName") or text(test.get("projectId"), "projectId") or ""
     properties: dict[str, str] = {}
-    for i, note in enumerate(array(test.get("annotations"), "annotations")):
-        if isinstance(note, dict) and note.get("type"):
-            try:
-                key = text(note["type"], "type")
-                value = text(note.get("description"), "description") or ""
-            except ShapeError as exc:
-                raise exc.at("annotations", i)
-            properties[key] = f"{properties[key]}, {value}" if key in properties else value
+    add_annotations(properties, test.get("annotations"))
     if expected and expected != "passed":
         properties["expectedStatus"] = expected
     if raw_status == "flaky":

@@ -146,6 +146,73 @@ def test_playwright_json_annotation_of_a_wrong_type_is_still_rejected(tmp_path):
         read_report(path)
 
 
+# ---------------------------------------------------------------------------- NUnit
+
+# NUnit 3 (nunit3-console 3.16) writes a method's [Category], [Description] and [Property] on the
+# ParameterizedMethod suite of its [TestCase] runs, and a fixture's [Category] on the fixture.
+NUNIT3 = """<?xml version="1.0" encoding="utf-8"?>
+<test-run id="0" testcasecount="3" result="Passed" total="3" passed="3" failed="0" inconclusive="0"
+  skipped="0" asserts="3" engine-version="3.16.3.0" start-time="2026-01-05 10:00:00Z" duration="0.05">
+ <test-suite type="Assembly" id="0-1007" name="Shop.Tests.dll" fullname="/src/Shop.Tests.dll" runstate="Runnable"
+   testcasecount="3" result="Passed" total="3" passed="3" failed="0" skipped="0" inconclusive="0" asserts="3">
+  <properties><property name="_PID" value="4242" /><property name="_APPDOMAIN" value="domain-1" /></properties>
+  <test-suite type="TestSuite" id="0-1006" name="Shop" fullname="Shop" runstate="Runnable" testcasecount="3"
+    result="Passed" total="3" passed="3" failed="0" skipped="0" inconclusive="0" asserts="3">
+   <test-suite type="TestFixture" id="0-1005" name="CartTests" fullname="Shop.CartTests" classname="Shop.CartTests"
+     runstate="Runnable" testcasecount="3" result="Passed" total="3" passed="3" failed="0" skipped="0" inconclusive="0" asserts="3">
+    <properties><property name="Category" value="cart" /></properties>
+    <test-suite type="ParameterizedMethod" id="0-1003" name="Adds" fullname="Shop.CartTests.Adds"
+      classname="Shop.CartTests" runstate="Runnable" testcasecount="2" result="Passed" total="2" passed="2"
+      failed="0" skipped="0" inconclusive="0" asserts="2">
+     <properties>
+      <property name="_JOINTYPE" value="Combinatorial" />
+      <property name="Description" value="C8201 adds an item" />
+      <property name="TestRail" value="C8202" />
+      <property name="Category" value="smoke" />
+     </properties>
+     <test-case id="0-1001" name="Adds(1)" fullname="Shop.CartTests.Adds(1)" methodname="Adds"
+       classname="Shop.CartTests" runstate="Runnable" seed="1" result="Passed" duration="0.01" asserts="1" />
+     <test-case id="0-1002" name="Adds(2)" fullname="Shop.CartTests.Adds(2)" methodname="Adds"
+       classname="Shop.CartTests" runstate="Runnable" seed="2" result="Passed" duration="0.01" asserts="1">
+      <properties><property name="Description" value="two items" /></properties>
+     </test-case>
+    </test-suite>
+    <test-case id="0-1004" name="Empties" fullname="Shop.CartTests.Empties" methodname="Empties"
+      classname="Shop.CartTests" runstate="Runnable" seed="3" result="Passed" duration="0.01" asserts="1">
+     <properties><property name="Description" value="keeps ISO-8601 dates" /></properties>
+    </test-case>
+   </test-suite>
+  </test-suite>
+ </test-suite>
+</test-run>
+"""
+
+
+def test_nunit3_method_and_fixture_attributes_reach_their_tests(tmp_path):
+    path = tmp_path / "nunit3.xml"
+    path.write_text(NUNIT3)
+    _spec, _stream, cases = read_report(path)
+    by = {(c.name, c.parameters): c for c in cases}
+    one, two, empties = by[("Adds", "(1)")], by[("Adds", "(2)")], by[("Empties", None)]
+    assert one.tags == ["smoke", "cart", "C8201", "C8202"]
+    assert one.properties == {"Description": "C8201 adds an item", "TestRail": "C8202"}
+    # A test-case's own property stands over its method's.
+    assert two.properties["Description"] == "two items" and two.tags == ["smoke", "cart", "C8202"]
+    assert empties.tags == ["cart"] and empties.properties == {"Description": "keeps ISO-8601 dates"}
+    assert one.identity != two.identity and one.suite == empties.suite == "Shop.CartTests"
+
+
+def test_nunit2_fixture_categories_reach_their_tests(corpus_dir):
+    """NUnit 2.x, `MockTestFixture` with [Category("FixtureCategory")]: NUnit's category filter
+    selects every test of the fixture; their own categories come first."""
+    cases = _by_name(corpus_dir / "results/nunit/enricomi__NUnit-correct.xml")
+    assert cases["MockTest3"].tags == ["AnotherCategory", "MockCategory", "FixtureCategory"]
+    assert cases["MockTest1"].tags == ["FixtureCategory"]
+    assert cases["MockTest1"].properties == {"Description": "Mock Test #1"}
+    # Tests of other fixtures do not get it.
+    assert cases["SomeTest"].tags == []
+
+
 # ---------------------------------------------------------------------------- no tag where there is none
 
 

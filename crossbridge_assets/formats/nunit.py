@@ -94,23 +94,49 @@ def _children(elem: etree._Element) -> dict:
                     out["trace"] = (text_of(part) or "").strip() or None
         elif tag == "output":
             out["output"] = text_of(child)
-        elif tag == "categories":
-            out["categories"].extend(c.get("name") for c in child if c.get("name"))
-        elif tag == "properties":
-            for prop in child:
-                name, value = prop.get("name"), prop.get("value")
-                if not name or value is None:
-                    continue
-                if name == "Category":
-                    out["categories"].append(value)
-                elif name in out["properties"]:
-                    out["properties"][name] += f", {value}"
-                else:
-                    out["properties"][name] = value
+        elif tag in ("categories", "properties"):
+            _read_meta(child, out)
     return out
 
 
-def _case(elem: etree._Element, version: int, suite_stack: list[str]) -> TestCase:
+def _read_meta(elem: etree._Element, out: dict) -> None:
+    """<categories> or <properties> of a test-case or test-suite into out's categories and
+    properties (NUnit 3 writes a category as the property 'Category')."""
+    if local(elem.tag) == "categories":
+        out["categories"].extend(c.get("name") for c in elem if c.get("name"))
+        return
+    for prop in elem:
+        name, value = prop.get("name"), prop.get("value")
+        if not name or value is None:
+            continue
+        if name == "Category":
+            out["categories"].append(value)
+        elif name in out["properties"]:
+            out["properties"][name] += f", {value}"
+        else:
+            out["properties"][name] = value
+
+
+# Suites that stand for one test method run with several arguments: NUnit writes the method's
+# [Category], [Description] and [Property] on them, not on each test-case.
+_METHOD_SUITES = {"parameterizedmethod", "parameterizedtest", "theory", "genericmethod"}
+
+
+def _inherited(suites: list[dict]) -> tuple[list[str], dict[str, str]]:
+    """What a test-case gets from the suites around it: every enclosing suite's categories,
+    nearest first (a fixture's [Category] selects its tests in NUnit's filters), and the
+    properties of the method suite it belongs to (NUnit's own, '_'-prefixed ones left out)."""
+    categories = [c for meta in reversed(suites) for c in meta["categories"]]
+    properties: dict[str, str] = {}
+    if suites and suites[-1]["type"] in _METHOD_SUITES:
+        meta = suites[-1]
+        properties = {k: v for k, v in meta["properties"].items() if not k.startswith("_")}
+        if meta["description"]:
+            properties.setdefault("Description", meta["description"])
+    return categories, properties
+
+
+def _case(elem: etree._Element, version: int, suite_stack: list[str], suites: list[dict]) -> TestCase:
     if version == 3:
         status = _status3(elem)
         full = elem.get("fullname") or elem.get("name") or ""
@@ -145,6 +171,9 @@ def _case(elem: etree._Element, version: int, suite_stack: list[str]) -> TestCas
     properties = dict(extra["properties"])
     if elem.get("description"):
         properties.setdefault("Description", elem.get("description"))
+    categories, inherited = _inherited(suites)
+    for key, value in inherited.items():
+        properties.setdefault(key, value)
     return TestCase(
         framework=FRAMEWORK,
         suite=normalize_suite(classname),
@@ -154,7 +183,7 @@ def _case(elem: etree._Element, version: int, suite_stack: list[str]) -> TestCas
         duration=duration,
         attempts=[attempt],
         properties=properties,
-        tags=extract_tags(full, properties, extra["categories"]),
+        tags=extract_tags(full, properties, [*extra["categories"], *categories]),
     )
 
 
@@ -185,7 +214,8 @@ def _declared3(attrs: dict) -> dict[str, int]:
 def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
     version = 2
     suite_stack: list[str] = []
-    tags = ("{*}test-results", "{*}test-run", "{*}test-suite", "{*}test-case")
+    suites: list[dict] = []  # categories, properties of each suite of suite_stack
+    tags = ("{*}test-results", "{*}test-run", "{*}test-suite", "{*}test-case", "{*}categories", "{*}properties")
     for event, elem in iterparse(path, events=("start", "end"), tag=tags):
         tag = local(elem.tag)
         if event == "start":
@@ -207,12 +237,20 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
                 if version == 2 and info.duration is None:
                     info.duration = to_float(attrs.get("time"))
                 suite_stack.append(attrs.get("name") or "")
+                suites.append({"type": (attrs.get("type") or "").lower(), "description": attrs.get("description"),
+                               "categories": [], "properties": {}})
             continue
-        if tag == "test-case":
-            yield _case(elem, version, suite_stack)
+        if tag in ("categories", "properties"):
+            # A suite's come before its tests; a test-case's are read with it.
+            parent = elem.getparent()
+            if suites and parent is not None and local(parent.tag) == "test-suite":
+                _read_meta(elem, suites[-1])
+        elif tag == "test-case":
+            yield _case(elem, version, suite_stack, suites)
             clear(elem)
         elif tag == "test-suite":
             suite_stack.pop()
+            suites.pop()
             elem.clear(keep_tail=False)
 
 

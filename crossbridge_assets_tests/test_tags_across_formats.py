@@ -213,6 +213,50 @@ def test_nunit2_fixture_categories_reach_their_tests(corpus_dir):
     assert cases["SomeTest"].tags == []
 
 
+# ---------------------------------------------------------------------------- TRX
+
+# vstest's TrxLogger: [Owner] as <Owners><Owner name/>, [TestCategory] as <TestCategory>,
+# [WorkItem(n)] as <Workitems><Workitem>n</Workitem>, [Description] as <Description>.
+TRX = """<?xml version="1.0" encoding="utf-8"?>
+<TestRun id="5d0b6a42-0000-0000-0000-000000000001" name="ci 2026-01-05" xmlns="http://microsoft.com/schemas/VisualStudio/TeamTest/2010">
+  <Results>
+    <UnitTestResult executionId="e1" testId="11111111-0000-0000-0000-000000000001" testName="Pays" computerName="ci"
+      duration="00:00:00.0100000" startTime="2026-01-05T10:00:00.0000000+00:00" endTime="2026-01-05T10:00:00.0100000+00:00"
+      testType="13cdc9d9-ddb5-4fa4-a97d-d965ccfc6d4b" outcome="Passed" testListId="8c84fa94-04c1-424b-9868-57a2d4851a1d" />
+    <UnitTestResult executionId="e2" testId="11111111-0000-0000-0000-000000000002" testName="Refunds" computerName="ci"
+      duration="00:00:00.0100000" startTime="2026-01-05T10:00:00.0000000+00:00" endTime="2026-01-05T10:00:00.0100000+00:00"
+      testType="13cdc9d9-ddb5-4fa4-a97d-d965ccfc6d4b" outcome="Passed" testListId="8c84fa94-04c1-424b-9868-57a2d4851a1d" />
+  </Results>
+  <TestDefinitions>
+    <UnitTest name="Pays" storage="/src/shop.tests.dll" id="11111111-0000-0000-0000-000000000001">
+      <Description>C8301 pays by card</Description>
+      <Owners><Owner name="alice" /></Owners>
+      <TestCategory><TestCategoryItem TestCategory="smoke" /></TestCategory>
+      <Workitems><Workitem>4711</Workitem><Workitem>4712</Workitem></Workitems>
+      <Execution id="e1" />
+      <TestMethod codeBase="/src/shop.tests.dll" adapterTypeName="executor://mstestadapter/v2" className="Shop.PayTests" name="Pays" />
+    </UnitTest>
+    <UnitTest name="Refunds" storage="/src/shop.tests.dll" id="11111111-0000-0000-0000-000000000002">
+      <Description>Refunds in UTF-8 receipts</Description>
+      <Execution id="e2" />
+      <TestMethod codeBase="/src/shop.tests.dll" adapterTypeName="executor://mstestadapter/v2" className="Shop.PayTests" name="Refunds" />
+    </UnitTest>
+  </TestDefinitions>
+</TestRun>
+"""
+
+
+def test_trx_owner_work_items_description_and_categories(tmp_path):
+    path = tmp_path / "run.trx"
+    path.write_text(TRX)
+    cases = _by_name(path)
+    pays, refunds = cases["Pays"], cases["Refunds"]
+    assert pays.tags == ["smoke", "C8301"]
+    assert pays.properties == {"Description": "C8301 pays by card", "Owner": "alice", "WorkItems": "4711, 4712"}
+    # Work item numbers are bare numbers: kept, never made into TestRail cases.
+    assert refunds.tags == [] and refunds.properties == {"Description": "Refunds in UTF-8 receipts"}
+
+
 # ---------------------------------------------------------------------------- no tag where there is none
 
 

@@ -95,6 +95,18 @@ def _definitions(path: Path) -> dict[str, dict]:
                         entry["properties"][key] = value or ""
             elif tag == "Description" and child.text:
                 entry["properties"]["Description"] = child.text
+            elif tag == "Owners":
+                # MSTest's [Owner]: vstest's TrxLogger writes <Owners><Owner name=.../></Owners>.
+                owners = [o.get("name") for o in child if o.get("name")]
+                if owners:
+                    entry["properties"]["Owner"] = ", ".join(owners)
+            elif tag == "Workitems":
+                # MSTest's [WorkItem(id)], Azure DevOps work item numbers: vstest's TrxLogger
+                # writes <Workitems><Workitem>123</Workitem></Workitems>. Kept as a property: a
+                # bare number is no id that could be told apart in a tag.
+                items = [(w.text or "").strip() for w in child if (w.text or "").strip()]
+                if items:
+                    entry["properties"]["WorkItems"] = ", ".join(items)
         if elem.get("id"):
             defs[elem.get("id")] = entry
         elem.clear(keep_tail=False)

@@ -418,3 +418,42 @@ def test_lcov_corpus_reports_read_the_same_streamed_and_held(monkeypatch):
     _lcov_hold_all(monkeypatch)
     for path, records in streamed.items():
         assert records == sorted(_lcov_records(path)), path
+
+
+# ---------------------------------------------------------------------------- a report cut short
+
+
+@pytest.mark.parametrize("fmt", ["cobertura", "lcov"])
+def test_a_report_cut_short_after_records_went_out_leaves_no_rows(crossbridge_env, capsys, monkeypatch, tmp_path, fmt):
+    """Records go out before the end of the report: one cut short (a CI upload that died) gives
+    some records, then its error. The report is quarantined with that reason and none of its
+    records stays in the warehouse; the good report beside it is loaded."""
+    from crossbridge_assets.warehouse import schema
+    from crossbridge_assets_tests.test_coverage_e2e import table_count
+    from crossbridge_assets_tests.test_coverage_landing import cli_ingest, reports
+
+    files = [(f"src/m{i}.py", [1, 3]) for i in range(40)]
+    if fmt == "cobertura":
+        whole = _cobertura([files])
+        cut = whole[: whole.index('<class name="src/m30.py"')]  # after a whole <class>
+        name = "coverage.xml"
+    else:
+        whole = "".join(f"SF:{f}\nDA:1,1\nDA:2,0\nend_of_record\n" for f, _ in files)
+        cut = whole[: whole.index("SF:src/m30.py")] + "DA:1,x\n"  # a garbled line where the upload died
+        name = "lcov.info"
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    (folder / name).write_text(cut)
+    (folder / "good.info").write_text("SF:src/ok.py\nDA:1,1\nend_of_record\n")
+    streamed = []
+    with pytest.raises(FormatError):
+        for fc in open_report(folder / name):
+            streamed.append(fc.path)
+    assert len(streamed) >= 20  # records did go out before the error
+
+    out = cli_ingest(capsys, monkeypatch, tmp_path, "--project", "app", "--build", "7", str(folder))
+    assert f"quarantined {name}:" in out
+    status = {r.original_name: r.status for r in reports(crossbridge_env)}
+    assert status == {name: "quarantined", "good.info": "landed"}
+    s = crossbridge_env
+    assert table_count(s, schema.coverage_files) == 1  # good.info's one file, nothing of the cut report

@@ -230,17 +230,17 @@ def test_rebot_3_1_merge_messages_are_attempts(tmp_path):
     ],
 )
 def test_rebot_message_variants(message, status, expected):
-    from crossbridge_assets.formats.robot import _merged_attempts
+    from crossbridge_assets.formats.robot import merged_attempts
 
-    earlier, final_message = _merged_attempts(message, status)
+    earlier, final_message = merged_attempts(message, status)
     assert ([(a.status, a.message) for a in earlier], final_message) == expected
 
 
 def test_html_messages_rebot_did_not_write_are_kept_as_they_are():
-    from crossbridge_assets.formats.robot import _merged_attempts
+    from crossbridge_assets.formats.robot import merged_attempts
 
-    assert _merged_attempts("*HTML* <b>bold</b> failure", "FAIL") is None
-    assert _merged_attempts("plain failure", "FAIL") is None
+    assert merged_attempts("*HTML* <b>bold</b> failure", "FAIL") is None
+    assert merged_attempts("plain failure", "FAIL") is None
 
 
 def test_deeply_nested_merge_messages_are_read_without_exhausting_the_stack(tmp_path):

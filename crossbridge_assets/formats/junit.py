@@ -30,7 +30,7 @@ from crossbridge_assets.formats.cucumber import not_run_message
 from crossbridge_assets.formats.mochawesome import suite_path as mocha_suite_path
 from crossbridge_assets.formats.playwright import suite_path as playwright_suite_path
 from crossbridge_assets.formats.robot import FRAMEWORK as ROBOT
-from crossbridge_assets.formats.robot import _merged_attempts as robot_merged_attempts
+from crossbridge_assets.formats.robot import merged_attempts as robot_merged_attempts
 from crossbridge_assets.formats.testng import FRAMEWORK as TESTNG
 from crossbridge_assets.model import (
     ERROR,

@@ -143,7 +143,7 @@ def _history(text: str | None, status: str, depth: int = 0) -> tuple[list[Attemp
     return [], _plain(text) or None
 
 
-def _merged_attempts(message: str, status: str) -> tuple[list[Attempt], str | None] | None:
+def merged_attempts(message: str, status: str) -> tuple[list[Attempt], str | None] | None:
     """Earlier attempts written into a merged test's message, oldest first, and the test's own
     message; None when the message is not one rebot --merge wrote."""
     if not message.startswith("*HTML*"):
@@ -173,7 +173,7 @@ def _case(elem: etree._Element, suite_stack: list[str]) -> TestCase:
     status, duration, start, message = _status(status_elem)
     final = Attempt(status=status, duration=duration, started_at=start, message=message)
     attempts = [final]
-    merged = _merged_attempts(message, status) if message else None
+    merged = merged_attempts(message, status) if message else None
     if merged is not None:
         earlier, final.message = merged
         attempts = [*earlier, final]

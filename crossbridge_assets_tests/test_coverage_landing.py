@@ -73,6 +73,22 @@ def run_of(settings, build: str) -> dict:
     return run
 
 
+def landing(settings):
+    """A migrated warehouse and its Landing."""
+    engine = make_engine(settings.warehouse_url)
+    migrate(engine)
+    return engine, Landing(settings, engine)
+
+
+def land_under_the_former_key(settings, land, monkeypatch, folder: Path):
+    """SHARD_A landed in `folder` as warehouses filled before the key held run metadata did:
+    under its content hash."""
+    write(folder, "lcov.info", SHARD_A)
+    with monkeypatch.context() as m:
+        m.setattr(landing_mod, "report_key", lambda content, placement: content)  # the former key
+        return land.land(folder / "lcov.info", "2026-11-01")
+
+
 # ---------------------------------------------------------------------------- the report key
 
 
@@ -187,13 +203,8 @@ def test_a_report_landed_under_its_content_hash_keeps_that_key(crossbridge_env, 
     """Warehouses filled before the key held run metadata: a copy of one of their reports sent
     for the same run is found under its content hash; for another run it is a report of its own."""
     s = crossbridge_env
-    engine = make_engine(s.warehouse_url)
-    migrate(engine)
-    land = Landing(s, engine)
-    write(s.inbox / "app" / "main" / "44", "lcov.info", SHARD_A)
-    with monkeypatch.context() as m:
-        m.setattr(landing_mod, "report_key", lambda content, placement: content)  # the former key
-        old = land.land(s.inbox / "app" / "main" / "44" / "lcov.info", "2026-11-01")
+    _engine, land = landing(s)
+    old = land_under_the_former_key(s, land, monkeypatch, s.inbox / "app" / "main" / "44")
     content = sha256(SHARD_A)
     assert old.sha256 == content and (s.archive / "2026-11-01" / content).exists()
 
@@ -208,9 +219,7 @@ def test_a_report_landed_under_its_content_hash_keeps_that_key(crossbridge_env, 
 
 def test_a_broken_manifest_never_replaces_a_landed_report(crossbridge_env):
     s = crossbridge_env
-    engine = make_engine(s.warehouse_url)
-    migrate(engine)
-    land = Landing(s, engine)
+    _engine, land = landing(s)
     write(s.inbox, "lcov.info", SHARD_A)
     first = land.land(s.inbox / "lcov.info", "2026-11-01")
     assert first.status == LANDED and first.sha256 == file_sha256(s.archive / "2026-11-01" / first.sha256)[0]
@@ -225,13 +234,8 @@ def test_a_file_with_no_metadata_is_not_taken_for_an_older_placed_report(crossbr
     """An older warehouse holds build 44's file under its content hash: the same bytes dropped
     with no metadata at all are another report, not a duplicate of build 44's."""
     s = crossbridge_env
-    engine = make_engine(s.warehouse_url)
-    migrate(engine)
-    land = Landing(s, engine)
-    write(s.inbox / "app" / "main" / "44", "lcov.info", SHARD_A)
-    with monkeypatch.context() as m:
-        m.setattr(landing_mod, "report_key", lambda content, placement: content)  # the former key
-        old = land.land(s.inbox / "app" / "main" / "44" / "lcov.info", "2026-11-01")
+    _engine, land = landing(s)
+    old = land_under_the_former_key(s, land, monkeypatch, s.inbox / "app" / "main" / "44")
     write(s.inbox, "lcov.info", SHARD_A)
     loose = land.land(s.inbox / "lcov.info", "2026-11-02")
     assert not loose.duplicate and loose.sha256 not in (old.sha256, sha256(SHARD_A))
@@ -304,9 +308,7 @@ def test_coveragepy_json_summaries_are_stored_and_merged(crossbridge_env, corpus
     """envwizard's coverage.json (coverage.py 7.3.2) lists docstrings as executed: its lines
     give 778/455, its summaries (the oracle) 763/440; the warehouse keeps the summaries."""
     s = crossbridge_env
-    engine = make_engine(s.warehouse_url)
-    migrate(engine)
-    land = Landing(s, engine)
+    engine, land = landing(s)
     folder = s.inbox / "envwizard" / "main" / "1"
     folder.mkdir(parents=True)
     source = corpus_dir / "coverage" / "coveragepy-json" / "envwizard__coverage.json"

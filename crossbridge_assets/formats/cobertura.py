@@ -54,6 +54,9 @@ class _Sources(list):
     def __init__(self) -> None:
         super().__init__()
         self._disk: dict[str, tuple[str | None, bool]] = {}
+        # file_for of each file name, by the sources known then (they are only ever added to):
+        # a file's classes, and the counts ahead of them, look on disk once.
+        self._files: dict[tuple[str, int], str] = {}
 
     def _on_disk(self, source: str) -> tuple[str | None, bool]:
         """For a source: the git checkout it is in here, if it is a folder here as written (its
@@ -81,6 +84,13 @@ class _Sources(list):
         - else the file name as written: relative to a folder no one can place, or to one of
           several sources that nothing tells apart, on disk or not (patch coverage's suffix
           rule still finds it)."""
+        key = (filename, len(self))
+        found = self._files.get(key)
+        if found is None:
+            found = self._files[key] = self._place(filename)
+        return found
+
+    def _place(self, filename: str) -> str:
         inside, on_disk = [], []
         for source in self:
             joined = join_source(source, filename)

@@ -381,7 +381,7 @@ def test_pytest_collection_error_is_an_errored_testcase(tmp_path):
     )
     stream, cases = _open(report)
     assert stream.info.framework == "pytest"
-    assert _ids(cases) == [("pytest", "tests.test_broken", None, ERROR)]
+    assert _ids(cases) == [("", "tests.test_broken", None, ERROR)]  # pytest-json-report's identity too
     assert cases[0].final.message == "collection failure"
     assert "No module named 'module_that_does_not_exist'" in cases[0].final.stack_trace
     assert stream.totals.as_dict() == {"tests": 1, "passed": 0, "failures": 0, "errors": 1, "skipped": 0}

@@ -8,7 +8,8 @@ error > failure > skipped > passed; status="disabled"/"notrun" counts as skipped
 flaky*/rerun* children are extra attempts; a <testsuite> with a direct <error>/<failure> child
 (the suite crashed before its tests) adds one errored test. Declared totals are recorded, never trusted.
 One exception to "every testcase counts once": in pytest's files a testcase repeating a recent one
-is a pytest-rerunfailures rerun, an attempt of the same test (see _join_rerun).
+is a pytest-rerunfailures rerun, an attempt of the same test (see _join_rerun), or the error of
+a teardown after a failed call, the same run (see _join_teardown).
 """
 
 from __future__ import annotations
@@ -382,7 +383,15 @@ def _case(elem: etree._Element, framework: str, dialect: Dialect | None) -> Test
         status_attr = file = line = None
     raw_name = raw_name or ""
     if dialect is None:
-        suite = normalize_suite(classname) if classname else _suite_path(elem.getparent())
+        if classname:
+            suite = normalize_suite(classname)
+        elif classname == "" and framework == "pytest":
+            # A module's own report (collection error, module-level skip), named by the module:
+            # pytest-json-report's collector has no suite either; the <testsuite>'s name is
+            # only junit_suite_name.
+            suite = ""
+        else:
+            suite = _suite_path(elem.getparent())
         name, params = split_parameters(raw_name)
     else:
         suite, name, params, dialect_file = dialect(raw_name, classname, elem)
@@ -500,6 +509,41 @@ def _runs_duration(attempts: list[Attempt]) -> float | None:
     return sum(known) if known else None
 
 
+# pytest's message on the <error> of a failed teardown (since 5.0; 'test teardown failure' before).
+_TEARDOWN_ERROR = ('failed on teardown with "', "test teardown failure")
+
+
+def _teardown_of(earlier: TestCase, later: TestCase) -> bool:
+    """Whether `later` is the teardown error of `earlier`'s own run: pytest --junitxml writes a test
+    whose call failed and whose teardown then failed as two testcases, the <failure> and then an
+    <error> (to follow the JUnit schema). A rerun's testcase never holds a <failure>."""
+    run, teardown = earlier.attempts[-1], later.attempts[-1]
+    return (
+        run.status == FAILED
+        and later.status == ERROR
+        and len(later.attempts) == 1
+        and (teardown.message or "").startswith(_TEARDOWN_ERROR)
+    )
+
+
+def _join_teardown(earlier: TestCase, later: TestCase) -> TestCase:
+    """One run, one attempt: an error, as pytest-json-report's outcome has it, with the call's
+    failure as its message; the teardown's error follows the call's trace."""
+    run, teardown = earlier.attempts[-1], later.attempts[-1]
+    earlier.status = run.status = ERROR
+    run.stack_trace = "\n\n".join(t for t in (run.stack_trace, teardown.message, teardown.stack_trace) if t)
+    if teardown.duration is not None:
+        run.duration = (run.duration or 0.0) + teardown.duration
+    for attr in ("stdout", "stderr"):
+        if getattr(run, attr) is None and getattr(teardown, attr) is not None:
+            setattr(run, attr, getattr(teardown, attr))
+            setattr(run, attr + "_size", getattr(teardown, attr + "_size"))
+    earlier.duration = _runs_duration(earlier.attempts)
+    for key, value in later.properties.items():
+        earlier.properties.setdefault(key, value)
+    return earlier
+
+
 def _join_rerun(earlier: TestCase, later: TestCase) -> TestCase:
     """pytest-rerunfailures: `later` is a rerun of `earlier`, the same test in one session.
     pytest's junitxml writes a rerun report ('rerun' is neither passed, failed nor skipped) as
@@ -600,8 +644,12 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
             key = (case.suite, case.name, case.parameters)
             count = seen.get(key)
             if held is not None and key in held:
-                case = _join_rerun(held.pop(key), case)
-                reruns += 1
+                earlier = held.pop(key)
+                if _teardown_of(earlier, case):
+                    case = _join_teardown(earlier, case)
+                else:
+                    case = _join_rerun(earlier, case)
+                    reruns += 1
             elif count is not None:
                 count += 1
                 seen[key] = count

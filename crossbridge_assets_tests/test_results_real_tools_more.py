@@ -52,3 +52,35 @@ def test_pytest_junit_teardown_error_after_a_failure_is_the_same_run():
     assert "RuntimeError: teardown broke" in case.final.stack_trace
     assert "reruns" not in stream.info.properties
     assert stream.totals.as_dict() == {"tests": 9, "passed": 1, "failures": 2, "errors": 5, "skipped": 1}
+
+
+def test_pytest_json_module_skip_and_doubled_collectors():
+    """pytest-json-report: a module skipped at import is a skipped test (pytest counts it, and so
+    does its JUnit file); a collector reported twice (--doctest-modules) is one test."""
+    fmt, stream, cases = _read("pytest-edges.json")
+    assert fmt == "pytest-json-report"
+    assert sorted(_rows(cases)) == sorted(_PYTEST_EDGES)
+    skipped = next(c for c in cases if c.name == "skipped_module")
+    assert skipped.final.message == "needs a GPU"
+    assert stream.totals.as_dict() == {"tests": 9, "passed": 1, "failures": 2, "errors": 5, "skipped": 1}
+    # The summary counts tests only: the collectors' tests are added to it, and then it agrees.
+    assert stream.info.declared == {"tests": 9, "failures": 2, "errors": 5, "skipped": 1}
+    assert stream.info.warnings == []
+
+
+def test_pytest_json_messages_without_a_crash_and_teardown_errors():
+    _fmt, _stream, cases = _read("pytest-edges.json")
+    by_name = {c.name: c for c in cases}
+    # No crash is written for these: the message comes from the report's text, as in --junitxml.
+    assert by_name["test_xpass_strict"].final.message == "[XPASS(strict)] strict bug"
+    assert by_name["edge_cases.add"].final.message  # a doctest's report starts with its lines
+    both = by_name["test_fails_then_teardown_fails"].final
+    assert both.message.startswith("AssertionError: call fails")
+    assert "RuntimeError: teardown broke" in both.stack_trace
+
+
+def test_pytest_both_reports_give_one_identity_per_test():
+    _f, _s, junit = _read("pytest-edges-junit.xml")
+    _f, _s, native = _read("pytest-edges.json")
+    assert {c.identity: c.status for c in junit} == {c.identity: c.status for c in native}
+    assert {c.identity: len(c.attempts) for c in junit} == {c.identity: len(c.attempts) for c in native}

@@ -3,7 +3,8 @@
 Outcomes as pytest's own JUnit XML reports them, so that one test read from either file is the
 same record: passed and xpassed -> passed, failed -> failure, error (setup or teardown failed)
 -> error, skipped and xfailed -> skipped. A failed collector (a module that cannot be imported)
-is one errored test, named as pytest --junitxml names it.
+is one errored test, named as pytest --junitxml names it; a module skipped at import
+(pytest.skip(allow_module_level=True)) one skipped test.
 The identity matches pytest --junitxml too: suite = module path without '.py' plus classes,
 name = function name, parameters = the '[...]' part.
 With pytest-rerunfailures, a test that passed when run again (outcome "rerun") is passed, with
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Iterator
 
 from crossbridge_assets.formats import FormatSpec, Sniff
-from crossbridge_assets.formats._common import json_items, parse_timestamp, to_float, to_int
+from crossbridge_assets.formats._common import first_line, json_items, parse_timestamp, to_float, to_int
 from crossbridge_assets.formats._tags import extract_tags
 from crossbridge_assets.model import (
     ERROR,
@@ -80,25 +81,38 @@ def _phase_text(phase: dict) -> tuple[str | None, str | None]:
     return message, (str(longrepr) if longrepr else None)
 
 
+def _skip_reason(longrepr: str) -> str:
+    """The reason of a skip from its longrepr, "('file', line, 'Skipped: reason')"."""
+    message = longrepr.rsplit("'", 2)[-2] if longrepr.count("'") >= 2 else longrepr
+    return message.removeprefix("Skipped: ")
+
+
 def _attempt(phases: dict[str, dict], status: str) -> Attempt:
     """One run of a test from its setup/call/teardown phases: the first failed or skipped
-    phase gives the message."""
+    phase gives the message; a teardown that failed after it adds its error to the trace."""
     duration = sum(to_float(p.get("duration")) or 0.0 for p in phases.values()) if phases else None
     attempt = Attempt(status=status, duration=duration)
+    told = False  # a phase gave the message
     for key in ("setup", "call", "teardown"):
         phase = phases.get(key) or {}
         state = phase.get("outcome")
         failed = state in ("failed", "rerun")
-        if (failed or state == "skipped") and attempt.message is None:
+        if (failed or state == "skipped") and not told:
+            told = True
             message, trace = _phase_text(phase)
             if state == "skipped" and trace and message is None:
-                # longrepr of a skip is "('file', line, 'Skipped: reason')".
-                message = trace.rsplit("'", 2)[-2] if trace.count("'") >= 2 else trace
-                message = message.removeprefix("Skipped: ")
+                message = _skip_reason(trace)
+            elif failed and message is None:
+                # No crash is written for a failure pytest reports without an exception (a
+                # strict xfail that passed, a doctest): its report is the text, as --junitxml has it.
+                message = first_line(trace)
             attempt.message = message
             attempt.stack_trace = trace if failed else None
             if key != "call" and failed:
                 attempt.failure_type = f"{key} failed"
+        elif failed and attempt.stack_trace is not None:
+            message, trace = _phase_text(phase)
+            attempt.stack_trace = "\n\n".join(t for t in (attempt.stack_trace, message, trace) if t)
     stdout = "".join(str((phases.get(k) or {}).get("stdout") or "") for k in ("setup", "call", "teardown"))
     stderr = "".join(str((phases.get(k) or {}).get("stderr") or "") for k in ("setup", "call", "teardown"))
     attempt.stdout, attempt.stdout_size = truncate_output(stdout or None)
@@ -166,36 +180,45 @@ def _case(test: dict) -> TestCase:
     )
 
 
-def _collector_error(collector: dict) -> TestCase:
+def _collector_case(collector: dict, status: str) -> TestCase:
+    """A collector that failed (a module that cannot be imported) or was skipped (pytest.skip
+    with allow_module_level=True): one test, as pytest --junitxml writes it."""
     nodeid = str(collector.get("nodeid") or "")
     suite, name, params = split_nodeid(nodeid)
     longrepr = collector.get("longrepr")
     text = str(longrepr) if longrepr else None
-    attempt = Attempt(
-        status=ERROR,
-        message="collection failure",
-        stack_trace=text,
-        failure_type="collection error",
-    )
+    if status == SKIPPED:
+        attempt = Attempt(status=SKIPPED, message=_skip_reason(text) if text else "collection skipped")
+    else:
+        attempt = Attempt(status=ERROR, message="collection failure", stack_trace=text, failure_type="collection error")
     return TestCase(
         framework=FRAMEWORK,
         suite=suite,
         name=name,
         parameters=params,
-        status=ERROR,
+        status=status,
         attempts=[attempt],
         properties={"nodeid": nodeid},
         file=nodeid.split("::", 1)[0] or None,
     )
 
 
+_COLLECTOR_STATUS = {"failed": ERROR, "skipped": SKIPPED}
+
+
 def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
+    # With --doctest-modules a module is collected twice (as a Module and a DoctestModule), and a
+    # failure or skip at import is reported by both: pytest --junitxml writes one testcase for it.
+    collected: dict[str, str] = {}
     for prefix, value in json_items(path, ("created", "duration", "root", "summary", "collectors.item", "tests.item")):
         if prefix == "tests.item" and isinstance(value, dict):
             yield _case(value)
         elif prefix == "collectors.item" and isinstance(value, dict):
-            if value.get("outcome") == "failed" and value.get("nodeid"):
-                yield _collector_error(value)
+            status = _COLLECTOR_STATUS.get(value.get("outcome"))
+            nodeid = value.get("nodeid")
+            if status is not None and nodeid and nodeid not in collected:
+                collected[nodeid] = status
+                yield _collector_case(value, status)
         elif prefix == "created":
             info.started_at = parse_timestamp(value)
         elif prefix == "duration":
@@ -212,6 +235,14 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
             if value.get("total") is not None:
                 declared["tests"] = to_int(value.get("total")) or 0
             info.declared = declared
+    if collected and info.declared:
+        # The summary counts tests only; here a failed or skipped collector is one: the file's
+        # totals in the same terms, so that they can be compared.
+        statuses = list(collected.values())
+        info.declared["errors"] += statuses.count(ERROR)
+        info.declared["skipped"] += statuses.count(SKIPPED)
+        if "tests" in info.declared:
+            info.declared["tests"] += len(statuses)
 
 
 def open_pytest_json(path: Path) -> ResultStream:

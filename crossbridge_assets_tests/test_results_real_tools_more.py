@@ -84,3 +84,65 @@ def test_pytest_both_reports_give_one_identity_per_test():
     _f, _s, native = _read("pytest-edges.json")
     assert {c.identity: c.status for c in junit} == {c.identity: c.status for c in native}
     assert {c.identity: len(c.attempts) for c in junit} == {c.identity: len(c.attempts) for c in native}
+
+
+# ---------------------------------------------------------------------------- Robot Framework
+
+# robot's summary: "10 tests, 1 passed, 5 failed, 4 skipped" (robot.api.ExecutionResult agrees).
+_ROBOT_EDGES = [
+    ("Edges.Misc", "Test Teardown Fails", FAILED, "Teardown failed:\ntest teardown broke"),
+    ("Edges.Misc", "Skip On Failure Tag", SKIPPED, None),
+    ("Edges.Misc", "Templated", FAILED, "b != c"),
+    ("Edges.Misc", "Ünïcødé Test Ñame", PASSED, None),
+    ("Edges.Nested.Inner", "Inner Passes", FAILED, "Parent suite teardown failed:\nparent teardown broke"),
+    ("Edges.Skipping Teardown", "Passes Then Skipped", SKIPPED, "Skipped in parent suite teardown:\nenvironment gone"),
+    ("Edges.Skipping Teardown", "Fails Then Skipped", SKIPPED,
+     "Skipped in parent suite teardown:\nenvironment gone\n\nEarlier message:\nown failure"),
+    ("Edges.Teardowns", "Passes Before The Teardown", FAILED, "Parent suite teardown failed:\nsuite teardown broke"),
+    ("Edges.Teardowns", "Fails Before The Teardown", FAILED,
+     "own failure\n\nAlso parent suite teardown failed:\nsuite teardown broke"),
+    ("Edges.Teardowns", "Skipped Before The Teardown", SKIPPED,
+     "not now\n\nAlso parent suite teardown failed:\nsuite teardown broke"),
+]
+
+
+def test_robot_suite_teardown_fails_or_skips_the_suites_tests():
+    """output.xml holds a suite's tests as they ended, before the suite's teardown ran; robot
+    fails them when that teardown fails (skips them when it skips), in nested suites too."""
+    fmt, stream, cases = _read("robot/output.xml")
+    assert fmt == "robot"
+    got = [(c.suite, c.name, c.status, c.final.message) for c in cases]
+    expected = [(s, n, st, m if m is not None else got[i][3]) for i, (s, n, st, m) in enumerate(_ROBOT_EDGES)]
+    assert got == expected
+    assert all(c.final.status == c.status and len(c.attempts) == 1 for c in cases)
+    assert stream.totals.as_dict() == {"tests": 10, "passed": 1, "failures": 5, "errors": 0, "skipped": 4}
+    assert stream.info.warnings == []  # the file's own statistics agree
+
+
+def test_robot_output_and_its_xunit_file_agree():
+    """robot's --xunit file is written from its result model, with the teardowns applied."""
+    _f, _s, native = _read("robot/output.xml")
+    _f, _s, xunit = _read("robot/xunit.xml")
+    assert [(c.identity, c.status, c.final.message) for c in native] == [
+        (c.identity, c.status, c.final.message) for c in xunit
+    ]
+
+
+def test_robot_suite_teardown_applies_to_output_written_by_robot_only(tmp_path):
+    """rebot writes the outcome into the tests already: its output is read as it is."""
+    text = (MORE / "robot" / "output.xml").read_text(encoding="utf-8")
+    assert 'generator="Robot ' in text
+    path = tmp_path / "rebot.xml"
+    path.write_text(text.replace('generator="Robot ', 'generator="Rebot ', 1), encoding="utf-8")
+    _spec, _stream, cases = read_report(path)
+    by_name = {c.name: c for c in cases}
+    assert by_name["Passes Before The Teardown"].status == PASSED
+    assert by_name["Passes Before The Teardown"].final.message is None
+
+
+def test_robot_tasks_declare_their_totals():
+    """--rpa: the statistics row is 'All Tasks'."""
+    _f, stream, cases = _read("robot/rpa-output.xml")
+    assert stream.info.properties["rpa"] == "true"
+    assert _rows(cases) == [("Tasks", "Process Invoices", None, PASSED), ("Tasks", "Send Report", None, FAILED)]
+    assert stream.info.declared == {"tests": 2, "failures": 1, "errors": 0, "skipped": 0}

@@ -9,6 +9,9 @@ Dialects: RF 7 writes `start`/`elapsed` on <status>, older versions `starttime`/
 ("20231116 17:35:01.773"); RF 4+ writes <tag> under <test>, older ones <tags><tag>.
 A test merged by `rebot --merge` carries its earlier results in its message (every wording
 rebot has used since RF 3.0); they become the earlier attempts, so reruns show up as flaky.
+A suite teardown that failed or skipped fails or skips the suite's tests, as robot's result model
+reads an output robot wrote (the tests were written before the teardown ran). Tasks (--rpa) are
+tests.
 """
 
 from __future__ import annotations
@@ -196,9 +199,53 @@ def _case(elem: etree._Element, suite_stack: list[str]) -> TestCase:
     )
 
 
+# What robot.result adds to each test of a suite whose teardown failed or skipped
+# (robot/result/suiteteardownfailed.py, RF 3 to 7).
+_TEARDOWN_FAILED = "Parent suite teardown failed:\n%s"
+_ALSO_TEARDOWN_FAILED = "\n\nAlso parent suite teardown failed:\n%s"
+_TEARDOWN_SKIPPED = "Skipped in parent suite teardown:\n%s"
+_ALSO_TEARDOWN_SKIPPED = "Skipped in parent suite teardown:\n%s\n\nEarlier message:\n%s"
+# Tests held back until their suites' teardowns are known: a file whose suites hold more has the
+# earliest ones go out as written (a warning says how many a failed teardown then missed).
+_HOLD_LIMIT = 50_000
+
+
+def _suite_teardown(suite: etree._Element) -> tuple[str, str] | None:
+    """The status and message of a suite's teardown when it failed or skipped, else None."""
+    for child in suite:
+        if local(child.tag) == "kw" and (child.get("type") or "").upper() == "TEARDOWN":
+            status_elem = next((c for c in child if local(c.tag) == "status"), None)
+            status = (status_elem.get("status") or "").upper() if status_elem is not None else ""
+            if status in ("FAIL", "SKIP"):
+                return status, (text_of(status_elem) or "").strip()
+    return None
+
+
+def _teardown_outcome(case: TestCase, status: str, message: str) -> None:
+    """A test of a suite whose teardown failed (or skipped), as robot.api.ExecutionResult reads
+    it: output.xml wrote the test before the teardown ran, robot's result model then fails it
+    (a skipped test stays skipped) or skips it, and adds the teardown's message."""
+    final = case.attempts[-1]
+    own = final.message or ""
+    if status == "FAIL":
+        if case.status != SKIPPED:
+            case.status = final.status = FAILED
+        final.message = own + ((_ALSO_TEARDOWN_FAILED if own else _TEARDOWN_FAILED) % message)
+    else:
+        case.status = final.status = SKIPPED
+        final.message = _ALSO_TEARDOWN_SKIPPED % (message, own) if own else _TEARDOWN_SKIPPED % message
+
+
 def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
     suite_stack: list[tuple[str, str | None]] = []
     in_total = False
+    # Output written by robot (not rebot) has its tests before their suites' teardowns: they are
+    # held back until the outermost suite ends. rebot writes the outcome into the tests already.
+    by_robot = False
+    held: list[TestCase] = []
+    starts: list[int] = []  # where each open suite's tests start, counted over the whole file
+    released = 0  # tests that went out before their suites ended (_HOLD_LIMIT)
+    missed = 0  # tests a failed suite teardown came too late for
     tags = ("{*}robot", "{*}suite", "{*}test", "{*}total", "{*}stat")
     for event, elem in iterparse(path, events=("start", "end"), tag=tags):
         tag = local(elem.tag)
@@ -206,31 +253,59 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
             continue  # <statistics><suite>: per-suite counts, not a suite
         if event == "start":
             if tag == "robot":
-                info.properties["generator"] = elem.get("generator") or ""
+                generator = elem.get("generator") or ""
+                info.properties["generator"] = generator
+                by_robot = (generator.split() or [""])[0].upper() == "ROBOT"
                 if elem.get("rpa") == "true":
                     info.properties["rpa"] = "true"
             elif tag == "suite":
                 if not suite_stack:
                     info.name = elem.get("name")
                 suite_stack.append((elem.get("name") or "", elem.get("source")))
+                starts.append(released + len(held))
             elif tag == "total":
                 in_total = True
             continue
         if tag == "test":
-            yield _case(elem, suite_stack)
+            case = _case(elem, suite_stack)
             clear(elem)
+            if not by_robot or not suite_stack:
+                yield case
+                continue
+            held.append(case)
+            if len(held) > _HOLD_LIMIT:
+                half = len(held) // 2
+                yield from held[:half]
+                del held[:half]
+                released += half
         elif tag == "suite":
             if len(suite_stack) == 1:
                 for child in elem:
                     if local(child.tag) == "status":
                         _s, info.duration, info.started_at, _m = _status(child)
+            start = starts.pop() if starts else 0
+            teardown = _suite_teardown(elem) if by_robot else None
+            if teardown is not None:
+                missed += max(0, released - start)
+                for case in held[max(0, start - released):]:
+                    _teardown_outcome(case, *teardown)
             suite_stack.pop()
             clear(elem)
-        elif tag == "stat" and in_total and (elem.text or "").strip() == "All Tests":
+            if not suite_stack:
+                yield from held
+                released += len(held)
+                held.clear()
+        elif tag == "stat" and in_total and (elem.text or "").strip() in ("All Tests", "All Tasks"):
             passed, failed, skipped = (to_int(elem.get(k)) or 0 for k in ("pass", "fail", "skip"))
             info.declared = {"tests": passed + failed + skipped, "failures": failed, "errors": 0, "skipped": skipped}
         elif tag == "total":
             in_total = False
+    yield from held
+    if missed:
+        info.warnings.append(
+            f"{missed} test(s) were read before their suite's teardown failed: they keep the status "
+            "written for them (robot marks them failed)"
+        )
 
 
 def open_robot(path: Path) -> ResultStream:

@@ -146,3 +146,21 @@ def test_robot_tasks_declare_their_totals():
     assert stream.info.properties["rpa"] == "true"
     assert _rows(cases) == [("Tasks", "Process Invoices", None, PASSED), ("Tasks", "Send Report", None, FAILED)]
     assert stream.info.declared == {"tests": 2, "failures": 1, "errors": 0, "skipped": 0}
+
+
+# --------------------------------------------------------------------------------- JavaScript
+
+def test_ctrf_messages_lose_the_terminal_colors_playwright_wrote():
+    """The CTRF project's Playwright reporter copies Playwright's errors with their color codes;
+    the same run's Playwright JSON gives the same tests the same messages, without them.
+    Playwright's summary: 3 failed, 1 skipped, 2 did not run, 1 passed."""
+    _f, _s, native = _read("js/playwright-serial.json")
+    fmt, stream, ctrf = _read("js/ctrf-playwright-serial.json")
+    assert fmt == "ctrf"
+    assert "\\u001b[" in (MORE / "js" / "ctrf-playwright-serial.json").read_text(encoding="utf-8")
+    messages = {c.identity: [(a.status, a.message) for a in c.attempts] for c in native}
+    assert {c.identity: [(a.status, a.message) for a in c.attempts] for c in ctrf} == messages
+    assert all("\x1b" not in (a.stack_trace or "") for c in ctrf for a in c.attempts)
+    pays = next(c for c in ctrf if c.name == "pays")
+    assert pays.final.message == "Error: expect(received).toBe(expected) // Object.is equality"
+    assert stream.totals.as_dict() == {"tests": 7, "passed": 1, "failures": 3, "errors": 0, "skipped": 3}

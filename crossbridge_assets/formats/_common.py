@@ -115,6 +115,14 @@ def parse_clock_duration(value: object) -> float | None:
     return days * 86400 + h * 3600 + m * 60 + s
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def strip_ansi(text: str | None) -> str | None:
+    """Text without the terminal's color codes (Playwright's errors carry them into its reports)."""
+    return _ANSI.sub("", text) if text and "\x1b" in text else text
+
+
 def first_line(text: str | None) -> str | None:
     """The first non-blank line of a failure text: a message when a format only gives the trace."""
     if not text:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Iterator
 
 from crossbridge_assets.formats import FormatError, FormatSpec, Sniff
-from crossbridge_assets.formats._common import first_line, json_items, parse_timestamp, to_float, to_int
+from crossbridge_assets.formats._common import first_line, json_items, parse_timestamp, strip_ansi, to_float, to_int
 from crossbridge_assets.formats._shape import ShapeError, array, obj, text, texts
 from crossbridge_assets.formats._tags import extract_tags
 from crossbridge_assets.formats.playwright import add_annotations
@@ -58,12 +58,13 @@ def _output(value: object, step: str) -> str | None:
 
 def _attempt(entry: dict, status: str | None = None) -> Attempt:
     raw = text(entry.get("status"), "status")
-    message = text(entry.get("message"), "message")
+    # Reporters copy the runner's error as it is, terminal colors and all (Playwright's).
+    message = strip_ansi(text(entry.get("message"), "message"))
     a = Attempt(
         status=status or _STATUS.get((raw or "").lower(), SKIPPED),
         duration=_ms(entry.get("duration")),
         message=first_line(message) if message else None,
-        stack_trace=text(entry.get("trace"), "trace") or (message if raw == "failed" else None),
+        stack_trace=strip_ansi(text(entry.get("trace"), "trace")) or (message if raw == "failed" else None),
         started_at=parse_timestamp(entry.get("start")) if entry.get("start") else None,
     )
     a.stdout, a.stdout_size = truncate_output(_output(entry.get("stdout"), "stdout"))

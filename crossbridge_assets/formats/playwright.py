@@ -12,7 +12,6 @@ attempt whose message says it failed as expected, and a try that passed is a fai
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Iterator
 
@@ -21,6 +20,7 @@ from crossbridge_assets.formats._common import (
     first_line,
     json_items,
     parse_timestamp,
+    strip_ansi,
     to_float,
     to_int,
 )
@@ -44,7 +44,6 @@ FRAMEWORK = "playwright"
 
 _TEST_STATUS = {"expected": PASSED, "flaky": PASSED, "unexpected": FAILED, "skipped": SKIPPED}
 _RESULT_STATUS = {"passed": PASSED, "failed": FAILED, "timedOut": FAILED, "interrupted": FAILED, "skipped": SKIPPED}
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 def suite_path(file: str | None, titles: list[str]) -> str:
@@ -62,7 +61,7 @@ def _clean(text: object) -> str | None:
     """Playwright writes colored terminal text into the JSON."""
     if text is None:
         return None
-    return _ANSI.sub("", str(text))
+    return strip_ansi(str(text))
 
 
 def _output(chunks: object, step: str) -> str | None:

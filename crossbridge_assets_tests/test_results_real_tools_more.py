@@ -164,3 +164,18 @@ def test_ctrf_messages_lose_the_terminal_colors_playwright_wrote():
     pays = next(c for c in ctrf if c.name == "pays")
     assert pays.final.message == "Error: expect(received).toBe(expected) // Object.is equality"
     assert stream.totals.as_dict() == {"tests": 7, "passed": 1, "failures": 3, "errors": 0, "skipped": 3}
+
+
+def test_mocha_junit_failed_hooks_are_errors_as_in_mochas_json():
+    """mocha-junit-reporter writes a failed hook as a testcase with a <failure>; mocha's JSON
+    reporter (the same tests) has it as an errored test, and so does the JUnit file now."""
+    _f, junit_stream, junit = _read("js/mocha-hooks-junit.xml")
+    _f, _s, native = _read("js/mocha-hooks.json")
+    assert junit_stream.info.framework == "mocha"
+    assert {c.identity: c.status for c in junit} == {c.identity: c.status for c in native}
+    assert sorted(c.name for c in junit if c.status == ERROR) == [
+        '"after each" hook for "counts stock"',
+        '"before all" hook for "one"',
+    ]
+    assert junit_stream.totals.as_dict() == {"tests": 7, "passed": 3, "failures": 2, "errors": 2, "skipped": 0}
+    assert junit_stream.info.warnings == []  # the file's failures are moved to errors too

@@ -340,6 +340,18 @@ def _testng_outcome(case: TestCase) -> None:
         case.status = case.attempts[-1].status = FAILED
 
 
+# mocha's title of a hook that failed: '"before all" hook for "a"', '"after each" hook: name for
+# "a"', '"after all" hook in "Suite"' (mocha 3 on), '"before all" hook' (older).
+_MOCHA_HOOK = re.compile(r'"(?:before|after) (?:all|each)" hook(?:$|[ :])').match
+
+
+def _mocha_outcome(case: TestCase) -> None:
+    """mocha-junit-reporter writes a failed hook as a testcase with a <failure>: mocha's JSON
+    reporters have it as an errored test (a hook is no test: formats/mocha.py), and so does this."""
+    if case.status == FAILED and _MOCHA_HOOK(case.name):
+        case.status = case.attempts[-1].status = ERROR
+
+
 # Frameworks whose JUnit files say otherwise than their own reports: what each testcase read
 # from such a file goes through, and which declared total the cases it changes move out of and
 # into (the file counts them as it wrote them; the declared totals are kept as the content says).
@@ -347,6 +359,7 @@ _REREAD: dict[str, tuple[Callable[[TestCase], None], tuple[str, str] | None]] = 
     ROBOT: (_robot_merged, None),
     CUCUMBER: (_cucumber_outcome, ("failures", "skipped")),  # not run to the end
     TESTNG: (_testng_outcome, ("errors", "failures")),
+    "mocha": (_mocha_outcome, ("failures", "errors")),  # failed hooks
 }
 
 

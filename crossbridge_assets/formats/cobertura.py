@@ -4,9 +4,14 @@ MATLAB (rates and branch totals "NaN"), AltCover (no root totals), OpenCppCovera
 only). coverage.py's XML has the same shape and is read here too (see coveragepy_xml).
 
 Counting (shared/corpus/README.md): unique (class filename, line number) pairs over every <line>
-under <class>, class-level and method-level lines merged, covered if hits > 0; branches are the
-'(covered/valid)' pair of condition-coverage on lines with branch="true" (any case); files are
-the distinct class file names. Root totals are recorded as declared, never trusted.
+under <class>, covered if hits > 0; branches are the '(covered/valid)' pair of condition-coverage
+on lines with branch="true" (any case); files are the distinct class file names. Root totals are
+recorded as declared, never trusted.
+
+A class's method-level lines count when it lists no lines of its own (the Swift converters).
+Otherwise they are left out: Cobertura, gcovr and coverlet repeat class lines there, but
+istanbul's cobertura reporter (nyc, Jest) gives each function its declaration line with the
+function's call count, a line that is no statement and in none of its own totals.
 """
 
 from __future__ import annotations
@@ -148,11 +153,11 @@ def _scan(path: Path, info: ReportInfo, table: FileTable, done: set[str]) -> Ite
     counts = _class_counts(path)
     left: dict[str, int] | None = None  # per file, its classes still to be read
     root = None
-    current = fc = None  # the <class> being read and its record
+    current = fc = reading = None  # the <class> being read, its record, and its lines read so far
     for event, elem in iterparse_fed(path, events=("start", "end"), tag=_TAGS):
         if elem is None:  # a chunk was parsed
             if current is not None:
-                _take_finished(current, fc)
+                _take_finished(current, reading)
             continue
         tag = elem.tag
         if event == "start":
@@ -168,18 +173,21 @@ def _scan(path: Path, info: ReportInfo, table: FileTable, done: set[str]) -> Ite
                 current, fc = elem, _class_file(path, elem, sources, table, done)
                 if fc is None:  # cannot be, when the counts are right: rather no record than a wrong one
                     raise FormatError(path, f"a <class> of a file after the last one counted for it (line {elem.sourceline})")
+                reading = _ClassLines(fc)
             continue
         if tag == "class":
             if _stray_lines(elem):
                 raise _Irregular
-            _add_lines(fc, elem.iter("line"))
+            for child in elem:
+                reading.add(child)
+            reading.finish()
             if left is not None and fc.path in left:
                 left[fc.path] -= 1
                 if not left[fc.path]:
                     del left[fc.path]
                     done.add(fc.path)
                     yield table.files.pop(fc.path)
-            current = fc = None
+            current = fc = reading = None
             clear(elem)
         elif tag == "source":
             if elem.text and elem.text.strip():
@@ -217,26 +225,69 @@ def _class_counts(path: Path) -> dict[str, int] | None:
     return counts
 
 
-def _take_finished(elem, fc: FileCoverage) -> None:
+_METHOD_TAGS = ("methods", "method")
+
+
+class _ClassLines:
+    """The lines of one <class> as they are read: its own go to the file's record, those under
+    its methods are held apart until its end (see the module doc)."""
+
+    __slots__ = ("fc", "methods", "own")
+
+    def __init__(self, fc: FileCoverage) -> None:
+        self.fc = fc
+        self.methods = FileCoverage(path=fc.path)
+        self.own = False  # a line of the class's own read
+
+    def add(self, child, in_method: bool = False) -> None:
+        """The lines of a finished child of the class, or of an element under it (`in_method`:
+        under its <methods>)."""
+        if in_method or child.tag in _METHOD_TAGS:
+            _add_lines(self.methods, child.iter("line"))
+        elif _add_lines(self.fc, child.iter("line")):
+            self.own = True
+
+    def finish(self) -> None:
+        if not self.own and self.methods.lines:
+            _merge_lines(self.fc, self.methods.lines.items(), self.methods.branches.items())
+
+
+def _merge_lines(fc: FileCoverage, lines, branches) -> None:
+    """(number, hits) and (number, (covered, total)) pairs into a record: a line met twice keeps
+    its larger count, a branch line its larger counts."""
+    old_lines = fc.lines
+    for number, hits in lines:
+        old = old_lines.get(number)
+        if old is None or hits > old:
+            old_lines[number] = hits
+    for number, counts in branches:
+        FileTable.branch(fc, number, *counts)
+
+
+def _take_finished(elem, reading: _ClassLines) -> None:
     """Read and free what the parser has finished inside an open <class>: at each level down
     the element it is in (always the last child), every child but that last one. A <line> is
     not looked into: a line in a line is irregular, which _add_lines finds with both at hand."""
+    in_method = False
     while True:
         done = len(elem) - 1
         if done < 0:
             return
         if done:
             for child in elem[:done]:
-                _add_lines(fc, child.iter("line"))
+                reading.add(child, in_method)
             del elem[:done]
         elem = elem[-1]
         if elem.tag == "line":
             return
+        in_method = in_method or elem.tag in _METHOD_TAGS
 
 
-def _add_lines(fc: FileCoverage, elems) -> None:
-    """A class's <line> elements into its record: a line met twice keeps its larger count."""
+def _add_lines(fc: FileCoverage, elems) -> bool:
+    """A class's <line> elements into its record: a line met twice keeps its larger count.
+    Whether one of them was a line (a number above 0)."""
     lines, branches = fc.lines, fc.branches
+    found = False
     for line in elems:
         # Two lists of the attributes, in the spellings tools write, cost less than a
         # lookup of each.
@@ -257,6 +308,7 @@ def _add_lines(fc: FileCoverage, elems) -> None:
         if len(line) and next(line.iterdescendants("line"), None) is not None:
             raise _Irregular  # a line in a line: events would give the inner one first
         if number is not None and number > 0:
+            found = True
             if hits < 0 or hits > MAX_HITS:
                 hits = clamp_hits(hits)
             old = lines.get(number)
@@ -270,6 +322,7 @@ def _add_lines(fc: FileCoverage, elems) -> None:
                 if counts:
                     old = branches.get(number)
                     branches[number] = (max(old[0], counts[0]), max(old[1], counts[1])) if old else counts
+    return found
 
 
 def _class_file(path: Path, elem, sources: _Sources, table: FileTable, done: set[str]) -> FileCoverage | None:
@@ -326,11 +379,19 @@ def _scan_lines(path: Path, info: ReportInfo, table: FileTable, done: set[str]) 
     whole, as this reading reads it."""
     sources = _Sources()
     root = None
-    pending: list = []  # (number, hits, condition) of the class being read
+    pending: list = []  # (number, hits, condition) of the class being read, its own lines
+    pending_methods: list = []  # the same, of lines under its <methods>
     for _event, elem in iterparse(path, events=("end",), tag=_LINE_TAGS):
         tag = elem.tag
         if tag == "line":
-            if next(elem.iterancestors("class"), None) is None:
+            into = None
+            for ancestor in elem.iterancestors():
+                if ancestor.tag == "class":
+                    into = pending if into is None else into
+                    break
+                if ancestor.tag in _METHOD_TAGS:
+                    into = pending_methods
+            else:  # outside any class
                 elem.clear(keep_tail=False)
                 continue
             get = elem.attrib.get  # one attribute proxy for every lookup (elem.get makes one a call)
@@ -343,29 +404,28 @@ def _scan_lines(path: Path, info: ReportInfo, table: FileTable, done: set[str]) 
                     hits = clamp_hits(hits)
                 branch = get("branch")
                 condition = get("condition-coverage") if branch and branch.lower() == "true" else None
-                pending.append((number, hits, condition))
+                into.append((number, hits, condition))
             elem.clear(keep_tail=False)
         elif tag == "class":
             fc = _class_file(path, elem, sources, table, done)
-            if fc is None:
-                pending.clear()
-                clear(elem)
-                continue
-            lines = fc.lines
-            for number, hits, condition in pending:
-                old = lines.get(number)
-                if old is None or hits > old:
-                    lines[number] = hits
-                counts = _condition_counts(condition) if condition else ()
-                if counts:
-                    table.branch(fc, number, *counts)
+            if fc is not None:
+                # Its methods' lines count when it has none of its own (the module doc).
+                taken = pending or pending_methods
+                _merge_lines(
+                    fc,
+                    ((number, hits) for number, hits, _ in taken),
+                    ((number, counts) for number, _, condition in taken
+                     if condition and (counts := _condition_counts(condition))),
+                )
             pending.clear()
+            pending_methods.clear()
             clear(elem)
         elif tag == "source":
             if elem.text and elem.text.strip():
                 sources.append(elem.text.strip())
         elif tag == "package":
             pending.clear()
+            pending_methods.clear()
             clear(elem)
         elif tag == "coverage" and elem.getparent() is None:
             root = elem

@@ -88,6 +88,36 @@ def test_cobertura_method_lines_count_only_for_a_class_without_lines(tmp_path):
     assert _totals(stream)["lines_valid"] == 3
 
 
+# ---------------------------------------------------------------------------- coverage.py
+
+# coverage report -m: 41 statements, 1 missed; 12 branches, 1 partial (32->34); 4 files.
+COVERAGEPY = {"files": 4, "lines_valid": 41, "lines_covered": 40, "branches_valid": 12, "branches_covered": 11}
+
+
+def test_coveragepy_json_and_lcov_match_coverage_report():
+    for name, fmt in (("coverage.json", "coveragepy-json"), ("coverage.lcov", "lcov")):
+        spec, stream, _ = read_report(MORE / "python" / name)
+        assert spec.name == fmt
+        assert _totals(stream) == COVERAGEPY, name
+
+
+def test_coveragepy_json_functions_are_those_of_its_lcov():
+    # The JSON lists `never` (excluded whole by `# pragma: no cover`: no statements) among its
+    # functions, and gives each its start_line; `coverage lcov` leaves `never` out and names
+    # each function by that line.
+    _, _, json_records = read_report(MORE / "python" / "coverage.json")
+    _, _, lcov_records = read_report(MORE / "python" / "coverage.lcov")
+    from_json = {fc.path: sorted(fc.functions) for fc in json_records}
+    from_lcov = {fc.path: sorted(fc.functions) for fc in lcov_records}
+    assert from_json == from_lcov
+    core = dict((name, (line, hits)) for name, line, hits in from_json["src/app/core.py"])
+    assert "never" not in core
+    assert core["Thing.unused"] == (50, 0) and core["choose"] == (5, 1)
+    # One report's function is one function once the two are merged.
+    merged = merge_coverage([json_records, lcov_records])
+    assert len(merged["src/app/core.py"].functions) == 5
+
+
 # ---------------------------------------------------------------------------- gcc: lcov, gcovr
 
 # lcov --list / gcovr --txt: main.c 11 lines (9), 3 branches (1); ops.c 12 (7), 10 (4);

@@ -79,8 +79,12 @@ def _file(name: str, obj: dict, table: FileTable, stream: CoverageStream) -> Fil
     if isinstance(functions, dict):
         for fname, region in functions.items():
             if fname and isinstance(region, dict):
-                covered = _summary(region.get("summary")).lines_covered
-                table.function(fc, fname, None, 1 if covered else 0)
+                summary = region.get("summary")
+                if isinstance(summary, dict) and to_int(summary.get("num_statements")) == 0:
+                    continue  # excluded whole (# pragma: no cover): no function of the report, as in its LCOV
+                start = to_int(region.get("start_line"))  # the line `coverage lcov` names it by
+                table.function(fc, fname, start if start and start > 0 else None,
+                               1 if _summary(summary).lines_covered else 0)
     contexts = obj.get("contexts")
     if isinstance(contexts, dict):
         per_test = stream.per_test if stream.per_test is not None else {}

@@ -311,7 +311,10 @@ def _read_change(args) -> tuple[str, dict[str, list[int]], Path | None] | None:
             if root is not None and not all((root / path).is_file() for path, lines in changed.items() if lines):
                 root = None
             return args.diff_file, changed, root
-        diffs = git_diffs(Path(args.repo), args.diff, working_tree=not args.committed_only)
+        warnings: list[str] = []
+        diffs = git_diffs(Path(args.repo), args.diff, working_tree=not args.committed_only, warnings=warnings)
+        for warning in warnings:  # a diff with renames left undetected is still the diff, but say so
+            _err(f"note: git: {warning}")
         return f"{args.diff}...HEAD", changed_lines(diffs), repo_root(args.repo)
     except (DiffError, OSError) as exc:
         _err(f"cannot read the change: {exc}")

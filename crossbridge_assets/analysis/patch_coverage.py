@@ -149,17 +149,23 @@ def changed_lines(diffs: Iterable[str]) -> dict[str, list[int]]:
     return {src: sorted(set(lines)) for src, lines in result.items()}
 
 
-def _git(repo: Path, *args: str) -> str:
+def _git(repo: Path, *args: str, warnings: list[str] | None = None) -> str:
+    """One `git diff`. Only its exit status fails it, as in diff-cover: git also warns on
+    stderr about a diff it produced all the same (core.autocrlf's "LF will be replaced by
+    CRLF", a rename detection cut short by diff.renameLimit); those lines go to `warnings`."""
     try:
         done = subprocess.run([*GIT_DIFF, *args], cwd=repo, capture_output=True, check=False)
     except FileNotFoundError as exc:
         raise DiffError("git is not installed or not on PATH") from exc
     stderr = done.stderr.decode("utf-8", "replace")
-    if done.returncode != 0 or stderr.strip():
+    if done.returncode != 0:
         message = " ".join(stderr.split()) or f"git diff exited with {done.returncode}"
         if "unknown revision" in message or "bad revision" in message:
             message += "; name an existing branch or commit with --diff"
         raise DiffError(message)
+    for line in stderr.splitlines() if warnings is not None else ():
+        if line.strip() and line.strip() not in warnings:
+            warnings.append(line.strip())
     return decode_diff(done.stdout)
 
 
@@ -184,13 +190,14 @@ def head_commit(repo: Path | str) -> str | None:
     return _rev_parse(repo, "--verify", "-q", "HEAD")
 
 
-def git_diffs(repo: Path | str, compare: str = DEFAULT_COMPARE, working_tree: bool = True) -> list[str]:
+def git_diffs(repo: Path | str, compare: str = DEFAULT_COMPARE, working_tree: bool = True,
+              warnings: list[str] | None = None) -> list[str]:
     """The committed change against the merge base with `compare`, then (with `working_tree`)
-    the staged and unstaged changes."""
+    the staged and unstaged changes. What git warned about, once each, goes to `warnings`."""
     repo = Path(repo)
-    diffs = [_git(repo, f"{compare}...HEAD")]
+    diffs = [_git(repo, f"{compare}...HEAD", warnings=warnings)]
     if working_tree:
-        diffs += [_git(repo, "--cached"), _git(repo)]
+        diffs += [_git(repo, "--cached", warnings=warnings), _git(repo, warnings=warnings)]
     return diffs
 
 

@@ -10,6 +10,7 @@ from datetime import date, datetime, timezone
 from functools import cache
 from itertools import chain
 from operator import itemgetter
+from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 import orjson
@@ -29,6 +30,7 @@ from sqlalchemy import (
     func,
     insert,
     inspect,
+    make_url,
     select,
     text,
 )
@@ -51,6 +53,11 @@ def make_engine(url: str) -> Engine:
     """One engine per URL per process. SQLite gets WAL and a busy timeout so the sensor's runs
     and the CLI can share the file; PostgreSQL gets pre-ping to survive server restarts."""
     if url.startswith("sqlite"):
+        database = make_url(url).database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            # A command that only reads (summary, patch-coverage) may be the first to run: an
+            # empty warehouse then, not "unable to open database file".
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 30})
 
         @event.listens_for(engine, "connect")

@@ -259,6 +259,9 @@ def cmd_patch_coverage(args) -> int:
         # Without --run, the change's own run when the warehouse has it: HEAD of --repo.
         commit = None if args.run else head_commit(args.repo)
         run, notes = choose_run(engine, args.project, args.branch, commit, args.run)
+        if run is None and args.run:
+            _err(f"no run {args.run} in the warehouse: `crossbridge summary --json` lists the runs (run_id)")
+            return EXIT_UNREADABLE
         if run is None:
             _err("no coverage in the warehouse yet: ingest a coverage report, or pass --coverage FILE")
             return EXIT_UNREADABLE

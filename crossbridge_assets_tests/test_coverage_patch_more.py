@@ -87,3 +87,49 @@ def test_git_warnings_on_stderr_do_not_fail_the_change(tmp_path, capsys, monkeyp
     assert_same_as_diff_cover(mine, diff_cover(repo, "coverage.xml"))
     assert mine["files"]["src/pkg/calc.py"]["uncovered"] == [8, 16]
     assert err.count("LF will be replaced by CRLF") == 1  # said once, though two diffs warned
+
+
+# ---------------------------------------------------------------------------- the warehouse's run
+
+
+def test_no_coverage_anywhere_is_one_clear_line(tmp_path, capsys, monkeypatch):
+    """The first command on a machine may be patch-coverage, before any ingest made
+    CROSSBRIDGE_HOME: an empty warehouse, said in one line, not a database traceback."""
+    repo = changed_repo(tmp_path)
+    home = tmp_path / "not" / "yet" / "home"
+    monkeypatch.setenv("CROSSBRIDGE_HOME", str(home))
+    monkeypatch.delenv("CROSSBRIDGE_WAREHOUSE_URL", raising=False)
+    code, out, err = run(capsys, monkeypatch, repo, "patch-coverage", "--diff", "main")
+    assert (code, out) == (2, "")
+    assert err == "crossbridge: no coverage in the warehouse yet: ingest a coverage report, or pass --coverage FILE\n"
+    code, out, err = run(capsys, monkeypatch, repo, "patch-coverage", "--diff", "main", "--run", "0123abcd")
+    assert (code, out) == (2, "") and err.startswith("crossbridge: no run 0123abcd in the warehouse")
+    assert (home / "warehouse.db").is_file()
+
+
+def test_a_run_id_the_warehouse_does_not_have(tmp_path, crossbridge_env, capsys, monkeypatch):
+    """--run names a run: one that does not exist is told apart from one without line coverage
+    (its tests' results only), and from the run that has it."""
+    from crossbridge_assets_tests.test_cli import FIX
+
+    repo = changed_repo(tmp_path)
+    run_coverage(repo)
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
+    results = tmp_path / "results"
+    results.mkdir()
+    shutil.copy(FIX / "pytest-sample.xml", results / "junit.xml")
+    for build, report in (("1", repo / "coverage.xml"), ("2", results / "junit.xml")):
+        code, _, err = run(capsys, monkeypatch, repo, "ingest", "--project", "shop", "--branch", "main", "--build", build,
+                           str(report))
+        assert code == 0, err
+    code, out, _ = run(capsys, monkeypatch, repo, "summary", "--json")
+    run_of = {r["build"]: r["run_id"] for r in json.loads(out)}
+
+    code, out, err = run(capsys, monkeypatch, repo, "patch-coverage", "--diff", "main", "--run", run_of["1"], "--json")
+    assert code == 0, err
+    assert json.loads(out)["files"]["src/pkg/calc.py"]["uncovered"] == [8]
+    code, out, err = run(capsys, monkeypatch, repo, "patch-coverage", "--diff", "main", "--run", run_of["2"])
+    assert (code, out, err) == (2, "", f"crossbridge: run {run_of['2']} has no line coverage in the warehouse\n")
+    code, out, err = run(capsys, monkeypatch, repo, "patch-coverage", "--diff", "main", "--run", "ffff0000")
+    assert (code, out) == (2, "")
+    assert err == "crossbridge: no run ffff0000 in the warehouse: `crossbridge summary --json` lists the runs (run_id)\n"

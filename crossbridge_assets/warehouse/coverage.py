@@ -475,9 +475,9 @@ def coverage_runs(engine: Engine, project: str | None = None, branch: str | None
 def choose_run(engine: Engine, project: str | None = None, branch: str | None = None,
                commit: str | None = None, run_id: str | None = None) -> tuple[dict | None, list[str]]:
     """The coverage run a change is measured against, and what the user should know of it:
-    `run_id` when given; else the newest run of `commit` (HEAD of the change) when the
-    warehouse has one; else the newest run with measured coverage of the project and branch,
-    complete runs first."""
+    `run_id` when given (None when no report of the warehouse belongs to it); else the newest
+    run of `commit` (HEAD of the change) when the warehouse has one; else the newest run with
+    measured coverage of the project and branch, complete runs first."""
     notes: list[str] = []
     cond = [CR.c.line_pct.is_not(None)]
     if project:
@@ -493,7 +493,9 @@ def choose_run(engine: Engine, project: str | None = None, branch: str | None = 
 
         row = None
         if run_id is not None:
-            row = newest(CR.c.run_id == run_id) or {"run_id": run_id, "complete": True}  # its reports decide
+            row = newest(CR.c.run_id == run_id)
+            if row is None and conn.execute(select(R.c.run_id).where(R.c.run_id == run_id).limit(1)).first():
+                row = {"run_id": run_id, "complete": True}  # its reports decide
         elif commit:
             # A run may record the full sha or an abbreviation of it (7 characters at least).
             row = newest(*cond, or_(CR.c.commit_sha == commit, and_(

@@ -133,3 +133,43 @@ def test_a_run_id_the_warehouse_does_not_have(tmp_path, crossbridge_env, capsys,
     code, out, err = run(capsys, monkeypatch, repo, "patch-coverage", "--diff", "main", "--run", "ffff0000")
     assert (code, out) == (2, "")
     assert err == "crossbridge: no run ffff0000 in the warehouse: `crossbridge summary --json` lists the runs (run_id)\n"
+
+
+# ---------------------------------------------------------------------------- a merge in progress
+
+
+def test_a_merge_conflict_resolved_but_not_committed(tmp_path, capsys, monkeypatch):
+    """While a merge waits to be committed, git shows the conflicted file as a combined diff
+    (`diff --cc`, one column per parent). Read against HEAD, as diff-cover reads it."""
+    ours_line, theirs_line = "    x = int(x)\n", "    assert x is not None\n"
+    repo = make_repo(
+        tmp_path,
+        {"src/pkg/__init__.py": "", "src/pkg/calc.py": CALC, "tests/test_calc.py": TEST_CALC},
+        {"src/pkg/calc.py": CALC.replace("def sign(x):\n", "def sign(x):\n" + ours_line)},
+    )
+    git(repo, "checkout", "-q", "-b", "theirs", "main")
+    (repo / "src" / "pkg" / "calc.py").write_text(CALC.replace("def sign(x):\n", "def sign(x):\n" + theirs_line))
+    git(repo, "commit", "-q", "-am", "theirs")
+    git(repo, "checkout", "-q", "feature")
+    merge = subprocess.run(["git", "merge", "theirs"], cwd=repo, capture_output=True, text=True)
+    assert merge.returncode == 1 and "CONFLICT" in merge.stdout
+    # Resolved with both lines and a new branch no test takes; not yet added nor committed.
+    resolved = ours_line + theirs_line + "    if x > 9:\n        return 9\n"
+    (repo / "src" / "pkg" / "calc.py").write_text(CALC.replace("def sign(x):\n", "def sign(x):\n" + resolved))
+    combined = git(repo, "diff", "-U0")
+    assert combined.startswith("diff --cc src/pkg/calc.py") and "\n+     assert x is not None\n" in combined
+    run_coverage(repo)
+    code, out, err = run(capsys, monkeypatch, repo, "patch-coverage", "--diff", "main", "--coverage", "coverage.xml", "--json")
+    assert code == 0, err
+    mine = json.loads(out)
+    assert_same_as_diff_cover(mine, diff_cover(repo, "coverage.xml"))
+    assert mine["files"]["src/pkg/calc.py"]["covered"] == [6, 7, 8] and mine["files"]["src/pkg/calc.py"]["uncovered"] == [9]
+
+    # Resolved by dropping theirs and adding a line: the dropped line (' -') is in neither HEAD
+    # nor the file and moves no line. (diff-cover counts it, and puts the new line one too far.)
+    (repo / "src" / "pkg" / "calc.py").write_text(CALC.replace("def sign(x):\n", "def sign(x):\n" + ours_line + "    y = 0\n"))
+    assert "\n -    assert x is not None\n" in git(repo, "diff", "-U0")
+    code, out, err = run(capsys, monkeypatch, repo, "patch-coverage", "--diff", "main", "--coverage", "coverage.xml", "--json")
+    assert code == 0, err
+    assert json.loads(out)["files"]["src/pkg/calc.py"]["changed"] == [6, 7]
+    assert (repo / "src" / "pkg" / "calc.py").read_text().splitlines()[6] == "    y = 0"

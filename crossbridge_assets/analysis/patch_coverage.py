@@ -88,7 +88,12 @@ def parse_diff(text: str) -> dict[str, tuple[list[int], list[int]]]:
     new-side start), so that staged and unstaged diffs combine as they do there. One
     difference: "\\ No newline at end of file" is a remark on the line before it, not a line,
     and moves no counter (diff-cover 11 counts it as a context line, so the lines after it in
-    the same hunk come out one too far)."""
+    the same hunk come out one too far).
+
+    A file with a merge conflict not yet committed comes as a combined diff (`diff --cc`, one
+    prefix column per parent): it is read as the diff against the first parent, HEAD, as
+    diff-cover does for its added lines; a line only another parent had (' -') is in neither
+    HEAD nor the file and moves no counter (diff-cover counts it as context)."""
     sections: dict[str, list[str]] = {}
     path: str | None = None
     in_hunk = False
@@ -113,13 +118,17 @@ def parse_diff(text: str) -> dict[str, tuple[list[int], list[int]]]:
         added: list[int] = []
         deleted: list[int] = []
         new = old = None
+        parents = 1
         for line in lines:
             if line.startswith("@@"):
                 parts = line.split()
-                m = _HUNK.match(parts[2]) if len(parts) > 2 else None
+                parents = len(parts[0]) - 1  # '@@@ -a,b -c,d +e,f @@@': two parents
+                m = _HUNK.match(parts[parents + 1]) if len(parts) > parents + 1 and parents >= 1 else None
                 if not m or not m.group(1):
                     raise DiffError(f"{src}: malformed hunk header {line!r}")
                 new = old = int(m.group(1))
+            elif parents > 1 and "-" in line[1:parents] and not line.startswith("-"):
+                continue  # a line another parent had: not in HEAD, not in the file
             elif line.startswith("+"):
                 if new is not None:
                     added.append(new)

@@ -173,3 +173,74 @@ def test_a_merge_conflict_resolved_but_not_committed(tmp_path, capsys, monkeypat
     assert code == 0, err
     assert json.loads(out)["files"]["src/pkg/calc.py"]["changed"] == [6, 7]
     assert (repo / "src" / "pkg" / "calc.py").read_text().splitlines()[6] == "    y = 0"
+
+
+# ---------------------------------------------------------------------------- diff files
+
+
+@pytest.fixture
+def renamed_repo(tmp_path):
+    """A change with an edit, a rename with an edit, a new file whose name has a space and a
+    letter outside ASCII, a binary file and a mode-only change; coverage.py has run on it."""
+    repo = make_repo(
+        tmp_path,
+        {"src/pkg/__init__.py": "", "src/pkg/calc.py": CALC, "src/pkg/old.py": CALC.replace("add", "plus"),
+         "tests/test_calc.py": TEST_CALC, "tool.sh": "echo hi\n", "logo.png": b"\x89PNG\x00\x01"},
+        {"src/pkg/calc.py": CHANGED_CALC, "tests/test_calc.py": TEST_CHANGED,
+         "src/pkg/new name é.py": "def f():\n    return 1\n\n\ndef g():\n    return 2\n",
+         "logo.png": b"\x89PNG\x00\x02"},
+    )
+    (repo / "src" / "pkg" / "old.py").rename(repo / "src" / "pkg" / "moved.py")
+    (repo / "src" / "pkg" / "moved.py").write_text(CALC.replace("add", "plus") + "\n\ndef minus(a, b):\n    return a - b\n")
+    (repo / "tool.sh").chmod(0o755)
+    (repo / "tests" / "test_more.py").write_text(
+        "import importlib\n\n\ndef test_more():\n    assert importlib.import_module('pkg.new name é').f() == 1\n"
+        "    assert importlib.import_module('pkg.moved').minus(3, 1) == 2\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "rename, new file, mode")
+    run_coverage(repo)
+    return repo
+
+
+@pytest.mark.parametrize("options", [
+    pytest.param(["diff", "main...HEAD"], id="U3"),
+    pytest.param(["diff", "-U0", "main...HEAD"], id="U0"),
+    pytest.param(["diff", "--no-color", "-U0", "main...HEAD"], id="no-color"),
+    pytest.param(["-c", "diff.mnemonicPrefix=true", "diff", "main...HEAD"], id="mnemonic"),
+    pytest.param(["diff", "--no-prefix", "main...HEAD"], id="no-prefix"),
+    pytest.param(["-c", "diff.noprefix=true", "diff", "main...HEAD"], id="noprefix-config"),
+    pytest.param(["diff", "--src-prefix=before/", "--dst-prefix=after/", "main...HEAD"], id="src-dst-prefix"),
+    pytest.param(["diff", "--color=always", "main...HEAD"], id="color"),
+    pytest.param(["-c", "color.ui=always", "-c", "diff.noprefix=true", "diff", "--color-moved", "main...HEAD"],
+                 id="color-noprefix"),
+])
+def test_a_diff_file_written_with_other_options(renamed_repo, options, tmp_path, capsys, monkeypatch):
+    """The change as a file `git diff` wrote with other options or config reads as the same
+    change git gives --diff. diff-cover reads the plain ones alike; it finds no file in a
+    coloured diff (100% of nothing), and stops on the first name without a/ and b/."""
+    repo = renamed_repo
+    diff = tmp_path / "change.diff"
+    diff.write_bytes(subprocess.run(["git", *options], cwd=repo, check=True, capture_output=True).stdout)
+    code, out, err = run(capsys, monkeypatch, repo, "patch-coverage", "--diff", "main", "--coverage", "coverage.xml", "--json")
+    assert code == 0, err
+    from_git = json.loads(out)
+    files = from_git["files"]
+    assert files["src/pkg/moved.py"]["changed"] == [9, 10, 11, 12] and files["src/pkg/moved.py"]["covered"] == [11, 12]
+    assert files["src/pkg/new name é.py"]["uncovered"] == [6] and files["src/pkg/calc.py"]["uncovered"] == [8]
+    assert files["logo.png"]["changed"] == [] and files["tool.sh"]["changed"] == []
+    code, out, err = run(capsys, monkeypatch, repo, "patch-coverage", "--diff-file", str(diff), "--coverage", "coverage.xml",
+                         "--json")
+    assert code == 0, err
+    assert json.loads(out)["files"] == files
+    if options in (["diff", "main...HEAD"], ["diff", "-U0", "main...HEAD"], ["diff", "--no-color", "-U0", "main...HEAD"]):
+        assert_same_as_diff_cover(json.loads(out), diff_cover(repo, "coverage.xml", "--diff-file", str(diff)))
+
+
+def test_a_diff_whose_file_names_cannot_be_read_says_why():
+    from crossbridge_assets.analysis.patch_coverage import DiffError, parse_diff
+
+    with pytest.raises(DiffError, match="a/ and b/ prefixes"):
+        parse_diff("diff --git one.py two.py\nindex 1..2\n@@ -1 +1 @@\n-x\n+y\n")
+    # A rename says the new name on a line of its own, whatever the prefixes.
+    renamed = "diff --git one.py two.py\nsimilarity index 90%\nrename from one.py\nrename to two.py\n@@ -3,0 +4 @@\n+y\n"
+    assert parse_diff(renamed) == {"two.py": ([4], [])}

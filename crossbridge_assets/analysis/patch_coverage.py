@@ -52,6 +52,10 @@ class DiffError(ValueError):
 
 _SOURCE = re.compile(r'^diff --git (?:"a/(?:[^"\\]|\\.)*"|a/[^"\\]*) ("b/(?:[^"\\]|\\.)*"|b/.*)$')
 _CC = re.compile(r"^diff --cc (.*)$")
+# A renamed or copied file's new name, exactly, whatever the prefixes.
+_RENAMED = re.compile(r"^(?:rename|copy) to (.*)$")
+# The colours of `git diff --color` (or color.ui=always) saved into a diff file.
+_SGR = re.compile(r"\x1b\[[0-9;]*m")
 _HUNK = re.compile(r"\+([0-9]*)")
 # git's quoting of a path (core.quotePath, on by default): C escapes, bytes above 127 in octal.
 _ESCAPE = re.compile(rb'\\([0-7]{1,3}|.)', re.S)
@@ -81,6 +85,27 @@ def _unquote(path: str) -> str:
         return raw.decode("utf-8", "backslashreplace")
 
 
+def _header_path(line: str) -> str | None:
+    """The file a 'diff --git OLD NEW' line names (NEW): after git's a/ and b/, as diff-cover
+    reads it; else, for a file that keeps its name (a rename says its name on a line of its
+    own), the same name twice (--no-prefix, diff.noprefix) or after one folder of prefix each
+    (diff.mnemonicPrefix's c/ i/ w/, --src-prefix=old/ --dst-prefix=new/). None: not known."""
+    m = _SOURCE.match(line)
+    if m:
+        return _unquote(m.group(1))[2:]
+    names = line[len("diff --git "):]
+    found = set()
+    for at in (i for i, c in enumerate(names) if c == " "):  # names may hold spaces: try each split
+        old, new = _unquote(names[:at]), _unquote(names[at + 1 :])
+        if old == new:
+            found.add(new)
+        else:
+            old_parts, new_parts = old.split("/", 1), new.split("/", 1)
+            if len(old_parts) == len(new_parts) == 2 and old_parts[1] == new_parts[1]:
+                found.add(new_parts[1])
+    return found.pop() if len(found) == 1 else None
+
+
 def parse_diff(text: str) -> dict[str, tuple[list[int], list[int]]]:
     """path -> (added line numbers, deleted line numbers) of one `git diff` output.
 
@@ -93,26 +118,44 @@ def parse_diff(text: str) -> dict[str, tuple[list[int], list[int]]]:
     A file with a merge conflict not yet committed comes as a combined diff (`diff --cc`, one
     prefix column per parent): it is read as the diff against the first parent, HEAD, as
     diff-cover does for its added lines; a line only another parent had (' -') is in neither
-    HEAD nor the file and moves no counter (diff-cover counts it as context)."""
+    HEAD nor the file and moves no counter (diff-cover counts it as context).
+
+    Where diff-cover reads nothing, this reads the diff as git wrote it without colour: a diff
+    file saved with colours (diff-cover finds no file in it, so 100% of nothing), or written
+    without git's a/ and b/ prefixes (diff-cover stops on its first file name)."""
+    if "\x1b" in text:
+        text = _SGR.sub("", text)
     sections: dict[str, list[str]] = {}
     path: str | None = None
+    header: str | None = None  # the 'diff --git' line of a file whose name is not known yet
     in_hunk = False
     for raw in text.split("\n"):
         line = raw.rstrip()
         if line.startswith("diff --git") or line.startswith("diff --cc"):
-            m = _SOURCE.match(line) if line.startswith("diff --git") else _CC.match(line)
-            if not m:
-                raise DiffError(f"cannot read the file name in diff line {line!r}")
-            path = _unquote(m.group(1))
             if line.startswith("diff --git"):
-                path = path[2:]  # 'b/'
-            sections.setdefault(path, [])
+                path = _header_path(line)
+            else:
+                m = _CC.match(line)
+                path = _unquote(m.group(1)) if m else None
+            header = None if path is not None else line
+            if path is not None:
+                sections.setdefault(path, [])
             in_hunk = False
         elif in_hunk or line.startswith("@@"):
             in_hunk = True
+            if path is None and header is not None:
+                raise DiffError(f"cannot read the file name in diff line {header!r}: write the diff with git's "
+                                "a/ and b/ prefixes (git diff without --src-prefix, --dst-prefix)")
             if path is None:
                 raise DiffError(f"hunk without a file: {line!r}")
             sections[path].append(line)
+        elif header is not None or path is not None:
+            m = _RENAMED.match(line)
+            if m:  # the exact new name of a renamed or copied file
+                if path is not None and not sections[path]:
+                    del sections[path]
+                path, header = _unquote(m.group(1)), None
+                sections.setdefault(path, [])
     out = {}
     for src, lines in sections.items():
         added: list[int] = []

@@ -332,7 +332,7 @@ def cmd_covering(args) -> int:
     """The tests whose recorded coverage ran one line of a file."""
     from crossbridge_assets.analysis.patch_coverage import match_files, repo_root
     from crossbridge_assets.formats._paths import is_absolute, normalize_source_path
-    from crossbridge_assets.warehouse.coverage import covering_tests, map_files_named
+    from crossbridge_assets.warehouse.coverage import covering_tests, latest_map_run, map_files_named, run_merge
     from crossbridge_assets.warehouse.engine import make_engine, migrate
 
     path, sep, line_text = args.location.rpartition(":")
@@ -359,6 +359,17 @@ def cmd_covering(args) -> int:
             found = run_id, match.name
             break
         ambiguous = ambiguous or match.ambiguous
+    if found is None and not ambiguous:
+        # No map has the file: no test ran it, if the newest run with a map measured it at all.
+        mapped = latest_map_run(engine, args.project, args.branch, run_id=args.run)
+        if mapped is not None:
+            measured = run_merge(engine, mapped, include_executed_only=True).files
+            name = match_files([path], measured, root)[path].name
+            if name is None:
+                _err(f"no per-test coverage of {path} in run {mapped}, the newest with per-test coverage, and no "
+                     "coverage of it at all: the run did not measure such a file (named from the repository's top?)")
+                return EXIT_FAIL
+            found = mapped, name
     if found is None:
         where = f"run {args.run}" if args.run else "the warehouse"
         detail = f"; it could be any of {', '.join(ambiguous)}" if ambiguous else ""

@@ -244,3 +244,73 @@ def test_a_diff_whose_file_names_cannot_be_read_says_why():
     # A rename says the new name on a line of its own, whatever the prefixes.
     renamed = "diff --git one.py two.py\nsimilarity index 90%\nrename from one.py\nrename to two.py\n@@ -3,0 +4 @@\n+y\n"
     assert parse_diff(renamed) == {"two.py": ([4], [])}
+
+
+# ---------------------------------------------------------------------------- the per-test map
+
+CONTEXT_TESTS = """\
+import pkg.loaded
+from pkg.calc import add, sign
+
+
+def test_add():
+    assert add(1, 2) == 3
+
+
+def test_sign():
+    assert sign(1) == 1
+    assert add(0, 0) == 0
+
+
+class TestNegative:
+    def test_negative(self):
+        assert sign(-1) == -1
+"""
+
+
+def test_which_tests_ran_a_line_from_coverage_contexts(tmp_path, crossbridge_env, capsys, monkeypatch):
+    """coverage.py with `dynamic_context = test_function`, its data file and XML ingested:
+    a line several tests ran, lines one test ran, a line no test ran, and files no test ran
+    (one only imported, one never) are told apart from a file the run does not know."""
+    repo = make_repo(
+        tmp_path,
+        {"src/pkg/__init__.py": "", "src/pkg/calc.py": CALC, "src/pkg/loaded.py": "X = 1\n\n\ndef f():\n    return 2\n",
+         "src/pkg/unused.py": "def u():\n    return 1\n", "tests/test_calc.py": CONTEXT_TESTS},
+        {},
+    )
+    env = {"PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONPATH": "src"}
+    (repo / ".coveragerc").write_text("[run]\nsource = src\ndynamic_context = test_function\n")
+    for command in (["run", "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"], ["xml", "-o", "coverage.xml"]):
+        subprocess.run([sys.executable, "-m", "coverage", *command], cwd=repo, check=True, capture_output=True, env=env)
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    for name in (".coverage", "coverage.xml"):
+        shutil.copy(repo / name, drop / name)
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
+    code, _, err = run(capsys, monkeypatch, repo, "ingest", "--project", "shop", "--branch", "main", "--build", "1", str(drop))
+    assert code == 0, err
+
+    def covering(location: str) -> tuple[int, dict | None, str]:
+        code, out, err = run(capsys, monkeypatch, repo, "covering", location, "--json")
+        return code, json.loads(out) if out else None, err
+
+    def tests(location: str) -> list[str]:
+        code, found, err = covering(location)
+        assert code == 0, err
+        return [t["test"] for t in found["tests"]]
+
+    assert tests("src/pkg/calc.py:2") == ["test_calc.test_add", "test_calc.test_sign"]
+    assert tests("src/pkg/calc.py:7") == ["test_calc.test_sign"]
+    assert tests("src/pkg/calc.py:8") == ["test_calc.TestNegative.test_negative"]
+    assert tests("src/pkg/calc.py:3") == []  # a blank line
+    # Files no test ran: one only imported (at collection, outside any test), one never.
+    for location in ("src/pkg/loaded.py:1", "src/pkg/loaded.py:5", "src/pkg/unused.py:2"):
+        code, found, err = covering(location)
+        assert (code, found["tests"], err) == (0, [], ""), location
+        assert found["file"] == location.rsplit(":", 1)[0]
+    code, out, _ = run(capsys, monkeypatch, repo, "covering", "src/pkg/unused.py:2")
+    assert code == 0 and out.endswith(": 0 test(s) ran it\n")
+    # A file the run does not know at all.
+    code, found, err = covering("src/pkg/nothere.py:1")
+    assert code == 1 and found is None
+    assert "no per-test coverage of src/pkg/nothere.py in run" in err and "did not measure such a file" in err

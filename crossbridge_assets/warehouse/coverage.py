@@ -519,8 +519,9 @@ def choose_run(engine: Engine, project: str | None = None, branch: str | None = 
 
 
 def latest_map_run(engine: Engine, project: str | None = None, branch: str | None = None,
-                   path: str | None = None) -> str | None:
-    """The newest run with a per-test map (of a project, a branch, and for a file)."""
+                   path: str | None = None, run_id: str | None = None) -> str | None:
+    """The newest run with a per-test map (of a project, a branch, for a file; `run_id`: that
+    run, when it has one)."""
     stmt = (
         select(TM.c.run_id)
         .join(R, R.c.sha256 == TM.c.report_sha256)
@@ -529,6 +530,8 @@ def latest_map_run(engine: Engine, project: str | None = None, branch: str | Non
     )
     if path is not None:
         stmt = stmt.where(TM.c.path == path)
+    if run_id is not None:
+        stmt = stmt.where(TM.c.run_id == run_id)
     if project:
         stmt = stmt.where(R.c.project == project)
     if branch:

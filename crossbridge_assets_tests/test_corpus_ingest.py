@@ -14,7 +14,7 @@ import dagster as dg
 from sqlalchemy import func, select
 
 from crossbridge_assets.definitions import defs
-from crossbridge_assets.defs.common import WarehouseResource
+from crossbridge_assets.defs.common import WarehouseResource, md_cell
 from crossbridge_assets.defs.landing import inbox_sensor
 from crossbridge_assets.formats import open_report
 from crossbridge_assets.model import ERROR, FAILED, SKIPPED
@@ -151,9 +151,8 @@ def _md_rows(table: str) -> list[list[str]]:
 
 
 def _md_cell(text: str) -> str:
-    """A value as a metadata table shows it: pipes escaped, one line, at most 160 characters."""
-    text = text.replace("|", "\\|").replace("\n", " ")
-    return (text if len(text) <= 160 else text[:157] + "...").strip()
+    """A value as a metadata table cell holds it (how that renders is tested with md_cell)."""
+    return md_cell(text).strip()
 
 
 def test_corpus_batch_checks_and_metadata(crossbridge_env, dagster_instance, corpus_dir):

@@ -4,6 +4,7 @@ the retry policy for storage, and the line between transient and permanent fault
 
 import contextlib
 import os
+import re
 from typing import Iterator, Optional
 
 import dagster as dg
@@ -127,16 +128,32 @@ def run_context(context) -> Iterator[None]:
         yield
 
 
+# What would end a table row (CommonMark breaks lines at CR as at LF: Windows messages).
+_LINE_BREAKS = re.compile(r"\r\n|\r|\n")
+# What the UI's markdown (GitHub-flavoured) would take for markup inside a cell: a cell border, a
+# code span, an escape, and emphasis or strikethrough delimiters that touch text. Underscores
+# between two letters or digits never delimit (test_names, dorny__report keep theirs);
+# `__init__` does.
+_MARKUP = re.compile(r"[\\`|]|(?<!_)(?:(?<![^\W_])_++|_++(?![^\W_]))|(?<=\S)[*~]|[*~](?=\S)")
+CELL_CHARS = 160
+
+
+def md_cell(value) -> str:
+    """A value as one table cell that renders as the text itself: on one line, markup escaped,
+    a long one cut in the middle (two long test names differ at their end)."""
+    text = "" if value is None else _LINE_BREAKS.sub(" ", str(value))
+    if len(text) > CELL_CHARS:
+        keep = CELL_CHARS - 1
+        text = text[: keep - keep // 3] + "…" + text[-(keep // 3):]
+    return _MARKUP.sub(lambda m: "".join("\\" + c for c in m.group(0)), text)
+
+
 def md_table(rows: list[dict], columns: list[str], empty: str = "_none_") -> str:
     """A short markdown table for materialization metadata."""
     if not rows:
         return empty
-    def cell(v) -> str:
-        text = "" if v is None else str(v)
-        text = text.replace("|", "\\|").replace("\n", " ")
-        return text if len(text) <= 160 else text[:157] + "..."
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(cell(r.get(c)) for c in columns) + " |" for r in rows]
+    lines = ["| " + " | ".join(md_cell(c) for c in columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(md_cell(r.get(c)) for c in columns) + " |" for r in rows]
     return "\n".join(lines)
 
 

@@ -1,0 +1,99 @@
+"""The results and coverage layer as the Dagster UI and CI meet it, through real Dagster
+instances on SQLite and PostgreSQL: what the metadata tables render to, pass rates of days
+where nothing ran, thresholds of projects named like GitHub repositories, quarantined coverage
+reports, and alerts for checks that finish in another order than their runs were created."""
+
+import html
+import re
+
+import dagster as dg
+from markdown_it import MarkdownIt
+
+from crossbridge_assets.defs.common import md_cell, md_table
+from crossbridge_assets_tests.test_coverage_e2e import checks_of, ingest
+from crossbridge_assets_tests.test_ingest_e2e import drop
+
+# GitHub-flavoured markdown as the UI renders metadata (react-markdown with remark-gfm, raw HTML
+# shown as text).
+MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
+
+
+def rendered_rows(table: str) -> list[list[str]]:
+    """The body rows of a markdown table as the reader sees them: text of each cell."""
+    out = MARKDOWN.render(table)
+    rows = re.findall(r"<tr>(.*?)</tr>", out, flags=re.S)[1:]
+    return [[html.unescape(re.sub(r"<[^>]+>", "", cell)) for cell in re.findall(r"<td>(.*?)</td>", row, flags=re.S)]
+            for row in rows]
+
+
+def results_md(result) -> dict:
+    return result.asset_materializations_for_node("test_results")[0].metadata
+
+
+# ---------------------------------------------------------------------------- markdown tables
+
+# Names as test runners really write them: pytest ids with `|` and `*`, a package's
+# tests/__init__.py, Kotlin/Spock names with backticks, a Windows path, non-ASCII, a name with
+# a CR (a .NET runner on Windows), and two long parametrized names that differ at their end only.
+LONG = "test_checkout_applies_every_discount_rule_in_order[" + "customer-with-a-very-long-profile-" * 5
+HOSTILE = [
+    "test_parse[a|b]",
+    "tests/__init__.py::test_import",
+    "test_glob[*.py]",
+    "should `add` two numbers",
+    r"C:\work\suite\test_paths",
+    "test_ünïcode_日本語",
+    "line one\r\nline two",
+    "test_strike[~old~]",
+    LONG + "gold]",
+    LONG + "silver]",
+]
+
+
+def junit(cases: list[tuple[str, float, str | None]], tests: int | None = None) -> str:
+    """A JUnit XML file in pytest's shape (hand-written: the names above are what runners emit)."""
+    body = []
+    for name, seconds, failure in cases:
+        attr = html.escape(name, quote=True).replace("\r", "&#13;").replace("\n", "&#10;")
+        inner = f'<failure message="{html.escape(failure, quote=True)}">trace</failure>' if failure else ""
+        body.append(f'<testcase classname="tests.test_shop" name="{attr}" time="{seconds}">{inner}</testcase>')
+    count = len(cases) if tests is None else tests
+    return (f'<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest" tests="{count}" '
+            f'failures="0" errors="0" skipped="0">{"".join(body)}</testsuite></testsuites>')
+
+
+def test_md_cell_renders_as_the_text_itself():
+    for text in [*HOSTILE, "dorny__empty-jest-junit.xml", "a__.", "*", "x~~y~~", "a\\|b", "**kwargs", "<lambda>"]:
+        (row,) = rendered_rows(md_table([{"v": text, "n": 1}], ["v", "n"]))
+        assert row[1] == "1", text  # the row kept its two cells
+        if len(text) <= 160:
+            assert row[0] == text.replace("\r\n", " "), text
+    # Plain names stay plain in the stored text too.
+    assert md_cell("test_divide_by_zero") == "test_divide_by_zero"
+    assert md_cell("shop/main #3") == "shop/main #3"
+
+
+def test_slowest_and_failed_tests_render_one_row_each(crossbridge_env, dagster_instance):
+    s = crossbridge_env
+    cases = [(name, float(i + 1), "expected 1\r\nbut was 2 | see `log`" if i % 2 else None)
+             for i, name in enumerate(HOSTILE)]
+    drop(s, "TEST-hostile.xml", "shop/main/1", text=junit(cases))
+    _, results = ingest(dagster_instance)
+    md = results_md(results[0])
+
+    slowest = rendered_rows(md["slowest_tests"].value)
+    assert len(slowest) == len(HOSTILE)
+    expected = [f"tests.test_shop.{name}" for name, _, _ in sorted(cases, key=lambda c: -c[1])]
+    for (label, seconds), want, (_, took, _) in zip(slowest, expected, sorted(cases, key=lambda c: -c[1])):
+        assert float(seconds) == took
+        if len(want) <= 160:
+            assert label == want.replace("\r\n", " ")
+    # The two long names are cut in the middle: their rows still say which is which.
+    long_rows = [label for label, _ in slowest if label.endswith("gold]") or label.endswith("silver]")]
+    assert len(long_rows) == 2 and all(len(r) <= 160 and "…" in r for r in long_rows)
+    assert all(r.startswith("tests.test_shop.test_checkout_applies_every_discount_rule") for r in long_rows)
+
+    failed = rendered_rows(md["failed_tests"].value)
+    assert len(failed) == len(HOSTILE) // 2
+    assert {row[2] for row in failed} == {"expected 1 but was 2 | see `log`"}
+    assert [row[1] for row in failed] == ["failed"] * len(failed)

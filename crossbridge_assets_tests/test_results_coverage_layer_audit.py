@@ -97,3 +97,32 @@ def test_slowest_and_failed_tests_render_one_row_each(crossbridge_env, dagster_i
     assert len(failed) == len(HOSTILE) // 2
     assert {row[2] for row in failed} == {"expected 1 but was 2 | see `log`"}
     assert [row[1] for row in failed] == ["failed"] * len(failed)
+
+
+# ---------------------------------------------------------------------------- pass rate
+
+
+def test_pass_rate_is_left_out_when_nothing_ran(crossbridge_env, dagster_instance):
+    """All skipped, or no test at all: no pass rate is plotted (it would read 100 %)."""
+    s = crossbridge_env
+    skipped = ('<testsuite name="k" tests="2" skipped="2"><testcase classname="k" name="a"><skipped/></testcase>'
+               '<testcase classname="k" name="b"><skipped/></testcase></testsuite>')
+    drop(s, "skipped.xml", "shop/main/1", text=skipped)
+    cursor, results = ingest(dagster_instance)
+    md = results_md(results[0])
+    assert (md["tests"].value, md["skipped"].value, md["passed"].value) == (2, 2, 0)
+    assert "pass_rate" not in md
+    assert rendered_rows(md["slowest_tests"].value) == [] and md["slowest_tests"].value == "_none_"
+
+    drop(s, "empty.xml", "shop/main/2", text='<testsuite name="none" tests="0"></testsuite>')
+    cursor, results = ingest(dagster_instance, cursor)
+    md = results_md(results[0])
+    assert md["tests"].value == 0 and "pass_rate" not in md
+
+    # One test that ran among skipped ones: passed over executed.
+    drop(s, "one.xml", "shop/main/3", text=skipped.replace('tests="2" skipped="2"', 'tests="3" skipped="2"')
+         .replace("</testsuite>", '<testcase classname="k" name="c" time="0.1"/></testsuite>'))
+    _, results = ingest(dagster_instance, cursor)
+    md = results_md(results[0])
+    assert isinstance(md["pass_rate"], dg.FloatMetadataValue) and md["pass_rate"].value == 1.0
+    assert checks_of(results[0])["report_warnings"].passed is True

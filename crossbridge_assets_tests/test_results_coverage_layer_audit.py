@@ -7,10 +7,15 @@ import html
 import re
 
 import dagster as dg
+from dagster._core.definitions.reconstruct import ReconstructableRepository
+from dagster._core.execution.api import execute_run
 from markdown_it import MarkdownIt
 
+from crossbridge_assets.definitions import defs
 from crossbridge_assets.defs.common import md_cell, md_table
-from crossbridge_assets_tests.test_coverage_e2e import checks_of, ingest
+from crossbridge_assets.defs.health.alerting import check_alerts
+from crossbridge_assets_tests.test_alerts import Receiver
+from crossbridge_assets_tests.test_coverage_e2e import PY, checks_of, drop_shard, ingest, refresh
 from crossbridge_assets_tests.test_ingest_e2e import drop
 
 # GitHub-flavoured markdown as the UI renders metadata (react-markdown with remark-gfm, raw HTML
@@ -126,3 +131,52 @@ def test_pass_rate_is_left_out_when_nothing_ran(crossbridge_env, dagster_instanc
     md = results_md(results[0])
     assert isinstance(md["pass_rate"], dg.FloatMetadataValue) and md["pass_rate"].value == 1.0
     assert checks_of(results[0])["report_warnings"].passed is True
+
+
+# ---------------------------------------------------------------------------- alerts
+
+
+def alert_tick(instance, cursor):
+    with dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs) as context:
+        return check_alerts(context)
+
+
+def test_a_check_finishing_after_a_later_run_still_alerts(crossbridge_env, dagster_instance, monkeypatch):
+    """The hourly coverage_shards_watch run is created (queued behind the run limit), an ingest
+    run created after it finishes first and the alert sensor ticks; then the queued run finds
+    the missing shard overdue. Its failed check reaches the webhook all the same."""
+    s = crossbridge_env
+    receiver = Receiver()
+    monkeypatch.setenv("CROSSBRIDGE_ALERT_WEBHOOK_URL", receiver.url)
+    try:
+        drop_shard(s, "b1", PY / "coverage.xml", "coverage.xml", build="1", shard="1", shards_expected=2)
+        cursor, _ = ingest(dagster_instance)
+        refresh(dagster_instance)  # within the grace period: every check passes
+        tick = alert_tick(dagster_instance, None)
+        assert receiver.delivered == []
+
+        watch = dagster_instance.create_run_for_job(
+            job_def=defs.resolve_job_def("coverage_shards_watch"),
+            run_config={"execution": {"config": {"in_process": {}}}},
+        )
+        drop_shard(s, "b2", PY / "coverage.xml", "coverage.xml", build="2")
+        ingest(dagster_instance, cursor)
+        tick = alert_tick(dagster_instance, tick.cursor)
+        assert receiver.delivered == []
+
+        monkeypatch.setenv("CROSSBRIDGE_COVERAGE_SHARD_GRACE_MINUTES", "0")
+        job = ReconstructableRepository.for_module("crossbridge_assets.definitions", "defs").get_reconstructable_job(
+            "coverage_shards_watch")
+        result = execute_run(job, watch, dagster_instance)
+        assert result.success
+        (evaluation,) = [e for e in result.all_events if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION]
+        assert evaluation.event_specific_data.passed is False
+
+        tick = alert_tick(dagster_instance, tick.cursor)
+        assert [(a["event"], a["check"], a["severity"]) for a in receiver.delivered] == [
+            ("check_failed", "coverage_shards_complete", "WARN")]
+        assert "shop/main #1 has 1/2" in receiver.delivered[0]["description"]
+        alert_tick(dagster_instance, tick.cursor)
+        assert len(receiver.delivered) == 1, "one message per change"
+    finally:
+        receiver.close()

@@ -32,6 +32,26 @@ def _partition(instance: dg.DagsterInstance, record, cache: dict) -> str | None:
     return cache[record.run_id]
 
 
+def _advance(instance: dg.DagsterInstance, floor: int, handled: set[int], history: list, over: dict) -> list:
+    """[floor, ids above it dealt with] of one check after a tick: the floor moves up over the
+    executions dealt with, and over those planned by a run that ended without running them,
+    to the first one still to come (its run is going on, or its alert is to be sent again)."""
+    for record in sorted(history, key=lambda r: r.id):
+        if record.id <= floor:
+            continue
+        if record.id not in handled and (record.status in _DONE or not _run_over(instance, record.run_id, over)):
+            break
+        floor = record.id
+    return [floor, sorted(i for i in handled if i > floor)]
+
+
+def _run_over(instance: dg.DagsterInstance, run_id: str, cache: dict) -> bool:
+    if run_id not in cache:
+        run = instance.get_run_by_id(run_id)
+        cache[run_id] = run is None or run.is_finished
+    return cache[run_id]
+
+
 @dg.sensor(
     name="check_alerts",
     minimum_interval_seconds=60,
@@ -45,30 +65,39 @@ def check_alerts(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.Sk
         return dg.SkipReason(OFF)
     log = get_logger("orchestration")
     cursor = json.loads(context.cursor) if context.cursor else {}
-    after = int(cursor.get("after", 0))
     failing: dict[str, str] = dict(cursor.get("failing", {}))  # state key -> severity; passing is the default
+    # Per check: every execution up to `floor` is dealt with, and so are the ids listed above it.
+    # Not one mark over all checks: executions are numbered when their run is created, and a run
+    # created earlier (queued, or slower) finishes its checks after a later run's.
+    legacy = int(cursor.get("after", 0))  # cursors written before, one mark for every check
+    seen = cursor.get("seen", {})
 
     storage = context.instance.event_log_storage
+    windows: dict[str, tuple[int, set[int], list]] = {}
     records = []
     for key in sorted(context.repository_def.asset_graph.asset_check_keys, key=lambda k: k.to_user_string()):
-        for record in storage.get_asset_check_execution_history(key, limit=HISTORY_PER_CHECK, status=_DONE):
-            if record.id > after:
-                records.append(record)
-    records.sort(key=lambda r: r.id)
+        name = key.to_user_string()
+        floor, handled = seen.get(name, (legacy, []))
+        history = storage.get_asset_check_execution_history(key, limit=HISTORY_PER_CHECK)
+        windows[name] = (int(floor), set(handled), history)
+        records += [r for r in history if r.id > floor and r.id not in handled and r.status in _DONE]
+    # In the order the checks finished: the latest word on a check is the one that came last.
+    records.sort(key=lambda r: (r.event.timestamp if r.event else 0.0, r.id))
 
     sent = undelivered = 0
     runs: dict = {}
     for record in records:
+        name = record.key.to_user_string()
         evaluation = record.event.dagster_event.event_specific_data if record.event and record.event.dagster_event else None
         if evaluation is None:
-            after = record.id
+            windows[name][1].add(record.id)
             continue
         asset_key = record.key.asset_key.path
         partition = _partition(context.instance, record, runs)
         state = _state_key("/".join(asset_key), record.key.name, partition)
         passed = record.status == AssetCheckExecutionRecordStatus.SUCCEEDED
         if passed == (state not in failing):
-            after = record.id  # no change of state: nothing to say
+            windows[name][1].add(record.id)  # no change of state: nothing to say
             continue
         severity = evaluation.severity.value if evaluation.severity else "ERROR"
         what = evaluation.metadata.get("what_to_do")
@@ -85,7 +114,7 @@ def check_alerts(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.Sk
         )
         delivery = alerts.post_json(ops.webhook_url, payload)
         if not delivery.ok:
-            # Keep the cursor here: the next tick sends it again rather than losing the change.
+            # Leave it and what follows unhandled: the next tick sends it again rather than losing the change.
             undelivered += 1
             log.warning("alert not delivered", check=record.key.name, attempts=delivery.attempts, error=delivery.error)
             break
@@ -94,8 +123,11 @@ def check_alerts(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.Sk
             failing.pop(state, None)
         else:
             failing[state] = severity
-        after = record.id
-    new_cursor = json.dumps({"after": after, "failing": failing}, sort_keys=True)
+        windows[name][1].add(record.id)
+    over: dict = {}
+    new_seen = {name: _advance(context.instance, floor, handled, history, over)
+                for name, (floor, handled, history) in windows.items()}
+    new_cursor = json.dumps({"failing": failing, "seen": new_seen}, sort_keys=True)
     if undelivered:
         return dg.SensorResult(skip_reason=f"webhook did not accept the alert; retried next tick ({sent} sent)", cursor=new_cursor)
     return dg.SensorResult(

@@ -15,7 +15,16 @@ from crossbridge_assets.definitions import defs
 from crossbridge_assets.defs.common import md_cell, md_table
 from crossbridge_assets.defs.health.alerting import check_alerts
 from crossbridge_assets_tests.test_alerts import Receiver
-from crossbridge_assets_tests.test_coverage_e2e import PY, checks_of, drop_shard, ingest, refresh
+from crossbridge_assets_tests.test_coverage_e2e import (
+    OPS_UNCOVERED,
+    OPS_VALID,
+    PY,
+    checks_of,
+    drop_shard,
+    ingest,
+    lcov_with,
+    refresh,
+)
 from crossbridge_assets_tests.test_ingest_e2e import drop
 
 # GitHub-flavoured markdown as the UI renders metadata (react-markdown with remark-gfm, raw HTML
@@ -180,3 +189,27 @@ def test_a_check_finishing_after_a_later_run_still_alerts(crossbridge_env, dagst
         assert len(receiver.delivered) == 1, "one message per change"
     finally:
         receiver.close()
+
+
+# ---------------------------------------------------------------------------- thresholds
+
+
+def test_threshold_of_a_project_named_like_its_repository(crossbridge_env, dagster_instance, tmp_path, monkeypatch):
+    """CI names a project by its repository (GITHUB_REPOSITORY, CI_PROJECT_PATH): "acme/shop".
+    Its key in the thresholds holds its branches; a branch's own key overrides it."""
+    s = crossbridge_env
+    monkeypatch.setenv("CROSSBRIDGE_COVERAGE_THRESHOLDS", '{"acme/shop": 70, "acme/shop/main": 80, "*": 10}')
+    project = {"project": "acme/shop"}
+    drop_shard(s, "m", PY / "coverage.xml", "coverage.xml", build="1", branch="main", **project)  # 73.68 %
+    drop_shard(s, "f", PY / "coverage.xml", "coverage.xml", build="2", branch="feature/x", **project)  # 73.68 %
+    fewer = OPS_VALID - OPS_UNCOVERED - {14, 15, 16, 17}  # 10/19 = 52.63 %
+    drop_shard(s, "d", lcov_with(fewer, tmp_path / "dev.lcov"), "coverage.lcov", build="3", branch="dev", **project)
+    ingest(dagster_instance)
+    low = checks_of(refresh(dagster_instance))["coverage_threshold"]
+    assert low.passed is False and "2 branch(es)" in low.description, low.description
+    assert "acme/shop/main #1 at 73.68% < 80%" in low.description
+    assert "acme/shop/dev #3 at 52.63% < 70%" in low.description
+    assert "feature/x" not in low.description
+    rows = {row[0]: row for row in rendered_rows(low.metadata["runs"].value)}
+    assert rows["acme/shop/main #1"][2:] == ["80.0", "acme/shop/main"]
+    assert rows["acme/shop/dev #3"][2:] == ["70.0", "acme/shop"]

@@ -19,7 +19,8 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "CROSSBRIDGE_COVERAGE_THRESHOLDS": (
         '{"*": 0}',
         'minimum line coverage in percent per "project/branch" (globs allowed, a bare project means '
-        'all its branches, "*" is the default), e.g. {"shop/main": 80, "shop/release/*": 75, "*": 0}',
+        'all its branches, also one named like a repository: "acme/shop"; "*" is the default), '
+        'e.g. {"shop/main": 80, "shop/release/*": 75, "*": 0}',
     ),
     "CROSSBRIDGE_COVERAGE_MAX_DROP": (
         "1.0",
@@ -44,10 +45,13 @@ class CoveragePolicy:
         name = f"{project}/{branch}"
         if name in self.thresholds:
             return self.thresholds[name], name
-        matching = [k for k in self.thresholds if fnmatchcase(name, k)]
+        # A key naming the project itself stands for all its branches, also when the project's
+        # name holds a slash (CI names it by its repository: "acme/shop", "group/sub/app").
+        matching = {k: k if fnmatchcase(name, k) else k + "/*"
+                    for k in self.thresholds if fnmatchcase(name, k) or fnmatchcase(project, k)}
         if not matching:
             return 0.0, "(none)"
-        best = max(matching, key=lambda k: (len(k.replace("*", "").replace("?", "")), len(k)))
+        best = max(matching, key=lambda k: (len(matching[k].replace("*", "").replace("?", "")), len(matching[k])))
         return self.thresholds[best], best
 
 

@@ -213,3 +213,33 @@ def test_threshold_of_a_project_named_like_its_repository(crossbridge_env, dagst
     rows = {row[0]: row for row in rendered_rows(low.metadata["runs"].value)}
     assert rows["acme/shop/main #1"][2:] == ["80.0", "acme/shop/main"]
     assert rows["acme/shop/dev #3"][2:] == ["70.0", "acme/shop"]
+
+
+# ---------------------------------------------------------------------------- quarantine
+
+
+def test_a_quarantined_coverage_report_fails_a_check_of_the_coverage_asset(crossbridge_env, dagster_instance):
+    """One batch: a good coverage report, a broken LCOV file, a JUnit file and a file of no
+    known format. The coverage asset's own check names the broken LCOV file; the results
+    check names the file nobody could read, and not the coverage one."""
+    s = crossbridge_env
+    drop_shard(s, "q", PY / "coverage.xml", "coverage.xml", build="4")
+    drop(s, "broken.info", "q", text="SF:calc/ops.py\nDA:x,1\nend_of_record\n")
+    drop(s, "TEST-ok.xml", "q", text=junit([("test_ok", 0.5, None)]))
+    drop(s, "notes.txt", "q", text="not a report\n")
+    _, results = ingest(dagster_instance)
+    checks = checks_of(results[0])
+
+    bad = checks["coverage_parse_errors"]
+    assert bad.passed is False and bad.severity == dg.AssetCheckSeverity.WARN
+    assert bad.description.startswith("1 coverage report(s) quarantined: broken.info: ")
+    assert "malformed DA" in bad.description and "notes.txt" not in bad.description
+    (row,) = rendered_rows(bad.metadata["files"].value)
+    assert row[0] == "broken.info" and "malformed DA" in row[1]
+
+    results_check = checks["parse_errors"]
+    assert results_check.passed is False and "notes.txt" in results_check.description
+    assert "broken.info" not in results_check.description
+    md = results[0].asset_materializations_for_node("coverage")[0].metadata
+    assert (md["reports_loaded"].value, md["reports_quarantined"].value, md["files"].value) == (1, 1, 2)
+    assert results_md(results[0])["tests"].value == 1

@@ -182,13 +182,14 @@ def check_result(finding: Finding) -> dg.AssetCheckResult:
 
 
 def quarantine_check(asset, description: str, what_to_do: str, kind: str | None = None, noun: str = "report",
-                     name: str = "parse_errors") -> dg.AssetChecksDefinition:
-    """WARN when reports of the day were quarantined, naming each file and its reason."""
+                     name: str = "parse_errors", unknown: bool = False) -> dg.AssetChecksDefinition:
+    """WARN when reports of the day (of `kind`; with `unknown`, also those of no known format
+    or manifest) were quarantined, naming each file and its reason."""
 
     @dg.asset_check(asset=asset, name=name, description=description)
     def _check(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
         rows = [{"file": r.original_name, "reason": r.reason, "kept_at": r.archive_path}
-                for r in quarantined(warehouse.engine(), partition_of(context), kind=kind)]
+                for r in quarantined(warehouse.engine(), partition_of(context), kind=kind, unknown=unknown)]
         return dg.AssetCheckResult(
             passed=not rows,
             severity=dg.AssetCheckSeverity.WARN,

@@ -33,16 +33,18 @@ def batch_report_count(engine: Engine, batches: list[str]) -> int:
         return conn.execute(select(func.count()).select_from(R).where(R.c.batch.in_(batches))).scalar() or 0
 
 
-def quarantined(engine: Engine, partition: str | None = None, batch: str | None = None, kind: str | None = None) -> list:
-    """Quarantined reports (of one kind: those that failed parsing; any kind also takes the
-    files whose format was never recognized)."""
+def quarantined(engine: Engine, partition: str | None = None, batch: str | None = None, kind: str | None = None,
+                unknown: bool = False) -> list:
+    """Quarantined reports (of one kind: those that failed parsing, with `unknown` also the
+    files landing could not place: format never recognized, manifest unreadable; any kind
+    takes them all)."""
     cond = [R.c.status == QUARANTINED]
     if partition:
         cond.append(R.c.partition == partition)
     if batch:
         cond.append(R.c.batch == batch)
     if kind:
-        cond.append(R.c.kind == kind)
+        cond.append(or_(R.c.kind == kind, R.c.kind.is_(None)) if unknown else R.c.kind == kind)
     with engine.connect() as conn:
         return list(
             conn.execute(

@@ -17,6 +17,7 @@ from crossbridge_assets.defs.common import (
     daily,
     load_each,
     md_table,
+    quarantine_check,
     run_context,
     storage_faults,
     warnings_check,
@@ -174,6 +175,17 @@ def coverage(context: dg.AssetExecutionContext, warehouse: WarehouseResource) ->
         }
     )
 
+
+coverage_parse_errors = quarantine_check(
+    coverage,
+    kind=KIND_COVERAGE,
+    noun="coverage report",
+    name="coverage_parse_errors",
+    description="No coverage report of the day was quarantined (unreadable, truncated, or holding line "
+    "numbers no source file has).",
+    what_to_do="Fix the coverage tool's output or the upload, drop the file into the inbox again; until then "
+    "its run's coverage lacks that report. Files stay in the quarantine folder with their reason beside them.",
+)
 
 coverage_report_warnings = warnings_check(
     coverage,
@@ -438,7 +450,7 @@ def test_coverage_map(context: dg.AssetExecutionContext, warehouse: WarehouseRes
 
 defs = dg.Definitions(
     assets=[coverage, coverage_by_run, coverage_trends, test_coverage_map],
-    asset_checks=[coverage_report_warnings, coverage_threshold, coverage_drop, coverage_shards_complete],
+    asset_checks=[coverage_parse_errors, coverage_report_warnings, coverage_threshold, coverage_drop, coverage_shards_complete],
     jobs=[coverage_shards_watch_job],
     schedules=[coverage_shards_watch_schedule],
 )

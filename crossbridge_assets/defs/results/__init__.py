@@ -109,6 +109,9 @@ def test_results(context: dg.AssetExecutionContext, warehouse: WarehouseResource
 
 parse_errors = quarantine_check(
     test_results,
+    # Coverage and profiling files have checks of their own, beside their assets.
+    kind=KIND_RESULTS,
+    unknown=True,
     description="No report of the day was quarantined (unreadable, truncated, unknown format or a broken manifest).",
     what_to_do="Fix the producer or the file, drop it into the inbox again; "
     "files stay in the quarantine folder with their reason beside them.",

@@ -4,6 +4,7 @@ where nothing ran, thresholds of projects named like GitHub repositories, quaran
 reports, and alerts for checks that finish in another order than their runs were created."""
 
 import html
+import os
 import re
 
 import dagster as dg
@@ -14,6 +15,8 @@ from markdown_it import MarkdownIt
 from crossbridge_assets.definitions import defs
 from crossbridge_assets.defs.common import md_cell, md_table
 from crossbridge_assets.defs.health.alerting import check_alerts
+from crossbridge_assets.warehouse.engine import make_engine
+from crossbridge_assets.warehouse.queries import table_counts
 from crossbridge_assets_tests.test_alerts import Receiver
 from crossbridge_assets_tests.test_coverage_e2e import (
     OPS_UNCOVERED,
@@ -72,8 +75,9 @@ def junit(cases: list[tuple[str, float, str | None]], tests: int | None = None) 
         inner = f'<failure message="{html.escape(failure, quote=True)}">trace</failure>' if failure else ""
         body.append(f'<testcase classname="tests.test_shop" name="{attr}" time="{seconds}">{inner}</testcase>')
     count = len(cases) if tests is None else tests
+    failures = sum(1 for _, _, failure in cases if failure)
     return (f'<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest" tests="{count}" '
-            f'failures="0" errors="0" skipped="0">{"".join(body)}</testsuite></testsuites>')
+            f'failures="{failures}" errors="0" skipped="0">{"".join(body)}</testsuite></testsuites>')
 
 
 def test_md_cell_renders_as_the_text_itself():
@@ -243,3 +247,46 @@ def test_a_quarantined_coverage_report_fails_a_check_of_the_coverage_asset(cross
     md = results[0].asset_materializations_for_node("coverage")[0].metadata
     assert (md["reports_loaded"].value, md["reports_quarantined"].value, md["files"].value) == (1, 1, 2)
     assert results_md(results[0])["tests"].value == 1
+
+
+# ---------------------------------------------------------------------------- backfill
+
+
+def test_backfill_of_several_days_loads_each_day_once(crossbridge_env, dagster_instance):
+    """Reports that arrived on two days, then both days materialized again from the UI (a
+    backfill: one run a partition, no file list): each day's figures are its own reports,
+    and no row is written twice."""
+    s = crossbridge_env
+    first = drop(s, "TEST-a.xml", "shop/main/1", text=junit([("test_a", 1.0, None), ("test_b", 2.0, "boom")]))
+    old = first.stat().st_mtime - 2 * 86400
+    os.utime(first, (old, old))
+    drop_shard(s, "cov1", PY / "coverage.xml", "coverage.xml", build="1")
+    os.utime(s.inbox / "cov1" / "coverage.xml", (old, old))
+    drop(s, "TEST-c.xml", "shop/main/2", text=junit([("test_c", 3.0, None)], tests=2))
+    _, results = ingest(dagster_instance)
+    days = sorted(r.dagster_run.tags["dagster/partition"] for r in results)
+    assert len(days) == 2 and days[0] < days[1]
+    before = table_counts(make_engine(s.warehouse_url))
+
+    job = defs.resolve_job_def("ingest")
+    for _ in range(2):
+        by_day = {}
+        for day in days:
+            result = job.execute_in_process(partition_key=day, instance=dagster_instance)
+            assert result.success
+            by_day[day] = result
+        assert table_counts(make_engine(s.warehouse_url)) == before
+    older, newer = (results_md(by_day[d]) for d in days)
+    assert (older["tests"].value, older["failures"].value, older["pass_rate"].value) == (2, 1, 0.5)
+    assert (newer["tests"].value, newer["failures"].value, newer["pass_rate"].value) == (1, 0, 1.0)
+    assert older["dagster/row_count"].value == 2 and newer["dagster/row_count"].value == 1
+    coverage_md = {d: by_day[d].asset_materializations_for_node("coverage")[0].metadata for d in days}
+    assert coverage_md[days[0]]["files"].value == 2 and coverage_md[days[1]]["files"].value == 0
+    assert "line_pct" not in coverage_md[days[1]]
+    # The declared total of the newer day's file (2 tests, 1 in it) is a warning of that day only.
+    checks = {d: checks_of(by_day[d]) for d in days}
+    assert checks[days[0]]["report_warnings"].passed is True
+    warned = checks[days[1]]["report_warnings"]
+    assert warned.passed is False and warned.severity == dg.AssetCheckSeverity.WARN
+    assert warned.description.endswith("TEST-c.xml: declared totals disagree with the content: "
+                                       "tests declared 2 but the file holds 1")

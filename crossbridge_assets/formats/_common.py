@@ -123,6 +123,13 @@ def strip_ansi(text: str | None) -> str | None:
     return _ANSI.sub("", text) if text and "\x1b" in text else text
 
 
+def json_text(value: str | int | float | bool) -> str:
+    """A JSON scalar as text, spelled as the JSON wrote it: true and false, not Python's True."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
 def first_line(text: str | None) -> str | None:
     """The first non-blank line of a failure text: a message when a format only gives the trace."""
     if not text:

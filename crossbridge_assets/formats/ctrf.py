@@ -13,7 +13,15 @@ from pathlib import Path
 from typing import Iterator
 
 from crossbridge_assets.formats import FormatError, FormatSpec, Sniff
-from crossbridge_assets.formats._common import first_line, json_items, parse_timestamp, strip_ansi, to_float, to_int
+from crossbridge_assets.formats._common import (
+    first_line,
+    json_items,
+    json_text,
+    parse_timestamp,
+    strip_ansi,
+    to_float,
+    to_int,
+)
 from crossbridge_assets.formats._shape import ShapeError, array, obj, text, texts
 from crossbridge_assets.formats._tags import extract_tags
 from crossbridge_assets.formats.playwright import add_annotations
@@ -101,12 +109,12 @@ def _case(test: dict, framework: str) -> TestCase:
     properties: dict[str, str] = {}
     for key in ("flaky", "retries", "type", "browser", "device", "rawStatus"):
         if test.get(key) not in (None, "", False, 0):
-            properties[key] = str(test[key])
+            properties[key] = json_text(test[key])
     extra = test.get("extra")
     if isinstance(extra, dict):
         for key, value in extra.items():
             if isinstance(value, (str, int, float, bool)):
-                properties[str(key)] = str(value)
+                properties[str(key)] = json_text(value)
         # `extra` is free-form in CTRF: only the Playwright reporter's annotation list is read,
         # and anything else under that name is no error in the report.
         if isinstance(extra.get("annotations"), list):
@@ -168,7 +176,7 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
             else:
                 for key, v in value.items():
                     if isinstance(v, (str, int, float)):
-                        info.properties[str(key)] = str(v)
+                        info.properties[str(key)] = json_text(v)
         except ShapeError as exc:
             where = ("results", "tests", tests - 1) if prefix == "results.tests.item" else prefix.split(".")
             raise FormatError(path, exc.at(*where).reason) from None

@@ -352,6 +352,18 @@ def _mocha_outcome(case: TestCase) -> None:
         case.status = case.attempts[-1].status = ERROR
 
 
+def _playwright_outcome(case: TestCase) -> None:
+    """Playwright's junit reporter writes a failed expect() as <failure> and every other error
+    (a thrown exception, a timeout, a failed hook) as <error>, and so for the tries before
+    (flakyError, rerunError with includeRetries). Playwright has no errored tests: its list
+    reporter and its JSON reporter (formats/playwright.py) call them all failed."""
+    if case.status == ERROR:
+        case.status = FAILED
+    for attempt in case.attempts:
+        if attempt.status == ERROR:
+            attempt.status = FAILED
+
+
 # Frameworks whose JUnit files say otherwise than their own reports: what each testcase read
 # from such a file goes through, and which declared total the cases it changes move out of and
 # into (the file counts them as it wrote them; the declared totals are kept as the content says).
@@ -360,6 +372,7 @@ _REREAD: dict[str, tuple[Callable[[TestCase], None], tuple[str, str] | None]] = 
     CUCUMBER: (_cucumber_outcome, ("failures", "skipped")),  # not run to the end
     TESTNG: (_testng_outcome, ("errors", "failures")),
     "mocha": (_mocha_outcome, ("failures", "errors")),  # failed hooks
+    "playwright": (_playwright_outcome, ("errors", "failures")),
 }
 
 

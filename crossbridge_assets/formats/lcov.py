@@ -432,7 +432,8 @@ def _files(path: Path, info: ReportInfo) -> Iterator[FileCoverage]:
             covered = Counter(k[0] for k, taken in ids.items() if taken)
             table.files[name].branches = {number: (covered.get(number, 0), total) for number, total in valid.items()}
     declared: dict[str, int] = {}
-    if records > len(table.files):  # a file listed in several records
+    # The distinct files: those given out already and those still held.
+    if records > len(table.files) + len(done):  # a file listed in several records
         outside = [entry for entry in summaries if entry[0] is None]  # outside any SF section: each counts
         largest: dict[tuple[str, str], int] = {}
         for file, name, n in summaries:

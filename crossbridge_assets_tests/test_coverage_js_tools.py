@@ -32,6 +32,7 @@ RUNS = ["jest-babel", "jest-v8", "vitest-v8", "vitest-istanbul", "nyc-all", "c8-
 # Instrumented by istanbul itself (the others are V8 coverage converted by v8-to-istanbul).
 ISTANBUL_RUNS = {"jest-babel", "vitest-istanbul", "nyc-all"}
 REPORTS = ["coverage-final.json", "lcov.info", "cobertura-coverage.xml"]
+FUNCTION_REPORTS = ("coverage-final.json",)  # Cobertura's <methods> are left out
 
 _SUMMARY = re.compile(r"^(Statements|Branches|Functions|Lines)\s*:\s*\S+\s*\(\s*(\d+)/(\d+)\s*\)", re.M)
 
@@ -95,6 +96,27 @@ def test_lcov_covered_counts_that_disagree_are_noted(tmp_path):
     _, stream, _ = read_report(path)
     assert stream.effective_totals.lines_covered == 29
     assert stream.info.warnings == ["declared totals disagree with the content: lines_covered declared 30 but the file holds 29"]
+
+
+@pytest.mark.parametrize("run", RUNS)
+def test_functions_are_those_the_tool_counts(run):
+    covered, total = _printed(run)[0]["Functions"]
+    for report in FUNCTION_REPORTS:
+        _, _, records = _read(run, report)
+        functions = [f for fc in records for f in fc.functions]
+        assert (sum(1 for f in functions if f[2] > 0), len(functions)) == (covered, total), report
+
+
+@pytest.mark.parametrize("run", ["jest-babel", "jest-v8", "vitest-v8", "vitest-istanbul", "nyc-all"])
+def test_functions_sharing_a_name_keep_their_own_counts(run):
+    # shapes.js: `helper` nested in outerA (line 24, called) and in outerB (line 25, never
+    # called); two `function cb` on line 31, the first called. LCOV names functions only, its
+    # FNDA follow the FN in order; the JSON has one fnMap entry each.
+    expected = [("helper", 24, 1), ("helper", 25, 0), ("cb", 31, 1), ("cb", 31, 0)]
+    for report in FUNCTION_REPORTS:
+        _, _, records = _read(run, report)
+        shapes = _by_name(records)["shapes.js"]
+        assert [f for f in shapes.functions if f[0] in ("helper", "cb")] == expected, report
 
 
 @pytest.mark.parametrize("run", RUNS)

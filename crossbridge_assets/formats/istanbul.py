@@ -81,7 +81,9 @@ def _file(key: str, obj: dict, table: FileTable, path: Path) -> FileCoverage:
             if not isinstance(meta, dict):
                 continue
             line = to_int(meta.get("line")) or _start_line(meta.get("decl")) or _start_line(meta.get("loc"))
-            table.function(fc, str(meta.get("name") or f"(fn {fid})"), line, clamp_hits(to_int(fn_counts.get(fid))))
+            # Each fnMap entry is a function of its own, as istanbul counts them, even where two
+            # share a name and a line (`[function cb() {}, function cb() {}]`).
+            fc.functions.append((str(meta.get("name") or f"(fn {fid})"), line, clamp_hits(to_int(fn_counts.get(fid)))))
     return fc
 
 

@@ -32,7 +32,7 @@ RUNS = ["jest-babel", "jest-v8", "vitest-v8", "vitest-istanbul", "nyc-all", "c8-
 # Instrumented by istanbul itself (the others are V8 coverage converted by v8-to-istanbul).
 ISTANBUL_RUNS = {"jest-babel", "vitest-istanbul", "nyc-all"}
 REPORTS = ["coverage-final.json", "lcov.info", "cobertura-coverage.xml"]
-FUNCTION_REPORTS = ("coverage-final.json",)  # Cobertura's <methods> are left out
+FUNCTION_REPORTS = ("coverage-final.json", "lcov.info")  # Cobertura's <methods> are left out
 
 _SUMMARY = re.compile(r"^(Statements|Branches|Functions|Lines)\s*:\s*\S+\s*\(\s*(\d+)/(\d+)\s*\)", re.M)
 
@@ -226,3 +226,29 @@ def test_c8_maps_typescript_back_to_its_sources(run):
         assert calc.lines[32] == 0 and calc.lines[29] == 1
         # unused.ts is never imported: c8 --all reports all its lines uncovered.
         assert set(_by_name(records)["unused.ts"].lines.values()) == {0}
+
+
+def test_lcov_records_of_one_file_add_up_functions_of_one_name(tmp_path):
+    # One record per test name (lcov -a, geninfo --test-name): the same two functions named
+    # alike in each record, hits added per function across the records. Hand-written in the
+    # shape lcov 1.x merges istanbul tracefiles into.
+    path = tmp_path / "merged.info"
+    path.write_text(
+        "TN:first\nSF:src/a.js\nFN:2,helper\nFN:5,helper\nFNDA:1,helper\nFNDA:0,helper\nDA:3,1\nDA:6,0\n"
+        "LF:2\nLH:1\nend_of_record\n"
+        "TN:second\nSF:src/a.js\nFN:2,helper\nFN:5,helper\nFNDA:2,helper\nFNDA:3,helper\nDA:3,2\nDA:6,3\n"
+        "LF:2\nLH:2\nend_of_record\n"
+    )
+    _, stream, records = read_report(path)
+    (a,) = records
+    assert a.functions == [("helper", 2, 3), ("helper", 5, 3)]
+    assert a.lines == {3: 3, 6: 3}
+    assert stream.info.warnings == []
+
+
+def test_lcov_fnda_before_its_fn_is_that_function(tmp_path):
+    # Out of the usual order (hand-written; the format puts FN first): still one function.
+    path = tmp_path / "order.info"
+    path.write_text("SF:a.js\nFNDA:3,f\nFN:2,f\nDA:2,1\nend_of_record\n")
+    (a,) = read_report(path)[2]
+    assert a.functions == [("f", 2, 3)]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from itertools import compress, repeat
+from itertools import chain, compress, repeat
 from operator import itemgetter
 from pathlib import Path
 from typing import Iterator
@@ -174,7 +174,13 @@ def _files(path: Path, info: ReportInfo) -> Iterator[FileCoverage]:
     summaries: list[tuple[str | None, str, int]] = []  # (file, key, value), in file order
     fc: FileCoverage | None = None
     lines: dict[int, int] = {}  # fc.lines, for the DA fast path
-    fn_lines: dict[str, int | None] = {}  # function name -> line, for FNDA
+    # The record's FN entries by name, as indices into fc.functions in FN order, and how many
+    # FNDA of each name have been met: the n-th FNDA of a name is that of its n-th FN (istanbul
+    # names nested helpers, methods of several classes, alike; each is a function of its own).
+    fn_lines: dict[str, list[int]] = {}
+    fn_hits_seen: dict[str, int] = {}
+    fn_base = 0  # len(fc.functions) when the record began: those are from earlier records of its file
+    fn_orphans: list[int] = []  # functions the record's FNDA named before any FN of theirs
     fn_index: dict[str, tuple[int | None, str | None]] = {}  # lcov 2: FNL index -> (line, name)
     branch_seen: dict[tuple[int, int | str, int | str], int] = {}  # one record's BRDA keys -> taken
     branch_cols: tuple[list[int], list[int]] | None = None  # branch_seen as columns, see flush_branches
@@ -350,7 +356,7 @@ def _files(path: Path, info: ReportInfo) -> Iterator[FileCoverage]:
                                 yield complete
                         branch_cols = None
                         fc = None
-                        fn_lines, fn_index = {}, {}
+                        fn_lines, fn_hits_seen, fn_index, fn_orphans = {}, {}, {}, []
                         continue
                     if not sep:
                         raise bad(lineno, f"not an LCOV record: {line[:80]!r}")
@@ -367,6 +373,8 @@ def _files(path: Path, info: ReportInfo) -> Iterator[FileCoverage]:
                         if fc.path in done:  # cannot be, when the counts are right: rather no record than a wrong one
                             raise bad(lineno, f"a record of {fc.path} after the last one counted for it")
                         lines = fc.lines
+                        fn_lines, fn_hits_seen, fn_index, fn_orphans = {}, {}, {}, []
+                        fn_base = len(fc.functions)
                         records += 1
                         continue
                     if key in ("TN", "VER"):
@@ -405,11 +413,36 @@ def _files(path: Path, info: ReportInfo) -> Iterator[FileCoverage]:
                         else:
                             first, _, name = value.partition(",")
                             number = _int(first)
-                        fn_lines[name] = number
-                        table.function(fc, name, number, 0)
+                        listed = fn_lines.setdefault(name, [])
+                        functions = fc.functions
+                        # The same function in an earlier record of the file (one record per
+                        # test), or named by an FNDA before its FN; else a function of its own.
+                        index = next(
+                            (i for i in chain(range(fn_base), fn_orphans) if functions[i][0] == name
+                             and functions[i][1] in (number, None) and i not in listed),
+                            None,
+                        )
+                        if index is None:
+                            index = len(functions)
+                            functions.append((name, number, 0))
+                        elif functions[index][1] is None:
+                            functions[index] = (name, number, functions[index][2])
+                        listed.append(index)
                     elif key == "FNDA":
                         hits_text, _, name = value.partition(",")
-                        table.function(fc, name, fn_lines.get(name), clamp_hits(_int(hits_text)), add=True)
+                        hits = clamp_hits(_int(hits_text))
+                        listed = fn_lines.get(name)
+                        seen = fn_hits_seen.get(name, 0)
+                        if listed and seen < len(listed):
+                            fn_hits_seen[name] = seen + 1
+                            n, number, old = fc.functions[listed[seen]]
+                            fc.functions[listed[seen]] = (n, number, min(old + hits, MAX_HITS))
+                        else:  # no FN for it, or more FNDA than FN: by name, as lcov reads them
+                            number = fc.functions[listed[-1]][1] if listed else None
+                            known = len(fc.functions)
+                            table.function(fc, name, number, hits, add=True)
+                            if len(fc.functions) > known:
+                                fn_orphans.append(known)
                     elif key == "FNL":
                         parts = _split(value, 3)
                         fn_index[parts[0]] = (to_int(parts[1]) if len(parts) > 1 else None, None)

@@ -222,18 +222,64 @@ class FileCoverage:
     branches: dict[int, tuple[int, int]] = field(default_factory=dict)
     functions: list[tuple[str, int | None, int]] = field(default_factory=list)  # name, line, hits
     source_path: str | None = None  # the path as the report wrote it (`path` is normalized)
+    # line -> the branches of that line the report names as not taken, where it names them the
+    # same way whatever ran (coverage.py's destination line or 'exit', in its XML, JSON and LCOV):
+    # what lets shards that took different branches of one line add up (see union_branch).
+    branch_missing: dict[int, frozenset[str]] = field(default_factory=dict)
 
     def merge(self, other: "FileCoverage") -> None:
-        """Union semantics: a line is covered if either side covers it."""
+        """Union semantics: a line is covered if either side covers it, a branch if either
+        side took it."""
         for line, hits in other.lines.items():
             self.lines[line] = self.lines.get(line, 0) + hits
-        for line, (cov, tot) in other.branches.items():
-            mine = self.branches.get(line)
-            self.branches[line] = (max(mine[0], cov), max(mine[1], tot)) if mine else (cov, tot)
+        for line, counts in other.branches.items():
+            add_branch(self, line, counts, other.branch_missing.get(line))
         known = {(f[0], f[1]) for f in self.functions}
         for fn in other.functions:
             if (fn[0], fn[1]) not in known:
                 self.functions.append(fn)
+
+
+def _known_missing(counts: tuple[int, int], missing: frozenset[str] | None) -> frozenset[str] | None:
+    """The branches of a line not taken, when the report said which (an id per branch not
+    taken), or when it took them all; None when only the counts are known."""
+    if missing is not None and len(missing) == counts[1] - counts[0]:
+        return missing
+    return frozenset() if counts[0] >= counts[1] else None
+
+
+def union_branch(
+    a: tuple[int, int], a_missing: frozenset[str] | None, b: tuple[int, int], b_missing: frozenset[str] | None
+) -> tuple[tuple[int, int], frozenset[str] | None]:
+    """The branches of one line in two reports (two shards, two formats): (covered, total) and
+    the ids not taken. When both name the branches they did not take, a branch is taken if
+    either took it: shard 1 took `if`, shard 2 `else`, the line is 2/2. Otherwise only counts
+    are known (JaCoCo, Cobertura, numbered LCOV branches) and the larger ones stand."""
+    ma, mb = _known_missing(a, a_missing), _known_missing(b, b_missing)
+    if a[1] == b[1] and ma is not None and mb is not None:
+        missing = ma & mb
+        return (a[1] - len(missing), a[1]), missing or None
+    counts = (max(a[0], b[0]), max(a[1], b[1]))
+    for side, known in ((a, ma), (b, mb)):
+        if side == counts and known:
+            return counts, known
+    return counts, None
+
+
+def add_branch(fc: FileCoverage, line: int, counts: tuple[int, int], missing: frozenset[str] | None = None) -> None:
+    """Record a line's branches in `fc`, as the union with what it holds (union_branch)."""
+    old = fc.branches.get(line)
+    if old is None:
+        fc.branches[line] = counts
+        known = _known_missing(counts, missing)
+        if known:
+            fc.branch_missing[line] = known
+        return
+    fc.branches[line], known = union_branch(old, fc.branch_missing.get(line), counts, missing)
+    if known:
+        fc.branch_missing[line] = known
+    else:
+        fc.branch_missing.pop(line, None)
 
 
 _ZERO_LT = (0).__lt__  # hits > 0

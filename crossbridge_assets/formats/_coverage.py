@@ -12,8 +12,13 @@ from operator import countOf, itemgetter
 from typing import Iterable
 
 from crossbridge_assets.formats._common import json_head_events
-from crossbridge_assets.formats._paths import normalize_source_path, package_path_owners, using_source_roots
-from crossbridge_assets.model import CoverageTotals, FileCoverage
+from crossbridge_assets.formats._paths import (
+    is_windows_path,
+    normalize_source_path,
+    package_path_owners,
+    using_source_roots,
+)
+from crossbridge_assets.model import CoverageTotals, FileCoverage, add_branch
 
 # Hit counts go to a BIGINT column; c8 writes -1 as an unsigned 64-bit number (a covered line).
 MAX_HITS = 2**63 - 1
@@ -34,9 +39,22 @@ class FileTable:
 
     def __init__(self) -> None:
         self.files: dict[str, FileCoverage] = {}
+        # Windows paths by their case-folded spelling -> the first spelling met: Windows does
+        # not tell 'src\\Cart.js' from 'src\\cart.js', and c8 there lists one file under both
+        # (the second record empty) when V8 and node spell its path differently.
+        self._folded: dict[str, str] = {}
+
+    def key(self, raw_path: str) -> str:
+        """The path a record of `raw_path` is filed under: normalized, and for a Windows path
+        the first spelling met of it in any case. Passes that count a report's records ahead
+        (one FileTable each, in file order) name files as its reading pass does."""
+        path = normalize_source_path(raw_path)
+        if path not in self.files and is_windows_path(raw_path):
+            path = self._folded.setdefault(path.casefold(), path)
+        return path
 
     def get(self, raw_path: str) -> FileCoverage:
-        path = normalize_source_path(raw_path)
+        path = self.key(raw_path)
         fc = self.files.get(path)
         if fc is None:
             fc = self.files[path] = FileCoverage(path=path, source_path=raw_path)
@@ -52,9 +70,10 @@ class FileTable:
             fc.lines[number] = min(old + hits, MAX_HITS) if add else max(old, hits)
 
     @staticmethod
-    def branch(fc: FileCoverage, number: int, covered: int, total: int) -> None:
-        old = fc.branches.get(number)
-        fc.branches[number] = (max(old[0], covered), max(old[1], total)) if old else (covered, total)
+    def branch(fc: FileCoverage, number: int, covered: int, total: int, missing: frozenset[str] | None = None) -> None:
+        """Record a line's branches (and the ids of those not taken, when the report names
+        them); a repeat is the union (model.union_branch)."""
+        add_branch(fc, number, (covered, total), missing)
 
     @staticmethod
     def function(fc: FileCoverage, name: str, line: int | None, hits: int, add: bool = False) -> None:
@@ -221,9 +240,11 @@ def merge_coverage(
     """Union of several reports (shards, or formats of the same code) keyed by normalized path.
 
     A line is valid if any report lists it and covered if any report covers it (hits add up);
-    a line's branches keep the larger covered and total counts (reports say how many branches
-    were taken, not which). Inputs are not modified. With roots or prefixes given, paths are
-    normalized again so that reports written on different machines line up; streams not read
+    a branch is taken if any report took it, where the reports name their branches (coverage.py,
+    in each of its formats); otherwise a line's branches keep the larger covered and total
+    counts (those reports say how many branches were taken, not which). Inputs are not
+    modified. With roots or prefixes given, paths are normalized again so that reports written
+    on different machines line up; streams not read
     yet are read with the roots in effect, so that a format's own path handling sees them too
     (a Cobertura <source> outside every known workspace is only joined when a root covers it).
     A JaCoCo path (com/ex/A.java) joins the one path another report gives the file under a JVM

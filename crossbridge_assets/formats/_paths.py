@@ -182,6 +182,15 @@ def normalize_source_path(
     return p
 
 
+_WINDOWS = re.compile(r"^(?:file:///?)?[A-Za-z]:[\\/]|\\")
+
+
+def is_windows_path(raw: str) -> bool:
+    """A path as a Windows tool wrote it ('C:\\x', 'src\\x.js', 'file:///C:/x'): one whose
+    case does not tell files apart."""
+    return bool(_WINDOWS.search(raw))
+
+
 def is_absolute(path: str) -> bool:
     """'/x' or 'C:/x' (after normalization): a path outside any known workspace."""
     return path.startswith("/") or bool(_DRIVE.match(path))

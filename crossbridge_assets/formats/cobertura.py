@@ -167,8 +167,9 @@ def _scan(path: Path, info: ReportInfo, table: FileTable, done: set[str]) -> Ite
                 if left is None and counts is not None:
                     # Every <source> has been read (none follows a class, or there are no counts).
                     left = {}
+                    names = FileTable()  # files named as table names them
                     for filename, n in counts.items():
-                        name = normalize_source_path(sources.file_for(filename))
+                        name = names.key(sources.file_for(filename))
                         left[name] = left.get(name, 0) + n
                 current, fc = elem, _class_file(path, elem, sources, table, done)
                 if fc is None:  # cannot be, when the counts are right: rather no record than a wrong one
@@ -249,12 +250,14 @@ class _ClassLines:
 
     def finish(self) -> None:
         if not self.own and self.methods.lines:
-            _merge_lines(self.fc, self.methods.lines.items(), self.methods.branches.items())
+            methods = self.methods
+            _merge_lines(self.fc, methods.lines.items(),
+                         ((n, (*counts, methods.branch_missing.get(n))) for n, counts in methods.branches.items()))
 
 
 def _merge_lines(fc: FileCoverage, lines, branches) -> None:
-    """(number, hits) and (number, (covered, total)) pairs into a record: a line met twice keeps
-    its larger count, a branch line its larger counts."""
+    """(number, hits) and (number, (covered, total[, ids not taken])) pairs into a record: a
+    line met twice keeps its larger count, a branch line the union of its branches."""
     old_lines = fc.lines
     for number, hits in lines:
         old = old_lines.get(number)
@@ -292,6 +295,7 @@ def _add_lines(fc: FileCoverage, elems) -> bool:
         # Two lists of the attributes, in the spellings tools write, cost less than a
         # lookup of each.
         names = line.keys()
+        missing = None
         if names == _PLAIN:
             number_text, hits_text = line.values()
             branch = condition = None
@@ -301,6 +305,7 @@ def _add_lines(fc: FileCoverage, elems) -> bool:
             get = line.get
             number_text, hits_text, branch = get("number"), get("hits"), get("branch")
             condition = get("condition-coverage")
+            missing = get("missing-branches")
         try:
             number, hits = int(number_text), int(hits_text)
         except (TypeError, ValueError):
@@ -319,10 +324,21 @@ def _add_lines(fc: FileCoverage, elems) -> bool:
                 counts = _CONDITIONS.get(condition)
                 if counts is None:
                     counts = _condition_counts(condition)
-                if counts:
+                if counts and missing:
+                    FileTable.branch(fc, number, *counts, _missing_ids(missing))
+                elif counts:
                     old = branches.get(number)
-                    branches[number] = (max(old[0], counts[0]), max(old[1], counts[1])) if old else counts
+                    if old is None:
+                        branches[number] = counts
+                    else:
+                        FileTable.branch(fc, number, *counts)
     return found
+
+
+def _missing_ids(text: str) -> frozenset[str]:
+    """coverage.py's missing-branches ('5,exit'): the destinations of the branches not taken,
+    as its JSON report (and its LCOV's 'jump to line 5') names them."""
+    return frozenset(part.strip() for part in text.split(",") if part.strip())
 
 
 def _class_file(path: Path, elem, sources: _Sources, table: FileTable, done: set[str]) -> FileCoverage | None:
@@ -332,7 +348,7 @@ def _class_file(path: Path, elem, sources: _Sources, table: FileTable, done: set
     if not filename:
         raise FormatError(path, f"<class> without a filename (line {elem.sourceline})")
     joined = sources.file_for(filename)
-    if done and normalize_source_path(joined) in done:
+    if done and table.key(joined) in done:
         return None
     fc = table.get(joined)
     if fc.source_path != filename:
@@ -404,7 +420,7 @@ def _scan_lines(path: Path, info: ReportInfo, table: FileTable, done: set[str]) 
                     hits = clamp_hits(hits)
                 branch = get("branch")
                 condition = get("condition-coverage") if branch and branch.lower() == "true" else None
-                into.append((number, hits, condition))
+                into.append((number, hits, condition, get("missing-branches") if condition else None))
             elem.clear(keep_tail=False)
         elif tag == "class":
             fc = _class_file(path, elem, sources, table, done)
@@ -413,8 +429,9 @@ def _scan_lines(path: Path, info: ReportInfo, table: FileTable, done: set[str]) 
                 taken = pending or pending_methods
                 _merge_lines(
                     fc,
-                    ((number, hits) for number, hits, _ in taken),
-                    ((number, counts) for number, _, condition in taken
+                    ((number, hits) for number, hits, _, _ in taken),
+                    ((number, (*counts, _missing_ids(missing) if missing else None))
+                     for number, _, condition, missing in taken
                      if condition and (counts := _condition_counts(condition))),
                 )
             pending.clear()

@@ -65,16 +65,19 @@ def _file(name: str, obj: dict, table: FileTable, stream: CoverageStream) -> Fil
     for n in _lines(obj.get("executed_lines")):
         if n not in excluded:
             fc.lines[n] = 1  # coverage.py records whether a line ran, not how often
-    arcs: dict[int, list[int]] = {}
+    arcs: dict[int, list] = {}
     for key, taken in (("executed_branches", 1), ("missing_branches", 0)):
         for arc in array(obj.get(key), key):
             if isinstance(arc, list) and len(arc) == 2 and to_int(arc[0]) is not None:
-                pair = arcs.setdefault(to_int(arc[0]), [0, 0])
+                pair = arcs.setdefault(to_int(arc[0]), [0, 0, set()])
                 pair[0] += taken
                 pair[1] += 1
-    for line, (covered, total) in arcs.items():
+                if not taken:  # named by its destination, as the XML report's missing-branches
+                    dest = to_int(arc[1])
+                    pair[2].add(str(dest) if dest is not None and dest > 0 else "exit")
+    for line, (covered, total, missing) in arcs.items():
         if line > 0:
-            table.branch(fc, line, covered, total)
+            table.branch(fc, line, covered, total, frozenset(missing))
     functions = obj.get("functions")
     if isinstance(functions, dict):
         for fname, region in functions.items():

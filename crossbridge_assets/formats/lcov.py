@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from itertools import chain, compress, repeat
-from operator import itemgetter
+from operator import itemgetter, not_
 from pathlib import Path
 from typing import Iterator
 
@@ -23,7 +23,6 @@ from orjson import loads
 from crossbridge_assets.formats import FormatError, FormatSpec, Sniff
 from crossbridge_assets.formats._common import to_int
 from crossbridge_assets.formats._coverage import MAX_HITS, FileTable, clamp_hits
-from crossbridge_assets.formats._paths import normalize_source_path
 from crossbridge_assets.model import KIND_COVERAGE, CoverageStream, FileCoverage, ReportInfo
 
 FORMAT = "lcov"
@@ -110,6 +109,7 @@ def _record_counts(path: Path) -> dict[str, int] | None:
     'SF:' (every SF record holds it; a line holding it otherwise is read as the parse reads it
     and not counted); None when a line too long for an LCOV record stops the scan."""
     counts: dict[str, int] = {}
+    names = FileTable()  # files named as the reading pass names them
     try:
         fh = open(path, "rb")
     except OSError as exc:
@@ -135,7 +135,7 @@ def _record_counts(path: Path) -> dict[str, int] | None:
                 stop = end if stop < 0 else stop
                 name = _source_file(buf[start:stop].decode("utf-8", "replace"), first=not (offset or start))
                 if name:
-                    name = normalize_source_path(name)
+                    name = names.key(name)
                     counts[name] = counts.get(name, 0) + 1
                 pos = buf.find(b"SF:", stop, end)
             if not chunk:
@@ -150,6 +150,7 @@ def _branch_ids(path: Path, files: set[str]) -> dict[str, dict[tuple[int, int | 
     it, and taken when any record took it. Read from a file the main pass has already accepted,
     with its spellings (universal newlines, '-' for never taken, ids as _branch_id gives them)."""
     ids: dict[str, dict[tuple[int, int | str, int | str], int]] = {name: {} for name in files}
+    names = FileTable()  # files named as the reading pass names them
     current = None
     with open(path, encoding="utf-8-sig", errors="replace") as fh:
         for raw in fh:
@@ -162,8 +163,38 @@ def _branch_ids(path: Path, files: set[str]) -> dict[str, dict[tuple[int, int | 
                     k = (to_int(parts[0]), _branch_id(parts[1].strip()), _branch_id(parts[2].strip()))
                     current[k] = current.get(k, 0) + taken
             elif line.startswith("SF:"):
-                current = ids.get(normalize_source_path(line[3:].strip()))
+                current = ids.get(names.key(line[3:].strip()))
     return ids
+
+
+# coverage.py's LCOV names a branch by what it does ('jump to line 5', 'return from function
+# 'f'', 'exit the module'): its XML and JSON reports name the same branch by its destination
+# ('5', 'exit'). Those names let shards of one run add up branch by branch. Numbered branches
+# (gcc, istanbul) are not named: c8 numbers the branches V8 happened to report in that run.
+_COVERAGEPY_JUMP = re.compile(r"jump to line (\d+)$")
+_COVERAGEPY_EXIT = re.compile(r"(?:jump to the function exit|return from function .*|exit the module|exit class .*)$")
+
+
+def _branch_name(branch: int | str) -> str | None:
+    """The destination coverage.py names a BRDA branch by, or None for any other branch."""
+    if isinstance(branch, str):
+        m = _COVERAGEPY_JUMP.match(branch)
+        if m:
+            return m.group(1)
+        if _COVERAGEPY_EXIT.match(branch):
+            return "exit"
+    return None
+
+
+def _note_missing(fc: FileCoverage, taken: dict[tuple[int, int | str, int | str], int]) -> None:
+    """The names of the branches no record took, per line, where coverage.py named them all
+    (FileCoverage.branch_missing)."""
+    missing: dict[int, set[str | None]] = {}
+    for number, _block, branch in compress(taken, map(not_, taken.values())):
+        missing.setdefault(number, set()).add(_branch_name(branch))
+    for number, names in missing.items():
+        if None not in names:
+            fc.branch_missing[number] = frozenset(names)
 
 
 def _files(path: Path, info: ReportInfo) -> Iterator[FileCoverage]:
@@ -224,6 +255,7 @@ def _files(path: Path, info: ReportInfo) -> Iterator[FileCoverage]:
         valid = Counter(numbers)  # per line, in the order first met
         covered = Counter(compress(numbers, takens))  # taken sums are never negative
         fc.branches.update(zip(valid, zip(map(covered.get, valid, repeat(0)), valid.values())))
+        _note_missing(fc, branch_seen)
         branch_seen.clear()
 
     try:
@@ -464,6 +496,8 @@ def _files(path: Path, info: ReportInfo) -> Iterator[FileCoverage]:
             valid = Counter(map(itemgetter(0), ids))
             covered = Counter(k[0] for k, taken in ids.items() if taken)
             table.files[name].branches = {number: (covered.get(number, 0), total) for number, total in valid.items()}
+            table.files[name].branch_missing = {}
+            _note_missing(table.files[name], ids)
     declared: dict[str, int] = {}
     # The distinct files: those given out already and those still held.
     if records > len(table.files) + len(done):  # a file listed in several records

@@ -10,6 +10,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Iterable
+from urllib.parse import quote, unquote
 
 from sqlalchemy import Engine, and_, delete, func, insert, literal, or_, select
 
@@ -52,22 +53,37 @@ R, CF, CL, TM, CR = (
 # ---------------------------------------------------------------------------- encoding
 
 
-def encode_branches(branches: dict[int, tuple[int, int]]) -> str | None:
-    """{9: (2, 2), 17: (1, 2)} -> '9:2/2,17:1/2'."""
+def encode_branches(branches: dict[int, tuple[int, int]], missing: dict[int, frozenset[str]] | None = None) -> str | None:
+    """{9: (2, 2), 17: (1, 2)} -> '9:2/2,17:1/2'; with the ids of the branches not taken
+    ({17: {'exit'}}): '17:1/2[exit]' (ids percent-encoded, ';' between them)."""
     if not branches:
         return None
-    return ",".join(f"{n}:{c}/{t}" for n, (c, t) in sorted(branches.items()))
+    missing = missing or {}
+    out = []
+    for n, (c, t) in sorted(branches.items()):
+        ids = missing.get(n)
+        out.append(f"{n}:{c}/{t}" + ("[" + ";".join(quote(i, safe="") for i in sorted(ids)) + "]" if ids else ""))
+    return ",".join(out)
 
 
 def decode_branches(text: str | None) -> dict[int, tuple[int, int]]:
+    return decode_branch_ids(text)[0]
+
+
+def decode_branch_ids(text: str | None) -> tuple[dict[int, tuple[int, int]], dict[int, frozenset[str]]]:
+    """encode_branches back: the counts, and the ids of branches not taken where stored."""
     out: dict[int, tuple[int, int]] = {}
+    missing: dict[int, frozenset[str]] = {}
     if not text:
-        return out
+        return out, missing
     for part in text.split(","):
+        part, _, ids = part.partition("[")
         line, _, counts = part.partition(":")
         covered, _, total = counts.partition("/")
         out[int(line)] = (int(covered), int(total))
-    return out
+        if ids:
+            missing[int(line)] = frozenset(unquote(i) for i in ids.rstrip("]").split(";"))
+    return out, missing
 
 
 def file_record(path: str, covered: str, uncovered: str, branches: str | None, functions: str | None) -> FileCoverage:
@@ -75,7 +91,8 @@ def file_record(path: str, covered: str, uncovered: str, branches: str | None, f
     lines = dict.fromkeys(decode_ranges(uncovered), 0)
     lines.update(dict.fromkeys(decode_ranges(covered), 1))
     fns = [tuple(f) for f in json.loads(functions)] if functions else []
-    return FileCoverage(path=path, lines=lines, branches=decode_branches(branches), functions=fns)
+    counts, missing = decode_branch_ids(branches)
+    return FileCoverage(path=path, lines=lines, branches=counts, functions=fns, branch_missing=missing)
 
 
 def _pct(covered: int, valid: int) -> float | None:
@@ -162,33 +179,55 @@ def load_coverage(engine: Engine, report, stream: CoverageStream, test: str | No
                 partition=report.partition,
             )
 
+        def line_row(fc: FileCoverage, covered: list[int]) -> dict:
+            return dict(
+                report_sha256=sha,
+                path=fc.path,
+                covered=encode_ranges(covered),
+                uncovered=encode_ranges(n for n, h in fc.lines.items() if h <= 0),
+                branches=encode_branches(fc.branches, fc.branch_missing),
+                functions=json.dumps(fc.functions) if fc.functions else None,
+            )
+
         seen: set[str] = set()
+        # Two records of one file in one report (c8 on Windows lists a file twice, in two cases;
+        # formats that give each record out as read cannot union them): their union, stored
+        # once the stream has gone by, in place of the first.
+        again: dict[str, FileCoverage] = {}
         for fc in stream:
-            if fc.path in seen:  # two spellings of one file in one report: a format already unions them
-                continue
-            seen.add(fc.path)
             _check_lines(report, fc.path, fc.lines)
             _check_lines(report, fc.path, fc.branches, " (branches)")
+            if fc.path in seen:
+                again.setdefault(fc.path, FileCoverage(path=fc.path)).merge(fc)
+                continue
+            seen.add(fc.path)
             own = CoverageTotals()
             own.add(fc)
             # coverage.py JSON: the summary is the count, the line lists may hold non-statements.
             counts = stream.file_totals.get(fc.path) if stream.prefer_declared else None
             files.append(file_row(fc.path, counts or own, True))
             covered = [n for n, h in fc.lines.items() if h > 0]
-            lines.append(
-                dict(
-                    report_sha256=sha,
-                    path=fc.path,
-                    covered=encode_ranges(covered),
-                    uncovered=encode_ranges(n for n, h in fc.lines.items() if h <= 0),
-                    branches=encode_branches(fc.branches),
-                    functions=json.dumps(fc.functions) if fc.functions else None,
-                )
-            )
+            lines.append(line_row(fc, covered))
             if test and covered:
                 per_test[fc.path] = set(covered)
             if len(files) >= CHUNK:
                 flush()
+        flush()
+        for path, extra in again.items():
+            cond = and_(CL.c.report_sha256 == sha, CL.c.path == path)
+            first = conn.execute(select(CL.c.covered, CL.c.uncovered, CL.c.branches, CL.c.functions).where(cond)).one()
+            fc = file_record(path, *first)
+            fc.merge(extra)
+            for table in (CF, CL):
+                conn.execute(delete(table).where(table.c.report_sha256 == sha, table.c.path == path))
+            ranked[:] = [entry for entry in ranked if entry[2] != path]
+            own = CoverageTotals()
+            own.add(fc)
+            files.append(file_row(path, own, True))
+            covered = [n for n, h in fc.lines.items() if h > 0]
+            lines.append(line_row(fc, covered))
+            if test and covered:
+                per_test[path] = set(covered)
         # Reports of counts only (Istanbul's coverage-summary.json) have files but no lines.
         for path, counts in stream.file_totals.items():
             if path not in seen:
@@ -212,6 +251,11 @@ def load_coverage(engine: Engine, report, stream: CoverageStream, test: str | No
         summary.tests = len(tests)
 
         summary.totals = stream.effective_totals
+        if again and not stream.prefer_declared:  # the stream counted each record of a file
+            summary.totals = CoverageTotals(*conn.execute(select(
+                func.count(), func.coalesce(func.sum(CF.c.lines_valid), 0), func.coalesce(func.sum(CF.c.lines_covered), 0),
+                func.coalesce(func.sum(CF.c.branches_valid), 0), func.coalesce(func.sum(CF.c.branches_covered), 0),
+            ).where(CF.c.report_sha256 == sha, CF.c.has_lines.is_(True))).one())
         summary.warnings = list(stream.info.warnings)
         mark_loaded(conn, report, stream.info, summary.totals.as_dict(), summary.warnings)
     summary.least_covered = [

@@ -255,7 +255,8 @@ def _files(path: Path, info: ReportInfo) -> Iterator[FileCoverage]:
         valid = Counter(numbers)  # per line, in the order first met
         covered = Counter(compress(numbers, takens))  # taken sums are never negative
         fc.branches.update(zip(valid, zip(map(covered.get, valid, repeat(0)), valid.values())))
-        _note_missing(fc, branch_seen)
+        if columns is None:  # a bulk run's ids are numbers, which name no branch
+            _note_missing(fc, branch_seen)
         branch_seen.clear()
 
     try:

@@ -180,8 +180,8 @@ def test_declared_totals_disagreement_is_a_warning(corpus_dir):
 
 
 # ---------------------------------------------------------------------------- JUnit: reruns, suite errors, not-run statuses
-# Hand-made fixtures in fixtures/junit, each in the shape its tool writes (the comment at the top
-# of each file names the writer it copies).
+# Fixtures in fixtures/junit: the real tools' output (regenerate.sh there), or hand-made in the
+# shape its tool writes (the comment at the top of each such file names the writer it copies).
 
 
 def _open(path: Path):
@@ -271,18 +271,17 @@ def test_flaky_error_then_pass_is_flaky_and_counts_as_passed(tmp_path):
 
 
 def test_suite_error_without_testcases_is_one_errored_test():
-    """Ant's formatter when the class cannot be set up: <error> straight under <testsuite>."""
+    """Ant's formatter when the class cannot be loaded: <error> straight under <testsuite>."""
     stream, cases = _open(JUNIT / "ant-suite-error.xml")
     assert _ids(cases) == [("com.acme.billing.InvoiceExporterTest", "(suite error)", None, ERROR)]
     (crash,) = cases
     assert crash.framework == "junit"
     assert crash.identity == identity_of("junit", "com.acme.billing.InvoiceExporterTest", "(suite error)", None)
     assert [(a.status, a.message, a.failure_type) for a in crash.attempts] == [
-        (ERROR, "Could not initialize class com.acme.billing.PdfRenderer", "java.lang.NoClassDefFoundError"),
+        (ERROR, "com/acme/billing/PdfFixture", "java.lang.NoClassDefFoundError"),
     ]
-    assert crash.final.stack_trace == (
-        "java.lang.NoClassDefFoundError: Could not initialize class com.acme.billing.PdfRenderer\n"
-        "\tat com.acme.billing.InvoiceExporterTest.<clinit>(InvoiceExporterTest.java:19)\n"
+    assert crash.final.stack_trace.startswith(
+        "java.lang.NoClassDefFoundError: com/acme/billing/PdfFixture\n\tat java.base/java.lang.ClassLoader.defineClass1"
     )
     assert not crash.flaky
     assert stream.totals.as_dict() == {"tests": 1, "passed": 0, "failures": 0, "errors": 1, "skipped": 0}
@@ -401,9 +400,9 @@ def test_googletest_disabled_and_skipped_tests():
     by_name = {c.name: c for c in cases}
     disabled = by_name["DISABLED_ResizesWhenFull"]
     assert [(a.status, a.message, a.stack_trace) for a in disabled.attempts] == [(SKIPPED, None, None)]
-    assert (disabled.file, disabled.line, disabled.duration) == ("/src/queue_test.cc", 40, 0.0)
-    assert by_name["Fits/1"].final.message == "/src/buffer_test.cc:14\nneeds huge pages"
-    assert by_name["DequeueWorks"].final.message.startswith("/src/queue_test.cc:33\nExpected equality of these values:")
+    assert (disabled.file, disabled.line, disabled.duration) == ("/src/queue_test.cc", 28, 0.0)
+    assert by_name["Fits/1"].final.message == "/src/queue_test.cc:32\nneeds huge pages"
+    assert by_name["DequeueWorks"].final.message.startswith("/src/queue_test.cc:25\nExpected equality of these values:")
     assert not any(c.flaky for c in cases)
     assert stream.totals.as_dict() == {"tests": 5, "passed": 2, "failures": 1, "errors": 0, "skipped": 2}
 
@@ -419,8 +418,8 @@ def test_ctest_disabled_and_not_run_tests():
     by_name = {c.name: c for c in cases}
     assert [(a.status, a.message) for a in by_name["gpu_render"].attempts] == [(SKIPPED, None)]
     assert by_name["net_fetch"].final.message == "Fixture dependency failed"
-    assert by_name["math_div"].final.message == "Failed"
-    assert by_name["math_add"].properties == {"cmake_labels": "unit;fast"}
+    assert by_name["math_div"].final.message == ""  # CTest 3.25 writes message=""
+    assert by_name["math_add"].properties == {}  # CTest 3.25 writes no labels
     assert by_name["math_add"].final.stdout == "All tests passed (4 assertions in 1 test case)\n"
     assert stream.totals.as_dict() == {"tests": 4, "passed": 1, "failures": 1, "errors": 0, "skipped": 2}
 

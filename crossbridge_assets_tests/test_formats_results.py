@@ -413,7 +413,8 @@ def test_ctest_disabled_and_not_run_tests():
         ("math_add", "math_add", None, PASSED),  # status="run"
         ("math_div", "math_div", None, FAILED),  # status="fail" with <failure>
         ("gpu_render", "gpu_render", None, SKIPPED),  # status="disabled", no child
-        ("net_fetch", "net_fetch", None, SKIPPED),  # status="notrun" with <skipped>
+        ("gpu_probe", "gpu_probe", None, SKIPPED),  # status="notrun", <skipped> SKIP_RETURN_CODE=77
+        ("net_fetch", "net_fetch", None, ERROR),  # status="notrun", <skipped>: CTest's summary says failed
     ]
     by_name = {c.name: c for c in cases}
     assert [(a.status, a.message) for a in by_name["gpu_render"].attempts] == [(SKIPPED, None)]
@@ -421,7 +422,7 @@ def test_ctest_disabled_and_not_run_tests():
     assert by_name["math_div"].final.message == ""  # CTest 3.25 writes message=""
     assert by_name["math_add"].properties == {}  # CTest 3.25 writes no labels
     assert by_name["math_add"].final.stdout == "All tests passed (4 assertions in 1 test case)\n"
-    assert stream.totals.as_dict() == {"tests": 4, "passed": 1, "failures": 1, "errors": 0, "skipped": 2}
+    assert stream.totals.as_dict() == {"tests": 5, "passed": 1, "failures": 1, "errors": 1, "skipped": 2}
 
 
 @pytest.mark.parametrize(
@@ -459,7 +460,7 @@ def test_status_attribute_of_a_testcase(tmp_path, status, child, expected):
         ("surefire-rerun-errors.xml", {"tests": 3, "passed": 1, "failures": 0, "errors": 2, "skipped": 0}),
         ("ant-suite-error.xml", {"tests": 1, "passed": 0, "failures": 0, "errors": 1, "skipped": 0}),
         ("googletest-disabled.xml", {"tests": 5, "passed": 2, "failures": 1, "errors": 0, "skipped": 2}),
-        ("ctest-junit.xml", {"tests": 4, "passed": 1, "failures": 1, "errors": 0, "skipped": 2}),
+        ("ctest-junit.xml", {"tests": 5, "passed": 1, "failures": 1, "errors": 1, "skipped": 2}),
     ],
 )
 def test_cli_parse_json_on_the_junit_dialect_fixtures(capsys, name, totals):

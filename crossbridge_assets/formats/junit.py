@@ -10,6 +10,9 @@ flaky*/rerun* children are extra attempts; a <testsuite> with a direct <error>/<
 One exception to "every testcase counts once": in pytest's files a testcase repeating a recent one
 is a pytest-rerunfailures rerun, an attempt of the same test (see _join_rerun), or the error of
 a teardown after a failed call, the same run (see _join_teardown).
+Where a tool's file says otherwise than the tool's own summary (a Catch2 [!mayfail] test that
+failed, CTest's tests that could not run, PHPUnit's risky tests...), the summary's word is taken:
+see _REREAD and _native_reread.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from typing import Callable, Iterator
 from lxml import etree
 
 from crossbridge_assets.formats import FormatSpec, Sniff
-from crossbridge_assets.formats._common import parse_timestamp, to_float, to_int
+from crossbridge_assets.formats._common import first_line, parse_timestamp, to_float, to_int
 from crossbridge_assets.formats._tags import extract_tags
 from crossbridge_assets.formats._xml import _LOCAL_NAMES, iterparse, local, text_of
 from crossbridge_assets.formats.cucumber import FRAMEWORK as CUCUMBER
@@ -174,9 +177,28 @@ def _declared(attrs: dict) -> dict[str, int]:
     return declared
 
 
+# A line go test prints for t.Error/t.Log/t.Skip ('    shop_test.go:20: discount = 5, want 10'),
+# or a panic's first.
+_GO_LOG_LINE = re.compile(r"^\s*([\w.-]+\.go:\d+: .*)$|^(panic: .*)$", re.M).search
+
+
+def _go_message(output: str) -> str | None:
+    """What go test printed for a test's failure or skip, as gotestsum and go-junit-report write it
+    (a fixed message="Failed", the test's whole output in the body; gotestsum 1.8 puts a skipped
+    test's output in its message): its first t.Error/t.Skip line or panic. None when it has none
+    (a parent test failing only because a subtest did)."""
+    found = _GO_LOG_LINE(output)
+    return (found.group(1) or found.group(2)) if found else None
+
+
 def _attempt(elem: etree._Element, status: str) -> Attempt:
     message = elem.get("message")
     body = text_of(elem)
+    if message == "Failed" and body:
+        message = _go_message(body) or message
+    elif message is not None and message.startswith("=== RUN"):
+        body = body or message  # the output stays, as the trace
+        message = _go_message(message) or first_line(message)
     a = Attempt(
         status=status,
         message=message if message is not None else (body.strip().splitlines()[0] if body and body.strip() else None),
@@ -367,13 +389,71 @@ def _playwright_outcome(case: TestCase) -> None:
 # Frameworks whose JUnit files say otherwise than their own reports: what each testcase read
 # from such a file goes through, and which declared total the cases it changes move out of and
 # into (the file counts them as it wrote them; the declared totals are kept as the content says).
-_REREAD: dict[str, tuple[Callable[[TestCase], None], tuple[str, str] | None]] = {
+_REREAD: dict[str, tuple[Callable[[TestCase], None], tuple[str, str | None] | None]] = {
     ROBOT: (_robot_merged, None),
     CUCUMBER: (_cucumber_outcome, ("failures", "skipped")),  # not run to the end
     TESTNG: (_testng_outcome, ("errors", "failures")),
     "mocha": (_mocha_outcome, ("failures", "errors")),  # failed hooks
     "playwright": (_playwright_outcome, ("errors", "failures")),
 }
+
+
+# Tools whose JUnit files are told apart by their shape rather than by a framework of their own
+# (their tests keep the identity "junit"), reread as _REREAD's are.
+
+# CTest's --output-junit (cmCTestTestHandler::WriteJUnitXML): the root's attributes in this order.
+_CTEST_KEYS = ("name", "tests", "failures", "disabled", "skipped", "hostname", "time", "timestamp")
+# The reasons CTest writes on a test it did not run because the test asked so; any other (a failed
+# fixture's setup, a missing executable or required file) is a test CTest lists as FAILED ("Not Run").
+_CTEST_SKIPS = ("SKIP_RETURN_CODE=", "SKIP_REGULAR_EXPRESSION_MATCHED")
+
+
+def _ctest_outcome(case: TestCase) -> None:
+    """CTest writes every test it did not run as status="notrun" with a <skipped> giving the reason,
+    and counts them all in skipped=; its own summary counts only the tests that skipped themselves
+    as not run, the others as failed: an error here (the test could not run)."""
+    final = case.attempts[-1]
+    if case.status == SKIPPED and final.message and not final.message.startswith(_CTEST_SKIPS):
+        case.status = final.status = ERROR
+
+
+def _catch2_outcome(case: TestCase) -> None:
+    """Catch2 writes an unexpected exception as an <error> without a message, its text after the
+    'FAILED:' heading every failure's text has: that text is the message."""
+    final = case.attempts[-1]
+    if final.message == "FAILED:" and final.stack_trace:
+        lines = [line.strip() for line in final.stack_trace.splitlines() if line.strip()]
+        if len(lines) > 1:
+            final.message = lines[1]
+
+
+_PHPUNIT_RISKY = "PHPUnit\\Framework\\RiskyTestError"
+
+
+def _phpunit_outcome(case: TestCase) -> None:
+    """PHPUnit (9) writes no message on a <failure>/<error>: the text starts with the test's name
+    ('CartTest::testTotal'), then the message, a blank line and where it failed. A risky test (no
+    assertion, output or buffers left open) it writes as an <error> of type RiskyTestError, which
+    its summary counts apart from errors and which fails no run: the test passed."""
+    final = case.attempts[-1]
+    trace = final.stack_trace
+    if trace and final.message and "::" in final.message:
+        header, _, rest = trace.strip().partition("\n")
+        if header == final.message:
+            message = rest.strip().split("\n\n", 1)[0].strip()
+            final.message = message or final.message
+    if case.status == ERROR and final.failure_type == _PHPUNIT_RISKY:
+        case.status = final.status = PASSED
+
+
+def _native_reread(root: etree._Element, first: etree._Element, dialect: Dialect | None):
+    if dialect is _phpunit_names:
+        return _phpunit_outcome, ("errors", None)  # risky tests
+    if local(root.tag) == "testsuite" and tuple(root.attrib) == _CTEST_KEYS:
+        return _ctest_outcome, ("skipped", "errors")
+    if first.get("hostname") == "tbd":  # Catch2's placeholder, written by every version
+        return _catch2_outcome, None
+    return None
 
 
 _DATA_SET = " with data set "
@@ -389,6 +469,15 @@ def _phpunit_names(raw_name: str, classname: str | None, elem: etree._Element):
     if found and method:
         return suite, method, f"[{data_set}]", None
     return (suite, *split_parameters(raw_name), None)
+
+
+# Catch2's JUnit reporter (2.x, 3.x) on a failed test tagged [!mayfail] or [!shouldfail]: a <skipped>
+# with this message before the <failure>/<error>.
+_CATCH2_MAY_FAIL = "TEST_CASE tagged with !mayfail"
+# Ant's XML formatter running JUnit 4 (through JUnit4TestAdapter): a failure of the class as a whole
+# (@BeforeClass, @AfterClass, @ClassRule) is a testcase of this class named after the test class.
+_ANT_CLASS_FAILURE = "junit.framework.TestSuite"
+_SUITE_ERROR = "(suite error)"
 
 
 def _case(elem: etree._Element, framework: str, dialect: Dialect | None) -> TestCase:
@@ -419,12 +508,16 @@ def _case(elem: etree._Element, framework: str, dialect: Dialect | None) -> Test
         else:
             suite = _suite_path(elem.getparent())
         name, params = split_parameters(raw_name)
+        if classname == _ANT_CLASS_FAILURE and raw_name:
+            # The class's own error, named as a suite-level <error> is (_suite_crash).
+            suite, name, params = normalize_suite(raw_name), _SUITE_ERROR, None
     else:
         suite, name, params, dialect_file = dialect(raw_name, classname, elem)
         file = file or dialect_file
     duration = _seconds(time)
 
     outcome_priority, status, outcome_elem = 3, PASSED, None
+    may_fail = False
     reruns: list[Attempt] = []
     properties: dict[str, str] = {}
     stdout = stderr = None
@@ -434,6 +527,8 @@ def _case(elem: etree._Element, framework: str, dialect: Dialect | None) -> Test
             tag = _LOCAL_NAMES.get(child.tag) or local(child.tag)
             child_status = _OUTCOME.get(tag)
             if child_status is not None:
+                if child_status == SKIPPED and child.get("message") == _CATCH2_MAY_FAIL:
+                    may_fail = True
                 if _PRIORITY[child_status] < outcome_priority:
                     outcome_priority, status, outcome_elem = _PRIORITY[child_status], child_status, child
             elif tag in _RERUN:
@@ -449,7 +544,14 @@ def _case(elem: etree._Element, framework: str, dialect: Dialect | None) -> Test
 
     if status == PASSED and status_attr and status_attr.lower() in _SKIP_STATUSES:
         status = SKIPPED
-    if outcome_elem is not None:
+    if may_fail and status in (FAILED, ERROR):
+        # Catch2's [!mayfail] (or [!shouldfail]) test that failed: "failed as expected", which its
+        # summary and the suite's failures= leave out. Its <skipped> says so; the failure stays the trace.
+        status = SKIPPED
+        final = _attempt(outcome_elem, status)
+        final.message = _CATCH2_MAY_FAIL
+        final.stdout, final.stdout_size, final.stderr, final.stderr_size = stdout, out_size, stderr, err_size
+    elif outcome_elem is not None:
         final = _attempt(outcome_elem, status)
         final.stdout, final.stdout_size, final.stderr, final.stderr_size = stdout, out_size, stderr, err_size
     else:
@@ -491,7 +593,7 @@ def _suite_crash(elem: etree._Element, framework: str) -> TestCase:
     status = ERROR
     attempt = _attempt(elem, status)
     suite = _suite_path(elem.getparent())
-    return TestCase(framework=framework, suite=suite, name="(suite error)", status=status, attempts=[attempt])
+    return TestCase(framework=framework, suite=suite, name=_SUITE_ERROR, status=status, attempts=[attempt])
 
 
 class _SuiteOutput:
@@ -615,6 +717,8 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
     repeated = 0
     number_repeats = False  # see _cucumber_messages_names
     reread = None  # see _REREAD
+    assertions_as_tests = False
+    class_failures = 0  # Ant's testcases for a class's own failure, which its tests= leaves out
     moved = 0  # cases whose status the reread changed
     held: dict[tuple[str, str, str | None], TestCase] | None = None  # pytest: see _RERUN_WINDOW
     reruns = 0
@@ -652,7 +756,9 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
                 framework, dialect = _dialect(root, first)
                 info.framework = framework
                 number_repeats = dialect is _cucumber_messages_names
-                reread = _REREAD.get(framework)
+                reread = _REREAD.get(framework) or _native_reread(root, first, dialect)
+                # Catch2's tests= counts assertions, not test cases: not a declared total.
+                assertions_as_tests = reread is not None and reread[0] is _catch2_outcome
                 if framework == "pytest":
                     held = {}
                 if info.started_at is None:
@@ -660,6 +766,8 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
 
         if tag == "testcase":
             case = _case(elem, framework, dialect)
+            if case.name == _SUITE_ERROR:
+                class_failures += 1
             if reread is not None:
                 status = case.status
                 reread[0](case)
@@ -767,7 +875,12 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
     if moved and reread[1] and reread[1][0] in info.declared:
         source, to = reread[1]
         info.declared[source] -= moved
-        info.declared[to] = info.declared.get(to, 0) + moved
+        if to is not None:  # else into passed, which no file declares
+            info.declared[to] = info.declared.get(to, 0) + moved
+    if assertions_as_tests:
+        info.declared.pop("tests", None)
+    if class_failures and "tests" in info.declared:
+        info.declared["tests"] += class_failures
     if repeated:
         info.warnings.append(
             f"{repeated} testcase(s) repeat an earlier one with the same suite and name "

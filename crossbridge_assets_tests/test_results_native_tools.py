@@ -1,6 +1,6 @@
 """Result readers against what the test tools of other languages wrote (fixtures/results/native/,
 written by regenerate-native.sh there with Debian bookworm's packages): googletest, Catch2, CTest,
-gotestsum, PHPUnit and Ant with JUnit 4. Each file's totals as the tool's own terminal
+gotestsum, PHPUnit, Ant with JUnit 4 and NUnit 2. Each file's totals as the tool's own terminal
 summary tells them (quoted above each test), and the tests, statuses and messages of its cases."""
 
 from __future__ import annotations
@@ -173,6 +173,26 @@ def test_ant_junit4_results_and_junitreport_aggregate():
         c.identity for c in _read("ant/TEST-com.acme.BrokenSetupTest.xml")[2]}
 
 
+# ---------------------------------------------------------------------------------- NUnit 2.6
+
+def test_nunit2_fixture_setup_failure_and_test_cases():
+    """'Tests run: 9, Errors: 1, Failures: 4, Inconclusive: 1 ... Not run: 1, Ignored: 1'; the
+    Explicit test is not in the file. A test failed by its fixture's TestFixtureSetUp gets the
+    fixture's exception as its trace."""
+    fmt, stream, cases = _read("nunit/TestResult.xml")
+    assert fmt == "nunit" and stream.info.warnings == []
+    assert stream.totals.as_dict() == {"tests": 10, "passed": 3, "failures": 4, "errors": 1, "skipped": 2}
+    got = _by_key(cases)
+    assert got[("Acme.Shop.CartTests", "Add", "(2,2,5)")] == (FAILED, "Expected: 5\n  But was:  4")
+    assert got[("Acme.Shop.CartTests", "SixFromThrees", None)] == (PASSED, None)
+    assert got[("Acme.Shop.CartTests", "Unsure", None)] == (SKIPPED, "no data yet")
+    assert "Slow" not in {c.name for c in cases}
+    reads = next(c for c in cases if c.name == "Reads")
+    assert (reads.status, reads.final.message) == (FAILED, "TestFixtureSetUp failed in BrokenSetupTests")
+    assert reads.final.stack_trace.startswith(
+        "SetUp : System.InvalidOperationException : cannot connect to the database\nat Acme.Shop.BrokenSetupTests.Connect ()")
+
+
 def test_cli_parse_json_totals_of_every_native_fixture(capsys):
     from crossbridge_assets.cli import main
 
@@ -183,6 +203,7 @@ def test_cli_parse_json_totals_of_every_native_fixture(capsys):
         "go/gotestsum.xml": (12, 3, 6, 0, 3),
         "php/phpunit.xml": (13, 5, 3, 2, 3),
         "ant/TESTS-TestSuites.xml": (6, 1, 1, 2, 2),
+        "nunit/TestResult.xml": (10, 3, 4, 1, 2),
     }
     for name, totals in expected.items():
         assert main(["parse", str(NATIVE / name), "--json"]) == 0

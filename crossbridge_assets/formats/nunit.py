@@ -156,6 +156,8 @@ def _case(elem: etree._Element, version: int, suite_stack: list[str], suites: li
         started = None
     name, params = split_call(display, method)
     extra = _children(elem)
+    if version == 2 and status in (FAILED, ERROR) and extra["trace"] is None:
+        extra["trace"] = _fixture_failure(elem)
     stdout, size = truncate_output(extra["output"])
     attempt = Attempt(
         status=status,
@@ -185,6 +187,21 @@ def _case(elem: etree._Element, version: int, suite_stack: list[str], suites: li
         properties=properties,
         tags=extract_tags(full, properties, [*extra["categories"], *categories]),
     )
+
+
+def _fixture_failure(elem: etree._Element) -> str | None:
+    """NUnit 2 fails every test of a fixture whose TestFixtureSetUp failed with only 'TestFixtureSetUp
+    failed in <fixture>': the exception is the fixture's own <failure>, which comes before its
+    <results> (so it is read by now). Its message and trace are the test's trace."""
+    results = elem.getparent()
+    suite = results.getparent() if results is not None else None
+    if suite is None or local(suite.tag) != "test-suite":
+        return None
+    failure = next((c for c in suite if local(c.tag) == "failure"), None)
+    if failure is None:
+        return None
+    out = _children(suite)
+    return "\n".join(part for part in (out["message"], out["trace"]) if part) or None
 
 
 def _declared2(attrs: dict) -> dict[str, int]:

@@ -16,7 +16,10 @@ def to_float(value: object) -> float | None:
     if value is None or value == "" or isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
-        f = float(value)
+        try:
+            f = float(value)
+        except OverflowError:  # an integer beyond any float: JSON parsers give 400 digits as an int
+            return None
     else:
         text = str(value).strip()
         if "," in text:
@@ -31,6 +34,27 @@ def to_float(value: object) -> float | None:
 def to_int(value: object) -> int | None:
     f = to_float(value)
     return int(f) if f is not None else None
+
+
+# No test or run lasts a year: a longer time is junk (Jenkins' junit plugin clamps to a year
+# likewise), and it keeps sums of durations finite.
+MAX_SECONDS = 366 * 86400.0
+
+
+def to_seconds(value: object, unit: float = 1.0) -> float | None:
+    """A duration written in `unit`s of a second (1e-3: milliseconds) -> seconds. Junk, negative
+    times (a clock set back during the run) and times beyond a year -> None."""
+    f = to_float(value)
+    if f is None or f < 0:
+        return None
+    f *= unit
+    return f if f <= MAX_SECONDS else None
+
+
+def to_line(value: object) -> int | None:
+    """A source line number: a positive integer (one a 32-bit column holds), else None."""
+    n = to_int(value)
+    return n if n is not None and 0 < n < 2**31 else None
 
 
 # Zone names a time may end in, as Java's SimpleDateFormat 'z' writes them (TestNG 7's
@@ -99,20 +123,22 @@ def parse_clock_duration(value: object) -> float | None:
     if value is None or value == "":
         return None
     text = str(value).strip()
+    if text.startswith("-"):  # a negative TimeSpan: no time a test took
+        return None
     days = 0
     head, sep, rest = text.partition(":")
     if not sep:
-        return to_float(text)
+        return to_seconds(text)
     if "." in head:  # d.hh:mm:ss
         d, _, head = head.partition(".")
-        days = to_int(d) or 0
+        days = to_float(d) or 0.0
     parts = [head, *rest.split(":")]
     if len(parts) != 3:
         return None
     h, m, s = to_float(parts[0]), to_float(parts[1]), to_float(parts[2])
     if h is None or m is None or s is None:
         return None
-    return days * 86400 + h * 3600 + m * 60 + s
+    return to_seconds(days * 86400 + h * 3600 + m * 60 + s)
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")

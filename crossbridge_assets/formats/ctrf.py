@@ -21,6 +21,8 @@ from crossbridge_assets.formats._common import (
     strip_ansi,
     to_float,
     to_int,
+    to_line,
+    to_seconds,
 )
 from crossbridge_assets.formats._shape import ShapeError, array, obj, text, texts
 from crossbridge_assets.formats._tags import extract_tags
@@ -53,8 +55,7 @@ def _matches(s: Sniff) -> bool:
 
 
 def _ms(value: object) -> float | None:
-    f = to_float(value)
-    return f / 1000.0 if f is not None else None
+    return to_seconds(value, 1e-3)
 
 
 def _output(value: object, step: str) -> str | None:
@@ -135,7 +136,7 @@ def _case(test: dict, framework: str) -> TestCase:
         properties=properties,
         tags=extract_tags(name, properties, tags),
         file=file_path,
-        line=to_int(test.get("line")),
+        line=to_line(test.get("line")),
     )
 
 

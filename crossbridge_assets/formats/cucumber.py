@@ -18,7 +18,13 @@ from pathlib import Path
 from typing import Iterator
 
 from crossbridge_assets.formats import FormatError, FormatSpec, Sniff
-from crossbridge_assets.formats._common import first_line, json_items, parse_timestamp, to_float, to_int
+from crossbridge_assets.formats._common import (
+    first_line,
+    json_items,
+    parse_timestamp,
+    to_line,
+    to_seconds,
+)
 from crossbridge_assets.formats._shape import ShapeError, array, obj, opt_obj, text
 from crossbridge_assets.formats._tags import extract_tags
 from crossbridge_assets.model import (
@@ -50,7 +56,7 @@ def _matches(s: Sniff) -> bool:
 
 
 def _result(item: object, key: str | None = None, index: int = 0) -> tuple[str, float, str | None]:
-    """(status in lower case, duration in ns, error message) of a step or hook (`key`[`index`]
+    """(status in lower case, duration in seconds, error message) of a step or hook (`key`[`index`]
     of its element or step; a step's own steps are located by the caller)."""
     try:
         result = opt_obj(obj(item).get("result"), "result")
@@ -58,7 +64,7 @@ def _result(item: object, key: str | None = None, index: int = 0) -> tuple[str, 
         error = result.get("error_message")
         return (
             (status if isinstance(status, str) else text(status, "result.status") or "").lower(),
-            to_float(result.get("duration")) or 0.0,
+            to_seconds(result.get("duration"), 1e-9) or 0.0,
             error if error is None or isinstance(error, str) else text(error, "result.error_message"),
         )
     except ShapeError as exc:
@@ -111,16 +117,16 @@ def _case(feature: tuple[str, str | None, list[str]], scenario: dict, background
     items = [*((f"background {w}", r) for w, r in background), *_results(scenario)]
     status = PASSED
     failed_at = None
-    duration_ns = 0.0
+    seconds = 0.0
     for what, (state, duration, error) in items:
-        duration_ns += duration
+        seconds += duration
         if state == "failed":
             status = FAILED
             if failed_at is None:
                 failed_at = (what, error)
         elif state in NOT_RUN and status == PASSED:
             status = SKIPPED
-    attempt = Attempt(status=status, duration=duration_ns / 1e9 if items else None)
+    attempt = Attempt(status=status, duration=seconds if items else None)
     if failed_at is not None:
         what, error = failed_at
         attempt.message = f"{what} failed: {first_line(error) or 'no message'}"
@@ -147,7 +153,7 @@ def _case(feature: tuple[str, str | None, list[str]], scenario: dict, background
         attempts=[attempt],
         tags=extract_tags(name, None, [*feature_tags, *_tag_names(scenario.get("tags"))]),
         file=file,
-        line=to_int(scenario.get("line")),
+        line=to_line(scenario.get("line")),
     )
 
 

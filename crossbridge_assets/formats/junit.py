@@ -18,14 +18,13 @@ see _REREAD and _native_reread.
 from __future__ import annotations
 
 import re
-from math import isfinite
 from pathlib import Path
 from typing import Callable, Iterator
 
 from lxml import etree
 
 from crossbridge_assets.formats import FormatSpec, Sniff
-from crossbridge_assets.formats._common import first_line, parse_timestamp, to_float, to_int
+from crossbridge_assets.formats._common import MAX_SECONDS, first_line, parse_timestamp, to_int, to_line, to_seconds
 from crossbridge_assets.formats._tags import extract_tags
 from crossbridge_assets.formats._xml import _LOCAL_NAMES, iterparse, local, text_of
 from crossbridge_assets.formats.cucumber import FRAMEWORK as CUCUMBER
@@ -206,7 +205,7 @@ def _attempt(elem: etree._Element, status: str) -> Attempt:
         stack_trace=body,
     )
     if local(elem.tag) in _RERUN:
-        a.duration = to_float(elem.get("time"))
+        a.duration = to_seconds(elem.get("time"))
         for child in elem:
             tag = local(child.tag)
             if tag in ("stackTrace",):
@@ -221,14 +220,14 @@ def _attempt(elem: etree._Element, status: str) -> Attempt:
 
 
 def _seconds(text: str | None) -> float | None:
-    """to_float for an attribute, with the plain spelling ('0.013') parsed without detours."""
+    """to_seconds for an attribute, with the plain spelling ('0.013') parsed without detours."""
     if not text:
         return None
     try:
         f = float(text)
     except ValueError:
-        return to_float(text)  # decimal commas, thousands separators, junk
-    return f if isfinite(f) else None
+        return to_seconds(text)  # decimal commas, thousands separators, junk
+    return f if 0.0 <= f <= MAX_SECONDS else None  # NaN compares false
 
 
 # Every TestRail/Jira/Zephyr id contains one of these; most test names contain none, so the
@@ -584,7 +583,7 @@ def _case(elem: etree._Element, framework: str, dialect: Dialect | None) -> Test
         properties,
         extract_tags(raw_name, properties, None) if properties or _may_hold_id(raw_name) else [],
         file,
-        to_int(line) if line else None,
+        to_line(line) if line else None,
     )
 
 
@@ -745,7 +744,7 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
             root_name = attrs.get("name")
             info.name = root_name
             info.declared = _declared(attrs)
-            info.duration = to_float(attrs.get("time"))
+            info.duration = to_seconds(attrs.get("time"))
             info.started_at = parse_timestamp(attrs.get("timestamp"))
             sum_children = local(root.tag) == "testsuites" and not info.declared
             sum_time = local(root.tag) == "testsuites" and info.duration is None
@@ -840,7 +839,7 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
                 for key, value in _declared(elem.attrib).items():
                     info.declared[key] = info.declared.get(key, 0) + value
             if sum_time and elem.getparent() is root:
-                seconds = to_float(elem.get("time"))
+                seconds = to_seconds(elem.get("time"))
                 if seconds is not None:
                     info.duration = (info.duration or 0.0) + seconds
             elem.clear(keep_tail=False)

@@ -14,13 +14,7 @@ from pathlib import Path
 from typing import Iterator
 
 from crossbridge_assets.formats import FormatError, FormatSpec, Sniff
-from crossbridge_assets.formats._common import (
-    first_line,
-    json_items,
-    parse_timestamp,
-    to_float,
-    to_int,
-)
+from crossbridge_assets.formats._common import first_line, json_items, parse_timestamp, to_int, to_seconds
 from crossbridge_assets.formats._shape import ShapeError, array, obj, opt_obj, text
 from crossbridge_assets.formats._tags import extract_tags
 from crossbridge_assets.model import (
@@ -79,7 +73,7 @@ def _case(test: dict, titles: list[str], file: str | None, status: str | None = 
             properties["diff"] = str(err["diff"])
     attempt = Attempt(
         status=status,
-        duration=(to_float(test.get("duration")) or 0.0) / 1000.0 if test.get("duration") is not None else None,
+        duration=to_seconds(test.get("duration"), 1e-3),
         message=first_line(message),
         stack_trace=stack,
         failure_type=failure_type,
@@ -146,7 +140,7 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
                 value = obj(value, "stats")
                 info.started_at = parse_timestamp(value.get("start"))
                 if value.get("duration") is not None:
-                    info.duration = (to_float(value.get("duration")) or 0.0) / 1000.0
+                    info.duration = to_seconds(value.get("duration"), 1e-3)
                 tests = to_int(value.get("testsRegistered"))
                 hooks = to_int(value.get("other")) or 0  # failed hooks, not among its failures
                 info.declared = {

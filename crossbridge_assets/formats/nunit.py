@@ -22,8 +22,8 @@ from crossbridge_assets.formats._common import (
     parse_timestamp,
     rsplit_member,
     split_call,
-    to_float,
     to_int,
+    to_seconds,
 )
 from crossbridge_assets.formats._tags import extract_tags
 from crossbridge_assets.formats._xml import clear, iterparse, local, text_of
@@ -143,7 +143,7 @@ def _case(elem: etree._Element, version: int, suite_stack: list[str], suites: li
         classname = elem.get("classname")
         display = elem.get("name") or ""
         method = elem.get("methodname")
-        duration = to_float(elem.get("duration"))
+        duration = to_seconds(elem.get("duration"))
         started = parse_timestamp(elem.get("start-time"))
         if not classname:
             classname = full[: -len(display) - 1] if display and full.endswith("." + display) else ".".join(suite_stack)
@@ -152,7 +152,7 @@ def _case(elem: etree._Element, version: int, suite_stack: list[str], suites: li
         full = elem.get("name") or ""
         classname, display = rsplit_member(full)
         method = None
-        duration = to_float(elem.get("time"))
+        duration = to_seconds(elem.get("time"))
         started = None
     name, params = split_call(display, method)
     extra = _children(elem)
@@ -241,7 +241,7 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
                 version = 3
                 info.declared = _declared3(attrs)
                 info.started_at = parse_timestamp(attrs.get("start-time"))
-                info.duration = to_float(attrs.get("duration"))
+                info.duration = to_seconds(attrs.get("duration"))
                 info.properties["engine-version"] = attrs.get("engine-version") or ""
             elif tag == "test-results":
                 info.declared = _declared2(attrs)
@@ -252,7 +252,7 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
                 if info.name is None:
                     info.name = attrs.get("name")
                 if version == 2 and info.duration is None:
-                    info.duration = to_float(attrs.get("time"))
+                    info.duration = to_seconds(attrs.get("time"))
                 suite_stack.append(attrs.get("name") or "")
                 suites.append({"type": (attrs.get("type") or "").lower(), "description": attrs.get("description"),
                                "categories": [], "properties": {}})

@@ -21,8 +21,9 @@ from crossbridge_assets.formats._common import (
     json_items,
     parse_timestamp,
     strip_ansi,
-    to_float,
     to_int,
+    to_line,
+    to_seconds,
 )
 from crossbridge_assets.formats._shape import ShapeError, array, obj, opt_obj, text, texts
 from crossbridge_assets.formats._tags import extract_tags
@@ -94,7 +95,7 @@ def _attempt(result: dict, expected: str | None) -> Attempt:
     stack = _clean(text(error.get("stack"), "error.stack")) if error else None
     a = Attempt(
         status=status,
-        duration=(to_float(result.get("duration")) or 0.0) / 1000.0 if result.get("duration") is not None else None,
+        duration=to_seconds(result.get("duration"), 1e-3),
         message=first_line(message) if message else None,
         stack_trace=stack or message,
         started_at=parse_timestamp(result.get("startTime")),
@@ -125,7 +126,7 @@ def _walk(suite: dict, titles: list[str], file: str | None) -> Iterator[TestCase
             spec_file = text(spec.get("file"), "file") or file
             # What the spec's tests (one a project) share, read once.
             shared = (text(spec.get("title"), "title") or "", texts(spec.get("tags"), "tags"),
-                      suite_path(spec_file, here), spec_file, to_int(spec.get("line")))
+                      suite_path(spec_file, here), spec_file, to_line(spec.get("line")))
             for j, test in enumerate(array(spec.get("tests"), "tests")):
                 try:
                     case = _case(obj(test), *shared)
@@ -216,7 +217,7 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
                 value = obj(value, "stats")
                 info.started_at = parse_timestamp(value.get("startTime"))
                 if value.get("duration") is not None:
-                    info.duration = (to_float(value.get("duration")) or 0.0) / 1000.0
+                    info.duration = to_seconds(value.get("duration"), 1e-3)
                 counts = {k: to_int(value.get(k)) or 0 for k in ("expected", "unexpected", "flaky", "skipped")}
                 info.declared = {
                     "tests": sum(counts.values()),

@@ -17,7 +17,14 @@ from pathlib import Path
 from typing import Iterator
 
 from crossbridge_assets.formats import FormatSpec, Sniff
-from crossbridge_assets.formats._common import first_line, json_items, parse_timestamp, to_float, to_int
+from crossbridge_assets.formats._common import (
+    first_line,
+    json_items,
+    parse_timestamp,
+    to_int,
+    to_line,
+    to_seconds,
+)
 from crossbridge_assets.formats._tags import extract_tags
 from crossbridge_assets.model import (
     ERROR,
@@ -90,7 +97,7 @@ def _skip_reason(longrepr: str) -> str:
 def _attempt(phases: dict[str, dict], status: str) -> Attempt:
     """One run of a test from its setup/call/teardown phases: the first failed or skipped
     phase gives the message; a teardown that failed after it adds its error to the trace."""
-    duration = sum(to_float(p.get("duration")) or 0.0 for p in phases.values()) if phases else None
+    duration = sum(to_seconds(p.get("duration")) or 0.0 for p in phases.values()) if phases else None
     attempt = Attempt(status=status, duration=duration)
     told = False  # a phase gave the message
     for key in ("setup", "call", "teardown"):
@@ -142,7 +149,7 @@ def _case(test: dict) -> TestCase:
         # earlier runs are one attempt; it failed in its call unless the phase left says otherwise.
         earlier = _attempt(rerun, FAILED if not rerun or "call" in rerun else ERROR)
         attempts.insert(0, earlier)
-    duration = sum(to_float(p.get("duration")) or 0.0 for p in phases.values()) if phases else None
+    duration = sum(to_seconds(p.get("duration")) or 0.0 for p in phases.values()) if phases else None
 
     nodeid = str(test.get("nodeid") or "")
     suite, name, params = split_nodeid(nodeid)
@@ -176,7 +183,7 @@ def _case(test: dict) -> TestCase:
         tags=extract_tags(nodeid, properties, None),
         file=nodeid.split("::", 1)[0] or None,
         # pytest's lineno is 0-based.
-        line=lineno + 1 if lineno is not None else None,
+        line=to_line(lineno + 1) if lineno is not None else None,
     )
 
 
@@ -222,7 +229,7 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
         elif prefix == "created":
             info.started_at = parse_timestamp(value)
         elif prefix == "duration":
-            info.duration = to_float(value)
+            info.duration = to_seconds(value)
         elif prefix == "root":
             info.properties["rootdir"] = str(value)
         elif prefix == "summary" and isinstance(value, dict):

@@ -25,7 +25,7 @@ from typing import Iterator
 from lxml import etree
 
 from crossbridge_assets.formats import FormatSpec, Sniff
-from crossbridge_assets.formats._common import parse_timestamp, to_float, to_int
+from crossbridge_assets.formats._common import parse_timestamp, to_int, to_line, to_seconds
 from crossbridge_assets.formats._tags import extract_tags
 from crossbridge_assets.formats._xml import clear, iterparse, local, text_of
 from crossbridge_assets.model import (
@@ -88,7 +88,7 @@ def _status(elem: etree._Element | None) -> tuple[str, float | None, datetime | 
         return SKIPPED, None, None, None
     status = _STATUS.get((elem.get("status") or "").upper(), FAILED)
     start = _time(elem.get("start") or elem.get("starttime"))
-    duration = to_float(elem.get("elapsed"))
+    duration = to_seconds(elem.get("elapsed"))
     if duration is None:
         end = _time(elem.get("endtime"))
         if start and end:
@@ -195,7 +195,7 @@ def _case(elem: etree._Element, suite_stack: list[str]) -> TestCase:
         properties=properties,
         tags=extract_tags(name, properties, tags),
         file=source,
-        line=to_int(elem.get("line")),
+        line=to_line(elem.get("line")),
     )
 
 

@@ -20,7 +20,7 @@ from typing import Iterator
 from lxml import etree
 
 from crossbridge_assets.formats import FormatSpec, Sniff
-from crossbridge_assets.formats._common import first_line, parse_timestamp, to_float, to_int
+from crossbridge_assets.formats._common import first_line, parse_timestamp, to_int, to_seconds
 from crossbridge_assets.formats._tags import extract_tags
 from crossbridge_assets.formats._xml import clear, iterparse, local, text_of
 from crossbridge_assets.model import (
@@ -86,7 +86,7 @@ def _case(method: etree._Element, class_name: str, groups: dict[str, list[str]])
     status = _STATUS.get(raw, SKIPPED)
     attempt = Attempt(
         status=status,
-        duration=(to_float(method.get("duration-ms")) or 0.0) / 1000.0 if method.get("duration-ms") else None,
+        duration=to_seconds(method.get("duration-ms"), 1e-3),
         started_at=parse_timestamp(method.get("started-at")),
     )
     lines: list[str] = []
@@ -164,9 +164,9 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
                 if info.name is None:
                     info.name = elem.get("name")
                     info.started_at = parse_timestamp(elem.get("started-at"))
-                duration = to_float(elem.get("duration-ms"))
+                duration = to_seconds(elem.get("duration-ms"), 1e-3)
                 if duration is not None:
-                    info.duration = (info.duration or 0.0) + duration / 1000.0
+                    info.duration = (info.duration or 0.0) + duration
             elif tag == "class":
                 class_name = elem.get("name") or ""
             continue

@@ -24,6 +24,7 @@ from crossbridge_assets.formats._common import (
     rsplit_member,
     split_call,
     to_int,
+    to_seconds,
 )
 from crossbridge_assets.formats._tags import extract_tags
 from crossbridge_assets.formats._xml import clear, iterparse, local, text_of
@@ -204,7 +205,7 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
             info.started_at = parse_timestamp(elem.get("start"))
             start, finish = info.started_at, parse_timestamp(elem.get("finish"))
             if start and finish:
-                info.duration = (finish - start).total_seconds()
+                info.duration = to_seconds((finish - start).total_seconds())
         elif tag == "Counters":
             info.declared = _declared(elem)
         elif tag == "RunInfo":

@@ -12,7 +12,14 @@ from typing import Iterator
 from lxml import etree
 
 from crossbridge_assets.formats import FormatSpec, Sniff
-from crossbridge_assets.formats._common import first_line, parse_timestamp, rsplit_member, split_call, to_float, to_int
+from crossbridge_assets.formats._common import (
+    first_line,
+    parse_timestamp,
+    rsplit_member,
+    split_call,
+    to_int,
+    to_seconds,
+)
 from crossbridge_assets.formats._tags import extract_tags
 from crossbridge_assets.formats._xml import clear, iterparse, local, text_of
 from crossbridge_assets.model import (
@@ -50,7 +57,7 @@ def _case(elem: etree._Element, class_stack: list[str]) -> TestCase:
     if not type_name:
         type_name, display = rsplit_member(full)
     name, params = split_call(display, method)
-    attempt = Attempt(status=status, duration=to_float(elem.get("time")))
+    attempt = Attempt(status=status, duration=to_seconds(elem.get("time")))
     properties: dict[str, str] = {}
     categories: list[str] = []
     for child in elem:
@@ -108,7 +115,7 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
                     if attrs.get("environment"):
                         info.properties["environment"] = attrs["environment"]
                 if attrs.get("time") is not None:
-                    info.duration = (info.duration or 0.0) + (to_float(attrs.get("time")) or 0.0)
+                    info.duration = (info.duration or 0.0) + (to_seconds(attrs.get("time")) or 0.0)
                 if attrs.get("total") is not None:
                     have_declared = True
                     declared["tests"] += to_int(attrs.get("total")) or 0

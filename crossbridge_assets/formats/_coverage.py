@@ -86,6 +86,21 @@ class FileTable:
         fc.functions.append((name, line, hits))
 
 
+def checked_counts(totals: CoverageTotals, where: str, path) -> CoverageTotals:
+    """A report's own counts (its only figures, in a summary), refused when no tool writes them:
+    a negative count, or more lines or branches covered than there are."""
+    from crossbridge_assets.formats import FormatError
+
+    for key, value in totals.as_dict().items():
+        if value < 0:
+            raise FormatError(path, f"{where} counts {value} {key.replace('_', ' ')}: a count is never negative")
+    for what, covered, valid in (("lines", totals.lines_covered, totals.lines_valid),
+                                 ("branches", totals.branches_covered, totals.branches_valid)):
+        if covered > valid:
+            raise FormatError(path, f"{where} counts {covered} {what} covered of {valid}")
+    return totals
+
+
 def add_totals(into: CoverageTotals, other: CoverageTotals) -> None:
     into.files += other.files
     into.lines_valid += other.lines_valid

@@ -30,7 +30,7 @@ from crossbridge_assets.model import KIND_COVERAGE, CoverageStream, FileCoverage
 
 FORMAT = "cobertura"
 
-_CONDITION = re.compile(r"\(\s*(\d+)\s*/\s*(\d+)\s*\)")
+_CONDITION = re.compile(r"\(\s*(\d{1,18})\s*/\s*(\d{1,18})\s*\)")  # bounded: int() refuses 4300 digits
 _DECLARED = {
     "lines-valid": "lines_valid",
     "lines-covered": "lines_covered",
@@ -369,6 +369,8 @@ def _condition_counts(condition: str) -> tuple[int, int] | tuple[()]:
         return counts
     m = _CONDITION.search(condition)
     counts = (int(m.group(1)), int(m.group(2))) if m else ()
+    if counts and counts[0] > counts[1]:
+        counts = ()  # more covered than there are: no tool writes it, it is not read
     if len(_CONDITIONS) < _CONDITIONS_MAX:
         _CONDITIONS[condition] = counts
     return counts

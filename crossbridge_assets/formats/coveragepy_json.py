@@ -22,7 +22,7 @@ from typing import Iterator
 
 from crossbridge_assets.formats import FormatError, FormatSpec, Sniff
 from crossbridge_assets.formats._common import DepthCheckedReader, json_errors, json_object_items, parse_timestamp, to_int
-from crossbridge_assets.formats._coverage import FileTable, add_totals, json_head_keys, json_values_at
+from crossbridge_assets.formats._coverage import FileTable, add_totals, checked_counts, json_head_keys, json_values_at
 from crossbridge_assets.formats._shape import ShapeError, array
 from crossbridge_assets.model import KIND_COVERAGE, CoverageStream, CoverageTotals, FileCoverage, ReportInfo
 
@@ -114,7 +114,7 @@ def _read(path: Path, stream: CoverageStream) -> Iterator[FileCoverage]:
             fc = _file(name, obj, table, stream)
         except ShapeError as exc:
             raise FormatError(path, exc.at("files", name[:200]).reason) from None
-        summary = _summary(obj.get("summary"))
+        summary = checked_counts(_summary(obj.get("summary")), f"the summary of {name[:200]!r}", path)
         stream.file_totals[fc.path] = summary
         yield table.files.pop(fc.path)
     with json_errors(path), open(path, "rb") as fh:
@@ -125,7 +125,7 @@ def _read(path: Path, stream: CoverageStream) -> Iterator[FileCoverage]:
         info.properties["version"] = str(meta["version"])
     info.started_at = parse_timestamp(meta.get("timestamp"))
     if "totals" in head:
-        totals = _summary(head["totals"])
+        totals = checked_counts(_summary(head["totals"]), "the 'totals' block", path)
         totals.files = len(stream.file_totals)
         info.declared = {k: v for k, v in totals.as_dict().items() if k != "files"}
     else:

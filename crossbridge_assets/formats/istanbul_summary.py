@@ -13,7 +13,7 @@ from typing import Iterator
 
 from crossbridge_assets.formats import FormatError, FormatSpec, Sniff
 from crossbridge_assets.formats._common import json_object_items, to_int
-from crossbridge_assets.formats._coverage import add_totals, json_head_keys
+from crossbridge_assets.formats._coverage import add_totals, checked_counts, json_head_keys
 from crossbridge_assets.formats._paths import normalize_source_path
 from crossbridge_assets.model import KIND_COVERAGE, CoverageStream, CoverageTotals, FileCoverage, ReportInfo
 
@@ -40,13 +40,13 @@ def _counts(block: object, where: str, path: Path) -> CoverageTotals:
 
     lines_valid, lines_covered = pair("lines")
     branches_valid, branches_covered = pair("branches")
-    return CoverageTotals(
+    return checked_counts(CoverageTotals(
         files=1,
         lines_valid=lines_valid,
         lines_covered=lines_covered,
         branches_valid=branches_valid,
         branches_covered=branches_covered,
-    )
+    ), where, path)
 
 
 def _read(path: Path, stream: CoverageStream) -> None:

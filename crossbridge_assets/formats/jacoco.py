@@ -13,7 +13,7 @@ from typing import Iterator
 
 from crossbridge_assets.formats import FormatError, FormatSpec, Sniff
 from crossbridge_assets.formats._common import parse_timestamp, to_int
-from crossbridge_assets.formats._coverage import FileTable
+from crossbridge_assets.formats._coverage import MAX_HITS, FileTable, clamp_hits
 from crossbridge_assets.formats._xml import Unscannable, clear, iterparse_fed, local, start_tags
 from crossbridge_assets.model import KIND_COVERAGE, CoverageStream, FileCoverage, ReportInfo
 
@@ -82,9 +82,11 @@ def _add_lines(table: FileTable, fc: FileCoverage, elems) -> None:
             lines[nr] = hit
         mb, cb = get("mb"), get("cb")
         if (mb and mb != "0") or (cb and cb != "0"):
-            missed, covered = _int(mb), _int(cb)
+            # Negative counts are junk (none), huge ones are bounded like hit counts.
+            missed, covered = clamp_hits(_int(mb)), clamp_hits(_int(cb))
             if missed + covered > 0:
-                table.branch(fc, nr, covered, missed + covered)
+                total = min(missed + covered, MAX_HITS)
+                table.branch(fc, nr, min(covered, total), total)
 
 
 def _sourcefile_counts(path: Path) -> dict[str, int] | None:

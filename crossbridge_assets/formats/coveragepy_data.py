@@ -69,7 +69,10 @@ def _files(path: Path, stream: CoverageStream) -> Iterator[FileCoverage]:
             contexts = sorted(c for c in data.measured_contexts() if c)
             if contexts:
                 info.properties["contexts"] = str(len(contexts))
-            for measured in sorted(data.measured_files()):
+            measured_files = data.measured_files()
+            if not all(isinstance(m, str) and m for m in measured_files):
+                raise FormatError(path, "not a readable coverage.py data file: a measured file without a path")
+            for measured in sorted(measured_files):
                 fc = table.get(measured)
                 if contexts:
                     # Every executed line is a key here (the empty context included): reading
@@ -110,6 +113,10 @@ def _files(path: Path, stream: CoverageStream) -> Iterator[FileCoverage]:
             data.close()
     except (CoverageException, sqlite3.Error) as exc:
         raise FormatError(path, f"not a readable coverage.py data file: {exc}") from exc
+    except (UnicodeDecodeError, TypeError, ValueError) as exc:
+        # A damaged database (a copy cut short, a flipped byte) holds NULLs and bytes where coverage's
+        # own reading code expects numbers and text, and fails on them with these.
+        raise FormatError(path, f"not a readable coverage.py data file: damaged content ({type(exc).__name__}: {exc})") from exc
     stream.per_test = per_test if contexts else None
 
 

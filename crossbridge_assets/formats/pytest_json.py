@@ -85,7 +85,7 @@ def _phase_text(phase: dict) -> tuple[str | None, str | None]:
     crash = phase.get("crash") or {}
     message = crash.get("message") if isinstance(crash, dict) else None
     longrepr = phase.get("longrepr")
-    return message, (str(longrepr) if longrepr else None)
+    return (str(message) if message is not None else None), (str(longrepr) if longrepr else None)
 
 
 def _skip_reason(longrepr: str) -> str:
@@ -221,8 +221,8 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
         if prefix == "tests.item" and isinstance(value, dict):
             yield _case(value)
         elif prefix == "collectors.item" and isinstance(value, dict):
-            status = _COLLECTOR_STATUS.get(value.get("outcome"))
-            nodeid = value.get("nodeid")
+            status = _COLLECTOR_STATUS.get(str(value.get("outcome") or ""))
+            nodeid = str(value.get("nodeid") or "")
             if status is not None and nodeid and nodeid not in collected:
                 collected[nodeid] = status
                 yield _collector_case(value, status)

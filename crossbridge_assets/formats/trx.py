@@ -2,7 +2,9 @@
 
 Counting (shared/corpus/README.md): every top-level <UnitTestResult> under <Results>; Passed ->
 passed, Failed/Timeout/Aborted -> failure, Error -> error, NotExecuted and the other outcomes ->
-skipped. Nested <InnerResults> (data rows of one test) are not counted again.
+skipped. Nested <InnerResults> (data rows of one test) are not counted again. Ordered and web
+tests are written as <TestResultAggregation> and <WebTestResult> beside the unit test results
+and count the same way.
 
 A result names its test only by id; the class, method and categories live in
 <TestDefinitions>, which dotnet writes *after* <Results>. So the file is read twice: a first
@@ -59,18 +61,46 @@ def _matches(s: Sniff) -> bool:
     return s.xml_root == "TestRun" and (s.xml_namespace or "").startswith("http://microsoft.com/schemas/VisualStudio")
 
 
+# What a test result may be written as, directly under <Results> (vstest's and mstest.exe's
+# TrxLogger): ordered tests are a <TestResultAggregation> with their steps as <InnerResults>,
+# Visual Studio web tests a <WebTestResult>.
+_RESULT_TAGS = ("UnitTestResult", "TestResultAggregation", "WebTestResult", "GenericTestResult", "ManualTestResult")
+# Their definitions in <TestDefinitions>.
+_DEFINITION_TAGS = ("UnitTest", "OrderedTest", "WebTest", "GenericTest", "ManualTest")
+# mstest.exe (Visual Studio 2010-2015) names MSTest v1's adapter by its .NET type.
+_MSTEST_V1_ADAPTER = "microsoft.visualstudio.testtools.testtypes.unit.unittestadapter"
+
+
 def _framework(adapter: str | None) -> str:
-    """'executor://xunit/VsTestRunner2/netcoreapp' -> 'xunit'; MSTest's adapter -> 'mstest'."""
+    """'executor://xunit/VsTestRunner2/netcoreapp' -> 'xunit'; MSTest's adapters -> 'mstest'."""
     a = (adapter or "").lower()
     for name in ("xunit", "nunit", "mstest"):
         if name in a:
             return name
-    return "mstest" if "mstestadapter" in a or "mstest" in a else "dotnet"
+    return "mstest" if a.startswith(_MSTEST_V1_ADAPTER) else "dotnet"
+
+
+def _type_name(class_name: str | None) -> str | None:
+    """'Ns.Tests, Ns.Tests, Version=1.0.0.0, Culture=neutral, PublicKeyToken=null' -> 'Ns.Tests':
+    mstest.exe writes className assembly-qualified. Generic arguments in brackets may hold
+    commas of their own."""
+    if not class_name:
+        return class_name
+    depth = 0
+    for i, ch in enumerate(class_name):
+        if ch in "[<":
+            depth += 1
+        elif ch in "]>":
+            depth = max(0, depth - 1)
+        elif ch == "," and depth == 0:
+            return class_name[:i].strip()
+    return class_name
 
 
 def _definitions(path: Path) -> dict[str, dict]:
     defs: dict[str, dict] = {}
-    for _event, elem in iterparse(path, tag=("{*}UnitTest", "{*}Results")):
+    tags = ("{*}Results", *(f"{{*}}{t}" for t in _DEFINITION_TAGS))
+    for _event, elem in iterparse(path, tag=tags):
         if local(elem.tag) == "Results":
             # Results are read in the second pass; free them now.
             elem.clear(keep_tail=False)
@@ -79,7 +109,7 @@ def _definitions(path: Path) -> dict[str, dict]:
         for child in elem:
             tag = local(child.tag)
             if tag == "TestMethod":
-                entry["class"] = child.get("className")
+                entry["class"] = _type_name(child.get("className"))
                 entry["method"] = child.get("name")
                 entry["adapter"] = child.get("adapterTypeName")
             elif tag == "TestCategory":
@@ -114,6 +144,12 @@ def _definitions(path: Path) -> dict[str, dict]:
     return defs
 
 
+def _inner_results(elem: etree._Element) -> list[etree._Element]:
+    """Every result nested under elem's <InnerResults>, at any depth (an ordered test's step may
+    itself be data-driven)."""
+    return [e for e in elem.iterdescendants() if local(e.tag) in _RESULT_TAGS]
+
+
 def _output(elem: etree._Element, attempt: Attempt) -> None:
     for out in elem:
         if local(out.tag) != "Output":
@@ -138,7 +174,11 @@ def _case(elem: etree._Element, defs: dict[str, dict]) -> TestCase:
     d = defs.get(elem.get("testId") or "", {})
     test_name = elem.get("testName") or d.get("name") or ""
     class_name = d.get("class")
-    if class_name and test_name.startswith(class_name + "."):
+    if class_name and test_name.startswith(class_name + ".") and "." in rsplit_member(test_name)[0][len(class_name) :]:
+        # xunit.runner.visualstudio 2.4 wrote some facts' className as the namespace only
+        # ('Ns' for 'Ns.TestClass.Fact'): the fully qualified name still says where the class ends.
+        class_name, display = rsplit_member(test_name)
+    elif class_name and test_name.startswith(class_name + "."):
         display = test_name[len(class_name) + 1 :]
     elif class_name:
         display = test_name
@@ -151,6 +191,14 @@ def _case(elem: etree._Element, defs: dict[str, dict]) -> TestCase:
         started_at=parse_timestamp(elem.get("startTime")),
     )
     _output(elem, attempt)
+    if status in (FAILED, ERROR) and attempt.message is None and attempt.stack_trace is None:
+        # A data-driven test (MSTest [DataRow]/[DataSource]) or an ordered test fails through one
+        # of its rows or steps: the parent carries no ErrorInfo of its own.
+        for inner in _inner_results(elem):
+            if _STATUS.get((inner.get("outcome") or "").lower()) in (FAILED, ERROR):
+                _output(inner, attempt)
+                if attempt.message or attempt.stack_trace:
+                    break
     if attempt.message is None and attempt.stack_trace and status in (FAILED, ERROR):
         attempt.message = first_line(attempt.stack_trace)
     if outcome and outcome not in ("passed", "failed"):
@@ -186,17 +234,24 @@ def _declared(counters: etree._Element) -> dict[str, int]:
 
 def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
     defs = _definitions(path)
-    tags = ("{*}TestRun", "{*}Times", "{*}UnitTestResult", "{*}Counters", "{*}RunInfo", "{*}TestDefinitions")
+    tags = ("{*}TestRun", "{*}Times", "{*}Counters", "{*}RunInfo", "{*}TestDefinitions", *(f"{{*}}{t}" for t in _RESULT_TAGS))
+    # Results of every kind at any depth, the top-level ones first: vstest's <Counters> count a
+    # data-driven test's rows as well as the test itself (mstest.exe and vstest alike).
+    counted = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    inner = dict(counted)
     for event, elem in iterparse(path, events=("start", "end"), tag=tags):
         tag = local(elem.tag)
         if event == "start":
             if tag == "TestRun":
                 info.name = elem.get("name")
             continue
-        if tag == "UnitTestResult":
+        if tag in _RESULT_TAGS:
             parent = elem.getparent()
             if parent is not None and local(parent.tag) == "Results":
                 case = _case(elem, defs)
+                _tally(counted, case.status)
+                for row in _inner_results(elem):
+                    _tally(inner, _STATUS.get((row.get("outcome") or "").lower(), SKIPPED))
                 if info.framework is None:
                     info.framework = case.framework
                 yield case
@@ -207,7 +262,10 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
             if start and finish:
                 info.duration = to_seconds((finish - start).total_seconds())
         elif tag == "Counters":
-            info.declared = _declared(elem)
+            # Only the run's own: mstest.exe also writes one inside each data-driven result.
+            parent = elem.getparent()
+            if parent is not None and local(parent.tag) == "ResultSummary":
+                info.declared = _declared(elem)
         elif tag == "RunInfo":
             # Runner messages (no tests found, adapter crashed); xUnit's per-test "[FAIL]" echoes
             # repeat what the results already say.
@@ -215,11 +273,26 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
                 for child in elem:
                     text = first_line(child.text) if local(child.tag) == "Text" else None
                     if text and not text.rstrip().endswith(("[FAIL]", "[SKIP]")) and len(info.warnings) < 20:
-                        info.warnings.append(f"{elem.get('outcome')}: {text}")
+                        # mstest.exe's texts already begin with "Warning:" / "Error:".
+                        outcome = elem.get("outcome") or ""
+                        prefix = "" if text.lower().startswith(outcome.lower() + ":") else f"{outcome}: "
+                        info.warnings.append(prefix + text)
         elif tag == "TestDefinitions":
             elem.clear(keep_tail=False)
     if info.framework is None:
         info.framework = "dotnet"
+    if inner["tests"] and info.declared.get("tests") == counted["tests"] + inner["tests"]:
+        # The counters include the rows: what they say of the tests themselves is the rest.
+        for key in ("tests", "failures", "errors", "skipped"):
+            if key in info.declared:
+                info.declared[key] -= inner[key]
+
+
+def _tally(counts: dict[str, int], status: str) -> None:
+    counts["tests"] += 1
+    key = {FAILED: "failures", ERROR: "errors", SKIPPED: "skipped"}.get(status)
+    if key:
+        counts[key] += 1
 
 
 def open_trx(path: Path) -> ResultStream:

@@ -163,3 +163,36 @@ def test_trx_xunit_fact_with_namespace_for_class_keeps_its_class(tmp_path):
         ("XunitIssueRepro.TestClass", "Fact_TestClassNotDisplayedCorrectly", None),
         ("XunitIssueRepro.TestClass", "Theory_TestClassDisplayedCorrectly", '(data: "Hello")'),
     ]
+
+
+# nunit3-console 3.9 (engine 3.9, framework 3.11) leaves tests whose result is Warning out of
+# every total and writes no `warnings` on <test-run>; the assembly's <test-suite> counts them.
+# Seen in jenkinsci/nunit-plugin src/test/resources/hudson/plugins/nunit/NUnit-issue56241-warning.xml.
+NUNIT3_WARNING = """<?xml version="1.0" encoding="utf-8" standalone="no"?>
+<test-run id="2" testcasecount="2" result="Warning" total="1" passed="1" failed="0" inconclusive="0" skipped="0" asserts="0" engine-version="3.9.0.0" start-time="2019-02-22 18:30:28Z" end-time="2019-02-22 18:30:29Z" duration="0.864052">
+  <test-suite type="Assembly" id="0-1002" name="UnitTestProject1.dll" fullname="UnitTestProject1.dll" result="Warning" total="1" passed="1" failed="0" warnings="1" inconclusive="0" skipped="0" asserts="0">
+    <test-suite type="TestFixture" id="0-1000" name="UnitTest1" fullname="UnitTestProject1.UnitTest1" classname="UnitTestProject1.UnitTest1" result="Warning" total="1" passed="1" failed="0" warnings="1" inconclusive="0" skipped="0" asserts="0">
+      <test-case id="0-1001" name="TestMethod1" fullname="UnitTestProject1.UnitTest1.TestMethod1" methodname="TestMethod1" classname="UnitTestProject1.UnitTest1" result="Warning" duration="0.102436" asserts="0">
+        <reason><message><![CDATA[Example Warning Messages]]></message></reason>
+      </test-case>
+      <test-case id="0-1004" name="TestMethod2" fullname="UnitTestProject1.UnitTest1.TestMethod2" methodname="TestMethod2" classname="UnitTestProject1.UnitTest1" result="Passed" duration="0.001" asserts="1" />
+    </test-suite>
+  </test-suite>
+</test-run>
+"""
+
+
+def test_nunit3_totals_without_warnings_are_not_a_disagreement(tmp_path):
+    stream, cases = _read(tmp_path, "warning.xml", NUNIT3_WARNING)
+    assert [(c.name, c.status) for c in cases] == [("TestMethod1", "passed"), ("TestMethod2", "passed")]
+    assert cases[0].attempts[0].message == "Example Warning Messages"
+    assert stream.info.declared == {"tests": 2, "skipped": 0}
+    assert not stream.info.warnings
+
+
+def test_nunit3_totals_that_count_warnings_are_kept(tmp_path):
+    # A total that already holds the warning (passed + ... != total) gets nothing added.
+    text = NUNIT3_WARNING.replace('total="1" passed="1"', 'total="2" passed="1"')
+    stream, _cases = _read(tmp_path, "warning2.xml", text)
+    assert stream.info.declared == {"tests": 2, "skipped": 0}
+    assert not stream.info.warnings

@@ -223,15 +223,26 @@ def _declared3(attrs: dict) -> dict[str, int]:
     out = {}
     if attrs.get("total") is not None:
         out["tests"] = to_int(attrs.get("total")) or 0
+        if _leaves_out_warnings(attrs):
+            # NUnit 3.11's total leaves out the tests whose result is Warning.
+            out["tests"] += to_int(attrs.get("warnings")) or 0
     if attrs.get("skipped") is not None:
         out["skipped"] = (to_int(attrs.get("skipped")) or 0) + (to_int(attrs.get("inconclusive")) or 0)
     return out
+
+
+def _leaves_out_warnings(attrs: dict) -> bool:
+    """Whether a test-run's or test-suite's total is only its passed, failed, inconclusive and
+    skipped tests (NUnit 3.11 and older), so that its warnings come on top."""
+    parts = [to_int(attrs.get(k)) for k in ("passed", "failed", "inconclusive", "skipped")]
+    return None not in parts and to_int(attrs.get("total")) == sum(parts)
 
 
 def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
     version = 2
     suite_stack: list[str] = []
     suites: list[dict] = []  # categories, properties of each suite of suite_stack
+    run_attrs: dict = {}
     tags = ("{*}test-results", "{*}test-run", "{*}test-suite", "{*}test-case", "{*}categories", "{*}properties")
     for event, elem in iterparse(path, events=("start", "end"), tag=tags):
         tag = local(elem.tag)
@@ -239,6 +250,7 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
             attrs = dict(elem.attrib)
             if tag == "test-run":
                 version = 3
+                run_attrs = attrs
                 info.declared = _declared3(attrs)
                 info.started_at = parse_timestamp(attrs.get("start-time"))
                 info.duration = to_seconds(attrs.get("duration"))
@@ -251,6 +263,11 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
             elif tag == "test-suite":
                 if info.name is None:
                     info.name = attrs.get("name")
+                if (version == 3 and not suite_stack and "warnings" not in run_attrs
+                        and "tests" in info.declared and _leaves_out_warnings(attrs)):
+                    # NUnit 3.9-3.11 engines write no `warnings` on <test-run>: its assemblies
+                    # count them.
+                    info.declared["tests"] += to_int(attrs.get("warnings")) or 0
                 if version == 2 and info.duration is None:
                     info.duration = to_seconds(attrs.get("time"))
                 suite_stack.append(attrs.get("name") or "")

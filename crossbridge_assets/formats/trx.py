@@ -69,11 +69,16 @@ _RESULT_TAGS = ("UnitTestResult", "TestResultAggregation", "WebTestResult", "Gen
 _DEFINITION_TAGS = ("UnitTest", "OrderedTest", "WebTest", "GenericTest", "ManualTest")
 # mstest.exe (Visual Studio 2010-2015) names MSTest v1's adapter by its .NET type.
 _MSTEST_V1_ADAPTER = "microsoft.visualstudio.testtools.testtypes.unit.unittestadapter"
+# xUnit.net v3 on Microsoft.Testing.Platform names its adapter by its extension uid only:
+# 'executor://30ea7c6e-dd24-4152-a360-1387158cd41d/2.0.3'.
+_XUNIT_V3_MTP_UID = "30ea7c6e-dd24-4152-a360-1387158cd41d"
 
 
 def _framework(adapter: str | None) -> str:
     """'executor://xunit/VsTestRunner2/netcoreapp' -> 'xunit'; MSTest's adapters -> 'mstest'."""
     a = (adapter or "").lower()
+    if _XUNIT_V3_MTP_UID in a:
+        return "xunit"
     for name in ("xunit", "nunit", "mstest"):
         if name in a:
             return name

@@ -143,7 +143,8 @@ def _case(elem: etree._Element, version: int, suite_stack: list[str], suites: li
         classname = elem.get("classname")
         display = elem.get("name") or ""
         method = elem.get("methodname")
-        duration = to_seconds(elem.get("duration"))
+        # NUnit 3.0's first result files (before its 2015 release) say `time`, not `duration`.
+        duration = to_seconds(elem.get("duration") if elem.get("duration") is not None else elem.get("time"))
         started = parse_timestamp(elem.get("start-time"))
         if not classname:
             classname = full[: -len(display) - 1] if display and full.endswith("." + display) else ".".join(suite_stack)
@@ -170,7 +171,8 @@ def _case(elem: etree._Element, version: int, suite_stack: list[str], suites: li
     )
     if status in (FAILED, ERROR) and elem.get("label"):
         attempt.failure_type = elem.get("label")
-    properties = dict(extra["properties"])
+    # NUnit's own properties ('_SKIPREASON', '_JOINTYPE') repeat the reason or say how it ran.
+    properties = {k: v for k, v in extra["properties"].items() if not k.startswith("_")}
     if elem.get("description"):
         properties.setdefault("Description", elem.get("description"))
     categories, inherited = _inherited(suites)
@@ -253,7 +255,11 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
                 run_attrs = attrs
                 info.declared = _declared3(attrs)
                 info.started_at = parse_timestamp(attrs.get("start-time"))
-                info.duration = to_seconds(attrs.get("duration"))
+                if info.started_at is None and attrs.get("run-date"):
+                    # NUnit 3.0's first files: the date and the clock time apart.
+                    info.started_at = parse_timestamp(f"{attrs['run-date']}T{attrs.get('start-time') or '00:00:00'}")
+                duration = attrs.get("duration") if attrs.get("duration") is not None else attrs.get("time")
+                info.duration = to_seconds(duration)
                 info.properties["engine-version"] = attrs.get("engine-version") or ""
             elif tag == "test-results":
                 info.declared = _declared2(attrs)

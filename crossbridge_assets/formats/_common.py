@@ -343,6 +343,50 @@ def json_items(path, wanted):
                     builder = None
 
 
+def json_events(path):
+    """ijson.basic_parse events of a JSON file, for readers that walk the document themselves
+    (to hand out what they read before the enclosing value has ended). Errors as json_errors,
+    nesting as JsonDepthCheck."""
+    import ijson
+
+    with json_errors(path), open(path, "rb") as fh:
+        yield from ijson.basic_parse(DepthCheckedReader(fh, path), use_float=True)
+
+
+def json_value(events, event: str, value):
+    """The value that starts with (event, value), built from the events that follow it."""
+    if event not in ("start_map", "start_array"):
+        return value
+    import ijson
+
+    builder = ijson.ObjectBuilder()
+    builder.event(event, value)
+    depth = 1
+    for event, value in events:
+        builder.event(event, value)
+        if event in ("start_map", "start_array"):
+            depth += 1
+        elif event in ("end_map", "end_array"):
+            depth -= 1
+            if depth == 0:
+                break
+    return builder.value
+
+
+def json_skip(events, event: str) -> None:
+    """Pass over the value that starts with `event`, building nothing."""
+    if event not in ("start_map", "start_array"):
+        return
+    depth = 1
+    for event, _ in events:
+        if event in ("start_map", "start_array"):
+            depth += 1
+        elif event in ("end_map", "end_array"):
+            depth -= 1
+            if depth == 0:
+                return
+
+
 def rsplit_member(full: str) -> tuple[str, str]:
     """'Ns.Fixture(1.5).Method(2.5, "a.b")' -> ('Ns.Fixture(1.5)', 'Method(2.5, "a.b")'): split at
     the last dot outside brackets and quotes, where .NET and Java full test names put the method."""

@@ -14,7 +14,15 @@ from pathlib import Path
 from typing import Iterator
 
 from crossbridge_assets.formats import FormatError, FormatSpec, Sniff
-from crossbridge_assets.formats._common import first_line, json_items, parse_timestamp, to_int, to_seconds
+from crossbridge_assets.formats._common import (
+    first_line,
+    json_events,
+    json_skip,
+    json_value,
+    parse_timestamp,
+    to_int,
+    to_seconds,
+)
 from crossbridge_assets.formats._shape import ShapeError, array, obj, opt_obj, text
 from crossbridge_assets.formats._tags import extract_tags
 from crossbridge_assets.model import (
@@ -92,11 +100,15 @@ def _case(test: dict, titles: list[str], file: str | None, status: str | None = 
     )
 
 
-def _walk(suite: dict, titles: list[str], file: str | None) -> Iterator[TestCase]:
+def _head(suite: dict, titles: list[str], file: str | None) -> tuple[list[str], str | None]:
+    """A suite's titles and file, as its tests and nested suites get them."""
     file = text(suite.get("file"), "file") or text(suite.get("fullFile"), "fullFile") or file
     title = text(suite.get("title"), "title")
-    here = titles + [title] if title else titles
-    # In the order mocha runs them: before hooks, tests, nested suites, after hooks.
+    return (titles + [title] if title else titles), file
+
+
+def _own(suite: dict, here: list[str], file: str | None) -> Iterator[TestCase]:
+    """A suite's failed before hooks and its tests: what mocha runs before its nested suites."""
     if suite.get("beforeHooks"):
         yield from _hooks(suite, "beforeHooks", here, file)
     for i, test in enumerate(array(suite.get("tests"), "tests")):
@@ -109,6 +121,12 @@ def _walk(suite: dict, titles: list[str], file: str | None) -> Iterator[TestCase
                 yield _case(test, here, file)
         except ShapeError as exc:
             raise exc.at("tests", i)
+
+
+def _walk(suite: dict, titles: list[str], file: str | None) -> Iterator[TestCase]:
+    here, file = _head(suite, titles, file)
+    # In the order mocha runs them: before hooks, tests, nested suites, after hooks.
+    yield from _own(suite, here, file)
     for i, child in enumerate(array(suite.get("suites"), "suites")):
         try:
             yield from _walk(obj(child), here, file)
@@ -116,6 +134,46 @@ def _walk(suite: dict, titles: list[str], file: str | None) -> Iterator[TestCase
             raise exc.at("suites", i)
     if suite.get("afterHooks"):
         yield from _hooks(suite, "afterHooks", here, file)
+
+
+# What a suite's own tests and its nested suites' identities come from. mochawesome writes them
+# before `suites` (uuid, title, fullFile, file, beforeHooks, afterHooks, tests, suites, ...).
+_HEAD_KEYS = frozenset({"title", "file", "fullFile", "beforeHooks", "tests"})
+
+
+def _stream(events, titles: list[str], file: str | None) -> Iterator[TestCase]:
+    """_walk over a suite read from `events` (its start_map consumed), handing out each nested
+    suite's tests as they are read: a report whose one root suite holds every spec file (mocha's
+    mochawesome) is held one suite at a time, not whole. A suite whose `suites` comes before
+    the keys above is built whole and walked as before."""
+    suite: dict = {}
+    streamed = None  # (here, file) once the nested suites were walked as read
+    for event, key in events:
+        if event == "end_map":
+            break
+        event, value = next(events)
+        if key == "suites" and event == "start_array" and streamed is None and _HEAD_KEYS <= suite.keys():
+            here, own_file = streamed = _head(suite, titles, file)
+            yield from _own(suite, here, own_file)
+            i = 0
+            for event, value in events:
+                if event == "end_array":
+                    break
+                try:
+                    if event == "start_map":
+                        yield from _stream(events, here, own_file)
+                    else:
+                        obj(json_value(events, event, value))
+                except ShapeError as exc:
+                    raise exc.at("suites", i)
+                i += 1
+        else:
+            suite[key] = json_value(events, event, value)
+    if streamed is None:
+        yield from _walk(suite, titles, file)
+    elif suite.get("afterHooks"):
+        here, own_file = streamed
+        yield from _hooks(suite, "afterHooks", here, own_file)
 
 
 def _hooks(suite: dict, key: str, titles: list[str], file: str | None) -> Iterator[TestCase]:
@@ -130,38 +188,59 @@ def _hooks(suite: dict, key: str, titles: list[str], file: str | None) -> Iterat
             raise exc.at(key, i)
 
 
+def _stats(value: object, info: ReportInfo) -> None:
+    value = obj(value, "stats")
+    info.started_at = parse_timestamp(value.get("start"))
+    if value.get("duration") is not None:
+        info.duration = to_seconds(value.get("duration"), 1e-3)
+    tests = to_int(value.get("testsRegistered"))
+    hooks = to_int(value.get("other")) or 0  # failed hooks, not among its failures
+    info.declared = {
+        "tests": (tests if tests is not None else to_int(value.get("tests")) or 0) + hooks,
+        "failures": to_int(value.get("failures")) or 0,
+        "errors": hooks,
+        "skipped": (to_int(value.get("pending")) or 0) + (to_int(value.get("skipped")) or 0),
+    }
+
+
+def _suite(events, event: str, value) -> Iterator[TestCase]:
+    """A root suite (an item of results[], or mochawesome 2's `suites`) starting at `event`."""
+    if event == "start_map":
+        yield from _stream(events, [], None)
+    else:
+        obj(json_value(events, event, value))
+
+
 def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
     results = 0
+    events = json_events(path)
     try:
-        for prefix, value in json_items(path, ("stats", "results.item", "suites")):
-            if value is None and prefix != "results.item":
-                continue  # null: absent
-            if prefix == "stats":
-                value = obj(value, "stats")
-                info.started_at = parse_timestamp(value.get("start"))
-                if value.get("duration") is not None:
-                    info.duration = to_seconds(value.get("duration"), 1e-3)
-                tests = to_int(value.get("testsRegistered"))
-                hooks = to_int(value.get("other")) or 0  # failed hooks, not among its failures
-                info.declared = {
-                    "tests": (tests if tests is not None else to_int(value.get("tests")) or 0) + hooks,
-                    "failures": to_int(value.get("failures")) or 0,
-                    "errors": hooks,
-                    "skipped": (to_int(value.get("pending")) or 0) + (to_int(value.get("skipped")) or 0),
-                }
-            elif prefix == "suites":
+        for event, key in events:
+            if event != "map_key":
+                continue  # the top-level object's own start and end
+            event, value = next(events)
+            if key == "results" and event == "start_array":
+                for event, value in events:
+                    if event == "end_array":
+                        break
+                    results += 1
+                    try:
+                        yield from _suite(events, event, value)
+                    except ShapeError as exc:
+                        raise exc.at("results", results - 1)
+            elif key == "stats" and event != "null":
+                _stats(json_value(events, event, value), info)
+            elif key == "suites" and event != "null":
                 try:
-                    yield from _walk(obj(value), [], None)
+                    yield from _suite(events, event, value)
                 except ShapeError as exc:
                     raise exc.at("suites")
             else:
-                results += 1
-                try:
-                    yield from _walk(obj(value), [], None)
-                except ShapeError as exc:
-                    raise exc.at("results", results - 1)
+                json_skip(events, event)
     except ShapeError as exc:
         raise FormatError(path, exc.reason) from None
+    finally:
+        events.close()
 
 
 def open_mochawesome(path: Path) -> ResultStream:

@@ -12,6 +12,7 @@ reported as an errored test so that it is not lost.
 from __future__ import annotations
 
 from collections import Counter
+from hashlib import blake2b
 from pathlib import Path
 from typing import Iterator
 
@@ -49,23 +50,26 @@ def _matches(s: Sniff) -> bool:
 MAX_RETRIES = 100  # this.retries(n) is a small number; a hostile file could claim billions
 
 
-def _key(test: dict) -> tuple:
-    return (text(test.get("fullTitle"), "fullTitle"), text(test.get("file"), "file"))
+def _key(test: dict) -> bytes:
+    """A test's full title and file, as a digest: the sets of failed and pending tests are held
+    for the whole report, and a digest costs a fifth of the two strings."""
+    return _digest((text(test.get("fullTitle"), "fullTitle"), text(test.get("file"), "file")))
+
+
+def _digest(value: tuple) -> bytes:
+    return blake2b(repr(value).encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
 _FIELDS = ("title", "fullTitle", "file", "duration", "currentRetry", "speed")
 
 
-def _content(test: dict) -> tuple | str:
+def _content(test: dict) -> bytes:
     """What the reporter writes of a test besides its (here empty) err: it writes one test object
     into tests[] and into pending[], so equal content is the same test even when several share
-    a title (a pending one has no duration: one that ran and has the same title does)."""
-    content = tuple(map(test.get, _FIELDS))
-    try:
-        hash(content)
-    except TypeError:  # an array or an object where mocha writes a scalar: compare its text
-        return repr(content)
-    return content
+    a title (a pending one has no duration: one that ran and has the same title does).
+    Compared by the digest of its text (an array or an object where mocha writes a scalar
+    included), held for every pending test like _key."""
+    return _digest(tuple(map(test.get, _FIELDS)))
 
 
 def _case(test: dict, status: str) -> TestCase:
@@ -115,10 +119,9 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
 
 
 def _read(path: Path, info: ReportInfo) -> Iterator[TestCase]:
-    failed: set[tuple] = set()
-    pending_keys: set[tuple] = set()
+    failed: set[bytes] = set()
+    pending_keys: set[bytes] = set()
     pending: Counter = Counter()  # content of pending[] entries, see _content
-    failures: list[dict] = []
     index = Counter()
     # First pass: which tests failed or were pending (small keys only).
     for prefix, value in json_items(path, ("stats", "failures.item", "pending.item")):
@@ -142,18 +145,18 @@ def _read(path: Path, info: ReportInfo) -> Iterator[TestCase]:
             value = obj(value)
             if name == "failures":
                 failed.add(_key(value))
-                failures.append({k: value.get(k) for k in ("title", "fullTitle", "file", "duration", "err")})
             else:
                 pending_keys.add(_key(value))
                 pending[_content(value)] += 1
         except ShapeError as exc:
             raise exc.at(name, i)
-    seen: set[tuple] = set()
+    seen: set[bytes] = set()
     for i, (_prefix, test) in enumerate(json_items(path, ("tests.item",))):
         try:
             test = obj(test)
             key = _key(test)
-            seen.add(key)
+            if key in failed:
+                seen.add(key)
             err = opt_obj(test.get("err"), "err")
             if err:
                 status = FAILED
@@ -172,8 +175,13 @@ def _read(path: Path, info: ReportInfo) -> Iterator[TestCase]:
             raise exc.at("tests", i)
         yield case
     hooks = 0
-    for i, failure in enumerate(failures):
-        if _key(failure) not in seen:
+    # failures[] is read again only when it holds entries no test has (failed hooks): holding
+    # every failure, stack traces and all, from the first pass would grow with the report.
+    unseen = failed - seen
+    failures = json_items(path, ("failures.item",)) if unseen else ()
+    for i, (_prefix, failure) in enumerate(failures):
+        failure = {k: failure.get(k) for k in ("title", "fullTitle", "file", "duration", "err")}
+        if _key(failure) in unseen:
             # A hook failed ('"before all" hook for ...'): no test entry carries it.
             hooks += 1
             try:

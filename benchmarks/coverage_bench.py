@@ -9,7 +9,8 @@ into benchmarks/.data/ (git-ignored, reused when present) and prints, in one run
   as fast), with the peak RSS of each, measured in a child process, for two report sizes (ours
   stays flat, pycobertura holds the whole tree);
 - a coverage.py data file with 2,000 dynamic contexts read into records and the per-test map
-  against a plain CoverageData query loop (target <= 1.2x).
+  against a plain CoverageData query loop (target <= 1.2x);
+- for scale, the peak RSS of the JSON coverage readers on a ~10 MB and a ~100 MB report.
 
 Timings are the best of R runs. Nothing here asserts: the figures are printed with whether each
 target holds.
@@ -406,6 +407,9 @@ def main(argv: list[str] | None = None) -> int:
     ratio = t_ours / t_plain
     print(f"  records + per-test map {t_ours:.3f}s, plain CoverageData query loop {t_plain:.3f}s: "
           f"{ratio:.2f}x  target <= 1.2x {verdict(ratio <= 1.2)}")
+    from benchmarks.results_bench import json_memory
+
+    json_memory(*((1, 5) if args.quick else (10, 100)), kind="coverage")
     return 0
 
 

@@ -12,6 +12,9 @@ targets hold (or not) independently of how fast the machine is:
 - peak RSS of our parse in a fresh interpreter, for a ~50 MB and a ~500 MB file: at most
   150 MB, and flat (the bigger file may not need noticeably more memory).
 
+Then, for scale, the JSON result readers: peak RSS for a ~10 MB and a ~100 MB report of each
+format, made by repeating a fixture a real tool wrote (crossbridge_assets_tests/large_json.py).
+
 Generated files are cached in benchmarks/.data/ (git-ignored). The exit code is 0 whatever the
 figures: benchmarks report, they do not gate CI.
 """
@@ -436,9 +439,33 @@ def main(argv: list[str] | None = None) -> int:
         f"throughput: ours {size / ours_s:.1f} MB/s ({ours_n / ours_s:,.0f} testcases/s); "
         f"interpreter + imports before parsing: {rss_small['baseline_kb'] / 1024:.1f} MB"
     )
+    json_memory(*((1, 5) if args.quick else (10, 100)))
     if args.quick:
         print("quick run: the files are small, so the figures only show that the benchmark works")
     return 0
+
+
+def json_memory(small_mb: int, big_mb: int, kind: str = "results") -> None:
+    """Peak RSS of each JSON reader of `kind` on a small and a 10x bigger report, each in a fresh
+    interpreter. Not an issue target: shown so that a reader holding its report stands out."""
+    from crossbridge_assets_tests.large_json import SHAPES, write
+
+    print(f"\nJSON {kind} readers, peak RSS above the interpreter's, each in a fresh process")
+    print(f"  {'format':<18} {f'{small_mb} MB':>8} {f'{big_mb} MB':>8}  {f'{big_mb} MB read in':>14}")
+    for name, shape in SHAPES.items():
+        if shape.kind != kind:
+            continue
+        figures = []
+        for mb in (small_mb, big_mb):
+            path = DATA / f"{name}-{mb}mb-v{GENERATOR_VERSION}.json"
+            if not path.exists():
+                tmp = path.with_suffix(".tmp")
+                DATA.mkdir(parents=True, exist_ok=True)
+                write(name, tmp, size=mb * MB)
+                os.replace(tmp, path)
+            figures.append(peak_rss(path))
+        small, big = ((f["peak_kb"] - f["baseline_kb"]) / 1024 for f in figures)
+        print(f"  {name:<18} {small:>5.0f} MB {big:>5.0f} MB  {figures[1]['seconds']:>12.2f} s")
 
 
 if __name__ == "__main__":

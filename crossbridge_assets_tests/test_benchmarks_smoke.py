@@ -32,6 +32,9 @@ def test_results_bench_quick_prints_the_ratio_table():
     ):
         assert row in out, out
     assert "WARNING" not in out, out  # every reader saw the same number of testcases
+    json_rows = out.split("JSON results readers", 1)[1]
+    for fmt in ("playwright-json", "mocha-json", "mochawesome", "cucumber-json", "pytest-json", "ctrf"):
+        assert f"  {fmt} " in json_rows, out
 
 
 def test_coverage_bench_quick_prints_every_comparison():
@@ -41,6 +44,9 @@ def test_coverage_bench_quick_prints_every_comparison():
     for row in ("line scan", "DA scan", "pycobertura", "peak RSS growth", "dynamic contexts"):
         assert row in out, out
     assert out.count("x  ") >= 4, out  # a ratio on every parser row
+    json_rows = out.split("JSON coverage readers", 1)[1]
+    for fmt in ("istanbul-final", "istanbul-summary", "coveragepy-json"):
+        assert f"  {fmt} " in json_rows, out
 
 
 def test_profiling_bench_quick_ingests_every_span():

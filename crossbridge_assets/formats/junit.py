@@ -192,7 +192,13 @@ def _go_message(output: str) -> str | None:
 
 def _attempt(elem: etree._Element, status: str) -> Attempt:
     message = elem.get("message")
-    body = text_of(elem)
+    rerun = local(elem.tag) in _RERUN
+    if rerun and len(elem):
+        # A rerun element holds its run's own <system-out>/<system-err> (and Surefire's its
+        # <stackTrace>): only its own text is the trace (cargo-nextest writes the panic there).
+        body = elem.text.rstrip() if elem.text and elem.text.strip() else None
+    else:
+        body = text_of(elem)
     if message == "Failed" and body:
         message = _go_message(body) or message
     elif message is not None and message.startswith("=== RUN"):
@@ -204,12 +210,14 @@ def _attempt(elem: etree._Element, status: str) -> Attempt:
         failure_type=elem.get("type"),
         stack_trace=body,
     )
-    if local(elem.tag) in _RERUN:
+    if rerun:
         a.duration = to_seconds(elem.get("time"))
         for child in elem:
             tag = local(child.tag)
-            if tag in ("stackTrace",):
+            if tag == "stackTrace":
                 a.stack_trace = text_of(child)
+                if a.message is None and a.stack_trace and a.stack_trace.strip():
+                    a.message = a.stack_trace.strip().splitlines()[0]
             elif tag in ("system-out", "system-err"):
                 text, size = truncate_output(text_of(child))
                 if tag == "system-out":

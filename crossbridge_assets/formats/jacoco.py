@@ -24,7 +24,12 @@ def _matches(s: Sniff) -> bool:
     if s.xml_root != "report" or s.xml_namespace:
         return False
     head = s.head[:8192]
-    return b"//JACOCO//" in head or b"<sessioninfo" in head or b"sourcefilename=" in s.head
+    if b"//JACOCO//" in head or b"<sessioninfo" in head or b"sourcefilename=" in s.head:
+        return True
+    # Kover's (IntelliJ's) JaCoCo-format XML has no DOCTYPE and no <sessioninfo>. It lists the
+    # source files of packages no test loaded without a <class>, and the report of a module
+    # without classes holds nothing but the report-level counters.
+    return b"<sourcefile name=" in s.head or b'<counter type="INSTRUCTION"' in s.head
 
 
 def _int(text: str | None) -> int:

@@ -9,7 +9,8 @@ flaky*/rerun* children are extra attempts; a <testsuite> with a direct <error>/<
 (the suite crashed before its tests) adds one errored test. Declared totals are recorded, never trusted.
 One exception to "every testcase counts once": in pytest's files a testcase repeating a recent one
 is a pytest-rerunfailures rerun, an attempt of the same test (see _join_rerun), or the error of
-a teardown after a failed call, the same run (see _join_teardown).
+a teardown after a failed call, the same run (see _join_teardown); in fastlane trainer's files a
+testcase with a 'repetition' property right after the same test is its next run (see _REPETITION).
 Where a tool's file says otherwise than the tool's own summary (a Catch2 [!mayfail] test that
 failed, CTest's tests that could not run, PHPUnit's risky tests...), the summary's word is taken:
 see _REREAD and _native_reread.
@@ -694,6 +695,22 @@ def _join_rerun(earlier: TestCase, later: TestCase) -> TestCase:
     return later
 
 
+# fastlane's trainer (2.227 on, from an xcresult) writes each run of a test that Xcode ran again
+# (-retry-tests-on-failure, -test-iterations) as a testcase of its own, one after the other, with
+# this property naming the run ('First Run', 'Retry 1', 'Repetition 2 of 3'); its tests= and
+# failures= count the tests, each by its last run. They are the attempts of one test here.
+_REPETITION = "repetition"
+
+
+def _join_repetition(earlier: TestCase, later: TestCase) -> TestCase:
+    """`later` is the next run of `earlier` (trainer): the test's outcome is the last run's."""
+    later.attempts[:0] = earlier.attempts
+    later.duration = _runs_duration(later.attempts)
+    for key, value in earlier.properties.items():
+        later.properties.setdefault(key, value)
+    return later
+
+
 # Finished testcases are freed right away; their emptied elements are unlinked in batches.
 _UNLINK_EVERY = 64
 # pytest files: how many recent tests are held back so that a rerun can join its test. With
@@ -728,6 +745,7 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
     class_failures = 0  # Ant's testcases for a class's own failure, which its tests= leaves out
     moved = 0  # cases whose status the reread changed
     held: dict[tuple[str, str, str | None], TestCase] | None = None  # pytest: see _RERUN_WINDOW
+    pending: TestCase | None = None  # trainer: a run its next repetition may follow (_REPETITION)
     reruns = 0
     # Set once an <error>/<failure> appears outside a <testcase>: from then on every finished
     # testcase looks at the siblings before it for a suite crash. Until then there is none to find.
@@ -784,6 +802,13 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
             # a repeat is marked so that reruns can be told from distinct tests.
             key = (case.suite, case.name, case.parameters)
             count = seen.get(key)
+            if pending is not None:
+                if _REPETITION in case.properties and key == (pending.suite, pending.name, pending.parameters):
+                    case = _join_repetition(pending, case)
+                    count = None  # the same test again, not a repeat
+                else:
+                    yield pending
+                pending = None
             if held is not None and key in held:
                 earlier = held.pop(key)
                 if _teardown_of(earlier, case):
@@ -817,12 +842,18 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
                     if parent is not None:
                         del parent[: parent.index(elem)]
             if held is None:
-                yield case
+                if _REPETITION in case.properties:
+                    pending = case
+                else:
+                    yield case
             else:
                 held[key] = case
                 if len(held) > _RERUN_WINDOW:
                     yield held.pop(next(iter(held)))
         elif tag == "testsuite":
+            if pending is not None:
+                yield pending
+                pending = None
             if held:
                 yield from held.values()
                 held.clear()
@@ -871,6 +902,8 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
                         info.properties[prop.get("name")] = prop.get("value") or ""
     if held:
         yield from held.values()
+    if pending is not None:
+        yield pending
     if info.framework is None:
         info.framework = framework
     for key, output in suite_output.items():

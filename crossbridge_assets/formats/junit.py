@@ -287,10 +287,50 @@ def _playwright_names(raw_name: str, classname: str | None, elem: etree._Element
     as the parameters."""
     suite_elem = elem.getparent()
     project = suite_elem.get("hostname") if suite_elem is not None else None
+    if not project and classname and " \u203a " in classname:
+        old = _playwright_old_names(raw_name, classname, suite_elem)
+        if old is not None:
+            return old
     if project and raw_name.startswith(f"[{project}] "):  # includeProjectInTestName
         raw_name = raw_name[len(project) + 3 :]
     *titles, name = raw_name.split(" \u203a ")
     file = classname or (suite_elem.get("name") if suite_elem is not None else None)
+    return playwright_suite_path(file, titles), name, f"[{project}]" if project else None, file
+
+
+# Playwright's junit reporter up to 1.3x: hostname="" and the classname '[project] › file:line:col
+# › describe › title' (no ':line:col' from 1.2x's later releases on; no '[project] › ' without
+# projects), the name the describe and test titles joined by spaces.
+_PLAYWRIGHT_OLD_CLASSNAME = re.compile(r"(?:\[(.*?)\] \u203a )?(.+?)(?::\d+:\d+)? \u203a (.+)", re.S).fullmatch
+
+
+def _playwright_old_names(raw_name: str, classname: str, suite_elem: etree._Element | None):
+    """The classname's titles joined by ' › ' and the name's by ' ' tell where a title holding
+    ' › ' ('cart › checkout') ends: the same test as the JSON reporter's, None when the two do
+    not agree (not this shape)."""
+    suite_file = suite_elem.get("name") if suite_elem is not None else None
+    match = _PLAYWRIGHT_OLD_CLASSNAME(classname)
+    if not match or (suite_file and match.group(2) != suite_file):
+        return None
+    parts = match.group(3).split(" \u203a ")
+    titles, rest = [parts[0]], raw_name
+    if not rest.startswith(parts[0]):
+        return None
+    rest = rest[len(parts[0]):]
+    for part in parts[1:]:
+        if rest.startswith(" \u203a " + part):
+            titles[-1] += " \u203a " + part
+            rest = rest[len(part) + 3:]
+        elif rest.startswith(" " + part):
+            titles.append(part)
+            rest = rest[len(part) + 1:]
+        else:
+            return None
+    if rest:
+        return None
+    project = match.group(1)
+    *titles, name = titles
+    file = match.group(2)
     return playwright_suite_path(file, titles), name, f"[{project}]" if project else None, file
 
 

@@ -100,3 +100,21 @@ def test_new_junit_titles_are_the_json_tests_but_for_titles_with_the_separator(v
     assert set(json) - set(junit) == AMBIGUOUS
     for key in set(json) & set(junit):
         assert junit[key].status == json[key].status, key
+
+
+@pytest.mark.parametrize("version", JUNIT)
+def test_junit_messages_are_the_errors_not_the_titles(version):
+    """Up to 1.5x the junit reporter's message= is 'main.spec.js:30:1 steps that fail' (and still
+    is for a test.fail() test that passed): the message is the error's first line, as 1.65 writes
+    it, whichever release wrote the file."""
+    junit = _keys(_cases(f"{version}-junit.xml"))
+    messages = {k[1]: c.final.message for k, c in junit.items() if c.status == FAILED and k[2] == "[alpha]"}
+    timeout = "Timeout of 300ms exceeded." if version == "1.20.2" else "Test timeout of 300ms exceeded."
+    assert messages == {
+        "one": "setup exploded",
+        "known bug that got fixed": "Expected to fail, but passed.",
+        "steps that fail": "expect(received).toBe(expected) // Object.is equality",
+        "too slow": timeout,
+        "adds 2": "expect(received).toBe(expected) // Object.is equality",
+        "second fails": "expect(received).toBe(expected) // Object.is equality",
+    }

@@ -432,6 +432,25 @@ def _playwright_outcome(case: TestCase) -> None:
     for attempt in case.attempts:
         if attempt.status == ERROR:
             attempt.status = FAILED
+        if attempt.message and attempt.stack_trace and _PLAYWRIGHT_TITLE_MESSAGE(attempt.message):
+            attempt.message = _playwright_body_message(attempt.stack_trace) or attempt.message
+
+
+# Up to 1.5x (and for a test.fail() test that passed, still), the junit reporter's message= is
+# the test's place and title ('main.spec.js:30:1 steps that fail'); the error is in the text,
+# under the header line that ends in '====' ('────' from 1.3x on).
+_PLAYWRIGHT_TITLE_MESSAGE = re.compile(r"\S+:\d+:\d+ .+", re.S).fullmatch
+_PLAYWRIGHT_HEADER = re.compile(r"^  .* \u203a .*(?:={3,}|\u2500{3,})\s*$\n(?:\s*\n)*\s*(.+)", re.M).search
+
+
+def _playwright_body_message(text: str) -> str | None:
+    """The first line of the first error, as the later junit reporter writes message= (its
+    'Error: ' left out) and the JSON reporter's error.message begins."""
+    match = _PLAYWRIGHT_HEADER(text)
+    if not match:
+        return None
+    line = match.group(1).strip()
+    return line.removeprefix("Error: ") or None
 
 
 # Frameworks whose JUnit files say otherwise than their own reports: what each testcase read

@@ -72,7 +72,7 @@ def _open_sourcefile(top):
 
 def _add_lines(table: FileTable, fc: FileCoverage, elems) -> None:
     """<line nr mi ci mb cb> elements into a file's record."""
-    lines = fc.lines
+    lines, branches = fc.lines, fc.branches
     for line in elems:
         get = line.get
         try:
@@ -87,11 +87,18 @@ def _add_lines(table: FileTable, fc: FileCoverage, elems) -> None:
             lines[nr] = hit
         mb, cb = get("mb"), get("cb")
         if (mb and mb != "0") or (cb and cb != "0"):
-            # Negative counts are junk (none), huge ones are bounded like hit counts.
-            missed, covered = clamp_hits(_int(mb)), clamp_hits(_int(cb))
-            if missed + covered > 0:
+            missed, covered = _int(mb), _int(cb)
+            total = missed + covered
+            if missed < 0 or covered < 0 or total > MAX_HITS:
+                # Negative counts are junk (none), huge ones are bounded like hit counts.
+                missed, covered = clamp_hits(missed), clamp_hits(covered)
                 total = min(missed + covered, MAX_HITS)
-                table.branch(fc, nr, min(covered, total), total)
+                covered = min(covered, total)
+            if total > 0:
+                if nr in branches:  # the line met again: the union (FileTable.branch)
+                    table.branch(fc, nr, covered, total)
+                else:
+                    branches[nr] = (covered, total)
 
 
 def _sourcefile_counts(path: Path) -> dict[str, int] | None:

@@ -203,3 +203,45 @@ def test_testng_results_tests_and_their_attempts():
     assert set(by_name["order"][0].tags) >= {"smoke", "orders"}
     # enabled=false: never ran, no <test-method>.
     assert "archived" not in by_name
+
+
+def test_testng_junitxml_reporter_counts_as_testng():
+    # JUnitXMLReporter writes configuration methods that failed or were skipped as testcases
+    # ('@BeforeClass connect') and a disabled method as a testcase holding <ignored/>: TestNG's
+    # summary and testng-results.xml count neither as a test, nor does the file's own tests=.
+    _f, native_stream, native = _read(TESTNG / "testng-results.xml")
+    fmt, stream, junit = _read(TESTNG / "junitxml-command-line-test.xml")
+    assert (fmt, stream.info.framework) == ("junit", "testng")
+    assert stream.totals.as_dict() == native_stream.totals.as_dict()
+    assert not _declared_disagreements(stream)
+    assert not [c for c in junit if c.name.startswith("@") or c.name == "archived"]
+    # Each test has the identity and status testng-results.xml gives it (a data provider's
+    # invocations are named by their method only here: their parameters are not written).
+    assert Counter((c.framework, c.suite, c.name, c.status) for c in junit) == Counter(
+        (c.framework, c.suite, c.name, c.status) for c in native
+    )
+    assert sorted(w for w in stream.info.warnings if w.startswith("configuration method")) == sorted(
+        w for w in native_stream.info.warnings if w.startswith("configuration method")
+    )
+
+
+def test_testng_junitreport_reporter_leaves_disabled_methods_out():
+    # JUnitReportReporter (junitreports/TEST-<class>.xml) writes a disabled method as a testcase
+    # without a time holding <skipped/>, and counts it in tests= and skipped=.
+    _f, native_stream, native = _read(TESTNG / "testng-results.xml")
+    junit, streams = [], []
+    for path in sorted((TESTNG / "junitreports").glob("TEST-*.xml")):
+        fmt, stream, cases = _read(path)
+        assert (fmt, stream.info.framework) == ("junit", "testng")
+        assert not _declared_disagreements(stream), path.name
+        junit += cases
+        streams.append(stream)
+    assert "archived" not in {c.name for c in junit}
+    # Its failed configuration methods are testcases named after the method alone, as a test
+    # is ('connect', 'label'): nothing tells them from tests, and they stay rows of their own.
+    configs = [c for c in junit if (c.suite, c.name) in {("com.acme.orders.WarehouseTest", "connect"),
+                                                         ("com.acme.orders.ShippingTest", "label")}]
+    assert [c.status for c in configs] == [FAILED, FAILED]
+    assert Counter((c.suite, c.name, c.status) for c in junit if c not in configs) == Counter(
+        (c.suite, c.name, c.status) for c in native
+    )

@@ -36,6 +36,7 @@ from crossbridge_assets.formats.playwright import suite_path as playwright_suite
 from crossbridge_assets.formats.robot import FRAMEWORK as ROBOT
 from crossbridge_assets.formats.robot import merged_attempts as robot_merged_attempts
 from crossbridge_assets.formats.testng import FRAMEWORK as TESTNG
+from crossbridge_assets.formats.testng import config_failure_warning
 from crossbridge_assets.model import (
     ERROR,
     FAILED,
@@ -408,6 +409,30 @@ def _testng_outcome(case: TestCase) -> None:
     TestNG has no errors, its own report says FAIL (formats/testng.py)."""
     if case.status == ERROR:
         case.status = case.attempts[-1].status = FAILED
+
+
+# TestNG's JUnitXMLReporter names a configuration method by its annotation and name
+# ('@BeforeClass connect', Utils.detailedMethodName); no Java method's name holds an '@' or a space.
+_TESTNG_CONFIG = re.compile(r"@(?:Before|After)(?:Suite|Test|Groups|Class|Method) \S+").fullmatch
+
+
+def _testng_not_a_test(elem: etree._Element, case: TestCase, info: ReportInfo) -> bool:
+    """Whether a testcase of TestNG's JUnit reporters is one TestNG does not count as a test (its
+    summary, testng-results.xml and formats/testng.py do not): a configuration method that failed
+    or was skipped (JUnitXMLReporter; a failed one is a report warning, as in testng-results.xml),
+    or a method that never ran, disabled or in an excluded group: JUnitXMLReporter writes it
+    holding <ignored/> and leaves it out of tests=, JUnitReportReporter as a testcase without a
+    time holding <skipped/>, counted in tests= and skipped=."""
+    if _TESTNG_CONFIG(case.name):
+        if case.status in (FAILED, ERROR):
+            info.warnings.append(config_failure_warning(elem.get("classname") or case.suite, case.name.split(" ")[1]))
+        return True
+    if case.status == SKIPPED and elem.get("time") is None:
+        for key in ("tests", "skipped"):
+            if key in info.declared:
+                info.declared[key] -= 1
+        return True
+    return any(local(child.tag) == "ignored" for child in elem)
 
 
 # mocha's title of a hook that failed: '"before all" hook for "a"', '"after each" hook: name for
@@ -850,6 +875,9 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
 
         if tag == "testcase":
             case = _case(elem, framework, dialect)
+            if framework == TESTNG and _testng_not_a_test(elem, case, info):
+                elem.clear(keep_tail=False)
+                continue
             if case.name == _SUITE_ERROR:
                 class_failures += 1
             if reread is not None:

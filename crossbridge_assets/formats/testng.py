@@ -47,6 +47,12 @@ def _matches(s: Sniff) -> bool:
     return s.xml_root == "testng-results"
 
 
+def config_failure_warning(class_name: str, method: str | None) -> str:
+    """The report's warning for a configuration method that failed (formats/junit.py says the
+    same of TestNG's JUnit files)."""
+    return f"configuration method {class_name}.{method} failed; dependent tests were skipped"
+
+
 def _declared(attrs: dict) -> dict[str, int]:
     # TestNG 6+ writes totals on the root; 5.x writes none.
     out = {}
@@ -185,9 +191,7 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
         elif tag == "test-method":
             if (elem.get("is-config") or "").lower() == "true":
                 if (elem.get("status") or "").upper() == "FAIL":
-                    info.warnings.append(
-                        f"configuration method {class_name}.{elem.get('name')} failed; dependent tests were skipped"
-                    )
+                    info.warnings.append(config_failure_warning(class_name, elem.get("name")))
             else:
                 in_class.append(_case(elem, class_name, groups))
             clear(elem)

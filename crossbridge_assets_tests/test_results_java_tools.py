@@ -225,6 +225,22 @@ def test_testng_junitxml_reporter_counts_as_testng():
     )
 
 
+def test_testng_junitxml_reporter_messages_are_testngs():
+    # JUnitXMLReporter escapes a message's quotes and brackets before its XML writer escapes them
+    # again ('didn&amp;apos;t'), and an attribute's newline reads as a space.
+    _f, _s, native = _read(TESTNG / "testng-results.xml")
+    _f, _s, junit = _read(TESTNG / "junitxml-command-line-test.xml")
+    theirs = {c.name: c.final.message for c in native if c.status == FAILED}
+    ours = {c.name: c.final.message for c in junit if c.status == FAILED}
+    for name in ("slowQuote", "rejectsZero", "cancel"):
+        assert ours[name] == theirs[name], name
+    # JUnitReportReporter escapes once.
+    _f, _s, report = _read(TESTNG / "junitreports" / "TEST-com.acme.orders.OrderTest.xml")
+    ours = {c.name: c.final.message for c in report if c.status == FAILED}
+    for name in ("slowQuote", "rejectsZero", "cancel"):
+        assert ours[name] == theirs[name], name
+
+
 def test_testng_junitreport_reporter_leaves_disabled_methods_out():
     # JUnitReportReporter (junitreports/TEST-<class>.xml) writes a disabled method as a testcase
     # without a time holding <skipped/>, and counts it in tests= and skipped=.

@@ -406,9 +406,27 @@ def _cucumber_outcome(case: TestCase) -> None:
 
 def _testng_outcome(case: TestCase) -> None:
     """TestNG's JUnitReportReporter writes <error> for a throwable that is not an AssertionError;
-    TestNG has no errors, its own report says FAIL (formats/testng.py)."""
+    TestNG has no errors, its own report says FAIL (formats/testng.py). A message's line breaks
+    read as spaces in an attribute: it is stripped, as testng-results.xml's is."""
+    final = case.attempts[-1]
     if case.status == ERROR:
-        case.status = case.attempts[-1].status = FAILED
+        case.status = final.status = FAILED
+    if final.message:
+        final.message = final.message.strip() or None
+
+
+# JUnitXMLReporter escapes a message's & < > ' " itself (encodeAttr), then its XML writer escapes
+# that again: the file says 'didn&amp;apos;t'.
+_TESTNG_ESCAPED = re.compile(r"&(lt|gt|apos|quot|amp);")
+_TESTNG_UNESCAPED = {"lt": "<", "gt": ">", "apos": "'", "quot": '"', "amp": "&"}
+
+
+def _testng_xml_outcome(case: TestCase) -> None:
+    """TestNG's JUnitXMLReporter: as _testng_outcome, with the message unescaped once more."""
+    _testng_outcome(case)
+    final = case.attempts[-1]
+    if final.message and "&" in final.message:
+        final.message = _TESTNG_ESCAPED.sub(lambda m: _TESTNG_UNESCAPED[m.group(1)], final.message)
 
 
 # TestNG's JUnitXMLReporter names a configuration method by its annotation and name
@@ -488,6 +506,7 @@ _REREAD: dict[str, tuple[Callable[[TestCase], None], tuple[str, str | None] | No
     "mocha": (_mocha_outcome, ("failures", "errors")),  # failed hooks
     "playwright": (_playwright_outcome, ("errors", "failures")),
 }
+_TESTNG_XML_REREAD = (_testng_xml_outcome, _REREAD[TESTNG][1])
 
 
 # Tools whose JUnit files are told apart by their shape rather than by a framework of their own
@@ -866,6 +885,8 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
                 info.framework = framework
                 number_repeats = dialect is _cucumber_messages_names
                 reread = _REREAD.get(framework) or _native_reread(root, first, dialect)
+                if framework == TESTNG and frozenset(root.attrib) == _TESTNG_XML_KEYS:
+                    reread = _TESTNG_XML_REREAD
                 # Catch2's tests= counts assertions, not test cases: not a declared total.
                 assertions_as_tests = reread is not None and reread[0] is _catch2_outcome
                 if framework == "pytest":

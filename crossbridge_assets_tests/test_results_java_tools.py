@@ -197,6 +197,14 @@ def test_testng_results_tests_and_their_attempts():
     (slow,) = by_name["slowQuote"]
     assert slow.final.failure_type == "org.testng.internal.thread.ThreadTimeoutException"
     assert slow.final.message == "Method com.acme.orders.OrderTest.slowQuote() didn't finish within the time-out 100"
+    # successPercentage=50 of four invocations: the two that failed are within it, and TestNG's
+    # summary counts them as failures (SUCCESS_PERCENTAGE_FAILURE).
+    assert sorted((c.status, c.final.message) for c in by_name["quote"]) == [
+        (FAILED, "quote 1 stale expected [true] but found [false]"),
+        (FAILED, "quote 3 stale expected [true] but found [false]"),
+        (PASSED, None),
+        (PASSED, None),
+    ]
     assert {(c.parameters, c.status) for c in by_name["order"]} == {
         ("(apple, 1)", PASSED), ("(pear, 5)", FAILED), ("(plum, null)", PASSED),
     }
@@ -212,14 +220,17 @@ def test_testng_junitxml_reporter_counts_as_testng():
     _f, native_stream, native = _read(TESTNG / "testng-results.xml")
     fmt, stream, junit = _read(TESTNG / "junitxml-command-line-test.xml")
     assert (fmt, stream.info.framework) == ("junit", "testng")
-    assert stream.totals.as_dict() == native_stream.totals.as_dict()
-    assert not _declared_disagreements(stream)
+    assert len(junit) == len(native) and not _declared_disagreements(stream)
     assert not [c for c in junit if c.name.startswith("@") or c.name == "archived"]
     # Each test has the identity and status testng-results.xml gives it (a data provider's
-    # invocations are named by their method only here: their parameters are not written).
-    assert Counter((c.framework, c.suite, c.name, c.status) for c in junit) == Counter(
-        (c.framework, c.suite, c.name, c.status) for c in native
+    # invocations are named by their method only here: their parameters are not written)...
+    quote = ("testng", "com.acme.orders.QuoteTest", "quote")
+    assert Counter((c.framework, c.suite, c.name, c.status) for c in junit if c.suite != quote[1]) == Counter(
+        (c.framework, c.suite, c.name, c.status) for c in native if c.suite != quote[1]
     )
+    # ... but for the failures within a successPercentage, which it writes as passed testcases
+    # (and leaves out of failures=): nothing in the file tells them.
+    assert [c.status for c in junit if c.suite == quote[1]] == [PASSED] * 4
     assert sorted(w for w in stream.info.warnings if w.startswith("configuration method")) == sorted(
         w for w in native_stream.info.warnings if w.startswith("configuration method")
     )
@@ -258,6 +269,9 @@ def test_testng_junitreport_reporter_leaves_disabled_methods_out():
     configs = [c for c in junit if (c.suite, c.name) in {("com.acme.orders.WarehouseTest", "connect"),
                                                          ("com.acme.orders.ShippingTest", "label")}]
     assert [c.status for c in configs] == [FAILED, FAILED]
-    assert Counter((c.suite, c.name, c.status) for c in junit if c not in configs) == Counter(
-        (c.suite, c.name, c.status) for c in native
+    # The failures within a successPercentage it leaves out altogether.
+    quote = "com.acme.orders.QuoteTest"
+    assert [c.status for c in junit if c.suite == quote] == [PASSED, PASSED]
+    assert Counter((c.suite, c.name, c.status) for c in junit if c not in configs and c.suite != quote) == Counter(
+        (c.suite, c.name, c.status) for c in native if c.suite != quote
     )

@@ -275,3 +275,39 @@ def test_testng_junitreport_reporter_leaves_disabled_methods_out():
     assert Counter((c.suite, c.name, c.status) for c in junit if c not in configs and c.suite != quote) == Counter(
         (c.suite, c.name, c.status) for c in native if c.suite != quote
     )
+
+
+def test_testng_parameters_without_a_tostring_keep_one_identity_from_run_to_run():
+    # PackingTest's data provider passes arrays and an object with Object's toString: TestNG
+    # writes 'com.acme.orders.PackingTest$Box@6366ebe0', a hash that changes from run to run
+    # (and whenever another test is added). The parameters keep the class only.
+    raw = (TESTNG / "testng-results.xml").read_text()
+    assert re.search(r"PackingTest\$Box@[0-9a-f]+\]\]>", raw) and re.search(r"\[I@[0-9a-f]+\]\]>", raw)
+    _f, _s, cases = _read(TESTNG / "testng-results.xml")
+    assert sorted((c.parameters, c.status) for c in cases if c.name == "pack") == [
+        ("([I, com.acme.orders.PackingTest$Box)", PASSED),
+        ("([Ljava.lang.String;, null)", FAILED),
+    ]
+
+
+@pytest.mark.parametrize("value, kept", [
+    ("com.acme.Cart@1b6d3586", "com.acme.Cart"),
+    ("Cart@7852e922", "Cart"),
+    ("[[D@4e25154f", "[[D"),
+    ("com.acme.CartTest$$Lambda$14/0x0000000800c03000@5e9f23b4", "com.acme.CartTest$$Lambda$14/0x0000000800c03000"),
+    # What a toString of the test's own wrote stays as written.
+    ("admin@cafe", "admin@cafe"),
+    ("bob@example.com", "bob@example.com"),
+    ("Cart{items=2}@home", "Cart{items=2}@home"),
+    ("Order@42", "Order@42"),
+])
+def test_testng_parameter_object_hashes(tmp_path, value, kept):
+    path = tmp_path / "testng-results.xml"
+    path.write_text(
+        '<testng-results total="1" passed="1" failed="0" skipped="0"><suite name="S"><test name="T">'
+        '<class name="com.acme.CartTest"><test-method signature="pay(java.lang.Object)[pri:0, instance:x]"'
+        ' name="pay" status="PASS"><params><param index="0"><value><![CDATA['
+        f"{value}]]></value></param></params></test-method></class></test></suite></testng-results>"
+    )
+    _f, _s, (case,) = _read(path)
+    assert case.parameters == f"({kept})"

@@ -82,7 +82,9 @@ def test_junit5_tests_have_one_stable_identity_each():
     assert {k[2]: by_key[k].status for k in by_key if k[1] == "discounts()"} == {
         "[1]": PASSED, "[2][1]": PASSED, "[2][2]": FAILED,
     }
-    assert by_key[("com.acme.CartTest", "nonAscii()", None)].status == PASSED
+    # The display name is only in the testcase's output, which keeps it whole.
+    non_ascii = by_key[("com.acme.CartTest", "nonAscii()", None)]
+    assert non_ascii.status == PASSED and "display-name: Prüfung des Warenkorbs ✓ 買い物" in non_ascii.final.stdout
     # @Nested classes: the binary class name.
     assert by_key[("com.acme.CartTest$WhenEmpty", "hasNoTotal()", None)].status == PASSED
     nested = by_key[("com.acme.CartTest$WhenEmpty$AfterAdding", "hasOneItem()", None)]

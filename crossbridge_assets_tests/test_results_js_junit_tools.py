@@ -11,12 +11,13 @@ from collections import Counter
 import pytest
 
 from crossbridge_assets.formats import read_report
-from crossbridge_assets.model import FAILED, PASSED, SKIPPED
+from crossbridge_assets.model import ERROR, FAILED, PASSED, SKIPPED
 from crossbridge_assets_tests.conftest import FIXTURES
 
 HERE = FIXTURES / "results" / "jsjunit"
 FILES = [
     "deno-junit.xml",
+    "node-test-junit.xml",
 ]
 
 
@@ -61,3 +62,59 @@ def test_deno_counts_are_denos_tests_and_steps():
     _, cases = _read("deno-junit.xml")
     assert _counts(cases) == {PASSED: 5, FAILED: 4, SKIPPED: 1}
     assert _by_key(cases)[("cart_test.ts", "cart > totals > fails inside", None)].status == FAILED
+
+
+# node:test ---------------------------------------------------------------------------------------
+
+
+def test_node_test_identity_is_its_suites():
+    # Every testcase's classname is 'test': the suites are the <testsuite>s around it.
+    _, cases = _read("node-test-junit.xml")
+    by_key = _by_key(cases)
+    assert by_key[("cart.totals", "adds items", None)].status == PASSED
+    assert by_key[("cart", "is empty at start", None)].status == PASSED
+    assert by_key[("", "top level works", None)].status == PASSED
+    assert by_key[("with subtests", "second step", None)].status == FAILED
+    assert {c.framework for c in cases} == {"junit"}
+
+
+def test_node_test_same_title_in_two_describes_is_two_tests(tmp_path):
+    xml = """<?xml version="1.0" encoding="utf-8"?>
+<testsuites>
+\t<testsuite name="cart" time="0.001" disabled="0" errors="0" tests="1" failures="0" skipped="0" hostname="vm">
+\t\t<testcase name="works" time="0.000100" classname="test"/>
+\t</testsuite>
+\t<testsuite name="orders" time="0.001" disabled="0" errors="0" tests="1" failures="0" skipped="0" hostname="vm">
+\t\t<testcase name="works" time="0.000100" classname="test"/>
+\t</testsuite>
+</testsuites>"""
+    stream, cases = _read_text(tmp_path, xml)
+    assert [(c.suite, c.name) for c in cases] == [("cart", "works"), ("orders", "works")]
+    assert stream.info.warnings == []
+
+
+def test_node_test_counts_are_nodes():
+    # node: tests 15, pass 6, fail 4, cancelled 2, skipped 2, todo 1. A test with subtests is a
+    # <testsuite> (one test and one failure fewer here); a test cancelled by its suite's failed
+    # before() hook did not run: an error.
+    stream, cases = _read("node-test-junit.xml")
+    assert _counts(cases) == {PASSED: 6, FAILED: 3, ERROR: 2, SKIPPED: 3}
+    by_key = _by_key(cases)
+    assert by_key[("payments", "charges card", None)].status == ERROR
+    assert by_key[("cart.totals", "rounds cents", None)].attempts[0].message is None
+    assert by_key[("cart.totals", "handles currency", None)].attempts[0].message == "todo"
+    assert by_key[("cart.totals", "skips at run time", None)].attempts[0].message == "no network"
+    # Its suites' tests= count their direct children: no totals of the file.
+    assert stream.info.declared == {}
+
+
+def test_node_test_file_of_top_level_tests_only(tmp_path):
+    xml = """<?xml version="1.0" encoding="utf-8"?>
+<testsuites>
+\t<testcase name="adds" time="0.000100" classname="test"/>
+\t<testcase name="subtracts" time="0.000100" classname="test" failure="nope">
+\t\t<failure type="testCodeFailure" message="nope">boom</failure>
+\t</testcase>
+</testsuites>"""
+    _, cases = _read_text(tmp_path, xml)
+    assert [(c.suite, c.name, c.status) for c in cases] == [("", "adds", PASSED), ("", "subtracts", FAILED)]

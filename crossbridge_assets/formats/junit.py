@@ -125,10 +125,33 @@ def _testng_suite(root: etree._Element) -> bool:
     return keys | {"hostname"} == _TESTNG_REPORT_KEYS and bool(_ZONE_NAMED(root.get("timestamp")))
 
 
+# node:test's junit reporter (node --test --test-reporter=junit, Node 20 on): a bare <testsuites>;
+# a describe() or a test with subtests is a <testsuite> with these attributes in this order (a
+# timestamp before the hostname from Node 24), every test without subtests a <testcase> whose
+# classname is 'test', whatever its suites.
+_NODE_SUITE_KEYS = ("name", "time", "disabled", "errors", "tests", "failures", "skipped")
+_NODE_CASE_KEYS = ("name", "time", "classname")
+
+
+def _node_test_file(root: etree._Element) -> bool:
+    if root.attrib or local(root.tag) != "testsuites":
+        return False
+    child = next(root.iterchildren("{*}testsuite", "{*}testcase"), None)
+    if child is None:
+        return False
+    keys = tuple(child.attrib)
+    if local(child.tag) == "testcase":
+        return keys[:3] == _NODE_CASE_KEYS and child.get("classname") == "test"
+    return keys[:7] == _NODE_SUITE_KEYS and keys[7:] in (("hostname",), ("timestamp", "hostname"))
+
+
 def _dialect(root: etree._Element, first: etree._Element) -> tuple[str, Dialect | None]:
     """Best guess of the framework that wrote the file, for the test identity, and how its
     testcases spell suite, name and parameters when they do not in the usual way (None).
-    Decided once a file, from the root and its first <testsuite>."""
+    Decided once a file, from the root and its first <testsuite> (the root itself when it holds
+    testcases only)."""
+    if first is root and _node_test_file(root):
+        return "junit", _node_names
     root_attrs, attrs = root.attrib, first.attrib
     if "hostname" in attrs and tuple(root_attrs)[:2] == ("id", "name") and local(root.tag) == "testsuites":
         # Playwright's junit reporter: <testsuites id=".." name=".."> (both written, even empty),
@@ -333,6 +356,24 @@ def _playwright_old_names(raw_name: str, classname: str, suite_elem: etree._Elem
     *titles, name = titles
     file = match.group(2)
     return playwright_suite_path(file, titles), name, f"[{project}]" if project else None, file
+
+
+def _node_names(raw_name: str, classname: str | None, elem: etree._Element):
+    """node:test: the classname is always 'test'; the suites a test is in are the <testsuite>s
+    around it (describe() blocks, a test's subtests), none for a test at the top of its file. The
+    name is the test's whole title: node:test has no parameters."""
+    return _suite_path(elem.getparent()), raw_name, None, None
+
+
+def _node_outcome(case: TestCase) -> None:
+    """node:test counts a test its parent cancelled (a failed before() hook, a parent that ended
+    first) as cancelled, apart from failed ones: it did not run, an error here. A skip without a
+    reason (it.skip(), it.todo()) is written message="true"."""
+    final = case.attempts[-1]
+    if case.status == FAILED and final.failure_type == "cancelledByParent":
+        case.status = final.status = ERROR
+    elif case.status == SKIPPED and final.message == "true":
+        final.message = "todo" if final.failure_type == "todo" else None
 
 
 def _robot_names(raw_name: str, classname: str | None, elem: etree._Element):
@@ -558,6 +599,8 @@ def _phpunit_outcome(case: TestCase) -> None:
 
 
 def _native_reread(root: etree._Element, first: etree._Element, dialect: Dialect | None):
+    if dialect is _node_names:
+        return _node_outcome, None  # the file declares no totals
     if dialect is _phpunit_names:
         return _phpunit_outcome, ("errors", None)  # risky tests
     if local(root.tag) == "testsuite" and tuple(root.attrib) == _CTEST_KEYS:
@@ -878,10 +921,17 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
             sum_children = local(root.tag) == "testsuites" and not info.declared
             sum_time = local(root.tag) == "testsuites" and info.duration is None
         if not framework_known:
-            first = root if local(root.tag) == "testsuite" else next(root.iterchildren("{*}testsuite"), None)
+            if _node_test_file(root):
+                first = root
+            else:
+                first = root if local(root.tag) == "testsuite" else next(root.iterchildren("{*}testsuite"), None)
             if first is not None:
                 framework_known = True
                 framework, dialect = _dialect(root, first)
+                if dialect is _node_names:
+                    # Its suites' tests=, failures= and skipped= count their direct children, a
+                    # nested suite as one: no totals of the file's tests.
+                    sum_children = False
                 info.framework = framework
                 number_repeats = dialect is _cucumber_messages_names
                 reread = _REREAD.get(framework) or _native_reread(root, first, dialect)

@@ -18,6 +18,8 @@ HERE = FIXTURES / "results" / "jsjunit"
 FILES = [
     "deno-junit.xml",
     "node-test-junit.xml",
+    "jest-junit-default.xml",
+    "jest-junit-options.xml",
 ]
 
 
@@ -118,3 +120,56 @@ def test_node_test_file_of_top_level_tests_only(tmp_path):
 </testsuites>"""
     _, cases = _read_text(tmp_path, xml)
     assert [(c.suite, c.name, c.status) for c in cases] == [("", "adds", PASSED), ("", "subtracts", FAILED)]
+
+
+# jest-junit --------------------------------------------------------------------------------------
+
+
+def test_jest_junit_default_counts_are_jests():
+    # jest: 'Tests: 5 failed, 1 skipped, 1 todo, 8 passed, 15 total'; a todo is skipped here.
+    stream, cases = _read("jest-junit-default.xml")
+    assert stream.info.framework == "jest"
+    assert _counts(cases) == {PASSED: 8, FAILED: 5, SKIPPED: 2}
+    # tests= leaves the todo out: the declared total is read as jest-junit counts.
+    assert stream.info.declared == {"tests": 15, "failures": 5, "errors": 0}
+    todo = _by_key(cases)[("wishlist shares the list", "wishlist shares the list", None)]
+    assert todo.status == SKIPPED and todo.attempts[0].message == "todo"
+
+
+def test_jest_junit_todo_left_passed_when_it_cannot_be_told(tmp_path):
+    # Two testcases with time="0" in a suite whose tests= leaves one out: either may be the todo.
+    xml = """<?xml version="1.0" encoding="UTF-8"?>
+<testsuites name="jest tests" tests="2" failures="0" errors="0" time="0.2">
+  <testsuite name="cart" errors="0" failures="0" skipped="0" timestamp="2026-11-30T18:20:06" time="0.1" tests="2">
+    <testcase classname="cart adds" name="cart adds" time="0"></testcase>
+    <testcase classname="cart todo" name="cart todo" time="0"></testcase>
+    <testcase classname="cart slow" name="cart slow" time="0.004"></testcase>
+  </testsuite>
+</testsuites>"""
+    stream, cases = _read_text(tmp_path, xml)
+    assert _counts(cases) == {PASSED: 3}
+    assert stream.info.warnings == []
+
+
+def test_jest_junit_suite_errors_and_hooks():
+    # jest: 'Tests: 5 failed, 1 skipped, 1 todo, 9 passed, 16 total', 'Test Suites: 5 failed': one
+    # file did not load and one afterAll failed, each an errored test here.
+    stream, cases = _read("jest-junit-options.xml")
+    assert _counts(cases) == {PASSED: 9, FAILED: 5, SKIPPED: 2, ERROR: 2}
+    by_key = _by_key(cases)
+    # jest-junit writes the file that failed to load twice (<error>, then <failure> with the JSON).
+    broken = by_key[("Test suite failed to run", "broken.test.js", None)]
+    assert broken.status == ERROR and len(broken.attempts) == 1
+    assert "Cannot find module './does-not-exist'" in broken.attempts[0].stack_trace
+    assert "MODULE_NOT_FOUND" in broken.attempts[0].stack_trace
+    (hook,) = [c for c in cases if c.name == "Test execution failure: could be caused by test hooks like 'afterAll'."]
+    assert hook.status == ERROR and "cleanup failed" in hook.attempts[0].message
+    assert stream.info.declared == {"tests": 18, "failures": 5, "errors": 2}
+
+
+def test_jest_junit_retries_are_one_test():
+    # jest.retryTimes(2): jest counts each retried test once; jest-junit writes its last run only.
+    _, cases = _read("jest-junit-options.xml")
+    by_key = _by_key(cases)
+    assert by_key[("checkout", "eventually pays", None)].status == PASSED
+    assert by_key[("checkout", "always fails", None)].status == FAILED

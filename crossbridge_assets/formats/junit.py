@@ -445,6 +445,50 @@ def _cucumber_outcome(case: TestCase) -> None:
     final.message = not_run_message(states)
 
 
+# jest-junit (reportTestSuiteErrors) writes a test file that failed to load as a testcase of this
+# classname named by the file, with an <error>; then once more with a <failure> holding the same
+# error as JSON (jest's testExecError). Its tests= leaves both out, its errors= counts the first.
+_JEST_SUITE_ERROR = "Test suite failed to run"
+# jest-junit's testcase for an error outside any test (a failed afterAll), its title after the
+# classNameTemplate's text. Jest counts no test for it, and neither does the file's tests= or failures=.
+_JEST_EXEC_FAILURE = "Test execution failure: could be caused by test hooks like 'afterAll'."
+
+
+def _jest_outcome(case: TestCase) -> None:
+    """A failed afterAll is no failed test: an error of the suite, as mocha's failed hooks are."""
+    if case.status == FAILED and case.name.endswith(_JEST_EXEC_FAILURE):
+        case.status = case.attempts[-1].status = ERROR
+
+
+def _jest_second_error(earlier: TestCase, later: TestCase) -> bool:
+    """Whether `later` is jest-junit's second testcase for the test file `earlier` failed to load."""
+    return (
+        later.suite == _JEST_SUITE_ERROR
+        and earlier.suite == _JEST_SUITE_ERROR
+        and earlier.name == later.name
+        and earlier.status == ERROR
+        and len(earlier.attempts) == 1
+    )
+
+
+def _jest_suite(cases: list[TestCase], declared_tests: int | None) -> tuple[int, int]:
+    """A <testsuite> of jest-junit, once all its testcases are read: (testcases its tests= leaves
+    out, errored ones its errors= leaves out). tests= counts jest's passed, failed and skipped
+    tests; a test.todo() is a testcase too, with no <skipped> and time="0", as a passing test that
+    took no millisecond is. When as many testcases have time="0" as tests= leaves out, they are the
+    todos: skipped, as jest does not count them passed."""
+    plain = [c for c in cases if c.suite != _JEST_SUITE_ERROR and not c.name.endswith(_JEST_EXEC_FAILURE)]
+    hooks = sum(c.name.endswith(_JEST_EXEC_FAILURE) for c in cases)
+    todos = len(plain) - declared_tests if declared_tests is not None else 0
+    if todos > 0:
+        maybe = [c for c in plain if c.status == PASSED and c.duration == 0.0 and len(c.attempts) == 1]
+        if len(maybe) == todos:
+            for case in maybe:
+                case.status = case.attempts[0].status = SKIPPED
+                case.attempts[0].message = "todo"
+    return max(todos, 0) + len(cases) - len(plain), hooks
+
+
 def _testng_outcome(case: TestCase) -> None:
     """TestNG's JUnitReportReporter writes <error> for a throwable that is not an AssertionError;
     TestNG has no errors, its own report says FAIL (formats/testng.py). A message's line breaks
@@ -545,6 +589,7 @@ _REREAD: dict[str, tuple[Callable[[TestCase], None], tuple[str, str | None] | No
     CUCUMBER: (_cucumber_outcome, ("failures", "skipped")),  # not run to the end
     TESTNG: (_testng_outcome, ("errors", "failures")),
     "mocha": (_mocha_outcome, ("failures", "errors")),  # failed hooks
+    "jest": (_jest_outcome, None),  # see _jest_suite for the declared totals
     "playwright": (_playwright_outcome, ("errors", "failures")),
 }
 _TESTNG_XML_REREAD = (_testng_xml_outcome, _REREAD[TESTNG][1])
@@ -893,6 +938,8 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
     held: dict[tuple[str, str, str | None], TestCase] | None = None  # pytest: see _RERUN_WINDOW
     pending: TestCase | None = None  # trainer: a run its next repetition may follow (_REPETITION)
     reruns = 0
+    jest_cases: list[TestCase] | None = None  # jest-junit: a suite's tests, held until it ends (_jest_suite)
+    jest_tests = jest_errors = 0  # what jest-junit's tests= and errors= leave out
     # Set once an <error>/<failure> appears outside a <testcase>: from then on every finished
     # testcase looks at the siblings before it for a suite crash. Until then there is none to find.
     suite_level_outcome = False
@@ -941,6 +988,8 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
                 assertions_as_tests = reread is not None and reread[0] is _catch2_outcome
                 if framework == "pytest":
                     held = {}
+                elif framework == "jest":
+                    jest_cases = []
                 if info.started_at is None:
                     info.started_at = parse_timestamp(first.get("timestamp"))
 
@@ -955,6 +1004,12 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
                 status = case.status
                 reread[0](case)
                 moved += case.status != status
+            if jest_cases and _jest_second_error(jest_cases[-1], case):
+                # One test file that failed to load, one error: the JSON follows the message.
+                earlier = jest_cases[-1].attempts[0]
+                earlier.stack_trace = "\n\n".join(t for t in (earlier.stack_trace, case.attempts[0].stack_trace) if t)
+                elem.clear(keep_tail=False)
+                continue
             # go-junit-report (go test -count=N), gotestsum --rerun-fails and some Ant setups
             # repeat a testcase for each run. Each <testcase> still counts once (the corpus rule);
             # a repeat is marked so that reruns can be told from distinct tests.
@@ -999,7 +1054,9 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
                     parent = elem.getparent()
                     if parent is not None:
                         del parent[: parent.index(elem)]
-            if held is None:
+            if jest_cases is not None:
+                jest_cases.append(case)
+            elif held is None:
                 if _REPETITION in case.properties:
                     pending = case
                 else:
@@ -1009,6 +1066,11 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
                 if len(held) > _RERUN_WINDOW:
                     yield held.pop(next(iter(held)))
         elif tag == "testsuite":
+            if jest_cases:
+                tests, errors = _jest_suite(jest_cases, to_int(elem.get("tests")))
+                jest_tests, jest_errors = jest_tests + tests, jest_errors + errors
+                yield from jest_cases
+                jest_cases.clear()
             if pending is not None:
                 yield pending
                 pending = None
@@ -1062,6 +1124,8 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
         yield from held.values()
     if pending is not None:
         yield pending
+    if jest_cases:
+        yield from jest_cases
     if info.framework is None:
         info.framework = framework
     for key, output in suite_output.items():
@@ -1079,6 +1143,9 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
         info.declared.pop("tests", None)
     if class_failures and "tests" in info.declared:
         info.declared["tests"] += class_failures
+    for key, value in (("tests", jest_tests), ("errors", jest_errors)):
+        if value and key in info.declared:
+            info.declared[key] += value
     if repeated:
         info.warnings.append(
             f"{repeated} testcase(s) repeat an earlier one with the same suite and name "

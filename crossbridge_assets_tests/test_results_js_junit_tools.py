@@ -173,3 +173,37 @@ def test_jest_junit_retries_are_one_test():
     by_key = _by_key(cases)
     assert by_key[("checkout", "eventually pays", None)].status == PASSED
     assert by_key[("checkout", "always fails", None)].status == FAILED
+
+
+def test_jest_junit_top_level_tests_are_in_no_describe():
+    # classNameTemplate '{classname}' is empty outside a describe(); the <testsuite> is named after
+    # the describe of the file's first test ('cart'), which the top-level tests are not in.
+    _, cases = _read("jest-junit-options.xml")
+    by_key = _by_key(cases)
+    assert by_key[("cart.test.js", "top level works", None)].status == PASSED
+    assert by_key[("cart.test.js", "throws", None)].status == FAILED
+    assert by_key[("cart", "is empty at start", None)].status == PASSED
+    assert by_key[("cart › totals", "adds 1 + 1", None)].status == PASSED
+
+
+def test_jest_junit_top_level_test_without_a_file(tmp_path):
+    xml = """<?xml version="1.0" encoding="UTF-8"?>
+<testsuites name="jest tests" tests="2" failures="0" errors="0" time="0.2">
+  <testsuite name="cart" errors="0" failures="0" skipped="0" timestamp="2026-11-30T18:20:06" time="0.1" tests="2">
+    <testcase classname="cart" name="adds" time="0.001"></testcase>
+    <testcase classname="" name="top level" time="0.001"></testcase>
+  </testsuite>
+</testsuites>"""
+    _, cases = _read_text(tmp_path, xml)
+    assert [(c.suite, c.name) for c in cases] == [("cart", "adds"), ("", "top level")]
+
+
+def test_pytest_xunit1_module_report_has_no_suite(tmp_path):
+    # pytest -o junit_family=xunit1 (pytest 8): a collection error's testcase has classname="" and
+    # a file=; with xunit2 (no file=) it already had the empty suite.
+    xml = """<?xml version="1.0" encoding="utf-8"?><testsuites name="pytest tests"><testsuite name="pytest" \
+errors="1" failures="0" skipped="0" tests="1" time="0.159" timestamp="2026-11-30T18:28:53.428036+00:00" hostname="vm">\
+<testcase classname="" name="test_broken" file="test_broken.py" time="0.000"><error message="collection failure">\
+ImportError while importing test module</error></testcase></testsuite></testsuites>"""
+    _, cases = _read_text(tmp_path, xml)
+    assert [(c.suite, c.name, c.status) for c in cases] == [("", "test_broken", ERROR)]

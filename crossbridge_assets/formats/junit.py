@@ -454,6 +454,21 @@ _JEST_SUITE_ERROR = "Test suite failed to run"
 _JEST_EXEC_FAILURE = "Test execution failure: could be caused by test hooks like 'afterAll'."
 
 
+_SCRIPT_FILE = re.compile(r"\.[cm]?[jt]sx?$").search
+
+
+def _jest_top_level_suite(elem: etree._Element, file: str | None) -> str:
+    """The suite of a test outside any describe() when jest-junit's classNameTemplate is
+    '{classname}' (empty then). Its <testsuite> is the test file when named after it
+    (usePathForSuiteName, '{filepath}', '{filename}'); by default (suiteNameTemplate '{title}')
+    it is named after the describe() of the file's first test, one this test is not in, which
+    changes when tests move: then the file (addFileAttribute), or no suite."""
+    parent = elem.getparent()
+    if parent is not None and _SCRIPT_FILE(parent.get("name") or ""):
+        return _suite_path(parent)
+    return normalize_suite(file) if file else ""
+
+
 def _jest_outcome(case: TestCase) -> None:
     """A failed afterAll is no failed test: an error of the suite, as mocha's failed hooks are."""
     if case.status == FAILED and case.name.endswith(_JEST_EXEC_FAILURE):
@@ -688,7 +703,8 @@ def _case(elem: etree._Element, framework: str, dialect: Dialect | None) -> Test
     time = get("time")
     # Most testcases carry name, classname and time only: skip looking up the rarer attributes.
     if len(attrib) > (raw_name is not None) + (classname is not None) + (time is not None):
-        classname = classname or get("class")
+        if not classname:
+            classname = get("class", classname)  # an empty classname stays one
         # googletest up to 1.10 marks a GTEST_SKIP() test only with result="skipped".
         status_attr, file, line = get("status") or get("result"), get("file"), get("line")
         if status_attr == "run":
@@ -704,6 +720,8 @@ def _case(elem: etree._Element, framework: str, dialect: Dialect | None) -> Test
             # pytest-json-report's collector has no suite either; the <testsuite>'s name is
             # only junit_suite_name.
             suite = ""
+        elif classname == "" and framework == "jest":
+            suite = _jest_top_level_suite(elem, file)
         else:
             suite = _suite_path(elem.getparent())
         name, params = split_parameters(raw_name)

@@ -20,6 +20,7 @@ FILES = [
     "node-test-junit.xml",
     "jest-junit-default.xml",
     "jest-junit-options.xml",
+    "vitest-junit.xml",
 ]
 
 
@@ -207,3 +208,29 @@ errors="1" failures="0" skipped="0" tests="1" time="0.159" timestamp="2026-11-30
 ImportError while importing test module</error></testcase></testsuite></testsuites>"""
     _, cases = _read_text(tmp_path, xml)
     assert [(c.suite, c.name, c.status) for c in cases] == [("", "test_broken", ERROR)]
+
+
+# vitest ------------------------------------------------------------------------------------------
+
+
+def test_vitest_counts_are_vitests():
+    # vitest: 'Tests 2 failed | 7 passed | 3 skipped | 1 todo (13)', 'Test Files 3 failed (3)': a
+    # file that failed to load, a beforeAll and an afterAll that failed, none a test of vitest's.
+    stream, cases = _read("vitest-junit.xml")
+    assert _counts(cases) == {PASSED: 7, FAILED: 2, SKIPPED: 4, ERROR: 3}
+    by_key = _by_key(cases)
+    assert by_key[("broken.test.js", "broken.test.js", None)].status == ERROR
+    assert by_key[("cart.test.js", "payments", None)].status == ERROR
+    assert by_key[("hooks.test.js", "history", None)].status == ERROR  # a nested describe's afterAll
+    # Its tests did not run: skipped, as vitest counts them.
+    assert by_key[("cart.test.js", "payments > charges card", None)].status == SKIPPED
+    assert stream.info.declared == {"tests": 16, "failures": 2, "errors": 3}
+
+
+def test_vitest_failing_test_named_like_no_describe_stays_failed():
+    _, cases = _read("vitest-junit.xml")
+    by_key = _by_key(cases)
+    assert by_key[("cart.test.js", "cart > totals > applies discount", None)].status == FAILED
+    # retry: 1, failed twice: one test (vitest writes each run's error, one <failure> each).
+    always = by_key[("cart.test.js", "checkout > always fails", None)]
+    assert always.status == FAILED and always.attempts[0].message == "expected 1 to be 2 // Object.is equality"

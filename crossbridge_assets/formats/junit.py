@@ -658,9 +658,33 @@ def _phpunit_outcome(case: TestCase) -> None:
         case.status = final.status = PASSED
 
 
+# vitest's junit reporter (vitest 3): the root's and each file's <testsuite>'s attributes in these orders.
+_VITEST_ROOT_KEYS = ("name", "tests", "failures", "errors", "time")
+_VITEST_SUITE_KEYS = ("name", "timestamp", "hostname", "tests", "failures", "errors", "skipped", "time")
+
+
+def _vitest_outcome() -> Callable[[TestCase], None]:
+    """vitest writes a describe() whose beforeAll/afterAll failed as a testcase named by that
+    describe's own title, after the file's tests (whose names hold the describe titles, joined by
+    ' > '), and a test file that failed to load as a testcase named by the file (its classname by
+    default). vitest counts neither as a test: a suite's error here, as a suite-level <failure> is."""
+    titles: dict[str, set[str]] = {}
+
+    def outcome(case: TestCase) -> None:
+        seen = titles.setdefault(case.suite, set())
+        if case.status == FAILED and (case.name in seen or normalize_suite(case.name) == case.suite):
+            case.status = case.attempts[-1].status = ERROR
+        *describes, _title = case.name.split(" > ")
+        seen.update(describes)
+
+    return outcome
+
+
 def _native_reread(root: etree._Element, first: etree._Element, dialect: Dialect | None):
     if dialect is _node_names:
         return _node_outcome, None  # the file declares no totals
+    if tuple(root.attrib) == _VITEST_ROOT_KEYS and tuple(first.attrib) == _VITEST_SUITE_KEYS:
+        return _vitest_outcome(), ("failures", "errors")
     if dialect is _phpunit_names:
         return _phpunit_outcome, ("errors", None)  # risky tests
     if local(root.tag) == "testsuite" and tuple(root.attrib) == _CTEST_KEYS:

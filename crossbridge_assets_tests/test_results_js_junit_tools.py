@@ -21,6 +21,7 @@ FILES = [
     "jest-junit-default.xml",
     "jest-junit-options.xml",
     "vitest-junit.xml",
+    "bun-junit.xml",
 ]
 
 
@@ -234,3 +235,19 @@ def test_vitest_failing_test_named_like_no_describe_stays_failed():
     # retry: 1, failed twice: one test (vitest writes each run's error, one <failure> each).
     always = by_key[("cart.test.js", "checkout > always fails", None)]
     assert always.status == FAILED and always.attempts[0].message == "expected 1 to be 2 // Object.is equality"
+
+
+# bun ---------------------------------------------------------------------------------------------
+
+
+def test_bun_suite_is_file_and_describes():
+    # bun: 6 pass, 1 skip, 1 todo, 4 fail, 1 error, 12 tests: the file that failed to load is not
+    # in its junit file (one failed test fewer). The classname lists the describes innermost first.
+    _, cases = _read("bun-junit.xml")
+    assert _counts(cases) == {PASSED: 6, FAILED: 3, SKIPPED: 2}
+    by_key = _by_key(cases)
+    assert by_key[("cart.test.js.cart.totals", "adds items", None)].status == PASSED
+    assert by_key[("cart.test.js.cart", "is empty at start", None)].status == PASSED
+    assert by_key[("cart.test.js", "top level works", None)].status == PASSED
+    assert by_key[("cart.test.js.payments", "(unnamed)", None)].status == FAILED  # the failed beforeAll
+    assert by_key[("cart.test.js.checkout", "eventually pays", None)].status == PASSED

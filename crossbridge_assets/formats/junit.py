@@ -176,6 +176,8 @@ def _dialect(root: etree._Element, first: etree._Element) -> tuple[str, Dialect 
         return "mocha", _mocha_names
     if "nextest" in names:
         return "nextest", None
+    if tuple(root_attrs) == _BUN_ROOT_KEYS:
+        return "junit", _bun_names
     if "assertions" in attrs:
         # PHPUnit (and Codeception, built on it) count assertions on every <testsuite>.
         return "junit", _phpunit_names
@@ -356,6 +358,18 @@ def _playwright_old_names(raw_name: str, classname: str, suite_elem: etree._Elem
     *titles, name = titles
     file = match.group(2)
     return playwright_suite_path(file, titles), name, f"[{project}]" if project else None, file
+
+
+# bun test --reporter=junit (bun 1.4): the root's attributes in this order; a <testsuite> for each
+# file and each describe() inside it, nested, each with an assertions= count as PHPUnit's have.
+_BUN_ROOT_KEYS = ("name", "tests", "assertions", "failures", "skipped", "time")
+
+
+def _bun_names(raw_name: str, classname: str | None, elem: etree._Element):
+    """bun: the classname holds the describe() titles innermost first ('totals > cart') and
+    nothing for a test outside any describe(); the <testsuite>s around the test are its file and
+    its describes, outermost first: they are the suite. The name is the test's whole title."""
+    return _suite_path(elem.getparent()), raw_name, None, None
 
 
 def _node_names(raw_name: str, classname: str | None, elem: etree._Element):

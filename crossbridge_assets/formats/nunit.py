@@ -148,6 +148,7 @@ def _case(elem: etree._Element, version: int, suite_stack: list[str], suites: li
         started = parse_timestamp(elem.get("start-time"))
         if not classname:
             classname = full[: -len(display) - 1] if display and full.endswith("." + display) else ".".join(suite_stack)
+        classname = _fixture_instance(classname, suites)
     else:
         status = _status2(elem)
         full = elem.get("name") or ""
@@ -189,6 +190,17 @@ def _case(elem: etree._Element, version: int, suite_stack: list[str], suites: li
         properties=properties,
         tags=extract_tags(full, properties, [*extra["categories"], *categories]),
     )
+
+
+def _fixture_instance(classname: str, suites: list[dict]) -> str:
+    """The fixture instance a NUnit 3 test ran in: `classname` is the class, which every instance
+    of a parameterized ('Ns.Fixture("us")') or generic ('Ns.Box`1[[System.Int32, ...]]') fixture
+    shares; its enclosing TestFixture suite's full name tells them apart (a [TestCase] method's
+    own full name leaves the fixture's arguments out, nunit/nunit#2363)."""
+    fixture = next((s["fullname"] for s in reversed(suites) if s["type"] == "testfixture"), None)
+    if fixture and fixture != classname and (fixture.startswith(classname + "(") or "`" in classname):
+        return fixture
+    return classname
 
 
 def _fixture_failure(elem: etree._Element) -> str | None:
@@ -278,7 +290,7 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
                     info.duration = to_seconds(attrs.get("time"))
                 suite_stack.append(attrs.get("name") or "")
                 suites.append({"type": (attrs.get("type") or "").lower(), "description": attrs.get("description"),
-                               "categories": [], "properties": {}})
+                               "fullname": attrs.get("fullname"), "categories": [], "properties": {}})
             continue
         if tag in ("categories", "properties"):
             # A suite's come before its tests; a test-case's are read with it.

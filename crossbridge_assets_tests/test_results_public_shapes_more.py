@@ -1,0 +1,129 @@
+"""More shapes of .NET result files (NUnit 2/3, TRX, xUnit.net) as the producing tools write them.
+
+Fixtures under fixtures/results/public/ are trimmed copies of public files (SOURCES.md there names
+each one's repository and path); fixtures/results/native/nunit-shapes/ is written by NUnit 2.6
+here (regenerate-native.sh); the inline NUnit 3 text follows what NUnit 3's framework writes, as
+its source and its maintainers' issues show (each says where).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from crossbridge_assets.formats import open_report
+
+PUBLIC = Path(__file__).parent / "fixtures" / "results" / "public"
+NATIVE = Path(__file__).parent / "fixtures" / "results" / "native"
+
+
+def _read(path: Path):
+    stream = open_report(path)
+    cases = list(stream)
+    return stream, cases
+
+
+def _write(tmp_path, name: str, text: str):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return _read(path)
+
+
+# NUnit 3 (3.x console or adapter): a fixture run once per [TestFixture("...")] argument set.
+# NUnitTestCaseBuilder gives a test the fixture instance's full name ('Ns.RegionTests("us")')
+# but writes the class as `classname`, which both instances share; a [TestCase] method's
+# ParameterizedMethod suite and its cases leave the arguments out of their full names
+# (nunit/nunit#2363), so only the enclosing TestFixture suite tells the instances apart.
+NUNIT3_PARAMETERIZED_FIXTURE = """<?xml version="1.0" encoding="utf-8" standalone="no"?>
+<test-run id="2" testcasecount="4" result="Failed" total="4" passed="3" failed="1" warnings="0" inconclusive="0" skipped="0" asserts="4" engine-version="3.12.0.0" start-time="2021-03-01 10:00:00Z" end-time="2021-03-01 10:00:01Z" duration="0.5">
+  <test-suite type="Assembly" id="0-1009" name="Acme.Shapes.dll" fullname="/src/Acme.Shapes.dll" runstate="Runnable" testcasecount="4" result="Failed" site="Child" total="4" passed="3" failed="1" warnings="0" inconclusive="0" skipped="0" asserts="4">
+    <test-suite type="ParameterizedFixture" id="0-1008" name="RegionTests" fullname="Acme.Shapes.RegionTests" classname="Acme.Shapes.RegionTests" runstate="Runnable" testcasecount="4" result="Failed" site="Child" total="4" passed="3" failed="1" warnings="0" inconclusive="0" skipped="0" asserts="4">
+      <test-suite type="TestFixture" id="0-1000" name="RegionTests(&quot;eu.west&quot;)" fullname="Acme.Shapes.RegionTests(&quot;eu.west&quot;)" classname="Acme.Shapes.RegionTests" runstate="Runnable" testcasecount="2" result="Passed" total="2" passed="2" failed="0" warnings="0" inconclusive="0" skipped="0" asserts="2">
+        <test-case id="0-1001" name="Reachable" fullname="Acme.Shapes.RegionTests(&quot;eu.west&quot;).Reachable" methodname="Reachable" classname="Acme.Shapes.RegionTests" runstate="Runnable" seed="1" result="Passed" duration="0.01" asserts="1" />
+        <test-suite type="ParameterizedMethod" id="0-1003" name="Ping" fullname="Acme.Shapes.RegionTests.Ping" classname="Acme.Shapes.RegionTests" runstate="Runnable" testcasecount="1" result="Passed" total="1" passed="1" failed="0" warnings="0" inconclusive="0" skipped="0" asserts="1">
+          <test-case id="0-1002" name="Ping(1)" fullname="Acme.Shapes.RegionTests.Ping(1)" methodname="Ping" classname="Acme.Shapes.RegionTests" runstate="Runnable" seed="2" result="Passed" duration="0.01" asserts="1" />
+        </test-suite>
+      </test-suite>
+      <test-suite type="TestFixture" id="0-1004" name="RegionTests(&quot;us&quot;)" fullname="Acme.Shapes.RegionTests(&quot;us&quot;)" classname="Acme.Shapes.RegionTests" runstate="Runnable" testcasecount="2" result="Failed" site="Child" total="2" passed="1" failed="1" warnings="0" inconclusive="0" skipped="0" asserts="2">
+        <test-case id="0-1005" name="Reachable" fullname="Acme.Shapes.RegionTests(&quot;us&quot;).Reachable" methodname="Reachable" classname="Acme.Shapes.RegionTests" runstate="Runnable" seed="3" result="Failed" duration="0.01" asserts="1">
+          <failure><message><![CDATA[  Expected: not "us"]]></message></failure>
+        </test-case>
+        <test-suite type="ParameterizedMethod" id="0-1007" name="Ping" fullname="Acme.Shapes.RegionTests.Ping" classname="Acme.Shapes.RegionTests" runstate="Runnable" testcasecount="1" result="Passed" total="1" passed="1" failed="0" warnings="0" inconclusive="0" skipped="0" asserts="1">
+          <test-case id="0-1006" name="Ping(1)" fullname="Acme.Shapes.RegionTests.Ping(1)" methodname="Ping" classname="Acme.Shapes.RegionTests" runstate="Runnable" seed="4" result="Passed" duration="0.01" asserts="1" />
+        </test-suite>
+      </test-suite>
+    </test-suite>
+  </test-suite>
+</test-run>
+"""
+
+
+def test_nunit3_parameterized_fixture_instances_are_distinct_tests(tmp_path):
+    stream, cases = _write(tmp_path, "fixture-args.xml", NUNIT3_PARAMETERIZED_FIXTURE)
+    got = [(c.suite, c.name, c.parameters, c.status) for c in cases]
+    assert got == [
+        ('Acme.Shapes.RegionTests("eu.west")', "Reachable", None, "passed"),
+        ('Acme.Shapes.RegionTests("eu.west")', "Ping", "(1)", "passed"),
+        ('Acme.Shapes.RegionTests("us")', "Reachable", None, "failed"),
+        ('Acme.Shapes.RegionTests("us")', "Ping", "(1)", "passed"),
+    ]
+    assert len({c.identity for c in cases}) == 4
+    assert not stream.info.warnings
+
+
+def test_nunit3_parameterized_fixture_matches_nunit2_identity():
+    # NUnit 2.6 names the fixture instance in the test's own name: the same test, the same id.
+    _, cases2 = _read(NATIVE / "nunit-shapes" / "TestResult.xml")
+    suites2 = {c.suite for c in cases2 if c.name == "Reachable"}
+    assert suites2 == {'Acme.Shapes.RegionTests("eu.west")', 'Acme.Shapes.RegionTests("us")'}
+
+
+# NUnit 3 writes a test's `classname` as the CLR Type.FullName (TypeWrapper.FullName), which for
+# an instance of a generic fixture names the runtime's assembly and version: the fixture suite's
+# own full name ('Ns.BoxTests<Int32>', TypeHelper.GetDisplayName) stays the same across runtimes.
+NUNIT3_GENERIC_FIXTURE = """<?xml version="1.0" encoding="utf-8" standalone="no"?>
+<test-run id="2" testcasecount="2" result="Passed" total="2" passed="2" failed="0" warnings="0" inconclusive="0" skipped="0" asserts="0" engine-version="3.16.3.0" start-time="2023-05-01 10:00:00Z" end-time="2023-05-01 10:00:01Z" duration="0.2">
+  <test-suite type="Assembly" id="0-1005" name="Acme.Shapes.dll" fullname="/src/Acme.Shapes.dll" runstate="Runnable" testcasecount="2" result="Passed" total="2" passed="2" failed="0" warnings="0" inconclusive="0" skipped="0" asserts="0">
+    <test-suite type="GenericFixture" id="0-1004" name="BoxTests&lt;T&gt;" fullname="Acme.Shapes.BoxTests&lt;T&gt;" runstate="Runnable" testcasecount="2" result="Passed" total="2" passed="2" failed="0" warnings="0" inconclusive="0" skipped="0" asserts="0">
+      <test-suite type="TestFixture" id="0-1000" name="BoxTests&lt;Int32&gt;" fullname="Acme.Shapes.BoxTests&lt;Int32&gt;" classname="Acme.Shapes.BoxTests`1[[System.Int32, System.Private.CoreLib, Version=8.0.0.0, Culture=neutral, PublicKeyToken=7cec85d7bea7798e]]" runstate="Runnable" testcasecount="1" result="Passed" total="1" passed="1" failed="0" warnings="0" inconclusive="0" skipped="0" asserts="0">
+        <test-case id="0-1001" name="Holds" fullname="Acme.Shapes.BoxTests&lt;Int32&gt;.Holds" methodname="Holds" classname="Acme.Shapes.BoxTests`1[[System.Int32, System.Private.CoreLib, Version=8.0.0.0, Culture=neutral, PublicKeyToken=7cec85d7bea7798e]]" runstate="Runnable" seed="1" result="Passed" duration="0.001" asserts="0" />
+      </test-suite>
+      <test-suite type="TestFixture" id="0-1002" name="BoxTests&lt;String&gt;" fullname="Acme.Shapes.BoxTests&lt;String&gt;" classname="Acme.Shapes.BoxTests`1[[System.String, System.Private.CoreLib, Version=8.0.0.0, Culture=neutral, PublicKeyToken=7cec85d7bea7798e]]" runstate="Runnable" testcasecount="1" result="Passed" total="1" passed="1" failed="0" warnings="0" inconclusive="0" skipped="0" asserts="0">
+        <test-case id="0-1003" name="Holds" fullname="Acme.Shapes.BoxTests&lt;String&gt;.Holds" methodname="Holds" classname="Acme.Shapes.BoxTests`1[[System.String, System.Private.CoreLib, Version=8.0.0.0, Culture=neutral, PublicKeyToken=7cec85d7bea7798e]]" runstate="Runnable" seed="2" result="Passed" duration="0.001" asserts="0" />
+      </test-suite>
+    </test-suite>
+  </test-suite>
+</test-run>
+"""
+
+
+def test_nunit3_generic_fixture_is_named_without_the_runtime_version(tmp_path):
+    _, cases = _write(tmp_path, "generic.xml", NUNIT3_GENERIC_FIXTURE)
+    assert [(c.suite, c.name) for c in cases] == [
+        ("Acme.Shapes.BoxTests<Int32>", "Holds"),
+        ("Acme.Shapes.BoxTests<String>", "Holds"),
+    ]
+    # NUnit 2.6 spells the same fixture instances alike.
+    _, cases2 = _read(NATIVE / "nunit-shapes" / "TestResult.xml")
+    assert {c.suite for c in cases2 if c.name == "Holds"} == {c.suite for c in cases}
+
+
+def test_nunit2_argument_spellings_and_not_runnable_tests():
+    stream, cases = _read(NATIVE / "nunit-shapes" / "TestResult.xml")
+    echo = [(c.parameters, c.status) for c in cases if c.name == "Echo"]
+    assert echo == [
+        ('("a, b")', "failed"),
+        ('("(x).y")', "passed"),
+        ('("say \\"hi\\"")', "passed"),
+        ('("")', "passed"),
+        ("(null)", "passed"),
+        ("('c')", "passed"),
+        ("(1.5d)", "passed"),
+    ]
+    assert {c.suite for c in cases if c.name == "Echo"} == {"Acme.Shapes.ArgTests"}
+    [invalid] = [c for c in cases if c.name == "NeedsArgument"]
+    assert invalid.status == "skipped" and invalid.attempts[0].message == "No arguments were provided"
+    [nested] = [c for c in cases if c.name == "Works"]
+    assert nested.suite == "Acme.Shapes.Outer+InnerTests"
+    # nunit-console: "Tests run: 13 ... Not run: 1, Invalid: 1"; every test-case read once.
+    assert stream.totals.as_dict() == {"tests": 14, "passed": 11, "failures": 2, "errors": 0, "skipped": 1}
+    assert len({c.identity for c in cases}) == 14

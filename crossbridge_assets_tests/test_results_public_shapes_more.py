@@ -127,3 +127,77 @@ def test_nunit2_argument_spellings_and_not_runnable_tests():
     # nunit-console: "Tests run: 13 ... Not run: 1, Invalid: 1"; every test-case read once.
     assert stream.totals.as_dict() == {"tests": 14, "passed": 11, "failures": 2, "errors": 0, "skipped": 1}
     assert len({c.identity for c in cases}) == 14
+
+
+# NUnit 3 before 3.14 (nunit/nunit#2466, #3150): a fixture whose [OneTimeSetUp] threw is
+# result="Failed" label="Error" site="SetUp" with the exception and its trace; each of its tests
+# is failed with site="Parent" and only "OneTimeSetUp: <message>". A [OneTimeTearDown] that throws
+# fails the fixture alone (site="TearDown", TestResult.RecordTearDownException: "TearDown : ..."
+# and "--TearDown" before the trace) and counts no test; a fixture NUnit cannot build is
+# NotRunnable, label="Invalid", with no test-case in it (nunit/nunit#320), and so is an assembly
+# the engine could not load, with no site at all (the engine's shape quoted in nunit/nunit#668).
+NUNIT3_FIXTURE_FAILURES = """<?xml version="1.0" encoding="utf-8" standalone="no"?>
+<test-run id="2" testcasecount="3" result="Failed" total="3" passed="1" failed="2" warnings="0" inconclusive="0" skipped="0" asserts="0" engine-version="3.12.0.0" start-time="2020-02-01 10:00:00Z" end-time="2020-02-01 10:00:01Z" duration="0.3">
+  <test-suite type="Assembly" id="0-1009" name="Acme.Shop.Tests.dll" fullname="/src/Acme.Shop.Tests.dll" runstate="Runnable" testcasecount="3" result="Failed" site="Child" total="3" passed="1" failed="2" warnings="0" inconclusive="0" skipped="0" asserts="0">
+    <failure><message><![CDATA[One or more child tests had errors]]></message></failure>
+    <test-suite type="TestFixture" id="0-1000" name="DatabaseTests" fullname="Acme.Shop.DatabaseTests" classname="Acme.Shop.DatabaseTests" runstate="Runnable" testcasecount="2" result="Failed" label="Error" site="SetUp" total="2" passed="0" failed="2" warnings="0" inconclusive="0" skipped="0" asserts="0">
+      <failure>
+        <message><![CDATA[System.InvalidOperationException : cannot connect]]></message>
+        <stack-trace><![CDATA[   at Acme.Shop.DatabaseTests.Connect() in /src/DatabaseTests.cs:line 12
+]]></stack-trace>
+      </failure>
+      <test-case id="0-1001" name="Reads" fullname="Acme.Shop.DatabaseTests.Reads" methodname="Reads" classname="Acme.Shop.DatabaseTests" runstate="Runnable" seed="1" result="Failed" label="Error" site="Parent" duration="0.000" asserts="0">
+        <failure><message><![CDATA[OneTimeSetUp: System.InvalidOperationException : cannot connect]]></message></failure>
+      </test-case>
+      <test-case id="0-1002" name="Writes" fullname="Acme.Shop.DatabaseTests.Writes" methodname="Writes" classname="Acme.Shop.DatabaseTests" runstate="Runnable" seed="2" result="Failed" label="Error" site="Parent" duration="0.000" asserts="0">
+        <failure><message><![CDATA[OneTimeSetUp: System.InvalidOperationException : cannot connect]]></message></failure>
+      </test-case>
+    </test-suite>
+    <test-suite type="TestFixture" id="0-1003" name="CartTests" fullname="Acme.Shop.CartTests" classname="Acme.Shop.CartTests" runstate="Runnable" testcasecount="1" result="Failed" label="Error" site="TearDown" total="1" passed="1" failed="0" warnings="0" inconclusive="0" skipped="0" asserts="0">
+      <failure>
+        <message><![CDATA[TearDown : System.InvalidOperationException : disconnect failed]]></message>
+        <stack-trace><![CDATA[--TearDown
+   at Acme.Shop.CartTests.Disconnect() in /src/CartTests.cs:line 20
+]]></stack-trace>
+      </failure>
+      <test-case id="0-1004" name="Runs" fullname="Acme.Shop.CartTests.Runs" methodname="Runs" classname="Acme.Shop.CartTests" runstate="Runnable" seed="3" result="Passed" duration="0.001" asserts="0" />
+    </test-suite>
+    <test-suite type="TestFixture" id="0-1005" name="PriceTests" fullname="Acme.Shop.PriceTests" classname="Acme.Shop.PriceTests" runstate="NotRunnable" testcasecount="0" result="Failed" label="Invalid" site="SetUp" total="0" passed="0" failed="0" warnings="0" inconclusive="0" skipped="0" asserts="0">
+      <properties>
+        <property name="_SKIPREASON" value="Acme.Shop.PriceTests does not have a default constructor" />
+      </properties>
+      <failure><message><![CDATA[Acme.Shop.PriceTests does not have a default constructor]]></message></failure>
+    </test-suite>
+  </test-suite>
+  <test-suite type="Assembly" id="68-1" name="Acme.Shop.dll" fullname="/src/Acme.Shop.dll" testcasecount="0" runstate="NotRunnable" result="Failed" label="Invalid">
+    <properties>
+      <property name="_SKIPREASON" value="Unable to locate a driver for /src/Acme.Shop.dll" />
+    </properties>
+    <reason>
+      <message>Unable to locate a driver for /src/Acme.Shop.dll</message>
+    </reason>
+  </test-suite>
+</test-run>
+"""
+
+
+def test_nunit3_one_time_setup_failure_gives_its_tests_the_fixture_trace(tmp_path):
+    stream, cases = _write(tmp_path, "fixture-failures.xml", NUNIT3_FIXTURE_FAILURES)
+    reads, writes, runs = cases
+    for case in (reads, writes):
+        assert case.status == "error"
+        attempt = case.attempts[0]
+        assert attempt.message == "OneTimeSetUp: System.InvalidOperationException : cannot connect"
+        assert attempt.stack_trace == "at Acme.Shop.DatabaseTests.Connect() in /src/DatabaseTests.cs:line 12"
+    assert runs.status == "passed"
+    # NUnit's own count: the teardown failure fails no test.
+    assert stream.totals.as_dict() == {"tests": 3, "passed": 1, "failures": 0, "errors": 2, "skipped": 0}
+
+
+def test_nunit3_fixture_failures_outside_any_test_are_reported(tmp_path):
+    stream, _ = _write(tmp_path, "fixture-failures.xml", NUNIT3_FIXTURE_FAILURES)
+    assert stream.info.warnings == [
+        "TearDown Error in Acme.Shop.CartTests: TearDown : System.InvalidOperationException : disconnect failed",
+        "SetUp Invalid in Acme.Shop.PriceTests: Acme.Shop.PriceTests does not have a default constructor",
+        "Invalid in /src/Acme.Shop.dll: Unable to locate a driver for /src/Acme.Shop.dll",
+    ]

@@ -86,17 +86,22 @@ def _children(elem: etree._Element) -> dict:
     for child in elem:
         tag = local(child.tag)
         if tag in ("failure", "reason", "assertions"):
-            for part in child.iter():
-                ptag = local(part.tag)
-                if ptag == "message" and out["message"] is None:
-                    out["message"] = (text_of(part) or "").strip() or None
-                elif ptag == "stack-trace" and out["trace"] is None:
-                    out["trace"] = (text_of(part) or "").strip() or None
+            _read_failure(child, out)
         elif tag == "output":
             out["output"] = text_of(child)
         elif tag in ("categories", "properties"):
             _read_meta(child, out)
     return out
+
+
+def _read_failure(elem: etree._Element, out: dict) -> None:
+    """The first message and stack trace under a <failure>, <reason> or <assertions> into out."""
+    for part in elem.iter():
+        ptag = local(part.tag)
+        if ptag == "message" and out["message"] is None:
+            out["message"] = (text_of(part) or "").strip() or None
+        elif ptag == "stack-trace" and out["trace"] is None:
+            out["trace"] = (text_of(part) or "").strip() or None
 
 
 def _read_meta(elem: etree._Element, out: dict) -> None:
@@ -160,6 +165,9 @@ def _case(elem: etree._Element, version: int, suite_stack: list[str], suites: li
     extra = _children(elem)
     if version == 2 and status in (FAILED, ERROR) and extra["trace"] is None:
         extra["trace"] = _fixture_failure(elem)
+    elif version == 3 and extra["trace"] is None and (elem.get("site") or "").lower() == "parent":
+        # Failed by a fixture's OneTimeSetUp: NUnit before 3.14 leaves the trace on that fixture.
+        extra["trace"] = next((s["trace"] for s in reversed(suites) if s["site"] == "setup" and s["trace"]), None)
     stdout, size = truncate_output(extra["output"])
     attempt = Attempt(
         status=status,
@@ -218,6 +226,21 @@ def _fixture_failure(elem: etree._Element) -> str | None:
     return "\n".join(part for part in (out["message"], out["trace"]) if part) or None
 
 
+def _suite_failure(meta: dict, info: ReportInfo) -> None:
+    """A NUnit 3 fixture or assembly that failed outside any of its tests: its OneTimeTearDown
+    threw (site="TearDown"; its tests keep their own results), or it failed with no test under
+    it to carry the failure (an invalid fixture; an assembly that did not load, which has no
+    site)."""
+    if meta["result"] != "failed" or len(info.warnings) >= 20:
+        return
+    # The console runner reports a suite's failure unless its site is Parent or Child
+    # (nunit/nunit#587); one whose tests carry it (site="SetUp" over failed tests) is theirs.
+    if meta["site"] == "teardown" or (meta["site"] in ("setup", "") and not meta["cases"]):
+        message = first_line(meta["message"] or meta["properties"].get("_SKIPREASON")) or "no message"
+        site = {"teardown": "TearDown ", "setup": "SetUp "}.get(meta["site"], "")
+        info.warnings.append(f"{site}{meta['label'] or 'Failure'} in {meta['fullname'] or 'the run'}: {message}")
+
+
 def _declared2(attrs: dict) -> dict[str, int]:
     total, not_run = to_int(attrs.get("total")), to_int(attrs.get("not-run"))
     out = {}
@@ -257,7 +280,8 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
     suite_stack: list[str] = []
     suites: list[dict] = []  # categories, properties of each suite of suite_stack
     run_attrs: dict = {}
-    tags = ("{*}test-results", "{*}test-run", "{*}test-suite", "{*}test-case", "{*}categories", "{*}properties")
+    tags = ("{*}test-results", "{*}test-run", "{*}test-suite", "{*}test-case", "{*}categories", "{*}properties",
+            "{*}failure", "{*}reason")
     for event, elem in iterparse(path, events=("start", "end"), tag=tags):
         tag = local(elem.tag)
         if event == "start":
@@ -290,19 +314,32 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
                     info.duration = to_seconds(attrs.get("time"))
                 suite_stack.append(attrs.get("name") or "")
                 suites.append({"type": (attrs.get("type") or "").lower(), "description": attrs.get("description"),
-                               "fullname": attrs.get("fullname"), "categories": [], "properties": {}})
+                               "fullname": attrs.get("fullname") or attrs.get("name"), "categories": [], "properties": {},
+                               "result": (attrs.get("result") or "").lower(), "label": attrs.get("label"),
+                               "site": (attrs.get("site") or "").lower(), "message": None, "trace": None, "cases": 0})
             continue
         if tag in ("categories", "properties"):
             # A suite's come before its tests; a test-case's are read with it.
             parent = elem.getparent()
             if suites and parent is not None and local(parent.tag) == "test-suite":
                 _read_meta(elem, suites[-1])
+        elif tag in ("failure", "reason"):
+            # A suite's own failure comes before its tests (and is freed with the first of them).
+            parent = elem.getparent()
+            if suites and parent is not None and local(parent.tag) == "test-suite":
+                _read_failure(elem, suites[-1])
         elif tag == "test-case":
+            if suites:
+                suites[-1]["cases"] += 1
             yield _case(elem, version, suite_stack, suites)
             clear(elem)
         elif tag == "test-suite":
             suite_stack.pop()
-            suites.pop()
+            meta = suites.pop()
+            if suites:
+                suites[-1]["cases"] += meta["cases"]
+            if version == 3:
+                _suite_failure(meta, info)
             elem.clear(keep_tail=False)
 
 

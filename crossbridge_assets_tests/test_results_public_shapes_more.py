@@ -201,3 +201,18 @@ def test_nunit3_fixture_failures_outside_any_test_are_reported(tmp_path):
         "SetUp Invalid in Acme.Shop.PriceTests: Acme.Shop.PriceTests does not have a default constructor",
         "Invalid in /src/Acme.Shop.dll: Unable to locate a driver for /src/Acme.Shop.dll",
     ]
+
+
+def test_trx_inconclusive_results_are_executed_in_mstest_counters():
+    # mstest.exe counts an Inconclusive result as executed (the original: total 37 = executed 37
+    # = passed 20 + failed 8 + inconclusive 9); it is read as skipped, with its reason kept.
+    stream, cases = _read(PUBLIC / "pickles-mstest-inconclusive.trx")
+    assert [(c.name, c.status) for c in cases] == [
+        ("FailingFeatureInconclusiveScenario", "skipped"),
+        ("FailingFeaturePassingScenario", "passed"),
+        ("InconclusiveFeatureInconclusiveScenario", "skipped"),
+    ]
+    assert cases[0].attempts[0].failure_type == "Inconclusive"
+    assert cases[0].attempts[0].message.startswith("Assert.Inconclusive failed.")
+    assert stream.info.declared == {"tests": 3, "skipped": 2, "failures": 0, "errors": 0}
+    assert not stream.info.warnings

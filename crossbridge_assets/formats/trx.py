@@ -228,7 +228,8 @@ def _declared(counters: etree._Element) -> dict[str, int]:
     if total is not None:
         out["tests"] = total
         if executed is not None:
-            out["skipped"] = total - executed
+            # mstest.exe counts Inconclusive results as executed (vstest writes 0 for them).
+            out["skipped"] = total - executed + (to_int(counters.get("inconclusive")) or 0)
     failed = to_int(counters.get("failed"))
     if failed is not None:
         out["failures"] = failed + (to_int(counters.get("timeout")) or 0) + (to_int(counters.get("aborted")) or 0)

@@ -216,3 +216,36 @@ def test_trx_inconclusive_results_are_executed_in_mstest_counters():
     assert cases[0].attempts[0].message.startswith("Assert.Inconclusive failed.")
     assert stream.info.declared == {"tests": 3, "skipped": 2, "failures": 0, "errors": 0}
     assert not stream.info.warnings
+
+
+# Microsoft.Testing.Platform's TRX report (microsoft/testfx TrxReportEngine.Metadata.cs) writes a
+# timed-out test as outcome="Failed" and counts it in `timeout` only: executed = passed + failed,
+# total = passed + failed + skipped + timed out.
+_NS = 'xmlns="http://microsoft.com/schemas/VisualStudio/TeamTest/2010"'
+MTP_TIMEOUT = f"""<?xml version="1.0" encoding="utf-8"?>
+<TestRun id="r" name="runner@ci 2025-03-01 10:00:00.000" {_NS}>
+  <Times creation="2025-03-01T10:00:00Z" queuing="2025-03-01T10:00:00Z" start="2025-03-01T10:00:00Z" finish="2025-03-01T10:00:09Z" />
+  <Results>
+    <UnitTestResult executionId="e1" testId="t1" testName="Passes" computerName="ci" duration="00:00:00.0100000" testType="13CDC9D9-DDB5-4fa4-A97D-D965CCFC6D4B" outcome="Passed" testListId="8C84FA94-04C1-424b-9868-57A2D4851A1D" />
+    <UnitTestResult executionId="e2" testId="t2" testName="Hangs" computerName="ci" duration="00:00:05.0000000" testType="13CDC9D9-DDB5-4fa4-A97D-D965CCFC6D4B" outcome="Failed" testListId="8C84FA94-04C1-424b-9868-57A2D4851A1D">
+      <Output><ErrorInfo><Message>Test 'Hangs' timed out after 5000ms</Message></ErrorInfo></Output>
+    </UnitTestResult>
+    <UnitTestResult executionId="e3" testId="t3" testName="Later" computerName="ci" duration="00:00:00" testType="13CDC9D9-DDB5-4fa4-A97D-D965CCFC6D4B" outcome="NotExecuted" testListId="8C84FA94-04C1-424b-9868-57A2D4851A1D" />
+  </Results>
+  <TestDefinitions>
+    <UnitTest name="Passes" storage="/src/acme.tests.dll" id="t1"><Execution id="e1" /><TestMethod codeBase="/src/Acme.Tests.dll" adapterTypeName="executor://MSTestExtension/3.8.0" className="Acme.Tests.Shop" name="Passes" /></UnitTest>
+    <UnitTest name="Hangs" storage="/src/acme.tests.dll" id="t2"><Execution id="e2" /><TestMethod codeBase="/src/Acme.Tests.dll" adapterTypeName="executor://MSTestExtension/3.8.0" className="Acme.Tests.Shop" name="Hangs" /></UnitTest>
+    <UnitTest name="Later" storage="/src/acme.tests.dll" id="t3"><Execution id="e3" /><TestMethod codeBase="/src/Acme.Tests.dll" adapterTypeName="executor://MSTestExtension/3.8.0" className="Acme.Tests.Shop" name="Later" /></UnitTest>
+  </TestDefinitions>
+  <ResultSummary outcome="Failed">
+    <Counters total="3" executed="1" passed="1" failed="0" error="0" timeout="1" aborted="0" inconclusive="0" passedButRunAborted="0" notRunnable="0" notExecuted="1" disconnected="0" warning="0" completed="0" inProgress="0" pending="0" />
+  </ResultSummary>
+</TestRun>
+"""
+
+
+def test_trx_from_the_testing_platform_counts_a_timeout_as_a_failure_not_a_skip(tmp_path):
+    stream, cases = _write(tmp_path, "mtp-timeout.trx", MTP_TIMEOUT)
+    assert [(c.name, c.status) for c in cases] == [("Passes", "passed"), ("Hangs", "failed"), ("Later", "skipped")]
+    assert stream.info.declared == {"tests": 3, "skipped": 1, "failures": 1, "errors": 0}
+    assert not stream.info.warnings

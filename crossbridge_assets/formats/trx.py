@@ -222,14 +222,23 @@ def _case(elem: etree._Element, defs: dict[str, dict]) -> TestCase:
     )
 
 
+# Counters of the outcomes read as passed, failed or errored (_STATUS): the rest of `total` is
+# what the reader counts skipped.
+_RAN = ("passed", "failed", "error", "timeout", "aborted", "passedButRunAborted", "warning")
+
+
 def _declared(counters: etree._Element) -> dict[str, int]:
     total, executed = to_int(counters.get("total")), to_int(counters.get("executed"))
     out = {}
     if total is not None:
         out["tests"] = total
-        if executed is not None:
-            # mstest.exe counts Inconclusive results as executed (vstest writes 0 for them).
-            out["skipped"] = total - executed + (to_int(counters.get("inconclusive")) or 0)
+        if counters.get("passed") is not None and counters.get("failed") is not None:
+            # `executed` means a different thing to each writer: vstest's is passed + failed,
+            # mstest.exe's also counts Inconclusive results, the testing platform's leaves out
+            # timeouts it writes as Failed. What ran as a pass, failure or error is the same to all.
+            out["skipped"] = max(0, total - sum(to_int(counters.get(k)) or 0 for k in _RAN))
+        elif executed is not None:
+            out["skipped"] = total - executed
     failed = to_int(counters.get("failed"))
     if failed is not None:
         out["failures"] = failed + (to_int(counters.get("timeout")) or 0) + (to_int(counters.get("aborted")) or 0)

@@ -249,3 +249,16 @@ def test_trx_from_the_testing_platform_counts_a_timeout_as_a_failure_not_a_skip(
     assert [(c.name, c.status) for c in cases] == [("Passes", "passed"), ("Hangs", "failed"), ("Later", "skipped")]
     assert stream.info.declared == {"tests": 3, "skipped": 1, "failures": 1, "errors": 0}
     assert not stream.info.warnings
+
+
+def test_trx_result_without_a_duration_takes_it_from_its_start_and_end():
+    # mstest.exe of Visual Studio 2008 writes startTime and endTime but no duration; its
+    # TextMessages are the test's own output.
+    _, [case] = _read(PUBLIC / "mstest-2008-no-duration.trx")
+    assert (case.framework, case.suite, case.name, case.status) == ("mstest", "FunctionsTest.FibonacciTest", "HasTargetTest", "passed")
+    assert case.duration == 7.610011
+    assert case.attempts[0].stdout.splitlines() == [
+        "given RomanCalc object exists",
+        "when args I and II are passed to the Add Method",
+        "then III is returned",
+    ]

@@ -156,6 +156,7 @@ def _inner_results(elem: etree._Element) -> list[etree._Element]:
 
 
 def _output(elem: etree._Element, attempt: Attempt) -> None:
+    messages: list[str] = []
     for out in elem:
         if local(out.tag) != "Output":
             continue
@@ -163,6 +164,9 @@ def _output(elem: etree._Element, attempt: Attempt) -> None:
             tag = local(part.tag)
             if tag == "StdOut":
                 attempt.stdout, attempt.stdout_size = truncate_output(text_of(part))
+            elif tag == "TextMessages":
+                # mstest.exe's TestContext.WriteLine lines (and vstest's other result messages).
+                messages.extend(text_of(m) or "" for m in part if local(m.tag) == "Message")
             elif tag == "StdErr":
                 attempt.stderr, attempt.stderr_size = truncate_output(text_of(part))
             elif tag == "ErrorInfo":
@@ -171,6 +175,8 @@ def _output(elem: etree._Element, attempt: Attempt) -> None:
                         attempt.message = (text_of(info) or "").strip() or None
                     elif local(info.tag) == "StackTrace":
                         attempt.stack_trace = (text_of(info) or "").strip() or None
+    if messages and attempt.stdout is None:
+        attempt.stdout, attempt.stdout_size = truncate_output("\n".join(messages))
 
 
 def _case(elem: etree._Element, defs: dict[str, dict]) -> TestCase:
@@ -195,6 +201,11 @@ def _case(elem: etree._Element, defs: dict[str, dict]) -> TestCase:
         duration=parse_clock_duration(elem.get("duration")),
         started_at=parse_timestamp(elem.get("startTime")),
     )
+    if attempt.duration is None and elem.get("duration") is None and attempt.started_at:
+        # mstest.exe of Visual Studio 2008 writes only when the test started and ended.
+        ended = parse_timestamp(elem.get("endTime"))
+        if ended:
+            attempt.duration = to_seconds((ended - attempt.started_at).total_seconds())
     _output(elem, attempt)
     if status in (FAILED, ERROR) and attempt.message is None and attempt.stack_trace is None:
         # A data-driven test (MSTest [DataRow]/[DataSource]) or an ordered test fails through one

@@ -262,3 +262,82 @@ def test_trx_result_without_a_duration_takes_it_from_its_start_and_end():
         "when args I and II are passed to the Add Method",
         "then III is returned",
     ]
+
+
+# xunit.console (v2) writes a test's display name, a failure's message and a skip reason through
+# XmlTestExecutionVisitor.XmlEscape (xunit/xunit src/xunit.runner.utility/Visitors): '\' -> '\\',
+# '"' -> '\"', newline -> '\n', a control character -> '\xNN' (xunit/xunit#1294); the stack trace
+# is written as it is. vstest's TRX and xunit v3 write the name itself.
+XUNIT2_CONSOLE_ESCAPED = r"""<?xml version="1.0" encoding="utf-8"?>
+<assemblies timestamp="03/01/2020 10:00:00">
+  <assembly name="/src/Acme.Tests.dll" environment="64-bit .NET Core 3.1.2 [collection-per-class, parallel (2 threads)]" test-framework="xUnit.net 2.4.1.0" run-date="2020-03-01" run-time="10:00:00" total="3" passed="1" failed="1" skipped="1" time="0.050" errors="0">
+    <errors />
+    <collection total="3" passed="1" failed="1" skipped="1" name="Test collection for Acme.Tests.TextTests" time="0.020">
+      <test name="Acme.Tests.TextTests.Trims(input: \&quot;  a, b \&quot;, expected: \&quot;a, b\&quot;)" type="Acme.Tests.TextTests" method="Trims" time="0.0100000" result="Pass" />
+      <test name="Acme.Tests.TextTests.Splits(path: \&quot;C:\\temp\\x\&quot;)" type="Acme.Tests.TextTests" method="Splits" time="0.0050000" result="Fail">
+        <failure exception-type="Xunit.Sdk.EqualException">
+          <message><![CDATA[Assert.Equal() Failure\n          ↓ (pos 2)\nExpected: C:\\temp\nActual:   C:/temp]]></message>
+          <stack-trace><![CDATA[   at Acme.Tests.TextTests.Splits(String path) in C:\src\TextTests.cs:line 20]]></stack-trace>
+        </failure>
+      </test>
+      <test name="Acme.Tests.TextTests.Later" type="Acme.Tests.TextTests" method="Later" time="0" result="Skip">
+        <reason><![CDATA[needs \"the\" fix\nfirst]]></reason>
+      </test>
+    </collection>
+  </assembly>
+</assemblies>
+"""
+
+# The same run as xunit.runner.visualstudio writes it to TRX: the names as they are.
+XUNIT2_TRX = f"""<?xml version="1.0" encoding="utf-8"?>
+<TestRun id="r" name="ci 2020-03-01 10:00:00" {_NS}>
+  <Results>
+    <UnitTestResult executionId="e1" testId="t1" testName="Acme.Tests.TextTests.Trims(input: &quot;  a, b &quot;, expected: &quot;a, b&quot;)" duration="00:00:00.0100000" outcome="Passed" />
+    <UnitTestResult executionId="e2" testId="t2" testName="Acme.Tests.TextTests.Splits(path: &quot;C:\\temp\\x&quot;)" duration="00:00:00.0050000" outcome="Failed" />
+  </Results>
+  <TestDefinitions>
+    <UnitTest name="Acme.Tests.TextTests.Trims(input: &quot;  a, b &quot;, expected: &quot;a, b&quot;)" id="t1"><TestMethod adapterTypeName="executor://xunit/VsTestRunner2/netcoreapp" className="Acme.Tests.TextTests" name="Trims" /></UnitTest>
+    <UnitTest name="Acme.Tests.TextTests.Splits(path: &quot;C:\\temp\\x&quot;)" id="t2"><TestMethod adapterTypeName="executor://xunit/VsTestRunner2/netcoreapp" className="Acme.Tests.TextTests" name="Splits" /></UnitTest>
+  </TestDefinitions>
+</TestRun>
+"""
+
+
+def test_xunit2_console_names_and_messages_are_read_unescaped(tmp_path):
+    stream, cases = _write(tmp_path, "xunit2.xml", XUNIT2_CONSOLE_ESCAPED)
+    trims, splits, later = cases
+    assert (trims.name, trims.parameters) == ("Trims", '(input: "  a, b ", expected: "a, b")')
+    assert (splits.name, splits.parameters) == ("Splits", '(path: "C:\\temp\\x")')
+    assert splits.attempts[0].message == "Assert.Equal() Failure\n          ↓ (pos 2)\nExpected: C:\\temp\nActual:   C:/temp"
+    assert splits.attempts[0].stack_trace == r"at Acme.Tests.TextTests.Splits(String path) in C:\src\TextTests.cs:line 20"
+    assert later.attempts[0].message == 'needs "the" fix\nfirst'
+    # The same tests read from the TRX of the same run have the same identities.
+    _, trx_cases = _write(tmp_path, "xunit2.trx", XUNIT2_TRX)
+    assert [c.identity for c in trx_cases] == [trims.identity, splits.identity]
+
+
+def test_xunit_names_written_as_they_are_are_left_alone(tmp_path):
+    # The vstest xunit logger (spekt XunitXml.TestLogger) writes names and messages unescaped: a
+    # name with bare quotes and a message with real line breaks are taken as they are.
+    text = XUNIT2_CONSOLE_ESCAPED.replace('\\&quot;', '&quot;').replace("Failure\\n", "Failure\n")
+    _, cases = _write(tmp_path, "spekt.xml", text)
+    assert cases[0].parameters == '(input: "  a, b ", expected: "a, b")'
+    assert cases[1].parameters == '(path: "C:\\\\temp\\\\x")'
+    assert cases[1].attempts[0].message.startswith("Assert.Equal() Failure\n          ↓ (pos 2)\\nExpected: C:\\\\temp")
+
+
+def test_xunit2_console_cleanup_failure_is_reported_with_its_message_unescaped(tmp_path):
+    # An <error> of xunit.console's <errors> (XmlTestExecutionVisitor.AddError): a class
+    # fixture's Dispose threw after its tests ran; xunit counts it in `errors`, not as a test.
+    text = XUNIT2_CONSOLE_ESCAPED.replace(
+        "<errors />",
+        '<errors><error type="test-class-cleanup" name="Acme.Tests.TextTests">'
+        '<failure exception-type="System.InvalidOperationException"><message><![CDATA[System.InvalidOperationException : '
+        'dispose \\"db\\" failed\\nsecond line]]></message><stack-trace><![CDATA[   at Acme.Tests.Db.Dispose()]]></stack-trace>'
+        "</failure></error></errors>",
+    )
+    stream, cases = _write(tmp_path, "xunit2-errors.xml", text)
+    assert len(cases) == 3
+    assert stream.info.warnings == [
+        'test-class-cleanup in Acme.Tests.TextTests: System.InvalidOperationException : dispose "db" failed'
+    ]

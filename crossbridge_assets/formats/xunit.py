@@ -6,6 +6,7 @@ Traits become properties; a "Category" trait is also a tag.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Iterator
 
@@ -48,9 +49,56 @@ def _matches(s: Sniff) -> bool:
     return s.xml_root == "assembly" and ("test-framework" in s.xml_attrs or "run-date" in s.xml_attrs)
 
 
+# xunit.console (v2) writes display names, failure messages and skip reasons through
+# XmlTestExecutionVisitor.XmlEscape: a backslash escape for '\\', '"' and each control character.
+_ESCAPES = {"\\": "\\", '"': '"', "r": "\r", "n": "\n", "t": "\t", "0": "\0", "a": "\a", "b": "\b", "v": "\v", "f": "\f"}
+_HEX4 = re.compile(r"(?:[dD][89a-fA-F][0-9a-fA-F]{2}|[fF]{3}[eEfF])")
+_HEX2 = re.compile(r"[0-9a-fA-F]{2}")
+
+
+def _unescape(text: str) -> str | None:
+    """text as it was before xunit.console's XmlEscape, or None when it cannot have been
+    through it (a bare '"', an unknown escape)."""
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch == '"':
+            return None
+        if ch != "\\":
+            out.append(ch)
+            i += 1
+            continue
+        nxt = text[i + 1 : i + 2]
+        if nxt in _ESCAPES and nxt:
+            out.append(_ESCAPES[nxt])
+            i += 2
+        elif nxt == "x" and (m := _HEX4.match(text, i + 2) or _HEX2.match(text, i + 2)):
+            out.append(chr(int(m.group(), 16)))
+            i = m.end()
+        else:
+            return None
+    return "".join(out)
+
+
+def _name_text(text: str) -> str:
+    """A display name: xunit.console escapes every quote of a theory's string arguments; one
+    written as it is (vstest loggers, xunit v3) has them bare."""
+    if '\\"' in text:
+        return _unescape(text) or text
+    return text
+
+
+def _message_text(text: str | None) -> str | None:
+    """A message or skip reason: xunit.console's has its line breaks escaped, so none is left."""
+    if text and "\n" not in text and ("\\n" in text or '\\"' in text):
+        return _unescape(text) or text
+    return text
+
+
 def _case(elem: etree._Element, class_stack: list[str]) -> TestCase:
     status = _STATUS.get((elem.get("result") or "").lower(), SKIPPED)
-    full = elem.get("name") or ""
+    full = _name_text(elem.get("name") or "")
     type_name = elem.get("type") or (class_stack[-1] if class_stack else "")
     method = elem.get("method")
     display = full[len(type_name) + 1 :] if type_name and full.startswith(type_name + ".") else full
@@ -67,13 +115,13 @@ def _case(elem: etree._Element, class_stack: list[str]) -> TestCase:
             for part in child:
                 ptag = local(part.tag)
                 if ptag == "message":
-                    attempt.message = (text_of(part) or "").strip() or None
+                    attempt.message = _message_text((text_of(part) or "").strip()) or None
                 elif ptag == "stack-trace":
                     attempt.stack_trace = (text_of(part) or "").strip() or None
             if attempt.message is None:
                 attempt.message = first_line(text_of(child))
         elif tag == "reason":
-            attempt.message = (text_of(child) or "").strip() or None
+            attempt.message = _message_text((text_of(child) or "").strip()) or None
         elif tag == "output":
             attempt.stdout, attempt.stdout_size = truncate_output(text_of(child))
         elif tag == "traits":
@@ -136,9 +184,10 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
             for child in elem:
                 if local(child.tag) == "errors":
                     for err in child:
+                        message = next((m for m in err.iter() if local(m.tag) == "message"), err)
                         info.warnings.append(
                             f"{err.get('type') or 'error'} in {err.get('name') or 'the assembly'}: "
-                            f"{first_line(text_of(err)) or 'no message'}"
+                            f"{first_line(_message_text((text_of(message) or '').strip())) or 'no message'}"
                         )
             elem.clear(keep_tail=False)
 

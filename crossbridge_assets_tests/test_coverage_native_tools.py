@@ -1,0 +1,250 @@
+"""Coverage readers against reports of native toolchains and of bun and deno, held to the figures
+the tools themselves print: `llvm-cov report` (clang 14, and LLVM 19 for rustc's profiles), gcovr's
+and lcov's text summaries, bun's and deno's tables. The fixtures are under
+fixtures/coverage/native/, written by fixtures/coverage/native/regenerate-native.sh, which saves
+those summaries beside the reports; the tests read the figures from them where the table is
+plain, so that a regenerated fixture is checked against its own tool."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from crossbridge_assets.formats import read_report
+from crossbridge_assets.formats._coverage import merge_coverage, merged_totals
+from crossbridge_assets_tests.conftest import FIXTURES
+
+NATIVE = FIXTURES / "coverage" / "native"
+WORK = "/tmp/crossbridge-coverage-native/"  # where the regenerate script runs the samples
+
+
+def _by_name(records) -> dict:
+    """Records keyed by their path from the sample's folder (llvm-cov and lcov write them absolute)."""
+    return {fc.path.split(WORK)[-1].split("/", 1)[-1] if WORK in fc.path else fc.path: fc for fc in records}
+
+
+def _llvm_report(name: str) -> dict[str, dict[str, tuple[int, int]]]:
+    """`llvm-cov report --show-branch-summary --show-instantiation-summary`, per file and TOTAL:
+    {'lines': (count, covered), 'branches': (count, covered)}."""
+    rows = {}
+    for line in (NATIVE / name / "report.txt").read_text().splitlines():
+        parts = line.split()
+        if len(parts) == 16 and parts[1].isdigit():
+            # Filename, regions (3 columns), functions (3), instantiations (3), lines (3), branches (3)
+            rows[parts[0].rsplit("/", 1)[-1]] = {
+                "lines": (int(parts[10]), int(parts[10]) - int(parts[11])),
+                "branches": (int(parts[13]), int(parts[13]) - int(parts[14])),
+            }
+    assert rows, "no table in report.txt"
+    return rows
+
+
+def _lines(fc) -> tuple[int, int]:
+    return len(fc.lines), sum(1 for h in fc.lines.values() if h)
+
+
+def _branches(fc) -> tuple[int, int]:
+    return sum(t for _, t in fc.branches.values()), sum(c for c, _ in fc.branches.values())
+
+
+# ---------------------------------------------------------------------------- llvm-cov, C
+
+
+def test_llvm_cov_lcov_of_c_counts_lines_as_llvm_cov_report():
+    report = _llvm_report("llvm-c")
+    spec, stream, records = read_report(NATIVE / "llvm-c" / "llvm.lcov")
+    assert spec.name == "lcov"
+    files = {path.rsplit("/", 1)[-1]: fc for path, fc in _by_name(records).items()}
+    assert sorted(files) == ["main.c", "ops.c", "ops.h"]
+    for name, fc in files.items():
+        assert _lines(fc) == report[name]["lines"], name
+    totals = stream.effective_totals.as_dict()
+    assert (totals["lines_valid"], totals["lines_covered"]) == report["TOTAL"]["lines"] == (36, 27)
+    # One function per FN: the header's static inline clamp() is a function of each translation
+    # unit that includes it (llvm-cov names them 'main.c:clamp' and 'ops.c:clamp').
+    assert sorted(files["ops.h"].functions) == [("main.c:clamp", 4, 1), ("ops.c:clamp", 4, 8)]
+    assert sorted(files["ops.c"].functions) == [("classify", 3, 8), ("never_called", 19, 0)]
+
+
+def test_llvm_cov_lcov_of_c_counts_branches_as_listed():
+    # Branches of code compiled once are what `llvm-cov report` counts. A '-' pair (a condition
+    # never evaluated: never_called) counts as two branches not taken.
+    report = _llvm_report("llvm-c")
+    _, stream, records = read_report(NATIVE / "llvm-c" / "llvm.lcov")
+    files = {path.rsplit("/", 1)[-1]: fc for path, fc in _by_name(records).items()}
+    for name in ("main.c", "ops.c"):
+        assert _branches(files[name]) == report[name]["branches"], name
+    assert files["ops.c"].branches[20] == (0, 2)
+    # llvm-cov's LCOV lists the branches of each copy of the header's clamp() under its own
+    # BRDA ids (5,0,0 5,0,1 for one, 5,1,2 5,1,3 for the other), as it lists the instantiations of
+    # a template: 8 branches. Its BRF says 4: `llvm-cov report` takes, per function, the copy
+    # with the most branches covered. Nothing in the LCOV tells two copies of one condition from
+    # two conditions on one line, so the branches are counted as listed (as lcov and genhtml
+    # count them), and the BRF of the file is recorded and named in a warning.
+    assert report["ops.h"]["branches"] == (4, 2)
+    assert _branches(files["ops.h"]) == (8, 4)
+    assert stream.info.declared["branches_valid"] == report["TOTAL"]["branches"][0] == 22
+    assert any("branches_valid declared 22 but the file holds 26" in w for w in stream.info.warnings)
+
+
+def test_llvm_cov_lcov_and_its_json_summary_agree_file_by_file():
+    summary = json.loads((NATIVE / "llvm-c" / "summary.json").read_text())
+    _, _, records = read_report(NATIVE / "llvm-c" / "llvm.lcov")
+    files = {fc.path: fc for fc in records}
+    entries = summary["data"][0]["files"]
+    assert sorted(e["filename"] for e in entries) == sorted(files)
+    for entry in entries:
+        lines = entry["summary"]["lines"]
+        assert _lines(files[entry["filename"]]) == (lines["count"], lines["covered"])
+
+
+def test_llvm_cov_shards_add_up_line_by_line_as_llvm_profdata_merge():
+    # Two runs of one binary exported apart, against the export of their merged profile.
+    _, _, first = read_report(NATIVE / "llvm-c" / "llvm.lcov")
+    _, _, second = read_report(NATIVE / "llvm-c" / "shard2.lcov")
+    _, both_stream, both = read_report(NATIVE / "llvm-c" / "both.lcov")
+    merged = merge_coverage([first, second])
+    assert sorted(merged) == sorted(fc.path for fc in both)
+    for fc in both:
+        assert merged[fc.path].lines == fc.lines, fc.path
+    assert merged_totals(merged).lines_covered == both_stream.effective_totals.lines_covered
+
+
+# ---------------------------------------------------------------------------- llvm-cov, C++ and Rust
+
+
+def test_llvm_cov_lcov_of_cpp_template_instantiations():
+    report = _llvm_report("llvm-cpp")
+    _, stream, records = read_report(NATIVE / "llvm-cpp" / "llvm.lcov")
+    files = {path.rsplit("/", 1)[-1]: fc for path, fc in _by_name(records).items()}
+    hpp = files["shapes.hpp"]
+    assert _lines(hpp) == report["shapes.hpp"]["lines"] == (11, 11)
+    # A line of the template holds the hits of both instantiations (2 calls of largest<int>, 1
+    # of largest<double>), as `llvm-cov show` prints it.
+    assert hpp.lines[6] == 3
+    # Each instantiation is a function of its own, under its mangled name and the template's line.
+    assert sorted(f for f in hpp.functions if f[1] == 6) == [
+        ("_Z7largestIdET_RKSt6vectorIS0_SaIS0_EE", 6, 1),
+        ("_Z7largestIiET_RKSt6vectorIS0_SaIS0_EE", 6, 2),
+    ]
+    # The lambda on line 19 of main.cpp is a function of its own; `llvm-cov report` counts its
+    # line in main() and in the lambda (18 lines, the LCOV's LF too), the DA records list it once.
+    main = files["main.cpp"]
+    assert report["main.cpp"]["lines"] == (18, 18)
+    assert _lines(main) == (17, 17)
+    assert ("main.cpp:_ZZ4mainENK3$_0clEi", 19, 1) in main.functions
+    # Branches: listed per instantiation (see the C header above): 14 where the report counts 8.
+    assert report["shapes.hpp"]["branches"] == (8, 7)
+    assert _branches(hpp) == (14, 11)
+    assert stream.info.declared["lines_valid"] == 29
+    assert stream.effective_totals.lines_valid == 28
+
+
+def test_rustc_instrument_coverage_lcov():
+    # rustc nightly (LLVM 22) with -Z coverage-options=branch, read by Debian's llvm-cov 19.
+    report = _llvm_report("rust")
+    _, stream, records = read_report(NATIVE / "rust" / "llvm.lcov")
+    (fc,) = records
+    assert fc.path == WORK + "rust/main.rs"
+    # The closure's line counts twice in the report (in main and in the closure), once here.
+    assert report["main.rs"]["lines"] == (19, 16)
+    assert _lines(fc) == (18, 15)
+    assert fc.lines[13] == 0 and fc.lines[4] == 3
+    # Generic instantiations are functions of their own (v0 mangling, as rustc names them).
+    # The crate hash after 'Cs' changes with the compiler and its options.
+    names = {re.sub(r"Cs\w+?_4main", "Cs_4main", name): (line, hits) for name, line, hits in fc.functions}
+    assert names == {
+        "_RINvCs_4main7largestdEB2_": (2, 1),  # largest::<f64>
+        "_RINvCs_4main7largestlEB2_": (2, 1),  # largest::<i64>
+        "_RNCNvCs_4main4main0B3_": (19, 1),  # the closure
+        "_RNvCs_4main4main": (16, 1),
+        "_RNvCs_4main12never_called": (12, 0),
+    }
+    # `if x > best` in largest::<f64> (never reached: '-') and in largest::<i64>: 4 branches listed.
+    assert fc.branches == {5: (2, 4), 20: (1, 2)}
+    assert report["main.rs"]["branches"] == (4, 3)
+    assert stream.info.declared == {"branches_valid": 4, "branches_covered": 3, "lines_valid": 19, "lines_covered": 16}
+
+
+# ---------------------------------------------------------------------------- gcc: gcovr and lcov
+
+
+def _gcovr_total(name: str) -> tuple[int, int]:
+    m = re.search(r"^TOTAL\s+(\d+)\s+(\d+)", (NATIVE / "gcc-cpp" / name).read_text(), re.MULTILINE)
+    return int(m.group(1)), int(m.group(2))
+
+
+def test_gcovr_cobertura_of_cpp_counts_what_gcovr_counts():
+    # Templates and exceptions: gcc's branches of the throw and of the destructors on the
+    # exception path are branches; --exclude-throw-branches --exclude-unreachable-branches drops them.
+    for report, summary in (("gcovr.xml", "gcovr-branches.txt"), ("gcovr-excl.xml", "gcovr-excl-branches.txt")):
+        spec, stream, records = read_report(NATIVE / "gcc-cpp" / report)
+        assert spec.name == "cobertura"
+        totals = stream.effective_totals
+        assert (totals.branches_valid, totals.branches_covered) == _gcovr_total(summary), report
+        assert (totals.lines_valid, totals.lines_covered) == (25, 25)
+        assert stream.info.warnings == []
+    assert _gcovr_total("gcovr.xml".replace(".xml", "-branches.txt")) == (36, 22)
+    assert _gcovr_total("gcovr-excl-branches.txt") == (24, 21)
+
+
+def test_gcovr_cobertura_and_lcov_of_one_run_agree_and_merge_under_a_source_root():
+    # lcov --list: 25 lines, 36 branches at 61.1%.
+    _, lcov_stream, lcov = read_report(NATIVE / "gcc-cpp" / "lcov.info")
+    assert lcov_stream.effective_totals.as_dict() == {
+        "files": 2, "lines_valid": 25, "lines_covered": 25, "branches_valid": 36, "branches_covered": 22,
+    }
+    _, _, xml = read_report(NATIVE / "gcc-cpp" / "gcovr.xml")
+    by_lcov = {fc.path.rsplit("/", 1)[-1]: fc for fc in lcov}
+    by_xml = {fc.path: fc for fc in xml}
+    assert sorted(by_xml) == sorted(by_lcov) == ["main.cpp", "shapes.hpp"]
+    for name, fc in by_xml.items():
+        assert fc.branches == by_lcov[name].branches, name
+        assert {n: bool(h) for n, h in fc.lines.items()} == {n: bool(h) for n, h in by_lcov[name].lines.items()}
+    assert by_xml["main.cpp"].lines == by_lcov["main.cpp"].lines
+    # gcovr 5.2 counts a template's line once per instantiation on top of gcov's line count
+    # (gcov prints 3 for line 6 of shapes.hpp, then 1 and 2 for the two instantiations): the
+    # hits are those gcovr wrote.
+    assert by_lcov["shapes.hpp"].lines[6] == 3 and by_xml["shapes.hpp"].lines[6] == 6
+    # gcovr writes paths from its root ('.'), lcov absolute ones: one file each once the
+    # checkout folder is a source root.
+    merged = merge_coverage([xml, lcov], source_roots=[WORK + "gcc-cpp"])
+    assert sorted(merged) == ["main.cpp", "shapes.hpp"]
+    assert merged_totals(merged).lines_valid == 25
+
+
+# ---------------------------------------------------------------------------- bun and deno
+
+
+def test_bun_lcov_counts_what_bun_prints():
+    text = (NATIVE / "bun" / "text.txt").read_text()
+    rows = dict(re.findall(r"^\s*(src/\S+)\s*\|\s*[\d.]+\s*\|\s*([\d.]+)\s*\|", text, re.MULTILINE))
+    assert sorted(rows) == ["src/fmt.ts", "src/shop.ts"]
+    _, stream, records = read_report(NATIVE / "bun" / "lcov.info")
+    files = {fc.path: fc for fc in records}
+    for name, percent in rows.items():
+        valid, covered = _lines(files[name])
+        assert f"{100 * covered / valid:.2f}" == percent, name
+    # bun's 'All files' line is the mean of the files' percentages (74.18), not 15/20.
+    assert stream.effective_totals.as_dict() == {
+        "files": 2, "lines_valid": 20, "lines_covered": 15, "branches_valid": 0, "branches_covered": 0,
+    }
+    assert stream.info.warnings == []
+
+
+def test_deno_lcov_counts_what_deno_coverage_prints():
+    text = (NATIVE / "deno" / "text.txt").read_text()
+    rows = {
+        name.strip(): (branch, line)
+        for name, branch, _, line in re.findall(r"^\|\s*([^|]+?)\s*\|\s*([\d.]+)\s*\|\s*([\d.]+)\s*\|\s*([\d.]+)\s*\|", text, re.MULTILINE)
+    }
+    _, stream, records = read_report(NATIVE / "deno" / "lcov.info")
+    files = {fc.path.rsplit("/", 1)[-1]: fc for fc in records}
+    assert sorted(files) == ["fmt.ts", "shop.ts"]
+    for name, fc in files.items():
+        (bv, bc), (lv, lc) = _branches(fc), _lines(fc)
+        assert rows[name] == (f"{100 * bc / bv:.1f}", f"{100 * lc / lv:.1f}"), name
+    t = stream.effective_totals
+    assert rows["All files"] == (f"{100 * t.branches_covered / t.branches_valid:.1f}", f"{100 * t.lines_covered / t.lines_valid:.1f}")
+    assert t.as_dict() == {"files": 2, "lines_valid": 28, "lines_covered": 20, "branches_valid": 15, "branches_covered": 13}
+    assert stream.info.warnings == []

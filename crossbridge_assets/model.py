@@ -350,7 +350,9 @@ class CoverageStream:
             yield fc
         self.exhausted = True
         if self._check_declared:
-            note_declared_disagreement(self.info, self.totals.as_dict())
+            # Against the totals that stand for the report: an LCOV of summaries only has no
+            # records, its declared counts are its totals.
+            note_declared_disagreement(self.info, self.effective_totals.as_dict())
 
     def read_all(self) -> list[FileCoverage]:
         return list(self)

@@ -87,6 +87,29 @@ def test_llvm_cov_lcov_of_c_counts_branches_as_listed():
     assert any("branches_valid declared 22 but the file holds 26" in w for w in stream.info.warnings)
 
 
+def test_llvm_cov_summary_only_lcov_counts_what_llvm_cov_report_counts():
+    # `llvm-cov export -format=lcov -summary-only` writes each file's FNF/FNH, BRF/BRH and LF/LH
+    # and no DA or BRDA: its counts are the report's, file by file, as Istanbul's summary is.
+    report = _llvm_report("llvm-c")
+    spec, stream, records = read_report(NATIVE / "llvm-c" / "summary.lcov")
+    assert spec.name == "lcov"
+    assert records == []
+    totals = stream.effective_totals.as_dict()
+    assert totals == {
+        "files": 3,
+        "lines_valid": report["TOTAL"]["lines"][0],
+        "lines_covered": report["TOTAL"]["lines"][1],
+        "branches_valid": report["TOTAL"]["branches"][0],
+        "branches_covered": report["TOTAL"]["branches"][1],
+    }
+    by_file = {path.rsplit("/", 1)[-1]: counts for path, counts in stream.file_totals.items()}
+    assert sorted(by_file) == ["main.c", "ops.c", "ops.h"]
+    for name, counts in by_file.items():
+        assert (counts.lines_valid, counts.lines_covered) == report[name]["lines"], name
+        assert (counts.branches_valid, counts.branches_covered) == report[name]["branches"], name
+    assert stream.info.warnings == []
+
+
 def test_llvm_cov_lcov_and_its_json_summary_agree_file_by_file():
     summary = json.loads((NATIVE / "llvm-c" / "summary.json").read_text())
     _, _, records = read_report(NATIVE / "llvm-c" / "llvm.lcov")
@@ -248,3 +271,20 @@ def test_deno_lcov_counts_what_deno_coverage_prints():
     assert rows["All files"] == (f"{100 * t.branches_covered / t.branches_valid:.1f}", f"{100 * t.lines_covered / t.lines_valid:.1f}")
     assert t.as_dict() == {"files": 2, "lines_valid": 28, "lines_covered": 20, "branches_valid": 15, "branches_covered": 13}
     assert stream.info.warnings == []
+
+
+def test_llvm_cov_summary_only_lcov_through_dagster_counts_what_llvm_cov_report_counts(crossbridge_env, dagster_instance):
+    from crossbridge_assets.warehouse.coverage import coverage_runs
+    from crossbridge_assets.warehouse.engine import make_engine
+    from crossbridge_assets_tests.test_coverage_e2e import ingest, refresh
+    from crossbridge_assets_tests.test_ingest_e2e import drop
+
+    s = crossbridge_env
+    drop(s, "llvm.lcov", "native", source=NATIVE / "llvm-c" / "summary.lcov")
+    (s.inbox / "native" / "crossbridge.json").write_text(json.dumps({"project": "native", "branch": "main", "build": "1"}))
+    ingest(dagster_instance)
+    refresh(dagster_instance)
+    (run,) = coverage_runs(make_engine(s.warehouse_url))
+    total = _llvm_report("llvm-c")["TOTAL"]
+    assert (run["files"], run["lines_valid"], run["lines_covered"]) == (3, *total["lines"])
+    assert (run["branches_valid"], run["branches_covered"]) == total["branches"]

@@ -22,8 +22,8 @@ from orjson import loads
 
 from crossbridge_assets.formats import FormatError, FormatSpec, Sniff
 from crossbridge_assets.formats._common import to_int
-from crossbridge_assets.formats._coverage import MAX_HITS, FileTable, clamp_hits
-from crossbridge_assets.model import KIND_COVERAGE, CoverageStream, FileCoverage, ReportInfo
+from crossbridge_assets.formats._coverage import MAX_HITS, FileTable, add_totals, clamp_hits
+from crossbridge_assets.model import KIND_COVERAGE, CoverageStream, CoverageTotals, FileCoverage, ReportInfo
 
 FORMAT = "lcov"
 
@@ -197,7 +197,8 @@ def _note_missing(fc: FileCoverage, taken: dict[tuple[int, int | str, int | str]
             fc.branch_missing[number] = frozenset(names)
 
 
-def _files(path: Path, info: ReportInfo) -> Iterator[FileCoverage]:
+def _files(path: Path, stream: CoverageStream) -> Iterator[FileCoverage]:
+    info = stream.info
     table = FileTable()
     # Declared summaries per file: a file listed in several records (lcov -a keeps one record per
     # test name) states its LF/BRF in each, so they are not summed; its LH/BRH count the hits of
@@ -223,6 +224,7 @@ def _files(path: Path, info: ReportInfo) -> Iterator[FileCoverage]:
     # whose branches several records list: they are counted again at the end.
     left = _record_counts(path)
     done: set[str] = set()
+    given: set[str] = set()  # files given out with something in them
 
     def bad(lineno: int, why: str) -> FormatError:
         return FormatError(path, f"line {lineno}: {why}")
@@ -238,7 +240,12 @@ def _files(path: Path, info: ReportInfo) -> Iterator[FileCoverage]:
         del left[fc.path]
         if fc.path in recount:
             return None
+        if not (fc.lines or fc.branches or fc.functions):
+            # Held to the end: a report of summaries only (llvm-cov export -summary-only) gives
+            # its files' counts, not records.
+            return None
         done.add(fc.path)
+        given.add(fc.path)
         return table.files.pop(fc.path)
 
     def flush_branches(columns: tuple[list[int], list[int]] | None) -> None:
@@ -511,12 +518,33 @@ def _files(path: Path, info: ReportInfo) -> Iterator[FileCoverage]:
     for _file, name, n in summaries:
         declared[name] = declared.get(name, 0) + n
     info.declared = declared
+    if not given and not any(fc.lines or fc.branches or fc.functions for fc in table.files.values()) and any(
+        file is not None for file, _name, _n in summaries
+    ):
+        # Summaries only (LF/LH, BRF/BRH per file, no DA or BRDA): those are the counts, file by
+        # file, as in Istanbul's coverage-summary.json.
+        for name, fc in table.files.items():
+            stream.file_totals[name] = CoverageTotals(files=1)
+        for file, name, n in summaries:
+            if file is not None:
+                counts = stream.file_totals[file]
+                setattr(counts, name, max(getattr(counts, name), n))
+        total = CoverageTotals()
+        for counts in stream.file_totals.values():
+            add_totals(total, counts)
+        stream.declared_totals = total
+        return
     yield from table.files.values()  # the stream checks the declared totals against them
 
 
 def open_lcov(path: Path) -> CoverageStream:
     info = ReportInfo(format=FORMAT, kind=KIND_COVERAGE)
-    return CoverageStream(info, _files(Path(path), info), check_declared=True)
+
+    def files() -> Iterator[FileCoverage]:
+        yield from _files(Path(path), stream)
+
+    stream = CoverageStream(info, files(), check_declared=True)
+    return stream
 
 
 SPEC = FormatSpec(

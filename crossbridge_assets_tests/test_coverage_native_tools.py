@@ -207,7 +207,7 @@ def test_gcovr_cobertura_of_cpp_counts_what_gcovr_counts():
         assert (totals.branches_valid, totals.branches_covered) == _gcovr_total(summary), report
         assert (totals.lines_valid, totals.lines_covered) == (25, 25)
         assert stream.info.warnings == []
-    assert _gcovr_total("gcovr.xml".replace(".xml", "-branches.txt")) == (36, 22)
+    assert _gcovr_total("gcovr-branches.txt") == (36, 22)
     assert _gcovr_total("gcovr-excl-branches.txt") == (24, 21)
 
 
@@ -234,6 +234,48 @@ def test_gcovr_cobertura_and_lcov_of_one_run_agree_and_merge_under_a_source_root
     merged = merge_coverage([xml, lcov], source_roots=[WORK + "gcc-cpp"])
     assert sorted(merged) == ["main.cpp", "shapes.hpp"]
     assert merged_totals(merged).lines_valid == 25
+
+
+def _gcovr8_total(name: str) -> tuple[int, int]:
+    m = re.search(r"^TOTAL\s+(\d+)\s+(\d+)", (NATIVE / "gcovr8-cpp" / name).read_text(), re.MULTILINE)
+    return int(m.group(1)), int(m.group(2))
+
+
+def test_gcovr8_counts_a_template_line_once_per_instantiation_the_readers_once():
+    # gcovr 8.8 keeps gcov's lines per function: each instantiation of largest<T> has its own
+    # lines 6-13, so its tables count 18 lines and 18 branches in shapes.hpp (33 and 44 in all),
+    # its Cobertura lists those lines once per instantiation and declares those totals, and its
+    # LCOV declares LF 33 over 25 DA records. A file's line is one line here, as gcov, lcov and
+    # gcovr 5.2 count it: 25 lines and 36 branches of which 22 taken, the figures of the
+    # gcc-cpp fixtures (the same build read by lcov 1.16 and gcovr 5.2).
+    assert _gcovr8_total("gcovr-lines.txt") == (33, 31)
+    assert _gcovr8_total("gcovr-branches.txt") == (44, 26)
+    _, _, old = read_report(NATIVE / "gcc-cpp" / "lcov.info")
+    old = {fc.path.rsplit("/", 1)[-1]: fc for fc in old}
+    _, xml_stream, xml = read_report(NATIVE / "gcovr8-cpp" / "gcovr.xml")
+    _, lcov_stream, lcov = read_report(NATIVE / "gcovr8-cpp" / "gcovr.lcov")
+    expected = {"files": 2, "lines_valid": 25, "lines_covered": 25, "branches_valid": 36, "branches_covered": 22}
+    assert xml_stream.effective_totals.as_dict() == lcov_stream.effective_totals.as_dict() == expected
+    assert xml_stream.info.declared == {"lines_valid": 33, "lines_covered": 31, "branches_valid": 44, "branches_covered": 26}
+    assert lcov_stream.info.declared["lines_valid"] == 33
+    by_lcov = {fc.path.rsplit("/", 1)[-1]: fc for fc in lcov}
+    for fc in xml:
+        # The branches of a template line are those of its instantiations put together, the
+        # same in both formats and as gcc-cpp's lcov 1.16 has them.
+        assert fc.branches == by_lcov[fc.path].branches == old[fc.path].branches, fc.path
+        assert fc.lines.keys() == by_lcov[fc.path].lines.keys() == old[fc.path].lines.keys()
+    # gcovr's LCOV gives a template line gcov's count, all instantiations together (largest<double>
+    # ran once, largest<int> twice); in its Cobertura the line is listed once per instantiation
+    # (hits 1 and 2) and the larger count stands.
+    assert by_lcov["shapes.hpp"].lines[6] == old["shapes.hpp"].lines[6] == 3
+    assert {fc.path: fc for fc in xml}["shapes.hpp"].lines[6] == 2
+    # --exclude-unreachable-branches --exclude-throw-branches: gcovr's table counts 31 branches
+    # per instantiation; its LCOV 24 put together, as gcovr 5.2 counts them.
+    assert _gcovr8_total("gcovr-excl-branches.txt") == (31, 25)
+    _, excl, _ = read_report(NATIVE / "gcovr8-cpp" / "gcovr-excl.lcov")
+    assert (excl.effective_totals.branches_valid, excl.effective_totals.branches_covered) == _gcovr_total(
+        "gcovr-excl-branches.txt"
+    ) == (24, 21)
 
 
 # ---------------------------------------------------------------------------- bun and deno

@@ -97,7 +97,17 @@ def _robot_suite(root: etree._Element) -> bool:
         and keys[6:] in ((), ("timestamp",))
         and root.get("errors") == "0"
         and local(root.tag) == "testsuite"
+        and not _behave_file(root)
     )
+
+
+# behave --junit (1.2.6 on): one file per feature, a root <testsuite> with Robot's attributes in
+# Robot's order, then a timestamp and a hostname, each of which behave.ini can leave out
+# (behave.reporter.junit.show_timestamp, show_hostname); every testcase has a status= (behave's
+# own: passed, failed, error, hook_error, skipped, untested...), which Robot never writes.
+def _behave_file(root: etree._Element) -> bool:
+    case = next(root.iterchildren("{*}testcase"), None)
+    return case is not None and tuple(case.attrib)[:3] == ("classname", "name", "status")
 
 
 # cucumber-js's JUnit files, a root <testsuite> with its attributes in one of two orders. Up to
@@ -730,6 +740,10 @@ _CATCH2_MAY_FAIL = "TEST_CASE tagged with !mayfail"
 # (@BeforeClass, @AfterClass, @ClassRule) is a testcase of this class named after the test class.
 _ANT_CLASS_FAILURE = "junit.framework.TestSuite"
 _SUITE_ERROR = "(suite error)"
+# behave's status= of a scenario that did not run, and the type of the <failure> it writes in one
+# that has an undefined step (see _case); its failures= and skipped= count that scenario both.
+_BEHAVE_NOT_RUN = ("untested", "skipped")
+_BEHAVE_UNDEFINED = "undefined"
 
 
 def _case(elem: etree._Element, framework: str, dialect: Dialect | None) -> TestCase:
@@ -798,6 +812,10 @@ def _case(elem: etree._Element, framework: str, dialect: Dialect | None) -> Test
                 stderr, err_size = truncate_output(text_of(child))
 
     if status == PASSED and status_attr and status_attr.lower() in _SKIP_STATUSES:
+        status = SKIPPED
+    if status == FAILED and status_attr in _BEHAVE_NOT_RUN and outcome_elem.get("type") == _BEHAVE_UNDEFINED:
+        # behave --dry-run: a scenario with an undefined step was not run (behave counts it
+        # untested), yet is written with a <failure type="undefined">.
         status = SKIPPED
     if may_fail and status in (FAILED, ERROR):
         # Catch2's [!mayfail] (or [!shouldfail]) test that failed: "failed as expected", which its
@@ -990,6 +1008,7 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
     reread = None  # see _REREAD
     assertions_as_tests = False
     class_failures = 0  # Ant's testcases for a class's own failure, which its tests= leaves out
+    not_failed = 0  # behave's scenarios not run that its failures= counts too (_BEHAVE_UNDEFINED)
     moved = 0  # cases whose status the reread changed
     held: dict[tuple[str, str, str | None], TestCase] | None = None  # pytest: see _RERUN_WINDOW
     pending: TestCase | None = None  # trainer: a run its next repetition may follow (_REPETITION)
@@ -1056,6 +1075,8 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
                 continue
             if case.name == _SUITE_ERROR:
                 class_failures += 1
+            elif case.status == SKIPPED and case.attempts[-1].failure_type == _BEHAVE_UNDEFINED:
+                not_failed += 1
             if reread is not None:
                 status = case.status
                 reread[0](case)
@@ -1199,6 +1220,8 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
         info.declared.pop("tests", None)
     if class_failures and "tests" in info.declared:
         info.declared["tests"] += class_failures
+    if not_failed and "failures" in info.declared:
+        info.declared["failures"] -= not_failed
     for key, value in (("tests", jest_tests), ("errors", jest_errors)):
         if value and key in info.declared:
             info.declared[key] += value

@@ -65,6 +65,49 @@ def test_behave_junit_counts_are_behaves(version, summary, counts):
     assert ("hooks.Checkout hooks", "its before hook fails", None) in keys
 
 
+@pytest.mark.parametrize(
+    "version, summary, counts",
+    [
+        ("1.3.3", "6 scenarios passed, 2 failed, 2 error, 1 hook_error, 2 skipped",
+         {PASSED: 6, FAILED: 2, ERROR: 3, SKIPPED: 2}),
+        ("1.2.6", "6 scenarios passed, 5 failed, 2 skipped", {PASSED: 6, FAILED: 5, SKIPPED: 2}),
+    ],
+)
+def test_behave_json_is_read_with_behaves_own_verdicts(version, summary, counts):
+    # behave's -f json is Cucumber JSON's outline in a shape of its own: no uri or id, string tags,
+    # step durations in seconds, a scenario status of behave's (error, hook_error, untested), and
+    # 1.2.6 writes a traceback as a list of lines.
+    assert summary in _summary(f"behave {version}")
+    spec, stream, cases = read_report(HERE / f"behave-{version}" / "behave.json")
+    assert spec.name == "cucumber-json"
+    assert _counts(cases) == counts
+    assert stream.info.warnings == []
+    by_name = {c.name: c for c in cases}
+    assert len(by_name) == len(cases) == 13
+    wrong = by_name["a wrong total fails"]
+    assert wrong.status == FAILED and wrong.suite == "Cart totals"
+    assert wrong.attempts[0].message.startswith("step 'Then the cart holds 3 items' failed: ")
+    assert "cart holds 2, expected 3" in wrong.attempts[0].message
+    assert wrong.tags == ["shop", "C2001"]
+    assert (wrong.file, wrong.line) == ("features/cart.feature", 12)
+    # Seconds, as the JUnit file's time= (not Cucumber's nanoseconds).
+    _, junit = _read(f"behave-{version}/TESTS-cart.xml")
+    junit_time = {c.name: c.duration for c in junit}
+    assert wrong.duration == pytest.approx(junit_time["a wrong total fails"], abs=5e-5)
+    assert by_name["skipped by its tag"].status == SKIPPED
+    assert by_name["skipped by a hook"].status == SKIPPED
+    hook = by_name["its before hook fails"]
+    assert hook.status == (ERROR if version == "1.3.3" else FAILED)
+    assert hook.attempts[0].message.startswith("hook error")
+    raised = by_name["a step raises an error"]
+    assert raised.status == (ERROR if version == "1.3.3" else FAILED)
+    if version == "1.2.6":  # the traceback's last line is the message
+        assert raised.attempts[0].message.endswith("ConnectionError: payment service unreachable")
+        assert raised.attempts[0].stack_trace.startswith("Traceback (most recent call last):\n")
+    # Each scenario is there under the name behave's JUnit file gives it.
+    assert set(by_name) == set(junit_time) | {c.name for c in _read(f"behave-{version}/TESTS-hooks.xml")[1]}
+
+
 def test_behave_dry_run_scenario_with_an_undefined_step_was_not_run():
     # behave --dry-run counts every scenario untested, and writes the one with an undefined step
     # with a <failure type="undefined">, counted in both its failures= and skipped=.

@@ -10,6 +10,7 @@ parameter part, so each row keeps its identity. cucumber-js names an element aft
 ('feature;[rule;]pickle name', the row not written): rows of an outline whose title has no
 <placeholder> share their name and id, and the n-th repeat of a name in a feature gets the
 parameters '[n]', as cucumber-js's own JUnit formatter (up to 11.0) numbers them.
+behave's JSON formatter writes a shape of its own in the same outline: see _behave_case.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from crossbridge_assets.formats._common import (
 from crossbridge_assets.formats._shape import ShapeError, array, obj, opt_obj, text
 from crossbridge_assets.formats._tags import extract_tags
 from crossbridge_assets.model import (
+    ERROR,
     FAILED,
     KIND_RESULTS,
     PASSED,
@@ -52,7 +54,9 @@ def not_run_message(states: set[str]) -> str | None:
 
 
 def _matches(s: Sniff) -> bool:
-    return s.json_type == "array" and (s.has("item.elements") or (s.has("item.keyword") and s.has("item.uri")))
+    return s.json_type == "array" and (
+        s.has("item.elements") or (s.has("item.keyword") and (s.has("item.uri") or s.has("item.location")))
+    )
 
 
 def _result(item: object, key: str | None = None, index: int = 0) -> tuple[str, float, str | None]:
@@ -110,7 +114,103 @@ def _tag_names(tags: object) -> list[str]:
                 names.append(text(tag["name"], "name"))
             except ShapeError as exc:
                 raise exc.at("tags", i)
+        elif isinstance(tag, str) and tag:  # behave: the names themselves, without the '@'
+            names.append(tag)
     return names
+
+
+# behave's JSON formatter (-f json; 1.2.6, 1.3): a feature and its elements have a `location`
+# ('features/cart.feature:7') instead of a uri and an id, and each scenario behave's own verdict,
+# `status`, which can be one Cucumber has not: error (an exception other than an assertion's),
+# hook_error (a before/after hook raised: its steps are left without a result), untested. The
+# verdict is taken, as behave's summary and its --junit files take it; the states mean what
+# behave's Status.is_error/is_failure say (1.2.6 knows passed, failed, skipped, untested only).
+_BEHAVE_STATUS = {
+    "passed": PASSED,
+    "xpassed": PASSED,
+    "pending_warn": PASSED,
+    "failed": FAILED,
+    "error": ERROR,
+    "hook_error": ERROR,
+    "cleanup_error": ERROR,
+    "undefined": ERROR,
+    "pending": ERROR,
+    "skipped": SKIPPED,
+    "untested": SKIPPED,
+    "untested_pending": SKIPPED,
+    "untested_undefined": SKIPPED,
+    "xfailed": SKIPPED,
+}
+
+
+def _behave_feature(feature: dict) -> bool:
+    return "uri" not in feature and "id" not in feature and isinstance(feature.get("location"), str)
+
+
+def _location(value: object) -> tuple[str | None, int | None]:
+    """'features/cart.feature:7' -> ('features/cart.feature', 7)."""
+    where = text(value, "location")
+    if not where:
+        return None, None
+    path, sep, line = where.rpartition(":")
+    return (path, to_line(line)) if sep and line.isdigit() else (where, None)
+
+
+def _behave_case(feature: tuple[str, str | None, list[str]], scenario: dict) -> TestCase:
+    """A scenario of behave's JSON. Its steps include the background's (the background element's
+    own steps have no result); a step's duration is in seconds, its error_message a string or, in
+    1.2.6, a traceback as a list of lines, and written for a failed step only."""
+    seconds = 0.0
+    timed = False
+    problem = None  # (step, state, error) of the first step that did not pass or skip
+    for i, step in enumerate(array(scenario.get("steps"), "steps")):
+        try:
+            step = obj(step)
+            result = opt_obj(step.get("result"), "result")
+            state = (text(result.get("status"), "result.status") or "").lower()
+            duration = to_seconds(result.get("duration"))
+            if duration is not None:
+                seconds, timed = seconds + duration, True
+            error = result.get("error_message")
+            if isinstance(error, list):
+                error = "\n".join(str(line) for line in error)
+            else:
+                error = text(error, "result.error_message")
+            if problem is None and state and state not in ("passed", "skipped", "untested"):
+                what = f"step '{text(step.get('keyword'), 'keyword') or ''} {text(step.get('name'), 'name') or ''}'"
+                problem = (what.replace("  ", " ").replace("' ", "'", 1), state, error)
+        except ShapeError as exc:
+            raise exc.at("steps", i)
+    verdict = (text(scenario.get("status"), "status") or "").lower()
+    status = _BEHAVE_STATUS.get(verdict)
+    if status is None:  # no verdict written (a run cut short): the steps'
+        state = problem[1] if problem else ""
+        status = FAILED if state == "failed" else ERROR if problem else PASSED
+    attempt = Attempt(status=status, duration=seconds if timed else None)
+    if status in (FAILED, ERROR):
+        if verdict == "hook_error" or problem is None:
+            # A hook raised (1.2.6 says failed, with no step that failed).
+            attempt.message = "hook error (behave's JSON keeps no message for it)"
+        else:
+            what, state, error = problem
+            # A traceback's last line is the exception (1.2.6 writes one for an error).
+            line = error.strip().splitlines()[-1] if error and error.startswith("Traceback") else first_line(error)
+            attempt.message = f"{what} {state}" + (f": {line}" if line else "")
+            attempt.stack_trace = error
+    file, line = _location(scenario.get("location"))
+    name = text(scenario.get("name"), "name") or ""
+    suite, feature_file, feature_tags = feature
+    return TestCase(
+        framework=FRAMEWORK,
+        suite=suite,
+        name=name,
+        status=status,
+        duration=attempt.duration,
+        attempts=[attempt],
+        tags=extract_tags(name, None, [*feature_tags, *_tag_names(scenario.get("tags"))]),
+        file=file or feature_file,
+        line=line,
+    )
 
 
 def _case(feature: tuple[str, str | None, list[str]], scenario: dict, background: list) -> TestCase:
@@ -178,7 +278,9 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
 
 def _feature(feature: dict) -> Iterator[TestCase]:
     # What every scenario of the feature shares, read (and checked) once.
-    shared = (normalize_suite(_feature_name(feature)), text(feature.get("uri"), "uri"), _tag_names(feature.get("tags")))
+    behave = _behave_feature(feature)
+    uri = _location(feature.get("location"))[0] if behave else text(feature.get("uri"), "uri")
+    shared = (normalize_suite(_feature_name(feature)), uri, _tag_names(feature.get("tags")))
     background: list = []
     seen: dict[tuple[str, str | None], int] = {}  # (name, parameters) -> repeats so far
     for i, element in enumerate(array(feature.get("elements"), "elements")):
@@ -186,11 +288,11 @@ def _feature(feature: dict) -> Iterator[TestCase]:
             element = obj(element)
             kind = (text(element.get("type"), "type") or "").lower()
             if kind == "background":
-                background = _results(element)
+                background = [] if behave else _results(element)
                 continue
             if not (kind == "scenario" or (not kind and element.get("keyword") != "Background")):
                 continue
-            case = _case(shared, element, background)
+            case = _behave_case(shared, element) if behave else _case(shared, element, background)
         except ShapeError as exc:
             raise exc.at("elements", i)
         key = (case.name, case.parameters)

@@ -130,3 +130,36 @@ def test_behave_junit_without_hostname_is_not_robot_frameworks():
         (model.test_identity("junit", "login.Login", "a known user logs in", None), PASSED),
         (model.test_identity("junit", "login.Login", "a wrong password is refused", None), FAILED),
     ]
+
+
+# pytest-bdd --------------------------------------------------------------------------------------
+
+
+def test_pytest_bdd_junit_counts_are_pytests():
+    assert _summary("pytest-bdd") == ["3 failed, 3 passed, 1 skipped, 2 warnings"]
+    (stream,), cases = _read("pytest-bdd-junit.xml")
+    assert stream.info.framework == "pytest" and stream.info.warnings == []
+    assert _counts(cases) == {PASSED: 3, FAILED: 3, SKIPPED: 1}
+
+
+def test_pytest_bdd_cucumber_json_rows_keep_their_parametrize_ids():
+    # pytest-bdd names a scenario's element by its pytest test ('test_adding_fruit[2-plums-3]'):
+    # an outline's rows are told apart by pytest's parameters, not by their order, and so the
+    # parameters are those of pytest's own reports of the run.
+    spec, stream, cases = read_report(HERE / "pytest-bdd-cucumber.json")
+    assert spec.name == "cucumber-json" and stream.info.warnings == []
+    # pytest-bdd writes what ran through its call phase only: the skipped scenario is not there.
+    assert _counts(cases) == {PASSED: 3, FAILED: 3}
+    rows = {c.parameters: c.status for c in cases if c.name == "adding fruit"}
+    _, junit = _read("pytest-bdd-junit.xml")
+    assert rows == {c.parameters: c.status for c in junit if c.name == "test_adding_fruit"}
+    assert rows == {"[1-pears-1]": PASSED, "[2-plums-3]": FAILED, "[10-melons-10]": PASSED}
+    # Its error_message is pytest's failure text: the exception is the line marked 'E'.
+    by_name = {c.name: c for c in cases}
+    assert by_name["a wrong total fails"].attempts[0].message == (
+        "step 'Then the cart holds 3 items' failed: AssertionError: cart holds 2, expected 3"
+    )
+    assert by_name["a step raises an error"].attempts[0].message == (
+        "step 'When the payment service is down' failed: ConnectionError: payment service unreachable"
+    )
+    assert by_name["a wrong total fails"].tags == ["shop", "C2001"]

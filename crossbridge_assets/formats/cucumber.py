@@ -9,12 +9,14 @@ element id ('feature;outline;examples;3', as cucumber-jvm and cucumber-ruby writ
 parameter part, so each row keeps its identity. cucumber-js names an element after its pickle
 ('feature;[rule;]pickle name', the row not written): rows of an outline whose title has no
 <placeholder> share their name and id, and the n-th repeat of a name in a feature gets the
-parameters '[n]', as cucumber-js's own JUnit formatter (up to 11.0) numbers them.
+parameters '[n]', as cucumber-js's own JUnit formatter (up to 11.0) numbers them. pytest-bdd's
+element id is the pytest test's name: its '[...]' is the row's parameters.
 behave's JSON formatter writes a shape of its own in the same outline: see _behave_case.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Iterator
 
@@ -39,6 +41,7 @@ from crossbridge_assets.model import (
     ResultStream,
     TestCase,
     normalize_suite,
+    split_parameters,
 )
 
 FORMAT = "cucumber-json"
@@ -213,6 +216,16 @@ def _behave_case(feature: tuple[str, str | None, list[str]], scenario: dict) -> 
     )
 
 
+# pytest's failure text (pytest-bdd writes it as a step's error_message): source lines first, the
+# exception on the first line marked 'E'.
+_PYTEST_E_LINE = re.compile(r"^E {3,}(\S.*)$", re.M).search
+
+
+def _error_line(error: str | None) -> str | None:
+    found = _PYTEST_E_LINE(error) if error else None
+    return found.group(1).rstrip() if found else first_line(error)
+
+
 def _case(feature: tuple[str, str | None, list[str]], scenario: dict, background: list) -> TestCase:
     items = [*((f"background {w}", r) for w, r in background), *_results(scenario)]
     status = PASSED
@@ -229,7 +242,7 @@ def _case(feature: tuple[str, str | None, list[str]], scenario: dict, background
     attempt = Attempt(status=status, duration=seconds if items else None)
     if failed_at is not None:
         what, error = failed_at
-        attempt.message = f"{what} failed: {first_line(error) or 'no message'}"
+        attempt.message = f"{what} failed: {_error_line(error) or 'no message'}"
         attempt.stack_trace = error
     elif status == SKIPPED:
         attempt.message = not_run_message({state for _, (state, _d, _e) in items})
@@ -241,6 +254,10 @@ def _case(feature: tuple[str, str | None, list[str]], scenario: dict, background
     # scenario), nor cucumber-js's 'feature;[rule;]pickle name' of a row (see _feature).
     row = len(parts) >= 4 and parts[-1].isdigit()
     parameters = "[" + ";".join(parts[2:]) + "]" if row else None
+    if len(parts) == 1 and element_id.endswith("]"):
+        # pytest-bdd's --cucumberjson: the id is the pytest test's name ('test_add[2-plums-3]'),
+        # an outline row's parametrize id its parameters, as pytest's own reports have them.
+        parameters = split_parameters(element_id)[1]
     name = text(scenario.get("name"), "name") or ""
     suite, file, feature_tags = feature
     return TestCase(

@@ -163,3 +163,66 @@ def test_pytest_bdd_cucumber_json_rows_keep_their_parametrize_ids():
         "step 'When the payment service is down' failed: ConnectionError: payment service unreachable"
     )
     assert by_name["a wrong total fails"].tags == ["shop", "C2001"]
+
+
+# unittest: unittest-xml-reporting (xmlrunner) and nose2 ------------------------------------------
+
+UNITTEST_FILES = ["xmlrunner.xml", "nose2-junit.xml"]
+
+
+@pytest.mark.parametrize("name", UNITTEST_FILES)
+def test_unittest_reporters_count_as_unittest_does(name):
+    # 'Ran 11 tests' + three fixtures that raised (setUpClass, tearDownClass, setUpModule: each one
+    # of unittest's errors, no test of its 'Ran'); failures=2 and the unexpected success, which
+    # fails unittest's run (pytest counts it a failure too); errors=6; skipped=1 and the expected
+    # failure (skipped, as pytest's xfailed).
+    tool = name.split("-")[0].split(".")[0]
+    assert _summary(tool) == [
+        "Ran 11 tests",
+        "FAILED (failures=2, errors=6, skipped=1, expected failures=1, unexpected successes=1)",
+    ]
+    (stream,), cases = _read(name)
+    assert _counts(cases) == {PASSED: 3, FAILED: 3, ERROR: 6, SKIPPED: 2}
+    assert stream.info.warnings == []
+    assert stream.info.declared == {"tests": 14, "failures": 3, "errors": 6, "skipped": 2}
+    fixed = next(c for c in cases if c.name == "test_fixed_bug")
+    assert fixed.status == FAILED and "unexpected" in fixed.attempts[0].message.lower()
+
+
+def _unittest_keys(name: str) -> dict:
+    _, cases = _read(name)
+    keys = {(c.suite, c.name, c.parameters): c for c in cases}
+    assert len(keys) == len(cases)
+    return keys
+
+
+def test_unittest_fixture_and_import_failures_have_one_stable_identity():
+    # xmlrunner puts a failed class or module fixture in a suite named after unittest's _ErrorHolder
+    # and the run's time; nose2 splits its description at the last dot. Either is the fixture of
+    # its class or module; a module that does not import is named by it, not by unittest's loader.
+    xmlrunner, nose2 = _unittest_keys("xmlrunner.xml"), _unittest_keys("nose2-junit.xml")
+    assert set(xmlrunner) == set(nose2)
+    for key in (
+        ("shop.test_cart.BrokenClassTest", "setUpClass", None),
+        ("shop.test_cart.BrokenTearDownClassTest", "tearDownClass", None),
+        ("shop.test_module", "setUpModule", None),
+        ("shop", "test_broken", None),
+    ):
+        assert xmlrunner[key].status == nose2[key].status == ERROR
+    assert xmlrunner[("shop.test_cart.BrokenClassTest", "setUpClass", None)].attempts[0].message == (
+        "database not reachable"
+    )
+    for key, case in xmlrunner.items():
+        assert not any(ch.isdigit() for ch in case.suite), key  # no run's time in an identity
+        assert case.status == nose2[key].status, key
+
+
+def test_nose2_message_is_the_exception():
+    # nose2 writes message="test failure" on every failure and error.
+    cases = _unittest_keys("nose2-junit.xml")
+    assert cases[("shop.test_cart.CartTest", "test_wrong_total", None)].attempts[0].message == (
+        "AssertionError: 2 != 3 : wrong total"
+    )
+    assert cases[("shop.test_cart.TeardownTest", "test_passes_then_teardown_fails", None)].attempts[0].message == (
+        "RuntimeError: could not close the cart"
+    )

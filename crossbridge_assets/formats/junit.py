@@ -227,6 +227,9 @@ def _go_message(output: str) -> str | None:
     return (found.group(1) or found.group(2)) if found else None
 
 
+_NOSE2_FAILURE = "test failure"
+
+
 def _attempt(elem: etree._Element, status: str) -> Attempt:
     message = elem.get("message")
     rerun = local(elem.tag) in _RERUN
@@ -238,6 +241,10 @@ def _attempt(elem: etree._Element, status: str) -> Attempt:
         body = text_of(elem)
     if message == "Failed" and body:
         message = _go_message(body) or message
+    elif message == _NOSE2_FAILURE and body:
+        # nose2 writes this one message on every failure and error: the traceback's last line,
+        # the exception, is the message.
+        message = body.strip().rpartition("\n")[2].strip() or message
     elif message is not None and message.startswith("=== RUN"):
         body = body or message  # the output stays, as the trace
         message = _go_message(message) or first_line(message)
@@ -741,12 +748,51 @@ _CATCH2_MAY_FAIL = "TEST_CASE tagged with !mayfail"
 _ANT_CLASS_FAILURE = "junit.framework.TestSuite"
 _SUITE_ERROR = "(suite error)"
 # behave's status= of a scenario that did not run, and the type of the <failure> it writes in one
-# that has an undefined step (see _case); its failures= and skipped= count that scenario both.
+# that has an undefined step (see _case).
 _BEHAVE_NOT_RUN = ("untested", "skipped")
 _BEHAVE_UNDEFINED = "undefined"
 
 
-def _case(elem: etree._Element, framework: str, dialect: Dialect | None) -> TestCase:
+# unittest's stand-ins for what failed outside a test, as unittest-xml-reporting (xmlrunner) and
+# nose2's junitxml plugin write them. A class or module fixture that raised is an _ErrorHolder
+# described 'setUpClass (shop.test_cart.CartTest)': xmlrunner writes it with classname="" in a
+# <testsuite> named after _ErrorHolder and the run's time ('unittest.suite._ErrorHolder-20261130183701'),
+# nose2 split at the description's last dot (classname 'setUpClass (shop.test_cart', name
+# 'CartTest)'). A module that failed to import is a test of a loader's class named after the module
+# ('unittest.loader._FailedTest.shop' and 'test_broken'; nose2's ModuleImportFailure). Each is the
+# fixture (its name) of the class or module, or the module, whatever wrote it.
+_UNITTEST_FIXTURES = ("setUpClass", "tearDownClass", "setUpModule", "tearDownModule")
+_UNITTEST_FIXTURE = re.compile(rf"({'|'.join(_UNITTEST_FIXTURES)}) \((.+)\)", re.S).fullmatch
+_UNITTEST_IMPORT_FAILURE = ("unittest.loader._FailedTest", "nose2.loader.ModuleImportFailure")
+
+
+# What unittest's expectedFailure test that passed is written as, and which of the file's totals
+# counts it: xmlrunner's <error> and nose2's <skipped>.
+_UNEXPECTED_SUCCESS = {(ERROR, "type", "UnexpectedSuccess"): "errors", (SKIPPED, "message", "test passes unexpectedly"): "skipped"}
+
+
+def _unexpected_success(status: str, elem: etree._Element) -> str | None:
+    """The declared total an unexpected success was counted in, if `elem` is one."""
+    for (was, attr, value), total in _UNEXPECTED_SUCCESS.items():
+        if status == was and elem.get(attr) == value:
+            return total
+    return None
+
+
+def _unittest_stand_in(suite: str, name: str, classname: str | None) -> tuple[str, str]:
+    if classname and classname.startswith(_UNITTEST_IMPORT_FAILURE):
+        package = classname[len(next(p for p in _UNITTEST_IMPORT_FAILURE if classname.startswith(p))):]
+        if not package or package.startswith("."):
+            return normalize_suite(package), name
+    fixture = _UNITTEST_FIXTURE(f"{classname}.{name}" if classname else name)
+    if fixture:
+        return normalize_suite(fixture.group(2)), fixture.group(1)
+    return suite, name
+
+
+def _case(elem: etree._Element, framework: str, dialect: Dialect | None, moves: dict | None = None) -> TestCase:
+    """One <testcase>. `moves` counts the cases whose status differs from the outcome the file
+    counted them by: (declared total they were counted in, the one they are in; None: none) -> count."""
     # One attribute proxy serves every lookup (elem.get builds one per call).
     attrib = elem.attrib
     get = attrib.get
@@ -777,6 +823,8 @@ def _case(elem: etree._Element, framework: str, dialect: Dialect | None) -> Test
         else:
             suite = _suite_path(elem.getparent())
         name, params = split_parameters(raw_name)
+        if raw_name.endswith(")") or (classname and classname.startswith(_UNITTEST_IMPORT_FAILURE)):
+            suite, name = _unittest_stand_in(suite, name, classname)
         if classname == _ANT_CLASS_FAILURE and raw_name:
             # The class's own error, named as a suite-level <error> is (_suite_crash).
             suite, name, params = normalize_suite(raw_name), _SUITE_ERROR, None
@@ -813,10 +861,21 @@ def _case(elem: etree._Element, framework: str, dialect: Dialect | None) -> Test
 
     if status == PASSED and status_attr and status_attr.lower() in _SKIP_STATUSES:
         status = SKIPPED
+    if outcome_elem is not None and status != FAILED:
+        total = _unexpected_success(status, outcome_elem)
+        if total is not None:
+            # unittest's expectedFailure test that passed: it fails unittest's run, as pytest has
+            # it (a failure); xmlrunner writes an <error>, nose2 a <skipped>.
+            status = FAILED
+            if moves is not None:
+                moves[(total, "failures")] = moves.get((total, "failures"), 0) + 1
     if status == FAILED and status_attr in _BEHAVE_NOT_RUN and outcome_elem.get("type") == _BEHAVE_UNDEFINED:
         # behave --dry-run: a scenario with an undefined step was not run (behave counts it
-        # untested), yet is written with a <failure type="undefined">.
+        # untested), yet is written with a <failure type="undefined">, counted in its failures=
+        # and skipped= both.
         status = SKIPPED
+        if moves is not None:
+            moves[("failures", None)] = moves.get(("failures", None), 0) + 1
     if may_fail and status in (FAILED, ERROR):
         # Catch2's [!mayfail] (or [!shouldfail]) test that failed: "failed as expected", which its
         # summary and the suite's failures= leave out. Its <skipped> says so; the failure stays the trace.
@@ -1008,7 +1067,7 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
     reread = None  # see _REREAD
     assertions_as_tests = False
     class_failures = 0  # Ant's testcases for a class's own failure, which its tests= leaves out
-    not_failed = 0  # behave's scenarios not run that its failures= counts too (_BEHAVE_UNDEFINED)
+    moves: dict[tuple[str, str | None], int] = {}  # see _case
     moved = 0  # cases whose status the reread changed
     held: dict[tuple[str, str, str | None], TestCase] | None = None  # pytest: see _RERUN_WINDOW
     pending: TestCase | None = None  # trainer: a run its next repetition may follow (_REPETITION)
@@ -1069,14 +1128,14 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
                     info.started_at = parse_timestamp(first.get("timestamp"))
 
         if tag == "testcase":
-            case = _case(elem, framework, dialect)
+            case = _case(elem, framework, dialect, moves)
             if framework == TESTNG and _testng_not_a_test(elem, case, info):
                 elem.clear(keep_tail=False)
                 continue
             if case.name == _SUITE_ERROR:
                 class_failures += 1
-            elif case.status == SKIPPED and case.attempts[-1].failure_type == _BEHAVE_UNDEFINED:
-                not_failed += 1
+            elif case.name in _UNITTEST_FIXTURES and " (" in (elem.get("classname") or ""):
+                class_failures += 1  # nose2's tests= leaves a fixture's error out, its errors= not
             if reread is not None:
                 status = case.status
                 reread[0](case)
@@ -1220,8 +1279,11 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
         info.declared.pop("tests", None)
     if class_failures and "tests" in info.declared:
         info.declared["tests"] += class_failures
-    if not_failed and "failures" in info.declared:
-        info.declared["failures"] -= not_failed
+    for (source, to), count in moves.items():
+        if source in info.declared:
+            info.declared[source] -= count
+            if to is not None:
+                info.declared[to] = info.declared.get(to, 0) + count
     for key, value in (("tests", jest_tests), ("errors", jest_errors)):
         if value and key in info.declared:
             info.declared[key] += value

@@ -226,3 +226,51 @@ def test_nose2_message_is_the_exception():
     assert cases[("shop.test_cart.TeardownTest", "test_passes_then_teardown_fails", None)].attempts[0].message == (
         "RuntimeError: could not close the cart"
     )
+
+
+# pytest's JUnit variants -------------------------------------------------------------------------
+
+PYTEST_SUMMARY = "5 failed, 10 passed, 1 skipped, 1 xfailed, 1 xpassed, 3 errors, 3 subtests passed"
+PYTEST_VARIANTS = ["pytest-xunit2.xml", "pytest-xunit1.xml", "pytest-legacy.xml", "pytest-xdist.xml", "pytest-prefix.xml"]
+
+
+def _by_nodeid_key(name: str) -> dict:
+    _, cases = _read(name)
+    keys = {(c.suite, c.name, c.parameters): c for c in cases}
+    assert len(keys) == len(cases) == 19
+    return keys
+
+
+@pytest.mark.parametrize("name", PYTEST_VARIANTS)
+def test_pytest_junit_variants_give_pytest_json_reports_tests(name):
+    # pytest counts a test by its outcome and each subtest apart: 5 failed is 3 tests (one a strict
+    # xfail that passed) and 2 failed subtests, one of a unittest subTest whose test it counts
+    # passed (its testcase holds the subtest's <failure>); xpassed and xfailed are apart. Per test:
+    # 10 passed (the xpassed one among them), 4 failed, 3 errors (two of a class-scoped fixture
+    # that failed in setup), 2 skipped (the xfailed one among them), in every junit_family, with
+    # pytest-xdist, and as pytest-json-report has them.
+    label = name.removesuffix(".xml")
+    assert _summary(label) == [PYTEST_SUMMARY]
+    junit = _by_nodeid_key(name)
+    assert _counts(junit.values()) == {PASSED: 10, FAILED: 4, ERROR: 3, SKIPPED: 2}
+    reference = _by_nodeid_key("pytest-xdist.json")
+    if name == "pytest-prefix.xml":  # --junit-prefix names a run apart (an environment, a shard)
+        junit = {(suite.removeprefix("py311."), n, p): c for (suite, n, p), c in junit.items()}
+    else:
+        assert {k: c.identity for k, c in junit.items()} == {k: c.identity for k, c in reference.items()}
+    assert {k: c.status for k, c in junit.items()} == {k: c.status for k, c in reference.items()}
+    assert ("test_shop", "test_ids", "[a\\nb]") in junit  # pytest escapes the newline of an id
+    assert ("test_shop", "test_custom_ids", "[second [id]]") in junit
+    assert ("test_shop", "test_custom_ids", "[first::id]") in junit
+    assert junit[("test_shop.TestCheckout", "test_refund", None)].status == ERROR
+    assert junit[("test_shop", "test_strict_xfail_passes", None)].status == FAILED
+
+
+@pytest.mark.parametrize("name", ["pytest-xunit1.xml", "pytest-legacy.xml"])
+def test_pytest_junit_line_is_the_tests_own(name):
+    # xunit1 and legacy write file= and line=, pytest's 0-based line of the test: one more is the
+    # line of its 'def', as pytest-json-report's lineno (0-based too) is read.
+    junit, reference = _by_nodeid_key(name), _by_nodeid_key("pytest-xdist.json")
+    assert {k: (c.file, c.line) for k, c in junit.items()} == {k: (c.file, c.line) for k, c in reference.items()}
+    source = (HERE / "pytest" / "test_shop.py").read_text(encoding="utf-8").splitlines()
+    assert source[junit[("test_shop", "test_total", None)].line - 1] == "def test_total():"

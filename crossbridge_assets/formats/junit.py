@@ -916,8 +916,16 @@ def _case(elem: etree._Element, framework: str, dialect: Dialect | None, moves: 
         properties,
         extract_tags(raw_name, properties, None) if properties or _may_hold_id(raw_name) else [],
         file,
-        to_line(line) if line else None,
+        _line(line, framework) if line else None,
     )
+
+
+def _line(line: str, framework: str) -> int | None:
+    if framework == "pytest":
+        # pytest (xunit1, legacy) writes its item's 0-based line, as pytest-json-report's lineno.
+        n = to_int(line)
+        return to_line(n + 1) if n is not None else None
+    return to_line(line)
 
 
 def _suite_crash(elem: etree._Element, framework: str) -> TestCase:

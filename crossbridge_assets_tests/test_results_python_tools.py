@@ -108,6 +108,30 @@ def test_behave_json_is_read_with_behaves_own_verdicts(version, summary, counts)
     assert set(by_name) == set(junit_time) | {c.name for c in _read(f"behave-{version}/TESTS-hooks.xml")[1]}
 
 
+@pytest.mark.parametrize("version", ["1.3.3", "1.2.6"])
+def test_behave_junit_scenario_tags_are_read(version):
+    # behave writes a scenario's tags in its <system-out> only, above the scenario's keyword: the
+    # same tags (a TestRail id among them) as the JSON formatter's scenario (which adds the feature's).
+    _, cases = _read(*(f"behave-{version}/{name}" for name in BEHAVE_JUNIT))
+    tags = {c.name: c.tags for c in cases if c.tags}
+    assert tags == {
+        "a wrong total fails": ["C2001"],
+        "skipped by its tag": ["skip"],
+        "its before hook fails": ["hookfail"],
+        "skipped by a hook": ["manual"],
+    }
+    _, _, from_json = read_report(HERE / f"behave-{version}" / "behave.json")
+    for case in from_json:
+        assert [t for t in case.tags if t != "shop"] == tags.get(case.name, [])
+
+
+def test_behave_junit_undefined_step_message_names_the_step():
+    # behave 1.3 writes message="None" (type NoneType) on a scenario whose step is undefined.
+    _, cases = _read("behave-1.3.3/TESTS-cart.xml")
+    undefined = next(c for c in cases if c.name == "a step nobody wrote")
+    assert undefined.attempts[0].message == "Failing step: Then the cart is gift wrapped ... undefined"
+
+
 def test_behave_dry_run_scenario_with_an_undefined_step_was_not_run():
     # behave --dry-run counts every scenario untested, and writes the one with an undefined step
     # with a <failure type="undefined">, counted in both its failures= and skipped=.

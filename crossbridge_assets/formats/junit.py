@@ -228,6 +228,8 @@ def _go_message(output: str) -> str | None:
 
 
 _NOSE2_FAILURE = "test failure"
+# 'Failing step: Then the cart is gift wrapped ... undefined in 0.000s', without the time.
+_BEHAVE_FAILING_STEP = re.compile(r"\s*(Failing step: .*? \.\.\. \w+)").match
 
 
 def _attempt(elem: etree._Element, status: str) -> Attempt:
@@ -241,6 +243,10 @@ def _attempt(elem: etree._Element, status: str) -> Attempt:
         body = text_of(elem)
     if message == "Failed" and body:
         message = _go_message(body) or message
+    elif message == "None" and body and elem.get("type") == "NoneType":
+        # behave 1.3 on an undefined or pending step (no exception): its body names the step.
+        step = _BEHAVE_FAILING_STEP(body)
+        message = step.group(1) if step else message
     elif message == _NOSE2_FAILURE and body:
         # nose2 writes this one message on every failure and error: the traceback's last line,
         # the exception, is the message.
@@ -750,6 +756,9 @@ _SUITE_ERROR = "(suite error)"
 # behave's status= of a scenario that did not run, and the type of the <failure> it writes in one
 # that has an undefined step (see _case).
 _BEHAVE_NOT_RUN = ("untested", "skipped")
+# behave writes a scenario's tags in its <system-out> only, on the line before its keyword:
+# '\n@scenario.begin\n\n  @C2001 @smoke\n  Scenario: ...'.
+_BEHAVE_TAGS = re.compile(r"\A\s*@scenario\.begin\n\n  (@[^\n]*)\n  \S").match
 _BEHAVE_UNDEFINED = "undefined"
 
 
@@ -905,6 +914,10 @@ def _case(elem: etree._Element, framework: str, dialect: Dialect | None, moves: 
     else:
         attempts = [final]
 
+    tags = None
+    if stdout is not None and "@scenario.begin" in stdout[:40]:
+        behave = _BEHAVE_TAGS(stdout)
+        tags = behave.group(1).replace("@", " ").split() if behave else None
     return TestCase(
         framework,
         suite,
@@ -914,7 +927,7 @@ def _case(elem: etree._Element, framework: str, dialect: Dialect | None, moves: 
         duration,
         attempts,
         properties,
-        extract_tags(raw_name, properties, None) if properties or _may_hold_id(raw_name) else [],
+        extract_tags(raw_name, properties, tags) if properties or tags or _may_hold_id(raw_name) else [],
         file,
         _line(line, framework) if line else None,
     )

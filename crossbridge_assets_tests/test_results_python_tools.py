@@ -298,3 +298,21 @@ def test_pytest_junit_line_is_the_tests_own(name):
     assert {k: (c.file, c.line) for k, c in junit.items()} == {k: (c.file, c.line) for k, c in reference.items()}
     source = (HERE / "pytest" / "test_shop.py").read_text(encoding="utf-8").splitlines()
     assert source[junit[("test_shop", "test_total", None)].line - 1] == "def test_total():"
+
+
+def test_pytest_json_report_under_xdist_messages_are_the_tests():
+    # pytest-xdist puts its worker's line ('[gw0] linux -- Python 3.11.7 ...') first in every
+    # longrepr: a failure without a crash entry (a strict xfail that passed, subtests) took it for
+    # its message, a different one on each worker.
+    cases = _by_nodeid_key("pytest-xdist.json")
+    for case in cases.values():
+        for attempt in case.attempts:
+            for text in (attempt.message, attempt.stack_trace):
+                assert not (text or "").startswith("[gw"), case.name
+    junit = _by_nodeid_key("pytest-xdist.xml")
+    key = ("test_shop", "test_strict_xfail_passes", None)
+    assert cases[key].attempts[0].message == junit[key].attempts[0].message == "[XPASS(strict)] fixed since"
+    assert cases[("test_shop", "test_sub", None)].attempts[0].message == "contains 1 failed subtest"
+    assert cases[("test_shop", "test_skipped", None)].attempts[0].message == "not here"
+    # A unittest subTest that failed: the report keeps no failed phase, the test failed all the same.
+    assert cases[("test_shop.UnitSub", "test_prices", None)].attempts[0].message.startswith("failed")

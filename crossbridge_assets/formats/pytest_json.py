@@ -13,6 +13,7 @@ a failed attempt before the passing one: flaky.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Iterator
 
@@ -81,11 +82,19 @@ def split_nodeid(nodeid: str) -> tuple[str, str, str | None]:
     return suite, name, params
 
 
+# pytest-xdist puts its worker's line first in every report's longrepr ('[gw0] linux -- Python
+# 3.11.7 /venv/bin/python'), which pytest --junitxml leaves out: not the test's text.
+_XDIST_HEADER = re.compile(r"\[gw\d+\] [^\n]* -- Python [^\n]*(?:\n|$)").match
+
+
 def _phase_text(phase: dict) -> tuple[str | None, str | None]:
     crash = phase.get("crash") or {}
     message = crash.get("message") if isinstance(crash, dict) else None
-    longrepr = phase.get("longrepr")
-    return (str(message) if message is not None else None), (str(longrepr) if longrepr else None)
+    longrepr = str(phase.get("longrepr") or "")
+    header = _XDIST_HEADER(longrepr)
+    if header:
+        longrepr = longrepr[header.end():]
+    return (str(message) if message is not None else None), (longrepr or None)
 
 
 def _skip_reason(longrepr: str) -> str:
@@ -142,6 +151,9 @@ def _case(test: dict) -> TestCase:
     attempt = _attempt(current, status)
     if outcome == "xfailed" and attempt.message is None:
         attempt.message = "xfail"
+    elif status == FAILED and attempt.message is None and not rerun:
+        # pytest 9's subtests: a unittest subTest's failure fails its test, whose phases passed.
+        attempt.message = "failed, though none of its phases did (a subtest failed)"
     attempts = [attempt]
     if rerun or outcome == "rerun":
         # The test was run again after failing. How many times is not written anywhere (nor is

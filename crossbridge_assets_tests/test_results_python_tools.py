@@ -316,3 +316,19 @@ def test_pytest_json_report_under_xdist_messages_are_the_tests():
     assert cases[("test_shop", "test_skipped", None)].attempts[0].message == "not here"
     # A unittest subTest that failed: the report keeps no failed phase, the test failed all the same.
     assert cases[("test_shop.UnitSub", "test_prices", None)].attempts[0].message.startswith("failed")
+
+
+def test_pytest_xdist_worker_crash_is_one_error_in_both_reports():
+    # A test under which its xdist worker died: pytest counts it failed; its JUnit file has an
+    # <error> ('failed on setup with "worker 'gw1' crashed ..."'), and pytest-json-report a phase
+    # named '???' that failed. Read alike from both: an error, its message the crash.
+    assert _summary("pytest-crash") == ["1 failed, 2 passed"]
+    (stream,), cases = _read("pytest-crash.json")
+    junit = {c.identity: c for c in _read("pytest-crash.xml")[1]}
+    assert {c.identity: c.status for c in cases} == {i: c.status for i, c in junit.items()}
+    crashed = next(c for c in cases if c.name == "test_crash")
+    assert crashed.status == ERROR and junit[crashed.identity].status == ERROR
+    assert crashed.attempts[0].message.startswith("worker 'gw") and "crashed while running" in crashed.attempts[0].message
+    assert crashed.attempts[0].failure_type == "worker crashed"
+    assert stream.info.warnings == []
+    assert stream.info.declared == {"tests": 3, "failures": 0, "errors": 1, "skipped": 0}

@@ -103,13 +103,20 @@ def _skip_reason(longrepr: str) -> str:
     return message.removeprefix("Skipped: ")
 
 
+# pytest-xdist reports a test whose worker crashed under it with this phase ('when'): the test
+# failed (pytest's summary), an error in pytest --junitxml's file ('failed on setup with "worker
+# 'gw1' crashed while running ..."').
+_CRASH = "???"
+_PHASES = ("setup", "call", _CRASH, "teardown")
+
+
 def _attempt(phases: dict[str, dict], status: str) -> Attempt:
     """One run of a test from its setup/call/teardown phases: the first failed or skipped
     phase gives the message; a teardown that failed after it adds its error to the trace."""
     duration = sum(to_seconds(p.get("duration")) or 0.0 for p in phases.values()) if phases else None
     attempt = Attempt(status=status, duration=duration)
     told = False  # a phase gave the message
-    for key in ("setup", "call", "teardown"):
+    for key in _PHASES:
         phase = phases.get(key) or {}
         state = phase.get("outcome")
         failed = state in ("failed", "rerun")
@@ -124,7 +131,9 @@ def _attempt(phases: dict[str, dict], status: str) -> Attempt:
                 message = first_line(trace)
             attempt.message = message
             attempt.stack_trace = trace if failed else None
-            if key != "call" and failed:
+            if key == _CRASH:
+                attempt.failure_type = "worker crashed"
+            elif key != "call" and failed:
                 attempt.failure_type = f"{key} failed"
         elif failed and attempt.stack_trace is not None:
             message, trace = _phase_text(phase)
@@ -139,14 +148,15 @@ def _attempt(phases: dict[str, dict], status: str) -> Attempt:
 def _case(test: dict) -> TestCase:
     outcome = str(test.get("outcome") or "")
     status = _STATUS.get(outcome, ERROR)
-    phases = {k: test.get(k) for k in ("setup", "call", "teardown") if isinstance(test.get(k), dict)}
+    phases = {k: test.get(k) for k in _PHASES if isinstance(test.get(k), dict)}
     # pytest-rerunfailures: pytest-json-report keeps one entry per test, each phase as its last
     # run left it. A phase whose outcome is still "rerun" was not run again by the final
     # attempt (its setup failed, say): it is what is left of an earlier, failed one.
     rerun = {k: p for k, p in phases.items() if p.get("outcome") == "rerun"}
     current = {k: p for k, p in phases.items() if k not in rerun}
-    # pytest --junitxml turns a teardown failure after a failed call into an error; so do we.
-    if status == FAILED and (current.get("teardown") or {}).get("outcome") == "failed":
+    # pytest --junitxml turns a teardown failure after a failed call into an error, and so a
+    # worker's crash; so do we.
+    if status == FAILED and any((current.get(k) or {}).get("outcome") == "failed" for k in ("teardown", _CRASH)):
         status = ERROR
     attempt = _attempt(current, status)
     if outcome == "xfailed" and attempt.message is None:
@@ -229,9 +239,13 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
     # With --doctest-modules a module is collected twice (as a Module and a DoctestModule), and a
     # failure or skip at import is reported by both: pytest --junitxml writes one testcase for it.
     collected: dict[str, str] = {}
+    errored = 0  # tests the summary counts failed and pytest --junitxml errored (see _case)
     for prefix, value in json_items(path, ("created", "duration", "root", "summary", "collectors.item", "tests.item")):
         if prefix == "tests.item" and isinstance(value, dict):
-            yield _case(value)
+            case = _case(value)
+            if case.status == ERROR and value.get("outcome") == "failed":
+                errored += 1  # a crash or a failed teardown: the summary counts it failed
+            yield case
         elif prefix == "collectors.item" and isinstance(value, dict):
             status = _COLLECTOR_STATUS.get(str(value.get("outcome") or ""))
             nodeid = str(value.get("nodeid") or "")
@@ -254,6 +268,9 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
             if value.get("total") is not None:
                 declared["tests"] = to_int(value.get("total")) or 0
             info.declared = declared
+    if errored and "failures" in info.declared:
+        info.declared["failures"] -= errored
+        info.declared["errors"] = info.declared.get("errors", 0) + errored
     if collected and info.declared:
         # The summary counts tests only; here a failed or skipped collector is one: the file's
         # totals in the same terms, so that they can be compared.

@@ -332,3 +332,17 @@ def test_pytest_xdist_worker_crash_is_one_error_in_both_reports():
     assert crashed.attempts[0].failure_type == "worker crashed"
     assert stream.info.warnings == []
     assert stream.info.declared == {"tests": 3, "failures": 0, "errors": 1, "skipped": 0}
+
+
+def test_pytest_json_report_with_the_subtests_plugin_is_no_error():
+    # pytest 8 with pytest-subtests: pytest-json-report's outcome is the last report's category,
+    # 'subtests passed' when a passing subtest came last. The test's phases passed: it passed, as
+    # the file's summary counts (which, like the outcome, loses test_sub's failed subtest, kept
+    # by the JUnit file of the same run).
+    assert _summary("pytest-subtests") == ["2 failed, 3 passed, 4 subtests passed"]
+    (stream,), cases = _read("pytest-subtests.json")
+    statuses = {c.name: c.status for c in cases}
+    assert statuses == {"test_sub": PASSED, "test_sub_all_pass": PASSED, "test_prices": FAILED}
+    assert stream.info.warnings == []
+    _, junit = _read("pytest-subtests.xml")
+    assert {c.name: c.status for c in junit} == {**statuses, "test_sub": FAILED}

@@ -55,6 +55,9 @@ _STATUS = {
     # pytest-rerunfailures: failed, then passed when run again (a later failure, skip or error
     # would have replaced it).
     "rerun": PASSED,
+    # pytest-subtests (pytest < 9): the outcome is the last report's, here a subtest that passed
+    # (its test's own phases passed; a subtest that failed before it is lost to the file).
+    "subtests passed": PASSED,
 }
 
 

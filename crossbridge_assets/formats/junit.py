@@ -13,7 +13,7 @@ a teardown after a failed call, the same run (see _join_teardown); in fastlane t
 testcase with a 'repetition' property right after the same test is its next run (see _REPETITION).
 Where a tool's file says otherwise than the tool's own summary (a Catch2 [!mayfail] test that
 failed, CTest's tests that could not run, PHPUnit's risky tests...), the summary's word is taken:
-see _REREAD and _native_reread.
+see _REREAD and _native_reread (and in _case: unittest's unexpected successes, behave's dry runs).
 """
 
 from __future__ import annotations

@@ -250,6 +250,11 @@ def test_nose2_message_is_the_exception():
     assert cases[("shop.test_cart.TeardownTest", "test_passes_then_teardown_fails", None)].attempts[0].message == (
         "RuntimeError: could not close the cart"
     )
+    # A skip's message is its reason, as xmlrunner's is (nose2 puts 'test skipped: ' before it).
+    skipped = ("shop.test_cart.CartTest", "test_skipped", None)
+    assert cases[skipped].attempts[0].message == _unittest_keys("xmlrunner.xml")[skipped].attempts[0].message == (
+        "not on this platform"
+    )
 
 
 # pytest's JUnit variants -------------------------------------------------------------------------

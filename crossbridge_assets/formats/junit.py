@@ -228,6 +228,7 @@ def _go_message(output: str) -> str | None:
 
 
 _NOSE2_FAILURE = "test failure"
+_NOSE2_SKIP = "test skipped: "
 # 'Failing step: Then the cart is gift wrapped ... undefined in 0.000s', without the time.
 _BEHAVE_FAILING_STEP = re.compile(r"\s*(Failing step: .*? \.\.\. \w+)").match
 
@@ -247,6 +248,8 @@ def _attempt(elem: etree._Element, status: str) -> Attempt:
         # behave 1.3 on an undefined or pending step (no exception): its body names the step.
         step = _BEHAVE_FAILING_STEP(body)
         message = step.group(1) if step else message
+    elif message and body and message.startswith(_NOSE2_SKIP) and message[len(_NOSE2_SKIP):] == body.strip():
+        message = body.strip()  # nose2: 'test skipped: <reason>', the reason as the text
     elif message == _NOSE2_FAILURE and body:
         # nose2 writes this one message on every failure and error: the traceback's last line,
         # the exception, is the message.

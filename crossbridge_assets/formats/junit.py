@@ -177,6 +177,8 @@ def _dialect(root: etree._Element, first: etree._Element) -> tuple[str, Dialect 
             return CUCUMBER, _cucumber_js_names
         if keys[:6] == _CUCUMBER_MESSAGES_KEYS and keys[6:] in ((), ("timestamp",)):
             return CUCUMBER, _cucumber_messages_names
+    if _tap_formatter_file(root, first):
+        return "junit", _tap_names
     names = " ".join(n.lower() for n in (root_attrs.get("name"), attrs.get("name")) if n)
     if "pytest" in names or _pytest_suite(attrs):
         return "pytest", None
@@ -414,6 +416,91 @@ def _node_outcome(case: TestCase) -> None:
         case.status = final.status = ERROR
     elif case.status == SKIPPED and final.message == "true":
         final.message = "todo" if final.failure_type == "todo" else None
+
+
+# TAP::Formatter::JUnit (prove --formatter TAP::Formatter::JUnit, tap2junit; 0.11 to 0.16): a bare
+# <testsuites>, a <testsuite> for each .t file with these attributes in Perl's hash order (time with
+# --timer), a testcase for each TAP test named by its number and description ('2 - computes the
+# total', '3' without one), with no classname; with --timer, '(init)' and '(teardown)' testcases
+# for the time before the first test and after the last, which are no tests.
+_TAP_SUITE_KEYS = frozenset(("name", "tests", "failures", "errors"))
+_TAP_TIMING = ("(init)", "(teardown)")
+_TAP_CASE = re.compile(r"(\d+)(?: - | |$)").match
+_TAP_OUTPUT = re.compile(r"(?:1\.\.\d+|(?:not )?ok\b|TAP version )").match
+
+
+def _tap_formatter_file(root: etree._Element, first: etree._Element) -> bool:
+    if root.attrib or local(root.tag) != "testsuites" or first is root:
+        return False
+    keys = frozenset(first.attrib)
+    if keys != _TAP_SUITE_KEYS and keys != _TAP_SUITE_KEYS | {"time"}:
+        return False
+    case = next(first.iterchildren("{*}testcase"), None)
+    if case is not None:
+        name = case.get("name") or ""
+        return case.get("classname") is None and (name in _TAP_TIMING or bool(_TAP_CASE(name)))
+    out = next(first.iterchildren("{*}system-out"), None)  # a file that ran no test (skip_all)
+    return out is not None and bool(_TAP_OUTPUT(out.text or ""))
+
+
+def _tap_names(raw_name: str, classname: str | None, elem: etree._Element):
+    """TAP::Formatter::JUnit: the test's number goes, its description is the name (a test added
+    above it renumbers every test after it); a test without a description keeps its number, all
+    TAP knows of it. TAP has no parameters: 'discount [qty=2]' is a description."""
+    match = _TAP_CASE(raw_name)
+    name = raw_name[match.end():] if match and match.end() < len(raw_name) else raw_name
+    return _suite_path(elem.getparent()), name, None, None
+
+
+def _tap_outcome(case: TestCase) -> None:
+    """A TODO test that passed is written as an <error> of type TodoTestSucceeded: prove lists it as
+    'TODO passed', no failure, and so it is here."""
+    if case.status == ERROR and case.attempts[-1].failure_type == "TodoTestSucceeded":
+        case.status = case.attempts[-1].status = PASSED
+
+
+# The TAP lines of a .t file's own tests (a subtest's are indented) that hold a directive.
+_TAP_DIRECTIVE = re.compile(r"^(not )?ok (\d+)\b[^\n]*?(?<!\\)#\s*(skip|todo)\S*[ \t]*([^\n]*)$", re.I | re.M).finditer
+# The suite-level <error> TAP::Formatter::JUnit writes for a .t file that exited non-zero.
+_TAP_DUBIOUS = re.compile(r"Dubious, test returned (\d+) \(wstat").match
+
+
+def _tap_suite(cases: list[tuple[str | None, TestCase]], output: str | None) -> int:
+    """A .t file's tests once its <testsuite> has ended: the TAP it printed (its <system-out>) says
+    which were skipped ('ok 3 # skip reason', a passing testcase in the file) and which TODO tests
+    failed ('not ok 4 - x # TODO reason', passing too): skipped, as prove does not count them
+    passed nor failed either. Returns how many of them failed."""
+    if output:
+        numbered = {number: case for number, case in cases if number is not None}
+        for match in _TAP_DIRECTIVE(output):
+            case = numbered.get(match.group(2))
+            if case is None or case.status != PASSED:
+                continue
+            todo = match.group(3).lower() == "todo"
+            if todo and not match.group(1):
+                continue  # a TODO test that passed
+            reason = match.group(4).strip()
+            case.status = case.attempts[-1].status = SKIPPED
+            case.attempts[-1].message = (f"TODO: {reason}" if reason else "TODO") if todo else (reason or None)
+    return sum(case.status == FAILED for _number, case in cases)
+
+
+_TAP_PLAN = re.compile(r"^1\.\.(\d+)", re.M).search
+
+
+def _tap_missing(output: str | None, ran: int | None) -> int:
+    """How many tests a .t file planned and did not run (or ran beyond its plan), which
+    TAP::Formatter::JUnit counts in errors= besides the file's one error: no testcase holds them."""
+    plan = _TAP_PLAN(output) if output else None
+    return abs(int(plan.group(1)) - ran) if plan and ran is not None else 0
+
+
+def _tap_exit_of_failures(elem: etree._Element, failed: int) -> bool:
+    """Whether a .t file's suite-level <error> only says it exited with its failed tests' count, as
+    Test::More does (at most 254): no error besides those failures. A file that died or ran fewer
+    tests than planned exits otherwise (255, or counting the missing ones): that error stays."""
+    match = _TAP_DUBIOUS(elem.get("message") or "")
+    return bool(match) and failed > 0 and int(match.group(1)) == min(failed, 254)
 
 
 def _robot_names(raw_name: str, classname: str | None, elem: etree._Element):
@@ -723,6 +810,8 @@ def _vitest_outcome() -> Callable[[TestCase], None]:
 def _native_reread(root: etree._Element, first: etree._Element, dialect: Dialect | None):
     if dialect is _node_names:
         return _node_outcome, None  # the file declares no totals
+    if dialect is _tap_names:
+        return _tap_outcome, ("errors", None)  # TODO tests that passed
     if tuple(root.attrib) == _VITEST_ROOT_KEYS and tuple(first.attrib) == _VITEST_SUITE_KEYS:
         return _vitest_outcome(), ("failures", "errors")
     if dialect is _phpunit_names:
@@ -763,6 +852,16 @@ _BEHAVE_NOT_RUN = ("untested", "skipped")
 # '\n@scenario.begin\n\n  @C2001 @smoke\n  Scenario: ...'.
 _BEHAVE_TAGS = re.compile(r"\A\s*@scenario\.begin\n\n  (@[^\n]*)\n  \S").match
 _BEHAVE_UNDEFINED = "undefined"
+# TAP::Harness::JUnit (0.42) writes a .t file that ran no plan, ran other than it planned or exited
+# non-zero as a failed testcase of its own, which prove does not count as a test: the file's error.
+_TAP_HARNESS_FILE_FAILURES = {
+    "Plan": (
+        "The test suite died before a plan was produced. You need to have a plan.",
+        "Some test were not executed, The test died prematurely.",
+        "Extra tests tun.",
+    ),
+    "Died": ("Test died with return code ",),
+}
 
 
 # unittest's stand-ins for what failed outside a test, as unittest-xml-reporting (xmlrunner) and
@@ -888,6 +987,9 @@ def _case(elem: etree._Element, framework: str, dialect: Dialect | None, moves: 
         status = SKIPPED
         if moves is not None:
             moves[("failures", None)] = moves.get(("failures", None), 0) + 1
+    if status == FAILED and outcome_elem.get("type") in _TAP_HARNESS_FILE_FAILURES:
+        if (outcome_elem.get("message") or "").startswith(_TAP_HARNESS_FILE_FAILURES[outcome_elem.get("type")]):
+            status, name, params = ERROR, _SUITE_ERROR, None
     if may_fail and status in (FAILED, ERROR):
         # Catch2's [!mayfail] (or [!shouldfail]) test that failed: "failed as expected", which its
         # summary and the suite's failures= leave out. Its <skipped> says so; the failure stays the trace.
@@ -1098,6 +1200,7 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
     reruns = 0
     jest_cases: list[TestCase] | None = None  # jest-junit: a suite's tests, held until it ends (_jest_suite)
     jest_tests = jest_errors = 0  # what jest-junit's tests= and errors= leave out
+    tap_cases: list[tuple[str | None, TestCase]] | None = None  # TAP::Formatter::JUnit: see _tap_suite
     # Set once an <error>/<failure> appears outside a <testcase>: from then on every finished
     # testcase looks at the siblings before it for a suite crash. Until then there is none to find.
     suite_level_outcome = False
@@ -1148,15 +1251,25 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
                     held = {}
                 elif framework == "jest":
                     jest_cases = []
+                if dialect is _tap_names:
+                    tap_cases = []
                 if info.started_at is None:
                     info.started_at = parse_timestamp(first.get("timestamp"))
 
         if tag == "testcase":
+            tap_number = None
+            if tap_cases is not None:
+                raw_name = elem.get("name") or ""
+                if raw_name in _TAP_TIMING:  # --timer's, no tests (tests= leaves them out)
+                    elem.clear(keep_tail=False)
+                    continue
+                numbered = _TAP_CASE(raw_name)
+                tap_number = numbered.group(1) if numbered else None
             case = _case(elem, framework, dialect, moves)
             if framework == TESTNG and _testng_not_a_test(elem, case, info):
                 elem.clear(keep_tail=False)
                 continue
-            if case.name == _SUITE_ERROR:
+            if case.name == _SUITE_ERROR and elem.get("classname") == _ANT_CLASS_FAILURE:
                 class_failures += 1
             elif case.name in _UNITTEST_FIXTURES and " (" in (elem.get("classname") or ""):
                 class_failures += 1  # nose2's tests= leaves a fixture's error out, its errors= not
@@ -1216,6 +1329,8 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
                         del parent[: parent.index(elem)]
             if jest_cases is not None:
                 jest_cases.append(case)
+            elif tap_cases is not None:
+                tap_cases.append((tap_number, case))
             elif held is None:
                 if _REPETITION in case.properties:
                     pending = case
@@ -1237,6 +1352,14 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
             if held:
                 yield from held.values()
                 held.clear()
+            tap_failed = None
+            tap_declared = {}  # what this suite's own totals count otherwise than its content
+            if tap_cases is not None:
+                output = text_of(next(elem.iterchildren("{*}system-out"), None))
+                tap_failed = _tap_suite(tap_cases, output)
+                yield from (case for _number, case in tap_cases)
+                tap_cases.clear()
+                tap_declared["errors"] = -_tap_missing(output, to_int(elem.get("tests")))
             # Children before the last testcase or nested suite were already freed (and a
             # suite-level <error>/<failure> among them counted): only the tail is left to read.
             tail = []
@@ -1249,6 +1372,11 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
                 child_tag = local(child.tag)
                 if child_tag in ("error", "failure") and id(elem) not in crashed:
                     crashed.add(id(elem))
+                    if tap_failed is not None:
+                        if _tap_exit_of_failures(child, tap_failed):
+                            tap_declared["errors"] -= 1  # which errors= counts
+                            continue
+                        tap_declared["tests"] = 1  # the file's error is a test here, not in tests=
                     yield _suite_crash(child, framework)
                 elif child_tag in suite_output:
                     suite_output[child_tag].add(elem.get("name"), text_of(child))
@@ -1257,6 +1385,9 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
             if sum_children and elem.getparent() is root:
                 for key, value in _declared(elem.attrib).items():
                     info.declared[key] = info.declared.get(key, 0) + value
+            for key, value in tap_declared.items():
+                if key in info.declared:
+                    info.declared[key] += value
             if sum_time and elem.getparent() is root:
                 seconds = to_seconds(elem.get("time"))
                 if seconds is not None:

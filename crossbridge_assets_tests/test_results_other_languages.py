@@ -1,0 +1,138 @@
+"""The JUnit reader against what the test tools of other language ecosystems wrote
+(fixtures/results/otherlang/, written by regenerate-otherlang.sh there with Debian bookworm's
+packages; public/ holds trimmed copies of files public repositories keep, SOURCES.md naming
+them). Each file's totals as the tool's own summary tells them (quoted above each test), and its
+tests' identities, statuses and messages."""
+
+from __future__ import annotations
+
+from crossbridge_assets.formats import read_report
+from crossbridge_assets.model import ERROR, FAILED, PASSED, SKIPPED
+from crossbridge_assets_tests.conftest import FIXTURES
+
+OTHER = FIXTURES / "results" / "otherlang"
+
+
+def _read(name: str):
+    spec, stream, cases = read_report(OTHER / name)
+    assert spec.name == "junit"
+    return stream, list(cases)
+
+
+def _by_key(cases) -> dict[tuple[str, str, str | None], tuple[str, str | None]]:
+    return {(c.suite, c.name, c.parameters): (c.status, c.final.message) for c in cases}
+
+
+# ------------------------------------------------------------------------- RSpec 3.12, Ruby
+
+def test_rspec_junit_formatter_counts_as_rspec_does():
+    """'13 examples, 4 failures, 3 pending': pending and skipped examples are skipped, a pending
+    example that passed ('FIXED') is a failure, as RSpec counts it. The classname is the spec file,
+    the name the example's full description. RSpec's two examples with one description are two
+    tests the file cannot tell apart: both counted, the second marked a repeat."""
+    stream, cases = _read("rspec/rspec.xml")
+    assert stream.totals.as_dict() == {"tests": 13, "passed": 6, "failures": 4, "errors": 0, "skipped": 3}
+    assert stream.info.declared == {"tests": 13, "failures": 4, "errors": 0, "skipped": 3}
+    got = _by_key(cases)
+    assert got[("spec.cart_spec", "Cart raises on a bad coupon", None)] == (FAILED, "coupon expired")
+    assert got[("spec.cart_spec", "Cart was pending but passes", None)] == (
+        FAILED, "Expected example to fail since it is pending, but it passed.")
+    for name in ("Cart applies tax", "Cart rounds prices", "Cart handles currency"):
+        assert got[("spec.cart_spec", name, None)][0] == SKIPPED
+    assert got[("spec.cart_spec", "Cart discounts with a coupon takes 10% off", None)][0] == PASSED
+    assert {c.file for c in cases} == {"./spec/cart_spec.rb"}
+    assert [c.properties.get("repeat") for c in cases if c.name == "Array is same name"] == [None, "2"]
+    assert len({c.identity for c in cases}) == 12
+
+
+# ------------------------------------------------------- minitest-reporters 1.0.19, minitest 5.17
+
+def test_minitest_reporters_junit_counts_as_minitest_does():
+    """'7 tests, 5 assertions, 2 failures, 1 errors, 1 skips'. This minitest-reporters names every
+    class Minitest::Result with minitest 5.17 (the file cannot say which class a test is of)."""
+    stream, cases = _read("minitest/TEST-Minitest-Result.xml")
+    assert stream.info.warnings == []
+    assert stream.totals.as_dict() == {"tests": 7, "passed": 3, "failures": 2, "errors": 1, "skipped": 1}
+    got = _by_key(cases)
+    assert got[("Minitest.Result", "test_bad_coupon", None)] == (ERROR, "ArgumentError: coupon expired...")
+    assert got[("Minitest.Result", "test_0001_pays nothing", None)] == (FAILED, "Expected: 1...")
+    assert got[("Minitest.Result", "test_tax", None)][0] == SKIPPED
+
+
+# ---------------------------------------------------------------- Perl: TAP::Formatter::JUnit 0.11
+
+# prove's own summary of t/ (TAP::Formatter::JUnit writes only the XML; a plain `prove t/` says):
+#   t/cart.t ...... Failed 1/6 subtests (less 1 skipped subtest: 4 okay) (1 TODO test unexpectedly succeeded)
+#   t/checkout.t .. Failed 1/2 subtests
+#   t/dies.t ...... Dubious, test returned 255; Bad plan. You planned 3 tests but ran 1.
+#   t/plan_skip.t . skipped: no database
+#   t/zz_bailout.t  Bailout called. Further testing stopped: disk full
+#   Files=5, Tests=10, Result: FAIL
+_PROVE_TOTALS = {"tests": 12, "passed": 6, "failures": 2, "errors": 2, "skipped": 2}
+
+
+def test_tap_formatter_junit_names_without_test_numbers():
+    """The testcases are named '2 - computes the total': the number is where the test is in its
+    file, which a test added above it changes. The description is the name; a test without one
+    keeps its number. '[qty=2]' is part of a TAP description, not parameters."""
+    for name in ("perl/prove-junit.xml", "perl/prove-junit-timer.xml"):
+        stream, cases = _read(name)
+        names = [(c.suite, c.name, c.parameters) for c in cases if c.name != "(suite error)"]
+        assert names == [
+            ("cart_t", "adds items", None), ("cart_t", "computes the total", None), ("cart_t", "3", None),
+            ("cart_t", "handles currency", None), ("cart_t", "rounds prices", None),
+            ("cart_t", "discount [qty=2]", None), ("checkout_t", "pays by card", None),
+            ("checkout_t", "voucher", None), ("dies_t", "starts", None), ("zz_bailout_t", "first", None),
+        ], name
+
+
+def test_tap_formatter_junit_counts_as_prove_does():
+    """prove's 10 tests: the skipped test and the TODO test that failed, both written as passing
+    testcases, are skipped (the TAP in the suite's system-out says so); the TODO test that passed,
+    an <error> in the file, passed ('TODO passed' is no failure to prove). A file that exited with
+    its failed tests' count has no error besides them; one that died (dies.t, the bail out) has
+    one. --timer's '(init)' and '(teardown)' testcases are no tests. The file's own totals, once
+    read as the content is, agree with it."""
+    for name in ("perl/prove-junit.xml", "perl/prove-junit-timer.xml"):
+        stream, cases = _read(name)
+        assert stream.totals.as_dict() == _PROVE_TOTALS, name
+        assert stream.info.warnings == [], name
+        assert stream.info.declared == {"tests": 12, "failures": 2, "errors": 2}, name
+        got = _by_key(cases)
+        assert got[("cart_t", "3", None)] == (SKIPPED, "tax service down")
+        assert got[("cart_t", "handles currency", None)] == (SKIPPED, "TODO: currency not implemented")
+        assert got[("cart_t", "rounds prices", None)][0] == PASSED
+        assert got[("cart_t", "computes the total", None)] == (FAILED, "not ok 2 - computes the total")
+        assert got[("dies_t", "(suite error)", None)] == (ERROR, "Dubious, test returned 255 (wstat 65280, 0xff00)")
+        assert ("cart_t", "(suite error)", None) not in got and ("checkout_t", "(suite error)", None) not in got
+        assert not {"(init)", "(teardown)"} & {c.name for c in cases}
+
+
+def test_tap_formatter_junit_file_of_a_skip_all_first(tmp_path):
+    """A run whose first .t file skipped all (its <testsuite> holds no testcase) is still told."""
+    text = (OTHER / "perl/prove-junit.xml").read_text()
+    first = text.index("  <testsuite")
+    start = text.rindex("  <testsuite", 0, text.index('"plan_skip_t"'))
+    end = text.index("</testsuite>", start) + len("</testsuite>\n")
+    path = tmp_path / "prove-junit.xml"
+    path.write_text(text[:first] + text[start:end] + text[first:start] + text[end:])
+    spec, stream, cases = read_report(path)
+    assert stream.totals.as_dict() == _PROVE_TOTALS and stream.info.warnings == []
+    assert [c.name for c in cases][:3] == ["adds items", "computes the total", "3"]
+
+
+# ----------------------------------------------------------------- Perl: TAP::Harness::JUnit 0.42
+
+def test_tap_harness_junit_file_failure_is_an_error_not_a_test():
+    """prove: 'Files=4, Tests=9' (cart.t, checkout.t, dies.t, plan_skip.t; dies.t 'Bad plan. You
+    planned 3 tests but ran 1.'). TAP::Harness::JUnit leaves TODO tests out altogether, writes skips
+    as <skipped>, and a file that did not run its plan as a failed testcase 'Number of runned tests
+    does not match plan.': no test, the file's error. Its tests= counts the plans: the TODO tests
+    it left out make the disagreement the warning tells."""
+    stream, cases = _read("perl/harness-junit.xml")
+    assert stream.totals.as_dict() == {"tests": 8, "passed": 4, "failures": 2, "errors": 1, "skipped": 1}
+    assert stream.info.declared == {"tests": 11, "failures": 3, "errors": 2, "skipped": 1}
+    got = _by_key(cases)
+    assert got[("t_dies_t", "(suite error)", None)] == (ERROR, "Some test were not executed, The test died prematurely.")
+    assert got[("t_cart_t", "Unnamed test case 1", None)] == (SKIPPED, "ok 3 # skip tax service down")
+    assert got[("t_checkout_t", "voucher", None)] == (FAILED, "not ok 2 - voucher")

@@ -136,3 +136,32 @@ def test_tap_harness_junit_file_failure_is_an_error_not_a_test():
     assert got[("t_dies_t", "(suite error)", None)] == (ERROR, "Some test were not executed, The test died prematurely.")
     assert got[("t_cart_t", "Unnamed test case 1", None)] == (SKIPPED, "ok 3 # skip tax service down")
     assert got[("t_checkout_t", "voucher", None)] == (FAILED, "not ok 2 - voucher")
+
+
+# ------------------------------------------------------------------------ busted 2.1.1, Lua 5.1
+
+def test_busted_suite_is_the_spec_file_without_the_line():
+    """'5 successes / 1 failure / 2 errors / 2 pending'. busted's classname is 'spec/cart_spec.lua:10':
+    the line moves whenever a line is added above the test; the spec file is the suite. The name is
+    the test's whole title ('[qty=1]' included: busted has no parameters). The failed setup() of
+    broken_spec.lua is the run's error, which busted counts in errors= and not in tests=."""
+    stream, cases = _read("busted/busted.xml")
+    assert stream.totals.as_dict() == {"tests": 10, "passed": 5, "failures": 1, "errors": 2, "skipped": 2}
+    assert stream.info.warnings == [] and stream.info.declared == {"tests": 10, "failures": 1, "errors": 2}
+    got = _by_key(cases)
+    suite = "spec.cart_spec.lua"
+    assert got[(suite, "cart raises on a bad coupon", None)] == (ERROR, "spec/cart_spec.lua:11: coupon expired")
+    assert got[(suite, "cart rounds prices", None)] == (SKIPPED, "spec/cart_spec.lua:17: rounding rules unclear")
+    assert got[(suite, "cart discounts discounts [qty=1]", None)][0] == PASSED
+    assert got[(suite, "top level test", None)][0] == PASSED
+    assert got[("Run 1 of 1", "(suite error)", None)] == (ERROR, "spec/broken_spec.lua:2: db down")
+    assert {c.file for c in cases} == {"spec/cart_spec.lua", None}
+
+
+def test_busted_repeat_runs_keep_one_identity():
+    """--repeat 2: a <testsuite> for each run; each run's tests have the same identities."""
+    stream, cases = _read("busted/busted-repeat.xml")
+    assert stream.totals.as_dict() == {"tests": 18, "passed": 10, "failures": 2, "errors": 2, "skipped": 4}
+    first, second = cases[:9], cases[9:]
+    assert [c.identity for c in first] == [c.identity for c in second]
+    assert len({c.identity for c in first}) == 9

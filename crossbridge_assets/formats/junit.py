@@ -179,6 +179,8 @@ def _dialect(root: etree._Element, first: etree._Element) -> tuple[str, Dialect 
             return CUCUMBER, _cucumber_messages_names
     if _tap_formatter_file(root, first):
         return "junit", _tap_names
+    if _busted_file(root, first):
+        return "junit", _busted_names
     names = " ".join(n.lower() for n in (root_attrs.get("name"), attrs.get("name")) if n)
     if "pytest" in names or _pytest_suite(attrs):
         return "pytest", None
@@ -501,6 +503,30 @@ def _tap_exit_of_failures(elem: etree._Element, failed: int) -> bool:
     tests than planned exits otherwise (255, or counting the missing ones): that error stays."""
     match = _TAP_DUBIOUS(elem.get("message") or "")
     return bool(match) and failed > 0 and int(match.group(1)) == min(failed, 254)
+
+
+# busted -o junit (Lua, busted 2.x): the root's attributes are these (a 'skip', in Lua's table order),
+# one <testsuite> for each run ('Run 1 of 1', more with --repeat); a testcase's classname is where
+# the test is, 'spec/cart_spec.lua:10', its name the describe() titles and the test's joined by spaces.
+_BUSTED_ROOT_KEYS = frozenset(("tests", "skip", "time", "failures", "errors"))
+_BUSTED_RUN = re.compile(r"Run \d+ of \d+").fullmatch
+_LINE_SUFFIX = re.compile(r":\d+$").search
+
+
+def _busted_file(root: etree._Element, first: etree._Element) -> bool:
+    return frozenset(root.attrib) == _BUSTED_ROOT_KEYS and bool(_BUSTED_RUN(first.get("name") or ""))
+
+
+def _busted_names(raw_name: str, classname: str | None, elem: etree._Element):
+    """busted: the suite is the spec file without the test's line (which moves with every line
+    added above it), the name the test's whole title: busted has no parameters."""
+    file = classname
+    if file:
+        found = _LINE_SUFFIX(file)
+        if found:
+            file = file[: found.start()]
+    suite = normalize_suite(file) if file else _suite_path(elem.getparent())
+    return suite, raw_name, None, file or None
 
 
 def _robot_names(raw_name: str, classname: str | None, elem: etree._Element):
@@ -1204,15 +1230,18 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
     # Set once an <error>/<failure> appears outside a <testcase>: from then on every finished
     # testcase looks at the siblings before it for a suite crash. Until then there is none to find.
     suite_level_outcome = False
+    suite_crashes = 0
     done = 0
 
     def crashes_before(elem, parent) -> Iterator[TestCase]:
         # Direct <error>/<failure> children of a suite, met while freeing finished siblings.
+        nonlocal suite_crashes
         for sib in list(parent):
             if sib is elem:
                 break
             if local(sib.tag) in ("error", "failure") and id(parent) not in crashed:
                 crashed.add(id(parent))
+                suite_crashes += 1
                 yield _suite_crash(sib, framework)
             parent.remove(sib)
 
@@ -1377,6 +1406,7 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
                             tap_declared["errors"] -= 1  # which errors= counts
                             continue
                         tap_declared["tests"] = 1  # the file's error is a test here, not in tests=
+                    suite_crashes += 1
                     yield _suite_crash(child, framework)
                 elif child_tag in suite_output:
                     suite_output[child_tag].add(elem.get("name"), text_of(child))
@@ -1439,6 +1469,9 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
             info.declared[source] -= count
             if to is not None:
                 info.declared[to] = info.declared.get(to, 0) + count
+    if suite_crashes and dialect is _busted_names and "tests" in info.declared:
+        # busted counts an error outside any test (a failed setup()) in errors= and not in tests=.
+        info.declared["tests"] += suite_crashes
     for key, value in (("tests", jest_tests), ("errors", jest_errors)):
         if value and key in info.declared:
             info.declared[key] += value

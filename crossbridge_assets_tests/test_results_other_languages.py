@@ -165,3 +165,63 @@ def test_busted_repeat_runs_keep_one_identity():
     first, second = cases[:9], cases[9:]
     assert [c.identity for c in first] == [c.identity for c in second]
     assert len({c.identity for c in first}) == 9
+
+
+# ------------------------------------------------------------------ EUnit 2.8.1, Erlang/OTP 25
+
+def _eunit():
+    cases, totals = [], {}
+    for module in ("cart_tests", "checkout_tests", "slow_tests"):
+        stream, read = _read(f"eunit/TEST-{module}.xml")
+        assert stream.info.warnings == [], module
+        assert stream.info.declared == {k: v for k, v in stream.totals.as_dict().items() if k != "passed"}, module
+        cases += read
+        for key, value in stream.totals.as_dict().items():
+            totals[key] = totals.get(key, 0) + value
+    return totals, cases
+
+
+def test_eunit_surefire_counts_as_eunit_does():
+    """'Failed: 3.  Skipped: 0.  Passed: 6.  One or more tests were cancelled.': the failed
+    assertions are failures (eunit_surefire means them to be, but OTP 25's assertion names escape
+    it), the exception an error; the test that timed out (no 'Skipped' to EUnit) and the fixture
+    whose setup failed are errors. The message is the exception, on one line."""
+    totals, cases = _eunit()
+    assert totals == {"tests": 11, "passed": 6, "failures": 2, "errors": 3, "skipped": 0}
+    got = _by_key(cases)
+    status, message = got[("cart_tests", "total_test", None)]
+    assert status == FAILED and message.startswith("error:{assertEqual,[{module,cart_tests}, {line,5}, {expression,")
+    assert got[("cart_tests", "bad_coupon_test", None)] == (ERROR, "error:coupon_expired")
+    assert got[("checkout_tests", "fixture setup", None)] == (ERROR, "error:db_down")
+    assert got[("slow_tests", "-timeout_test_/0-fun-0-", None)] == (ERROR, "timed out")
+
+
+def test_eunit_surefire_names_without_lines():
+    """eunit_surefire names a test 'cart_tests:8 -discount_test_/0-fun-2- (qty 1)': the module is
+    the suite, the line goes (a test function's is always 0, a generated test's moves)."""
+    _totals, cases = _eunit()
+    names = {(c.suite, c.name) for c in cases}
+    assert {("cart_tests", "adds_items_test"), ("cart_tests", "-discount_test_/0-fun-2- (qty 1)"),
+            ("cart_tests", "-discount_test_/0-fun-2- (qty 2)"), ("cart_tests", "-undescribed_test_/0-fun-1-"),
+            ("checkout_tests", "pays_by_card_test"), ("slow_tests", "quick_test")} <= names
+    assert not any(":" in c.suite or c.name[:1].isdigit() for c in cases)
+    assert len({c.identity for c in cases}) == 11
+
+
+# ------------------------------------------------------- common_test 1.24 (cth_surefire), OTP 25
+
+def test_common_test_surefire_counts_as_common_test_does():
+    """'TEST COMPLETE, 2 ok, 2 failed, 3 skipped of 7 test cases'. cth_surefire writes the
+    init_per_suite/end_per_suite/init_per_group/end_per_group functions as testcases too, which
+    neither common_test nor the file's own totals count: no tests here; the init_per_group that
+    failed is a warning, the test it was for skipped."""
+    stream, cases = _read("common_test/ct-junit.xml")
+    assert stream.totals.as_dict() == {"tests": 7, "passed": 2, "failures": 2, "errors": 0, "skipped": 3}
+    assert stream.info.declared == {"tests": 7, "failures": 2, "errors": 0, "skipped": 3}
+    assert stream.info.warnings == [
+        "configuration method cart_SUITE.init_per_group(broken) failed; dependent tests were skipped"]
+    got = _by_key(cases)
+    assert set(got) == {("checkout_SUITE", "pays", None)} | {("cart_SUITE", n, None) for n in (
+        "adds_items", "computes_total", "bad_coupon", "skipped_tax", "discount", "broken_in_group")}
+    assert got[("cart_SUITE", "broken_in_group", None)][0] == SKIPPED
+    assert got[("cart_SUITE", "computes_total", None)][0] == FAILED

@@ -181,6 +181,8 @@ def _dialect(root: etree._Element, first: etree._Element) -> tuple[str, Dialect 
         return "junit", _tap_names
     if _busted_file(root, first):
         return "junit", _busted_names
+    if _eunit_file(root):
+        return "junit", _eunit_names
     names = " ".join(n.lower() for n in (root_attrs.get("name"), attrs.get("name")) if n)
     if "pytest" in names or _pytest_suite(attrs):
         return "pytest", None
@@ -529,6 +531,59 @@ def _busted_names(raw_name: str, classname: str | None, elem: etree._Element):
     return suite, raw_name, None, file or None
 
 
+# EUnit's surefire report (eunit_surefire, OTP 23 on; rebar3 eunit's too): a root <testsuite> for each
+# module with its attributes in this order, named "module 'cart_tests'"; a testcase named
+# 'module:line function', then ' (description)' when the test has one; a fixture whose setup failed
+# as 'fixture setup [2,2]', its place in the module's tests.
+_EUNIT_SUITE_KEYS = ("tests", "failures", "errors", "skipped", "time", "name")
+_EUNIT_TEST = re.compile(r"([^\s:]+):\d+ (.+)", re.S).fullmatch
+_EUNIT_FIXTURE = re.compile(r"(fixture (?:setup|cleanup)) \[[\d,]*\]").match
+_EUNIT_MODULE = re.compile(r"module '(.+)'", re.S).fullmatch
+
+
+def _eunit_file(root: etree._Element) -> bool:
+    return local(root.tag) == "testsuite" and tuple(root.attrib) == _EUNIT_SUITE_KEYS
+
+
+def _eunit_names(raw_name: str, classname: str | None, elem: etree._Element):
+    """EUnit: the module is the suite, the test function (a generated test's fun, as the compiler
+    names it) and its description the name; the line goes, as it moves with every line added above
+    the test (test functions have none: ':0'). A failed fixture is named without its place."""
+    test = _EUNIT_TEST(raw_name)
+    if test:
+        return test.group(1), test.group(2), None, None
+    parent = elem.getparent()
+    module = _EUNIT_MODULE(parent.get("name") or "") if parent is not None else None
+    suite = module.group(1) if module else _suite_path(parent)
+    fixture = _EUNIT_FIXTURE(raw_name)
+    return suite, fixture.group(1) + raw_name[fixture.end():] if fixture else raw_name, None, None
+
+
+# EUnit's exception in a failure's text, after where it was raised: '**error:coupon_expired', a
+# term printed over several lines.
+_EUNIT_EXCEPTION = re.compile(r"^\*\*(\w+:.*)", re.M | re.S).search
+
+
+def _eunit_outcome(case: TestCase) -> None:
+    """EUnit counts a failed assertion and an exception alike ('Failed: 2'); eunit_surefire means to
+    write the first as a <failure>, but knows only the assertions' names before OTP 23 renamed them
+    ('assertEqual_failed'): a '**error:{assert..' is a failure here. A test that timed out, cancelled
+    and no 'Skipped' to EUnit, is written <skipped type="timeout">: it did not pass, an error. The
+    message is the exception, on one line (no message= is written)."""
+    final = case.attempts[-1]
+    trace = final.stack_trace or ""
+    if case.status == SKIPPED and final.failure_type == "timeout":
+        case.status = final.status = ERROR
+        final.message = "timed out"
+        return
+    exception = _EUNIT_EXCEPTION(trace)
+    if exception is None:
+        return
+    final.message = " ".join(exception.group(1).split())
+    if case.status == ERROR and final.failure_type == "error" and final.message.startswith("error:{assert"):
+        case.status = final.status = FAILED
+
+
 def _robot_names(raw_name: str, classname: str | None, elem: etree._Element):
     """Robot Framework's --xunit file: classname is the test's parent suite's full name, the
     names of its suites joined by '.' as formats/robot.py joins them (kept as written: a suite
@@ -687,6 +742,19 @@ def _testng_xml_outcome(case: TestCase) -> None:
 _TESTNG_CONFIG = re.compile(r"@(?:Before|After)(?:Suite|Test|Groups|Class|Method) \S+").fullmatch
 
 
+# common_test's cth_surefire hook: each suite's <testsuite> has these attributes in this order (a
+# package= first and a url= before log= when configured). It writes the suite's and groups'
+# configuration functions as testcases too, which neither its totals nor common_test's summary
+# ('2 ok, 2 failed, 3 skipped of 7 test cases') count: a failed one skips the tests it was for,
+# which the file holds as skipped, and is a warning here, as TestNG's configuration methods are.
+_CT_SUITE_KEYS = ("hostname", "name", "time", "timestamp", "errors", "failures", "skipped", "tests", "log")
+_CT_CONFIG = frozenset(("init_per_suite", "end_per_suite", "init_per_group", "end_per_group"))
+
+
+def _ct_surefire_file(first: etree._Element) -> bool:
+    return tuple(k for k in first.attrib if k not in ("package", "url")) == _CT_SUITE_KEYS
+
+
 def _testng_not_a_test(elem: etree._Element, case: TestCase, info: ReportInfo) -> bool:
     """Whether a testcase of TestNG's JUnit reporters is one TestNG does not count as a test (its
     summary, testng-results.xml and formats/testng.py do not): a configuration method that failed
@@ -763,6 +831,11 @@ _REREAD: dict[str, tuple[Callable[[TestCase], None], tuple[str, str | None] | No
 _TESTNG_XML_REREAD = (_testng_xml_outcome, _REREAD[TESTNG][1])
 
 
+# A reread whose changes go different ways: each is taken out of the declared total it was in and
+# put in the one it went to.
+_EACH_MOVE = ("each", None)
+_DECLARED_KEY = {FAILED: "failures", ERROR: "errors", SKIPPED: "skipped"}
+
 # Tools whose JUnit files are told apart by their shape rather than by a framework of their own
 # (their tests keep the identity "junit"), reread as _REREAD's are.
 
@@ -838,6 +911,8 @@ def _native_reread(root: etree._Element, first: etree._Element, dialect: Dialect
         return _node_outcome, None  # the file declares no totals
     if dialect is _tap_names:
         return _tap_outcome, ("errors", None)  # TODO tests that passed
+    if dialect is _eunit_names:
+        return _eunit_outcome, _EACH_MOVE
     if tuple(root.attrib) == _VITEST_ROOT_KEYS and tuple(first.attrib) == _VITEST_SUITE_KEYS:
         return _vitest_outcome(), ("failures", "errors")
     if dialect is _phpunit_names:
@@ -1221,9 +1296,11 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
     class_failures = 0  # Ant's testcases for a class's own failure, which its tests= leaves out
     moves: dict[tuple[str, str | None], int] = {}  # see _case
     moved = 0  # cases whose status the reread changed
+    reread_moves: dict[tuple[str, str], int] = {}  # (from, to) status -> cases, for _EACH_MOVE
     held: dict[tuple[str, str, str | None], TestCase] | None = None  # pytest: see _RERUN_WINDOW
     pending: TestCase | None = None  # trainer: a run its next repetition may follow (_REPETITION)
     reruns = 0
+    ct_surefire = False  # see _CT_CONFIG
     jest_cases: list[TestCase] | None = None  # jest-junit: a suite's tests, held until it ends (_jest_suite)
     jest_tests = jest_errors = 0  # what jest-junit's tests= and errors= leave out
     tap_cases: list[tuple[str | None, TestCase]] | None = None  # TAP::Formatter::JUnit: see _tap_suite
@@ -1271,6 +1348,7 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
                     sum_children = False
                 info.framework = framework
                 number_repeats = dialect is _cucumber_messages_names
+                ct_surefire = _ct_surefire_file(first)
                 reread = _REREAD.get(framework) or _native_reread(root, first, dialect)
                 if framework == TESTNG and frozenset(root.attrib) == _TESTNG_XML_KEYS:
                     reread = _TESTNG_XML_REREAD
@@ -1298,6 +1376,12 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
             if framework == TESTNG and _testng_not_a_test(elem, case, info):
                 elem.clear(keep_tail=False)
                 continue
+            if ct_surefire and case.name in _CT_CONFIG:
+                if case.status in (FAILED, ERROR):
+                    group = elem.get("group")
+                    info.warnings.append(config_failure_warning(case.suite, f"{case.name}({group})" if group else case.name))
+                elem.clear(keep_tail=False)
+                continue
             if case.name == _SUITE_ERROR and elem.get("classname") == _ANT_CLASS_FAILURE:
                 class_failures += 1
             elif case.name in _UNITTEST_FIXTURES and " (" in (elem.get("classname") or ""):
@@ -1305,7 +1389,9 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
             if reread is not None:
                 status = case.status
                 reread[0](case)
-                moved += case.status != status
+                if case.status != status:
+                    moved += 1
+                    reread_moves[status, case.status] = reread_moves.get((status, case.status), 0) + 1
             if jest_cases and _jest_second_error(jest_cases[-1], case):
                 # One test file that failed to load, one error: the JSON follows the message.
                 earlier = jest_cases[-1].attempts[0]
@@ -1455,7 +1541,12 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
             info.properties[key] = text
     if reruns:
         info.properties["reruns"] = str(reruns)
-    if moved and reread[1] and reread[1][0] in info.declared:
+    if moved and reread[1] is _EACH_MOVE:
+        for (source, to), count in reread_moves.items():
+            for key, change in ((_DECLARED_KEY.get(source), -count), (_DECLARED_KEY.get(to), count)):
+                if key in info.declared:
+                    info.declared[key] += change
+    elif moved and reread[1] and reread[1][0] in info.declared:
         source, to = reread[1]
         info.declared[source] -= moved
         if to is not None:  # else into passed, which no file declares

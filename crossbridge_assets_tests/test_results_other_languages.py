@@ -225,3 +225,17 @@ def test_common_test_surefire_counts_as_common_test_does():
         "adds_items", "computes_total", "bad_coupon", "skipped_tax", "discount", "broken_in_group")}
     assert got[("cart_SUITE", "broken_in_group", None)][0] == SKIPPED
     assert got[("cart_SUITE", "computes_total", None)][0] == FAILED
+
+
+# ------------------------------------------------------------- tasty-ant-xml 1.1.8, GHC 9.0
+
+def test_tasty_ant_xml_counts_as_tasty_does():
+    """'2 out of 5 tests failed': the test that threw is a <failure> in the file as the failed one
+    is, which its errors= counts apart; both are failures, and the declared totals say so too.
+    The testGroups are the suite."""
+    stream, cases = _read("tasty/tasty.xml")
+    assert stream.totals.as_dict() == {"tests": 5, "passed": 3, "failures": 2, "errors": 0, "skipped": 0}
+    assert stream.info.declared == {"tests": 5, "failures": 2, "errors": 0} and stream.info.warnings == []
+    got = _by_key(cases)
+    assert got[("cart", "raises on a bad coupon", None)] == (FAILED, "coupon expired")
+    assert got[("cart.discounts", "takes 10% off", None)][0] == PASSED

@@ -755,6 +755,22 @@ def _ct_surefire_file(first: etree._Element) -> bool:
     return tuple(k for k in first.attrib if k not in ("package", "url")) == _CT_SUITE_KEYS
 
 
+# Haskell's tasty-ant-xml (--xml; 1.1): a root <testsuites> with these attributes in this order, a
+# <testsuite> for each testGroup holding only a name and tests= (and its nested groups). A test that
+# threw or timed out is written as a <failure> as a failed one is, and counted in errors= rather than
+# failures=: tasty counts them all as failed ('2 out of 5 tests failed'), and so do the file's
+# elements; its declared errors are failures here.
+_TASTY_ROOT_KEYS = ("errors", "failures", "tests", "time")
+
+
+def _tasty_ant_file(root: etree._Element, first: etree._Element) -> bool:
+    return (
+        local(root.tag) == "testsuites"
+        and tuple(root.attrib)[:4] == _TASTY_ROOT_KEYS
+        and tuple(first.attrib)[:2] == ("name", "tests")
+    )
+
+
 def _testng_not_a_test(elem: etree._Element, case: TestCase, info: ReportInfo) -> bool:
     """Whether a testcase of TestNG's JUnit reporters is one TestNG does not count as a test (its
     summary, testng-results.xml and formats/testng.py do not): a configuration method that failed
@@ -1301,6 +1317,7 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
     pending: TestCase | None = None  # trainer: a run its next repetition may follow (_REPETITION)
     reruns = 0
     ct_surefire = False  # see _CT_CONFIG
+    tasty = False  # see _TASTY_ROOT_KEYS
     jest_cases: list[TestCase] | None = None  # jest-junit: a suite's tests, held until it ends (_jest_suite)
     jest_tests = jest_errors = 0  # what jest-junit's tests= and errors= leave out
     tap_cases: list[tuple[str | None, TestCase]] | None = None  # TAP::Formatter::JUnit: see _tap_suite
@@ -1349,6 +1366,7 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
                 info.framework = framework
                 number_repeats = dialect is _cucumber_messages_names
                 ct_surefire = _ct_surefire_file(first)
+                tasty = _tasty_ant_file(root, first)
                 reread = _REREAD.get(framework) or _native_reread(root, first, dialect)
                 if framework == TESTNG and frozenset(root.attrib) == _TESTNG_XML_KEYS:
                     reread = _TESTNG_XML_REREAD
@@ -1560,6 +1578,9 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
             info.declared[source] -= count
             if to is not None:
                 info.declared[to] = info.declared.get(to, 0) + count
+    if tasty and info.declared.get("errors"):
+        info.declared["failures"] = info.declared.get("failures", 0) + info.declared["errors"]
+        info.declared["errors"] = 0
     if suite_crashes and dialect is _busted_names and "tests" in info.declared:
         # busted counts an error outside any test (a failed setup()) in errors= and not in tests=.
         info.declared["tests"] += suite_crashes

@@ -239,3 +239,36 @@ def test_tasty_ant_xml_counts_as_tasty_does():
     got = _by_key(cases)
     assert got[("cart", "raises on a bad coupon", None)] == (FAILED, "coupon expired")
     assert got[("cart.discounts", "takes 10% off", None)][0] == PASSED
+
+
+# ---------------------------------------------- karma-junit-reporter 2.0.1, karma 6, Chromium 156
+
+def test_karma_junit_counts_as_karma_does():
+    """'Executed 6 of 7 (2 FAILED) (skipped 1)', 'TOTAL: 2 FAILED, 4 SUCCESS'."""
+    stream, cases = _read("karma/karma-junit.xml")
+    assert stream.totals.as_dict() == {"tests": 7, "passed": 4, "failures": 2, "errors": 0, "skipped": 1}
+    assert stream.info.warnings == []
+    got = _by_key(cases)
+    assert got[("Cart", "Cart raises on a bad coupon", "[Chrome Headless]")] == (FAILED, "Error: coupon expired")
+    assert got[("Cart", "Cart applies tax", "[Chrome Headless]")][0] == SKIPPED
+    assert got[("Cart discounts", "Cart discounts discount [qty=2]", "[Chrome Headless]")][0] == PASSED
+    assert got[("Checkout v1.2", "Checkout v1.2 pays by card", "[Chrome Headless]")][0] == PASSED
+
+
+def test_karma_identity_survives_a_browser_update_and_keeps_browsers_apart(tmp_path):
+    """karma-junit-reporter puts the browser's name, version included, in every classname
+    ('Chrome_Headless_156_0_0_0_(Linux_0_0_0).Cart'): the next Chromium made every test new. The
+    same file as Chromium 157 would write it has the same identities; as Firefox writes it, others."""
+    text = (OTHER / "karma/karma-junit.xml").read_text()
+    _stream, cases = _read("karma/karma-junit.xml")
+    ids = [c.identity for c in cases]
+    for name, browser, safe, same in (
+        ("next.xml", "Chrome Headless 157.0.1.0 (Linux 0.0.0)", "Chrome_Headless_157_0_1_0_(Linux_0_0_0)", True),
+        ("firefox.xml", "Firefox 140.0 (Ubuntu 0.0.0)", "Firefox_140_0_(Ubuntu_0_0_0)", False),
+    ):
+        path = tmp_path / name
+        path.write_text(text.replace("Chrome Headless 156.0.0.0 (Linux 0.0.0)", browser)
+                        .replace("Chrome_Headless_156_0_0_0_(Linux_0_0_0)", safe))
+        _spec, _stream2, other = read_report(path)
+        assert ([c.identity for c in other] == ids) is same, name
+        assert [c.suite for c in other] == [c.suite for c in cases]

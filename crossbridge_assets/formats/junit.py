@@ -183,6 +183,8 @@ def _dialect(root: etree._Element, first: etree._Element) -> tuple[str, Dialect 
         return "junit", _busted_names
     if _eunit_file(root):
         return "junit", _eunit_names
+    if _karma_file(first):
+        return "junit", _karma_names
     names = " ".join(n.lower() for n in (root_attrs.get("name"), attrs.get("name")) if n)
     if "pytest" in names or _pytest_suite(attrs):
         return "pytest", None
@@ -582,6 +584,32 @@ def _eunit_outcome(case: TestCase) -> None:
     final.message = " ".join(exception.group(1).split())
     if case.status == ERROR and final.failure_type == "error" and final.message.startswith("error:{assert"):
         case.status = final.status = FAILED
+
+
+# karma-junit-reporter (0.x to 2.x): a <testsuite> for each browser, named by it ('Chrome Headless
+# 156.0.0.0 (Linux 0.0.0)'), with these attributes first; with useBrowserName (the default) each
+# testcase's classname starts with that name, spaces and dots made '_', and a '.'.
+_KARMA_SUITE_KEYS = ("name", "package", "timestamp", "id", "hostname")
+_BROWSER_VERSION = re.compile(r"(.+?) \d+(?:\.\d+)* \(.*\)", re.S).fullmatch
+
+
+def _karma_file(first: etree._Element) -> bool:
+    return tuple(first.attrib)[:5] == _KARMA_SUITE_KEYS
+
+
+def _karma_names(raw_name: str, classname: str | None, elem: etree._Element):
+    """karma-junit-reporter: the browser's name in the classname holds its version (and the OS's),
+    which every browser update changed. The classname without it is the suite, and the browser
+    without its version the parameters, so that the same test run in Chrome and in Firefox stays
+    two. The name is as written: jasmine and mocha have no parameters."""
+    parent = elem.getparent()
+    browser = parent.get("name") if parent is not None else None
+    if classname and browser:
+        prefix = browser.replace(" ", "_").replace(".", "_") + "."
+        if classname.startswith(prefix):
+            family = _BROWSER_VERSION(browser)
+            return normalize_suite(classname[len(prefix):]), raw_name, f"[{family.group(1) if family else browser}]", None
+    return normalize_suite(classname) if classname else _suite_path(parent), raw_name, None, None
 
 
 def _robot_names(raw_name: str, classname: str | None, elem: etree._Element):

@@ -272,3 +272,21 @@ def test_karma_identity_survives_a_browser_update_and_keeps_browsers_apart(tmp_p
         _spec, _stream2, other = read_report(path)
         assert ([c.identity for c in other] == ids) is same, name
         assert [c.suite for c in other] == [c.suite for c in cases]
+
+
+# ------------------- mocha-junit-reporter 2.2 files merged by junit-report-merger 7 (Cypress's way)
+
+def test_mocha_junit_files_merged_by_jrm_keep_mochas_identities():
+    """Cypress writes a mocha-junit-reporter file for each spec (results-[hash].xml) and its guide
+    merges them with jrm, whose <testsuites> has no 'Mocha Tests' name: the merged file's tests
+    are still mocha's, with the identities the files it merged give them (suite: the describe
+    titles; mocha-junit-reporter leaves out the pending test, which its tests= counts)."""
+    stream, merged = _read("mocha-merged/combined.xml")
+    assert stream.info.framework == "mocha"
+    assert stream.totals.as_dict() == {"tests": 5, "passed": 4, "failures": 1, "errors": 0, "skipped": 0}
+    assert {(c.suite, c.name) for c in merged} == {
+        ("", "works outside any describe"), ("Cart", "adds items"), ("Login", "shows the form"),
+        ("Login", "rejects a bad password"), ("Login with SSO [beta]", "redirects")}
+    singles = [c for name in ("results-login.xml", "results-cart.xml") for c in _read(f"mocha-merged/{name}")[1]]
+    assert sorted(c.identity for c in merged) == sorted(c.identity for c in singles)
+    assert {c.framework for c in singles} == {"mocha"}

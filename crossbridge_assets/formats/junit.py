@@ -155,6 +155,18 @@ def _node_test_file(root: etree._Element) -> bool:
     return keys[:7] == _NODE_SUITE_KEYS and keys[7:] in (("hostname",), ("timestamp", "hostname"))
 
 
+# mocha-junit-reporter's <testsuite> attributes, in this order (file= when mocha knows the spec file,
+# skipped= with includePending). Its root's name ('Mocha Tests') tells it too, but not once its files
+# are merged (junit-report-merger, which Cypress's guide uses for its results-[hash].xml files, writes
+# a <testsuites> without one).
+_MOCHA_JUNIT_SUITE_KEYS = frozenset(("name", "timestamp", "tests", "file", "time", "failures", "skipped"))
+
+
+def _mocha_junit_suite(attrs) -> bool:
+    keys = tuple(attrs)
+    return keys[:3] == ("name", "timestamp", "tests") and set(keys) <= _MOCHA_JUNIT_SUITE_KEYS
+
+
 def _dialect(root: etree._Element, first: etree._Element) -> tuple[str, Dialect | None]:
     """Best guess of the framework that wrote the file, for the test identity, and how its
     testcases spell suite, name and parameters when they do not in the usual way (None).
@@ -190,7 +202,7 @@ def _dialect(root: etree._Element, first: etree._Element) -> tuple[str, Dialect 
         return "pytest", None
     if "jest" in names:
         return "jest", None
-    if "mocha" in names:
+    if "mocha" in names or _mocha_junit_suite(attrs):
         return "mocha", _mocha_names
     if "nextest" in names:
         return "nextest", None

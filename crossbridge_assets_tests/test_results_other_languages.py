@@ -290,3 +290,48 @@ def test_mocha_junit_files_merged_by_jrm_keep_mochas_identities():
     singles = [c for name in ("results-login.xml", "results-cart.xml") for c in _read(f"mocha-merged/{name}")[1]]
     assert sorted(c.identity for c in merged) == sorted(c.identity for c in singles)
     assert {c.framework for c in singles} == {"mocha"}
+
+
+# ----------------------------------------------------------- public files (public/SOURCES.md)
+
+def test_public_files_of_other_ecosystems_count_as_their_tools_do():
+    """xcbeautify (XCTest and Swift Testing), JunitXml.TestLogger over NUnit 3 (whose file repeats a
+    test case: both counted, the second marked) and dart's tojunit: each as its file's totals say."""
+    expected = {
+        "public/xcbeautify-mixed-xctest-swift-testing.xml": {"tests": 6, "passed": 4, "failures": 2, "errors": 0, "skipped": 0},
+        "public/junit-testlogger-nunit3.xml": {"tests": 5, "passed": 2, "failures": 3, "errors": 0, "skipped": 0},
+        "public/dart-junitreport.xml": {"tests": 7, "passed": 3, "failures": 2, "errors": 1, "skipped": 1},
+    }
+    for name, totals in expected.items():
+        stream, cases = _read(name)
+        assert stream.totals.as_dict() == totals, name
+        assert not any("declared totals" in w for w in stream.info.warnings), name
+    _stream, cases = _read("public/xcbeautify-mixed-xctest-swift-testing.xml")
+    assert ("SwiftTesting", "testFailTrueIsFalse()", None) in _by_key(cases)
+    _stream, cases = _read("public/dart-junitreport.xml")
+    assert _by_key(cases)[("allresults", "error in test", None)] == (ERROR, "Bad state: oops, it failed")
+
+
+# Bazel's test.xml for a test that writes none (tools/test/generate-xml.sh): a shard of a sharded
+# target is named '<package>/<target>_shard_<n>/<count>' (so its src/test/shell/bazel tests check).
+_BAZEL_SHARD = """<?xml version="1.0" encoding="UTF-8"?>
+<testsuites>
+<testsuite name="dir/test_shard_{n}/2" tests="1" failures="0" errors="{errors}">
+  <testcase name="dir/test_shard_{n}/2" status="run" duration="1" time="1">{error}</testcase>
+  <system-out><![CDATA[shard {n}]]></system-out>
+</testsuite>
+</testsuites>
+"""
+
+
+def test_bazel_generated_shard_files_are_one_test_each(tmp_path):
+    """Each shard's file is one test, its error the shard's exit code; the shards keep apart."""
+    cases = []
+    for n, error in ((1, ""), (2, '<error message="exited with error code 1"></error>')):
+        path = tmp_path / f"shard_{n}_of_2.xml"
+        path.write_text(_BAZEL_SHARD.format(n=n, errors=int(bool(error)), error=error))
+        _spec, stream, read = read_report(path)
+        assert stream.info.warnings == [] and len(read) == 1
+        cases += read
+    assert [(c.status, c.final.message) for c in cases] == [(PASSED, None), (ERROR, "exited with error code 1")]
+    assert len({c.identity for c in cases}) == 2

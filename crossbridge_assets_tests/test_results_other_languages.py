@@ -335,3 +335,13 @@ def test_bazel_generated_shard_files_are_one_test_each(tmp_path):
         cases += read
     assert [(c.status, c.final.message) for c in cases] == [(PASSED, None), (ERROR, "exited with error code 1")]
     assert len({c.identity for c in cases}) == 2
+
+
+def test_tap2junit_file_short_of_its_plan_has_one_error():
+    """tap2junit on a TAP stream planning 3 tests and running 2 (no exit status to tell): the
+    file's error, 'Looks like you planned 3 tests but ran 2.', which its errors= counts as the one
+    test missing, is the one error here; the declared totals agree."""
+    stream, cases = _read("perl/tap2junit-short.xml")
+    assert stream.totals.as_dict() == {"tests": 3, "passed": 2, "failures": 0, "errors": 1, "skipped": 0}
+    assert stream.info.warnings == [] and stream.info.declared == {"tests": 3, "failures": 0, "errors": 1}
+    assert _by_key(cases)[("short_tap", "(suite error)", None)] == (ERROR, "Looks like you planned 3 tests but ran 2.")

@@ -144,7 +144,7 @@ def test_busted_suite_is_the_spec_file_without_the_line():
     """'5 successes / 1 failure / 2 errors / 2 pending'. busted's classname is 'spec/cart_spec.lua:10':
     the line moves whenever a line is added above the test; the spec file is the suite. The name is
     the test's whole title ('[qty=1]' included: busted has no parameters). The failed setup() of
-    broken_spec.lua is the run's error, which busted counts in errors= and not in tests=."""
+    broken_spec.lua is an error of that spec file, which busted counts in errors= and not in tests=."""
     stream, cases = _read("busted/busted.xml")
     assert stream.totals.as_dict() == {"tests": 10, "passed": 5, "failures": 1, "errors": 2, "skipped": 2}
     assert stream.info.warnings == [] and stream.info.declared == {"tests": 10, "failures": 1, "errors": 2}
@@ -154,7 +154,7 @@ def test_busted_suite_is_the_spec_file_without_the_line():
     assert got[(suite, "cart rounds prices", None)] == (SKIPPED, "spec/cart_spec.lua:17: rounding rules unclear")
     assert got[(suite, "cart discounts discounts [qty=1]", None)][0] == PASSED
     assert got[(suite, "top level test", None)][0] == PASSED
-    assert got[("Run 1 of 1", "(suite error)", None)] == (ERROR, "spec/broken_spec.lua:2: db down")
+    assert got[("spec.broken_spec.lua", "(suite error)", None)] == (ERROR, "spec/broken_spec.lua:2: db down")
     assert {c.file for c in cases} == {"spec/cart_spec.lua", None}
 
 
@@ -345,3 +345,17 @@ def test_tap2junit_file_short_of_its_plan_has_one_error():
     assert stream.totals.as_dict() == {"tests": 3, "passed": 2, "failures": 0, "errors": 1, "skipped": 0}
     assert stream.info.warnings == [] and stream.info.declared == {"tests": 3, "failures": 0, "errors": 1}
     assert _by_key(cases)[("short_tap", "(suite error)", None)] == (ERROR, "Looks like you planned 3 tests but ran 2.")
+
+
+def test_busted_counts_each_error_outside_a_test():
+    """'0 successes / 0 failures / 5 errors': busted writes each error raised outside a test to the
+    run's <testsuite> (and a spec that did not load to the root): each is one of its errors, of the
+    spec file it names, not one for the whole run."""
+    stream, cases = _read("busted-errors/busted-errors.xml")
+    assert stream.totals.as_dict() == {"tests": 5, "passed": 0, "failures": 0, "errors": 5, "skipped": 0}
+    assert stream.info.warnings == []
+    assert sorted((c.suite, c.name) for c in cases) == [
+        ("spec.a_spec.lua", "(suite error)"), ("spec.b_spec.lua", "(suite error)"),
+        ("spec.c_spec.lua", "(suite error)"), ("spec.c_spec.lua", "(suite error)"), ("spec.c_spec.lua", "(suite error)")]
+    assert sorted(c.final.message for c in cases if c.suite == "spec.c_spec.lua") == [
+        "spec/c_spec.lua:2: before_each failed", "spec/c_spec.lua:2: before_each failed", "spec/c_spec.lua:5: teardown failed"]

@@ -527,6 +527,7 @@ def _tap_exit_of_failures(elem: etree._Element, failed: int) -> bool:
 _BUSTED_ROOT_KEYS = frozenset(("tests", "skip", "time", "failures", "errors"))
 _BUSTED_RUN = re.compile(r"Run \d+ of \d+").fullmatch
 _LINE_SUFFIX = re.compile(r":\d+$").search
+_BUSTED_ERROR_AT = re.compile(r"([^\s:]+\.\w+):\d+: ").match
 
 
 def _busted_file(root: etree._Element, first: etree._Element) -> bool:
@@ -1203,11 +1204,18 @@ def _line(line: str, framework: str) -> int | None:
     return to_line(line)
 
 
-def _suite_crash(elem: etree._Element, framework: str) -> TestCase:
+def _suite_crash(elem: etree._Element, framework: str, dialect: Dialect | None = None) -> TestCase:
     """A suite-level <error>/<failure>: the suite died before (or around) its tests."""
     status = ERROR
     attempt = _attempt(elem, status)
     suite = _suite_path(elem.getparent())
+    if dialect is _busted_names:
+        # busted writes every error outside a test (a spec file that did not load, a failed
+        # describe() body or hook) to its run's <testsuite>, each one of its errors, its message
+        # starting where it was raised: the spec file is the suite, as its tests'.
+        where = _BUSTED_ERROR_AT(attempt.message or "")
+        if where:
+            suite = normalize_suite(where.group(1))
     return TestCase(framework=framework, suite=suite, name=_SUITE_ERROR, status=status, attempts=[attempt])
 
 
@@ -1373,10 +1381,10 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
         for sib in list(parent):
             if sib is elem:
                 break
-            if local(sib.tag) in ("error", "failure") and id(parent) not in crashed:
+            if local(sib.tag) in ("error", "failure") and (id(parent) not in crashed or dialect is _busted_names):
                 crashed.add(id(parent))
                 suite_crashes += 1
-                yield _suite_crash(sib, framework)
+                yield _suite_crash(sib, framework, dialect)
             parent.remove(sib)
 
     for _event, elem in iterparse(path, events=("end",), tag=_TAGS):
@@ -1543,7 +1551,7 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
                 tail.append(child)
             for child in reversed(tail):
                 child_tag = local(child.tag)
-                if child_tag in ("error", "failure") and id(elem) not in crashed:
+                if child_tag in ("error", "failure") and (id(elem) not in crashed or dialect is _busted_names):
                     crashed.add(id(elem))
                     if tap_failed is not None:
                         if _tap_exit_of_failures(child, tap_failed):
@@ -1553,7 +1561,7 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
                         if (child.get("message") or "").startswith("Looks like you planned"):
                             tap_declared["errors"] += 1  # the one error errors= leaves out
                     suite_crashes += 1
-                    yield _suite_crash(child, framework)
+                    yield _suite_crash(child, framework, dialect)
                 elif child_tag in suite_output:
                     suite_output[child_tag].add(elem.get("name"), text_of(child))
             crashed.discard(id(elem))

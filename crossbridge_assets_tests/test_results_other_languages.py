@@ -359,3 +359,27 @@ def test_busted_counts_each_error_outside_a_test():
         ("spec.c_spec.lua", "(suite error)"), ("spec.c_spec.lua", "(suite error)"), ("spec.c_spec.lua", "(suite error)")]
     assert sorted(c.final.message for c in cases if c.suite == "spec.c_spec.lua") == [
         "spec/c_spec.lua:2: before_each failed", "spec/c_spec.lua:2: before_each failed", "spec/c_spec.lua:5: teardown failed"]
+
+
+# ------------------------------------------------------------------------------- cmocka 1.1.5
+
+def test_cmocka_fixture_failures_are_errors_and_a_failed_group_setup_is_one():
+    """cart: '[ PASSED ] 2 test(s)', '[ SKIPPED ] 1', '[ FAILED ] computes_total', 'Could not run test:
+    Test setup failed [ ERROR ] needs_db' and the same for the failed teardown: cmocka's errors=
+    counts those two, which it writes as <failure>s. payments: '[ FAILED ] GROUP SETUP [ ERROR ]
+    payments', a <testsuite> with tests="0" errors="1" and nothing in it: the group's error."""
+    stream, cases = _read("cmocka/cmocka-cart.xml")
+    assert stream.totals.as_dict() == {"tests": 6, "passed": 2, "failures": 1, "errors": 2, "skipped": 1}
+    assert stream.info.warnings == []
+    got = _by_key(cases)
+    assert got[("cart", "needs_db", None)] == (ERROR, "Test setup failed")
+    assert got[("cart", "closes_db", None)] == (ERROR, "Test teardown failed")
+    assert got[("cart", "computes_total", None)] == (FAILED, "0x5 != 0x4")
+    assert next(c for c in cases if c.name == "slow_checkout").duration >= 0.2  # seconds, not milliseconds
+    stream, cases = _read("cmocka/cmocka-payments.xml")
+    assert stream.info.warnings == []
+    assert _by_key(cases) == {("payments", "(suite error)", None): (ERROR, "group setup failed")}
+    # refunds: '[ FAILED ] GROUP TEARDOWN [ ERROR ] refunds' after its test passed; the file says
+    # nothing of it (errors="0"): read as written.
+    stream, cases = _read("cmocka/cmocka-refunds.xml")
+    assert stream.totals.as_dict()["errors"] == 0 and [c.status for c in cases] == [PASSED]

@@ -941,6 +941,28 @@ def _phpunit_outcome(case: TestCase) -> None:
         case.status = final.status = PASSED
 
 
+# cmocka (CMOCKA_MESSAGE_OUTPUT=xml): a bare <testsuites> for each group, its <testsuite> with these
+# attributes in this order, its testcases a name and a time only. A test whose setup or teardown
+# failed is written as a <failure> as a failed one is, with this text, and counted in errors=: cmocka
+# reports it as an ERROR ('Could not run test'). A group whose setup failed is a <testsuite> with
+# tests="0" errors="1" and nothing in it.
+_CMOCKA_SUITE_KEYS = ("name", "time", "tests", "failures", "errors", "skipped")
+_CMOCKA_FIXTURE_FAILED = ("Test setup failed", "Test teardown failed")
+
+
+def _cmocka_file(root: etree._Element, first: etree._Element) -> bool:
+    if root.attrib or local(root.tag) != "testsuites" or tuple(first.attrib) != _CMOCKA_SUITE_KEYS:
+        return False
+    case = next(first.iterchildren("{*}testcase"), None)
+    return case is None or tuple(case.attrib) == ("name", "time")
+
+
+def _cmocka_outcome(case: TestCase) -> None:
+    final = case.attempts[-1]
+    if case.status == FAILED and final.message in _CMOCKA_FIXTURE_FAILED:
+        case.status = final.status = ERROR
+
+
 # vitest's junit reporter (vitest 3): the root's and each file's <testsuite>'s attributes in these orders.
 _VITEST_ROOT_KEYS = ("name", "tests", "failures", "errors", "time")
 _VITEST_SUITE_KEYS = ("name", "timestamp", "hostname", "tests", "failures", "errors", "skipped", "time")
@@ -970,6 +992,8 @@ def _native_reread(root: etree._Element, first: etree._Element, dialect: Dialect
         return _tap_outcome, ("errors", None)  # TODO tests that passed
     if dialect is _eunit_names:
         return _eunit_outcome, _EACH_MOVE
+    if _cmocka_file(root, first):
+        return _cmocka_outcome, None  # its errors= counts them as errors
     if tuple(root.attrib) == _VITEST_ROOT_KEYS and tuple(first.attrib) == _VITEST_SUITE_KEYS:
         return _vitest_outcome(), ("failures", "errors")
     if dialect is _phpunit_names:
@@ -1365,6 +1389,7 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
     pending: TestCase | None = None  # trainer: a run its next repetition may follow (_REPETITION)
     reruns = 0
     ct_surefire = False  # see _CT_CONFIG
+    cmocka = False  # see _CMOCKA_SUITE_KEYS
     tasty = False  # see _TASTY_ROOT_KEYS
     jest_cases: list[TestCase] | None = None  # jest-junit: a suite's tests, held until it ends (_jest_suite)
     jest_tests = jest_errors = 0  # what jest-junit's tests= and errors= leave out
@@ -1418,6 +1443,7 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
                 reread = _REREAD.get(framework) or _native_reread(root, first, dialect)
                 if framework == TESTNG and frozenset(root.attrib) == _TESTNG_XML_KEYS:
                     reread = _TESTNG_XML_REREAD
+                cmocka = reread is not None and reread[0] is _cmocka_outcome
                 # Catch2's tests= counts assertions, not test cases: not a declared total.
                 assertions_as_tests = reread is not None and reread[0] is _catch2_outcome
                 if framework == "pytest":
@@ -1564,6 +1590,12 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
                     yield _suite_crash(child, framework, dialect)
                 elif child_tag in suite_output:
                     suite_output[child_tag].add(elem.get("name"), text_of(child))
+            if cmocka and elem.get("tests") == "0" and (to_int(elem.get("errors")) or 0) > 0:
+                # A group whose setup failed: its tests did not run, the group's error.
+                suite_crashes += 1
+                tap_declared["tests"] = 1
+                yield TestCase(framework=framework, suite=_suite_path(elem), name=_SUITE_ERROR, status=ERROR,
+                               attempts=[Attempt(ERROR, message="group setup failed")])
             crashed.discard(id(elem))
             seen.clear()
             if sum_children and elem.getparent() is root:

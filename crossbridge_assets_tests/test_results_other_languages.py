@@ -383,3 +383,23 @@ def test_cmocka_fixture_failures_are_errors_and_a_failed_group_setup_is_one():
     # nothing of it (errors="0"): read as written.
     stream, cases = _read("cmocka/cmocka-refunds.xml")
     assert stream.totals.as_dict()["errors"] == 0 and [c.status for c in cases] == [PASSED]
+
+
+# ---------------------------------------------------------------------------- CppUTest 4.0
+
+def test_cpputest_counts_as_cpputest_and_its_messages_have_their_line_breaks():
+    """'Errors (2 failures, 5 tests, 4 ran, 4 checks, 1 ignored, 0 filtered out)'. CppUTest writes a
+    message's line breaks as '{newline}': read as line breaks."""
+    totals = {"tests": 0, "passed": 0, "failures": 0, "errors": 0, "skipped": 0}
+    cases = []
+    for group in ("Cart", "Checkout"):
+        stream, read = _read(f"cpputest/cpputest_{group}.xml")
+        assert stream.info.warnings == []
+        totals = {k: v + stream.totals.as_dict()[k] for k, v in totals.items()}
+        cases += read
+    assert totals == {"tests": 5, "passed": 2, "failures": 2, "errors": 0, "skipped": 1}
+    got = _by_key(cases)
+    assert got[("Cart", "AppliesTax", None)][0] == SKIPPED
+    status, message = got[("Checkout", "Fails", None)]
+    assert status == FAILED and message.startswith("CartTest.cpp:11: expected <card>\n but was  <cash>\n")
+    assert not any("{newline}" in (c.final.message or "") for c in cases)

@@ -963,6 +963,18 @@ def _cmocka_outcome(case: TestCase) -> None:
         case.status = final.status = ERROR
 
 
+# CppUTest's -ojunit (JUnitTestOutput, 3.x and 4.x): a cpputest_<group>.xml for each TEST_GROUP, its
+# root <testsuite> with these attributes in this order. It spells each line break of a failure's
+# message '{newline}'.
+_CPPUTEST_SUITE_KEYS = ("errors", "failures", "hostname", "name", "tests", "time", "timestamp")
+
+
+def _cpputest_outcome(case: TestCase) -> None:
+    final = case.attempts[-1]
+    if final.message and "{newline}" in final.message:
+        final.message = final.message.replace("{newline}", "\n")
+
+
 # vitest's junit reporter (vitest 3): the root's and each file's <testsuite>'s attributes in these orders.
 _VITEST_ROOT_KEYS = ("name", "tests", "failures", "errors", "time")
 _VITEST_SUITE_KEYS = ("name", "timestamp", "hostname", "tests", "failures", "errors", "skipped", "time")
@@ -994,6 +1006,8 @@ def _native_reread(root: etree._Element, first: etree._Element, dialect: Dialect
         return _eunit_outcome, _EACH_MOVE
     if _cmocka_file(root, first):
         return _cmocka_outcome, None  # its errors= counts them as errors
+    if local(root.tag) == "testsuite" and tuple(root.attrib) == _CPPUTEST_SUITE_KEYS:
+        return _cpputest_outcome, None
     if tuple(root.attrib) == _VITEST_ROOT_KEYS and tuple(first.attrib) == _VITEST_SUITE_KEYS:
         return _vitest_outcome(), ("failures", "errors")
     if dialect is _phpunit_names:

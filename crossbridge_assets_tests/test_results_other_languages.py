@@ -403,3 +403,21 @@ def test_cpputest_counts_as_cpputest_and_its_messages_have_their_line_breaks():
     status, message = got[("Checkout", "Fails", None)]
     assert status == FAILED and message.startswith("CartTest.cpp:11: expected <card>\n but was  <cash>\n")
     assert not any("{newline}" in (c.final.message or "") for c in cases)
+
+
+# ------------------------------------------------------------------------- OUnit 2.2.6, OCaml
+
+def test_ounit_counts_as_ounit_does_and_names_without_list_positions():
+    """'Cases: 7 Tried: 7 Errors: 1 Failures: 2 Skip: 1 Todo: 1'. OUnit names a test by its path,
+    list positions included ('cart:5:discounts:1:twenty'), which move when a test is added before:
+    the labels are the suite and name. The skipped test is a passing testcase, its log line in the
+    system-out says it was skipped; the todo test a <failure> of type OUnit.Todo: both skipped."""
+    stream, cases = _read("ounit/ounit.xml")
+    assert stream.totals.as_dict() == {"tests": 7, "passed": 2, "failures": 2, "errors": 1, "skipped": 2}
+    assert stream.info.warnings == [] and stream.info.declared == {"tests": 7, "failures": 2, "errors": 1}
+    got = _by_key(cases)
+    assert got[("cart", "applies tax", None)] == (SKIPPED, "tax service down")
+    assert got[("cart", "rounds", None)] == (SKIPPED, "TODO: rounding")
+    assert got[("cart", "raises", None)] == (ERROR, 'Failure("coupon expired")')
+    assert got[("cart.discounts", "twenty", None)][0] == FAILED
+    assert set(got) >= {("cart", "adds items", None), ("cart.discounts", "ten percent", None)}

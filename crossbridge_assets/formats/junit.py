@@ -197,6 +197,8 @@ def _dialect(root: etree._Element, first: etree._Element) -> tuple[str, Dialect 
         return "junit", _eunit_names
     if _karma_file(first):
         return "junit", _karma_names
+    if _ounit_file(first):
+        return "junit", _ounit_names
     names = " ".join(n.lower() for n in (root_attrs.get("name"), attrs.get("name")) if n)
     if "pytest" in names or _pytest_suite(attrs):
         return "pytest", None
@@ -625,6 +627,50 @@ def _karma_names(raw_name: str, classname: str | None, elem: etree._Element):
     return normalize_suite(classname) if classname else _suite_path(parent), raw_name, None, None
 
 
+# OUnit2's -output-junit-file (OCaml, OUnit 2.2): a <testsuite> with these attributes in this order;
+# each testcase named, classname too, by its test's path: labels and list positions joined by ':'
+# ('cart:5:discounts:1:twenty').
+_OUNIT_SUITE_KEYS = ("id", "package", "name", "timestamp", "hostname", "tests", "failures", "errors", "time")
+_OUNIT_POSITION = re.compile(r":\d+(?=:)")
+# OUnit's log, which it writes as the suite's system-out: a skipped test's line.
+_OUNIT_SKIP = re.compile(r" W: Skip test (.*)$", re.M).finditer
+
+
+def _ounit_file(first: etree._Element) -> bool:
+    return tuple(first.attrib) == _OUNIT_SUITE_KEYS
+
+
+def _ounit_names(raw_name: str, classname: str | None, elem: etree._Element):
+    """OUnit2: a test's position in its list ('cart:5:discounts') changes when a test is added before
+    it: the path's labels are the suite and the name, the positions go (a test without a label of
+    its own keeps its last one, all it has)."""
+    labels = _OUNIT_POSITION.sub("", raw_name).split(":")
+    return normalize_suite(".".join(labels[:-1])), labels[-1], None, None
+
+
+def _ounit_outcome(case: TestCase) -> None:
+    """A todo() test is a <failure> of type OUnit.Todo, which OUnit's summary counts apart ('Todo: 1')
+    from failures: not run to the end, skipped here."""
+    final = case.attempts[-1]
+    if case.status == FAILED and final.failure_type == "OUnit.Todo":
+        case.status = final.status = SKIPPED
+        final.message = f"TODO: {final.message}" if final.message else "TODO"
+
+
+def _ounit_suite(cases: list[tuple[str | None, TestCase]], output: str | None) -> None:
+    """OUnit writes a skipped test (skip_if) as a passing testcase; its log in the suite's
+    system-out says 'Skip test <path>: <reason>.', as its summary counts it ('Skip: 1')."""
+    if not output or " W: Skip test " not in output:
+        return
+    by_path = {path: case for path, case in cases if path}
+    for match in _OUNIT_SKIP(output):
+        line = match.group(1)
+        for path, case in by_path.items():
+            if line.startswith(path + ": ") and case.status == PASSED:
+                case.status = case.attempts[-1].status = SKIPPED
+                case.attempts[-1].message = line[len(path) + 2:].rstrip(".") or None
+
+
 def _robot_names(raw_name: str, classname: str | None, elem: etree._Element):
     """Robot Framework's --xunit file: classname is the test's parent suite's full name, the
     names of its suites joined by '.' as formats/robot.py joins them (kept as written: a suite
@@ -1004,6 +1050,8 @@ def _native_reread(root: etree._Element, first: etree._Element, dialect: Dialect
         return _tap_outcome, ("errors", None)  # TODO tests that passed
     if dialect is _eunit_names:
         return _eunit_outcome, _EACH_MOVE
+    if dialect is _ounit_names:
+        return _ounit_outcome, ("failures", None)  # todo tests
     if _cmocka_file(root, first):
         return _cmocka_outcome, None  # its errors= counts them as errors
     if local(root.tag) == "testsuite" and tuple(root.attrib) == _CPPUTEST_SUITE_KEYS:
@@ -1464,14 +1512,16 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
                     held = {}
                 elif framework == "jest":
                     jest_cases = []
-                if dialect is _tap_names:
-                    tap_cases = []
+                if dialect is _tap_names or dialect is _ounit_names:
+                    tap_cases = []  # held until their suite's output is read
                 if info.started_at is None:
                     info.started_at = parse_timestamp(first.get("timestamp"))
 
         if tag == "testcase":
             tap_number = None
-            if tap_cases is not None:
+            if dialect is _ounit_names:
+                tap_number = elem.get("name")
+            elif tap_cases is not None:
                 raw_name = elem.get("name") or ""
                 if raw_name in _TAP_TIMING:  # --timer's, no tests (tests= leaves them out)
                     elem.clear(keep_tail=False)
@@ -1575,7 +1625,11 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
                 held.clear()
             tap_failed = None
             tap_declared = {}  # what this suite's own totals count otherwise than its content
-            if tap_cases is not None:
+            if tap_cases is not None and dialect is _ounit_names:
+                _ounit_suite(tap_cases, text_of(next(elem.iterchildren("{*}system-out"), None)))
+                yield from (case for _path, case in tap_cases)
+                tap_cases.clear()
+            elif tap_cases is not None:
                 output = text_of(next(elem.iterchildren("{*}system-out"), None))
                 tap_failed = _tap_suite(tap_cases, output)
                 yield from (case for _number, case in tap_cases)

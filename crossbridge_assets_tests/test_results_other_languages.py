@@ -421,3 +421,20 @@ def test_ounit_counts_as_ounit_does_and_names_without_list_positions():
     assert got[("cart", "raises", None)] == (ERROR, 'Failure("coupon expired")')
     assert got[("cart.discounts", "twenty", None)][0] == FAILED
     assert set(got) >= {("cart", "adds items", None), ("cart.discounts", "ten percent", None)}
+
+
+# ------------------------------------------------------------------------ testthat 3.1.6, R
+
+def test_testthat_junit_counts_expectations_as_testthat_does():
+    """'[ FAIL 4 | WARN 1 | SKIP 2 | PASS 4 ]': testthat's JunitReporter, as its own summary, counts
+    expectations (a test_that() block with three is three testcases of its name, the repeats
+    marked) and a warning as one more; an error and a failed expectation are each one FAIL; an
+    empty test is skipped ('Reason: empty test')."""
+    stream, cases = _read("testthat/testthat.xml")
+    assert stream.totals.as_dict() == {"tests": 11, "passed": 5, "failures": 3, "errors": 1, "skipped": 2}
+    assert stream.info.declared == {"tests": 11, "failures": 3, "errors": 1, "skipped": 2}
+    assert [(c.status, c.properties.get("repeat")) for c in cases if c.name == "pays_by_card"] == [
+        (PASSED, None), (FAILED, "2"), (FAILED, "3")]
+    got = _by_key(cases)
+    assert got[("cart", "has_no_expectations", None)] == (SKIPPED, "Reason: empty test ('test-cart.R:13')")
+    assert got[("cart", "raises_on_a_bad_coupon", None)][0] == ERROR

@@ -438,3 +438,21 @@ def test_testthat_junit_counts_expectations_as_testthat_does():
     got = _by_key(cases)
     assert got[("cart", "has_no_expectations", None)] == (SKIPPED, "Reason: empty test ('test-cart.R:13')")
     assert got[("cart", "raises_on_a_bad_coupon", None)][0] == ERROR
+
+
+# ------------------------------------------------------------------------- Boost.Test 1.74
+
+def test_boost_test_counts_as_its_report_and_keeps_data_samples_apart():
+    """--report_level=detailed: '5 test cases out of 9 passed, 3 test cases out of 9 failed, 1 test
+    case out of 9 skipped, 1 test case out of 9 aborted', the expected failure a test case that
+    passed. A data test case's samples ('cart.discount', '_0') are one test with parameters; the
+    message is the failed check's (the file says message="failure"); tests= leaves skipped ones out."""
+    stream, cases = _read("boost/boost-junit.xml")
+    assert stream.totals.as_dict() == {"tests": 9, "passed": 5, "failures": 2, "errors": 1, "skipped": 1}
+    assert stream.info.warnings == []
+    got = _by_key(cases)
+    assert got[("cart", "expected_failure", None)] == (PASSED, "failed as expected")
+    assert got[("cart", "computes_total", None)] == (FAILED, "check 2 + 2 == 5 has failed [2 + 2 != 5]")
+    assert got[("cart", "throws", None)] == (ERROR, "std::runtime_error: coupon expired")
+    assert [got[("cart", "discount", f"[_{i}]")][0] for i in range(3)] == [PASSED, PASSED, FAILED]
+    assert got[("cart", "applies_tax", None)][0] == SKIPPED

@@ -199,6 +199,8 @@ def _dialect(root: etree._Element, first: etree._Element) -> tuple[str, Dialect 
         return "junit", _karma_names
     if _ounit_file(first):
         return "junit", _ounit_names
+    if _boost_file(root):
+        return "junit", _boost_names
     names = " ".join(n.lower() for n in (root_attrs.get("name"), attrs.get("name")) if n)
     if "pytest" in names or _pytest_suite(attrs):
         return "pytest", None
@@ -671,6 +673,45 @@ def _ounit_suite(cases: list[tuple[str | None, TestCase]], output: str | None) -
                 case.attempts[-1].message = line[len(path) + 2:].rstrip(".") or None
 
 
+# Boost.Test's JUNIT logger (Boost 1.63 on): a root <testsuite> with these attributes in this order,
+# a testcase for each test case, its classname the test suites' path joined by '.'; a data-driven
+# test case's samples are test cases of their own named '_0', '_1'... in a suite named after it.
+_BOOST_SUITE_KEYS = ("tests", "skipped", "errors", "failures", "id", "name", "time")
+_BOOST_SAMPLE = re.compile(r"_\d+").fullmatch
+
+
+def _boost_file(root: etree._Element) -> bool:
+    return local(root.tag) == "testsuite" and tuple(root.attrib) == _BOOST_SUITE_KEYS
+
+
+def _boost_names(raw_name: str, classname: str | None, elem: etree._Element):
+    """Boost.Test: a data test case's sample ('cart.discount', '_2') is that test case with the
+    sample's number as its parameters, as other runners' parameterized tests are."""
+    if classname and _BOOST_SAMPLE(raw_name) and "." in classname:
+        suite, _, test = classname.rpartition(".")
+        return normalize_suite(suite), test, f"[{raw_name}]", None
+    return normalize_suite(classname) if classname else _suite_path(elem.getparent()), raw_name, None, None
+
+
+# What a failure's text says failed: the check's message, or the exception that was not caught.
+_BOOST_MESSAGE = re.compile(r"^- message: (.+)$|^EXCEPTION STACK TRACE: -+\n(.+)$", re.M).search
+
+
+def _boost_outcome(case: TestCase) -> None:
+    """A test case whose failures were all expected (expected_failures(n)) is written with its
+    <failure>s, but without the 'Failures detected in' note a failed test case gets: Boost counts it
+    passed, and so does the file's failures=. Each <failure> says only message="failure" (an
+    <error> "unexpected exception"): the message is the failed check's, or the exception."""
+    final = case.attempts[-1]
+    if case.status in (FAILED, ERROR) and final.stack_trace:
+        found = _BOOST_MESSAGE(final.stack_trace)
+        if found:
+            final.message = (found.group(1) or found.group(2)).strip()
+    if case.status == FAILED and "Failures detected in" not in (final.stderr or ""):
+        case.status = final.status = PASSED
+        final.message = "failed as expected"
+
+
 def _robot_names(raw_name: str, classname: str | None, elem: etree._Element):
     """Robot Framework's --xunit file: classname is the test's parent suite's full name, the
     names of its suites joined by '.' as formats/robot.py joins them (kept as written: a suite
@@ -1052,6 +1093,8 @@ def _native_reread(root: etree._Element, first: etree._Element, dialect: Dialect
         return _eunit_outcome, _EACH_MOVE
     if dialect is _ounit_names:
         return _ounit_outcome, ("failures", None)  # todo tests
+    if dialect is _boost_names:
+        return _boost_outcome, None  # its failures= leaves them out already
     if _cmocka_file(root, first):
         return _cmocka_outcome, None  # its errors= counts them as errors
     if local(root.tag) == "testsuite" and tuple(root.attrib) == _CPPUTEST_SUITE_KEYS:
@@ -1723,6 +1766,9 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
         info.declared.pop("tests", None)
     if class_failures and "tests" in info.declared:
         info.declared["tests"] += class_failures
+    if dialect is _boost_names and "tests" in info.declared:
+        # Boost.Test's tests= counts the test cases that passed or failed, not the skipped ones.
+        info.declared["tests"] += info.declared.get("skipped", 0)
     for (source, to), count in moves.items():
         if source in info.declared:
             info.declared[source] -= count

@@ -1,6 +1,7 @@
 """JUnit XML, in the dialects real tools write (pytest, unittest, Surefire/Failsafe, Gradle, Ant,
 jest-junit, mocha, Playwright, go-junit-report, googletest, Catch2, PHPUnit, Bazel, nextest,
-xunit.net...). Where a tool has a report format of its own (pytest-json-report, mocha's JSON,
+xunit.net, and of other languages' tools: RSpec, TAP::Formatter::JUnit, busted, EUnit, common_test,
+tasty, OUnit, karma, Boost.Test, cmocka, CppUTest...). Where a tool has a report format of its own (pytest-json-report, mocha's JSON,
 Playwright's JSON), a test read from its JUnit file gets the identity that format gives it.
 
 Counting (shared/corpus/README.md): every <testcase> anywhere counts once; outcome priority
@@ -13,7 +14,8 @@ a teardown after a failed call, the same run (see _join_teardown); in fastlane t
 testcase with a 'repetition' property right after the same test is its next run (see _REPETITION).
 Where a tool's file says otherwise than the tool's own summary (a Catch2 [!mayfail] test that
 failed, CTest's tests that could not run, PHPUnit's risky tests...), the summary's word is taken:
-see _REREAD and _native_reread (and in _case: unittest's unexpected successes, behave's dry runs).
+see _REREAD and _native_reread (and in _case: unittest's unexpected successes, behave's dry runs,
+TAP::Harness::JUnit's failed .t files).
 """
 
 from __future__ import annotations

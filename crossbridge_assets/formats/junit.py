@@ -1223,8 +1223,6 @@ def _case(elem: etree._Element, framework: str, dialect: Dialect | None, moves: 
         else:
             suite = _suite_path(elem.getparent())
         name, params = split_parameters(raw_name)
-        if raw_name.endswith(")") or (classname and classname.startswith(_UNITTEST_IMPORT_FAILURE)):
-            suite, name = _unittest_stand_in(suite, name, classname)
         if classname == _ANT_CLASS_FAILURE and raw_name:
             # The class's own error, named as a suite-level <error> is (_suite_crash).
             suite, name, params = normalize_suite(raw_name), _SUITE_ERROR, None
@@ -1237,7 +1235,7 @@ def _case(elem: etree._Element, framework: str, dialect: Dialect | None, moves: 
     may_fail = False
     reruns: list[Attempt] = []
     properties: dict[str, str] = {}
-    stdout = stderr = None
+    stdout = stderr = tags = None
     out_size = err_size = 0
     if len(elem):  # most passing tests have no children at all
         for child in elem:
@@ -1256,29 +1254,37 @@ def _case(elem: etree._Element, framework: str, dialect: Dialect | None, moves: 
                         properties[prop.get("name")] = prop.get("value") if prop.get("value") is not None else (prop.text or "")
             elif tag == "system-out":
                 stdout, out_size = truncate_output(text_of(child))
+                if stdout is not None and "@scenario.begin" in stdout[:40]:
+                    behave = _BEHAVE_TAGS(stdout)
+                    tags = behave.group(1).replace("@", " ").split() if behave else None
             elif tag == "system-err":
                 stderr, err_size = truncate_output(text_of(child))
 
     if status == PASSED and status_attr and status_attr.lower() in _SKIP_STATUSES:
         status = SKIPPED
-    if outcome_elem is not None and status != FAILED:
-        total = _unexpected_success(status, outcome_elem)
-        if total is not None:
-            # unittest's expectedFailure test that passed: it fails unittest's run, as pytest has
-            # it (a failure); xmlrunner writes an <error>, nose2 a <skipped>.
-            status = FAILED
+    # The writers' stand-ins below are all a test that did not pass: a passing test (most of
+    # them) is looked at no further.
+    if outcome_elem is not None:
+        if dialect is None and (raw_name.endswith(")") or (classname and classname.startswith(_UNITTEST_IMPORT_FAILURE))):
+            suite, name = _unittest_stand_in(suite, name, classname)
+        if status != FAILED:
+            total = _unexpected_success(status, outcome_elem)
+            if total is not None:
+                # unittest's expectedFailure test that passed: it fails unittest's run, as pytest has
+                # it (a failure); xmlrunner writes an <error>, nose2 a <skipped>.
+                status = FAILED
+                if moves is not None:
+                    moves[(total, "failures")] = moves.get((total, "failures"), 0) + 1
+        if status == FAILED and status_attr in _BEHAVE_NOT_RUN and outcome_elem.get("type") == _BEHAVE_UNDEFINED:
+            # behave --dry-run: a scenario with an undefined step was not run (behave counts it
+            # untested), yet is written with a <failure type="undefined">, counted in its failures=
+            # and skipped= both.
+            status = SKIPPED
             if moves is not None:
-                moves[(total, "failures")] = moves.get((total, "failures"), 0) + 1
-    if status == FAILED and status_attr in _BEHAVE_NOT_RUN and outcome_elem.get("type") == _BEHAVE_UNDEFINED:
-        # behave --dry-run: a scenario with an undefined step was not run (behave counts it
-        # untested), yet is written with a <failure type="undefined">, counted in its failures=
-        # and skipped= both.
-        status = SKIPPED
-        if moves is not None:
-            moves[("failures", None)] = moves.get(("failures", None), 0) + 1
-    if status == FAILED and outcome_elem.get("type") in _TAP_HARNESS_FILE_FAILURES:
-        if (outcome_elem.get("message") or "").startswith(_TAP_HARNESS_FILE_FAILURES[outcome_elem.get("type")]):
-            status, name, params = ERROR, _SUITE_ERROR, None
+                moves[("failures", None)] = moves.get(("failures", None), 0) + 1
+        if status == FAILED and outcome_elem.get("type") in _TAP_HARNESS_FILE_FAILURES:
+            if (outcome_elem.get("message") or "").startswith(_TAP_HARNESS_FILE_FAILURES[outcome_elem.get("type")]):
+                status, name, params = ERROR, _SUITE_ERROR, None
     if may_fail and status in (FAILED, ERROR):
         # Catch2's [!mayfail] (or [!shouldfail]) test that failed: "failed as expected", which its
         # summary and the suite's failures= leave out. Its <skipped> says so; the failure stays the trace.
@@ -1308,10 +1314,6 @@ def _case(elem: etree._Element, framework: str, dialect: Dialect | None, moves: 
     else:
         attempts = [final]
 
-    tags = None
-    if stdout is not None and "@scenario.begin" in stdout[:40]:
-        behave = _BEHAVE_TAGS(stdout)
-        tags = behave.group(1).replace("@", " ").split() if behave else None
     return TestCase(
         framework,
         suite,
@@ -1501,6 +1503,7 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
     jest_cases: list[TestCase] | None = None  # jest-junit: a suite's tests, held until it ends (_jest_suite)
     jest_tests = jest_errors = 0  # what jest-junit's tests= and errors= leave out
     tap_cases: list[tuple[str | None, TestCase]] | None = None  # TAP::Formatter::JUnit: see _tap_suite
+    special = False  # see where the framework is known
     # Set once an <error>/<failure> appears outside a <testcase>: from then on every finished
     # testcase looks at the siblings before it for a suite crash. Until then there is none to find.
     suite_level_outcome = False
@@ -1559,31 +1562,37 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
                     jest_cases = []
                 if dialect is _tap_names or dialect is _ounit_names:
                     tap_cases = []  # held until their suite's output is read
+                # The writers whose testcases need a look of their own, that the others are spared.
+                special = tap_cases is not None or jest_cases is not None or ct_surefire or framework == TESTNG
                 if info.started_at is None:
                     info.started_at = parse_timestamp(first.get("timestamp"))
 
         if tag == "testcase":
-            tap_number = None
-            if dialect is _ounit_names:
-                tap_number = elem.get("name")
-            elif tap_cases is not None:
-                raw_name = elem.get("name") or ""
-                if raw_name in _TAP_TIMING:  # --timer's, no tests (tests= leaves them out)
+            if special:
+                tap_number = None
+                if dialect is _ounit_names:
+                    tap_number = elem.get("name")
+                elif tap_cases is not None:
+                    raw_name = elem.get("name") or ""
+                    if raw_name in _TAP_TIMING:  # --timer's, no tests (tests= leaves them out)
+                        elem.clear(keep_tail=False)
+                        continue
+                    numbered = _TAP_CASE(raw_name)
+                    tap_number = numbered.group(1) if numbered else None
+            case = _case(elem, framework, dialect, moves)
+            if special:
+                if framework == TESTNG and _testng_not_a_test(elem, case, info):
                     elem.clear(keep_tail=False)
                     continue
-                numbered = _TAP_CASE(raw_name)
-                tap_number = numbered.group(1) if numbered else None
-            case = _case(elem, framework, dialect, moves)
-            if framework == TESTNG and _testng_not_a_test(elem, case, info):
-                elem.clear(keep_tail=False)
-                continue
-            if ct_surefire and case.name in _CT_CONFIG:
-                if case.status in (FAILED, ERROR):
-                    group = elem.get("group")
-                    info.warnings.append(config_failure_warning(case.suite, f"{case.name}({group})" if group else case.name))
-                elem.clear(keep_tail=False)
-                continue
-            if case.name == _SUITE_ERROR and elem.get("classname") == _ANT_CLASS_FAILURE:
+                if ct_surefire and case.name in _CT_CONFIG:
+                    if case.status in (FAILED, ERROR):
+                        group = elem.get("group")
+                        info.warnings.append(config_failure_warning(case.suite, f"{case.name}({group})" if group else case.name))
+                    elem.clear(keep_tail=False)
+                    continue
+            if case.status == PASSED:
+                pass  # none of the stand-ins below passed
+            elif case.name == _SUITE_ERROR and elem.get("classname") == _ANT_CLASS_FAILURE:
                 class_failures += 1
             elif case.name in _UNITTEST_FIXTURES and " (" in (elem.get("classname") or ""):
                 class_failures += 1  # nose2's tests= leaves a fixture's error out, its errors= not
@@ -1643,10 +1652,11 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
                     parent = elem.getparent()
                     if parent is not None:
                         del parent[: parent.index(elem)]
-            if jest_cases is not None:
-                jest_cases.append(case)
-            elif tap_cases is not None:
-                tap_cases.append((tap_number, case))
+            if special and (jest_cases is not None or tap_cases is not None):
+                if jest_cases is not None:
+                    jest_cases.append(case)
+                else:
+                    tap_cases.append((tap_number, case))
             elif held is None:
                 if _REPETITION in case.properties:
                     pending = case

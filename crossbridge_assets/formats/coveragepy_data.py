@@ -34,11 +34,41 @@ from crossbridge_assets.model import KIND_COVERAGE, CoverageStream, FileCoverage
 
 FORMAT = "coveragepy-data"
 _SQLITE_MAGIC = b"SQLite format 3\x00"
+# Line bits (a bit a line) past line 1,048,576: no measured source file is that long, and each
+# set bit becomes a Python int, 8 a byte, so a few MB of them would take gigabytes.
+_MAX_LINE_BITS_BYTES = 1 << 17
 
 
 def _matches(s: Sniff) -> bool:
     # The schema (CREATE TABLE statements) lives on the database's first page, inside the head.
     return s.head.startswith(_SQLITE_MAGIC) and b"coverage_schema" in s.head and b"line_bits" in s.head
+
+
+def _check_database(path: Path) -> None:
+    """Refuse, before coverage.py queries it, a database holding what coverage.py never writes and
+    what its reading could not survive: a view or trigger (a view named like one of its tables
+    may select rows without end), a virtual table, a computed column (computed on every read),
+    or line bits of millions of lines. Raises FormatError; sqlite3.Error for an unreadable file."""
+    db = sqlite3.connect(path.resolve().as_uri() + "?mode=ro&immutable=1", uri=True)
+    try:
+        found = db.execute(
+            "SELECT type, name FROM sqlite_master WHERE type NOT IN ('table', 'index')"
+            " OR (type = 'table' AND upper(substr(ltrim(sql), 1, 14)) = 'CREATE VIRTUAL') LIMIT 1"
+        ).fetchone()
+        if found:
+            kind = "virtual table" if found[0] == "table" else found[0]
+            raise FormatError(path, f"not a coverage.py data file: it holds the {kind} '{found[1]}', "
+                                    "which coverage.py never writes")
+        for table in ("file", "context", "line_bits", "arc", "meta", "tracer", "coverage_schema"):
+            if any(column[6] for column in db.execute(f"PRAGMA table_xinfo({table})")):
+                raise FormatError(path, f"not a coverage.py data file: its table '{table}' has a computed "
+                                        "column, which coverage.py never writes")
+        (longest,) = db.execute("SELECT max(length(numbits)) FROM line_bits").fetchone()
+        if longest is not None and longest > _MAX_LINE_BITS_BYTES:
+            raise FormatError(path, f"not a readable coverage.py data file: line bits for lines up to "
+                                    f"{longest * 8:,}; no source file is longer than {_MAX_LINE_BITS_BYTES * 8:,} lines")
+    finally:
+        db.close()
 
 
 def _open_data(path: Path):
@@ -61,6 +91,7 @@ def _files(path: Path, stream: CoverageStream) -> Iterator[FileCoverage]:
     table = FileTable()
     per_test: dict[str, dict[str, set[int]]] = {}
     try:
+        _check_database(path)
         data = _open_data(path)
         try:
             has_arcs = data.has_arcs()

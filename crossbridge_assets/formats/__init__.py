@@ -85,7 +85,7 @@ def supported() -> str:
 
 
 def sniff(path: Path) -> Sniff:
-    from crossbridge_assets.formats._xml import sniff_root, utf16_text
+    from crossbridge_assets.formats._xml import sniff_root, wide_encoding
 
     path = Path(path)
     try:
@@ -94,16 +94,21 @@ def sniff(path: Path) -> Sniff:
     except OSError as exc:
         raise FormatError(path, f"cannot be read: {exc.strerror or exc}") from exc
     s = Sniff(path=path, head=head)
-    text = utf16_text(head)
-    if text is not None:
+    codec = wide_encoding(head)
+    if codec is not None:
         # Windows tools (PowerShell's redirection, some .NET reporters) write UTF-16. libxml2
-        # reads it by its byte order mark or declaration; the JSON and text readers do not.
-        text = text.lstrip(" \t\r\n")
+        # reads it (and UTF-32) by its byte order mark or first bytes; the JSON and text readers do not.
+        text = head.decode(codec, "replace").lstrip("\ufeff \t\r\n")
         if not text:
             raise FormatError(path, "the file is empty")
         if text[:1] != "<":
-            raise FormatError(path, "the file is UTF-16 text: only XML reports are read in UTF-16, "
+            wide = codec[:6].upper()
+            raise FormatError(path, f"the file is {wide} text: only XML reports are read in {wide}, "
                                     "JSON and text reports must be UTF-8")
+        if codec == "utf-32":
+            # libxml2 takes its byte order mark for UTF-16's and fails at the first character.
+            raise FormatError(path, "the file is UTF-32 with a byte order mark, which the XML parser does not "
+                                    "read: XML reports are read in UTF-8, UTF-16 or UTF-32 without one")
         # The detectors look at UTF-8 bytes: they get the head as such, its declaration saying so.
         s.text = _XML_ENCODING.sub(r"\1UTF-8\2", text, count=1)
         s.head = s.text.encode("utf-8")

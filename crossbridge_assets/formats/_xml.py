@@ -34,26 +34,47 @@ def local(tag: object) -> str:
     return name
 
 
-def utf16_text(head: bytes) -> str | None:
-    """The head of a UTF-16 document (as Windows tools write XML) decoded, or None when the bytes
-    are not UTF-16: by its byte order mark, or by a declaration's '<?' without one."""
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return head.decode("utf-16", "replace").lstrip("\ufeff")
-    if head[:4] in (b"<\x00?\x00", b"\x00<\x00?"):
-        return head.decode("utf-16-le" if head[0] == 0x3C else "utf-16-be", "replace")
+# A document in UTF-32 or UTF-16, as libxml2 tells them (XML 1.0, appendix F): by the byte order
+# mark, or, without one, by how '<' (UTF-32) or a declaration's '<?' (UTF-16) is written.
+_WIDE = (
+    (b"\xff\xfe\x00\x00", "utf-32"),
+    (b"\x00\x00\xfe\xff", "utf-32"),
+    (b"\xff\xfe", "utf-16"),
+    (b"\xfe\xff", "utf-16"),
+    (b"<\x00\x00\x00", "utf-32-le"),
+    (b"\x00\x00\x00<", "utf-32-be"),
+    (b"<\x00?\x00", "utf-16-le"),
+    (b"\x00<\x00?", "utf-16-be"),
+)
+
+
+def wide_encoding(head: bytes) -> str | None:
+    """The codec of a document in UTF-16 (as Windows tools write XML) or UTF-32, or None."""
+    for start, codec in _WIDE:
+        if head.startswith(start):
+            return codec
     return None
 
 
+def wide_text(head: bytes) -> str | None:
+    """The head of a UTF-16 or UTF-32 document decoded, or None when it is in neither."""
+    codec = wide_encoding(head)
+    if codec is None:
+        return None
+    return head.decode(codec, "replace").lstrip("\ufeff")
+
+
 PROLOG_BYTES = 64 * 1024
-_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*?\sencoding\s*=\s*["']([A-Za-z0-9._:-]{1,40})["']""")
+_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*?\sencoding\s*=\s*["']([A-Za-z0-9._:-]{1,100})["']""")
 _ASCII_SUPERSETS = {"utf-8", "utf8", "us-ascii", "ascii", "iso-8859-1", "latin1", "windows-1252", "cp1252"}
 
 
-def _declared_text(head: bytes) -> str | None:
+def _declared_text(path: Path, head: bytes) -> str | None:
     """The head decoded as its declaration says, when that spells markup otherwise than its
     bytes do (UTF-7 may write '<' as '+ADw-', and libxml2 decodes it); None when it is the same
-    text or the encoding is unknown here."""
-    m = _ENCODING.match(head)
+    text. An encoding Python does not know is refused: libxml2 may know it (iconv's aliases, as
+    'CSUNICODE11UTF7'), and what it decodes could not be checked."""
+    m = _ENCODING.match(head.removeprefix(b"\xef\xbb\xbf"))
     if not m:
         return None
     name = m.group(1).decode("ascii").lower()
@@ -61,15 +82,21 @@ def _declared_text(head: bytes) -> str | None:
         return None
     try:
         text = head.decode(name, "replace")
-    except (LookupError, ValueError):
+    except LookupError:
+        raise FormatError(path, f"refused: the declared encoding '{m.group(1).decode('ascii')}' is not one "
+                                "reports are read in (UTF-8, UTF-16, or another Python knows)") from None
+    except ValueError:
         return None
     return None if text == head.decode("latin-1") else text
 
 
-_COMMENT = re.compile(rb"<!--.*?-->", re.S)
-_PI = re.compile(rb"<\?.*?\?>", re.S)
-_FIRST_ELEMENT = re.compile(rb"<[A-Za-z_:]")
-_ENTITY_DECL = re.compile(rb"<!ENTITY\s+(%\s*)?([^\s>]*)", re.I)
+# What may come before the root element, in the order libxml2 reads it. A comment, a processing
+# instruction and a quoted literal (a DOCTYPE's system id, an entity value, an attribute default)
+# are passed over whole, from their start to their own end, so that none hides a declaration
+# from this check ('<?x <!-- ?><!ENTITY ...><!-- -->': the PI ends first) nor fakes one.
+_PROLOG_TOKEN = re.compile(rb"""<!--|<\?|["']|<!ENTITY\b|<!|<""", re.I)
+_TOKEN_END = {b"<!--": b"-->", b"<?": b"?>", b'"': b'"', b"'": b"'"}
+_ENTITY_DECL = re.compile(rb"<!ENTITY\s*(%\s*)?([^\s>]*)", re.I)
 
 
 def check_prolog(path: Path, head: bytes) -> bool:
@@ -77,17 +104,19 @@ def check_prolog(path: Path, head: bytes) -> bool:
 
     No report format needs entity declarations; they are how XXE (file:// or http:// entities)
     and entity-expansion bombs are written. A DOCTYPE that only names an external DTD (Cobertura,
-    JaCoCo) is accepted: it is never loaded (load_dtd=False, no_network=True).
+    JaCoCo) is accepted: it is never loaded (load_dtd=False, no_network=True). So is a document
+    in UTF-16 or UTF-32, read decoded; one declaring an encoding Python does not know is refused,
+    as its declarations could not be seen.
 
     Returns True when the head holds the whole prolog and it has no DOCTYPE (nor anything left
     open): such a document cannot declare an entity, so libxml2's size limits, there against
     expansion bombs, can be lifted for it (a test's captured output may exceed 10 MB)."""
     full = len(head) >= PROLOG_BYTES  # the file goes on past the head
-    text = utf16_text(head)
+    text = wide_text(head)
     if text is not None:
         return _check_prolog(path, text.encode("utf-8", "replace"), full)
     plain = _check_prolog(path, head, full)
-    text = _declared_text(head)
+    text = _declared_text(path, head)
     if text is not None:
         # Checked both ways: libxml2 may trust the declaration or the bytes.
         plain = _check_prolog(path, text.encode("utf-8", "replace"), full) and plain
@@ -95,31 +124,37 @@ def check_prolog(path: Path, head: bytes) -> bool:
 
 
 def _check_prolog(path: Path, head: bytes, full: bool) -> bool:
-    if b"<!" not in head:
-        first = _FIRST_ELEMENT.search(head)
-        if first is None and full:
-            raise _long_prolog(path)
-        return first is not None and b"<?" not in _PI.sub(b"", head[: first.start()])
-    text = _PI.sub(b"", _COMMENT.sub(b"", head))
-    first = _FIRST_ELEMENT.search(text)
-    if first is None and full and b"<!DOCTYPE" in text.upper():
-        raise FormatError(path, f"refused: the DOCTYPE is longer than {PROLOG_BYTES // 1024} KiB")
-    prolog = text[: first.start()] if first else text
-    if full and (first is None or b"<!--" in prolog or b"<?" in prolog):
-        # The prolog goes on past the head (an element found inside a comment the head cuts
-        # is no element): whatever follows could declare entities, unseen by this check.
+    declarations = False  # a DOCTYPE (or anything else that starts '<!') met
+    pos = 0
+    while (m := _PROLOG_TOKEN.search(head, pos)) is not None:
+        token = m.group()
+        end_mark = _TOKEN_END.get(token)
+        if end_mark is not None:
+            end = head.find(end_mark, m.end())
+            if end < 0:
+                break  # left open in the head
+            pos = end + len(end_mark)
+            declarations |= token in (b'"', b"'")  # literals belong to declarations
+        elif token == b"<":
+            return not declarations  # the root element
+        elif token.startswith(b"<!E") or token.startswith(b"<!e"):
+            decl = _ENTITY_DECL.match(head, m.start())
+            kind = "parameter entity" if decl.group(1) else "entity"
+            name = decl.group(2).decode("utf-8", "replace")[:60]
+            raise FormatError(
+                path,
+                f"refused: the DOCTYPE declares the {kind} '{name}'; entity declarations are not allowed "
+                "in reports (external-entity or entity-expansion attack)",
+            )
+        else:
+            declarations = True
+            pos = m.end()
+    if full:
+        # The prolog goes on past the head: whatever follows could declare entities, unseen here.
+        if declarations:
+            raise FormatError(path, f"refused: the DOCTYPE is longer than {PROLOG_BYTES // 1024} KiB")
         raise _long_prolog(path)
-    m = _ENTITY_DECL.search(prolog)
-    if m:
-        kind = "parameter entity" if m.group(1) else "entity"
-        name = m.group(2).decode("utf-8", "replace")[:60]
-        raise FormatError(
-            path,
-            f"refused: the DOCTYPE declares the {kind} '{name}'; entity declarations are not allowed "
-            "in reports (external-entity or entity-expansion attack)",
-        )
-    # A DOCTYPE, or a comment or PI the head cut: keep the limits.
-    return first is not None and b"<!" not in prolog and b"<?" not in prolog
+    return False  # no root element in the whole file: libxml2 says what is wrong
 
 
 def _long_prolog(path: Path) -> FormatError:
@@ -204,7 +239,7 @@ def start_tags(path: Path, names: tuple[str, ...], attributes: frozenset[str] | 
     megabytes."""
     head = _read_head(path)
     declared = _ENCODING.match(head.removeprefix(b"\xef\xbb\xbf"))
-    if utf16_text(head) is not None or (declared and declared.group(1).decode("ascii").lower() not in _UTF8_NAMES):
+    if wide_text(head) is not None or (declared and declared.group(1).decode("ascii").lower() not in _UTF8_NAMES):
         raise Unscannable
     alternatives = b"|".join(re.escape(n.encode("ascii")) for n in names)
     loose = re.compile(rb"<(?:(" + alternatives + rb")[\s/>]|(!--|!\[CDATA\[|\?))")

@@ -250,3 +250,23 @@ def test_utf32_reports(tmp_path, seed):
 def _write(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
     return path
+
+
+def test_a_report_nested_deeper_than_256_levels_is_read(tmp_path):
+    """The reader lifts libxml2's limits for a document without a DOCTYPE (up to 2048 levels);
+    detection kept them, and refused such a report at 256."""
+    suites = "".join(f'<testsuite name="level{i}">' for i in range(300))
+    path = _write(tmp_path / "TEST-deep.xml", (UTF8 + suites + '<testcase classname="c" name="deepest"/>'
+                                               + "</testsuite>" * 300).encode())
+    [case] = read_report(path)[2]
+    assert case.name == "deepest"
+    path.write_bytes(_xml("junit", txt="<a>" * 100_000 + "</a>" * 100_000).encode())
+    _refused(path, "malformed XML: elements nested deeper than 2048 levels")
+
+
+@pytest.mark.parametrize("seed", sorted(XML_SEEDS))
+def test_an_undefined_entity_is_named_as_the_reason(tmp_path, seed):
+    """lxml says 'no element found' when libxml2 stopped inside the first element: the reason
+    is libxml2's, in the parser's error log."""
+    path = _write(tmp_path / XML_SEEDS[seed][0], _xml(seed, ref="&nope;").encode())
+    _refused(path, "malformed XML: Entity 'nope' not defined (line 2, column")

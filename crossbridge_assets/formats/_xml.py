@@ -321,10 +321,19 @@ def _resolve_reference(m: re.Match) -> str:
 def _syntax_message(exc: etree.XMLSyntaxError) -> str:
     msg = str(exc.msg or exc).strip()
     line, col = (exc.position or (None, None)) if hasattr(exc, "position") else (None, None)
+    if msg == "no element found":
+        # lxml's own words when libxml2 stopped before the first element ended; libxml2's reason
+        # ("Entity 'x' not defined") is the log's last error (the log may hold earlier files' too).
+        last = next((e for e in reversed(exc.error_log) if e.level >= etree.ErrorLevels.ERROR), None)
+        if last is not None:
+            msg, line, col = last.message.strip(), last.line, last.column
     # libxml2 already appends ", line N, column M" to some messages.
     msg = re.sub(r",\s*line \d+, column \d+$", "", msg)
     if "amplification" in msg or "external entity" in msg:
         msg = f"refused: {msg} (entities are not resolved in reports)"
+    depth = re.match(r"Excessive depth in document: (\d+)", msg)
+    if depth:
+        msg = f"elements nested deeper than {depth.group(1)} levels"
     if line:
         return f"{msg} (line {line}, column {col})"
     return msg
@@ -341,9 +350,10 @@ def clear(elem: etree._Element) -> None:
 
 def sniff_root(s: Sniff) -> None:
     """Fill in the root element of an XML head without reading the whole file."""
-    check_prolog(s.path, s.head[:PROLOG_BYTES])
+    plain = check_prolog(s.path, s.head[:PROLOG_BYTES])
     try:
-        parser = etree.XMLPullParser(events=("start",), **SAFE)
+        # The reader's settings: a document it reads (over 256 levels deep) is no error here.
+        parser = etree.XMLPullParser(events=("start",), **{**SAFE, "huge_tree": plain})
         parser.feed(s.head)
         for _event, elem in parser.read_events():
             s.xml_root = local(elem.tag)

@@ -6,15 +6,22 @@ from the network or the disk."""
 
 from __future__ import annotations
 
+import gzip
 import http.server
+import io
+import json
 import sqlite3
+import subprocess
+import sys
 import threading
 from pathlib import Path
+import zipfile
 from types import SimpleNamespace
 
 import pytest
 
 from crossbridge_assets.formats import FormatError, read_report
+from crossbridge_assets_tests.conftest import REPO
 from crossbridge_assets_tests.test_formats_json_detection import _in_child
 
 
@@ -115,7 +122,7 @@ XML_SEEDS = {
               '<test id="s1-t1" name="T{ref}" line="3"><status status="PASS" start="2024-01-01T00:00:00.000000" '
               'elapsed="1.5">o{txt}</status></test><status status="PASS" start="2024-01-01T00:00:00.000000" '
               'elapsed="2"/></suite></robot>'),
-    "jacoco": ("jacoco.xml", '{decl}{dt}<report name="r"><sessioninfo id="s{txt}" start="1" dump="2"/><package name="p">'
+    "jacoco": ("jacoco.xml", '{decl}{dt}<report name="r"><sessioninfo id="s" start="1" dump="2"/>{txt}<package name="p">'
                '<sourcefile name="A{ref}.java"><line nr="1" mi="0" ci="1" mb="0" cb="0"/>'
                '<counter type="LINE" missed="0" covered="1"/></sourcefile></package></report>'),
     "cobertura": ("cobertura-coverage.xml", '{decl}{dt}<coverage line-rate="1" branch-rate="1" version="1"><sources>'
@@ -270,3 +277,157 @@ def test_an_undefined_entity_is_named_as_the_reason(tmp_path, seed):
     is libxml2's, in the parser's error log."""
     path = _write(tmp_path / XML_SEEDS[seed][0], _xml(seed, ref="&nope;").encode())
     _refused(path, "malformed XML: Entity 'nope' not defined (line 2, column")
+
+
+# ---------------------------------------------------------------------------- the XML matrix
+
+_XI = "http://www.w3.org/2001/XInclude"
+
+
+def _xml_attacks(a) -> dict[str, tuple[bytes, str]]:
+    """name -> (the parts of a report of the seed, expected outcome): 'read' (the same tests or
+    files as the plain report) or the words of the refusal."""
+    lol = f"<!DOCTYPE r [{_lol()}]>"
+    return {
+        "xxe-file": (dict(dt=f'<!DOCTYPE r [<!ENTITY e SYSTEM "{a.file_url}">]>', ref="&e;", txt="&e;"),
+                     "refused: the DOCTYPE declares the entity 'e'"),
+        "xxe-http": (dict(dt=f'<!DOCTYPE r [<!ENTITY e SYSTEM "{a.http}/e.txt">]>', ref="&e;", txt="&e;"),
+                     "refused: the DOCTYPE declares the entity 'e'"),
+        "parameter-entity-http": (dict(dt=f'<!DOCTYPE r [<!ENTITY % p SYSTEM "{a.http}/evil.dtd"> %p;]>', txt="&leak;"),
+                                  "refused: the DOCTYPE declares the parameter entity 'p'"),
+        "parameter-entity-file": (dict(dt=f'<!DOCTYPE r [<!ENTITY % p SYSTEM "{a.file_url}"> %p;]>'),
+                                  "refused: the DOCTYPE declares the parameter entity 'p'"),
+        "billion-laughs": (dict(dt=lol, ref="&lol9;", txt="&lol9;"), "refused: the DOCTYPE declares the entity 'lol0'"),
+        "quadratic": (dict(dt='<!DOCTYPE r [<!ENTITY a "' + "x" * 50_000 + '">]>', ref="&a;" * 2000),
+                      "refused: the DOCTYPE declares the entity 'a'"),
+        # Named, never loaded: load_dtd=False, no_network=True.
+        "external-dtd": (dict(dt=f'<!DOCTYPE r SYSTEM "{a.http}/evil.dtd">'), "read"),
+        "external-dtd-public": (dict(dt=f'<!DOCTYPE r PUBLIC "-//X//DTD R//EN" "{a.http}/evil.dtd">'), "read"),
+        "external-dtd-file": (dict(dt=f'<!DOCTYPE r SYSTEM "{a.file_url}">'), "read"),
+        # XInclude is never processed: the element is one the reader does not know.
+        "xinclude": (dict(txt=f'<xi:include xmlns:xi="{_XI}" href="{a.file_url}" parse="text"/>'
+                              f'<xi:include xmlns:xi="{_XI}" href="{a.http}/x.xml"/>'), "read"),
+        "xml-stylesheet": (dict(decl=UTF8 + f'<?xml-stylesheet type="text/xsl" href="{a.http}/s.xsl"?>\n'), "read"),
+        "cdata": (dict(txt=f'<![CDATA[<!DOCTYPE x [<!ENTITY e SYSTEM "{a.file_url}">]>&e;]]]]><![CDATA[></x>]]>'), "read"),
+        "no-declaration": (dict(decl=""), "read"),
+        "undefined-entity": (dict(ref="&nope;"), "malformed XML: Entity 'nope' not defined"),
+        "nul-byte": (dict(ref="\x00"), "malformed XML: invalid character in attribute value"),
+        "nul-character-reference": (dict(ref="&#0;"), "malformed XML: xmlParseCharRef: invalid xmlChar value 0"),
+        "deep-100k": (dict(txt="<a>" * 100_000 + "</a>" * 100_000), "malformed XML: elements nested deeper than 2048 levels"),
+    }
+
+
+def _xml_encodings(seed: str) -> dict[str, tuple[bytes, str]]:
+    decl16 = '<?xml version="1.0" encoding="UTF-16"?>\n'
+    return {
+        "utf-16-bom": (_xml(seed, decl=decl16, ref="\u00e9").encode("utf-16"), "read-accented"),
+        "utf-16le-declared": (_xml(seed, decl=decl16, ref="\u00e9").encode("utf-16-le"), "read-accented"),
+        "utf-16be-declared": (_xml(seed, decl=decl16, ref="\u00e9").encode("utf-16-be"), "read-accented"),
+        "utf-16-bom-undeclared": (_xml(seed, decl="", ref="\u00e9").encode("utf-16"), "read-accented"),
+        "utf-8-bom": (b"\xef\xbb\xbf" + _xml(seed, ref="\u00e9").encode(), "read-accented"),
+        # The bytes win over a declaration that lies about them, when a byte order mark says so;
+        # otherwise the declaration is believed.
+        "utf-16-bom-declared-utf-8": (_xml(seed, ref="\u00e9").encode("utf-16"), "read-accented"),
+        "latin-1-declared-utf-8": (_xml(seed, ref="\u00e9").encode("latin-1"),
+                                   "malformed XML: Invalid bytes in character encoding"),
+        "utf-8-declared-latin-1": (_xml(seed, decl='<?xml version="1.0" encoding="ISO-8859-1"?>\n', ref="\u00e9").encode(),
+                                   "read-as-latin1"),
+        "utf-8-declared-utf-16": (_xml(seed, decl=decl16).encode(), "malformed XML"),
+        "invalid-utf-8-in-a-name": (_xml(seed, ref="\udcff").encode("utf-8", "surrogateescape"),
+                                    "malformed XML: Invalid bytes in character encoding"),
+        "overlong-utf-8": (_xml(seed, ref="\udcc0\udcbc").encode("utf-8", "surrogateescape"),
+                           "malformed XML: Invalid bytes in character encoding"),
+        "truncated-upload": (_xml(seed).encode()[:-25], "malformed XML"),
+        "gzip-named-xml": (gzip.compress(_xml(seed).encode()), "unknown format"),
+        "zip-named-xml": (_zipped(_xml(seed)), "unknown format"),
+        "empty": (b"", "the file is empty"),
+        "byte-order-mark-only": (b"\xef\xbb\xbf\n", "the file is empty"),
+        "binary": (bytes(range(256)) * 8, "unknown format"),
+    }
+
+
+def _zipped(text: str) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        z.writestr("report.xml", text)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("seed", sorted(XML_SEEDS))
+def test_xml_attack_matrix(tmp_path, attacker, seed):
+    """Every XML reader against the same attacks and damaged files: each is read as the plain
+    report is, or refused naming the file and the reason; nothing is fetched or disclosed."""
+    name = XML_SEEDS[seed][0]
+    plain = _identity(read_report(_write(tmp_path / f"plain-{name}", _xml(seed).encode()))[2])
+    accented = _identity(read_report(_write(tmp_path / f"accented-{name}", _xml(seed, ref="\u00e9").encode()))[2])
+    expected = {"read": plain, "read-accented": accented,
+                "read-as-latin1": [n.replace("\u00e9", "\u00c3\u00a9") for n in accented]}
+    cases = {k: (_xml(seed, **parts).encode(), want) for k, (parts, want) in _xml_attacks(attacker).items()}
+    cases.update(_xml_encodings(seed))
+    unexpected = {}
+    for case, (data, want) in cases.items():
+        path = _write(tmp_path / f"{case}-{name}", data)
+        try:
+            _spec, stream, records = read_report(path)
+        except FormatError as exc:
+            assert exc.path == str(path) and attacker.secret not in str(exc)
+            if want in expected or want not in exc.reason:
+                unexpected[case] = exc.reason
+            continue
+        assert attacker.secret not in repr(records) + repr(stream.info)
+        if _identity(records) != expected.get(want):
+            unexpected[case] = f"read as {_identity(records)}"
+    assert unexpected == {}
+    assert attacker.requests == []
+
+
+_BOMB_CHILD = r"""
+import json, resource, sys, time
+resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+from crossbridge_assets.formats import FormatError, _xml, read_report
+if sys.argv[2] == "parser-alone":  # the DOCTYPE check off: libxml2's settings must hold alone
+    _xml.check_prolog = lambda path, head: False
+start = time.perf_counter()
+try:
+    spec, stream, records = read_report(sys.argv[1])
+    outcome = {"read": repr(records)[:2000]}
+except FormatError as exc:
+    outcome = {"error": "FormatError", "path": exc.path, "reason": exc.reason}
+except MemoryError:
+    outcome = {"error": "MemoryError"}
+outcome["seconds"] = time.perf_counter() - start
+with open("/proc/self/status") as fh:
+    outcome["peak_kb"] = next(int(line.split()[1]) for line in fh if line.startswith("VmHWM:"))
+print(json.dumps(outcome))
+"""
+
+
+def _bomb_in_child(path: Path, mode: str) -> dict:
+    done = subprocess.run([sys.executable, "-c", _BOMB_CHILD, str(path), mode], cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("mode", ["checked", "parser-alone"])
+@pytest.mark.parametrize("seed", sorted(XML_SEEDS))
+def test_entity_bombs_stay_small(tmp_path, seed, mode):
+    """Billion laughs (in an attribute and in text) and the quadratic blowup (one 50 KB entity
+    referenced thousands of times), under a 1 GB address-space cap: refused by the DOCTYPE
+    check, and with the check off, by libxml2's amplification limit or left unexpanded."""
+    bombs = {
+        "laughs-attribute": dict(dt=f"<!DOCTYPE r [{_lol()}]>", ref="&lol9;"),
+        "laughs-text": dict(dt=f"<!DOCTYPE r [{_lol()}]>", txt="&lol9;" * 100),
+        "quadratic": dict(dt='<!DOCTYPE r [<!ENTITY a "' + "x" * 50_000 + '">]>', ref="&a;" * 5000, txt="&a;" * 5000),
+    }
+    for bomb, parts in bombs.items():
+        path = _write(tmp_path / f"{bomb}-{XML_SEEDS[seed][0]}", _xml(seed, **parts).encode())
+        outcome = _bomb_in_child(path, mode)
+        assert outcome["peak_kb"] < 150 * 1024 and outcome["seconds"] < 10, (bomb, outcome)
+        if mode == "checked":
+            assert outcome.get("error") == "FormatError" and outcome["path"] == str(path), (bomb, outcome)
+            assert "refused: the DOCTYPE declares the entity" in outcome["reason"], (bomb, outcome)
+        elif "error" in outcome:
+            assert outcome["error"] == "FormatError" and outcome["path"] == str(path), (bomb, outcome)
+        else:
+            assert "lollol" not in outcome["read"] and "xxxxxxxxxx" not in outcome["read"], (bomb, outcome)

@@ -338,8 +338,8 @@ def _xml_encodings(seed: str) -> dict[str, tuple[bytes, str]]:
         "overlong-utf-8": (_xml(seed, ref="\udcc0\udcbc").encode("utf-8", "surrogateescape"),
                            "malformed XML: Invalid bytes in character encoding"),
         "truncated-upload": (_xml(seed).encode()[:-25], "malformed XML"),
-        "gzip-named-xml": (gzip.compress(_xml(seed).encode()), "unknown format"),
-        "zip-named-xml": (_zipped(_xml(seed)), "unknown format"),
+        "gzip-named-xml": (gzip.compress(_xml(seed).encode()), "unknown format: the file is gzip-compressed, not a report"),
+        "zip-named-xml": (_zipped(_xml(seed)), "unknown format: the file is a zip archive, not a report"),
         "empty": (b"", "the file is empty"),
         "byte-order-mark-only": (b"\xef\xbb\xbf\n", "the file is empty"),
         "binary": (bytes(range(256)) * 8, "unknown format"),
@@ -431,3 +431,27 @@ def test_entity_bombs_stay_small(tmp_path, seed, mode):
             assert outcome["error"] == "FormatError" and outcome["path"] == str(path), (bomb, outcome)
         else:
             assert "lollol" not in outcome["read"] and "xxxxxxxxxx" not in outcome["read"], (bomb, outcome)
+
+
+# ---------------------------------------------------------------------------- the CLI
+
+
+def test_cli_parse_names_the_file_and_the_reason_of_each_hostile_report(tmp_path, capsys):
+    from crossbridge_assets_tests.test_cli import run_cli
+
+    hidden = _HIDERS["pi-then-comment"]('<!ENTITY e SYSTEM "file:///etc/passwd">')
+    coverage = _alter(_coverage_data(tmp_path / ".coverage", {"/src/app.py": [1]}),
+                      f"DROP TABLE meta; CREATE VIEW meta AS {_ENDLESS} SELECT 'k' || x AS key, 'v' AS value FROM n;")
+    cases = {
+        _write(tmp_path / "TEST-hidden.xml", _xml("junit", dt=hidden, txt="&e;").encode()): "declares the entity 'e'",
+        _write(tmp_path / "output.xml", gzip.compress(_xml("robot").encode())): "the file is gzip-compressed",
+        _write(tmp_path / "coverage.xml", _zipped(_xml("cobertura"))): "the file is a zip archive",
+        _write(tmp_path / "TEST-16.xml", _xml("junit", decl='<?xml version="1.0"?>').encode("utf-32")): "UTF-32 with a byte order mark",
+        _write(tmp_path / "results.trx", _xml("trx", ref="&nope;").encode()): "Entity 'nope' not defined",
+        coverage: "it holds the view 'meta'",
+    }
+    for path, reason in cases.items():
+        code, out, err = run_cli(capsys, "parse", "--json", str(path))
+        assert (code, out) == (2, ""), err
+        [line] = err.strip().splitlines()
+        assert str(path) in line and reason in line and "could not be parsed" not in line, line

@@ -172,6 +172,17 @@ def _sniff_json(s: Sniff, data: bytes) -> None:
         s.json_error = " ".join(str(exc).split())[:200] or type(exc).__name__
 
 
+# Archives and compressed files, as CI artifacts often come (a report.xml that is a zip).
+_PACKED = (
+    (b"\x1f\x8b", "gzip-compressed"),
+    (b"PK\x03\x04", "a zip archive"),
+    (b"BZh", "bzip2-compressed"),
+    (b"\xfd7zXZ\x00", "xz-compressed"),
+    (b"\x28\xb5\x2f\xfd", "zstd-compressed"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
+)
+
+
 def detect(path: Path | str) -> FormatSpec:
     s = sniff(Path(path))
     for spec in registry():
@@ -182,6 +193,9 @@ def detect(path: Path | str) -> FormatSpec:
             continue
     if s.json_error:
         raise FormatError(path, f"malformed JSON: {s.json_error}")
+    packed = next((what for magic, what in _PACKED if s.head.startswith(magic)), None)
+    if packed:
+        raise UnknownFormat(path, f"unknown format: the file is {packed}, not a report; upload the reports it holds")
     what = (
         f"root element <{s.xml_root}>"
         if s.xml_root

@@ -21,7 +21,7 @@ from types import SimpleNamespace
 import pytest
 
 from crossbridge_assets.formats import FormatError, read_report
-from crossbridge_assets_tests.conftest import REPO
+from crossbridge_assets_tests.conftest import FIXTURES, REPO
 from crossbridge_assets_tests.test_formats_json_detection import _in_child
 
 
@@ -455,3 +455,142 @@ def test_cli_parse_names_the_file_and_the_reason_of_each_hostile_report(tmp_path
         assert (code, out) == (2, ""), err
         [line] = err.strip().splitlines()
         assert str(path) in line and reason in line and "could not be parsed" not in line, line
+
+
+# ---------------------------------------------------------------------------- the JSON matrix
+
+# Reports written by the tools (committed fixtures), one a JSON reader.
+JSON_SEEDS = {
+    "playwright-json": "results/js/playwright-tags.json",
+    "mocha-json": "results/round2/js/mocha-retries.json",
+    "mochawesome": "results/js/mochawesome.json",
+    "cucumber-json": "results/js/cucumber.json",
+    "pytest-json-report": "results/tags/pytest-json-report.json",
+    "ctrf": "results/js/ctrf-tags.json",
+    "istanbul-final": "coverage/js/coverage-final.json",
+    "istanbul-summary": "coverage/js/coverage-summary.json",
+    "coveragepy-json": "coverage/python/coverage-7.3.json",
+}
+
+
+def _numbers_as(value, literal: str) -> str:
+    """The JSON text of `value` with every number written as `literal`."""
+    def walk(v):
+        if isinstance(v, bool) or v is None:
+            return v
+        if isinstance(v, (int, float)):
+            return "\x00N\x00"
+        if isinstance(v, list):
+            return [walk(x) for x in v]
+        if isinstance(v, dict):
+            return {k: walk(x) for k, x in v.items()}
+        return v
+    return json.dumps(walk(value)).replace('"\\u0000N\\u0000"', literal)
+
+
+def _strings_as(value, change) -> str:
+    def walk(v):
+        if isinstance(v, str):
+            return change(v)
+        if isinstance(v, list):
+            return [walk(x) for x in v]
+        if isinstance(v, dict):
+            return {k: walk(x) for k, x in v.items()}
+        return v
+    return json.dumps(walk(value))
+
+
+def _with_duplicates(value) -> str:
+    """Every key written twice, null first: JSON.parse and Python keep the last."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{json.dumps(k)}: null, {json.dumps(k)}: {_with_duplicates(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_with_duplicates(v) for v in value) + "]"
+    return json.dumps(value)
+
+
+def _json_cases(text: str) -> dict[str, tuple[bytes, str | None]]:
+    """name -> (bytes, the words of the refusal, 'same' for the plain report's records, or None
+    for either a read or a refusal)."""
+    value = json.loads(text)
+    compact = json.dumps(value)
+    first_colon = compact.index(": ") + 2
+    return {
+        "twenty-digit-integers": (_numbers_as(value, "99999999999999999999").encode(), "a number beyond 64-bit integers and doubles"),
+        "1e400": (_numbers_as(value, "1e400").encode(), "a number beyond 64-bit integers and doubles"),
+        "NaN": (_numbers_as(value, "NaN").encode(), "(NaN and Infinity are not JSON numbers)"),
+        "-Infinity": (_numbers_as(value, "-Infinity").encode(), "malformed JSON"),
+        "byte-order-mark": (b"\xef\xbb\xbf" + text.encode(), "same"),
+        "utf-16": (text.encode("utf-16"), "the file is UTF-16 text: only XML reports are read in UTF-16"),
+        "utf-32": (text.encode("utf-32"), "the file is UTF-32 text"),
+        "duplicate-keys": (_with_duplicates(value).encode(), None),
+        "escaped-nul-in-strings": (_strings_as(value, lambda s: s + "\x00").encode(), None),
+        "invalid-utf-8": (_strings_as(value, lambda s: s + "\x00").replace("\\u0000", "\udcff").encode("utf-8", "surrogateescape"),
+                          "malformed JSON"),
+        "ndjson": ((compact + "\n" + compact + "\n").encode(), None),
+        "two-documents": ((compact + compact).encode(), "malformed JSON: parse error: trailing garbage"),
+        "truncated": (text.encode()[: len(text) // 2], "malformed JSON"),
+        "deep-arrays": ((compact[:first_colon] + "[" * 100_000 + "]" * 100_000 + ', "x": ' + compact[first_colon:]).encode(),
+                        "JSON nested deeper than 512 levels"),
+        "deep-objects": ((compact[:first_colon] + '{"a": ' * 100_000 + "1" + "}" * 100_000 + ', "x": '
+                          + compact[first_colon:]).encode(), "JSON nested deeper than 512 levels"),
+        "one-huge-string": (json.dumps("x" * 3_000_000).encode(), "unknown format"),
+    }
+
+
+def _records_of(path: Path) -> str:
+    from dataclasses import asdict
+
+    return repr([asdict(r) for r in read_report(path)[2]])
+
+
+@pytest.mark.parametrize("seed", sorted(JSON_SEEDS))
+def test_json_attack_matrix(tmp_path, seed):
+    source = FIXTURES / JSON_SEEDS[seed]
+    assert read_report(source)[0].name == seed
+    plain = _records_of(source)
+    unexpected = {}
+    for case, (data, want) in _json_cases(source.read_text()).items():
+        path = _write(tmp_path / f"{case}-{source.name}", data)
+        try:
+            found = _records_of(path)
+        except FormatError as exc:
+            assert exc.path == str(path)
+            if want == "same" or (want is not None and want not in exc.reason):
+                unexpected[case] = exc.reason
+            continue
+        if want not in ("same", None) or (want == "same" and found != plain):
+            unexpected[case] = f"read: {found[:300]}"
+    assert unexpected == {}
+
+
+@pytest.mark.parametrize("seed", sorted(JSON_SEEDS))
+def test_json_values_of_every_other_type_are_read_or_refused(tmp_path, seed):
+    """Each value (the first 60 in document order) replaced by one of every other JSON type:
+    the report is read with sane values, or refused by name; nothing else is raised."""
+    from crossbridge_assets.formats import open_report
+    from crossbridge_assets_tests.fuzz_readers import check_sane
+
+    value = json.loads((FIXTURES / JSON_SEEDS[seed]).read_text())
+    paths = []
+
+    def walk(v, at):
+        items = v.items() if isinstance(v, dict) else enumerate(v[:2]) if isinstance(v, list) else ()
+        for key, child in items:
+            paths.append((*at, key))
+            walk(child, (*at, key))
+
+    walk(value, ())
+    path = tmp_path / Path(JSON_SEEDS[seed]).name
+    for at in paths[:60]:
+        for other in ([], {}, None, "text", 7, -1, 1.5e300, True):
+            changed = json.loads(json.dumps(value))
+            parent = changed
+            for key in at[:-1]:
+                parent = parent[key]
+            parent[at[-1]] = other
+            path.write_text(json.dumps(changed))
+            try:
+                check_sane(open_report(path))
+            except FormatError as exc:
+                assert exc.path == str(path) and exc.reason, (at, other)

@@ -192,7 +192,9 @@ def detect(path: Path | str) -> FormatSpec:
         except Exception:  # noqa: BLE001 - a detector must never decide for another format
             continue
     if s.json_error:
-        raise FormatError(path, f"malformed JSON: {s.json_error}")
+        from crossbridge_assets.formats._common import json_error_reason
+
+        raise FormatError(path, json_error_reason(s.json_error))
     packed = next((what for magic, what in _PACKED if s.head.startswith(magic)), None)
     if packed:
         raise UnknownFormat(path, f"unknown format: the file is {packed}, not a report; upload the reports it holds")

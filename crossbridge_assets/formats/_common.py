@@ -180,6 +180,19 @@ def split_call(name: str, method: str | None = None) -> tuple[str, str | None]:
     return name, None
 
 
+_NOT_JSON_NUMBER = re.compile(r"""(?<![\w"'])-?(?:NaN|Infinity)\b""")
+
+
+def json_error_reason(message: str) -> str:
+    """Why the JSON parser refused a file, said for a user: a number too large for it is valid
+    JSON it cannot read, and NaN and Infinity, which Python's json module writes, are not JSON."""
+    if "overflow" in message:
+        return f"malformed JSON: {message} (a number beyond 64-bit integers and doubles, which the parser cannot read)"
+    if "lexical error" in message and _NOT_JSON_NUMBER.search(message):
+        return f"malformed JSON: {message} (NaN and Infinity are not JSON numbers)"
+    return f"malformed JSON: {message}"
+
+
 @contextmanager
 def json_errors(path):
     """Reading JSON with ijson: malformed JSON and unreadable files become FormatError naming
@@ -191,7 +204,7 @@ def json_errors(path):
     try:
         yield
     except ijson.JSONError as exc:
-        raise FormatError(path, f"malformed JSON: {str(exc).strip() or type(exc).__name__}") from exc
+        raise FormatError(path, json_error_reason(str(exc).strip() or type(exc).__name__)) from exc
     except UnicodeDecodeError as exc:
         raise FormatError(path, f"malformed JSON: not UTF-8 text at byte {exc.start}") from exc
     except OSError as exc:

@@ -14,6 +14,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 import zipfile
 from types import SimpleNamespace
@@ -269,6 +270,45 @@ def test_a_report_nested_deeper_than_256_levels_is_read(tmp_path):
     assert case.name == "deepest"
     path.write_bytes(_xml("junit", txt="<a>" * 100_000 + "</a>" * 100_000).encode())
     _refused(path, "malformed XML: elements nested deeper than 2048 levels")
+
+
+N = 2000  # under libxml2's 2048 levels: what detection now lets through to the readers
+_RUN = '<status status="PASS" start="2024-01-01T00:00:00.000000" elapsed="1.5"/>'
+DEEP = {
+    "junit": ("<testsuites>" + '<testsuite name="s">' * N + '<testcase classname="c" name="t" time="1"/>'
+              + "</testsuite>" * N + "</testsuites>", ["t"]),
+    "nunit3": ('<test-run id="2">' + '<test-suite type="TestSuite" name="S" fullname="S">' * N
+               + '<test-case id="1" name="T" fullname="N.F.T" methodname="T" classname="N.F" result="Passed"/>'
+               + "</test-suite>" * N + "</test-run>", ["T"]),
+    "nunit2": ('<test-results name="x.dll" total="1">' + '<test-suite type="Namespace" name="F"><results>' * (N // 2)
+               + '<test-case name="N.F.T" executed="True" result="Success" success="True" time="0.5"/>'
+               + "</results></test-suite>" * (N // 2) + "</test-results>", ["T"]),
+    "robot-suites": ('<robot generator="Robot 7.0">' + '<suite id="s1" name="S" source="/s.robot">' * N
+                     + f'<test id="s1-t1" name="T" line="3">{_RUN}</test>' + f"{_RUN}</suite>" * N + "</robot>", ["T"]),
+    "robot-keywords": ('<robot generator="Robot 7.0"><suite id="s1" name="S" source="/s.robot"><test id="s1-t1" name="T">'
+                       + '<kw name="K">' * N + _RUN + "</kw>" * N + f"{_RUN}</test>{_RUN}</suite></robot>", ["T"]),
+    "trx": ('<TestRun xmlns="http://microsoft.com/schemas/VisualStudio/TeamTest/2010"><Results>'
+            + '<TestResultAggregation testId="1" testName="T" outcome="Passed"><InnerResults>' * (N // 2)
+            + '<UnitTestResult testId="2" testName="U" outcome="Passed"/>' + "</InnerResults></TestResultAggregation>" * (N // 2)
+            + '</Results><TestDefinitions><OrderedTest id="1" name="T"/><UnitTest id="2" name="U">'
+            '<TestMethod className="N.C" name="U"/></UnitTest></TestDefinitions></TestRun>', ["T"]),
+    "jacoco": ('<report name="r"><sessioninfo id="s" start="1" dump="2"/>' + '<group name="g">' * N
+               + '<package name="p"><sourcefile name="A.java"><line nr="1" mi="0" ci="1" mb="0" cb="0"/></sourcefile></package>'
+               + "</group>" * N + "</report>", ["p/A.java"]),
+    "junit-failure-markup": ('<testsuite name="s"><testcase classname="c" name="t"><failure message="m">' + "<x>" * N + "m"
+                             + "</x>" * N + "</failure></testcase></testsuite>", ["t"]),
+}
+
+
+@pytest.mark.parametrize("shape", sorted(DEEP))
+def test_each_reader_reads_its_own_elements_nested_2000_deep(tmp_path, shape):
+    """Suites in suites, keywords in keywords, ordered tests in ordered tests, groups in groups:
+    read without recursion errors, in a few seconds at most."""
+    text, names = DEEP[shape]
+    path = _write(tmp_path / f"{shape}.xml", (UTF8 + text).encode())
+    started = time.perf_counter()
+    assert _identity(read_report(path)[2]) == names
+    assert time.perf_counter() - started < 5
 
 
 @pytest.mark.parametrize("seed", sorted(XML_SEEDS))
@@ -594,3 +634,47 @@ def test_json_values_of_every_other_type_are_read_or_refused(tmp_path, seed):
                 check_sane(open_report(path))
             except FormatError as exc:
                 assert exc.path == str(path) and exc.reason, (at, other)
+
+
+# ---------------------------------------------------------------------------- LCOV and .coverage junk
+
+
+def _sqlite(path: Path, script: str) -> Path:
+    db = sqlite3.connect(path)
+    db.executescript(script)
+    db.commit()
+    db.close()
+    return path
+
+
+@pytest.mark.parametrize(
+    "name, make, reason",
+    [
+        ("lcov.info", lambda p: _write(p, b"TN:\nSF:a.c\nDA:1,1\n" + bytes(range(256)) * 4 + b"\nend_of_record\n"),
+         "line 4: not an LCOV record"),
+        ("lcov.info", lambda p: _write(p, b"SF:a.c\nDA:1,1\x00\nend_of_record\n"), "line 2: malformed DA record"),
+        ("lcov.info", lambda p: _write(p, b"TN:\nSF:a.c\nDA:1,nan\nend_of_record\n"), "line 3: malformed DA record"),
+        ("lcov.info", lambda p: _write(p, b"TN:\nSF:" + b"a" * (2 << 20) + b"\nDA:1,1\nend_of_record\n"),
+         "line 2: line too long for an LCOV record"),
+        ("lcov.info", lambda p: _write(p, "TN:\nSF:a.c\nDA:1,1\nend_of_record\n".encode("utf-16")), "the file is UTF-16 text"),
+        ("lcov.info", lambda p: _write(p, gzip.compress(b"TN:\nSF:a.c\nDA:1,1\nend_of_record\n")), "gzip-compressed"),
+        (".coverage", lambda p: _write(p, bytes(range(256)) * 20), "unknown format"),
+        (".coverage", lambda p: _write(p, b"SQLite format 3\x00" + bytes(range(256)) * 20), "unknown format"),
+        # Another program's database that happens to name both: detection takes it for coverage.py's.
+        (".coverage", lambda p: _sqlite(p, "CREATE TABLE notes (line_bits, coverage_schema);"),
+         "not a readable coverage.py data file: no such table: line_bits"),
+        (".coverage", lambda p: _sqlite(p, "CREATE TABLE coverage_schema (version integer); CREATE TABLE line_bits (x);"
+                                           " INSERT INTO coverage_schema VALUES (7);"), "not a readable coverage.py data file"),
+        (".coverage", lambda p: _alter(_coverage_data(p, {"/a.py": [1]}), "DROP TABLE file;"), "no such table: file"),
+        (".coverage", lambda p: _alter(_coverage_data(p, {"/a.py": [1]}), "DROP TABLE meta;"), "no such table: meta"),
+        (".coverage", lambda p: _alter(_coverage_data(p, {"/a.py": [1]}), "UPDATE coverage_schema SET version = 99;"),
+         "wrong schema: 99 instead of 7"),
+        (".coverage", lambda p: _write(p, _coverage_data(p, {"/a.py": list(range(1, 500))}).read_bytes()[:8192]),
+         "not a readable coverage.py data file"),
+    ],
+    ids=["lcov-binary", "lcov-nul", "lcov-nan", "lcov-long-line", "lcov-utf16", "lcov-gzip", "binary", "sqlite-header-junk",
+         "other-sqlite", "schema-only", "missing-file-table", "missing-meta-table", "schema-99", "truncated"],
+)
+def test_lcov_and_coverage_data_junk_is_refused_by_name(tmp_path, name, make, reason):
+    path = make(tmp_path / name)
+    _refused(path, reason)

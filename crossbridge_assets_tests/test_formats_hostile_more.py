@@ -678,3 +678,53 @@ def _sqlite(path: Path, script: str) -> Path:
 def test_lcov_and_coverage_data_junk_is_refused_by_name(tmp_path, name, make, reason):
     path = make(tmp_path / name)
     _refused(path, reason)
+
+
+# ---------------------------------------------------------------------------- no disk lookups outside
+
+
+def _cobertura_with_sources(path: Path, *sources: str) -> Path:
+    listed = "".join(f"<source>{s}</source>" for s in sources)
+    return _write(path, (
+        f'<?xml version="1.0" ?><coverage version="7.6"><sources>{listed}</sources><packages><package name="app">'
+        '<classes><class name="calc.py" filename="app/calc.py"><lines><line number="1" hits="1"/></lines></class>'
+        "</classes></package></packages></coverage>").encode())
+
+
+def test_cobertura_looks_on_disk_only_inside_the_workspace(tmp_path, monkeypatch):
+    """coverage.py names a file from its <source>; where several sources are, the reader finds
+    on disk which one holds it, for a report read in the checkout it was written in. A report
+    from elsewhere named any folder: the reader looked there, so what a report became told
+    what exists on the server (and '//host/share' would be a network share on Windows)."""
+    import os
+
+    def checkout(root: Path) -> Path:
+        (root / ".git").mkdir(parents=True)
+        for source in ("src", "lib"):
+            (root / source / "app").mkdir(parents=True)
+        (root / "src" / "app" / "calc.py").write_text("x = 1\n")
+        return root
+
+    workspace, elsewhere = checkout(tmp_path / "work"), checkout(tmp_path / "elsewhere")
+    monkeypatch.chdir(workspace)
+    # Read in its own checkout, the disk still tells src from lib.
+    here = _cobertura_with_sources(tmp_path / "here.xml", f"{workspace}/src", f"{workspace}/lib")
+    assert [fc.path for fc in read_report(here)[2]] == ["src/app/calc.py"]
+
+    looked: list[str] = []
+    real_stat = os.stat
+
+    def stat(path, *args, **kwargs):
+        looked.append(os.fsdecode(path))
+        return real_stat(path, *args, **kwargs)
+
+    there = _cobertura_with_sources(tmp_path / "there.xml", f"{elsewhere}/src", f"{elsewhere}/lib",
+                                    "//attacker.invalid/share")
+    above = _cobertura_with_sources(tmp_path / "above.xml", "../elsewhere/src", "../elsewhere/lib")
+    with monkeypatch.context() as patched:
+        patched.setattr(os, "stat", stat)
+        [fc] = read_report(there)[2]
+        read_report(above)
+    assert fc.path == "app/calc.py"  # as written: was 'src/app/calc.py', from the other checkout
+    outside = [p for p in looked if p not in (str(there), str(above)) and not os.path.abspath(p).startswith(str(workspace))]
+    assert outside == []

@@ -10,6 +10,7 @@ import gzip
 import http.server
 import io
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -728,3 +729,37 @@ def test_cobertura_looks_on_disk_only_inside_the_workspace(tmp_path, monkeypatch
     assert fc.path == "app/calc.py"  # as written: was 'src/app/calc.py', from the other checkout
     outside = [p for p in looked if p not in (str(there), str(above)) and not os.path.abspath(p).startswith(str(workspace))]
     assert outside == []
+
+
+# ---------------------------------------------------------------------------- a batch goes on
+
+
+def test_hostile_reports_in_a_batch_are_quarantined_and_the_rest_is_loaded(crossbridge_env, dagster_instance):
+    """A batch of one good coverage report and two hostile ones: the hostile ones are each
+    quarantined with their reason, the good one is loaded."""
+    from sqlalchemy import select
+
+    from crossbridge_assets.warehouse import schema
+    from crossbridge_assets.warehouse.engine import make_engine
+    from crossbridge_assets_tests.test_coverage_e2e import PY, drop_shard, ingest
+    from crossbridge_assets_tests.test_ingest_e2e import drop
+
+    s = crossbridge_env
+    drop_shard(s, "q", PY / "coverage.xml", "coverage.xml", build="4")
+    hidden = _HIDERS["pi-then-comment"]('<!ENTITY i "INTERNAL">')
+    drop(s, "cobertura-coverage.xml", "q", text=_xml("cobertura", dt=hidden, ref="&i;"))
+    data = _alter(_coverage_data(s.inbox / "q" / "unit.coverage", {"/src/app.py": [1, 2]}),
+                  "CREATE TRIGGER t AFTER INSERT ON meta BEGIN SELECT 1; END;")
+    os.utime(data, (time.time() - 60, time.time() - 60))  # settled, as drop() leaves a file
+    _, results = ingest(dagster_instance)
+    md = results[0].asset_materializations_for_node("coverage")[0].metadata
+    # The XML is refused as it lands (detection reads its DOCTYPE), the data file when loaded.
+    assert md["reports_loaded"].value == 1 and md["reports_quarantined"].value == 1, md
+    assert "unit.coverage" in md["quarantined_files"].value
+    with make_engine(s.warehouse_url).connect() as conn:
+        rows = conn.execute(select(schema.reports.c.original_name, schema.reports.c.status, schema.reports.c.reason)).all()
+    status = {name: (state, reason or "") for name, state, reason in rows}
+    assert status["coverage.xml"][0] == "landed"
+    assert status["cobertura-coverage.xml"][0] == "quarantined" and "declares the entity 'i'" in status["cobertura-coverage.xml"][1]
+    assert status["unit.coverage"][0] == "quarantined" and "it holds the trigger 't'" in status["unit.coverage"][1]
+    assert len(status) == 3

@@ -564,6 +564,8 @@ def _json_cases(text: str) -> dict[str, tuple[bytes, str | None]]:
         "byte-order-mark": (b"\xef\xbb\xbf" + text.encode(), "same"),
         "utf-16": (text.encode("utf-16"), "the file is UTF-16 text: only XML reports are read in UTF-16"),
         "utf-32": (text.encode("utf-32"), "the file is UTF-32 text"),
+        "utf-16le-without-bom": (text.encode("utf-16-le"), "the file is UTF-16 text without a byte order mark"),
+        "utf-16be-without-bom": (text.encode("utf-16-be"), "the file is UTF-16 text without a byte order mark"),
         "duplicate-keys": (_with_duplicates(value).encode(), None),
         "escaped-nul-in-strings": (_strings_as(value, lambda s: s + "\x00").encode(), None),
         "invalid-utf-8": (_strings_as(value, lambda s: s + "\x00").replace("\\u0000", "\udcff").encode("utf-8", "surrogateescape"),
@@ -658,6 +660,8 @@ def _sqlite(path: Path, script: str) -> Path:
         ("lcov.info", lambda p: _write(p, b"TN:\nSF:" + b"a" * (2 << 20) + b"\nDA:1,1\nend_of_record\n"),
          "line 2: line too long for an LCOV record"),
         ("lcov.info", lambda p: _write(p, "TN:\nSF:a.c\nDA:1,1\nend_of_record\n".encode("utf-16")), "the file is UTF-16 text"),
+        ("lcov.info", lambda p: _write(p, "TN:\nSF:a.c\nDA:1,1\nend_of_record\n".encode("utf-16-le")),
+         "the file is UTF-16 text without a byte order mark"),
         ("lcov.info", lambda p: _write(p, gzip.compress(b"TN:\nSF:a.c\nDA:1,1\nend_of_record\n")), "gzip-compressed"),
         (".coverage", lambda p: _write(p, bytes(range(256)) * 20), "unknown format"),
         (".coverage", lambda p: _write(p, b"SQLite format 3\x00" + bytes(range(256)) * 20), "unknown format"),
@@ -673,7 +677,7 @@ def _sqlite(path: Path, script: str) -> Path:
         (".coverage", lambda p: _write(p, _coverage_data(p, {"/a.py": list(range(1, 500))}).read_bytes()[:8192]),
          "not a readable coverage.py data file"),
     ],
-    ids=["lcov-binary", "lcov-nul", "lcov-nan", "lcov-long-line", "lcov-utf16", "lcov-gzip", "binary", "sqlite-header-junk",
+    ids=["lcov-binary", "lcov-nul", "lcov-nan", "lcov-long-line", "lcov-utf16", "lcov-utf16le-no-bom", "lcov-gzip", "binary", "sqlite-header-junk",
          "other-sqlite", "schema-only", "missing-file-table", "missing-meta-table", "schema-99", "truncated"],
 )
 def test_lcov_and_coverage_data_junk_is_refused_by_name(tmp_path, name, make, reason):

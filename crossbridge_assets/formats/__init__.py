@@ -117,6 +117,9 @@ def sniff(path: Path) -> Sniff:
     stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     if not stripped:
         raise FormatError(path, "the file is empty")
+    if _bare_utf16(stripped):
+        raise FormatError(path, "the file is UTF-16 text without a byte order mark: JSON and text reports "
+                                "must be UTF-8")
     s.text = head.decode("utf-8", errors="replace")
     first = stripped[:1]
     if first == b"<":
@@ -124,6 +127,18 @@ def sniff(path: Path) -> Sniff:
     elif first in (b"{", b"["):
         _sniff_json(s, stripped)
     return s
+
+
+def _bare_utf16(head: bytes) -> bool:
+    """JSON or text in UTF-16 without a byte order mark (.NET's Encoding.Unicode.GetBytes, a
+    PowerShell pipe): a NUL byte with each ASCII character. XML is told by its first bytes."""
+    probe = head[:16]
+    if len(probe) < 8 or probe[:1] == b"<" or probe[1:2] == b"<":
+        return False
+    for chars, nuls in ((probe[0::2], probe[1::2]), (probe[1::2], probe[0::2])):
+        if not nuls.strip(b"\x00") and b"\x00" not in chars and chars.isascii():
+            return True
+    return False
 
 
 def _sniff_json(s: Sniff, data: bytes) -> None:

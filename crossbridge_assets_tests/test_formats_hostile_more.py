@@ -11,6 +11,7 @@ import http.server
 import io
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -767,3 +768,20 @@ def test_hostile_reports_in_a_batch_are_quarantined_and_the_rest_is_loaded(cross
     assert status["cobertura-coverage.xml"][0] == "quarantined" and "declares the entity 'i'" in status["cobertura-coverage.xml"][1]
     assert status["unit.coverage"][0] == "quarantined" and "it holds the trigger 't'" in status["unit.coverage"][1]
     assert len(status) == 3
+
+
+# ---------------------------------------------------------------------------- long JSON tokens
+
+
+@pytest.mark.parametrize("seed", sorted(JSON_SEEDS))
+def test_an_integer_of_thousands_of_digits_is_refused_not_a_crash(tmp_path, seed):
+    """ijson's C parser converts an integer past 64 bits with int(); past Python's 4,300 digits
+    it crashed the interpreter (a segmentation fault, taking the whole batch with it) while
+    detection read the head. Read in a child process: a crash fails the test, not the run."""
+    text = json.dumps(json.loads((FIXTURES / JSON_SEEDS[seed]).read_text()))
+    number = re.search(r"(?<=: )-?[0-9][0-9.eE+-]*", text)
+    path = _write(tmp_path / Path(JSON_SEEDS[seed]).name,
+                  (text[: number.start()] + "1" + "0" * 5000 + text[number.end():]).encode())
+    outcome = _in_child(str(path))
+    assert outcome.get("error") == "FormatError" and outcome["path"] == str(path), outcome
+    assert "integer overflow" in outcome["reason"] and "beyond 64-bit integers" in outcome["reason"], outcome

@@ -308,13 +308,20 @@ class DepthCheckedReader:
         return data
 
 
+_LONG_DIGITS = re.compile(rb"[0-9]{4000}")
+
+
 def json_head_events(data: bytes, path):
     """ijson.basic_parse events of JSON bytes in memory (a detection head), after checking the
-    nesting (FormatError). basic_parse builds no prefixes: its memory stays that of the data."""
+    nesting (FormatError). basic_parse builds no prefixes: its memory stays that of the data.
+
+    ijson's C parser converts an integer past 64 bits with int(), and one of over 4,300 digits
+    (Python's limit for int()) crashed the interpreter: a head with such a run of digits is
+    parsed as the readers parse files (use_float), where the parser refuses the number itself."""
     import ijson
 
     JsonDepthCheck(path).feed(data)
-    return ijson.basic_parse(io.BytesIO(data))
+    return ijson.basic_parse(io.BytesIO(data), use_float=_LONG_DIGITS.search(data) is not None)
 
 
 def json_object_items(path, prefix: str = ""):

@@ -785,3 +785,32 @@ def test_an_integer_of_thousands_of_digits_is_refused_not_a_crash(tmp_path, seed
     outcome = _in_child(str(path))
     assert outcome.get("error") == "FormatError" and outcome["path"] == str(path), outcome
     assert "integer overflow" in outcome["reason"] and "beyond 64-bit integers" in outcome["reason"], outcome
+
+
+def _pytest_report_with(tmp_path: Path, longrepr: str) -> Path:
+    """A pytest-json-report report whose first test's failure text is `longrepr`, raw JSON."""
+    report = json.loads((FIXTURES / JSON_SEEDS["pytest-json-report"]).read_text())
+    report["tests"][0]["outcome"] = "failed"
+    report["tests"][0].setdefault("call", {}).update(outcome="failed", longrepr="\x00HERE\x00")
+    before, after = json.dumps(report).split('"\\u0000HERE\\u0000"')
+    path = tmp_path / "report.json"
+    with open(path, "w") as fh:
+        fh.write(before)
+        fh.write(longrepr)
+        fh.write(after)
+    return path
+
+
+def test_long_strings_and_numbers_are_read_in_linear_time(tmp_path):
+    """ijson's parser lexed a token cut by a read from its start again at every read (64 KB):
+    a 50 MB captured output took half a minute, 20 MB of digits a quarter of one."""
+    line = "E   AssertionError: \\\"expected\\\" != \\\"actual\\\"\\n"
+    path = _pytest_report_with(tmp_path, '"' + line * (50_000_000 // len(line)) + '"')
+    started = time.perf_counter()
+    [case] = [c for c in read_report(path)[2] if c.status == "failed"]
+    assert time.perf_counter() - started < 8
+    assert case.attempts[0].stack_trace.startswith('E   AssertionError: "expected" != "actual"\n')
+    path = _pytest_report_with(tmp_path, "1" + "0" * 20_000_000)
+    started = time.perf_counter()
+    _refused(path, "integer overflow")
+    assert time.perf_counter() - started < 8

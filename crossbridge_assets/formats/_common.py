@@ -238,9 +238,11 @@ class JsonDepthCheck:
         self.in_string = False
         self.escaped = False  # the last piece ended in an odd run of backslashes
         self.seen = 0
+        self.quoted = False  # the last piece held a string boundary (an unescaped quote)
 
     def feed(self, data: bytes) -> None:
         self.seen += len(data)
+        self.quoted = False
         if self.escaped:
             data = data[1:]
         self.escaped = (len(data) - len(data.rstrip(b"\\"))) % 2 == 1
@@ -251,6 +253,7 @@ class JsonDepthCheck:
         # its side of the string boundaries, and most strings hold no bracket: few quotes stay.
         tokens = data.translate(_AS_PARENS, _BRACKETS_ONLY).replace(b'""', b"")
         if b'"' in tokens:
+            self.quoted = True
             parts = tokens.split(b'"')
             brackets = b"".join(parts[1::2] if self.in_string else parts[::2])
             self.in_string ^= len(parts) % 2 == 0
@@ -289,22 +292,47 @@ def _peak(brackets: bytes, room: int) -> int:
     return max(map(sub, accumulate(brackets.translate(_AS_STEPS)), count(1)), default=0)
 
 
+# What may end a read without cutting a token (a string, number or literal) in two.
+_TOKEN_ENDS = b' \t\r\n{}[],:"'
+_MAX_READ = 64 << 20
+
+
 class DepthCheckedReader:
     """A binary file whose reads go through JsonDepthCheck on their way to ijson, without the
-    UTF-8 byte order mark that Windows tools (PowerShell, .NET) put first: JSON parsers refuse it."""
+    UTF-8 byte order mark that Windows tools (PowerShell, .NET) put first: JSON parsers refuse it.
+
+    ijson's parser (yajl) lexes a token that a read cut from the token's start again on every
+    read that does not end it: a 200 MB string took minutes, 20 MB of digits as many seconds.
+    A read that holds no end of the token the last one cut is followed by one twice as long (to
+    64 MB), so that a long token is lexed a few times, not thousands; ordinary ones keep the
+    size ijson asks for."""
 
     def __init__(self, fh, path):
         self._fh = fh
         self._check = JsonDepthCheck(path)
         self._first = True
+        self._cut = False  # the last read ended inside a token
+        self._size = 0  # of the last read, while one token spans whole reads
 
     def read(self, size: int = -1) -> bytes:
+        if size > 0 and self._size:
+            size = self._size = min(max(size, self._size * 2), _MAX_READ)
         data = self._fh.read(size)
         if self._first and data:  # ijson reads 0 bytes first, to learn the file's mode
             self._first = False
             if data.startswith(b"\xef\xbb\xbf"):
                 data = data[3:] or self._fh.read(size)
-        self._check.feed(data)
+        check = self._check
+        was_in_string = check.in_string
+        check.feed(data)
+        spans = False
+        if self._cut and size > 0 and data:
+            if was_in_string:
+                spans = check.in_string and not check.quoted
+            else:
+                spans = len(data.translate(None, _TOKEN_ENDS)) == len(data)
+        self._cut = bool(data) and (check.in_string or data[-1] not in _TOKEN_ENDS)
+        self._size = (self._size or size) if spans else 0
         return data
 
 

@@ -314,6 +314,17 @@ def test_each_reader_reads_its_own_elements_nested_2000_deep(tmp_path, shape):
 
 
 @pytest.mark.parametrize("seed", sorted(XML_SEEDS))
+def test_a_root_element_longer_than_the_detection_head_is_named_as_the_reason(tmp_path, seed):
+    """Detection reads 256 KiB: a root start tag longer than that was 'content of an unknown
+    format'."""
+    text = _xml(seed)
+    name_end = re.compile(r"<[^\s>/?!]+").search(text, len(UTF8)).end()
+    path = _write(tmp_path / XML_SEEDS[seed][0], (text[:name_end] + "".join(f' x{i}="{i}"' for i in range(30_000))
+                                                  + text[name_end:]).encode())
+    _refused(path, "XML whose first element does not end within its first 256 KiB")
+
+
+@pytest.mark.parametrize("seed", sorted(XML_SEEDS))
 def test_an_undefined_entity_is_named_as_the_reason(tmp_path, seed):
     """lxml says 'no element found' when libxml2 stopped inside the first element: the reason
     is libxml2's, in the parser's error log."""

@@ -213,6 +213,9 @@ def detect(path: Path | str) -> FormatSpec:
     packed = next((what for magic, what in _PACKED if s.head.startswith(magic)), None)
     if packed:
         raise UnknownFormat(path, f"unknown format: the file is {packed}, not a report; upload the reports it holds")
+    if s.xml_root is None and len(s.head) >= SNIFF_BYTES and s.head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"<":
+        raise UnknownFormat(path, f"unknown format: XML whose first element does not end within its first "
+                                  f"{SNIFF_BYTES // 1024} KiB (no report's does)")
     what = (
         f"root element <{s.xml_root}>"
         if s.xml_root

@@ -433,6 +433,7 @@ def insert_missing(conn: Connection, table: Table, rows: Iterable[dict], keys: S
     rows = list(rows)
     if not rows:
         return
+    rows = [{key: _clean(value) for key, value in row.items()} for row in rows]  # as bulk_insert
     if conn.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as dialect_insert
     else:

@@ -33,17 +33,20 @@ def stage(settings: Settings, sources: list[Path], manifest: dict, name: str | N
     folder.mkdir(parents=True, exist_ok=False)
     (folder / MANIFEST_NAME).write_text(json.dumps({k: v for k, v in manifest.items() if v is not None}), "utf-8")
     copied: list[Path] = []
-    for source in sources:
-        source = Path(source)
+    for n, source in enumerate(map(Path, sources), start=1):
+        # Sources of one name (shard1/TEST-x.xml shard2/TEST-x.xml, two folders named results)
+        # each get a folder of their own: one copy must not take the other's place.
+        base = folder if not (folder / source.name).exists() else folder / str(n)
         if source.is_dir():
             for path in sorted(p for p in source.rglob("*") if p.is_file()):
-                target = folder / source.name / path.relative_to(source)
+                target = base / source.name / path.relative_to(source)
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(path, target)
                 if path.name != MANIFEST_NAME:
                     copied.append(target)
         else:
-            target = folder / source.name
+            target = base / source.name
+            target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, target)
             copied.append(target)
     return Staged(folder, copied)

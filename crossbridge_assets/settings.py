@@ -30,7 +30,8 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "CROSSBRIDGE_SENSOR_INTERVAL": ("15", "seconds between inbox sensor ticks"),
     "CROSSBRIDGE_STALE_PART_SECONDS": (
         "21600",
-        "an event file still named *.jsonl.part this long after its last write is from a crashed session and is ingested",
+        "an event file still named *.jsonl.part, or a file still empty, this long after its last write is from a "
+        "crashed session and is ingested",
     ),
     "CROSSBRIDGE_MAX_BATCH": ("500", "most files one ingestion run takes"),
     "CROSSBRIDGE_LOG_FORMAT": ("auto", "log rendering: auto (readable on a terminal, JSON otherwise), json or console"),

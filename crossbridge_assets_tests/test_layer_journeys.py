@@ -3,9 +3,13 @@ drop into the inbox picked up by the sensor, a writer still filling its report, 
 command with two reports of one name, a warehouse it cannot open, and wrong arguments."""
 
 import json
+import os
+import time
 
 from crossbridge_assets_tests.conftest import FIXTURES
 from crossbridge_assets_tests.test_cli import run_cli
+from crossbridge_assets_tests.test_coverage_e2e import checks_of, ingest
+from crossbridge_assets_tests.test_ingest_e2e import drop, sensor_tick
 
 RESULTS = FIXTURES / "results"
 JUNIT = FIXTURES / "junit"
@@ -48,3 +52,36 @@ def test_ingest_keeps_reports_of_one_name_from_different_folders(crossbridge_env
     runs = {r["build"]: r for r in summary(capsys)}
     assert runs["2"]["tests"] == 9
     assert not any(p.is_file() for p in crossbridge_env.inbox.rglob("*"))
+
+
+# ---------------------------------------------------------------------------- the inbox sensor
+
+
+def test_an_empty_file_waits_for_its_writer(crossbridge_env, dagster_instance, monkeypatch):
+    """`go test | go-junit-report > inbox/.../report.xml`, `mocha --reporter json > ...`: the shell
+    makes the file, empty, when the tests start; the reporter writes it when they end, minutes
+    later. Taking the empty file then would quarantine it and unlink it under its writer, whose
+    report would be lost. It waits, as a *.jsonl.part file does; one still empty after
+    CROSSBRIDGE_STALE_PART_SECONDS is taken as it is."""
+    s = crossbridge_env
+    folder = s.inbox / "shop" / "main" / "5"
+    folder.mkdir(parents=True)
+    report = folder / "report.xml"
+    minute_ago = time.time() - 60
+    with open(report, "wb") as writer:
+        os.utime(report, (minute_ago, minute_ago))  # the tests have been running for a minute
+        first = sensor_tick(dagster_instance)
+        second = sensor_tick(dagster_instance, first.cursor)
+        assert second.run_requests == [] and "1 file(s) still settling" in second.skip_reason.skip_message
+        writer.write((RESULTS / "pytest-junit.xml").read_bytes())
+    os.utime(report, (minute_ago, minute_ago))
+    cursor, results = ingest(dagster_instance, second.cursor)
+    assert [r.asset_materializations_for_node("test_results")[0].metadata["tests"].value for r in results] == [8]
+
+    monkeypatch.setenv("CROSSBRIDGE_STALE_PART_SECONDS", "60")
+    abandoned = drop(s, "abandoned.xml", "shop/main/6", text="")
+    hours_ago = time.time() - 7200
+    os.utime(abandoned, (hours_ago, hours_ago))
+    _, results = ingest(dagster_instance, cursor)
+    bad = checks_of(results[0])["parse_errors"]
+    assert bad.passed is False and bad.description == "1 report(s) quarantined: abandoned.xml: the file is empty"

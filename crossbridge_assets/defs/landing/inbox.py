@@ -1,7 +1,8 @@
 """Planning ingestion batches from the inbox: cheap (scandir and stat, never parses).
 
 A file is ready when two scans saw the same size and mtime and it has not changed for
-`settle_seconds` — a writer that is still copying changes one or the other. State is kept per
+`settle_seconds` — a writer that is still copying changes one or the other; an empty file, for
+`stale_part_seconds`. State is kept per
 file, not as an mtime high-water mark, so files sharing one mtime are never skipped.
 """
 
@@ -122,7 +123,11 @@ def plan(settings: Settings, cursor: dict | None, now: float | None = None) -> P
                 continue
             attempt = int(asked[3]) + 1 if len(asked) > 3 else 1
         before = pending.get(rel)
-        settled = now - mtime / 1e9 >= settings.settle_seconds
+        # An empty file is most often one a writer has just made: `reporter > inbox/report.xml`
+        # creates it when the tests start and fills it when they end. Taken now, it would be
+        # quarantined and unlinked under its writer. It waits as a crashed session's file does.
+        settle = settings.settle_seconds if size else max(settings.settle_seconds, settings.stale_part_seconds)
+        settled = now - mtime / 1e9 >= settle
         if (before and before[0] == size and before[1] == mtime and settled) or attempt:
             ready.setdefault(arrival_partition(mtime, settings), []).append((rel, size, mtime, attempt))
         else:

@@ -580,7 +580,18 @@ def main(argv: list[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     configure(stderr_level="ERROR")
-    return args.func(args)
+    try:
+        return args.func(args)
+    except Exception as exc:
+        from sqlalchemy import make_url
+        from sqlalchemy.exc import DBAPIError  # here: `parse` never loads SQLAlchemy
+
+        if not isinstance(exc, DBAPIError):
+            raise
+        # The warehouse is down or cannot be opened: say which, in one line, as doctor would.
+        url = make_url(settings_mod.load().warehouse_url).render_as_string(hide_password=True)
+        _err(f"the warehouse {url} cannot be used: {' '.join(str(exc.orig).split()) or type(exc.orig).__name__}")
+        return EXIT_FAIL
 
 
 if __name__ == "__main__":

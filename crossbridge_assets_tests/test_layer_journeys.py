@@ -85,3 +85,29 @@ def test_an_empty_file_waits_for_its_writer(crossbridge_env, dagster_instance, m
     _, results = ingest(dagster_instance, cursor)
     bad = checks_of(results[0])["parse_errors"]
     assert bad.passed is False and bad.description == "1 report(s) quarantined: abandoned.xml: the file is empty"
+
+
+# ---------------------------------------------------------------------------- a warehouse out of reach
+
+
+def test_commands_say_which_warehouse_they_cannot_open(crossbridge_env, capsys, monkeypatch, tmp_path):
+    """CROSSBRIDGE_WAREHOUSE_URL names a database in a folder that cannot be made (a file has
+    its name, a volume is not mounted): `doctor` reports the warehouse unreachable, as it does
+    for a server that is down, and the other commands say which warehouse in one line."""
+    (tmp_path / "mnt").write_text("not a folder")
+    url = f"sqlite:///{tmp_path}/mnt/warehouse.db"
+    monkeypatch.setenv("CROSSBRIDGE_WAREHOUSE_URL", url)
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
+    code, out, err = run_cli(capsys, "doctor", "--json")
+    assert code == 1, err
+    checks = {c["check"]: c for c in json.loads(out)["checks"]}
+    assert checks["warehouse_reachable"]["passed"] is False
+    assert "unable to open database file" in checks["warehouse_reachable"]["summary"]
+
+    report = tmp_path / "TEST-a.xml"
+    report.write_bytes((RESULTS / "pytest-junit.xml").read_bytes())
+    for argv in (["summary"], ["patch-coverage", "--diff-file", str(report)], ["ingest", str(report)]):
+        code, out, err = run_cli(capsys, *argv)
+        assert code == 1, argv
+        assert err.splitlines()[-1] == f"crossbridge: the warehouse {url} cannot be used: unable to open database file", (argv, err)
+        assert "Traceback" not in err

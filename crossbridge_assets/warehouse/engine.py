@@ -57,7 +57,10 @@ def make_engine(url: str) -> Engine:
         if database and database != ":memory:" and not database.startswith("file:"):
             # A command that only reads (summary, patch-coverage) may be the first to run: an
             # empty warehouse then, not "unable to open database file".
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            try:
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
+            except OSError:
+                pass  # connecting fails then, a storage fault its callers report (doctor, checks)
         engine = create_engine(url, connect_args={"timeout": 30})
 
         @event.listens_for(engine, "connect")

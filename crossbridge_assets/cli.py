@@ -497,6 +497,17 @@ def _source_root(text: str) -> str:
     return roots[0]
 
 
+def _positive_int(text: str) -> int:
+    """A count given on the command line (shards, runs, days): a whole number of 1 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="crossbridge", description="CrossBridge Assets: test intelligence from the terminal.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -513,18 +524,18 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--commit")
     sp.add_argument("--build")
     sp.add_argument("--shard")
-    sp.add_argument("--shards-expected", type=int)
+    sp.add_argument("--shards-expected", type=_positive_int)
     sp.add_argument("--ci-url")
     sp.set_defaults(func=cmd_ingest)
 
     sp = sub.add_parser("summary", help="recent runs per project and branch: test results and coverage")
     sp.add_argument("--json", action="store_true")
     sp.add_argument("--project")
-    sp.add_argument("--limit", type=int, default=5, help="runs per project and branch (default 5)")
+    sp.add_argument("--limit", type=_positive_int, default=5, help="runs per project and branch (default 5)")
     sp.set_defaults(func=cmd_summary)
 
     sp = sub.add_parser("demo", help="write two weeks of realistic demo history and ingest it")
-    sp.add_argument("--days", type=int, default=14)
+    sp.add_argument("--days", type=_positive_int, default=14)
     sp.add_argument("--seed", type=int, default=7)
     sp.add_argument("--no-ingest", action="store_true", help="only drop the files into the inbox for the sensor")
     sp.set_defaults(func=cmd_demo)

@@ -111,3 +111,34 @@ def test_commands_say_which_warehouse_they_cannot_open(crossbridge_env, capsys, 
         assert code == 1, argv
         assert err.splitlines()[-1] == f"crossbridge: the warehouse {url} cannot be used: unable to open database file", (argv, err)
         assert "Traceback" not in err
+
+
+# ---------------------------------------------------------------------------- wrong arguments
+
+
+def test_counts_given_on_the_command_line_must_be_positive(crossbridge_env, capsys, monkeypatch, tmp_path):
+    """`--shards-expected 0` used to be written into the drop's manifest, whose report was then
+    quarantined for a manifest the user never saw (and kept out of backfills); `summary --limit 0`
+    answered "no runs yet" over a warehouse full of runs."""
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
+    report = tmp_path / "coverage.xml"
+    report.write_bytes((PY / "coverage.xml").read_bytes())
+    for value in ("0", "-1"):
+        try:
+            code = run_cli(capsys, "ingest", "--project", "shop", "--shards-expected", value, str(report))[0]
+        except SystemExit as exc:  # argparse
+            code = exc.code
+        err = capsys.readouterr().err
+        assert code == 2 and "--shards-expected" in err and "at least 1" in err, err
+    assert not any(crossbridge_env.inbox.rglob("*"))
+
+    code, _, err = run_cli(capsys, "ingest", "--project", "shop", "--build", "1", str(report))
+    assert code == 0, err
+    for argv in (["summary", "--limit", "0"], ["demo", "--days", "0", "--no-ingest"]):
+        try:
+            code = run_cli(capsys, *argv)[0]
+        except SystemExit as exc:
+            code = exc.code
+        err = capsys.readouterr().err
+        assert code == 2 and argv[1] in err and "at least 1" in err, (argv, err)
+    assert [r["build"] for r in summary(capsys)] == ["1"]

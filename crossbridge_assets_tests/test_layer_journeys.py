@@ -6,10 +6,16 @@ import json
 import os
 import time
 
+import dagster as dg
+import pytest
+
+from crossbridge_assets.warehouse.engine import make_engine
+from crossbridge_assets.warehouse.queries import table_counts
 from crossbridge_assets_tests.conftest import FIXTURES
 from crossbridge_assets_tests.test_cli import run_cli
-from crossbridge_assets_tests.test_coverage_e2e import checks_of, ingest
+from crossbridge_assets_tests.test_coverage_e2e import OPS_VALID, checks_of, drop_shard, ingest, lcov_with, refresh
 from crossbridge_assets_tests.test_ingest_e2e import drop, sensor_tick
+from crossbridge_assets_tests.test_results_coverage_layer import rendered_rows
 
 RESULTS = FIXTURES / "results"
 JUNIT = FIXTURES / "junit"
@@ -20,6 +26,79 @@ def summary(capsys) -> list[dict]:
     code, out, err = run_cli(capsys, "summary", "--json")
     assert code == 0, err
     return json.loads(out)
+
+
+# ---------------------------------------------------------------------------- a mixed drop
+
+
+def test_a_mixed_drop_through_the_sensor(crossbridge_env, dagster_instance, monkeypatch, tmp_path):
+    """Results in five formats, coverage of one build in two formats from two of its three
+    shards, a cut JUnit file, a file of no known format, an empty file left behind and one still
+    being written: each good report is loaded once, each bad one is named with its reason, and
+    sending again changes nothing but what was fixed."""
+    s = crossbridge_env
+    monkeypatch.setenv("CROSSBRIDGE_STALE_PART_SECONDS", "60")
+    monkeypatch.setenv("CROSSBRIDGE_COVERAGE_SHARD_GRACE_MINUTES", "0")
+    build = "shop/main/77"
+    for name, source in (("TEST-pytest.xml", RESULTS / "pytest-junit.xml"), ("report.json", RESULTS / "pytest-json-report.json"),
+                         ("mocha.json", RESULTS / "js" / "mocha-json.json"), ("TEST-api.xml", JUNIT / "surefire-flaky.xml"),
+                         ("output.xml", RESULTS / "robot-output.xml")):
+        drop(s, name, build, source=source)
+    drop(s, "TEST-declared.xml", build, text='<testsuite name="s" tests="5"><testcase classname="a" name="b"/></testsuite>')
+    drop_shard(s, "cov/1", PY / "coverage.xml", "coverage.xml", build="77", shard="1", shards_expected=3)
+    drop_shard(s, "cov/2", lcov_with(OPS_VALID - {4, 5}, tmp_path / "shard2.lcov"), "coverage.lcov",
+               build="77", shard="2", shards_expected=3)
+    cut = (JUNIT / "surefire-rerun-errors.xml").read_text()
+    drop(s, "TEST-cut.xml", build, text=cut[:1500])
+    drop(s, "weird.json", build, text='{"hello": "world"}')
+    left = drop(s, "left-empty.xml", build, text="")
+    os.utime(left, (time.time() - 7200,) * 2)
+    writing = s.inbox / build / "TEST-writing.xml"
+    writing.write_bytes(b"")
+
+    cursor, results = ingest(dagster_instance)
+    assert len(results) == 1 and writing.exists()
+    result = results[0]
+    landed = result.asset_materializations_for_node("landed_reports")[0].metadata
+    assert (landed["landed"].value, landed["quarantined"].value) == (9, 2)
+    md = result.asset_materializations_for_node("test_results")[0].metadata
+    # 8 + 6 (pytest-json-report) + mocha + surefire + robot + 1: every status counted once.
+    assert (md["reports_loaded"].value, md["reports_quarantined"].value) == (6, 1)
+    assert md["tests"].value == md["passed"].value + md["failures"].value + md["errors"].value + md["skipped"].value
+    assert md["dagster/row_count"].value == md["tests"].value
+    executed = md["tests"].value - md["skipped"].value
+    assert md["pass_rate"].value == pytest.approx(md["passed"].value / executed, abs=1e-4)
+    coverage_md = result.asset_materializations_for_node("coverage")[0].metadata
+    assert (coverage_md["reports_loaded"].value, coverage_md["files"].value) == (2, 4)
+    assert isinstance(coverage_md["line_pct"], dg.FloatMetadataValue)
+
+    checks = checks_of(result)
+    bad = checks["parse_errors"]
+    assert bad.passed is False and bad.severity == dg.AssetCheckSeverity.WARN
+    assert {row[0] for row in rendered_rows(bad.metadata["files"].value)} == {"TEST-cut.xml", "weird.json", "left-empty.xml"}
+    assert "TEST-cut.xml: malformed XML" in bad.description and "left-empty.xml: the file is empty" in bad.description
+    assert "unknown format" in bad.description
+    warned = checks["report_warnings"]
+    assert warned.passed is False and "TEST-declared.xml: declared totals disagree" in warned.description
+    assert checks["coverage_parse_errors"].passed is True
+    shards = checks_of(refresh(dagster_instance))["coverage_shards_complete"]
+    assert shards.passed is False and "shop/main #77 has 2/3" in shards.description
+
+    before = table_counts(make_engine(s.warehouse_url))
+    assert not sensor_tick(dagster_instance, cursor).run_requests
+    # The same report sent again, and the cut one sent whole: only the cut one is loaded.
+    drop(s, "TEST-pytest.xml", build, source=RESULTS / "pytest-junit.xml")
+    drop(s, "TEST-cut.xml", build, text=cut)
+    cursor, (result,) = ingest(dagster_instance, cursor)
+    landed = result.asset_materializations_for_node("landed_reports")[0].metadata
+    assert (landed["landed"].value, landed["duplicates"].value) == (1, 1)
+    after = table_counts(make_engine(s.warehouse_url))
+    assert after["test_results"] == before["test_results"] + 3 and after["reports"] == before["reports"]
+    bad = checks_of(result)["parse_errors"]
+    assert {row[0] for row in rendered_rows(bad.metadata["files"].value)} == {"weird.json", "left-empty.xml"}
+    assert not list((s.quarantine).rglob("*.xml"))  # file names are keys; nothing named .xml
+    assert len([p for p in s.quarantine.rglob("*") if p.is_file() and p.suffix != ".json"]) == 2
+    assert writing.exists() and writing.stat().st_size == 0  # still waiting for its writer
 
 
 # ---------------------------------------------------------------------------- crossbridge ingest

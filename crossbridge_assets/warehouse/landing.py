@@ -175,6 +175,11 @@ class Landing:
         self._place(path, target, sidecar, copy=True)
         self._record(key, partition, sidecar, LANDED, None, spec.kind, spec.name, batch, target)
         path.unlink(missing_ok=True)
+        for earlier in self._quarantined_from(source, name, meta, key):
+            # The file sent again from the same place for the same run, fixed (whole where it was
+            # cut): it replaces the copy that could not be read, which a later parser must not
+            # land beside it, and which the parse_errors check need no longer name.
+            self._retire(earlier)
         self.log.info("report landed", report=name, sha256=key, format=spec.name, project=meta.project_or_default)
         return Landed(key, name, LANDED, spec.kind, spec.name)
 
@@ -204,6 +209,19 @@ class Landing:
             stored.unlink(missing_ok=True)
             stored.with_name(stored.name + SIDECAR_SUFFIX).unlink(missing_ok=True)
         self.log.info("quarantined report replaced", report=row.original_name, sha256=key)
+
+    def _quarantined_from(self, source: str, name: str, meta: RunMetadata, key: str) -> list[str]:
+        """Keys of quarantined reports of this name found at this place of the inbox for the
+        same run (project, branch, build, commit, shard)."""
+        R = schema.reports
+        placed = [R.c.project == meta.project_or_default, R.c.branch == meta.branch_or_default]
+        for column, value in ((R.c.build, meta.build), (R.c.commit_sha, meta.commit), (R.c.shard, meta.shard)):
+            placed.append(column.is_(None) if value is None else column == value)
+        with self.engine.connect() as conn:
+            return list(conn.execute(
+                select(R.c.sha256).where(R.c.status == QUARANTINED, R.c.source_path == source,
+                                         R.c.original_name == name, R.c.sha256 != key, *placed)
+            ).scalars())
 
     def _quarantine_new(self, path, partition, sha256, sidecar, reason, batch) -> Landed:
         sidecar["reason"] = reason

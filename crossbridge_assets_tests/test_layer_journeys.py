@@ -14,7 +14,7 @@ from crossbridge_assets.warehouse.queries import table_counts
 from crossbridge_assets_tests.conftest import FIXTURES
 from crossbridge_assets_tests.test_cli import run_cli
 from crossbridge_assets_tests.test_coverage_e2e import OPS_VALID, checks_of, drop_shard, ingest, lcov_with, refresh
-from crossbridge_assets_tests.test_ingest_e2e import drop, sensor_tick
+from crossbridge_assets_tests.test_ingest_e2e import drop, execute, sensor_tick
 from crossbridge_assets_tests.test_results_coverage_layer import rendered_rows
 
 RESULTS = FIXTURES / "results"
@@ -221,3 +221,40 @@ def test_counts_given_on_the_command_line_must_be_positive(crossbridge_env, caps
         err = capsys.readouterr().err
         assert code == 2 and argv[1] in err and "at least 1" in err, (argv, err)
     assert [r["build"] for r in summary(capsys)] == ["1"]
+
+
+def _aged(cursor: str, seconds: float) -> str:
+    """The sensor's cursor as it is `seconds` later: its batches asked for that long ago."""
+    state = json.loads(cursor)
+    for entry in state["requested"].values():
+        entry[2] -= seconds
+    return json.dumps(state)
+
+
+def test_a_batch_whose_run_is_still_queued_is_not_asked_for_again(crossbridge_env, dagster_instance):
+    """A busy instance queues runs (the production dagster.yaml runs four at a time, one
+    warehouse writer). A batch asked for half an hour ago whose run is still queued or running is
+    waited for; only a batch whose run failed or vanished is asked for again."""
+    from crossbridge_assets.definitions import defs
+
+    s = crossbridge_env
+    drop(s, "TEST-a.xml", "shop/main/1", source=RESULTS / "pytest-junit.xml")
+    first = sensor_tick(dagster_instance)
+    second = sensor_tick(dagster_instance, first.cursor)
+    (request,) = second.run_requests
+    run = dagster_instance.create_run_for_job(
+        # Created and not started: as a queued run looks to the sensor (queueing one needs a code location).
+        job_def=defs.resolve_job_def("ingest"), run_config=request.run_config,
+        tags={**request.tags, "dagster/partition": request.partition_key, "dagster/run_key": request.run_key},
+    )
+    later = sensor_tick(dagster_instance, _aged(second.cursor, 31 * 60))
+    assert later.run_requests == []
+    assert "1 file(s) waiting for their ingestion run" in later.skip_reason.skip_message
+
+    dagster_instance.report_run_failed(run)
+    again = sensor_tick(dagster_instance, _aged(later.cursor, 31 * 60))
+    (retry,) = again.run_requests
+    assert retry.run_key != request.run_key
+    assert retry.run_config["ops"]["landed_reports"]["config"]["files"] == ["shop/main/1/TEST-a.xml"]
+    execute(dagster_instance, retry)
+    assert not sensor_tick(dagster_instance, _aged(again.cursor, 31 * 60)).run_requests

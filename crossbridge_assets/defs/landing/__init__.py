@@ -7,6 +7,7 @@ from collections import Counter
 import dagster as dg
 
 from crossbridge_assets.defs.common import (
+    BATCH_TAG,
     SETTINGS,
     STORAGE_RETRY,
     WAREHOUSE_KIND,
@@ -100,17 +101,28 @@ def inbox_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResour
     cursor = json.loads(context.cursor) if context.cursor else {}
     for rel in inbox.recover_crashed_sessions(s):
         context.log.info(f"{rel}: event file of a crashed test session, taken as it is")
-    p = inbox.plan(s, cursor)
+    p = inbox.plan(s, cursor, running=lambda keys: _in_flight(context.instance, keys))
     requests = [
         dg.RunRequest(run_key=b.run_key, partition_key=b.partition, run_config=b.run_config(), tags=b.tags)
         for b in p.batches
     ]
     if not requests:
-        return dg.SensorResult(
-            skip_reason=f"{p.waiting} file(s) still settling" if p.waiting else "inbox is empty",
-            cursor=json.dumps(p.cursor),
-        )
+        waiting = [f"{p.waiting} file(s) still settling"] if p.waiting else []
+        if p.requested:
+            waiting.append(f"{p.requested} file(s) waiting for their ingestion run")
+        return dg.SensorResult(skip_reason="; ".join(waiting) or "inbox is empty", cursor=json.dumps(p.cursor))
     return dg.SensorResult(run_requests=requests, cursor=json.dumps(p.cursor))
+
+
+# A run in one of these may still land its batch: the sensor does not ask for the batch again.
+_NOT_FINISHED = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
+                 dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
+
+
+def _in_flight(instance: dg.DagsterInstance, keys: set[str]) -> set[str]:
+    """The batches (by run key) whose ingestion run is queued or in progress."""
+    runs = instance.get_runs(filters=dg.RunsFilter(tags={BATCH_TAG: sorted(keys)}, statuses=_NOT_FINISHED))
+    return {run.tags.get(BATCH_TAG) for run in runs}
 
 
 defs = dg.Definitions(

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
+from typing import Callable
 
 from crossbridge_assets.settings import Settings
 from crossbridge_assets.warehouse.run_metadata import MANIFEST_NAME
@@ -21,7 +22,8 @@ from crossbridge_assets.warehouse.run_metadata import MANIFEST_NAME
 # Files a writer is still producing, by convention (hooks write *.part and rename at the end).
 IGNORED_SUFFIXES = (".part", ".tmp", ".crdownload", ".swp", ".lock")
 # A requested batch whose files are still in the inbox after this long is asked for again
-# (its run failed or was deleted); the attempt number changes the run key.
+# (its run failed or was deleted), unless its run is still queued or running; the attempt
+# number changes the run key.
 RETRY_AFTER_SECONDS = 30 * 60
 
 
@@ -44,6 +46,7 @@ class Plan:
     batches: list[Batch] = field(default_factory=list)
     waiting: int = 0  # files seen but not settled yet
     cursor: dict = field(default_factory=dict)
+    requested: int = 0  # files of batches asked for before, whose runs have not taken them yet
 
 
 def _is_coverage_data(name: str) -> bool:
@@ -101,14 +104,19 @@ def fingerprint(files: list[tuple[str, int, int]], attempt: int = 0) -> str:
     return digest.hexdigest()[:32]
 
 
-def plan(settings: Settings, cursor: dict | None, now: float | None = None) -> Plan:
+def plan(settings: Settings, cursor: dict | None, now: float | None = None,
+         running: Callable[[set[str]], set[str]] | None = None) -> Plan:
     """Decide which files are ready and group them into batches (one per day, at most
-    settings.max_batch files each). Pure apart from reading the inbox."""
+    settings.max_batch files each). Pure apart from reading the inbox and asking `running`
+    which of the overdue batches (by run key) still have a run queued or in progress."""
     now = time.time() if now is None else now
     cursor = cursor or {}
     pending: dict[str, list] = cursor.get("pending", {})
+    # rel -> [size, mtime, asked at, attempt, run key] (cursors written before keep no key)
     requested: dict[str, list] = cursor.get("requested", {})
     seen = scan(settings.inbox)
+    overdue = {asked[4] for asked in requested.values() if len(asked) > 4 and now - asked[2] >= RETRY_AFTER_SECONDS}
+    busy = running(overdue) if running is not None and overdue else set()
 
     ready: dict[str, list[tuple[str, int, int, int]]] = {}
     new_pending: dict[str, list] = {}
@@ -118,7 +126,7 @@ def plan(settings: Settings, cursor: dict | None, now: float | None = None) -> P
         asked = requested.get(rel)
         attempt = 0
         if asked and asked[0] == size and asked[1] == mtime:
-            if now - asked[2] < RETRY_AFTER_SECONDS:
+            if now - asked[2] < RETRY_AFTER_SECONDS or (len(asked) > 4 and asked[4] in busy):
                 new_requested[rel] = asked
                 continue
             attempt = int(asked[3]) + 1 if len(asked) > 3 else 1
@@ -143,8 +151,10 @@ def plan(settings: Settings, cursor: dict | None, now: float | None = None) -> P
             key = fingerprint([(f[0], f[1], f[2]) for f in chunk], attempt)
             batches.append(Batch(partition=partition, files=[f[0] for f in chunk], run_key=key))
             for rel, size, mtime, att in chunk:
-                new_requested[rel] = [size, mtime, now, att]
-    return Plan(batches=batches, waiting=waiting, cursor={"pending": new_pending, "requested": new_requested})
+                new_requested[rel] = [size, mtime, now, att, key]
+    asked_before = len(new_requested) - sum(len(b.files) for b in batches)
+    return Plan(batches=batches, waiting=waiting, cursor={"pending": new_pending, "requested": new_requested},
+                requested=asked_before)
 
 
 CRASHED_SESSION_SUFFIX = ".crashed.jsonl"

@@ -258,3 +258,38 @@ def test_a_batch_whose_run_is_still_queued_is_not_asked_for_again(crossbridge_en
     assert retry.run_config["ops"]["landed_reports"]["config"]["files"] == ["shop/main/1/TEST-a.xml"]
     execute(dagster_instance, retry)
     assert not sensor_tick(dagster_instance, _aged(again.cursor, 31 * 60)).run_requests
+
+
+# ---------------------------------------------------------------------------- storage faults
+
+
+def test_landing_retried_after_a_locked_warehouse_counts_the_whole_batch(crossbridge_env, dagster_instance, monkeypatch):
+    """SQLite answers "database is locked" halfway through a batch (another writer held it past
+    the busy timeout): the step is retried, finds the files the first try landed gone from the
+    inbox, and still reports the whole batch."""
+    from sqlalchemy.exc import OperationalError
+
+    from crossbridge_assets.warehouse.landing import Landing
+
+    s = crossbridge_env
+    drop(s, "TEST-a.xml", "shop/main/7", source=RESULTS / "pytest-junit.xml")
+    drop(s, "TEST-b.xml", "shop/main/7", source=JUNIT / "surefire-flaky.xml")
+    drop(s, "TEST-c.xml", "shop/main/7", text="<testsuite")
+    record, calls = Landing._record, []
+
+    def locked_once(self, *args, **kwargs):
+        calls.append(args[0])
+        if len(calls) == 2:
+            raise OperationalError("INSERT INTO reports", {}, Exception("database is locked"))
+        return record(self, *args, **kwargs)
+
+    monkeypatch.setattr(Landing, "_record", locked_once)
+    _, (result,) = ingest(dagster_instance)
+    retried = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY]
+    assert [e.step_key for e in retried] == ["landed_reports"]
+    md = result.asset_materializations_for_node("landed_reports")[0].metadata
+    assert (md["landed"].value, md["quarantined"].value, md["duplicates"].value) == (2, 1, 0)
+    assert rendered_rows(md["formats"].value) == [["junit", "2"]]
+    assert [row[0] for row in rendered_rows(md["quarantined_files"].value)] == ["TEST-c.xml"]
+    results_md = result.asset_materializations_for_node("test_results")[0].metadata
+    assert (results_md["reports_loaded"].value, results_md["tests"].value) == (2, 9)

@@ -33,6 +33,15 @@ def batch_report_count(engine: Engine, batches: list[str]) -> int:
         return conn.execute(select(func.count()).select_from(R).where(R.c.batch.in_(batches))).scalar() or 0
 
 
+def batch_reports(engine: Engine, batch: str) -> list:
+    """The reports a batch (an ingest run) recorded, landed or quarantined, in arrival order."""
+    with engine.connect() as conn:
+        return list(conn.execute(
+            select(R.c.sha256, R.c.original_name, R.c.status, R.c.kind, R.c.format, R.c.reason)
+            .where(R.c.batch == batch).order_by(R.c.arrived_at, R.c.sha256)
+        ))
+
+
 def quarantined(engine: Engine, partition: str | None = None, batch: str | None = None, kind: str | None = None,
                 unknown: bool = False) -> list:
     """Quarantined reports (of one kind: those that failed parsing, with `unknown` also the

@@ -19,8 +19,8 @@ from crossbridge_assets.defs.common import (
 )
 from crossbridge_assets.defs.landing import inbox
 from crossbridge_assets.log import get_logger
-from crossbridge_assets.warehouse.landing import LANDED, QUARANTINED
-from crossbridge_assets.warehouse.queries import report_counts
+from crossbridge_assets.warehouse.landing import LANDED, QUARANTINED, Landed
+from crossbridge_assets.warehouse.queries import batch_reports, report_counts
 
 # Assets carrying this tag are part of the ingestion job the sensor and the CLI start.
 INGEST_TAG = {"crossbridge/ingest": "true"}
@@ -48,8 +48,8 @@ def landed_reports(context: dg.AssetExecutionContext, config: LandingConfig, war
     log = get_logger("orchestration")
     with run_context(context), storage_faults("landing reports"):
         landing = warehouse.landing()
+        batch = config.batch or None
         if config.files:
-            batch = config.batch or None
             results = []
             for rel in config.files:
                 path = landing.settings.inbox / rel
@@ -60,19 +60,25 @@ def landed_reports(context: dg.AssetExecutionContext, config: LandingConfig, war
         else:
             results = landing.reland_partition(partition)
         counts = report_counts(landing.engine, partition)
+        fresh = [r for r in results if not r.duplicate]
+        duplicates = len(results) - len(fresh)
+        if config.files and batch:
+            # A retried step finds the files an earlier try landed gone from the inbox: what the
+            # batch recorded is read back, so that they are counted too.
+            fresh = [Landed(r.sha256, r.original_name, r.status, r.kind, r.format, r.reason)
+                     for r in batch_reports(landing.engine, batch)]
 
-    fresh = [r for r in results if not r.duplicate]
     formats = Counter(r.format for r in fresh if r.status == LANDED)
     bad = [r for r in fresh if r.status == QUARANTINED]
     log.info("landing done", landed=len(fresh) - len(bad), quarantined=len(bad),
-             duplicates=len(results) - len(fresh), partition=partition)
-    context.log.info(f"{len(fresh) - len(bad)} landed, {len(bad)} quarantined, {len(results) - len(fresh)} duplicates")
+             duplicates=duplicates, partition=partition)
+    context.log.info(f"{len(fresh) - len(bad)} landed, {len(bad)} quarantined, {duplicates} duplicates")
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": dg.MetadataValue.int(sum(counts.values())),
             "landed": dg.MetadataValue.int(len(fresh) - len(bad)),
             "quarantined": dg.MetadataValue.int(len(bad)),
-            "duplicates": dg.MetadataValue.int(len(results) - len(fresh)),
+            "duplicates": dg.MetadataValue.int(duplicates),
             "formats": dg.MetadataValue.md(
                 md_table([{"format": f, "reports": n} for f, n in formats.most_common()], ["format", "reports"])
             ),

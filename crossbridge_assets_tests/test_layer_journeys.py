@@ -293,3 +293,48 @@ def test_landing_retried_after_a_locked_warehouse_counts_the_whole_batch(crossbr
     assert [row[0] for row in rendered_rows(md["quarantined_files"].value)] == ["TEST-c.xml"]
     results_md = result.asset_materializations_for_node("test_results")[0].metadata
     assert (results_md["reports_loaded"].value, results_md["tests"].value) == (2, 9)
+
+
+# ---------------------------------------------------------------------------- manifests in manifests
+
+
+def test_a_shards_own_manifest_adds_to_the_runs_manifest_above_it(crossbridge_env, dagster_instance):
+    """One upload of a build: its manifest names the run and its runner's checkout folder, each
+    shard's folder has a manifest naming only the shard. The shard's report belongs to the
+    build's run, not to a project and branch made of folder names, and its paths lose the
+    checkout folder the upload's manifest names."""
+    from crossbridge_assets.warehouse.coverage import coverage_runs, run_merge
+
+    s = crossbridge_env
+    upload = s.inbox / "upload-77"
+    upload.mkdir()
+    (upload / "crossbridge.json").write_text(json.dumps(
+        {"project": "shop", "branch": "main", "build": "77", "shards_expected": 2,
+         "source_roots": ["/srv/runners/*/work/shop/shop"]}))
+    # The LCOV shard as coverage.py writes it on a runner that knows no relative paths.
+    absolute = (PY / "coverage.lcov").read_text().replace("SF:calc/", "SF:/srv/runners/gpu-01/work/shop/shop/calc/")
+    for shard, name, text in (("1", "coverage.xml", (PY / "coverage.xml").read_text()), ("2", "coverage.lcov", absolute)):
+        drop(s, name, f"upload-77/shard-{shard}", text=text)
+        (upload / f"shard-{shard}" / "crossbridge.json").write_text(json.dumps({"shard": shard}))
+    ingest(dagster_instance)
+    refresh(dagster_instance)
+    engine = make_engine(s.warehouse_url)
+    (run,) = coverage_runs(engine)
+    assert (run["project"], run["branch"], run["build"]) == ("shop", "main", "77")
+    assert (run["shards_seen"], run["shards_expected"], run["complete"]) == (2, 2, True)
+    assert sorted(run_merge(engine, run["run_id"]).files) == ["calc/__init__.py", "calc/ops.py"]
+
+
+def test_ingest_of_a_folder_with_its_own_manifest_keeps_the_run_given(crossbridge_env, capsys, monkeypatch, tmp_path):
+    """`crossbridge ingest --project shop --branch main --build 9 shard2/` where shard2/ holds
+    the shard's crossbridge.json ({"shard": "2", "shards_expected": 4}): the run is shop/main #9,
+    shard 2 of 4, not one named after the hidden folder the command stages its files in."""
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
+    folder = tmp_path / "shard2"
+    folder.mkdir()
+    (folder / "TEST-x.xml").write_bytes((RESULTS / "pytest-junit.xml").read_bytes())
+    (folder / "crossbridge.json").write_text('{"shard": "2", "shards_expected": 4}')
+    code, out, err = run_cli(capsys, "ingest", "--project", "shop", "--branch", "main", "--build", "9", str(folder))
+    assert code == 0, err
+    (run,) = summary(capsys)
+    assert (run["project"], run["branch"], run["build"], run["tests"]) == ("shop", "main", "9", 8)

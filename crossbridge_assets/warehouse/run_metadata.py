@@ -10,6 +10,7 @@ import json
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from pathlib import Path
+from typing import Iterator
 
 from crossbridge_assets.formats._common import parse_timestamp, to_int
 from crossbridge_assets.settings import SettingsError, parse_source_roots
@@ -147,34 +148,41 @@ def manifest_entry(report: Path, inbox: Path) -> dict:
 def drop_of(report: Path, inbox: Path) -> dict:
     """What a report's drop says beyond run metadata, for the archive sidecar: `drop`, the
     folder of its manifest (else its own folder) relative to the inbox, which tells one upload
-    from another when shards carry no label; and the manifest's `source_roots`, if any."""
-    manifest = find_manifest(report, inbox)
-    folder = (manifest or report).parent
+    from another when shards carry no label; and the `source_roots` of its manifests, if any."""
+    manifests = list(manifests_of(report, inbox))
+    folder = (manifests[0] if manifests else report).parent
     try:
         drop = folder.resolve().relative_to(inbox.resolve()).as_posix()
     except ValueError:
         drop = folder.as_posix()
     out: dict = {"drop": drop}
-    if manifest is not None:
+    roots: list[str] = []
+    for manifest in manifests:
         try:
-            roots = parse_source_roots(json.loads(manifest.read_text(encoding="utf-8")).get("source_roots") or ())
+            found = parse_source_roots(json.loads(manifest.read_text(encoding="utf-8")).get("source_roots") or ())
         except (OSError, ValueError, AttributeError):  # read_manifest checked it when the report was resolved
-            roots = ()
-        if roots:
-            out["source_roots"] = list(roots)
+            found = ()
+        roots += [r for r in found if r not in roots]
+    if roots:
+        out["source_roots"] = roots
     return out
 
 
 def find_manifest(report: Path, inbox: Path) -> Path | None:
     """The nearest crossbridge.json from the report's folder up to the inbox root."""
+    return next(manifests_of(report, inbox), None)
+
+
+def manifests_of(report: Path, inbox: Path) -> Iterator[Path]:
+    """Every crossbridge.json from the report's folder up to the inbox root, nearest first."""
     folder = report.parent
     inbox = inbox.resolve()
     while True:
         candidate = folder / MANIFEST_NAME
         if candidate.is_file():
-            return candidate
+            yield candidate
         if folder.resolve() == inbox or folder.parent == folder:
-            return None
+            return
         folder = folder.parent
 
 
@@ -192,8 +200,13 @@ def from_inbox_path(relative: Path) -> RunMetadata:
 
 def resolve(report: Path, inbox: Path, report_meta: RunMetadata | None = None, ci_meta: RunMetadata | None = None) -> RunMetadata:
     """Merge every source in priority order. Raises ManifestError for a broken manifest."""
-    manifest = find_manifest(report, inbox)
-    meta = read_manifest(manifest) if manifest else RunMetadata()
+    meta = None
+    # A manifest names what it knows (a shard's folder: its shard) and the manifests above it
+    # the rest (the upload's: project, branch, build), the nearest first.
+    for manifest in manifests_of(report, inbox):
+        found = read_manifest(manifest)
+        meta = found if meta is None else meta.fill_from(found)
+    meta = meta or RunMetadata()
     try:
         relative = report.resolve().relative_to(inbox.resolve())
     except ValueError:

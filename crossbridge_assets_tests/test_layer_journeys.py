@@ -338,3 +338,23 @@ def test_ingest_of_a_folder_with_its_own_manifest_keeps_the_run_given(crossbridg
     assert code == 0, err
     (run,) = summary(capsys)
     assert (run["project"], run["branch"], run["build"], run["tests"]) == ("shop", "main", "9", 8)
+
+
+def test_a_file_dated_in_the_future_is_taken_once_it_stops_changing(crossbridge_env, dagster_instance, monkeypatch):
+    """A report unpacked from an artifact made on an agent whose clock runs ahead (or written
+    through a file server with its own clock) has an mtime in the future. It is taken when two
+    scans CROSSBRIDGE_SETTLE_SECONDS apart saw it unchanged, on today's partition, not left
+    "still settling" until the clock catches up with it."""
+    s = crossbridge_env
+    monkeypatch.setenv("CROSSBRIDGE_SETTLE_SECONDS", "1")
+    report = drop(s, "TEST-a.xml", "shop/main/1", source=RESULTS / "pytest-junit.xml")
+    ahead = time.time() + 3 * 86400
+    os.utime(report, (ahead, ahead))
+    first = sensor_tick(dagster_instance)
+    assert first.run_requests == []
+    time.sleep(1.1)
+    second = sensor_tick(dagster_instance, first.cursor)
+    (request,) = second.run_requests
+    assert request.partition_key == time.strftime("%Y-%m-%d", time.gmtime())
+    result = execute(dagster_instance, request)
+    assert result.asset_materializations_for_node("test_results")[0].metadata["tests"].value == 8

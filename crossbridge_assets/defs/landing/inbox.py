@@ -1,8 +1,8 @@
 """Planning ingestion batches from the inbox: cheap (scandir and stat, never parses).
 
 A file is ready when two scans saw the same size and mtime and it has not changed for
-`settle_seconds` — a writer that is still copying changes one or the other; an empty file, for
-`stale_part_seconds`. State is kept per
+`settle_seconds` (by its mtime, or by the scans when its mtime is ahead of the clock) — a writer
+that is still copying changes one or the other; an empty file, for `stale_part_seconds`. State is kept per
 file, not as an mtime high-water mark, so files sharing one mtime are never skipped.
 """
 
@@ -135,11 +135,15 @@ def plan(settings: Settings, cursor: dict | None, now: float | None = None,
         # creates it when the tests start and fills it when they end. Taken now, it would be
         # quarantined and unlinked under its writer. It waits as a crashed session's file does.
         settle = settings.settle_seconds if size else max(settings.settle_seconds, settings.stale_part_seconds)
-        settled = now - mtime / 1e9 >= settle
-        if (before and before[0] == size and before[1] == mtime and settled) or attempt:
+        unchanged = bool(before) and before[0] == size and before[1] == mtime
+        # Unchanged since it was first seen so (pending keeps when): the proof for a file whose
+        # mtime is in the future (an agent's clock ahead), where its mtime's age never comes.
+        first_seen = before[2] if unchanged and len(before) > 2 else now
+        settled = max(now - mtime / 1e9, now - first_seen) >= settle
+        if (unchanged and settled) or attempt:
             ready.setdefault(arrival_partition(mtime, settings), []).append((rel, size, mtime, attempt))
         else:
-            new_pending[rel] = [size, mtime]
+            new_pending[rel] = [size, mtime, first_seen]
             waiting += 1
 
     batches = []

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import shutil
 import sys
+import tempfile
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
@@ -35,18 +38,28 @@ def cmd_parse(args) -> int:
     from crossbridge_assets.model import CoverageStream, ResultStream
 
     path = Path(args.file)
-    try:
-        spec = detect(path)
-        stream = spec.open(path)
-        count = 0
-        for _ in stream:  # stream: a big report is never held in memory
-            count += 1
-    except FormatError as exc:
-        _err(f"{exc.path}: {exc.reason}")
-        return EXIT_UNREADABLE
-    except Exception as exc:  # noqa: BLE001 - a parser bug still gets one clear line
-        _err(f"{path}: could not be parsed: {type(exc).__name__}: {exc}")
-        return EXIT_UNREADABLE
+    with contextlib.ExitStack() as stack:
+        source = path
+        if path.is_fifo():
+            # A pipe (`crossbridge parse <(zcat report.xml.gz)`, /dev/stdin) can be read once;
+            # detection and parsing each read from the start: spooled to a file first.
+            spool = stack.enter_context(tempfile.NamedTemporaryFile(prefix="crossbridge-parse-"))
+            with open(path, "rb") as fh:
+                shutil.copyfileobj(fh, spool)
+            spool.flush()
+            source = Path(spool.name)
+        try:
+            spec = detect(source)
+            stream = spec.open(source)
+            count = 0
+            for _ in stream:  # stream: a big report is never held in memory
+                count += 1
+        except FormatError as exc:
+            _err(f"{path if source != path else exc.path}: {exc.reason}")
+            return EXIT_UNREADABLE
+        except Exception as exc:  # noqa: BLE001 - a parser bug still gets one clear line
+            _err(f"{path}: could not be parsed: {type(exc).__name__}: {exc}")
+            return EXIT_UNREADABLE
     if isinstance(stream, ResultStream):
         totals = stream.totals.as_dict()
     elif isinstance(stream, CoverageStream):

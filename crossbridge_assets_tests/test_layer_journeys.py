@@ -358,3 +358,37 @@ def test_a_file_dated_in_the_future_is_taken_once_it_stops_changing(crossbridge_
     assert request.partition_key == time.strftime("%Y-%m-%d", time.gmtime())
     result = execute(dagster_instance, request)
     assert result.asset_materializations_for_node("test_results")[0].metadata["tests"].value == 8
+
+
+def test_parse_reads_a_report_from_a_pipe(tmp_path, capsys):
+    """`crossbridge parse <(zcat TEST-x.xml.gz)` or `... | crossbridge parse /dev/stdin`: a pipe
+    can be read once. Detecting the format and then parsing read it twice, and the second read
+    waited for a writer that had gone."""
+    import threading
+
+    pipe = tmp_path / "report-pipe"
+    os.mkfifo(pipe)
+    content = (RESULTS / "pytest-junit.xml").read_bytes()
+
+    done = threading.Event()
+
+    def writer():
+        try:
+            with open(pipe, "wb") as fh:
+                fh.write(content)
+        except BrokenPipeError:
+            pass
+        # A second reader is let through to an empty pipe rather than left waiting forever.
+        while not done.wait(0.5):
+            try:
+                os.close(os.open(pipe, os.O_WRONLY | os.O_NONBLOCK))
+            except OSError:  # no reader waiting
+                pass
+
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    code, out, err = run_cli(capsys, "parse", "--json", str(pipe))
+    done.set()
+    assert code == 0, err
+    got = json.loads(out)
+    assert (got["path"], got["format"], got["totals"]["tests"]) == (str(pipe), "junit", 8)

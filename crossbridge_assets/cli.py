@@ -108,7 +108,7 @@ def _run_and_report(settings, files, instance, partition=None) -> int:
 
 
 def cmd_ingest(args) -> int:
-    from crossbridge_assets.defs.ingest import local_instance, stage
+    from crossbridge_assets.defs.ingest import stage
     from crossbridge_assets.instance import ensure_dagster_home
     from crossbridge_assets.warehouse.coverage import coverage_runs, refresh_runs
     from crossbridge_assets.warehouse.engine import make_engine
@@ -119,6 +119,9 @@ def cmd_ingest(args) -> int:
         _err(f"{missing[0]}: no such file or folder")
         return EXIT_UNREADABLE
     ensure_dagster_home(s)
+    instance = _instance()
+    if instance is None:
+        return EXIT_UNREADABLE
     build = args.build or "cli-" + datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
     manifest = {
         "project": args.project or "default",
@@ -133,7 +136,7 @@ def cmd_ingest(args) -> int:
     if not staged.files:
         _err("nothing to ingest: the given folders hold no files")
         return EXIT_UNREADABLE
-    code = _run_and_report(s, staged.files, local_instance())
+    code = _run_and_report(s, staged.files, instance)
     # Per-run coverage as coverage_by_run computes it, so that patch-coverage and summary see
     # this run now rather than after the next automation tick.
     engine = make_engine(s.warehouse_url)
@@ -142,6 +145,22 @@ def cmd_ingest(args) -> int:
         if run["run_id"] in changed and run["build"] == build:  # this ingest's run, not others refreshed with it
             print(f"  coverage {run['project']}/{run['branch']} #{run['build'] or run['run_id']}: {_coverage_figures(run)}")
     return code
+
+
+def _instance():
+    """The Dagster instance runs are recorded in, or None (said on stderr) when its dagster.yaml
+    cannot be loaded, e.g. the production one without DAGSTER_POSTGRES_URL."""
+    from crossbridge_assets.defs.ingest import local_instance
+
+    try:
+        return local_instance()
+    except Exception as exc:  # noqa: BLE001 - whatever the instance's configuration says, in one line
+        # Dagster's config errors hold a message with a stack trace per error: their last line says it.
+        messages = [str(getattr(e, "message", e)).split("\n\nStack Trace")[0].strip().splitlines()[-1]
+                    for e in getattr(exc, "errors", None) or [exc]]
+        reason = "; ".join(m.rpartition("PostProcessingError: ")[2] for m in messages)
+        _err(f"the Dagster instance in DAGSTER_HOME={os.environ.get('DAGSTER_HOME')} cannot be loaded: {reason}")
+        return None
 
 
 def _coverage_figures(run: dict) -> str:
@@ -156,7 +175,7 @@ def _coverage_figures(run: dict) -> str:
 
 def cmd_demo(args) -> int:
     from crossbridge_assets import demo
-    from crossbridge_assets.defs.ingest import STAGING_PREFIX, local_instance, refresh_analytics
+    from crossbridge_assets.defs.ingest import STAGING_PREFIX, refresh_analytics
     from crossbridge_assets.instance import ensure_dagster_home
 
     s = _settings()
@@ -166,10 +185,12 @@ def cmd_demo(args) -> int:
         files = demo.generate(s.inbox, days=args.days, seed=args.seed)
         print(f"wrote {len(files)} demo reports into {s.inbox}; the inbox sensor will pick them up")
         return EXIT_OK
+    instance = _instance()
+    if instance is None:
+        return EXIT_UNREADABLE
     target = s.inbox / f"{STAGING_PREFIX}demo-{uuid.uuid4().hex[:8]}"
     files = demo.generate(target, days=args.days, seed=args.seed)
     print(f"generated {len(files)} demo reports over {args.days} days; ingesting...")
-    instance = local_instance()
     code = _run_and_report(s, files, instance)
     if code == EXIT_OK:
         failed = [r for r in refresh_analytics(instance) if not r.success]

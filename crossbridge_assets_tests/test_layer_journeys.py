@@ -392,3 +392,21 @@ def test_parse_reads_a_report_from_a_pipe(tmp_path, capsys):
     assert code == 0, err
     got = json.loads(out)
     assert (got["path"], got["format"], got["totals"]["tests"]) == (str(pipe), "junit", 8)
+
+
+def test_ingest_says_why_the_dagster_instance_cannot_be_loaded(crossbridge_env, capsys, monkeypatch, tmp_path):
+    """DAGSTER_HOME left pointing at the repository's production dagster.yaml (the README's
+    PostgreSQL set-up) without DAGSTER_POSTGRES_URL: one line naming the folder and the variable,
+    exit 2, and nothing staged in the inbox."""
+    from crossbridge_assets_tests.conftest import REPO
+
+    monkeypatch.setenv("DAGSTER_HOME", str(REPO))
+    monkeypatch.delenv("DAGSTER_POSTGRES_URL", raising=False)
+    report = tmp_path / "TEST-a.xml"
+    report.write_bytes((RESULTS / "pytest-junit.xml").read_bytes())
+    code, out, err = run_cli(capsys, "ingest", "--project", "shop", str(report))
+    assert code == 2 and out == ""
+    (line,) = err.splitlines()
+    assert line.startswith(f"crossbridge: the Dagster instance in DAGSTER_HOME={REPO} cannot be loaded: ")
+    assert "DAGSTER_POSTGRES_URL" in line and "Traceback" not in err
+    assert not any(crossbridge_env.inbox.rglob("*"))

@@ -6,6 +6,7 @@ absurd line numbers are refused with a reason."""
 
 import hashlib
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -449,7 +450,8 @@ def test_a_day_without_line_or_branch_figures_leaves_them_out(crossbridge_env, d
     md = results[0].asset_materializations_for_node("coverage")[0].metadata
     assert md["line_pct"].value == 50.0 and "branch_pct" not in md
 
-    drop(s, "unit.coverage", "app/main/2", source=PY / ".coverage")
+    data = drop(s, "unit.coverage", "app/main/2", source=PY / ".coverage")
+    os.utime(data, (data.stat().st_mtime - 86400,) * 2)  # a day of its own: the figures are the day's
     _, results = ingest(dagster_instance)
     md = results[0].asset_materializations_for_node("coverage")[0].metadata
     assert md["reports_loaded"].value == 1 and "line_pct" not in md and "branch_pct" not in md

@@ -410,3 +410,36 @@ def test_ingest_says_why_the_dagster_instance_cannot_be_loaded(crossbridge_env, 
     assert line.startswith(f"crossbridge: the Dagster instance in DAGSTER_HOME={REPO} cannot be loaded: ")
     assert "DAGSTER_POSTGRES_URL" in line and "Traceback" not in err
     assert not any(crossbridge_env.inbox.rglob("*"))
+
+
+# ---------------------------------------------------------------------------- a day's figures
+
+
+def test_a_days_figures_count_every_run_of_the_day(crossbridge_env, dagster_instance, tmp_path):
+    """CI sends a batch per build, dozens a day; the UI shows and plots each day's partition by
+    its latest materialization. Its counts, pass rate and line % are the day's, whichever batch
+    came last, and the same as a re-materialization of the whole day gives; the tables and
+    reports_loaded say what the run itself brought."""
+    from crossbridge_assets.definitions import defs
+
+    s = crossbridge_env
+    drop(s, "TEST-a.xml", "shop/main/1", source=RESULTS / "pytest-junit.xml")  # 8: 3 passed, 2+1 failed, 2 skipped
+    drop_shard(s, "cov1", PY / "coverage.xml", "coverage.xml", build="1")  # 14 of 19 lines, 2 files
+    cursor, _ = ingest(dagster_instance)
+    drop(s, "TEST-b.xml", "shop/main/2", source=JUNIT / "surefire-flaky.xml")  # 1: passed at its second try
+    drop_shard(s, "cov2", lcov_with(OPS_VALID, tmp_path / "all.lcov"), "coverage.lcov", build="2")  # 19 of 19
+    _, (batch,) = ingest(dagster_instance, cursor)
+    day = batch.dagster_run.tags["dagster/partition"]
+    whole = defs.resolve_job_def("ingest").execute_in_process(partition_key=day, instance=dagster_instance)
+
+    for result, loaded in ((batch, 1), (whole, 2)):
+        md = result.asset_materializations_for_node("test_results")[0].metadata
+        assert md["reports_loaded"].value == loaded
+        figures = {k: md[k].value for k in ("tests", "passed", "failures", "errors", "skipped", "flaky")}
+        assert figures == {"tests": 9, "passed": 4, "failures": 2, "errors": 1, "skipped": 2, "flaky": 1}
+        assert md["pass_rate"].value == pytest.approx(4 / 7, abs=1e-4)
+        cov = result.asset_materializations_for_node("coverage")[0].metadata
+        assert cov["reports_loaded"].value == loaded
+        assert cov["files"].value == 4 and cov["line_pct"].value == pytest.approx(100 * 33 / 38, abs=0.01)
+    md = batch.asset_materializations_for_node("test_results")[0].metadata
+    assert [row[0] for row in rendered_rows(md["slowest_tests"].value)] == ["com.acme.cart.CartServiceTest.addsItemConcurrently"]

@@ -26,6 +26,7 @@ from crossbridge_assets.defs.landing import INGEST_TAG, landed_reports
 from crossbridge_assets.log import get_logger
 from crossbridge_assets.model import KIND_COVERAGE, CoverageTotals
 from crossbridge_assets.warehouse import schema
+from crossbridge_assets.warehouse.queries import day_totals
 from crossbridge_assets.warehouse.coverage import (
     EXECUTED_ONLY,
     coverage_runs,
@@ -125,7 +126,6 @@ def coverage(context: dg.AssetExecutionContext, warehouse: WarehouseResource) ->
     partition = context.partition_key
     batch = batch_of(context)
     log = get_logger("testing")
-    totals = CoverageTotals()
     least: list[dict] = []
     loaded = rows = map_rows = tests = 0
     bad: list[dict] = []
@@ -143,10 +143,10 @@ def coverage(context: dg.AssetExecutionContext, warehouse: WarehouseResource) ->
             map_rows += summary.map_rows
             tests += summary.tests
             if report.format not in EXECUTED_ONLY:
-                t = summary.totals
-                for key in ("files", "lines_valid", "lines_covered", "branches_valid", "branches_covered"):
-                    setattr(totals, key, getattr(totals, key) + getattr(t, key))
                 least.extend({**f, "report": report.original_name} for f in summary.least_covered)
+        # The day's figures (a sensor run brings one batch of it; the UI shows and plots the day).
+        # Data files hold what ran, not which lines are code: they have no percentage to add.
+        totals = CoverageTotals(**day_totals(engine, partition, KIND_COVERAGE, EXECUTED_ONLY))
         with engine.connect() as conn:
             day_rows = conn.execute(
                 select(func.count()).select_from(schema.coverage_files).where(schema.coverage_files.c.partition == partition)

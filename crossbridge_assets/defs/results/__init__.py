@@ -22,6 +22,7 @@ from crossbridge_assets.formats import open_report
 from crossbridge_assets.log import get_logger
 from crossbridge_assets.model import KIND_RESULTS, ResultTotals
 from crossbridge_assets.warehouse import schema
+from crossbridge_assets.warehouse.queries import day_totals
 from crossbridge_assets.warehouse.results import load_results
 
 COLUMN_SCHEMA = dg.TableSchema(
@@ -55,10 +56,9 @@ def test_results(context: dg.AssetExecutionContext, warehouse: WarehouseResource
     partition = context.partition_key
     batch = batch_of(context)
     log = get_logger("testing")
-    totals = ResultTotals()
     failures: list[dict] = []
     slowest: list[tuple[float, str]] = []
-    loaded = flaky = rows = 0
+    loaded = rows = 0
     bad: list[dict] = []
     with run_context(context), storage_faults("loading test results"):
         landing = warehouse.landing()
@@ -72,14 +72,15 @@ def test_results(context: dg.AssetExecutionContext, warehouse: WarehouseResource
                      errors=summary.totals.errors, warnings=len(summary.warnings))
             loaded += 1
             rows += summary.rows
-            flaky += summary.flaky
-            for key, value in summary.totals.as_dict().items():
-                setattr(totals, key, getattr(totals, key) + value)
             failures.extend(summary.failures[: 20 - len(failures)])
             slowest = sorted(slowest + summary.slowest, reverse=True)[:10]
+        # The day's figures (a sensor run brings one batch of it; the UI shows and plots the day).
+        day = ResultTotals(**day_totals(engine, partition, KIND_RESULTS))
+        TR = schema.test_results
         with engine.connect() as conn:
-            day_rows = conn.execute(
-                select(func.count()).select_from(schema.test_results).where(schema.test_results.c.partition == partition)
+            day_rows = conn.execute(select(func.count()).select_from(TR).where(TR.c.partition == partition)).scalar_one()
+            day_flaky = conn.execute(
+                select(func.count()).select_from(TR).where(TR.c.partition == partition, TR.c.flaky.is_(True))
             ).scalar_one()
 
     return dg.MaterializeResult(
@@ -89,15 +90,15 @@ def test_results(context: dg.AssetExecutionContext, warehouse: WarehouseResource
             "reports_loaded": dg.MetadataValue.int(loaded),
             "reports_quarantined": dg.MetadataValue.int(len(bad)),
             "rows_written": dg.MetadataValue.int(rows),
-            "tests": dg.MetadataValue.int(totals.tests),
-            "passed": dg.MetadataValue.int(totals.passed),
-            "failures": dg.MetadataValue.int(totals.failures),
-            "errors": dg.MetadataValue.int(totals.errors),
-            "skipped": dg.MetadataValue.int(totals.skipped),
-            "flaky": dg.MetadataValue.int(flaky),
+            "tests": dg.MetadataValue.int(day.tests),
+            "passed": dg.MetadataValue.int(day.passed),
+            "failures": dg.MetadataValue.int(day.failures),
+            "errors": dg.MetadataValue.int(day.errors),
+            "skipped": dg.MetadataValue.int(day.skipped),
+            "flaky": dg.MetadataValue.int(day_flaky),
             # Passed over executed: a day where nothing ran (no test, or all skipped) has no pass
             # rate, a gap in the plot rather than a 100 % nothing earned.
-            **({"pass_rate": dg.MetadataValue.float(float(totals.pass_rate))} if totals.tests > totals.skipped else {}),
+            **({"pass_rate": dg.MetadataValue.float(float(day.pass_rate))} if day.tests > day.skipped else {}),
             "failed_tests": dg.MetadataValue.md(md_table(failures, ["test", "status", "message"])),
             "slowest_tests": dg.MetadataValue.md(
                 md_table([{"test": t, "seconds": round(d, 3)} for d, t in slowest], ["test", "seconds"])

@@ -443,3 +443,24 @@ def test_a_days_figures_count_every_run_of_the_day(crossbridge_env, dagster_inst
         assert cov["files"].value == 4 and cov["line_pct"].value == pytest.approx(100 * 33 / 38, abs=0.01)
     md = batch.asset_materializations_for_node("test_results")[0].metadata
     assert [row[0] for row in rendered_rows(md["slowest_tests"].value)] == ["com.acme.cart.CartServiceTest.addsItemConcurrently"]
+
+
+def test_patch_coverage_refuses_a_diff_file_that_holds_no_diff(tmp_path, capsys):
+    """Arguments swapped (`--diff-file coverage.xml`), or a file that is no diff at all: the
+    change read as nothing passed `--fail-under` at 100%. It is bad input, exit 2; an empty
+    diff (a branch with no change) still measures 100% of nothing."""
+    report = tmp_path / "cov é.xml"
+    report.write_bytes((PY / "coverage.xml").read_bytes())
+    notes = tmp_path / "change notes.txt"
+    notes.write_text("Adds a rounding mode to calc.ops.divide\n")
+    for wrong in (report, notes):
+        code, out, err = run_cli(capsys, "patch-coverage", "--coverage", str(report), "--diff-file", str(wrong),
+                                 "--fail-under", "80")
+        assert code == 2 and out == "", err
+        assert err == f"crossbridge: cannot read the change: {wrong} holds no git diff (no 'diff --git' line): " \
+                      "pass what `git diff` writes\n"
+    empty = tmp_path / "empty.diff"
+    empty.write_text("")
+    code, out, err = run_cli(capsys, "patch-coverage", "--coverage", str(report), "--diff-file", str(empty),
+                             "--fail-under", "80")
+    assert code == 0 and "100.00%" in out, err

@@ -2,8 +2,8 @@
 
 A file is ready when two scans saw the same size and mtime and it has not changed for
 `settle_seconds` (by its mtime, or by the scans when its mtime is ahead of the clock) — a writer
-that is still copying changes one or the other; an empty file, for `stale_part_seconds`. State is kept per
-file, not as an mtime high-water mark, so files sharing one mtime are never skipped.
+that is still copying changes one or the other; an empty file, for `stale_part_seconds`. State
+is kept per file, not as an mtime high-water mark, so files sharing one mtime are never skipped.
 """
 
 from __future__ import annotations

@@ -215,7 +215,11 @@ def cmd_summary(args) -> int:
         print(json.dumps(runs, default=str))
         return EXIT_OK
     if not runs:
-        print("no runs yet: drop reports into the inbox, or try `crossbridge demo`")
+        others = sorted({r["project"] for r in run_summaries(engine, per_branch=1)}) if args.project else []
+        if others:  # a misspelt project, not an empty warehouse
+            print(f"no runs of project {args.project}; the warehouse has runs of: {', '.join(others)}")
+        else:
+            print("no runs yet: drop reports into the inbox, or try `crossbridge demo`")
         return EXIT_OK
 
     run_header = f"{'project':<20} {'branch':<22} {'build':<10} {'started':<17}"

@@ -464,3 +464,16 @@ def test_patch_coverage_refuses_a_diff_file_that_holds_no_diff(tmp_path, capsys)
     code, out, err = run_cli(capsys, "patch-coverage", "--coverage", str(report), "--diff-file", str(empty),
                              "--fail-under", "80")
     assert code == 0 and "100.00%" in out, err
+
+
+def test_summary_of_a_project_without_runs_names_the_projects_there_are(crossbridge_env, capsys, monkeypatch, tmp_path):
+    """`crossbridge summary --project shp` (a typo) over a warehouse of runs: not "no runs yet,
+    try crossbridge demo", but the projects it has."""
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
+    report = tmp_path / "TEST-a.xml"
+    report.write_bytes((RESULTS / "pytest-junit.xml").read_bytes())
+    assert run_cli(capsys, "ingest", "--project", "shop", "--build", "1", str(report))[0] == 0
+    code, out, err = run_cli(capsys, "summary", "--project", "shp")
+    assert code == 0 and out == "no runs of project shp; the warehouse has runs of: shop\n", (out, err)
+    code, out, _ = run_cli(capsys, "summary", "--project", "shp", "--json")
+    assert code == 0 and json.loads(out) == []

@@ -477,3 +477,38 @@ def test_summary_of_a_project_without_runs_names_the_projects_there_are(crossbri
     assert code == 0 and out == "no runs of project shp; the warehouse has runs of: shop\n", (out, err)
     code, out, _ = run_cli(capsys, "summary", "--project", "shp", "--json")
     assert code == 0 and json.loads(out) == []
+
+
+def test_an_unreadable_file_does_not_hold_up_its_batch(crossbridge_env, dagster_instance, monkeypatch):
+    """A report uploaded by another account with a umask of 077 (chmod 000 as the service user
+    sees it; simulated, as the tests may run as root, whom permissions do not stop). It used to
+    fail the whole run, every half hour again, and the rest of its batch never landed. It is
+    named by the check and stays in the inbox; once readable, it lands."""
+    from crossbridge_assets.warehouse import landing as landing_mod
+
+    s = crossbridge_env
+    drop(s, "TEST-a.xml", "shop/main/3", source=RESULTS / "pytest-junit.xml")
+    locked = drop(s, "TEST-locked.xml", "shop/main/3", source=JUNIT / "surefire-flaky.xml")
+    readable = landing_mod.file_sha256
+
+    def file_sha256(path):
+        if path.name == locked.name:
+            raise PermissionError(13, "Permission denied", str(path))
+        return readable(path)
+
+    with monkeypatch.context() as m:
+        m.setattr(landing_mod, "file_sha256", file_sha256)
+        cursor, (result,) = ingest(dagster_instance)
+    assert result.asset_materializations_for_node("test_results")[0].metadata["tests"].value == 8
+    bad = checks_of(result)["parse_errors"]
+    assert bad.passed is False
+    assert bad.description == ("1 report(s) quarantined: TEST-locked.xml: cannot be read: Permission denied; "
+                               "it stays in the inbox and lands once it can be read")
+    assert locked.exists()
+
+    again = sensor_tick(dagster_instance, _aged(cursor, 31 * 60))
+    (request,) = again.run_requests
+    result = execute(dagster_instance, request)
+    assert result.asset_materializations_for_node("test_results")[0].metadata["tests"].value == 9
+    assert checks_of(result)["parse_errors"].passed is True
+    assert not locked.exists()

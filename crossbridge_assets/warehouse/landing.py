@@ -126,12 +126,20 @@ class Landing:
         if not path.exists():
             self.log.info("file already gone from the inbox", report=str(path))
             return None
-        content, size = file_sha256(path)
         name = path.name
         try:
             source = str(path.resolve().relative_to(self.settings.inbox.resolve()))
         except ValueError:
             source = str(path)
+        try:
+            content, size = file_sha256(path)
+        except FileNotFoundError:
+            self.log.info("file already gone from the inbox", report=str(path))
+            return None
+        except OSError as exc:
+            if isinstance(exc, (ConnectionError, TimeoutError)):
+                raise
+            return self._unreadable(path, partition, source, batch, exc)
         sidecar = {"original_name": name, "source_path": source, "arrived_at": arrival(path).isoformat(), "size": size,
                    "content_sha256": content}
         spec = problem = None
@@ -222,6 +230,23 @@ class Landing:
                 select(R.c.sha256).where(R.c.status == QUARANTINED, R.c.source_path == source,
                                          R.c.original_name == name, R.c.sha256 != key, *placed)
             ).scalars())
+
+    def _unreadable(self, path: Path, partition: str, source: str, batch: str | None, exc: OSError) -> Landed:
+        """A file that cannot be read (uploaded by another account without read permission, an
+        I/O error): quarantined with its reason so the checks name it, but left in the inbox,
+        as nothing of it can be kept; the sensor tries it again, and once readable it lands
+        and takes this record's place. The rest of its batch goes on."""
+        try:
+            meta = resolve(path, self.settings.inbox)
+        except ManifestError:
+            meta = RunMetadata()
+        reason = f"cannot be read: {exc.strerror or exc}; it stays in the inbox and lands once it can be read"
+        key = report_key("unreadable", {"source_path": source})
+        sidecar = {"original_name": path.name, "source_path": source, "arrived_at": arrival(path).isoformat(),
+                   "metadata": meta.to_json()}
+        self._record(key, partition, sidecar, QUARANTINED, reason, None, None, batch, None)
+        self.log.warning("report quarantined", report=path.name, reason=reason)
+        return Landed(key, path.name, QUARANTINED, reason=reason)
 
     def _quarantine_new(self, path, partition, sha256, sidecar, reason, batch) -> Landed:
         sidecar["reason"] = reason
@@ -319,7 +344,7 @@ class Landing:
         tmp.write_text(json.dumps(sidecar, indent=2, default=str), encoding="utf-8")
         os.replace(tmp, side)
 
-    def _record(self, sha256, partition, sidecar, status, reason, kind, fmt, batch, target: Path) -> None:
+    def _record(self, sha256, partition, sidecar, status, reason, kind, fmt, batch, target: Path | None) -> None:
         meta = RunMetadata.from_json(sidecar.get("metadata") or {})
         row = dict(
             sha256=sha256,
@@ -327,12 +352,12 @@ class Landing:
             source_path=sidecar.get("source_path"),
             kind=kind,
             format=fmt,
-            size=sidecar.get("size") or target.stat().st_size,
+            size=sidecar.get("size") or (target.stat().st_size if target else 0),
             arrived_at=datetime.fromisoformat(sidecar["arrived_at"]) if sidecar.get("arrived_at") else now(),
             partition=partition,
             status=status,
             reason=reason,
-            archive_path=str(target),
+            archive_path=str(target) if target else None,
             project=meta.project_or_default,
             branch=meta.branch_or_default,
             commit_sha=meta.commit,

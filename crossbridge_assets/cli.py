@@ -132,8 +132,13 @@ def cmd_ingest(args) -> int:
         "shards_expected": args.shards_expected,
         "ci_url": args.ci_url,
     }
-    staged = stage(s, [Path(p) for p in args.paths], manifest)
+    try:
+        staged = stage(s, [Path(p) for p in args.paths], manifest)
+    except OSError as exc:
+        _err(f"{exc.filename or exc}: cannot be read: {exc.strerror or exc}")
+        return EXIT_UNREADABLE
     if not staged.files:
+        shutil.rmtree(staged.folder, ignore_errors=True)
         _err("nothing to ingest: the given folders hold no files")
         return EXIT_UNREADABLE
     code = _run_and_report(s, staged.files, instance)

@@ -5,6 +5,7 @@ command with two reports of one name, a warehouse it cannot open, and wrong argu
 import json
 import os
 import time
+from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -512,3 +513,26 @@ def test_an_unreadable_file_does_not_hold_up_its_batch(crossbridge_env, dagster_
     assert result.asset_materializations_for_node("test_results")[0].metadata["tests"].value == 9
     assert checks_of(result)["parse_errors"].passed is True
     assert not locked.exists()
+
+
+def test_ingest_names_a_file_it_cannot_read(crossbridge_env, capsys, monkeypatch, tmp_path):
+    """`crossbridge ingest` of a file without read permission (chmod 000; simulated, as the tests
+    may run as root): one line naming the file and why, exit 2, nothing left half-staged."""
+    from crossbridge_assets.defs import ingest as ingest_mod
+
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
+    good, locked = tmp_path / "TEST-a.xml", tmp_path / "TEST-locked.xml"
+    good.write_bytes((RESULTS / "pytest-junit.xml").read_bytes())
+    locked.write_bytes((JUNIT / "surefire-flaky.xml").read_bytes())
+    copy = ingest_mod.shutil.copyfile
+
+    def copyfile(source, target):
+        if Path(source).name == locked.name:
+            raise PermissionError(13, "Permission denied", str(source))
+        return copy(source, target)
+
+    monkeypatch.setattr(ingest_mod.shutil, "copyfile", copyfile)
+    code, out, err = run_cli(capsys, "ingest", "--project", "shop", str(good), str(locked))
+    assert (code, out) == (2, "")
+    assert err == f"crossbridge: {locked}: cannot be read: Permission denied\n"
+    assert not any(crossbridge_env.inbox.rglob("*"))

@@ -33,6 +33,15 @@ def stage(settings: Settings, sources: list[Path], manifest: dict, name: str | N
     folder.mkdir(parents=True, exist_ok=False)
     (folder / MANIFEST_NAME).write_text(json.dumps({k: v for k, v in manifest.items() if v is not None}), "utf-8")
     copied: list[Path] = []
+    try:
+        _copy_into(folder, sources, copied)
+    except OSError:
+        shutil.rmtree(folder, ignore_errors=True)  # nothing half-staged stays behind
+        raise
+    return Staged(folder, copied)
+
+
+def _copy_into(folder: Path, sources: list[Path], copied: list[Path]) -> None:
     for n, source in enumerate(map(Path, sources), start=1):
         # Sources of one name (shard1/TEST-x.xml shard2/TEST-x.xml, two folders named results)
         # each get a folder of their own: one copy must not take the other's place.
@@ -49,7 +58,6 @@ def stage(settings: Settings, sources: list[Path], manifest: dict, name: str | N
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, target)
             copied.append(target)
-    return Staged(folder, copied)
 
 
 def batches_for(settings: Settings, files: list[Path], partition: str | None = None) -> list[Batch]:

@@ -118,6 +118,12 @@ def cmd_ingest(args) -> int:
     if missing:
         _err(f"{missing[0]}: no such file or folder")
         return EXIT_UNREADABLE
+    # Taken from the inbox, a report would be loaded twice: under this command's run, and by the
+    # sensor under its own.
+    queued = [p for p in args.paths if Path(p).resolve().is_relative_to(s.inbox.resolve())]
+    if queued:
+        _err(f"{queued[0]}: is in the inbox, which the inbox sensor ingests by itself; pass reports from elsewhere")
+        return EXIT_UNREADABLE
     ensure_dagster_home(s)
     instance = _instance()
     if instance is None:

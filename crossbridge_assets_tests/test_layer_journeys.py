@@ -538,3 +538,29 @@ def test_ingest_names_a_file_it_cannot_read(crossbridge_env, capsys, monkeypatch
     assert (code, out) == (2, "")
     assert err == f"crossbridge: {locked}: cannot be read: Permission denied\n"
     assert not any(crossbridge_env.inbox.rglob("*"))
+
+
+def test_ingest_leaves_the_products_own_folders_alone(crossbridge_env, capsys, monkeypatch, tmp_path):
+    """`crossbridge ingest .crossbridge/inbox` (to have the inbox taken now) loaded its files
+    under a run of the command's, and the sensor loaded them again under their own; `crossbridge
+    ingest .` from a checkout copied the inbox, the archive and the warehouse as reports. The
+    inbox is refused, and a folder holding CROSSBRIDGE_HOME gives only its reports."""
+    s = crossbridge_env
+    monkeypatch.setenv("DAGSTER_HOME", str(s.home / "dagster"))
+    waiting = drop(s, "TEST-a.xml", "shop/main/5", source=RESULTS / "pytest-junit.xml")
+    for path in (s.inbox, waiting.parent):
+        code, out, err = run_cli(capsys, "ingest", str(path))
+        assert (code, out) == (2, "")
+        assert err == (f"crossbridge: {path}: is in the inbox, which the inbox sensor ingests by itself; "
+                       "pass reports from elsewhere\n")
+    assert sorted(p.name for p in s.inbox.rglob("*") if p.is_file()) == ["TEST-a.xml"]
+
+    results = tmp_path / "build" / "test-results"
+    results.mkdir(parents=True)
+    (results / "TEST-b.xml").write_bytes((JUNIT / "surefire-flaky.xml").read_bytes())
+    code, out, err = run_cli(capsys, "ingest", "--project", "shop", "--build", "9", str(tmp_path))
+    assert code == 0, err
+    assert "ingested 1 file(s)" in out and "quarantined" not in out
+    (run,) = summary(capsys)
+    assert (run["build"], run["tests"]) == ("9", 1)
+    assert sorted(p.name for p in s.inbox.rglob("*") if p.is_file()) == ["TEST-a.xml"]

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
+from sqlalchemy import make_url
 
 from crossbridge_assets.defs.landing.inbox import Batch, arrival_partition, fingerprint
 from crossbridge_assets.settings import Settings
@@ -34,20 +35,41 @@ def stage(settings: Settings, sources: list[Path], manifest: dict, name: str | N
     (folder / MANIFEST_NAME).write_text(json.dumps({k: v for k, v in manifest.items() if v is not None}), "utf-8")
     copied: list[Path] = []
     try:
-        _copy_into(folder, sources, copied)
+        _copy_into(folder, sources, copied, _product_files(settings))
     except OSError:
         shutil.rmtree(folder, ignore_errors=True)  # nothing half-staged stays behind
         raise
     return Staged(folder, copied)
 
 
-def _copy_into(folder: Path, sources: list[Path], copied: list[Path]) -> None:
+def _product_files(settings: Settings):
+    """Whether a file is the product's own: in the inbox, archive, quarantine or Dagster home,
+    or the SQLite warehouse (with its -wal and -shm)."""
+    folders = [settings.inbox, settings.archive, settings.quarantine, settings.dagster_home]
+    if os.environ.get("DAGSTER_HOME"):
+        folders.append(Path(os.environ["DAGSTER_HOME"]))
+    folders = [f.resolve() for f in folders]
+    database = None if settings.is_postgres else make_url(settings.warehouse_url).database
+    warehouse = Path(database).resolve() if database and database != ":memory:" else None
+
+    def own(path: Path) -> bool:
+        path = path.resolve()
+        if warehouse is not None and path.parent == warehouse.parent and path.name.startswith(warehouse.name):
+            return True
+        return any(path.is_relative_to(f) for f in folders)
+
+    return own
+
+
+def _copy_into(folder: Path, sources: list[Path], copied: list[Path], own) -> None:
     for n, source in enumerate(map(Path, sources), start=1):
         # Sources of one name (shard1/TEST-x.xml shard2/TEST-x.xml, two folders named results)
         # each get a folder of their own: one copy must not take the other's place.
         base = folder if not (folder / source.name).exists() else folder / str(n)
         if source.is_dir():
-            for path in sorted(p for p in source.rglob("*") if p.is_file()):
+            # A folder holding CROSSBRIDGE_HOME (`crossbridge ingest .` in a checkout): its inbox,
+            # archive and warehouse are the product's, not reports.
+            for path in sorted(p for p in source.rglob("*") if p.is_file() and not own(p)):
                 target = base / source.name / path.relative_to(source)
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(path, target)

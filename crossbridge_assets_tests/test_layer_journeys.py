@@ -564,3 +564,26 @@ def test_ingest_leaves_the_products_own_folders_alone(crossbridge_env, capsys, m
     (run,) = summary(capsys)
     assert (run["build"], run["tests"]) == ("9", 1)
     assert sorted(p.name for p in s.inbox.rglob("*") if p.is_file()) == ["TEST-a.xml"]
+
+
+def test_a_postgresql_server_out_of_connections_is_a_fault_to_retry():
+    """What libpq 14+ says when PostgreSQL is briefly out of reach (ingestion runs, Celery workers
+    and the webserver share max_connections; a failover, a DNS blip): retried by the assets'
+    RetryPolicy, not failed at once as if the data were wrong."""
+    import psycopg2
+    from sqlalchemy.exc import OperationalError
+
+    from crossbridge_assets.warehouse.engine import is_transient
+
+    server = 'connection to server at "db" (10.0.0.5), port 5432 failed: '
+    for message in (
+        server + "FATAL:  sorry, too many clients already",
+        server + "FATAL:  remaining connection slots are reserved for roles with the SUPERUSER attribute",
+        server + "FATAL:  the database system is in recovery mode",
+        'could not translate host name "db" to address: Temporary failure in name resolution',
+        "SSL connection has been closed unexpectedly",
+        "SSL SYSCALL error: EOF detected",
+    ):
+        assert is_transient(OperationalError("SELECT 1", {}, psycopg2.OperationalError(message))), message
+    denied = server + 'FATAL:  password authentication failed for user "crossbridge"'
+    assert not is_transient(OperationalError("SELECT 1", {}, psycopg2.OperationalError(denied)))

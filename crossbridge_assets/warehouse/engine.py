@@ -462,6 +462,14 @@ _TRANSIENT_MARKERS = (
     "the database system is shutting down",
     "connection reset",
     "connection already closed",
+    # PostgreSQL out of connections or failing over, the network briefly away (libpq 14+ words
+    # these 'connection to server at ... failed: ...', without "could not connect").
+    "too many clients",
+    "remaining connection slots are reserved",
+    "in recovery mode",
+    "temporary failure in name resolution",
+    "ssl connection has been closed unexpectedly",
+    "ssl syscall error",
 )
 
 

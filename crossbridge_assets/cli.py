@@ -36,13 +36,16 @@ def _settings() -> settings_mod.Settings:
 def cmd_parse(args) -> int:
     from crossbridge_assets.formats import FormatError, detect
     from crossbridge_assets.model import CoverageStream, ResultStream
+    from crossbridge_assets.warehouse.run_metadata import file_name_text
 
     path = Path(args.file)
+    shown = file_name_text(str(path))
     with contextlib.ExitStack() as stack:
         source = path
-        if path.is_fifo():
+        if path.is_fifo() or (shown != str(path) and path.is_file()):
             # A pipe (`crossbridge parse <(zcat report.xml.gz)`, /dev/stdin) can be read once;
-            # detection and parsing each read from the start: spooled to a file first.
+            # detection and parsing each read from the start. A name that is not UTF-8 cannot be
+            # handed to the XML parser. Either is spooled to a file first.
             spool = stack.enter_context(tempfile.NamedTemporaryFile(prefix="crossbridge-parse-"))
             with open(path, "rb") as fh:
                 shutil.copyfileobj(fh, spool)
@@ -55,10 +58,10 @@ def cmd_parse(args) -> int:
             for _ in stream:  # stream: a big report is never held in memory
                 count += 1
         except FormatError as exc:
-            _err(f"{path if source != path else exc.path}: {exc.reason}")
+            _err(f"{shown if source != path else exc.path}: {exc.reason}")
             return EXIT_UNREADABLE
         except Exception as exc:  # noqa: BLE001 - a parser bug still gets one clear line
-            _err(f"{path}: could not be parsed: {type(exc).__name__}: {exc}")
+            _err(f"{shown}: could not be parsed: {type(exc).__name__}: {exc}")
             return EXIT_UNREADABLE
     if isinstance(stream, ResultStream):
         totals = stream.totals.as_dict()
@@ -68,12 +71,12 @@ def cmd_parse(args) -> int:
         totals = {"records": count}
     info = stream.info
     # The report's own totals are recorded, never trusted: a disagreement is one of the warnings.
-    out = {"path": str(path), "kind": spec.kind, "format": spec.name, "totals": totals,
+    out = {"path": shown, "kind": spec.kind, "format": spec.name, "totals": totals,
            "declared": dict(info.declared or {}), "warnings": list(info.warnings)}
     if args.json:
         print(json.dumps(out))
         return EXIT_OK
-    print(f"{path}\n  kind:   {spec.kind}\n  format: {spec.name}")
+    print(f"{shown}\n  kind:   {spec.kind}\n  format: {spec.name}")
     for key, value in totals.items():
         print(f"  {key + ':':<18}{value}")
     if info.declared:

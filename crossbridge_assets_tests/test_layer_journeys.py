@@ -587,3 +587,33 @@ def test_a_postgresql_server_out_of_connections_is_a_fault_to_retry():
         assert is_transient(OperationalError("SELECT 1", {}, psycopg2.OperationalError(message))), message
     denied = server + 'FATAL:  password authentication failed for user "crossbridge"'
     assert not is_transient(OperationalError("SELECT 1", {}, psycopg2.OperationalError(denied)))
+
+
+def test_a_file_name_that_is_not_utf8_neither_stops_the_sensor_nor_its_batch(crossbridge_env, dagster_instance, capsys):
+    """`unzip` of a zip made on Windows (or a copy from a Latin-1 share) names files and folders
+    in bytes that are not UTF-8: the sensor's tick failed on such a name, and with it every
+    later tick, so that nothing at all was ingested any more. They land, their names kept
+    readable with the odd bytes as '\\xe9'."""
+    from crossbridge_assets_tests.test_ingest_e2e import report_rows
+
+    s = crossbridge_env
+    drop(s, "TEST-ok.xml", "shop/main/1", source=JUNIT / "surefire-flaky.xml")
+    folder = os.fsencode(s.inbox) + b"/shop/f\xe9ature/2"
+    os.makedirs(folder)
+    odd = folder + b"/TEST-r\xe9sum\xe9.xml"
+    with open(odd, "wb") as fh:
+        fh.write((RESULTS / "pytest-junit.xml").read_bytes())
+    minute_ago = time.time() - 60
+    os.utime(odd, (minute_ago, minute_ago))
+    _, (result,) = ingest(dagster_instance)
+    assert result.asset_materializations_for_node("test_results")[0].metadata["tests"].value == 9
+    row = report_rows(s)["TEST-r\\xe9sum\\xe9.xml"]
+    assert (row.status, row.project, row.branch, row.build) == ("landed", "shop", "f\\xe9ature", "2")
+    assert not os.path.exists(odd)
+
+    os.makedirs(folder)  # and read where it lies, by `crossbridge parse` (landing tidied the folder away)
+    with open(odd, "wb") as fh:
+        fh.write((RESULTS / "pytest-junit.xml").read_bytes())
+    code, out, err = run_cli(capsys, "parse", "--json", os.fsdecode(odd))
+    assert code == 0, err
+    assert json.loads(out)["totals"]["tests"] == 8

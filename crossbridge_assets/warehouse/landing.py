@@ -41,6 +41,7 @@ from crossbridge_assets.warehouse.run_metadata import (
     ManifestError,
     RunMetadata,
     drop_of,
+    file_name_text,
     manifest_entry,
     resolve,
 )
@@ -126,11 +127,11 @@ class Landing:
         if not path.exists():
             self.log.info("file already gone from the inbox", report=str(path))
             return None
-        name = path.name
+        name = file_name_text(path.name)
         try:
-            source = str(path.resolve().relative_to(self.settings.inbox.resolve()))
+            source = file_name_text(str(path.resolve().relative_to(self.settings.inbox.resolve())))
         except ValueError:
-            source = str(path)
+            source = file_name_text(str(path))
         try:
             content, size = file_sha256(path)
         except FileNotFoundError:
@@ -242,11 +243,12 @@ class Landing:
             meta = RunMetadata()
         reason = f"cannot be read: {exc.strerror or exc}; it stays in the inbox and lands once it can be read"
         key = report_key("unreadable", {"source_path": source})
-        sidecar = {"original_name": path.name, "source_path": source, "arrived_at": arrival(path).isoformat(),
+        name = file_name_text(path.name)
+        sidecar = {"original_name": name, "source_path": source, "arrived_at": arrival(path).isoformat(),
                    "metadata": meta.to_json()}
         self._record(key, partition, sidecar, QUARANTINED, reason, None, None, batch, None)
-        self.log.warning("report quarantined", report=path.name, reason=reason)
-        return Landed(key, path.name, QUARANTINED, reason=reason)
+        self.log.warning("report quarantined", report=name, reason=reason)
+        return Landed(key, name, QUARANTINED, reason=reason)
 
     def _quarantine_new(self, path, partition, sha256, sidecar, reason, batch) -> Landed:
         sidecar["reason"] = reason

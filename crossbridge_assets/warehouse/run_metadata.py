@@ -186,9 +186,15 @@ def manifests_of(report: Path, inbox: Path) -> Iterator[Path]:
         folder = folder.parent
 
 
+def file_name_text(name: str) -> str:
+    """A file or folder name as text to store and show: a name that is not UTF-8 (unzipped from
+    a zip made on Windows, copied from a Latin-1 share) keeps its other bytes visible as '\\xe9'."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def from_inbox_path(relative: Path) -> RunMetadata:
     """inbox/<project>/<branch...>/<build>/<file>: branch may itself contain slashes."""
-    parts = relative.parts[:-1]
+    parts = tuple(map(file_name_text, relative.parts[:-1]))
     if len(parts) >= 3:
         return RunMetadata(project=parts[0], branch="/".join(parts[1:-1]), build=parts[-1], source="path")
     if len(parts) == 2:

@@ -98,7 +98,8 @@ def arrival_partition(mtime_ns: int, settings: Settings, today: date | None = No
 def fingerprint(files: list[tuple[str, int, int]], attempt: int = 0) -> str:
     digest = hashlib.sha256()
     for rel, size, mtime in sorted(files):
-        digest.update(f"{rel}\x1f{size}\x1f{mtime}\n".encode())
+        # surrogateescape: a name that is not UTF-8 (unzipped from a Windows zip) is its bytes.
+        digest.update(f"{rel}\x1f{size}\x1f{mtime}\n".encode("utf-8", "surrogateescape"))
     if attempt:
         digest.update(f"attempt {attempt}".encode())
     return digest.hexdigest()[:32]

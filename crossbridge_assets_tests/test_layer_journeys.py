@@ -617,3 +617,35 @@ def test_a_file_name_that_is_not_utf8_neither_stops_the_sensor_nor_its_batch(cro
     code, out, err = run_cli(capsys, "parse", "--json", os.fsdecode(odd))
     assert code == 0, err
     assert json.loads(out)["totals"]["tests"] == 8
+
+
+def test_a_file_landed_while_the_sensor_scans_does_not_fail_its_tick(crossbridge_env, dagster_instance, monkeypatch):
+    """An ingestion run removes the files it landed while the sensor lists the same folder: a
+    file listed and gone before its size is read failed the whole tick (an error in the UI)."""
+    from crossbridge_assets.defs.landing import inbox as inbox_mod
+
+    s = crossbridge_env
+    gone = drop(s, "TEST-landed.xml", "shop/main/1", source=RESULTS / "pytest-junit.xml")
+    drop(s, "TEST-new.xml", "shop/main/1", source=JUNIT / "surefire-flaky.xml")
+    scandir = os.scandir
+
+    class Listing(list):  # what os.scandir gives, as a context manager too
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+    def listing_then_landing(folder="."):
+        if isinstance(folder, int):  # by file descriptor (shutil.rmtree): not the sensor
+            return scandir(folder)
+        entries = Listing(scandir(folder))
+        if Path(folder) == gone.parent:
+            gone.unlink(missing_ok=True)  # landed by a run between the listing and the stat
+        return entries
+
+    monkeypatch.setattr(inbox_mod.os, "scandir", listing_then_landing)
+    first = sensor_tick(dagster_instance)
+    second = sensor_tick(dagster_instance, first.cursor)
+    (request,) = second.run_requests
+    assert request.run_config["ops"]["landed_reports"]["config"]["files"] == ["shop/main/1/TEST-new.xml"]

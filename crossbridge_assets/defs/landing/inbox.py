@@ -81,7 +81,10 @@ def scan(inbox: Path, partials: dict[str, tuple[int, int]] | None = None) -> dic
             partial = entry.name.endswith(IGNORED_SUFFIXES)
             if partial and partials is None:
                 continue
-            st = entry.stat(follow_symlinks=False)
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                continue  # landed (or removed) since the folder was listed
             rel = Path(entry.path).relative_to(inbox).as_posix()
             (partials if partial else found)[rel] = (st.st_size, st.st_mtime_ns)
     return found

@@ -364,7 +364,7 @@ def _read_change(args) -> tuple[str, dict[str, list[int]], Path | None] | None:
             text = decode_diff(Path(args.diff_file).read_bytes())
             changed = changed_lines([text])
             if not changed and text.strip():
-                # Not a diff (arguments swapped, `diff -u` output): read as no change, it would pass
+                # Not a diff (arguments swapped, a text file): read as no change, it would pass
                 # any --fail-under at 100%.
                 raise DiffError(f"{args.diff_file} holds no git diff (no 'diff --git' line): pass what `git diff` writes")
             root = repo_root(args.repo)

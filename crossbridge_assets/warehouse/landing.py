@@ -33,7 +33,7 @@ from crossbridge_assets.log import get_logger
 from crossbridge_assets.settings import Settings
 from crossbridge_assets.formats._common import to_int
 from crossbridge_assets.warehouse import schema
-from crossbridge_assets.warehouse.engine import now
+from crossbridge_assets.warehouse.engine import is_transient, now
 from crossbridge_assets.model import KIND_PROFILING
 from crossbridge_assets.warehouse.run_metadata import (
     DEFAULT_BRANCH,
@@ -158,6 +158,11 @@ class Landing:
                 spec = detect(path)
             except FormatError as exc:
                 problem = exc.reason
+            except Exception as exc:  # noqa: BLE001 - a reader bug on one file must not stop its batch
+                if is_transient(exc):
+                    raise
+                problem = f"could not be read: {type(exc).__name__}: {exc}"
+                self.log.exception("format detection failed", report=name)
             if spec is not None and spec.kind == KIND_PROFILING:
                 meta.fill_from(_hook_metadata(spec, path))
             test = manifest_entry(path, self.settings.inbox).get("test")
@@ -283,12 +288,15 @@ class Landing:
                 # a newer parser makes of its content. It waits to be sent again.
                 raise FormatError(stored, sidecar.get("reason") or "its manifest could not be read")
             spec = detect(stored)
-        except FormatError as exc:
+        except Exception as exc:  # noqa: BLE001 - a reader bug on one file must not stop the day's backfill
+            if not isinstance(exc, FormatError) and is_transient(exc):
+                raise
+            reason = exc.reason if isinstance(exc, FormatError) else f"could not be read: {type(exc).__name__}: {exc}"
             target = self.quarantine_path(partition, sha256)
-            sidecar["reason"] = exc.reason
+            sidecar["reason"] = reason
             self._place(stored, target, sidecar, copy=False)
-            self._record(sha256, partition, sidecar, QUARANTINED, exc.reason, None, None, batch, target)
-            return Landed(sha256, sidecar["original_name"], QUARANTINED, reason=exc.reason)
+            self._record(sha256, partition, sidecar, QUARANTINED, reason, None, None, batch, target)
+            return Landed(sha256, sidecar["original_name"], QUARANTINED, reason=reason)
         target = self.archive_path(partition, sha256)
         sidecar.pop("reason", None)
         self._place(stored, target, sidecar, copy=False)

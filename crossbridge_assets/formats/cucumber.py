@@ -283,23 +283,25 @@ def _feature_name(feature: dict) -> str:
 
 
 def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
+    # (suite, name, parameters) -> repeats so far, over the whole file: two features may have the
+    # same name (features/billing/checkout.feature and features/legacy/checkout.feature).
+    seen: dict[tuple[str, str, str | None], int] = {}
     try:
         for n, (_prefix, feature) in enumerate(json_items(path, ("item",))):
             try:
-                yield from _feature(obj(feature))
+                yield from _feature(obj(feature), seen)
             except ShapeError as exc:
                 raise exc.at("features", n)
     except ShapeError as exc:
         raise FormatError(path, exc.reason) from None
 
 
-def _feature(feature: dict) -> Iterator[TestCase]:
+def _feature(feature: dict, seen: dict[tuple[str, str, str | None], int]) -> Iterator[TestCase]:
     # What every scenario of the feature shares, read (and checked) once.
     behave = _behave_feature(feature)
     uri = _location(feature.get("location"))[0] if behave else text(feature.get("uri"), "uri")
     shared = (normalize_suite(_feature_name(feature)), uri, _tag_names(feature.get("tags")))
     background: list = []
-    seen: dict[tuple[str, str | None], int] = {}  # (name, parameters) -> repeats so far
     for i, element in enumerate(array(feature.get("elements"), "elements")):
         try:
             element = obj(element)
@@ -312,11 +314,13 @@ def _feature(feature: dict) -> Iterator[TestCase]:
             case = _behave_case(shared, element) if behave else _case(shared, element, background)
         except ShapeError as exc:
             raise exc.at("elements", i)
-        key = (case.name, case.parameters)
+        key = (case.suite, case.name, case.parameters)
         repeats = seen.get(key)
         seen[key] = 0 if repeats is None else repeats + 1
         if repeats is not None and case.parameters is None:
-            # cucumber-js: another scenario, or another row of a placeholder-less outline, of the same name.
+            # Another scenario of the same name in the feature, or in another feature of the same
+            # name; with cucumber-js, also another row of a placeholder-less outline. Numbered in
+            # the file's order, as cucumber-js's JUnit formatters (and formats/junit.py) number them.
             case.parameters = f"[{repeats + 1}]"
         yield case
 

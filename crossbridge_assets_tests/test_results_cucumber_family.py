@@ -1,0 +1,142 @@
+"""The Cucumber JSON and JUnit files of cucumber-js 7 to 13, Ruby's cucumber and Perl's pherkin,
+read as each tool counts its run (fixtures/results/cucumberfam/, written by the real tools on one
+set of features; the tools' summary lines in summaries.txt there, and the regenerate script)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from crossbridge_assets.formats import read_report
+from crossbridge_assets.model import FAILED, PASSED, SKIPPED
+from crossbridge_assets_tests.conftest import FIXTURES
+
+HERE = FIXTURES / "results" / "cucumberfam"
+
+JS_JSON = ("7.3.2", "10.8.0", "13.3.0")
+# cucumber-js's own JUnit formatter up to 11.0; @cucumber/junit-xml-formatter from 11.1.
+JS_OWN_JUNIT = ("8.11.1", "9.6.0", "10.8.0")
+JS_MESSAGES_JUNIT = ("11.3.0", "12.2.0", "13.3.0")
+
+
+def _read(name: str):
+    _spec, stream, cases = read_report(HERE / name)
+    return stream, cases
+
+
+def _summary(label: str) -> dict[str, int]:
+    """The tool's '20 scenarios (7 failed, 1 pending, ...)' line as {'tests': 20, 'failed': 7, ...}."""
+    for line in (HERE / "summaries.txt").read_text(encoding="utf-8").splitlines():
+        if line.startswith(label + ": "):
+            total, _, rest = line[len(label) + 2:].partition(" (")
+            counts = {"tests": int(total.split()[0])}
+            for part in re.findall(r"(\d+) (\w+)", rest):
+                counts[part[1]] = int(part[0])
+            return counts
+    raise AssertionError(f"no summary for {label}")
+
+
+def _as_read(counts: dict[str, int]) -> dict[str, int]:
+    """The summary as the readers count: not-run scenarios (pending, undefined, ambiguous,
+    skipped) are skipped (shared/corpus/README.md's Cucumber rule)."""
+    not_run = sum(counts.get(k, 0) for k in ("pending", "undefined", "ambiguous", "skipped"))
+    return {"tests": counts["tests"], "passed": counts.get("passed", 0), "failures": counts.get("failed", 0),
+            "errors": 0, "skipped": not_run}
+
+
+def _by_key(cases):
+    return {(c.suite, c.name, c.parameters): c for c in cases}
+
+
+# cucumber-js ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("version", JS_JSON)
+def test_cucumber_js_json_counts_scenarios_as_cucumber_js_does(version):
+    stream, cases = _read(f"js-{version}.json")
+    assert stream.totals.as_dict() == _as_read(_summary(f"cucumber-js {version}"))
+    assert stream.info.warnings == []
+
+
+@pytest.mark.parametrize("version", JS_OWN_JUNIT + JS_MESSAGES_JUNIT)
+def test_cucumber_js_junit_counts_scenarios_as_cucumber_js_does(version):
+    stream, cases = _read(f"js-{version}-junit.xml")
+    assert (stream.info.format, stream.info.framework) == ("junit", "cucumber")
+    assert stream.totals.as_dict() == _as_read(_summary(f"cucumber-js {version}"))
+    assert stream.info.warnings == []
+
+
+@pytest.mark.parametrize("name", [f"js-{v}.json" for v in JS_JSON] + [f"js-{v}-junit.xml" for v in JS_OWN_JUNIT + JS_MESSAGES_JUNIT])
+def test_cucumber_js_scenarios_keep_their_own_identity(name):
+    _stream, cases = _read(name)
+    # Two features named 'Checkout' (features/billing/ and features/legacy/) both have a scenario
+    # 'paying the cart': the later one is the name's repeat '[1]', in the JSON as in the JUnit
+    # files (cucumber-js's own JUnit formatter writes 'paying the cart [1]').
+    assert len({c.identity for c in cases}) == len(cases) == 20
+    by_key = _by_key(cases)
+    assert by_key[("Checkout", "paying the cart", None)].status == PASSED
+    assert by_key[("Checkout", "paying the cart", "[1]")].status == FAILED
+    assert "Expected values to be strictly equal" in by_key[("Checkout", "paying the cart", "[1]")].final.message
+
+
+@pytest.mark.parametrize("name", [f"js-{v}.json" for v in JS_JSON] + [f"js-{v}-junit.xml" for v in JS_OWN_JUNIT + JS_MESSAGES_JUNIT])
+def test_cucumber_js_scenarios_by_outcome(name):
+    _stream, cases = _read(name)
+    by_key = _by_key(cases)
+    status = {(s, n, p): c.status for (s, n, p), c in by_key.items()}
+    # A failing Before or After hook fails its scenario; a failing Background fails every scenario.
+    assert status["Checkout", "paying at a closed till", None] == FAILED
+    assert "cannot open the till" in by_key["Checkout", "paying at a closed till", None].final.message
+    assert status["Checkout", "paying and closing", None] == FAILED
+    assert "cannot close the till" in by_key["Checkout", "paying and closing", None].final.message
+    assert status["Closed shop", "paying the cart", None] == status["Closed shop", "paying too much", None] == FAILED
+    # Not run to the end: skipped, the reason in the message where the file says it.
+    for title, why in (("paying with a voucher", "pending"), ("paying by phone", "undefined"),
+                       ("paying in cash", "ambiguous"), ("paying later", "skipped")):
+        assert status["Checkout", title, None] == SKIPPED, title
+    if not name.endswith(".xml"):
+        assert by_key["Checkout", "paying later", None].final.message == "skipped steps"
+    # Left out by the tag expression: not in the file at all.
+    assert not any(c.name == "paying with crypto" for c in cases)
+    # --retry 1: the last attempt only, in both formatters.
+    assert status["Checkout", "paying twice", None] == PASSED
+    assert len(by_key["Checkout", "paying twice", None].attempts) == 1
+    # A data table, a doc string and a title that is not ASCII.
+    assert status["Checkout", "printing a receipt", None] == PASSED
+    assert status["Checkout", "Bezahlen mit Äpfeln – 支付", None] == PASSED
+
+
+def _rule_free(cases):
+    """Scenarios and outline rows named as the JSON names them: the JUnit formatters put a Rule's
+    name (and @cucumber/junit-xml-formatter, an Examples table's, for an outline whose title has
+    no <placeholder>) before the scenario's, which a title may hold too (see formats/junit.py)."""
+    out = {}
+    for c in cases:
+        name = c.name
+        for prefix in ("refunds need a receipt: ", "refunds need a receipt - "):
+            name = name.removeprefix(prefix)
+        name = {"paying apples - first": "paying apples", "paying apples - second": "paying apples"}.get(name, name)
+        parameters = "[1]" if c.name == "refunds need a receipt - paying apples - second" else c.parameters
+        out[c.suite, name, parameters] = c.status
+    return out
+
+
+@pytest.mark.parametrize("version", JS_OWN_JUNIT + JS_MESSAGES_JUNIT)
+def test_cucumber_js_junit_and_json_of_a_run_name_the_same_scenarios(version):
+    _s, junit = _read(f"js-{version}-junit.xml")
+    json_version = version if f"js-{version}.json" in {f"js-{v}.json" for v in JS_JSON} else "10.8.0"
+    _s, native = _read(f"js-{json_version}.json")
+    assert {c.framework for c in junit} == {c.framework for c in native} == {"cucumber"}
+    assert _rule_free(junit) == _rule_free(native)
+    # Only the Rule's scenarios (and 11.1 on, its outline of no <placeholder>) are named otherwise.
+    same = {c.identity for c in junit} & {c.identity for c in native}
+    assert len(same) == (14 if version in JS_OWN_JUNIT else 17)
+
+
+def test_cucumber_js_json_reads_alike_from_7_to_13():
+    seen = []
+    for version in JS_JSON:
+        _s, cases = _read(f"js-{version}.json")
+        seen.append([(c.identity, c.status, c.final.message and c.final.message.split(":")[0]) for c in cases])
+    assert seen[0] == seen[1] == seen[2]

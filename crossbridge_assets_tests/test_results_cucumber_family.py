@@ -16,7 +16,7 @@ HERE = FIXTURES / "results" / "cucumberfam"
 
 JS_JSON = ("7.3.2", "10.8.0", "13.3.0")
 # cucumber-js's own JUnit formatter up to 11.0; @cucumber/junit-xml-formatter from 11.1.
-JS_OWN_JUNIT = ("8.11.1", "9.6.0", "10.8.0")
+JS_OWN_JUNIT = ("8.9.1", "8.11.1", "9.6.0", "10.8.0")
 JS_MESSAGES_JUNIT = ("11.3.0", "12.2.0", "13.3.0")
 
 

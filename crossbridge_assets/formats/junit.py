@@ -769,12 +769,36 @@ def _cucumber_messages_names(raw_name: str, classname: str | None, elem: etree._
 _STEP_STATUS = re.compile(r"\.(\w+)$", re.M).findall
 
 
+# cucumber-js 8.9 and 8.10 (the first with a JUnit formatter) write the worst step's status as a
+# failure's type= and a fixed text for it as message= (8.11 on, the error's type and message).
+_CUCUMBER_8_STATUSES = {
+    "PENDING": "A step in the test case is not yet implemented",
+    "UNDEFINED": "A step in the test case is not defined",
+    "AMBIGUOUS": "Multiple definitions match one of the steps in the test case",
+    "FAILED": "A hook or step failed",
+    "UNKNOWN": "A result couldn't be established",
+}
+
+
 def _cucumber_outcome(case: TestCase) -> None:
     """cucumber-js writes a scenario whose worst step was pending, undefined or ambiguous as a
-    <failure> without a type (no exception was thrown). Its JSON formatter's scenario is skipped
-    then (formats/cucumber.py): so is this one, told by the step statuses its system-out lists."""
+    <failure> without a type (no exception was thrown; 8.9 and 8.10: of that status as type=). Its
+    JSON formatter's scenario is skipped then (formats/cucumber.py): so is this one, told by the
+    step statuses its system-out lists."""
     final = case.attempts[-1]
-    if case.status != FAILED or final.failure_type or not final.stdout:
+    if case.status != FAILED:
+        return
+    state = final.failure_type
+    if state in _CUCUMBER_8_STATUSES and final.message == _CUCUMBER_8_STATUSES[state]:
+        if state in ("FAILED", "UNKNOWN"):
+            # The error's first line, as the JSON's message has it, rather than the fixed text.
+            final.message = first_line(final.stack_trace) or final.message
+            return
+        case.status = final.status = SKIPPED
+        final.message = not_run_message({state.lower()})
+        final.failure_type = None
+        return
+    if final.failure_type or not final.stdout:
         return
     states = set(_STEP_STATUS(final.stdout))
     if "failed" in states or not states & CUCUMBER_NOT_RUN:

@@ -9,7 +9,7 @@ import re
 import pytest
 
 from crossbridge_assets.formats import read_report
-from crossbridge_assets.model import FAILED, PASSED, SKIPPED
+from crossbridge_assets.model import ERROR, FAILED, PASSED, SKIPPED
 from crossbridge_assets_tests.conftest import FIXTURES
 
 HERE = FIXTURES / "results" / "cucumberfam"
@@ -140,3 +140,30 @@ def test_cucumber_js_json_reads_alike_from_7_to_13():
         _s, cases = _read(f"js-{version}.json")
         seen.append([(c.identity, c.status, c.final.message and c.final.message.split(":")[0]) for c in cases])
     assert seen[0] == seen[1] == seen[2]
+
+
+def test_cucumber_js_13_junit_writes_a_failed_afterall_hook_as_an_error_of_the_run():
+    # @cucumber/junit-xml-formatter 0.15 writes a BeforeAll/AfterAll hook that failed as a
+    # testcase of its own, without a classname, named by its place ('steps.js:46'), and counts it
+    # in none of its totals. cucumber-js: '20 scenarios (...)' and '2 hooks (1 passed, 1 failed)'.
+    stream, cases = _read("js-13.3.0-afterall-junit.xml")
+    scenarios = [c for c in cases if c.status != ERROR]
+    hook = [c for c in cases if c.status == ERROR]
+    assert len(scenarios) == _summary("cucumber-js 13.3.0 (AfterAll failing)")["tests"] == 20
+    assert len(hook) == 1
+    # Named without the line, which moves when the step file is edited above the hook.
+    assert (hook[0].suite, hook[0].name, hook[0].file) == (
+        "Cucumber", "BeforeAll/AfterAll hook in features/step_definitions/steps.js", "features/step_definitions/steps.js")
+    assert hook[0].final.message == "cannot close the database"
+    # The run did not pass: the hook's error is one; the declared totals agree with the content.
+    assert stream.totals.as_dict() == {"tests": 21, "passed": 9, "failures": 7, "errors": 1, "skipped": 4}
+    assert stream.info.warnings == []
+
+
+def test_cucumber_js_13_junit_of_a_run_whose_beforeall_hook_failed():
+    # No scenario ran ('0 scenarios'): the hook's error is all the file holds.
+    stream, cases = _read("js-13.3.0-beforeall-junit.xml")
+    assert _summary("cucumber-js 13.3.0 (BeforeAll failing)") == {"tests": 0}
+    assert [(c.name, c.status, c.final.message) for c in cases] == [
+        ("BeforeAll/AfterAll hook in features/step_definitions/steps.js", ERROR, "database unreachable")]
+    assert stream.info.warnings == []

@@ -753,12 +753,20 @@ def _cucumber_js_names(raw_name: str, classname: str | None, elem: etree._Elemen
     return suite, raw_name, None, None
 
 
+_CUCUMBER_RUN_HOOK = "BeforeAll/AfterAll hook"
+
+
 def _cucumber_messages_names(raw_name: str, classname: str | None, elem: etree._Element):
     """@cucumber/junit-xml-formatter (cucumber-js 11.1 on): classname is the feature. An outline
     row is named after the row ('#i.j: name') when its title has a <placeholder>: that name is
     the JSON formatter's; otherwise the outline's title is ('#i.j' goes; repeats are numbered as
     the JSON's are, in _cases). A title holding ' - ' cannot be told from a Rule's or an Examples'
     name, so those stay whole."""
+    if classname is None:
+        # 0.15 on (cucumber-js 13): a BeforeAll/AfterAll hook that failed, named 'uri:line'. The
+        # line goes (it moves with any edit above the hook); the hook is an error of the run.
+        uri = raw_name.rpartition(":")[0] if raw_name.rpartition(":")[2].isdigit() else raw_name
+        return _suite_path(elem.getparent()), f"{_CUCUMBER_RUN_HOOK} in {uri}", None, uri
     suite = normalize_suite(classname) if classname else _suite_path(elem.getparent())
     row = _CUCUMBER_ROW(raw_name)
     if row:
@@ -1512,6 +1520,7 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
     seen: dict[tuple[str, str, str | None], int] = {}
     repeated = 0
     number_repeats = False  # see _cucumber_messages_names
+    run_hooks = 0  # cucumber-js's failed BeforeAll/AfterAll hooks, see _cucumber_messages_names
     reread = None  # see _REREAD
     assertions_as_tests = False
     class_failures = 0  # Ant's testcases for a class's own failure, which its tests= leaves out
@@ -1620,6 +1629,10 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
                 class_failures += 1
             elif case.name in _UNITTEST_FIXTURES and " (" in (elem.get("classname") or ""):
                 class_failures += 1  # nose2's tests= leaves a fixture's error out, its errors= not
+            if dialect is _cucumber_messages_names and case.status == FAILED and elem.get("classname") is None:
+                # A run hook (_cucumber_messages_names), counted in none of the file's totals.
+                case.status = case.attempts[-1].status = ERROR
+                run_hooks += 1
             if reread is not None:
                 status = case.status
                 reread[0](case)
@@ -1816,7 +1829,7 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
     if suite_crashes and dialect is _busted_names and "tests" in info.declared:
         # busted counts an error outside any test (a failed setup()) in errors= and not in tests=.
         info.declared["tests"] += suite_crashes
-    for key, value in (("tests", jest_tests), ("errors", jest_errors)):
+    for key, value in (("tests", jest_tests + run_hooks), ("errors", jest_errors + run_hooks)):
         if value and key in info.declared:
             info.declared[key] += value
     if repeated:

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from crossbridge_assets.formats import read_report
+from crossbridge_assets.formats import UnknownFormat, read_report
 from crossbridge_assets.model import ERROR, FAILED, PASSED, SKIPPED
 from crossbridge_assets_tests.conftest import FIXTURES
 
@@ -167,3 +167,11 @@ def test_cucumber_js_13_junit_of_a_run_whose_beforeall_hook_failed():
     assert [(c.name, c.status, c.final.message) for c in cases] == [
         ("BeforeAll/AfterAll hook in features/step_definitions/steps.js", ERROR, "database unreachable")]
     assert stream.info.warnings == []
+
+
+def test_cucumber_messages_are_refused_saying_what_to_write_instead():
+    # --format message (NDJSON, every version from 7 on): not read; the reason names the format.
+    with pytest.raises(UnknownFormat) as caught:
+        read_report(HERE / "js-13.3.0-messages-head.ndjson")
+    assert "Cucumber Messages" in str(caught.value)
+    assert "--format json" in str(caught.value)

@@ -216,6 +216,10 @@ def detect(path: Path | str) -> FormatSpec:
     if s.xml_root is None and len(s.head) >= SNIFF_BYTES and s.head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"<":
         raise UnknownFormat(path, f"unknown format: XML whose first element does not end within its first "
                                   f"{SNIFF_BYTES // 1024} KiB (no report's does)")
+    if s.json_type == "jsonl" and "meta.protocolVersion" in s.json_prefixes:
+        # Cucumber's --format message file: every Cucumber writes its first line so.
+        raise UnknownFormat(path, "unknown format: Cucumber Messages (NDJSON) are not read; have Cucumber write "
+                                  "--format json (or junit) for the same run")
     what = (
         f"root element <{s.xml_root}>"
         if s.xml_root

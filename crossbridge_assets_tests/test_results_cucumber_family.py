@@ -5,6 +5,7 @@ set of features; the tools' summary lines in summaries.txt there, and the regene
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 import pytest
 
@@ -175,3 +176,76 @@ def test_cucumber_messages_are_refused_saying_what_to_write_instead():
         read_report(HERE / "js-13.3.0-messages-head.ndjson")
     assert "Cucumber Messages" in str(caught.value)
     assert "--format json" in str(caught.value)
+
+
+# Ruby's cucumber 2.4 (Debian) ----------------------------------------------------------------------
+
+RUBY_JUNIT = ("TEST-features-billing-checkout.xml", "TEST-features-broken_background.xml", "TEST-features-legacy-checkout.xml")
+
+
+def _ruby_junit():
+    cases = []
+    for name in RUBY_JUNIT:
+        stream, read = _read(f"ruby-2.4.0-junit/{name}")
+        assert stream.info.warnings == [], name
+        cases += read
+    return cases
+
+
+def test_ruby_cucumber_json_and_junit_count_scenarios_as_cucumber_does():
+    expected = _as_read(_summary("cucumber (Ruby) 2.4.0"))
+    stream, native = _read("ruby-2.4.0.json")
+    assert stream.totals.as_dict() == expected
+    junit = _ruby_junit()
+    assert dict(Counter(c.status for c in junit)) == dict(Counter(c.status for c in native)) == {
+        PASSED: expected["passed"], FAILED: expected["failures"], SKIPPED: expected["skipped"]}
+
+
+def test_ruby_cucumber_json_identities_and_outcomes():
+    _stream, cases = _read("ruby-2.4.0.json")
+    assert len({c.identity for c in cases}) == len(cases) == 19
+    by_key = _by_key(cases)
+    # The second feature named 'Checkout' (features/legacy/): its scenario is the repeat '[1]'.
+    assert by_key["Checkout", "paying the cart", None].status == PASSED
+    assert by_key["Checkout", "paying the cart", "[1]"].status == FAILED
+    # Outline rows: by the Examples table's name and the row's line in it, from the element id.
+    rows = {p: c.status for (s, n, p), c in by_key.items() if n == "paying <n> apples"}
+    assert rows == {"[small;2]": PASSED, "[small;3]": FAILED, "[large;2]": PASSED}
+    # Hooks and the Background: Ruby writes the Before hooks on the Background's element.
+    assert by_key["Checkout", "paying at a closed till", None].final.message.startswith("before hook failed: cannot open the till")
+    assert by_key["Checkout", "paying and closing", None].final.message.startswith("after hook failed: cannot close the till")
+    assert by_key["Closed shop", "paying too much", None].final.message.startswith(
+        "background step 'Given the register is broken' failed: register offline")
+    assert by_key["Checkout", "paying with a voucher", None].final.message == "pending steps"
+    assert by_key["Checkout", "paying by phone", None].final.message == "undefined steps"
+
+
+def test_ruby_cucumber_junit_and_json_agree_on_each_plain_scenario():
+    # The JUnit file names an outline row '<title> (outline example : | 1 | 2 |)', the JSON by the
+    # row's place: those differ. Every other scenario has the same suite, name and status.
+    _stream, native = _read("ruby-2.4.0.json")
+    plain = {(c.suite, c.name): c.status for c in native if c.parameters is None}
+    junit = _ruby_junit()
+    assert {(c.suite, c.name): c.status for c in junit[:-1] if "(outline example : " not in c.name} == plain
+    # The legacy feature's is in a file of its own (TEST-features-legacy-checkout.xml), the first of
+    # its name there: read alone, that file cannot tell it from the other feature's.
+    assert (junit[-1].suite, junit[-1].name, junit[-1].parameters, junit[-1].status) == (
+        "Checkout", "paying the cart", None, FAILED)
+
+
+# Perl's pherkin (Test::BDD::Cucumber 0.83, Debian) -------------------------------------------------
+
+
+def test_pherkin_json_counts_and_identities():
+    # pherkin prints no counts: its step statuses say 8 scenarios failed (a Background, a Before
+    # and an After hook, written as steps 'before'/'after', and steps), a pending and an undefined
+    # one skipped (without --strict it writes an undefined step as skipped), 9 passed.
+    stream, cases = _read("perl-0.83.json")
+    assert stream.totals.as_dict() == {"tests": 19, "passed": 9, "failures": 8, "errors": 0, "skipped": 2}
+    assert len({c.identity for c in cases}) == len(cases)
+    by_key = _by_key(cases)
+    assert by_key["Checkout", "paying the cart", "[1]"].status == FAILED
+    # Outline rows: named with their values filled in, as cucumber-js names them.
+    assert [by_key["Checkout", f"paying {n} apples", None].status for n in (1, 2, 3)] == [PASSED, FAILED, PASSED]
+    assert by_key["Checkout", "paying at a closed till", None].status == FAILED
+    assert by_key["Checkout", "paying and closing", None].status == FAILED

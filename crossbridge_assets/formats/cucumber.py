@@ -226,8 +226,13 @@ def _error_line(error: str | None) -> str | None:
     return found.group(1).rstrip() if found else first_line(error)
 
 
+_SCENARIO_HOOKS = ("before hook", "after hook")
+
+
 def _case(feature: tuple[str, str | None, list[str]], scenario: dict, background: list) -> TestCase:
-    items = [*((f"background {w}", r) for w, r in background), *_results(scenario)]
+    # cucumber-ruby and cucumber-jvm write the scenario's Before hooks on the background element
+    # before it (they run before the background's steps): those are the scenario's hooks.
+    items = [*((w if w in _SCENARIO_HOOKS else f"background {w}", r) for w, r in background), *_results(scenario)]
     status = PASSED
     failed_at = None
     seconds = 0.0

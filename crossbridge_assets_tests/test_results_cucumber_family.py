@@ -249,3 +249,13 @@ def test_pherkin_json_counts_and_identities():
     assert [by_key["Checkout", f"paying {n} apples", None].status for n in (1, 2, 3)] == [PASSED, FAILED, PASSED]
     assert by_key["Checkout", "paying at a closed till", None].status == FAILED
     assert by_key["Checkout", "paying and closing", None].status == FAILED
+
+
+def test_cucumber_json_of_a_run_without_scenarios_is_read_with_a_warning():
+    # cucumber-js 13 whose BeforeAll hook failed writes '[]' (as any Cucumber does when no
+    # scenario matched): an empty Cucumber JSON report, as '<testsuites/>' is an empty JUnit one,
+    # with a warning rather than refused as an unknown format.
+    stream, cases = _read("js-13.3.0-beforeall.json")
+    assert (stream.info.format, cases) == ("cucumber-json", [])
+    assert stream.totals.as_dict()["tests"] == 0
+    assert len(stream.info.warnings) == 1 and "no features" in stream.info.warnings[0]

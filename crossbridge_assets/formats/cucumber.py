@@ -56,9 +56,16 @@ def not_run_message(states: set[str]) -> str | None:
     return ", ".join(not_run) + " steps" if not_run else None
 
 
+# The whole file an empty array: what every Cucumber writes when no scenario ran (none matched
+# the tag expression, or a BeforeAll hook failed). No other format read here is an array.
+_EMPTY = re.compile(rb"(?:\xef\xbb\xbf)?\s*\[\s*\]\s*").fullmatch
+
+
 def _matches(s: Sniff) -> bool:
     return s.json_type == "array" and (
-        s.has("item.elements") or (s.has("item.keyword") and (s.has("item.uri") or s.has("item.location")))
+        s.has("item.elements")
+        or (s.has("item.keyword") and (s.has("item.uri") or s.has("item.location")))
+        or _EMPTY(s.head) is not None
     )
 
 
@@ -291,14 +298,19 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
     # (suite, name, parameters) -> repeats so far, over the whole file: two features may have the
     # same name (features/billing/checkout.feature and features/legacy/checkout.feature).
     seen: dict[tuple[str, str, str | None], int] = {}
+    features = 0
     try:
         for n, (_prefix, feature) in enumerate(json_items(path, ("item",))):
+            features += 1
             try:
                 yield from _feature(obj(feature), seen)
             except ShapeError as exc:
                 raise exc.at("features", n)
     except ShapeError as exc:
         raise FormatError(path, exc.reason) from None
+    if not features:
+        info.warnings.append("no features: the run had no scenario to report (none matched the tag "
+                             "expression or a BeforeAll hook failed, as the tool's output may say)")
 
 
 def _feature(feature: dict, seen: dict[tuple[str, str, str | None], int]) -> Iterator[TestCase]:

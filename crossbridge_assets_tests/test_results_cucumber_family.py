@@ -247,8 +247,14 @@ def test_pherkin_json_counts_and_identities():
     assert by_key["Checkout", "paying the cart", "[1]"].status == FAILED
     # Outline rows: named with their values filled in, as cucumber-js names them.
     assert [by_key["Checkout", f"paying {n} apples", None].status for n in (1, 2, 3)] == [PASSED, FAILED, PASSED]
-    assert by_key["Checkout", "paying at a closed till", None].status == FAILED
-    assert by_key["Checkout", "paying and closing", None].status == FAILED
+    # pherkin writes its Before and After hooks as steps of keyword 'before'/'after', without a name.
+    # Its error_message is TAP: an exception is told after '# Exception:', past 'not ok - Step ran
+    # to completion'.
+    assert by_key["Checkout", "paying at a closed till", None].final.message == "before hook failed: cannot open the till"
+    assert by_key["Checkout", "paying and closing", None].final.message == "after hook failed: cannot close the till"
+    assert by_key["Closed shop", "paying too much", None].final.message == (
+        "step 'Given the register is broken' failed: register offline")
+    assert by_key["Checkout", "paying too much", None].final.message == "step 'Then 0 apples are left' failed: not ok - apples left"
 
 
 def test_cucumber_json_of_a_run_without_scenarios_is_read_with_a_warning():

@@ -98,8 +98,10 @@ def _results(element: dict) -> list[tuple[str, tuple[str, float, str | None]]]:
             if result[0] == "failed":  # named in the failure message
                 keyword = (text(step.get("keyword"), "keyword") or "").strip()
                 name = text(step.get("name"), "name")
-                if not name and step.get("hidden") and keyword in ("Before", "After"):
-                    what = f"{keyword.lower()} hook"  # cucumber-js writes its hooks as hidden steps
+                if not name and (step.get("hidden") or keyword in ("before", "after")) and keyword.lower() in ("before", "after"):
+                    # cucumber-js writes its hooks as hidden steps 'Before'/'After'; pherkin as
+                    # steps 'before'/'after'.
+                    what = f"{keyword.lower()} hook"
                 else:
                     what = f"step '{keyword} {name or ''}'".replace("  ", " ")
             out.append((what, result))
@@ -228,8 +230,13 @@ def _behave_case(feature: tuple[str, str | None, list[str]], scenario: dict) -> 
 _PYTEST_E_LINE = re.compile(r"^E {3,}(\S.*)$", re.M).search
 
 
+# pherkin's (Perl) error_message is the step's TAP output: an exception (die) is on the line after
+# '# Exception:', the first line being 'not ok - Step ran to completion'.
+_PHERKIN_EXCEPTION = re.compile(r"^\s*# Exception: *\n\s*# (\S.*)$", re.M).search
+
+
 def _error_line(error: str | None) -> str | None:
-    found = _PYTEST_E_LINE(error) if error else None
+    found = (_PYTEST_E_LINE(error) or _PHERKIN_EXCEPTION(error)) if error else None
     return found.group(1).rstrip() if found else first_line(error)
 
 

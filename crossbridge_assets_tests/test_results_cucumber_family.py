@@ -4,6 +4,7 @@ set of features; the tools' summary lines in summaries.txt there, and the regene
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 
@@ -266,3 +267,21 @@ def test_cucumber_json_of_a_run_without_scenarios_is_read_with_a_warning():
     assert (stream.info.format, cases) == ("cucumber-json", [])
     assert stream.totals.as_dict()["tests"] == 0
     assert len(stream.info.warnings) == 1 and "no features" in stream.info.warnings[0]
+
+
+def test_cucumber_js_json_of_a_random_order_run_keeps_each_scenario_identity(tmp_path):
+    # --order random: cucumber-js's JSON formatter writes a feature's scenarios in the order they
+    # ran. Here the scenarios of each feature of js-13.3.0.json in the reverse order (backgrounds
+    # where they were): repeats of a name are told apart by their place in the feature file, not
+    # in the run, so each scenario keeps its identity from run to run.
+    features = json.loads((HERE / "js-13.3.0.json").read_text(encoding="utf-8"))
+    for feature in features:
+        slots = [i for i, e in enumerate(feature["elements"]) if e.get("type") == "scenario"]
+        scenarios = [feature["elements"][i] for i in slots]
+        for i, element in zip(slots, reversed(scenarios)):
+            feature["elements"][i] = element
+    shuffled = tmp_path / "random.json"
+    shuffled.write_text(json.dumps(features), encoding="utf-8")
+    _s, in_order = _read("js-13.3.0.json")
+    _spec, _stream, at_random = read_report(shuffled)
+    assert {c.identity: (c.status, c.line) for c in at_random} == {c.identity: (c.status, c.line) for c in in_order}

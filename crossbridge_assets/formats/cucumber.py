@@ -326,6 +326,7 @@ def _feature(feature: dict, seen: dict[tuple[str, str, str | None], int]) -> Ite
     uri = _location(feature.get("location"))[0] if behave else text(feature.get("uri"), "uri")
     shared = (normalize_suite(_feature_name(feature)), uri, _tag_names(feature.get("tags")))
     background: list = []
+    cases = []
     for i, element in enumerate(array(feature.get("elements"), "elements")):
         try:
             element = obj(element)
@@ -338,15 +339,19 @@ def _feature(feature: dict, seen: dict[tuple[str, str, str | None], int]) -> Ite
             case = _behave_case(shared, element) if behave else _case(shared, element, background)
         except ShapeError as exc:
             raise exc.at("elements", i)
+        cases.append(case)
+    # Repeats are numbered in the order of their lines: cucumber-js --order random writes a
+    # feature's scenarios in the order they ran, which changes from run to run.
+    for case in sorted(cases, key=lambda c: (c.line is None, c.line or 0)):
         key = (case.suite, case.name, case.parameters)
         repeats = seen.get(key)
         seen[key] = 0 if repeats is None else repeats + 1
         if repeats is not None and case.parameters is None:
             # Another scenario of the same name in the feature, or in another feature of the same
-            # name; with cucumber-js, also another row of a placeholder-less outline. Numbered in
-            # the file's order, as cucumber-js's JUnit formatters (and formats/junit.py) number them.
+            # name; with cucumber-js, also another row of a placeholder-less outline. Numbered
+            # as cucumber-js's JUnit formatters (and formats/junit.py) number them.
             case.parameters = f"[{repeats + 1}]"
-        yield case
+    yield from cases
 
 
 def open_cucumber(path: Path) -> ResultStream:

@@ -26,6 +26,7 @@ from crossbridge_assets.formats._common import (
 )
 from crossbridge_assets.formats._shape import ShapeError, array, obj, text, texts
 from crossbridge_assets.formats._tags import extract_tags
+from crossbridge_assets.formats.mocha import MAX_RETRIES
 from crossbridge_assets.formats.playwright import add_annotations
 from crossbridge_assets.model import (
     FAILED,
@@ -90,9 +91,15 @@ def _case(test: dict, framework: str) -> TestCase:
             earlier.append(_attempt(obj(retried[i])))
         except ShapeError as exc:
             raise exc.at("retryAttempts", i)
+    retries = to_int(test.get("retries")) or 0
     # Some reporters list the final try among retryAttempts too: keep it once.
-    if earlier and earlier[-1].status == final.status and len(earlier) > (to_int(test.get("retries")) or 0):
+    if earlier and earlier[-1].status == final.status and len(earlier) > retries:
         earlier = earlier[:-1]
+    if not earlier and retries > 0 and final.status in (PASSED, FAILED):
+        # mocha's, jest's and vitest's CTRF reporters count the retries and write no retryAttempts:
+        # those runners retry a test only when it fails, so each earlier try failed (and a test
+        # that passed in the end is flaky, as their `flaky` says).
+        earlier = [Attempt(status=FAILED) for _ in range(min(retries, MAX_RETRIES))]
     attempts = [*earlier, final]
     suite = test.get("suite")
     parts = [str(p) for p in suite] if isinstance(suite, list) else (text(suite, "suite") or "").split(" > ")

@@ -1,0 +1,76 @@
+"""mocha's reporters as Cypress teams use them, and CTRF from the npm reporters, against what the
+real tools wrote (fixtures/results/mochafam/, written by regenerate-mochafam.sh there, with each
+tool's own summary in summaries.txt): mocha's JSON reporter from mocha 8 to 11, mochawesome 6 and
+7 and mochawesome-merge 4, cypress-multi-reporters with mocha-junit-reporter and its options,
+mocha-ctrf-json-reporter, jest-ctrf-json-reporter and @d2t/vitest-ctrf-json-reporter. Each file's
+counts as the tool counts them, and the files of one run agreeing on every test's identity."""
+
+from __future__ import annotations
+
+from crossbridge_assets.formats import read_report
+from crossbridge_assets.model import ERROR, FAILED, PASSED, SKIPPED
+from crossbridge_assets_tests.conftest import FIXTURES
+
+MOCHAFAM = FIXTURES / "results" / "mochafam"
+
+
+def _read(name: str):
+    spec, stream, cases = read_report(MOCHAFAM / name)
+    return spec.name, stream, cases
+
+
+def _ids(cases) -> dict[tuple[str, str, str], str]:
+    return {(c.framework, c.suite, c.name): c.status for c in cases}
+
+
+# What mocha's spec reporter says of the run of spec/ (summaries.txt, every mocha from 8 to 11):
+# "6 passing, 3 pending, 4 failing", the 4 failing being one test and three hooks. The JSON
+# reporter lists the tests that ran or were pending, and each failed hook, an errored test here.
+MOCHA_RUN = {
+    ("mocha", "", "top level"): PASSED,
+    ("mocha", "Cart", "adds an item"): PASSED,
+    ("mocha", "Cart", "computes the total"): FAILED,
+    ("mocha", "Cart", "applies a coupon"): SKIPPED,
+    ("mocha", "Cart Checkout", "pays (flaky)"): PASSED,
+    ("mocha", "Skipped by before", "one"): SKIPPED,
+    ("mocha", "Before each", "a"): PASSED,
+    ("mocha", "Before each", '"before each" hook for "b"'): ERROR,
+    ("mocha", "After each", "a"): PASSED,
+    ("mocha", "After each", '"after each" hook for "a"'): ERROR,
+    ("mocha", "Teardown", "runs"): PASSED,
+    ("mocha", "Teardown", "skips itself"): SKIPPED,
+    ("mocha", "Teardown", '"after all" hook for "skips itself"'): ERROR,
+}
+MOCHA_TOTALS = {"tests": 13, "passed": 6, "failures": 1, "errors": 3, "skipped": 3}
+# mochawesome also lists the tests a failed hook kept from running (as skipped).
+NOT_RUN = {("mocha", "Before each", "b"): SKIPPED, ("mocha", "After each", "b"): SKIPPED}
+
+
+def test_summaries_are_the_ones_the_tests_expect():
+    text = (MOCHAFAM / "summaries.txt").read_text(encoding="utf-8")
+    for run in ("mocha 8", "mocha 9", "mocha 10", "mocha 11", "mocha 11 --parallel", "mocha 10 cypress-multi-reporters"):
+        assert f"{run}: 6 passing\n{run}: 3 pending\n{run}: 4 failing\n" in text
+    assert "mocha 11 it.only: 1 passing\n" in text
+    assert "jest: Tests:       1 failed, 1 todo, 3 passed, 5 total" in text
+    assert "vitest: Tests  2 failed | 6 passed | 3 skipped | 1 todo (12)" in text
+
+
+# ------------------------------------------------------------------------------- CTRF retries
+
+def test_ctrf_retries_without_retry_attempts_are_failed_tries():
+    """mocha-ctrf-json-reporter, jest-ctrf-json-reporter and @d2t/vitest-ctrf-json-reporter write how
+    many times a test was retried (`retries`, and `flaky` when it passed in the end) but no
+    retryAttempts: each of those earlier tries failed (the three tools retry a failing test only),
+    so a test that passed on its second try is flaky, as the tool says."""
+    for name, flaky, broken, tries in (
+        ("mocha-ctrf.json", "Cart Checkout pays (flaky)", "Cart computes the total", 3),
+        ("jest-ctrf.json", "checkout eventually pays", "checkout always fails", 3),
+        ("vitest-ctrf.json", "checkout > eventually pays", "checkout > always fails", 2),
+    ):
+        _f, _stream, cases = _read(name)
+        by_name = {c.name: c for c in cases}
+        assert [a.status for a in by_name[flaky].attempts] == [FAILED, PASSED], name
+        assert by_name[flaky].flaky and by_name[flaky].properties["flaky"] == "true"
+        assert [a.status for a in by_name[broken].attempts] == [FAILED] * tries, name
+        assert by_name[broken].final.message  # the last try's error is the one written
+        assert all(len(c.attempts) == 1 for c in cases if c.name not in (flaky, broken))

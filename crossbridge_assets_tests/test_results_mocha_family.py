@@ -74,3 +74,37 @@ def test_ctrf_retries_without_retry_attempts_are_failed_tries():
         assert [a.status for a in by_name[broken].attempts] == [FAILED] * tries, name
         assert by_name[broken].final.message  # the last try's error is the one written
         assert all(len(c.attempts) == 1 for c in cases if c.name not in (flaky, broken))
+
+
+# ------------------------------------------------------------------ mochawesome and its merge
+
+def test_mochawesome_files_a_spec_file_and_their_merge_agree_with_mochas_json():
+    """Cypress writes one mochawesome file a spec file (overwrite=false: mochawesome.json,
+    mochawesome_001.json) and teams merge them with mochawesome-merge: the merged file holds the
+    tests of both, with the same identities, and mocha's JSON reporter's run has them too."""
+    merged_ids = {}
+    for name in ("mochawesome-7/mochawesome.json", "mochawesome-7/mochawesome_001.json"):
+        fmt, stream, cases = _read(name)
+        assert fmt == "mochawesome" and stream.info.warnings == []
+        merged_ids.update(_ids(cases))
+    assert merged_ids == {**MOCHA_RUN, **NOT_RUN}
+    _f, _s, cart = _read("mochawesome-6.json")  # mochawesome 6, spec/cart.spec.js alone
+    assert _ids(cart) == {k: v for k, v in MOCHA_RUN.items() if k[1] in ("", "Cart", "Cart Checkout")}
+    for name in ("mochawesome-merge-4.4.json", "mochawesome-merge-4.0.json"):
+        fmt, stream, cases = _read(name)
+        assert fmt == "mochawesome"
+        assert _ids(cases) == merged_ids, name
+        assert stream.totals.as_dict() == {"tests": 15, "passed": 6, "failures": 1, "errors": 3, "skipped": 5}
+
+
+def test_mochawesome_merge_stats_are_read_in_the_terms_of_its_content():
+    """mochawesome-merge recounts stats from the tests it merged: failed hooks (mochawesome's
+    `other`) are left out, always 0, and a test a failed hook kept from running is counted in
+    `tests` (4.4: in no state; 4.0: as skipped). Read so, the merged file's own totals agree with
+    its content, and with the unmerged files' (no warning)."""
+    for name in ("mochawesome-merge-4.4.json", "mochawesome-merge-4.0.json"):
+        _f, stream, _cases = _read(name)
+        assert stream.info.declared == {"tests": 15, "failures": 1, "errors": 3, "skipped": 5}, name
+        assert stream.info.warnings == [], name
+    _f, stream, _cases = _read("mochawesome-7/mochawesome_001.json")
+    assert stream.info.declared == {"tests": 10, "failures": 0, "errors": 3, "skipped": 4}

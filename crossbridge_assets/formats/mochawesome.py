@@ -6,6 +6,8 @@ suite a spec file); mochawesome 2 wrote a single root `suites` object.
 A failed hook (in a suite's beforeHooks/afterHooks) is an errored test titled as mocha titles
 it ('"before all" hook for "a"'), as mocha's own JSON reporter has it; the tests it kept from
 running stay skipped.
+mochawesome-merge (4.x) writes stats of its own, recounted from the merged tests: they are read in
+the same terms (see _stats and _cases).
 """
 
 from __future__ import annotations
@@ -195,11 +197,19 @@ def _stats(value: object, info: ReportInfo) -> None:
         info.duration = to_seconds(value.get("duration"), 1e-3)
     tests = to_int(value.get("testsRegistered"))
     hooks = to_int(value.get("other")) or 0  # failed hooks, not among its failures
+    failures = to_int(value.get("failures")) or 0
+    passes = to_int(value.get("passes"))
+    skipped = (to_int(value.get("pending")) or 0) + (to_int(value.get("skipped")) or 0)
+    if tests is not None and passes is not None:
+        # Every registered test that neither passed nor failed: mochawesome's pending + skipped
+        # (tests a failed hook kept from running), and so in mochawesome-merge's stats, whose
+        # `skipped` leaves such a test out (4.4 counts the state 'skipped', which none has).
+        skipped = max(0, tests - passes - failures)
     info.declared = {
         "tests": (tests if tests is not None else to_int(value.get("tests")) or 0) + hooks,
-        "failures": to_int(value.get("failures")) or 0,
+        "failures": failures,
         "errors": hooks,
-        "skipped": (to_int(value.get("pending")) or 0) + (to_int(value.get("skipped")) or 0),
+        "skipped": skipped,
     }
 
 
@@ -212,6 +222,18 @@ def _suite(events, event: str, value) -> Iterator[TestCase]:
 
 
 def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
+    hooks = 0
+    for case in _read(path, info):
+        hooks += case.status == ERROR
+        yield case
+    if hooks and info.declared and not info.declared["errors"]:
+        # mochawesome-merge recounts the stats from the tests it merged, without the failed hooks
+        # (its `other` is always 0) that mochawesome itself counts: in the terms of the content.
+        info.declared["tests"] += hooks
+        info.declared["errors"] = hooks
+
+
+def _read(path: Path, info: ReportInfo) -> Iterator[TestCase]:
     results = 0
     events = json_events(path)
     try:

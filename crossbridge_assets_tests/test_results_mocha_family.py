@@ -108,3 +108,45 @@ def test_mochawesome_merge_stats_are_read_in_the_terms_of_its_content():
         assert stream.info.warnings == [], name
     _f, stream, _cases = _read("mochawesome-7/mochawesome_001.json")
     assert stream.info.declared == {"tests": 10, "failures": 0, "errors": 3, "skipped": 4}
+
+
+# -------------------------------------------------------------------------- mocha's JSON reporter
+
+def test_mocha_json_from_mocha_8_to_11_serial_and_parallel():
+    """mocha 8 and 11 (9 and 10 write the same), and mocha 11 --parallel (its JSON reporter lists
+    the spec files in the order they finished): the spec reporter's 6 passing, 3 pending, 4 failing,
+    the flaky test's failed try kept from currentRetry, the one failing every try tried three times."""
+    for name in ("mocha-json-8.json", "mocha-json-11.json", "mocha-json-11-parallel.json", "multi.json"):
+        fmt, stream, cases = _read(name)
+        assert fmt == "mocha-json"
+        assert _ids(cases) == MOCHA_RUN, name
+        assert stream.totals.as_dict() == MOCHA_TOTALS
+        assert stream.info.warnings == []
+        by_name = {c.name: c for c in cases}
+        assert [a.status for a in by_name["pays (flaky)"].attempts] == [FAILED, PASSED]
+        assert [a.status for a in by_name["computes the total"].attempts] == [FAILED] * 3
+        assert by_name['"after all" hook for "skips itself"'].final.message == "after broke"
+
+
+def test_mocha_json_with_it_only():
+    """it.only: mocha runs the focused test alone ("1 passing"); the others are in no report."""
+    _f, stream, cases = _read("mocha-json-11-only.json")
+    assert _ids(cases) == {("mocha", "Focus", "focused"): PASSED}
+    assert stream.info.warnings == []
+
+
+# ------------------------------------------------------------------------- mocha-junit-reporter
+
+def test_cypress_multi_reporters_junit_and_json_of_one_run_agree():
+    """cypress-multi-reporters writing mocha-junit-reporter's file (includePending) and mocha's
+    JSON of one run: the same tests, identities and statuses (a failed hook is an errored test in
+    both), and no warning: mocha-junit-reporter's tests= counts the tests each describe() registered,
+    those a failed hook kept from running (not in the file) included and the hooks left out, a
+    total the file's content cannot be held to once a hook failed."""
+    fmt, stream, cases = _read("multi-junit.xml")
+    assert fmt == "junit" and stream.info.framework == "mocha"
+    _f, _s, native = _read("multi.json")
+    assert _ids(cases) == _ids(native) == MOCHA_RUN
+    assert stream.totals.as_dict() == MOCHA_TOTALS
+    assert stream.info.warnings == []
+    assert stream.info.declared == {"failures": 1, "errors": 3, "skipped": 3}

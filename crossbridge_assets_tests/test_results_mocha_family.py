@@ -150,3 +150,25 @@ def test_cypress_multi_reporters_junit_and_json_of_one_run_agree():
     assert stream.totals.as_dict() == MOCHA_TOTALS
     assert stream.info.warnings == []
     assert stream.info.declared == {"failures": 1, "errors": 3, "skipped": 3}
+
+
+def test_mocha_junit_reporter_with_classname_and_name_switched():
+    """testCaseSwitchClassnameAndName: name= is the test's title and classname= mocha's full
+    title (the describe() titles, then the test's): the same suite and name as with the default
+    options and as mocha's JSON reporter, not a suite of each test's own."""
+    fmt, stream, cases = _read("junit-switched.xml")
+    assert fmt == "junit" and stream.info.framework == "mocha"
+    assert _ids(cases) == MOCHA_RUN
+    assert stream.totals.as_dict() == MOCHA_TOTALS
+    assert stream.info.warnings == []
+
+
+def test_mocha_junit_reporter_jenkins_mode_keeps_its_dotted_suites():
+    """jenkinsMode: classname= is the describe() titles joined by '.', which a title may hold too:
+    the suite stays as Jenkins shows it ('Cart.Checkout'), the statuses as in mocha's JSON."""
+    _f, stream, cases = _read("junit-jenkins.xml")
+    assert stream.info.framework == "mocha"
+    dotted = {"Cart Checkout": "Cart.Checkout"}
+    expected = {(fw, dotted.get(suite, suite), name): status for (fw, suite, name), status in MOCHA_RUN.items()}
+    assert _ids(cases) == expected
+    assert stream.totals.as_dict() == MOCHA_TOTALS

@@ -349,12 +349,15 @@ def _mocha_names(raw_name: str, classname: str | None, elem: etree._Element):
     """mocha-junit-reporter: name is mocha's full title (the describe() titles, then the test's),
     classname the test's title. Split as mocha's own reporters do, so the test has one identity
     whichever of them wrote the file: a test outside any describe() has the suite "", and a
-    title ending in [..] is a title (mocha has no parameters)."""
+    title ending in [..] is a title (mocha has no parameters). With testCaseSwitchClassnameAndName
+    the two are the other way round."""
     if classname and raw_name.endswith(classname):
         if len(raw_name) == len(classname):
             return "", raw_name, None, None
         if raw_name[-len(classname) - 1] == " ":
             return mocha_suite_path([raw_name[: -len(classname) - 1]]), classname, None, None
+    if classname and raw_name and classname.endswith(" " + raw_name):
+        return mocha_suite_path([classname[: -len(raw_name) - 1]]), raw_name, None, None
     return normalize_suite(classname) if classname else _suite_path(elem.getparent()), raw_name, None, None
 
 

@@ -172,3 +172,20 @@ def test_mocha_junit_reporter_jenkins_mode_keeps_its_dotted_suites():
     expected = {(fw, dotted.get(suite, suite), name): status for (fw, suite, name), status in MOCHA_RUN.items()}
     assert _ids(cases) == expected
     assert stream.totals.as_dict() == MOCHA_TOTALS
+
+
+# ------------------------------------------------------------------------------------- CTRF
+
+def test_mocha_ctrf_failed_hooks_are_errors_as_in_mochas_other_reporters():
+    """mocha-ctrf-json-reporter names a test by mocha's full title only (no suite, so its
+    identities are not those of mocha's other reporters) and writes a failed hook as a failed
+    test, counted in summary.failed: an errored test here, as mocha's JSON reporter,
+    mochawesome and mocha-junit-reporter have it, and the file's totals the same."""
+    fmt, stream, cases = _read("mocha-ctrf.json")
+    assert fmt == "ctrf" and stream.info.framework == "mocha"
+    full = {(fw, f"{suite} {name}".strip()): status for (fw, suite, name), status in MOCHA_RUN.items()}
+    assert {(c.framework, c.name): c.status for c in cases} == full
+    assert all(c.suite == "" for c in cases)
+    assert stream.totals.as_dict() == MOCHA_TOTALS
+    assert stream.info.declared == {"tests": 13, "failures": 1, "errors": 3, "skipped": 3}
+    assert stream.info.warnings == []

@@ -4,7 +4,8 @@ Cypress, mocha, pytest, JUnit and others.
 {"results": {"tool": {"name"}, "summary": {tests, passed, failed, skipped, pending, other},
              "tests": [{name, status, duration (ms), message, trace, suite, filePath, tags,
                         retries, flaky, retryAttempts: [{attempt, status, duration, message, trace}]}]}}
-status failed -> failure, skipped/pending/other -> skipped. retryAttempts become the attempts.
+status failed -> failure, skipped/pending/other -> skipped. retryAttempts become the attempts
+(without them, `retries` failed tries before the last). mocha's failed hooks are errors.
 """
 
 from __future__ import annotations
@@ -26,9 +27,10 @@ from crossbridge_assets.formats._common import (
 )
 from crossbridge_assets.formats._shape import ShapeError, array, obj, text, texts
 from crossbridge_assets.formats._tags import extract_tags
-from crossbridge_assets.formats.mocha import MAX_RETRIES
+from crossbridge_assets.formats.mocha import HOOK_TITLE, MAX_RETRIES
 from crossbridge_assets.formats.playwright import add_annotations
 from crossbridge_assets.model import (
+    ERROR,
     FAILED,
     KIND_RESULTS,
     PASSED,
@@ -151,9 +153,17 @@ def _number(entry: object) -> int:
     return (to_int(entry.get("attempt")) or 0) if isinstance(entry, dict) else 0
 
 
+def _mocha_hook(name: str) -> bool:
+    """mocha-ctrf-json-reporter's name of a failed hook: mocha's full title of it, the describe()
+    titles and then the hook's title ('Orders "before all" hook for "lists"')."""
+    match = HOOK_TITLE.search(name)
+    return match is not None and (match.start() == 0 or name[match.start() - 1] == " ")
+
+
 def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
     framework = "ctrf"
     tests = 0
+    hooks = 0
     wanted = ("results.tool", "results.summary", "results.environment", "results.tests.item")
     for prefix, value in json_items(path, wanted):
         if prefix == "results.tests.item":
@@ -163,7 +173,13 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
         try:
             value = obj(value)
             if prefix == "results.tests.item":
-                yield _case(value, framework)
+                case = _case(value, framework)
+                if framework == "mocha" and case.status == FAILED and _mocha_hook(case.name):
+                    # A failed hook is no failed test: an errored one, as mocha's other reporters
+                    # have it (formats/mocha.py).
+                    case.status = case.attempts[-1].status = ERROR
+                    hooks += 1
+                yield case
             elif prefix == "results.tool":
                 framework = (text(value.get("name"), "name") or "ctrf").lower()
                 info.framework = framework
@@ -190,6 +206,9 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
             raise FormatError(path, exc.at(*where).reason) from None
     if info.framework is None:
         info.framework = framework
+    if hooks and info.declared:
+        info.declared["failures"] = max(0, info.declared["failures"] - hooks)
+        info.declared["errors"] += hooks
 
 
 def open_ctrf(path: Path) -> ResultStream:

@@ -33,6 +33,7 @@ from crossbridge_assets.formats._xml import _LOCAL_NAMES, iterparse, local, text
 from crossbridge_assets.formats.cucumber import FRAMEWORK as CUCUMBER
 from crossbridge_assets.formats.cucumber import NOT_RUN as CUCUMBER_NOT_RUN
 from crossbridge_assets.formats.cucumber import not_run_message
+from crossbridge_assets.formats.mocha import HOOK_TITLE as MOCHA_HOOK_TITLE
 from crossbridge_assets.formats.mochawesome import suite_path as mocha_suite_path
 from crossbridge_assets.formats.playwright import suite_path as playwright_suite_path
 from crossbridge_assets.formats.robot import FRAMEWORK as ROBOT
@@ -955,9 +956,7 @@ def _testng_not_a_test(elem: etree._Element, case: TestCase, info: ReportInfo) -
     return any(local(child.tag) == "ignored" for child in elem)
 
 
-# mocha's title of a hook that failed: '"before all" hook for "a"', '"after each" hook: name for
-# "a"', '"after all" hook in "Suite"' (mocha 3 on), '"before all" hook' (older).
-_MOCHA_HOOK = re.compile(r'"(?:before|after) (?:all|each)" hook(?:$|[ :])').match
+_MOCHA_HOOK = MOCHA_HOOK_TITLE.match
 
 
 def _mocha_outcome(case: TestCase) -> None:

@@ -11,6 +11,7 @@ reported as an errored test so that it is not lost.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from hashlib import blake2b
 from pathlib import Path
@@ -46,6 +47,10 @@ def _matches(s: Sniff) -> bool:
         and not s.has("stats.passPercent")
     )
 
+
+# mocha's title of a hook that failed: '"before all" hook for "a"', '"after each" hook: name for
+# "a"', '"after all" hook in "Suite"' (mocha 3 on), '"before all" hook' (older).
+HOOK_TITLE = re.compile(r'"(?:before|after) (?:all|each)" hook(?:$|[ :])')
 
 MAX_RETRIES = 100  # this.retries(n) is a small number; a hostile file could claim billions
 

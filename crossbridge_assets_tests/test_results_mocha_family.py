@@ -65,7 +65,7 @@ def test_ctrf_retries_without_retry_attempts_are_failed_tries():
     for name, flaky, broken, tries in (
         ("mocha-ctrf.json", "Cart Checkout pays (flaky)", "Cart computes the total", 3),
         ("jest-ctrf.json", "checkout eventually pays", "checkout always fails", 3),
-        ("vitest-ctrf.json", "checkout > eventually pays", "checkout > always fails", 2),
+        ("vitest-ctrf.json", "eventually pays", "always fails", 2),
     ):
         _f, _stream, cases = _read(name)
         by_name = {c.name: c for c in cases}
@@ -188,4 +188,22 @@ def test_mocha_ctrf_failed_hooks_are_errors_as_in_mochas_other_reporters():
     assert all(c.suite == "" for c in cases)
     assert stream.totals.as_dict() == MOCHA_TOTALS
     assert stream.info.declared == {"tests": 13, "failures": 1, "errors": 3, "skipped": 3}
+    assert stream.info.warnings == []
+
+
+def test_vitest_ctrf_suite_is_the_describe_path_without_the_test():
+    """@d2t/vitest-ctrf-json-reporter writes vitest's full name ('cart > totals > adds items') as
+    both the name and the suite: the suite is the describe() path and the name the test's title,
+    not a suite of each test's own. Its counts are vitest's: 2 failed, 6 passed, 3 skipped, 1 todo."""
+    fmt, stream, cases = _read("vitest-ctrf.json")
+    assert fmt == "ctrf" and stream.info.framework == "vitest"
+    ids = _ids(cases)
+    assert ids[("vitest", "cart.totals", "adds items")] == PASSED
+    assert ids[("vitest", "cart.totals", "applies discount")] == FAILED
+    assert ids[("vitest", "cart.totals", "handles currency")] == SKIPPED  # test.todo
+    assert ids[("vitest", "cart", "is empty at start")] == PASSED
+    assert ids[("vitest", "", "top level works")] == PASSED
+    assert ids[("vitest", "payments", "charges card")] == SKIPPED  # its beforeAll failed
+    assert len(ids) == len(cases) == 12
+    assert stream.totals.as_dict() == {"tests": 12, "passed": 6, "failures": 2, "errors": 0, "skipped": 4}
     assert stream.info.warnings == []

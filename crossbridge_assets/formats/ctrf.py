@@ -105,7 +105,12 @@ def _case(test: dict, framework: str) -> TestCase:
     attempts = [*earlier, final]
     suite = test.get("suite")
     parts = [str(p) for p in suite] if isinstance(suite, list) else (text(suite, "suite") or "").split(" > ")
-    name, params = split_parameters(text(test.get("name"), "name") or "")
+    full_name = text(test.get("name"), "name") or ""
+    if framework == "vitest" and " > ".join(parts) == full_name:
+        # @d2t/vitest-ctrf-json-reporter writes vitest's full name ('cart > totals > adds') as the
+        # suite too: the suite is the describe() path, the name the test's title.
+        parts, full_name = parts[:-1], parts[-1]
+    name, params = split_parameters(full_name)
     file_path = text(test.get("filePath"), "filePath")
     if framework == "playwright":
         # Playwright's title path starts with the project, then the file: the project is the

@@ -207,3 +207,14 @@ def test_vitest_ctrf_suite_is_the_describe_path_without_the_test():
     assert len(ids) == len(cases) == 12
     assert stream.totals.as_dict() == {"tests": 12, "passed": 6, "failures": 2, "errors": 0, "skipped": 4}
     assert stream.info.warnings == []
+
+
+def test_mocha_junit_reporter_ant_mode_is_read_as_mocha():
+    """antMode: a bare <testsuites>, and package/hostname/id/errors on each <testsuite>, the
+    root's title gone: still mocha-junit-reporter's file, its tests named as mocha names them
+    (not the title as the suite) and its failed hooks errors."""
+    fmt, stream, cases = _read("junit-ant.xml")
+    assert fmt == "junit" and stream.info.framework == "mocha"
+    assert _ids(cases) == MOCHA_RUN
+    assert stream.totals.as_dict() == MOCHA_TOTALS
+    assert stream.info.warnings == []

@@ -163,11 +163,17 @@ def _node_test_file(root: etree._Element) -> bool:
 # are merged (junit-report-merger, which Cypress's guide uses for its results-[hash].xml files, writes
 # a <testsuites> without one).
 _MOCHA_JUNIT_SUITE_KEYS = frozenset(("name", "timestamp", "tests", "file", "time", "failures", "skipped"))
+# With antMode, package, hostname, id and errors after those (and a bare <testsuites>).
+_MOCHA_JUNIT_ANT_KEYS = ("name", "timestamp", "tests", "package", "hostname", "id", "errors", "time", "failures")
 
 
 def _mocha_junit_suite(attrs) -> bool:
     keys = tuple(attrs)
-    return keys[:3] == ("name", "timestamp", "tests") and set(keys) <= _MOCHA_JUNIT_SUITE_KEYS
+    if keys[:3] != ("name", "timestamp", "tests"):
+        return False
+    if "package" in attrs:
+        return tuple(k for k in keys if k not in ("file", "skipped")) == _MOCHA_JUNIT_ANT_KEYS
+    return set(keys) <= _MOCHA_JUNIT_SUITE_KEYS
 
 
 def _dialect(root: etree._Element, first: etree._Element) -> tuple[str, Dialect | None]:

@@ -218,3 +218,15 @@ def test_mocha_junit_reporter_ant_mode_is_read_as_mocha():
     assert _ids(cases) == MOCHA_RUN
     assert stream.totals.as_dict() == MOCHA_TOTALS
     assert stream.info.warnings == []
+
+
+def test_jest_ctrf_counts_as_jest_does():
+    """jest-ctrf-json-reporter: "1 failed, 1 todo, 3 passed, 5 total" (a todo is 'other' in CTRF,
+    skipped here); its suite is the file and the describe() titles, its name jest's full name."""
+    fmt, stream, cases = _read("jest-ctrf.json")
+    assert fmt == "ctrf" and stream.info.framework == "jest"
+    assert stream.totals.as_dict() == {"tests": 5, "passed": 3, "failures": 1, "errors": 0, "skipped": 1}
+    assert stream.info.warnings == []
+    todo = next(c for c in cases if c.status == SKIPPED)
+    assert (todo.suite, todo.name) == ("todo.test.js.wishlist", "wishlist shares the list")
+    assert todo.properties["rawStatus"] == "todo"

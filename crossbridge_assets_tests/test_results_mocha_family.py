@@ -128,6 +128,20 @@ def test_mocha_json_from_mocha_8_to_11_serial_and_parallel():
         assert by_name['"after all" hook for "skips itself"'].final.message == "after broke"
 
 
+def test_mocha_json_on_stdout_after_the_tests_output():
+    """`mocha --reporter json > report.json` (mocha 8 has no other way): what the tests print comes
+    before the report in the file. The report is read from where mocha's JSON starts, as mocha's
+    summary has it: "1 passing, 1 failing"."""
+    head = (MOCHAFAM / "mocha-json-8-stdout.json").read_text(encoding="utf-8")
+    assert head.startswith("connecting to the test database\n{ retrying: true }\n{\n")
+    fmt, stream, cases = _read("mocha-json-8-stdout.json")
+    assert fmt == "mocha-json"
+    assert _ids(cases) == {("mocha", "Logs", "prints a line"): PASSED, ("mocha", "Logs", "prints and fails"): FAILED}
+    assert next(c for c in cases if c.status == FAILED).final.message == "no connection"
+    assert stream.info.warnings == []
+    assert "mocha 8 logs: 1 passing\nmocha 8 logs: 1 failing\n" in (MOCHAFAM / "summaries.txt").read_text(encoding="utf-8")
+
+
 def test_mocha_json_with_it_only():
     """it.only: mocha runs the focused test alone ("1 passing"); the others are in no report."""
     _f, stream, cases = _read("mocha-json-11-only.json")

@@ -49,6 +49,7 @@ class Sniff:
     json_values: dict[str, object] = field(default_factory=dict)  # scalar values at depth <= 3
     text: str = ""  # the head decoded, for line-based formats
     json_error: str | None = None  # the head is not JSON at all (not merely cut short)
+    json_offset: int = 0  # where the JSON starts after other output (_common.json_after_output)
 
     def has(self, *prefixes: str) -> bool:
         return all(p in self.json_prefixes for p in prefixes)
@@ -126,6 +127,13 @@ def sniff(path: Path) -> Sniff:
         sniff_root(s)
     elif first in (b"{", b"["):
         _sniff_json(s, stripped)
+    else:
+        from crossbridge_assets.formats._common import json_after_output
+
+        start = json_after_output(head)
+        if start is not None:
+            s.json_offset = start
+            _sniff_json(s, head[start:])
     return s
 
 

@@ -361,18 +361,35 @@ def json_object_items(path, prefix: str = ""):
         yield from ijson.kvitems(DepthCheckedReader(fh, path), prefix, use_float=True)
 
 
-def json_items(path, wanted):
+# mocha's JSON reporter writes to stdout (mocha 8 always, later ones without --reporter-option
+# output=): redirected to a file, what the tests printed comes first, whole lines, then its report,
+# which JSON.stringify(.., null, 2) starts so.
+_MOCHA_JSON_START = re.compile(rb'\n\{\r?\n  "stats": \{')
+
+
+def json_after_output(head: bytes) -> int | None:
+    """Where mocha's JSON report starts in the head of a file that other output begins, or None."""
+    if head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"["):
+        return None
+    match = _MOCHA_JSON_START.search(head)
+    return match.start() + 1 if match else None
+
+
+def json_items(path, wanted, offset: int = 0):
     """Stream the JSON values found at the ijson prefixes in `wanted` (e.g. 'suites.item',
-    'stats'), in document order, as (prefix, value) pairs: one value in memory at a time.
-    Errors as json_errors, nesting as JsonDepthCheck."""
+    'stats'), in document order, as (prefix, value) pairs: one value in memory at a time; the
+    JSON starts `offset` bytes in. Errors as json_errors, nesting as JsonDepthCheck."""
     import ijson
 
     wanted = set(wanted)
     with json_errors(path), open(path, "rb") as fh:
+        fh.seek(offset)
         builder = None
         depth = 0
         at = ""
         for prefix, event, value in ijson.parse(DepthCheckedReader(fh, path), use_float=True):
+            if offset and not prefix and event == "end_map":
+                return  # what was printed after the report (a timer the tests left) is no report
             if builder is None:
                 if prefix not in wanted or event in ("map_key", "end_map", "end_array"):
                     continue

@@ -6,7 +6,8 @@ failures[]), skipped if it is in pending[], passed otherwise. Tests may share a 
 tests[] entry is matched with pending[] by its whole content (the reporter writes the same test
 object into both). mocha does not tell an assertion failure from an exception, so every failure
 is a failure. A failed hook ("before all" hook) is in failures[] but not in tests[]; it is
-reported as an errored test so that it is not lost.
+reported as an errored test so that it is not lost. Written to stdout and redirected to a file,
+the report comes after what the tests printed: it is read from where it starts.
 """
 
 from __future__ import annotations
@@ -17,8 +18,15 @@ from hashlib import blake2b
 from pathlib import Path
 from typing import Iterator
 
-from crossbridge_assets.formats import FormatError, FormatSpec, Sniff
-from crossbridge_assets.formats._common import first_line, json_items, parse_timestamp, to_int, to_seconds
+from crossbridge_assets.formats import SNIFF_BYTES, FormatError, FormatSpec, Sniff
+from crossbridge_assets.formats._common import (
+    first_line,
+    json_after_output,
+    json_items,
+    parse_timestamp,
+    to_int,
+    to_seconds,
+)
 from crossbridge_assets.formats._shape import ShapeError, obj, opt_obj, text
 from crossbridge_assets.formats._tags import extract_tags
 from crossbridge_assets.model import (
@@ -123,13 +131,24 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
         raise FormatError(path, exc.reason) from None
 
 
+def _offset(path: Path) -> int:
+    """Where the report starts: after what the tests printed when mocha wrote it to stdout."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(SNIFF_BYTES)
+    except OSError as exc:
+        raise FormatError(path, f"cannot be read: {exc.strerror or exc}") from exc
+    return json_after_output(head) or 0
+
+
 def _read(path: Path, info: ReportInfo) -> Iterator[TestCase]:
+    offset = _offset(path)
     failed: set[bytes] = set()
     pending_keys: set[bytes] = set()
     pending: Counter = Counter()  # content of pending[] entries, see _content
     index = Counter()
     # First pass: which tests failed or were pending (small keys only).
-    for prefix, value in json_items(path, ("stats", "failures.item", "pending.item")):
+    for prefix, value in json_items(path, ("stats", "failures.item", "pending.item"), offset):
         if prefix == "stats":
             if value is None:
                 continue
@@ -156,7 +175,7 @@ def _read(path: Path, info: ReportInfo) -> Iterator[TestCase]:
         except ShapeError as exc:
             raise exc.at(name, i)
     seen: set[bytes] = set()
-    for i, (_prefix, test) in enumerate(json_items(path, ("tests.item",))):
+    for i, (_prefix, test) in enumerate(json_items(path, ("tests.item",), offset)):
         try:
             test = obj(test)
             key = _key(test)
@@ -183,7 +202,7 @@ def _read(path: Path, info: ReportInfo) -> Iterator[TestCase]:
     # failures[] is read again only when it holds entries no test has (failed hooks): holding
     # every failure, stack traces and all, from the first pass would grow with the report.
     unseen = failed - seen
-    failures = json_items(path, ("failures.item",)) if unseen else ()
+    failures = json_items(path, ("failures.item",), offset) if unseen else ()
     for i, (_prefix, failure) in enumerate(failures):
         failure = {k: failure.get(k) for k in ("title", "fullTitle", "file", "duration", "err")}
         if _key(failure) in unseen:

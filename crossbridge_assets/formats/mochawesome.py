@@ -52,7 +52,7 @@ def suite_path(titles: list[str]) -> str:
 
 
 def _matches(s: Sniff) -> bool:
-    if s.json_type != "object" or not s.has("stats"):
+    if s.json_type != "object" or not s.has("stats") or s.json_offset:
         return False
     return s.has("results") or s.has("stats.passPercent") or s.has("suites.uuid")
 

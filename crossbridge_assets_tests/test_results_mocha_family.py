@@ -142,6 +142,16 @@ def test_mocha_json_on_stdout_after_the_tests_output():
     assert "mocha 8 logs: 1 passing\nmocha 8 logs: 1 failing\n" in (MOCHAFAM / "summaries.txt").read_text(encoding="utf-8")
 
 
+def test_mocha_json_on_stdout_with_output_after_it(tmp_path):
+    """A test that leaves a timer behind prints after mocha wrote its report (mocha waits for it
+    without --exit): the same file with a line after the report, which is no part of it."""
+    path = tmp_path / "report.json"
+    path.write_bytes((MOCHAFAM / "mocha-json-8-stdout.json").read_bytes() + b"late timer fired\n")
+    fmt, stream, cases = read_report(path)
+    assert fmt.name == "mocha-json" and len(cases) == 2
+    assert stream.totals.as_dict() == {"tests": 2, "passed": 1, "failures": 1, "errors": 0, "skipped": 0}
+
+
 def test_mocha_json_with_it_only():
     """it.only: mocha runs the focused test alone ("1 passing"); the others are in no report."""
     _f, stream, cases = _read("mocha-json-11-only.json")

@@ -152,6 +152,17 @@ def test_mocha_json_on_stdout_with_output_after_it(tmp_path):
     assert stream.totals.as_dict() == {"tests": 2, "passed": 1, "failures": 1, "errors": 0, "skipped": 0}
 
 
+def test_mocha_json_on_stdout_after_an_object_a_test_printed(tmp_path):
+    """A test that prints an object first (console.log({retrying: true}) prints '{ retrying: true }'):
+    the file begins as JSON would and is none; the report after it is read all the same."""
+    data = (MOCHAFAM / "mocha-json-8-stdout.json").read_bytes()
+    path = tmp_path / "report.json"
+    path.write_bytes(data[data.index(b"{ retrying"):])
+    fmt, stream, cases = read_report(path)
+    assert fmt.name == "mocha-json" and len(cases) == 2
+    assert stream.info.warnings == []
+
+
 def test_mocha_json_with_it_only():
     """it.only: mocha runs the focused test alone ("1 passing"); the others are in no report."""
     _f, stream, cases = _read("mocha-json-11-only.json")

@@ -127,12 +127,15 @@ def sniff(path: Path) -> Sniff:
         sniff_root(s)
     elif first in (b"{", b"["):
         _sniff_json(s, stripped)
-    else:
+    if s.xml_root is None and (s.json_type is None or s.json_error):
+        # Not a report from its first byte: mocha's JSON reporter on stdout, after the tests' output?
         from crossbridge_assets.formats._common import json_after_output
 
         start = json_after_output(head)
         if start is not None:
-            s.json_offset = start
+            s.json_type, s.json_error, s.json_offset = None, None, start
+            s.json_prefixes.clear()
+            s.json_values.clear()
             _sniff_json(s, head[start:])
     return s
 

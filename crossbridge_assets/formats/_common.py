@@ -364,14 +364,15 @@ def json_object_items(path, prefix: str = ""):
 # mocha's JSON reporter writes to stdout (mocha 8 always, later ones without --reporter-option
 # output=): redirected to a file, what the tests printed comes first, whole lines, then its report,
 # which JSON.stringify(.., null, 2) starts so.
-_MOCHA_JSON_START = re.compile(rb'\n\{\r?\n  "stats": \{')
+_MOCHA_JSON_START = re.compile(rb'\{\r?\n  "stats": \{')
 
 
 def json_after_output(head: bytes) -> int | None:
-    """Where mocha's JSON report starts in the head of a file that other output begins, or None."""
-    if head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"["):
-        return None
-    match = _MOCHA_JSON_START.search(head)
+    """Where mocha's JSON report starts in the head of a file that other output begins (a test's
+    console.log of an object, '{ a: 1 }', as well), or None."""
+    if _MOCHA_JSON_START.match(head.lstrip(b"\xef\xbb\xbf \t\r\n")):
+        return None  # the report itself
+    match = re.search(rb"\n" + _MOCHA_JSON_START.pattern, head)
     return match.start() + 1 if match else None
 
 

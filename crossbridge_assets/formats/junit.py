@@ -962,7 +962,7 @@ def _testng_not_a_test(elem: etree._Element, case: TestCase, info: ReportInfo) -
     return any(local(child.tag) == "ignored" for child in elem)
 
 
-_MOCHA_HOOK = MOCHA_HOOK_TITLE.match
+_MOCHA_HOOK = MOCHA_HOOK_TITLE.match  # a failed hook's title, see formats/mocha.py
 
 
 def _mocha_outcome(case: TestCase) -> None:

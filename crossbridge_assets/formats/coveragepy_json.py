@@ -93,7 +93,9 @@ def _file(name: str, obj: dict, table: FileTable, stream: CoverageStream) -> Fil
         per_test = stream.per_test if stream.per_test is not None else {}
         for line, names in contexts.items():
             n = to_int(line)
-            if n is None or n in excluded or not isinstance(names, list):
+            # coverage.py 5.x lists the contexts of branch data by arc end, so also under
+            # '-4' (entering the code object at line 4): not a line.
+            if n is None or n <= 0 or n in excluded or not isinstance(names, list):
                 continue
             for i, ctx in enumerate(names):
                 if not isinstance(ctx, str):

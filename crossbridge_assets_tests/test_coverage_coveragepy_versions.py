@@ -1,0 +1,205 @@
+"""What each coverage.py version still in use writes (5.5, 6.5, 7.0, 7.2, 7.4 and the newest 7.x),
+read as that version's own `coverage report` counts it: the .coverage data file, its XML, JSON
+and LCOV reports, per-test contexts, parallel-mode shards and data files from other machines.
+
+Fixtures: fixtures/coverage/coveragepy-versions/, written by regenerate-coveragepy-versions.sh
+(each version in its own venv, on one sample package); report.txt beside each run is the
+version's `coverage report -m`, the oracle here."""
+
+import re
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from crossbridge_assets.formats import detect, read_report
+from crossbridge_assets.formats._coverage import merge_coverage
+from crossbridge_assets.formats._paths import using_source_roots
+
+FIX = Path(__file__).parent / "fixtures" / "coverage" / "coveragepy-versions"
+VERSIONS = ["5.5", "6.5.0", "7.0.5", "7.2.7", "7.4.4", "7.17.5"]
+LCOV_VERSIONS = ["7.17.5"]  # `coverage lcov` came with 6.3
+# The regenerate script runs every version in this folder: the absolute paths it writes.
+ROOT = "/tmp/crossbridge-covpy/proj"
+_ROW = re.compile(r"^(\S+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+\d+%(?:\s+(.*))?$")
+
+
+def report(folder: Path) -> tuple[str, dict[str, tuple[int, int, int, int]], dict[str, set[int]]]:
+    """coverage.py's own `coverage report -m` of a run: its version, per file (and 'TOTAL')
+    (statements, missing, branches, partial branches), and per file the missing lines."""
+    text = (folder / "report.txt").read_text().splitlines()
+    version = re.match(r"Coverage\.py, version (\S+)", text[0]).group(1)
+    rows, missing = {}, {}
+    for line in text:
+        m = _ROW.match(line)
+        if m:
+            rows[m.group(1)] = tuple(int(m.group(i)) for i in range(2, 6))
+            lines = set()
+            for part in filter(None, (m.group(6) or "").split(", ")):
+                if "->" in part:
+                    continue  # a missing branch, not a line
+                lo, _, hi = part.partition("-")
+                lines.update(range(int(lo), int(hi or lo) + 1))
+            missing[m.group(1)] = lines
+    return version, rows, missing
+
+
+def read(path: Path):
+    with using_source_roots([ROOT]):
+        spec, stream, records = read_report(path)
+    return spec, stream, {fc.path: fc for fc in records}
+
+
+def counts(stream, fc) -> tuple[int, int, int, int]:
+    """(statements, missing, branches, partial) of one file as read: the report's per-file
+    figures where it prefers them, else its records; partial = lines run with a branch not taken."""
+    own = stream.file_totals.get(fc.path) if stream.prefer_declared else None
+    valid = own.lines_valid if own else len(fc.lines)
+    covered = own.lines_covered if own else sum(1 for h in fc.lines.values() if h)
+    branches = own.branches_valid if own else sum(t for _c, t in fc.branches.values())
+    partial = sum(1 for n, (c, t) in fc.branches.items() if c < t and fc.lines.get(n))
+    return valid, valid - covered, branches, partial
+
+
+NO_ARCS = ("5.5", "coveragepy-json")  # coverage.py lists branch arcs in its JSON from 6.0 on
+REPORTS = [(v, "coverage.xml", "coveragepy-xml") for v in VERSIONS] + [
+    (v, "coverage.json", "coveragepy-json") for v in VERSIONS] + [
+    (v, "coverage.lcov", "lcov") for v in LCOV_VERSIONS]
+
+
+@pytest.mark.parametrize("version, name, fmt", REPORTS)
+def test_each_report_counts_as_its_coverage_report(version, name, fmt):
+    folder = FIX / f"v{version}"
+    written_by, rows, _ = report(folder)
+    assert written_by == version
+    spec, stream, files = read(folder / name)
+    assert spec.name == fmt
+    assert not stream.info.warnings, stream.info.warnings
+    for row, figures in rows.items():
+        if row == "TOTAL":
+            continue
+        if (version, fmt) == NO_ARCS:
+            # Its summaries count the branches, but which lines they are on it does not say.
+            assert files[row].branches == {}
+            figures = figures[:3] + (0,)
+        assert counts(stream, files[row]) == figures, (row, figures)
+    stmts, miss, branches, _partial = rows["TOTAL"]
+    totals = stream.effective_totals
+    assert (totals.files, totals.lines_valid, totals.lines_valid - totals.lines_covered, totals.branches_valid) == (
+        len(rows) - 1, stmts, miss, branches)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_formats_of_one_run_agree_line_by_line(version):
+    folder = FIX / f"v{version}"
+    _, _, missing = report(folder)
+    xml = read(folder / "coverage.xml")[2]
+    others = [read(folder / "coverage.json")[2]]
+    if version in LCOV_VERSIONS:
+        others.append(read(folder / "coverage.lcov")[2])
+    assert set(xml) == {p for p in missing if p != "TOTAL"}
+    for path, fc in xml.items():
+        assert {n for n, h in fc.lines.items() if not h} == missing[path], path
+        statements = set(fc.lines)
+        for files in others:
+            other = files[path]
+            # Before 7.13.1 (JSON) and 7.6.2 (LCOV) the line records also list lines that ran
+            # but are not statements (docstrings): among the statements they agree.
+            assert {n: h > 0 for n, h in other.lines.items() if n in statements} == {n: h > 0 for n, h in fc.lines.items()}
+            assert not [n for n, h in other.lines.items() if not h and n not in statements]
+            if files is not others[0] or version != NO_ARCS[0]:
+                assert other.branches == fc.branches, path
+                # The branches not taken, by destination: what lets shards add up branch by branch.
+                assert other.branch_missing == fc.branch_missing, path
+    cart = xml["src/shop/cart.py"]
+    assert cart.branches == {6: (2, 2), 8: (1, 2), 14: (2, 2), 16: (1, 2), 35: (0, 2), 55: (1, 2)}
+    assert cart.branch_missing == {8: {"9"}, 16: {"17"}, 35: {"36", "37"}, 55: {"56"}}
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_data_file_holds_what_ran_and_which_test_ran_it(version):
+    folder = FIX / f"v{version}"
+    spec, stream, data = read(folder / ".coverage")
+    assert spec.name == "coveragepy-data" and stream.info.properties["measurement"] == "arcs"
+    xml = read(folder / "coverage.xml")[2]
+    for path, fc in xml.items():
+        ran = set(data[path].lines) if path in data else set()
+        assert ran & set(fc.lines) == {n for n, h in fc.lines.items() if h}, path
+    # One context per test (dynamic_context = test_function), as `coverage json --show-contexts`
+    # of the same data lists them.
+    js = read(folder / "coverage.json")[1]
+    # coverage.py 5.x keys the contexts of branch data by arc ends too: '-4' is no line.
+    for per_test in (stream.per_test, js.per_test):
+        assert min(n for files in per_test.values() for ns in files.values() for n in ns) > 0
+    assert sorted(stream.per_test) == sorted(js.per_test) == [
+        f"checks_cart.{t}" for t in ("test_cart", "test_describe", "test_label_big", "test_tools", "test_total")]
+    for ctx, files in stream.per_test.items():
+        statements = {p: set(fc.lines) for p, fc in xml.items()}
+        assert {p: ns & statements[p] for p, ns in files.items()} == {
+            p: ns & statements[p] for p, ns in js.per_test[ctx].items()}, ctx
+    assert stream.per_test["checks_cart.test_total"]["src/shop/cart.py"] >= {5, 6, 7, 8, 10}
+
+
+@pytest.mark.parametrize("version", ["5.5", "7.17.5"])
+def test_parallel_mode_files_are_read_and_merge_as_shards(version):
+    folder = FIX / f"v{version}" / "parallel"
+    shards = sorted(folder.glob(".coverage.*"))
+    assert [p.name for p in shards] == [".coverage.ci-runner-1.1001.X1y1z1", ".coverage.ci-runner-2.1002.X2y2z2"]
+    read_shards = []
+    for shard in shards:
+        assert detect(shard).name == "coveragepy-data"  # by content: the name ends in a random suffix
+        spec, stream, files = read(shard)
+        read_shards.append((stream, files))
+    merged = merge_coverage([list(files.values()) for _, files in read_shards], [ROOT])
+    # The shards ran different tests: their union is what the whole suite ran, in one data file.
+    whole = read(FIX / f"v{version}" / ".coverage")[2]
+    assert {p: set(fc.lines) for p, fc in merged.items() if fc.lines} == {
+        p: set(fc.lines) for p, fc in whole.items() if fc.lines}
+    per_test = {}
+    for stream, _ in read_shards:
+        per_test.update(stream.per_test)
+    assert sorted(per_test) == sorted(read(FIX / f"v{version}" / ".coverage")[1].per_test)
+    # `coverage combine` of the two and `coverage report`: the same statements run.
+    _, rows, missing = report(folder)
+    xml = read(FIX / f"v{version}" / "coverage.xml")[2]
+    for path, fc in xml.items():
+        if path in rows:
+            assert set(fc.lines) - set(merged[path].lines) == missing[path], path
+
+
+def _rewrite_paths(src: Path, dest: Path, new_root: str, sep: str = "/") -> None:
+    shutil.copy(src, dest)
+    with sqlite3.connect(dest) as db:
+        for file_id, path in db.execute("SELECT id, path FROM file").fetchall():
+            rest = path[len(ROOT) + 1:] if path.startswith(ROOT + "/") else path
+            db.execute("UPDATE file SET path = ? WHERE id = ?", (new_root + sep + rest.replace("/", sep), file_id))
+    db.close()
+
+
+def test_shards_from_other_machines_merge(tmp_path):
+    """Shards of one run written on a GitHub-hosted Linux runner, on a Windows runner and with
+    relative_files = True name the same files the same way."""
+    newest = FIX / "v7.17.5" / "parallel"
+    linux = tmp_path / ".coverage.linux.1.a"
+    _rewrite_paths(newest / ".coverage.ci-runner-1.1001.X1y1z1", linux, "/home/runner/work/shop/shop")
+    # No Windows machine here: this is what coverage.py on a windows-latest runner stores (its
+    # paths as Windows spells them), made by rewriting the paths of a Linux-written file.
+    windows = tmp_path / ".coverage.windows.2.b"
+    _rewrite_paths(newest / ".coverage.ci-runner-2.1002.X2y2z2", windows, "D:\\a\\shop\\shop", "\\")
+    relative = FIX / "v5.5" / "parallel" / ".coverage.ci-runner-2.1002.X2y2z2"  # relative_files = True
+    streams = []
+    for shard in (linux, windows, relative):
+        spec, stream, records = read_report(shard)  # no source root: the paths alone say it
+        streams.append(records)
+        assert sorted(fc.path for fc in records) == [
+            "src/nsp/tools.py", "src/shop/__init__.py", "src/shop/cart.py", "src/shop/unused.py"], shard
+    merged = merge_coverage(streams)
+    whole = read(FIX / "v7.17.5" / ".coverage")[2]
+    assert set(merged["src/shop/cart.py"].lines) == set(whole["src/shop/cart.py"].lines)
+    # An absolute path outside any CI workspace joins them through a configured root, as
+    # coverage.py's own [paths] remapping would at `coverage combine`.
+    local = read_report(FIX / "v7.17.5" / "parallel" / ".coverage.ci-runner-1.1001.X1y1z1")[2]
+    assert {fc.path for fc in local} == {f"{ROOT}/src/shop/cart.py", f"{ROOT}/src/nsp/tools.py",
+                                         f"{ROOT}/src/shop/__init__.py", f"{ROOT}/src/shop/unused.py"}
+    assert set(merge_coverage([local, streams[2]], [ROOT])) == set(merged)

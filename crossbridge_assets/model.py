@@ -335,10 +335,12 @@ class CoverageStream:
         self._check_declared = check_declared
         self.totals = CoverageTotals()
         self.declared_totals: CoverageTotals | None = None
-        # The report's own counts are the better figure (coverage.py JSON: its line lists
-        # include non-statement lines, its summaries do not).
+        # The report's own counts are the better figure (coverage.py JSON and its older LCOV:
+        # their line lists include non-statement lines, their counts do not; an LCOV of
+        # summaries only has no lines).
         self.prefer_declared = False
-        # Per-file counts of reports that carry no line data (Istanbul's coverage-summary.json).
+        # Per-file counts: of reports that carry no line data (Istanbul's coverage-summary.json,
+        # an LCOV of summaries only), and of the files whose counts a report prefers.
         self.file_totals: dict[str, CoverageTotals] = {}
         # test context -> file path -> covered lines, when the report records which test ran what.
         self.per_test: dict[str, dict[str, set[int]]] | None = None
@@ -350,8 +352,8 @@ class CoverageStream:
             yield fc
         self.exhausted = True
         if self._check_declared:
-            # Against the totals that stand for the report: an LCOV of summaries only has no
-            # records, its declared counts are its totals.
+            # Against the totals that stand for the report: the report's own counts where it
+            # prefers them (coverage.py's older LCOV) or has no records (an LCOV of summaries only).
             note_declared_disagreement(self.info, self.effective_totals.as_dict())
 
     def read_all(self) -> list[FileCoverage]:

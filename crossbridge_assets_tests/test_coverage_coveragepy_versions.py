@@ -19,7 +19,7 @@ from crossbridge_assets.formats._paths import using_source_roots
 
 FIX = Path(__file__).parent / "fixtures" / "coverage" / "coveragepy-versions"
 VERSIONS = ["5.5", "6.5.0", "7.0.5", "7.2.7", "7.4.4", "7.17.5"]
-LCOV_VERSIONS = ["7.17.5"]  # `coverage lcov` came with 6.3
+LCOV_VERSIONS = [v for v in VERSIONS if v != "5.5"]  # `coverage lcov` came with 6.3
 # The regenerate script runs every version in this folder: the absolute paths it writes.
 ROOT = "/tmp/crossbridge-covpy/proj"
 _ROW = re.compile(r"^(\S+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+\d+%(?:\s+(.*))?$")
@@ -203,3 +203,53 @@ def test_shards_from_other_machines_merge(tmp_path):
     assert {fc.path for fc in local} == {f"{ROOT}/src/shop/cart.py", f"{ROOT}/src/nsp/tools.py",
                                          f"{ROOT}/src/shop/__init__.py", f"{ROOT}/src/shop/unused.py"}
     assert set(merge_coverage([local, streams[2]], [ROOT])) == set(merged)
+
+
+# `coverage lcov` of coverage.py 7.4.4 (--branch) on loops with a branch back to the loop's line
+# and one leaving the function: its BRDA name the destination (0: the exit), block n the n-th
+# branching line.
+#     1 def scan(items):              8             break
+#     2     found = []                9     return found
+#     3     for item in items:        12 def first(items):
+#     4         if item > 1:          13     for item in items:
+#     5             found.append(item) 14        return item
+#     6     while found:              17 scan([1, 2, 5])
+#     7         if found.pop() == 5:  18 first([])
+OLD_LCOV = """TN:
+SF:loops.py
+""" + "".join(f"DA:{n},1,t905nMDTQ5AT31ovoq/YDA\n" for n in (1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 13, 17, 18)) + """\
+DA:14,0,KUNAs8hZCmumeaFdNOEQMQ
+LF:14
+LH:13
+BRDA:4,0,0,1
+BRDA:6,0,1,1
+BRDA:3,1,0,1
+BRDA:5,1,1,1
+BRDA:9,2,0,-
+BRDA:7,2,1,1
+BRDA:6,3,0,-
+BRDA:8,3,1,1
+BRDA:14,4,0,-
+BRDA:0,4,1,1
+BRF:10
+BRH:7
+end_of_record
+"""
+
+
+def test_older_coveragepy_lcov_branches_are_on_the_lines_they_leave(tmp_path):
+    path = tmp_path / "coverage.lcov"
+    path.write_text(OLD_LCOV)
+    stream, (fc,) = read_report(path)[1:]
+    # As coverage.py's JSON of that run lists them: executed 3->4 3->6 4->3 4->5 6->7 7->8
+    # 13->exit, missing 6->9 7->6 13->14.
+    assert fc.branches == {3: (2, 2), 4: (2, 2), 6: (1, 2), 7: (1, 2), 13: (1, 2)}
+    assert fc.branch_missing == {6: {"9"}, 7: {"6"}, 13: {"14"}}
+    assert stream.effective_totals.as_dict() == {
+        "files": 1, "lines_valid": 14, "lines_covered": 13, "branches_valid": 10, "branches_covered": 7}
+    # geninfo --checksum writes the same checksums, on records with functions, its BRDA on the
+    # branching line itself: those stay as written.
+    gcc = OLD_LCOV.replace("SF:loops.py\n", "SF:loops.c\nFN:1,scan\nFNDA:1,scan\n")
+    path.write_text(gcc)
+    fc = read_report(path)[2][0]
+    assert fc.branches[0] == (1, 1) and fc.branches[9] == (0, 1)

@@ -7,11 +7,21 @@ A file named by several records (one per test name, or repeated by a merge) is o
 a line listed twice is one line whose hits add up, and a branch (BRDA line, block, branch
 id) is one branch, taken if any record took it, as lcov adds tracefiles up. Files are the
 distinct SF paths.
+
+coverage.py from 6.3 to 7.6.1 wrote its LCOV otherwise (told by its records: every DA carries
+a line checksum, hits are 0 or 1, no FN): DA lists every line that ran, docstrings and
+(before 7.4) excluded lines among them, while LF counts statements, and before 7.2 LH counted
+every line that ran; a BRDA is on the line its branch goes to (0 for leaving the function),
+its block numbering the branching lines in order. Such a file counts as coverage.py counts
+it: LF statements of which the DA lines with 0 hits are missing (CoverageStream.file_totals),
+and its branches are put back on the line they leave, named by their destination as the
+later LCOV, XML and JSON reports name them.
 """
 
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections import Counter
 from itertools import chain, compress, repeat
 from operator import itemgetter, not_
@@ -23,7 +33,7 @@ from orjson import loads
 from crossbridge_assets.formats import FormatError, FormatSpec, Sniff
 from crossbridge_assets.formats._common import to_int
 from crossbridge_assets.formats._coverage import MAX_HITS, FileTable, add_totals, clamp_hits
-from crossbridge_assets.model import KIND_COVERAGE, CoverageStream, CoverageTotals, FileCoverage, ReportInfo
+from crossbridge_assets.model import KIND_COVERAGE, CoverageStream, CoverageTotals, FileCoverage, ReportInfo, add_branch
 
 FORMAT = "lcov"
 
@@ -186,6 +196,54 @@ def _branch_name(branch: int | str) -> str | None:
     return None
 
 
+# The checksum coverage.py (6.3 to 7.6.1) put on every DA line: an MD5, base64 without its '=='.
+_LINE_CHECKSUM = re.compile(r"[A-Za-z0-9+/]{22}")
+
+
+def _coveragepy_branches(fc: FileCoverage, taken: dict[tuple[int, int | str, int | str], int]) -> None:
+    """The branches of a record of coverage.py 6.3 to 7.6.1 (BRDA:<destination>,<n-th branching
+    line>,<id>,<taken>, destination 0 for leaving the function) on the lines they leave.
+
+    The writer does not name that line. It is the statement just before the first line its
+    branch into the body goes to (an `if`, `elif`, `for`, `while` or `case` line is followed by
+    its body), and the branching lines come in order: for each block, the first statement
+    before one of its destinations that comes after the previous block's line. A destination
+    back to an enclosing loop's line gives an earlier statement, which that order rules out.
+    A block nothing places stays where the writer put it."""
+    statements = sorted(fc.lines)
+    blocks: dict[int | str, list[tuple[int, int]]] = {}
+    for (destination, block, _branch), hits in taken.items():
+        blocks.setdefault(block, []).append((destination, hits))
+    previous = 0
+    for block in sorted(blocks, key=lambda b: (isinstance(b, str), b)):
+        branches = blocks[block]
+        source = None
+        for destination in sorted({d for d, _ in branches if d > 0}):
+            i = bisect_left(statements, destination) - 1
+            if i >= 0 and statements[i] > previous:
+                source = statements[i]
+                break
+        if source is None:
+            for destination, hits in branches:
+                add_branch(fc, destination, (1 if hits else 0, 1))
+            continue
+        previous = source
+        missing = frozenset(str(d) if d > 0 else "exit" for d, hits in branches if not hits)
+        add_branch(fc, source, (sum(1 for _, hits in branches if hits), len(branches)), missing)
+
+
+def _is_coveragepy_numbered(taken: dict[tuple[int, int | str, int | str], int]) -> bool:
+    """BRDA ids as coverage.py 6.3 to 7.6.1 numbered them: blocks 0, 1, 2, ..., in each block
+    branches 0, 1, ... (gcc's geninfo, whose line checksums look the same, starts its blocks
+    again at 0 on every line)."""
+    ids: dict[int | str, set[int | str]] = {}
+    for _line, block, branch in taken:
+        ids.setdefault(block, set()).add(branch)
+    branches = sum(map(len, ids.values()))
+    return set(ids) == set(range(len(ids))) and branches == len(taken) and all(
+        found == set(range(len(found))) for found in ids.values())
+
+
 def _note_missing(fc: FileCoverage, taken: dict[tuple[int, int | str, int | str], int]) -> None:
     """The names of the branches no record took, per line, where coverage.py named them all
     (FileCoverage.branch_missing)."""
@@ -219,6 +277,13 @@ def _files(path: Path, stream: CoverageStream) -> Iterator[FileCoverage]:
     recount: set[str] = set()  # files whose branches several records list
     records = 0
     lineno = 0
+    # What tells a record of coverage.py 6.3 to 7.6.1 (see the module's docstring): its DA lines
+    # all checksummed, with 0 or 1 hits, no FN; and its LF.
+    record_da = record_checksums = 0
+    record_other = False  # an FN, or hits other than 0 and 1
+    record_lf: int | None = None
+    coveragepy_counts: dict[str, CoverageTotals] = {}
+    ran_not_statements = 0  # in those files: DA lines that ran, beyond their LF statements
 
     # Records go out once their file's last record has ended (as counted ahead), but for those
     # whose branches several records list: they are counted again at the end.
@@ -305,6 +370,7 @@ def _files(path: Path, stream: CoverageStream) -> Iterator[FileCoverage]:
                     if numbers is not None:
                         count = len(numbers) // 2
                         lineno += count
+                        record_da += count  # without checksums
                         pos = stop
                         pairs = iter(numbers)
                         new = dict(zip(pairs, pairs))
@@ -361,12 +427,18 @@ def _files(path: Path, stream: CoverageStream) -> Iterator[FileCoverage]:
                     # read here, before the general path (a long one takes the general path and its checks).
                     if fc is not None and raw.startswith("DA:") and len(raw) < 64:
                         number_text, _, rest = raw[3:].partition(",")
-                        hits_text = rest.partition(",")[0].rstrip()
+                        hits_text, _, checksum = rest.partition(",")
+                        hits_text = hits_text.rstrip()
                         if number_text.isdecimal() and hits_text.isdecimal():
                             number = int(number_text)
+                            hits = int(hits_text)
+                            record_da += 1
+                            if checksum and _LINE_CHECKSUM.fullmatch(checksum.rstrip()):
+                                record_checksums += 1
+                            if hits > 1:
+                                record_other = True
                             if number > 0:
                                 old = lines.get(number)
-                                hits = int(hits_text)
                                 lines[number] = min(hits, MAX_HITS) if old is None else min(old + hits, MAX_HITS)
                             continue
                     if len(raw) > MAX_LINE_CHARS:
@@ -390,6 +462,20 @@ def _files(path: Path, stream: CoverageStream) -> Iterator[FileCoverage]:
                             continue
                     if key == "end_of_record":
                         if fc is not None:
+                            if (record_da and record_checksums == record_da and not record_other
+                                    and record_lf is not None and not fc.branches and fc.path not in coveragepy_counts
+                                    and (not branch_seen or _is_coveragepy_numbered(branch_seen))):
+                                zeros = sum(1 for h in fc.lines.values() if not h)
+                                if zeros <= record_lf <= len(fc.lines):
+                                    if branch_seen:
+                                        _coveragepy_branches(fc, branch_seen)
+                                        branch_seen.clear()
+                                    counts = CoverageTotals(files=1, lines_valid=record_lf, lines_covered=record_lf - zeros)
+                                    counts.branches_valid = sum(t for _c, t in fc.branches.values())
+                                    counts.branches_covered = sum(c for c, _t in fc.branches.values())
+                                    coveragepy_counts[fc.path] = stream.file_totals[fc.path] = counts
+                                    ran_not_statements += len(fc.lines) - record_lf
+                                    stream.prefer_declared = True
                             if branch_seen:
                                 flush_branches(branch_cols)
                             if (complete := finished(fc)) is not None:
@@ -397,6 +483,8 @@ def _files(path: Path, stream: CoverageStream) -> Iterator[FileCoverage]:
                         branch_cols = None
                         fc = None
                         fn_lines, fn_hits_seen, fn_index, fn_orphans = {}, {}, {}, []
+                        record_da = record_checksums = 0
+                        record_other, record_lf = False, None
                         continue
                     if not sep:
                         raise bad(lineno, f"not an LCOV record: {line[:80]!r}")
@@ -416,6 +504,8 @@ def _files(path: Path, stream: CoverageStream) -> Iterator[FileCoverage]:
                         fn_lines, fn_hits_seen, fn_index, fn_orphans = {}, {}, {}, []
                         fn_base = len(fc.functions)
                         records += 1
+                        record_da = record_checksums = 0
+                        record_other, record_lf = False, None
                         continue
                     if key in ("TN", "VER"):
                         continue
@@ -424,6 +514,8 @@ def _files(path: Path, stream: CoverageStream) -> Iterator[FileCoverage]:
                         if n is None:
                             raise bad(lineno, f"{key} is not a number: {value[:40]!r}")
                         summaries.append((fc.path if fc is not None else None, _SUMMARY[key], n))
+                        if key == "LF" and fc is not None:
+                            record_lf = n
                         continue
                     if fc is None:
                         if key in ("FNF", "FNH", "MCDC"):
@@ -435,6 +527,11 @@ def _files(path: Path, stream: CoverageStream) -> Iterator[FileCoverage]:
                         hits = to_int(parts[1]) if len(parts) > 1 else None
                         if number is None or hits is None:
                             raise bad(lineno, f"malformed DA record: {value[:80]!r}")
+                        record_da += 1
+                        if len(parts) == 3 and _LINE_CHECKSUM.fullmatch(parts[2].strip()):
+                            record_checksums += 1
+                        if hits not in (0, 1):
+                            record_other = True
                         if number > 0:
                             table.line(fc, number, clamp_hits(hits), add=True)
                     elif key == "BRDA":
@@ -446,6 +543,7 @@ def _files(path: Path, stream: CoverageStream) -> Iterator[FileCoverage]:
                         branch_seen[k] = branch_seen.get(k, 0) + taken
                         branch_cols = None
                     elif key == "FN":
+                        record_other = True
                         # FN:<line>,<name> or, lcov 2, FN:<line>,<end line>,<name>
                         parts = _split(value, 3)
                         if len(parts) == 3 and _int(parts[1]) is not None:
@@ -515,7 +613,9 @@ def _files(path: Path, stream: CoverageStream) -> Iterator[FileCoverage]:
             if file is not None and name not in ("lines_covered", "branches_covered"):
                 largest[file, name] = max(largest.get((file, name), 0), n)
         summaries = outside + [(file, name, n) for (file, name), n in largest.items()]
-    for _file, name, n in summaries:
+    for file, name, n in summaries:
+        if name == "lines_covered" and file in coveragepy_counts:
+            n = coveragepy_counts[file].lines_covered  # coverage.py before 7.2 counted every line that ran
         declared[name] = declared.get(name, 0) + n
     info.declared = declared
     if not given and not any(fc.lines or fc.branches or fc.functions for fc in table.files.values()) and any(
@@ -529,13 +629,20 @@ def _files(path: Path, stream: CoverageStream) -> Iterator[FileCoverage]:
             if file is not None:
                 counts = stream.file_totals[file]
                 setattr(counts, name, max(getattr(counts, name), n))
-        total = CoverageTotals()
-        for counts in stream.file_totals.values():
-            add_totals(total, counts)
-        stream.declared_totals = total
-        return
-    yield from table.files.values()  # the stream checks the declared totals against them
-
+        stream.prefer_declared = True
+    else:
+        yield from table.files.values()  # the stream checks the declared totals against them
+    if stream.prefer_declared:
+        # The report's own counts stand for it (CoverageStream.file_totals): what the stream
+        # counted, less the lines of coverage.py's records that ran but are not statements (all
+        # covered), and the files a report of summaries only gives by their counts.
+        totals = CoverageTotals(**stream.totals.as_dict())
+        totals.lines_valid -= ran_not_statements
+        totals.lines_covered -= ran_not_statements
+        for name, counts in stream.file_totals.items():
+            if name not in coveragepy_counts:
+                add_totals(totals, counts)
+        stream.declared_totals = totals
 
 def open_lcov(path: Path) -> CoverageStream:
     info = ReportInfo(format=FORMAT, kind=KIND_COVERAGE)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from crossbridge_assets.formats import detect, read_report
+from crossbridge_assets.formats import FormatError, detect, read_report
 from crossbridge_assets.formats._coverage import merge_coverage
 from crossbridge_assets.formats._paths import using_source_roots
 
@@ -253,3 +253,45 @@ def test_older_coveragepy_lcov_branches_are_on_the_lines_they_leave(tmp_path):
     path.write_text(gcc)
     fc = read_report(path)[2][0]
     assert fc.branches[0] == (1, 1) and fc.branches[9] == (0, 1)
+
+
+def test_data_file_of_an_older_schema_says_who_wrote_it():
+    """coverage.py 5.0a6 wrote data schema 3, which every coverage.py since 5.0 refuses."""
+    import coverage
+
+    path = FIX / "v5.0a6" / ".coverage"
+    assert report(path.parent)[0] == "5.0a6"
+    with pytest.raises(FormatError) as err:
+        read_report(path)
+    assert err.value.path == str(path)
+    assert err.value.reason == (
+        "written by a coverage.py 5.0 pre-release (data schema 3); the installed coverage.py "
+        f"{coverage.__version__} reads data schema 7 only: read it with the coverage.py that wrote it, "
+        "or send its `coverage xml` or `coverage json` report")
+
+
+def test_data_file_of_a_newer_schema_says_who_wrote_it(tmp_path):
+    # No coverage.py writes schema 8 yet: one that will, as the one installed here would see it.
+    path = tmp_path / ".coverage"
+    shutil.copy(FIX / "v7.17.5" / ".coverage", path)
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE coverage_schema SET version = 8")
+        db.execute("UPDATE meta SET value = '8.0.0' WHERE key = 'version'")
+    db.close()
+    with pytest.raises(FormatError) as err:
+        read_report(path)
+    assert err.value.path == str(path)
+    assert err.value.reason.startswith("written by coverage.py 8.0.0 (data schema 8); the installed coverage.py ")
+
+
+def test_coverage4_data_file_is_named_as_such(tmp_path):
+    # coverage.py 4.x wrote its data file as this prefix and JSON.
+    path = tmp_path / ".coverage"
+    path.write_text("!coverage.py: This is a private format, don't read it directly!"
+                    '{"lines":{"/app/src/shop/cart.py":[1,4,5]}}')
+    with pytest.raises(FormatError) as err:
+        read_report(path)
+    assert err.value.path == str(path)
+    assert err.value.reason == (
+        "a coverage.py 4.x data file (JSON), which coverage.py 5.0 and later cannot read: "
+        "send its `coverage xml` report instead")

@@ -20,6 +20,10 @@ Per-test coverage: with dynamic contexts (pytest-cov `--cov-context=test`, or
 `[run] dynamic_context = test_function`) every context is a test; CoverageStream.per_test maps
 context -> normalized path -> lines. The empty context (code run outside any test: imports,
 collection) is not a test and is left out of per_test, though its lines are in the records.
+
+The installed coverage.py reads one data schema (7, from coverage.py 5.0 on); a file of another
+(5.0 pre-releases, or a coverage.py newer than the one installed) is refused saying who wrote
+it, and so is coverage.py 4.x's data file, JSON behind a banner.
 """
 
 from __future__ import annotations
@@ -37,11 +41,37 @@ _SQLITE_MAGIC = b"SQLite format 3\x00"
 # Line bits (a bit a line) past line 1,048,576: no measured source file is that long, and each
 # set bit becomes a Python int, 8 a byte, so a few MB of them would take gigabytes.
 _MAX_LINE_BITS_BYTES = 1 << 17
+_COVERAGE4 = b"!coverage.py: This is a private format"  # then JSON
 
 
 def _matches(s: Sniff) -> bool:
-    # The schema (CREATE TABLE statements) lives on the database's first page, inside the head.
-    return s.head.startswith(_SQLITE_MAGIC) and b"coverage_schema" in s.head and b"line_bits" in s.head
+    # The schema (CREATE TABLE statements) lives on the database's first page, inside the head:
+    # every schema has the coverage_schema table (the 5.0 pre-releases stored lines otherwise).
+    return (s.head.startswith(_SQLITE_MAGIC) and b"coverage_schema" in s.head) or s.head.startswith(_COVERAGE4)
+
+
+def _check_schema(path: Path) -> None:
+    """Refuse a data file of a schema the installed coverage.py does not read, naming its writer
+    (the meta table has its version from schema 7 on)."""
+    import coverage
+    from coverage.sqldata import SCHEMA_VERSION
+
+    db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        (schema,) = db.execute("SELECT version FROM coverage_schema").fetchone() or (None,)
+        if schema == SCHEMA_VERSION or not isinstance(schema, int):
+            return  # coverage.py's own reading says what else is wrong
+        try:
+            row = db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
+        except sqlite3.Error:  # schemas before 7: one row of columns, no version
+            row = None
+    finally:
+        db.close()
+    writer = f"coverage.py {row[0]}" if row and row[0] else (
+        "a coverage.py 5.0 pre-release" if schema < SCHEMA_VERSION else "a newer coverage.py")
+    raise FormatError(path, f"written by {writer} (data schema {schema}); the installed coverage.py "
+                            f"{coverage.__version__} reads data schema {SCHEMA_VERSION} only: read it with "
+                            "the coverage.py that wrote it, or send its `coverage xml` or `coverage json` report")
 
 
 def _check_database(path: Path) -> None:
@@ -63,7 +93,9 @@ def _check_database(path: Path) -> None:
             if any(column[6] for column in db.execute(f"PRAGMA table_xinfo({table})")):
                 raise FormatError(path, f"not a coverage.py data file: its table '{table}' has a computed "
                                         "column, which coverage.py never writes")
-        (longest,) = db.execute("SELECT max(length(numbits)) FROM line_bits").fetchone()
+        # A 5.0 pre-release's file keeps its lines in line_map, not line_bits (_check_schema names it).
+        pre_release = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'line_map'").fetchone()
+        (longest,) = (None,) if pre_release else db.execute("SELECT max(length(numbits)) FROM line_bits").fetchone()
         if longest is not None and longest > _MAX_LINE_BITS_BYTES:
             raise FormatError(path, f"not a readable coverage.py data file: line bits for lines up to "
                                     f"{longest * 8:,}; no source file is longer than {_MAX_LINE_BITS_BYTES * 8:,} lines")
@@ -88,10 +120,19 @@ def _files(path: Path, stream: CoverageStream) -> Iterator[FileCoverage]:
     info = stream.info
     if not path.is_file():
         raise FormatError(path, "cannot be read: no such file")
+    try:
+        with open(path, "rb") as fh:
+            banner = fh.read(len(_COVERAGE4))
+    except OSError as exc:
+        raise FormatError(path, f"cannot be read: {exc.strerror or exc}") from exc
+    if banner == _COVERAGE4:
+        raise FormatError(path, "a coverage.py 4.x data file (JSON), which coverage.py 5.0 and later "
+                                "cannot read: send its `coverage xml` report instead")
     table = FileTable()
     per_test: dict[str, dict[str, set[int]]] = {}
     try:
         _check_database(path)
+        _check_schema(path)
         data = _open_data(path)
         try:
             has_arcs = data.has_arcs()

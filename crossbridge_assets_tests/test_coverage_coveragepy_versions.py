@@ -173,7 +173,8 @@ def _rewrite_paths(src: Path, dest: Path, new_root: str, sep: str = "/") -> None
     with sqlite3.connect(dest) as db:
         for file_id, path in db.execute("SELECT id, path FROM file").fetchall():
             rest = path[len(ROOT) + 1:] if path.startswith(ROOT + "/") else path
-            db.execute("UPDATE file SET path = ? WHERE id = ?", (new_root + sep + rest.replace("/", sep), file_id))
+            new = (new_root + sep if new_root else "") + rest.replace("/", sep)
+            db.execute("UPDATE file SET path = ? WHERE id = ?", (new, file_id))
     db.close()
 
 
@@ -188,10 +189,14 @@ def test_shards_from_other_machines_merge(tmp_path):
     windows = tmp_path / ".coverage.windows.2.b"
     _rewrite_paths(newest / ".coverage.ci-runner-2.1002.X2y2z2", windows, "D:\\a\\shop\\shop", "\\")
     relative = FIX / "v5.5" / "parallel" / ".coverage.ci-runner-2.1002.X2y2z2"  # relative_files = True
+    # coverage.py 5.x with relative_files on Windows kept Windows' separators.
+    windows_relative = tmp_path / ".coverage.windows.3.c"
+    _rewrite_paths(newest / ".coverage.ci-runner-1.1001.X1y1z1", windows_relative, "", "\\")
     streams = []
-    for shard in (linux, windows, relative):
+    for shard in (linux, windows, relative, windows_relative):
         spec, stream, records = read_report(shard)  # no source root: the paths alone say it
         streams.append(records)
+        assert ("\\" in records[0].source_path) == (shard in (windows, windows_relative))
         assert sorted(fc.path for fc in records) == [
             "src/nsp/tools.py", "src/shop/__init__.py", "src/shop/cart.py", "src/shop/unused.py"], shard
     merged = merge_coverage(streams)

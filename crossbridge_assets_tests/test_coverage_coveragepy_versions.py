@@ -300,3 +300,37 @@ def test_coverage4_data_file_is_named_as_such(tmp_path):
     assert err.value.reason == (
         "a coverage.py 4.x data file (JSON), which coverage.py 5.0 and later cannot read: "
         "send its `coverage xml` report instead")
+
+
+def test_older_coveragepy_lcov_is_stored_with_coverage_report_figures(crossbridge_env):
+    """The warehouse keeps the counts coverage.py reports for coverage.py 6.5's LCOV, not its
+    DA lines (which hold docstrings and excluded lines that ran)."""
+    from sqlalchemy import select
+
+    from crossbridge_assets.warehouse import schema
+    from crossbridge_assets.warehouse.coverage import coverage_runs, load_archived_coverage, refresh_runs, run_merge
+    from crossbridge_assets.warehouse.engine import make_engine, migrate
+    from crossbridge_assets.warehouse.landing import Landing
+
+    s = crossbridge_env
+    engine = make_engine(s.warehouse_url)
+    migrate(engine)
+    land = Landing(s, engine)
+    folder = s.inbox / "shop" / "main" / "1"
+    folder.mkdir(parents=True)
+    shutil.copyfile(FIX / "v6.5.0" / "coverage.lcov", folder / "coverage.lcov")
+    landed = land.land(folder / "coverage.lcov", "2026-11-01")
+    with engine.connect() as conn:
+        (report_row,) = [r for r in conn.execute(select(schema.reports)) if r.sha256 == landed.sha256]
+    load_archived_coverage(engine, report_row)
+    _, rows, _ = report(FIX / "v6.5.0")
+    with engine.connect() as conn:
+        stored = {r.path: (r.lines_valid, r.lines_valid - r.lines_covered, r.branches_valid)
+                  for r in conn.execute(select(schema.coverage_files))}
+    assert stored == {path: figures[:3] for path, figures in rows.items() if path != "TOTAL"}
+    refresh_runs(engine)
+    (run,) = coverage_runs(engine)
+    stmts, miss, branches, _ = rows["TOTAL"]
+    assert (run["lines_valid"], run["lines_covered"], run["branches_valid"]) == (stmts, stmts - miss, branches)
+    merged = run_merge(engine, run["run_id"])
+    assert (merged.totals.lines_valid, merged.totals.lines_covered) == (stmts, stmts - miss)

@@ -334,3 +334,36 @@ def test_older_coveragepy_lcov_is_stored_with_coverage_report_figures(crossbridg
     assert (run["lines_valid"], run["lines_covered"], run["branches_valid"]) == (stmts, stmts - miss, branches)
     merged = run_merge(engine, run["run_id"])
     assert (merged.totals.lines_valid, merged.totals.lines_covered) == (stmts, stmts - miss)
+
+
+def _data_file(path: Path, contexts: dict[str, dict[str, list[int]]]) -> Path:
+    """A data file written by the installed coverage.py's own CoverageData, one context at a time."""
+    from coverage import CoverageData
+
+    data = CoverageData(basename=str(path))
+    for context, lines in contexts.items():
+        data.set_context(context)
+        data.add_lines(lines)
+    data.write()
+    return path
+
+
+def test_static_context_is_a_label_not_a_test(tmp_path):
+    """`coverage run --context=unit` labels the whole run: with dynamic contexts, code outside any
+    test is 'unit' and a test's is 'unit|<test>'; without, everything is 'unit'."""
+    labelled = read(FIX / "v7.17.5" / "static-context" / "coverage.json")[1]
+    assert labelled.info.properties["static_context"] == "unit"
+    assert labelled.per_test == read(FIX / "v7.17.5" / "coverage.json")[1].per_test
+    app = f"{ROOT}/src/shop/cart.py"
+    both = _data_file(tmp_path / "both.coverage", {
+        "unit": {app: [1, 4]}, "unit|checks_cart.test_total": {app: [5, 6]}, "unit|checks_cart.test_cart": {app: [44]}})
+    stream = read(both)[1]
+    assert stream.info.properties["static_context"] == "unit"
+    assert stream.per_test == {"checks_cart.test_total": {"src/shop/cart.py": {5, 6}},
+                               "checks_cart.test_cart": {"src/shop/cart.py": {44}}}
+    only = _data_file(tmp_path / "only.coverage", {"unit": {app: [1, 4, 5]}})
+    stream = read(only)[1]
+    assert stream.info.properties["static_context"] == "unit" and stream.per_test is None
+    # pytest-cov's contexts name their test phase: one alone is still a test.
+    one_test = _data_file(tmp_path / "one.coverage", {"tests/checks_cart.py::test_total|run": {app: [5]}})
+    assert read(one_test)[1].per_test == {"tests/checks_cart.py::test_total|run": {"src/shop/cart.py": {5}}}

@@ -219,6 +219,30 @@ def decode_ranges(text: str | None) -> set[int]:
 _PHASES = ("|run", "|setup", "|teardown")
 
 
+def static_context(contexts: Iterable[str]) -> str | None:
+    """The static context of a coverage.py run (`coverage run --context=unit`, `[run] context`),
+    given every context it measured: a label of the whole run, not a test. coverage.py joins it
+    to each dynamic context ('unit|pkg.test_x') and gives it alone to the code run outside any
+    test, so it is the context every other one begins with, and a '|'. Without dynamic contexts
+    it is the only context; a run with dynamic contexts and no static one has the empty context
+    (imports, collection). A lone context naming a pytest-cov phase ('<nodeid>|run') is a test."""
+    names = set(contexts)
+    if not names or "" in names:
+        return None
+    label = min(names, key=len)
+    if len(names) == 1:
+        return None if label.endswith(_PHASES) else label
+    prefix = label + "|"
+    return label if all(n == label or n.startswith(prefix) for n in names) else None
+
+
+def without_static_context(per_test: dict[str, dict[str, set[int]]], label: str) -> dict[str, dict[str, set[int]]]:
+    """per_test keyed by the tests' own contexts: the static context's code is no test's, and
+    its 'label|' goes from the others."""
+    cut = len(label) + 1
+    return {context[cut:]: files for context, files in per_test.items() if context != label}
+
+
 def context_to_test(context: str) -> str:
     """The test a coverage.py dynamic context names: pytest-cov's 'nodeid|run' (and '|setup',
     '|teardown') become 'nodeid'; coverage's own test_function contexts ('pkg.mod.test_x')

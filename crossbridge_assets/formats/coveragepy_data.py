@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Iterator
 
 from crossbridge_assets.formats import FormatError, FormatSpec, Sniff
-from crossbridge_assets.formats._coverage import FileTable
+from crossbridge_assets.formats._coverage import FileTable, static_context
 from crossbridge_assets.model import KIND_COVERAGE, CoverageStream, FileCoverage, ReportInfo
 
 FORMAT = "coveragepy-data"
@@ -138,7 +138,14 @@ def _files(path: Path, stream: CoverageStream) -> Iterator[FileCoverage]:
             has_arcs = data.has_arcs()
             info.properties["measurement"] = "arcs" if has_arcs else "lines"
             arcs = 0
-            contexts = sorted(c for c in data.measured_contexts() if c)
+            measured_contexts = data.measured_contexts()
+            # A static context labels the whole run (`coverage run --context=unit`): the tests are
+            # the dynamic contexts after its 'unit|', and its code alone ran outside any test.
+            label = static_context(measured_contexts)
+            if label is not None:
+                info.properties["static_context"] = label
+            cut = len(label) + 1 if label is not None else 0
+            contexts = sorted(c for c in measured_contexts if c and c != label)
             if contexts:
                 info.properties["contexts"] = str(len(contexts))
             measured_files = data.measured_files()
@@ -155,7 +162,8 @@ def _files(path: Path, stream: CoverageStream) -> Iterator[FileCoverage]:
                             continue
                         fc.lines[n] = 1
                         for ctx in names:
-                            if ctx:
+                            if ctx and ctx != label:
+                                ctx = ctx[cut:]
                                 found = by_context.get(ctx)
                                 if found is None:
                                     by_context[ctx] = [n]

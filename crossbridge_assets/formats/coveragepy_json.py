@@ -22,7 +22,15 @@ from typing import Iterator
 
 from crossbridge_assets.formats import FormatError, FormatSpec, Sniff
 from crossbridge_assets.formats._common import DepthCheckedReader, json_errors, json_object_items, parse_timestamp, to_int
-from crossbridge_assets.formats._coverage import FileTable, add_totals, checked_counts, json_head_keys, json_values_at
+from crossbridge_assets.formats._coverage import (
+    FileTable,
+    add_totals,
+    checked_counts,
+    json_head_keys,
+    json_values_at,
+    static_context,
+    without_static_context,
+)
 from crossbridge_assets.formats._shape import ShapeError, array
 from crossbridge_assets.model import KIND_COVERAGE, CoverageStream, CoverageTotals, FileCoverage, ReportInfo
 
@@ -57,7 +65,7 @@ def _summary(block: object) -> CoverageTotals:
     )
 
 
-def _file(name: str, obj: dict, table: FileTable, stream: CoverageStream) -> FileCoverage:
+def _file(name: str, obj: dict, table: FileTable, stream: CoverageStream, seen: set[str]) -> FileCoverage:
     fc = table.get(name)
     excluded = set(_lines(obj.get("excluded_lines")))  # never statements, though they may have run
     for n in _lines(obj.get("missing_lines")):
@@ -100,6 +108,7 @@ def _file(name: str, obj: dict, table: FileTable, stream: CoverageStream) -> Fil
             for i, ctx in enumerate(names):
                 if not isinstance(ctx, str):
                     raise ShapeError(i, "a string", ctx).at("contexts", line)
+                seen.add(ctx)
                 if ctx:  # "" is code run outside any test (imports, collection)
                     per_test.setdefault(ctx, {}).setdefault(fc.path, set()).add(n)
         stream.per_test = per_test
@@ -109,16 +118,21 @@ def _file(name: str, obj: dict, table: FileTable, stream: CoverageStream) -> Fil
 def _read(path: Path, stream: CoverageStream) -> Iterator[FileCoverage]:
     info = stream.info
     table = FileTable()
+    contexts: set[str] = set()
     for name, obj in json_object_items(path, "files"):
         if not isinstance(obj, dict):
             raise FormatError(path, f"files entry {name[:200]!r} is not an object")
         try:
-            fc = _file(name, obj, table, stream)
+            fc = _file(name, obj, table, stream, contexts)
         except ShapeError as exc:
             raise FormatError(path, exc.at("files", name[:200]).reason) from None
         summary = checked_counts(_summary(obj.get("summary")), f"the summary of {name[:200]!r}", path)
         stream.file_totals[fc.path] = summary
         yield table.files.pop(fc.path)
+    label = static_context(contexts)  # `coverage run --context=unit`: a label, not a test
+    if label is not None:
+        info.properties["static_context"] = label
+        stream.per_test = without_static_context(stream.per_test or {}, label) or None
     with json_errors(path), open(path, "rb") as fh:
         head = {k: v for k, v in json_values_at(DepthCheckedReader(fh, path), ("meta", "totals")).items()
                 if isinstance(v, dict)}

@@ -367,3 +367,21 @@ def test_static_context_is_a_label_not_a_test(tmp_path):
     # pytest-cov's contexts name their test phase: one alone is still a test.
     one_test = _data_file(tmp_path / "one.coverage", {"tests/checks_cart.py::test_total|run": {app: [5]}})
     assert read(one_test)[1].per_test == {"tests/checks_cart.py::test_total|run": {"src/shop/cart.py": {5}}}
+
+
+def test_older_coveragepy_lcov_shards_add_up_to_the_whole_run(tmp_path):
+    """coverage.py 7.4.4's LCOV of each parallel-mode data file: merged as shards, or put end to
+    end in one tracefile, they count what the whole run's report counts, branch by branch."""
+    shards = FIX / "v7.4.4" / "shards"
+    xml = read(FIX / "v7.4.4" / "coverage.xml")[2]
+    together = tmp_path / "coverage.lcov"
+    together.write_text((shards / "shard-1.lcov").read_text() + (shards / "shard-2.lcov").read_text())
+    stream, files = read(together)[1:]
+    merged = merge_coverage([list(read(shards / f"shard-{i}.lcov")[2].values()) for i in (1, 2)])
+    for combined in (files, merged):
+        for path, fc in combined.items():
+            whole = xml[path]
+            assert {n: h > 0 for n, h in fc.lines.items() if n in whole.lines} == {n: h > 0 for n, h in whole.lines.items()}
+            assert (fc.branches, fc.branch_missing) == (whole.branches, whole.branch_missing), path
+    for path, fc in files.items():
+        assert counts(stream, fc)[:3] == counts(read(FIX / "v7.4.4" / "coverage.json")[1], xml[path])[:3], path

@@ -283,7 +283,8 @@ def _files(path: Path, stream: CoverageStream) -> Iterator[FileCoverage]:
     record_other = False  # an FN, or hits other than 0 and 1
     record_lf: int | None = None
     coveragepy_counts: dict[str, CoverageTotals] = {}
-    ran_not_statements = 0  # in those files: DA lines that ran, beyond their LF statements
+    ran_not_statements: dict[str, int] = {}  # in those files: DA lines that ran, beyond their LF statements
+    other_records: set[str] = set()  # files with a record of another shape
 
     # Records go out once their file's last record has ended (as counted ahead), but for those
     # whose branches several records list: they are counted again at the end.
@@ -462,20 +463,27 @@ def _files(path: Path, stream: CoverageStream) -> Iterator[FileCoverage]:
                             continue
                     if key == "end_of_record":
                         if fc is not None:
+                            # Its shards' tracefiles put end to end give a file several such records:
+                            # their lines and branches add up, as coverage.py combines data files.
+                            zeros = sum(1 for h in fc.lines.values() if not h)
                             if (record_da and record_checksums == record_da and not record_other
-                                    and record_lf is not None and not fc.branches and fc.path not in coveragepy_counts
+                                    and record_lf is not None and zeros <= record_lf <= len(fc.lines)
+                                    and fc.path not in other_records
+                                    and (fc.path in coveragepy_counts or not fc.branches)
                                     and (not branch_seen or _is_coveragepy_numbered(branch_seen))):
-                                zeros = sum(1 for h in fc.lines.values() if not h)
-                                if zeros <= record_lf <= len(fc.lines):
-                                    if branch_seen:
-                                        _coveragepy_branches(fc, branch_seen)
-                                        branch_seen.clear()
-                                    counts = CoverageTotals(files=1, lines_valid=record_lf, lines_covered=record_lf - zeros)
-                                    counts.branches_valid = sum(t for _c, t in fc.branches.values())
-                                    counts.branches_covered = sum(c for c, _t in fc.branches.values())
-                                    coveragepy_counts[fc.path] = stream.file_totals[fc.path] = counts
-                                    ran_not_statements += len(fc.lines) - record_lf
-                                    stream.prefer_declared = True
+                                if branch_seen:
+                                    _coveragepy_branches(fc, branch_seen)
+                                    branch_seen.clear()
+                                counts = CoverageTotals(files=1, lines_valid=record_lf, lines_covered=record_lf - zeros)
+                                counts.branches_valid = sum(t for _c, t in fc.branches.values())
+                                counts.branches_covered = sum(c for c, _t in fc.branches.values())
+                                coveragepy_counts[fc.path] = stream.file_totals[fc.path] = counts
+                                ran_not_statements[fc.path] = len(fc.lines) - record_lf
+                                stream.prefer_declared = True
+                            else:
+                                other_records.add(fc.path)
+                                if coveragepy_counts.pop(fc.path, None) is not None:  # read as written, then
+                                    del stream.file_totals[fc.path], ran_not_statements[fc.path]
                             if branch_seen:
                                 flush_branches(branch_cols)
                             if (complete := finished(fc)) is not None:
@@ -636,13 +644,14 @@ def _files(path: Path, stream: CoverageStream) -> Iterator[FileCoverage]:
         # The report's own counts stand for it (CoverageStream.file_totals): what the stream
         # counted, less the lines of coverage.py's records that ran but are not statements (all
         # covered), and the files a report of summaries only gives by their counts.
-        totals = CoverageTotals(**stream.totals.as_dict())
-        totals.lines_valid -= ran_not_statements
-        totals.lines_covered -= ran_not_statements
+        totals, extra = CoverageTotals(**stream.totals.as_dict()), sum(ran_not_statements.values())
+        totals.lines_valid -= extra
+        totals.lines_covered -= extra
         for name, counts in stream.file_totals.items():
             if name not in coveragepy_counts:
                 add_totals(totals, counts)
         stream.declared_totals = totals
+
 
 def open_lcov(path: Path) -> CoverageStream:
     info = ReportInfo(format=FORMAT, kind=KIND_COVERAGE)

@@ -385,3 +385,38 @@ def test_older_coveragepy_lcov_shards_add_up_to_the_whole_run(tmp_path):
             assert (fc.branches, fc.branch_missing) == (whole.branches, whole.branch_missing), path
     for path, fc in files.items():
         assert counts(stream, fc)[:3] == counts(read(FIX / "v7.4.4" / "coverage.json")[1], xml[path])[:3], path
+
+
+# `coverage lcov` of coverage.py 7.4.4 (--branch, Python 3.11) on a comprehension: the arcs that
+# ran from its line are three (into the loop again, out of the comprehension, out of the
+# function) while its branches are two, which BRF counts (`coverage report`: 9 statements, 0
+# missing, 2 branches, 0 partial).
+#     1 def squares(items):                      7         return int(text)
+#     2     return [n * n for n in items if n]   8     except ValueError:
+#     5 def parse(text):                         9         return None
+#     6     try:                                 12 squares([0, 1, 2]); 13 parse("x")
+COMPREHENSION_LCOV = """TN:
+SF:comp.py
+""" + "".join(f"DA:{n},1,DXAOjhHJE/0v5hCjauKAgw\n" for n in (1, 2, 5, 6, 7, 8, 9, 12, 13)) + """\
+LF:9
+LH:9
+BRDA:0,0,0,1
+BRDA:0,0,1,1
+BRDA:2,0,2,1
+BRF:2
+BRH:2
+end_of_record
+"""
+
+
+def test_older_coveragepy_lcov_branches_are_counted_by_brf(tmp_path):
+    path = tmp_path / "coverage.lcov"
+    path.write_text(COMPREHENSION_LCOV)
+    stream = read_report(path)[1]
+    assert stream.effective_totals.as_dict() == {
+        "files": 1, "lines_valid": 9, "lines_covered": 9, "branches_valid": 2, "branches_covered": 2}
+    assert not stream.info.warnings
+    twice = tmp_path / "twice.lcov"  # its shards put end to end: still 2 branches, both taken
+    twice.write_text(COMPREHENSION_LCOV + COMPREHENSION_LCOV.replace("BRDA:2,0,2,1", "BRDA:2,0,2,-").replace("BRH:2", "BRH:1"))
+    stream = read_report(twice)[1]
+    assert (stream.effective_totals.branches_valid, stream.effective_totals.branches_covered) == (2, 2)

@@ -12,10 +12,13 @@ coverage.py from 6.3 to 7.6.1 wrote its LCOV otherwise (told by its records: eve
 a line checksum, hits are 0 or 1, no FN): DA lists every line that ran, docstrings and
 (before 7.4) excluded lines among them, while LF counts statements, and before 7.2 LH counted
 every line that ran; a BRDA is on the line its branch goes to (0 for leaving the function),
-its block numbering the branching lines in order. Such a file counts as coverage.py counts
-it: LF statements of which the DA lines with 0 hits are missing (CoverageStream.file_totals),
-and its branches are put back on the line they leave, named by their destination as the
-later LCOV, XML and JSON reports name them.
+its block numbering the branching lines in order, and besides the branches it lists other
+arcs that ran from a branching line (a comprehension's exits). Such a file counts as
+coverage.py counts it (CoverageStream.file_totals): LF statements of which the DA lines with
+0 hits are missing, BRF branches of which the '-' ones are missing. Its branches are put back
+on the line they leave (inferred: see _coveragepy_branches; a comprehension's or a decorated
+definition's can land a line early), named by their destination as the later LCOV, XML and
+JSON reports name them.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from orjson import loads
 
 from crossbridge_assets.formats import FormatError, FormatSpec, Sniff
 from crossbridge_assets.formats._common import to_int
-from crossbridge_assets.formats._coverage import MAX_HITS, FileTable, add_totals, clamp_hits
+from crossbridge_assets.formats._coverage import MAX_HITS, FileTable, clamp_hits
 from crossbridge_assets.model import KIND_COVERAGE, CoverageStream, CoverageTotals, FileCoverage, ReportInfo, add_branch
 
 FORMAT = "lcov"
@@ -282,8 +285,11 @@ def _files(path: Path, stream: CoverageStream) -> Iterator[FileCoverage]:
     record_da = record_checksums = 0
     record_other = False  # an FN, or hits other than 0 and 1
     record_lf: int | None = None
-    coveragepy_counts: dict[str, CoverageTotals] = {}
-    ran_not_statements: dict[str, int] = {}  # in those files: DA lines that ran, beyond their LF statements
+    record_brf: int | None = None
+    coveragepy_counts: dict[str, CoverageTotals] = {}  # those files' counts, as coverage.py's
+    coveragepy_content: dict[str, CoverageTotals] = {}  # and as their records give them
+    # (block, destination) -> how many such branches no record took (several exits are all 0)
+    coveragepy_missing: dict[str, Counter] = {}
     other_records: set[str] = set()  # files with a record of another shape
 
     # Records go out once their file's last record has ended (as counted ahead), but for those
@@ -471,19 +477,31 @@ def _files(path: Path, stream: CoverageStream) -> Iterator[FileCoverage]:
                                     and fc.path not in other_records
                                     and (fc.path in coveragepy_counts or not fc.branches)
                                     and (not branch_seen or _is_coveragepy_numbered(branch_seen))):
+                                untaken = Counter((block, destination) for (destination, block, _branch), hits
+                                                  in branch_seen.items() if not hits)
+                                before = coveragepy_missing.get(fc.path)
+                                coveragepy_missing[fc.path] = untaken if before is None else before & untaken
                                 if branch_seen:
                                     _coveragepy_branches(fc, branch_seen)
                                     branch_seen.clear()
-                                counts = CoverageTotals(files=1, lines_valid=record_lf, lines_covered=record_lf - zeros)
-                                counts.branches_valid = sum(t for _c, t in fc.branches.values())
-                                counts.branches_covered = sum(c for c, _t in fc.branches.values())
+                                content = CoverageTotals()
+                                content.add(fc)
+                                counts = CoverageTotals(1, record_lf, record_lf - zeros, content.branches_valid,
+                                                        content.branches_covered)
+                                missing = sum(coveragepy_missing[fc.path].values())
+                                if record_brf is not None and record_brf >= missing:
+                                    # Its BRDA also list arcs that ran from a branching line without being
+                                    # one of its branches (an exception's jump, a comprehension's exit):
+                                    # BRF counts the branches, and those no record took are missing.
+                                    counts.branches_valid = record_brf
+                                    counts.branches_covered = record_brf - missing
                                 coveragepy_counts[fc.path] = stream.file_totals[fc.path] = counts
-                                ran_not_statements[fc.path] = len(fc.lines) - record_lf
+                                coveragepy_content[fc.path] = content
                                 stream.prefer_declared = True
                             else:
                                 other_records.add(fc.path)
                                 if coveragepy_counts.pop(fc.path, None) is not None:  # read as written, then
-                                    del stream.file_totals[fc.path], ran_not_statements[fc.path]
+                                    del stream.file_totals[fc.path], coveragepy_content[fc.path], coveragepy_missing[fc.path]
                             if branch_seen:
                                 flush_branches(branch_cols)
                             if (complete := finished(fc)) is not None:
@@ -492,7 +510,7 @@ def _files(path: Path, stream: CoverageStream) -> Iterator[FileCoverage]:
                         fc = None
                         fn_lines, fn_hits_seen, fn_index, fn_orphans = {}, {}, {}, []
                         record_da = record_checksums = 0
-                        record_other, record_lf = False, None
+                        record_other, record_lf, record_brf = False, None, None
                         continue
                     if not sep:
                         raise bad(lineno, f"not an LCOV record: {line[:80]!r}")
@@ -513,7 +531,7 @@ def _files(path: Path, stream: CoverageStream) -> Iterator[FileCoverage]:
                         fn_base = len(fc.functions)
                         records += 1
                         record_da = record_checksums = 0
-                        record_other, record_lf = False, None
+                        record_other, record_lf, record_brf = False, None, None
                         continue
                     if key in ("TN", "VER"):
                         continue
@@ -524,6 +542,8 @@ def _files(path: Path, stream: CoverageStream) -> Iterator[FileCoverage]:
                         summaries.append((fc.path if fc is not None else None, _SUMMARY[key], n))
                         if key == "LF" and fc is not None:
                             record_lf = n
+                        elif key == "BRF" and fc is not None:
+                            record_brf = n
                         continue
                     if fc is None:
                         if key in ("FNF", "FNH", "MCDC"):
@@ -642,14 +662,16 @@ def _files(path: Path, stream: CoverageStream) -> Iterator[FileCoverage]:
         yield from table.files.values()  # the stream checks the declared totals against them
     if stream.prefer_declared:
         # The report's own counts stand for it (CoverageStream.file_totals): what the stream
-        # counted, less the lines of coverage.py's records that ran but are not statements (all
-        # covered), and the files a report of summaries only gives by their counts.
-        totals, extra = CoverageTotals(**stream.totals.as_dict()), sum(ran_not_statements.values())
-        totals.lines_valid -= extra
-        totals.lines_covered -= extra
+        # counted, with coverage.py's records counted as coverage.py counts them, and the files
+        # of a report of summaries only (not given out: they hold nothing) by their summaries.
+        totals = CoverageTotals(**stream.totals.as_dict())
         for name, counts in stream.file_totals.items():
-            if name not in coveragepy_counts:
-                add_totals(totals, counts)
+            content = coveragepy_content.get(name) or CoverageTotals()
+            totals.files += counts.files - content.files
+            totals.lines_valid += counts.lines_valid - content.lines_valid
+            totals.lines_covered += counts.lines_covered - content.lines_covered
+            totals.branches_valid += counts.branches_valid - content.branches_valid
+            totals.branches_covered += counts.branches_covered - content.branches_covered
         stream.declared_totals = totals
 
 

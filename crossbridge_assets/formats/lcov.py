@@ -471,12 +471,14 @@ def _files(path: Path, stream: CoverageStream) -> Iterator[FileCoverage]:
                         if fc is not None:
                             # Its shards' tracefiles put end to end give a file several such records:
                             # their lines and branches add up, as coverage.py combines data files.
-                            zeros = sum(1 for h in fc.lines.values() if not h)
+                            # The cheap tests first: every other tracefile fails them (on its first
+                            # DA without a checksum), and counting its lines would cost each record.
                             if (record_da and record_checksums == record_da and not record_other
-                                    and record_lf is not None and zeros <= record_lf <= len(fc.lines)
+                                    and record_lf is not None
                                     and fc.path not in other_records
                                     and (fc.path in coveragepy_counts or not fc.branches)
-                                    and (not branch_seen or _is_coveragepy_numbered(branch_seen))):
+                                    and (not branch_seen or _is_coveragepy_numbered(branch_seen))
+                                    and (zeros := sum(1 for h in fc.lines.values() if not h)) <= record_lf <= len(fc.lines)):
                                 untaken = Counter((block, destination) for (destination, block, _branch), hits
                                                   in branch_seen.items() if not hits)
                                 before = coveragepy_missing.get(fc.path)

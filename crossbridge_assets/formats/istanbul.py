@@ -5,6 +5,11 @@ Counting (shared/corpus/README.md): lines are the distinct start lines of statem
 entries, covered if any statement starting there ran (a line's hits are the largest count,
 as istanbul's own line view does); branches are every entry of every b[] array, covered if
 > 0, filed under the branch's line. The file is streamed one source file at a time.
+
+An entry carrying `inputSourceMap` (nyc's .nyc_output files of transpiled code, written by
+babel-plugin-istanbul given an input map) holds the transpiled file's positions: it is mapped
+back to its original files through that map, as every istanbul reporter does before
+counting, and those files are handed out once every entry has been read.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from typing import Iterator
 from crossbridge_assets.formats import FormatError, FormatSpec, Sniff
 from crossbridge_assets.formats._common import json_object_items, to_int
 from crossbridge_assets.formats._coverage import FileTable, clamp_hits, json_head_keys
+from crossbridge_assets.formats._sourcemap import MappedFile, SourceMap, SourceMapError, remap_file
 from crossbridge_assets.model import KIND_COVERAGE, CoverageStream, FileCoverage, ReportInfo
 
 FORMAT = "istanbul-final"
@@ -45,9 +51,16 @@ def _start_line(loc: object) -> int | None:
     return None
 
 
+def _unwrapped(obj: dict) -> dict:
+    # Old nyc wrote each file's coverage inside "data".
+    return obj["data"] if isinstance(obj.get("data"), dict) and "statementMap" not in obj else obj
+
+
+def _hits(value: object) -> int:
+    return clamp_hits(to_int(value))
+
+
 def _file(key: str, obj: dict, table: FileTable, path: Path) -> FileCoverage:
-    if isinstance(obj.get("data"), dict) and "statementMap" not in obj:
-        obj = obj["data"]
     statements, counts = obj.get("statementMap"), obj.get("s")
     if not isinstance(statements, dict) or not isinstance(counts, dict):
         raise FormatError(path, f"entry {key[:200]!r} has no statementMap/s: not Istanbul coverage")
@@ -56,7 +69,7 @@ def _file(key: str, obj: dict, table: FileTable, path: Path) -> FileCoverage:
     for sid, loc in statements.items():
         line = _start_line(loc)
         if line is not None and line > 0:
-            table.line(fc, line, clamp_hits(to_int(counts.get(sid))))
+            table.line(fc, line, _hits(counts.get(sid)))
 
     branch_map, branch_counts = obj.get("branchMap") or {}, obj.get("b") or {}
     if isinstance(branch_map, dict) and isinstance(branch_counts, dict):
@@ -87,13 +100,49 @@ def _file(key: str, obj: dict, table: FileTable, path: Path) -> FileCoverage:
     return fc
 
 
+def _location(span: tuple) -> dict:
+    (start_line, start_column), (end_line, end_column) = span
+    return {"start": {"line": start_line, "column": start_column}, "end": {"line": end_line, "column": end_column}}
+
+
+def _mapped_entry(original: str, mf: MappedFile) -> dict:
+    """A MappedFile as the istanbul entry istanbul-lib-source-maps makes of it."""
+    return {
+        "path": original,
+        "statementMap": {str(i): _location(span) for i, span in enumerate(mf.statements)},
+        "s": {str(i): hits for i, hits in enumerate(mf.statements.values())},
+        "fnMap": {str(i): {"name": name, "decl": _location(decl)}
+                  for i, (decl, (name, _)) in enumerate(mf.functions.items())},
+        "f": {str(i): hits for i, (_, hits) in enumerate(mf.functions.values())},
+        "branchMap": {str(i): {"loc": _location(loc), "locations": [_location(x) for x in locs]}
+                      for i, (locs, (loc, _)) in enumerate(mf.branches.items())},
+        "b": {str(i): hits for i, (_, hits) in enumerate(mf.branches.values())},
+    }
+
+
 def _files(path: Path, info: ReportInfo) -> Iterator[FileCoverage]:
     table = FileTable()
+    mapped: dict[str, MappedFile] = {}
     for key, obj in json_object_items(path):
         if not isinstance(obj, dict):
             raise FormatError(path, f"entry {key[:200]!r} is not an object: not Istanbul coverage")
+        obj = _unwrapped(obj)
+        if obj.get("inputSourceMap") is not None and isinstance(obj.get("statementMap"), dict):
+            generated = obj.get("path") if isinstance(obj.get("path"), str) and obj.get("path") else key
+            try:
+                smap = SourceMap(obj["inputSourceMap"])
+            except SourceMapError as exc:
+                info.warnings.append(f"entry {key[:200]!r}: its inputSourceMap cannot be read ({exc}); counted as the transpiled file")
+            else:
+                # Nothing mapped: istanbul leaves the file out of its reports.
+                remap_file(obj, smap, generated, mapped, _hits)
+                continue
         fc = _file(key, obj, table, path)
         # Each key is a distinct file: hand it out now and keep memory flat.
+        yield table.files.pop(fc.path)
+    # Several transpiled files can map into one original: each original is handed out once.
+    for original, mf in mapped.items():
+        fc = _file(original, _mapped_entry(original, mf), table, path)
         yield table.files.pop(fc.path)
 
 

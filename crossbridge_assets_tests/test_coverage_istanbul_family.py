@@ -1,0 +1,157 @@
+"""Coverage readers against more of the istanbul family as the tools write it: nyc 14 and 17
+(istanbul-reports 2 and 3) on one small module and on tsc output with source maps, including
+nyc's raw per-process files whose entries carry `inputSourceMap`. The fixtures are under
+fixtures/coverage/istanbulfam/<run>/, written by fixtures/coverage/istanbulfam/regenerate-istanbulfam.sh
+(called by fixtures/coverage/regenerate.sh istanbulfam); text.txt beside them is the text table
+and summary the tool printed, which the readers are held to here.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from crossbridge_assets.formats import read_report
+from crossbridge_assets.formats._coverage import merge_coverage
+from crossbridge_assets.model import CoverageTotals
+from crossbridge_assets_tests.conftest import FIXTURES
+
+FAMILY = FIXTURES / "coverage" / "istanbulfam"
+WORK = "/tmp/crossbridge-coverage-istanbulfam"  # where the regenerate script runs them
+REPORTS = ["coverage-final.json", "lcov.info", "cobertura-coverage.xml"]
+
+_SUMMARY = re.compile(r"^(Statements|Branches|Functions|Lines)\s*:\s*\S+\s*\(\s*(\d+)/(\d+)\s*\)", re.M)
+
+
+def _printed(run: str) -> tuple[dict[str, tuple[int, int]], dict[str, list[str]]]:
+    """The tool's text-summary as {metric: (covered, total)}, and its text table's file rows
+    as {file name: [% Stmts, % Branch, % Funcs, % Lines]}."""
+    text = (FAMILY / run / "text.txt").read_text()
+    summary = {m: (int(c), int(t)) for m, c, t in _SUMMARY.findall(text)}
+    rows = {}
+    for row in text.splitlines():
+        cells = [c.strip() for c in row.split("|")]
+        if row.startswith(" ") and len(cells) > 5 and cells[0].endswith((".js", ".ts")):
+            rows[cells[0]] = cells[1:5]
+    return summary, rows
+
+
+def _expected(run: str) -> dict:
+    summary, rows = _printed(run)
+    return {
+        "files": len(rows),
+        "lines_valid": summary["Lines"][1],
+        "lines_covered": summary["Lines"][0],
+        "branches_valid": summary["Branches"][1],
+        "branches_covered": summary["Branches"][0],
+    }
+
+
+def _views(paths, root: str) -> dict:
+    return merge_coverage([list(read_report(p)[2]) for p in paths], source_roots=(root,))
+
+
+def _per_file(files: dict) -> dict:
+    return {path: (fc.lines, fc.branches, sorted(fc.functions, key=str)) for path, fc in files.items()}
+
+
+def _percent(covered: int, total: int) -> float:
+    return 100.0 if total == 0 else 100.0 * covered / total
+
+
+def _same_percent(covered: int, total: int, printed: str) -> bool:
+    # istanbul-reports 2 rounds to two decimals (66.67), 3 truncates (66.66).
+    return abs(_percent(covered, total) - float(printed)) < 0.01
+
+
+@pytest.mark.parametrize("run", ["nyc14", "nyc17"])
+def test_nyc_reports_count_what_nyc_prints(run):
+    expected = _expected(run)
+    for report, fmt in (("coverage-final.json", "istanbul-final"), ("coverage-summary.json", "istanbul-summary"),
+                        ("lcov.info", "lcov"), ("cobertura-coverage.xml", "cobertura")):
+        spec, stream, records = read_report(FAMILY / run / report)
+        list(records)
+        assert spec.name == fmt
+        assert stream.effective_totals.as_dict() == expected, report
+        assert stream.info.warnings == [], report
+    covered, total = _printed(run)[0]["Functions"]
+    for report in ("coverage-final.json", "lcov.info"):
+        functions = [f for fc in read_report(FAMILY / run / report)[2] for f in fc.functions]
+        assert (sum(1 for f in functions if f[2] > 0), len(functions)) == (covered, total), report
+
+
+@pytest.mark.parametrize("run", ["nyc14", "nyc17"])
+def test_nyc_reports_of_one_run_agree_per_file_with_its_table(run):
+    root = f"{WORK}/{run}"
+    views = [_views([FAMILY / run / report], root) for report in REPORTS]
+    lines = [{p: (fc.lines, fc.branches) for p, fc in v.items()} for v in views]
+    assert lines[0] == lines[1] == lines[2]
+    rows = _printed(run)[1]
+    assert sorted(p.rsplit("/", 1)[-1] for p in lines[0]) == sorted(rows)
+    for path, fc in views[0].items():
+        t = CoverageTotals()
+        t.add(fc)
+        _, branch, funcs, line = rows[path.rsplit("/", 1)[-1]]
+        assert _same_percent(t.lines_covered, t.lines_valid, line), path
+        assert _same_percent(t.branches_covered, t.branches_valid, branch), path
+        assert _same_percent(sum(1 for f in fc.functions if f[2] > 0), len(fc.functions), funcs), path
+
+
+def test_nyc14_leaves_source_mapped_typescript_out_of_its_reports():
+    # nyc 14 remaps tsc output in the child process and its report step drops the result: the
+    # tool's own quirk, every one of its reports and its table agree on one file.
+    for report in REPORTS:
+        assert list(_views([FAMILY / "nyc14" / report], f"{WORK}/nyc14")) == ["src/calc.js"], report
+    assert list(_printed("nyc14")[1]) == ["calc.js"]
+
+
+def test_raw_nyc_output_is_mapped_back_to_the_typescript_source():
+    # nyc's .nyc_output file for dist/shapes.js (tsc output) holds the JavaScript's positions and
+    # the map in inputSourceMap; nyc maps it to ts/shapes.ts when it reports. Read alone, it is
+    # ts/shapes.ts with the counts nyc prints for it, not dist/shapes.js with its own.
+    raw = FAMILY / "nyc17" / "nyc_output" / "shapes.json"
+    assert next(iter(json.loads(raw.read_text()).values()))["inputSourceMap"]["sources"] == ["../ts/shapes.ts"]
+    spec, stream, records = read_report(raw)
+    (shapes,) = list(records)
+    assert spec.name == "istanbul-final" and stream.info.warnings == []
+    assert shapes.path == f"{WORK}/nyc17/ts/shapes.ts"
+    final = {fc.path: fc for fc in read_report(FAMILY / "nyc17" / "coverage-final.json")[2]}[shapes.path]
+    assert shapes.lines == final.lines and shapes.branches == final.branches
+    assert shapes.functions == final.functions
+    assert shapes.lines == {6: 1, 7: 1, 8: 0, 10: 1, 13: 1, 14: 1, 17: 1, 18: 0}
+
+
+def test_raw_nyc_output_files_merge_into_what_nyc_reports():
+    root = f"{WORK}/nyc17"
+    raw = _views(sorted((FAMILY / "nyc17" / "nyc_output").glob("*.json")), root)
+    final = _views([FAMILY / "nyc17" / "coverage-final.json"], root)
+    assert sorted(raw) == ["src/calc.js", "ts/shapes.ts"]
+    assert _per_file(raw) == _per_file(final)
+
+
+def _with_map(tmp_path, source_map) -> object:
+    raw = json.loads((FAMILY / "nyc17" / "nyc_output" / "shapes.json").read_text())
+    (entry,) = raw.values()
+    entry["inputSourceMap"] = source_map
+    path = tmp_path / "out.json"
+    path.write_text(json.dumps(raw))
+    return read_report(path)
+
+
+def test_an_input_source_map_that_cannot_be_read_is_noted_and_the_file_read_as_written(tmp_path):
+    # Hand-written: a map whose mappings are not base64 VLQ (source-map throws on it).
+    _, stream, records = _with_map(tmp_path, {"version": 3, "sources": ["../ts/shapes.ts"], "mappings": "!!"})
+    (fc,) = list(records)
+    assert fc.path == f"{WORK}/nyc17/dist/shapes.js"
+    assert len(stream.info.warnings) == 1 and "inputSourceMap cannot be read" in stream.info.warnings[0]
+
+
+def test_source_root_and_absolute_sources_name_the_original(tmp_path):
+    source_map = json.loads((FAMILY / "nyc17" / "nyc_output" / "shapes.json").read_text())
+    (entry,) = source_map.values()
+    smap = dict(entry["inputSourceMap"], sourceRoot="/repo/app/", sources=["ts/shapes.ts"])
+    (fc,) = list(_with_map(tmp_path, smap)[2])
+    assert fc.path == "/repo/app/ts/shapes.ts"
+    assert len(fc.lines) == 8

@@ -155,3 +155,46 @@ def test_source_root_and_absolute_sources_name_the_original(tmp_path):
     (fc,) = list(_with_map(tmp_path, smap)[2])
     assert fc.path == "/repo/app/ts/shapes.ts"
     assert len(fc.lines) == 8
+
+
+def _karma_folder():
+    (folder,) = (FAMILY / "karma").glob("Chrome Headless *")
+    return folder
+
+
+def test_karma_coverage_in_chromium_counts_what_it_prints_under_no_browser_folder():
+    # karma-coverage writes each browser's reports under coverage/<browser name>/; the files
+    # in them are named from the project folder, which the browser folder is no part of.
+    expected = {**_expected("karma"), "files": 1}
+    folder = _karma_folder()
+    covered, total = _printed("karma")[0]["Functions"]
+    for report, fmt in (("coverage-final.json", "istanbul-final"), ("coverage-summary.json", "istanbul-summary"),
+                        ("lcov.info", "lcov"), ("cobertura-coverage.xml", "cobertura")):
+        spec, stream, records = read_report(folder / report)
+        records = list(records)
+        assert spec.name == fmt
+        assert stream.effective_totals.as_dict() == expected, report
+        assert stream.info.warnings == [], report
+        if fmt != "istanbul-summary":
+            assert list(_views([folder / report], f"{WORK}/karma")) == ["src/calc.js"], report
+            assert "Chrome" not in records[0].path
+        if fmt in ("istanbul-final", "lcov"):
+            functions = records[0].functions
+            assert (sum(1 for f in functions if f[2] > 0), len(functions)) == (covered, total), report
+    lines = [{p: (fc.lines, fc.branches) for p, fc in _views([folder / r], f"{WORK}/karma").items()} for r in REPORTS]
+    assert lines[0] == lines[1] == lines[2]
+
+
+@pytest.mark.parametrize("report", REPORTS)
+def test_karma_and_nyc_measures_of_one_file_merge_into_one(report):
+    # The same src/calc.js measured in the browser (karma) and in node (nyc 17): one file, the
+    # same lines; node took line 16's `module.exports`, the browser line 17's `globalThis.calc`.
+    karma = _views([_karma_folder() / report], f"{WORK}/karma")["src/calc.js"]
+    nyc = _views([FAMILY / "nyc17" / report], f"{WORK}/nyc17")["src/calc.js"]
+    assert sorted(karma.lines) == sorted(nyc.lines)
+    assert (karma.lines[16], karma.lines[17], nyc.lines[16], nyc.lines[17]) == (1, 1, 1, 0)
+    merged = merge_coverage([read_report(_karma_folder() / report)[2], read_report(FAMILY / "nyc17" / report)[2]],
+                            source_roots=(f"{WORK}/karma", f"{WORK}/nyc17"))
+    assert sorted(merged) == ["src/calc.js", "ts/shapes.ts"]
+    calc = merged["src/calc.js"]
+    assert sorted(calc.lines) == sorted(nyc.lines) and calc.lines[17] == 1 and calc.lines[12] == 0

@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from crossbridge_assets.formats import read_report
+from crossbridge_assets.formats import detect, read_report
 from crossbridge_assets.formats._coverage import merge_coverage
 from crossbridge_assets.model import CoverageTotals
 from crossbridge_assets_tests.conftest import FIXTURES
@@ -25,16 +25,16 @@ REPORTS = ["coverage-final.json", "lcov.info", "cobertura-coverage.xml"]
 _SUMMARY = re.compile(r"^(Statements|Branches|Functions|Lines)\s*:\s*\S+\s*\(\s*(\d+)/(\d+)\s*\)", re.M)
 
 
-def _printed(run: str) -> tuple[dict[str, tuple[int, int]], dict[str, list[str]]]:
+def _printed(run: str) -> tuple[dict[str, tuple[int, int]], list[tuple[str, list[str]]]]:
     """The tool's text-summary as {metric: (covered, total)}, and its text table's file rows
-    as {file name: [% Stmts, % Branch, % Funcs, % Lines]}."""
+    as (file name, [% Stmts, % Branch, % Funcs, % Lines])."""
     text = (FAMILY / run / "text.txt").read_text()
     summary = {m: (int(c), int(t)) for m, c, t in _SUMMARY.findall(text)}
-    rows = {}
+    rows = []
     for row in text.splitlines():
         cells = [c.strip() for c in row.split("|")]
         if row.startswith(" ") and len(cells) > 5 and cells[0].endswith((".js", ".ts")):
-            rows[cells[0]] = cells[1:5]
+            rows.append((cells[0], cells[1:5]))
     return summary, rows
 
 
@@ -50,7 +50,9 @@ def _expected(run: str) -> dict:
 
 
 def _views(paths, root: str) -> dict:
-    return merge_coverage([list(read_report(p)[2]) for p in paths], source_roots=(root,))
+    # Streams read inside the merge, with the root in effect (as ingestion reads them): a
+    # Cobertura <source> outside every known workspace is joined only when a root covers it.
+    return merge_coverage([detect(p).open(p) for p in paths], source_roots=(root,))
 
 
 def _per_file(files: dict) -> dict:
@@ -66,8 +68,8 @@ def _same_percent(covered: int, total: int, printed: str) -> bool:
     return abs(_percent(covered, total) - float(printed)) < 0.01
 
 
-@pytest.mark.parametrize("run", ["nyc14", "nyc17"])
-def test_nyc_reports_count_what_nyc_prints(run):
+@pytest.mark.parametrize("run", ["nyc14", "nyc17", "jest30-mono/root", "jest30-mono/package-a", "jest30-mono/package-b"])
+def test_reports_count_what_the_tool_prints(run):
     expected = _expected(run)
     for report, fmt in (("coverage-final.json", "istanbul-final"), ("coverage-summary.json", "istanbul-summary"),
                         ("lcov.info", "lcov"), ("cobertura-coverage.xml", "cobertura")):
@@ -88,7 +90,7 @@ def test_nyc_reports_of_one_run_agree_per_file_with_its_table(run):
     views = [_views([FAMILY / run / report], root) for report in REPORTS]
     lines = [{p: (fc.lines, fc.branches) for p, fc in v.items()} for v in views]
     assert lines[0] == lines[1] == lines[2]
-    rows = _printed(run)[1]
+    rows = dict(_printed(run)[1])
     assert sorted(p.rsplit("/", 1)[-1] for p in lines[0]) == sorted(rows)
     for path, fc in views[0].items():
         t = CoverageTotals()
@@ -104,7 +106,7 @@ def test_nyc14_leaves_source_mapped_typescript_out_of_its_reports():
     # tool's own quirk, every one of its reports and its table agree on one file.
     for report in REPORTS:
         assert list(_views([FAMILY / "nyc14" / report], f"{WORK}/nyc14")) == ["src/calc.js"], report
-    assert list(_printed("nyc14")[1]) == ["calc.js"]
+    assert [name for name, _ in _printed("nyc14")[1]] == ["calc.js"]
 
 
 def test_raw_nyc_output_is_mapped_back_to_the_typescript_source():
@@ -198,3 +200,43 @@ def test_karma_and_nyc_measures_of_one_file_merge_into_one(report):
     assert sorted(merged) == ["src/calc.js", "ts/shapes.ts"]
     calc = merged["src/calc.js"]
     assert sorted(calc.lines) == sorted(nyc.lines) and calc.lines[17] == 1 and calc.lines[12] == 0
+
+
+MONO = f"{WORK}/jest30-mono/mono"  # the monorepo's top, where the root run ran
+
+
+def test_jest_monorepo_from_the_root_names_each_package_s_files_apart():
+    # Jest 30 (v8) from the monorepo's top with both packages as projects: every format names
+    # files from the top, so the two src/util.js stay two files; never.js, which no test
+    # loads, is listed by collectCoverageFrom with every line uncovered.
+    expected = ["packages/a/src/never.js", "packages/a/src/util.js", "packages/b/src/util.js"]
+    for report in REPORTS:
+        files = _views([FAMILY / "jest30-mono" / "root" / report], MONO)
+        assert sorted(files) == expected, report
+        assert files["packages/a/src/never.js"].lines == dict.fromkeys(range(1, 8), 0), report
+        assert files["packages/a/src/util.js"].lines != files["packages/b/src/util.js"].lines
+    # Without a configured root, the JSON's absolute paths stay whole and distinct, LCOV's and
+    # Cobertura's relative ones are as written: the same three names in each.
+    plain = [sorted(fc.path.removeprefix(MONO + "/") for fc in read_report(FAMILY / "jest30-mono" / "root" / r)[2])
+             for r in REPORTS]
+    assert plain == [expected] * 3
+
+
+@pytest.mark.parametrize("package", ["a", "b"])
+def test_jest_run_from_a_package_names_files_as_the_root_run_where_the_report_says_where(package):
+    # Run from packages/<p> (its own rootDir): the JSON names files absolutely and Cobertura
+    # from a <source> of the package folder, so with the monorepo's top as source root both
+    # name them as the root run does, with the same lines. The LCOV names them from the
+    # package folder only ('src/util.js' for both packages): nothing in it says which
+    # package, and only a report written from the top, or one of the others, tells them apart.
+    run = FAMILY / "jest30-mono" / f"package-{package}"
+    root = _views([FAMILY / "jest30-mono" / "root" / "coverage-final.json"], MONO)
+    for report in ("coverage-final.json", "cobertura-coverage.xml"):
+        files = _views([run / report], MONO)
+        assert sorted(files) and all(p.startswith(f"packages/{package}/src/") for p in files), report
+        assert {p: fc.lines for p, fc in files.items()} == {p: root[p].lines for p in files}, report
+    lcov = _views([run / "lcov.info"], MONO)
+    assert all(p.startswith("src/") for p in lcov)
+    assert {p: fc.lines for p, fc in lcov.items()} == {
+        p.removeprefix(f"packages/{package}/"): fc.lines for p, fc in _views([run / "coverage-final.json"], MONO).items()
+    }

@@ -229,7 +229,15 @@ class FileCoverage:
 
     def merge(self, other: "FileCoverage") -> None:
         """Union semantics: a line is covered if either side covers it, a branch if either
-        side took it."""
+        side took it. The stand-in V8 coverage gives a file no process loaded (see
+        is_unloaded_stand_in) adds only its lines to a record of the file as measured: the
+        branch and function it makes up are no branch or function of the file."""
+        if other.is_unloaded_stand_in() and (self.lines or self.functions) and not self.is_unloaded_stand_in():
+            for line, hits in other.lines.items():
+                self.lines[line] = self.lines.get(line, 0) + hits
+            return
+        if self.is_unloaded_stand_in() and not other.is_unloaded_stand_in() and (other.lines or other.functions):
+            self.branches, self.branch_missing, self.functions = {}, {}, []
         for line, hits in other.lines.items():
             self.lines[line] = self.lines.get(line, 0) + hits
         for line, counts in other.branches.items():
@@ -238,6 +246,23 @@ class FileCoverage:
         for fn in other.functions:
             if (fn[0], fn[1]) not in known:
                 self.functions.append(fn)
+
+    def is_unloaded_stand_in(self) -> bool:
+        """Whether this is what c8 --all, and Jest's and Vitest's v8 providers with
+        collectCoverageFrom, write for a file no process loaded: every line uncovered, one
+        uncovered function '(empty-report)' spanning the file and its one branch on line 1
+        (v8-to-istanbul's empty report). A shard that loaded the file measures it instead:
+        c8 merging its runs keeps only that."""
+        return (
+            len(self.functions) == 1
+            and self.functions[0][0] == V8_UNLOADED_FUNCTION
+            and self.functions[0][2] == 0
+            and set(self.branches.items()) <= {(1, (0, 1))}
+            and not any(self.lines.values())
+        )
+
+
+V8_UNLOADED_FUNCTION = "(empty-report)"
 
 
 def _known_missing(counts: tuple[int, int], missing: frozenset[str] | None) -> frozenset[str] | None:

@@ -15,7 +15,8 @@ import pytest
 
 from crossbridge_assets.formats import detect, read_report
 from crossbridge_assets.formats._coverage import merge_coverage
-from crossbridge_assets.model import CoverageTotals
+from crossbridge_assets.formats._coverage import merged_totals
+from crossbridge_assets.model import CoverageTotals, FileCoverage
 from crossbridge_assets_tests.conftest import FIXTURES
 
 FAMILY = FIXTURES / "coverage" / "istanbulfam"
@@ -68,7 +69,8 @@ def _same_percent(covered: int, total: int, printed: str) -> bool:
     return abs(_percent(covered, total) - float(printed)) < 0.01
 
 
-@pytest.mark.parametrize("run", ["nyc14", "nyc17", "jest30-mono/root", "jest30-mono/package-a", "jest30-mono/package-b"])
+@pytest.mark.parametrize("run", ["nyc14", "nyc17", "jest30-mono/root", "jest30-mono/package-a", "jest30-mono/package-b",
+                                 "c8-shards/shard-1", "c8-shards/shard-2", "c8-shards/merged"])
 def test_reports_count_what_the_tool_prints(run):
     expected = _expected(run)
     for report, fmt in (("coverage-final.json", "istanbul-final"), ("coverage-summary.json", "istanbul-summary"),
@@ -240,3 +242,53 @@ def test_jest_run_from_a_package_names_files_as_the_root_run_where_the_report_sa
     assert {p: fc.lines for p, fc in lcov.items()} == {
         p.removeprefix(f"packages/{package}/"): fc.lines for p, fc in _views([run / "coverage-final.json"], MONO).items()
     }
+
+
+SHARDS = FAMILY / "c8-shards"
+C8_ROOT = f"{WORK}/c8-shards"
+
+
+@pytest.mark.parametrize("report", ["coverage-final.json", "lcov.info"])
+def test_c8_shards_merge_into_what_c8_report_merges(report):
+    # c8 --all in two runs, each loading one of the two files: each shard lists the file it
+    # did not load as V8's stand-in (every line uncovered, one function '(empty-report)' and
+    # one branch on line 1). c8 merging the runs keeps only the measured file; so does the
+    # merge of the two shards' reports, file by file and in its totals.
+    shards = _views([SHARDS / "shard-1" / report, SHARDS / "shard-2" / report], C8_ROOT)
+    merged = _views([SHARDS / "merged" / report], C8_ROOT)
+    assert sorted(shards) == sorted(merged) == ["src/calc.js", "ts/shapes.ts"]
+    assert _per_file(shards) == _per_file(merged)
+    assert merged_totals(shards).as_dict() == _expected("c8-shards/merged")
+    functions = [f for fc in shards.values() for f in fc.functions]
+    assert (sum(1 for f in functions if f[2] > 0), len(functions)) == _printed("c8-shards/merged")[0]["Functions"]
+    # In either order.
+    backwards = _views([SHARDS / "shard-2" / report, SHARDS / "shard-1" / report], C8_ROOT)
+    assert _per_file(backwards) == _per_file(merged)
+
+
+def test_c8_shards_cobertura_lines_merge_and_its_stand_in_branch_stays():
+    # Cobertura's <methods> are not read, so the stand-in cannot be told from a file with one
+    # single-outcome branch on line 1: its lines merge as c8's do, its branch is counted.
+    shards = _views([SHARDS / "shard-1" / "cobertura-coverage.xml", SHARDS / "shard-2" / "cobertura-coverage.xml"], C8_ROOT)
+    merged = _views([SHARDS / "merged" / "cobertura-coverage.xml"], C8_ROOT)
+    assert {p: fc.lines for p, fc in shards.items()} == {p: fc.lines for p, fc in merged.items()}
+    assert shards["ts/shapes.ts"].branches == {**merged["ts/shapes.ts"].branches, 1: (0, 1)}
+
+
+def test_a_stand_in_adds_its_lines_only_to_a_measured_record():
+    stand_in = FileCoverage(path="a.js", lines={1: 0, 2: 0, 3: 0}, branches={1: (0, 1)}, functions=[("(empty-report)", 1, 0)])
+    measured = FileCoverage(path="a.js", lines={1: 1, 2: 1, 3: 0}, branches={2: (1, 2)}, functions=[("f", 2, 1)])
+    assert stand_in.is_unloaded_stand_in() and not measured.is_unloaded_stand_in()
+    for first, second in ((stand_in, measured), (measured, stand_in)):
+        target = FileCoverage(path="a.js")
+        target.merge(first)
+        target.merge(second)
+        assert (target.lines, target.branches, target.functions) == ({1: 1, 2: 1, 3: 0}, {2: (1, 2)}, [("f", 2, 1)])
+    # Two stand-ins stay one; a real '(empty-report)' that ran, or one with lines covered, is no stand-in.
+    target = FileCoverage(path="a.js")
+    target.merge(stand_in)
+    target.merge(stand_in)
+    assert (target.branches, target.functions) == ({1: (0, 1)}, [("(empty-report)", 1, 0)])
+    assert not FileCoverage(path="a.js", lines={1: 1}, branches={1: (0, 1)},
+                            functions=[("(empty-report)", 1, 0)]).is_unloaded_stand_in()
+    assert not FileCoverage(path="a.js", lines={1: 0}, functions=[("(empty-report)", 1, 2)]).is_unloaded_stand_in()

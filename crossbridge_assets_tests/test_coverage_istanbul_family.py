@@ -292,3 +292,44 @@ def test_a_stand_in_adds_its_lines_only_to_a_measured_record():
     assert not FileCoverage(path="a.js", lines={1: 1}, branches={1: (0, 1)},
                             functions=[("(empty-report)", 1, 0)]).is_unloaded_stand_in()
     assert not FileCoverage(path="a.js", lines={1: 0}, functions=[("(empty-report)", 1, 2)]).is_unloaded_stand_in()
+
+
+def test_istanbul_json_shards_that_took_different_branches_of_a_line_add_up():
+    # calc.js line 16, `if (typeof module !== 'undefined') ... else ...`: node (nyc) took the
+    # `if`, the browser (karma) the `else`. Istanbul numbers the branches from the code, so the
+    # two JSON reports name them alike: merged, both are taken.
+    karma = _karma_folder() / "coverage-final.json"
+    nyc = FAMILY / "nyc17" / "coverage-final.json"
+    alone = [_views([p], root)["src/calc.js"] for p, root in ((karma, f"{WORK}/karma"), (nyc, f"{WORK}/nyc17"))]
+    assert [fc.branches[16] for fc in alone] == [(1, 2), (1, 2)]
+    assert [fc.branch_missing[16] for fc in alone] == [frozenset({"3.0"}), frozenset({"3.1"})]
+    merged = merge_coverage([detect(karma).open(karma), detect(nyc).open(nyc)],
+                            source_roots=(f"{WORK}/karma", f"{WORK}/nyc17"))["src/calc.js"]
+    assert merged.branches == {4: (2, 2), 5: (1, 2), 9: (2, 2), 16: (2, 2)}
+    # LCOV and Cobertura say how many were taken, not which: the larger count stands.
+    for report in ("lcov.info", "cobertura-coverage.xml"):
+        merged = _views([_karma_folder() / report], f"{WORK}/karma")["src/calc.js"]
+        merged.merge(_views([FAMILY / "nyc17" / report], f"{WORK}/nyc17")["src/calc.js"])
+        assert merged.branches[16] == (1, 2), report
+
+
+def test_v8_json_branches_are_left_to_counts():
+    # c8's branches (type 'branch') are the blocks V8 reported in that run: not named.
+    for fc in read_report(SHARDS / "shard-1" / "coverage-final.json")[2]:
+        assert fc.branches and fc.branch_missing == {}
+
+
+def test_a_file_under_two_keys_is_two_records_each_naming_its_branches(tmp_path):
+    # Hand-written: one file under two spellings of its path (both nyc-shaped entries): each
+    # is given out as read, with its own names, and a merge adds them up branch by branch.
+    def entry(path, hits):
+        loc = {"start": {"line": 2, "column": 0}, "end": {"line": 2, "column": 9}}
+        return {"path": path, "statementMap": {"0": loc}, "s": {"0": 1}, "fnMap": {}, "f": {},
+                "branchMap": {"0": {"loc": loc, "type": "if", "locations": [loc, loc], "line": 2}}, "b": {"0": hits}}
+
+    path = tmp_path / "coverage-final.json"
+    path.write_text(json.dumps({"src/a.js": entry("src/a.js", [1, 0]), "./src/a.js": entry("./src/a.js", [0, 0])}))
+    records = read_report(path)[2]
+    assert [(fc.path, fc.branches, fc.branch_missing) for fc in records] == [("src/a.js", {2: (1, 2)}, {2: frozenset({"0.1"})}),
+                                                                            ("src/a.js", {2: (0, 2)}, {2: frozenset({"0.0", "0.1"})})]
+    assert merge_coverage([records])["src/a.js"].branches == {2: (1, 2)}

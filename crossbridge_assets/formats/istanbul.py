@@ -4,7 +4,9 @@ an object keyed by file path, each value holding statementMap/s, branchMap/b and
 Counting (shared/corpus/README.md): lines are the distinct start lines of statementMap
 entries, covered if any statement starting there ran (a line's hits are the largest count,
 as istanbul's own line view does); branches are every entry of every b[] array, covered if
-> 0, filed under the branch's line. The file is streamed one source file at a time.
+> 0, filed under the branch's line; where istanbul instrumented the file, the branches not
+taken are named '<branch id>.<index>' (FileCoverage.branch_missing) so that shards add up
+branch by branch. The file is streamed one source file at a time.
 
 An entry carrying `inputSourceMap` (nyc's .nyc_output files of transpiled code, written by
 babel-plugin-istanbul given an input map) holds the transpiled file's positions: it is mapped
@@ -26,6 +28,8 @@ from crossbridge_assets.model import KIND_COVERAGE, CoverageStream, FileCoverage
 FORMAT = "istanbul-final"
 _MAPS = frozenset({"statementMap", "fnMap", "branchMap"})
 _FILE_KEYS = _MAPS | {"path", "s", "f", "b"}
+# The branch types istanbul's instrumenter (istanbul 0.x, istanbul-lib-instrument) writes.
+_INSTRUMENTED_BRANCH_TYPES = frozenset({"if", "cond-expr", "binary-expr", "switch", "default-arg"})
 
 
 def _file_entry(keys: frozenset[str]) -> bool:
@@ -73,6 +77,14 @@ def _file(key: str, obj: dict, table: FileTable, path: Path) -> FileCoverage:
 
     branch_map, branch_counts = obj.get("branchMap") or {}, obj.get("b") or {}
     if isinstance(branch_map, dict) and isinstance(branch_counts, dict):
+        # Istanbul's instrumenter numbers a file's branches from its code alone, whatever ran:
+        # shards of one run name the same branch alike, so one taking `if` and another `else`
+        # add up to both. V8 coverage (c8, the v8 providers: type 'branch') numbers the blocks
+        # V8 reported in that run, and is left to counts.
+        named = all(
+            isinstance(m, dict) and m.get("type") in _INSTRUMENTED_BRANCH_TYPES for m in branch_map.values()
+        )
+        missing: dict[int, set[str]] = {}
         for bid, hits in branch_counts.items():
             if not isinstance(hits, list):
                 continue
@@ -87,6 +99,9 @@ def _file(key: str, obj: dict, table: FileTable, path: Path) -> FileCoverage:
             covered = sum(1 for h in hits if (to_int(h) or 0) > 0)
             old = fc.branches.get(line, (0, 0))
             fc.branches[line] = (old[0] + covered, old[1] + len(hits))
+            missing.setdefault(line, set()).update(f"{bid}.{i}" for i, h in enumerate(hits) if not (to_int(h) or 0) > 0)
+        if named:
+            fc.branch_missing.update((line, frozenset(ids)) for line, ids in missing.items() if ids)
 
     fn_map, fn_counts = obj.get("fnMap") or {}, obj.get("f") or {}
     if isinstance(fn_map, dict) and isinstance(fn_counts, dict):

@@ -333,3 +333,16 @@ def test_a_file_under_two_keys_is_two_records_each_naming_its_branches(tmp_path)
     assert [(fc.path, fc.branches, fc.branch_missing) for fc in records] == [("src/a.js", {2: (1, 2)}, {2: frozenset({"0.1"})}),
                                                                             ("src/a.js", {2: (0, 2)}, {2: frozenset({"0.0", "0.1"})})]
     assert merge_coverage([records])["src/a.js"].branches == {2: (1, 2)}
+
+
+def test_a_bundle_s_raw_nyc_output_maps_into_each_of_its_sources():
+    # esbuild bundled bundle-entry.ts and ts/shapes.ts into bundle/out.js with one map of both;
+    # nyc's raw file for the bundle maps into the two sources, as nyc's own report does.
+    root = f"{WORK}/nyc17-bundle"
+    raw = _views([FAMILY / "nyc17-bundle" / "nyc_output.json"], root)
+    final = _views([FAMILY / "nyc17-bundle" / "coverage-final.json"], root)
+    assert sorted(raw) == ["bundle-entry.ts", "ts/shapes.ts"]
+    assert _per_file(raw) == _per_file(final)
+    assert merged_totals(raw).as_dict() == _expected("nyc17-bundle")
+    functions = [f for fc in raw.values() for f in fc.functions]
+    assert (sum(1 for f in functions if f[2] > 0), len(functions)) == _printed("nyc17-bundle")[0]["Functions"]

@@ -123,6 +123,8 @@ def test_raw_nyc_output_is_mapped_back_to_the_typescript_source():
     assert shapes.path == f"{WORK}/nyc17/ts/shapes.ts"
     final = {fc.path: fc for fc in read_report(FAMILY / "nyc17" / "coverage-final.json")[2]}[shapes.path]
     assert shapes.lines == final.lines and shapes.branches == final.branches
+    # Its branches are named as nyc's mapped report names them, so the two merge branch by branch.
+    assert shapes.branch_missing == final.branch_missing and shapes.branch_missing
     assert shapes.functions == final.functions
     assert shapes.lines == {6: 1, 7: 1, 8: 0, 10: 1, 13: 1, 14: 1, 17: 1, 18: 0}
 

@@ -208,7 +208,7 @@ class MappedFile:
     def __init__(self) -> None:
         self.statements: dict[tuple, int] = {}
         self.functions: dict[tuple, list] = {}  # decl -> [name, hits]
-        self.branches: dict[tuple, list] = {}  # locations -> [loc, hits per location]
+        self.branches: dict[tuple, list] = {}  # locations -> [loc, hits per location, type]
 
 
 def remap_file(obj: dict, smap: SourceMap, generated_path: str, into: dict[str, MappedFile], hits_of) -> bool:
@@ -264,6 +264,6 @@ def remap_file(obj: dict, smap: SourceMap, generated_path: str, into: dict[str, 
             if not skip and locs:
                 changed = True
                 mf = target(source)
-                entry = mf.branches.setdefault(tuple(locs), [whole[1] if whole else locs[0], [0] * len(locs)])
+                entry = mf.branches.setdefault(tuple(locs), [whole[1] if whole else locs[0], [0] * len(locs), meta.get("type")])
                 entry[1] = [a + b for a, b in zip(entry[1], mapped_hits)]
     return changed

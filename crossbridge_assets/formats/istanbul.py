@@ -129,9 +129,9 @@ def _mapped_entry(original: str, mf: MappedFile) -> dict:
         "fnMap": {str(i): {"name": name, "decl": _location(decl)}
                   for i, (decl, (name, _)) in enumerate(mf.functions.items())},
         "f": {str(i): hits for i, (_, hits) in enumerate(mf.functions.values())},
-        "branchMap": {str(i): {"loc": _location(loc), "locations": [_location(x) for x in locs]}
-                      for i, (locs, (loc, _)) in enumerate(mf.branches.items())},
-        "b": {str(i): hits for i, (_, hits) in enumerate(mf.branches.values())},
+        "branchMap": {str(i): {"loc": _location(loc), "type": kind, "locations": [_location(x) for x in locs]}
+                      for i, (locs, (loc, _, kind)) in enumerate(mf.branches.items())},
+        "b": {str(i): hits for i, (_, hits, _) in enumerate(mf.branches.values())},
     }
 
 

@@ -106,3 +106,29 @@ def test_phpunit_cobertura_from_a_ci_checkout_names_files_from_the_checkout(tmp_
     moved.write_text(text.replace(PHP_ROOT, "/home/runner/work/shop/shop"))
     _, _, records = read_report(moved)
     assert sorted(fc.path for fc in records) == ["src/Calc.php", "src/Util/helpers.php"]
+
+
+# ---------------------------------------------------------------------------- reports not read
+
+
+@pytest.mark.parametrize(
+    ("report", "named"),
+    [
+        ("phpunit-pcov/clover.xml", "Clover XML"),
+        ("phpunit-xdebug/clover.xml", "Clover XML"),
+        ("perl/clover.xml", "Clover XML"),  # Devel::Cover::Report::Clover: <coverage generated= clover=>
+        ("go/cover.out", "Go coverage profile"),
+        ("gcov/main.gcov.json", "gcov's JSON"),
+        ("ruby/resultset.json", "SimpleCov's .resultset.json"),
+        ("perl/cover.json", "Devel::Cover's JSON"),
+    ],
+)
+def test_coverage_files_of_other_tools_are_refused_by_name(report, named):
+    # Each is a coverage file a user could well upload: it is refused saying what it is (not
+    # as 'matches no supported format', nor misread as the Cobertura whose root it shares).
+    with pytest.raises(UnknownFormat) as caught:
+        detect(OTHER / report)
+    reason = caught.value.reason
+    assert reason.startswith("unknown format: ") and named in reason, reason
+    assert "supported:" not in reason  # what to write instead, not a list of every format
+    assert isinstance(caught.value, FormatError)

@@ -209,6 +209,35 @@ _PACKED = (
 )
 
 
+_GO_PROFILE = re.compile(r"mode: (?:set|count|atomic)\r?\n")
+
+
+def _known_unread(s: Sniff) -> str | None:
+    """What a coverage file of a format that is not read is, and what to write instead: files
+    users upload that would otherwise only be 'matching no supported format' (or, for Clover,
+    be taken for the Cobertura whose root element it shares)."""
+    if s.xml_root == "coverage" and not s.xml_namespace and "generated" in s.xml_attrs and b"<project" in s.head:
+        # PHPUnit's --coverage-clover, Devel::Cover::Report::Clover, OpenClover, kover.
+        return ("Clover XML (<coverage generated=…><project>) is not read; have the tool write Cobertura "
+                "(PHPUnit: --coverage-cobertura) or LCOV")
+    if s.xml_root is None and s.json_type is None and _GO_PROFILE.match(s.text.lstrip("\ufeff")):
+        return ("a Go coverage profile (go test -coverprofile) is not read; convert it to Cobertura "
+                "(gocover-cobertura) or LCOV (gcov2lcov)")
+    if s.json_type == "object" and s.has("gcc_version", "format_version", "files"):
+        return ("gcov's JSON (gcov --json-format) is not read; have gcovr (--cobertura, --lcov) or lcov write "
+                "the coverage of the same .gcda files")
+    if s.json_type == "object" and s.has("runs.item.perl", "summary.Total"):
+        return ("Devel::Cover's JSON (cover -report json) is not read; have it write Cobertura "
+                "(Devel::Cover::Report::Cobertura) or LCOV (Devel::Cover::Report::Lcov)")
+    if s.json_type == "object" and any(
+        p.count(".") == 1 and p.endswith(".coverage") and f"{p[:-9]}.timestamp" in s.json_prefixes
+        for p in s.json_prefixes
+    ):
+        return ("SimpleCov's .resultset.json is not read; have SimpleCov write Cobertura (simplecov-cobertura) "
+                "or LCOV (simplecov-lcov)")
+    return None
+
+
 def detect(path: Path | str) -> FormatSpec:
     s = sniff(Path(path))
     for spec in registry():
@@ -231,6 +260,9 @@ def detect(path: Path | str) -> FormatSpec:
         # Cucumber's --format message file: every Cucumber writes its first line so.
         raise UnknownFormat(path, "unknown format: Cucumber Messages (NDJSON) are not read; have Cucumber write "
                                   "--format json (or junit) for the same run")
+    known = _known_unread(s)
+    if known:
+        raise UnknownFormat(path, f"unknown format: {known}")
     what = (
         f"root element <{s.xml_root}>"
         if s.xml_root

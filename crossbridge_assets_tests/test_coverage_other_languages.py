@@ -13,7 +13,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from crossbridge_assets.formats import FormatError, UnknownFormat, detect, read_report
+from crossbridge_assets.formats import FormatError, UnknownFormat, detect, open_report, read_report
 from crossbridge_assets.formats._coverage import merge_coverage, merged_totals
 from crossbridge_assets.formats._paths import using_source_roots
 from crossbridge_assets_tests.conftest import FIXTURES
@@ -132,3 +132,92 @@ def test_coverage_files_of_other_tools_are_refused_by_name(report, named):
     assert reason.startswith("unknown format: ") and named in reason, reason
     assert "supported:" not in reason  # what to write instead, not a list of every format
     assert isinstance(caught.value, FormatError)
+
+
+# ---------------------------------------------------------------------------- kcov
+
+# kcov's Cobertura, as its writer (src/writers/cobertura-writer.cc, kcov 38 to 43) writes it:
+# <source> is the folder common to the files (plus '/') and each filename is relative to it;
+# with a single file, that "folder" is the file itself and its filename stays absolute. The
+# root declares no branches-valid, and a branches-covered of "1.0" (its branch rate).
+KCOV_HEAD = """<?xml version="1.0" ?>
+<!DOCTYPE coverage SYSTEM 'http://cobertura.sourceforge.net/xml/coverage-04.dtd'>
+<coverage line-rate="{rate}" lines-covered="{covered}" lines-valid="{valid}" branch-rate="1.0" \
+branches-covered="1.0" branches-rate="1.0" complexity="1.0" version="1.9" timestamp="1796068141">
+\t<sources>
+\t\t<source>{source}/</source>
+\t</sources>
+\t<packages>
+\t\t<package name="run_sh" line-rate="{rate}" lines-covered="{covered}" lines-valid="{valid}" branch-rate="1.0" \
+complexity="1.0">
+\t\t\t<classes>
+"""
+KCOV_CLASS = """\t\t\t\t<class name="{name}" filename="{filename}" branch-rate="1.0" complexity="1.0" line-rate="{rate}">
+\t\t\t\t\t<lines>
+{lines}\t\t\t\t\t</lines>
+\t\t\t\t</class>
+"""
+KCOV_FOOT = "\t\t\t</classes>\n\t\t</package>\n\t</packages>\n</coverage>\n"
+CHECKOUT = "/home/runner/work/shop/shop"
+
+
+def _kcov(tmp_path, name: str, source: str, files: dict[str, dict[int, int]]):
+    """A kcov cobertura.xml of `files` (filename as kcov writes it -> line -> hits)."""
+    valid = sum(len(lines) for lines in files.values())
+    covered = sum(1 for lines in files.values() for h in lines.values() if h)
+    body = "".join(
+        KCOV_CLASS.format(
+            name=filename.rsplit("/", 1)[-1].replace(".", "_"), filename=filename,
+            rate=f"{sum(1 for h in lines.values() if h) / len(lines):.3f}",
+            lines="".join(f'\t\t\t\t\t\t<line number="{n}" hits="{h}"/>\n' for n, h in lines.items()),
+        )
+        for filename, lines in files.items()
+    )
+    path = tmp_path / name
+    path.write_text(KCOV_HEAD.format(rate=f"{covered / valid:.3f}", covered=covered, valid=valid, source=source)
+                    + body + KCOV_FOOT)
+    return path
+
+
+LIB_SH_1 = {4: 1, 5: 1, 7: 0}  # the script's classify() took its first branch
+LIB_SH_2 = {4: 1, 5: 0, 7: 1}
+RUN_SH = {2: 1, 3: 1}
+
+
+def test_kcov_cobertura_counts_its_lines_and_declares_no_branches(tmp_path):
+    report = _kcov(tmp_path, "cobertura.xml", f"{CHECKOUT}/scripts",
+                   {"lib.sh": LIB_SH_1, "run.sh": RUN_SH})
+    spec, stream, records = read_report(report)
+    assert spec.name == "cobertura"
+    assert stream.effective_totals.as_dict() == {
+        "files": 2, "lines_valid": 5, "lines_covered": 4, "branches_valid": 0, "branches_covered": 0,
+    }
+    assert sorted(fc.path for fc in records) == ["scripts/lib.sh", "scripts/run.sh"]
+    # kcov's branches-covered="1.0" is a rate written where a count goes, with no branches-valid
+    # beside it: no declared count, and so no warning on every kcov report.
+    assert "branches_covered" not in stream.info.declared
+    assert stream.info.declared == {"lines_valid": 5, "lines_covered": 4}
+    assert stream.info.warnings == []
+
+
+def test_kcov_runs_of_one_or_two_files_merge(tmp_path):
+    # The first shard ran only lib.sh: kcov writes its filename absolute, under a <source> that
+    # is the file itself. The second ran both: names relative to their common folder.
+    one = _kcov(tmp_path, "one.xml", f"{CHECKOUT}/scripts/lib.sh", {f"{CHECKOUT}/scripts/lib.sh": LIB_SH_1})
+    two = _kcov(tmp_path, "two.xml", f"{CHECKOUT}/scripts", {"lib.sh": LIB_SH_2, "run.sh": RUN_SH})
+    merged = merge_coverage([read_report(one)[2], read_report(two)[2]])
+    assert sorted(merged) == ["scripts/lib.sh", "scripts/run.sh"]
+    assert merged["scripts/lib.sh"].lines == {4: 2, 5: 1, 7: 1}
+    assert merged_totals(merged).as_dict()["lines_covered"] == 5
+
+
+def test_kcov_runs_outside_a_ci_checkout_merge_with_a_source_root(tmp_path):
+    # Written on a developer's machine: nothing in the paths says where the checkout is; a
+    # configured source root does, for the absolute filename and the <source> alike.
+    home = "/home/dev/shop"
+    one = _kcov(tmp_path, "one.xml", f"{home}/scripts/lib.sh", {f"{home}/scripts/lib.sh": LIB_SH_1})
+    two = _kcov(tmp_path, "two.xml", f"{home}/scripts", {"lib.sh": LIB_SH_2, "run.sh": RUN_SH})
+    # Streams not read yet: the Cobertura reader joins <source> with the root in effect.
+    merged = merge_coverage([open_report(one), open_report(two)], source_roots=[home])
+    assert sorted(merged) == ["scripts/lib.sh", "scripts/run.sh"]
+    assert merged["scripts/lib.sh"].lines == {4: 2, 5: 1, 7: 1}

@@ -472,6 +472,11 @@ def _read_root(elem, info: ReportInfo) -> None:
         value = to_int(elem.get(attr))  # "NaN" (MATLAB) gives None: not declared
         if value is not None:
             info.declared[key] = value
+    for valid, covered in (("lines_valid", "lines_covered"), ("branches_valid", "branches_covered")):
+        # A covered count with no valid beside it is no count: kcov writes branches-covered="1.0",
+        # its branch rate, and no branches-valid.
+        if valid not in info.declared:
+            info.declared.pop(covered, None)
     if elem.get("version"):
         info.properties["version"] = elem.get("version")
     rate = to_float(elem.get("line-rate"))

@@ -221,3 +221,19 @@ def test_kcov_runs_outside_a_ci_checkout_merge_with_a_source_root(tmp_path):
     merged = merge_coverage([open_report(one), open_report(two)], source_roots=[home])
     assert sorted(merged) == ["scripts/lib.sh", "scripts/run.sh"]
     assert merged["scripts/lib.sh"].lines == {4: 2, 5: 1, 7: 1}
+
+
+def test_kcov_json_summary_is_refused_by_name(tmp_path):
+    # kcov writes coverage.json (its summary, src/writers/json-writer.cc) beside cobertura.xml,
+    # under the name coverage.py gives its JSON: refused saying which file to take instead.
+    summary = tmp_path / "coverage.json"
+    summary.write_text(
+        '{\n  "files": [\n    {"file": "/home/runner/work/shop/shop/scripts/lib.sh", "percent_covered": "66.67", '
+        '"covered_lines": "2", "total_lines": "3"}\n  ],\n  "percent_covered": "66.67",\n  "covered_lines": 2,\n'
+        '  "total_lines": 3,\n  "percent_low": 25,\n  "percent_high": 75,\n  "command": "run.sh",\n'
+        '  "date": "2026-11-30 19:48:55"\n}\n'
+    )
+    with pytest.raises(UnknownFormat) as caught:
+        detect(summary)
+    assert caught.value.reason.startswith("unknown format: kcov's coverage.json"), caught.value.reason
+    assert "cobertura.xml" in caught.value.reason

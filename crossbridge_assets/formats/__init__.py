@@ -226,6 +226,8 @@ def _known_unread(s: Sniff) -> str | None:
     if s.json_type == "object" and s.has("gcc_version", "format_version", "files"):
         return ("gcov's JSON (gcov --json-format) is not read; have gcovr (--cobertura, --lcov) or lcov write "
                 "the coverage of the same .gcda files")
+    if s.json_type == "object" and s.has("files.item.covered_lines", "percent_low", "percent_high", "command"):
+        return ("kcov's coverage.json (its summary) is not read; upload the cobertura.xml kcov writes beside it")
     if s.json_type == "object" and s.has("runs.item.perl", "summary.Total"):
         return ("Devel::Cover's JSON (cover -report json) is not read; have it write Cobertura "
                 "(Devel::Cover::Report::Cobertura) or LCOV (Devel::Cover::Report::Lcov)")

@@ -12,7 +12,7 @@ import json
 
 import pytest
 
-from crossbridge_assets.formats import read_report
+from crossbridge_assets.formats import FormatError, read_report
 from crossbridge_assets.model import FAILED, PASSED, SKIPPED
 from crossbridge_assets_tests.conftest import FIXTURES
 
@@ -155,6 +155,18 @@ def test_rf7_rebot_merge_keeps_each_run_as_an_attempt():
     ]
     assert [a.status for a in by_name["Timed Out Test"].attempts] == [FAILED, FAILED]
     assert len(by_name["Skipped In Group"].attempts) == 1
+
+
+@pytest.mark.parametrize("name", ["output.json", "rebot.json"])
+def test_rf7_json_output_is_refused_by_name(name):
+    # RF 7.2+ writes JSON for `--output output.json` (robot) and `rebot --output x.json`: a
+    # suite's name follows its tests there, so it is not read; the refusal says what to write.
+    assert _oracle("rf-7.5", name)["total"] == {"pass": 1, "fail": 1, "skip": 0}
+    with pytest.raises(FormatError) as caught:
+        read_report(HERE / "rf-7.5" / name)
+    assert "Robot Framework JSON output is not read" in caught.value.reason
+    assert "output.xml" in caught.value.reason
+    assert "matches no supported format" not in caught.value.reason
 
 
 # ------------------------------------------------------------------------------------ options

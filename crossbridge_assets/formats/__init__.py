@@ -213,9 +213,16 @@ _GO_PROFILE = re.compile(r"mode: (?:set|count|atomic)\r?\n")
 
 
 def _known_unread(s: Sniff) -> str | None:
-    """What a coverage file of a format that is not read is, and what to write instead: files
-    users upload that would otherwise only be 'matching no supported format' (or, for Clover,
-    be taken for the Cobertura whose root element it shares)."""
+    """What a report of a format that is not read is, and what to write instead: files users
+    upload that would otherwise only be 'matching no supported format' (or, for Clover, be taken
+    for the Cobertura whose root element it shares)."""
+    if s.json_type == "object" and "suite" in s.json_prefixes and re.match(
+        r"(?:Robot|Rebot) \d", str(s.json_values.get("generator", ""))
+    ):
+        # RF 7.2+'s `--output output.json` (and rebot's): a suite's name comes after its tests
+        # there, so its tests could not go out as they are read.
+        return ("Robot Framework JSON output is not read; write output.xml (robot --output output.xml), "
+                "or turn this file into one with rebot --output output.xml FILE")
     if s.xml_root == "coverage" and not s.xml_namespace and "generated" in s.xml_attrs and b"<project" in s.head:
         # PHPUnit's --coverage-clover, Devel::Cover::Report::Clover, OpenClover, kover.
         return ("Clover XML (<coverage generated=…><project>) is not read; have the tool write Cobertura "

@@ -179,3 +179,13 @@ def test_two_shards_of_one_run_hold_each_test_once_in_the_warehouse(crossbridge_
     assert (run["build"], run["tests"], run["failures"], run["skipped"], run["flaky"]) == (
         "901", sum(console.values()), console["failed"], console["skipped"] + console["did not run"],
         0 if fmt == "junit" else console["flaky"])
+
+
+def test_ctrf_calls_flaky_what_playwright_calls_flaky():
+    """The CTRF reporter writes "flaky": true on any test that passed after a retry, as the first
+    test of a retried serial group that passed both times; Playwright (its JSON file, its list
+    reporter) calls that test passed: flaky is a test whose earlier try failed."""
+    json_flaky = {c.identity: c.properties.get("flaky") for c in _read("full", "json")[1]}
+    ctrf = [c for run in ("shard1", "shard2") for c in _read(run, "ctrf")[1]]
+    assert {c.identity: c.properties.get("flaky") for c in ctrf} == json_flaky
+    assert sum(1 for c in ctrf if c.properties.get("flaky")) == CONSOLE["full"]["flaky"]

@@ -36,7 +36,7 @@ def _summaries() -> dict[str, Counter]:
     """What the list reporter printed at the end of each run ('shard1: 4 failed')."""
     out: dict[str, Counter] = {}
     for line in (HERE / "summaries.txt").read_text(encoding="utf-8").splitlines():
-        run, count, what = re.fullmatch(r"(\w+): (\d+) (passed|failed|flaky|skipped|did not run).*", line).groups()
+        run, count, what = re.fullmatch(r"([\w-]+): (\d+) (passed|failed|flaky|skipped|did not run).*", line).groups()
         out.setdefault(run, Counter())[what] = int(count)
     return out
 
@@ -62,7 +62,7 @@ def _outcome(case, fmt: str):
 
 
 def test_the_files_are_the_runs_the_list_reporter_printed():
-    assert set(CONSOLE) == set(RUNS) - {"merged"}
+    assert set(CONSOLE) == set(RUNS) - {"merged"} | {"setup1", "setup2", "setup-merged"}
     assert CONSOLE["full"] == {"failed": 4, "flaky": 2, "skipped": 1, "did not run": 1, "passed": 9}
 
 
@@ -189,3 +189,27 @@ def test_ctrf_calls_flaky_what_playwright_calls_flaky():
     ctrf = [c for run in ("shard1", "shard2") for c in _read(run, "ctrf")[1]]
     assert {c.identity: c.properties.get("flaky") for c in ctrf} == json_flaky
     assert sum(1 for c in ctrf if c.properties.get("flaky")) == CONSOLE["full"]["flaky"]
+
+
+def test_a_setup_project_runs_in_every_shard_and_counts_in_each():
+    """A project others depend on runs again in every shard, and merge-reports lists it once a
+    shard ("5 passed" for 3 tests): the same test in each shard's file, counted in each, as Playwright does."""
+    shards = [_read(f"setup{n}", "json")[1] for n in (1, 2)]
+    stream, merged = _read("setup-merged", "json")
+    assert [sum(CONSOLE[f"setup{n}"].values()) for n in (1, 2)] == [len(cases) for cases in shards]
+    assert CONSOLE["setup-merged"] == {"passed": len(merged)} and stream.info.warnings == []
+    setup = [c for c in merged if c.parameters == "[setup]"]
+    assert [(c.name, c.status) for c in setup] == [("authenticate", PASSED)] * 2
+    assert all(any(c.identity == setup[0].identity for c in cases) for cases in shards)
+    assert Counter(c.identity for cases in shards for c in cases) == Counter(c.identity for c in merged)
+
+
+def test_repeated_shards_of_one_run_count_every_repeat_in_the_warehouse(crossbridge_env, dagster_instance):
+    s = crossbridge_env
+    for n in (1, 2):
+        drop_shard(s, f"shard{n}", HERE / f"repeat{n}.json", "results.json", build="902", shard=str(n), shards_expected=2)
+    ingest(dagster_instance)
+    (run,) = run_summaries(make_engine(s.warehouse_url))
+    console = CONSOLE["repeat1"] + CONSOLE["repeat2"]
+    assert (run["tests"], run["failures"], run["flaky"]) == (
+        sum(console.values()), console["failed"], console["flaky"]) == (34, 8, 4)

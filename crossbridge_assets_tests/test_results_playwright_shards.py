@@ -24,7 +24,7 @@ HERE = FIXTURES / "results" / "pwshard"
 # Each run's file in each format (the CTRF reporter ran on the two shards only).
 SUFFIX = {"json": ".json", "junit": "-junit.xml", "ctrf": "-ctrf.json"}
 RUNS = ["full", "shard1", "shard2", "merged", "fully1", "fully2", "lastfailed", "repeat1", "repeat2"]
-FILES = [(run, fmt) for run in RUNS for fmt in ("json", "junit")] + [("shard1", "ctrf"), ("shard2", "ctrf")]
+FILES = [(run, fmt) for run in RUNS for fmt in ("json", "junit")] + [("shard1", "ctrf"), ("shard2", "ctrf"), ("merged", "ctrf")]
 # The pairs of shards of one run: by file, and with fullyParallel (by test).
 SHARDS = [("shard1", "shard2"), ("fully1", "fully2")]
 # The junit reporter joins the describe titles and the test's with ' › ' into one name: a title
@@ -213,3 +213,15 @@ def test_repeated_shards_of_one_run_count_every_repeat_in_the_warehouse(crossbri
     console = CONSOLE["repeat1"] + CONSOLE["repeat2"]
     assert (run["tests"], run["failures"], run["flaky"]) == (
         sum(console.values()), console["failed"], console["flaky"]) == (34, 8, 4)
+
+
+@pytest.mark.parametrize("name", ["merged-ctrf.json", "ctrf-merge.json"])
+def test_merged_ctrf_is_the_unsharded_run(name):
+    """The CTRF reporter given to merge-reports, and `ctrf merge` of the shards' CTRF files: the
+    unsharded run's tests, tries and flaky ones (the JSON reporter's)."""
+    full = [c for c in _read("full", "json")[1]]
+    _, stream, merged = read_report(HERE / name)
+    assert stream.info.warnings == [] and stream.info.framework == "playwright"
+    assert _by_identity(merged) == _by_identity(full)
+    assert {c.identity: c.properties.get("flaky") for c in merged} == {
+        c.identity: c.properties.get("flaky") for c in full}

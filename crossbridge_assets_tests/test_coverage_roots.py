@@ -165,7 +165,8 @@ def test_shards_are_counted_by_label_or_drop():
     assert _shards_seen([row("coveragepy-xml"), row("lcov"), row("coveragepy-data")]) == 1
     assert _shards_seen([row("coveragepy-xml"), row("lcov", source_path="d2/x")]) == 2
     assert _shards_seen([row("coveragepy-xml", "1", "d1/x"), row("lcov", "1", "d2/x"), row("jacoco", "2")]) == 2
-    assert _shards_seen([row("coveragepy-data")]) == 0  # what ran, not what could: no line figures
+    # A run whose shards send data files only: each data file is its shard's coverage.
+    assert _shards_seen([row("coveragepy-data"), row("coveragepy-data", source_path="d2/x")]) == 2
 
 
 # ---------------------------------------------------------------------------- end to end

@@ -24,12 +24,12 @@ from crossbridge_assets.defs.common import (
 )
 from crossbridge_assets.defs.landing import INGEST_TAG, landed_reports
 from crossbridge_assets.log import get_logger
-from crossbridge_assets.model import KIND_COVERAGE, CoverageTotals
+from crossbridge_assets.model import KIND_COVERAGE
 from crossbridge_assets.warehouse import schema
-from crossbridge_assets.warehouse.queries import day_totals
 from crossbridge_assets.warehouse.coverage import (
     EXECUTED_ONLY,
     coverage_runs,
+    day_coverage,
     load_archived_coverage,
     refresh_runs,
     run_merge,
@@ -144,9 +144,9 @@ def coverage(context: dg.AssetExecutionContext, warehouse: WarehouseResource) ->
             tests += summary.tests
             if report.format not in EXECUTED_ONLY:
                 least.extend({**f, "report": report.original_name} for f in summary.least_covered)
-        # The day's figures (a sensor run brings one batch of it; the UI shows and plots the day).
-        # Data files hold what ran, not which lines are code: they have no percentage to add.
-        totals = CoverageTotals(**day_totals(engine, partition, KIND_COVERAGE, EXECUTED_ONLY))
+        # The day's figures (a sensor run brings one batch of it; the UI shows and plots the day),
+        # each run's shards of the day taken together.
+        totals = day_coverage(engine, partition)
         with engine.connect() as conn:
             day_rows = conn.execute(
                 select(func.count()).select_from(schema.coverage_files).where(schema.coverage_files.c.partition == partition)

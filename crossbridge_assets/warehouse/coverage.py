@@ -403,17 +403,25 @@ def run_merge(engine: Engine, run_id: str, include_executed_only: bool = False) 
 def day_coverage(engine: Engine, partition: str, runs_at_once: int = 50) -> CoverageTotals:
     """The coverage of a day's reports: each run's reports of the day as their union (the shards
     of a run add up, where a sum of the reports would average them), the runs' figures summed.
-    Data files that only record what ran are left out: they have no percentage to add."""
+    A run with one report that day counts the totals its load recorded, without reading its
+    lines. Data files that only record what ran are left out: they have no percentage to add."""
     cond = [R.c.partition == partition, R.c.kind == KIND_COVERAGE, R.c.status == LANDED,
-            R.c.loaded_at.is_not(None), R.c.format.not_in(list(EXECUTED_ONLY))]
+            R.c.loaded_at.is_not(None), R.c.totals.is_not(None), R.c.format.not_in(list(EXECUTED_ONLY))]
     totals = CoverageTotals()
     with engine.connect() as conn:
         by_run: dict[str, list] = defaultdict(list)
-        for row in conn.execute(select(R.c.sha256, R.c.run_id, R.c.format).where(*cond).order_by(R.c.sha256)):
+        stmt = select(R.c.sha256, R.c.run_id, R.c.format, R.c.totals).where(*cond).order_by(R.c.sha256)
+        for row in conn.execute(stmt):
             by_run[row.run_id or row.sha256].append(row)
-        runs = list(by_run.values())
-        for start in range(0, len(runs), runs_at_once):  # a few runs' lines in memory at a time
-            batch = runs[start : start + runs_at_once]
+        sharded = []
+        for reports in by_run.values():
+            if len(reports) > 1:
+                sharded.append(reports)
+                continue
+            recorded = json.loads(reports[0].totals)
+            add_totals(totals, CoverageTotals(**{k: int(recorded.get(k) or 0) for k in CoverageTotals().as_dict()}))
+        for start in range(0, len(sharded), runs_at_once):  # a few runs' lines in memory at a time
+            batch = sharded[start : start + runs_at_once]
             inputs = _report_inputs(conn, [r for reports in batch for r in reports])
             for reports in batch:
                 add_totals(totals, merge_run(inputs[r.sha256] for r in reports).totals)

@@ -536,7 +536,12 @@ def test_ingest_names_a_file_it_cannot_read(crossbridge_env, capsys, monkeypatch
     monkeypatch.setattr(ingest_mod.shutil, "copyfile", copyfile)
     code, out, err = run_cli(capsys, "ingest", "--project", "shop", str(good), str(locked))
     assert (code, out) == (2, "")
-    assert err == f"crossbridge: {locked}: cannot be read: Permission denied\n"
+    # Dagster may warn on stderr of an instance folder without dagster.yaml: the command's own
+    # lines are the one about the file.
+    assert [line for line in err.splitlines() if line.startswith("crossbridge")] == [
+        f"crossbridge: {locked}: cannot be read: Permission denied"
+    ]
+    assert "Traceback" not in err
     assert not any(crossbridge_env.inbox.rglob("*"))
 
 

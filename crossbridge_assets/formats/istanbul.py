@@ -82,7 +82,8 @@ def _file(key: str, obj: dict, table: FileTable, path: Path) -> FileCoverage:
         # add up to both. V8 coverage (c8, the v8 providers: type 'branch') numbers the blocks
         # V8 reported in that run, and is left to counts.
         named = all(
-            isinstance(m, dict) and m.get("type") in _INSTRUMENTED_BRANCH_TYPES for m in branch_map.values()
+            isinstance(m, dict) and isinstance(m.get("type"), str) and m["type"] in _INSTRUMENTED_BRANCH_TYPES
+            for m in branch_map.values()
         )
         missing: dict[int, set[str]] = {}
         for bid, hits in branch_counts.items():

@@ -1,0 +1,41 @@
+"""Reports of odd shape that the readers added for new tools met badly: each either raised
+something other than FormatError or read wrong. Bad input is a FormatError naming the file and
+the reason; a report that can be read is read as its writer meant it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from crossbridge_assets.formats import open_report
+from crossbridge_assets_tests.fuzz_readers import check_sane
+
+_LOC = {"start": {"line": 1, "column": 0}, "end": {"line": 1, "column": 5}}
+
+
+def _write(tmp_path: Path, name: str, data: object) -> Path:
+    path = tmp_path / name
+    path.write_text(data if isinstance(data, str) else json.dumps(data), encoding="utf-8")
+    return path
+
+
+def _istanbul_entry(branch_type: object) -> dict:
+    return {
+        "path": "src/a.js",
+        "statementMap": {"0": _LOC},
+        "s": {"0": 1},
+        "fnMap": {},
+        "f": {},
+        "branchMap": {"0": {"loc": _LOC, "type": branch_type, "locations": [_LOC, _LOC]}},
+        "b": {"0": [1, 0]},
+    }
+
+
+def test_istanbul_branch_type_not_a_string_is_not_an_instrumenter_type(tmp_path):
+    # A branch whose type is no string (hand-edited or merged by another tool) is no type
+    # istanbul's instrumenter writes: its branches are counted, not named.
+    stream = open_report(_write(tmp_path, "coverage-final.json", {"src/a.js": _istanbul_entry(["if"])}))
+    check_sane(stream)
+    (fc,) = list(open_report(_write(tmp_path, "coverage-final.json", {"src/a.js": _istanbul_entry(["if"])})))
+    assert fc.branches == {1: (1, 2)}
+    assert not fc.branch_missing

@@ -39,3 +39,16 @@ def test_istanbul_branch_type_not_a_string_is_not_an_instrumenter_type(tmp_path)
     (fc,) = list(open_report(_write(tmp_path, "coverage-final.json", {"src/a.js": _istanbul_entry(["if"])})))
     assert fc.branches == {1: (1, 2)}
     assert not fc.branch_missing
+
+
+def _ctrf(tool: str, test: dict) -> dict:
+    summary = {"tests": 1, "passed": 1, "failed": 0, "skipped": 0, "pending": 0, "other": 0}
+    return {"results": {"tool": {"name": tool}, "summary": summary, "tests": [test]}}
+
+
+def test_ctrf_vitest_test_with_an_empty_suite_list(tmp_path):
+    # The vitest reporter's suite is the describe() path: an empty list for a test outside any
+    # describe(), whose name can be empty too.
+    path = _write(tmp_path, "ctrf-report.json", _ctrf("vitest", {"name": "", "status": "passed", "duration": 1, "suite": []}))
+    (case,) = list(open_report(path))
+    assert (case.suite, case.name, case.status) == ("", "", "passed")

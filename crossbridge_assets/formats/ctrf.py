@@ -106,7 +106,7 @@ def _case(test: dict, framework: str) -> TestCase:
     suite = test.get("suite")
     parts = [str(p) for p in suite] if isinstance(suite, list) else (text(suite, "suite") or "").split(" > ")
     full_name = text(test.get("name"), "name") or ""
-    if framework == "vitest" and " > ".join(parts) == full_name:
+    if framework == "vitest" and parts and " > ".join(parts) == full_name:
         # @d2t/vitest-ctrf-json-reporter writes vitest's full name ('cart > totals > adds') as the
         # suite too: the suite is the describe() path, the name the test's title.
         parts, full_name = parts[:-1], parts[-1]

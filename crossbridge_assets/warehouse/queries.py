@@ -26,12 +26,10 @@ def reports_for(engine: Engine, partition: str, kind: str, batch: str | None = N
         return list(conn.execute(select(R).where(and_(*cond)).order_by(R.c.arrived_at, R.c.sha256)))
 
 
-def day_totals(engine: Engine, partition: str, kind: str, exclude_formats: Iterable[str] = ()) -> dict[str, int]:
-    """The totals of a day's landed reports of one kind (leaving `exclude_formats` out), summed
-    from what each load recorded: the day's figures, whichever run brought each report."""
+def day_totals(engine: Engine, partition: str, kind: str) -> dict[str, int]:
+    """The totals of a day's landed reports of one kind, summed from what each load recorded:
+    the day's figures, whichever run brought each report."""
     cond = [R.c.partition == partition, R.c.kind == kind, R.c.status == LANDED, R.c.totals.is_not(None)]
-    if exclude_formats:
-        cond.append(R.c.format.not_in(list(exclude_formats)))
     out: dict[str, int] = {}
     with engine.connect() as conn:
         for (totals,) in conn.execute(select(R.c.totals).where(and_(*cond))):

@@ -52,3 +52,23 @@ def test_ctrf_vitest_test_with_an_empty_suite_list(tmp_path):
     path = _write(tmp_path, "ctrf-report.json", _ctrf("vitest", {"name": "", "status": "passed", "duration": 1, "suite": []}))
     (case,) = list(open_report(path))
     assert (case.suite, case.name, case.status) == ("", "", "passed")
+
+
+# xunit.console 2.x's XmlEscape writes an unpaired surrogate of a theory's string argument (and of
+# a message) as '\xd800': a test of `[InlineData("x\uD800")]` (hand-written: the shape of xunit.console
+# 2.4's output for such an argument).
+_XUNIT_SURROGATE = r"""<?xml version="1.0" encoding="utf-8"?>
+<assemblies><assembly name="A.dll" test-framework="xUnit.net 2.4.1" run-date="2020-01-01" run-time="00:00:00"
+ total="1" passed="0" failed="1" skipped="0" time="0.1" errors="0">
+<collection total="1" passed="0" failed="1" skipped="0" name="C" time="0.1">
+<test name="A.B.T(s: \&quot;x\xd800\&quot;)" type="A.B" method="T" time="0.1" result="Fail">
+<failure><message>bad\nthing \xdfff</message></failure></test>
+</collection></assembly></assemblies>
+"""
+
+
+def test_xunit_escaped_unpaired_surrogate_reads_as_replacement_character(tmp_path):
+    (case,) = list(open_report(_write(tmp_path, "xunit.xml", _XUNIT_SURROGATE)))
+    assert case.parameters == '(s: "x\ufffd")'
+    assert case.attempts[-1].message == "bad\nthing \ufffd"
+    assert len(case.identity) == 20  # a hash of its UTF-8 text

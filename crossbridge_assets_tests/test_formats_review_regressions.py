@@ -7,7 +7,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from crossbridge_assets.formats import open_report
+import pytest
+
+from crossbridge_assets.formats import FormatError, open_report
 from crossbridge_assets_tests.fuzz_readers import check_sane
 
 _LOC = {"start": {"line": 1, "column": 0}, "end": {"line": 1, "column": 5}}
@@ -72,3 +74,18 @@ def test_xunit_escaped_unpaired_surrogate_reads_as_replacement_character(tmp_pat
     assert case.parameters == '(s: "x\ufffd")'
     assert case.attempts[-1].message == "bad\nthing \ufffd"
     assert len(case.identity) == 20  # a hash of its UTF-8 text
+
+
+def test_lcov_of_summaries_only_refuses_more_covered_than_valid(tmp_path):
+    # An LCOV of summaries only (llvm-cov export -format=lcov -summary-only) gives its files'
+    # counts: one covering more branches than it has is no report any tool writes.
+    path = _write(tmp_path, "summary.lcov", "SF:src/a.c\nFNF:1\nFNH:1\nBRF:4\nBRH:7\nLF:11\nLH:9\nend_of_record\n")
+    with pytest.raises(FormatError, match="7 branches covered of 4"):
+        list(open_report(path))
+
+
+def test_lcov_of_summaries_only_counts_its_files(tmp_path):
+    path = _write(tmp_path, "summary.lcov", "SF:src/a.c\nBRF:4\nBRH:2\nLF:11\nLH:9\nend_of_record\n")
+    stream = open_report(path)
+    check_sane(stream)
+    assert (stream.effective_totals.lines_valid, stream.effective_totals.lines_covered) == (11, 9)

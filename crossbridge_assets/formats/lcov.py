@@ -35,7 +35,7 @@ from orjson import loads
 
 from crossbridge_assets.formats import FormatError, FormatSpec, Sniff
 from crossbridge_assets.formats._common import to_int
-from crossbridge_assets.formats._coverage import MAX_HITS, FileTable, clamp_hits
+from crossbridge_assets.formats._coverage import MAX_HITS, FileTable, checked_counts, clamp_hits
 from crossbridge_assets.model import KIND_COVERAGE, CoverageStream, CoverageTotals, FileCoverage, ReportInfo, add_branch
 
 FORMAT = "lcov"
@@ -653,12 +653,14 @@ def _files(path: Path, stream: CoverageStream) -> Iterator[FileCoverage]:
     ):
         # Summaries only (LF/LH, BRF/BRH per file, no DA or BRDA): those are the counts, file by
         # file, as in Istanbul's coverage-summary.json.
-        for name, fc in table.files.items():
+        for name in table.files:
             stream.file_totals[name] = CoverageTotals(files=1)
         for file, name, n in summaries:
             if file is not None:
                 counts = stream.file_totals[file]
                 setattr(counts, name, max(getattr(counts, name), n))
+        for name, counts in stream.file_totals.items():
+            checked_counts(counts, f"the summary of {name[:200]!r}", path)
         stream.prefer_declared = True
     else:
         yield from table.files.values()  # the stream checks the declared totals against them

@@ -1,8 +1,10 @@
-"""JUnit XML, in the dialects real tools write (pytest, unittest, Surefire/Failsafe, Gradle, Ant,
-jest-junit, mocha, Playwright, go-junit-report, googletest, Catch2, PHPUnit, Bazel, nextest,
-xunit.net, and of other languages' tools: RSpec, TAP::Formatter::JUnit, busted, EUnit, common_test,
-tasty, OUnit, karma, Boost.Test, cmocka, CppUTest...). Where a tool has a report format of its own (pytest-json-report, mocha's JSON,
-Playwright's JSON), a test read from its JUnit file gets the identity that format gives it.
+"""JUnit XML, in the dialects real tools write (pytest, unittest's xmlrunner and nose2, behave,
+Surefire/Failsafe, Gradle, Ant, TestNG, jest-junit, mocha-junit-reporter, vitest, node:test, bun,
+karma, cucumber-js, Playwright, go-junit-report, googletest, Catch2, PHPUnit, Bazel, nextest,
+xunit.net, and of other languages' tools: RSpec, TAP::Formatter::JUnit, TAP::Harness::JUnit,
+busted, EUnit, common_test, tasty, OUnit, Boost.Test, cmocka, CppUTest...). Where a tool has a
+report format of its own (pytest-json-report, mocha's JSON, Playwright's JSON), a test read from
+its JUnit file gets the identity that format gives it.
 
 Counting (shared/corpus/README.md): every <testcase> anywhere counts once; outcome priority
 error > failure > skipped > passed; status="disabled"/"notrun" counts as skipped; Surefire's

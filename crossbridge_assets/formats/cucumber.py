@@ -1,4 +1,5 @@
-"""Cucumber JSON (cucumber-jvm, cucumber-js, cucumber-ruby, the json-formatter).
+"""Cucumber JSON (cucumber-jvm, cucumber-js, cucumber-ruby, the json-formatter; pytest-bdd, behave and
+pherkin write it too).
 
 Counting (shared/corpus/README.md): every element with type "scenario" is a test; backgrounds
 are not. A scenario fails if any of its steps, the preceding background's steps or its hooks

@@ -89,3 +89,15 @@ def test_lcov_of_summaries_only_counts_its_files(tmp_path):
     stream = open_report(path)
     check_sane(stream)
     assert (stream.effective_totals.lines_valid, stream.effective_totals.lines_covered) == (11, 9)
+
+
+@pytest.mark.parametrize("brda", ["1,0,0," + "9" * 5000, "1," + "9" * 5000 + ",0,1", "9" * 5000 + ",0,0,1"])
+def test_lcov_brda_with_a_digit_run_longer_than_int_reads(tmp_path, brda):
+    # Python's int() refuses more than 4,300 digits: such a count is junk, such a line a bad
+    # record, such a block id a name.
+    path = _write(tmp_path, "lcov.info", f"SF:a.py\nDA:1,1\nBRDA:{brda}\nend_of_record\n")
+    try:
+        stream = open_report(path)
+        check_sane(stream)
+    except FormatError as exc:
+        assert "malformed BRDA record" in exc.reason

@@ -73,9 +73,10 @@ def _int(text: str) -> int | None:
 
 
 def _branch_id(text: str) -> int | str:
-    """A BRDA block or branch id as the bulk reader spells it: plain numbers as ints (the same
-    ids: a leading zero keeps the text, so '00' stays apart from '0'), anything else as text."""
-    if text.isdigit() and text.isascii() and (len(text) == 1 or text[0] != "0"):
+    """A BRDA block or branch id as the bulk reader spells it: plain numbers (up to 18 digits) as
+    ints (the same ids: a leading zero keeps the text, so '00' stays apart from '0'), anything
+    else as text."""
+    if text.isdigit() and text.isascii() and (len(text) == 1 or text[0] != "0") and len(text) < 19:
         return int(text)
     return text
 
@@ -458,10 +459,13 @@ def _files(path: Path, stream: CoverageStream) -> Iterator[FileCoverage]:
                     key, sep, value = line.partition(":")
                     if key == "BRDA" and fc is not None:
                         parts = value.split(",", 3)
-                        if len(parts) == 4 and parts[0].isdecimal():
+                        # Longer digit runs than a count or line holds go the slow way (int() refuses
+                        # over 4,300 digits).
+                        if len(parts) == 4 and parts[0].isdecimal() and len(parts[0]) < 19:
                             taken_text = parts[3].strip()
                             taken = 0 if taken_text == "-" else (
-                                int(taken_text) if taken_text.isdecimal() else clamp_hits(to_int(taken_text))
+                                int(taken_text) if taken_text.isdecimal() and len(taken_text) < 19
+                                else clamp_hits(to_int(taken_text))
                             )
                             k = (int(parts[0]), _branch_id(parts[1].strip()), _branch_id(parts[2].strip()))
                             branch_seen[k] = branch_seen.get(k, 0) + taken

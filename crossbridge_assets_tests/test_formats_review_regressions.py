@@ -101,3 +101,14 @@ def test_lcov_brda_with_a_digit_run_longer_than_int_reads(tmp_path, brda):
         check_sane(stream)
     except FormatError as exc:
         assert "malformed BRDA record" in exc.reason
+
+
+def test_tap_formatter_junit_plan_and_exit_of_more_digits_than_int_reads(tmp_path):
+    # TAP::Formatter::JUnit's file: the .t file's TAP in <system-out>, its exit in the <error>
+    # (hand-written: a test printing a plan of 5,000 digits, which prove would call bad).
+    huge = "9" * 5000
+    xml = (f'<testsuites><testsuite name="t/a.t" tests="1" failures="0" errors="1"><testcase name="1 - ok"/>'
+           f"<system-out><![CDATA[ok 1 - ok\n1..{huge}\n]]></system-out>"
+           f'<error message="Dubious, test returned {huge} (wstat 1)"/></testsuite></testsuites>')
+    cases = list(open_report(_write(tmp_path, "a.xml", xml)))
+    assert sorted(c.status for c in cases) == ["error", "passed"]

@@ -528,7 +528,8 @@ def _tap_missing(output: str | None, ran: int | None) -> int:
     """How many tests a .t file planned and did not run (or ran beyond its plan), which
     TAP::Formatter::JUnit counts in errors= besides the file's one error: no testcase holds them."""
     plan = _TAP_PLAN(output) if output else None
-    return abs(int(plan.group(1)) - ran) if plan and ran is not None else 0
+    planned = to_int(plan.group(1)) if plan else None  # None for more digits than a float holds
+    return abs(planned - ran) if planned is not None and ran is not None else 0
 
 
 def _tap_exit_of_failures(elem: etree._Element, failed: int) -> bool:
@@ -536,7 +537,7 @@ def _tap_exit_of_failures(elem: etree._Element, failed: int) -> bool:
     Test::More does (at most 254): no error besides those failures. A file that died or ran fewer
     tests than planned exits otherwise (255, or counting the missing ones): that error stays."""
     match = _TAP_DUBIOUS(elem.get("message") or "")
-    return bool(match) and failed > 0 and int(match.group(1)) == min(failed, 254)
+    return bool(match) and failed > 0 and to_int(match.group(1)) == min(failed, 254)
 
 
 # busted -o junit (Lua, busted 2.x): the root's attributes are these (a 'skip', in Lua's table order),

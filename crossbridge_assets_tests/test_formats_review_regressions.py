@@ -112,3 +112,13 @@ def test_tap_formatter_junit_plan_and_exit_of_more_digits_than_int_reads(tmp_pat
            f'<error message="Dubious, test returned {huge} (wstat 1)"/></testsuite></testsuites>')
     cases = list(open_report(_write(tmp_path, "a.xml", xml)))
     assert sorted(c.status for c in cases) == ["error", "passed"]
+
+
+def test_istanbul_branch_locations_not_a_list(tmp_path):
+    # A branch without a loc or line whose locations are an object: no start line to file it under.
+    entry = _istanbul_entry("if")
+    entry["branchMap"]["0"] = {"type": "if", "locations": {"a": _LOC}}
+    stream = open_report(_write(tmp_path, "coverage-final.json", {"src/a.js": entry}))
+    check_sane(stream)
+    (fc,) = list(open_report(_write(tmp_path, "coverage-final.json", {"src/a.js": entry})))
+    assert fc.branches == {}

@@ -93,7 +93,7 @@ def _file(key: str, obj: dict, table: FileTable, path: Path) -> FileCoverage:
             line = to_int(meta.get("line")) if isinstance(meta, dict) else None
             if line is None and isinstance(meta, dict):
                 line = _start_line(meta.get("loc"))
-                if line is None and meta.get("locations"):
+                if line is None and isinstance(meta.get("locations"), list) and meta["locations"]:
                     line = _start_line(meta["locations"][0])
             if line is None:
                 continue

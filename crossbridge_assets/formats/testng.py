@@ -1,8 +1,8 @@
 """TestNG testng-results.xml (TestNG 5 to 7).
 
 Counting (shared/corpus/README.md): every <test-method> whose is-config is not "true";
-status PASS/FAIL/SKIP (and SUCCESS_PERCENTAGE_FAILURE, failed, as TestNG's summary counts it). Configuration methods (@Before*/@After*) are not tests; a failed one is
-recorded as a report warning (TestNG then skips the tests that depended on it, and says so).
+status PASS/FAIL/SKIP (and SUCCESS_PERCENTAGE_FAILURE, failed, as TestNG's summary counts it).
+Configuration methods (@Before*/@After*) are not tests; a failed one is recorded as a report warning (TestNG then skips the tests that depended on it, and says so).
 A failed invocation that a RetryAnalyzer ran again is written as its own entry, status SKIP and
 retried="true": it stays a skipped row of its own (the counting rule), and the invocation's
 final entry also gets it as an earlier, failed attempt, so a retry that passed shows as flaky.

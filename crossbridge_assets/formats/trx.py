@@ -1,4 +1,5 @@
-"""Visual Studio TRX (vstest / dotnet test --logger trx; MSTest, xUnit and NUnit adapters).
+"""Visual Studio TRX (vstest / dotnet test --logger trx; MSTest, xUnit and NUnit adapters; the
+Microsoft.Testing.Platform's TRX report; mstest.exe of Visual Studio 2008 on).
 
 Counting (shared/corpus/README.md): every top-level <UnitTestResult> under <Results>; Passed ->
 passed, Failed/Timeout/Aborted -> failure, Error -> error, NotExecuted and the other outcomes ->

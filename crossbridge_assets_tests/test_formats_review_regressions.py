@@ -122,3 +122,14 @@ def test_istanbul_branch_locations_not_a_list(tmp_path):
     check_sane(stream)
     (fc,) = list(open_report(_write(tmp_path, "coverage-final.json", {"src/a.js": entry})))
     assert fc.branches == {}
+
+
+def test_istanbul_input_source_map_with_a_runaway_number_is_not_decoded(tmp_path):
+    # A VLQ number that never ends ('z' continues it) grew one int through the whole string,
+    # in quadratic time: no source map holds a number beyond 32 bits.
+    entry = _istanbul_entry("if")
+    entry["inputSourceMap"] = {"version": 3, "sources": ["a.ts"], "names": [], "mappings": "z" * 50_000 + "A"}
+    stream = open_report(_write(tmp_path, "coverage-final.json", {"src/a.js": entry}))
+    (fc,) = list(stream)
+    assert fc.path.endswith("a.js")  # counted as the transpiled file
+    assert any("beyond 32 bits" in w for w in stream.info.warnings)

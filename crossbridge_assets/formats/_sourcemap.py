@@ -31,6 +31,10 @@ def _vlq(segment: str) -> list[int]:
         value += (digit & 31) << shift
         if digit & 32:
             shift += 5
+            if shift > 30:
+                # Seven digits hold any 32-bit value, all source-map's arithmetic keeps; a longer
+                # run would grow one Python int through the whole string (quadratic time).
+                raise SourceMapError("a number in the mappings beyond 32 bits")
             continue
         values.append(-(value >> 1) if value & 1 else value >> 1)
         shift = value = 0

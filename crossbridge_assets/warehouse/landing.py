@@ -48,6 +48,7 @@ from crossbridge_assets.warehouse.run_metadata import (
 
 LANDED = "landed"
 QUARANTINED = "quarantined"
+SUPERSEDED = "superseded"  # replaced by the same report sent again (a CI job re-run): its rows are gone
 SIDECAR_SUFFIX = ".json"
 
 
@@ -100,6 +101,15 @@ def report_key(content_sha256: str, placement: dict[str, str]) -> str:
         return content_sha256
     text = json.dumps(placement, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(f"{content_sha256}\n{text}".encode()).hexdigest()
+
+
+def _place_in_drop(sidecar: dict, meta: RunMetadata) -> str:
+    """Where a report was found: its path within its drop when its shard is labelled, else
+    its path in the inbox."""
+    source, drop = sidecar.get("source_path") or "", sidecar.get("drop") or ""
+    if meta.shard is not None and drop not in ("", ".") and source.startswith(drop + "/"):
+        return source[len(drop) + 1:]
+    return source
 
 
 def arrival(path: Path) -> datetime:
@@ -189,6 +199,16 @@ class Landing:
         self._place(path, target, sidecar, copy=True)
         self._record(key, partition, sidecar, LANDED, None, spec.kind, spec.name, batch, target)
         path.unlink(missing_ok=True)
+        if existing is not None and existing.status == SUPERSEDED and existing.archive_path != str(target):
+            # A superseded report sent again lands anew: its old copy, marked superseded, must
+            # not take this row back in a backfill of its day.
+            old = Path(existing.archive_path)
+            old.unlink(missing_ok=True)
+            old.with_name(old.name + SIDECAR_SUFFIX).unlink(missing_ok=True)
+        for earlier in self._landed_from(sidecar, meta, key):
+            # A CI job re-run sends its reports again, with the build number of the first try:
+            # the run counts the new one only.
+            self._supersede(earlier, key, source)
         for earlier in self._quarantined_from(source, name, meta, key):
             # The file sent again from the same place for the same run, fixed (whole where it was
             # cut): it replaces the copy that could not be read, which a later parser must not
@@ -237,6 +257,50 @@ class Landing:
                                          R.c.original_name == name, R.c.sha256 != key, *placed)
             ).scalars())
 
+    def _landed_from(self, sidecar: dict, meta: RunMetadata, key: str) -> list[str]:
+        """Keys of landed reports of other content sent from the same place for the same run:
+        the same path within its drop (the folder of its manifest) and the same placement. A
+        shard without a label is only known by its upload (two jobs of one build may send
+        reports of the same names), so without a shard it must be the same inbox path."""
+        if not (meta.build or meta.commit) or not sidecar.get("drop"):
+            return []  # a report that names no run is a run of its own
+        R = schema.reports
+        shard = R.c.shard.is_(None) if meta.shard is None else R.c.shard == meta.shard
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(R.c.sha256, R.c.archive_path).where(
+                    R.c.status == LANDED, R.c.run_id == meta.run_id(key), shard,
+                    R.c.original_name == sidecar["original_name"], R.c.sha256 != key)
+            ).all()
+        place = _place_in_drop(sidecar, meta)
+        placement = placement_of(sidecar)
+        out = []
+        for row in rows:
+            other = self._read_sidecar(Path(row.archive_path)) if row.archive_path else {}
+            if other.get("drop") and _place_in_drop(other, meta) == place and placement_of(other) == placement:
+                out.append(row.sha256)
+        return out
+
+    def _supersede(self, key: str, by: str, by_source: str) -> None:
+        """Mark a landed report superseded by the report `by` and remove its rows. Its file
+        stays in the archive, marked in its sidecar, so a backfill keeps it superseded."""
+        row = self._row(key)
+        if row is None or row.status != LANDED:
+            return
+        reason = f"superseded by {by_source} ({by}), sent again from the same place for the same run"
+        if row.archive_path and Path(row.archive_path).exists():
+            stored = Path(row.archive_path)
+            sidecar = self._read_sidecar(stored)
+            sidecar.update(superseded_by=by, reason=reason)
+            self._place(stored, stored, sidecar, copy=True)
+        with self.engine.begin() as conn:
+            lock_reports(conn, [key])
+            conn.execute(update(schema.reports).where(schema.reports.c.sha256 == key)
+                         .values(status=SUPERSEDED, reason=reason))
+            for table in schema.PER_REPORT_TABLES:
+                conn.execute(delete(table).where(schema.report_rows(table, [key])))
+        self.log.info("report superseded", report=row.original_name, sha256=key, by=by)
+
     def _unreadable(self, path: Path, partition: str, source: str, batch: str | None, exc: OSError) -> Landed:
         """A file that cannot be read (uploaded by another account without read permission, an
         I/O error): quarantined with its reason so the checks name it, but left in the inbox,
@@ -282,6 +346,10 @@ class Landing:
     def _reland(self, stored: Path, partition: str, batch: str | None) -> Landed:
         sha256 = stored.name
         sidecar = self._read_sidecar(stored)
+        if sidecar.get("superseded_by"):
+            reason = sidecar.get("reason") or f"superseded by {sidecar['superseded_by']}"
+            self._record(sha256, partition, sidecar, SUPERSEDED, reason, None, None, batch, stored)
+            return Landed(sha256, sidecar["original_name"], SUPERSEDED, reason=reason)
         try:
             if sidecar.get("unplaced") or str(sidecar.get("reason", "")).startswith("manifest "):
                 # Quarantined for its manifest: which run it belongs to is unknown, whatever

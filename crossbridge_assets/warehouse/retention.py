@@ -18,7 +18,7 @@ from crossbridge_assets.settings import Settings
 from crossbridge_assets.warehouse import schema
 from crossbridge_assets.warehouse.engine import bulk_insert, now
 from crossbridge_assets.warehouse.health import EXPIRED, per_report_tables
-from crossbridge_assets.warehouse.landing import LANDED, QUARANTINED, SIDECAR_SUFFIX
+from crossbridge_assets.warehouse.landing import LANDED, QUARANTINED, SIDECAR_SUFFIX, SUPERSEDED
 
 CHUNK = 500
 
@@ -120,7 +120,7 @@ def apply_retention(settings: Settings, engine: Engine, days: int, today: date |
         report.reports_expired = (
             conn.execute(
                 update(R)
-                .where(R.c.partition < cutoff.isoformat(), R.c.status.in_((LANDED, QUARANTINED)))
+                .where(R.c.partition < cutoff.isoformat(), R.c.status.in_((LANDED, QUARANTINED, SUPERSEDED)))
                 .values(status=EXPIRED, reason=f"raw rows and file removed by retention after {days} days")
             ).rowcount
             or 0

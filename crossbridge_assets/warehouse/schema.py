@@ -61,7 +61,7 @@ reports = Table(
     Column("size", BigInteger, nullable=False),
     Column("arrived_at", TS, nullable=False),
     Column("partition", String(10), nullable=False),
-    Column("status", String(12), nullable=False),  # landed | quarantined
+    Column("status", String(12), nullable=False),  # landed | quarantined | superseded | expired
     Column("reason", Text),
     Column("archive_path", Text),
     Column("project", Text),

@@ -70,13 +70,14 @@ def landed_reports(context: dg.AssetExecutionContext, config: LandingConfig, war
 
     formats = Counter(r.format for r in fresh if r.status == LANDED)
     bad = [r for r in fresh if r.status == QUARANTINED]
-    log.info("landing done", landed=len(fresh) - len(bad), quarantined=len(bad),
+    landed = sum(r.status == LANDED for r in fresh)  # a superseded report found by a backfill is neither
+    log.info("landing done", landed=landed, quarantined=len(bad),
              duplicates=duplicates, partition=partition)
-    context.log.info(f"{len(fresh) - len(bad)} landed, {len(bad)} quarantined, {duplicates} duplicates")
+    context.log.info(f"{landed} landed, {len(bad)} quarantined, {duplicates} duplicates")
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": dg.MetadataValue.int(sum(counts.values())),
-            "landed": dg.MetadataValue.int(len(fresh) - len(bad)),
+            "landed": dg.MetadataValue.int(landed),
             "quarantined": dg.MetadataValue.int(len(bad)),
             "duplicates": dg.MetadataValue.int(duplicates),
             "formats": dg.MetadataValue.md(

@@ -286,8 +286,8 @@ DIFF = textwrap.dedent(
 
 def test_parse_diff_added_and_deleted_lines():
     parsed = parse_diff(DIFF)
-    assert parsed["src/a.py"] == ([4, 5, 12], [12])
-    assert parsed["old.py"] == ([], [0, 1])
+    assert parsed["src/a.py"] == ([4, 5, 12], [10])  # deleted lines: numbered in the old file
+    assert parsed["old.py"] == ([], [1, 2])
     assert parsed["sp ace.py"] == ([1], [])
 
 

@@ -3,7 +3,9 @@ semantics, so the two tools agree on the same diff and report.
 
 - The change is the '+' side of `git diff -U0 <compare>...HEAD` (three dots: against the merge
   base), then the staged and the unstaged changes, applied in that order: a later diff's deleted
-  lines leave the set, its added lines join it.
+  lines leave the set, its added lines join it, and the lines kept move to where that diff puts
+  them (diff-cover keeps their old numbers, so an uncommitted edit above a committed change
+  shifts the change off its lines: diff-cover issue #135).
 - Only lines the report measured count: a changed blank line, comment or docstring is not code.
 - A measured line is covered when it ran (hits > 0); the percentage is covered over measured,
   100 when the change touches no measured line.
@@ -57,6 +59,7 @@ _RENAMED = re.compile(r"^(?:rename|copy) to (.*)$")
 # The colours of `git diff --color` (or color.ui=always) saved into a diff file.
 _SGR = re.compile(r"\x1b\[[0-9;]*m")
 _HUNK = re.compile(r"\+([0-9]*)")
+_HUNK_OLD = re.compile(r"-([0-9]+)")
 # git's quoting of a path (core.quotePath, on by default): C escapes, bytes above 127 in octal.
 _ESCAPE = re.compile(rb'\\([0-7]{1,3}|.)', re.S)
 _ESCAPES = {b"a": b"\a", b"b": b"\b", b"f": b"\f", b"n": b"\n", b"r": b"\r", b"t": b"\t", b"v": b"\v"}
@@ -107,13 +110,13 @@ def _header_path(line: str) -> str | None:
 
 
 def parse_diff(text: str) -> dict[str, tuple[list[int], list[int]]]:
-    """path -> (added line numbers, deleted line numbers) of one `git diff` output.
-
-    Line numbers are counted the way diff-cover counts them (both counters start at the hunk's
-    new-side start), so that staged and unstaged diffs combine as they do there. One
-    difference: "\\ No newline at end of file" is a remark on the line before it, not a line,
-    and moves no counter (diff-cover 11 counts it as a context line, so the lines after it in
-    the same hunk come out one too far).
+    """path -> (added line numbers, deleted line numbers) of one `git diff` output: added
+    lines numbered in the new file, deleted ones in the old file, as the hunk headers count
+    them. (diff-cover counts its deleted lines from the new side's start too, which names the
+    wrong lines once a hunk's two starts differ: diff-cover issue #175.) The added lines are
+    what diff-cover reads. One difference: "\\ No newline at end of file" is a remark on the
+    line before it, not a line, and moves no counter (diff-cover 11 counts it as a context
+    line, so the lines after it in the same hunk come out one too far).
 
     A file with a merge conflict not yet committed comes as a combined diff (`diff --cc`, one
     prefix column per parent): it is read as the diff against the first parent, HEAD, as
@@ -167,9 +170,10 @@ def parse_diff(text: str) -> dict[str, tuple[list[int], list[int]]]:
                 parts = line.split()
                 parents = len(parts[0]) - 1  # '@@@ -a,b -c,d +e,f @@@': two parents
                 m = _HUNK.match(parts[parents + 1]) if len(parts) > parents + 1 and parents >= 1 else None
-                if not m or not m.group(1):
+                m_old = _HUNK_OLD.match(parts[1]) if m else None  # the first parent's side
+                if not m or not m.group(1) or not m_old:
                     raise DiffError(f"{src}: malformed hunk header {line!r}")
-                new = old = int(m.group(1))
+                new, old = int(m.group(1)), int(m_old.group(1))
             elif parents > 1 and "-" in line[1:parents] and not line.startswith("-"):
                 continue  # a line another parent had: not in HEAD, not in the file
             elif line.startswith("+"):
@@ -192,13 +196,35 @@ def parse_diff(text: str) -> dict[str, tuple[list[int], list[int]]]:
 
 
 def changed_lines(diffs: Iterable[str]) -> dict[str, list[int]]:
-    """Added and modified lines per file over diffs applied in order (committed, staged, unstaged)."""
+    """Added and modified lines per file over diffs applied in order (committed, staged, unstaged),
+    each diff's old side being the previous one's new side: the lines a later diff keeps are
+    renumbered as it moves them, the ones it deletes leave, the ones it adds join."""
     result: dict[str, list[int]] = {}
     for text in diffs:
         for src, (added, deleted) in parse_diff(text).items():
-            gone = set(deleted)
-            result[src] = [n for n in result.get(src, []) if n not in gone] + added
+            result[src] = _carry(result.get(src, []), added, deleted) + added
     return {src: sorted(set(lines)) for src, lines in result.items()}
+
+
+def _carry(lines: Iterable[int], added: list[int], deleted: list[int]) -> list[int]:
+    """Where old lines not `deleted` are in the new file of a diff that deleted `deleted` (old
+    numbers) and added `added` (new numbers): the old file's k-th kept line is the new file's
+    k-th line that was not added."""
+    gone = sorted(set(deleted))
+    adds = sorted(set(added))
+    out = []
+    d = a = 0
+    for n in sorted(set(lines)):
+        while d < len(gone) and gone[d] < n:
+            d += 1
+        if d < len(gone) and gone[d] == n:
+            continue
+        new = n - d + a  # its rank among the kept lines, then past the added lines before it
+        while a < len(adds) and adds[a] <= new:
+            a += 1
+            new += 1
+        out.append(new)
+    return out
 
 
 def _git(repo: Path, *args: str, warnings: list[str] | None = None) -> str:

@@ -1,0 +1,64 @@
+"""Patch coverage against diff-cover in more situations: uncommitted edits that move the lines
+of a committed change. Real git repositories and real coverage runs; where diff-cover is wrong,
+the oracle is diff-cover on the same working tree with the change committed."""
+
+import json
+
+import pytest
+
+from crossbridge_assets.analysis.patch_coverage import changed_lines
+from crossbridge_assets_tests.test_coverage_patch import git
+from crossbridge_assets_tests.test_coverage_patch_edges import CALC, assert_same_as_diff_cover, make_repo, run_coverage
+from crossbridge_assets_tests.test_coverage_patch_more import diff_cover, run
+
+MUL = "\n\ndef mul(a, b):\n    c = a * b\n    return c\n"
+TEST_SIGN = "from pkg.calc import sign\n\n\ndef test_sign():\n    assert sign(1) == 1\n"
+
+
+def patch(capsys, monkeypatch, repo, *argv: str) -> dict:
+    code, out, err = run(capsys, monkeypatch, repo, "patch-coverage", *argv, "--json")
+    assert code == 0, err
+    return json.loads(out)
+
+
+# ---------------------------------------------------------------------------- uncommitted edits
+
+
+@pytest.mark.parametrize("stage", ["unstaged", "staged", "both"])
+def test_uncommitted_edits_move_the_committed_change(tmp_path, capsys, monkeypatch, stage):
+    """The branch adds mul() at the end; an edit not yet committed removes add() above it, so
+    mul() now starts 4 lines higher. Its lines are counted where they are in the file coverage
+    ran on, as diff-cover counts them once that edit is committed. (diff-cover keeps the
+    committed lines' old numbers, diff-cover issue #135: it reports line 9, `return c`, alone.)"""
+    repo = make_repo(
+        tmp_path,
+        {"src/pkg/__init__.py": "", "src/pkg/calc.py": CALC, "tests/test_calc.py": TEST_SIGN},
+        {"src/pkg/calc.py": CALC + MUL},
+    )
+    calc = repo / "src" / "pkg" / "calc.py"
+    top, rest = "def add(a, b):\n    return a + b\n\n\n", CALC.removeprefix("def add(a, b):\n    return a + b\n\n\n")
+    if stage == "both":  # one line staged away, the other three left unstaged
+        calc.write_text(CALC.replace("    return a + b\n", "") + MUL)
+        git(repo, "add", "src/pkg/calc.py")
+    calc.write_text(rest + MUL)
+    if stage == "staged":
+        git(repo, "add", "src/pkg/calc.py")
+    run_coverage(repo)
+    mine = patch(capsys, monkeypatch, repo, "--diff", "main", "--coverage", "coverage.xml")
+    files = mine["files"]["src/pkg/calc.py"]
+    assert calc.read_text().splitlines()[6:9] == ["def mul(a, b):", "    c = a * b", "    return c"]
+    assert (files["changed"], files["covered"], files["uncovered"]) == ([5, 6, 7, 8, 9], [7], [8, 9])
+    git(repo, "commit", "-q", "-am", "edit")
+    assert_same_as_diff_cover(mine, diff_cover(repo, "coverage.xml"))
+    assert top not in calc.read_text()
+
+
+def test_later_diffs_renumber_the_lines_they_keep():
+    committed = "diff --git a/x.py b/x.py\n@@ -20,0 +21,3 @@\n+a\n+b\n+c\n"
+    # Lines 2-3 deleted and one line added at the top: 21-23 move to 20-22, then the second
+    # diff's line 21 (committed 22) is replaced.
+    unstaged = "diff --git a/x.py b/x.py\n@@ -0,0 +1 @@\n+top\n@@ -2,2 +2,0 @@\n-p\n-q\n@@ -22 +21 @@\n-b\n+B\n"
+    assert changed_lines([committed, unstaged]) == {"x.py": [1, 20, 21, 22]}
+    # A file the later diff deletes keeps nothing.
+    gone = "diff --git a/x.py b/x.py\ndeleted file mode 100644\n@@ -1,23 +0,0 @@\n" + "-x\n" * 23
+    assert changed_lines([committed, gone]) == {"x.py": []}

@@ -62,3 +62,32 @@ def test_later_diffs_renumber_the_lines_they_keep():
     # A file the later diff deletes keeps nothing.
     gone = "diff --git a/x.py b/x.py\ndeleted file mode 100644\n@@ -1,23 +0,0 @@\n" + "-x\n" * 23
     assert changed_lines([committed, gone]) == {"x.py": []}
+
+
+# ---------------------------------------------------------------------------- personal git config
+
+
+def test_diff_renames_in_personal_config_does_not_change_the_change(tmp_path, capsys, monkeypatch):
+    """A branch that edits calc.py, adds calc2.py (calc.py's old text with one line changed)
+    and renames old.py. With git's default rename detection calc2.py is new code and new.py is
+    not; diff.renames=copies would make calc2.py one changed line, diff.renames=false all of
+    new.py new: the change is read with git's default whatever the developer set, as diff-cover
+    reads it on a machine with the default."""
+    repo = make_repo(
+        tmp_path,
+        {"src/pkg/__init__.py": "", "src/pkg/calc.py": CALC, "src/pkg/old.py": CALC.replace("add", "plus"),
+         "tests/test_calc.py": TEST_SIGN},
+        {"src/pkg/calc.py": CALC.replace("return -1", "return -2"),
+         "src/pkg/calc2.py": CALC.replace("return 1\n", "return 111\n")},
+    )
+    (repo / "src" / "pkg" / "old.py").rename(repo / "src" / "pkg" / "new.py")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "rename")
+    run_coverage(repo)
+    plain = patch(capsys, monkeypatch, repo, "--diff", "main", "--coverage", "coverage.xml")
+    assert_same_as_diff_cover(plain, diff_cover(repo, "coverage.xml"))
+    assert plain["files"]["src/pkg/calc2.py"]["changed"] == list(range(1, 9))
+    assert plain["files"]["src/pkg/new.py"]["changed"] == [] and plain["measured_lines"] == 7
+    for value in ("copies", "false"):
+        git(repo, "config", "diff.renames", value)
+        assert patch(capsys, monkeypatch, repo, "--diff", "main", "--coverage", "coverage.xml") == plain, value

@@ -34,9 +34,13 @@ DEFAULT_COMPARE = "origin/main"
 # mnemonicPrefix's c/ i/ w/, git 2.45's srcPrefix/dstPrefix) break the file names, `relative`
 # makes them relative to a subfolder and drops the rest, colour and external tools replace the
 # text. diff-cover neutralizes the prefixes, colour and external diff the same way; unknown keys
-# (srcPrefix on an older git) are ignored by git.
+# (srcPrefix on an older git) are ignored by git. diff.renames is held at git's default (renames
+# found, copies not): `copies` would count a copied file's lines as unchanged and `false` a
+# renamed file's as new, so the same change would score differently on each machine
+# (diff-cover follows the personal setting; on a default one it agrees with this).
 GIT_DIFF = (
     "git",
+    "-c", "diff.renames=true",
     "-c", "diff.noprefix=false",
     "-c", "diff.mnemonicPrefix=false",
     "-c", "diff.srcPrefix=a/",

@@ -64,6 +64,32 @@ def test_later_diffs_renumber_the_lines_they_keep():
     assert changed_lines([committed, gone]) == {"x.py": []}
 
 
+@pytest.mark.parametrize("edit", [False, True])
+def test_a_rename_not_yet_committed_takes_the_change_along(tmp_path, capsys, monkeypatch, edit):
+    """The branch adds mul() to calc.py; `git mv calc.py ops.py` is staged, not committed (and
+    ops.py edited further, unstaged). The change is ops.py's now, where coverage ran it, as
+    diff-cover counts it once committed. (diff-cover leaves it under calc.py, which the report
+    no longer has: the change vanishes.)"""
+    repo = make_repo(
+        tmp_path,
+        {"src/pkg/__init__.py": "", "src/pkg/calc.py": CALC, "tests/test_calc.py": TEST_SIGN},
+        {"src/pkg/calc.py": CALC + MUL},
+    )
+    git(repo, "mv", "src/pkg/calc.py", "src/pkg/ops.py")
+    (repo / "tests" / "test_calc.py").write_text(TEST_SIGN.replace("pkg.calc", "pkg.ops"))
+    if edit:
+        ops = repo / "src" / "pkg" / "ops.py"
+        ops.write_text("X = 1\n" + ops.read_text().replace("    c = a * b\n", "    c = b * a\n"))
+    run_coverage(repo)
+    mine = patch(capsys, monkeypatch, repo, "--diff", "main", "--coverage", "coverage.xml")
+    assert "src/pkg/calc.py" not in mine["files"]
+    ops = mine["files"]["src/pkg/ops.py"]
+    assert (ops["covered"], ops["uncovered"]) == (([1, 12], [13, 14]) if edit else ([11], [12, 13]))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "rename")
+    assert_same_as_diff_cover(mine, diff_cover(repo, "coverage.xml"))
+
+
 # ---------------------------------------------------------------------------- personal git config
 
 

@@ -60,6 +60,7 @@ _SOURCE = re.compile(r'^diff --git (?:"a/(?:[^"\\]|\\.)*"|a/[^"\\]*) ("b/(?:[^"\
 _CC = re.compile(r"^diff --cc (.*)$")
 # A renamed or copied file's new name, exactly, whatever the prefixes.
 _RENAMED = re.compile(r"^(?:rename|copy) to (.*)$")
+_RENAMED_FROM = re.compile(r"^rename from (.*)$")
 # The colours of `git diff --color` (or color.ui=always) saved into a diff file.
 _SGR = re.compile(r"\x1b\[[0-9;]*m")
 _HUNK = re.compile(r"\+([0-9]*)")
@@ -130,11 +131,18 @@ def parse_diff(text: str) -> dict[str, tuple[list[int], list[int]]]:
     Where diff-cover reads nothing, this reads the diff as git wrote it without colour: a diff
     file saved with colours (diff-cover finds no file in it, so 100% of nothing), or written
     without git's a/ and b/ prefixes (diff-cover stops on its first file name)."""
+    return _parse_diff(text)[0]
+
+
+def _parse_diff(text: str) -> tuple[dict[str, tuple[list[int], list[int]]], dict[str, str]]:
+    """parse_diff's result, and the files the diff renames: new name -> old name."""
     if "\x1b" in text:
         text = _SGR.sub("", text)
     sections: dict[str, list[str]] = {}
     path: str | None = None
     header: str | None = None  # the 'diff --git' line of a file whose name is not known yet
+    renamed: dict[str, str] = {}
+    moved_from: str | None = None
     in_hunk = False
     for raw in text.split("\n"):
         line = raw.rstrip()
@@ -148,6 +156,7 @@ def parse_diff(text: str) -> dict[str, tuple[list[int], list[int]]]:
             if path is not None:
                 sections.setdefault(path, [])
             in_hunk = False
+            moved_from = None
         elif in_hunk or line.startswith("@@"):
             in_hunk = True
             if path is None and header is not None:
@@ -163,6 +172,10 @@ def parse_diff(text: str) -> dict[str, tuple[list[int], list[int]]]:
                     del sections[path]
                 path, header = _unquote(m.group(1)), None
                 sections.setdefault(path, [])
+                if moved_from is not None:
+                    renamed[path] = moved_from
+            elif m := _RENAMED_FROM.match(line):
+                moved_from = _unquote(m.group(1))
     out = {}
     for src, lines in sections.items():
         added: list[int] = []
@@ -196,16 +209,23 @@ def parse_diff(text: str) -> dict[str, tuple[list[int], list[int]]]:
                 if new is not None:
                     new += 1
         out[src] = (added, deleted)
-    return out
+    return out, renamed
 
 
 def changed_lines(diffs: Iterable[str]) -> dict[str, list[int]]:
     """Added and modified lines per file over diffs applied in order (committed, staged, unstaged),
     each diff's old side being the previous one's new side: the lines a later diff keeps are
-    renumbered as it moves them, the ones it deletes leave, the ones it adds join."""
+    renumbered as it moves them (and renamed with their file), the ones it deletes leave, the
+    ones it adds join."""
     result: dict[str, list[int]] = {}
     for text in diffs:
-        for src, (added, deleted) in parse_diff(text).items():
+        files, renamed = _parse_diff(text)
+        # A file renamed since (`git mv` not yet committed) takes the change along.
+        moved = {new: result.get(old, []) for new, old in renamed.items()}
+        for old in renamed.values():
+            result.pop(old, None)
+        result.update(moved)
+        for src, (added, deleted) in files.items():
             result[src] = _carry(result.get(src, []), added, deleted) + added
     return {src: sorted(set(lines)) for src, lines in result.items()}
 

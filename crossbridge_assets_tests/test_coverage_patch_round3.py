@@ -90,6 +90,30 @@ def test_a_rename_not_yet_committed_takes_the_change_along(tmp_path, capsys, mon
     assert_same_as_diff_cover(mine, diff_cover(repo, "coverage.xml"))
 
 
+# ---------------------------------------------------------------------------- file names
+
+
+def test_a_folder_whose_name_ends_in_b(tmp_path, capsys, monkeypatch):
+    """git names 'plan b/calc.py' as 'diff --git a/plan b/calc.py b/plan b/calc.py': the file
+    keeps its full name. (diff-cover 11 takes the last ' b/' and reads 'calc.py', which no
+    report has: it counts nothing of the change.)"""
+    repo = make_repo(
+        tmp_path,
+        {"src/plan b/__init__.py": "", "src/plan b/calc.py": CALC,
+         "tests/test_calc.py": "import importlib\n\n\ndef test_plan():\n    m = importlib.import_module('plan b.calc')\n"
+                               "    assert m.sign(1) == 1\n"},
+        {"src/plan b/calc.py": CALC.replace("return -1", "return -2") + MUL},
+    )
+    (repo / "tests" / "test_calc.py").write_text((repo / "tests" / "test_calc.py").read_text() + "    assert m.mul(2, 3) == 6\n")
+    run_coverage(repo)
+    assert "diff --git a/src/plan b/calc.py b/src/plan b/calc.py" in git(repo, "diff", "main")
+    for report in ("coverage.xml", "coverage.lcov"):
+        mine = patch(capsys, monkeypatch, repo, "--diff", "main", "--coverage", report)
+        assert list(mine["files"]) == ["src/plan b/calc.py", "tests/test_calc.py"]
+        calc = mine["files"]["src/plan b/calc.py"]
+        assert (calc["changed"], calc["covered"], calc["uncovered"]) == ([8, 9, 10, 11, 12, 13], [11, 12, 13], [8])
+
+
 # ---------------------------------------------------------------------------- personal git config
 
 

@@ -97,11 +97,18 @@ def _header_path(line: str) -> str | None:
     """The file a 'diff --git OLD NEW' line names (NEW): after git's a/ and b/, as diff-cover
     reads it; else, for a file that keeps its name (a rename says its name on a line of its
     own), the same name twice (--no-prefix, diff.noprefix) or after one folder of prefix each
-    (diff.mnemonicPrefix's c/ i/ w/, --src-prefix=old/ --dst-prefix=new/). None: not known."""
+    (diff.mnemonicPrefix's c/ i/ w/, --src-prefix=old/ --dst-prefix=new/). None: not known.
+
+    A name that keeps its name is read as 'a/NAME b/NAME' first: a folder whose name ends in
+    ' b' ('plan b/calc.py') holds ' b/' once more, where diff-cover's pattern, which takes the
+    last ' b/', would cut the name ('calc.py')."""
+    names = line[len("diff --git "):]
+    half = (len(names) - 5) // 2
+    if names.startswith("a/") and names == f"a/{names[2:2 + half]} b/{names[2:2 + half]}":
+        return names[2 : 2 + half]
     m = _SOURCE.match(line)
     if m:
         return _unquote(m.group(1))[2:]
-    names = line[len("diff --git "):]
     found = set()
     for at in (i for i, c in enumerate(names) if c == " "):  # names may hold spaces: try each split
         old, new = _unquote(names[:at]), _unquote(names[at + 1 :])

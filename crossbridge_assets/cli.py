@@ -334,7 +334,7 @@ def cmd_patch_coverage(args) -> int:
         print(json.dumps({**report.as_dict(), "coverage": source}))
     else:
         print(format_report(report, source))
-    if args.fail_under is not None and report.percent < args.fail_under:
+    if args.fail_under is not None and report.below(args.fail_under):
         return EXIT_FAIL
     return EXIT_OK
 

@@ -3,6 +3,10 @@ of a committed change. Real git repositories and real coverage runs; where diff-
 the oracle is diff-cover on the same working tree with the change committed."""
 
 import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -141,3 +145,32 @@ def test_diff_renames_in_personal_config_does_not_change_the_change(tmp_path, ca
     for value in ("copies", "false"):
         git(repo, "config", "diff.renames", value)
         assert patch(capsys, monkeypatch, repo, "--diff", "main", "--coverage", "coverage.xml") == plain, value
+
+
+# ---------------------------------------------------------------------------- the threshold
+
+
+def test_one_line_missed_in_thirty_thousand_is_below_100(tmp_path, capsys, monkeypatch):
+    """30,000 changed lines covered and one not: 99.997%, shown rounded as 100.00, yet below a
+    --fail-under of 100, as diff-cover says by its exit status."""
+    repo = make_repo(
+        tmp_path,
+        {"src/pkg/__init__.py": "", "src/pkg/calc.py": CALC, "tests/test_calc.py": TEST_SIGN},
+        {"src/pkg/table.py": "".join(f"T{i} = {i}\n" for i in range(29_999)) + "\n\ndef unused():\n    return 0\n",
+         "tests/test_table.py": "import pkg.table\n\n\ndef test_table():\n    assert pkg.table.T7 == 7\n"},
+    )
+    run_coverage(repo)
+    code, out, err = run(capsys, monkeypatch, repo, "patch-coverage", "--diff", "main", "--coverage", "coverage.xml",
+                         "--json", "--fail-under", "100")
+    mine = json.loads(out)
+    assert (mine["measured_lines"], mine["uncovered_lines"], mine["percent"]) == (30_001, 1, 100.0)
+    assert code == 1, err
+    code, _, _ = run(capsys, monkeypatch, repo, "patch-coverage", "--diff", "main", "--coverage", "coverage.xml",
+                     "--fail-under", "99.99")
+    assert code == 0
+    exe = shutil.which("diff-cover", path=str(Path(sys.executable).parent))
+    if exe is None:
+        pytest.skip("diff-cover is not installed (pip install diff-cover)")
+    theirs = subprocess.run([exe, "coverage.xml", "--compare-branch", "main", "--fail-under", "100"], cwd=repo,
+                            capture_output=True, text=True)
+    assert theirs.returncode == 1 and "Missing: 1 line" in theirs.stdout

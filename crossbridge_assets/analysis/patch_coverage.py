@@ -105,7 +105,7 @@ def _header_path(line: str) -> str | None:
     names = line[len("diff --git "):]
     half = (len(names) - 5) // 2
     if names.startswith("a/") and names == f"a/{names[2:2 + half]} b/{names[2:2 + half]}":
-        return names[2 : 2 + half]
+        return _unquote(names[2 : 2 + half])
     m = _SOURCE.match(line)
     if m:
         return _unquote(m.group(1))[2:]

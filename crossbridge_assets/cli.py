@@ -329,7 +329,16 @@ def cmd_patch_coverage(args) -> int:
     if change is None:
         return EXIT_UNREADABLE
     compare, changed, root = change
-    report = patch_coverage(changed, coverage, compare, root)
+    base = ""
+    if args.coverage and root is not None:
+        # The reports' relative names are from the current folder, as diff-cover reads them:
+        # run in a project's folder of a monorepo, its report names that project's files.
+        try:
+            base = Path.cwd().resolve().relative_to(root.resolve()).as_posix()
+        except ValueError:
+            base = ""
+        base = "" if base == "." else base
+    report = patch_coverage(changed, coverage, compare, root, base)
     if args.json:
         print(json.dumps({**report.as_dict(), "coverage": source}))
     else:

@@ -118,6 +118,43 @@ def test_a_folder_whose_name_ends_in_b(tmp_path, capsys, monkeypatch):
         assert (calc["changed"], calc["covered"], calc["uncovered"]) == ([8, 9, 10, 11, 12, 13], [11, 12, 13], [8])
 
 
+# ---------------------------------------------------------------------------- monorepos
+
+
+def test_a_report_from_a_project_folder_names_that_project_s_files(tmp_path, capsys, monkeypatch):
+    """Two projects of the same layout: py/src/pkg/calc.py and a top-level src/pkg/calc.py, both
+    changed. coverage.py runs in py/ with relative_files, so its XML (<source>src</source>) and
+    LCOV name py's file 'src/pkg/calc.py'. Run in py/, as diff-cover reads the XML there, that
+    is py's file, not the top-level one no test ran. (diff-cover 11 reads the same LCOV from
+    the repository's top instead, unlike its XML: it gives py's hits to the top-level file.)"""
+    repo = make_repo(
+        tmp_path,
+        {"py/src/pkg/__init__.py": "", "py/src/pkg/calc.py": CALC, "py/tests/test_calc.py": TEST_SIGN,
+         "src/pkg/__init__.py": "", "src/pkg/calc.py": CALC},
+        {"py/src/pkg/calc.py": CALC.replace("return -1", "return -2") + MUL,
+         "py/tests/test_calc.py": TEST_SIGN + "    from pkg.calc import mul\n    assert mul(2, 3) == 6\n",
+         "src/pkg/calc.py": CALC.replace("return 1\n", "return 11\n")},
+    )
+    py = repo / "py"
+    env = {"PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONPATH": "src"}
+    (py / ".coveragerc").write_text("[run]\nsource = src\nrelative_files = true\n")
+    for command in (["run", "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"], ["xml", "-o", "coverage.xml"],
+                    ["lcov", "-o", "coverage.lcov"]):
+        subprocess.run([sys.executable, "-m", "coverage", *command], cwd=py, check=True, capture_output=True, env=env)
+    assert "SF:src/pkg/calc.py" in (py / "coverage.lcov").read_text()
+    for report in ("coverage.xml", "coverage.lcov"):
+        mine = patch(capsys, monkeypatch, py, "--diff", "main", "--coverage", report)
+        ours_py, top = mine["files"]["py/src/pkg/calc.py"], mine["files"]["src/pkg/calc.py"]
+        assert (ours_py["covered"], ours_py["uncovered"]) == ([11, 12, 13], [8]), report
+        assert top["in_report"] is False and top["measured"] == [], report
+        assert (mine["measured_lines"], mine["percent"]) == (4, 75.0)
+    assert_same_as_diff_cover(mine, diff_cover(py, "coverage.xml"))
+    # From the top, the same names are the top-level project's: both tools read them so.
+    mine = patch(capsys, monkeypatch, repo, "--diff", "main", "--coverage", "py/coverage.xml")
+    assert mine["files"]["src/pkg/calc.py"]["covered"] == [7] and mine["files"]["py/src/pkg/calc.py"]["measured"] == []
+    assert_same_as_diff_cover(mine, diff_cover(repo, "py/coverage.xml"))
+
+
 # ---------------------------------------------------------------------------- personal git config
 
 

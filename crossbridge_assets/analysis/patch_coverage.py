@@ -384,7 +384,8 @@ class Match(NamedTuple):
     ambiguous: tuple[str, ...] = ()  # report files that could each be it, when no one is
 
 
-def match_files(paths: Iterable[str], names: Iterable[str], root: Path | str | None = None) -> dict[str, Match]:
+def match_files(paths: Iterable[str], names: Iterable[str], root: Path | str | None = None,
+                base: str = "") -> dict[str, Match]:
     """Which file of a report each changed file is. Changed files are named from the top of
     the repository; a report names a file (after normalize_source_path) either the same way,
     or from a source folder inside the repository ('pkg/calc.py' for 'src/pkg/calc.py',
@@ -403,15 +404,18 @@ def match_files(paths: Iterable[str], names: Iterable[str], root: Path | str | N
     With `root` (the working tree), the files on disk settle what the text cannot: an absolute
     name is the repository file that is its longest suffix (so '/elsewhere/src/pkg/calc.py' is
     'src/pkg/calc.py', never a top-level 'calc.py'), and a relative name that is a file of the
-    repository names that file only."""
+    repository names that file only. `base`, a folder of the repository (where the command
+    runs, as diff-cover reads a report's relative names from the current folder), is tried
+    first: run in py/, a report's 'src/pkg/calc.py' is py/src/pkg/calc.py when there is one,
+    not a top-level src/pkg/calc.py of another project."""
     paths = list(paths)
     changed = set(paths)
     wanted = {p.rsplit("/", 1)[-1] for p in paths}
     by_base: dict[str, list[str]] = {}
     for name in names:
-        base = name.rsplit("/", 1)[-1]
-        if base in wanted:
-            by_base.setdefault(base, []).append(name)
+        file_name = name.rsplit("/", 1)[-1]
+        if file_name in wanted:
+            by_base.setdefault(file_name, []).append(name)
     top = Path(root).as_posix().rstrip("/") if root is not None else None
     placed: dict[str, str | None] = {}  # name -> the repository file it is, when the disk tells
 
@@ -429,6 +433,8 @@ def match_files(paths: Iterable[str], names: Iterable[str], root: Path | str | N
                         if parts[i] and os.path.isfile(os.path.join(top, *parts[i:])):
                             found = "/".join(parts[i:])
                             break
+            elif base and os.path.isfile(os.path.join(top, base, name)):
+                found = f"{base}/{name}"
             elif os.path.isfile(os.path.join(top, name)):
                 found = name
             placed[name] = found
@@ -439,16 +445,20 @@ def match_files(paths: Iterable[str], names: Iterable[str], root: Path | str | N
     for path in paths:
         found = []
         for name in by_base.get(path.rsplit("/", 1)[-1], ()):
+            where = place(name)
+            if where is not None:  # the disk says which file it is
+                if where == path and name == path:
+                    exact[path] = name
+                    break
+                if where == path:
+                    exact.setdefault(path, name)
+                continue
             if name == path:
                 exact[path] = name
                 break
             if name in changed:  # another changed file, by its own name
                 continue
-            where = place(name)
-            if where is not None:
-                if where == path:
-                    exact.setdefault(path, name)
-            elif name.startswith("/") or name[1:3] == ":/":
+            if name.startswith("/") or name[1:3] == ":/":
                 if name.endswith("/" + path):
                     found.append(name)
             elif path.endswith("/" + name):
@@ -473,11 +483,12 @@ def match_files(paths: Iterable[str], names: Iterable[str], root: Path | str | N
 
 
 def patch_coverage(changed: Mapping[str, list[int]], coverage: Mapping[str, FileCoverage], compare: str = "",
-                   root: Path | str | None = None) -> PatchReport:
+                   root: Path | str | None = None, base: str = "") -> PatchReport:
     """Coverage of the `changed` lines by a report's files (see match_files for how a changed
-    file finds its report file; `root`, the working tree, lets the disk settle it)."""
+    file finds its report file; `root`, the working tree, lets the disk settle it, trying
+    relative names from the folder `base` of it first)."""
     files = []
-    matches = match_files(changed, coverage, root)
+    matches = match_files(changed, coverage, root, base)
     for path in sorted(changed):
         lines = changed[path]
         fp = FilePatch(path=path, changed=list(lines))

@@ -1,11 +1,14 @@
-"""Patch coverage against diff-cover in more situations: uncommitted edits that move the lines
-of a committed change. Real git repositories and real coverage runs; where diff-cover is wrong,
-the oracle is diff-cover on the same working tree with the change committed."""
+"""Patch coverage against diff-cover in more situations: uncommitted edits and renames that move
+a committed change's lines, folder names holding ' b/', a monorepo project's own report, personal
+diff.renames, a threshold of 100 and JaCoCo. Real git repositories and real coverage runs; where
+diff-cover is wrong, the oracle is diff-cover on the same working tree with the change committed,
+or the figures the report itself gives."""
 
 import json
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -211,3 +214,84 @@ def test_one_line_missed_in_thirty_thousand_is_below_100(tmp_path, capsys, monke
     theirs = subprocess.run([exe, "coverage.xml", "--compare-branch", "main", "--fail-under", "100"], cwd=repo,
                             capture_output=True, text=True)
     assert theirs.returncode == 1 and "Missing: 1 line" in theirs.stdout
+
+
+# ---------------------------------------------------------------------------- JaCoCo
+
+CALC_JAVA = """\
+package com.ex;
+
+public class Calc {
+    public static int add(int a, int b) {
+        return a + b;
+    }
+
+    public static int sign(int x) {
+        if (x > 0) {
+            return 1;
+        }
+        return -1;
+    }
+}
+"""
+MAIN_JAVA = """\
+package com.ex;
+
+public class Main {
+    public static void main(String[] args) {
+        if (Calc.sign(1) != 1) throw new AssertionError();
+    }
+}
+"""
+JACOCO_JARS = [Path("/usr/share/java") / f"{name}.jar" for name in (
+    "org.jacoco.agent", "org.jacoco.ant", "org.jacoco.core", "org.jacoco.report", "asm", "asm-commons", "asm-tree",
+    "asm-analysis")]
+REPORT_XML = """\
+<project name="r" xmlns:jacoco="antlib:org.jacoco.ant" default="report">
+  <taskdef uri="antlib:org.jacoco.ant" resource="org/jacoco/ant/antlib.xml" classpath="{classpath}"/>
+  <target name="report">
+    <jacoco:report>
+      <executiondata><file file="jacoco.exec"/></executiondata>
+      <structure name="app">
+        <classfiles><fileset dir="build" excludes="**/Main.class"/></classfiles>
+        <sourcefiles encoding="UTF-8"><fileset dir="app/src/main/java"/></sourcefiles>
+      </structure>
+      <xml destfile="jacoco.xml"/>
+    </jacoco:report>
+  </target>
+</project>
+"""
+
+
+def test_jacoco_of_a_module_against_diff_cover(tmp_path, capsys, monkeypatch):
+    """Debian's JaCoCo (libjacoco-java) on a Maven-layout module: its XML names the file by
+    package (com/ex/Calc.java), counts no line for a method's declaration nor a blank line,
+    and a line with branches only partly taken is covered. The same figures as diff-cover told
+    the module's source folder (--src-roots: it does not look for one itself)."""
+    if not all(shutil.which(tool) for tool in ("javac", "java", "ant")) or not all(j.is_file() for j in JACOCO_JARS):
+        pytest.skip("javac, ant and Debian's libjacoco-java are needed")
+    java = "app/src/main/java/com/ex/Calc.java"
+    changed = CALC_JAVA.replace("return -1;", "return -2;").replace("    }\n}\n", (
+        "    }\n\n    public static int mul(int a, int b) {\n        int c = a * b;\n        return c;\n    }\n\n"
+        "    public static boolean small(int x) { return x > 0 && x < 100; }\n}\n"))
+    repo = make_repo(
+        tmp_path,
+        {java: CALC_JAVA, "app/src/test/java/com/ex/Main.java": MAIN_JAVA, ".gitignore": "build/\njacoco.*\nreport.xml\n"},
+        {java: changed, "app/src/test/java/com/ex/Main.java": MAIN_JAVA.replace(
+            "    }\n}", "        Calc.mul(2, 3);\n        Calc.small(5);\n    }\n}")},
+    )
+    agent = tmp_path / "jacocoagent.jar"
+    with zipfile.ZipFile(JACOCO_JARS[0]) as jar:  # the agent ships inside org.jacoco.agent.jar
+        agent.write_bytes(jar.read("jacocoagent.jar"))
+    (repo / "report.xml").write_text(REPORT_XML.format(classpath=":".join(str(j) for j in JACOCO_JARS[1:])))
+    for command in (
+        ["javac", "--release", "11", "-g", "-d", "build", java, "app/src/test/java/com/ex/Main.java"],
+        ["java", f"-javaagent:{agent}=destfile=jacoco.exec", "-cp", "build", "com.ex.Main"],
+        ["ant", "-q", "-f", "report.xml"],
+    ):
+        subprocess.run(command, cwd=repo, check=True, capture_output=True)
+    assert '<sourcefile name="Calc.java">' in (repo / "jacoco.xml").read_text()
+    mine = patch(capsys, monkeypatch, repo, "--diff", "main", "--coverage", "jacoco.xml")
+    calc = mine["files"][java]
+    assert (calc["changed"], calc["covered"], calc["uncovered"]) == ([12, 14, 15, 16, 17, 18, 19, 20], [16, 17, 20], [12])
+    assert_same_as_diff_cover(mine, diff_cover(repo, "jacoco.xml", "--src-roots", "app/src/main/java"))

@@ -295,3 +295,21 @@ def test_jacoco_of_a_module_against_diff_cover(tmp_path, capsys, monkeypatch):
     calc = mine["files"][java]
     assert (calc["changed"], calc["covered"], calc["uncovered"]) == ([12, 14, 15, 16, 17, 18, 19, 20], [16, 17, 20], [12])
     assert_same_as_diff_cover(mine, diff_cover(repo, "jacoco.xml", "--src-roots", "app/src/main/java"))
+
+
+def test_a_shallow_clone_says_what_to_fetch(tmp_path, capsys, monkeypatch):
+    """A CI checkout of one commit has no merge base with the compare branch: git's one line,
+    and what to do about it."""
+    repo = make_repo(tmp_path, {"src/pkg/__init__.py": "", "src/pkg/calc.py": CALC}, {"src/pkg/calc.py": CALC + MUL})
+    git(repo, "checkout", "-q", "main")
+    (repo / "src" / "pkg" / "calc.py").write_text("import os\n" + CALC)
+    git(repo, "commit", "-q", "-am", "main moves on")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", "--depth", "1", "--no-local", "-b", "feature", str(repo), str(clone))
+    git(clone, "fetch", "-q", "--depth", "1", "origin", "main:refs/remotes/origin/main")
+    code, out, err = run(capsys, monkeypatch, clone, "patch-coverage", "--diff", "origin/main", "--coverage",
+                         str(Path(__file__).parent / "fixtures" / "coverage" / "python" / "coverage.xml"))
+    assert (code, out) == (2, "")
+    assert err.startswith("crossbridge: cannot read the change: fatal: origin/main...HEAD: no merge base; this clone "
+                          "is shallow: fetch the history back to where the branches meet (git fetch --unshallow")
+    assert err.count("\n") == 1

@@ -271,6 +271,10 @@ def _git(repo: Path, *args: str, warnings: list[str] | None = None) -> str:
         message = " ".join(stderr.split()) or f"git diff exited with {done.returncode}"
         if "unknown revision" in message or "bad revision" in message:
             message += "; name an existing branch or commit with --diff"
+        elif "no merge base" in message and _rev_parse(repo, "--is-shallow-repository") == "true":
+            # CI checkouts fetch one commit by default: the branches' common commit is missing.
+            message += ("; this clone is shallow: fetch the history back to where the branches meet "
+                        "(git fetch --unshallow, or a fetch depth of 0 in CI)")
         raise DiffError(message)
     for line in stderr.splitlines() if warnings is not None else ():
         if line.strip() and line.strip() not in warnings:

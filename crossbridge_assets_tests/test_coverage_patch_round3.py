@@ -313,3 +313,40 @@ def test_a_shallow_clone_says_what_to_fetch(tmp_path, capsys, monkeypatch):
     assert err.startswith("crossbridge: cannot read the change: fatal: origin/main...HEAD: no merge base; this clone "
                           "is shallow: fetch the history back to where the branches meet (git fetch --unshallow")
     assert err.count("\n") == 1
+
+
+# ---------------------------------------------------------------------------- shapes both tools read alike
+
+
+def test_merge_base_behind_main_crlf_deletions_and_quotes_equal_diff_cover(tmp_path, capsys, monkeypatch):
+    """main moves on after the branch left it (the merge base is not main's tip), and the branch
+    changes a CRLF file, deletes a file, only removes lines from another and edits a file whose
+    name holds a double quote (git quotes it). The figures equal diff-cover's on XML and LCOV;
+    files with nothing added are listed with no changed line."""
+    crlf = CALC.replace("\n", "\r\n")
+    quoted = 'src/pkg/say"hi".py'
+    repo = make_repo(
+        tmp_path,
+        {"src/pkg/__init__.py": "", "src/pkg/calc.py": CALC, "src/pkg/crlf.py": crlf, "src/pkg/gone.py": CALC,
+         "src/pkg/shrink.py": CALC + MUL, quoted: CALC,
+         "tests/test_calc.py": TEST_SIGN + "    import importlib\n    importlib.import_module('pkg.crlf').sign(-1)\n"
+                               "    importlib.import_module('pkg.say\"hi\"').sign(5)\n"},
+        {"src/pkg/crlf.py": (CALC.replace("return -1", "return -2") + MUL).replace("\n", "\r\n"),
+         "src/pkg/shrink.py": CALC, quoted: CALC.replace("return -1", "return -3")},
+    )
+    (repo / "src" / "pkg" / "gone.py").unlink()
+    git(repo, "commit", "-q", "-am", "delete")
+    git(repo, "checkout", "-q", "main")
+    (repo / "src" / "pkg" / "crlf.py").write_bytes(b"import os\r\n" + crlf.encode())
+    git(repo, "commit", "-q", "-am", "main moves on")
+    git(repo, "checkout", "-q", "feature")
+    run_coverage(repo)
+    assert '"b/src/pkg/say\\"hi\\".py"' in git(repo, "diff", "main...HEAD")
+    for report in ("coverage.xml", "coverage.lcov"):
+        mine = patch(capsys, monkeypatch, repo, "--diff", "main", "--coverage", report)
+        assert_same_as_diff_cover(mine, diff_cover(repo, report))
+        files = mine["files"]
+        assert (files["src/pkg/crlf.py"]["covered"], files["src/pkg/crlf.py"]["uncovered"]) == ([8, 11], [12, 13])
+        assert files[quoted]["uncovered"] == [8]
+        assert files["src/pkg/gone.py"]["changed"] == [] and files["src/pkg/shrink.py"]["changed"] == []
+        assert (mine["measured_lines"], mine["covered_lines"]) == (5, 2)

@@ -350,3 +350,36 @@ def test_merge_base_behind_main_crlf_deletions_and_quotes_equal_diff_cover(tmp_p
         assert files[quoted]["uncovered"] == [8]
         assert files["src/pkg/gone.py"]["changed"] == [] and files["src/pkg/shrink.py"]["changed"] == []
         assert (mine["measured_lines"], mine["covered_lines"]) == (5, 2)
+
+
+# ---------------------------------------------------------------------------- istanbul's LCOV
+
+PATCH3 = Path(__file__).parent / "fixtures" / "coverage" / "patch3"
+MATH_JS = "function add(a, b) {\n  return a + b;\n}\n\nmodule.exports = { add };\n"
+
+
+def test_istanbul_lcov_counts_the_lines_it_lists(tmp_path, capsys, monkeypatch):
+    """nyc's LCOV (patch3/nyc, regenerate-more.sh patch3) names a function's declaration in FN
+    only, no DA: not a line of code, as nyc's own count (LF:7, 'Lines 5/7') and its Cobertura
+    of the same run have it; both reports give the same patch coverage, diff-cover's reading of
+    that Cobertura. (diff-cover 11's LCOV reader alone adds FN lines no DA names, with the
+    function's hits: here line 5 covered and line 14 not, 8 lines instead of 6. Not followed:
+    it contradicts the report's own line count and diff-cover's Cobertura reading.)"""
+    sample = PATCH3 / "sample"
+    repo = make_repo(
+        tmp_path,
+        {"src/math.js": MATH_JS, "test.js": (sample / "test.js").read_text().replace("assert.deepStrictEqual", "// ")},
+        {"src/math.js": (sample / "src" / "math.js").read_text(), "test.js": (sample / "test.js").read_text()},
+    )
+    shutil.copy(PATCH3 / "nyc" / "lcov.info", repo / "lcov.info")
+    # nyc wrote its folder (/tmp/crossbridge-coverage-more/patch3) as <source>: this checkout's.
+    cobertura = (PATCH3 / "nyc" / "cobertura-coverage.xml").read_text()
+    assert "<source>/tmp/crossbridge-coverage-more/patch3</source>" in cobertura
+    (repo / "cobertura.xml").write_text(cobertura.replace("/tmp/crossbridge-coverage-more/patch3", str(repo)))
+    from_lcov = patch(capsys, monkeypatch, repo, "--diff", "main", "--coverage", "lcov.info")
+    math = from_lcov["files"]["src/math.js"]
+    assert (math["covered"], math["uncovered"]) == ([6, 7, 10, 19], [8, 15])
+    assert 5 in math["changed"] and 14 in math["changed"]
+    from_cobertura = patch(capsys, monkeypatch, repo, "--diff", "main", "--coverage", "cobertura.xml")
+    assert from_cobertura["files"]["src/math.js"] == math
+    assert_same_as_diff_cover(from_cobertura, diff_cover(repo, "cobertura.xml"))

@@ -7,6 +7,9 @@ semantics, so the two tools agree on the same diff and report.
   them (diff-cover keeps their old numbers, so an uncommitted edit above a committed change
   shifts the change off its lines: diff-cover issue #135).
 - Only lines the report measured count: a changed blank line, comment or docstring is not code.
+  (diff-cover 11's LCOV reader also counts a function's declaration line that only FN names,
+  with the function's hits, which the report's own line count leaves out and diff-cover's
+  Cobertura reader of the same istanbul run does not count: not followed.)
 - A measured line is covered when it ran (hits > 0); the percentage is covered over measured,
   100 when the change touches no measured line.
 - So the report must list the statements that did not run: coverage.xml/json, LCOV and the

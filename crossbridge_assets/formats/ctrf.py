@@ -29,6 +29,7 @@ from crossbridge_assets.formats._shape import ShapeError, array, obj, text, text
 from crossbridge_assets.formats._tags import extract_tags
 from crossbridge_assets.formats.mocha import HOOK_TITLE, MAX_RETRIES
 from crossbridge_assets.formats.playwright import add_annotations
+from crossbridge_assets.formats.pytest_json import split_nodeid
 from crossbridge_assets.model import (
     ERROR,
     FAILED,
@@ -47,6 +48,8 @@ from crossbridge_assets.model import (
 FORMAT = "ctrf"
 
 _STATUS = {"passed": PASSED, "failed": FAILED, "skipped": SKIPPED, "pending": SKIPPED, "other": SKIPPED}
+# pytest-json-ctrf's rawStatus of a test whose setup or teardown phase failed ('<phase>_<outcome>').
+_PYTEST_ERRORS = ("setup_failed", "teardown_failed")
 
 
 def _matches(s: Sniff) -> bool:
@@ -111,6 +114,16 @@ def _case(test: dict, framework: str) -> TestCase:
         # suite too: the suite is the describe() path, the name the test's title.
         parts, full_name = parts[:-1], parts[-1]
     name, params = split_parameters(full_name)
+    nodeid = None
+    if framework == "pytest" and "::" in full_name:
+        # pytest-json-ctrf names a test by its node id ('tests/test_a.py::TestX::test_y[1]') and
+        # lists the file and classes as its suite: the node id read as pytest-json-report reads
+        # it gives the identity pytest's own reports give.
+        nodeid = split_nodeid(full_name)
+        name, params = nodeid[1], nodeid[2]
+        if test.get("rawStatus") in _PYTEST_ERRORS:
+            # A fixture's setup or teardown failed: an error in pytest's reports, not a failure.
+            final.status = ERROR
     file_path = text(test.get("filePath"), "filePath")
     if framework == "playwright":
         # Playwright's title path starts with the project, then the file: the project is the
@@ -146,7 +159,7 @@ def _case(test: dict, framework: str) -> TestCase:
     durations = [a.duration for a in attempts if a.duration is not None]
     return TestCase(
         framework=framework,
-        suite=normalize_suite(suite),
+        suite=nodeid[0] if nodeid else normalize_suite(suite),
         name=name,
         parameters=params,
         status=final.status,

@@ -1,0 +1,62 @@
+"""One test, one identity, whichever reporter of a tool wrote the file, and from one run to the
+next: reporter pairs and situations the other identity tests leave out (fixtures/results/ident3/,
+written by the real tools: regenerate-ident3.sh there)."""
+
+from __future__ import annotations
+
+from crossbridge_assets.formats import read_report
+from crossbridge_assets.model import ERROR, FAILED, PASSED
+from crossbridge_assets_tests.conftest import FIXTURES
+
+IDENT3 = FIXTURES / "results" / "ident3"
+
+
+def _read(path):
+    spec, stream, cases = read_report(path)
+    return spec.name, stream, cases
+
+
+def _key(case) -> tuple:
+    return case.framework, case.suite, case.name, case.parameters
+
+
+def _by_identity(cases) -> dict:
+    by_id = {c.identity: c for c in cases}
+    assert len(by_id) == len(cases), "every test has an identity of its own"
+    return by_id
+
+
+# ---------------------------------------------------------------------------- pytest's CTRF
+# pytest-shop-*: one run of pytools/pytest/test_shop.py written by pytest --junitxml,
+# pytest-json-report and pytest-json-ctrf 0.6.1, which names a test by its node id
+# ('test_shop.py::TestCheckout::test_pay') and lists the file and classes as its suite.
+
+
+def test_pytest_ctrf_gives_every_test_the_identity_and_status_of_pytests_own_reports():
+    fmt, stream, ctrf = _read(IDENT3 / "pytest-shop-ctrf.json")
+    _f, _s, junit = _read(IDENT3 / "pytest-shop-junit.xml")
+    _f, _s, native = _read(IDENT3 / "pytest-shop.json")
+    assert (fmt, stream.info.framework) == ("ctrf", "pytest")
+    ours, junit_ids, native_ids = _by_identity(ctrf), _by_identity(junit), _by_identity(native)
+    assert sorted(map(_key, ours.values())) == sorted(map(_key, junit_ids.values()))
+    assert sorted(map(_key, ours.values())) == sorted(map(_key, native_ids.values()))
+    by_key = {_key(c)[1:]: c for c in ctrf}
+    assert by_key[("test_shop.TestCheckout", "test_pay", None)].status == ERROR
+    assert by_key[("test_shop", "test_ids", "[x::y]")].status == PASSED
+    assert by_key[("test_shop", "test_custom_ids", "[second [id]]")].status == PASSED
+    # A fixture that failed in setup is an error, as pytest's own reports say, not a failure.
+    for identity, case in ours.items():
+        assert case.status == junit_ids[identity].status == native_ids[identity].status, _key(case)
+    assert stream.totals.as_dict() == {"tests": 19, "passed": 10, "failures": 4, "errors": 3, "skipped": 2}
+
+
+def test_pytest_ctrf_reruns_are_the_attempts_pytests_junit_file_has():
+    # pytest-rerun-*: pytest/rerun_ctrf.py with pytest-rerunfailures --reruns 1, one run.
+    _f, _s, ctrf = _read(IDENT3 / "pytest-rerun-ctrf.json")
+    _f, _s, junit = _read(IDENT3 / "pytest-rerun-junit.xml")
+    ours, theirs = _by_identity(ctrf), _by_identity(junit)
+    assert set(ours) == set(theirs)
+    for identity, case in ours.items():
+        assert [a.status for a in case.attempts] == [a.status for a in theirs[identity].attempts], _key(case)
+    flaky = {c.name: c for c in ctrf}["test_flaky"]
+    assert flaky.flaky and [a.status for a in flaky.attempts] == [FAILED, PASSED]

@@ -60,3 +60,28 @@ def test_pytest_ctrf_reruns_are_the_attempts_pytests_junit_file_has():
         assert [a.status for a in case.attempts] == [a.status for a in theirs[identity].attempts], _key(case)
     flaky = {c.name: c for c in ctrf}["test_flaky"]
     assert flaky.flaky and [a.status for a in flaky.attempts] == [FAILED, PASSED]
+
+
+# ---------------------------------------------------------------------------- Playwright's CTRF
+# playwright*: one run of playwright/ (testDir ./tests, spec files in folders under it, two
+# projects) written by Playwright's json and junit reporters and playwright-ctrf-json-reporter
+# 0.0.29, whose suite is the project, the file as Playwright titles it (its path under testDir,
+# 'api/cart.spec.js') and the describe() titles.
+
+
+def _playwright(name: str, pack: bool = True) -> dict:
+    _f, stream, cases = _read(IDENT3 / name)
+    assert stream.info.framework == "playwright"
+    return _by_identity([c for c in cases if pack or not c.name.startswith("adds a pack")])
+
+
+def test_playwright_ctrf_of_spec_files_in_folders_has_the_json_reporters_identities():
+    # (The test titled 'adds a pack [bulk]' is the next test's.)
+    ctrf = _playwright("playwright-ctrf.json", pack=False)
+    native = _playwright("playwright.json", pack=False)
+    assert sorted(map(_key, ctrf.values())) == sorted(map(_key, native.values()))
+    # The project is the parameter, not a part of the suite, whatever folder the file is in.
+    assert ("playwright", "api.v1.2.orders.spec.js.orders", "adds an item", "[beta]") in map(_key, ctrf.values())
+    assert ("playwright", "top.spec.js", "adds an item", "[alpha]") in map(_key, ctrf.values())
+    for identity, case in ctrf.items():
+        assert case.status == native[identity].status, _key(case)

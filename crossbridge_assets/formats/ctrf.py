@@ -128,9 +128,8 @@ def _case(test: dict, framework: str) -> TestCase:
     if framework == "playwright":
         # Playwright's title path starts with the project, then the file: the project is the
         # test's parameter, as the Playwright JSON reader has it, so both give one identity.
-        file_name = (file_path or "").replace("\\", "/").rsplit("/", 1)[-1]
-        if file_name and file_name in parts[1:]:
-            at = parts.index(file_name, 1)
+        at = _spec_file_at(parts, file_path)
+        if at:
             project, parts = " > ".join(parts[:at]), parts[at:]
             params = params or f"[{project}]"
     suite = "/".join(parts)
@@ -170,6 +169,20 @@ def _case(test: dict, framework: str) -> TestCase:
         file=file_path,
         line=to_line(test.get("line")),
     )
+
+
+def _spec_file_at(parts: list[str], file_path: str | None) -> int | None:
+    """Where the spec file is in a Playwright test's title path (after the project): Playwright
+    titles a file by its path under testDir ('api/cart.spec.js'), the end of the filePath
+    the reporter writes ('/work/app/tests/api/cart.spec.js')."""
+    path = (file_path or "").replace("\\", "/")
+    if not path:
+        return None
+    for i, part in enumerate(parts[1:], 1):
+        title = part.replace("\\", "/")
+        if title and (path == title or path.endswith("/" + title)):
+            return i
+    return None
 
 
 def _number(entry: object) -> int:

@@ -85,3 +85,14 @@ def test_playwright_ctrf_of_spec_files_in_folders_has_the_json_reporters_identit
     assert ("playwright", "top.spec.js", "adds an item", "[alpha]") in map(_key, ctrf.values())
     for identity, case in ctrf.items():
         assert case.status == native[identity].status, _key(case)
+
+
+def test_playwright_ctrf_title_ending_in_brackets_keeps_them_and_its_project():
+    # Playwright has no parameters but the project: '[bulk]' is the title's, and the test run by
+    # two projects is two tests, as the json and junit reporters' files have it.
+    want = {("playwright", "api.cart.spec.js", "adds a pack [bulk]", f"[{p}]") for p in ("alpha", "beta")}
+    for name in ("playwright-ctrf.json", "playwright.json", "playwright-junit.xml"):
+        cases = _playwright(name)
+        assert {_key(c) for c in cases.values() if c.name.startswith("adds a pack")} == want, name
+        assert {c.status for c in cases.values() if c.name.startswith("adds a pack")} == {PASSED}, name
+    assert set(_playwright("playwright-ctrf.json")) == set(_playwright("playwright.json"))

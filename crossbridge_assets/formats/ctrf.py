@@ -48,6 +48,7 @@ from crossbridge_assets.model import (
 FORMAT = "ctrf"
 
 _STATUS = {"passed": PASSED, "failed": FAILED, "skipped": SKIPPED, "pending": SKIPPED, "other": SKIPPED}
+_NO_PARAMETERS = ("playwright",)
 # pytest-json-ctrf's rawStatus of a test whose setup or teardown phase failed ('<phase>_<outcome>').
 _PYTEST_ERRORS = ("setup_failed", "teardown_failed")
 
@@ -113,7 +114,9 @@ def _case(test: dict, framework: str) -> TestCase:
         # @d2t/vitest-ctrf-json-reporter writes vitest's full name ('cart > totals > adds') as the
         # suite too: the suite is the describe() path, the name the test's title.
         parts, full_name = parts[:-1], parts[-1]
-    name, params = split_parameters(full_name)
+    # A title ending in [..] is a title where the runner has no parameters of that spelling
+    # (Playwright's parameter is the project), as the runner's own reporters' readers have it.
+    name, params = (full_name, None) if framework in _NO_PARAMETERS else split_parameters(full_name)
     nodeid = None
     if framework == "pytest" and "::" in full_name:
         # pytest-json-ctrf names a test by its node id ('tests/test_a.py::TestX::test_y[1]') and

@@ -4,6 +4,8 @@ written by the real tools: regenerate-ident3.sh there)."""
 
 from __future__ import annotations
 
+import json
+
 from crossbridge_assets.formats import read_report
 from crossbridge_assets.model import ERROR, FAILED, PASSED
 from crossbridge_assets_tests.conftest import FIXTURES
@@ -96,3 +98,39 @@ def test_playwright_ctrf_title_ending_in_brackets_keeps_them_and_its_project():
         assert {_key(c) for c in cases.values() if c.name.startswith("adds a pack")} == want, name
         assert {c.status for c in cases.values() if c.name.startswith("adds a pack")} == {PASSED}, name
     assert set(_playwright("playwright-ctrf.json")) == set(_playwright("playwright.json"))
+
+
+# ---------------------------------------------------------------------------- mocha's CTRF
+# mocha-ctrf-json-reporter 0.0.11 (mocha 10.8.2) names a test by mocha's full title only: the
+# describe() titles and the test's, joined by spaces (cut to two tests of its file, paths made
+# relative). mocha's JSON reporter on the same run: fullTitle 'API v1.2 orders/refunds deep
+# [smoke] handles case [edge]', title 'handles case [edge]'.
+MOCHA_CTRF = {
+    "results": {
+        "tool": {"name": "mocha"},
+        "summary": {"tests": 2, "passed": 1, "failed": 1, "pending": 0, "skipped": 0, "other": 0,
+                    "start": 1796072963868, "stop": 1796072963871},
+        "tests": [
+            {"name": "API v1.2 orders/refunds deep [smoke] handles case [edge]", "status": "passed",
+             "duration": 0, "retries": 0, "flaky": False, "filePath": "spec/a.spec.js", "rawStatus": "passed",
+             "start": 1796072963871, "stop": 1796072963871},
+            {"name": "API v1.2 orders/refunds deep [smoke] handles case [fuzz]", "status": "failed",
+             "duration": 1, "retries": 0, "flaky": False, "filePath": "spec/a.spec.js", "rawStatus": "failed",
+             "start": 1796072963871, "stop": 1796072963872, "message": "AssertionError boom"},
+        ],
+    }
+}
+
+
+def test_mocha_ctrf_title_ending_in_brackets_is_a_title(tmp_path):
+    # mocha has no parameters: mocha's own reporters' readers keep '[edge]' in the title, and the
+    # full title is not cut at the first '[' of a describe() title.
+    path = tmp_path / "ctrf-report.json"
+    path.write_text(json.dumps(MOCHA_CTRF))
+    _f, stream, cases = _read(path)
+    assert stream.info.framework == "mocha"
+    assert [_key(c) for c in cases] == [
+        ("mocha", "", "API v1.2 orders/refunds deep [smoke] handles case [edge]", None),
+        ("mocha", "", "API v1.2 orders/refunds deep [smoke] handles case [fuzz]", None),
+    ]
+    assert [c.status for c in cases] == [PASSED, FAILED]

@@ -48,7 +48,7 @@ from crossbridge_assets.model import (
 FORMAT = "ctrf"
 
 _STATUS = {"passed": PASSED, "failed": FAILED, "skipped": SKIPPED, "pending": SKIPPED, "other": SKIPPED}
-_NO_PARAMETERS = ("playwright",)
+_NO_PARAMETERS = ("playwright", "mocha")
 # pytest-json-ctrf's rawStatus of a test whose setup or teardown phase failed ('<phase>_<outcome>').
 _PYTEST_ERRORS = ("setup_failed", "teardown_failed")
 
@@ -115,7 +115,8 @@ def _case(test: dict, framework: str) -> TestCase:
         # suite too: the suite is the describe() path, the name the test's title.
         parts, full_name = parts[:-1], parts[-1]
     # A title ending in [..] is a title where the runner has no parameters of that spelling
-    # (Playwright's parameter is the project), as the runner's own reporters' readers have it.
+    # (mocha has none, Playwright's is the project), as the runner's own reporters' readers
+    # have it.
     name, params = (full_name, None) if framework in _NO_PARAMETERS else split_parameters(full_name)
     nodeid = None
     if framework == "pytest" and "::" in full_name:

@@ -134,3 +134,17 @@ def test_mocha_ctrf_title_ending_in_brackets_is_a_title(tmp_path):
         ("mocha", "", "API v1.2 orders/refunds deep [smoke] handles case [fuzz]", None),
     ]
     assert [c.status for c in cases] == [PASSED, FAILED]
+
+
+def test_playwright_junit_failed_test_has_the_tries_of_the_json_report():
+    # retries: 1. The junit reporter writes a failed test's last try only, its text holding the
+    # error of every try under a 'Retry #n' line: as many tries as the JSON reporter lists.
+    junit, native = _playwright("playwright-junit.xml"), _playwright("playwright.json")
+    assert set(junit) == set(native)
+    for identity, case in junit.items():
+        theirs = native[identity]
+        assert [a.status for a in case.attempts] == [a.status for a in theirs.attempts], _key(case)
+    rounds = next(c for c in junit.values() if c.name == "rounds")
+    assert [a.status for a in rounds.attempts] == [FAILED, FAILED]
+    assert [a.message for a in rounds.attempts] == ["expect(received).toBe(expected) // Object.is equality"] * 2
+    assert "Retry #1" not in rounds.attempts[0].stack_trace

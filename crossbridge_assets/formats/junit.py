@@ -36,6 +36,7 @@ from crossbridge_assets.formats.cucumber import FRAMEWORK as CUCUMBER
 from crossbridge_assets.formats.cucumber import NOT_RUN as CUCUMBER_NOT_RUN
 from crossbridge_assets.formats.cucumber import not_run_message
 from crossbridge_assets.formats.mocha import HOOK_TITLE as MOCHA_HOOK_TITLE
+from crossbridge_assets.formats.mocha import MAX_RETRIES
 from crossbridge_assets.formats.mochawesome import suite_path as mocha_suite_path
 from crossbridge_assets.formats.playwright import suite_path as playwright_suite_path
 from crossbridge_assets.formats.robot import FRAMEWORK as ROBOT
@@ -987,6 +988,38 @@ def _playwright_outcome(case: TestCase) -> None:
             attempt.status = FAILED
         if attempt.message and attempt.stack_trace and _PLAYWRIGHT_TITLE_MESSAGE(attempt.message):
             attempt.message = _playwright_body_message(attempt.stack_trace) or attempt.message
+    if case.status == FAILED and len(case.attempts) == 1:
+        _playwright_tries(case)
+
+
+# The line the junit reporter puts before the errors of each retry of a failed test in its text
+# ('    Retry #1 ─────…'; '-----' up to 1.2x).
+_PLAYWRIGHT_RETRY = re.compile(r"^ {4}Retry #(\d+) (?:-{3,}|\u2500{3,})[^\n]*$", re.M)
+
+
+def _playwright_tries(case: TestCase) -> None:
+    """Without includeRetries, the junit reporter writes a test that failed every try as one
+    testcase, its time that of all tries, its text the errors of each try, a 'Retry #n' line before
+    those of the n-th retry: the tries before the last, failed ones (Playwright retries a test only
+    when it failed), as the JSON reporter lists them."""
+    final = case.attempts[-1]
+    text = final.stack_trace
+    marks = list(_PLAYWRIGHT_RETRY.finditer(text)) if text and "Retry #" in text else None
+    if not marks:
+        return
+    blocks = {0: text[: marks[0].start()]}
+    for mark, after in zip(marks, [*marks[1:], None]):
+        blocks[int(mark.group(1))] = text[mark.end() : after.start() if after else len(text)]
+    last = int(marks[-1].group(1))
+    earlier = []
+    for retry in range(min(last, MAX_RETRIES)):
+        block = blocks.get(retry)
+        body = block.strip("\n") if block and block.strip() else None
+        message = _playwright_body_message(body) if retry == 0 and body else first_line(body)
+        earlier.append(Attempt(FAILED, message=message.removeprefix("Error: ") if message else None,
+                               stack_trace=body))
+    final.duration = None  # the testcase's time is that of every try
+    case.attempts[:0] = earlier
 
 
 # Up to 1.5x (and for a test.fail() test that passed, still), the junit reporter's message= is

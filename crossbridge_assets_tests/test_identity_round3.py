@@ -148,3 +148,18 @@ def test_playwright_junit_failed_test_has_the_tries_of_the_json_report():
     assert [a.status for a in rounds.attempts] == [FAILED, FAILED]
     assert [a.message for a in rounds.attempts] == ["expect(received).toBe(expected) // Object.is equality"] * 2
     assert "Retry #1" not in rounds.attempts[0].stack_trace
+
+
+# ---------------------------------------------------------------------------- busted
+# busted-absolute.xml: busted 2.1.1 -o junit on otherlang/busted/spec named by its absolute path,
+# in GitHub Actions' checkout folder; otherlang/busted/busted.xml: the same specs named 'spec'.
+
+
+def test_busted_run_by_the_absolute_path_of_its_specs_keeps_the_identities():
+    _f, _s, absolute = _read(IDENT3 / "busted-absolute.xml")
+    _f, _s, relative = _read(FIXTURES / "results" / "otherlang" / "busted" / "busted.xml")
+    ours, theirs = _by_identity(absolute), _by_identity(relative)
+    assert sorted(map(_key, ours.values())) == sorted(map(_key, theirs.values()))
+    assert {c.suite for c in absolute} == {"spec.cart_spec.lua", "spec.broken_spec.lua"}
+    for identity, case in ours.items():
+        assert case.status == theirs[identity].status, _key(case)

@@ -30,6 +30,7 @@ from lxml import etree
 
 from crossbridge_assets.formats import FormatSpec, Sniff
 from crossbridge_assets.formats._common import MAX_SECONDS, first_line, parse_timestamp, to_int, to_line, to_seconds
+from crossbridge_assets.formats._paths import normalize_source_path
 from crossbridge_assets.formats._tags import extract_tags
 from crossbridge_assets.formats._xml import _LOCAL_NAMES, iterparse, local, text_of
 from crossbridge_assets.formats.cucumber import FRAMEWORK as CUCUMBER
@@ -561,7 +562,10 @@ def _busted_names(raw_name: str, classname: str | None, elem: etree._Element):
     if file:
         found = _LINE_SUFFIX(file)
         if found:
-            file = file[: found.start()]
+            # The path busted was given: absolute when the run named its specs so, and then a
+            # CI service's checkout folder goes, so that a test keeps its identity from one
+            # machine to the next.
+            file = normalize_source_path(file[: found.start()])
     suite = normalize_suite(file) if file else _suite_path(elem.getparent())
     return suite, raw_name, None, file or None
 
@@ -1424,7 +1428,7 @@ def _suite_crash(elem: etree._Element, framework: str, dialect: Dialect | None =
         # starting where it was raised: the spec file is the suite, as its tests'.
         where = _BUSTED_ERROR_AT(attempt.message or "")
         if where:
-            suite = normalize_suite(where.group(1))
+            suite = normalize_suite(normalize_source_path(where.group(1)))
     return TestCase(framework=framework, suite=suite, name=_SUITE_ERROR, status=status, attempts=[attempt])
 
 

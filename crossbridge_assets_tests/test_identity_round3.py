@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from crossbridge_assets.formats import read_report
 from crossbridge_assets.model import ERROR, FAILED, PASSED
 from crossbridge_assets_tests.conftest import FIXTURES
@@ -163,3 +165,26 @@ def test_busted_run_by_the_absolute_path_of_its_specs_keeps_the_identities():
     assert {c.suite for c in absolute} == {"spec.cart_spec.lua", "spec.broken_spec.lua"}
     for identity, case in ours.items():
         assert case.status == theirs[identity].status, _key(case)
+
+
+# ---------------------------------------------------------------------------- merged JUnit files
+# A CI step merging the JUnit files of its jobs before they are sent: junitparser 5.0.3's merge
+# and junit-report-merger 9.0.4 (jrm) put a <testsuites> of totals around each file's root, kept
+# as its writer wrote it (junitparser-robot.xml, jrm-*.xml: each of one file, as a glob may match).
+RESULTS = FIXTURES / "results"
+MERGED = [
+    ("junitparser-robot.xml", RESULTS / "robot" / "xunit.xml", "robot"),
+    ("jrm-robot.xml", RESULTS / "robot" / "xunit.xml", "robot"),
+    ("jrm-cucumber.xml", RESULTS / "js" / "cucumber-reporters-junit.xml", "cucumber"),
+    ("jrm-testng.xml", RESULTS / "testng" / "TEST-com.acme.ShopTest.xml", "testng"),
+]
+
+
+@pytest.mark.parametrize("merged, original, framework", MERGED)
+def test_a_merged_junit_file_keeps_the_identities_and_outcomes_of_its_writer(merged, original, framework):
+    _f, stream, ours = _read(IDENT3 / merged)
+    _f, their_stream, theirs = _read(original)
+    assert stream.info.framework == framework
+    assert stream.totals.as_dict() == their_stream.totals.as_dict()
+    assert sorted(((_key(c), c.status, len(c.attempts)) for c in ours), key=repr) == sorted(
+        ((_key(c), c.status, len(c.attempts)) for c in theirs), key=repr)

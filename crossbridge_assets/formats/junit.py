@@ -235,6 +235,15 @@ def _matches(s: Sniff) -> bool:
     return s.xml_root in ("testsuites", "testsuite")
 
 
+# The <testsuites> that JUnit mergers put around the files they merge, each file's root kept as it
+# was (junit-report-merger, junitparser merge): the files' totals, no name.
+_MERGED_ROOT_KEYS = frozenset(("tests", "failures", "errors", "skipped", "time"))
+
+
+def _merged_root(root: etree._Element, first: etree._Element) -> bool:
+    return local(root.tag) == "testsuites" and first is not root and frozenset(root.attrib) <= _MERGED_ROOT_KEYS
+
+
 def _declared(attrs: dict) -> dict[str, int]:
     declared = {}
     for key in ("tests", "failures", "errors"):
@@ -1623,6 +1632,12 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
             if first is not None:
                 framework_known = True
                 framework, dialect = _dialect(root, first)
+                writer_root = root  # the root its writer wrote, which tells the writer
+                if (framework, dialect) == ("junit", None) and _merged_root(root, first):
+                    # A merger's root around the files it merged: the first file's root is its writer's.
+                    found = _dialect(first, first)
+                    if found != ("junit", None) or _native_reread(first, first, None) is not None:
+                        writer_root, (framework, dialect) = first, found
                 if dialect is _node_names:
                     # Its suites' tests=, failures= and skipped= count their direct children, a
                     # nested suite as one: no totals of the file's tests.
@@ -1631,8 +1646,8 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
                 number_repeats = dialect is _cucumber_messages_names
                 ct_surefire = _ct_surefire_file(first)
                 tasty = _tasty_ant_file(root, first)
-                reread = _REREAD.get(framework) or _native_reread(root, first, dialect)
-                if framework == TESTNG and frozenset(root.attrib) == _TESTNG_XML_KEYS:
+                reread = _REREAD.get(framework) or _native_reread(writer_root, first, dialect)
+                if framework == TESTNG and frozenset(writer_root.attrib) == _TESTNG_XML_KEYS:
                     reread = _TESTNG_XML_REREAD
                 cmocka = reread is not None and reread[0] is _cmocka_outcome
                 # Catch2's tests= counts assertions, not test cases: not a declared total.

@@ -177,6 +177,9 @@ MERGED = [
     ("jrm-robot.xml", RESULTS / "robot" / "xunit.xml", "robot"),
     ("jrm-cucumber.xml", RESULTS / "js" / "cucumber-reporters-junit.xml", "cucumber"),
     ("jrm-testng.xml", RESULTS / "testng" / "TEST-com.acme.ShopTest.xml", "testng"),
+    # Told by their <testsuite>'s attributes there, as the merger drops their root's name.
+    ("junitparser-playwright.xml", RESULTS / "js" / "playwright-junit.xml", "playwright"),
+    ("jrm-jest.xml", RESULTS / "jsjunit" / "jest-junit-options.xml", "jest"),
 ]
 
 

@@ -399,6 +399,19 @@ def _playwright_names(raw_name: str, classname: str | None, elem: etree._Element
     return playwright_suite_path(file, titles), name, f"[{project}]" if project else None, file
 
 
+# Writers told apart by their root's name or attributes, which a merger's root (_merged_root)
+# replaces: there, their <testsuite>'s attributes, in the order each writes them, tell them
+# (Playwright's junit reporter from 1.20 on; jest-junit).
+_MERGED_SUITE_KEYS: dict[tuple[str, ...], tuple[str, Dialect | None]] = {
+    ("name", "timestamp", "hostname", "tests", "failures", "skipped", "time", "errors"): ("playwright", _playwright_names),
+    ("name", "errors", "failures", "skipped", "timestamp", "time", "tests"): ("jest", None),
+}
+
+
+def _merged_writer(first: etree._Element) -> tuple[str, Dialect | None]:
+    return _MERGED_SUITE_KEYS.get(tuple(first.attrib), ("junit", None))
+
+
 # Playwright's junit reporter up to 1.3x: hostname="" and the classname '[project] › file:line:col
 # › describe › title' (no ':line:col' from 1.2x's later releases on; no '[project] › ' without
 # projects), the name the describe and test titles joined by spaces.
@@ -1636,6 +1649,8 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
                 if (framework, dialect) == ("junit", None) and _merged_root(root, first):
                     # A merger's root around the files it merged: the first file's root is its writer's.
                     found = _dialect(first, first)
+                    if found == ("junit", None):
+                        found = _merged_writer(first)
                     if found != ("junit", None) or _native_reread(first, first, None) is not None:
                         writer_root, (framework, dialect) = first, found
                 if dialect is _node_names:

@@ -180,6 +180,8 @@ MERGED = [
     # Told by their <testsuite>'s attributes there, as the merger drops their root's name.
     ("junitparser-playwright.xml", RESULTS / "js" / "playwright-junit.xml", "playwright"),
     ("jrm-jest.xml", RESULTS / "jsjunit" / "jest-junit-options.xml", "jest"),
+    # Plain JUnit, but a describe()'s failed hook is an error (vitest counts no test for it).
+    ("jrm-vitest.xml", RESULTS / "jsjunit" / "vitest-junit.xml", "junit"),
 ]
 
 

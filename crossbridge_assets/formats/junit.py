@@ -1203,7 +1203,8 @@ def _native_reread(root: etree._Element, first: etree._Element, dialect: Dialect
         return _cmocka_outcome, None  # its errors= counts them as errors
     if local(root.tag) == "testsuite" and tuple(root.attrib) == _CPPUTEST_SUITE_KEYS:
         return _cpputest_outcome, None
-    if tuple(root.attrib) == _VITEST_ROOT_KEYS and tuple(first.attrib) == _VITEST_SUITE_KEYS:
+    # (root is first: the file's root is a merger's, which replaced vitest's.)
+    if tuple(first.attrib) == _VITEST_SUITE_KEYS and (root is first or tuple(root.attrib) == _VITEST_ROOT_KEYS):
         return _vitest_outcome(), ("failures", "errors")
     if dialect is _phpunit_names:
         return _phpunit_outcome, ("errors", None)  # risky tests

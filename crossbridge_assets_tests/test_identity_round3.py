@@ -182,6 +182,8 @@ MERGED = [
     ("jrm-jest.xml", RESULTS / "jsjunit" / "jest-junit-options.xml", "jest"),
     # Plain JUnit, but a describe()'s failed hook is an error (vitest counts no test for it).
     ("jrm-vitest.xml", RESULTS / "jsjunit" / "vitest-junit.xml", "junit"),
+    # Plain JUnit, its suites the <testsuite>s around a test (a testcase's classname is 'test').
+    ("jrm-node.xml", RESULTS / "jsjunit" / "node-test-junit.xml", "junit"),
 ]
 
 

@@ -142,6 +142,15 @@ def _testng_suite(root: etree._Element) -> bool:
     return keys | {"hostname"} == _TESTNG_REPORT_KEYS and bool(_ZONE_NAMED(root.get("timestamp")))
 
 
+# The <testsuites> that JUnit mergers put around the files they merge, each file's root kept as it
+# was (junit-report-merger, junitparser merge): the files' totals, no name.
+_MERGED_ROOT_KEYS = frozenset(("tests", "failures", "errors", "skipped", "time"))
+
+
+def _merged_root(root: etree._Element, first: etree._Element) -> bool:
+    return local(root.tag) == "testsuites" and first is not root and frozenset(root.attrib) <= _MERGED_ROOT_KEYS
+
+
 # node:test's junit reporter (node --test --test-reporter=junit, Node 20 on): a bare <testsuites>;
 # a describe() or a test with subtests is a <testsuite> with these attributes in this order (a
 # timestamp before the hostname from Node 24), every test without subtests a <testcase> whose
@@ -151,7 +160,8 @@ _NODE_CASE_KEYS = ("name", "time", "classname")
 
 
 def _node_test_file(root: etree._Element) -> bool:
-    if root.attrib or local(root.tag) != "testsuites":
+    # node:test's root has no attributes; a merger's root (_MERGED_ROOT_KEYS) has its totals.
+    if local(root.tag) != "testsuites" or not frozenset(root.attrib) <= _MERGED_ROOT_KEYS:
         return False
     child = next(root.iterchildren("{*}testsuite", "{*}testcase"), None)
     if child is None:
@@ -233,15 +243,6 @@ def _dialect(root: etree._Element, first: etree._Element) -> tuple[str, Dialect 
 
 def _matches(s: Sniff) -> bool:
     return s.xml_root in ("testsuites", "testsuite")
-
-
-# The <testsuites> that JUnit mergers put around the files they merge, each file's root kept as it
-# was (junit-report-merger, junitparser merge): the files' totals, no name.
-_MERGED_ROOT_KEYS = frozenset(("tests", "failures", "errors", "skipped", "time"))
-
-
-def _merged_root(root: etree._Element, first: etree._Element) -> bool:
-    return local(root.tag) == "testsuites" and first is not root and frozenset(root.attrib) <= _MERGED_ROOT_KEYS
 
 
 def _declared(attrs: dict) -> dict[str, int]:

@@ -184,6 +184,9 @@ MERGED = [
     ("jrm-vitest.xml", RESULTS / "jsjunit" / "vitest-junit.xml", "junit"),
     # Plain JUnit, its suites the <testsuite>s around a test (a testcase's classname is 'test').
     ("jrm-node.xml", RESULTS / "jsjunit" / "node-test-junit.xml", "junit"),
+    # Plain JUnit, read as prove's TAP::Formatter::JUnit and cmocka files are (their root is bare).
+    ("jrm-prove.xml", RESULTS / "otherlang" / "perl" / "prove-junit.xml", "junit"),
+    ("jrm-cmocka.xml", RESULTS / "otherlang" / "cmocka" / "cmocka-cart.xml", "junit"),
 ]
 
 

@@ -151,6 +151,12 @@ def _merged_root(root: etree._Element, first: etree._Element) -> bool:
     return local(root.tag) == "testsuites" and first is not root and frozenset(root.attrib) <= _MERGED_ROOT_KEYS
 
 
+def _bare_root(root: etree._Element) -> bool:
+    """A <testsuites> without attributes, as node:test, TAP::Formatter::JUnit and cmocka write
+    theirs, or a merger's root of totals that took its place."""
+    return local(root.tag) == "testsuites" and frozenset(root.attrib) <= _MERGED_ROOT_KEYS
+
+
 # node:test's junit reporter (node --test --test-reporter=junit, Node 20 on): a bare <testsuites>;
 # a describe() or a test with subtests is a <testsuite> with these attributes in this order (a
 # timestamp before the hostname from Node 24), every test without subtests a <testcase> whose
@@ -160,8 +166,7 @@ _NODE_CASE_KEYS = ("name", "time", "classname")
 
 
 def _node_test_file(root: etree._Element) -> bool:
-    # node:test's root has no attributes; a merger's root (_MERGED_ROOT_KEYS) has its totals.
-    if local(root.tag) != "testsuites" or not frozenset(root.attrib) <= _MERGED_ROOT_KEYS:
+    if not _bare_root(root):
         return False
     child = next(root.iterchildren("{*}testsuite", "{*}testcase"), None)
     if child is None:
@@ -491,7 +496,7 @@ _TAP_OUTPUT = re.compile(r"(?:1\.\.\d+|(?:not )?ok\b|TAP version )").match
 
 
 def _tap_formatter_file(root: etree._Element, first: etree._Element) -> bool:
-    if root.attrib or local(root.tag) != "testsuites" or first is root:
+    if not _bare_root(root) or first is root:
         return False
     keys = frozenset(first.attrib)
     if keys != _TAP_SUITE_KEYS and keys != _TAP_SUITE_KEYS | {"time"}:
@@ -1143,7 +1148,7 @@ _CMOCKA_FIXTURE_FAILED = ("Test setup failed", "Test teardown failed")
 
 
 def _cmocka_file(root: etree._Element, first: etree._Element) -> bool:
-    if root.attrib or local(root.tag) != "testsuites" or tuple(first.attrib) != _CMOCKA_SUITE_KEYS:
+    if not _bare_root(root) or tuple(first.attrib) != _CMOCKA_SUITE_KEYS:
         return False
     case = next(first.iterchildren("{*}testcase"), None)
     return case is None or tuple(case.attrib) == ("name", "time")

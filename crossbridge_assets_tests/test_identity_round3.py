@@ -52,6 +52,9 @@ def test_pytest_ctrf_gives_every_test_the_identity_and_status_of_pytests_own_rep
     for identity, case in ours.items():
         assert case.status == junit_ids[identity].status == native_ids[identity].status, _key(case)
     assert stream.totals.as_dict() == {"tests": 19, "passed": 10, "failures": 4, "errors": 3, "skipped": 2}
+    # The summary counts them among the failed: declared as read, the totals agree.
+    assert stream.info.declared == {"tests": 19, "failures": 4, "errors": 3, "skipped": 2}
+    assert stream.info.warnings == []
 
 
 def test_pytest_ctrf_reruns_are_the_attempts_pytests_junit_file_has():

@@ -203,7 +203,7 @@ def _mocha_hook(name: str) -> bool:
 def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
     framework = "ctrf"
     tests = 0
-    hooks = 0
+    errored = 0  # CTRF has no errored tests: the summary counts these among the failed
     wanted = ("results.tool", "results.summary", "results.environment", "results.tests.item")
     for prefix, value in json_items(path, wanted):
         if prefix == "results.tests.item":
@@ -218,7 +218,7 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
                     # A failed hook is no failed test: an errored one, as mocha's other reporters
                     # have it (formats/mocha.py).
                     case.status = case.attempts[-1].status = ERROR
-                    hooks += 1
+                errored += case.status == ERROR
                 yield case
             elif prefix == "results.tool":
                 framework = (text(value.get("name"), "name") or "ctrf").lower()
@@ -246,9 +246,9 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
             raise FormatError(path, exc.at(*where).reason) from None
     if info.framework is None:
         info.framework = framework
-    if hooks and info.declared:
-        info.declared["failures"] = max(0, info.declared["failures"] - hooks)
-        info.declared["errors"] += hooks
+    if errored and info.declared:
+        info.declared["failures"] = max(0, info.declared["failures"] - errored)
+        info.declared["errors"] += errored
 
 
 def open_ctrf(path: Path) -> ResultStream:

@@ -201,3 +201,28 @@ def test_a_merged_junit_file_keeps_the_identities_and_outcomes_of_its_writer(mer
     assert stream.totals.as_dict() == their_stream.totals.as_dict()
     assert sorted(((_key(c), c.status, len(c.attempts)) for c in ours), key=repr) == sorted(
         ((_key(c), c.status, len(c.attempts)) for c in theirs), key=repr)
+
+
+# ---------------------------------------------------------------------------- another order
+# The same suites run again in another order, from another folder, as the next run of a CI job
+# may be: googletest-shuffled.xml (native/gtest with --gtest_shuffle --gtest_repeat=2: TEST_P and
+# TYPED_TEST instances, a DISABLED_ test, a failed SetUpTestSuite), gotestsum-shuffled.xml
+# (native/go with go test -shuffle), robot-randomized*.xml (robot/Shop with --randomize all).
+REORDERED = [
+    ("googletest-shuffled.xml", RESULTS / "native" / "gtest" / "googletest.xml"),
+    ("gotestsum-shuffled.xml", RESULTS / "native" / "go" / "gotestsum.xml"),
+    ("robot-randomized.xml", RESULTS / "robot" / "output.xml"),
+    ("robot-randomized-xunit.xml", RESULTS / "robot" / "output.xml"),
+]
+
+
+@pytest.mark.parametrize("again, first", REORDERED)
+def test_a_suite_run_again_in_another_order_keeps_every_identity(again, first):
+    _f, stream, ours = _read(IDENT3 / again)
+    _f, first_stream, theirs = _read(first)
+    assert stream.info.framework == first_stream.info.framework
+    ours, theirs = _by_identity(ours), _by_identity(theirs)
+    assert set(ours) == set(theirs)
+    for identity, case in ours.items():
+        assert (case.status, len(case.attempts)) == (theirs[identity].status, len(theirs[identity].attempts)), _key(case)
+    assert stream.totals.as_dict() == first_stream.totals.as_dict()

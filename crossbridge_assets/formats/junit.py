@@ -147,14 +147,14 @@ def _testng_suite(root: etree._Element) -> bool:
 _MERGED_ROOT_KEYS = frozenset(("tests", "failures", "errors", "skipped", "time"))
 
 
-def _merged_root(root: etree._Element, first: etree._Element) -> bool:
-    return local(root.tag) == "testsuites" and first is not root and frozenset(root.attrib) <= _MERGED_ROOT_KEYS
-
-
 def _bare_root(root: etree._Element) -> bool:
     """A <testsuites> without attributes, as node:test, TAP::Formatter::JUnit and cmocka write
     theirs, or a merger's root of totals that took its place."""
     return local(root.tag) == "testsuites" and frozenset(root.attrib) <= _MERGED_ROOT_KEYS
+
+
+def _merged_root(root: etree._Element, first: etree._Element) -> bool:
+    return first is not root and _bare_root(root)
 
 
 # node:test's junit reporter (node --test --test-reporter=junit, Node 20 on): a bare <testsuites>;
@@ -1209,8 +1209,10 @@ def _native_reread(root: etree._Element, first: etree._Element, dialect: Dialect
         return _cmocka_outcome, None  # its errors= counts them as errors
     if local(root.tag) == "testsuite" and tuple(root.attrib) == _CPPUTEST_SUITE_KEYS:
         return _cpputest_outcome, None
-    # (root is first: the file's root is a merger's, which replaced vitest's.)
-    if tuple(first.attrib) == _VITEST_SUITE_KEYS and (root is first or tuple(root.attrib) == _VITEST_ROOT_KEYS):
+    # (A root with a parent: a merged file's first <testsuite>, its root a merger's, not vitest's.)
+    if tuple(first.attrib) == _VITEST_SUITE_KEYS and (
+        tuple(root.attrib) == _VITEST_ROOT_KEYS or root.getparent() is not None
+    ):
         return _vitest_outcome(), ("failures", "errors")
     if dialect is _phpunit_names:
         return _phpunit_outcome, ("errors", None)  # risky tests

@@ -226,3 +226,25 @@ def test_a_suite_run_again_in_another_order_keeps_every_identity(again, first):
     for identity, case in ours.items():
         assert (case.status, len(case.attempts)) == (theirs[identity].status, len(theirs[identity].attempts)), _key(case)
     assert stream.totals.as_dict() == first_stream.totals.as_dict()
+
+
+# ---------------------------------------------------------------------------- cucumber-js order
+# cucumber*: cucumber-js 11.3.0's JSON and JUnit formatters on cucumber/ run in the features'
+# order and with --order random:3, which runs the rows of 'paying apples' (an outline whose title
+# has no <placeholder>: its rows share the name) as #1.2, #1.3, #1.1. The second row fails.
+
+
+def _rows(name: str) -> dict:
+    _f, _s, cases = _read(IDENT3 / name)
+    return {_key(c): c.status for c in cases}
+
+
+def test_cucumber_js_outline_rows_keep_their_identities_in_any_order():
+    expected = {
+        ("cucumber", "Apples", "paying apples", None): PASSED,
+        ("cucumber", "Apples", "paying apples", "[1]"): FAILED,
+        ("cucumber", "Apples", "paying apples", "[2]"): PASSED,
+        ("cucumber", "Apples", "paying pears", None): PASSED,
+    }
+    for name in ("cucumber.json", "cucumber-junit.xml", "cucumber-random.json", "cucumber-random-junit.xml"):
+        assert _rows(name) == expected, name

@@ -784,6 +784,8 @@ _CUCUMBER_REPEAT = re.compile(r"(.*) \[(\d+)\]", re.S).fullmatch
 # @cucumber/junit-xml-formatter names an outline row '[rule - ]outline[ - examples] - #2.1', then
 # ': ' and the row's own name when the outline's title has a <placeholder>.
 _CUCUMBER_ROW = re.compile(r" - #\d+\.\d+(?:: |$)").search
+# A row of an outline whose title has no <placeholder>: its Examples table and row ('#2.1').
+_CUCUMBER_PLAIN_ROW = re.compile(r" - #(\d+)\.(\d+)$").search
 
 
 def _cucumber_js_names(raw_name: str, classname: str | None, elem: etree._Element):
@@ -800,6 +802,19 @@ def _cucumber_js_names(raw_name: str, classname: str | None, elem: etree._Elemen
 
 
 _CUCUMBER_RUN_HOOK = "BeforeAll/AfterAll hook"
+
+
+def _number_outline_rows(rows: list[tuple[tuple[int, int], int, TestCase]]) -> Iterator[TestCase]:
+    """Rows of outlines named alike, each with the repeat of the name it came as: the numbers
+    the rows of one name took go to them in their tables' order, the order of their lines, as
+    formats/cucumber.py numbers the JSON formatter's repeats, whatever order they ran in."""
+    by_name: dict[tuple[str, str], list[tuple[tuple[int, int], int, TestCase]]] = {}
+    for row in rows:
+        by_name.setdefault((row[2].suite, row[2].name), []).append(row)
+    for held in by_name.values():
+        for (_place, _count, case), count in zip(sorted(held, key=lambda r: r[0]), sorted(r[1] for r in held)):
+            case.parameters = f"[{count}]" if count else None
+            yield case
 
 
 def _cucumber_messages_names(raw_name: str, classname: str | None, elem: etree._Element):
@@ -1599,6 +1614,10 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
     seen: dict[tuple[str, str, str | None], int] = {}
     repeated = 0
     number_repeats = False  # see _cucumber_messages_names
+    # cucumber-js 11.1 on: the rows of outlines without a <placeholder> in their title, each with
+    # the number of the repeat of its name it came as, held until their suite ends: then the rows
+    # of one name take those numbers in their tables' order, not in the order they ran.
+    outline_rows: list[tuple[tuple[int, int], int, TestCase]] = []
     run_hooks = 0  # cucumber-js's failed BeforeAll/AfterAll hooks, see _cucumber_messages_names
     reread = None  # see _REREAD
     assertions_as_tests = False
@@ -1732,6 +1751,16 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
                 earlier.stack_trace = "\n\n".join(t for t in (earlier.stack_trace, case.attempts[0].stack_trace) if t)
                 elem.clear(keep_tail=False)
                 continue
+            if number_repeats and case.parameters is None:
+                row = _CUCUMBER_PLAIN_ROW(elem.get("name") or "")
+                if row:
+                    # cucumber-js --order random runs rows in any order: numbered by their place.
+                    key = (case.suite, case.name, None)
+                    count = seen.get(key, 0)
+                    seen[key] = count + 1
+                    outline_rows.append(((int(row.group(1)), int(row.group(2))), count, case))
+                    elem.clear(keep_tail=False)
+                    continue
             # go-junit-report (go test -count=N), gotestsum --rerun-fails and some Ant setups
             # repeat a testcase for each run. Each <testcase> still counts once (the corpus rule);
             # a repeat is marked so that reruns can be told from distinct tests.
@@ -1843,6 +1872,9 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
                 tap_declared["tests"] = 1
                 yield TestCase(framework=framework, suite=_suite_path(elem), name=_SUITE_ERROR, status=ERROR,
                                attempts=[Attempt(ERROR, message="group setup failed")])
+            if outline_rows:
+                yield from _number_outline_rows(outline_rows)
+                outline_rows.clear()
             crashed.discard(id(elem))
             seen.clear()
             if sum_children and elem.getparent() is root:

@@ -206,10 +206,12 @@ def test_a_merged_junit_file_keeps_the_identities_and_outcomes_of_its_writer(mer
 # ---------------------------------------------------------------------------- another order
 # The same suites run again in another order, from another folder, as the next run of a CI job
 # may be: googletest-shuffled.xml (native/gtest with --gtest_shuffle --gtest_repeat=2: TEST_P and
-# TYPED_TEST instances, a DISABLED_ test, a failed SetUpTestSuite), gotestsum-shuffled.xml
+# TYPED_TEST instances, a DISABLED_ test, a failed SetUpTestSuite), catch2-random.xml
+# (native/catch2 with --order rand: sections, GENERATE, [!mayfail]), gotestsum-shuffled.xml
 # (native/go with go test -shuffle), robot-randomized*.xml (robot/Shop with --randomize all).
 REORDERED = [
     ("googletest-shuffled.xml", RESULTS / "native" / "gtest" / "googletest.xml"),
+    ("catch2-random.xml", RESULTS / "native" / "catch2" / "catch2-junit.xml"),
     ("gotestsum-shuffled.xml", RESULTS / "native" / "go" / "gotestsum.xml"),
     ("robot-randomized.xml", RESULTS / "robot" / "output.xml"),
     ("robot-randomized-xunit.xml", RESULTS / "robot" / "output.xml"),

@@ -72,7 +72,10 @@ def cmd_parse(args) -> int:
     info = stream.info
     # The report's own totals are recorded, never trusted: a disagreement is one of the warnings.
     out = {"path": shown, "kind": spec.kind, "format": spec.name, "totals": totals,
-           "declared": dict(info.declared or {}), "warnings": list(info.warnings)}
+           "declared": dict(info.declared or {}),
+           # What the declared totals are checked against where the writer counts otherwise than
+           # `totals` do (pytest's tests= counts reports): the file's content counted its way.
+           "counted": dict(info.counted or {}), "warnings": list(info.warnings)}
     if args.json:
         print(json.dumps(out))
         return EXIT_OK
@@ -81,6 +84,8 @@ def cmd_parse(args) -> int:
         print(f"  {key + ':':<18}{value}")
     if info.declared:
         print("  declared: " + ", ".join(f"{k} {v}" for k, v in info.declared.items()))
+    if info.counted:
+        print("  counted as declared: " + ", ".join(f"{k} {v}" for k, v in info.counted.items()))
     for warning in info.warnings:
         print(f"  warning: {warning}")
     return EXIT_OK

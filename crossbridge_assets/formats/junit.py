@@ -90,6 +90,23 @@ def _pytest_suite(attrs) -> bool:
     return keys == _PYTEST_SUITE_KEYS or (keys == _PYTEST_SORTED_KEYS and bool(_ISO_MICROSECONDS(attrs["timestamp"])))
 
 
+# pytest's junitxml counts reports, not testcases: failures=, errors= and skipped= count the
+# <failure>, <error> and <skipped> elements (a test whose subtests failed holds several, a call
+# failure and its teardown error are two testcases); tests= counts those, plus one for each
+# passed call. A rerun's testcase (pytest-rerunfailures) holds none and counts nothing; each passed
+# subtest counts too but leaves no trace in the file, so tests= may exceed the content.
+_PYTEST_COUNTED = {"failure": "failures", "error": "errors", "skipped": "skipped"}
+
+
+def _pytest_counted(declared: dict[str, int], counted: dict[str, int], childless: int, reruns: int) -> dict[str, int]:
+    """The content as pytest's declared totals count it (see _PYTEST_COUNTED)."""
+    out = {key: counted.get(key, 0) for key in _PYTEST_COUNTED.values()}
+    tests = sum(out.values()) + childless - reruns
+    # Passed subtests: any number of them may be in tests=, never fewer than the file holds.
+    out["tests"] = declared["tests"] if declared.get("tests", -1) >= tests else tests
+    return out
+
+
 # Robot Framework's --xunit file (robot/reporting/xunitwriter.py, RF 3.2 to 7): the root is a
 # <testsuite> with these attributes in this order, then a timestamp since RF 5 (empty when rebot
 # does not know it), and errors="0" always (Robot has no errors). No other writer we know spells
@@ -1628,6 +1645,8 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
     held: dict[tuple[str, str, str | None], TestCase] | None = None  # pytest: see _RERUN_WINDOW
     pending: TestCase | None = None  # trainer: a run its next repetition may follow (_REPETITION)
     reruns = 0
+    pytest_counted: dict[str, int] = {}  # see _PYTEST_COUNTED
+    pytest_childless = 0
     ct_surefire = False  # see _CT_CONFIG
     cmocka = False  # see _CMOCKA_SUITE_KEYS
     tasty = False  # see _TASTY_ROOT_KEYS
@@ -1718,6 +1737,14 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
                         continue
                     numbered = _TAP_CASE(raw_name)
                     tap_number = numbered.group(1) if numbered else None
+            if held is not None:
+                outcomes = 0
+                for child in elem:
+                    key = _PYTEST_COUNTED.get(child.tag) if isinstance(child.tag, str) else None
+                    if key is not None:
+                        pytest_counted[key] = pytest_counted.get(key, 0) + 1
+                        outcomes += 1
+                pytest_childless += not outcomes
             case = _case(elem, framework, dialect, moves)
             if special:
                 if framework == TESTNG and _testng_not_a_test(elem, case, info):
@@ -1920,6 +1947,8 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
             info.properties[key] = text
     if reruns:
         info.properties["reruns"] = str(reruns)
+    if held is not None and info.declared:
+        info.counted = _pytest_counted(info.declared, pytest_counted, pytest_childless, reruns)
     if moved and reread[1] is _EACH_MOVE:
         for (source, to), count in reread_moves.items():
             for key, change in ((_DECLARED_KEY.get(source), -count), (_DECLARED_KEY.get(to), count)):

@@ -1,0 +1,66 @@
+"""Declared totals: recorded as the file writes them, and a warning exactly when the file
+contradicts itself by its writer's own counting rules (no warning for a consistent file, one for
+a file whose totals do not count what it holds)."""
+
+from __future__ import annotations
+
+import pytest
+
+from crossbridge_assets.formats import open_report
+from crossbridge_assets_tests.conftest import FIXTURES
+
+RESULTS = FIXTURES / "results"
+COVERAGE = FIXTURES / "coverage"
+DISAGREE = "declared totals disagree with the content"
+
+
+def read(path):
+    stream = open_report(path)
+    for _ in stream:
+        pass
+    return stream
+
+
+def disagreements(stream) -> list[str]:
+    return [w for w in stream.info.warnings if w.startswith(DISAGREE)]
+
+
+def write(tmp_path, name: str, text: str):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# ---------------------------------------------------------------------------- pytest
+
+
+@pytest.mark.parametrize(
+    "name, declared",
+    [
+        # subtests (unittest subTest and pytest 9's subtests): passed ones are in tests= only,
+        # a failed one is a <failure> of its own beside the test's.
+        ("pytools/pytest-legacy.xml", {"tests": 24, "failures": 5, "errors": 3, "skipped": 2}),
+        ("pytools/pytest-xdist.xml", {"tests": 24, "failures": 5, "errors": 3, "skipped": 2}),
+        ("pytools/pytest-subtests.xml", {"tests": 9, "failures": 2, "errors": 0, "skipped": 0}),
+        # a call failure and its teardown error: two testcases, two reports; a collection error
+        # or skip written twice in one testcase counts twice.
+        ("more/pytest-edges-junit.xml", {"tests": 12, "failures": 3, "errors": 6, "skipped": 2}),
+        # pytest-rerunfailures: the rerun's testcase holds nothing and counts nothing.
+        ("round2/pytest-reruns-junit.xml", {"tests": 8, "failures": 2, "errors": 3, "skipped": 0}),
+        ("round2/pytest-only-rerun-junit.xml", {"tests": 9, "failures": 3, "errors": 3, "skipped": 0}),
+    ],
+)
+def test_pytest_files_consistent_by_pytests_counting_raise_no_warning(name, declared):
+    stream = read(RESULTS / name)
+    assert stream.info.declared == declared  # recorded as written
+    assert disagreements(stream) == []
+
+
+def test_pytest_totals_that_do_not_count_the_elements_warn(tmp_path):
+    text = (RESULTS / "more/pytest-edges-junit.xml").read_text(encoding="utf-8")
+    # one failure more than the file's <failure> elements
+    stream = read(write(tmp_path, "more-failures.xml", text.replace('failures="3"', 'failures="4"', 1)))
+    assert disagreements(stream) == ["declared totals disagree with the content: failures declared 4 but the file holds 3"]
+    # fewer tests than the file's reports: no subtest explains that
+    stream = read(write(tmp_path, "fewer-tests.xml", text.replace('tests="12"', 'tests="10"', 1)))
+    assert disagreements(stream) == ["declared totals disagree with the content: tests declared 10 but the file holds 12"]

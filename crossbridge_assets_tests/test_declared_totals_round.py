@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from crossbridge_assets.formats import open_report
-from crossbridge_assets_tests.conftest import FIXTURES
+from crossbridge_assets_tests.conftest import CORPUS, FIXTURES
 
 RESULTS = FIXTURES / "results"
 COVERAGE = FIXTURES / "coverage"
@@ -64,3 +64,35 @@ def test_pytest_totals_that_do_not_count_the_elements_warn(tmp_path):
     # fewer tests than the file's reports: no subtest explains that
     stream = read(write(tmp_path, "fewer-tests.xml", text.replace('tests="12"', 'tests="10"', 1)))
     assert disagreements(stream) == ["declared totals disagree with the content: tests declared 10 but the file holds 12"]
+
+
+# ---------------------------------------------------------------------------- mocha-junit-reporter
+
+
+@pytest.mark.parametrize(
+    "name, declared",
+    [
+        # mocha-junit-reporter 2.2 without includePending: the pending test is not written, yet
+        # is in its suite's tests= and the root's tests= and skipped=.
+        ("js/mocha-junit.xml", {"tests": 4, "failures": 1, "skipped": 1}),
+        ("otherlang/mocha-merged/results-cart.xml", {"tests": 3, "failures": 0, "skipped": 1}),
+        # junit-report-merger (jrm) sums the suites' tests= into the root, and writes no skipped=.
+        ("otherlang/mocha-merged/combined.xml", {"tests": 6, "failures": 1}),
+    ],
+)
+def test_mocha_junit_pending_tests_it_does_not_write_raise_no_warning(name, declared):
+    stream = read(RESULTS / name)
+    assert stream.info.declared == declared
+    assert stream.totals.skipped == 0  # not in the file: no test to name
+    assert disagreements(stream) == []
+
+
+def test_mocha_junit_totals_beyond_its_unwritten_pending_tests_warn(tmp_path):
+    text = (RESULTS / "js/mocha-junit.xml").read_text(encoding="utf-8")
+    stream = read(write(tmp_path, "m.xml", text.replace('tests="4" failures="1" skipped="1"', 'tests="5" failures="1" skipped="1"', 1)))
+    assert disagreements(stream) == ["declared totals disagree with the content: tests declared 5 but the file holds 4"]
+    # A trimmed file (mikepenz/action-junit-report's fixture): 15515 declared, one written.
+    stream = read(CORPUS / "results/junit/mikepenz__mocha.xml")
+    assert disagreements(stream) == [
+        "declared totals disagree with the content: tests declared 15515 but the file holds 1; skipped declared 1 but the file holds 0"
+    ]

@@ -96,3 +96,35 @@ def test_mocha_junit_totals_beyond_its_unwritten_pending_tests_warn(tmp_path):
     assert disagreements(stream) == [
         "declared totals disagree with the content: tests declared 15515 but the file holds 1; skipped declared 1 but the file holds 0"
     ]
+
+
+# ---------------------------------------------------------------------------- Nette Tester
+
+NETTE = """<?xml version="1.0" encoding="UTF-8"?>
+<testsuites>
+	<testsuite errors="{errors}" skipped="1" tests="3" time="0.1" timestamp="2026-01-01T16:50:52">
+		<testcase classname="tests/a.phpt" name="tests/a.phpt"/>
+		<testcase classname="tests/b.phpt" name="tests/b.phpt">
+			<skipped/>
+		</testcase>
+		<testcase classname="tests/c.phpt" name="tests/c.phpt">
+			<failure message="Failed: 1 should be 2"/>
+		</testcase>
+	</testsuite>
+</testsuites>
+"""
+
+
+def test_nette_tester_counts_its_failed_tests_in_errors():
+    # Nette Tester 1.7 (dorny/test-reporter's fixture): errors="1", the failed test a <failure>.
+    stream = read(CORPUS / "results/junit/dorny__tester-v1.7-report.xml")
+    assert (stream.totals.failures, stream.totals.errors) == (1, 0)
+    assert stream.info.declared == {"tests": 65, "failures": 1, "errors": 0, "skipped": 3}
+    assert disagreements(stream) == []
+
+
+def test_nette_tester_file_that_miscounts_its_failures_warns(tmp_path):
+    # JUnitPrinter's shape (nette/tester src/Runner/Output/JUnitPrinter.php), written by hand.
+    assert disagreements(read(write(tmp_path, "ok.xml", NETTE.format(errors=1)))) == []
+    stream = read(write(tmp_path, "bad.xml", NETTE.format(errors=2)))
+    assert disagreements(stream) == ["declared totals disagree with the content: failures declared 2 but the file holds 1"]

@@ -1011,6 +1011,16 @@ def _tasty_ant_file(root: etree._Element, first: etree._Element) -> bool:
     )
 
 
+# Nette Tester (JUnitPrinter, 1.x and 2.x): a bare root <testsuites>, one <testsuite> with these
+# attributes in this order. Its errors= is the number of failed tests (Runner::FAILED), each written
+# as a <failure>: its declared errors are failures here, as they are for tasty.
+_NETTE_SUITE_KEYS = ("errors", "skipped", "tests", "time", "timestamp")
+
+
+def _nette_tester_file(root: etree._Element, first: etree._Element) -> bool:
+    return local(root.tag) == "testsuites" and not root.attrib and tuple(first.attrib) == _NETTE_SUITE_KEYS
+
+
 def _testng_not_a_test(elem: etree._Element, case: TestCase, info: ReportInfo) -> bool:
     """Whether a testcase of TestNG's JUnit reporters is one TestNG does not count as a test (its
     summary, testng-results.xml and formats/testng.py do not): a configuration method that failed
@@ -1652,7 +1662,7 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
     mocha_suite_cases = mocha_written = mocha_skipped = mocha_unwritten = 0
     ct_surefire = False  # see _CT_CONFIG
     cmocka = False  # see _CMOCKA_SUITE_KEYS
-    tasty = False  # see _TASTY_ROOT_KEYS
+    errors_are_failures = False  # see _TASTY_ROOT_KEYS and _NETTE_SUITE_KEYS
     jest_cases: list[TestCase] | None = None  # jest-junit: a suite's tests, held until it ends (_jest_suite)
     jest_tests = jest_errors = 0  # what jest-junit's tests= and errors= leave out
     tap_cases: list[tuple[str | None, TestCase]] | None = None  # TAP::Formatter::JUnit: see _tap_suite
@@ -1710,7 +1720,7 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
                 info.framework = framework
                 number_repeats = dialect is _cucumber_messages_names
                 ct_surefire = _ct_surefire_file(first)
-                tasty = _tasty_ant_file(root, first)
+                errors_are_failures = _tasty_ant_file(root, first) or _nette_tester_file(root, first)
                 reread = _REREAD.get(framework) or _native_reread(writer_root, first, dialect)
                 if framework == TESTNG and frozenset(writer_root.attrib) == _TESTNG_XML_KEYS:
                     reread = _TESTNG_XML_REREAD
@@ -1990,7 +2000,7 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
             info.declared[source] -= count
             if to is not None:
                 info.declared[to] = info.declared.get(to, 0) + count
-    if tasty and info.declared.get("errors"):
+    if errors_are_failures and info.declared.get("errors"):
         info.declared["failures"] = info.declared.get("failures", 0) + info.declared["errors"]
         info.declared["errors"] = 0
     if suite_crashes and dialect is _busted_names and "tests" in info.declared:

@@ -128,3 +128,18 @@ def test_nette_tester_file_that_miscounts_its_failures_warns(tmp_path):
     assert disagreements(read(write(tmp_path, "ok.xml", NETTE.format(errors=1)))) == []
     stream = read(write(tmp_path, "bad.xml", NETTE.format(errors=2)))
     assert disagreements(stream) == ["declared totals disagree with the content: failures declared 2 but the file holds 1"]
+
+
+# ---------------------------------------------------------------------------- TAP::Harness::JUnit
+
+
+def test_tap_harness_junit_totals_are_checked_as_it_counts_them(tmp_path):
+    # TAP::Harness::JUnit 0.42: tests= is the plan (TODO tests it does not write included), errors=
+    # the tests the plan had and the run did not; failures= its <failure>s (the bad plan's too).
+    path = RESULTS / "otherlang/perl/harness-junit.xml"
+    stream = read(path)
+    assert stream.info.declared == {"tests": 11, "failures": 3, "errors": 2, "skipped": 1}
+    assert disagreements(stream) == []
+    text = path.read_text(encoding="utf-8")
+    stream = read(write(tmp_path, "h.xml", text.replace('errors="0" failures="1" skipped="1" tests="6"', 'errors="0" failures="2" skipped="1" tests="6"', 1)))
+    assert disagreements(stream) == ["declared totals disagree with the content: failures declared 4 but the file holds 3"]

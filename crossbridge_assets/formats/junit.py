@@ -1305,6 +1305,29 @@ _TAP_HARNESS_FILE_FAILURES = {
     "Died": ("Test died with return code ",),
 }
 
+# Its <testsuite> for a .t file (XML::Simple puts the name first, then the rest sorted; skipped=
+# since 0.42, whose errors= and failures= are the other way round from older versions'): tests= is
+# the plan, which counts TODO tests it does not write; errors= how far the tests run fell short of
+# the plan (one for no plan or a bad exit); failures= its <failure> elements but for those two
+# stand-ins; skipped= its <skipped> ones. Neither tests= nor errors= is a count of what it holds.
+_TAP_HARNESS_SUITE_KEYS = ("name", "errors", "failures", "skipped", "tests", "time")
+
+
+def _tap_harness_file(root: etree._Element, first: etree._Element) -> bool:
+    return local(root.tag) == "testsuites" and not root.attrib and tuple(first.attrib) == _TAP_HARNESS_SUITE_KEYS
+
+
+def _tap_harness_counted(elem: etree._Element, counted: dict[str, int]) -> None:
+    """Adds a testcase of TAP::Harness::JUnit to its content counted as its totals count it."""
+    for child in elem:
+        tag = local(child.tag) if isinstance(child.tag, str) else None
+        if tag == "skipped":
+            counted["skipped"] += 1
+        elif tag == "failure" and not (
+            child.get("type") == "Died" or (child.get("message") or "") == _TAP_HARNESS_FILE_FAILURES["Plan"][0]
+        ):
+            counted["failures"] += 1
+
 
 # unittest's stand-ins for what failed outside a test, as unittest-xml-reporting (xmlrunner) and
 # nose2's junitxml plugin write them. A class or module fixture that raised is an _ErrorHolder
@@ -1660,6 +1683,7 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
     # mocha-junit-reporter: testcases of the current suite, the file's skipped ones, and the tests
     # its suites' tests= count that it did not write (see where the totals are counted, at the end).
     mocha_suite_cases = mocha_written = mocha_skipped = mocha_unwritten = 0
+    tap_harness: dict[str, int] | None = None  # TAP::Harness::JUnit: see _TAP_HARNESS_SUITE_KEYS
     ct_surefire = False  # see _CT_CONFIG
     cmocka = False  # see _CMOCKA_SUITE_KEYS
     errors_are_failures = False  # see _TASTY_ROOT_KEYS and _NETTE_SUITE_KEYS
@@ -1721,6 +1745,8 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
                 number_repeats = dialect is _cucumber_messages_names
                 ct_surefire = _ct_surefire_file(first)
                 errors_are_failures = _tasty_ant_file(root, first) or _nette_tester_file(root, first)
+                if _tap_harness_file(root, first):
+                    tap_harness = {"failures": 0, "skipped": 0}
                 reread = _REREAD.get(framework) or _native_reread(writer_root, first, dialect)
                 if framework == TESTNG and frozenset(writer_root.attrib) == _TESTNG_XML_KEYS:
                     reread = _TESTNG_XML_REREAD
@@ -1759,6 +1785,8 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
                         outcomes += 1
                 pytest_childless += not outcomes
             case = _case(elem, framework, dialect, moves)
+            if tap_harness is not None:
+                _tap_harness_counted(elem, tap_harness)
             if framework == "mocha":
                 mocha_suite_cases += 1
                 mocha_written += 1
@@ -1969,6 +1997,8 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
         info.properties["reruns"] = str(reruns)
     if held is not None and info.declared:
         info.counted = _pytest_counted(info.declared, pytest_counted, pytest_childless, reruns)
+    if tap_harness is not None and info.declared:
+        info.counted = {"tests": None, "errors": None, **tap_harness}
     if framework == "mocha" and mocha_unwritten and not mocha_skipped and "tests" in info.declared:
         # mocha-junit-reporter without includePending writes no pending test, yet counts it in its
         # suite's tests= and the root's tests= and skipped=. (The root's tests= is taken out when

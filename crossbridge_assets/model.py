@@ -203,6 +203,12 @@ class ResultStream:
         note_declared_disagreement(self.info, actual, ("tests", "failures", "errors", "skipped"))
 
 
+def at_least(declared: int | None, held: int) -> int:
+    """A declared total that may count more than the file shows (pytest's passed subtests, the
+    branches istanbul puts on no line): the content agrees with it as long as it holds no more."""
+    return declared if declared is not None and declared >= held else held
+
+
 def note_declared_disagreement(info: ReportInfo, actual: dict[str, int], keys: Iterable[str] | None = None) -> None:
     """Warn when the report's own totals (info.declared: never trusted, always recorded)
     disagree with what it holds; `keys` (default: all it declares) in that order."""
@@ -385,7 +391,7 @@ class CoverageStream:
         if self._check_declared:
             # Against the totals that stand for the report: the report's own counts where it
             # prefers them (coverage.py's older LCOV) or has no records (an LCOV of summaries only).
-            note_declared_disagreement(self.info, self.effective_totals.as_dict())
+            note_declared_disagreement(self.info, {**self.effective_totals.as_dict(), **self.info.counted})
 
     def read_all(self) -> list[FileCoverage]:
         return list(self)

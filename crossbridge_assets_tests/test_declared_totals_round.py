@@ -143,3 +143,42 @@ def test_tap_harness_junit_totals_are_checked_as_it_counts_them(tmp_path):
     text = path.read_text(encoding="utf-8")
     stream = read(write(tmp_path, "h.xml", text.replace('errors="0" failures="1" skipped="1" tests="6"', 'errors="0" failures="2" skipped="1" tests="6"', 1)))
     assert disagreements(stream) == ["declared totals disagree with the content: failures declared 4 but the file holds 3"]
+
+
+# ---------------------------------------------------------------------------- Cobertura
+
+
+@pytest.mark.parametrize(
+    "name, declared",
+    [
+        # istanbul's cobertura reporter (Jest 29, nyc 17, Vitest 3): lines are its statements' lines;
+        # the root's branches also count branches on lines where no statement starts.
+        ("jstools/jest-babel/cobertura-coverage.xml", {"lines_valid": 39, "lines_covered": 29, "branches_valid": 20, "branches_covered": 14}),
+        ("jstools/nyc-all/cobertura-coverage.xml", {"lines_valid": 39, "lines_covered": 29, "branches_valid": 20, "branches_covered": 14}),
+        ("jstools/vitest-istanbul/cobertura-coverage.xml", {"lines_valid": 39, "lines_covered": 29, "branches_valid": 20, "branches_covered": 14}),
+        # PHPUnit 11 with Xdebug's branch coverage: branches at the root, none on a line.
+        ("otherlang/phpunit-xdebug/cobertura.xml", {"lines_valid": 12, "lines_covered": 8, "branches_valid": 16, "branches_covered": 12}),
+        # gcovr 8.8: a template's lines once for each instance.
+        ("native/gcovr8-cpp/gcovr.xml", {"lines_valid": 33, "lines_covered": 31, "branches_valid": 44, "branches_covered": 26}),
+    ],
+)
+def test_cobertura_totals_counted_as_their_writers_count_raise_no_warning(name, declared):
+    stream = read(COVERAGE / name)
+    assert stream.info.declared == declared
+    assert disagreements(stream) == []
+
+
+@pytest.mark.parametrize(
+    "name, old, new, warning",
+    [
+        ("jstools/jest-babel/cobertura-coverage.xml", 'lines-valid="39"', 'lines-valid="41"', "lines_valid declared 41 but the file holds 39"),
+        # fewer branches than its lines hold: no reading explains that
+        ("jstools/jest-babel/cobertura-coverage.xml", 'branches-valid="20"', 'branches-valid="17"', "branches_valid declared 17 but the file holds 18"),
+        ("native/gcovr8-cpp/gcovr.xml", 'lines-valid="33"', 'lines-valid="34"', "lines_valid declared 34 but the file holds 25"),
+    ],
+)
+def test_cobertura_totals_no_reading_explains_warn(tmp_path, name, old, new, warning):
+    text = (COVERAGE / name).read_text(encoding="utf-8")
+    assert old in text
+    stream = read(write(tmp_path, "coverage.xml", text.replace(old, new, 1)))
+    assert disagreements(stream) and warning in disagreements(stream)[0]

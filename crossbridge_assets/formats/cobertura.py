@@ -26,7 +26,7 @@ from crossbridge_assets.formats._common import parse_timestamp, to_float, to_int
 from crossbridge_assets.formats._coverage import MAX_HITS, FileTable, clamp_hits
 from crossbridge_assets.formats._paths import is_absolute, join_source, normalize_source_path
 from crossbridge_assets.formats._xml import Unscannable, clear, iterparse, iterparse_fed, start_tags
-from crossbridge_assets.model import KIND_COVERAGE, CoverageStream, FileCoverage, ReportInfo
+from crossbridge_assets.model import KIND_COVERAGE, CoverageStream, FileCoverage, ReportInfo, at_least
 
 FORMAT = "cobertura"
 
@@ -498,9 +498,55 @@ def read_cobertura(path: Path, info: ReportInfo) -> Iterator:
         yield from table.files.values()
 
 
+def _line_entries(path: Path) -> dict[str, int]:
+    """The report's totals with every <line> of a class counted, as gcovr 8 counts them: a line
+    of a template or inline function is written once for each of its instances (a class's
+    methods' lines stand for it when it has none of its own, as the reading does)."""
+    out = dict.fromkeys(("lines_valid", "lines_covered", "branches_valid", "branches_covered"), 0)
+    for _event, elem in iterparse(path, events=("end",), tag="class"):
+        own = [line for lines in elem.iterchildren("lines") for line in lines.iterchildren("line")]
+        for line in own or [line for line in elem.iter("line") if line.getparent().getparent().tag == "method"]:
+            number = _number(line.get("number"))
+            if number is None or number <= 0:
+                continue
+            out["lines_valid"] += 1
+            out["lines_covered"] += _hits(line.get("hits")) > 0
+            if (line.get("branch") or "").lower() == "true" and (counts := _condition_counts(line.get("condition-coverage") or "")):
+                out["branches_covered"] += counts[0]
+                out["branches_valid"] += counts[1]
+        clear(elem)
+    return out
+
+
+def _count_as_declared(path: Path, info: ReportInfo, held: dict[str, int]) -> None:
+    """When the root's totals disagree with the lines as read (one per file and number), the
+    content counted as its writer counts them, into info.counted: gcovr 8 counts each <line>
+    entry (_line_entries); istanbul's root counts branches on lines where no statement starts
+    (it writes lines of statements only) and PHPUnit's branches no line carries: the lines agree
+    with such branch totals as long as they hold no more branches than those."""
+    declared = info.declared
+    if all(held[key] == value for key, value in declared.items() if key in held):
+        return
+    entries = _line_entries(path)
+    if any(entries[key] != held[key] for key in entries) and all(
+        entries[key] == value for key, value in declared.items() if key in entries
+    ):
+        info.counted = entries
+        return
+    info.counted = {key: at_least(declared.get(key), held[key]) for key in ("branches_valid", "branches_covered")}
+
+
 def open_cobertura(path: Path, fmt: str = FORMAT) -> CoverageStream:
     info = ReportInfo(format=fmt, kind=KIND_COVERAGE)
-    return CoverageStream(info, read_cobertura(Path(path), info), check_declared=True)
+
+    def files() -> Iterator:
+        yield from read_cobertura(Path(path), info)
+        # Every record has been counted by now: the stream checks the declared totals next.
+        if info.declared:
+            _count_as_declared(Path(path), info, stream.totals.as_dict())
+
+    stream = CoverageStream(info, files(), check_declared=True)
+    return stream
 
 
 SPEC = FormatSpec(

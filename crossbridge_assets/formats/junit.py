@@ -55,6 +55,7 @@ from crossbridge_assets.model import (
     ReportInfo,
     ResultStream,
     TestCase,
+    at_least,
     normalize_suite,
     split_parameters,
     truncate_output,
@@ -102,8 +103,7 @@ def _pytest_counted(declared: dict[str, int], counted: dict[str, int], childless
     """The content as pytest's declared totals count it (see _PYTEST_COUNTED)."""
     out = {key: counted.get(key, 0) for key in _PYTEST_COUNTED.values()}
     tests = sum(out.values()) + childless - reruns
-    # Passed subtests: any number of them may be in tests=, never fewer than the file holds.
-    out["tests"] = declared["tests"] if declared.get("tests", -1) >= tests else tests
+    out["tests"] = at_least(declared.get("tests"), tests)  # passed subtests: any number of them
     return out
 
 

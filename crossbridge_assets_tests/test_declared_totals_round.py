@@ -182,3 +182,41 @@ def test_cobertura_totals_no_reading_explains_warn(tmp_path, name, old, new, war
     assert old in text
     stream = read(write(tmp_path, "coverage.xml", text.replace(old, new, 1)))
     assert disagreements(stream) and warning in disagreements(stream)[0]
+
+
+# ---------------------------------------------------------------------------- LCOV
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        # llvm-cov export 14 (clang, clang++ templates, rustc via cargo-llvm-cov): LF/LH/BRF/BRH are
+        # its per-function summaries (instantiations merged), DA/BRDA every region.
+        "native/llvm-c/llvm.lcov",
+        "native/llvm-c/shard2.lcov",
+        "native/llvm-cpp/llvm.lcov",
+        "native/rust/llvm.lcov",
+        # gcovr 8.8: LF/LH count a template's lines once per instance, DA are merged.
+        "native/gcovr8-cpp/gcovr.lcov",
+        "native/gcovr8-cpp/gcovr-excl.lcov",
+    ],
+)
+def test_lcov_summaries_counted_otherwise_than_their_records_raise_no_warning(name):
+    stream = read(COVERAGE / name)
+    assert stream.info.declared  # recorded
+    assert disagreements(stream) == []
+
+
+def test_lcov_summaries_no_writer_explains_warn(tmp_path):
+    # gcovr: more lines in its DA than its LF counts, instances or not
+    text = (COVERAGE / "native/gcovr8-cpp/gcovr.lcov").read_text(encoding="utf-8")
+    stream = read(write(tmp_path, "gcovr.lcov", text.replace("LF:15\n", "LF:5\n", 1)))
+    assert disagreements(stream) == ["declared totals disagree with the content: lines_valid declared 23 but the file holds 25"]
+    # istanbul's lcovonly: every summary counts its records
+    text = (CORPUS / "coverage/lcov/ngx-bdir__lcov.info").read_text(encoding="utf-8")
+    assert "BRF:" in text
+    first_brf = text.index("BRF:")
+    end = text.index("\n", first_brf)
+    brf = int(text[first_brf + 4:end])
+    stream = read(write(tmp_path, "istanbul.lcov", text[:first_brf] + f"BRF:{brf + 1}" + text[end:]))
+    assert disagreements(stream) == ["declared totals disagree with the content: branches_valid declared 15 but the file holds 14"]

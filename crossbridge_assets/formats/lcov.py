@@ -36,7 +36,7 @@ from orjson import loads
 from crossbridge_assets.formats import FormatError, FormatSpec, Sniff
 from crossbridge_assets.formats._common import to_int
 from crossbridge_assets.formats._coverage import MAX_HITS, FileTable, checked_counts, clamp_hits
-from crossbridge_assets.model import KIND_COVERAGE, CoverageStream, CoverageTotals, FileCoverage, ReportInfo, add_branch
+from crossbridge_assets.model import KIND_COVERAGE, CoverageStream, CoverageTotals, FileCoverage, ReportInfo, add_branch, at_least
 
 FORMAT = "lcov"
 
@@ -292,6 +292,9 @@ def _files(path: Path, stream: CoverageStream) -> Iterator[FileCoverage]:
     # (block, destination) -> how many such branches no record took (several exits are all 0)
     coveragepy_missing: dict[str, Counter] = {}
     other_records: set[str] = set()  # files with a record of another shape
+    # Whose summaries these are (see _count_as_declared): a TN line anywhere, gcovr's test name,
+    # and where a record's BRF comes (after its DA and before its LF: llvm-cov export).
+    test_named = gcovr = brf_between = lf_first = False
 
     # Records go out once their file's last record has ended (as counted ahead), but for those
     # whose branches several records list: they are counted again at the end.
@@ -540,6 +543,9 @@ def _files(path: Path, stream: CoverageStream) -> Iterator[FileCoverage]:
                         record_other, record_lf, record_brf = False, None, None
                         continue
                     if key in ("TN", "VER"):
+                        if key == "TN":
+                            test_named = True
+                            gcovr = gcovr or value.strip() == _GCOVR_TEST_NAME
                         continue
                     if key in _SUMMARY:
                         n = _int(value)
@@ -548,8 +554,10 @@ def _files(path: Path, stream: CoverageStream) -> Iterator[FileCoverage]:
                         summaries.append((fc.path if fc is not None else None, _SUMMARY[key], n))
                         if key == "LF" and fc is not None:
                             record_lf = n
+                            lf_first = lf_first or record_brf is None
                         elif key == "BRF" and fc is not None:
                             record_brf = n
+                            brf_between = brf_between or (record_lf is None and record_da > 0)
                         continue
                     if fc is None:
                         if key in ("FNF", "FNH", "MCDC"):
@@ -668,6 +676,8 @@ def _files(path: Path, stream: CoverageStream) -> Iterator[FileCoverage]:
         stream.prefer_declared = True
     else:
         yield from table.files.values()  # the stream checks the declared totals against them
+        # Every record has been counted by now.
+        _count_as_declared(info, stream.totals.as_dict(), llvm=brf_between and not lf_first and not test_named, gcovr=gcovr)
     if stream.prefer_declared:
         # The report's own counts stand for it (CoverageStream.file_totals): what the stream
         # counted, with coverage.py's records counted as coverage.py counts them, and the files
@@ -681,6 +691,24 @@ def _files(path: Path, stream: CoverageStream) -> Iterator[FileCoverage]:
             totals.branches_valid += counts.branches_valid - content.branches_valid
             totals.branches_covered += counts.branches_covered - content.branches_covered
         stream.declared_totals = totals
+
+
+# gcovr's --lcov test name, unless --lcov-test-name says otherwise.
+_GCOVR_TEST_NAME = "GCOVR_report"
+
+
+def _count_as_declared(info: ReportInfo, held: dict[str, int], llvm: bool, gcovr: bool) -> None:
+    """The content counted as the writer counts its LF/LH/BRF/BRH, where that is not one per DA
+    and BRDA, into info.counted. llvm-cov export (no TN, BRF/BRH between the BRDA and LF/LH)
+    writes its file summaries there, which count a function's lines and branches per function
+    with its instantiations merged (a line of a lambda in its enclosing function too), while its
+    DA and BRDA list every region of every instantiation: neither side bounds the other, so they
+    cannot disagree. gcovr 8 counts a line of an inline or template function once per instance
+    in LF/LH, and writes its DA merged: LF/LH agree with them as long as they hold no more."""
+    if llvm:
+        info.counted = dict.fromkeys(("lines_valid", "lines_covered", "branches_valid", "branches_covered"))
+    elif gcovr:
+        info.counted = {key: at_least(info.declared.get(key), held[key]) for key in ("lines_valid", "lines_covered")}
 
 
 def open_lcov(path: Path) -> CoverageStream:

@@ -220,3 +220,33 @@ def test_lcov_summaries_no_writer_explains_warn(tmp_path):
     brf = int(text[first_brf + 4:end])
     stream = read(write(tmp_path, "istanbul.lcov", text[:first_brf] + f"BRF:{brf + 1}" + text[end:]))
     assert disagreements(stream) == ["declared totals disagree with the content: branches_valid declared 15 but the file holds 14"]
+
+
+# ---------------------------------------------------------------------------- JUnit: root against suites
+
+
+def test_junit_root_that_does_not_count_its_suites_warns():
+    # googletest's shape (dorny/test-reporter's fixture): the root declares 1 test, its one suite 6.
+    # The root agrees with the one testcase; the suite does not: the file contradicts itself.
+    stream = read(CORPUS / "results/junit/dorny__junit-with-message.xml")
+    assert stream.info.declared["tests"] == 1
+    assert disagreements(stream) == []
+    assert [w for w in stream.info.warnings if w.startswith("declared totals")] == [
+        "declared totals disagree with each other: tests declared 1 by the root but 6 by its suites"
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # nested suites: the first-level suite's totals include its children's
+        '<testsuites tests="3"><testsuite name="a" tests="3"><testcase name="x"/>'
+        '<testsuite name="b" tests="2"><testcase name="y"/><testcase name="z"/></testsuite></testsuite></testsuites>',
+        # a suite without tests=: nothing to sum
+        '<testsuites tests="2"><testsuite name="a"><testcase name="x"/></testsuite>'
+        '<testsuite name="b" tests="1"><testcase name="y"/></testsuite></testsuites>',
+    ],
+)
+def test_junit_root_counting_its_suites_raises_no_warning(tmp_path, text):
+    stream = read(write(tmp_path, "r.xml", '<?xml version="1.0" encoding="UTF-8"?>\n' + text))
+    assert not any(w.startswith("declared totals") for w in stream.info.warnings)

@@ -1684,6 +1684,8 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
     # its suites' tests= count that it did not write (see where the totals are counted, at the end).
     mocha_suite_cases = mocha_written = mocha_skipped = mocha_unwritten = 0
     tap_harness: dict[str, int] | None = None  # TAP::Harness::JUnit: see _TAP_HARNESS_SUITE_KEYS
+    suites_tests: int | None = 0  # the root's suites' tests= summed; None once one has none
+    root_suites = 0
     ct_surefire = False  # see _CT_CONFIG
     cmocka = False  # see _CMOCKA_SUITE_KEYS
     errors_are_failures = False  # see _TASTY_ROOT_KEYS and _NETTE_SUITE_KEYS
@@ -1892,6 +1894,10 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
                 if len(held) > _RERUN_WINDOW:
                     yield held.pop(next(iter(held)))
         elif tag == "testsuite":
+            if suites_tests is not None and elem.getparent() is root:
+                root_suites += 1
+                tests = to_int(elem.get("tests"))
+                suites_tests = None if tests is None else suites_tests + tests
             if framework == "mocha":
                 mocha_unwritten += max(0, (to_int(elem.get("tests")) or 0) - mocha_suite_cases)
                 mocha_suite_cases = 0
@@ -2039,6 +2045,14 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
     for key, value in (("tests", jest_tests + run_hooks), ("errors", jest_errors + run_hooks)):
         if value and key in info.declared:
             info.declared[key] += value
+    declared_tests = to_int(root.get("tests")) if root is not None and local(root.tag) == "testsuites" else None
+    if declared_tests is not None and suites_tests is not None and suites_tests != declared_tests and root_suites:
+        # Every writer's root counts what its suites count (their own totals include their
+        # nested suites'): a root that does not is a file at odds with itself, whatever it holds.
+        info.warnings.append(
+            f"declared totals disagree with each other: tests declared {declared_tests} by the root "
+            f"but {suites_tests} by its suites"
+        )
     if repeated:
         info.warnings.append(
             f"{repeated} testcase(s) repeat an earlier one with the same suite and name "

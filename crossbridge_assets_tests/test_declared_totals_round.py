@@ -4,6 +4,8 @@ a file whose totals do not count what it holds)."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from crossbridge_assets.formats import open_report
@@ -250,3 +252,25 @@ def test_junit_root_that_does_not_count_its_suites_warns():
 def test_junit_root_counting_its_suites_raises_no_warning(tmp_path, text):
     stream = read(write(tmp_path, "r.xml", '<?xml version="1.0" encoding="UTF-8"?>\n' + text))
     assert not any(w.startswith("declared totals") for w in stream.info.warnings)
+
+
+# ---------------------------------------------------------------------------- coverage.py JSON, istanbul summary
+
+
+def test_coveragepy_json_totals_are_checked_against_its_files_summaries(tmp_path):
+    path = CORPUS / "coverage/coveragepy-json/envwizard__coverage.json"
+    assert disagreements(read(path)) == []
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["totals"]["covered_lines"] = 450  # its 11 files' summaries add up to 440
+    stream = read(write(tmp_path, "coverage.json", json.dumps(data)))
+    assert stream.info.declared["lines_covered"] == 450
+    assert disagreements(stream) == ["declared totals disagree with the content: lines_covered declared 450 but the file holds 440"]
+
+
+def test_istanbul_summary_total_is_checked_against_its_file_entries(tmp_path):
+    path = CORPUS / "coverage/istanbul-summary/ngx-bdir__coverage-summary.json"
+    assert disagreements(read(path)) == []
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["total"]["branches"]["covered"] = 12
+    stream = read(write(tmp_path, "coverage-summary.json", json.dumps(data)))
+    assert disagreements(stream) == ["declared totals disagree with the content: branches_covered declared 12 but the file holds 14"]

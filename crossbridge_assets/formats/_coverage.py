@@ -109,6 +109,13 @@ def add_totals(into: CoverageTotals, other: CoverageTotals) -> None:
     into.branches_covered += other.branches_covered
 
 
+def summed_totals(counts: Iterable[CoverageTotals]) -> CoverageTotals:
+    out = CoverageTotals()
+    for t in counts:
+        add_totals(out, t)
+    return out
+
+
 def json_values_at(fh, prefixes: Iterable[str]) -> dict[str, object]:
     """The values at the given ijson prefixes ('meta', 'totals'), built in one pass over the
     file without building anything else (a report's big per-file part is skipped)."""

@@ -24,15 +24,22 @@ from crossbridge_assets.formats import FormatError, FormatSpec, Sniff
 from crossbridge_assets.formats._common import DepthCheckedReader, json_errors, json_object_items, parse_timestamp, to_int
 from crossbridge_assets.formats._coverage import (
     FileTable,
-    add_totals,
     checked_counts,
     json_head_keys,
     json_values_at,
     static_context,
+    summed_totals,
     without_static_context,
 )
 from crossbridge_assets.formats._shape import ShapeError, array
-from crossbridge_assets.model import KIND_COVERAGE, CoverageStream, CoverageTotals, FileCoverage, ReportInfo
+from crossbridge_assets.model import (
+    KIND_COVERAGE,
+    CoverageStream,
+    CoverageTotals,
+    FileCoverage,
+    ReportInfo,
+    note_declared_disagreement,
+)
 
 FORMAT = "coveragepy-json"
 
@@ -144,10 +151,10 @@ def _read(path: Path, stream: CoverageStream) -> Iterator[FileCoverage]:
         totals = checked_counts(_summary(head["totals"]), "the 'totals' block", path)
         totals.files = len(stream.file_totals)
         info.declared = {k: v for k, v in totals.as_dict().items() if k != "files"}
+        # coverage.py's totals are the sum of its files' summaries: the content they must agree with.
+        note_declared_disagreement(info, summed_totals(stream.file_totals.values()).as_dict())
     else:
-        totals = CoverageTotals()
-        for t in stream.file_totals.values():
-            add_totals(totals, t)
+        totals = summed_totals(stream.file_totals.values())
     stream.declared_totals = totals
 
 

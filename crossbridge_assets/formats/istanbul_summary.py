@@ -13,9 +13,16 @@ from typing import Iterator
 
 from crossbridge_assets.formats import FormatError, FormatSpec, Sniff
 from crossbridge_assets.formats._common import json_object_items, to_int
-from crossbridge_assets.formats._coverage import add_totals, checked_counts, json_head_keys
+from crossbridge_assets.formats._coverage import add_totals, checked_counts, json_head_keys, summed_totals
 from crossbridge_assets.formats._paths import normalize_source_path
-from crossbridge_assets.model import KIND_COVERAGE, CoverageStream, CoverageTotals, FileCoverage, ReportInfo
+from crossbridge_assets.model import (
+    KIND_COVERAGE,
+    CoverageStream,
+    CoverageTotals,
+    FileCoverage,
+    ReportInfo,
+    note_declared_disagreement,
+)
 
 FORMAT = "istanbul-summary"
 _METRICS = {"lines", "statements", "functions", "branches"}
@@ -68,11 +75,9 @@ def _read(path: Path, stream: CoverageStream) -> None:
     total.files = len(stream.file_totals)
     stream.declared_totals = total
     info.declared = {k: v for k, v in total.as_dict().items() if k != "files"}
-    summed = CoverageTotals()
-    for t in stream.file_totals.values():
-        add_totals(summed, t)
-    if stream.file_totals and summed.as_dict() != total.as_dict():
-        info.warnings.append(f"the 'total' block {total.as_dict()} is not the sum of the file entries {summed.as_dict()}")
+    if stream.file_totals:
+        # The 'total' block is the sum of the file entries: the content it must agree with.
+        note_declared_disagreement(info, summed_totals(stream.file_totals.values()).as_dict())
 
 
 def open_istanbul_summary(path: Path) -> CoverageStream:

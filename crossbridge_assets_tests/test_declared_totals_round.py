@@ -274,3 +274,13 @@ def test_istanbul_summary_total_is_checked_against_its_file_entries(tmp_path):
     data["total"]["branches"]["covered"] = 12
     stream = read(write(tmp_path, "coverage-summary.json", json.dumps(data)))
     assert disagreements(stream) == ["declared totals disagree with the content: branches_covered declared 12 but the file holds 14"]
+
+
+
+def test_pytest_counting_is_for_files_pytest_wrote(tmp_path):
+    # A file in pytest's image written otherwise (by hand, another tool: its own attribute order)
+    # declaring more tests than it holds is no file with subtests: a disagreement.
+    text = ('<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest" tests="2" failures="0" '
+            'errors="0" skipped="0"><testcase classname="tests.test_shop" name="test_c" time="3.0"/></testsuite></testsuites>')
+    stream = read(write(tmp_path, "TEST-c.xml", text))
+    assert disagreements(stream) == ["declared totals disagree with the content: tests declared 2 but the file holds 1"]

@@ -99,6 +99,14 @@ def _pytest_suite(attrs) -> bool:
 _PYTEST_COUNTED = {"failure": "failures", "error": "errors", "skipped": "skipped"}
 
 
+def _pytest_writer(attrs) -> bool:
+    """Whether a pytest file's <testsuite> was written by pytest's junitxml (which counts as
+    _PYTEST_COUNTED says), not by hand or another tool in its image: its attributes in pytest's
+    order (without timestamp and hostname before 4.6.8)."""
+    keys = tuple(attrs)
+    return _pytest_suite(attrs) or keys in (_PYTEST_SUITE_KEYS[:6], tuple(sorted(_PYTEST_SUITE_KEYS[:6])))
+
+
 def _pytest_counted(declared: dict[str, int], counted: dict[str, int], childless: int, reruns: int) -> dict[str, int]:
     """The content as pytest's declared totals count it (see _PYTEST_COUNTED)."""
     out = {key: counted.get(key, 0) for key in _PYTEST_COUNTED.values()}
@@ -1680,6 +1688,7 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
     reruns = 0
     pytest_counted: dict[str, int] = {}  # see _PYTEST_COUNTED
     pytest_childless = 0
+    pytest_writer = False  # see _pytest_writer
     # mocha-junit-reporter: testcases of the current suite, the file's skipped ones, and the tests
     # its suites' tests= count that it did not write (see where the totals are counted, at the end).
     mocha_suite_cases = mocha_written = mocha_skipped = mocha_unwritten = 0
@@ -1757,6 +1766,7 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
                 assertions_as_tests = reread is not None and reread[0] is _catch2_outcome
                 if framework == "pytest":
                     held = {}
+                    pytest_writer = _pytest_writer(first.attrib)
                 elif framework == "jest":
                     jest_cases = []
                 if dialect is _tap_names or dialect is _ounit_names:
@@ -1778,7 +1788,7 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
                         continue
                     numbered = _TAP_CASE(raw_name)
                     tap_number = numbered.group(1) if numbered else None
-            if held is not None:
+            if pytest_writer:
                 outcomes = 0
                 for child in elem:
                     key = _PYTEST_COUNTED.get(child.tag) if isinstance(child.tag, str) else None
@@ -2001,7 +2011,7 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
             info.properties[key] = text
     if reruns:
         info.properties["reruns"] = str(reruns)
-    if held is not None and info.declared:
+    if pytest_writer and info.declared:
         info.counted = _pytest_counted(info.declared, pytest_counted, pytest_childless, reruns)
     if tap_harness is not None and info.declared:
         info.counted = {"tests": None, "errors": None, **tap_harness}

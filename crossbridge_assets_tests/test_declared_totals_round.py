@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import dagster as dg
 import pytest
 
 from crossbridge_assets.formats import open_report
@@ -275,6 +276,65 @@ def test_istanbul_summary_total_is_checked_against_its_file_entries(tmp_path):
     stream = read(write(tmp_path, "coverage-summary.json", json.dumps(data)))
     assert disagreements(stream) == ["declared totals disagree with the content: branches_covered declared 12 but the file holds 14"]
 
+
+# ---------------------------------------------------------------------------- the checks in Dagster
+
+# Consistent by their writers' counting, each of which used to raise a false warning.
+CONSISTENT = {
+    "results": [RESULTS / "pytools/pytest-legacy.xml", RESULTS / "js/mocha-junit.xml",
+                CORPUS / "results/junit/dorny__tester-v1.7-report.xml", RESULTS / "otherlang/perl/harness-junit.xml"],
+    "coverage": [COVERAGE / "jstools/jest-babel/cobertura-coverage.xml", COVERAGE / "native/gcovr8-cpp/gcovr.lcov"],
+}
+
+
+def _drop_batch(s, folder: str, files: list, build: str) -> None:
+    from crossbridge_assets_tests.test_ingest_e2e import drop
+
+    for path in files:
+        drop(s, path.name, folder, source=path)
+    (s.inbox / folder / "crossbridge.json").write_text(json.dumps({"project": "shop", "branch": "main", "build": build}))
+
+
+def test_a_batch_of_consistent_reports_raises_no_warning(crossbridge_env, dagster_instance):
+    from crossbridge_assets_tests.test_coverage_e2e import checks_of, ingest
+
+    _drop_batch(crossbridge_env, "ok", CONSISTENT["results"] + CONSISTENT["coverage"], "301")
+    _, (result,) = ingest(dagster_instance)
+    assert result.success
+    checks = checks_of(result)
+    for name in ("report_warnings", "coverage_report_warnings"):
+        assert checks[name].passed is True, checks[name].description
+        assert "what_to_do" not in checks[name].metadata
+
+
+def test_a_true_disagreement_is_a_warn_check_naming_file_figures_and_what_to_do(crossbridge_env, dagster_instance, tmp_path):
+    from crossbridge_assets_tests.test_coverage_e2e import checks_of, ingest
+    from crossbridge_assets_tests.test_results_coverage_layer import rendered_rows
+
+    cut = tmp_path / "cobertura-cut.xml"  # istanbul's report with its root claiming two more lines
+    cut.write_text((COVERAGE / "jstools/jest-babel/cobertura-coverage.xml").read_text(encoding="utf-8")
+                   .replace('lines-valid="39"', 'lines-valid="41"', 1), encoding="utf-8")
+    # xunit.net's JUnit transform declaring 173 tests and holding 2 (EnricoMi's fixture)
+    files = [CORPUS / "results/junit/enricomi__xunit.xml", cut, *CONSISTENT["results"][:1]]
+    _drop_batch(crossbridge_env, "bad", files, "302")
+    _, (result,) = ingest(dagster_instance)
+    checks = checks_of(result)
+
+    warned = checks["report_warnings"]
+    assert warned.passed is False and warned.severity == dg.AssetCheckSeverity.WARN
+    assert warned.description.startswith("1 report(s) read with warnings; ")
+    assert "enricomi__xunit.xml: declared totals disagree" in warned.description
+    assert "tests declared 173 but the file holds 2" in warned.description
+    assert "send the whole report again" in warned.description
+    assert "send the whole report again" in warned.metadata["what_to_do"].value
+    rows = rendered_rows(warned.metadata["reports"].value)
+    assert [row[0] for row in rows] == ["enricomi__xunit.xml"]  # the consistent pytest file is not named
+
+    coverage = checks["coverage_report_warnings"]
+    assert coverage.passed is False and coverage.severity == dg.AssetCheckSeverity.WARN
+    assert ("cobertura-cut.xml: declared totals disagree with the content: "
+            "lines_valid declared 41 but the file holds 39") in coverage.description
+    assert "send the whole report again" in coverage.metadata["what_to_do"].value
 
 
 def test_pytest_counting_is_for_files_pytest_wrote(tmp_path):

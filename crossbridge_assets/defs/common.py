@@ -206,9 +206,10 @@ def quarantine_check(asset, description: str, what_to_do: str, kind: str | None 
     return _check
 
 
-def warnings_check(asset, kind: str, name: str, description: str, noun: str = "report",
+def warnings_check(asset, kind: str, name: str, description: str, what_to_do: str, noun: str = "report",
                    counts: str = "the content is what counts") -> dg.AssetChecksDefinition:
-    """WARN when reports of the day were read with warnings, quoting them."""
+    """WARN when reports of the day were read with warnings, quoting them (a declared-totals
+    disagreement names the figures declared and those the file holds) and saying what to do."""
 
     @dg.asset_check(asset=asset, name=name, description=description)
     def _check(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
@@ -218,9 +219,13 @@ def warnings_check(asset, kind: str, name: str, description: str, noun: str = "r
             severity=dg.AssetCheckSeverity.WARN,
             description=f"{len(found)} {noun}(s) read with warnings; {counts}: "
             + "; ".join(f"{r['file']}: {r['warning']}" for r in found[:3])
+            + f". {what_to_do}"
             if found
             else f"every {noun} was read without warnings",
-            metadata={"reports": dg.MetadataValue.md(md_table(found, ["file", "warning"]))},
+            metadata={
+                "reports": dg.MetadataValue.md(md_table(found, ["file", "warning"])),
+                **({"what_to_do": dg.MetadataValue.text(what_to_do)} if found else {}),
+            },
         )
 
     return _check

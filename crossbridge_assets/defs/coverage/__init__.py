@@ -192,6 +192,9 @@ coverage_report_warnings = warnings_check(
     KIND_COVERAGE,
     name="coverage_report_warnings",
     description="Coverage reports were read without warnings (e.g. totals a report declares that contradict its lines).",
+    what_to_do="Where declared totals disagree, the coverage shown counts the lines the file holds: if it holds "
+    "fewer than it declares, it was likely cut or trimmed on the way, so send the whole report again; if not, "
+    "its writer miscounts, which is worth reporting to that tool.",
     noun="coverage report",
     counts="the lines they hold are what counts",
 )

@@ -188,6 +188,8 @@ event_file_warnings = warnings_check(
     counts="the spans up to there are kept",
     description="Every event file was complete: no session crashed or was killed mid-write "
     "(its spans up to there are kept).",
+    what_to_do="A session that ended without its end line crashed or was killed (a CI timeout, an out-of-memory "
+    "kill): its job's log says which; nothing to resend.",
 )
 
 

@@ -123,6 +123,9 @@ report_warnings = warnings_check(
     KIND_RESULTS,
     name="report_warnings",
     description="Reports were read without warnings (e.g. totals a report declares that contradict the tests it holds).",
+    what_to_do="Where declared totals disagree, the figures shown count the tests the file holds: if it holds "
+    "fewer than it declares, it was likely cut or trimmed on the way (or written while tests still ran), so send "
+    "the whole report again; if not, its writer miscounts, which is worth reporting to that tool.",
 )
 
 

@@ -344,3 +344,37 @@ def test_pytest_counting_is_for_files_pytest_wrote(tmp_path):
             'errors="0" skipped="0"><testcase classname="tests.test_shop" name="test_c" time="3.0"/></testsuite></testsuites>')
     stream = read(write(tmp_path, "TEST-c.xml", text))
     assert disagreements(stream) == ["declared totals disagree with the content: tests declared 2 but the file holds 1"]
+
+
+# ---------------------------------------------------------------------------- Cobertura: a rate only
+
+CPP_COVERAGE = """<?xml version="1.0" encoding="utf-8"?>
+<coverage line-rate="{rate}">
+    <packages>
+        <package name="Program.exe" line-rate="{rate}">
+            <classes>
+                <class name="C:/temp/someclass.h" filename="/temp/someclass.h" line-rate="{rate}">
+                    <lines>
+                        <line number="1" hits="3"/>
+                        <line number="2" hits="0"/>
+                        <line number="3" hits="0"/>
+                    </lines>
+                </class>
+            </classes>
+        </package>
+    </packages>
+</coverage>
+"""
+
+
+def test_cobertura_root_declaring_only_its_line_rate_is_checked(tmp_path):
+    # OpenCppCoverage's root has its line-rate and no counts (ReportGenerator's fixture, trimmed
+    # upstream to 2 uncovered lines while the rate says 12 %).
+    stream = read(CORPUS / "coverage/cobertura/reportgenerator__Cobertura_CPPCoverage.xml")
+    assert disagreements(stream) == [
+        "declared totals disagree with the content: line-rate declared 0.120511 but the file holds 0.0 (0 of 2 lines covered)"
+    ]
+    # The same shape written whole (hand-made after that file): 1 of 3 lines, to the digits written.
+    for rate in ("0.333333", "0.33"):
+        assert disagreements(read(write(tmp_path, f"ok-{rate}.xml", CPP_COVERAGE.format(rate=rate)))) == []
+    assert disagreements(read(write(tmp_path, "bad.xml", CPP_COVERAGE.format(rate="0.34"))))

@@ -536,6 +536,21 @@ def _count_as_declared(path: Path, info: ReportInfo, held: dict[str, int]) -> No
     info.counted = {key: at_least(declared.get(key), held[key]) for key in ("branches_valid", "branches_covered")}
 
 
+def _check_rate(info: ReportInfo, held: dict[str, int]) -> None:
+    """A root that declares its line-rate and no counts (OpenCppCoverage): the rate is its
+    declared total, which the lines must give, within the rounding of the digits it is written to."""
+    text = info.properties.get("line-rate")
+    if "lines_valid" in info.declared or text is None or not held["lines_valid"]:
+        return
+    digits = len(text.partition(".")[2]) if "e" not in text.lower() else 15
+    counted = held["lines_covered"] / held["lines_valid"]
+    if abs(float(text) - counted) > 0.5 * 10 ** -digits + 1e-9:
+        info.warnings.append(
+            f"declared totals disagree with the content: line-rate declared {text} but the file holds "
+            f"{round(counted, 4)} ({held['lines_covered']} of {held['lines_valid']} lines covered)"
+        )
+
+
 def open_cobertura(path: Path, fmt: str = FORMAT) -> CoverageStream:
     info = ReportInfo(format=fmt, kind=KIND_COVERAGE)
 
@@ -544,6 +559,7 @@ def open_cobertura(path: Path, fmt: str = FORMAT) -> CoverageStream:
         # Every record has been counted by now: the stream checks the declared totals next.
         if info.declared:
             _count_as_declared(Path(path), info, stream.totals.as_dict())
+        _check_rate(info, stream.totals.as_dict())
 
     stream = CoverageStream(info, files(), check_declared=True)
     return stream

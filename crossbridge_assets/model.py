@@ -241,7 +241,7 @@ class FileCoverage:
 
     def merge(self, other: "FileCoverage") -> None:
         """Union semantics: a line is covered if either side covers it, a branch if either
-        side took it. The stand-in V8 coverage gives a file no process loaded (see
+        side took it, a function (the same name on the same line) if either side ran it. The stand-in V8 coverage gives a file no process loaded (see
         is_unloaded_stand_in) adds only its lines to a record of the file as measured: the
         branch and function it makes up are no branch or function of the file."""
         if other.is_unloaded_stand_in() and (self.lines or self.functions) and not self.is_unloaded_stand_in():
@@ -254,10 +254,16 @@ class FileCoverage:
             self.lines[line] = self.lines.get(line, 0) + hits
         for line, counts in other.branches.items():
             add_branch(self, line, counts, other.branch_missing.get(line))
-        known = {(f[0], f[1]) for f in self.functions}
+        # A function both sides list: its calls add up, as a line's hits do (nyc --all lists
+        # a function a shard never ran with 0 calls; another shard's calls must not be lost).
+        known = {(f[0], f[1]): i for i, f in enumerate(self.functions)}
         for fn in other.functions:
-            if (fn[0], fn[1]) not in known:
+            i = known.get((fn[0], fn[1]))
+            if i is None:
+                known[(fn[0], fn[1])] = len(self.functions)
                 self.functions.append(fn)
+            else:
+                self.functions[i] = (fn[0], fn[1], self.functions[i][2] + fn[2])
 
     def is_unloaded_stand_in(self) -> bool:
         """Whether this is what c8 --all, and Jest's and Vitest's v8 providers with

@@ -1,0 +1,98 @@
+"""One coverage run written in every format its tool writes gives one canonical record per file
+(lines and their hits, branches per line, functions, the file's path), and shards of one run sent
+in different formats merge to what the tool reports for the shards together.
+
+The fixtures are under fixtures/coverage/samerun/, written by fixtures/coverage/regenerate-more.sh
+samerun with the real tools, on samerun/sample/: coverage.py (branches, a `# pragma: no branch`
+line that runs and one that never does, excluded code, a module never imported, empty
+__init__.py files), its two shards run apart and their data files combined by `coverage
+combine`; nyc and c8 (--all: a module no test loads), their two shards, and what the tool
+reports for both (nyc: both shards' per-process files reported together; c8: one run of both
+shards' tests). The oracles are the tools' own summaries: `coverage report -m` (report.txt),
+istanbul's coverage-summary.json and its text table (text.txt)."""
+
+import json
+import re
+
+import pytest
+
+from crossbridge_assets.formats import open_report
+from crossbridge_assets.formats._coverage import merge_coverage
+from crossbridge_assets.model import CoverageTotals, FileCoverage
+from crossbridge_assets_tests.conftest import FIXTURES
+
+SAME = FIXTURES / "coverage" / "samerun"
+PY, NYC, C8 = SAME / "python", SAME / "nyc", SAME / "c8"
+JS_ROOT = "/tmp/crossbridge-coverage-more/samerun/js"  # where the regenerate script ran nyc and c8
+PY_FORMATS = ("coverage.xml", "coverage.json", "coverage.lcov")
+JS_FORMATS = ("lcov.info", "coverage-final.json", "cobertura-coverage.xml")
+PY_FILES = {"src/inv/__init__.py", "src/inv/report.py", "src/inv/stock.py", "src/inv/sub/__init__.py",
+            "src/inv/sub/const.py", "src/inv/unused.py"}
+JS_FILES = {"src/cart.js", "src/ship.js", "src/never.js"}
+
+
+def read(path, roots=()) -> dict[str, FileCoverage]:
+    return merge_coverage([open_report(path)], roots)
+
+
+def lines_and_branches(files: dict[str, FileCoverage]) -> dict[str, tuple]:
+    """Per file: its lines, those covered, and its branches per line (covered, total)."""
+    return {path: (sorted(fc.lines), sorted(n for n, h in fc.lines.items() if h), dict(sorted(fc.branches.items())))
+            for path, fc in files.items()}
+
+
+def functions(files: dict[str, FileCoverage]) -> dict[str, list]:
+    """Per file: its functions (name, line, whether it ran)."""
+    return {path: sorted((name, line, hits > 0) for name, line, hits in fc.functions) for path, fc in files.items()}
+
+
+def per_file(files: dict[str, FileCoverage]) -> dict[str, tuple[int, int, int, int]]:
+    out = {}
+    for path, fc in files.items():
+        t = CoverageTotals()
+        t.add(fc)
+        out[path] = (t.lines_valid, t.lines_covered, t.branches_valid, t.branches_covered)
+    return out
+
+
+_ROW = re.compile(r"^(\S+\.py)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+\d+%")
+
+
+def coverage_report(path) -> dict[str, tuple[int, int, int, int]]:
+    """`coverage report -m`: file -> (statements, missing, branches, partial)."""
+    return {m[1]: tuple(map(int, m.groups()[1:])) for m in map(_ROW.match, path.read_text().splitlines())
+            if m and m[1] != "TOTAL"}
+
+
+def istanbul_summary(path) -> dict[str, tuple[int, int, int, int, int, int]]:
+    """coverage-summary.json: file (from the sample's folder) -> (lines, covered, branches,
+    covered, functions, covered), and 'total'."""
+    out = {}
+    for name, s in json.loads(path.read_text()).items():
+        key = name.removeprefix(JS_ROOT + "/")
+        out[key] = (s["lines"]["total"], s["lines"]["covered"], s["branches"]["total"], s["branches"]["covered"],
+                    s["functions"]["total"], s["functions"]["covered"])
+    return out
+
+
+# ---------------------------------------------------------------------------- functions
+
+
+@pytest.mark.parametrize("first, second", [("lcov.info", "coverage-final.json"), ("coverage-final.json", "lcov.info"),
+                                           ("lcov.info", "lcov.info")])
+def test_nyc_shards_merge_their_functions_to_what_nyc_reports_for_both(first, second):
+    """nyc --all lists ship.js's cost() unrun in shard 1 and run in shard 2: run, in the union."""
+    merged = merge_coverage([open_report(NYC / "shard1" / first), open_report(NYC / "shard2" / second)], [JS_ROOT])
+    combined = read(NYC / "combined" / "coverage-final.json", [JS_ROOT])
+    assert functions(merged) == functions(combined)
+    assert ("cost", 2, True) in functions(merged)["src/ship.js"]
+    summary = istanbul_summary(NYC / "combined" / "coverage-summary.json")
+    for path, fns in functions(merged).items():
+        assert (len(fns), sum(ran for *_, ran in fns)) == summary[path][4:]
+
+
+def test_coveragepy_shards_merge_their_functions_to_the_combined_data():
+    merged = merge_coverage([open_report(PY / "shard1" / "coverage.json"), open_report(PY / "shard2" / "coverage.lcov")])
+    combined = read(PY / "combined" / "coverage.json")
+    assert functions(merged) == functions(combined)
+    assert ("summary", 4, True) in functions(merged)["src/inv/report.py"]  # shard 2 only

@@ -96,3 +96,22 @@ def test_coveragepy_shards_merge_their_functions_to_the_combined_data():
     combined = read(PY / "combined" / "coverage.json")
     assert functions(merged) == functions(combined)
     assert ("summary", 4, True) in functions(merged)["src/inv/report.py"]  # shard 2 only
+
+
+# ---------------------------------------------------------------------------- shards, JavaScript
+
+
+@pytest.mark.parametrize("first, second", [(a, b) for a in ("lcov.info", "coverage-final.json")
+                                           for b in ("lcov.info", "coverage-final.json")])
+def test_nyc_shards_in_two_formats_merge_to_what_nyc_reports_for_both(first, second):
+    """istanbul numbers a file's branches from its code alone, in its LCOV (BRDA block = branch
+    id, branch = index) as in coverage-final.json: shard 1 takes `if (member)`, shard 2 the
+    fall-through, and the union has both, as nyc reporting both shards' files does."""
+    merged = merge_coverage([open_report(NYC / "shard1" / first), open_report(NYC / "shard2" / second)], [JS_ROOT])
+    combined = read(NYC / "combined" / "coverage-final.json", [JS_ROOT])
+    assert set(merged) == JS_FILES
+    assert lines_and_branches(merged) == lines_and_branches(combined)
+    assert merged["src/cart.js"].branches[4] == (2, 2)
+    summary = istanbul_summary(NYC / "combined" / "coverage-summary.json")
+    for path, figures in per_file(merged).items():
+        assert figures == summary[path][:4]

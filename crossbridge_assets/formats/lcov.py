@@ -184,7 +184,8 @@ def _branch_ids(path: Path, files: set[str]) -> dict[str, dict[tuple[int, int | 
 # coverage.py's LCOV names a branch by what it does ('jump to line 5', 'return from function
 # 'f'', 'exit the module'): its XML and JSON reports name the same branch by its destination
 # ('5', 'exit'). Those names let shards of one run add up branch by branch. Numbered branches
-# (gcc, istanbul) are not named: c8 numbers the branches V8 happened to report in that run.
+# are named only as istanbul numbers them (_is_istanbul_numbered): c8 numbers the branches V8
+# happened to report in that run.
 _COVERAGEPY_JUMP = re.compile(r"jump to line (\d+)$")
 _COVERAGEPY_EXIT = re.compile(r"(?:jump to the function exit|return from function .*|exit the module|exit class .*)$")
 
@@ -248,12 +249,31 @@ def _is_coveragepy_numbered(taken: dict[tuple[int, int | str, int | str], int]) 
         found == set(range(len(found))) for found in ids.values())
 
 
+def _is_istanbul_numbered(taken: dict[tuple[int, int | str, int | str], int]) -> bool:
+    """BRDA ids as istanbul's LCOV writer gives the branches its instrumenter numbered (nyc,
+    babel-plugin-istanbul in Jest and Karma, Vitest's istanbul provider): the block is the
+    branch's id in coverage-final.json (0, 1, 2, ..., each on one line), the branch its index
+    among that branch's locations (0, 1, ...), and some branch has several. Those ids come from
+    the code alone, whatever ran. c8 and the v8 providers write one location per block, numbered
+    by the V8 ranges that run reported; gcc's blocks start again at 0 on every line."""
+    ids: dict[int | str, set[int | str]] = {}
+    where: dict[int | str, int] = {}
+    for line, block, branch in taken:
+        if where.setdefault(block, line) != line:
+            return False
+        ids.setdefault(block, set()).add(branch)
+    return (set(ids) == set(range(len(ids))) and any(len(found) > 1 for found in ids.values())
+            and all(found == set(range(len(found))) for found in ids.values()))
+
+
 def _note_missing(fc: FileCoverage, taken: dict[tuple[int, int | str, int | str], int]) -> None:
-    """The names of the branches no record took, per line, where coverage.py named them all
-    (FileCoverage.branch_missing)."""
+    """The names of the branches no record took, per line, where coverage.py named them all,
+    or istanbul numbered them from the code (named '<id>.<index>', as the istanbul reader names
+    them in coverage-final.json) (FileCoverage.branch_missing)."""
+    numbered = _is_istanbul_numbered(taken)
     missing: dict[int, set[str | None]] = {}
-    for number, _block, branch in compress(taken, map(not_, taken.values())):
-        missing.setdefault(number, set()).add(_branch_name(branch))
+    for number, block, branch in compress(taken, map(not_, taken.values())):
+        missing.setdefault(number, set()).add(f"{block}.{branch}" if numbered else _branch_name(branch))
     for number, names in missing.items():
         if None not in names:
             fc.branch_missing[number] = frozenset(names)
@@ -338,7 +358,8 @@ def _files(path: Path, stream: CoverageStream) -> Iterator[FileCoverage]:
         valid = Counter(numbers)  # per line, in the order first met
         covered = Counter(compress(numbers, takens))  # taken sums are never negative
         fc.branches.update(zip(valid, zip(map(covered.get, valid, repeat(0)), valid.values())))
-        if columns is None:  # a bulk run's ids are numbers, which name no branch
+        # A bulk run's ids are numbers, which name a branch only as istanbul numbers them.
+        if columns is None or _is_istanbul_numbered(branch_seen):
             _note_missing(fc, branch_seen)
         branch_seen.clear()
 

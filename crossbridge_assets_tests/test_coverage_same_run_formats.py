@@ -115,3 +115,23 @@ def test_nyc_shards_in_two_formats_merge_to_what_nyc_reports_for_both(first, sec
     summary = istanbul_summary(NYC / "combined" / "coverage-summary.json")
     for path, figures in per_file(merged).items():
         assert figures == summary[path][:4]
+
+
+# ---------------------------------------------------------------------------- formats, coverage.py
+
+
+@pytest.mark.parametrize("report", PY_FORMATS)
+def test_coveragepy_formats_of_one_run_count_each_file_as_coverage_report_does(report):
+    """Statements, missing, branches as `coverage report -m` prints them, file by file: the
+    line `if qty <= 0:  # pragma: no branch` ran one way, and coverage.py counts both of its
+    branches as taken (its XML: '100% (2/2)'), though its JSON and LCOV list only the one that ran."""
+    oracle = coverage_report(PY / "combined" / "report.txt")
+    assert set(oracle) == PY_FILES
+    files = read(PY / "combined" / report)
+    assert set(files) == PY_FILES
+    assert files["src/inv/stock.py"].branches[10] == (2, 2)
+    for path, (valid, covered, branches, _) in per_file(files).items():
+        statements, missing, oracle_branches, _partial = oracle[path]
+        assert (valid, covered) == (statements, statements - missing), path
+        if path != "src/inv/sub/const.py":
+            assert branches == oracle_branches, path

@@ -86,6 +86,27 @@ class FileTable:
         fc.functions.append((name, line, hits))
 
 
+def fill_no_branch_lines(fc: FileCoverage, branches_valid: int, branches_covered: int) -> None:
+    """Put back the branches of coverage.py's `# pragma: no branch` lines in its JSON and LCOV.
+
+    coverage.py counts every exit of such a line as a branch, and as taken (its XML writes
+    '100% (2/2)'), but its JSON and LCOV list only the exits that ran: the line shows one branch,
+    taken, where no branching line of coverage.py has fewer than two. Given the file's own counts
+    (the JSON summary, LCOV's BRF/BRH), the branches they hold beyond those listed, all taken,
+    go back on such lines, two to a line (an `if`, `for` or `while` has two exits). A no-branch
+    line that never ran is listed nowhere: its branches stay in the file's counts only."""
+    short = [n for n, (covered, total) in fc.branches.items() if total < 2 and covered == total]
+    if not short:
+        return
+    hidden = branches_valid - sum(total for _, total in fc.branches.values())
+    if hidden != branches_covered - sum(covered for covered, _ in fc.branches.values()):
+        return  # some not taken: not what a no-branch line hides
+    if hidden < sum(2 - fc.branches[n][1] for n in short):
+        return
+    for n in short:
+        fc.branches[n] = (2, 2)
+
+
 def checked_counts(totals: CoverageTotals, where: str, path) -> CoverageTotals:
     """A report's own counts (its only figures, in a summary), refused when no tool writes them:
     a negative count, or more lines or branches covered than there are."""

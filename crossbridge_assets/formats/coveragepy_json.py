@@ -13,6 +13,8 @@ cannot be told from a statement without the source (a class docstring and a clas
 look the same in the lists), so the line records of such a file hold a few more covered lines
 than its summary; the summary stays the file's figure (warehouse.coverage.merge_run takes it
 when the report is the file's only source). From 7.13.1 on, `executed_lines` are statements.
+A `# pragma: no branch` line lists only the exits that ran, though the summary counts them all,
+as taken: they are put back on the line (_coverage.fill_no_branch_lines).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from crossbridge_assets.formats._common import DepthCheckedReader, json_errors, 
 from crossbridge_assets.formats._coverage import (
     FileTable,
     checked_counts,
+    fill_no_branch_lines,
     json_head_keys,
     json_values_at,
     static_context,
@@ -134,6 +137,7 @@ def _read(path: Path, stream: CoverageStream) -> Iterator[FileCoverage]:
         except ShapeError as exc:
             raise FormatError(path, exc.at("files", name[:200]).reason) from None
         summary = checked_counts(_summary(obj.get("summary")), f"the summary of {name[:200]!r}", path)
+        fill_no_branch_lines(fc, summary.branches_valid, summary.branches_covered)
         stream.file_totals[fc.path] = summary
         yield table.files.pop(fc.path)
     label = static_context(contexts)  # `coverage run --context=unit`: a label, not a test

@@ -18,7 +18,9 @@ coverage.py counts it (CoverageStream.file_totals): LF statements of which the D
 0 hits are missing, BRF branches of which the '-' ones are missing. Its branches are put back
 on the line they leave (inferred: see _coveragepy_branches; a comprehension's or a decorated
 definition's can land a line early), named by their destination as the later LCOV, XML and
-JSON reports name them.
+JSON reports name them. The later LCOV lists only the exits that ran of a `# pragma: no branch`
+line, while its BRF/BRH count them all, as taken: they are put back on the line
+(_coverage.fill_no_branch_lines).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from orjson import loads
 
 from crossbridge_assets.formats import FormatError, FormatSpec, Sniff
 from crossbridge_assets.formats._common import to_int
-from crossbridge_assets.formats._coverage import MAX_HITS, FileTable, checked_counts, clamp_hits
+from crossbridge_assets.formats._coverage import MAX_HITS, FileTable, checked_counts, clamp_hits, fill_no_branch_lines
 from crossbridge_assets.model import KIND_COVERAGE, CoverageStream, CoverageTotals, FileCoverage, ReportInfo, add_branch, at_least
 
 FORMAT = "lcov"
@@ -307,6 +309,7 @@ def _files(path: Path, stream: CoverageStream) -> Iterator[FileCoverage]:
     record_other = False  # an FN, or hits other than 0 and 1
     record_lf: int | None = None
     record_brf: int | None = None
+    record_brh: int | None = None
     coveragepy_counts: dict[str, CoverageTotals] = {}  # those files' counts, as coverage.py's
     coveragepy_content: dict[str, CoverageTotals] = {}  # and as their records give them
     # (block, destination) -> how many such branches no record took (several exits are all 0)
@@ -533,14 +536,20 @@ def _files(path: Path, stream: CoverageStream) -> Iterator[FileCoverage]:
                                 if coveragepy_counts.pop(fc.path, None) is not None:  # read as written, then
                                     del stream.file_totals[fc.path], coveragepy_content[fc.path], coveragepy_missing[fc.path]
                             if branch_seen:
+                                # coverage.py's later LCOV (branches named by what they do) lists only
+                                # the exits of a `# pragma: no branch` line that ran; BRF/BRH count all.
+                                named = (record_brf is not None and record_brh is not None and not fc.branches
+                                         and all(_branch_name(b) is not None for _n, _b, b in branch_seen))
                                 flush_branches(branch_cols)
+                                if named:
+                                    fill_no_branch_lines(fc, record_brf, record_brh)
                             if (complete := finished(fc)) is not None:
                                 yield complete
                         branch_cols = None
                         fc = None
                         fn_lines, fn_hits_seen, fn_index, fn_orphans = {}, {}, {}, []
                         record_da = record_checksums = 0
-                        record_other, record_lf, record_brf = False, None, None
+                        record_other, record_lf, record_brf, record_brh = False, None, None, None
                         continue
                     if not sep:
                         raise bad(lineno, f"not an LCOV record: {line[:80]!r}")
@@ -561,7 +570,7 @@ def _files(path: Path, stream: CoverageStream) -> Iterator[FileCoverage]:
                         fn_base = len(fc.functions)
                         records += 1
                         record_da = record_checksums = 0
-                        record_other, record_lf, record_brf = False, None, None
+                        record_other, record_lf, record_brf, record_brh = False, None, None, None
                         continue
                     if key in ("TN", "VER"):
                         if key == "TN":
@@ -579,6 +588,8 @@ def _files(path: Path, stream: CoverageStream) -> Iterator[FileCoverage]:
                         elif key == "BRF" and fc is not None:
                             record_brf = n
                             brf_between = brf_between or (record_lf is None and record_da > 0)
+                        elif key == "BRH" and fc is not None:
+                            record_brh = n
                         continue
                     if fc is None:
                         if key in ("FNF", "FNH", "MCDC"):

@@ -20,7 +20,8 @@ on the line they leave (inferred: see _coveragepy_branches; a comprehension's or
 definition's can land a line early), named by their destination as the later LCOV, XML and
 JSON reports name them. The later LCOV lists only the exits that ran of a `# pragma: no branch`
 line, while its BRF/BRH count them all, as taken: they are put back on the line
-(_coverage.fill_no_branch_lines).
+(_coverage.fill_no_branch_lines); those of such a line that never ran are on no BRDA, and the
+file counts as its BRF/BRH say (CoverageStream.file_totals).
 """
 
 from __future__ import annotations
@@ -535,14 +536,27 @@ def _files(path: Path, stream: CoverageStream) -> Iterator[FileCoverage]:
                                 other_records.add(fc.path)
                                 if coveragepy_counts.pop(fc.path, None) is not None:  # read as written, then
                                     del stream.file_totals[fc.path], coveragepy_content[fc.path], coveragepy_missing[fc.path]
+                            # coverage.py's later LCOV (branches named by what they do) lists only the
+                            # exits that ran of a `# pragma: no branch` line, none of one that never
+                            # ran; its BRF/BRH count them all, as taken.
+                            named = (record_brf is not None and record_brh is not None and not fc.branches
+                                     and all(_branch_name(b) is not None for _n, _b, b in branch_seen))
                             if branch_seen:
-                                # coverage.py's later LCOV (branches named by what they do) lists only
-                                # the exits of a `# pragma: no branch` line that ran; BRF/BRH count all.
-                                named = (record_brf is not None and record_brh is not None and not fc.branches
-                                         and all(_branch_name(b) is not None for _n, _b, b in branch_seen))
                                 flush_branches(branch_cols)
                                 if named:
                                     fill_no_branch_lines(fc, record_brf, record_brh)
+                            if named and fc.lines and fc.path not in recount:
+                                content = CoverageTotals()
+                                content.add(fc)
+                                hidden = record_brf - content.branches_valid
+                                if hidden > 0 and hidden == record_brh - content.branches_covered:
+                                    # Branches no line can be given: the file counts as the record says.
+                                    counts = CoverageTotals(1, content.lines_valid, content.lines_covered,
+                                                            record_brf, record_brh)
+                                    coveragepy_counts[fc.path] = stream.file_totals[fc.path] = counts
+                                    coveragepy_content[fc.path] = content
+                                    coveragepy_missing[fc.path] = Counter()
+                                    stream.prefer_declared = True
                             if (complete := finished(fc)) is not None:
                                 yield complete
                         branch_cols = None

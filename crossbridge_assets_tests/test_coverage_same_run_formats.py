@@ -17,10 +17,14 @@ import re
 import pytest
 
 from crossbridge_assets.formats import open_report
-from crossbridge_assets.formats._coverage import merge_coverage
+from crossbridge_assets.formats._coverage import merge_coverage, merged_totals
 from crossbridge_assets.model import CoverageTotals, FileCoverage
+from crossbridge_assets.warehouse.coverage import coverage_runs, run_merge
+from crossbridge_assets.warehouse.engine import make_engine
 from crossbridge_assets_tests.conftest import FIXTURES
 from crossbridge_assets_tests.test_cli import run_cli
+from crossbridge_assets_tests.test_coverage_e2e import ingest, refresh
+from crossbridge_assets_tests.test_ingest_e2e import drop
 
 SAME = FIXTURES / "coverage" / "samerun"
 PY, NYC, C8 = SAME / "python", SAME / "nyc", SAME / "c8"
@@ -161,3 +165,115 @@ def test_crossbridge_parse_gives_coverage_reports_totals_for_every_coveragepy_fo
     assert parsed["totals"] == {"files": 6, "lines_valid": statements, "lines_covered": statements - missing,
                                 "branches_valid": branches, "branches_covered": covered_branches}
     assert parsed["warnings"] == []
+
+
+def test_coveragepy_formats_of_one_run_give_the_same_records():
+    """Line by line: hits, branches per line and the branches not taken, by name."""
+    xml, js, lcov = (read(PY / "combined" / r) for r in PY_FORMATS)
+    no_line = {"src/inv/sub/const.py": {2: (2, 2)}}  # the never-run no-branch line (see above)
+    for other in (js, lcov):
+        assert set(other) == set(xml) == PY_FILES
+        for path, fc in other.items():
+            assert fc.lines == xml[path].lines, path
+            assert {**fc.branches, **no_line.get(path, {})} == xml[path].branches, path
+            assert fc.branch_missing == xml[path].branch_missing, path
+    assert functions(js) == functions(lcov)  # coverage.py's XML has no functions
+    assert xml["src/inv/stock.py"].branch_missing[41] == frozenset({"44"})  # `for` that never finished
+
+
+# ---------------------------------------------------------------------------- shards, coverage.py
+
+
+@pytest.mark.parametrize("first, second", [(a, b) for a in PY_FORMATS for b in PY_FORMATS])
+def test_coveragepy_shards_in_two_formats_merge_to_what_coverage_combine_reports(first, second):
+    """Shard 1 takes `if have < qty` one way and `match` to `case int()`, shard 2 the other ways:
+    the union is coverage.py's own union of the shards' data files (`coverage combine`)."""
+    merged = merge_coverage([open_report(PY / "shard1" / first), open_report(PY / "shard2" / second)])
+    combined = read(PY / "combined" / "coverage.xml")
+    assert set(merged) == PY_FILES
+    got, want = lines_and_branches(merged), lines_and_branches(combined)
+    placed = "coverage.xml" in (first, second)  # only the XML places const.py's never-run no-branch line
+    if not placed:
+        assert got["src/inv/sub/const.py"][2] == {}
+        got["src/inv/sub/const.py"][2][2] = (2, 2)
+    assert got == want
+    assert merged["src/inv/stock.py"].branches[60] == (2, 2)
+    oracle = coverage_report(PY / "combined" / "report.txt")
+    for path, (valid, covered, branches, _) in per_file(merged).items():
+        statements, missing, oracle_branches, _partial = oracle[path]
+        assert (valid, covered) == (statements, statements - missing), path
+        assert branches == (oracle_branches if placed or path != "src/inv/sub/const.py" else 0), path
+
+
+# ---------------------------------------------------------------------------- formats, JavaScript
+
+
+@pytest.mark.parametrize("tool", ["nyc", "c8"])
+def test_js_formats_of_one_run_give_the_same_records_and_the_tools_counts(tool):
+    folder = SAME / tool / "combined"
+    lcov, final, cobertura = (read(folder / r, [JS_ROOT]) for r in JS_FORMATS)
+    assert set(lcov) == set(final) == set(cobertura) == JS_FILES
+    assert lines_and_branches(lcov) == lines_and_branches(final)
+    assert functions(lcov) == functions(final)
+    cob = lines_and_branches(cobertura)
+    if tool == "nyc":
+        # istanbul's cobertura writes no branch on a line without a statement: the default
+        # parameter's on `function price(item, member = false) {` (see test_coverage_js_tools).
+        assert final["src/cart.js"].branches[3] == (1, 1) and 3 not in cobertura["src/cart.js"].branches
+        cob["src/cart.js"][2][3] = (1, 1)
+        cob["src/cart.js"] = (cob["src/cart.js"][0], cob["src/cart.js"][1], dict(sorted(cob["src/cart.js"][2].items())))
+    assert cob == lines_and_branches(final)
+    summary = istanbul_summary(folder / "coverage-summary.json")
+    for path, figures in per_file(final).items():
+        assert figures == summary[path][:4], path
+        assert (len(functions(final)[path]), sum(r for *_, r in functions(final)[path])) == summary[path][4:], path
+    # The text table: % Stmts, % Branch, % Funcs, % Lines of all files, from the same counts.
+    table = re.search(r"All files \|" + r"\s*([\d.]+)\s*\|" * 4, (folder / "text.txt").read_text())
+    _stmts, branch_pct, funcs_pct, line_pct = map(float, table.groups())
+    t = merged_totals(final)
+    fns = [ran for fs in functions(final).values() for *_, ran in fs]
+    assert line_pct == pytest.approx(100 * t.lines_covered / t.lines_valid, abs=0.01)
+    assert branch_pct == pytest.approx(100 * t.branches_covered / t.branches_valid, abs=0.01)
+    assert funcs_pct == pytest.approx(100 * sum(fns) / len(fns), abs=0.01)
+
+
+# ---------------------------------------------------------------------------- through the product
+
+
+def send(settings, folder: str, name: str, source, **manifest) -> None:
+    """One CI shard's upload: its report and the crossbridge.json beside it."""
+    drop(settings, name, folder, source=source)
+    (settings.inbox / folder / "crossbridge.json").write_text(json.dumps(
+        {"project": "inv", "branch": "main", "shards_expected": 2, **manifest}))
+
+
+def test_shards_sent_in_two_formats_are_one_run_with_the_tools_figures(crossbridge_env, dagster_instance):
+    """coverage.py shard 1 as XML, shard 2 as LCOV; nyc shard 1 as LCOV, shard 2 as
+    coverage-final.json (absolute paths: the runner's folder announced as a source root)."""
+    s = crossbridge_env
+    send(s, "py1", "coverage.xml", PY / "shard1" / "coverage.xml", build="40", shard="1")
+    send(s, "py2", "coverage.lcov", PY / "shard2" / "coverage.lcov", build="40", shard="2")
+    roots = {"source_roots": [JS_ROOT]}
+    send(s, "js1", "lcov.info", NYC / "shard1" / "lcov.info", build="41", shard="1", **roots)
+    send(s, "js2", "coverage-final.json", NYC / "shard2" / "coverage-final.json", build="41", shard="2", **roots)
+    ingest(dagster_instance)
+    refresh(dagster_instance)
+    engine = make_engine(s.warehouse_url)
+    runs = {r["build"]: r for r in coverage_runs(engine)}
+    assert set(runs) == {"40", "41"} and all(r["complete"] and r["shards_seen"] == 2 for r in runs.values())
+    figures = ("files", "lines_valid", "lines_covered", "branches_valid", "branches_covered")
+
+    py = coverage_report(PY / "combined" / "report.txt")
+    py_totals = json.loads((PY / "combined" / "coverage.json").read_text())["totals"]
+    assert {k: runs["40"][k] for k in figures} == {
+        "files": len(py), "lines_valid": py_totals["num_statements"], "lines_covered": py_totals["covered_lines"],
+        "branches_valid": py_totals["num_branches"], "branches_covered": py_totals["covered_branches"]}
+    merged = run_merge(engine, runs["40"]["run_id"]).files
+    assert lines_and_branches(merged) == lines_and_branches(read(PY / "combined" / "coverage.xml"))
+
+    nyc = istanbul_summary(NYC / "combined" / "coverage-summary.json")["total"]
+    assert {k: runs["41"][k] for k in figures} == dict(zip(figures, (3, *nyc[:4])))
+    merged = run_merge(engine, runs["41"]["run_id"]).files
+    combined = read(NYC / "combined" / "coverage-final.json", [JS_ROOT])
+    assert lines_and_branches(merged) == lines_and_branches(combined)
+    assert functions(merged) == functions(combined)

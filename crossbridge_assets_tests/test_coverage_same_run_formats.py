@@ -205,6 +205,19 @@ def test_coveragepy_shards_in_two_formats_merge_to_what_coverage_combine_reports
         assert branches == (oracle_branches if placed or path != "src/inv/sub/const.py" else 0), path
 
 
+@pytest.mark.parametrize("second", ["shard2.lcov", "shard2.json"])
+def test_coveragepy_xml_named_from_its_source_folder_joins_the_other_formats_paths(second):
+    """`--cov=src` (source a folder, without relative_files) in a folder that is no known CI
+    checkout: the XML names 'inv/stock.py' from <source>/tmp/.../python/src</source>, the
+    LCOV and JSON 'src/inv/stock.py' from the working directory. One file, one path: the
+    XML's folder is 'src/' of the run's other paths."""
+    srcdir = PY / "srcdir"
+    merged = merge_coverage([open_report(srcdir / "shard1.xml"), open_report(srcdir / second)])
+    assert set(merged) == PY_FILES
+    got, want = lines_and_branches(merged), lines_and_branches(read(PY / "combined" / "coverage.xml"))
+    assert got == want
+
+
 # ---------------------------------------------------------------------------- formats, JavaScript
 
 
@@ -253,6 +266,10 @@ def test_shards_sent_in_two_formats_are_one_run_with_the_tools_figures(crossbrid
     s = crossbridge_env
     send(s, "py1", "coverage.xml", PY / "shard1" / "coverage.xml", build="40", shard="1")
     send(s, "py2", "coverage.lcov", PY / "shard2" / "coverage.lcov", build="40", shard="2")
+    # The same shards measured with `--cov=src` in a folder no one announced: the XML names its
+    # files from its <source> folder.
+    send(s, "src1", "coverage.xml", PY / "srcdir" / "shard1.xml", build="42", shard="1")
+    send(s, "src2", "coverage.lcov", PY / "srcdir" / "shard2.lcov", build="42", shard="2")
     roots = {"source_roots": [JS_ROOT]}
     send(s, "js1", "lcov.info", NYC / "shard1" / "lcov.info", build="41", shard="1", **roots)
     send(s, "js2", "coverage-final.json", NYC / "shard2" / "coverage-final.json", build="41", shard="2", **roots)
@@ -260,7 +277,7 @@ def test_shards_sent_in_two_formats_are_one_run_with_the_tools_figures(crossbrid
     refresh(dagster_instance)
     engine = make_engine(s.warehouse_url)
     runs = {r["build"]: r for r in coverage_runs(engine)}
-    assert set(runs) == {"40", "41"} and all(r["complete"] and r["shards_seen"] == 2 for r in runs.values())
+    assert set(runs) == {"40", "41", "42"} and all(r["complete"] and r["shards_seen"] == 2 for r in runs.values())
     figures = ("files", "lines_valid", "lines_covered", "branches_valid", "branches_covered")
 
     py = coverage_report(PY / "combined" / "report.txt")
@@ -270,6 +287,8 @@ def test_shards_sent_in_two_formats_are_one_run_with_the_tools_figures(crossbrid
         "branches_valid": py_totals["num_branches"], "branches_covered": py_totals["covered_branches"]}
     merged = run_merge(engine, runs["40"]["run_id"]).files
     assert lines_and_branches(merged) == lines_and_branches(read(PY / "combined" / "coverage.xml"))
+    assert {k: runs["42"][k] for k in figures} == {k: runs["40"][k] for k in figures}
+    assert set(run_merge(engine, runs["42"]["run_id"]).files) == PY_FILES
 
     nyc = istanbul_summary(NYC / "combined" / "coverage-summary.json")["total"]
     assert {k: runs["41"][k] for k in figures} == dict(zip(figures, (3, *nyc[:4])))

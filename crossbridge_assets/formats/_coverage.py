@@ -16,6 +16,7 @@ from crossbridge_assets.formats._paths import (
     is_windows_path,
     normalize_source_path,
     package_path_owners,
+    source_folder_prefix,
     using_source_roots,
 )
 from crossbridge_assets.model import CoverageTotals, FileCoverage, add_branch
@@ -284,6 +285,10 @@ def context_to_test(context: str) -> str:
 # ---------------------------------------------------------------------------- merge
 
 
+# The formats that name a file from a <source> folder of the report (Cobertura, coverage.py's XML).
+_SOURCE_RELATIVE = frozenset({"cobertura", "coveragepy-xml"})
+
+
 class Records(list):
     """The FileCoverage records of one report, with the format that wrote them (merge_coverage
     treats JaCoCo's package-relative paths apart)."""
@@ -303,6 +308,7 @@ def merge_coverage(
     streams: Iterable[Iterable[FileCoverage]],
     source_roots: Iterable[str] = (),
     strip_prefixes: Iterable[str] = (),
+    renamed: dict[str, str] | None = None,
 ) -> dict[str, FileCoverage]:
     """Union of several reports (shards, or formats of the same code) keyed by normalized path.
 
@@ -315,14 +321,21 @@ def merge_coverage(
     yet are read with the roots in effect, so that a format's own path handling sees them too
     (a Cobertura <source> outside every known workspace is only joined when a root covers it).
     A JaCoCo path (com/ex/A.java) joins the one path another report gives the file under a JVM
-    source folder (src/main/java/com/ex/A.java): see package_path_owners."""
+    source folder (src/main/java/com/ex/A.java): see package_path_owners. So does a path a
+    Cobertura or coverage.py XML gave from a <source> folder nothing placed (source_folder_prefix).
+    `renamed`, when given, gets each such path and the path it joined."""
     roots, prefixes = tuple(source_roots), tuple(strip_prefixes)
     merged: dict[str, FileCoverage] = {}
     from_jacoco: set[str] = set()  # paths JaCoCo gave, spelled from their package
-    from_others: set[str] = set()
+    from_others: set[str] = set()  # paths the formats that name files from the working directory gave
+    from_xml: list[set[str]] = []  # each XML report's paths, maybe from a <source> nothing placed
     with using_source_roots(roots):
         for stream in streams:
-            seen = from_jacoco if report_format(stream) == "jacoco" else from_others
+            fmt = report_format(stream)
+            if fmt in _SOURCE_RELATIVE:
+                from_xml.append(seen := set())
+            else:
+                seen = from_jacoco if fmt == "jacoco" else from_others
             for fc in stream:
                 path = normalize_source_path(fc.path, (), prefixes) if (roots or prefixes) else fc.path
                 seen.add(path)
@@ -332,8 +345,22 @@ def merge_coverage(
                 target.merge(fc)
     # JaCoCo's package-relative spelling of a file another report names from the repository;
     # a path another format also gives as it is is a file of its own (a top-level com/ex/A.java).
+    moved = renamed if renamed is not None else {}
     for package, owner in package_path_owners(merged, from_jacoco - from_others).items():
         merged[owner].merge(merged.pop(package))
+        moved[package] = owner
+    # An XML report's paths from its <source> folder, which the other reports name from the
+    # repository (source_folder_prefix): each of its files under that folder.
+    for paths in from_xml:
+        prefix = source_folder_prefix(paths, from_others)
+        for path in sorted(paths) if prefix else ():
+            fc = merged.pop(path, None)
+            if fc is not None:
+                target = merged.get(prefix + path)
+                if target is None:
+                    target = merged[prefix + path] = FileCoverage(path=prefix + path, source_path=fc.source_path)
+                target.merge(fc)
+                moved[path] = prefix + path
     return merged
 
 

@@ -229,3 +229,28 @@ def package_path_owners(paths: Iterable[str], packages: Iterable[str]) -> dict[s
         if last is not None and path[last.end() :] in packages:
             owners.setdefault(path[last.end() :], []).append(path)
     return {package: found[0] for package, found in owners.items() if len(found) == 1}
+
+
+def source_folder_prefix(paths: Iterable[str], known: Iterable[str]) -> str | None:
+    """The folder, inside the repository, that a report names its files from when it is not the
+    repository's root, found from the paths `known` to the run's other reports: coverage.py's XML
+    names each file from its <source> (`--cov=src`: <source>/app/src</source>, 'pkg/mod.py'),
+    and where nothing places that folder (no CI checkout, no configured source root) the names
+    stay relative to it, while the LCOV and JSON of the same code name 'src/pkg/mod.py' from the
+    working directory. The one prefix ('src/') under which the other reports give each of the
+    report's files they give at all; None when they give one of its paths as it is, or under
+    different folders (nothing tells which), or none of them."""
+    paths = [p for p in paths if not is_absolute(p)]
+    known = {p for p in known if not is_absolute(p)}
+    if not paths or not known or not known.isdisjoint(paths):
+        return None
+    wanted = set(paths)
+    found: set[str] = set()
+    for path in known:
+        parts = path.split("/")
+        for i in range(1, len(parts)):
+            if "/".join(parts[i:]) in wanted:
+                found.add("/".join(parts[:i]) + "/")
+                if len(found) > 1:
+                    return None
+    return found.pop() if found else None

@@ -327,23 +327,28 @@ def merge_run(reports: Iterable[tuple[Iterable[FileCoverage], dict[str, Coverage
     to have run). The counts of a file the report has lines for (coverage.py JSON, whose lines
     can hold non-statements): the file's figures when no other report of the run has its lines."""
     streams: list[list[FileCoverage]] = []
-    counts: dict[str, CoverageTotals] = {}
-    declared: dict[str, CoverageTotals] = {}
-    sources: dict[str, int] = defaultdict(int)  # reports with line records of a file
+    given: list[tuple[set[str], dict[str, CoverageTotals]]] = []
     for records, file_counts in reports:
         records = Records(records, report_format(records))
         streams.append(records)
-        with_lines = {fc.path for fc in records}
-        for path in with_lines:
+        given.append(({fc.path for fc in records}, file_counts))
+    # A file two reports spell apart (JaCoCo's package path, an XML's path from its <source>)
+    # is one file: its reports are counted under the path the merge gives it.
+    renamed: dict[str, str] = {}
+    files = merge_coverage(streams, renamed=renamed)
+    counts: dict[str, CoverageTotals] = {}
+    declared: dict[str, CoverageTotals] = {}
+    sources: dict[str, int] = defaultdict(int)  # reports with line records of a file
+    for with_lines, file_counts in given:
+        for path in {renamed.get(p, p) for p in with_lines}:
             sources[path] += 1
         for path, t in file_counts.items():
             if path in with_lines:
-                declared[path] = t
+                declared[renamed.get(path, path)] = t
                 continue
             best = counts.get(path)
             if best is None or (t.lines_covered, t.lines_valid) > (best.lines_covered, best.lines_valid):
                 counts[path] = t
-    files = merge_coverage(streams)
     counts_only = {p: t for p, t in counts.items() if p not in files}
     declared = {p: t for p, t in declared.items() if sources[p] == 1}
     totals = merged_totals(fc for p, fc in files.items() if p not in declared)

@@ -18,6 +18,7 @@ import pytest
 
 from crossbridge_assets.formats import open_report
 from crossbridge_assets.formats._coverage import merge_coverage, merged_totals
+from crossbridge_assets.formats._paths import source_folder_prefix
 from crossbridge_assets.model import CoverageTotals, FileCoverage
 from crossbridge_assets.warehouse.coverage import coverage_runs, run_merge
 from crossbridge_assets.warehouse.engine import make_engine
@@ -296,3 +297,12 @@ def test_shards_sent_in_two_formats_are_one_run_with_the_tools_figures(crossbrid
     combined = read(NYC / "combined" / "coverage-final.json", [JS_ROOT])
     assert lines_and_branches(merged) == lines_and_branches(combined)
     assert functions(merged) == functions(combined)
+
+
+def test_a_source_folder_is_found_only_where_the_other_reports_name_most_of_the_xmls_files():
+    known = {"src/inv/stock.py", "src/inv/report.py", "tests/conftest.py"}
+    assert source_folder_prefix({"inv/stock.py", "inv/report.py", "inv/only_here.py"}, known) == "src/"
+    assert source_folder_prefix({"src/inv/stock.py", "inv/report.py"}, known) is None  # one as it is
+    # Shards that measured other files: one top-level conftest.py says nothing of the rest.
+    assert source_folder_prefix({"conftest.py", "app/a.py", "app/b.py"}, known) is None
+    assert source_folder_prefix({"stock.py", "conftest.py"}, known) is None  # two folders

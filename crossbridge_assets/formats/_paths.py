@@ -238,19 +238,21 @@ def source_folder_prefix(paths: Iterable[str], known: Iterable[str]) -> str | No
     and where nothing places that folder (no CI checkout, no configured source root) the names
     stay relative to it, while the LCOV and JSON of the same code name 'src/pkg/mod.py' from the
     working directory. The one prefix ('src/') under which the other reports give each of the
-    report's files they give at all; None when they give one of its paths as it is, or under
-    different folders (nothing tells which), or none of them."""
-    paths = [p for p in paths if not is_absolute(p)]
+    report's files they give at all, and most of them; None when they give one of its paths as it
+    is, or under different folders (nothing tells which), or few of them (a top-level
+    conftest.py only one shard measured is no sign that the others name tests/conftest.py)."""
+    paths = {p for p in paths if not is_absolute(p)}
     known = {p for p in known if not is_absolute(p)}
     if not paths or not known or not known.isdisjoint(paths):
         return None
-    wanted = set(paths)
     found: set[str] = set()
+    matched: set[str] = set()
     for path in known:
         parts = path.split("/")
         for i in range(1, len(parts)):
-            if "/".join(parts[i:]) in wanted:
+            if (tail := "/".join(parts[i:])) in paths:
                 found.add("/".join(parts[:i]) + "/")
+                matched.add(tail)
                 if len(found) > 1:
                     return None
-    return found.pop() if found else None
+    return found.pop() if found and 2 * len(matched) > len(paths) else None

@@ -20,7 +20,7 @@ from crossbridge_assets.formats import open_report
 from crossbridge_assets.formats._coverage import merge_coverage, merged_totals
 from crossbridge_assets.formats._paths import source_folder_prefix
 from crossbridge_assets.model import CoverageTotals, FileCoverage
-from crossbridge_assets.warehouse.coverage import coverage_runs, run_merge
+from crossbridge_assets.warehouse.coverage import coverage_runs, merge_run, run_merge
 from crossbridge_assets.warehouse.engine import make_engine
 from crossbridge_assets_tests.conftest import FIXTURES
 from crossbridge_assets_tests.test_cli import run_cli
@@ -219,6 +219,23 @@ def test_coveragepy_xml_named_from_its_source_folder_joins_the_other_formats_pat
     assert got == want
 
 
+@pytest.mark.parametrize("first, second", [(a, b) for a in PY_FORMATS[1:] for b in PY_FORMATS[1:]])
+def test_a_run_of_coveragepy_json_and_lcov_shards_counts_the_branches_no_shard_could_place(first, second):
+    """The run (merge_run: each report's records and its own counts) counts const.py's never-run
+    no-branch line as coverage.py does, taken, though no JSON or LCOV shard puts it on a line."""
+    shards = []
+    for folder, name in (("shard1", first), ("shard2", second)):
+        stream = open_report(PY / folder / name)
+        shards.append((stream.read_all(), dict(stream.file_totals)))
+    run = merge_run(shards)
+    totals = json.loads((PY / "combined" / "coverage.json").read_text())["totals"]
+    assert (run.totals.files, run.totals.lines_valid, run.totals.lines_covered, run.totals.branches_valid,
+            run.totals.branches_covered) == (6, totals["num_statements"], totals["covered_lines"],
+                                             totals["num_branches"], totals["covered_branches"])
+    figures = {r["file"]: (r["branches_valid"], r["branches_covered"]) for r in run.file_figures()}
+    assert figures["src/inv/sub/const.py"] == (2, 2) and figures["src/inv/stock.py"] == (18, 15)
+
+
 # ---------------------------------------------------------------------------- formats, JavaScript
 
 
@@ -271,6 +288,9 @@ def test_shards_sent_in_two_formats_are_one_run_with_the_tools_figures(crossbrid
     # files from its <source> folder.
     send(s, "src1", "coverage.xml", PY / "srcdir" / "shard1.xml", build="42", shard="1")
     send(s, "src2", "coverage.lcov", PY / "srcdir" / "shard2.lcov", build="42", shard="2")
+    # And as JSON and LCOV, neither of which puts const.py's never-run no-branch line on a line.
+    send(s, "js-py1", "coverage.json", PY / "shard1" / "coverage.json", build="43", shard="1")
+    send(s, "js-py2", "coverage.lcov", PY / "shard2" / "coverage.lcov", build="43", shard="2")
     roots = {"source_roots": [JS_ROOT]}
     send(s, "js1", "lcov.info", NYC / "shard1" / "lcov.info", build="41", shard="1", **roots)
     send(s, "js2", "coverage-final.json", NYC / "shard2" / "coverage-final.json", build="41", shard="2", **roots)
@@ -278,7 +298,7 @@ def test_shards_sent_in_two_formats_are_one_run_with_the_tools_figures(crossbrid
     refresh(dagster_instance)
     engine = make_engine(s.warehouse_url)
     runs = {r["build"]: r for r in coverage_runs(engine)}
-    assert set(runs) == {"40", "41", "42"} and all(r["complete"] and r["shards_seen"] == 2 for r in runs.values())
+    assert set(runs) == {"40", "41", "42", "43"} and all(r["complete"] and r["shards_seen"] == 2 for r in runs.values())
     figures = ("files", "lines_valid", "lines_covered", "branches_valid", "branches_covered")
 
     py = coverage_report(PY / "combined" / "report.txt")
@@ -290,6 +310,7 @@ def test_shards_sent_in_two_formats_are_one_run_with_the_tools_figures(crossbrid
     assert lines_and_branches(merged) == lines_and_branches(read(PY / "combined" / "coverage.xml"))
     assert {k: runs["42"][k] for k in figures} == {k: runs["40"][k] for k in figures}
     assert set(run_merge(engine, runs["42"]["run_id"]).files) == PY_FILES
+    assert {k: runs["43"][k] for k in figures} == {k: runs["40"][k] for k in figures}
 
     nyc = istanbul_summary(NYC / "combined" / "coverage-summary.json")["total"]
     assert {k: runs["41"][k] for k in figures} == dict(zip(figures, (3, *nyc[:4])))

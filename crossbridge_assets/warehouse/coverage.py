@@ -325,7 +325,9 @@ def merge_run(reports: Iterable[tuple[Iterable[FileCoverage], dict[str, Coverage
     file the report has no lines for: a file that no report has lines for keeps the counts of
     the report covering most of it (counts cannot be unioned, and the larger is what is known
     to have run). The counts of a file the report has lines for (coverage.py JSON, whose lines
-    can hold non-statements): the file's figures when no other report of the run has its lines."""
+    can hold non-statements): the file's figures when no other report of the run has its lines;
+    else the union's, with the branches every report counts and none could put on a line
+    (_unplaced_taken_branches)."""
     streams: list[list[FileCoverage]] = []
     given: list[tuple[set[str], dict[str, CoverageTotals]]] = []
     for records, file_counts in reports:
@@ -351,10 +353,48 @@ def merge_run(reports: Iterable[tuple[Iterable[FileCoverage], dict[str, Coverage
                 counts[path] = t
     counts_only = {p: t for p, t in counts.items() if p not in files}
     declared = {p: t for p, t in declared.items() if sources[p] == 1}
+    # Per file several reports have lines for: each one's counts (its own, or its records') and
+    # its records' counts.
+    stated: dict[str, list[tuple[CoverageTotals, CoverageTotals]]] = defaultdict(list)
+    stating: set[str] = set()
+    for records, (_with_lines, file_counts) in zip(streams, given):
+        for fc in records:
+            path = renamed.get(fc.path, fc.path)
+            if sources[path] > 1:
+                own = CoverageTotals()
+                own.add(fc)
+                stated[path].append((file_counts.get(fc.path, own), own))
+                if fc.path in file_counts:
+                    stating.add(path)
+    for path in stating:
+        unplaced = _unplaced_taken_branches(files[path], stated[path])
+        if unplaced:
+            t = declared[path] = CoverageTotals()
+            t.add(files[path])
+            t.branches_valid += unplaced
+            t.branches_covered += unplaced
     totals = merged_totals(fc for p, fc in files.items() if p not in declared)
     for t in (*declared.values(), *counts_only.values()):
         add_totals(totals, t)  # a file's counts: files=1
     return RunMerge(files, counts_only, totals, declared)
+
+
+def _unplaced_taken_branches(merged: FileCoverage, counts: list[tuple[CoverageTotals, CoverageTotals]]) -> int:
+    """Branches of a file that no report of the run put on a line, all taken: those of a
+    coverage.py `# pragma: no branch` line that ran in no shard, which its JSON and LCOV count
+    (as taken) and list nowhere (see _coverage.fill_no_branch_lines). `counts`: per report with
+    lines for the file, its counts and its records' counts. Each report counts the code's
+    branches, the same number; those not on its lines are all taken; the union's lines hold
+    fewer: the difference. 0 for every other report (a union holds as many branches as any of
+    its reports' lines)."""
+    valid = {said.branches_valid for said, _ in counts}
+    if len(valid) != 1:
+        return 0
+    for said, own in counts:
+        hidden = said.branches_valid - own.branches_valid
+        if hidden < 0 or hidden != said.branches_covered - own.branches_covered:
+            return 0
+    return max(0, valid.pop() - sum(total for _, total in merged.branches.values()))
 
 
 def _report_inputs(conn, reports: list) -> dict[str, tuple[Records, dict[str, CoverageTotals]]]:

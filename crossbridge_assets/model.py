@@ -241,9 +241,10 @@ class FileCoverage:
 
     def merge(self, other: "FileCoverage") -> None:
         """Union semantics: a line is covered if either side covers it, a branch if either
-        side took it, a function (the same name on the same line) if either side ran it. The stand-in V8 coverage gives a file no process loaded (see
-        is_unloaded_stand_in) adds only its lines to a record of the file as measured: the
-        branch and function it makes up are no branch or function of the file."""
+        side took it, a function (the same name on the same line) if either side ran it. The
+        stand-in V8 coverage gives a file no process loaded (see is_unloaded_stand_in) adds only
+        its lines to a record of the file as measured: the branch and function it makes up are
+        no branch or function of the file."""
         if other.is_unloaded_stand_in() and (self.lines or self.functions) and not self.is_unloaded_stand_in():
             for line, hits in other.lines.items():
                 self.lines[line] = self.lines.get(line, 0) + hits

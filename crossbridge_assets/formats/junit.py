@@ -1437,12 +1437,12 @@ def _case(elem: etree._Element, framework: str, dialect: Dialect | None, moves: 
                     if local(prop.tag) == "property" and prop.get("name") is not None:
                         properties[prop.get("name")] = prop.get("value") if prop.get("value") is not None else (prop.text or "")
             elif tag == "system-out":
-                stdout, out_size = truncate_output(text_of(child))
+                stdout, out_size = truncate_output(_pytest_sections(text_of(child)))
                 if stdout is not None and "@scenario.begin" in stdout[:40]:
                     behave = _BEHAVE_TAGS(stdout)
                     tags = behave.group(1).replace("@", " ").split() if behave else None
             elif tag == "system-err":
-                stderr, err_size = truncate_output(text_of(child))
+                stderr, err_size = truncate_output(_pytest_sections(text_of(child)))
 
     if status == PASSED and status_attr and status_attr.lower() in _SKIP_STATUSES:
         status = SKIPPED
@@ -1534,6 +1534,32 @@ def _suite_crash(elem: etree._Element, framework: str, dialect: Dialect | None =
         if where:
             suite = normalize_suite(normalize_source_path(where.group(1)))
     return TestCase(framework=framework, suite=suite, name=_SUITE_ERROR, status=status, attempts=[attempt])
+
+
+# pytest's --junitxml with junit_logging (log, system-out, system-err, out-err, all) heads each
+# captured section with its name centred in 80 columns, an empty section included: banner,
+# content, '' joined by newlines (LogXML's _prepare_content).
+_PYTEST_BANNER = re.compile(r"^-{33} Captured (?:Log|Out|Err) -{33}\n", re.M)
+
+
+def _pytest_sections(text: str | None) -> str | None:
+    """A testcase's captured output as pytest's JUnit writes it: the empty sections left out, and
+    a single one without its banner, so that the output is what the test printed (as pytest's
+    other reports have it); other text as it is."""
+    if not text or not text.startswith("-" * 33 + " Captured "):
+        return text
+    banners = list(_PYTEST_BANNER.finditer(text))
+    if not banners or banners[0].start() != 0:
+        return text
+    sections = []
+    for i, banner in enumerate(banners):
+        body = text[banner.end() : banners[i + 1].start() if i + 1 < len(banners) else len(text)]
+        body = body[:-1] if body.endswith("\n") else body
+        if body:
+            sections.append((banner.group(0), body))
+    if len(sections) == 1:
+        return sections[0][1]
+    return "".join(f"{banner}{body}\n" for banner, body in sections) or None
 
 
 class _SuiteOutput:

@@ -1,0 +1,43 @@
+"""The canonical model's fields beyond counts, as real tools write them: captured output and its
+size, tags and test-management ids, durations and run timing, and what test_results[day] shows."""
+
+from pathlib import Path
+
+import pytest
+
+from crossbridge_assets.formats import open_report
+
+FIELDS = Path(__file__).parent / "fixtures" / "results" / "fields"
+
+
+def _by_name(path: Path) -> dict:
+    return {case.name: case for case in open_report(path).read_all()}
+
+
+# ---------------------------------------------------------------------------- captured output
+
+
+@pytest.mark.parametrize("mode", ["all", "system-out", "out-err"])
+def test_pytest_junit_output_is_what_the_test_printed(mode):
+    """pytest's --junitxml with junit_logging heads every captured section with a banner
+    ('---- Captured Out ----'), empty sections too: the output is what the test printed, as
+    pytest-json-report has it from the same tests, and a test that printed nothing has none."""
+    junit = _by_name(FIELDS / "pytest" / f"junit-logging-{mode}.xml")
+    reference = _by_name(FIELDS / "pytest" / "pytest-json-report.json")
+    assert junit.keys() == reference.keys()
+    for name, case in junit.items():
+        got, want = case.final, reference[name].final
+        assert (got.stdout, got.stdout_size) == (want.stdout, want.stdout_size) or name == "test_logs_and_prints", name
+        if mode == "system-out":
+            assert (got.stderr, got.stderr_size) == (None, 0), name
+        else:
+            assert (got.stderr, got.stderr_size) == (want.stderr, want.stderr_size), name
+    assert junit["test_receipt"].final.stdout == "Prix: 12,50 € — café\n"
+    assert junit["test_quiet"].final.stdout is None and junit["test_quiet"].final.stdout_size == 0
+    logs = junit["test_logs_and_prints"].final.stdout
+    if mode == "all":
+        # The log section stays beside the output (both non-empty), each headed as pytest wrote it.
+        assert logs == ("-" * 33 + " Captured Log " + "-" * 33 + "\nWARNING  shop:test_fields.py:22 stock low\n"
+                        + "-" * 33 + " Captured Out " + "-" * 33 + "\ntwo lines\nof output\n\n")
+    else:
+        assert logs == "two lines\nof output\n" == reference["test_logs_and_prints"].final.stdout

@@ -41,3 +41,26 @@ def test_pytest_junit_output_is_what_the_test_printed(mode):
                         + "-" * 33 + " Captured Out " + "-" * 33 + "\ntwo lines\nof output\n\n")
     else:
         assert logs == "two lines\nof output\n" == reference["test_logs_and_prints"].final.stdout
+
+
+def test_robot_messages_are_the_tests_output():
+    """robot/fields.robot run by Robot Framework 7.5: what a test logged (its setup's and its
+    keywords' messages, the failure's among them) is its output, a line each with the level; an
+    HTML message as text. A test that logged nothing has none; the run's <errors> section (a WARN
+    again) is no test's."""
+    cases = _by_name(FIELDS / "robot" / "output.xml")
+    total = cases["Checkout Total"].final
+    assert total.stdout == ("INFO  Prix: 12,50 € — café\nWARN  stock low\nINFO  bold & done\n"
+                            "INFO  Slept 200 milliseconds.")
+    assert total.stdout_size == len(total.stdout)
+    assert cases["Refund Fails"].final.stdout == (
+        "INFO  opening the till\nINFO  Slept 100 milliseconds.\nFAIL  refund total differs: 1 != 2")
+    assert (cases["Quiet"].final.stdout, cases["Quiet"].final.stdout_size) == (None, 0)
+    assert cases["Not Ready"].final.stdout is None
+
+
+def test_robot_messages_of_older_versions(tmp_path):
+    """Robot Framework 3.2 to 6 write a message's time as timestamp=; the text is read alike."""
+    rf3 = Path(__file__).parent / "fixtures" / "results" / "robot-versions" / "rf-3.2.2" / "output.xml"
+    outputs = {case.name: case.final.stdout for case in open_report(rf3).read_all()}
+    assert outputs["Fails Before Teardown"] == "FAIL  own failure"

@@ -37,6 +37,7 @@ from crossbridge_assets.model import (
     ReportInfo,
     ResultStream,
     TestCase,
+    truncate_output,
 )
 
 FORMAT = "robot"
@@ -157,6 +158,19 @@ def merged_attempts(message: str, status: str) -> tuple[list[Attempt], str | Non
     return _history(text, status)
 
 
+def _messages(test: etree._Element) -> str | None:
+    """What a test logged (its setup's, keywords' and teardown's messages, in the order they were
+    written), a line each headed by the level: Robot's captured output. An HTML message as text."""
+    lines = []
+    for msg in test.iter("{*}msg"):
+        text = text_of(msg)
+        if text and msg.get("html") in ("true", "yes"):
+            text = _plain(text)
+        if text:
+            lines.append(f"{msg.get('level') or 'INFO':<5} {text}")
+    return "\n".join(lines) or None
+
+
 def _case(elem: etree._Element, suite_stack: list[str]) -> TestCase:
     status_elem = None
     tags: list[str] = []
@@ -175,6 +189,7 @@ def _case(elem: etree._Element, suite_stack: list[str]) -> TestCase:
             properties["timeout"] = child.get("value")
     status, duration, start, message = _status(status_elem)
     final = Attempt(status=status, duration=duration, started_at=start, message=message)
+    final.stdout, final.stdout_size = truncate_output(_messages(elem))
     attempts = [final]
     merged = merged_attempts(message, status) if message else None
     if merged is not None:

@@ -1,6 +1,7 @@
 """The canonical model's fields beyond counts, as real tools write them: captured output and its
 size, tags and test-management ids, durations and run timing, and what test_results[day] shows."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -64,3 +65,39 @@ def test_robot_messages_of_older_versions(tmp_path):
     rf3 = Path(__file__).parent / "fixtures" / "results" / "robot-versions" / "rf-3.2.2" / "output.xml"
     outputs = {case.name: case.final.stdout for case in open_report(rf3).read_all()}
     assert outputs["Fails Before Teardown"] == "FAIL  own failure"
+
+
+def test_mochawesome_context_is_the_tests_output():
+    """js/mocha run by mocha 10 with mochawesome 7: addContext(this, text) and addContext(this,
+    {title, value}) are what a test left for whoever reads its result, written as a JSON string of
+    one value or a list of them. It is the test's output, an entry a line."""
+    cases = _by_name(FIELDS / "js" / "mochawesome-fields.json")
+    total = cases["C123 computes the total"].final
+    assert total.stdout == 'Prix: 12,50 € — café\norder: {"id": 7}'
+    assert total.stdout_size == len(total.stdout)
+    assert (cases["fails with a diff"].final.stdout, cases["fails with a diff"].final.stdout_size) == (None, 0)
+
+
+@pytest.mark.parametrize("context, output", [
+    ('"just text"', "just text"),
+    ('{\n  "title": "url",\n  "value": "http://shop/cart"\n}', "url: http://shop/cart"),
+    ('{\n  "title": "nothing",\n  "value": "<undefined>"\n}', "nothing: <undefined>"),
+    ("not JSON at all", "not JSON at all"),
+])
+def test_mochawesome_context_shapes(tmp_path, context, output):
+    report = json.loads((FIELDS / "js" / "mochawesome-fields.json").read_text(encoding="utf-8"))
+    test = report["results"][0]["suites"][0]["tests"][0]
+    test["context"] = context
+    path = tmp_path / "mochawesome.json"
+    path.write_text(json.dumps(report), encoding="utf-8")
+    assert _by_name(path)[test["title"]].final.stdout == output
+
+
+def test_mochawesome_context_nested_too_deep_stays_text(tmp_path):
+    report = json.loads((FIELDS / "js" / "mochawesome-fields.json").read_text(encoding="utf-8"))
+    test = report["results"][0]["suites"][0]["tests"][0]
+    test["context"] = "[" * 100_000 + "]" * 100_000
+    path = tmp_path / "mochawesome.json"
+    path.write_text(json.dumps(report), encoding="utf-8")
+    got = _by_name(path)[test["title"]].final
+    assert got.stdout_size == 200_000 and got.stdout.startswith("[[[")

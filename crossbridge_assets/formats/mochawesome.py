@@ -12,6 +12,7 @@ the same terms (see _stats and _cases).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Iterator
 
@@ -38,6 +39,7 @@ from crossbridge_assets.model import (
     ResultStream,
     TestCase,
     normalize_suite,
+    truncate_output,
 )
 
 FORMAT = "mochawesome"
@@ -67,6 +69,26 @@ def _status(test: dict) -> str:
     return SKIPPED
 
 
+def _context(context: str | None) -> str | None:
+    """What addContext() gave a test, as text: mochawesome writes it JSON.stringify'd, a string or
+    a {title, value} or a list of them. An entry a line, 'title: value'."""
+    if not context:
+        return None
+    try:
+        value = json.loads(context)
+    except (ValueError, RecursionError):  # not JSON, or nested past what Python parses
+        return context
+    lines = []
+    for entry in value if isinstance(value, list) else [value]:
+        if isinstance(entry, dict) and "title" in entry:
+            shown = entry.get("value")
+            shown = shown if isinstance(shown, str) else json.dumps(shown, ensure_ascii=False)
+            lines.append(f"{entry['title']}: {shown}")
+        else:
+            lines.append(entry if isinstance(entry, str) else json.dumps(entry, ensure_ascii=False))
+    return "\n".join(lines) or None
+
+
 def _case(test: dict, titles: list[str], file: str | None, status: str | None = None) -> TestCase:
     status = status or _status(test)
     err = opt_obj(test.get("err"), "err")
@@ -88,6 +110,7 @@ def _case(test: dict, titles: list[str], file: str | None, status: str | None = 
         stack_trace=stack,
         failure_type=failure_type,
     )
+    attempt.stdout, attempt.stdout_size = truncate_output(_context(text(test.get("context"), "context")))
     title = text(test.get("title"), "title") or ""
     return TestCase(
         framework=FRAMEWORK,

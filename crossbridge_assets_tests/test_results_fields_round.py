@@ -93,6 +93,30 @@ def test_mochawesome_context_shapes(tmp_path, context, output):
     assert _by_name(path)[test["title"]].final.stdout == output
 
 
+def test_cucumber_js_log_is_the_scenarios_output():
+    """js/features run by cucumber-js 11: this.log() is written as an embedding of media type
+    text/x.cucumber.log+plain, base64: the scenario's output. The JUnit formatter writes the step
+    list as the output instead, which stays as it is."""
+    cases = _by_name(FIELDS / "js" / "cucumber-fields.json")
+    receipt = cases["Receipt"].final
+    assert (receipt.stdout, receipt.stdout_size) == ("Prix: 12,50 € — café", 20)
+    assert cases["Fails"].final.stdout is None
+
+
+def test_cucumber_ruby_and_jvm_logs(tmp_path):
+    """cucumber-ruby's and cucumber-jvm's JSON formatters write what log() wrote as a step's
+    `output` list; an embedding of another media type (a screenshot) is no output."""
+    report = json.loads((FIELDS / "js" / "cucumber-fields.json").read_text(encoding="utf-8"))
+    steps = report[0]["elements"][0]["steps"]
+    del steps[-1]["embeddings"]
+    steps[0]["output"] = ["first line", "second line"]
+    steps[-1]["embeddings"] = [{"mime_type": "image/png", "data": "iVBORw0KGgo="},
+                               {"mime_type": "text/x.cucumber.log+plain", "data": "ZW5kIOKckw=="}]
+    path = tmp_path / "cucumber.json"
+    path.write_text(json.dumps(report), encoding="utf-8")
+    assert _by_name(path)["Receipt"].final.stdout == "first line\nsecond line\nend ✓"
+
+
 def test_mochawesome_context_nested_too_deep_stays_text(tmp_path):
     report = json.loads((FIELDS / "js" / "mochawesome-fields.json").read_text(encoding="utf-8"))
     test = report["results"][0]["suites"][0]["tests"][0]

@@ -17,6 +17,7 @@ behave's JSON formatter writes a shape of its own in the same outline: see _beha
 
 from __future__ import annotations
 
+import base64
 import re
 from pathlib import Path
 from typing import Iterator
@@ -43,6 +44,7 @@ from crossbridge_assets.model import (
     TestCase,
     normalize_suite,
     split_parameters,
+    truncate_output,
 )
 
 FORMAT = "cucumber-json"
@@ -112,6 +114,49 @@ def _results(element: dict) -> list[tuple[str, tuple[str, float, str | None]]]:
             raise exc.at("steps", i)
     if element.get("after"):
         out += _hooks("after hook", element, "after")
+    return out
+
+
+# What a step or hook logged: cucumber-js writes log() as an embedding of this media type (its
+# data base64), cucumber-ruby and cucumber-jvm write it into an `output` list of strings.
+_LOG_MEDIA = "text/x.cucumber.log+plain"
+
+
+def _logs(element: dict) -> list[str]:
+    """What an element's hooks and steps logged, in the order they ran. Shapes other than the
+    writers' (not a list, not text) are passed over: they do not change the results."""
+    out: list[str] = []
+
+    def take(item: object) -> None:
+        if not isinstance(item, dict):
+            return
+        output = item.get("output")
+        if isinstance(output, list):
+            out.extend(line for line in output if isinstance(line, str))
+        embeddings = item.get("embeddings")
+        for embedding in embeddings if isinstance(embeddings, list) else ():
+            if isinstance(embedding, dict) and embedding.get("mime_type") == _LOG_MEDIA and isinstance(
+                    embedding.get("data"), str):
+                try:
+                    out.append(base64.b64decode(embedding["data"], validate=True).decode("utf-8", "replace"))
+                except ValueError:  # not base64
+                    continue
+
+    def each(owner: dict, key: str) -> list:
+        items = owner.get(key)
+        return items if isinstance(items, list) else []
+
+    for hook in each(element, "before"):
+        take(hook)
+    for step in each(element, "steps"):
+        if isinstance(step, dict):
+            for hook in each(step, "before"):
+                take(hook)
+            take(step)
+            for hook in each(step, "after"):
+                take(hook)
+    for hook in each(element, "after"):
+        take(hook)
     return out
 
 
@@ -244,7 +289,8 @@ def _error_line(error: str | None) -> str | None:
 _SCENARIO_HOOKS = ("before hook", "after hook")
 
 
-def _case(feature: tuple[str, str | None, list[str]], scenario: dict, background: list) -> TestCase:
+def _case(feature: tuple[str, str | None, list[str]], scenario: dict, background: list,
+          background_logs: list[str] = ()) -> TestCase:
     # cucumber-ruby and cucumber-jvm write the scenario's Before hooks on the background element
     # before it (they run before the background's steps): those are the scenario's hooks.
     items = [*((w if w in _SCENARIO_HOOKS else f"background {w}", r) for w, r in background), *_results(scenario)]
@@ -267,6 +313,7 @@ def _case(feature: tuple[str, str | None, list[str]], scenario: dict, background
     elif status == SKIPPED:
         attempt.message = not_run_message({state for _, (state, _d, _e) in items})
     attempt.started_at = parse_timestamp(scenario.get("start_timestamp"))
+    attempt.stdout, attempt.stdout_size = truncate_output("\n".join([*background_logs, *_logs(scenario)]) or None)
 
     element_id = text(scenario.get("id"), "id") or ""
     parts = element_id.split(";")
@@ -327,6 +374,7 @@ def _feature(feature: dict, seen: dict[tuple[str, str, str | None], int]) -> Ite
     uri = _location(feature.get("location"))[0] if behave else text(feature.get("uri"), "uri")
     shared = (normalize_suite(_feature_name(feature)), uri, _tag_names(feature.get("tags")))
     background: list = []
+    background_logs: list[str] = []
     cases = []
     for i, element in enumerate(array(feature.get("elements"), "elements")):
         try:
@@ -334,10 +382,11 @@ def _feature(feature: dict, seen: dict[tuple[str, str, str | None], int]) -> Ite
             kind = (text(element.get("type"), "type") or "").lower()
             if kind == "background":
                 background = [] if behave else _results(element)
+                background_logs = [] if behave else _logs(element)
                 continue
             if not (kind == "scenario" or (not kind and element.get("keyword") != "Background")):
                 continue
-            case = _behave_case(shared, element) if behave else _case(shared, element, background)
+            case = _behave_case(shared, element) if behave else _case(shared, element, background, background_logs)
         except ShapeError as exc:
             raise exc.at("elements", i)
         cases.append(case)

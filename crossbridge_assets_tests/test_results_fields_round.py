@@ -2,6 +2,7 @@
 size, tags and test-management ids, durations and run timing, and what test_results[day] shows."""
 
 import json
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -125,3 +126,40 @@ def test_mochawesome_context_nested_too_deep_stays_text(tmp_path):
     path.write_text(json.dumps(report), encoding="utf-8")
     got = _by_name(path)[test["title"]].final
     assert got.stdout_size == 200_000 and got.stdout.startswith("[[[")
+
+
+# ---------------------------------------------------------------------------- run timing
+
+# Ant's junitreport (TESTS-TestSuites.xml) writes one <testsuite> a class, in the order of the
+# TEST-*.xml file names, each with the timestamp its class started at; <testsuites> has no
+# attribute. Merged files (Jenkins' eclipse-plugin report in the corpus) are in merge order.
+ANT_MERGED = """<?xml version="1.0" encoding="UTF-8"?>
+<testsuites>
+  <testsuite errors="0" failures="0" hostname="ci" id="0" name="ATest" package="com.acme" skipped="0" tests="1" time="2.5" timestamp="2024-05-01T10:00:05">
+    <properties />
+    <testcase classname="com.acme.ATest" name="slow" time="2.5" />
+    <system-out><![CDATA[]]></system-out>
+    <system-err><![CDATA[]]></system-err>
+  </testsuite>
+  <testsuite errors="0" failures="0" hostname="ci" id="1" name="BTest" package="com.acme" skipped="0" tests="1" time="1.0" timestamp="2024-05-01T10:00:00">
+    <properties />
+    <testcase classname="com.acme.BTest" name="quick" time="1.0" />
+    <system-out><![CDATA[]]></system-out>
+    <system-err><![CDATA[]]></system-err>
+  </testsuite>
+</testsuites>
+"""
+
+
+def test_junit_run_starts_with_its_earliest_suite(tmp_path):
+    path = tmp_path / "TESTS-TestSuites.xml"
+    path.write_text(ANT_MERGED, encoding="utf-8")
+    stream = open_report(path)
+    stream.read_all()
+    assert stream.info.started_at == datetime(2024, 5, 1, 10, 0, 0, tzinfo=timezone.utc)
+    assert stream.info.duration == 3.5
+    # A root that says when the run started is taken at its word.
+    path.write_text(ANT_MERGED.replace("<testsuites>", '<testsuites timestamp="2024-05-01T09:59:00">'), encoding="utf-8")
+    stream = open_report(path)
+    stream.read_all()
+    assert stream.info.started_at == datetime(2024, 5, 1, 9, 59, 0, tzinfo=timezone.utc)

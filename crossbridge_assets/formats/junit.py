@@ -1693,6 +1693,9 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
     suite_output = {"system-out": _SuiteOutput(), "system-err": _SuiteOutput()}
     sum_children = False  # root <testsuites> without totals: the first-level suites have them
     sum_time = False  # root <testsuites> without a time (pytest): the run took the first-level suites' sum
+    # Root <testsuites> without a timestamp: the run started with the earliest first-level suite, which
+    # need not be the first written (Ant's junitreport orders them by file name, merged files as merged).
+    earliest = False
     # Repeats are looked for within one suite (where go-junit-report and gotestsum put reruns),
     # so memory follows the size of a suite, not of the file.
     seen: dict[tuple[str, str, str | None], int] = {}
@@ -1758,6 +1761,7 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
             info.started_at = parse_timestamp(attrs.get("timestamp"))
             sum_children = local(root.tag) == "testsuites" and not info.declared
             sum_time = local(root.tag) == "testsuites" and info.duration is None
+            earliest = local(root.tag) == "testsuites" and info.started_at is None
         if not framework_known:
             if _node_test_file(root):
                 first = root
@@ -2004,6 +2008,10 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
                 seconds = to_seconds(elem.get("time"))
                 if seconds is not None:
                     info.duration = (info.duration or 0.0) + seconds
+            if earliest and elem.getparent() is root:
+                began = parse_timestamp(elem.get("timestamp"))
+                if began is not None and (info.started_at is None or began < info.started_at):
+                    info.started_at = began
             elem.clear(keep_tail=False)
             parent = elem.getparent()
             if parent is not None:

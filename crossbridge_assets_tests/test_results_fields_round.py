@@ -2,6 +2,7 @@
 size, tags and test-management ids, durations and run timing, and what test_results[day] shows."""
 
 import json
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -163,3 +164,31 @@ def test_junit_run_starts_with_its_earliest_suite(tmp_path):
     stream = open_report(path)
     stream.read_all()
     assert stream.info.started_at == datetime(2024, 5, 1, 9, 59, 0, tzinfo=timezone.utc)
+
+
+# xUnit.net's XML of schema version 2+ (its v2 runners from 2.5, and v3), as its documentation
+# (format-xml-v2) gives it: run-date and run-time in the local time of the machine, in no zone,
+# start-rtf and finish-rtf round-trippable, with the offset. A run in Paris in winter (+01:00).
+XUNIT_RTF = """<?xml version="1.0" encoding="utf-8"?>
+<assemblies schema-version="3" id="0e6bd160-a817-488e-984a-42d67b04e8ed" computer="CI" user="ci" start-rtf="2025-12-30T18:42:41.6882005+01:00" finish-rtf="2025-12-30T18:42:43.7935249+01:00" timestamp="12/30/2025 18:42:43">
+  <assembly name="/src/Shop.Tests.dll" environment="64-bit .NET 8.0.11 [collection-per-class, parallel (2 threads)]" test-framework="xUnit.net 2.9.2" run-date="2025-12-30" run-time="18:42:41" start-rtf="2025-12-30T18:42:41.7012005+01:00" finish-rtf="2025-12-30T18:42:43.7900000+01:00" total="1" passed="1" failed="0" skipped="0" time="2.089" errors="0">
+    <errors />
+    <collection total="1" passed="1" failed="0" skipped="0" name="Test collection for Shop.Tests.CartTests" time="0.012" not-run="0">
+      <test name="Shop.Tests.CartTests.Adds" type="Shop.Tests.CartTests" method="Adds" time="0.0120000" result="Pass" />
+    </collection>
+  </assembly>
+</assemblies>
+"""
+
+
+def test_xunit_run_start_keeps_its_offset(tmp_path):
+    path = tmp_path / "xunit.xml"
+    path.write_text(XUNIT_RTF, encoding="utf-8")
+    stream = open_report(path)
+    stream.read_all()
+    assert stream.info.started_at == datetime(2025, 12, 30, 17, 42, 41, 688200, tzinfo=timezone.utc)
+    # Without start-rtf (schema 1, runners before 2.5) the local run-date and run-time are all there is.
+    path.write_text(re.sub(r' start-rtf="[^"]*"', "", XUNIT_RTF), encoding="utf-8")
+    stream = open_report(path)
+    stream.read_all()
+    assert stream.info.started_at == datetime(2025, 12, 30, 18, 42, 41, tzinfo=timezone.utc)

@@ -159,7 +159,14 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
                 attrs = dict(elem.attrib)
                 if info.name is None:
                     info.name = attrs.get("name")
-                    if attrs.get("run-date"):
+                    # run-date and run-time are the machine's local time, in no zone; schema 2+
+                    # (xUnit.net 2.5 and v3) also writes start-rtf, with its offset: on <assemblies>
+                    # when the first assembly started, on each assembly its own start.
+                    root = elem.getparent()
+                    rtf = (root.get("start-rtf") if root is not None else None) or attrs.get("start-rtf")
+                    if rtf:
+                        info.started_at = parse_timestamp(rtf)
+                    if info.started_at is None and attrs.get("run-date"):
                         info.started_at = parse_timestamp(f"{attrs['run-date']}T{attrs.get('run-time') or '00:00:00'}")
                     if attrs.get("test-framework"):
                         info.properties["test-framework"] = attrs["test-framework"]

@@ -192,3 +192,17 @@ def test_xunit_run_start_keeps_its_offset(tmp_path):
     stream = open_report(path)
     stream.read_all()
     assert stream.info.started_at == datetime(2025, 12, 30, 18, 42, 41, tzinfo=timezone.utc)
+
+
+# ---------------------------------------------------------------------------- messages
+
+
+def test_nunit3_timeout_has_its_label_as_message(corpus_dir):
+    """NUnit 3 (dotnet test's NUnit3TestAdapter, in the corpus) fails a test past its [Timeout]
+    with the label 'Test exceeded Timeout value 1ms.' and an empty <failure/>: the label is all
+    that says why, so it is the message."""
+    cases = {c.name: c for c in open_report(corpus_dir / "results" / "nunit" / "dorny__dotnet-nunit.xml")}
+    timeout = cases["Timeout_Test"].final
+    assert timeout.status == "failed" and timeout.message == "Test exceeded Timeout value 1ms."
+    # An ordinary failure keeps its own message.
+    assert cases["Failing_Test"].final.message.startswith("Expected: 3")

@@ -180,6 +180,9 @@ def _case(elem: etree._Element, version: int, suite_stack: list[str], suites: li
     )
     if status in (FAILED, ERROR) and elem.get("label"):
         attempt.failure_type = elem.get("label")
+        # A timeout's label is its message (NUnit 3's TimeoutCommand: 'Test exceeded Timeout value
+        # 1ms.'), its <failure/> empty.
+        attempt.message = attempt.message or elem.get("label")
     # NUnit's own properties ('_SKIPREASON', '_JOINTYPE') repeat the reason or say how it ran.
     properties = {k: v for k, v in extra["properties"].items() if not k.startswith("_")}
     if elem.get("description"):

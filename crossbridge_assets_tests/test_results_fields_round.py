@@ -206,3 +206,90 @@ def test_nunit3_timeout_has_its_label_as_message(corpus_dir):
     assert timeout.status == "failed" and timeout.message == "Test exceeded Timeout value 1ms."
     # An ordinary failure keeps its own message.
     assert cases["Failing_Test"].final.message.startswith("Expected: 3")
+
+
+# ---------------------------------------------------------------------------- through the warehouse
+
+
+def _stored(settings) -> dict:
+    """(framework, test name) -> (status, tags, properties, [(stdout, stdout_size, stderr_size)])."""
+    from sqlalchemy import select
+
+    from crossbridge_assets.warehouse import schema
+    from crossbridge_assets.warehouse.engine import make_engine
+
+    T, R, A = schema.tests, schema.test_results, schema.test_attempts
+    out: dict = {}
+    with make_engine(settings.warehouse_url).connect() as conn:
+        rows = conn.execute(
+            select(T.c.framework, T.c.name, T.c.parameters, R.c.status, R.c.tags, R.c.properties, R.c.report_sha256,
+                   R.c.seq).join(T, T.c.test_id == R.c.test_id)).all()
+        for row in rows:
+            attempts = conn.execute(
+                select(A.c.stdout, A.c.stdout_size, A.c.stderr_size)
+                .where(A.c.report_sha256 == row.report_sha256, A.c.seq == row.seq).order_by(A.c.attempt)).all()
+            out[(row.framework, row.name + (row.parameters or ""))] = (
+                row.status, json.loads(row.tags or "[]"), json.loads(row.properties or "{}"), [tuple(a) for a in attempts])
+    return out
+
+
+def test_fields_land_in_the_warehouse(crossbridge_env, dagster_instance, tmp_path):
+    """One run's reports from pytest, Robot, Playwright, mocha and cucumber-js, ingested as CI sends
+    them: every test's tags and ids, properties and output (a long one with characters outside the
+    BMP cut on a character, its size the original's in characters) are what the readers read."""
+    from crossbridge_assets.model import MAX_OUTPUT_CHARS
+    from crossbridge_assets_tests.test_coverage_e2e import ingest
+    from crossbridge_assets_tests.test_ingest_e2e import drop
+
+    report = json.loads((FIELDS / "js" / "playwright-fields.json").read_text(encoding="utf-8"))
+    spec = report["suites"][0]["specs"][0]
+    assert spec["title"] == "prints a receipt"
+    long_text = "😀é" * (MAX_OUTPUT_CHARS // 2 + 7)
+    spec["tests"][0]["results"][0]["stdout"] = [{"text": long_text}]
+    big = tmp_path / "playwright-fields.json"
+    big.write_text(json.dumps(report), encoding="utf-8")
+    sources = [FIELDS / "pytest" / "junit-logging-all.xml", FIELDS / "robot" / "output.xml", big,
+               FIELDS / "js" / "mochawesome-fields.json", FIELDS / "js" / "cucumber-fields.json"]
+    for path in sources:
+        drop(crossbridge_env, path.name, "shop/main/7", source=path)
+    _, results = ingest(dagster_instance)
+    stored = _stored(crossbridge_env)
+
+    # test_results[day]: counts by status over the five reports, skipped tests left out of the pass
+    # rate, the slowest tests named suite.name with the seconds of all their attempts.
+    md = results[0].asset_materializations_for_node("test_results")[0].metadata
+    counts = {k: md[k].value for k in ("tests", "passed", "failures", "errors", "skipped", "flaky")}
+    assert counts == {"tests": 20, "passed": 11, "failures": 5, "errors": 0, "skipped": 4, "flaky": 1}
+    assert md["pass_rate"].value == round(11 / 16, 4)
+    timed = sorted(((c.duration, f"{c.suite}.{c.name}") for path in sources for c in open_report(path)
+                    if c.duration is not None), reverse=True)[:10]
+    lines = md["slowest_tests"].value.splitlines()
+    assert lines[:2] == ["| test | seconds |", "|---|---|"]
+    assert lines[2:] == [f"| {label} | {round(seconds, 3)} |" for seconds, label in timed]
+    assert lines[2].startswith("| fields.spec.js.passes on its retry | 0.") and float(lines[2].split("|")[2]) > 0.4
+
+    status, tags, properties, attempts = stored[("pytest", "test_receipt")]
+    assert (status, tags, properties) == ("passed", ["C123"], {"testrail": "C123"})
+    assert attempts == [("Prix: 12,50 € — café\n", 21, 12)]
+    assert stored[("pytest", "test_quiet")][3] == [(None, 0, 0)]
+
+    status, tags, _, attempts = stored[("robot", "Checkout Total")]
+    assert tags == ["C123", "JIRA-45", "shop", "smoke", "test-case-id:TC-9001", "TC-9001"]
+    assert attempts[0][0].startswith("INFO  Prix: 12,50 € — café\nWARN  stock low\n")
+    assert stored[("robot", "Refund Fails")][1] == ["shop", "SHOP-T77"]
+
+    status, tags, properties, attempts = stored[("playwright", "prints a receipt")]
+    assert tags == ["C123", "JIRA-45"] and properties == {"issue": "JIRA-45"}
+    (stdout, size, err_size), = attempts
+    assert size == len(long_text) == 2 * (MAX_OUTPUT_CHARS // 2 + 7) and err_size == len("warn: naïve\n")
+    kept, _, note = stdout.partition("\n… [truncated, ")
+    assert kept == long_text[:MAX_OUTPUT_CHARS] and note == f"{size} characters in the original]"
+    assert stored[("playwright", "not ready @PROJ-T12")][1] == ["PROJ-T12"]
+    retried = stored[("playwright", "passes on its retry")][3]
+    assert [a[0] for a in retried] == ["attempt 0: ünïcode\n", "attempt 1: ünïcode\n"]
+
+    assert stored[("mocha", "C123 computes the total")][1] == ["C123"]
+    assert stored[("mocha", "C123 computes the total")][3][0][0] == 'Prix: 12,50 € — café\norder: {"id": 7}'
+    assert stored[("cucumber", "Receipt")][1] == ["shop", "C123", "JIRA-45"]
+    assert stored[("cucumber", "Receipt")][3] == [("Prix: 12,50 € — café", 20, 0)]
+    assert stored[("cucumber", "Passes on its retry")][1] == ["shop", "PROJ-T12", "flaky"]

@@ -259,8 +259,8 @@ def test_fields_land_in_the_warehouse(crossbridge_env, dagster_instance, tmp_pat
     # rate, the slowest tests named suite.name with the seconds of all their attempts.
     md = results[0].asset_materializations_for_node("test_results")[0].metadata
     counts = {k: md[k].value for k in ("tests", "passed", "failures", "errors", "skipped", "flaky")}
-    assert counts == {"tests": 20, "passed": 11, "failures": 5, "errors": 0, "skipped": 4, "flaky": 1}
-    assert md["pass_rate"].value == round(11 / 16, 4)
+    assert counts == {"tests": 21, "passed": 12, "failures": 5, "errors": 0, "skipped": 4, "flaky": 1}
+    assert md["pass_rate"].value == round(12 / 17, 4)
     timed = sorted(((c.duration, f"{c.suite}.{c.name}") for path in sources for c in open_report(path)
                     if c.duration is not None), reverse=True)[:10]
     lines = md["slowest_tests"].value.splitlines()
@@ -293,3 +293,47 @@ def test_fields_land_in_the_warehouse(crossbridge_env, dagster_instance, tmp_pat
     assert stored[("cucumber", "Receipt")][1] == ["shop", "C123", "JIRA-45"]
     assert stored[("cucumber", "Receipt")][3] == [("Prix: 12,50 € — café", 20, 0)]
     assert stored[("cucumber", "Passes on its retry")][1] == ["shop", "PROJ-T12", "flaky"]
+
+
+# ---------------------------------------------------------------------------- properties and ids
+
+
+@pytest.mark.parametrize("report", ["junit-logging-all.xml", "pytest-json-report.json"])
+def test_a_property_recorded_twice_keeps_both_values(report):
+    """record_property("testrail", "C101") then ("testrail", "C102"), pytest 9.2: both reports keep
+    the two (JUnit as two <property name="testrail">, pytest-json-report as two entries), so the
+    test covers both cases; one value stays as it is."""
+    case = _by_name(FIELDS / "pytest" / report)["test_two_cases"]
+    assert case.properties["testrail"] == "C101, C102" and case.properties["jira"] == "SHOP-9"
+    assert case.tags == ["C101", "C102", "SHOP-9"]
+    assert _by_name(FIELDS / "pytest" / report)["test_receipt"].properties["testrail"] == "C123"
+
+
+# MSTest's [TestProperty(name, value)], as vstest's TrxLogger writes it: one <Property> each, the
+# same name twice when the attribute is (AllowMultiple).
+TRX_PROPERTIES = """<?xml version="1.0" encoding="utf-8"?>
+<TestRun id="5b3cf6a5-9d1e-4a0e-a3a4-8e3f8e2f4c11" name="ci 2025-01-10 10:00:00" xmlns="http://microsoft.com/schemas/VisualStudio/TeamTest/2010">
+  <Times creation="2025-01-10T10:00:00.0000000+01:00" start="2025-01-10T10:00:00.5000000+01:00" finish="2025-01-10T10:00:02.0000000+01:00" />
+  <Results>
+    <UnitTestResult executionId="e1" testId="t1" testName="Refund" computerName="ci" duration="00:00:00.0200000" startTime="2025-01-10T10:00:01.0000000+01:00" endTime="2025-01-10T10:00:01.0200000+01:00" testType="13cdc9d9-ddb5-4fa4-a97d-d965ccfc6d4b" outcome="Passed" testListId="l1" />
+  </Results>
+  <TestDefinitions>
+    <UnitTest name="Refund" storage="/src/shop.tests.dll" id="t1">
+      <Execution id="e1" />
+      <Properties>
+        <Property><Key>TestRail</Key><Value>C201</Value></Property>
+        <Property><Key>TestRail</Key><Value>C202</Value></Property>
+      </Properties>
+      <TestMethod codeBase="/src/shop.tests.dll" adapterTypeName="executor://mstestadapter/v2" className="Shop.Tests.RefundTests" name="Refund" />
+    </UnitTest>
+  </TestDefinitions>
+  <ResultSummary outcome="Completed"><Counters total="1" executed="1" passed="1" failed="0" error="0" timeout="0" aborted="0" inconclusive="0" passedButRunAborted="0" notRunnable="0" notExecuted="0" disconnected="0" warning="0" completed="0" inProgress="0" pending="0" /></ResultSummary>
+</TestRun>
+"""
+
+
+def test_trx_property_named_twice_keeps_both_values(tmp_path):
+    path = tmp_path / "run.trx"
+    path.write_text(TRX_PROPERTIES, encoding="utf-8")
+    (case,) = open_report(path).read_all()
+    assert case.properties == {"TestRail": "C201, C202"} and case.tags == ["C201", "C202"]

@@ -156,6 +156,13 @@ def json_text(value: str | int | float | bool) -> str:
     return str(value)
 
 
+def add_property(properties: dict[str, str], name: str, value: str) -> None:
+    """Record a test's property. A name written again keeps every value, joined by ', ' (a test
+    recording two TestRail cases under one name covers both), a value repeated once."""
+    old = properties.get(name)
+    properties[name] = value if old is None or old == value else f"{old}, {value}"
+
+
 def first_line(text: str | None) -> str | None:
     """The first non-blank line of a failure text: a message when a format only gives the trace."""
     if not text:

@@ -29,7 +29,15 @@ from typing import Callable, Iterator
 from lxml import etree
 
 from crossbridge_assets.formats import FormatSpec, Sniff
-from crossbridge_assets.formats._common import MAX_SECONDS, first_line, parse_timestamp, to_int, to_line, to_seconds
+from crossbridge_assets.formats._common import (
+    MAX_SECONDS,
+    add_property,
+    first_line,
+    parse_timestamp,
+    to_int,
+    to_line,
+    to_seconds,
+)
 from crossbridge_assets.formats._paths import normalize_source_path
 from crossbridge_assets.formats._tags import extract_tags
 from crossbridge_assets.formats._xml import _LOCAL_NAMES, iterparse, local, text_of
@@ -1435,7 +1443,8 @@ def _case(elem: etree._Element, framework: str, dialect: Dialect | None, moves: 
             elif tag == "properties":
                 for prop in child:
                     if local(prop.tag) == "property" and prop.get("name") is not None:
-                        properties[prop.get("name")] = prop.get("value") if prop.get("value") is not None else (prop.text or "")
+                        add_property(properties, prop.get("name"),
+                                     prop.get("value") if prop.get("value") is not None else (prop.text or ""))
             elif tag == "system-out":
                 stdout, out_size = truncate_output(_pytest_sections(text_of(child)))
                 if stdout is not None and "@scenario.begin" in stdout[:40]:

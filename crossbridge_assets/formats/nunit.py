@@ -18,6 +18,7 @@ from lxml import etree
 
 from crossbridge_assets.formats import FormatSpec, Sniff
 from crossbridge_assets.formats._common import (
+    add_property,
     first_line,
     parse_timestamp,
     rsplit_member,
@@ -116,10 +117,8 @@ def _read_meta(elem: etree._Element, out: dict) -> None:
             continue
         if name == "Category":
             out["categories"].append(value)
-        elif name in out["properties"]:
-            out["properties"][name] += f", {value}"
         else:
-            out["properties"][name] = value
+            add_property(out["properties"], name, value)
 
 
 # Suites that stand for one test method run with several arguments: NUnit writes the method's

@@ -17,6 +17,7 @@ from typing import Iterator
 
 from crossbridge_assets.formats import FormatError, FormatSpec, Sniff
 from crossbridge_assets.formats._common import (
+    add_property,
     first_line,
     json_items,
     parse_timestamp,
@@ -153,7 +154,7 @@ def add_annotations(properties: dict[str, str], annotations: object) -> None:
                 value = text(note.get("description"), "description") or ""
             except ShapeError as exc:
                 raise exc.at("annotations", i)
-            properties[key] = f"{properties[key]}, {value}" if key in properties else value
+            add_property(properties, key, value)
 
 
 def _case(test: dict, title: str, tags: list, suite: str, file: str | None, line: int | None) -> TestCase:

@@ -19,6 +19,7 @@ from typing import Iterator
 
 from crossbridge_assets.formats import FormatSpec, Sniff
 from crossbridge_assets.formats._common import (
+    add_property,
     first_line,
     json_items,
     parse_timestamp,
@@ -182,14 +183,14 @@ def _case(test: dict) -> TestCase:
     if outcome in ("xfailed", "xpassed", "rerun"):
         properties["outcome"] = outcome
     # record_property(name, value), which pytest --junitxml writes as the testcase's <properties>:
-    # a list of one-entry objects, in the order recorded (a name recorded again keeps the last).
+    # a list of one-entry objects, in the order recorded (a name recorded again keeps every value).
     recorded = test.get("user_properties")
     if isinstance(recorded, list):
         for entry in recorded:
             if isinstance(entry, dict):
                 for key, value in entry.items():
                     if key != "nodeid" and isinstance(value, (str, int, float, bool)):
-                        properties[str(key)] = str(value)
+                        add_property(properties, str(key), str(value))
     metadata = test.get("metadata")
     if isinstance(metadata, dict):
         for key, value in metadata.items():

@@ -21,6 +21,7 @@ from lxml import etree
 
 from crossbridge_assets.formats import FormatSpec, Sniff
 from crossbridge_assets.formats._common import (
+    add_property,
     first_line,
     parse_clock_duration,
     parse_timestamp,
@@ -129,7 +130,7 @@ def _definitions(path: Path) -> dict[str, dict]:
                         elif local(kv.tag) == "Value":
                             value = kv.text
                     if key:
-                        entry["properties"][key] = value or ""
+                        add_property(entry["properties"], key, value or "")
             elif tag == "Description" and child.text:
                 entry["properties"]["Description"] = child.text
             elif tag == "Owners":

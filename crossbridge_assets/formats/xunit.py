@@ -14,6 +14,7 @@ from lxml import etree
 
 from crossbridge_assets.formats import FormatSpec, Sniff
 from crossbridge_assets.formats._common import (
+    add_property,
     first_line,
     parse_timestamp,
     rsplit_member,
@@ -131,7 +132,7 @@ def _case(elem: etree._Element, class_stack: list[str]) -> TestCase:
             for trait in child:
                 key, value = trait.get("name"), trait.get("value")
                 if key and value is not None:
-                    properties[key] = f"{properties[key]}, {value}" if key in properties else value
+                    add_property(properties, key, value)
                     if key.lower() == "category":
                         categories.append(value)
     return TestCase(

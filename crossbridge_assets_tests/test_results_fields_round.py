@@ -259,8 +259,8 @@ def test_fields_land_in_the_warehouse(crossbridge_env, dagster_instance, tmp_pat
     # rate, the slowest tests named suite.name with the seconds of all their attempts.
     md = results[0].asset_materializations_for_node("test_results")[0].metadata
     counts = {k: md[k].value for k in ("tests", "passed", "failures", "errors", "skipped", "flaky")}
-    assert counts == {"tests": 21, "passed": 12, "failures": 5, "errors": 0, "skipped": 4, "flaky": 1}
-    assert md["pass_rate"].value == round(12 / 17, 4)
+    assert counts == {"tests": 22, "passed": 13, "failures": 5, "errors": 0, "skipped": 4, "flaky": 1}
+    assert md["pass_rate"].value == round(13 / 18, 4)
     timed = sorted(((c.duration, f"{c.suite}.{c.name}") for path in sources for c in open_report(path)
                     if c.duration is not None), reverse=True)[:10]
     lines = md["slowest_tests"].value.splitlines()
@@ -337,3 +337,13 @@ def test_trx_property_named_twice_keeps_both_values(tmp_path):
     path.write_text(TRX_PROPERTIES, encoding="utf-8")
     (case,) = open_report(path).read_all()
     assert case.properties == {"TestRail": "C201, C202"} and case.tags == ["C201", "C202"]
+
+
+def test_playwright_output_written_as_bytes_is_text():
+    """js/playwright run by Playwright 1.65: a chunk of output that is not UTF-8 on its own (a
+    child's output piped on, cutting 'é' in two) is written as {"buffer": base64}. The chunks are
+    joined before they are decoded, so the character cut in two is whole again; a byte that is no
+    UTF-8 at all (Latin-1's ï) is U+FFFD. Its size counts the characters, not the base64."""
+    case = _by_name(FIELDS / "js" / "playwright-fields.json")["pipes a child's output"]
+    assert case.final.stdout == "café ünïcode\nna\ufffdve\n"
+    assert case.final.stdout_size == len(case.final.stdout)

@@ -12,6 +12,7 @@ attempt whose message says it failed as expected, and a try that passed is a fai
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 from typing import Iterator
 
@@ -67,17 +68,35 @@ def _clean(text: object) -> str | None:
 
 
 def _output(chunks: object, step: str) -> str | None:
+    """A result's stdout or stderr: {"text": ...} chunks, and {"buffer": base64} ones for output
+    written as bytes that are not UTF-8 on their own (a child's output piped on, a character cut
+    in two between chunks). Adjacent byte chunks are joined before decoding, so a character cut
+    between them is whole again; bytes that are no UTF-8 at all read as U+FFFD."""
     if not chunks:
         return None
-    parts = []
+    parts: list[str] = []
+    pending = bytearray()  # byte chunks not decoded yet
     for i, chunk in enumerate(chunks if isinstance(chunks, list) else [chunks]):
         if isinstance(chunk, dict):
-            value = chunk.get("text") if chunk.get("text") is not None else chunk.get("buffer")
+            buffer = chunk.get("buffer") if chunk.get("text") is None else None
+            value = chunk.get("text") if buffer is None else buffer
             if isinstance(value, (dict, list)):
                 raise ShapeError("text", "a string", value).at(step, i)
-            parts.append(str(value or ""))
+            if isinstance(buffer, str):
+                try:
+                    pending += base64.b64decode(buffer, validate=True)
+                    continue
+                except ValueError:  # not base64: kept as written
+                    pass
+            value = str(value or "")
         else:
-            parts.append(str(chunk))
+            value = str(chunk)
+        if pending:
+            parts.append(pending.decode("utf-8", "replace"))
+            pending.clear()
+        parts.append(value)
+    if pending:
+        parts.append(pending.decode("utf-8", "replace"))
     return "".join(parts) or None
 
 

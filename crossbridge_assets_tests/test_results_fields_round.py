@@ -347,3 +347,17 @@ def test_playwright_output_written_as_bytes_is_text():
     case = _by_name(FIELDS / "js" / "playwright-fields.json")["pipes a child's output"]
     assert case.final.stdout == "café ünïcode\nna\ufffdve\n"
     assert case.final.stdout_size == len(case.final.stdout)
+
+
+def test_cucumber_jvm_run_starts_with_its_earliest_scenario(corpus_dir):
+    """cucumber-jvm 7.26 (json-formatter's testdata, in the corpus) writes start_timestamp on each
+    scenario and nothing of the run: the run started with the earliest scenario."""
+    path = corpus_dir / "results" / "cucumber-json" / (
+        "cucumber-jsonfmt__cucumber-jvm-7.26.0-failing-background-with-two-scenarios.ndjson.jvm.json")
+    stream = open_report(path)
+    starts = [case.final.started_at for case in stream]
+    assert stream.info.started_at == min(starts) == datetime(2025, 9, 9, 15, 25, 9, 38000, tzinfo=timezone.utc)
+    # cucumber-js writes no time at all: none is made up.
+    stream = open_report(FIELDS / "js" / "cucumber-fields.json")
+    stream.read_all()
+    assert stream.info.started_at is None

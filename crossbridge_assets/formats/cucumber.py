@@ -358,7 +358,13 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
         for n, (_prefix, feature) in enumerate(json_items(path, ("item",))):
             features += 1
             try:
-                yield from _feature(obj(feature), seen)
+                for case in _feature(obj(feature), seen):
+                    # The file says nothing of the run; cucumber-jvm writes when each scenario
+                    # started: the run started with the earliest.
+                    began = case.final.started_at
+                    if began is not None and (info.started_at is None or began < info.started_at):
+                        info.started_at = began
+                    yield case
             except ShapeError as exc:
                 raise exc.at("features", n)
     except ShapeError as exc:

@@ -114,6 +114,32 @@ _CRASH = "???"
 _PHASES = ("setup", "call", _CRASH, "teardown")
 
 
+def _banner(section: str) -> str:
+    return f" Captured {section} ".center(80, "-") + "\n"
+
+
+def _log_lines(phases: dict[str, dict]) -> list[str]:
+    """The log records a test's phases captured (pytest-json-report keeps each record's fields),
+    as pytest's default log_format writes them: '%(levelname)-8s %(name)s:%(filename)s:%(lineno)d
+    %(message)s'."""
+    lines = []
+    for key in ("setup", "call", "teardown"):
+        records = (phases.get(key) or {}).get("log")
+        for record in records if isinstance(records, list) else ():
+            if not isinstance(record, dict):
+                continue
+            message = str(record.get("msg", ""))
+            args = record.get("args")
+            if args:
+                try:
+                    message = message % (tuple(args) if isinstance(args, list) else args)
+                except (TypeError, ValueError, KeyError):
+                    pass  # kept as logged: a format and arguments that do not fit
+            lines.append(f"{str(record.get('levelname') or ''):<8} {record.get('name')}:"
+                         f"{record.get('filename')}:{record.get('lineno')} {message}")
+    return lines
+
+
 def _attempt(phases: dict[str, dict], status: str) -> Attempt:
     """One run of a test from its setup/call/teardown phases: the first failed or skipped
     phase gives the message; a teardown that failed after it adds its error to the trace."""
@@ -144,6 +170,11 @@ def _attempt(phases: dict[str, dict], status: str) -> Attempt:
             attempt.stack_trace = "\n\n".join(t for t in (attempt.stack_trace, message, trace) if t)
     stdout = "".join(str((phases.get(k) or {}).get("stdout") or "") for k in ("setup", "call", "teardown"))
     stderr = "".join(str((phases.get(k) or {}).get("stderr") or "") for k in ("setup", "call", "teardown"))
+    log = "\n".join(_log_lines(phases))
+    if log:
+        # What pytest --junitxml (junit_logging=all) writes: the log, and the output after it,
+        # each headed by its banner when both are there.
+        stdout = f"{_banner('Log')}{log}\n{_banner('Out')}{stdout}\n" if stdout else log
     attempt.stdout, attempt.stdout_size = truncate_output(stdout or None)
     attempt.stderr, attempt.stderr_size = truncate_output(stderr or None)
     return attempt

@@ -261,8 +261,8 @@ def test_fields_land_in_the_warehouse(crossbridge_env, dagster_instance, tmp_pat
     # rate, the slowest tests named suite.name with the seconds of all their attempts.
     md = results[0].asset_materializations_for_node("test_results")[0].metadata
     counts = {k: md[k].value for k in ("tests", "passed", "failures", "errors", "skipped", "flaky")}
-    assert counts == {"tests": 22, "passed": 13, "failures": 5, "errors": 0, "skipped": 4, "flaky": 1}
-    assert md["pass_rate"].value == round(13 / 18, 4)
+    assert counts == {"tests": 23, "passed": 13, "failures": 6, "errors": 0, "skipped": 4, "flaky": 1}
+    assert md["pass_rate"].value == round(13 / 19, 4)
     timed = sorted(((c.duration, f"{c.suite}.{c.name}") for path in sources for c in open_report(path)
                     if c.duration is not None), reverse=True)[:10]
     lines = md["slowest_tests"].value.splitlines()
@@ -380,3 +380,16 @@ def test_pytest_json_log_record_arguments(tmp_path, msg, args, shown):
     path = tmp_path / "report.json"
     path.write_text(json.dumps(report), encoding="utf-8")
     assert _by_name(path)["test_logs_and_prints"].final.stdout == f"WARNING  shop:test_fields.py:22 {shown}"
+
+
+def test_playwright_soft_assertions_keep_every_error():
+    """js/playwright run by Playwright 1.65: two expect.soft() that failed are two entries of the
+    result's errors (error is the first). The message is the first's; the trace holds both, as
+    Playwright's JUnit reporter writes them into the failure."""
+    case = _by_name(FIELDS / "js" / "playwright-fields.json")["checks softly"]
+    for attempt in case.attempts:
+        assert attempt.message == "Error: first total"
+        first, second = attempt.stack_trace.index("first total"), attempt.stack_trace.index("second currency")
+        assert first < second and "\x1b" not in attempt.stack_trace
+    junit = _by_name(FIELDS / "js" / "playwright-fields-junit.xml")["checks softly"]
+    assert "second currency" in junit.final.stack_trace

@@ -113,6 +113,19 @@ def _attempt(result: dict, expected: str | None) -> Attempt:
         error = errors[0] if isinstance(errors[0], dict) else {"message": text(errors[0], "errors[0]")}
     message = _clean(text(error.get("message"), "error.message")) if error else None
     stack = _clean(text(error.get("stack"), "error.stack")) if error else None
+    if len(errors) > 1:
+        # Soft assertions that failed, or an error after a timeout: `error` is the first of them,
+        # and the trace is every one's, as Playwright's own reporters print them.
+        traces = []
+        for i, each in enumerate(errors):
+            if isinstance(each, dict):
+                trace = _clean(text(each.get("stack"), f"errors[{i}].stack")) or _clean(
+                    text(each.get("message"), f"errors[{i}].message"))
+            else:
+                trace = _clean(text(each, f"errors[{i}]"))
+            if trace:
+                traces.append(trace)
+        stack = "\n\n".join(traces) or stack
     a = Attempt(
         status=status,
         duration=to_seconds(result.get("duration"), 1e-3),

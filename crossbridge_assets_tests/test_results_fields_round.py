@@ -393,3 +393,15 @@ def test_playwright_soft_assertions_keep_every_error():
         assert first < second and "\x1b" not in attempt.stack_trace
     junit = _by_name(FIELDS / "js" / "playwright-fields-junit.xml")["checks softly"]
     assert "second currency" in junit.final.stack_trace
+
+
+def test_pytest_ctrf_names_tests_as_pytest_does():
+    """pytest/test_fields.py run by pytest-json-ctrf 0.6.1: it names a test by its node id
+    ('test_fields.py::test_receipt'). Its identity is the one pytest's own reports give it, so
+    its history is one whichever of the reports CI sends."""
+    ctrf = open_report(FIELDS / "pytest" / "ctrf.json").read_all()
+    reference = {c.name: c for c in open_report(FIELDS / "pytest" / "pytest-json-report.json")}
+    assert {c.name for c in ctrf} == set(reference)
+    for case in ctrf:
+        assert (case.suite, case.name, case.parameters, case.identity, case.status) == (
+            "test_fields", case.name, None, reference[case.name].identity, reference[case.name].status)

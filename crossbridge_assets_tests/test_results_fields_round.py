@@ -64,7 +64,7 @@ def test_robot_messages_are_the_tests_output():
     assert cases["Not Ready"].final.stdout is None
 
 
-def test_robot_messages_of_older_versions(tmp_path):
+def test_robot_messages_of_older_versions():
     """Robot Framework 3.2 to 6 write a message's time as timestamp=; the text is read alike."""
     rf3 = Path(__file__).parent / "fixtures" / "results" / "robot-versions" / "rf-3.2.2" / "output.xml"
     outputs = {case.name: case.final.stdout for case in open_report(rf3).read_all()}
@@ -105,6 +105,8 @@ def test_cucumber_js_log_is_the_scenarios_output():
     receipt = cases["Receipt"].final
     assert (receipt.stdout, receipt.stdout_size) == ("Prix: 12,50 € — café", 20)
     assert cases["Fails"].final.stdout is None
+    junit = _by_name(FIELDS / "js" / "cucumber-fields-junit.xml")["Receipt"].final.stdout
+    assert "Then it logs" in junit and "Prix" in junit
 
 
 def test_cucumber_ruby_and_jvm_logs(tmp_path):

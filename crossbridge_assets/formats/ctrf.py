@@ -28,7 +28,7 @@ from crossbridge_assets.formats._common import (
 from crossbridge_assets.formats._shape import ShapeError, array, obj, text, texts
 from crossbridge_assets.formats._tags import extract_tags
 from crossbridge_assets.formats.mocha import HOOK_TITLE, MAX_RETRIES
-from crossbridge_assets.formats.playwright import add_annotations
+from crossbridge_assets.formats.playwright import add_annotations, skip_reason
 from crossbridge_assets.formats.pytest_json import split_nodeid
 from crossbridge_assets.model import (
     ERROR,
@@ -159,6 +159,8 @@ def _case(test: dict, framework: str) -> TestCase:
             except ShapeError:
                 pass
     tags = texts(test.get("tags"), "tags")
+    if framework == "playwright":
+        skip_reason(properties, attempts)
     durations = [a.duration for a in attempts if a.duration is not None]
     return TestCase(
         framework=framework,

@@ -47,6 +47,8 @@ from crossbridge_assets.formats.cucumber import not_run_message
 from crossbridge_assets.formats.mocha import HOOK_TITLE as MOCHA_HOOK_TITLE
 from crossbridge_assets.formats.mocha import MAX_RETRIES
 from crossbridge_assets.formats.mochawesome import suite_path as mocha_suite_path
+from crossbridge_assets.formats.playwright import FRAMEWORK as PLAYWRIGHT
+from crossbridge_assets.formats.playwright import skip_reason as playwright_skip_reason
 from crossbridge_assets.formats.playwright import suite_path as playwright_suite_path
 from crossbridge_assets.formats.robot import FRAMEWORK as ROBOT
 from crossbridge_assets.formats.robot import merged_attempts as robot_merged_attempts
@@ -1506,6 +1508,8 @@ def _case(elem: etree._Element, framework: str, dialect: Dialect | None, moves: 
         duration = _runs_duration(attempts)
     else:
         attempts = [final]
+    if framework == PLAYWRIGHT and properties:
+        playwright_skip_reason(properties, attempts)
 
     return TestCase(
         framework,

@@ -189,6 +189,17 @@ def add_annotations(properties: dict[str, str], annotations: object) -> None:
             add_property(properties, key, value)
 
 
+def skip_reason(properties: dict[str, str], attempts: list[Attempt]) -> None:
+    """Why Playwright skipped a test: the description given to test.skip() or test.fixme(), which
+    its reporters write as the annotation (a property here), is the message of a skipped try
+    that has none, as a skip's reason is in the other runners' reports."""
+    reason = properties.get("skip") or properties.get("fixme")
+    if reason:
+        for attempt in attempts:
+            if attempt.status == SKIPPED and attempt.message is None:
+                attempt.message = reason
+
+
 def _case(test: dict, title: str, tags: list, suite: str, file: str | None, line: int | None) -> TestCase:
     expected = text(test.get("expectedStatus"), "expectedStatus")
     results = array(test.get("results"), "results")
@@ -213,6 +224,7 @@ def _case(test: dict, title: str, tags: list, suite: str, file: str | None, line
         properties["expectedStatus"] = expected
     if raw_status == "flaky":
         properties["flaky"] = "true"
+    skip_reason(properties, attempts)
     durations = [a.duration for a in attempts if a.duration is not None]
     return TestCase(
         framework=FRAMEWORK,

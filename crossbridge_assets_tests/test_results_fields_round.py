@@ -7,8 +7,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from crossbridge_assets.formats import open_report
+from crossbridge_assets.warehouse import schema
+from crossbridge_assets.warehouse.engine import make_engine
 
 FIELDS = Path(__file__).parent / "fixtures" / "results" / "fields"
 
@@ -217,11 +220,6 @@ def test_nunit3_timeout_has_its_label_as_message(corpus_dir):
 
 def _stored(settings) -> dict:
     """(framework, test name) -> (status, tags, properties, [(stdout, stdout_size, stderr_size)])."""
-    from sqlalchemy import select
-
-    from crossbridge_assets.warehouse import schema
-    from crossbridge_assets.warehouse.engine import make_engine
-
     T, R, A = schema.tests, schema.test_results, schema.test_attempts
     out: dict = {}
     with make_engine(settings.warehouse_url).connect() as conn:
@@ -271,6 +269,13 @@ def test_fields_land_in_the_warehouse(crossbridge_env, dagster_instance, tmp_pat
     assert lines[:2] == ["| test | seconds |", "|---|---|"]
     assert lines[2:] == [f"| {label} | {round(seconds, 3)} |" for seconds, label in timed]
     assert lines[2].startswith("| fields.spec.js.passes on its retry | 0.") and float(lines[2].split("|")[2]) > 0.4
+
+    # record_testsuite_property("jira", "SHOP-7"): the run's property, on its report, no test's tag.
+    with make_engine(crossbridge_env.warehouse_url).connect() as conn:
+        reports = {r.original_name: r for r in conn.execute(select(schema.reports))}
+    assert json.loads(reports["junit-logging-all.xml"].properties) == {"jira": "SHOP-7"}
+    assert reports["output.xml"].duration > 0.3  # Robot's run: its top suite's elapsed seconds
+    assert not any("SHOP-7" in tags for _, tags, _, _ in stored.values())
 
     status, tags, properties, attempts = stored[("pytest", "test_receipt")]
     assert (status, tags, properties) == ("passed", ["C123"], {"testrail": "C123"})

@@ -395,6 +395,32 @@ def _read_change(args) -> tuple[str, dict[str, list[int]], Path | None] | None:
         return None
 
 
+def _read_touched(args) -> tuple[str, dict[str, list[int]], Path | None] | None:
+    """As _read_change, for a per-test map: the lines of the code before the change that it
+    touches, by the files' names before it (touched_lines), read from one diff against the
+    merge base of --diff, or from --diff-file."""
+    from crossbridge_assets.analysis.patch_coverage import DiffError, decode_diff, git_change, repo_root, touched_lines
+
+    try:
+        if args.diff_file:
+            text = decode_diff(Path(args.diff_file).read_bytes())
+            touched = touched_lines(text)
+            if not touched and text.strip():
+                raise DiffError(f"{args.diff_file} holds no git diff (no 'diff --git' line): pass what `git diff` writes")
+            root = repo_root(args.repo)
+            if root is not None and not all((root / path).is_file() for path, lines in touched.items() if lines):
+                root = None  # not a diff of this checkout, or of files it has since renamed or removed
+            return args.diff_file, touched, root
+        warnings: list[str] = []
+        text = git_change(Path(args.repo), args.diff, working_tree=not args.committed_only, warnings=warnings)
+        for warning in warnings:
+            _err(f"note: git: {warning}")
+        return f"{args.diff}...HEAD", touched_lines(text), repo_root(args.repo)
+    except (DiffError, OSError) as exc:
+        _err(f"cannot read the change: {exc}")
+        return None
+
+
 _PER_TEST_SOURCES = ("ingest a coverage.py data file recorded with dynamic contexts (pytest --cov "
                      "--cov-context=test), or per-test reports named in a manifest")
 
@@ -474,7 +500,10 @@ def cmd_impact(args) -> int:
     if not test_map:
         _err(f"run {run_id} has no per-test coverage in the warehouse")
         return EXIT_UNREADABLE
-    change = _read_change(args)
+    # The map numbers the lines of the code its run measured, before the change: the change
+    # is read on that side (a deleted line, a line moved down by lines added above it, a
+    # renamed file's old name).
+    change = _read_touched(args)
     if change is None:
         return EXIT_UNREADABLE
     compare, changed, root = change

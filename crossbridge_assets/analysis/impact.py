@@ -1,8 +1,10 @@
 """Which tests to run for a change: the tests whose recorded coverage (the per-test map of a
-run: coverage.py contexts, per-test reports) ran a line the change adds or modifies.
+run: coverage.py contexts, per-test reports) ran a line the change touches.
 
-Changed lines are read as patch coverage reads them (analysis/patch_coverage.py). Besides the
-tests, a change can touch:
+The map numbers the lines of the code its run measured, the code before the change: a change
+is read on that side (patch_coverage.touched_lines: deleted and modified lines, the lines
+around an insertion, a renamed file by its old name), not on the side patch coverage reads.
+Besides the tests, a change can touch:
 - lines the run measured but no test ran: no test will catch a mistake there;
 - files the map does not know (new files, or files no test ran): only a full run covers them.
 """

@@ -17,7 +17,7 @@ semantics, so the two tools agree on the same diff and report.
   which would make every changed line that never ran "not code", and is refused by the CLI.
 - A changed file finds its report file by the rules of match_files.
 
-Pure, except `git_diffs` and `repo_root`, which run git, and match_files given a working tree,
+Pure, except `git_diffs`, `git_change` and `repo_root`, which run git, and match_files given a working tree,
 which looks at its files.
 """
 
@@ -28,7 +28,7 @@ import re
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Mapping, NamedTuple
+from typing import Iterable, Iterator, Mapping, NamedTuple
 
 from crossbridge_assets.model import FileCoverage
 
@@ -67,7 +67,7 @@ _RENAMED_FROM = re.compile(r"^rename from (.*)$")
 # The colours of `git diff --color` (or color.ui=always) saved into a diff file.
 _SGR = re.compile(r"\x1b\[[0-9;]*m")
 _HUNK = re.compile(r"\+([0-9]*)")
-_HUNK_OLD = re.compile(r"-([0-9]+)")
+_HUNK_OLD = re.compile(r"-([0-9]+)(?:,([0-9]+))?")
 # git's quoting of a path (core.quotePath, on by default): C escapes, bytes above 127 in octal.
 _ESCAPE = re.compile(rb'\\([0-7]{1,3}|.)', re.S)
 _ESCAPES = {b"a": b"\a", b"b": b"\b", b"f": b"\f", b"n": b"\n", b"r": b"\r", b"t": b"\t", b"v": b"\v"}
@@ -144,14 +144,16 @@ def parse_diff(text: str) -> dict[str, tuple[list[int], list[int]]]:
     return _parse_diff(text)[0]
 
 
-def _parse_diff(text: str) -> tuple[dict[str, tuple[list[int], list[int]]], dict[str, str]]:
-    """parse_diff's result, and the files the diff renames: new name -> old name."""
+def _sections(text: str) -> tuple[dict[str, list[str]], dict[str, str], set[str]]:
+    """The hunk lines of each file of a diff, by its new name; the files it renames (new name
+    -> old name); the files it creates."""
     if "\x1b" in text:
         text = _SGR.sub("", text)
     sections: dict[str, list[str]] = {}
     path: str | None = None
     header: str | None = None  # the 'diff --git' line of a file whose name is not known yet
     renamed: dict[str, str] = {}
+    created: set[str] = set()
     moved_from: str | None = None
     in_hunk = False
     for raw in text.split("\n"):
@@ -186,38 +188,57 @@ def _parse_diff(text: str) -> tuple[dict[str, tuple[list[int], list[int]]], dict
                     renamed[path] = moved_from
             elif m := _RENAMED_FROM.match(line):
                 moved_from = _unquote(m.group(1))
+            elif line.startswith("--- /dev/null") and path is not None:
+                created.add(path)
+    return sections, renamed, created
+
+
+def _hunk_lines(src: str, lines: list[str]) -> Iterator[tuple[str, int, int]]:
+    """The lines of one file's hunks as (kind, old, new), `old` being the old file's next line
+    and `new` the new file's: '@' where a hunk starts, '-' a deleted line (line `old`), '+' an
+    added one (line `new`), ' ' one kept. Of a combined diff, the first parent's side; a line
+    only another parent had and a "\\ No newline at end of file" remark are no lines."""
+    parents = 1
+    old = new = 0
+    for line in lines:
+        if line.startswith("@@"):
+            parts = line.split()
+            parents = len(parts[0]) - 1  # '@@@ -a,b -c,d +e,f @@@': two parents
+            m = _HUNK.match(parts[parents + 1]) if len(parts) > parents + 1 and parents >= 1 else None
+            m_old = _HUNK_OLD.match(parts[1]) if m else None  # the first parent's side
+            if not m or not m.group(1) or not m_old:
+                raise DiffError(f"{src}: malformed hunk header {line!r}")
+            # '-7,0' (nothing removed) inserts after line 7: the old file's next line is 8.
+            new, old = int(m.group(1)), int(m_old.group(1)) + (1 if m_old.group(2) == "0" else 0)
+            yield "@", old, new
+        elif parents > 1 and "-" in line[1:parents] and not line.startswith("-"):
+            continue  # a line another parent had: not in HEAD, not in the file
+        elif line.startswith("\\"):
+            continue
+        elif line.startswith("+"):
+            yield "+", old, new
+            new += 1
+        elif line.startswith("-"):
+            yield "-", old, new
+            old += 1
+        else:
+            yield " ", old, new
+            old += 1
+            new += 1
+
+
+def _parse_diff(text: str) -> tuple[dict[str, tuple[list[int], list[int]]], dict[str, str]]:
+    """parse_diff's result, and the files the diff renames: new name -> old name."""
+    sections, renamed, _ = _sections(text)
     out = {}
     for src, lines in sections.items():
         added: list[int] = []
         deleted: list[int] = []
-        new = old = None
-        parents = 1
-        for line in lines:
-            if line.startswith("@@"):
-                parts = line.split()
-                parents = len(parts[0]) - 1  # '@@@ -a,b -c,d +e,f @@@': two parents
-                m = _HUNK.match(parts[parents + 1]) if len(parts) > parents + 1 and parents >= 1 else None
-                m_old = _HUNK_OLD.match(parts[1]) if m else None  # the first parent's side
-                if not m or not m.group(1) or not m_old:
-                    raise DiffError(f"{src}: malformed hunk header {line!r}")
-                new, old = int(m.group(1)), int(m_old.group(1))
-            elif parents > 1 and "-" in line[1:parents] and not line.startswith("-"):
-                continue  # a line another parent had: not in HEAD, not in the file
-            elif line.startswith("+"):
-                if new is not None:
-                    added.append(new)
-                    new += 1
-            elif line.startswith("-"):
-                if old is not None:
-                    deleted.append(old)
-                    old += 1
-            elif line.startswith("\\"):
-                continue
-            else:
-                if old is not None:
-                    old += 1
-                if new is not None:
-                    new += 1
+        for kind, old, new in _hunk_lines(src, lines):
+            if kind == "+":
+                added.append(new)
+            elif kind == "-":
+                deleted.append(old)
         out[src] = (added, deleted)
     return out, renamed
 
@@ -258,6 +279,36 @@ def _carry(lines: Iterable[int], added: list[int], deleted: list[int]) -> list[i
             a += 1
             new += 1
         out.append(new)
+    return out
+
+
+def touched_lines(text: str) -> dict[str, list[int]]:
+    """The lines of the code before the change that one `git diff` touches, by the file's name
+    before it (a renamed file's old name): the lines it deletes or modifies, and the two lines
+    around each place where it only inserts (the code that runs there is what would run the new
+    lines). A file the diff creates has no lines before it: it is named with no line. This is
+    the side a coverage run of the code before the change numbers, which a line counted on the
+    new side (what patch coverage reads) is not once lines above it came or went. A combined
+    diff (`diff --cc`) names its files with no line."""
+    sections, renamed, created = _sections(text)
+    out: dict[str, list[int]] = {}
+    for src, lines in sections.items():
+        touched: set[int] = set()
+        deleting = False  # the line before was a deleted one: what follows replaces it
+        for kind, old, _ in _hunk_lines(src, lines):
+            if kind == "-":
+                touched.add(old)
+                deleting = True
+            elif kind == "+":
+                if not deleting:
+                    touched.update((old - 1, old))
+            else:
+                deleting = False
+        if src in created or any(line.startswith("@@@") for line in lines):
+            out[src] = []  # a combined diff's old side is not the code before the change
+        else:
+            name = renamed.get(src, src)
+            out[name] = sorted(set(out.get(name, [])) | {n for n in touched if n > 0})
     return out
 
 
@@ -315,6 +366,27 @@ def git_diffs(repo: Path | str, compare: str = DEFAULT_COMPARE, working_tree: bo
     if working_tree:
         diffs += [_git(repo, "--cached", warnings=warnings), _git(repo, warnings=warnings)]
     return diffs
+
+
+def git_change(repo: Path | str, compare: str = DEFAULT_COMPARE, working_tree: bool = True,
+               warnings: list[str] | None = None) -> str:
+    """One diff from the merge base with `compare` to HEAD, or (with `working_tree`) to the
+    files as they are (staged or not), with renames found: the whole change against the code
+    a run of the base measured, for touched_lines."""
+    repo = Path(repo)
+    if not working_tree:
+        return _git(repo, "-M", f"{compare}...HEAD", warnings=warnings)
+    if _rev_parse(repo, "--verify", "-q", f"{compare}^{{commit}}") is None:
+        _git(repo, f"{compare}...HEAD")  # says why, as the committed diff would
+        raise DiffError(f"unknown revision {compare}; name an existing branch or commit with --diff")
+    try:
+        done = subprocess.run(["git", "merge-base", compare, "HEAD"], cwd=repo, capture_output=True, check=False)
+    except OSError as exc:
+        raise DiffError("git is not installed or not on PATH") from exc
+    base = os.fsdecode(done.stdout).strip()
+    if done.returncode != 0 or not base:
+        raise DiffError(f"{compare} and HEAD have no merge base")
+    return _git(repo, "-M", base, warnings=warnings)
 
 
 # ---------------------------------------------------------------------------- coverage of the change

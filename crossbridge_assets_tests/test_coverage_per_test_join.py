@@ -9,6 +9,8 @@ import json
 import shutil
 import subprocess
 
+import pytest
+
 from sqlalchemy import select
 
 from crossbridge_assets.formats.pytest_json import split_nodeid
@@ -80,6 +82,62 @@ def test_contexts_of_a_pytest_cov_run_name_the_tests_its_results_name(crossbridg
         for test, lines in tests.items():
             assert lines == {int(n) for n, cs in files[path]["contexts"].items()
                              if any(c.rsplit("|", 1)[0] == test for c in cs)}, (path, test)
+
+
+@pytest.mark.parametrize("suffix", [".info", ".xml"])
+def test_per_test_reports_announced_in_the_manifest_name_the_tests_the_results_name(
+        crossbridge_env, dagster_instance, suffix):
+    """One LCOV (or coverage.py XML) report per test, written by coverage.py from the run's
+    data narrowed to the test's contexts, each announced in the manifest with its node id."""
+    s = crossbridge_env
+    announced = {name: v for name, v in json.loads((PERTEST / "per-test" / "files.json").read_text()).items()
+                 if name.endswith(suffix)}
+    drop_shard(s, "r", RUN / "junit.xml", "junit.xml", files=announced, **MANIFEST)
+    for name in announced:
+        drop_shard(s, "r", PERTEST / "per-test" / name, name, files=announced, **MANIFEST)
+    ingest(dagster_instance)
+    engine = make_engine(s.warehouse_url)
+    results, mapped = results_of(engine), map_identities(engine)
+    (run_id,) = results
+    assert list(mapped) == [run_id] and set(mapped[run_id]) == set(results[run_id])
+    by_file = run_test_map(engine, run_id)
+    files = json.loads((RUN / "coverage.json").read_text())["files"]
+    expected = {}
+    for path, data in files.items():
+        for n, contexts in data["contexts"].items():
+            for c in contexts:
+                if c:
+                    expected.setdefault(path, {}).setdefault(c.rsplit("|", 1)[0], set()).add(int(n))
+    assert by_file == expected
+
+
+def test_test_function_contexts_name_the_tests_of_the_run_results(crossbridge_env, dagster_instance, capsys):
+    """coverage.py's own `dynamic_context = test_function` names a test by the module Python
+    imported ('test_deep' for tests/nested/deep/test_deep.py, which has no __init__.py;
+    'pkg.test_inpkg') and the function's qualified name, one context for every case of a
+    parametrized test: the map gives the run's own tests, by their node ids."""
+    s = crossbridge_env
+    for name in ("function-report.json", "function.coverage"):
+        drop_shard(s, "r", RUN / name, name, **MANIFEST)
+    ingest(dagster_instance)
+    engine = make_engine(s.warehouse_url)
+    results, mapped = results_of(engine), map_identities(engine)
+    (run_id,) = results
+    # Every test ran a measured line of its own (its body): all nine are in the map.
+    assert list(mapped) == [run_id] and set(mapped[run_id]) == set(results[run_id])
+    by_file = run_test_map(engine, run_id)
+    assert set(by_file["calc/ops.py"]) == {
+        "tests/pkg/test_inpkg.py::StoreCase::test_put", "tests/test_plain.py::test_add",
+        "tests/test_plain.py::TestDivide::test_divide", "tests/test_plain.py::TestDivide::test_by_zero",
+        "tests/test_plain.py::test_label[a[1]]", "tests/test_plain.py::test_label[b.c/d e]",
+    }
+    assert by_file["calc/paths.py"]["tests/nested/deep/test_deep.py::TestJoin::test_two"] == {2}
+    code, out, err = run_cli(capsys, "covering", "calc/ops.py:13", "--json")
+    assert code == 0, err
+    assert [(t["test"], t["contexts"]) for t in json.loads(out)["tests"]] == [
+        ("tests/test_plain.py::test_label[a[1]]", ["test_plain.test_label"]),
+        ("tests/test_plain.py::test_label[b.c/d e]", ["test_plain.test_label"]),
+    ]
 
 
 def covered_by(changes: dict[str, set[int]]) -> set[str]:

@@ -660,12 +660,70 @@ def latest_map_run(engine: Engine, project: str | None = None, branch: str | Non
         return conn.execute(stmt).scalar()
 
 
+def _node_id(suite: str, name: str, parameters: str | None, file: str | None, properties: str | None) -> str | None:
+    """The pytest node id of a result: as pytest-json-report gives it, or from the test's file
+    ('tests/test_a.py', suite 'tests.test_a.TestX' -> 'tests/test_a.py::TestX::name[params]')."""
+    if properties:
+        try:
+            node = json.loads(properties).get("nodeid")
+        except (ValueError, AttributeError):
+            node = None
+        if isinstance(node, str) and "::" in node:
+            return node
+    if not file or not file.endswith(".py"):
+        return None
+    module = file[:-3].replace("/", ".")
+    if suite != module and not suite.startswith(module + "."):
+        return None
+    return "::".join([file, *filter(None, suite[len(module) + 1 :].split(".")), name]) + (parameters or "")
+
+
+def function_context_tests(conn, run_id: str, names: Iterable[str]) -> dict[str, list[str]]:
+    """The run's tests that coverage.py test_function contexts name, by their pytest node ids.
+    Such a context is the module as Python imported it and the function's qualified name
+    ('test_plain.TestX.test_y', 'pkg.test_b.test_z'): the module's name depends on the import
+    mode and the __init__.py files, so it is the end of the dotted name the results give
+    ('tests.test_plain.TestX' 'test_y'), and one context holds every case of a parametrized
+    test. A name that is a node id already, or that no result with a known node id ends with,
+    is left out (it stays as recorded)."""
+    wanted = {n for n in names if "::" not in n and "/" not in n and n}
+    if not wanted:
+        return {}
+    T, TR = schema.tests, schema.test_results
+    rows = conn.execute(
+        select(T.c.suite, T.c.name, T.c.parameters, T.c.file, TR.c.properties)
+        .join(TR, TR.c.test_id == T.c.test_id)
+        .where(TR.c.run_id == run_id)
+    )
+    found: dict[str, set[str]] = defaultdict(set)
+    for suite, name, parameters, file, properties in rows:
+        dotted = f"{suite}.{name}" if suite else name
+        parts = dotted.split(".")
+        # Every dotted end of the result's name that is a context: at most as many as its parts.
+        ends = [".".join(parts[i:]) for i in range(len(parts))]
+        hits = [e for e in ends if e in wanted]
+        if not hits:
+            continue
+        node = _node_id(suite, name, parameters, file, properties)
+        if node is not None:
+            for end in hits:
+                found[end].add(node)
+    return {name: sorted(nodes) for name, nodes in found.items()}
+
+
 def run_test_map(engine: Engine, run_id: str) -> dict[str, dict[str, set[int]]]:
-    """A run's per-test map: file -> test -> the lines the test ran (contexts of one test merged)."""
+    """A run's per-test map: file -> test -> the lines the test ran (contexts of one test merged;
+    coverage.py test_function contexts as the run's tests they name)."""
     found: dict[str, dict[str, set[int]]] = defaultdict(lambda: defaultdict(set))
     with engine.connect() as conn:
         for path, test, lines in conn.execute(select(TM.c.path, TM.c.test, TM.c.lines).where(TM.c.run_id == run_id)):
             found[path][test].update(decode_ranges(lines))
+        named = function_context_tests(conn, run_id, {t for tests in found.values() for t in tests})
+    for tests in found.values():
+        for context in set(tests) & set(named):
+            lines = tests.pop(context)
+            for test in named[context]:
+                tests[test] |= lines
     return {path: dict(tests) for path, tests in found.items()}
 
 
@@ -706,7 +764,8 @@ def covering_tests(
     branch: str | None = None,
 ) -> list[dict]:
     """Which tests cover file `path` at `line`: in `run_id`, or in the newest run that has a
-    per-test map for the file. Returns [{test, contexts, run_id}], sorted by test."""
+    per-test map for the file (test_function contexts as the run's tests they name). Returns
+    [{test, contexts, run_id}], sorted by test."""
     path = normalize_source_path(path)
     run_id = run_id or latest_map_run(engine, project, branch, path)
     if run_id is None:
@@ -717,8 +776,10 @@ def covering_tests(
                 TM.c.path == path, TM.c.run_id == run_id, TM.c.first_line <= line, TM.c.last_line >= line
             )
         ).all()
+        named = function_context_tests(conn, run_id, {test for test, _, _ in rows})
     found: dict[str, set[str]] = defaultdict(set)
     for test, context, lines in rows:
         if line in decode_ranges(lines):
-            found[test].add(context)
+            for name in named.get(test, [test]):
+                found[name].add(context)
     return [{"test": t, "contexts": sorted(c), "run_id": run_id} for t, c in sorted(found.items())]

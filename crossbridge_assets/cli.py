@@ -663,7 +663,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--branch", help="the latest run of this branch")
     out = sp.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true")
-    out.add_argument("--tests-only", action="store_true", help="one test per line, nothing else (for a test runner)")
+    out.add_argument("--tests-only", action="store_true", help="one test per line, nothing else (pytest: save it and run pytest @FILE)")
     sp.set_defaults(func=cmd_impact)
 
     sp = sub.add_parser("covering", help="the tests whose recorded coverage ran one line: FILE:LINE")

@@ -395,11 +395,18 @@ def _read_change(args) -> tuple[str, dict[str, list[int]], Path | None] | None:
         return None
 
 
-def _read_touched(args) -> tuple[str, dict[str, list[int]], Path | None] | None:
+def _read_touched(args) -> tuple[str, dict[str, list[int]], Path | None, dict[str, str | None]] | None:
     """As _read_change, for a per-test map: the lines of the code before the change that it
     touches, by the files' names before it (touched_lines), read from one diff against the
-    merge base of --diff, or from --diff-file."""
-    from crossbridge_assets.analysis.patch_coverage import DiffError, decode_diff, git_change, repo_root, touched_lines
+    merge base of --diff, or from --diff-file; and the files the change renames or deletes."""
+    from crossbridge_assets.analysis.patch_coverage import (
+        DiffError,
+        decode_diff,
+        git_change,
+        moved_files,
+        repo_root,
+        touched_lines,
+    )
 
     try:
         if args.diff_file:
@@ -410,12 +417,12 @@ def _read_touched(args) -> tuple[str, dict[str, list[int]], Path | None] | None:
             root = repo_root(args.repo)
             if root is not None and not all((root / path).is_file() for path, lines in touched.items() if lines):
                 root = None  # not a diff of this checkout, or of files it has since renamed or removed
-            return args.diff_file, touched, root
+            return args.diff_file, touched, root, moved_files(text)
         warnings: list[str] = []
         text = git_change(Path(args.repo), args.diff, working_tree=not args.committed_only, warnings=warnings)
         for warning in warnings:
             _err(f"note: git: {warning}")
-        return f"{args.diff}...HEAD", touched_lines(text), repo_root(args.repo)
+        return f"{args.diff}...HEAD", touched_lines(text), repo_root(args.repo), moved_files(text)
     except (DiffError, OSError) as exc:
         _err(f"cannot read the change: {exc}")
         return None
@@ -506,11 +513,11 @@ def cmd_impact(args) -> int:
     change = _read_touched(args)
     if change is None:
         return EXIT_UNREADABLE
-    compare, changed, root = change
+    compare, changed, root, moved = change
     # Which changed lines are code: known only from a report that lists every statement, which
     # run_merge takes (it leaves out data files, which hold only what ran).
     code = {path: set(fc.lines) for path, fc in run_merge(engine, run_id).files.items()} or None
-    result = impact(changed, test_map, code, compare, root)
+    result = impact(changed, test_map, code, compare, root, moved)
     if args.tests_only:
         print("\n".join(sorted(result.tests)))
     elif args.json:

@@ -178,7 +178,29 @@ CHANGES = {
     "renamed file": (lambda repo: (git(repo, "mv", "calc/paths.py", "calc/pathutil.py"),
                                    edit(repo, "calc/pathutil.py", lambda ls: ls[:1] + ['    return "/".join(parts)\n'] + ls[2:])),
                      {"calc/paths.py": {2}}),
+    # A test file renamed and changed: its test runs under its new name.
+    "renamed test file": (lambda repo: (git(repo, "mv", "tests/test_plain.py", "tests/test_basic.py"),
+                                        edit(repo, "tests/test_basic.py", lambda ls: ls[:7] + ["    assert add(2, 1) == 3\n"] + ls[8:])),
+                          {"tests/test_plain.py": {8}}),
+    # A test file deleted, with the code its test ran: that test is gone, the others still run.
+    "deleted test file": (lambda repo: (git(repo, "rm", "-q", "tests/nested/deep/test_deep.py"),
+                                        edit(repo, "calc/paths.py", lambda ls: ls[:1] + ['    return "/".join(parts)\n'] + ls[2:])),
+                          {"calc/paths.py": {2}}),
 }
+# Where the changes above move test files: the node ids pytest knows after the change.
+MOVED = {"renamed test file": {"tests/test_plain.py": "tests/test_basic.py"},
+         "deleted test file": {"tests/nested/deep/test_deep.py": None}}
+
+
+def after_change(tests: set[str], moved: dict[str, str | None]) -> set[str]:
+    out = set()
+    for test in tests:
+        file, sep, rest = test.partition("::")
+        if file not in moved:
+            out.add(test)
+        elif moved[file] is not None:
+            out.add(moved[file] + sep + rest)
+    return out
 
 
 def test_impact_selects_the_tests_that_ran_the_lines_a_git_change_touches(crossbridge_env, dagster_instance, tmp_path,
@@ -196,11 +218,13 @@ def test_impact_selects_the_tests_that_ran_the_lines_a_git_change_touches(crossb
         change(repo)
         if n % 2:  # every other change is left in the working tree, uncommitted
             git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-am", name)
-        expected = covered_by(touched)
+        expected = after_change(covered_by(touched), MOVED.get(name, {}))
         assert expected, name
         code, out, err = run_cli(capsys, "impact", "--diff", "main", "--repo", str(repo), "--json")
         assert code == 0, err
         assert set(json.loads(out)["tests"]) == expected, name
+        gone = {t for t in covered_by(touched) if MOVED.get(name, {}).get(t.partition("::")[0], "") is None}
+        assert json.loads(out)["removed"] == sorted(gone), name
         code, out, err = run_cli(capsys, "impact", "--diff", "main", "--repo", str(repo), "--committed-only", "--json")
         assert code == 0, err
         assert set(json.loads(out)["tests"]) == (expected if n % 2 else set()), name

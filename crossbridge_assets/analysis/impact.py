@@ -24,6 +24,7 @@ class Impact:
     tests: dict[str, dict[str, list[int]]] = field(default_factory=dict)  # test -> file -> changed lines it ran
     unexercised: dict[str, list[int]] = field(default_factory=dict)  # file -> changed code lines no test ran
     unmapped: list[str] = field(default_factory=list)  # changed files the map does not know
+    removed: list[str] = field(default_factory=list)  # tests in files the change deletes: none to run
 
     def as_dict(self) -> dict:
         return {
@@ -32,16 +33,20 @@ class Impact:
             "lines_by_test": {t: self.tests[t] for t in sorted(self.tests)},
             "unexercised": self.unexercised,
             "unmapped": self.unmapped,
+            "removed": self.removed,
         }
 
 
 def impact(changed: Mapping[str, list[int]], test_map: Mapping[str, Mapping[str, set[int]]],
            code_lines: Mapping[str, set[int]] | None = None, compare: str = "",
-           root: Path | str | None = None) -> Impact:
+           root: Path | str | None = None, moved: Mapping[str, str | None] | None = None) -> Impact:
     """The tests of `test_map` (file -> test -> lines run) that ran a `changed` line. With
     `code_lines` (file -> the run's measured lines), a changed line that is not code (a
     comment, a blank line) is not reported as unexercised. Changed files find theirs in the
-    map as patch coverage finds them in a report (match_files; `root`: the working tree)."""
+    map as patch coverage finds them in a report (match_files; `root`: the working tree).
+    `moved` (old name -> new name, or None: deleted) are the files the change renames or
+    deletes: a test named by its file (a pytest node id) is given by the file's new name, and
+    one whose file is deleted is listed as removed, not to run."""
     result = Impact(compare=compare)
     in_map = match_files(changed, test_map, root)
     in_code = match_files(changed, code_lines, root) if code_lines is not None else {}
@@ -64,6 +69,16 @@ def impact(changed: Mapping[str, list[int]], test_map: Mapping[str, Mapping[str,
         rest = [n for n in lines if n not in ran and (code is None or n in code)]
         if rest:
             result.unexercised[path] = rest
+    for test in [t for t in result.tests if moved and "::" in t]:
+        file, sep, rest = test.partition("::")
+        if file not in moved:
+            continue
+        lines_run = result.tests.pop(test)
+        if moved[file] is None:
+            result.removed.append(test)
+        else:
+            result.tests.setdefault(moved[file] + sep + rest, {}).update(lines_run)
+    result.removed.sort()
     return result
 
 
@@ -78,6 +93,8 @@ def format_impact(result: Impact, source: str) -> str:
     if result.unexercised:
         out += ["", "changed lines no test ran:"]
         out += [f"    {path}: {line_ranges(lines)}" for path, lines in sorted(result.unexercised.items())]
+    if result.removed:
+        out += ["", "tests the change deletes (not to run):"] + [f"    {test}" for test in result.removed]
     if result.unmapped:
         out += ["", f"{len(result.unmapped)} changed file(s) the map does not know (new, or run by no test): "
                 + ", ".join(result.unmapped[:10]) + (" …" if len(result.unmapped) > 10 else "")]

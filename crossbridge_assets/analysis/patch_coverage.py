@@ -144,9 +144,9 @@ def parse_diff(text: str) -> dict[str, tuple[list[int], list[int]]]:
     return _parse_diff(text)[0]
 
 
-def _sections(text: str) -> tuple[dict[str, list[str]], dict[str, str], set[str]]:
+def _sections(text: str) -> tuple[dict[str, list[str]], dict[str, str], set[str], set[str]]:
     """The hunk lines of each file of a diff, by its new name; the files it renames (new name
-    -> old name); the files it creates."""
+    -> old name); the files it creates; the files it deletes."""
     if "\x1b" in text:
         text = _SGR.sub("", text)
     sections: dict[str, list[str]] = {}
@@ -154,6 +154,7 @@ def _sections(text: str) -> tuple[dict[str, list[str]], dict[str, str], set[str]
     header: str | None = None  # the 'diff --git' line of a file whose name is not known yet
     renamed: dict[str, str] = {}
     created: set[str] = set()
+    deleted: set[str] = set()
     moved_from: str | None = None
     in_hunk = False
     for raw in text.split("\n"):
@@ -190,7 +191,9 @@ def _sections(text: str) -> tuple[dict[str, list[str]], dict[str, str], set[str]
                 moved_from = _unquote(m.group(1))
             elif line.startswith("--- /dev/null") and path is not None:
                 created.add(path)
-    return sections, renamed, created
+            elif line.startswith("+++ /dev/null") and path is not None:
+                deleted.add(path)
+    return sections, renamed, created, deleted
 
 
 def _hunk_lines(src: str, lines: list[str]) -> Iterator[tuple[str, int, int]]:
@@ -229,7 +232,7 @@ def _hunk_lines(src: str, lines: list[str]) -> Iterator[tuple[str, int, int]]:
 
 def _parse_diff(text: str) -> tuple[dict[str, tuple[list[int], list[int]]], dict[str, str]]:
     """parse_diff's result, and the files the diff renames: new name -> old name."""
-    sections, renamed, _ = _sections(text)
+    sections, renamed, _, _ = _sections(text)
     out = {}
     for src, lines in sections.items():
         added: list[int] = []
@@ -290,7 +293,7 @@ def touched_lines(text: str) -> dict[str, list[int]]:
     the side a coverage run of the code before the change numbers, which a line counted on the
     new side (what patch coverage reads) is not once lines above it came or went. A combined
     diff (`diff --cc`) names its files with no line."""
-    sections, renamed, created = _sections(text)
+    sections, renamed, created, _ = _sections(text)
     out: dict[str, list[int]] = {}
     for src, lines in sections.items():
         touched: set[int] = set()
@@ -310,6 +313,12 @@ def touched_lines(text: str) -> dict[str, list[int]]:
             name = renamed.get(src, src)
             out[name] = sorted(set(out.get(name, [])) | {n for n in touched if n > 0})
     return out
+
+
+def moved_files(text: str) -> dict[str, str | None]:
+    """The files one `git diff` renames (old name -> new name) or deletes (name -> None)."""
+    _, renamed, _, deleted = _sections(text)
+    return {**{old: new for new, old in renamed.items()}, **dict.fromkeys(deleted)}
 
 
 def _git(repo: Path, *args: str, warnings: list[str] | None = None) -> str:

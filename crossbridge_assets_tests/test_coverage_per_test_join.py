@@ -163,6 +163,7 @@ def edit(repo, path: str, change) -> None:
     target.write_text("".join(change(target.read_text().splitlines(keepends=True))))
 
 
+JOIN = '    return "/".join(parts)\n'  # a new body for calc/paths.py's join()
 # What each change touches, in the lines of the code the run measured (the base of the change).
 CHANGES = {
     # The fixture's teardown line in conftest.py: the tests that use the fixture.
@@ -176,15 +177,16 @@ CHANGES = {
                      {"calc/ops.py": {1, 14}}),
     # A renamed file with one line changed: the map knows it by its old name.
     "renamed file": (lambda repo: (git(repo, "mv", "calc/paths.py", "calc/pathutil.py"),
-                                   edit(repo, "calc/pathutil.py", lambda ls: ls[:1] + ['    return "/".join(parts)\n'] + ls[2:])),
+                                   edit(repo, "calc/pathutil.py", lambda ls: ls[:1] + [JOIN] + ls[2:])),
                      {"calc/paths.py": {2}}),
     # A test file renamed and changed: its test runs under its new name.
     "renamed test file": (lambda repo: (git(repo, "mv", "tests/test_plain.py", "tests/test_basic.py"),
-                                        edit(repo, "tests/test_basic.py", lambda ls: ls[:7] + ["    assert add(2, 1) == 3\n"] + ls[8:])),
+                                        edit(repo, "tests/test_basic.py",
+                                             lambda ls: ls[:7] + ["    assert add(2, 1) == 3\n"] + ls[8:])),
                           {"tests/test_plain.py": {8}}),
     # A test file deleted, with the code its test ran: that test is gone, the others still run.
     "deleted test file": (lambda repo: (git(repo, "rm", "-q", "tests/nested/deep/test_deep.py"),
-                                        edit(repo, "calc/paths.py", lambda ls: ls[:1] + ['    return "/".join(parts)\n'] + ls[2:])),
+                                        edit(repo, "calc/paths.py", lambda ls: ls[:1] + [JOIN] + ls[2:])),
                           {"calc/paths.py": {2}}),
 }
 # Where the changes above move test files: the node ids pytest knows after the change.
@@ -234,7 +236,8 @@ def test_impact_selects_the_tests_that_ran_the_lines_a_git_change_touches(crossb
             assert code == 0 and set(out.splitlines()) == expected, err
             (tmp_path / "selected.txt").write_text(out)
             ran = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
-                                  f"@{tmp_path / 'selected.txt'}"], cwd=repo, capture_output=True, text=True)
+                                  "-p", "no:crossbridge", f"@{tmp_path / 'selected.txt'}"],
+                                 cwd=repo, capture_output=True, text=True)
             assert ran.returncode == 0, ran.stdout + ran.stderr
             assert {line for line in ran.stdout.splitlines() if "::" in line} == expected
         # The same change saved by `git diff` with its context lines, read from the file.

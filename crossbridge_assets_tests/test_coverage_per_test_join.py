@@ -112,13 +112,16 @@ def test_per_test_reports_announced_in_the_manifest_name_the_tests_the_results_n
     assert by_file == expected
 
 
-def test_test_function_contexts_name_the_tests_of_the_run_results(crossbridge_env, dagster_instance, capsys):
+@pytest.mark.parametrize("results", ["function-report.json", "function-junit.xml"])
+def test_test_function_contexts_name_the_tests_of_the_run_results(crossbridge_env, dagster_instance, capsys, results):
     """coverage.py's own `dynamic_context = test_function` names a test by the module Python
     imported ('test_deep' for tests/nested/deep/test_deep.py, which has no __init__.py;
     'pkg.test_inpkg') and the function's qualified name, one context for every case of a
-    parametrized test: the map gives the run's own tests, by their node ids."""
+    parametrized test: the map gives the run's own tests, by their node ids (pytest-json-report
+    says them; the JUnit XML names a test's module by its dotted path, which the run's measured
+    test files place)."""
     s = crossbridge_env
-    for name in ("function-report.json", "function.coverage"):
+    for name in (results, "function.coverage"):
         drop_shard(s, "r", RUN / name, name, **MANIFEST)
     ingest(dagster_instance)
     engine = make_engine(s.warehouse_url)

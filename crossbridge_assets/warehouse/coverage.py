@@ -660,9 +660,12 @@ def latest_map_run(engine: Engine, project: str | None = None, branch: str | Non
         return conn.execute(stmt).scalar()
 
 
-def _node_id(suite: str, name: str, parameters: str | None, file: str | None, properties: str | None) -> str | None:
+def _node_id(suite: str, name: str, parameters: str | None, file: str | None, properties: str | None,
+             measured: set[str]) -> str | None:
     """The pytest node id of a result: as pytest-json-report gives it, or from the test's file
-    ('tests/test_a.py', suite 'tests.test_a.TestX' -> 'tests/test_a.py::TestX::name[params]')."""
+    ('tests/test_a.py', suite 'tests.test_a.TestX' -> 'tests/test_a.py::TestX::name[params]'),
+    or, when the results do not say the file (JUnit XML), from the longest start of the suite
+    that is a `measured` file of the run ('tests.test_a' -> 'tests/test_a.py')."""
     if properties:
         try:
             node = json.loads(properties).get("nodeid")
@@ -670,7 +673,14 @@ def _node_id(suite: str, name: str, parameters: str | None, file: str | None, pr
             node = None
         if isinstance(node, str) and "::" in node:
             return node
-    if not file or not file.endswith(".py"):
+    parts = suite.split(".") if suite else []
+    if not file:
+        found = (k for k in range(len(parts), 0, -1) if "/".join(parts[:k]) + ".py" in measured)
+        k = next(found, None)
+        if k is None:
+            return None
+        file = "/".join(parts[:k]) + ".py"
+    if not file.endswith(".py"):
         return None
     module = file[:-3].replace("/", ".")
     if suite != module and not suite.startswith(module + "."):
@@ -684,8 +694,8 @@ def function_context_tests(conn, run_id: str, names: Iterable[str]) -> dict[str,
     ('test_plain.TestX.test_y', 'pkg.test_b.test_z'): the module's name depends on the import
     mode and the __init__.py files, so it is the end of the dotted name the results give
     ('tests.test_plain.TestX' 'test_y'), and one context holds every case of a parametrized
-    test. A name that is a node id already, or that no result with a known node id ends with,
-    is left out (it stays as recorded)."""
+    test. A name that is a node id already, or that no result whose node id is known ends
+    with, is left out (it stays as recorded)."""
     wanted = {n for n in names if "::" not in n and "/" not in n and n}
     if not wanted:
         return {}
@@ -695,6 +705,7 @@ def function_context_tests(conn, run_id: str, names: Iterable[str]) -> dict[str,
         .join(TR, TR.c.test_id == T.c.test_id)
         .where(TR.c.run_id == run_id)
     )
+    measured: set[str] | None = None
     found: dict[str, set[str]] = defaultdict(set)
     for suite, name, parameters, file, properties in rows:
         dotted = f"{suite}.{name}" if suite else name
@@ -704,7 +715,9 @@ def function_context_tests(conn, run_id: str, names: Iterable[str]) -> dict[str,
         hits = [e for e in ends if e in wanted]
         if not hits:
             continue
-        node = _node_id(suite, name, parameters, file, properties)
+        if measured is None and not file:
+            measured = set(conn.execute(select(CF.c.path).where(CF.c.run_id == run_id).distinct()).scalars())
+        node = _node_id(suite, name, parameters, file, properties, measured or set())
         if node is not None:
             for end in hits:
                 found[end].add(node)

@@ -11,7 +11,6 @@ import subprocess
 import sys
 
 import pytest
-
 from sqlalchemy import select
 
 from crossbridge_assets.formats.pytest_json import split_nodeid

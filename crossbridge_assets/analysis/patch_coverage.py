@@ -394,6 +394,7 @@ def git_change(repo: Path | str, compare: str = DEFAULT_COMPARE, working_tree: b
         raise DiffError("git is not installed or not on PATH") from exc
     base = os.fsdecode(done.stdout).strip()
     if done.returncode != 0 or not base:
+        _git(repo, f"{compare}...HEAD")  # says why (a shallow clone: what to fetch), as the committed diff would
         raise DiffError(f"{compare} and HEAD have no merge base")
     return _git(repo, "-M", base, warnings=warnings)
 

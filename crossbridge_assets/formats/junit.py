@@ -401,6 +401,19 @@ def _suite_path(suite: etree._Element | None) -> str:
     return normalize_suite(".".join(reversed(names)))
 
 
+_ABSOLUTE_PATH = re.compile(r"^(?:[/\\]|[A-Za-z]:[/\\])").match
+
+
+def _classname_suite(classname: str) -> str:
+    """A testcase's suite from its classname. Pester names the class after the test file's full
+    path ('D:\\a\\shop\\shop\\tests\\Cart.Tests.ps1', '/home/runner/work/shop/shop/tests/...'):
+    the checkout folder goes, as from a coverage report's paths, so that a test keeps one identity
+    on every runner and OS."""
+    if _ABSOLUTE_PATH(classname):
+        return normalize_suite(normalize_source_path(classname))
+    return normalize_suite(classname)
+
+
 # (name, classname, testcase element) -> (suite, name, parameters, file) of a testcase whose
 # writer spells them its own way: one for a file, so that the usual testcase pays nothing.
 Dialect = Callable[[str, "str | None", etree._Element], "tuple[str, str, str | None, str | None]"]
@@ -1406,7 +1419,7 @@ def _case(elem: etree._Element, framework: str, dialect: Dialect | None, moves: 
     raw_name = raw_name or ""
     if dialect is None:
         if classname:
-            suite = normalize_suite(classname)
+            suite = _classname_suite(classname)
         elif classname == "" and framework == "pytest":
             # A module's own report (collection error, module-level skip), named by the module:
             # pytest-json-report's collector has no suite either; the <testsuite>'s name is

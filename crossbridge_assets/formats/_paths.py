@@ -28,6 +28,10 @@ CI_WORKSPACE_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
         r"^/github/workspace/",  # GitHub Actions, Docker actions
         r"^/home/vsts/work/\d+/s/",  # Azure Pipelines, Linux
         r"^[a-z]:/a/\d+/s/",  # Azure Pipelines, Windows
+        # Azure Pipelines self-hosted and scale-set agents: <agent>/_work/<n>/s/ (C:\agent\_work\1\s\,
+        # /azp/agent/_work/1/s/, D:\a\_work\1\s\), before GitHub's D:\a\<repo>\<repo>\ takes '_work/1'.
+        r"^/(?:[^/]+/)*?_work/\d+/s/",
+        r"^[a-z]:/(?:[^/]+/)*?_work/\d+/s/",
         r"^[a-z]:/a/[^/]+/[^/]+/",  # GitHub Actions, Windows (D:\a\<repo>\<repo>\)
         # GitHub self-hosted runners and actions-runner-controller: <runner>/_work/<repo>/<repo>/.
         # The repeated name keeps the runner's own folders (_work/_temp, _work/_tool) and

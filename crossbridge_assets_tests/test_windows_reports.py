@@ -10,11 +10,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from crossbridge_assets.formats import open_report
 from crossbridge_assets.formats._coverage import merge_coverage
 from crossbridge_assets.formats._paths import normalize_source_path
+from crossbridge_assets.warehouse import schema
+from crossbridge_assets.warehouse.coverage import coverage_runs, run_merge
+from crossbridge_assets.warehouse.engine import make_engine
 from crossbridge_assets_tests.conftest import FIXTURES
+from crossbridge_assets_tests.test_coverage_e2e import ingest, refresh
+from crossbridge_assets_tests.test_coverage_shards_paths import send
 
 RESULTS = FIXTURES / "results" / "windows"
 COVERAGE = FIXTURES / "coverage" / "windows"
@@ -67,3 +73,51 @@ def test_coverlet_shards_from_an_azure_windows_agent_and_a_linux_runner_merge():
     assert merged["src/Shop/Cart.cs"].lines == {10: 2, 11: 2, 12: 3}
     assert merged["src/Shop/Cart.cs"].branches == {11: (1, 2)}
     assert merged["src/Shop/Models/Item.cs"].lines == {5: 4, 6: 1}
+
+
+# ---------------------------------------------------------------------------- through the product
+
+
+def as_powershell5_out_file(source: Path, target: Path) -> Path:
+    """The report as Windows PowerShell 5 re-saves it (`Get-Content x | Out-File x`, a common
+    step that edits a report's text): UTF-16LE with a byte order mark, CRLF line endings."""
+    target.write_bytes(source.read_text(encoding="utf-8").replace("\n", "\r\n").encode("utf-16"))
+    return target
+
+
+def test_a_windows_and_a_linux_coverage_shard_of_one_run_merge(crossbridge_env, dagster_instance, tmp_path):
+    s = crossbridge_env
+    run = {"build": "310", "shards_expected": 2}
+    windows = as_powershell5_out_file(COVERAGE / "coverlet-azure-selfhosted-windows.cobertura.xml", tmp_path / "w.xml")
+    send(s, "win", {"coverage.cobertura.xml": windows}, shard="windows", **run)
+    send(s, "linux", {"coverage.cobertura.xml": COVERAGE / "coverlet-github-linux.cobertura.xml"}, shard="linux", **run)
+    ingest(dagster_instance)
+    refresh(dagster_instance)
+    engine = make_engine(s.warehouse_url)
+    (merged,) = coverage_runs(engine)
+    assert merged["complete"] and merged["shards_seen"] == 2
+    files = run_merge(engine, merged["run_id"]).files
+    assert set(files) == {"src/Shop/Cart.cs", "src/Shop/Models/Item.cs"}
+    assert sorted(n for n, h in files["src/Shop/Cart.cs"].lines.items() if h) == [10, 11, 12]
+    assert (merged["files"], merged["lines_covered"], merged["lines_valid"]) == (2, 5, 5)
+
+
+def test_pester_runs_on_windows_and_linux_record_the_same_tests(crossbridge_env, dagster_instance, tmp_path):
+    """A matrix build: the Windows job's and the Linux job's runs hold the same tests, so that
+    history and flakiness see one test, not one for each OS."""
+    s = crossbridge_env
+    windows = as_powershell5_out_file(RESULTS / "pester5-junit-github-windows.xml", tmp_path / "w.xml")
+    send(s, "win", {"testResults.xml": windows}, build="41")
+    send(s, "linux", {"testResults.xml": RESULTS / "pester5-junit-github-linux.xml"}, build="42")
+    ingest(dagster_instance)
+    engine = make_engine(s.warehouse_url)
+    with engine.connect() as conn:
+        rows = conn.execute(select(schema.test_runs.c.build, schema.test_results.c.test_id, schema.test_results.c.status)
+                            .join(schema.test_runs, schema.test_runs.c.run_id == schema.test_results.c.run_id)).all()
+        tests = conn.execute(select(schema.tests.c.test_id, schema.tests.c.suite)).all()
+    by_build: dict[str, dict[str, str]] = {}
+    for build, test_id, status in rows:
+        by_build.setdefault(build, {})[test_id] = status
+    assert by_build["41"] == by_build["42"] and len(by_build["41"]) == 2
+    assert sorted(by_build["41"].values()) == ["failed", "passed"]
+    assert {t.suite for t in tests} == {"tests.Cart.Tests.ps1"} and len(tests) == 2

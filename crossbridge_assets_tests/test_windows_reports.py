@@ -7,11 +7,13 @@ hand-made after the writers' source and public files (their READMEs say which)."
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
+from crossbridge_assets.cli import main
 from crossbridge_assets.formats import open_report
 from crossbridge_assets.formats._coverage import merge_coverage
 from crossbridge_assets.formats._paths import normalize_source_path
@@ -121,3 +123,24 @@ def test_pester_runs_on_windows_and_linux_record_the_same_tests(crossbridge_env,
     assert by_build["41"] == by_build["42"] and len(by_build["41"]) == 2
     assert sorted(by_build["41"].values()) == ["failed", "passed"]
     assert {t.suite for t in tests} == {"tests.Cart.Tests.ps1"} and len(tests) == 2
+
+
+def test_opencppcoverage_names_a_file_from_its_drive(tmp_path, capsys):
+    """OpenCppCoverage's <source> is the drive alone ('C:'), its file names the rest of each
+    file's path: on a developer's machine, the file is that absolute path (patch coverage then
+    finds the change's files in it, by the end of their path); on a CI runner, its checkout
+    goes as from any other path."""
+    local = COVERAGE / "opencppcoverage-local.cobertura.xml"
+    assert {fc.path for fc in open_report(local)} == {
+        "C:/Users/dev/source/repos/shop/src/cart.cpp", "C:/Users/dev/source/repos/shop/include/item.h"}
+    assert {fc.path for fc in open_report(COVERAGE / "opencppcoverage-github.cobertura.xml")} == {
+        "src/cart.cpp", "include/item.h"}
+    diff = tmp_path / "change.diff"
+    diff.write_text("".join(
+        f"diff --git a/{f} b/{f}\n--- a/{f}\n+++ b/{f}\n@@ -3,3 +3,3 @@\n ctx\n-old\n+new 4\n ctx\n"
+        f"@@ -7,3 +7,3 @@\n ctx\n-old\n+new 8\n ctx\n" for f in ("src/cart.cpp", "include/item.h")))
+    assert main(["patch-coverage", "--diff-file", str(diff), "--coverage", str(local), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert {f: (r["covered"], r["uncovered"]) for f, r in out["files"].items()} == {
+        "src/cart.cpp": ([], [4]), "include/item.h": ([], [8])}
+    assert out["percent"] == 0.0

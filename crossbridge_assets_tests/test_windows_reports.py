@@ -144,3 +144,23 @@ def test_opencppcoverage_names_a_file_from_its_drive(tmp_path, capsys):
     assert {f: (r["covered"], r["uncovered"]) for f, r in out["files"].items()} == {
         "src/cart.cpp": ([], [4]), "include/item.h": ([], [8])}
     assert out["percent"] == 0.0
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        # TeamCity: <agent>\work\<checkout hash>\ (seen in public stack traces and embedded file
+        # names: C:\BuildAgent\work\5135de308b2f3016\src\..., C:\BuildAgent\work\e958cd452eaeb7c\...)
+        "C:\\BuildAgent\\work\\5135de308b2f3016\\src\\Shop\\Cart.cs",
+        "c:\\buildagent\\work\\e958cd452eaeb7c\\src\\Shop\\Cart.cs",
+        "D:\\TeamCity\\buildAgent\\work\\ba3dced9a47cf95a\\src\\Shop\\Cart.cs",
+        "/opt/buildagent/work/5135de308b2f3016/src/Shop/Cart.cs",  # the teamcity-agent image
+        "/home/teamcity/buildAgent/work/5135de308b2f3016/src/Shop/Cart.cs",
+    ],
+)
+def test_teamcity_agent_checkouts_go(raw):
+    assert normalize_source_path(raw) == "src/Shop/Cart.cs"
+
+
+def test_a_work_folder_that_is_no_teamcity_checkout_stays():
+    assert normalize_source_path("/opt/buildagent/work/tools/src/x.cs") == "/opt/buildagent/work/tools/src/x.cs"

@@ -49,6 +49,10 @@ CI_WORKSPACE_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
         # Jenkins on Windows: C:\ProgramData\Jenkins\.jenkins\workspace\<job>\, C:\Jenkins\workspace\<job>\,
         # C:\jenkins\agent\workspace\<job>\ (a folder named after Jenkins holds the workspaces).
         r"^[a-z]:/(?:[^/]+/)*?[^/]*jenkins[^/]*/(?:agent/)?workspace/[^/]+/",
+        # TeamCity: <agent>/work/<checkout hash>/ (C:\BuildAgent\work\5135de308b2f3016\, the Docker
+        # agent's /opt/buildagent/work/...); the hash keeps the agent's other work/ folders out.
+        r"^/(?:[^/]+/)*?(?i:buildagent)/work/[0-9a-fA-F]{8,16}/",
+        r"^[a-z]:/(?:[^/]+/)*?buildagent/work/[0-9a-f]{8,16}/",
         r"^/home/circleci/(?:project|repo)/",  # CircleCI
         r"^/home/travis/build/[^/]+/[^/]+/",  # Travis CI
         r"^/opt/atlassian/pipelines/agent/build/",  # Bitbucket Pipelines

@@ -46,6 +46,15 @@ def test_pester_junit_from_windows_and_linux_runners_keeps_one_identity_a_test()
     assert set(windows) == {"Cart.adds an item", "Cart.totals"}
 
 
+def test_doctest_junit_from_windows_and_linux_keeps_one_identity_a_test():
+    """doctest names a test's class after its source file as compiled: absolute on both OSes."""
+    windows = identities(RESULTS / "doctest-2.4-junit-github-windows.xml")
+    linux = identities(RESULTS / "doctest-2.4-junit-github-linux.xml")
+    assert windows == linux
+    assert windows["cart totals"][:2] == ("tests.cart.cpp", "failed")
+    assert windows["cart starts empty"][:2] == ("tests.cart.cpp", "passed")
+
+
 # ---------------------------------------------------------------------------- coverage
 
 

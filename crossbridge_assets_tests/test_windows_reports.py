@@ -55,6 +55,14 @@ def test_doctest_junit_from_windows_and_linux_keeps_one_identity_a_test():
     assert windows["cart starts empty"][:2] == ("tests.cart.cpp", "passed")
 
 
+def test_catch2_junit_from_windows_keeps_the_linux_identities():
+    """Catch2 prefixes each class with the executable's file name, 'cart_test.exe' on Windows."""
+    linux = open_report(FIXTURES / "results" / "native" / "catch2" / "catch2-junit.xml")
+    want = {c.name: (c.suite, c.status, c.identity) for c in linux}
+    assert identities(RESULTS / "catch2-2.13-junit-windows.xml") == want
+    assert {suite for suite, _, _ in want.values()} == {"cart_test.global"}
+
+
 # ---------------------------------------------------------------------------- coverage
 
 

@@ -264,6 +264,8 @@ def _dialect(root: etree._Element, first: etree._Element) -> tuple[str, Dialect 
         return "junit", _ounit_names
     if _boost_file(root):
         return "junit", _boost_names
+    if attrs.get("hostname") == "tbd" and (attrs.get("name") or "")[-4:].lower() == ".exe":
+        return "junit", _catch2_windows_names
     names = " ".join(n.lower() for n in (root_attrs.get("name"), attrs.get("name")) if n)
     if "pytest" in names or _pytest_suite(attrs):
         return "pytest", None
@@ -417,6 +419,18 @@ def _classname_suite(classname: str) -> str:
 # (name, classname, testcase element) -> (suite, name, parameters, file) of a testcase whose
 # writer spells them its own way: one for a file, so that the usual testcase pays nothing.
 Dialect = Callable[[str, "str | None", etree._Element], "tuple[str, str, str | None, str | None]"]
+
+
+def _catch2_windows_names(raw_name: str, classname: str | None, elem: etree._Element):
+    """Catch2 (hostname "tbd") prefixes each classname with the run's name, by default the
+    executable's file name: 'cart_test.exe.global' on Windows, 'cart_test.global' elsewhere. The
+    '.exe' goes, so that a test has one identity on every OS."""
+    run = elem.getparent().get("name") or ""
+    if classname and classname.startswith(run + "."):
+        classname = run[:-4] + classname[len(run):]
+    suite = _classname_suite(classname) if classname else _suite_path(elem.getparent())
+    name, params = split_parameters(raw_name)
+    return suite, name, params, None
 
 
 def _mocha_names(raw_name: str, classname: str | None, elem: etree._Element):

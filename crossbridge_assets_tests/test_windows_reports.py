@@ -104,7 +104,7 @@ def as_powershell5_out_file(source: Path, target: Path) -> Path:
     return target
 
 
-def test_a_windows_and_a_linux_coverage_shard_of_one_run_merge(crossbridge_env, dagster_instance, tmp_path):
+def test_a_windows_and_a_linux_coverage_shard_of_one_run_merge(crossbridge_env, dagster_instance, tmp_path, capsys):
     s = crossbridge_env
     run = {"build": "310", "shards_expected": 2}
     windows = as_powershell5_out_file(COVERAGE / "coverlet-azure-selfhosted-windows.cobertura.xml", tmp_path / "w.xml")
@@ -119,6 +119,16 @@ def test_a_windows_and_a_linux_coverage_shard_of_one_run_merge(crossbridge_env, 
     assert set(files) == {"src/Shop/Cart.cs", "src/Shop/Models/Item.cs"}
     assert sorted(n for n, h in files["src/Shop/Cart.cs"].lines.items() if h) == [10, 11, 12]
     assert (merged["files"], merged["lines_covered"], merged["lines_valid"]) == (2, 5, 5)
+    # Patch coverage of a change from the merged run: the files are the repository's.
+    diff = tmp_path / "change.diff"
+    diff.write_text("".join(
+        f"diff --git a/{f} b/{f}\n--- a/{f}\n+++ b/{f}\n@@ -{n} +{n} @@\n-old\n+new\n"
+        for f, n in (("src/Shop/Cart.cs", 12), ("src/Shop/Models/Item.cs", 6))))
+    capsys.readouterr()
+    assert main(["patch-coverage", "--diff-file", str(diff), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert {f: (r["covered"], r["uncovered"]) for f, r in out["files"].items()} == {
+        "src/Shop/Cart.cs": ([12], []), "src/Shop/Models/Item.cs": ([6], [])}
 
 
 def test_pester_runs_on_windows_and_linux_record_the_same_tests(crossbridge_env, dagster_instance, tmp_path):

@@ -191,3 +191,12 @@ def test_teamcity_agent_checkouts_go(raw):
 
 def test_a_work_folder_that_is_no_teamcity_checkout_stays():
     assert normalize_source_path("/opt/buildagent/work/tools/src/x.cs") == "/opt/buildagent/work/tools/src/x.cs"
+
+
+def test_a_configured_network_share_root_matches_in_any_case():
+    """A build on a network share names its files by UNC path ('\\\\buildsrv\\Builds\\shop\\...'),
+    which Windows, as a drive path, reads in any case: so does a configured root."""
+    raw = "\\\\BuildSrv\\Builds\\shop\\src\\Shop\\Cart.cs"
+    for root in ("\\\\buildsrv\\builds\\shop", "//BUILDSRV/Builds/Shop/", "\\\\buildsrv\\*\\shop"):
+        assert normalize_source_path(raw, [root]) == "src/Shop/Cart.cs", root
+    assert normalize_source_path(raw) == "//BuildSrv/Builds/shop/src/Shop/Cart.cs"  # no root: as written

@@ -104,13 +104,14 @@ def _tidy(path: str) -> str:
 class SourceRoot:
     """A configured folder to strip from source paths: a whole-segment prefix, where '*'
     stands for any part of one folder name and '?' for one character (so
-    '/srv/runners/*/work/shop/shop' covers every runner). Case-insensitive for drive paths."""
+    '/srv/runners/*/work/shop/shop' covers every runner). Case-insensitive for drive paths and
+    network shares ('\\\\server\\share'), as Windows reads them."""
 
     __slots__ = ("_fold", "_pattern", "_plain", "text")
 
     def __init__(self, text: str):
         self.text = _tidy(_slashes(text)).rstrip("/")
-        self._fold = bool(_DRIVE.match(self.text + "/"))
+        self._fold = bool(_DRIVE.match(self.text + "/")) or self.text.startswith("//")
         self._plain = self.text.lower() if self._fold else self.text
         self._pattern = None
         if _WILDCARDS.search(self.text):

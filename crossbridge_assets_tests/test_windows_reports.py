@@ -200,3 +200,21 @@ def test_a_configured_network_share_root_matches_in_any_case():
     for root in ("\\\\buildsrv\\builds\\shop", "//BUILDSRV/Builds/Shop/", "\\\\buildsrv\\*\\shop"):
         assert normalize_source_path(raw, [root]) == "src/Shop/Cart.cs", root
     assert normalize_source_path(raw) == "//BuildSrv/Builds/shop/src/Shop/Cart.cs"  # no root: as written
+
+
+def test_source_roots_of_a_drop_give_pester_tests_their_identity(crossbridge_env, dagster_instance, tmp_path):
+    """A self-hosted Windows agent whose checkout folder no CI layout tells (E:\\ci\\shop): the
+    drop's manifest names it, as it does for coverage, and its Pester tests are the Linux run's."""
+    s = crossbridge_env
+    text = (RESULTS / "pester5-junit-github-windows.xml").read_text(encoding="utf-8")
+    custom = tmp_path / "custom.xml"
+    custom.write_text(text.replace("D:\\a\\shop\\shop\\", "E:\\ci\\shop\\"), encoding="utf-8")
+    send(s, "win", {"testResults.xml": custom}, build="51", source_roots=["E:\\ci\\shop"])
+    send(s, "linux", {"testResults.xml": RESULTS / "pester5-junit-github-linux.xml"}, build="52")
+    ingest(dagster_instance)
+    engine = make_engine(s.warehouse_url)
+    with engine.connect() as conn:
+        tests = conn.execute(select(schema.tests.c.test_id, schema.tests.c.suite)).all()
+        results = conn.execute(select(schema.test_results.c.test_id)).all()
+    assert {t.suite for t in tests} == {"tests.Cart.Tests.ps1"} and len(tests) == 2
+    assert len(results) == 4

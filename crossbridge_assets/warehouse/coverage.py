@@ -8,7 +8,7 @@ import hashlib
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import Iterable
 from urllib.parse import quote, unquote
 
@@ -29,7 +29,7 @@ from crossbridge_assets.formats._paths import normalize_source_path, using_sourc
 from crossbridge_assets.model import KIND_COVERAGE, CoverageStream, CoverageTotals, FileCoverage
 from crossbridge_assets.warehouse import schema
 from crossbridge_assets.warehouse.engine import bulk_insert, now
-from crossbridge_assets.warehouse.landing import LANDED, QUARANTINED, SIDECAR_SUFFIX, mark_loaded
+from crossbridge_assets.warehouse.landing import LANDED, QUARANTINED, archived_sidecar, mark_loaded
 from crossbridge_assets.warehouse.runs import register_run
 
 CHUNK = 2_000
@@ -265,23 +265,12 @@ def load_coverage(engine: Engine, report, stream: CoverageStream, test: str | No
     return summary
 
 
-def _sidecar(report) -> dict:
-    """What landing kept beside the archived report (its manifest's word on it); {} when gone."""
-    if not report.archive_path:
-        return {}
-    try:
-        data = json.loads(Path(report.archive_path + SIDECAR_SUFFIX).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 def load_archived_coverage(engine: Engine, report, source_roots: Iterable[str] = ()) -> CoverageLoadSummary:
     """Load an archived report with what its drop's manifest said about it, kept by landing in
     the archive sidecar: the test a per-test report belongs to (`"files": {"<file name>":
     {"test": "<test>"}}`), and the drop's `source_roots`, stripped from its paths along with
     the configured `source_roots`, so that what is stored is relative to the checkout."""
-    sidecar = _sidecar(report)
+    sidecar = archived_sidecar(report)
     test = sidecar.get("test")
     # Reports are parsed while read: open and load inside the scope.
     with using_source_roots((*source_roots, *(sidecar.get("source_roots") or ()))):
@@ -501,7 +490,7 @@ def _shard_of(report) -> tuple[str, str]:
     XML and LCOV, or several files, is one shard."""
     if report.shard:
         return ("label", report.shard)
-    drop = _sidecar(report).get("drop")
+    drop = archived_sidecar(report).get("drop")
     if drop is None:  # landed before drops were recorded: the report's folder
         drop = PurePosixPath(report.source_path.replace("\\", "/")).parent.as_posix() if report.source_path else report.sha256
     return ("drop", str(drop))

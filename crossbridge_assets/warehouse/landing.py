@@ -52,6 +52,18 @@ SUPERSEDED = "superseded"  # replaced by the same report sent again (a CI job re
 SIDECAR_SUFFIX = ".json"
 
 
+def archived_sidecar(report) -> dict:
+    """What landing kept beside an archived report (`reports` row): its manifest's word on it
+    (run metadata, the test of a per-test report, the drop's source roots); {} when gone."""
+    if not report.archive_path:
+        return {}
+    try:
+        data = json.loads(Path(report.archive_path + SIDECAR_SUFFIX).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 @dataclass
 class Landed:
     sha256: str

@@ -18,12 +18,11 @@ from crossbridge_assets.defs.common import (
     warnings_check,
 )
 from crossbridge_assets.defs.landing import INGEST_TAG, landed_reports
-from crossbridge_assets.formats import open_report
 from crossbridge_assets.log import get_logger
 from crossbridge_assets.model import KIND_RESULTS, ResultTotals
 from crossbridge_assets.warehouse import schema
 from crossbridge_assets.warehouse.queries import day_totals
-from crossbridge_assets.warehouse.results import load_results
+from crossbridge_assets.warehouse.results import load_archived_results
 
 COLUMN_SCHEMA = dg.TableSchema(
     columns=[
@@ -65,7 +64,7 @@ def test_results(context: dg.AssetExecutionContext, warehouse: WarehouseResource
         engine = landing.engine
         each = load_each(
             landing, partition, KIND_RESULTS, batch,
-            lambda report: load_results(engine, report, open_report(report.archive_path)), bad,
+            lambda report: load_archived_results(engine, report, landing.settings.coverage_source_roots), bad,
         )
         for report, summary in each:
             log.info("results loaded", tests=summary.totals.tests, failures=summary.totals.failures,

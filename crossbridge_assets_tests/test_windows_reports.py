@@ -63,6 +63,18 @@ def test_catch2_junit_from_windows_keeps_the_linux_identities():
     assert {suite for suite, _, _ in want.values()} == {"cart_test.global"}
 
 
+def test_a_jest_test_file_that_failed_to_load_on_windows_is_the_linux_ones(tmp_path):
+    """jest-junit names the testcase of a test file that did not load after the file's path
+    from the project (its '{filepath}', path.relative: 'src\\cart\\broken.test.js' on Windows)."""
+    real = (FIXTURES / "results" / "jsjunit" / "jest-junit-options.xml").read_text(encoding="utf-8")
+    for os_name, sep in (("linux", "/"), ("windows", "\\")):
+        moved = real.replace('"broken.test.js"', f'"src{sep}cart{sep}broken.test.js"')
+        (tmp_path / f"{os_name}.xml").write_text(moved, encoding="utf-8")
+    windows, linux = identities(tmp_path / "windows.xml"), identities(tmp_path / "linux.xml")
+    assert windows == linux
+    assert linux["src/cart/broken.test.js"][:2] == ("Test suite failed to run", "error")
+
+
 # ---------------------------------------------------------------------------- coverage
 
 

@@ -963,7 +963,12 @@ def _jest_top_level_suite(elem: etree._Element, file: str | None) -> str:
 
 
 def _jest_outcome(case: TestCase) -> None:
-    """A failed afterAll is no failed test: an error of the suite, as mocha's failed hooks are."""
+    """A failed afterAll is no failed test: an error of the suite, as mocha's failed hooks are.
+    A test file that did not load is named by its path from the project, in the separators of
+    the OS that ran it ('src\\cart\\broken.test.js' on Windows): '/' as elsewhere, so that it
+    keeps one identity."""
+    if case.suite == _JEST_SUITE_ERROR and "\\" in case.name:
+        case.name = case.name.replace("\\", "/")
     if case.status == FAILED and case.name.endswith(_JEST_EXEC_FAILURE):
         case.status = case.attempts[-1].status = ERROR
 

@@ -6,6 +6,7 @@ environment variables and validated like settings.py; the judgements are pure fu
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -102,6 +103,24 @@ def _order(run: dict):
     return (run.get("started_at") or run.get("first_arrival"), run.get("run_id"))
 
 
+def exact_pct(run: dict) -> float:
+    """A run's line coverage unrounded, from its counts (line_pct is rounded to hundredths):
+    23,999 lines of 30,000 are 79.9967 %, under a threshold of 80 that 80.0 would reach."""
+    if run.get("lines_valid"):
+        return 100.0 * run["lines_covered"] / run["lines_valid"]
+    return run["line_pct"]
+
+
+def shown_under(exact: float, limit: float) -> float:
+    """The figure to show for coverage under `limit`: to hundredths, or to as many more digits
+    as it takes not to read as reaching it (79.996, not 80.0 < 80)."""
+    shown, digits = round(exact, 2), 2
+    while shown >= limit and digits < 6:
+        digits += 1
+        shown = math.floor(exact * 10**digits) / 10**digits
+    return shown
+
+
 def latest_per_branch(runs: Iterable[dict], complete_only: bool = True) -> dict[tuple[str, str], dict]:
     """The newest judged run of every project and branch (incomplete and unmeasured runs are
     not judged: a run missing shards looks low without being low)."""
@@ -118,8 +137,9 @@ def below_threshold(runs: Iterable[dict], policy: CoveragePolicy) -> list[dict]:
     out = []
     for (project, branch), run in sorted(latest_per_branch(runs).items()):
         minimum, key = policy.threshold(project, branch)
-        if run["line_pct"] < minimum:
-            out.append({**run, "threshold": minimum, "threshold_key": key})
+        exact = exact_pct(run)
+        if exact < minimum:
+            out.append({**run, "line_pct": shown_under(exact, minimum), "threshold": minimum, "threshold_key": key})
     return out
 
 

@@ -1,0 +1,60 @@
+"""The coverage checks as a team meets them over weeks, through a real Dagster instance on
+SQLite and PostgreSQL: figures at the edge of a threshold or a tolerated drop on a large
+code base, shards that come late or are quarantined, days whose runs are still waiting for
+shards, and what the checks' descriptions tell the reader to do."""
+
+import dagster as dg
+
+from crossbridge_assets_tests.test_coverage_e2e import checks_of, ingest, refresh
+from crossbridge_assets_tests.test_coverage_layer_more import metadata_of, runs_by_build, send
+
+
+def lcov(valid: int, missed: int, path: str = "shop/big.py") -> str:
+    """An LCOV tracefile of one file of `valid` lines, the last `missed` of them not run, in
+    the shape geninfo (lcov 1.x/2.x) writes for code built without branch coverage."""
+    rows = [f"DA:{n},{0 if n > valid - missed else 3}" for n in range(1, valid + 1)]
+    return "TN:\nSF:" + path + "\n" + "\n".join(rows) + f"\nLF:{valid}\nLH:{valid - missed}\nend_of_record\n"
+
+
+# ---------------------------------------------------------------------------- rounding at the edge
+
+
+def test_a_threshold_is_judged_on_the_unrounded_figure(crossbridge_env, dagster_instance, monkeypatch):
+    """30,000 lines: 23,999 covered is 79.9967 %, shown as 80.0 but under a threshold of 80."""
+    s = crossbridge_env
+    monkeypatch.setenv("CROSSBRIDGE_COVERAGE_THRESHOLDS", '{"shop/release/*": 80, "shop": 70, "*": 0}')
+    monkeypatch.setenv("CROSSBRIDGE_COVERAGE_MAX_DROP", "1")
+    history = [  # (build, branch, missed lines, start)
+        ("40", "release/2.1", 5999, "2026-03-02T09:00:00Z"),  # 80.0033 %
+        ("41", "release/2.1", 6601, "2026-03-02T11:00:00Z"),  # 77.9967 %: a drop
+        ("50", "release/2.2", 6001, "2026-03-02T10:00:00Z"),  # 79.9967 %: under 80
+        ("51", "main", 8999, "2026-03-02T10:00:00Z"),  # 70.0033 %: over the project's 70
+    ]
+    cursor = None
+    for build, branch, missed, started in history:
+        send(s, f"b{build}", {"coverage.lcov": lcov(30000, missed)}, project="shop", branch=branch, build=build,
+             started_at=started)
+        cursor, _ = ingest(dagster_instance, cursor)
+    result = refresh(dagster_instance)
+    runs = runs_by_build(s)
+    assert [runs[b]["line_pct"] for b in ("40", "41", "50", "51")] == [80.0, 78.0, 80.0, 70.0]
+    checks = checks_of(result)
+
+    low = checks["coverage_threshold"]
+    assert low.passed is False
+    assert low.metadata["run_ids"].value == [runs["41"]["run_id"], runs["50"]["run_id"]]
+    # The figure shown is under the threshold it failed, not the rounded 80.0.
+    assert "shop/release/2.2 #50 at 79.996% < 80%" in low.description, low.description
+    assert "| shop/release/2.2 #50 | 79.996 | 80.0 | shop/release/\\* |" in low.metadata["runs"].value
+
+    drop = checks["coverage_drop"]
+    assert drop.passed is False
+    assert drop.metadata["run_ids"].value == [runs["41"]["run_id"]]
+    assert "shop/release/2.1 #41 80.0% -> 78.0% (-2.0 points against #40)" in drop.description, drop.description
+
+    # No branch data in any of them: branch % is left out, not plotted as 0.
+    assert runs["51"]["branch_pct"] is None
+    assert "branch_pct" not in metadata_of(result, "coverage_by_run")
+    trends = metadata_of(result, "coverage_trends")
+    assert "branch_pct" not in trends
+    assert isinstance(trends["line_pct shop/release/2.2"], dg.FloatMetadataValue)

@@ -6,7 +6,7 @@ shards, and what the checks' descriptions tell the reader to do."""
 import dagster as dg
 
 from crossbridge_assets_tests.test_coverage_e2e import checks_of, ingest, refresh
-from crossbridge_assets_tests.test_coverage_layer_more import metadata_of, runs_by_build, send
+from crossbridge_assets_tests.test_coverage_layer_more import PCT, measured, metadata_of, runs_by_build, send  # noqa: F401
 
 
 def lcov(valid: int, missed: int, path: str = "shop/big.py") -> str:
@@ -58,3 +58,25 @@ def test_a_threshold_is_judged_on_the_unrounded_figure(crossbridge_env, dagster_
     trends = metadata_of(result, "coverage_trends")
     assert "branch_pct" not in trends
     assert isinstance(trends["line_pct shop/release/2.2"], dg.FloatMetadataValue)
+
+
+# ---------------------------------------------------------------------------- shards
+
+
+def test_a_shard_whose_report_was_quarantined_is_named_with_its_reason(crossbridge_env, dagster_instance, measured,  # noqa: F811
+                                                                        monkeypatch):
+    """Shard 2 did upload: its report was cut short and quarantined. Once the grace period is
+    over the check says so, and what to do, instead of asking whether the shard uploads."""
+    s = crossbridge_env
+    monkeypatch.setenv("CROSSBRIDGE_COVERAGE_SHARD_GRACE_MINUTES", "60")
+    run = {"project": "shop", "branch": "feature/x", "build": "88", "shards_expected": 2}
+    send(s, "s1", {"coverage.xml": measured["arith"] / "coverage.xml"}, age_seconds=3 * 3600, shard="1", **run)
+    cut = (measured["classify"] / "coverage.xml").read_text(encoding="utf-8")[:400]
+    send(s, "s2", {"coverage.xml": cut}, age_seconds=3 * 3600, shard="2", **run)
+    ingest(dagster_instance)
+    stale = checks_of(refresh(dagster_instance))["coverage_shards_complete"]
+    assert stale.passed is False
+    assert "shop/feature/x #88 has 1/2 after 1" in stale.description
+    assert "its quarantined report coverage.xml (shard 2): " in stale.description, stale.description
+    assert "dropped into the inbox again" in stale.description
+    assert "coverage.xml" in stale.metadata["runs"].value

@@ -581,6 +581,23 @@ def coverage_runs(engine: Engine, project: str | None = None, branch: str | None
     return [dict(r._mapping) for r in rows]
 
 
+def quarantined_of_runs(engine: Engine, run_ids: list[str]) -> dict[str, list[dict]]:
+    """The quarantined reports of each run that may be coverage (a report too broken to be
+    told apart has no kind): {run_id: [{file, shard, reason}]}, for a run waiting for a shard
+    that did upload."""
+    out: dict[str, list[dict]] = defaultdict(list)
+    with engine.connect() as conn:
+        for start in range(0, len(run_ids), 500):
+            for row in conn.execute(
+                select(R.c.run_id, R.c.original_name, R.c.shard, R.c.reason)
+                .where(R.c.run_id.in_(run_ids[start : start + 500]), R.c.status == QUARANTINED,
+                       or_(R.c.kind == KIND_COVERAGE, R.c.kind.is_(None)))
+                .order_by(R.c.arrived_at, R.c.sha256)
+            ):
+                out[row.run_id].append({"file": row.original_name, "shard": row.shard, "reason": row.reason})
+    return dict(out)
+
+
 def choose_run(engine: Engine, project: str | None = None, branch: str | None = None,
                commit: str | None = None, run_id: str | None = None) -> tuple[dict | None, list[str]]:
     """The coverage run a change is measured against, and what the user should know of it:

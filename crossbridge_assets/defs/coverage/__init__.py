@@ -31,6 +31,7 @@ from crossbridge_assets.warehouse.coverage import (
     coverage_runs,
     day_coverage,
     load_archived_coverage,
+    quarantined_of_runs,
     refresh_runs,
     run_merge,
 )
@@ -319,22 +320,31 @@ def coverage_drop(warehouse: WarehouseResource) -> dg.AssetCheckResult:
 def coverage_shards_complete(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     policy = coverage_policy.load_policy()
     stale = coverage_policy.stale_incomplete(_runs(warehouse), policy.shard_grace, datetime.now(timezone.utc))
-    rows = [{"run": _run_label(r), "shards": _shards(r), "waiting (min)": r["waiting_minutes"]} for r in stale]
+    # A shard that did upload, its report quarantined: the fix is the report, not the CI job.
+    broken = quarantined_of_runs(warehouse.engine(), [r["run_id"] for r in stale]) if stale else {}
+    rows = [{"run": _run_label(r), "shards": _shards(r), "waiting (min)": r["waiting_minutes"],
+             "quarantined": "; ".join(f"{q['file']}" + (f" (shard {q['shard']})" if q["shard"] else "")
+                                      + f": {q['reason']}" for q in broken.get(r["run_id"], []))}
+            for r in stale]
     return dg.AssetCheckResult(
         passed=not stale,
         severity=dg.AssetCheckSeverity.WARN,
         description=(
             f"{len(stale)} run(s) still missing coverage shards: "
-            + "; ".join(f"{r['run']} has {r['shards']} after {r['waiting (min)']} min" for r in rows[:5])
-            + ". Check that every CI shard uploads its coverage report (a failed or cancelled shard never sends one); "
-            "until then the run's coverage is left out of thresholds and drops."
+            + "; ".join(f"{r['run']} has {r['shards']} after {r['waiting (min)']} min"
+                        + (f", its quarantined report {r['quarantined']}" if r["quarantined"] else "")
+                        for r in rows[:5])
+            + ". Check that every CI shard uploads its coverage report (a failed or cancelled shard never sends one)"
+            + ("; a quarantined report is fixed and dropped into the inbox again (coverage_parse_errors lists it)"
+               if broken else "")
+            + "; until then the run's coverage is left out of thresholds and drops."
             if stale
             else "every run has all its announced shards, is within its grace period, or was overtaken by a "
             "later complete run of its branch"
         ),
         metadata={
             "grace_minutes": dg.MetadataValue.float(policy.shard_grace.total_seconds() / 60),
-            "runs": dg.MetadataValue.md(md_table(rows, ["run", "shards", "waiting (min)"])),
+            "runs": dg.MetadataValue.md(md_table(rows, ["run", "shards", "waiting (min)", "quarantined"])),
             "run_ids": dg.MetadataValue.json([r["run_id"] for r in stale]),
         },
     )

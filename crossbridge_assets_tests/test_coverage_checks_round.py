@@ -80,3 +80,36 @@ def test_a_shard_whose_report_was_quarantined_is_named_with_its_reason(crossbrid
     assert "its quarantined report coverage.xml (shard 2): " in stale.description, stale.description
     assert "dropped into the inbox again" in stale.description
     assert "coverage.xml" in stale.metadata["runs"].value
+
+
+# ---------------------------------------------------------------------------- what the day plots
+
+
+def test_a_day_does_not_plot_a_run_still_waiting_for_shards_as_low(crossbridge_env, dagster_instance, measured,  # noqa: F811
+                                                                    monkeypatch):
+    """Yesterday: api/main #7 complete (two shards), shop/feature/x #31 with shard 1 of 2; its
+    shard 2 lands today, after the grace period. Yesterday's plotted figure is #7's, not #7
+    averaged with half of #31; today's is #31 whole, not its shard 2 alone."""
+    s = crossbridge_env
+    monkeypatch.setenv("CROSSBRIDGE_COVERAGE_SHARD_GRACE_MINUTES", "60")
+    api = {"project": "api", "branch": "main", "build": "7", "shards_expected": 2}
+    shop = {"project": "shop", "branch": "feature/x", "build": "31", "shards_expected": 2}
+    send(s, "a1", {"coverage.xml": measured["arith"] / "coverage.xml"}, age_seconds=26 * 3600, shard="1", **api)
+    send(s, "a2", {"coverage.xml": measured["classify"] / "coverage.xml"}, age_seconds=26 * 3600, shard="2", **api)
+    send(s, "s1", {"coverage.xml": measured["add"] / "coverage.xml"}, age_seconds=26 * 3600, shard="1", **shop)
+    cursor, results = ingest(dagster_instance)
+    day = metadata_of(results[0], "coverage")
+    assert day["reports_loaded"].value == 3
+    assert (day["line_pct"].value, day["branch_pct"].value) == (PCT["all"], 62.5), day["line_pct"]
+    assert day["runs_waiting_for_shards"].value == 1
+    assert checks_of(refresh(dagster_instance))["coverage_shards_complete"].passed is False
+
+    send(s, "s2", {"coverage.xml": measured["classify"] / "coverage.xml"}, shard="2", **shop)
+    cursor, results = ingest(dagster_instance, cursor)
+    today = metadata_of(results[0], "coverage")
+    assert today["reports_loaded"].value == 1 and today["runs_waiting_for_shards"].value == 0
+    refresh(dagster_instance)
+    union = runs_by_build(s)["31"]
+    assert union["complete"] is True
+    assert today["line_pct"].value == union["line_pct"] and today["line_pct"].value > PCT["classify"]
+

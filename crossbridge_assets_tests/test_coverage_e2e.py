@@ -81,9 +81,9 @@ def test_shards_in_two_formats_give_the_union_and_wait_for_every_shard(crossbrid
     drop_shard(s, "drop1", PY / "coverage.xml", "coverage.xml", build="201", shard="1", shards_expected=2)
     cursor, results = ingest(dagster_instance)
     md = results[0].asset_materializations_for_node("coverage")[0].metadata
-    assert md["reports_loaded"].value == 1 and md["files"].value == 2
-    assert md["line_pct"].value == pytest.approx(100 * 14 / 19, abs=0.01)
-    assert isinstance(md["branch_pct"].value, float) and md["dagster/row_count"].value == 2
+    # Shard 1 of 2 is not the day's coverage: the day leaves a gap rather than plotting 73.7 %.
+    assert md["reports_loaded"].value == 1 and md["runs_waiting_for_shards"].value == 1
+    assert "line_pct" not in md and "branch_pct" not in md and md["dagster/row_count"].value == 2
 
     result = refresh(dagster_instance)
     (run,) = coverage_runs(make_engine(s.warehouse_url))

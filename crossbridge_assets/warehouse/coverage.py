@@ -420,6 +420,7 @@ def _loaded_reports(conn, run_ids: list[str] | None = None) -> dict[str, list]:
     stmt = select(
         R.c.sha256, R.c.run_id, R.c.format, R.c.project, R.c.branch, R.c.commit_sha, R.c.build, R.c.shard,
         R.c.shards_expected, R.c.started_at, R.c.arrived_at, R.c.loaded_at, R.c.source_path, R.c.archive_path,
+        R.c.partition,
     ).where(and_(*cond)).order_by(R.c.arrived_at, R.c.sha256)
     for row in conn.execute(stmt):
         by_run[row.run_id].append(row)
@@ -434,21 +435,42 @@ def run_merge(engine: Engine, run_id: str, include_executed_only: bool = False) 
     return merge_run(inputs.values())
 
 
-def day_coverage(engine: Engine, partition: str, runs_at_once: int = 50) -> CoverageTotals:
-    """The coverage of a day's reports: each run's reports of the day as their union (the shards
-    of a run add up, where a sum of the reports would average them), the runs' figures summed.
-    A run with one report that day counts the totals its load recorded, without reading its
-    lines. Data files that only record what ran are left out: they have no percentage to add."""
+def day_coverage(engine: Engine, partition: str, runs_at_once: int = 50) -> tuple[CoverageTotals, int]:
+    """The coverage of a day's reports, and how many runs of the day were left out waiting for
+    shards: each run's reports of the day as their union (the shards of a run add up, where a
+    sum of the reports would average them), the runs' figures summed. A run that announced its
+    shards counts once they all arrived, on the day the last one did, as the union of all of
+    them: until then it is left out rather than plotted low, and a run whose shards span
+    midnight is not plotted low on both days. A run with one report counts the totals its load
+    recorded, without reading its lines. Data files that only record what ran are left out:
+    they have no percentage to add."""
     cond = [R.c.partition == partition, R.c.kind == KIND_COVERAGE, R.c.status == LANDED,
             R.c.loaded_at.is_not(None), R.c.totals.is_not(None), R.c.format.not_in(list(EXECUTED_ONLY))]
     totals = CoverageTotals()
+    waiting = 0
     with engine.connect() as conn:
         by_run: dict[str, list] = defaultdict(list)
         stmt = select(R.c.sha256, R.c.run_id, R.c.format, R.c.totals).where(*cond).order_by(R.c.sha256)
         for row in conn.execute(stmt):
             by_run[row.run_id or row.sha256].append(row)
+        run_ids = [run_id for run_id, reports in by_run.items() if reports[0].run_id]
+        whole: dict[str, list] = {}
+        for start in range(0, len(run_ids), 500):
+            whole.update(_loaded_reports(conn, run_ids[start : start + 500]))
         sharded = []
-        for reports in by_run.values():
+        for run_id, reports in list(by_run.items()):
+            every = whole.get(run_id, [])
+            expected = max((r.shards_expected for r in every if r.shards_expected), default=None)
+            if expected:
+                if _shards_seen(every) < expected:
+                    waiting += 1
+                    continue
+                measured = [r for r in every if r.format not in EXECUTED_ONLY]
+                if max(r.partition for r in measured) != partition:
+                    continue  # counted on the day its last shard arrived
+                if len(measured) > len(reports):
+                    sharded.append(measured)
+                    continue
             if len(reports) > 1:
                 sharded.append(reports)
                 continue
@@ -459,7 +481,7 @@ def day_coverage(engine: Engine, partition: str, runs_at_once: int = 50) -> Cove
             inputs = _report_inputs(conn, [r for reports in batch for r in reports])
             for reports in batch:
                 add_totals(totals, merge_run(inputs[r.sha256] for r in reports).totals)
-    return totals
+    return totals, waiting
 
 
 def _run_starts(conn, run_ids: list[str]) -> dict[str, object]:

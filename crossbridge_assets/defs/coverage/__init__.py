@@ -146,8 +146,8 @@ def coverage(context: dg.AssetExecutionContext, warehouse: WarehouseResource) ->
             if report.format not in EXECUTED_ONLY:
                 least.extend({**f, "report": report.original_name} for f in summary.least_covered)
         # The day's figures (a sensor run brings one batch of it; the UI shows and plots the day),
-        # each run's shards of the day taken together.
-        totals = day_coverage(engine, partition)
+        # each run's shards taken together, a run still waiting for shards left out.
+        totals, waiting = day_coverage(engine, partition)
         with engine.connect() as conn:
             day_rows = conn.execute(
                 select(func.count()).select_from(schema.coverage_files).where(schema.coverage_files.c.partition == partition)
@@ -166,6 +166,7 @@ def coverage(context: dg.AssetExecutionContext, warehouse: WarehouseResource) ->
                 "line_pct": round(100.0 * totals.line_rate, 2) if totals.lines_valid else None,
                 "branch_pct": round(100.0 * totals.branch_rate, 2) if totals.branches_valid else None,
             }),
+            "runs_waiting_for_shards": dg.MetadataValue.int(waiting),
             "per_test_rows": dg.MetadataValue.int(map_rows),
             "source_roots": dg.MetadataValue.text(
                 ", ".join(roots) or "none configured (known CI checkout folders, and the roots a drop announces)"

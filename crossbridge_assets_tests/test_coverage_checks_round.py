@@ -113,3 +113,29 @@ def test_a_day_does_not_plot_a_run_still_waiting_for_shards_as_low(crossbridge_e
     assert union["complete"] is True
     assert today["line_pct"].value == union["line_pct"] and today["line_pct"].value > PCT["classify"]
 
+
+# ---------------------------------------------------------------------------- what to do
+
+
+def test_a_drop_names_the_command_that_shows_the_uncovered_change(crossbridge_env, dagster_instance, measured,  # noqa: F811
+                                                                   monkeypatch):
+    """Feature branch feature/x (a slash in its name): #12 at commit c0ffee..., #13 at
+    beef..., 21.05 points lower; the check gives the patch-coverage command of that change
+    with the real run and commit, not a placeholder."""
+    s = crossbridge_env
+    monkeypatch.setenv("CROSSBRIDGE_COVERAGE_MAX_DROP", "2")
+    run = {"project": "shop", "branch": "feature/x"}
+    first, second = "c0ffee1234567890abcdef1234567890abcdef12", "beef00112233445566778899aabbccddeeff0011"
+    send(s, "b12", {"coverage.xml": measured["all"] / "coverage.xml"}, build="12", commit=first,
+         started_at="2026-03-02T09:00:00Z", **run)
+    cursor, _ = ingest(dagster_instance)
+    send(s, "b13", {"coverage.xml": measured["arith"] / "coverage.xml"}, build="13", commit=second,
+         started_at="2026-03-02T10:00:00Z", **run)
+    ingest(dagster_instance, cursor)
+    drop = checks_of(refresh(dagster_instance))["coverage_drop"]
+    run_id = runs_by_build(s)["13"]["run_id"]
+    assert drop.passed is False
+    assert "shop/feature/x #13 73.68% -> 52.63% (-21.05 points against #12)" in drop.description
+    command = f"crossbridge patch-coverage --diff c0ffee123456 --run {run_id}"
+    assert f"in a checkout of beef00112233, `{command}` shows the lines it left uncovered" in drop.description
+    assert f"| {command} (in a checkout of beef00112233) |" in drop.metadata["drops"].value

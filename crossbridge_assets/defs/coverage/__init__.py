@@ -284,6 +284,16 @@ def coverage_threshold(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     )
 
 
+def _what_changed(run: dict) -> tuple[str, str]:
+    """The command that shows the lines a dropped run's change left uncovered (its coverage
+    against the diff from the previous run's commit), and the checkout it runs in."""
+    previous = run["previous"].get("commit_sha")
+    at = run["commit_sha"][:12] if run.get("commit_sha") else "the run's commit"
+    if previous and run.get("commit_sha"):
+        return f"crossbridge patch-coverage --diff {previous[:12]} --run {run['run_id']}", at
+    return f"crossbridge patch-coverage --run {run['run_id']}", at
+
+
 @dg.asset_check(
     asset=coverage_by_run,
     description="Line coverage did not drop by more than CROSSBRIDGE_COVERAGE_MAX_DROP points "
@@ -293,7 +303,11 @@ def coverage_drop(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     policy = coverage_policy.load_policy()
     found = coverage_policy.drops(_runs(warehouse), policy.max_drop)
     rows = [{"run": _run_label(r), "line %": r["line_pct"], "previous": _run_name(r["previous"]),
-             "previous %": r["previous_pct"], "drop (points)": r["drop"]} for r in found]
+             "previous %": r["previous_pct"], "drop (points)": r["drop"], "command": _what_changed(r)}
+            for r in found]
+    for row in rows:
+        command, at = row.pop("command")
+        row["uncovered changes"] = f"{command} (in a checkout of {at})"
     return dg.AssetCheckResult(
         passed=not found,
         severity=dg.AssetCheckSeverity.ERROR,
@@ -301,13 +315,15 @@ def coverage_drop(warehouse: WarehouseResource) -> dg.AssetCheckResult:
             f"Coverage dropped on {len(found)} branch(es): "
             + "; ".join(f"{r['run']} {r['previous %']}% -> {r['line %']}% (-{r['drop (points)']} points "
                         f"against {r['previous']})" for r in rows[:5])
-            + ". Look at the change between the two runs (`crossbridge patch-coverage --run RUN` shows its uncovered lines)."
+            + ". Look at the change between the two runs: in a checkout of {1}, `{0}` shows the lines it left "
+            "uncovered.".format(*_what_changed(found[0]))
             if found
             else f"no branch lost more than {policy.max_drop:g} points against its previous run"
         ),
         metadata={
             "max_drop_points": dg.MetadataValue.float(float(policy.max_drop)),
-            "drops": dg.MetadataValue.md(md_table(rows, ["run", "line %", "previous", "previous %", "drop (points)"])),
+            "drops": dg.MetadataValue.md(md_table(
+                rows, ["run", "line %", "previous", "previous %", "drop (points)", "uncovered changes"])),
             "run_ids": dg.MetadataValue.json([r["run_id"] for r in found]),
         },
     )

@@ -139,3 +139,72 @@ def test_a_drop_names_the_command_that_shows_the_uncovered_change(crossbridge_en
     command = f"crossbridge patch-coverage --diff c0ffee123456 --run {run_id}"
     assert f"in a checkout of beef00112233, `{command}` shows the lines it left uncovered" in drop.description
     assert f"| {command} (in a checkout of beef00112233) |" in drop.metadata["drops"].value
+
+
+# ---------------------------------------------------------------------------- a week of two projects
+
+
+def test_a_week_of_runs_plots_each_branch_and_judges_it_on_its_own_history(crossbridge_env, dagster_instance,
+                                                                           measured, monkeypatch):  # noqa: F811
+    """shop and api, main and feature/x each, several runs a day. api/main #3's report lands
+    after #4's; shop/main #21 waits for its second shard, which comes after the grace period;
+    shop/feature/x's runs send LCOV without branch lines. Every branch is plotted on its own,
+    line % and branch % (where measured), and a run waiting for shards is neither plotted
+    nor taken as the run before the next one."""
+    s = crossbridge_env
+    monkeypatch.setenv("CROSSBRIDGE_COVERAGE_THRESHOLDS", '{"shop/feature/*": 50, "shop": 70, "api/main": 60}')
+    monkeypatch.setenv("CROSSBRIDGE_COVERAGE_MAX_DROP", "1")
+    monkeypatch.setenv("CROSSBRIDGE_COVERAGE_SHARD_GRACE_MINUTES", "60")
+
+    def lcov_only(name: str) -> str:
+        """coverage.py's LCOV without its branch records: what geninfo writes without
+        branch_coverage (lcov's default)."""
+        text = (measured[name] / "coverage.lcov").read_text(encoding="utf-8")
+        return "".join(line for line in text.splitlines(keepends=True) if not line.startswith(("BRDA", "BRF", "BRH")))
+
+    plan = [  # (folder, project, branch, build, started, files, extra manifest)
+        ("s20", "shop", "main", "20", "2026-03-02T09:00:00Z", {"coverage.xml": measured["all"] / "coverage.xml"}, {}),
+        ("s21a", "shop", "main", "21", "2026-03-02T13:00:00Z", {"coverage.xml": measured["arith"] / "coverage.xml"},
+         {"shard": "1", "shards_expected": 2}),
+        ("f5", "shop", "feature/x", "5", "2026-03-02T10:00:00Z", {"coverage.lcov": lcov_only("arith")}, {}),
+        ("f6", "shop", "feature/x", "6", "2026-03-03T10:00:00Z", {"coverage.lcov": lcov_only("all")}, {}),
+        ("a4", "api", "main", "4", "2026-03-03T12:00:00Z", {"coverage.xml": measured["all"] / "coverage.xml"}, {}),
+        ("a3", "api", "main", "3", "2026-03-03T11:00:00Z", {"coverage.xml": measured["add"] / "coverage.xml"}, {}),
+        ("s22", "shop", "main", "22", "2026-03-03T15:00:00Z", {"coverage.xml": measured["all"] / "coverage.xml"}, {}),
+    ]
+    cursor = None
+    for folder, project, branch, build, started, files, extra in plan:
+        send(s, folder, files, age_seconds=3 * 3600, project=project, branch=branch, build=build,
+             started_at=started, **extra)
+        cursor, _ = ingest(dagster_instance, cursor)
+    result = refresh(dagster_instance)
+    runs = runs_by_build(s)
+    checks = checks_of(result)
+    # #21 is half there and overtaken by #22: not judged, not plotted, not reported as overdue.
+    assert (runs["21"]["complete"], runs["21"]["line_pct"]) == (False, PCT["arith"])
+    assert checks["coverage_shards_complete"].passed is True, checks["coverage_shards_complete"].description
+    # api/main #4 started after #3 though it arrived first: no drop (36.84 -> 73.68), and over 60 %.
+    assert checks["coverage_drop"].passed is True, checks["coverage_drop"].description
+    assert checks["coverage_threshold"].passed is True, checks["coverage_threshold"].description
+    assert runs["6"]["branch_pct"] is None and runs["6"]["line_pct"] == PCT["all"]
+
+    trends = metadata_of(result, "coverage_trends")
+    plotted = {k: v.value for k, v in trends.items() if k.startswith(("line_pct ", "branch_pct "))}
+    assert all(isinstance(v, dg.FloatMetadataValue) for k, v in trends.items() if k.startswith(("line_pct", "branch_pct")))
+    assert plotted == {
+        "line_pct shop/main": PCT["all"], "branch_pct shop/main": 62.5,
+        "line_pct api/main": PCT["all"], "branch_pct api/main": 62.5,
+        "line_pct shop/feature/x": PCT["all"],  # no branch lines: no branch figure, not 0
+    }
+    md = trends["trends"].value
+    assert f"| shop | main | 2 | 22 | {PCT['all']} | 62.5 | 0.0 |" in md
+    assert f"| api | main | 2 | 4 | {PCT['all']} | 62.5 | {round(PCT['all'] - PCT['add'], 2)} |" in md
+
+    # #21's second shard, past the grace period: #21 now complete at 73.68 %, still before #22.
+    send(s, "s21b", {"coverage.xml": measured["classify"] / "coverage.xml"}, project="shop", branch="main",
+         build="21", started_at="2026-03-02T13:00:00Z", shard="2", shards_expected=2)
+    cursor, _ = ingest(dagster_instance, cursor)
+    result = refresh(dagster_instance)
+    assert runs_by_build(s)["21"]["complete"] is True
+    assert all(c.passed for c in checks_of(result).values())
+    assert f"| shop | main | 3 | 22 | {PCT['all']} | 62.5 | 0.0 |" in metadata_of(result, "coverage_trends")["trends"].value

@@ -431,10 +431,13 @@ def coverage_trends(context: dg.AssetExecutionContext, warehouse: WarehouseResou
     }
     latest = max((h[-1] for h in by_branch.values()), key=lambda r: (r["started_at"], r["run_id"]), default=None)
     if latest:
-        # The newest run overall, plotted over materializations; per-branch figures for the busiest branches.
+        # The newest run overall, plotted over materializations; per-branch figures (branch % where
+        # measured: a gap, not 0) for the busiest branches.
         metadata.update(_percentages(latest))
         for row in sorted(rows, key=lambda r: -r["runs"])[:10]:
-            metadata[f"line_pct {row['project']}/{row['branch']}"] = dg.MetadataValue.float(float(row["line %"]))
+            name = f"{row['project']}/{row['branch']}"
+            for key, value in _percentages({"line_pct": row["line %"], "branch_pct": row["branch %"]}).items():
+                metadata[f"{key} {name}"] = value
     return dg.MaterializeResult(metadata=metadata)
 
 

@@ -140,3 +140,25 @@ def test_a_rerun_coverage_shard_replaces_its_first_try(crossbridge_env, dagster_
     assert refreshed.success
     (run,) = coverage_runs(make_engine(s.warehouse_url))
     assert run["shards_seen"] == 1 and run["line_pct"] == pytest.approx(100 * 14 / 19, abs=0.01)
+
+
+def test_a_rerun_report_cut_short_is_quarantined_and_the_first_try_kept(crossbridge_env, dagster_instance):
+    s = crossbridge_env
+    send(s, "upload-1/results", "junit.xml", FIRST_TRY, build="94", shard="1")
+    cursor, _ = ingest(dagster_instance)
+    # The re-run's upload broke off: the head reads as JUnit, the rest is missing.
+    send(s, "upload-2/results", "junit.xml", RE_RUN[: len(RE_RUN) // 2], build="94", shard="1")
+    cursor, (result,) = ingest(dagster_instance, cursor)
+
+    first, broken = reports(s)
+    assert (first.status, broken.status) == ("landed", "quarantined")
+    assert "kept" in broken.reason
+    assert rows_by_report(s, schema.test_results) == {first.sha256: 3}
+
+    # Sent again whole, it supersedes the first try as any re-run does.
+    send(s, "upload-3/results", "junit.xml", RE_RUN, build="94", shard="1")
+    ingest(dagster_instance, cursor)
+    statuses = {r.sha256: r.status for r in reports(s)}
+    assert (statuses[first.sha256], statuses[broken.sha256]) == ("superseded", "quarantined")
+    (whole,) = [sha for sha, status in statuses.items() if status == "landed"]
+    assert rows_by_report(s, schema.test_results) == {whole: 3}

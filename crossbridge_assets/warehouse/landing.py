@@ -204,6 +204,11 @@ class Landing:
             self.log.info("duplicate report skipped", report=name, sha256=key, first_seen=existing.partition)
             path.unlink(missing_ok=True)
             return Landed(key, name, LANDED, existing.kind, existing.format, duplicate=True)
+        earlier_copies = [] if problem is not None or unplaced else self._landed_from(sidecar, meta, key)
+        if earlier_copies:
+            # It will take an earlier copy's place (a CI job re-run): read it whole first, so a
+            # copy cut short or broken on the way is quarantined and the earlier one kept.
+            problem = self._unreadable_whole(spec, path, name)
         if problem is not None:
             return self._quarantine_new(path, partition, key, sidecar, problem, batch)
 
@@ -217,7 +222,7 @@ class Landing:
             old = Path(existing.archive_path)
             old.unlink(missing_ok=True)
             old.with_name(old.name + SIDECAR_SUFFIX).unlink(missing_ok=True)
-        for earlier in self._landed_from(sidecar, meta, key):
+        for earlier in earlier_copies:
             # A CI job re-run sends its reports again, with the build number of the first try:
             # the run counts the new one only.
             self._supersede(earlier, key, source)
@@ -228,6 +233,20 @@ class Landing:
             self._retire(earlier)
         self.log.info("report landed", report=name, sha256=key, format=spec.name, project=meta.project_or_default)
         return Landed(key, name, LANDED, spec.kind, spec.name)
+
+    def _unreadable_whole(self, spec, path: Path, name: str) -> str | None:
+        """Why the report at `path` does not read to its end, or None when it does."""
+        try:
+            for _record in spec.open(path):
+                pass
+        except FormatError as exc:
+            return f"{exc.reason}; the copy of this report landed earlier for the same run is kept"
+        except Exception as exc:  # noqa: BLE001 - a reader bug on one file must not stop its batch
+            if is_transient(exc):
+                raise
+            self.log.exception("reading a report sent again failed", report=name)
+            return f"could not be read: {type(exc).__name__}: {exc}; the copy landed earlier for the same run is kept"
+        return None
 
     def _key(self, content: str, placement: dict[str, str]) -> str:
         """report_key, except where a report landed before keys held placement sits under the

@@ -96,16 +96,28 @@ def sniff(path: Path) -> Sniff:
         raise FormatError(path, f"cannot be read: {exc.strerror or exc}") from exc
     s = Sniff(path=path, head=head)
     codec = wide_encoding(head)
+    text = head.decode(codec, "replace").lstrip("\ufeff \t\r\n") if codec else None
+    if text is not None and text[:1] != "<" and codec == "utf-16":
+        # JSON or text in UTF-16 with a byte order mark (PowerShell 5.1's `>` and Out-File): the
+        # readers open it transcoded to UTF-8 (_common.open_report_bytes), and detection reads
+        # the head they will read.
+        from crossbridge_assets.formats._common import open_report_bytes
+
+        try:
+            with open_report_bytes(path) as fh:
+                head = fh.read(SNIFF_BYTES)
+        except OSError as exc:
+            raise FormatError(path, f"cannot be read: {exc.strerror or exc}") from exc
+        s.head = head
+        codec = None
     if codec is not None:
-        # Windows tools (PowerShell's redirection, some .NET reporters) write UTF-16. libxml2
-        # reads it (and UTF-32) by its byte order mark or first bytes; the JSON and text readers do not.
-        text = head.decode(codec, "replace").lstrip("\ufeff \t\r\n")
+        # Windows tools (PowerShell's redirection, some .NET reporters) write XML in UTF-16.
+        # libxml2 reads it (and UTF-32) by its byte order mark or first bytes.
         if not text:
             raise FormatError(path, "the file is empty")
         if text[:1] != "<":
-            wide = codec[:6].upper()
-            raise FormatError(path, f"the file is {wide} text: only XML reports are read in {wide}, "
-                                    "JSON and text reports must be UTF-8")
+            raise FormatError(path, "the file is UTF-32 text: only XML reports are read in UTF-32, "
+                                    "JSON and text reports must be UTF-8 or UTF-16")
         if codec == "utf-32":
             # libxml2 takes its byte order mark for UTF-16's and fails at the first character.
             raise FormatError(path, "the file is UTF-32 with a byte order mark, which the XML parser does not "
@@ -120,7 +132,7 @@ def sniff(path: Path) -> Sniff:
         raise FormatError(path, "the file is empty")
     if _bare_utf16(stripped):
         raise FormatError(path, "the file is UTF-16 text without a byte order mark: JSON and text reports "
-                                "must be UTF-8")
+                                "must be UTF-8, or UTF-16 that starts with its byte order mark")
     s.text = head.decode("utf-8", errors="replace")
     first = stripped[:1]
     if first == b"<":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import io
 import math
 import re
@@ -218,6 +219,106 @@ def json_errors(path):
         raise FormatError(path, f"cannot be read: {exc}") from exc
 
 
+# ---------------------------------------------------------------------------- opening
+
+# Windows PowerShell 5.1 writes UTF-16LE with a byte order mark for `>` and Out-File (a mocha,
+# Playwright or jest JSON report redirected to a file); `Set-Content -Encoding BigEndianUnicode`
+# writes UTF-16BE. A UTF-32 mark (FF FE 00 00) is not UTF-16's: detection refuses it.
+_UTF16_BOMS = {b"\xff\xfe": "utf-16-le", b"\xfe\xff": "utf-16-be"}
+
+
+def utf16_bom(head: bytes) -> str | None:
+    """The codec of UTF-16 text that starts with its byte order mark, or None."""
+    return None if head.startswith(b"\xff\xfe\x00\x00") else _UTF16_BOMS.get(head[:2])
+
+
+class Utf16AsUtf8(io.RawIOBase):
+    """A UTF-16 file read as the UTF-8 bytes of its text, without its byte order mark, as it is
+    read: memory is that of one read. Text that is not UTF-16 (a lone surrogate, an odd number
+    of bytes: a file cut short) is a FormatError naming the byte. Seeking (mocha's report after
+    the tests' output starts some bytes in) counts UTF-8 bytes, and reads again to get there."""
+
+    def __init__(self, fh, path, codec: str):
+        super().__init__()
+        self._fh, self._path, self._codec = fh, path, codec
+        self._rewind()
+
+    def _rewind(self) -> None:
+        self._fh.seek(2)  # after the byte order mark
+        self._decoder = codecs.getincrementaldecoder(self._codec)("strict")
+        self._out = memoryview(b"")
+        self._pos = 0  # of the next byte handed out, in UTF-8 bytes
+        self._raw_pos = 2  # of the next byte read from the file
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if whence == io.SEEK_CUR:
+            offset += self._pos
+        elif whence != io.SEEK_SET:
+            raise io.UnsupportedOperation("a transcoded UTF-16 file seeks from its start only")
+        if offset < self._pos:
+            self._rewind()
+        skip = bytearray(min(max(offset - self._pos, 0), 1 << 16))
+        while self._pos < offset and self.readinto(memoryview(skip)[: offset - self._pos]):
+            pass
+        return self._pos
+
+    def readinto(self, buffer) -> int:
+        while not self._out:
+            raw = self._fh.read(max(len(buffer), 2))
+            held = len(self._decoder.getstate()[0])  # bytes of a character the last read cut
+            try:
+                text = self._decoder.decode(raw, final=not raw)
+            except UnicodeDecodeError as exc:
+                from crossbridge_assets.formats import FormatError
+
+                at = self._raw_pos - held + exc.start
+                if not raw:
+                    reason = (f"the file is UTF-16 text that ends in the middle of a character (byte {at:,}): "
+                              "an odd number of bytes or half a surrogate pair, a file cut short")
+                else:
+                    reason = f"the file is UTF-16 text that is not valid UTF-16 at byte {at:,} ({exc.reason})"
+                raise FormatError(self._path, reason) from None
+            self._raw_pos += len(raw)
+            if not raw:
+                return 0
+            self._out = memoryview(text.encode("utf-8"))
+        n = min(len(buffer), len(self._out))
+        buffer[:n] = self._out[:n]
+        self._out = self._out[n:]
+        self._pos += n
+        return n
+
+    def close(self) -> None:
+        super().close()
+        self._fh.close()
+
+
+def open_report_bytes(path):
+    """A JSON or text report opened for reading as bytes: UTF-8 as they are in the file, or,
+    for UTF-16 with a byte order mark, transcoded to UTF-8 as they are read. Every JSON and
+    text reader opens its file here (and detection its head), so that all read the same
+    bytes; offsets count those bytes. OSError as open()'s."""
+    fh = open(path, "rb")
+    try:
+        codec = utf16_bom(fh.read(4))
+        if codec is None:
+            fh.seek(0)
+            return fh
+        return io.BufferedReader(Utf16AsUtf8(fh, path, codec), 1 << 16)
+    except BaseException:
+        fh.close()
+        raise
+
+
 # ---------------------------------------------------------------------------- JSON nesting
 
 # ijson keeps the full prefix string of every open level, so its memory grows with the square
@@ -364,7 +465,7 @@ def json_object_items(path, prefix: str = ""):
     level): one value in memory at a time. Errors as json_errors, nesting as JsonDepthCheck."""
     import ijson
 
-    with json_errors(path), open(path, "rb") as fh:
+    with json_errors(path), open_report_bytes(path) as fh:
         yield from ijson.kvitems(DepthCheckedReader(fh, path), prefix, use_float=True)
 
 
@@ -390,7 +491,7 @@ def json_items(path, wanted, offset: int = 0):
     import ijson
 
     wanted = set(wanted)
-    with json_errors(path), open(path, "rb") as fh:
+    with json_errors(path), open_report_bytes(path) as fh:
         fh.seek(offset)
         builder = None
         depth = 0
@@ -422,7 +523,7 @@ def json_events(path):
     nesting as JsonDepthCheck."""
     import ijson
 
-    with json_errors(path), open(path, "rb") as fh:
+    with json_errors(path), open_report_bytes(path) as fh:
         yield from ijson.basic_parse(DepthCheckedReader(fh, path), use_float=True)
 
 

@@ -23,7 +23,14 @@ from pathlib import Path
 from typing import Iterator
 
 from crossbridge_assets.formats import FormatError, FormatSpec, Sniff
-from crossbridge_assets.formats._common import DepthCheckedReader, json_errors, json_object_items, parse_timestamp, to_int
+from crossbridge_assets.formats._common import (
+    DepthCheckedReader,
+    json_errors,
+    json_object_items,
+    open_report_bytes,
+    parse_timestamp,
+    to_int,
+)
 from crossbridge_assets.formats._coverage import (
     FileTable,
     checked_counts,
@@ -144,7 +151,7 @@ def _read(path: Path, stream: CoverageStream) -> Iterator[FileCoverage]:
     if label is not None:
         info.properties["static_context"] = label
         stream.per_test = without_static_context(stream.per_test or {}, label) or None
-    with json_errors(path), open(path, "rb") as fh:
+    with json_errors(path), open_report_bytes(path) as fh:
         head = {k: v for k, v in json_values_at(DepthCheckedReader(fh, path), ("meta", "totals")).items()
                 if isinstance(v, dict)}
     meta = head.get("meta", {})

@@ -19,7 +19,7 @@ from typing import Generator
 import orjson
 
 from crossbridge_assets.formats import FormatError, FormatSpec, Sniff
-from crossbridge_assets.formats._common import parse_timestamp, to_float
+from crossbridge_assets.formats._common import open_report_bytes, parse_timestamp, to_float
 from crossbridge_assets.model import KIND_PROFILING, SPAN_KINDS, ReportInfo, SpanStream
 
 FORMAT = "crossbridge-events"
@@ -261,7 +261,7 @@ def open_events(path: Path) -> SpanStream:
     """Open an event file: the header is checked now (FormatError), spans stream as iterated."""
     path = Path(path)
     try:
-        fh = open(path, "rb")
+        fh = open_report_bytes(path)
     except OSError as exc:
         raise FormatError(path, f"cannot be read: {exc.strerror or exc}") from exc
     try:

@@ -26,6 +26,7 @@ file counts as its BRF/BRH say (CoverageStream.file_totals).
 
 from __future__ import annotations
 
+import io
 import re
 from bisect import bisect_left
 from collections import Counter
@@ -37,7 +38,7 @@ from typing import Iterator
 from orjson import loads
 
 from crossbridge_assets.formats import FormatError, FormatSpec, Sniff
-from crossbridge_assets.formats._common import to_int
+from crossbridge_assets.formats._common import open_report_bytes, to_int
 from crossbridge_assets.formats._coverage import MAX_HITS, FileTable, checked_counts, clamp_hits, fill_no_branch_lines
 from crossbridge_assets.model import KIND_COVERAGE, CoverageStream, CoverageTotals, FileCoverage, ReportInfo, add_branch, at_least
 
@@ -128,7 +129,7 @@ def _record_counts(path: Path) -> dict[str, int] | None:
     counts: dict[str, int] = {}
     names = FileTable()  # files named as the reading pass names them
     try:
-        fh = open(path, "rb")
+        fh = open_report_bytes(path)
     except OSError as exc:
         raise FormatError(path, f"cannot be read: {exc.strerror or exc}") from exc
     with fh:
@@ -169,7 +170,7 @@ def _branch_ids(path: Path, files: set[str]) -> dict[str, dict[tuple[int, int | 
     ids: dict[str, dict[tuple[int, int | str, int | str], int]] = {name: {} for name in files}
     names = FileTable()  # files named as the reading pass names them
     current = None
-    with open(path, encoding="utf-8-sig", errors="replace") as fh:
+    with io.TextIOWrapper(open_report_bytes(path), encoding="utf-8-sig", errors="replace") as fh:
         for raw in fh:
             line = raw.strip()
             if line.startswith("BRDA:"):
@@ -368,7 +369,7 @@ def _files(path: Path, stream: CoverageStream) -> Iterator[FileCoverage]:
         branch_seen.clear()
 
     try:
-        fh = open(path, "rb")
+        fh = open_report_bytes(path)
     except OSError as exc:
         raise FormatError(path, f"cannot be read: {exc.strerror or exc}") from exc
     with fh:

@@ -23,6 +23,7 @@ from crossbridge_assets.formats._common import (
     first_line,
     json_after_output,
     json_items,
+    open_report_bytes,
     parse_timestamp,
     to_int,
     to_seconds,
@@ -134,7 +135,7 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
 def _offset(path: Path) -> int:
     """Where the report starts: after what the tests printed when mocha wrote it to stdout."""
     try:
-        with open(path, "rb") as fh:
+        with open_report_bytes(path) as fh:
             head = fh.read(SNIFF_BYTES)
     except OSError as exc:
         raise FormatError(path, f"cannot be read: {exc.strerror or exc}") from exc

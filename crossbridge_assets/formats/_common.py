@@ -273,7 +273,9 @@ class Utf16AsUtf8(io.RawIOBase):
 
     def readinto(self, buffer) -> int:
         while not self._out:
-            raw = self._fh.read(max(len(buffer), 2))
+            # At most a MB of the file at a time: a 64 MB read (DepthCheckedReader, a long token)
+            # is filled from several, each held as bytes, text and UTF-8 only while decoded.
+            raw = self._fh.read(min(max(len(buffer), 2), 1 << 20))
             held = len(self._decoder.getstate()[0])  # bytes of a character the last read cut
             try:
                 text = self._decoder.decode(raw, final=not raw)

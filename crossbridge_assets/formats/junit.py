@@ -847,7 +847,7 @@ _CUCUMBER_REPEAT = re.compile(r"(.*) \[(\d+)\]", re.S).fullmatch
 # ': ' and the row's own name when the outline's title has a <placeholder>.
 _CUCUMBER_ROW = re.compile(r" - #\d+\.\d+(?:: |$)").search
 # A row of an outline whose title has no <placeholder>: its Examples table and row ('#2.1').
-_CUCUMBER_PLAIN_ROW = re.compile(r" - #(\d+)\.(\d+)$").search
+_CUCUMBER_PLAIN_ROW = re.compile(r" - #(\d{1,18})\.(\d{1,18})$").search  # bounded: int() refuses 4300 digits
 
 
 def _cucumber_js_names(raw_name: str, classname: str | None, elem: etree._Element):
@@ -1117,8 +1117,8 @@ def _playwright_outcome(case: TestCase) -> None:
 
 
 # The line the junit reporter puts before the errors of each retry of a failed test in its text
-# ('    Retry #1 ─────…'; '-----' up to 1.2x).
-_PLAYWRIGHT_RETRY = re.compile(r"^ {4}Retry #(\d+) (?:-{3,}|\u2500{3,})[^\n]*$", re.M)
+# ('    Retry #1 ─────…'; '-----' up to 1.2x). Bounded: int() refuses 4300 digits.
+_PLAYWRIGHT_RETRY = re.compile(r"^ {4}Retry #(\d{1,18}) (?:-{3,}|\u2500{3,})[^\n]*$", re.M)
 
 
 def _playwright_tries(case: TestCase) -> None:

@@ -1,0 +1,60 @@
+"""Readers and the patch analysis on inputs no tool writes but a damaged or hand-edited file
+holds: each is read, or refused with a FormatError (a DiffError for a diff) naming why, never
+anything else; and big inputs are read in time that grows with their size."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from crossbridge_assets.formats import open_report
+from crossbridge_assets_tests.fuzz_readers import check_sane
+
+HUGE = "9" * 5000  # more digits than int() converts (sys.int_info.default_max_str_digits)
+
+
+def _read(tmp_path: Path, name: str, text: str) -> list:
+    """What the report holds, read whole after checking it as the fuzzer checks it."""
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    check_sane(open_report(path))
+    return list(open_report(path))
+
+
+# Playwright's junit reporter (1.40): a test that failed each try, its text the errors of each.
+_PLAYWRIGHT = """<testsuites id="" name="" tests="1" failures="1" skipped="0" errors="0" time="1">
+<testsuite name="a.spec.js" timestamp="2026-11-30T19:55:49.904Z" hostname="alpha" tests="1" failures="1" skipped="0" time="1" errors="0">
+<testcase name="fails" classname="a.spec.js" time="0.028">
+<failure message="a.spec.js:3:1 fails" type="FAILURE"><![CDATA[  [alpha] \u203a a.spec.js:3:1 \u203a fails \u2500\u2500\u2500\u2500
+
+    Error: first
+
+    Retry #{n} \u2500\u2500\u2500\u2500\u2500\u2500\u2500\u2500\u2500\u2500
+
+    Error: second
+]]></failure>
+</testcase>
+</testsuite>
+</testsuites>
+"""
+
+
+def test_playwright_retry_line_with_a_huge_number_is_no_retry(tmp_path):
+    cases = (_read(tmp_path, "huge-junit.xml", _PLAYWRIGHT.replace("{n}", HUGE)))
+    assert [len(c.attempts) for c in cases] == [1]
+    cases = (_read(tmp_path, "one-junit.xml", _PLAYWRIGHT.replace("{n}", "1")))
+    assert [a.status for a in cases[0].attempts] == ["failed", "failed"]
+
+
+# @cucumber/junit-xml-formatter (cucumber-js 11.1 on), rows of an outline without <placeholder>.
+_CUCUMBER = """<?xml version="1.0"?>
+<testsuite name="Cucumber" time="0.012" tests="2" skipped="0" failures="0" errors="0" timestamp="2026-11-30T21:44:35.521Z">
+  <testcase classname="Apples" name="paying apples - #1.{n}" time="0.002"/>
+  <testcase classname="Apples" name="paying apples - #1.1" time="0.005"/>
+</testsuite>
+"""
+
+
+def test_cucumber_outline_row_with_a_huge_number(tmp_path):
+    cases = (_read(tmp_path, "cucumber-junit.xml", _CUCUMBER.replace("{n}", HUGE)))
+    assert len(cases) == 2
+    assert len({c.identity for c in cases}) == 2

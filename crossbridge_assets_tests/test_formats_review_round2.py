@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from crossbridge_assets.analysis.patch_coverage import DiffError, parse_diff
 from crossbridge_assets.formats import open_report
 from crossbridge_assets_tests.fuzz_readers import check_sane
 
@@ -58,3 +61,11 @@ def test_cucumber_outline_row_with_a_huge_number(tmp_path):
     cases = (_read(tmp_path, "cucumber-junit.xml", _CUCUMBER.replace("{n}", HUGE)))
     assert len(cases) == 2
     assert len({c.identity for c in cases}) == 2
+
+
+@pytest.mark.parametrize("header", [f"@@ -{HUGE} +1 @@", f"@@ -1 +{HUGE} @@", f"@@@ -{HUGE} -1 +1 @@@"])
+def test_diff_hunk_header_with_a_huge_line_number_is_malformed(header):
+    text = f"diff --git a/x.py b/x.py\n--- a/x.py\n+++ b/x.py\n{header}\n+a\n"
+    with pytest.raises(DiffError, match="malformed hunk header"):
+        parse_diff(text)
+    assert parse_diff(text.replace(HUGE, "7")) == {"x.py": ([1 if "+1" in header else 7], [])}

@@ -66,8 +66,9 @@ _RENAMED = re.compile(r"^(?:rename|copy) to (.*)$")
 _RENAMED_FROM = re.compile(r"^rename from (.*)$")
 # The colours of `git diff --color` (or color.ui=always) saved into a diff file.
 _SGR = re.compile(r"\x1b\[[0-9;]*m")
-_HUNK = re.compile(r"\+([0-9]*)")
-_HUNK_OLD = re.compile(r"-([0-9]+)(?:,([0-9]+))?")
+# A hunk's line numbers: one longer than any file's is a malformed header (int() refuses 4300 digits).
+_HUNK = re.compile(r"\+([0-9]{0,18})(?![0-9])")
+_HUNK_OLD = re.compile(r"-([0-9]{1,18})(?:,([0-9]{1,18}))?(?![0-9,])")
 # git's quoting of a path (core.quotePath, on by default): C escapes, bytes above 127 in octal.
 _ESCAPE = re.compile(rb'\\([0-7]{1,3}|.)', re.S)
 _ESCAPES = {b"a": b"\a", b"b": b"\b", b"f": b"\f", b"n": b"\n", b"r": b"\r", b"t": b"\t", b"v": b"\v"}

@@ -69,3 +69,10 @@ def test_diff_hunk_header_with_a_huge_line_number_is_malformed(header):
     with pytest.raises(DiffError, match="malformed hunk header"):
         parse_diff(text)
     assert parse_diff(text.replace(HUGE, "7")) == {"x.py": ([1 if "+1" in header else 7], [])}
+
+
+def test_diff_quoted_name_with_an_escaped_9_is_read():
+    # git escapes only octal bytes and C escapes: '\\9' is in no name it quotes (a hand-edited diff).
+    text = 'diff --git "a/t\\9.py" "b/t\\9.py"\n--- "a/t\\9.py"\n+++ "b/t\\9.py"\n@@ -0,0 +1 @@\n+x\n'
+    assert parse_diff(text) == {"t9.py": ([1], [])}
+    assert parse_diff(text.replace("\\9", "\\303\\251")) == {"t\u00e9.py": ([1], [])}

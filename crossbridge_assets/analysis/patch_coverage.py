@@ -89,7 +89,8 @@ def _unquote(path: str) -> str:
     are not UTF-8 (a name written in another encoding) kept visible as '\\xe9'."""
     raw = path.encode("utf-8", "surrogateescape")
     if len(raw) >= 2 and raw[:1] == raw[-1:] == b'"':
-        raw = _ESCAPE.sub(lambda m: bytes([int(m.group(1), 8) & 0xFF]) if m.group(1).isdigit()
+        # (An escaped 8 or 9 is no octal digit: the character, as any other unknown escape.)
+        raw = _ESCAPE.sub(lambda m: bytes([int(m.group(1), 8) & 0xFF]) if m.group(1)[0] in b"01234567"
                           else _ESCAPES.get(m.group(1), m.group(1)), raw[1:-1])
     try:
         return raw.decode("utf-8")

@@ -4,12 +4,15 @@ anything else; and big inputs are read in time that grows with their size."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
 
 from crossbridge_assets.analysis.patch_coverage import DiffError, parse_diff
 from crossbridge_assets.formats import open_report
+from crossbridge_assets.formats._coverage import Records, merge_coverage
+from crossbridge_assets.model import FileCoverage
 from crossbridge_assets_tests.fuzz_readers import check_sane
 
 HUGE = "9" * 5000  # more digits than int() converts (sys.int_info.default_max_str_digits)
@@ -76,3 +79,19 @@ def test_diff_quoted_name_with_an_escaped_9_is_read():
     text = 'diff --git "a/t\\9.py" "b/t\\9.py"\n--- "a/t\\9.py"\n+++ "b/t\\9.py"\n@@ -0,0 +1 @@\n+x\n'
     assert parse_diff(text) == {"t9.py": ([1], [])}
     assert parse_diff(text.replace("\\9", "\\303\\251")) == {"t\u00e9.py": ([1], [])}
+
+
+def test_many_small_xml_reports_merge_with_a_big_one_in_linear_time():
+    # One coverage.py XML per test job, each naming its few files from <source> (pkg/...), and
+    # an LCOV of the whole code naming them from the repository (src/pkg/...).
+    def fc(path):
+        return FileCoverage(path=path, lines={1: 1, 2: 0})
+
+    big = Records([fc(f"src/pkg{i % 50}/a/b/mod{i}.py") for i in range(20000)], "lcov")
+    small = [Records([fc(f"pkg{i % 50}/a/b/mod{i}.py") for i in range(j * 5, j * 5 + 5)], "coveragepy-xml")
+             for j in range(300)]
+    started = time.perf_counter()
+    merged = merge_coverage([*small, big])
+    elapsed = time.perf_counter() - started
+    assert len(merged) == 20000 and merged["src/pkg3/a/b/mod3.py"].lines == {1: 2, 2: 0}
+    assert elapsed < 5, f"{elapsed:.1f}s"  # each small report scanned every LCOV path: ~9s

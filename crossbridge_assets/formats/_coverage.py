@@ -13,6 +13,7 @@ from typing import Iterable
 
 from crossbridge_assets.formats._common import json_head_events
 from crossbridge_assets.formats._paths import (
+    PathsByName,
     is_windows_path,
     normalize_source_path,
     package_path_owners,
@@ -351,8 +352,9 @@ def merge_coverage(
         moved[package] = owner
     # An XML report's paths from its <source> folder, which the other reports name from the
     # repository (source_folder_prefix): each of its files under that folder.
+    others_by_name = PathsByName(from_others) if from_xml else None
     for paths in from_xml:
-        prefix = source_folder_prefix(paths, from_others)
+        prefix = source_folder_prefix(paths, others_by_name)
         for path in sorted(paths) if prefix else ():
             fc = merged.pop(path, None)
             if fc is not None:

@@ -240,6 +240,17 @@ def package_path_owners(paths: Iterable[str], packages: Iterable[str]) -> dict[s
     return {package: found[0] for package, found in owners.items() if len(found) == 1}
 
 
+class PathsByName(dict):
+    """Relative paths by their file name: source_folder_prefix's `known`, built once when one
+    run's many reports are each matched against the same paths."""
+
+    def __init__(self, paths: Iterable[str] = ()):
+        super().__init__()
+        for path in paths:
+            if not is_absolute(path):
+                self.setdefault(path.rsplit("/", 1)[-1], set()).add(path)
+
+
 def source_folder_prefix(paths: Iterable[str], known: Iterable[str]) -> str | None:
     """The folder, inside the repository, that a report names its files from when it is not the
     repository's root, found from the paths `known` to the run's other reports: coverage.py's XML
@@ -249,19 +260,22 @@ def source_folder_prefix(paths: Iterable[str], known: Iterable[str]) -> str | No
     working directory. The one prefix ('src/') under which the other reports give each of the
     report's files they give at all, and most of them; None when they give one of its paths as it
     is, or under different folders (nothing tells which), or few of them (a top-level
-    conftest.py only one shard measured is no sign that the others name tests/conftest.py)."""
+    conftest.py only one shard measured is no sign that the others name tests/conftest.py).
+    (`known` as PathsByName: only the paths of the same file name are looked at, so that many
+    small reports against a big one take time in proportion to their own size.)"""
     paths = {p for p in paths if not is_absolute(p)}
-    known = {p for p in known if not is_absolute(p)}
-    if not paths or not known or not known.isdisjoint(paths):
+    by_name = known if isinstance(known, PathsByName) else PathsByName(known)
+    if not paths or not by_name:
         return None
     found: set[str] = set()
     matched: set[str] = set()
-    for path in known:
-        parts = path.split("/")
-        for i in range(1, len(parts)):
-            if (tail := "/".join(parts[i:])) in paths:
-                found.add("/".join(parts[:i]) + "/")
-                matched.add(tail)
+    for path in paths:
+        for other in by_name.get(path.rsplit("/", 1)[-1], ()):
+            if other == path:
+                return None
+            if other.endswith(path) and other[-len(path) - 1] == "/":
+                found.add(other[: -len(path)])
+                matched.add(path)
                 if len(found) > 1:
                     return None
     return found.pop() if found and 2 * len(matched) > len(paths) else None

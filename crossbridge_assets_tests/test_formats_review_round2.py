@@ -4,6 +4,9 @@ anything else; and big inputs are read in time that grows with their size."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -95,3 +98,29 @@ def test_many_small_xml_reports_merge_with_a_big_one_in_linear_time():
     elapsed = time.perf_counter() - started
     assert len(merged) == 20000 and merged["src/pkg3/a/b/mod3.py"].lines == {1: 2, 2: 0}
     assert elapsed < 5, f"{elapsed:.1f}s"  # each small report scanned every LCOV path: ~9s
+
+
+def test_cobertura_count_as_declared_never_holds_a_big_class_whole(tmp_path):
+    # gcovr-shaped, one class of 300,000 lines whose root totals disagree with its lines: the
+    # lines are counted again as gcovr counts them, which held the class whole (~350 MB).
+    n = 300_000
+    path = tmp_path / "coverage.xml"
+    with path.open("w") as fh:
+        fh.write(f'<?xml version="1.0"?>\n<coverage line-rate="0.5" lines-covered="{n // 2 + 7}" lines-valid="{n}" '
+                 'branches-covered="0" branches-valid="0" version="gcovr 8.2"><sources><source>/s</source></sources>'
+                 '<packages><package name="p"><classes><class name="c" filename="big.c"><methods/><lines>\n')
+        fh.writelines(f'<line number="{i}" hits="{i % 2}" branch="false"/>\n' for i in range(1, n + 1))
+        fh.write("</lines></class></classes></package></packages></coverage>\n")
+    # The child's peak as VmHWM: ru_maxrss carries the forking parent's over exec.
+    child = (
+        "import re, sys\n"
+        "from crossbridge_assets.formats import open_report\n"
+        "s = open_report(sys.argv[1]); list(s)\n"
+        "print(s.totals.lines_covered, s.info.warnings[0])\n"
+        "print(int(re.search(r'VmHWM:\\s*(\\d+) kB', open('/proc/self/status').read()).group(1)) // 1024)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    done = subprocess.run([sys.executable, "-c", child, str(path)], capture_output=True, text=True, env=env, check=True)
+    summary, megabytes = done.stdout.splitlines()
+    assert summary.startswith(f"{n // 2} declared totals disagree with the content: lines_covered declared {n // 2 + 7}")
+    assert int(megabytes) < 200, f"{megabytes} MB"

@@ -511,19 +511,35 @@ def read_cobertura(path: Path, info: ReportInfo) -> Iterator:
 def _line_entries(path: Path) -> dict[str, int]:
     """The report's totals with every <line> of a class counted, as gcovr 8 counts them: a line
     of a template or inline function is written once for each of its instances (a class's
-    methods' lines stand for it when it has none of its own, as the reading does)."""
-    out = dict.fromkeys(("lines_valid", "lines_covered", "branches_valid", "branches_covered"), 0)
-    for _event, elem in iterparse(path, events=("end",), tag="class"):
-        own = [line for lines in elem.iterchildren("lines") for line in lines.iterchildren("line")]
-        for line in own or [line for line in elem.iter("line") if line.getparent().getparent().tag == "method"]:
-            number = _number(line.get("number"))
-            if number is None or number <= 0:
-                continue
-            out["lines_valid"] += 1
-            out["lines_covered"] += _hits(line.get("hits")) > 0
-            if (line.get("branch") or "").lower() == "true" and (counts := _condition_counts(line.get("condition-coverage") or "")):
-                out["branches_covered"] += counts[0]
-                out["branches_valid"] += counts[1]
+    methods' lines stand for it when it has none of its own, as the reading does). Each line is
+    counted and freed as it ends, so that a class of a million lines is never held whole."""
+    keys = ("lines_valid", "lines_covered", "branches_valid", "branches_covered")
+    out = dict.fromkeys(keys, 0)
+    own = methods = None  # the current class's counts: of its own lines, of its methods' lines
+    for event, elem in iterparse(path, events=("start", "end"), tag=("class", "line")):
+        if elem.tag == "class":
+            if event == "start":
+                own, methods = dict.fromkeys(keys, 0), dict.fromkeys(keys, 0)
+            elif own is not None:
+                for key, n in (own if own["lines_valid"] else methods).items():
+                    out[key] += n
+                own = methods = None
+                clear(elem)
+            continue
+        if event == "start":
+            continue
+        parent = elem.getparent()
+        above = parent.getparent() if parent is not None else None
+        counts = None
+        if own is not None and above is not None:
+            counts = own if parent.tag == "lines" and above.tag == "class" else methods if above.tag == "method" else None
+        number = _number(elem.get("number")) if counts is not None else None
+        if number is not None and number > 0:
+            counts["lines_valid"] += 1
+            counts["lines_covered"] += _hits(elem.get("hits")) > 0
+            if (elem.get("branch") or "").lower() == "true" and (found := _condition_counts(elem.get("condition-coverage") or "")):
+                counts["branches_covered"] += found[0]
+                counts["branches_valid"] += found[1]
         clear(elem)
     return out
 

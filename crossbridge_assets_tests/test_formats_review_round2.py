@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from crossbridge_assets.analysis.patch_coverage import DiffError, parse_diff
+from crossbridge_assets.analysis.patch_coverage import DiffError, match_files, parse_diff
 from crossbridge_assets.formats import open_report
 from crossbridge_assets.formats._coverage import Records, merge_coverage
 from crossbridge_assets.model import FileCoverage
@@ -124,3 +124,16 @@ def test_cobertura_count_as_declared_never_holds_a_big_class_whole(tmp_path):
     summary, megabytes = done.stdout.splitlines()
     assert summary.startswith(f"{n // 2} declared totals disagree with the content: lines_covered declared {n // 2 + 7}")
     assert int(megabytes) < 200, f"{megabytes} MB"
+
+
+def test_patch_matching_of_many_files_of_one_name_takes_linear_time():
+    # A change to every package's __init__.py (a license header), the report naming them from
+    # the source folder: each changed file looked at every report file of its name.
+    paths = [f"src/p{i}/__init__.py" for i in range(5000)]
+    names = [f"p{i}/__init__.py" for i in range(5000)]
+    started = time.perf_counter()
+    matches = match_files(paths, names)
+    elapsed = time.perf_counter() - started
+    assert [matches[p].name for p in paths] == names
+    assert match_files(["src/a/x.py"], ["a/x.py", "/ci/src/a/x.py"])["src/a/x.py"].ambiguous == ("/ci/src/a/x.py", "a/x.py")
+    assert elapsed < 3, f"{elapsed:.1f}s"  # ~9 s when each looked at all

@@ -27,6 +27,7 @@ import os
 import re
 import subprocess
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import Iterable, Iterator, Mapping, NamedTuple
 
@@ -531,30 +532,38 @@ def match_files(paths: Iterable[str], names: Iterable[str], root: Path | str | N
             placed[name] = found
         return placed[name]
 
+    # The candidates indexed once (each changed file looks up its own, so that thousands of
+    # changed __init__.py files against as many in the report take no quadratic time): the
+    # names the disk places, by the file they are; the others by name, and the absolute ones
+    # by each tail after a '/'.
+    where_of: dict[str, str | None] = {}
+    by_place: dict[str, str] = {}  # the first name (in report order) the disk places as each file
+    loose: set[str] = set()  # relative names the disk does not place
+    by_tail: dict[str, list[str]] = {}  # absolute names the disk does not place
+    for name in chain.from_iterable(by_base.values()):
+        where = where_of[name] = place(name)
+        if where is not None:
+            by_place.setdefault(where, name)
+        elif name in changed:  # another changed file, by its own name
+            continue
+        elif name.startswith("/") or name[1:3] == ":/":
+            parts = name.split("/")
+            for i in range(1, len(parts)):
+                by_tail.setdefault("/".join(parts[i:]), []).append(name)
+        else:
+            loose.add(name)
     exact: dict[str, str] = {}
     suffix: dict[str, list[str]] = {}
     for path in paths:
-        found = []
-        for name in by_base.get(path.rsplit("/", 1)[-1], ()):
-            where = place(name)
-            if where is not None:  # the disk says which file it is
-                if where == path and name == path:
-                    exact[path] = name
-                    break
-                if where == path:
-                    exact.setdefault(path, name)
-                continue
-            if name == path:
-                exact[path] = name
-                break
-            if name in changed:  # another changed file, by its own name
-                continue
-            if name.startswith("/") or name[1:3] == ":/":
-                if name.endswith("/" + path):
-                    found.append(name)
-            elif path.endswith("/" + name):
-                found.append(name)
-        if path not in exact and found:
+        if path in where_of and where_of[path] in (None, path):
+            exact[path] = path
+            continue
+        if path in by_place:  # the disk says which file it is
+            exact[path] = by_place[path]
+            continue
+        parts = path.split("/")
+        found = [*by_tail.get(path, ()), *(tail for i in range(1, len(parts)) if (tail := "/".join(parts[i:])) in loose)]
+        if found:
             suffix[path] = found
     claimed: dict[str, int] = {}
     for found in suffix.values():

@@ -1438,7 +1438,11 @@ def _case(elem: etree._Element, framework: str, dialect: Dialect | None, moves: 
     raw_name = raw_name or ""
     if dialect is None:
         if classname:
-            suite = _classname_suite(classname)
+            # Most classnames cannot be a path (see _classname_suite): spared its pattern.
+            if classname[0] in "/\\" or classname[1:2] == ":":
+                suite = _classname_suite(classname)
+            else:
+                suite = normalize_suite(classname)
         elif classname == "" and framework == "pytest":
             # A module's own report (collection error, module-level skip), named by the module:
             # pytest-json-report's collector has no suite either; the <testsuite>'s name is
@@ -1725,6 +1729,12 @@ _RERUN_WINDOW = 256
 _TAGS = ("{*}testsuites", "{*}testsuite", "{*}testcase", "{*}error", "{*}failure", "{*}properties")
 
 
+# A zone-less ISO time ('2024-06-11T10:00:01', as Surefire, pytest and most writers spell the
+# suite's timestamp): two of one length sort as their text does, so that a suite's timestamp
+# that sorts after the earliest so far need not be parsed.
+_PLAIN_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?").fullmatch
+
+
 def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
     # Only end events: a start event per testcase would cost as much again as the walk itself.
     # What the old start events gave (root totals, suite names) is read from the tree instead:
@@ -1741,6 +1751,7 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
     # Root <testsuites> without a timestamp: the run started with the earliest first-level suite, which
     # need not be the first written (Ant's junitreport orders them by file name, merged files as merged).
     earliest = False
+    earliest_text = None  # the earliest's timestamp as written, when _PLAIN_TIMESTAMP
     # Repeats are looked for within one suite (where go-junit-report and gotestsum put reruns),
     # so memory follows the size of a suite, not of the file.
     seen: dict[tuple[str, str, str | None], int] = {}
@@ -2054,9 +2065,14 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
                 if seconds is not None:
                     info.duration = (info.duration or 0.0) + seconds
             if earliest and elem.getparent() is root:
-                began = parse_timestamp(elem.get("timestamp"))
-                if began is not None and (info.started_at is None or began < info.started_at):
-                    info.started_at = began
+                stamp = elem.get("timestamp")
+                if not (earliest_text is not None and stamp is not None and len(stamp) == len(earliest_text)
+                        and stamp >= earliest_text and _PLAIN_TIMESTAMP(stamp)):
+                    began = parse_timestamp(stamp)
+                    if began is not None and (info.started_at is None or began < info.started_at):
+                        info.started_at = began
+                    if began is not None and began == info.started_at:
+                        earliest_text = stamp if _PLAIN_TIMESTAMP(stamp) else None
             elem.clear(keep_tail=False)
             parent = elem.getparent()
             if parent is not None:

@@ -23,6 +23,7 @@ TAP::Harness::JUnit's failed .t files).
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -414,6 +415,13 @@ def _classname_suite(classname: str) -> str:
     if _ABSOLUTE_PATH(classname):
         return normalize_suite(normalize_source_path(classname))
     return normalize_suite(classname)
+
+
+@lru_cache(maxsize=4096)
+def _relative_classname_suite(classname: str) -> str | None:
+    """_classname_suite of a classname that is no absolute path, once per classname (those repeat
+    for every test of a class); None for a path, whose suite depends on the source roots in use."""
+    return None if _ABSOLUTE_PATH(classname) else normalize_suite(classname)
 
 
 # (name, classname, testcase element) -> (suite, name, parameters, file) of a testcase whose
@@ -1438,11 +1446,9 @@ def _case(elem: etree._Element, framework: str, dialect: Dialect | None, moves: 
     raw_name = raw_name or ""
     if dialect is None:
         if classname:
-            # Most classnames cannot be a path (see _classname_suite): spared its pattern.
-            if classname[0] in "/\\" or classname[1:2] == ":":
+            suite = _relative_classname_suite(classname)
+            if suite is None:
                 suite = _classname_suite(classname)
-            else:
-                suite = normalize_suite(classname)
         elif classname == "" and framework == "pytest":
             # A module's own report (collection error, module-level skip), named by the module:
             # pytest-json-report's collector has no suite either; the <testsuite>'s name is
@@ -1544,7 +1550,7 @@ def _case(elem: etree._Element, framework: str, dialect: Dialect | None, moves: 
         duration = _runs_duration(attempts)
     else:
         attempts = [final]
-    if framework == PLAYWRIGHT and properties:
+    if properties and framework == PLAYWRIGHT:  # most testcases have no properties
         playwright_skip_reason(properties, attempts)
 
     return TestCase(
@@ -1857,8 +1863,10 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
                     jest_cases = []
                 if dialect is _tap_names or dialect is _ounit_names:
                     tap_cases = []  # held until their suite's output is read
-                # The writers whose testcases need a look of their own, that the others are spared.
-                special = tap_cases is not None or jest_cases is not None or ct_surefire or framework == TESTNG
+                # The writers whose testcases need a look of their own, that the others are spared,
+                # and those whose declared totals count otherwise than one per testcase.
+                special = (tap_cases is not None or jest_cases is not None or ct_surefire or framework == TESTNG
+                           or pytest_writer or tap_harness is not None or framework == "mocha")
                 if info.started_at is None:
                     info.started_at = parse_timestamp(first.get("timestamp"))
 
@@ -1874,22 +1882,23 @@ def _cases(path: Path, info: ReportInfo) -> Iterator[TestCase]:
                         continue
                     numbered = _TAP_CASE(raw_name)
                     tap_number = numbered.group(1) if numbered else None
-            if pytest_writer:
-                outcomes = 0
-                for child in elem:
-                    key = _PYTEST_COUNTED.get(child.tag) if isinstance(child.tag, str) else None
-                    if key is not None:
-                        pytest_counted[key] = pytest_counted.get(key, 0) + 1
-                        outcomes += 1
-                pytest_childless += not outcomes
             case = _case(elem, framework, dialect, moves)
-            if tap_harness is not None:
-                _tap_harness_counted(elem, tap_harness)
-            if framework == "mocha":
-                mocha_suite_cases += 1
-                mocha_written += 1
-                mocha_skipped += case.status == SKIPPED
             if special:
+                # The content counted as the writer counts its declared totals.
+                if pytest_writer:
+                    outcomes = 0
+                    for child in elem:
+                        key = _PYTEST_COUNTED.get(child.tag) if isinstance(child.tag, str) else None
+                        if key is not None:
+                            pytest_counted[key] = pytest_counted.get(key, 0) + 1
+                            outcomes += 1
+                    pytest_childless += not outcomes
+                if tap_harness is not None:
+                    _tap_harness_counted(elem, tap_harness)
+                if framework == "mocha":
+                    mocha_suite_cases += 1
+                    mocha_written += 1
+                    mocha_skipped += case.status == SKIPPED
                 if framework == TESTNG and _testng_not_a_test(elem, case, info):
                     elem.clear(keep_tail=False)
                     continue

@@ -61,3 +61,13 @@ def test_the_run_starts_with_its_earliest_suite_in_any_order(tmp_path):
         datetime(2024, 6, 11, 10, 0, 4, tzinfo=utc)
     assert _started(tmp_path, "2024-06-11T10:00:05", None, "", "2024-06-11T10:00:04.250") == \
         datetime(2024, 6, 11, 10, 0, 4, 250000, tzinfo=utc)
+
+
+def test_to_int_reads_digits_as_through_a_float():
+    from crossbridge_assets.formats._common import to_float, to_int
+
+    for text in ("0", "26", "007", "999999999999999", "1000000000000000", "12345678901234567890",
+                 " 5", "1,000", "1.5", "-3", "", "\u00b2", "\u0663", "1e3", "nan"):
+        f = to_float(text)
+        assert to_int(text) == (int(f) if f is not None else None), text
+    assert to_int("26") == 26 and type(to_int("26")) is int

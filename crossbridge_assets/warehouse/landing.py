@@ -202,6 +202,9 @@ class Landing:
         existing = self._row(key)
         if existing is not None and existing.status == LANDED:
             self.log.info("duplicate report skipped", report=name, sha256=key, first_seen=existing.partition)
+            if problem is None:
+                # A re-run's copy is often the bytes of its first try (LCOV carries no timestamp).
+                self._retire_broken_copies(sidecar, meta, key)
             path.unlink(missing_ok=True)
             return Landed(key, name, LANDED, existing.kind, existing.format, duplicate=True)
         earlier_copies = [] if problem is not None or unplaced else self._landed_from(sidecar, meta, key)
@@ -226,13 +229,16 @@ class Landing:
             # A CI job re-run sends its reports again, with the build number of the first try:
             # the run counts the new one only.
             self._supersede(earlier, key, source)
-        for earlier in self._quarantined_from(source, name, meta, key):
-            # The file sent again from the same place for the same run, fixed (whole where it was
-            # cut): it replaces the copy that could not be read, which a later parser must not
-            # land beside it, and which the parse_errors check need no longer name.
-            self._retire(earlier)
+        self._retire_broken_copies(sidecar, meta, key)
         self.log.info("report landed", report=name, sha256=key, format=spec.name, project=meta.project_or_default)
         return Landed(key, name, LANDED, spec.kind, spec.name)
+
+    def _retire_broken_copies(self, sidecar: dict, meta: RunMetadata, key: str) -> None:
+        """The report sent again from the same place for the same run, fixed (whole where it was
+        cut): it replaces the copies that could not be read, which a later parser must not land
+        beside it, and which the parse_errors check need no longer name."""
+        for earlier in self._quarantined_from(sidecar, meta, key):
+            self._retire(earlier)
 
     def _unreadable_whole(self, spec, path: Path, name: str) -> str | None:
         """Why the report at `path` does not read to its end, or None when it does."""
@@ -275,39 +281,44 @@ class Landing:
             stored.with_name(stored.name + SIDECAR_SUFFIX).unlink(missing_ok=True)
         self.log.info("quarantined report replaced", report=row.original_name, sha256=key)
 
-    def _quarantined_from(self, source: str, name: str, meta: RunMetadata, key: str) -> list[str]:
-        """Keys of quarantined reports of this name found at this place of the inbox for the
-        same run (project, branch, build, commit, shard)."""
+    def _landed_from(self, sidecar: dict, meta: RunMetadata, key: str) -> list[str]:
+        """Keys of landed reports of other content sent from the same place for the same run
+        (see _same_report); a report that names no run is a run of its own."""
+        if not (meta.build or meta.commit):
+            return []
+        return self._same_report(LANDED, sidecar, meta, key)
+
+    def _quarantined_from(self, sidecar: dict, meta: RunMetadata, key: str) -> list[str]:
+        """Keys of quarantined copies of this report: found at this very place of the inbox for
+        the same run, or sent from the same place for the same run as a re-sent copy is."""
+        return self._same_report(QUARANTINED, sidecar, meta, key, same_inbox_path=True)
+
+    def _same_report(self, status: str, sidecar: dict, meta: RunMetadata, key: str,
+                     same_inbox_path: bool = False) -> list[str]:
+        """Keys of reports in `status` of other content, of this name, sent from the same place
+        for the same run: the same placement and the same path within its drop (the folder of
+        its manifest). A shard without a label is only known by its upload (two jobs of one
+        build may send reports of the same names), so without a shard it must be the same inbox
+        path. With `same_inbox_path`, a report of this name and run columns found at this very
+        inbox path counts as well, named run or not."""
         R = schema.reports
         placed = [R.c.project == meta.project_or_default, R.c.branch == meta.branch_or_default]
         for column, value in ((R.c.build, meta.build), (R.c.commit_sha, meta.commit), (R.c.shard, meta.shard)):
             placed.append(column.is_(None) if value is None else column == value)
         with self.engine.connect() as conn:
-            return list(conn.execute(
-                select(R.c.sha256).where(R.c.status == QUARANTINED, R.c.source_path == source,
-                                         R.c.original_name == name, R.c.sha256 != key, *placed)
-            ).scalars())
-
-    def _landed_from(self, sidecar: dict, meta: RunMetadata, key: str) -> list[str]:
-        """Keys of landed reports of other content sent from the same place for the same run:
-        the same path within its drop (the folder of its manifest) and the same placement. A
-        shard without a label is only known by its upload (two jobs of one build may send
-        reports of the same names), so without a shard it must be the same inbox path."""
-        if not (meta.build or meta.commit) or not sidecar.get("drop"):
-            return []  # a report that names no run is a run of its own
-        R = schema.reports
-        shard = R.c.shard.is_(None) if meta.shard is None else R.c.shard == meta.shard
-        with self.engine.connect() as conn:
             rows = conn.execute(
-                select(R.c.sha256, R.c.archive_path).where(
-                    R.c.status == LANDED, R.c.run_id == meta.run_id(key), shard,
-                    R.c.original_name == sidecar["original_name"], R.c.sha256 != key)
+                select(R.c.sha256, R.c.source_path, R.c.archive_path).where(
+                    R.c.status == status, R.c.original_name == sidecar["original_name"], R.c.sha256 != key, *placed)
             ).all()
+        in_drop = bool((meta.build or meta.commit) and sidecar.get("drop"))
         place = _place_in_drop(sidecar, meta)
         placement = placement_of(sidecar)
         out = []
         for row in rows:
-            other = self._read_sidecar(Path(row.archive_path)) if row.archive_path else {}
+            if same_inbox_path and row.source_path == sidecar.get("source_path"):
+                out.append(row.sha256)
+                continue
+            other = self._read_sidecar(Path(row.archive_path)) if in_drop and row.archive_path else {}
             if other.get("drop") and _place_in_drop(other, meta) == place and placement_of(other) == placement:
                 out.append(row.sha256)
         return out

@@ -494,7 +494,7 @@ def cmd_covering(args) -> int:
 def cmd_impact(args) -> int:
     """The tests whose recorded coverage ran a line the change touches."""
     from crossbridge_assets.analysis.impact import format_impact, impact
-    from crossbridge_assets.warehouse.coverage import latest_map_run, run_merge, run_test_map
+    from crossbridge_assets.warehouse.coverage import latest_map_run, map_projects, run_merge, run_test_map
     from crossbridge_assets.warehouse.engine import make_engine, migrate
 
     engine = make_engine(_settings().warehouse_url)
@@ -503,10 +503,6 @@ def cmd_impact(args) -> int:
     if run_id is None:
         _err(f"no per-test coverage in the warehouse yet: {_PER_TEST_SOURCES}")
         return EXIT_UNREADABLE
-    test_map = run_test_map(engine, run_id)
-    if not test_map:
-        _err(f"run {run_id} has no per-test coverage in the warehouse")
-        return EXIT_UNREADABLE
     # The map numbers the lines of the code its run measured, before the change: the change
     # is read on that side (a deleted line, a line moved down by lines added above it, a
     # renamed file's old name).
@@ -514,6 +510,18 @@ def cmd_impact(args) -> int:
     if change is None:
         return EXIT_UNREADABLE
     compare, changed, root, moved = change
+    projects = [] if args.run or args.project else map_projects(engine, args.branch)
+    if len(projects) > 1:
+        # Another project's tests would be selected for this change: the change tells which
+        # project's map to use when only one has its files; otherwise --project must.
+        project = _project_of_change(engine, projects, args.branch, changed, root)
+        if project is None:
+            return EXIT_UNREADABLE
+        run_id = latest_map_run(engine, project, args.branch)
+    test_map = run_test_map(engine, run_id)
+    if not test_map:
+        _err(f"run {run_id} has no per-test coverage in the warehouse")
+        return EXIT_UNREADABLE
     # Which changed lines are code: known only from a report that lists every statement, which
     # run_merge takes (it leaves out data files, which hold only what ran).
     code = {path: set(fc.lines) for path, fc in run_merge(engine, run_id).files.items()} or None
@@ -525,6 +533,25 @@ def cmd_impact(args) -> int:
     else:
         print(format_impact(result, f"run {run_id}"))
     return EXIT_OK
+
+
+def _project_of_change(engine, projects: list[str], branch: str | None, changed, root) -> str | None:
+    """The one project whose newest per-test map names a file of the change (said on stderr,
+    as patch-coverage says which project it used), or None, said with the candidates."""
+    from crossbridge_assets.analysis.patch_coverage import match_files
+    from crossbridge_assets.warehouse.coverage import latest_map_run, map_paths
+
+    having = [p for p in projects
+              if any(m.name for m in match_files(changed, map_paths(engine, latest_map_run(engine, p, branch)),
+                                                 root).values())]
+    if len(having) == 1:
+        _err(f"note: the warehouse holds per-test coverage of {len(projects)} projects: using {having[0]}, "
+             "whose map has the changed files (--project chooses)")
+        return having[0]
+    which = "several of them" if having else "none of them"
+    _err(f"the warehouse holds per-test coverage of {len(projects)} projects ({', '.join(having or projects)}) "
+         f"and the change's files are in the maps of {which}: choose one with --project (or --run)")
+    return None
 
 
 # ------------------------------------------------------------------ doctor

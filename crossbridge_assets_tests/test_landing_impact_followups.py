@@ -1,10 +1,20 @@
 """Follow-ups on landing re-sent reports, the default run of `crossbridge impact`, and the
 coverage drop check's tolerance."""
 
+import json
 from pathlib import Path
 
 from crossbridge_assets.warehouse import schema
-from crossbridge_assets_tests.test_coverage_e2e import OPS_UNCOVERED, OPS_VALID, checks_of, ingest, lcov_with
+from crossbridge_assets_tests.test_coverage_e2e import (
+    CHANGE,
+    OPS_UNCOVERED,
+    OPS_VALID,
+    PY,
+    checks_of,
+    ingest,
+    lcov_with,
+)
+from crossbridge_assets_tests.test_ingest_e2e import drop
 from crossbridge_assets_tests.test_landing_resend import FIRST_TRY, RE_RUN, reports, rows_by_report, send
 
 # ---------------------------------------------------------------- landing: a broken re-sent copy
@@ -88,3 +98,40 @@ def test_a_broken_rerun_coverage_shard_is_retired_when_the_same_bytes_as_the_fir
     checks = checks_of(result)
     assert checks["parse_errors"].passed is True and checks["coverage_parse_errors"].passed is True
 
+
+
+# ---------------------------------------------------------------- impact: whose map, without --project
+
+COVPY = PY.parent / "coveragepy-versions" / "v7.4.4"  # another project's run: src/shop/cart.py, nsp/...
+
+
+def test_impact_without_project_uses_the_project_whose_map_has_the_changed_files(
+        crossbridge_env, dagster_instance, tmp_path, capsys):
+    from crossbridge_assets.cli import main
+
+    s = crossbridge_env
+    for project, folder, source, build in (("shop", "shop-ctx", PY / ".coverage", "77"),
+                                           ("billing", "billing-ctx", COVPY / ".coverage", "78")):
+        drop(s, "unit.coverage", folder, source=source)
+        (s.inbox / folder / "crossbridge.json").write_text(
+            json.dumps({"project": project, "branch": "main", "build": build}))
+        ingest(dagster_instance)  # billing's map arrives last: the newest of the warehouse
+    diff = tmp_path / "change.diff"
+    diff.write_text(CHANGE)
+
+    assert main(["impact", "--diff-file", str(diff), "--json"]) == 0
+    out, err = capsys.readouterr()
+    found = json.loads(out)
+    assert found["tests"] == ["checks_ops.test_classify", "checks_ops.test_divide", "checks_ops.test_divide_by_zero"]
+    assert "2 projects: using shop" in err
+
+    # --project still chooses, whatever the change.
+    assert main(["impact", "--diff-file", str(diff), "--json", "--project", "billing"]) == 0
+    assert json.loads(capsys.readouterr().out)["unmapped"] == ["calc/new.py", "calc/ops.py"]
+
+    # A change no map knows does not tell the project: refused, naming the candidates.
+    only_new = tmp_path / "new.diff"
+    only_new.write_text(CHANGE[CHANGE.index("diff --git a/calc/new.py"):])
+    assert main(["impact", "--diff-file", str(only_new), "--tests-only"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "2 projects (billing, shop)" in err and "--project" in err

@@ -688,6 +688,21 @@ def latest_map_run(engine: Engine, project: str | None = None, branch: str | Non
         return conn.execute(stmt).scalar()
 
 
+def map_projects(engine: Engine, branch: str | None = None) -> list[str]:
+    """The projects that have a per-test map (on `branch`), by name."""
+    stmt = select(R.c.project).join(TM, R.c.sha256 == TM.c.report_sha256).distinct().order_by(R.c.project)
+    if branch:
+        stmt = stmt.where(R.c.branch == branch)
+    with engine.connect() as conn:
+        return list(conn.execute(stmt).scalars())
+
+
+def map_paths(engine: Engine, run_id: str) -> list[str]:
+    """The files a run's per-test map names."""
+    with engine.connect() as conn:
+        return list(conn.execute(select(TM.c.path).where(TM.c.run_id == run_id).distinct()).scalars())
+
+
 def _node_id(suite: str, name: str, parameters: str | None, file: str | None, properties: str | None,
              measured: set[str]) -> str | None:
     """The pytest node id of a result: as pytest-json-report gives it, or from the test's file

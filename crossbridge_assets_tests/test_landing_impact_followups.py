@@ -135,3 +135,27 @@ def test_impact_without_project_uses_the_project_whose_map_has_the_changed_files
     assert main(["impact", "--diff-file", str(only_new), "--tests-only"]) == 2
     out, err = capsys.readouterr()
     assert out == "" and "2 projects (billing, shop)" in err and "--project" in err
+
+
+# ---------------------------------------------------------------- coverage drop: unrounded
+
+
+def _run(build: str, covered: int, valid: int) -> dict:
+    """A row of coverage_runs: line_pct rounded to hundredths, as the warehouse keeps it."""
+    return {"run_id": f"r{build}", "project": "shop", "branch": "main", "build": build, "complete": True,
+            "started_at": f"2026-03-0{build}T10:00:00Z", "lines_covered": covered, "lines_valid": valid,
+            "line_pct": round(100 * covered / valid, 2)}
+
+
+def test_a_drop_just_over_the_tolerance_is_reported_with_the_digits_that_show_it():
+    from crossbridge_assets.analysis.coverage_policy import drops
+
+    # 80.004 % -> 78.9973 %: 1.0067 points lost, though the rounded figures (80.0, 79.0) differ by 1.0.
+    (found,) = drops([_run("1", 800_040, 1_000_000), _run("2", 789_973, 1_000_000)], 1.0)
+    assert found["run_id"] == "r2" and found["drop"] == 1.01
+    # 52.6316 % -> 47.3684 %: 5.263 points, over a tolerance of 5.26, never shown as "5.26".
+    (found,) = drops([_run("1", 10, 19), _run("2", 9, 19)], 5.26)
+    assert found["drop"] == 5.264 and found["drop"] > 5.26
+    # Exactly the tolerance is tolerated, and the counts decide, not the rounded figures.
+    assert drops([_run("1", 80, 100), _run("2", 79, 100)], 1.0) == []
+    assert drops([_run("1", 7_999_949, 10_000_000), _run("2", 7_899_951, 10_000_000)], 1.0) == []

@@ -114,10 +114,19 @@ def exact_pct(run: dict) -> float:
 def shown_under(exact: float, limit: float) -> float:
     """The figure to show for coverage under `limit`: to hundredths, or to as many more digits
     as it takes not to read as reaching it (79.996, not 80.0 < 80)."""
+    return _shown_past(exact, limit, over=False)
+
+
+def shown_over(exact: float, limit: float) -> float:
+    """The figure to show for a drop over `limit`, as shown_under (5.264, not 5.26 > 5.26)."""
+    return _shown_past(exact, limit, over=True)
+
+
+def _shown_past(exact: float, limit: float, over: bool) -> float:
     shown, digits = round(exact, 2), 2
-    while shown >= limit and digits < 6:
+    while (shown <= limit if over else shown >= limit) and digits < 6:
         digits += 1
-        shown = math.floor(exact * 10**digits) / 10**digits
+        shown = (math.ceil if over else math.floor)(exact * 10**digits) / 10**digits
     return shown
 
 
@@ -156,10 +165,14 @@ def drops(runs: Iterable[dict], max_drop: float) -> list[dict]:
         if len(history) < 2:
             continue
         previous, latest = history[-2], history[-1]
-        drop = round(previous["line_pct"] - latest["line_pct"], 2)
+        # From the counts, as the threshold is judged: the rounded figures can hide a drop over
+        # the tolerance (80.004 -> 78.9973 % read 80.0 -> 79.0). Rounded far below anything
+        # shown only to drop the float noise of a difference exactly the tolerance.
+        drop = round(exact_pct(previous) - exact_pct(latest), 9)
         if drop > max_drop:
             out.append({**latest, "previous_run": previous["run_id"], "previous_build": previous.get("build"),
-                        "previous_pct": previous["line_pct"], "drop": drop, "previous": previous})
+                        "previous_pct": previous["line_pct"], "drop": shown_over(drop, max_drop),
+                        "previous": previous})
     return out
 
 

@@ -212,6 +212,8 @@ class Landing:
             # It will take an earlier copy's place (a CI job re-run): read it whole first, so a
             # copy cut short or broken on the way is quarantined and the earlier one kept.
             problem = self._unreadable_whole(spec, path, name)
+            if problem is not None:  # of its kind, so that its domain's parse-errors check names it
+                return self._quarantine_new(path, partition, key, sidecar, problem, batch, spec)
         if problem is not None:
             return self._quarantine_new(path, partition, key, sidecar, problem, batch)
 
@@ -361,14 +363,16 @@ class Landing:
         self.log.warning("report quarantined", report=name, reason=reason)
         return Landed(key, name, QUARANTINED, reason=reason)
 
-    def _quarantine_new(self, path, partition, sha256, sidecar, reason, batch) -> Landed:
+    def _quarantine_new(self, path, partition, sha256, sidecar, reason, batch, spec=None) -> Landed:
+        """Quarantine a file of the inbox; `spec`, its format where it was known."""
+        kind, fmt = (spec.kind, spec.name) if spec is not None else (None, None)
         sidecar["reason"] = reason
         target = self.quarantine_path(partition, sha256)
         self._place(path, target, sidecar, copy=True)
-        self._record(sha256, partition, sidecar, QUARANTINED, reason, None, None, batch, target)
+        self._record(sha256, partition, sidecar, QUARANTINED, reason, kind, fmt, batch, target)
         path.unlink(missing_ok=True)
         self.log.warning("report quarantined", report=sidecar["original_name"], reason=reason)
-        return Landed(sha256, sidecar["original_name"], QUARANTINED, reason=reason)
+        return Landed(sha256, sidecar["original_name"], QUARANTINED, kind, fmt, reason=reason)
 
     # -------------------------------------------------------------- archive (backfill)
 

@@ -348,14 +348,19 @@ def _git(repo: Path, *args: str, warnings: list[str] | None = None) -> str:
     return decode_diff(done.stdout)
 
 
-def _rev_parse(repo: Path | str, *args: str) -> str | None:
-    """What `git rev-parse ARGS` prints in `repo`; None when it fails (no repository, no git)."""
+def _git_says(repo: Path | str, *args: str) -> str | None:
+    """What `git ARGS` prints in `repo`; None when it fails (no repository, no git)."""
     try:
-        done = subprocess.run(["git", "rev-parse", *args], cwd=repo, capture_output=True, check=False)
+        done = subprocess.run(["git", *args], cwd=repo, capture_output=True, check=False)
     except OSError:
         return None
     out = os.fsdecode(done.stdout).strip()
     return out if done.returncode == 0 and out else None
+
+
+def _rev_parse(repo: Path | str, *args: str) -> str | None:
+    """What `git rev-parse ARGS` prints in `repo`; None when it fails (no repository, no git)."""
+    return _git_says(repo, "rev-parse", *args)
 
 
 def repo_root(repo: Path | str) -> Path | None:
@@ -391,12 +396,8 @@ def git_change(repo: Path | str, compare: str = DEFAULT_COMPARE, working_tree: b
     if _rev_parse(repo, "--verify", "-q", f"{compare}^{{commit}}") is None:
         _git(repo, f"{compare}...HEAD")  # says why, as the committed diff would
         raise DiffError(f"unknown revision {compare}; name an existing branch or commit with --diff")
-    try:
-        done = subprocess.run(["git", "merge-base", compare, "HEAD"], cwd=repo, capture_output=True, check=False)
-    except OSError as exc:
-        raise DiffError("git is not installed or not on PATH") from exc
-    base = os.fsdecode(done.stdout).strip()
-    if done.returncode != 0 or not base:
+    base = _git_says(repo, "merge-base", compare, "HEAD")
+    if base is None:
         _git(repo, f"{compare}...HEAD")  # says why (a shallow clone: what to fetch), as the committed diff would
         raise DiffError(f"{compare} and HEAD have no merge base")
     return _git(repo, "-M", base, warnings=warnings)

@@ -26,6 +26,7 @@ from sqlalchemy import (
     Table,
     Text,
     create_engine,
+    delete,
     event,
     func,
     insert,
@@ -311,6 +312,13 @@ def bulk_insert(conn: Connection, table: Table, rows: Sequence[dict]) -> int:
     except KeyError:
         values = [tuple(row.get(c) for c in columns) for row in rows]
     return bulk_insert_values(conn, table, columns, values)
+
+
+def replace_table(engine: Engine, table: Table, rows: Sequence[dict]) -> int:
+    """Recompute-whole tables (baselines, regressions, insights): one transaction, delete all, insert."""
+    with engine.begin() as conn:
+        conn.execute(delete(table))
+        return bulk_insert(conn, table, rows)
 
 
 def bulk_insert_values(conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Sequence],

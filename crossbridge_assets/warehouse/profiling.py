@@ -20,7 +20,7 @@ from sqlalchemy import Engine, delete, insert, select
 from crossbridge_assets.delivery.line_protocol import point_context
 from crossbridge_assets.model import SpanStream
 from crossbridge_assets.warehouse import schema
-from crossbridge_assets.warehouse.engine import bulk_insert, bulk_insert_chunks, bulk_insert_values, now
+from crossbridge_assets.warehouse.engine import bulk_insert_chunks, bulk_insert_values, now
 from crossbridge_assets.warehouse.landing import lock_reports, mark_loaded
 
 # Rows a chunk: small enough that the chunk is still in the CPU's cache when it is counted,
@@ -187,10 +187,3 @@ def span_frame(engine: Engine, since: datetime | None = None, kinds: tuple[str, 
     frame["environment"] = frame["project"].astype(str) + "/" + frame["branch"].astype(str)
     frame["start"] = pd.to_datetime(frame["start"], utc=True)
     return frame.drop(columns=["project", "branch"])
-
-
-def replace_table(engine: Engine, table, rows: list[dict]) -> int:
-    """Recompute-whole tables (baselines, regressions): one transaction, delete all, insert."""
-    with engine.begin() as conn:
-        conn.execute(delete(table))
-        return bulk_insert(conn, table, rows)

@@ -35,10 +35,9 @@ from crossbridge_assets.hooks.reports import REPORT_FRAMEWORKS, report_span_stre
 from crossbridge_assets.log import bound, get_logger
 from crossbridge_assets.model import KIND_PROFILING, KIND_RESULTS
 from crossbridge_assets.warehouse import schema
-from crossbridge_assets.warehouse.engine import is_transient, now
+from crossbridge_assets.warehouse.engine import is_transient, now, replace_table
 from crossbridge_assets.warehouse.profiling import (
     load_profile,
-    replace_table,
     span_frame,
 )
 from crossbridge_assets.warehouse.queries import reports_for

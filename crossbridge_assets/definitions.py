@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from crossbridge_assets.defs import coverage, health, landing, profiling, results
+from crossbridge_assets.defs import coverage, health, insights, landing, profiling, results
 from crossbridge_assets.defs.common import WarehouseResource
 from crossbridge_assets.log import configure
 
@@ -14,6 +14,7 @@ defs = dg.Definitions.merge(
     results.defs,
     coverage.defs,
     profiling.defs,
+    insights.defs,
     health.defs,
     dg.Definitions(resources={"warehouse": WarehouseResource()}),
 )

@@ -226,6 +226,10 @@ def _v7(conn: Connection) -> None:
     conn.execute(text("DROP TABLE profile_events_v6"))
 
 
+def _v8(conn: Connection) -> None:
+    schema.metadata.create_all(conn, tables=list(schema.INSIGHT_TABLES), checkfirst=True)
+
+
 # (version, description, step). Append only: a released step never changes.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "reports and test results", _v1),
@@ -235,6 +239,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (5, "profiling tables for bulk loading; the outbox as ranges of spans", _v5),
     (6, "the run time and run-level properties each report states", _v6),
     (7, "spans keyed by a small integer a report", _v7),
+    (8, "insights: new failures, flaky tests, failure clusters, test history", _v8),
 ]
 
 LATEST = MIGRATIONS[-1][0]

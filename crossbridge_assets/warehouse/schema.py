@@ -365,6 +365,13 @@ run_aggregates = Table(
 Index("ix_run_aggregates_project_branch", run_aggregates.c.project, run_aggregates.c.branch)
 # ---------------------------------------------------------------- end health
 
+# ---------------------------------------------------------------- insights
+# What the insight assets compute from the results history (new failures, flaky tests, failure
+# clusters, per-test history). Each is recomputed whole by its asset (engine.replace_table):
+# derived, never a record of its own, so a backfill or a rebuild gives them back.
+INSIGHT_TABLES: tuple[Table, ...] = ()
+# ---------------------------------------------------------------- end insights
+
 
 # Tables a result report's rows live in (delete-then-insert by report keeps loads idempotent).
 RESULT_TABLES = (test_attempts, test_results)

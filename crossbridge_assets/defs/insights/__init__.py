@@ -1,14 +1,10 @@
 """Insights: what the results history answers across runs (new failures against the last run,
 flaky tests with their evidence, failure clusters, each test's history).
 
-Unpartitioned assets recomputed after ingestion (AFTER_INGESTION) and nightly, each from the
-last WINDOW_DAYS of results (warehouse.insights.result_frame); the analytics are pure functions
-in analysis/."""
+Unpartitioned assets recomputed after ingestion and nightly, each from the last WINDOW_DAYS of
+results (warehouse.insights.result_frame); the analytics are pure functions in analysis/."""
 
 import dagster as dg
-
-GROUP = "insights"
-WINDOW_DAYS = 30  # days of results history the insights read
 
 # One module per insight; each exports its own `defs`.
 defs = dg.Definitions.merge()

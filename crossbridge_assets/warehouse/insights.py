@@ -8,8 +8,10 @@ from __future__ import annotations
 import pandas as pd
 from sqlalchemy import Engine, func, select
 
-from crossbridge_assets.model import ERROR, FAILED, PASSED, SKIPPED
+from crossbridge_assets.model import ERROR, FAILED, KIND_RESULTS, PASSED, SKIPPED
 from crossbridge_assets.warehouse import schema
+from crossbridge_assets.warehouse.coverage import _shard_of
+from crossbridge_assets.warehouse.landing import LANDED
 
 RESULT_COLUMNS = [
     "run_id", "project", "branch", "build", "commit_sha", "ci_url", "run_time", "partition",
@@ -75,3 +77,27 @@ def _one_row_per_run(frame: pd.DataFrame) -> pd.DataFrame:
         .sort_values(key, kind="stable")
         .reset_index(drop=True)
     )
+
+
+def run_shards(engine: Engine, since: str | None = None) -> dict[str, tuple[int, int]]:
+    """run_id -> (shards whose test results are loaded, shards announced) for every run that
+    announced its shards (test_runs.shards_expected) and arrived on or after `since`. A shard is
+    counted as coverage counts it: by its label, else by its upload."""
+    T, R = schema.test_runs, schema.reports
+    stmt = (
+        select(T.c.run_id, T.c.shards_expected, R.c.shard, R.c.source_path, R.c.archive_path, R.c.sha256)
+        .select_from(T.outerjoin(R, (R.c.run_id == T.c.run_id) & (R.c.kind == KIND_RESULTS)
+                                 & (R.c.status == LANDED) & R.c.loaded_at.is_not(None)))
+        .where(T.c.shards_expected.is_not(None))
+    )
+    if since is not None:
+        stmt = stmt.where(T.c.partition >= since)
+    seen: dict[str, set] = {}
+    expected: dict[str, int] = {}
+    with engine.connect() as conn:
+        for row in conn.execute(stmt):
+            expected[row.run_id] = row.shards_expected
+            shards = seen.setdefault(row.run_id, set())
+            if row.sha256 is not None:
+                shards.add(_shard_of(row))
+    return {run_id: (len(seen[run_id]), expected[run_id]) for run_id in expected}

@@ -195,3 +195,38 @@ def test_no_history_gives_empty_frames_with_their_columns():
     assert list(runs.columns) == compare.RUN_COLUMNS and list(changes.columns) == compare.CHANGE_COLUMNS
     checked, failing = compare.regressions_of(runs, changes, ("main",))
     assert checked.empty and failing.empty
+
+
+def test_a_failure_that_began_on_the_branch_stays_a_regression_until_fixed_a_failure_from_the_start_is_not():
+    f = Frame()
+    f.run("1", {"pay": "passed", "legacy": "failed"})
+    f.run("2", {"pay": "failed", "legacy": "failed"})
+    third = f.run("3", {"pay": "failed", "legacy": "failed"})
+    runs, changes = f.compare()
+    rows = changes.set_index(["run_id", "test_id"])
+    pay = rows.loc[(third, "pay")]
+    assert pay.change == compare.STILL_FAILING and pay.regression and pay.failing_since_build == "2"
+    legacy = rows.loc[(third, "legacy")]
+    assert legacy.change == compare.STILL_FAILING and not legacy.regression and legacy.failing_since_build == "1"
+    _, failing = compare.regressions_of(runs, changes, ("main",))
+    assert list(failing["test_id"]) == ["pay"]
+    # A skipped run in between does not end the streak; a pass does.
+    f.run("4", {"pay": "skipped", "legacy": "failed"})
+    f.run("5", {"pay": "failed", "legacy": "failed"})
+    runs, changes = f.compare()
+    assert list(compare.regressions_of(runs, changes, ("main",))[1]["failing_since_build"]) == ["2"]
+    f.run("6", {"pay": "passed", "legacy": "failed"})
+    runs, changes = f.compare()
+    assert compare.regressions_of(runs, changes, ("main",))[1].empty
+
+
+def test_by_run_gives_each_runs_new_failures_and_fixes_in_plain_values():
+    f = Frame()
+    first = f.run("1", {"pay": "passed", "refund": "failed"})
+    second = f.run("2", {"pay": "failed", "refund": "passed", "label": "error"})
+    summary = compare.by_run(*f.compare())
+    assert summary[first]["state"] == compare.NO_PREVIOUS_RUN and summary[first]["new_failures"] == []
+    mine = summary[second]
+    assert [t["name"] for t in mine["new_failures"]] == ["pay", "label"]
+    assert [t["name"] for t in mine["fixed"]] == ["refund"] and mine["previous_build"] == "1"
+    assert mine["new_failures"][0]["message"] == "pay broke" and mine["new_failures"][1]["previous_status"] is None

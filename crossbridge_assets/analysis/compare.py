@@ -14,6 +14,8 @@ The rules:
   missing from a run that is still waiting are not called gone.
 - Skipped is neither a failure nor a fix: a test skipped now has no change; a test skipped
   before is compared with the last earlier run where it ran.
+- A failing test carries the run its failure began in; the failure is a regression when it
+  began as a new failure or a new test (a test failing since the history read began is not).
 - A new failure on the same commit as the run it is compared with is said to be so: the code
   did not change, the test is flaky or the environment differed.
 - A test gone and a test new in one run that share their suite and name (other parameters) or
@@ -51,7 +53,7 @@ CHANGE_COLUMNS = [
     "run_id", "test_id", "project", "branch", "build", "ci_url", "run_time",
     "framework", "suite", "name", "parameters", "file",
     "change", "status", "previous_status", "previous_run_id", "previous_build", "flaky",
-    "message", "failure_type", "note",
+    "failing_since_run_id", "failing_since_build", "regression", "message", "failure_type", "note",
 ]
 _TEST_FIELDS = ("framework", "suite", "name", "parameters", "file")
 
@@ -103,19 +105,21 @@ def _is_complete(run_id: str, shards: Mapping[str, tuple[int, int | None]]) -> t
 def _compare_branch(runs: list[dict], by_run: dict, shards, report_since, run_rows: list, change_rows: list) -> None:
     last_seen: dict[str, _Seen] = {}  # test_id -> its result in the latest run holding it
     last_ran: dict[str, _Seen] = {}  # test_id -> its latest result that was not skipped
+    streaks: dict[str, tuple[str, str | None, bool]] = {}  # failing test_id -> (run_id, build, regression)
     latest_complete: int | None = None  # index of the latest complete run so far
     for index, run in enumerate(runs):
         run_id = run["run_id"]
         complete, seen_shards, expected = _is_complete(run_id, shards)
         tests = by_run[run_id].to_dict("records")
         reported = report_since is None or str(run["partition"]) >= report_since
+        previous = runs[index - 1] if index else None
+        changes = _changes(run, tests, index, complete, latest_complete, last_seen, last_ran) if previous else []
+        _follow_streaks(run, tests, changes, streaks)
         if reported:
-            previous = runs[index - 1] if index else None
-            changes = _changes(run, tests, index, complete, latest_complete, last_seen, last_ran) if previous else []
             _note_renames(changes)
             change_rows += changes
             run_rows.append(_run_row(run, tests, changes, previous, complete, seen_shards, expected,
-                                    runs[latest_complete] if latest_complete is not None else None))
+                                     runs[latest_complete] if latest_complete is not None else None))
         for test in tests:
             result = _Seen(index, run_id, run.get("build"), test["status"], test)
             last_seen[test["test_id"]] = result
@@ -173,6 +177,23 @@ def _changes(run: dict, tests: list[dict], index: int, complete: bool, latest_co
     return out
 
 
+def _follow_streaks(run: dict, tests: list[dict], changes: list[dict], streaks: dict) -> None:
+    """Carry each failing test's streak: the run it began in, and whether it passed before."""
+    kinds = {c["test_id"]: c for c in changes if c["change"] != GONE}
+    for test in tests:
+        test_id, status = test["test_id"], test["status"]
+        if status in FAILING:
+            change = kinds.get(test_id)
+            began_here = (run["run_id"], run.get("build"),
+                          change is not None and change["change"] in (NEW_FAILURE, NEW_TEST))
+            streak = streaks.get(test_id) if change is None or change["change"] == STILL_FAILING else None
+            streaks[test_id] = streak or began_here
+            if change is not None:
+                change["failing_since_run_id"], change["failing_since_build"], change["regression"] = streaks[test_id]
+        elif status == PASSED:
+            streaks.pop(test_id, None)
+
+
 def _commit(seen: _Seen) -> str | None:
     return seen.row.get("commit_sha")
 
@@ -200,6 +221,9 @@ def _change(run: dict, test: dict, change: str, before: _Seen | None, note: str 
         "previous_run_id": before.run_id if before else None,
         "previous_build": before.build if before else None,
         "flaky": None if gone else bool(test.get("flaky")),
+        "failing_since_run_id": None,
+        "failing_since_build": None,
+        "regression": None,
         "message": None if gone else test.get("message"),
         "failure_type": None if gone else test.get("failure_type"),
         "note": note,
@@ -301,16 +325,53 @@ def is_default_branch(branch: str, globs: Iterable[str]) -> bool:
     return any(fnmatch.fnmatchcase(branch, glob) for glob in globs)
 
 
+def newly_failing(changes: pd.DataFrame) -> pd.Series:
+    """Which changes are a test failing anew in their run: a new failure, or a new test that fails."""
+    return (changes["change"] == NEW_FAILURE) | ((changes["change"] == NEW_TEST) & changes["status"].isin(FAILING))
+
+
 def regressions_of(runs: pd.DataFrame, changes: pd.DataFrame, globs: Iterable[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The latest run of each default branch (matching `globs`), and the tests that newly fail
-    in it: new failures, and new tests that fail."""
+    """The latest run of each default branch (matching `globs`), and the tests failing in it
+    that passed on the branch before (or are new): failing anew there, or still failing since
+    a run where they did. A test failing since the history read began is not one of them."""
     globs = tuple(globs)
     latest = latest_runs(runs)
     if latest.empty:
         return latest, changes.iloc[0:0]
     latest = latest[latest["branch"].map(lambda b: is_default_branch(str(b), globs))].reset_index(drop=True)
-    failing = changes[
-        changes["run_id"].isin(set(latest["run_id"]))
-        & ((changes["change"] == NEW_FAILURE) | ((changes["change"] == NEW_TEST) & changes["status"].isin(FAILING)))
-    ]
+    failing = changes[changes["run_id"].isin(set(latest["run_id"])) & changes["regression"].fillna(False).astype(bool)]
     return latest, failing.reset_index(drop=True)
+
+
+def _test_of(change: dict) -> dict:
+    return {"name": change["name"], "suite": change["suite"], "parameters": change["parameters"],
+            "status": change["status"], "previous_status": change["previous_status"],
+            "previous_build": change["previous_build"], "message": change["message"], "note": change["note"]}
+
+
+def by_run(runs: pd.DataFrame, changes: pd.DataFrame) -> dict[str, dict]:
+    """Each run's comparison in plain values: its previous run, the tests that newly fail (new
+    tests that fail among them, marked so), those fixed, and the counts of the rest."""
+    grouped: dict[str, list[dict]] = {}
+    for change in changes.astype(object).where(changes.notna(), None).to_dict("records"):
+        grouped.setdefault(change["run_id"], []).append(change)
+    out = {}
+    for run in runs.astype(object).where(runs.notna(), None).to_dict("records"):
+        mine = grouped.get(run["run_id"], [])
+        out[run["run_id"]] = {
+            "state": run["state"],
+            "previous_run_id": run["previous_run_id"],
+            "previous_build": run["previous_build"],
+            "complete": bool(run["complete"]),
+            "same_commit": bool(run["same_commit"]),
+            "new_failures": [_test_of(c) for c in mine if c["change"] == NEW_FAILURE
+                             or (c["change"] == NEW_TEST and c["status"] in FAILING)],
+            "still_failing_since": [{**_test_of(c), "since_build": c["failing_since_build"]}
+                                    for c in mine if c["change"] == STILL_FAILING and c["regression"]],
+            "fixed": [_test_of(c) for c in mine if c["change"] == FIXED],
+            "still_failing": int(run["still_failing"]),
+            "new_tests": int(run["new_tests"]),
+            "gone": int(run["gone"]),
+            "note": run["note"],
+        }
+    return out

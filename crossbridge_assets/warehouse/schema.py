@@ -425,6 +425,9 @@ run_test_changes = Table(
     Column("previous_run_id", String(40)),  # the run the test's previous result is from
     Column("previous_build", Text),
     Column("flaky", Boolean),
+    Column("failing_since_run_id", String(40)),  # a failing test: the run its failure began in
+    Column("failing_since_build", Text),
+    Column("regression", Boolean),  # that failure began as a new failure or a new test
     Column("message", Text),
     Column("failure_type", Text),
     Column("note", Text),

@@ -97,14 +97,15 @@ def run_comparisons(warehouse: WarehouseResource) -> dg.MaterializeResult:
         replace_table(engine, schema.run_test_changes, change_rows)
     latest = compare.latest_runs(runs)
     latest_changes = changes[changes["run_id"].isin(set(latest["run_id"]))] if len(latest) else changes
-    new_failures = changes[changes["change"] == compare.NEW_FAILURE] if len(changes) else changes
+    newly = latest_changes[compare.newly_failing(latest_changes)] if len(latest_changes) else latest_changes
+    new_failures = changes[compare.newly_failing(changes)] if len(changes) else changes
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": dg.MetadataValue.int(len(run_rows)),
             "dagster/column_schema": COLUMN_SCHEMA,
             "window_days": dg.MetadataValue.int(WINDOW_DAYS),
             # Plotted over time: the latest run of every branch together.
-            "new_failures": dg.MetadataValue.int(_count(latest_changes, compare.NEW_FAILURE)),
+            "new_failures": dg.MetadataValue.int(len(newly)),
             "fixed": dg.MetadataValue.int(_count(latest_changes, compare.FIXED)),
             "still_failing": dg.MetadataValue.int(_count(latest_changes, compare.STILL_FAILING)),
             "runs_compared": dg.MetadataValue.int(int((runs["state"] == compare.COMPARED).sum()) if len(runs) else 0),
@@ -121,8 +122,8 @@ def run_comparisons(warehouse: WarehouseResource) -> dg.MaterializeResult:
 @dg.asset_check(
     asset=run_comparisons,
     name="no_new_failures",
-    description="The latest run of each default branch (CROSSBRIDGE_DEFAULT_BRANCHES) has no test that fails "
-    "where it passed in the previous run, and no new test that fails.",
+    description="The latest run of each default branch (CROSSBRIDGE_DEFAULT_BRANCHES) has no test failing "
+    "that passed on the branch before, and no new test that fails.",
 )
 def no_new_failures(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     globs = ops_settings.load().default_branches
@@ -130,17 +131,19 @@ def no_new_failures(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     with warehouse.engine().connect() as conn:
         runs = pd.DataFrame([dict(r._mapping) for r in conn.execute(select(R))], columns=list(R.c.keys()))
         changes = pd.DataFrame([dict(r._mapping) for r in conn.execute(
-            select(C).where(C.c.change.in_([compare.NEW_FAILURE, compare.NEW_TEST])))], columns=list(C.c.keys()))
+            select(C).where(C.c.regression.is_(True)))], columns=list(C.c.keys()))
     latest, failing = compare.regressions_of(runs, changes, globs)
     rows = _records(failing)
     by_run = failing.groupby("run_id", sort=False).size().to_dict() if len(failing) else {}
     runs_failing = [r for r in latest.to_dict("records") if r["run_id"] in by_run]
     for row in rows:
         row["run"] = f"{row['project']}/{row['branch']} #{row['build'] or row['run_id']}"
-        row["before"] = f"{row['previous_status'] or 'not run'} in #{row['previous_build'] or row['previous_run_id'] or '-'}"
+        row["before"] = (f"{row['previous_status']} in #{row['previous_build'] or row['previous_run_id']}"
+                         if row["previous_status"] else "a new test")
+        row["failing since"] = f"#{row['failing_since_build'] or row['failing_since_run_id']}"
     description = (
-        f"{len(rows)} test(s) newly fail on {len(runs_failing)} default-branch run(s): "
-        + "; ".join(f"{r['run']}: {r['name']}" for r in rows[:5])
+        f"{len(rows)} test(s) fail in the latest run of {len(runs_failing)} default branch(es) where they passed "
+        "before (or are new): " + "; ".join(f"{r['run']}: {r['name']} (failing since {r['failing since']})" for r in rows[:5])
         if rows
         else f"the latest run of {len(latest)} default branch(es) has no new failure"
         if len(latest)
@@ -153,7 +156,7 @@ def no_new_failures(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         metadata={
             "new_failures": dg.MetadataValue.int(len(rows)),
             "default_branches": dg.MetadataValue.text(", ".join(globs)),
-            "tests": dg.MetadataValue.md(md_table(rows[:SHOWN], ["run", "name", "suite", "change", "before", "message", "note"])),
+            "tests": dg.MetadataValue.md(md_table(rows[:SHOWN], ["run", "name", "suite", "change", "failing since", "before", "message", "note"])),
             "runs": dg.MetadataValue.md(md_table(
                 [{"run": f"{r['project']}/{r['branch']} #{r['build'] or r['run_id']}", "ci_url": r["ci_url"],
                   "previous": r["previous_build"] or r["previous_run_id"], "new failures": by_run[r["run_id"]]}
@@ -161,9 +164,9 @@ def no_new_failures(warehouse: WarehouseResource) -> dg.AssetCheckResult:
                 ["run", "ci_url", "previous", "new failures"])),
             "run_ids": dg.MetadataValue.json(sorted(by_run)),
             "what_to_do": dg.MetadataValue.text(
-                "Open the run's CI link and the failing tests' messages; the commit between the previous build and "
-                "this one broke them (a note saying 'same commit' means it did not: a flaky test). Fix or revert, "
-                "then the next run of the branch clears the check."),
+                "Open the CI link of the run where each test started failing and read its message: the commits "
+                "between the build before it and that one broke it (a note saying 'same commit' means no code "
+                "changed: a flaky test). Fix or revert; the check passes once the branch's latest run passes them."),
         },
     )
 

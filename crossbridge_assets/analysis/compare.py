@@ -89,10 +89,9 @@ def compare_runs(
     by_run = {run_id: group for run_id, group in results.groupby("run_id", sort=False)}
     for (project, branch), branch_runs in runs.groupby(["project", "branch"], sort=True):
         _compare_branch(list(branch_runs.to_dict("records")), by_run, shards, report_since, run_rows, change_rows)
-    return (
-        pd.DataFrame(run_rows, columns=RUN_COLUMNS),
-        pd.DataFrame(change_rows, columns=CHANGE_COLUMNS),
-    )
+    runs_out = pd.DataFrame(run_rows, columns=RUN_COLUMNS)
+    runs_out[["shards_seen", "shards_expected"]] = runs_out[["shards_seen", "shards_expected"]].astype("Int64")
+    return runs_out, pd.DataFrame(change_rows, columns=CHANGE_COLUMNS)
 
 
 def _is_complete(run_id: str, shards: Mapping[str, tuple[int, int | None]]) -> tuple[bool, int | None, int | None]:

@@ -39,8 +39,7 @@ def _build(row) -> str:
     return str(row.get("build") or row["run_id"])
 
 
-def _tests(changes: pd.DataFrame, kinds: tuple[str, ...], limit: int = 5) -> str:
-    chosen = changes[changes["change"].isin(kinds)]
+def _names(chosen: pd.DataFrame, limit: int = 5) -> str:
     names = list(chosen["name"].head(limit))
     return ", ".join(names) + (f" (+{len(chosen) - limit})" if len(chosen) > limit else "")
 
@@ -48,14 +47,14 @@ def _tests(changes: pd.DataFrame, kinds: tuple[str, ...], limit: int = 5) -> str
 def latest_table(runs: pd.DataFrame, changes: pd.DataFrame) -> str:
     """The latest run of each project and branch with its new failures and fixes."""
     rows = []
-    for run in compare.latest_runs(runs).to_dict("records"):
+    for run in _records(compare.latest_runs(runs)):
         mine = changes[changes["run_id"] == run["run_id"]]
         compared = run["state"] == compare.COMPARED
         rows.append({
             "project": run["project"], "branch": run["branch"], "build": _build(run), "ci_url": run["ci_url"],
             "previous": run["previous_build"] or run["previous_run_id"] or "-",
-            "new failures": _tests(mine, (compare.NEW_FAILURE,)) if compared else "first run",
-            "fixed": _tests(mine, (compare.FIXED,)) if compared else "-",
+            "new failures": _names(mine[compare.newly_failing(mine)]) if compared else "first run",
+            "fixed": _names(mine[mine["change"] == compare.FIXED]) if compared else "-",
             "note": run["note"],
         })
     return md_table(rows[:SHOWN], ["project", "branch", "build", "ci_url", "previous", "new failures", "fixed", "note"],
@@ -66,9 +65,17 @@ def _count(changes: pd.DataFrame, kind: str) -> int:
     return int((changes["change"] == kind).sum()) if len(changes) else 0
 
 
+def _value(v):
+    """A frame's cell as the database driver takes it: None, datetime, or a plain Python scalar."""
+    if v is None or (not isinstance(v, (list, tuple)) and pd.isna(v)):
+        return None
+    if isinstance(v, pd.Timestamp):
+        return v.to_pydatetime()
+    return v.item() if hasattr(v, "item") else v
+
+
 def _records(frame: pd.DataFrame) -> list[dict]:
-    return [{k: (None if not isinstance(v, (list, tuple)) and pd.isna(v) else v) for k, v in row.items()}
-            for row in frame.to_dict("records")]
+    return [{k: _value(v) for k, v in row.items()} for row in frame.to_dict("records")]
 
 
 @dg.asset(

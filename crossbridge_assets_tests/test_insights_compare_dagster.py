@@ -199,3 +199,13 @@ def test_insights_wait_while_the_blocking_check_on_test_results_fails(crossbridg
         conn.execute(delete(schema.tests).where(schema.tests.c.test_id == "x" * 20))
     assert dg.materialize(ingest, instance=dagster_instance, resources=RESOURCES, partition_key=DAY).success
     assert "run_comparisons" in _requested(evaluate(still.cursor))
+
+
+def test_an_empty_warehouse_compares_nothing_and_the_check_passes(crossbridge_env, dagster_instance):
+    History(crossbridge_env)
+    result = compare_now(dagster_instance)
+    md = result.asset_materializations_for_node("run_comparisons")[0].metadata
+    assert md["dagster/row_count"].value == 0 and md["new_failures"].value == 0
+    assert md["latest_runs"].value == "_no runs in the window_"
+    check = check_of(result)
+    assert check.passed is True and check.description == "no run of a default branch (main, master) in the window"

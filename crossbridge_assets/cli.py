@@ -231,9 +231,8 @@ def cmd_summary(args) -> int:
     migrate(engine)
     runs = run_summaries(engine, per_branch=args.limit, project=args.project)
     compared = _comparisons(engine, runs)
-    for r in runs:
-        if r["tests"] is not None:
-            r["comparison"] = compared.get(r["run_id"])
+    for r in runs:  # None: the run sent no test results
+        r["comparison"] = compared.get(r["run_id"])
     if args.json:
         print(json.dumps(runs, default=str))
         return EXIT_OK

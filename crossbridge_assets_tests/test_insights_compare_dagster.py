@@ -194,11 +194,18 @@ def test_insights_wait_while_the_blocking_check_on_test_results_fails(crossbridg
     assert "follows_ingestion" in _requested(blocked)  # without the blocking-check condition it would run
     still = evaluate(blocked.cursor)  # and the tick after: still waiting
     assert "run_comparisons" not in _requested(still)
+    # Materialized anyway (from the UI, the nightly job, or after another day passed the check):
+    # the failing day's runs are left out.
+    md = compare_now(dagster_instance).asset_materializations_for_node("run_comparisons")[0].metadata
+    assert md["dagster/row_count"].value == 0 and md["days_held_back"].value.startswith(DAY)
+    settled = evaluate(still.cursor)  # the tick that sees that materialization
 
     with h.engine.begin() as conn:
         conn.execute(delete(schema.tests).where(schema.tests.c.test_id == "x" * 20))
     assert dg.materialize(ingest, instance=dagster_instance, resources=RESOURCES, partition_key=DAY).success
-    assert "run_comparisons" in _requested(evaluate(still.cursor))
+    assert "run_comparisons" in _requested(evaluate(settled.cursor))
+    md = compare_now(dagster_instance).asset_materializations_for_node("run_comparisons")[0].metadata
+    assert md["dagster/row_count"].value == 1 and md["days_held_back"].value == "none"
 
 
 def test_an_empty_warehouse_compares_nothing_and_the_check_passes(crossbridge_env, dagster_instance):

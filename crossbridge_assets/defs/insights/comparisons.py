@@ -8,7 +8,7 @@ from sqlalchemy import select
 from crossbridge_assets import ops_settings
 from crossbridge_assets.analysis import compare
 from crossbridge_assets.defs.common import WAREHOUSE_KIND, WarehouseResource, md_table, storage_faults
-from crossbridge_assets.defs.insights.common import AUTOMATION, GROUP, WINDOW_DAYS, window_start
+from crossbridge_assets.defs.insights.common import AUTOMATION, GROUP, WINDOW_DAYS, days_held_back, window_start
 from crossbridge_assets.defs.results import test_results
 from crossbridge_assets.warehouse import schema
 from crossbridge_assets.warehouse.engine import now, replace_table
@@ -88,14 +88,17 @@ def _records(frame: pd.DataFrame) -> list[dict]:
     "which tests newly fail, which got fixed, which still fail, which are new or gone.",
     pool="warehouse",
 )
-def run_comparisons(warehouse: WarehouseResource) -> dg.MaterializeResult:
+def run_comparisons(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     since = window_start()
+    held_back = days_held_back(context.instance)
     with storage_faults("comparing runs"):
         engine = warehouse.engine()
         # The window's first runs are compared with the runs before it: a window back is read.
         before = (pd.Timestamp(since) - pd.Timedelta(days=WINDOW_DAYS)).date().isoformat()
-        runs, changes = compare.compare_runs(result_frame(engine, since=before), run_shards(engine, since=before),
-                                             report_since=since)
+        results = result_frame(engine, since=before)
+        if held_back and len(results):
+            results = results[~results["partition"].isin(held_back)]
+        runs, changes = compare.compare_runs(results, run_shards(engine, since=before), report_since=since)
         stamp = now()
         run_rows, change_rows = _records(runs), _records(changes)
         for row in run_rows + change_rows:
@@ -111,6 +114,9 @@ def run_comparisons(warehouse: WarehouseResource) -> dg.MaterializeResult:
             "dagster/row_count": dg.MetadataValue.int(len(run_rows)),
             "dagster/column_schema": COLUMN_SCHEMA,
             "window_days": dg.MetadataValue.int(WINDOW_DAYS),
+            "days_held_back": dg.MetadataValue.text(
+                ", ".join(held_back) + " (no_duplicate_results fails there: their runs are left out)"
+                if held_back else "none"),
             # Plotted over time: the latest run of every branch together.
             "new_failures": dg.MetadataValue.int(len(newly)),
             "fixed": dg.MetadataValue.int(_count(latest_changes, compare.FIXED)),

@@ -370,6 +370,36 @@ Index("ix_run_aggregates_project_branch", run_aggregates.c.project, run_aggregat
 # clusters, per-test history). Each is recomputed whole by its asset (engine.replace_table):
 # derived, never a record of its own, so a backfill or a rebuild gives them back.
 INSIGHT_TABLES: tuple[Table, ...] = ()
+
+# Flaky tests of each project and branch, with the evidence (analysis/flaky.py says the rules).
+flaky_tests = Table(
+    "flaky_tests",
+    metadata,
+    Column("project", Text, nullable=False),
+    Column("branch", Text, nullable=False),
+    Column("test_id", String(20), nullable=False),
+    Column("framework", Text),
+    Column("suite", Text),
+    Column("name", Text, nullable=False),
+    Column("parameters", Text),
+    Column("runs", Integer, nullable=False),  # runs it passed or failed in (skipped ones do not count)
+    Column("failures", Integer, nullable=False),
+    Column("retry_runs", Integer, nullable=False),  # runs it passed in on a retry
+    Column("same_commit", Integer, nullable=False),  # commits it failed and passed on
+    Column("flips", Integer, nullable=False),  # outcomes that changed and changed back within a few runs
+    Column("flaky_runs", Integer, nullable=False),  # runs that are evidence
+    Column("flaky_rate", Float, nullable=False),  # flaky_runs / runs
+    Column("flip_rate", Float, nullable=False),  # outcome changes / (runs - 1)
+    Column("evidence", Text, nullable=False),  # one sentence naming the runs (build, CI link)
+    Column("first_evidence_at", TS, nullable=False),  # run time of the first and last evidence
+    Column("last_evidence_at", TS, nullable=False),
+    Column("flagged_on", String(10), nullable=False),  # arrival day from which the rules flag it
+    Column("last_status", String(8)),
+    Column("last_run_id", String(40)),
+    Column("computed_at", TS, nullable=False),
+    PrimaryKeyConstraint("project", "branch", "test_id"),
+)
+INSIGHT_TABLES += (flaky_tests,)
 # ---------------------------------------------------------------- end insights
 
 

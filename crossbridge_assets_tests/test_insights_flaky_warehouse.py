@@ -7,6 +7,7 @@ from datetime import timedelta, timezone
 import dagster as dg
 from sqlalchemy import select
 
+from crossbridge_assets import demo
 from crossbridge_assets.defs.common import WarehouseResource
 from crossbridge_assets.defs.health.alerting import check_alerts
 from crossbridge_assets.defs.insights.flaky import flaky_tests, no_new_flaky_tests
@@ -15,6 +16,7 @@ from crossbridge_assets.warehouse.engine import make_engine, now
 from crossbridge_assets_tests.conftest import FIXTURES
 from crossbridge_assets_tests.insights_helpers import History, junit
 from crossbridge_assets_tests.test_alerts import Receiver
+from crossbridge_assets_tests.test_cli import run_cli
 
 FLAKY_DEFS = dg.Definitions(assets=[flaky_tests], asset_checks=[no_new_flaky_tests], sensors=[check_alerts],
                             resources={"warehouse": WarehouseResource()})
@@ -139,3 +141,25 @@ def test_skipped_runs_and_other_branches_make_no_flaky_test(crossbridge_env, dag
     assert table(crossbridge_env) == {}
     assert metadata["flaky_tests"].value == 0 and metadata["top_flaky_tests"].value == "_no flaky test in the window_"
     assert check.passed is True
+
+
+def test_the_demo_flags_its_flaky_tests_and_none_of_its_broken_ones(crossbridge_env, capsys, monkeypatch, tmp_path):
+    """`crossbridge demo` ingests two weeks of history and refreshes the insights: the tests it makes
+    flaky are found, with each kind of evidence; the broken ones (one fixed since) are not."""
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
+    code, out, err = run_cli(capsys, "demo")
+    assert code == 0, (out, err)
+    rows = {(r["project"], r["branch"], r["name"]): r for r in table(crossbridge_env).values()}
+    declared_flaky = {(project, t.name) for project, spec in demo.PROJECTS.items() for t in spec["tests"] if t.flaky}
+    broken = {t.name for spec in demo.PROJECTS.values() for t in spec["tests"] if t.broken_from is not None}
+    assert {(project, name) for project, _branch, name in rows} == declared_flaky
+    assert set(rows) == {("checkout-service", "main", "test_gateway_timeout_retries"),
+                         ("checkout-service", "main", "test_concurrent_reservations"),
+                         ("web-frontend", "main", "lazy loads images"),
+                         ("payments-api", "main", "refundIsIdempotent")}
+    assert not broken & {name for _p, _b, name in rows}
+    # Surefire reran the payments test and it passed; CI re-ran failed builds on their commit.
+    assert rows[("payments-api", "main", "refundIsIdempotent")]["retry_runs"] > 0
+    assert sum(r["same_commit"] for r in rows.values()) > 0 and sum(r["flips"] for r in rows.values()) > 0
+    for row in rows.values():
+        assert "(https://ci.example.com/" in row["evidence"], row["evidence"]

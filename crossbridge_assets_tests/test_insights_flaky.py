@@ -56,6 +56,13 @@ def test_a_pass_on_a_retry_is_flaky_with_the_run_named():
     assert row["flagged_on"] == "2026-11-01"
 
 
+def test_a_run_without_a_build_is_named_by_its_run_id_and_one_without_a_link_has_none():
+    rows = history("PR")
+    rows[1]["build"], rows[1]["ci_url"] = None, None
+    (row,) = flagged(rows).values()
+    assert row["evidence"] == "passed on a retry in 1 of 2 runs: run shop-main-00."  # the first 12 characters
+
+
 def test_failed_and_passed_on_one_commit_is_flaky():
     # A CI re-run: build 102 failed, build 103 ran the same commit again and passed.
     rows = flagged(history("PPFPP", commits=["a", "b", "c", "c", "d"]))

@@ -67,7 +67,7 @@ class _Evidence:
     kind: str
     rows: list[int]  # positions of the runs whose outcome is the evidence
     seen_on: str  # arrival day by which every run it needs had arrived
-    text: str
+    text: str  # names the runs; for a retry, the run alone (the sentence's lead says the rest)
 
 
 @dataclass
@@ -78,30 +78,30 @@ class _Found:
         return [e for e in self.items if e.kind == kind]
 
 
-def _run_label(run) -> str:
-    label = f"build {run.build}" if run.build not in (None, "") and not pd.isna(run.build) else f"run {run.run_id[:12]}"
-    if isinstance(run.ci_url, str) and run.ci_url:
-        label += f" ({run.ci_url})"
+def _run_label(build, ci_url, run_id: str) -> str:
+    """How the evidence names a run: its build, and its CI link to open it."""
+    label = f"build {build}" if isinstance(build, str) and build else f"run {run_id[:12]}"
+    if isinstance(ci_url, str) and ci_url:
+        label += f" ({ci_url})"
     return label
 
 
-def _judge(runs: pd.DataFrame, rules: Rules) -> _Found:
-    """The evidence in one test's runs on one branch (executed runs only, oldest first)."""
+def _judge(runs: pd.DataFrame, rules: Rules, conflicts: set) -> _Found:
+    """The evidence in one test's runs on one branch (executed runs only, oldest first);
+    `conflicts`: its commits with both a failing and a passing run."""
     found = _Found()
     failed = runs["status"].ne(PASSED).to_numpy()
     partition = runs["partition"].to_numpy()
-    rows = list(runs.itertuples(index=False))
+    label = [_run_label(*run) for run in zip(runs["build"], runs["ci_url"], runs["run_id"])]
 
     for i in np.flatnonzero(runs["flaky"].to_numpy()):
-        found.items.append(_Evidence(RETRY, [int(i)], str(partition[i]), f"passed on a retry in {_run_label(rows[i])}"))
+        found.items.append(_Evidence(RETRY, [int(i)], str(partition[i]), label[i]))
 
-    commits = runs["commit_sha"]
-    has_commit = commits.notna() & commits.astype(str).str.len().gt(0)
-    for sha, group in runs[has_commit].groupby("commit_sha", sort=False):
-        positions = list(group.index)  # runs has a fresh RangeIndex: labels are positions
-        outcomes = {bool(failed[p]) for p in positions}
-        if len(outcomes) < 2:
-            continue
+    by_commit: dict = {}
+    for p, sha in enumerate(runs["commit_sha"]):
+        if sha in conflicts:
+            by_commit.setdefault(sha, []).append(p)
+    for sha, positions in by_commit.items():
         # Visible once a failing and a passing run of the commit have both arrived.
         by_arrival = sorted(positions, key=lambda p: (partition[p], p))
         seen: set[bool] = set()
@@ -112,8 +112,8 @@ def _judge(runs: pd.DataFrame, rules: Rules) -> _Found:
                 break
         bad = [p for p in positions if failed[p]]
         good = [p for p in positions if not failed[p]]
-        text = (f"failed in {', '.join(_run_label(rows[p]) for p in bad[:2])} and passed in "
-                f"{', '.join(_run_label(rows[p]) for p in good[:2])} on commit {str(sha)[:12]}")
+        text = (f"failed in {', '.join(label[p] for p in bad[:2])} and passed in "
+                f"{', '.join(label[p] for p in good[:2])} on commit {str(sha)[:12]}")
         found.items.append(_Evidence(SAME_COMMIT, bad, seen_on, text))
 
     # Streaks of one outcome; an inner streak (the other outcome on each side) of the test's unusual
@@ -128,8 +128,8 @@ def _judge(runs: pd.DataFrame, rules: Rules) -> _Found:
         if bool(failed[s]) != unusual_is_failing or e - s > rules.flip_max_runs:
             continue
         what, around = ("failed", "passing") if failed[s] else ("passed", "failing")
-        inside = ", ".join(_run_label(rows[p]) for p in range(s, e))
-        text = f"{what} in {inside} between {around} {_run_label(rows[s - 1])} and {_run_label(rows[e])}"
+        inside = ", ".join(label[p] for p in range(s, e))
+        text = f"{what} in {inside} between {around} {label[s - 1]} and {label[e]}"
         found.items.append(_Evidence(FLIP, list(range(s, e)), str(max(partition[s - 1 : e + 1])), text))
     return found
 
@@ -151,8 +151,6 @@ def _sentence(found: _Found, runs: int, rules: Rules) -> str:
         if not items:
             continue
         newest = [e.text for e in reversed(items)][: rules.examples]
-        if kind == RETRY:  # "passed on a retry in" is already the lead
-            newest = [t.removeprefix("passed on a retry in ") for t in newest]
         more = f"; and {len(items) - len(newest)} more" if len(items) > len(newest) else ""
         parts.append(lead.format(n=len(items), runs=runs) + ": " + "; ".join(newest) + more)
     return ". ".join(parts) + "."
@@ -169,10 +167,16 @@ def detect(results: pd.DataFrame, rules: Rules = RULES) -> pd.DataFrame:
     keys = pd.MultiIndex.from_frame(executed.loc[suspect, KEY].drop_duplicates())
     candidates = executed[pd.MultiIndex.from_frame(executed[KEY]).isin(keys)]
     candidates = candidates.sort_values(KEY + ["run_time", "run_id"], kind="stable")
+    # Commits a test both failed and passed on, found for every test at once.
+    with_commit = candidates[candidates["commit_sha"].notna() & candidates["commit_sha"].astype(str).str.len().gt(0)]
+    outcomes = with_commit.assign(_failed=with_commit["status"].ne(PASSED)).groupby(KEY + ["commit_sha"])["_failed"].nunique()
+    conflicts: dict = {}
+    for (project, branch, test_id, sha) in outcomes[outcomes > 1].index:
+        conflicts.setdefault((project, branch, test_id), set()).add(sha)
     out = []
     for (project, branch, test_id), runs in candidates.groupby(KEY, sort=False):
         runs = runs.reset_index(drop=True)
-        found = _judge(runs, rules)
+        found = _judge(runs, rules, conflicts.get((project, branch, test_id), set()))
         flagged_on = _flagged_on(found, rules)
         if flagged_on is None:
             continue

@@ -128,7 +128,8 @@ def no_new_flaky_tests(warehouse: WarehouseResource) -> dg.AssetCheckResult:
             "evidence": dg.MetadataValue.md(md_table(_table_rows(rows[:20]), TABLE_COLUMNS)),
             "what_to_do": "Open the builds named in the evidence and compare the failure with the passing run: "
             "a timeout, an order dependence or shared state is the usual cause. Fix the test, or quarantine it "
-            "and file an issue; the check passes again once no test is newly flaky.",
+            "and file an issue. The check warns for the day a test is first flagged and the next, then passes "
+            "unless another test became flaky; the test stays in flaky_tests while its evidence is in the window.",
         },
     )
 

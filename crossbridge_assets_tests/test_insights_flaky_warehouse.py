@@ -71,7 +71,8 @@ def test_reports_of_real_tools_show_their_retried_tests_as_flaky(crossbridge_env
     assert metadata["flaky_tests"].value == 6 and metadata["by_retry"].value == 6
     assert metadata["dagster/row_count"].value == 6 and metadata["new_flaky_tests"].value == 6
     top = metadata["top_flaky_tests"].value
-    assert "| com.acme.cart.CartServiceTest::addsItemConcurrently | cart/main | 100% | 1 | passed on a retry" in top
+    assert (f"| com.acme.cart.CartServiceTest::addsItemConcurrently | cart/main | 100% | 1 | {day(0)} | "
+            "passed on a retry in 1 of 1 runs: build 7. |") in top
     assert "test_always_fails" not in top
     # All of them are new: they arrived today.
     assert check.passed is False and check.severity == dg.AssetCheckSeverity.WARN
@@ -109,7 +110,8 @@ def test_a_known_flaky_test_is_not_new_a_new_one_is_and_its_alert_reaches_the_we
     assert check.passed is False and check.severity == dg.AssetCheckSeverity.WARN
     assert check.description == f"1 test(s) became flaky since {day(1)}: tests.test_shop::test_ship on shop/main"
     evidence = check.metadata["evidence"].value
-    assert "| tests.test_shop::test_ship | shop/main | 9% | 11 | passed on a retry in 1 of 11 runs: build 100. |" in evidence
+    assert (f"| tests.test_shop::test_ship | shop/main | 9% | 11 | {day(0)} | "
+            "passed on a retry in 1 of 11 runs: build 100. |") in evidence
     assert "test_pay" not in evidence
     assert "Open the builds named in the evidence" in check.metadata["what_to_do"].value
 
@@ -163,3 +165,17 @@ def test_the_demo_flags_its_flaky_tests_and_none_of_its_broken_ones(crossbridge_
     assert sum(r["same_commit"] for r in rows.values()) > 0 and sum(r["flips"] for r in rows.values()) > 0
     for row in rows.values():
         assert "(https://ci.example.com/" in row["evidence"], row["evidence"]
+
+
+def test_a_report_that_arrives_late_is_still_new(crossbridge_env, dagster_instance):
+    """A run of three weeks ago uploaded today (a CI job's artifacts sent late): its evidence is old
+    by its run time, new by its arrival, and the check names it."""
+    h = History(crossbridge_env)
+    for ago in (23, 22, 20):
+        h.run(f"b{ago}", junit({"test_pay": "passed"}), day=day(ago), started_at=at(ago, 9), commit=f"c{ago}")
+    h.run("b21", junit({"test_pay": "passed"}, reruns={"test_pay": 2}), day=day(0), started_at=at(21, 9), commit="c21")
+    _metadata, check = materialize(dagster_instance)
+    (row,) = table(crossbridge_env).values()
+    assert naive_utc(row["first_evidence_at"]).date() == (now() - timedelta(days=21)).date()
+    assert row["flagged_on"] == day(0) and row["evidence"] == "passed on a retry in 1 of 4 runs: build b21."
+    assert check.passed is False and "tests.test_shop::test_pay on shop/main" in check.description

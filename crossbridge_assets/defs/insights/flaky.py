@@ -34,7 +34,7 @@ FLAKY_SCHEMA = dg.TableSchema(
     ]
 )
 
-TABLE_COLUMNS = ["test", "environment", "flaky_rate", "runs", "evidence"]
+TABLE_COLUMNS = ["test", "environment", "flaky_rate", "runs", "flaky_since", "evidence"]
 
 
 def _test_label(row: dict) -> str:
@@ -43,7 +43,8 @@ def _test_label(row: dict) -> str:
 
 def _table_rows(rows: list[dict]) -> list[dict]:
     return [{"test": _test_label(r), "environment": f"{r['project']}/{r['branch']}",
-             "flaky_rate": f"{r['flaky_rate']:.0%}", "runs": r["runs"], "evidence": r["evidence"]} for r in rows]
+             "flaky_rate": f"{r['flaky_rate']:.0%}", "runs": r["runs"], "flaky_since": r["flagged_on"],
+             "evidence": r["evidence"]} for r in rows]
 
 
 def _records(frame: pd.DataFrame) -> list[dict]:

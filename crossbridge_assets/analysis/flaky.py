@@ -4,8 +4,8 @@ A test is flaky on a project and branch when its history shows it both passing a
 no change that explains it. Three kinds of evidence, each counted and named run by run:
 
 - retry: it passed on a retry within one run (Surefire's flakyFailure, pytest-rerunfailures,
-  Playwright/Cypress retries; or two copies of it in one run disagreed). Develocity, Cypress and
-  Datadog call such a test flaky on one occurrence: the code did not change between the tries.
+  Playwright/Cypress retries; or two copies of it in one run disagreed). Develocity and the Cypress
+  dashboards call such a test flaky on one occurrence: the code did not change between the tries.
 - same_commit: it failed in one run and passed in another of the same commit (a CI re-run).
   Harness and Mergify flag a test on one such commit: same code, different outcome.
 - flip: its outcome changed and changed back within a few runs (pass-fail-pass, or a lone pass

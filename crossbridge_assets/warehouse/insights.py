@@ -6,7 +6,7 @@ The analytics themselves are pure functions on this frame (analysis/); this modu
 from __future__ import annotations
 
 import pandas as pd
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, case, func, select
 
 from crossbridge_assets.model import ERROR, FAILED, PASSED, SKIPPED
 from crossbridge_assets.warehouse import schema
@@ -75,3 +75,57 @@ def _one_row_per_run(frame: pd.DataFrame) -> pd.DataFrame:
         .sort_values(key, kind="stable")
         .reset_index(drop=True)
     )
+
+
+FAILURE_COLUMNS = [
+    "run_id", "project", "branch", "build", "ci_url", "run_time", "partition",
+    "test_id", "framework", "suite", "name", "parameters", "status",
+    "attempt", "attempt_status", "message", "failure_type", "stack_trace",
+]
+MESSAGE_HEAD = 2_000  # characters of a failure message read
+TRACE_HEAD = 6_000  # characters read from the start of a stack trace
+TRACE_TAIL = 2_000  # and from its end, when it is longer: Python prints the failing frame last
+
+
+def failure_frame(engine: Engine, since: str | None = None, until: str | None = None) -> pd.DataFrame:
+    """Every failed or errored attempt of a test whose results arrived on a day in [since, until]
+    (YYYY-MM-DD, as result_frame): one row per attempt, columns FAILURE_COLUMNS. `status` is the
+    test's final status in its report (a test that passed on a retry keeps its failed attempts).
+
+    Memory stays bounded by the failures, not the history: passing attempts are never read, and
+    only the head of a message and the head and tail of a stack trace (joined by a line '…')."""
+    A, TR, T, TS = schema.test_attempts, schema.test_results, schema.test_runs, schema.tests
+    length = func.length(A.c.stack_trace)
+    tail_start = case((length - TRACE_TAIL > TRACE_HEAD, length - (TRACE_TAIL - 1)), else_=TRACE_HEAD + 1)
+    stmt = (
+        select(
+            TR.c.run_id, T.c.project, T.c.branch, T.c.build, T.c.ci_url,
+            func.coalesce(T.c.started_at, T.c.created_at).label("run_time"), TR.c.partition,
+            TR.c.test_id, TS.c.framework, TS.c.suite, TS.c.name, TS.c.parameters, TR.c.status,
+            A.c.attempt, A.c.status.label("attempt_status"), func.substr(A.c.message, 1, MESSAGE_HEAD),
+            A.c.failure_type, func.substr(A.c.stack_trace, 1, TRACE_HEAD),
+            case((length > TRACE_HEAD, func.substr(A.c.stack_trace, tail_start, TRACE_TAIL)), else_=None),
+            length,
+        )
+        .select_from(
+            A.join(TR, (TR.c.report_sha256 == A.c.report_sha256) & (TR.c.seq == A.c.seq))
+            .join(T, T.c.run_id == TR.c.run_id)
+            .join(TS, TS.c.test_id == TR.c.test_id)
+        )
+        .where(A.c.status.in_([FAILED, ERROR]))
+    )
+    if since is not None:
+        stmt = stmt.where(TR.c.partition >= since)
+    if until is not None:
+        stmt = stmt.where(TR.c.partition <= until)
+    with engine.connect() as conn:
+        rows = [(*r[:-3], _head_and_tail(r[-3], r[-2], r[-1])) for r in conn.execute(stmt)]
+    frame = pd.DataFrame(rows, columns=FAILURE_COLUMNS)
+    frame["run_time"] = pd.to_datetime(frame["run_time"], utc=True)
+    return frame
+
+
+def _head_and_tail(head: str | None, tail: str | None, length: int | None) -> str | None:
+    if tail is None:
+        return head
+    return head + ("\n…\n" if length > TRACE_HEAD + TRACE_TAIL else "") + tail

@@ -400,6 +400,48 @@ flaky_tests = Table(
     PrimaryKeyConstraint("project", "branch", "test_id"),
 )
 INSIGHT_TABLES += (flaky_tests,)
+
+# Failures that share one root cause: one row per failure signature (analysis.clusters).
+failure_clusters = Table(
+    "failure_clusters",
+    metadata,
+    Column("cluster_id", String(16), primary_key=True),  # from the signature: stable across recomputations
+    Column("signature", Text, nullable=False),  # type: normalised message @ innermost own frame
+    Column("failure_type", Text),
+    Column("message_pattern", Text),
+    Column("frame", Text),  # the innermost stack frame of the project's own code
+    Column("tests", Integer, nullable=False),
+    Column("occurrences", Integer, nullable=False),  # failing results (one test in one run)
+    Column("attempts", Integer, nullable=False),  # failed attempts, retries included
+    Column("runs", Integer, nullable=False),
+    Column("projects", Text),
+    Column("passed_on_retry", Integer, nullable=False),  # occurrences whose test passed on a retry
+    Column("first_seen", TS, nullable=False),
+    Column("last_seen", TS, nullable=False),
+    Column("example_message", Text),
+    Column("example_test", Text),
+    Column("example_tests", Text),
+    Column("example_project", Text),
+    Column("example_branch", Text),
+    Column("example_build", Text),
+    Column("example_ci_url", Text),
+    Column("example_run_id", String(40)),
+    Column("computed_at", TS, nullable=False),
+)
+
+# The cluster of each failing result: which failures of a run share a cause with which others.
+failure_cluster_results = Table(
+    "failure_cluster_results",
+    metadata,
+    Column("run_id", String(40), nullable=False),
+    Column("test_id", String(20), nullable=False),
+    Column("cluster_id", String(16), nullable=False),
+    Column("status", String(8), nullable=False),  # the test's final status in the run
+    Column("attempts", Integer, nullable=False),  # its failed attempts with this signature
+    PrimaryKeyConstraint("run_id", "test_id", "cluster_id"),
+)
+Index("ix_failure_cluster_results_cluster", failure_cluster_results.c.cluster_id)
+INSIGHT_TABLES += (failure_clusters, failure_cluster_results)
 # ---------------------------------------------------------------- end insights
 
 

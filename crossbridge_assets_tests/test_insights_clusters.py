@@ -282,3 +282,20 @@ def test_no_failures_give_empty_frames_with_the_columns():
     clusters, members = cluster(frame([]))
     assert clusters.empty and list(clusters.columns) == CLUSTER_COLUMNS
     assert members.empty and list(members.columns) == MEMBER_COLUMNS
+
+
+def test_a_teardown_that_broke_after_the_call_does_not_lend_its_frame_to_the_calls_failure():
+    # pytest-json-report's longrepr of a test whose call failed and whose fixture's teardown broke.
+    trace = PYTEST_LONG + """
+RuntimeError: teardown broke
+
+@pytest.fixture
+    def broken_teardown():
+        yield
+>       raise RuntimeError("teardown broke")
+E       RuntimeError: teardown broke
+
+rerun_edges.py:16: RuntimeError
+"""
+    p = parse("pytest", None, "AssertionError: call fails\nassert False", trace)
+    assert (p.failure_type, p.frame) == ("AssertionError", "rerun_edges.py:test_always_fails_with_teardown_error")

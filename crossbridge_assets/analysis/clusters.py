@@ -75,7 +75,7 @@ _RUBY_SUFFIX = re.compile(r"[ \t]*\(((?:\w+::)*\w*(?:Error|Exception))\)[ \t]*(?
 # ('failed on setup with "RuntimeError: db down"'), Cucumber's JSON for a step or hook.
 _PYTEST_PHASE = re.compile(r'^failed on (?:setup|teardown) with "(.*)"$', re.S)
 _WRAPPER = re.compile(r"^(?:(?:background )?step '[^'\n]*' failed|(?:before|after)(?:all)? hook failed):\s*", re.I)
-_NO_TYPE = {"", "failure", "error", "failed", "fail"}
+_NO_TYPE = {"", "failure", "error", "failed", "fail", "timedOut", "interrupted"}  # the last two: Playwright's statuses
 
 
 def _simple_type(name: str | None) -> str:
@@ -156,7 +156,7 @@ _JAVA = re.compile(r"^(?:\S+/)?(?P<fn>[\w$.<>-]+)\((?P<loc>[^()]*)\)$")
 _DOTNET = re.compile(r"^(?P<fn>[\w$.`<>\[\],+|]+?)\s*\((?P<args>[^)]*)\)(?:\s*\[0x[0-9a-f]+\])?(?:\s+in\s+.*)?$", re.I)
 _VITEST = re.compile(r"^\s*❯\s+(?:(?P<fn>\S+)\s+)?(?P<loc>\S+?):\d+:\d+\s*$")
 _PY_FILE = re.compile(r'^\s*File "(?P<file>[^"]+)", line \d+, in (?P<fn>\S+)')
-_PYTEST_ENTRY = re.compile(r"^\s*(?P<file>[^\s:]+\.py):\d+:(?: in (?P<fn>\w+)| \w+)?\s*$")
+_PYTEST_ENTRY = re.compile(r"^\s*(?P<file>[^\s:]+\.py):\d+:(?: in (?P<fn>\w+)| (?P<raised>\w+))?\s*$")
 _PY_DEF = re.compile(r"^\s*(?:>\s*)?(?:async\s+)?def (\w+)\(")
 _RUBY = re.compile(r"^\s*(?:from\s+)?(?P<file>\S+\.rb):\d+:in [`'](?P<fn>.+?)'")
 _PHP = re.compile(r"^#\d+ (?P<file>\S+?)\(\d+\): (?P<fn>[^(\s]+)\(")
@@ -210,9 +210,10 @@ def own_frames(trace: str) -> list[str]:
     frames: list[tuple[str, bool]] = []
     python: list[tuple[str, bool]] = []
     last_def = None
+    ended = False
     for line in trace.split("\n"):
         m = _PY_FILE.match(line)
-        if m:
+        if m and not ended:
             python.append((_key(m["file"], m["fn"]), not _FRAMEWORK_PATHS.search(m["file"])))
             continue
         m = _PY_DEF.match(line)
@@ -221,7 +222,11 @@ def own_frames(trace: str) -> list[str]:
             continue
         m = _PYTEST_ENTRY.match(line)
         if m:
-            python.append((_key(m["file"], m["fn"] or last_def), not _FRAMEWORK_PATHS.search(m["file"])))
+            if not ended:
+                python.append((_key(m["file"], m["fn"] or last_def), not _FRAMEWORK_PATHS.search(m["file"])))
+            # 'file.py:16: RuntimeError' ends pytest's report of the failure; what follows is
+            # another phase's (a teardown that broke too), not the frames of this one.
+            ended = ended or bool(m["raised"])
             last_def = None
             continue
         m = _RUBY.match(line) or _PHP.match(line)

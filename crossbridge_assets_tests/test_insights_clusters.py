@@ -96,7 +96,7 @@ def test_java_keeps_the_innermost_own_frame_and_drops_addresses_numbers_and_dura
 
 def test_java_framework_frames_are_not_the_projects_own():
     trace = HAMCREST.format(method="createWebhook")
-    assert own_frames(trace) == ["io.sodadata.msteams.MicrosoftTeamsCrudTest.createWebhook"]
+    assert own_frames(trace) == ("io.sodadata.msteams.MicrosoftTeamsCrudTest.createWebhook",)
     # The same hamcrest failure in two test methods: two own frames, two clusters.
     assert sig("junit", "java.lang.AssertionError", None, trace) != sig(
         "junit", "java.lang.AssertionError", None, HAMCREST.format(method="deleteWebhook"))
@@ -126,7 +126,7 @@ def test_pytest_fixture_wrapper_and_type_prefix_are_unwrapped():
 
 def test_javascript_frames_skip_node_modules_node_internals_and_anonymous_names():
     trace = JEST.format(user="michal", file="main")
-    assert own_frames(trace) == ["main.js:Object.throwError", "main.test.js"]
+    assert own_frames(trace) == ("main.js:Object.throwError", "main.test.js")
     assert sig("jest", None, "Error: Some error", trace) == ("Error", "Some error", (), "main.js:Object.throwError")
     # Another machine, another test file calling the same function: the same signature.
     assert sig("jest", None, "Error: Some error", JEST.format(user="ci", file="cart")) == sig(
@@ -146,7 +146,7 @@ def test_dotnet_trx_and_mono_frames():
     a = sig("xunit", None, "System.DivideByZeroException : Attempted to divide by zero.", DOTNET.format(user="a", test="Div_Test"))
     b = sig("nunit", "Error", "System.DivideByZeroException : Attempted to divide by zero.", DOTNET.format(user="b", test="Other"))
     assert a == b == ("DivideByZeroException", "Attempted to divide by zero.", (), "DotnetTests.Unit.Calculator.Div")
-    assert own_frames(MONO.format(test="FailingTest")) == ["NUnit.Tests.Assemblies.MockTestFixture.FailingTest"]
+    assert own_frames(MONO.format(test="FailingTest")) == ("NUnit.Tests.Assemblies.MockTestFixture.FailingTest",)
 
 
 def test_robot_messages_alone_and_its_two_outputs_agree():

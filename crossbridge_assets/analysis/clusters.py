@@ -29,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import pandas as pd
 
@@ -204,7 +205,8 @@ def _frame(line: str) -> tuple[str, bool] | None:
     return None
 
 
-def own_frames(trace: str) -> list[str]:
+@lru_cache(maxsize=4096)  # one trace repeats across the failures of a broken test, and their messages vary
+def own_frames(trace: str) -> tuple[str, ...]:
     """The frames of a stack trace that belong to the project, innermost first, by a key without
     line numbers: Class.method (Java, .NET), file:function (Python, JS, Ruby, PHP)."""
     frames: list[tuple[str, bool]] = []
@@ -242,7 +244,7 @@ def own_frames(trace: str) -> list[str]:
     for key, own in frames:
         if own and key and not _ASSERTION_HELPER.search(key) and (not out or out[-1] != key):
             out.append(key)
-    return out
+    return tuple(out)
 
 
 # ---------------------------------------------------------------------------- signature
@@ -277,7 +279,7 @@ def parse(framework: str | None, failure_type: str | None, message: str | None, 
     if not message:
         message = trace_message
     pattern, values = message_pattern(message)
-    frames = own_frames(trace) if trace else []
+    frames = own_frames(trace) if trace else ()
     frame = frames[0] if frames else ""
     return Parsed(kind, pattern, values, frame, bool(kind or pattern or frame))
 
@@ -299,9 +301,10 @@ CLUSTER_COLUMNS = [
 MEMBER_COLUMNS = ["run_id", "test_id", "cluster_id", "status", "attempts"]
 
 
-def _label(row) -> str:
-    name = f"{row.name}{row.parameters or ''}"
-    return f"{row.suite}::{name}" if row.suite else name
+def _labels(f: pd.DataFrame) -> pd.Series:
+    name = f["name"].fillna("") + f["parameters"].fillna("")
+    suite = f["suite"].fillna("")
+    return (suite + "::" + name).where(suite != "", name)
 
 
 def _fill(pattern: str, values: tuple[str, ...], volatile: set[int]) -> str:
@@ -371,7 +374,7 @@ def cluster(failures: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         for t, m, fr, a in zip(f["_type"], f["message_pattern"], f["_frame"], f["_alone"])
     ]
     f["cluster_id"] = [hashlib.sha1(s.encode("utf-8")).hexdigest()[:16] for s in f["signature"]]
-    f["_label"] = [_label(r) for r in f.itertuples()]
+    f["_label"] = _labels(f)
 
     members = (
         f.groupby(["run_id", "test_id", "cluster_id"], sort=False)

@@ -299,3 +299,12 @@ rerun_edges.py:16: RuntimeError
 """
     p = parse("pytest", None, "AssertionError: call fails\nassert False", trace)
     assert (p.failure_type, p.frame) == ("AssertionError", "rerun_edges.py:test_always_fails_with_teardown_error")
+
+
+def test_a_failure_read_from_two_reports_of_one_run_counts_once():
+    # Robot Framework's output.xml and its xUnit file, both dropped for one run.
+    rows = [failure("Remove Missing Item", "r1", framework="robot", message="apples != oranges"),
+            failure("Remove Missing Item", "r1", framework="robot", message="apples != oranges", failure_type="AssertionError")]
+    clusters, members = cluster(frame(rows))
+    assert clusters[["tests", "occurrences", "attempts", "runs"]].values.tolist() == [[1, 1, 1, 1]]
+    assert members[["status", "attempts"]].values.tolist() == [["failed", 1]]

@@ -33,7 +33,7 @@ from functools import lru_cache
 
 import pandas as pd
 
-from crossbridge_assets.model import PASSED, RERUN_WITHOUT_DETAIL
+from crossbridge_assets.model import PASSED, RERUN_WITHOUT_DETAIL, STATUSES
 
 MESSAGE_LINES = 4  # non-empty lines of a message that make its pattern
 MESSAGE_CHARS = 240  # and at most this many characters of it
@@ -376,9 +376,13 @@ def cluster(failures: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     f["cluster_id"] = [hashlib.sha1(s.encode("utf-8")).hexdigest()[:16] for s in f["signature"]]
     f["_label"] = _labels(f)
 
+    # A test read from two reports of one run (Robot's output.xml and its xUnit file) is one
+    # result: its attempts count once, and its status is the worse of the two.
+    rank = {status: i for i, status in enumerate(STATUSES)}  # worst first
+    worst_first = f.assign(_rank=f["status"].map(rank).fillna(len(rank))).sort_values("_rank", kind="stable")
     members = (
-        f.groupby(["run_id", "test_id", "cluster_id"], sort=False)
-        .agg(status=("status", "first"), attempts=("attempt", "size"))
+        worst_first.groupby(["run_id", "test_id", "cluster_id"], sort=False)
+        .agg(status=("status", "first"), attempts=("attempt", "nunique"))
         .reset_index()[MEMBER_COLUMNS]
     )
     rows = []
@@ -395,7 +399,7 @@ def cluster(failures: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
             frame=last["_frame"] or None,
             tests=int(g["test_id"].nunique()),
             occurrences=len(results),
-            attempts=len(g),
+            attempts=len(g.drop_duplicates(["run_id", "test_id", "attempt"])),
             runs=int(g["run_id"].nunique()),
             projects=", ".join(sorted(g["project"].dropna().unique())),
             passed_on_retry=int((results["status"] == PASSED).sum()),

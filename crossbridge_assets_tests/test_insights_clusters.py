@@ -308,3 +308,16 @@ def test_a_failure_read_from_two_reports_of_one_run_counts_once():
     clusters, members = cluster(frame(rows))
     assert clusters[["tests", "occurrences", "attempts", "runs"]].values.tolist() == [[1, 1, 1, 1]]
     assert members[["status", "attempts"]].values.tolist() == [["failed", 1]]
+
+
+@pytest.mark.parametrize(
+    "message, pattern",
+    [
+        ("connection refused: https://api.example.com:8443/v1/charges", "connection refused: https://api.example.com:<n>/v1/charges"),
+        ("POST /v1/charges returned 502", "POST /v1/charges returned <n>"),
+        ("/home/runner/work/shop/shop/spec/broken_spec.lua:2: db down", "<path>/broken_spec.lua:<n>: db down"),
+        ("D:\\a\\shop\\shop\\tests\\cart_test.cpp:15: CHECK failed", "<path>/cart_test.cpp:<n>: CHECK failed"),
+    ],
+)
+def test_urls_and_routes_keep_their_path_files_lose_their_folders(message, pattern):
+    assert parse("junit", None, message, None).pattern == pattern

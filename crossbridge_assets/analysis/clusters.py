@@ -51,8 +51,9 @@ _VOLATILE = [
     (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I), "<uuid>"),
     (re.compile(r"\b\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?\b"
                 r"|\b\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?\b"), "<ts>"),
-    # A folder part of an absolute path differs between agents (/home/runner/work/x, C:\a\x).
-    (re.compile(r"(?:\b[A-Za-z]:|(?<![\w.])(?=/\w))(?:[\\/][\w.@~+-]+)*[\\/](?=[\w.-])"), "<path>/"),
+    # The folders of an absolute path to a file differ between agents (/home/runner/work/x/,
+    # C:\a\x\); not a URL's path, nor an API route (/v1/charges).
+    (re.compile(r"(?:\b[A-Za-z]:|(?<![\w.:/])(?=/\w))(?:[\\/][\w.@~+-]+)*[\\/](?=[\w-]+\.\w+\b)"), "<path>/"),
     (re.compile(r"\b0x[0-9a-f]+\b", re.I), "<hex>"),
     # Hex identities (Object@1b6d3586, commit and object ids): letters and digits mixed, 7 or more.
     (re.compile(r"(?<=@)[0-9a-f]{4,}\b|\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{7,}\b", re.I), "<hex>"),
@@ -70,13 +71,13 @@ _TYPE_LINE = re.compile(rf"^(\s*)(?:E\s+|Uncaught\s+|Caused by:\s*)?({_TYPE_NAME
 _TYPE_PREFIX = re.compile(rf"^\s*(?:Uncaught\s+)?({_TYPE_NAME})(?:\s*\[[^\]\n]*\])?[ \t]*(?::[ \t]*|$)")
 # Ruby's "expected 1, got 0 (RuntimeError)" on the message's first line.
 _RUBY_SUFFIX = re.compile(r"[ \t]*\(((?:\w+::)*\w*(?:Error|Exception))\)[ \t]*(?=\n|$)")
-# Types that only say which element the report used (JUnit's <failure>/<error>); JavaScript's
-# Error is a type.
 # What some reporters wrap a failure's own message in: pytest's JUnit XML for a fixture
 # ('failed on setup with "RuntimeError: db down"'), Cucumber's JSON for a step or hook.
 _PYTEST_PHASE = re.compile(r'^failed on (?:setup|teardown) with "(.*)"$', re.S)
 _WRAPPER = re.compile(r"^(?:(?:background )?step '[^'\n]*' failed|(?:before|after)(?:all)? hook failed):\s*", re.I)
-_NO_TYPE = {"", "failure", "error", "failed", "fail", "timedOut", "interrupted"}  # the last two: Playwright's statuses
+# Types that only say which element the report used (JUnit's <failure>/<error>) or how the test
+# ended (Playwright's timedOut, interrupted); JavaScript's Error is a type.
+_NO_TYPE = {"", "failure", "error", "failed", "fail", "timedOut", "interrupted"}
 
 
 def _simple_type(name: str | None) -> str:

@@ -321,3 +321,12 @@ def test_a_failure_read_from_two_reports_of_one_run_counts_once():
 )
 def test_urls_and_routes_keep_their_path_files_lose_their_folders(message, pattern):
     assert parse("junit", None, message, None).pattern == pattern
+
+
+def test_a_signature_names_a_test_only_for_a_failure_without_detail():
+    # A type taken from another format's failure (the frame's string columns hold NaN, not None).
+    rows = [failure("a", "r1", framework="cucumber", message="Error: register offline"),
+            failure("b", "r2", framework="cucumber", message="register offline"),
+            failure("c", "r2")]
+    clusters, _ = cluster(frame(rows))
+    assert sorted(clusters["signature"]) == ["(no failure detail) [test c]", "Error: register offline"]

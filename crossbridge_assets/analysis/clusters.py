@@ -371,7 +371,7 @@ def cluster(failures: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         messages.append(pd.Series([_fill(p, v, volatile) for p, v in zip(g["_pattern"], g["_values"])], index=g.index))
     f["message_pattern"] = pd.concat(messages)
     f["signature"] = [
-        signature_text(t, m, fr) + (f" [test {a}]" if a else "")
+        signature_text(t, m, fr) + (f" [test {a}]" if isinstance(a, str) else "")
         for t, m, fr, a in zip(f["_type"], f["message_pattern"], f["_frame"], f["_alone"])
     ]
     f["cluster_id"] = [hashlib.sha1(s.encode("utf-8")).hexdigest()[:16] for s in f["signature"]]

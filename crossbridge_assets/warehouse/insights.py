@@ -5,11 +5,15 @@ The analytics themselves are pure functions on this frame (analysis/); this modu
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import pandas as pd
 from sqlalchemy import Engine, case, func, select
 
-from crossbridge_assets.model import ERROR, FAILED, PASSED, SKIPPED
+from crossbridge_assets.model import ERROR, FAILED, KIND_RESULTS, PASSED, SKIPPED
 from crossbridge_assets.warehouse import schema
+from crossbridge_assets.warehouse.coverage import _shard_of
+from crossbridge_assets.warehouse.landing import LANDED
 
 RESULT_COLUMNS = [
     "run_id", "project", "branch", "build", "commit_sha", "ci_url", "run_time", "partition",
@@ -22,9 +26,11 @@ RESULT_COLUMNS = [
 _SEVERITY = {ERROR: 3, FAILED: 2, PASSED: 1, SKIPPED: 0}
 
 
-def result_frame(engine: Engine, since: str | None = None, until: str | None = None) -> pd.DataFrame:
+def result_frame(engine: Engine, since: str | None = None, until: str | None = None,
+                 test_ids: Collection[str] | None = None) -> pd.DataFrame:
     """Every test of every run whose results arrived on a day in [since, until] (YYYY-MM-DD;
-    either end open when None): one row per (run_id, test_id), columns RESULT_COLUMNS.
+    either end open when None): one row per (run_id, test_id), columns RESULT_COLUMNS. With
+    `test_ids`, only those tests' rows (one test's history without reading everyone's).
 
     `run_time` orders a branch's runs: when the run started, or when it was first recorded if no
     report said. A test held twice in a run has its worst status; it is flaky there when any copy
@@ -44,6 +50,8 @@ def result_frame(engine: Engine, since: str | None = None, until: str | None = N
         stmt = stmt.where(TR.c.partition >= since)
     if until is not None:
         stmt = stmt.where(TR.c.partition <= until)
+    if test_ids is not None:
+        stmt = stmt.where(TR.c.test_id.in_(sorted(test_ids)))
     with engine.connect() as conn:
         frame = pd.DataFrame(conn.execute(stmt).all(), columns=RESULT_COLUMNS)
     frame["run_time"] = pd.to_datetime(frame["run_time"], utc=True)
@@ -129,3 +137,45 @@ def _head_and_tail(head: str | None, tail: str | None, length: int | None) -> st
     if tail is None:
         return head
     return head + ("\n…\n" if length > TRACE_HEAD + TRACE_TAIL else "") + tail
+TEST_COLUMNS = ["test_id", "framework", "suite", "name", "parameters", "file"]
+
+
+def test_frame(engine: Engine) -> pd.DataFrame:
+    """Every test the warehouse knows, one row per identity, columns TEST_COLUMNS."""
+    TS = schema.tests
+    with engine.connect() as conn:
+        rows = conn.execute(select(*(TS.c[c] for c in TEST_COLUMNS))).all()
+    return pd.DataFrame(rows, columns=TEST_COLUMNS)
+
+
+RUN_COLUMNS = ["run_id", "project", "branch", "build", "run_time", "shards_expected", "shards_seen", "complete"]
+
+
+def run_frame(engine: Engine, since: str | None = None) -> pd.DataFrame:
+    """The runs whose results arrived on `since` or later, columns RUN_COLUMNS: a run that
+    announced more shards than have sent results is not complete (a test absent from it may
+    be in a shard still to come). Shards are counted as coverage counts them (label, else upload)."""
+    T, R = schema.test_runs, schema.reports
+    with_results = select(R.c.run_id).where(R.c.kind == KIND_RESULTS, R.c.status == LANDED)
+    if since is not None:
+        with_results = with_results.where(R.c.partition >= since)
+    stmt = select(
+        T.c.run_id, T.c.project, T.c.branch, T.c.build,
+        func.coalesce(T.c.started_at, T.c.created_at).label("run_time"), T.c.shards_expected,
+    ).where(T.c.run_id.in_(with_results))
+    with engine.connect() as conn:
+        runs = pd.DataFrame(conn.execute(stmt).all(), columns=RUN_COLUMNS[:6])
+        sharded = runs.loc[runs["shards_expected"].fillna(0) > 1, "run_id"].tolist()
+        seen: dict[str, set] = {}
+        if sharded:
+            reports = conn.execute(
+                select(R.c.run_id, R.c.sha256, R.c.shard, R.c.source_path, R.c.archive_path)
+                .where(R.c.kind == KIND_RESULTS, R.c.status == LANDED, R.c.run_id.in_(sharded))
+            ).all()
+            for report in reports:
+                seen.setdefault(report.run_id, set()).add(_shard_of(report))
+    runs["run_time"] = pd.to_datetime(runs["run_time"], utc=True)
+    runs["shards_seen"] = [len(seen.get(run_id, ())) or 1 for run_id in runs["run_id"]]
+    expected = runs["shards_expected"].fillna(1).astype(int)
+    runs["complete"] = runs["shards_seen"] >= expected
+    return runs[RUN_COLUMNS]

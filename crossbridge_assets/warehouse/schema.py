@@ -442,6 +442,60 @@ failure_cluster_results = Table(
 )
 Index("ix_failure_cluster_results_cluster", failure_cluster_results.c.cluster_id)
 INSIGHT_TABLES += (failure_clusters, failure_cluster_results)
+
+# Each test's recent life on each project and branch (analysis.history): counts, streak, last
+# pass and failure, durations, and whether it is broken, slower or gone.
+test_history = Table(
+    "test_history",
+    metadata,
+    Column("test_id", String(20), nullable=False),
+    Column("project", Text, nullable=False),
+    Column("branch", Text, nullable=False),
+    Column("framework", Text),
+    Column("suite", Text),
+    Column("name", Text, nullable=False),
+    Column("parameters", Text),
+    Column("file", Text),
+    Column("runs", Integer, nullable=False),
+    Column("passed", Integer, nullable=False),
+    Column("failed", Integer, nullable=False),
+    Column("errors", Integer, nullable=False),
+    Column("skipped", Integer, nullable=False),
+    Column("passed_on_retry", Integer, nullable=False),
+    Column("pass_rate", Float),  # passed / runs it executed in; None when it was only skipped
+    Column("first_run_at", TS),
+    Column("first_build", Text),
+    Column("last_run_at", TS),
+    Column("last_build", Text),
+    Column("last_run_id", String(40)),
+    Column("last_ci_url", Text),
+    Column("last_status", String(8)),
+    Column("streak_status", String(8)),  # passed | failing | skipped
+    Column("streak_runs", Integer),
+    Column("streak_since_build", Text),
+    Column("streak_since_run_id", String(40)),
+    Column("streak_since_at", TS),
+    Column("streak_since_ci_url", Text),
+    Column("streak_from_window_start", Boolean),  # it may have started before the window
+    Column("last_passed_build", Text),
+    Column("last_passed_at", TS),
+    Column("last_failed_build", Text),
+    Column("last_failed_at", TS),
+    Column("last_failure_message", Text),
+    Column("duration_median", Float),  # seconds, over the runs it passed
+    Column("duration_p95", Float),
+    Column("duration_last", Float),  # seconds, its latest run whatever the status
+    Column("slower", Boolean, nullable=False),
+    Column("slower_rule", String(16)),
+    Column("slower_evidence", Text),
+    Column("missing_runs", Integer, nullable=False),  # complete runs of its branch since it last ran
+    Column("removed", Boolean, nullable=False),
+    Column("broken", Boolean, nullable=False),
+    Column("computed_at", TS, nullable=False),
+    PrimaryKeyConstraint("test_id", "project", "branch"),
+)
+Index("ix_test_history_name", test_history.c.name)
+INSIGHT_TABLES += (test_history,)
 # ---------------------------------------------------------------- end insights
 
 

@@ -222,3 +222,12 @@ def test_recent_runs_of_one_history_oldest_first():
 ])
 def test_matching_a_test_by_name_pattern_or_id(pattern, expected):
     assert matches(pattern, "abc123", "tests.test_shop", "test_pay", "[visa]") is expected
+
+
+def test_a_test_is_named_without_its_missing_parts():
+    """Parameters and suite come out of a frame as NaN when missing: never shown as 'nan'."""
+    from crossbridge_assets.analysis.history import display_name
+
+    assert display_name("tests.test_shop", "test_pay", float("nan")) == "tests.test_shop::test_pay"
+    assert display_name(float("nan"), "test_pay", "[visa]") == "test_pay[visa]"
+    assert matches("test_pay", "abc123", "tests.test_shop", "test_pay", float("nan"))

@@ -61,8 +61,10 @@ HISTORY_COLUMNS = KEY + [
 
 
 def display_name(suite: str | None, name: str, parameters: str | None = None) -> str:
-    """A test as a reader names it: suite::name[parameters]."""
-    return f"{suite}::{name}{parameters or ''}" if suite else f"{name}{parameters or ''}"
+    """A test as a reader names it: suite::name[parameters]. Missing parts (None, or NaN out of
+    a frame) are left out."""
+    parameters = parameters if isinstance(parameters, str) else ""
+    return f"{suite}::{name}{parameters}" if isinstance(suite, str) and suite else f"{name}{parameters}"
 
 
 def matches(pattern: str, test_id: str, suite: str | None, name: str, parameters: str | None) -> bool:
@@ -72,7 +74,8 @@ def matches(pattern: str, test_id: str, suite: str | None, name: str, parameters
     wanted = pattern.lower()
     if wanted == test_id.lower():
         return True
-    names = [n.lower() for n in (name, name + (parameters or ""), display_name(suite, name, parameters))]
+    bare = display_name(None, name, parameters)
+    names = [n.lower() for n in (name, bare, display_name(suite, name, parameters))]
     if "*" in wanted or "?" in wanted:
         glob = wanted.replace("[", "[[]")
         return any(fnmatchcase(n, glob) for n in names)

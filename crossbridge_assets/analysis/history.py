@@ -128,21 +128,23 @@ def _slower(ordered: pd.DataFrame, rules: regressions.Rules) -> pd.DataFrame:
     durations of the runs it passed, with its evidence (naming builds, not run ids)."""
     latest = ordered.groupby(KEY, sort=False)["status"].transform("last")
     passed = ordered[(ordered["status"] == PASSED) & (latest == PASSED) & ordered["duration"].notna()]
+    # Rows are in history order: each history is one slice of plain arrays (a pandas group per
+    # history costs more than the rules themselves).
+    keys = passed[KEY].to_numpy()
+    values = passed["duration"].to_numpy(dtype=float)
+    builds = passed["build"].fillna(passed["run_id"]).astype(str).to_numpy()
+    starts = np.flatnonzero(np.r_[True, (keys[1:] != keys[:-1]).any(axis=1)]) if len(keys) else np.array([], int)
     found = {}
-    for key, group in passed.groupby(KEY, sort=False):
-        if len(group) < 2:
+    for start, end in zip(starts, np.r_[starts[1:], len(keys)]):
+        if end - start < 2:
             continue
-        values = group["duration"].to_numpy(dtype=float)
-        builds = group["build"].fillna(group["run_id"]).astype(str).to_numpy()
+        key = tuple(keys[start])
         for rule in regressions.RULES:
-            hit = rule(key, builds, values, rules)
+            hit = rule(key, builds[start:end], values[start:end], rules)
             if hit is not None:
                 found[key] = (hit["rule"], hit["evidence"])
                 break
-    if not found:
-        return pd.DataFrame(columns=["slower_rule", "slower_evidence"],
-                            index=pd.MultiIndex.from_tuples([], names=KEY))
-    index = pd.MultiIndex.from_tuples(list(found), names=KEY)
+    index = pd.MultiIndex.from_tuples(list(found), names=KEY) if found else pd.MultiIndex.from_tuples([], names=KEY)
     return pd.DataFrame([list(v) for v in found.values()], columns=["slower_rule", "slower_evidence"], index=index)
 
 

@@ -567,11 +567,11 @@ def cmd_history(args) -> int:
     from crossbridge_assets.analysis.history import display_name, histories, matches, recent_runs
     from crossbridge_assets.defs.insights.common import WINDOW_DAYS, window_start
     from crossbridge_assets.warehouse.engine import make_engine, migrate
-    from crossbridge_assets.warehouse.insights import result_frame, run_frame, test_frame
+    from crossbridge_assets.warehouse.insights import result_frame, run_frame, known_tests
 
     engine = make_engine(_settings().warehouse_url)
     migrate(engine)
-    known = test_frame(engine)
+    known = known_tests(engine)
     wanted = [t.test_id for t in known.itertuples() if matches(args.test, t.test_id, t.suite, t.name, t.parameters)]
     if not wanted:
         _err(f"no test matches {args.test!r}: give part of its name (case does not matter), suite::name, "

@@ -140,7 +140,7 @@ def _head_and_tail(head: str | None, tail: str | None, length: int | None) -> st
 TEST_COLUMNS = ["test_id", "framework", "suite", "name", "parameters", "file"]
 
 
-def test_frame(engine: Engine) -> pd.DataFrame:
+def known_tests(engine: Engine) -> pd.DataFrame:
     """Every test the warehouse knows, one row per identity, columns TEST_COLUMNS."""
     TS = schema.tests
     with engine.connect() as conn:

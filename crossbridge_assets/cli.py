@@ -567,7 +567,7 @@ def cmd_history(args) -> int:
     from crossbridge_assets.analysis.history import display_name, histories, matches, recent_runs
     from crossbridge_assets.defs.insights.common import WINDOW_DAYS, window_start
     from crossbridge_assets.warehouse.engine import make_engine, migrate
-    from crossbridge_assets.warehouse.insights import result_frame, run_frame, known_tests
+    from crossbridge_assets.warehouse.insights import known_tests, result_frame, run_frame
 
     engine = make_engine(_settings().warehouse_url)
     migrate(engine)
@@ -624,7 +624,9 @@ def cmd_history(args) -> int:
         since_run = f"build {r['streak_since_build'] or r['streak_since_run_id']} ({when(r['streak_since_at'])})"
         at_least = "at least " if r["streak_from_window_start"] else ""
         if r["removed"]:
-            return f"GONE: not in the last {r['missing_runs']} runs of the branch; last ran in build {r['last_build']} ({when(r['last_run_at'])})"
+            renamed = f"; probably renamed to {r['renamed_to']}" if plain(r["renamed_to"]) else ""
+            return (f"GONE: not in the last {r['missing_runs']} runs of the branch; last ran in build {r['last_build']} "
+                    f"({when(r['last_run_at'])}){renamed}")
         if r["broken"]:
             passed = f"; last passed in build {r['last_passed_build']}" if plain(r["last_passed_build"]) else "; never passed in the window"
             return f"BROKEN: failing for {at_least}{r['streak_runs']} run(s) since {since_run}{passed}"

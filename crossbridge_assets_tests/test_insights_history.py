@@ -231,3 +231,32 @@ def test_a_test_is_named_without_its_missing_parts():
     assert display_name("tests.test_shop", "test_pay", float("nan")) == "tests.test_shop::test_pay"
     assert display_name(float("nan"), "test_pay", "[visa]") == "test_pay[visa]"
     assert matches("test_pay", "abc123", "tests.test_shop", "test_pay", float("nan"))
+
+
+def test_a_removed_test_replaced_by_one_new_test_of_its_suite_in_the_next_run_was_renamed():
+    frame = results({"test_pay_card": "PPP....", "test_pay_by_card": "...PPPP", "test_tax": "PPPPPPP"})
+    table = histories(frame).set_index("name")
+    assert table.loc["test_pay_card", "removed"]
+    assert table.loc["test_pay_card", "renamed_to"] == "tests.test_shop::test_pay_by_card"
+    assert pd.isna(table.loc["test_pay_by_card", "renamed_to"]) and pd.isna(table.loc["test_tax", "renamed_to"])
+
+
+def test_new_parameters_of_a_case_read_as_its_new_name():
+    frame = results({"test_pay": "PPP...."}, parameters={"test_pay": "[1-2]"})
+    frame = pd.concat([frame, results({"test_pay": "...PPPP"}, parameters={"test_pay": "[1-3]"})], ignore_index=True)
+    table = histories(frame)
+    old = table[table["parameters"] == "[1-2]"].iloc[0]
+    assert old["removed"] and old["renamed_to"] == "tests.test_shop::test_pay[1-3]"
+
+
+@pytest.mark.parametrize("tests", [
+    # two new tests in that run: which one it became cannot be told
+    {"test_pay_card": "PPP....", "test_pay_a": "...PPPP", "test_pay_b": "...PPPP"},
+    # the new test came a run later: not a rename of it
+    {"test_pay_card": "PPP....", "test_pay_by_card": "....PPP", "test_tax": "PPPPPPP"},
+    # two tests gone after the same run, one new: which was renamed cannot be told
+    {"test_pay_card": "PPP....", "test_pay_cash": "PPP....", "test_pay_by_card": "...PPPP"},
+], ids=["two-candidates", "not-the-next-run", "two-gone"])
+def test_what_is_not_called_a_rename(tests):
+    table = histories(results(tests)).set_index("name")
+    assert table.loc["test_pay_card", "removed"] and pd.isna(table.loc["test_pay_card", "renamed_to"])

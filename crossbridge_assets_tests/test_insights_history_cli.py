@@ -61,6 +61,19 @@ def test_history_json_and_filters(crossbridge_env, capsys):
     assert code == 0 and [h["name"] for h in json.loads(out)] == ["test_refund"]
 
 
+def test_history_of_a_renamed_test_says_it_is_gone_and_its_likely_new_name(crossbridge_env, capsys):
+    h = shop(crossbridge_env)
+    start = now() - timedelta(hours=5)
+    for i in range(5, 8):
+        h.run(str(i), junit({"test_pay[visa]": "passed", "test_pay[amex]": "passed", "test_refund_in_full": "passed"}),
+              day=now().date().isoformat(), started_at=(start + timedelta(minutes=i)).isoformat())
+    code, out, err = run_cli(capsys, "history", "test_refund", "--branch", "main")
+    assert code == 0, err
+    assert ("shop / main: GONE: not in the last 3 runs of the branch; last ran in build 4" in out
+            and "probably renamed to tests.test_shop::test_refund_in_full" in out)
+    assert "tests.test_shop::test_refund_in_full  (junit)" in out
+
+
 def test_history_says_what_is_wrong(crossbridge_env, capsys):
     h = shop(crossbridge_env)
     code, out, err = run_cli(capsys, "history", "test_checkout")

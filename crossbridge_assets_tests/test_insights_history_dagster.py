@@ -127,4 +127,6 @@ def test_runs_waiting_for_shards_do_not_make_a_test_look_removed(crossbridge_env
     md = materialize(dagster_instance).asset_materializations_for_node("test_history")[0].metadata
     ship = stored(h)[("main", "test_ship")]
     assert ship["missing_runs"] == 3 and ship["removed"]
+    # The one test of its suite that first ran in the next run is named as its likely new name.
+    assert ship["renamed_to"] == "tests.test_shop::test_other"
     assert md["tests_removed"].value == 1 and "tests.test_shop::test_ship" in md["gone"].value

@@ -18,6 +18,9 @@ Rules, each with its reason:
   flaky test fails once now and then.
 - Removed: absent from the last `removed_after_runs` complete runs of its branch (renamed,
   deleted or no longer selected). A removed test is never broken nor slower: nobody runs it.
+  It was probably renamed (`renamed_to`) when it is the only test of its suite gone after its
+  last run and exactly one test of that suite first ran on its branch in the next run (a new
+  name, or new parameters of a case).
 - Slower: the duration of the runs it passed, judged by the rules of analysis.regressions
   (5x the mean of earlier runs; a robust z-score against their median with a floor of 0.1 s
   and 20 %; or a sustained rise), on its latest run when that run passed. The failing runs'
@@ -56,7 +59,7 @@ HISTORY_COLUMNS = KEY + [
     "last_passed_build", "last_passed_at", "last_failed_build", "last_failed_at", "last_failure_message",
     "duration_median", "duration_p95", "duration_last",
     "slower", "slower_rule", "slower_evidence",
-    "missing_runs", "removed", "broken",
+    "missing_runs", "removed", "renamed_to", "broken",
 ]
 
 
@@ -160,6 +163,38 @@ def _missing_runs(last: pd.DataFrame, runs: pd.DataFrame) -> pd.Series:
     return pd.Series(missing, index=last.index)
 
 
+def _renamed_to(out: pd.DataFrame, runs: pd.DataFrame) -> pd.Series:
+    """For each removed history: the one test of its suite that first ran on its branch in the
+    branch's next run after its last one, named as display_name does, when it is the only test
+    of its suite gone after that run; None otherwise."""
+    renamed = pd.Series(None, index=out.index, dtype=object)
+    removed = out[out["removed"]]
+    if removed.empty:
+        return renamed
+    order = runs.sort_values(["run_time", "run_id"], kind="stable")
+    following = {}  # run_id -> the next run of its branch
+    for _, branch_runs in order.groupby(["project", "branch"], sort=False):
+        ids = branch_runs["run_id"].tolist()
+        following.update(zip(ids, ids[1:]))
+    newcomers = out.reset_index().groupby(["project", "branch", "suite", "first_run_id"])
+    # Two tests of a suite gone after the same run and one new one: which was renamed is unknown.
+    leavers = removed.reset_index().groupby(["project", "branch", "suite", "last_run_id"])["test_id"].transform("size")
+    removed = removed[leavers.to_numpy() == 1]
+    for key, row in removed.iterrows():
+        _, project, branch = key
+        nxt = following.get(row["last_run_id"])
+        if nxt is None:
+            continue
+        try:
+            candidates = newcomers.get_group((project, branch, row["suite"], nxt))
+        except KeyError:
+            continue
+        if len(candidates) == 1:
+            c = candidates.iloc[0]
+            renamed[key] = display_name(c["suite"], c["name"], c["parameters"])
+    return renamed
+
+
 def histories(results: pd.DataFrame, runs: pd.DataFrame | None = None, rules: Rules = Rules()) -> pd.DataFrame:
     """One row per (test_id, project, branch), columns HISTORY_COLUMNS; broken ones first, then
     by project, branch and test."""
@@ -184,6 +219,7 @@ def histories(results: pd.DataFrame, runs: pd.DataFrame | None = None, rules: Ru
     for column in ("framework", "suite", "name", "parameters", "file"):
         out[column] = last[column]
     out["first_run_at"], out["first_build"] = first["run_time"], first["build"]
+    out["first_run_id"] = first["run_id"]
     out["last_run_at"], out["last_build"], out["last_run_id"] = last["run_time"], last["build"], last["run_id"]
     out["last_ci_url"], out["last_status"] = last["ci_url"], last["status"]
     out["duration_last"] = last["duration"]
@@ -208,6 +244,7 @@ def histories(results: pd.DataFrame, runs: pd.DataFrame | None = None, rules: Ru
 
     out["missing_runs"] = _missing_runs(out[["last_run_at"]].reset_index(), runs).to_numpy()
     out["removed"] = out["missing_runs"] >= rules.removed_after_runs
+    out["renamed_to"] = _renamed_to(out, runs)
     out = out.join(_slower(ordered, rules.slower))
     out["slower"] = out["slower_rule"].notna() & ~out["removed"]
     out["broken"] = (

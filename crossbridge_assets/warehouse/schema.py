@@ -490,6 +490,7 @@ test_history = Table(
     Column("slower_evidence", Text),
     Column("missing_runs", Integer, nullable=False),  # complete runs of its branch since it last ran
     Column("removed", Boolean, nullable=False),
+    Column("renamed_to", Text),  # a removed test's likely new name (display_name)
     Column("broken", Boolean, nullable=False),
     Column("computed_at", TS, nullable=False),
     PrimaryKeyConstraint("test_id", "project", "branch"),

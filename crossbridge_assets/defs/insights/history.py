@@ -43,6 +43,7 @@ HISTORY_SCHEMA = dg.TableSchema(
         dg.TableColumn("slower", "bool", description="its latest run is clearly slower than before (slower_evidence says how)"),
         dg.TableColumn("missing_runs", "int", description="complete runs of its branch since it last ran"),
         dg.TableColumn("removed", "bool", description="absent from its branch's latest runs: renamed, deleted or deselected"),
+        dg.TableColumn("renamed_to", "text", description="a removed test's likely new name: the one new test of its suite in the next run"),
         dg.TableColumn("broken", "bool", description="failing in a row (or failing every time it ran)"),
     ]
 )
@@ -142,9 +143,10 @@ def test_history(warehouse: WarehouseResource) -> dg.MaterializeResult:
             empty="_no test got slower in its latest run_")),
         "gone": dg.MetadataValue.md(md_table(
             [{"project": r["project"], "branch": r["branch"], "test": _test(r), "last_build": r["last_build"],
-              "last_run": _when(r["last_run_at"]), "runs_without_it": r["missing_runs"]}
+              "last_run": _when(r["last_run_at"]), "runs_without_it": r["missing_runs"],
+              "renamed_to": _plain(r["renamed_to"])}
              for _, r in removed.sort_values("last_run_at", ascending=False).head(TOP).iterrows()],
-            ["project", "branch", "test", "last_build", "last_run", "runs_without_it"],
+            ["project", "branch", "test", "last_build", "last_run", "runs_without_it", "renamed_to"],
             empty="_every test still runs_")),
     }
     return dg.MaterializeResult(metadata=metadata)

@@ -130,3 +130,10 @@ def test_runs_waiting_for_shards_do_not_make_a_test_look_removed(crossbridge_env
     # The one test of its suite that first ran in the next run is named as its likely new name.
     assert ship["renamed_to"] == "tests.test_shop::test_other"
     assert md["tests_removed"].value == 1 and "tests.test_shop::test_ship" in md["gone"].value
+
+
+def test_an_empty_warehouse_gives_an_empty_history(crossbridge_env, dagster_instance):
+    h = History(crossbridge_env)
+    md = materialize(dagster_instance).asset_materializations_for_node("test_history")[0].metadata
+    assert md["dagster/row_count"].value == 0 and md["tests_tracked"].value == 0 and md["tests_broken"].value == 0
+    assert md["broken_now"].value == "_no test is failing run after run_" and not stored(h)

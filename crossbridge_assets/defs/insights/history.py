@@ -79,7 +79,7 @@ def _test(row) -> str:
 
 def broken_rows(table: pd.DataFrame) -> list[dict]:
     """The broken tests as the metadata table lists them: longest streak first."""
-    broken = table[table["broken"]].sort_values(["streak_runs", "project", "branch"], ascending=[False, True, True])
+    broken = table.loc[table["broken"].astype(bool)].sort_values(["streak_runs", "project", "branch"], ascending=[False, True, True])
     return [
         {
             "project": r["project"], "branch": r["branch"], "test": _test(r),
@@ -93,7 +93,7 @@ def broken_rows(table: pd.DataFrame) -> list[dict]:
 
 
 def slower_rows(table: pd.DataFrame) -> list[dict]:
-    slower = table[table["slower"]].assign(ratio=lambda t: t["duration_last"] / t["duration_median"])
+    slower = table.loc[table["slower"].astype(bool)].assign(ratio=lambda t: t["duration_last"] / t["duration_median"])
     return [
         {
             "project": r["project"], "branch": r["branch"], "test": _test(r),
@@ -123,8 +123,8 @@ def test_history(warehouse: WarehouseResource) -> dg.MaterializeResult:
         table = history.histories(results, run_frame(engine, since=since))
         rows = _rows(table)
         replace_table(engine, schema.test_history, rows)
-    broken, slower = broken_rows(table), slower_rows(table)
-    removed = table[table["removed"]]
+        broken, slower = broken_rows(table), slower_rows(table)
+        removed = table.loc[table["removed"].astype(bool)]
     metadata = {
         "dagster/row_count": dg.MetadataValue.int(len(rows)),
         "dagster/column_schema": HISTORY_SCHEMA,

@@ -137,3 +137,27 @@ def test_an_empty_warehouse_gives_an_empty_history(crossbridge_env, dagster_inst
     md = materialize(dagster_instance).asset_materializations_for_node("test_history")[0].metadata
     assert md["dagster/row_count"].value == 0 and md["tests_tracked"].value == 0 and md["tests_broken"].value == 0
     assert md["broken_now"].value == "_no test is failing run after run_" and not stored(h)
+
+
+def test_after_retention_the_history_is_what_is_left_and_says_a_streak_may_be_longer(crossbridge_env, dagster_instance):
+    """Retention deletes raw results older than CROSSBRIDGE_RETENTION_DAYS (run aggregates stay,
+    with no per-test rows): a failing streak reaching back to the oldest result left is shown as
+    'at least' that long."""
+    from crossbridge_assets.warehouse.retention import apply_retention
+
+    h = History(crossbridge_env)
+    for build, ago, status in [("1", 12, "passed"), ("2", 11, "failed"), ("3", 10, "failed"),
+                               ("4", 3, "failed"), ("5", 2, "failed"), ("6", 1, "failed")]:
+        when = now() - timedelta(days=ago)
+        h.run(build, junit_timed({"test_pay": (status, 0.2)}), day=when.date().isoformat(), started_at=when.isoformat())
+    materialize(dagster_instance)
+    pay = stored(h)[("main", "test_pay")]
+    assert (pay["streak_runs"], pay["streak_since_build"], pay["last_passed_build"]) == (5, "2", "1")
+    assert not pay["streak_from_window_start"]
+
+    apply_retention(crossbridge_env, h.engine, 5)
+    md = materialize(dagster_instance).asset_materializations_for_node("test_history")[0].metadata
+    pay = stored(h)[("main", "test_pay")]
+    assert (pay["runs"], pay["streak_runs"], pay["streak_since_build"]) == (3, 3, "4")
+    assert pay["broken"] and pay["streak_from_window_start"] and pay["last_passed_build"] is None
+    assert "| 3+ | 4 |" in md["broken_now"].value

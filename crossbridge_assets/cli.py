@@ -562,9 +562,7 @@ HISTORY_SHOWN = 20  # histories printed before "narrow the pattern"
 
 def cmd_history(args) -> int:
     """Each matching test's recent life on each project and branch, computed now from the results."""
-    import pandas as pd
-
-    from crossbridge_assets.analysis.history import display_name, histories, matches, recent_runs
+    from crossbridge_assets.analysis.history import display_name, histories, matches, recent_runs, records
     from crossbridge_assets.defs.insights.common import WINDOW_DAYS, window_start
     from crossbridge_assets.warehouse.engine import make_engine, migrate
     from crossbridge_assets.warehouse.insights import known_tests, result_frame, run_frame
@@ -600,35 +598,29 @@ def cmd_history(args) -> int:
     table = table.assign(test=[display_name(s, n, p) for s, n, p in zip(table["suite"], table["name"], table["parameters"])])
     table = table.sort_values(["test", "project", "branch"], kind="stable").reset_index(drop=True)
 
-    def plain(value):
-        if value is None or (not isinstance(value, str) and pd.isna(value)):
-            return None
-        return value.isoformat() if isinstance(value, pd.Timestamp) else (value.item() if hasattr(value, "item") else value)
-
     def recent(row) -> list[dict]:
-        frame = recent_runs(where, row["test_id"], row["project"], row["branch"], limit=args.runs)
-        return [{k: plain(v) for k, v in r.items()} for r in frame.to_dict("records")]
+        return records(recent_runs(where, row["test_id"], row["project"], row["branch"], limit=args.runs))
 
     if args.json:
-        print(json.dumps([{**{k: plain(v) for k, v in row.items()}, "recent_runs": recent(row)}
-                          for row in table.to_dict("records")]))
+        print(json.dumps([{**row, "recent_runs": recent(row)} for row in records(table)],
+                         default=lambda value: value.isoformat()))
         return EXIT_OK
 
     def seconds(value) -> str:
-        return "-" if plain(value) is None else f"{value:.3f}s"
+        return "-" if value is None else f"{value:.3f}s"
 
     def when(value) -> str:
-        return "" if plain(value) is None else value.strftime("%Y-%m-%d %H:%M")
+        return "" if value is None else value.strftime("%Y-%m-%d %H:%M")
 
     def state(r: dict) -> str:
         since_run = f"build {r['streak_since_build'] or r['streak_since_run_id']} ({when(r['streak_since_at'])})"
         at_least = "at least " if r["streak_from_window_start"] else ""
         if r["removed"]:
-            renamed = f"; probably renamed to {r['renamed_to']}" if plain(r["renamed_to"]) else ""
+            renamed = f"; probably renamed to {r['renamed_to']}" if r["renamed_to"] else ""
             return (f"GONE: not in the last {r['missing_runs']} runs of the branch; last ran in build {r['last_build']} "
                     f"({when(r['last_run_at'])}){renamed}")
         if r["broken"]:
-            passed = f"; last passed in build {r['last_passed_build']}" if plain(r["last_passed_build"]) else "; never passed in the window"
+            passed = f"; last passed in build {r['last_passed_build']}" if r["last_passed_build"] else "; never passed in the window"
             return f"BROKEN: failing for {at_least}{r['streak_runs']} run(s) since {since_run}{passed}"
         if r["streak_status"] == "failing":
             return f"failing in its latest run, build {r['last_build']} ({when(r['last_run_at'])}); passed before"
@@ -637,18 +629,18 @@ def cmd_history(args) -> int:
         return f"passing for {at_least}{r['streak_runs']} run(s) since {since_run}"
 
     current = None
-    for r in table.head(HISTORY_SHOWN).to_dict("records"):
+    for r in records(table.head(HISTORY_SHOWN)):
         if r["test"] != current:
             current = r["test"]
             print(f"{'' if current == table['test'].iloc[0] else chr(10)}{current}  ({r['framework']})")
         print(f"  {r['project']} / {r['branch']}: {state(r)}")
-        rate = "-" if plain(r["pass_rate"]) is None else f"{r['pass_rate'] * 100:.1f}%"
+        rate = "-" if r["pass_rate"] is None else f"{r['pass_rate'] * 100:.1f}%"
         retried = f" ({r['passed_on_retry']} on a retry)" if r["passed_on_retry"] else ""
         print(f"    {r['runs']} runs in {WINDOW_DAYS} days: {r['passed']} passed{retried}, {r['failed']} failed, "
               f"{r['errors']} errors, {r['skipped']} skipped; pass rate {rate}")
         print(f"    duration: median {seconds(r['duration_median'])}, p95 {seconds(r['duration_p95'])}, "
               f"latest {seconds(r['duration_last'])}" + (f"; SLOWER: {r['slower_evidence']}" if r["slower"] else ""))
-        if plain(r["last_failed_build"]):
+        if r["last_failed_build"]:
             message = " ".join(str(r["last_failure_message"] or "").split())[:200]
             print(f"    last failure: build {r['last_failed_build']} ({when(r['last_failed_at'])}): {message}")
         steps = " ".join(f"{run['build'] or run['run_id']}:{_LETTER.get(run['status'], '?')}" for run in recent(r))

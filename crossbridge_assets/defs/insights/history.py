@@ -2,7 +2,6 @@
 for "is this test healthy, since when is it broken, did it get slower"."""
 
 import dagster as dg
-import numpy as np
 import pandas as pd
 
 from crossbridge_assets.analysis import history
@@ -49,20 +48,9 @@ HISTORY_SCHEMA = dg.TableSchema(
 )
 
 
-def _plain(value):
-    """A frame value as the database drivers take it: None for missing, Python scalars."""
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return None
-    if isinstance(value, pd.Timestamp):
-        return value.to_pydatetime()
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
 def _rows(table: pd.DataFrame) -> list[dict]:
     stamp = now()
-    return [{**{k: _plain(v) for k, v in row.items()}, "computed_at": stamp} for row in table.to_dict("records")]
+    return [{**row, "computed_at": stamp} for row in history.records(table)]
 
 
 def _seconds(value) -> float | None:
@@ -85,8 +73,8 @@ def broken_rows(table: pd.DataFrame) -> list[dict]:
             "project": r["project"], "branch": r["branch"], "test": _test(r),
             "failing_runs": f"{r['streak_runs']}+" if r["streak_from_window_start"] else r["streak_runs"],
             "since_build": r["streak_since_build"], "since": _when(r["streak_since_at"]),
-            "ci_url": r["streak_since_ci_url"], "last_passed_build": _plain(r["last_passed_build"]),
-            "last_failure": _plain(r["last_failure_message"]),
+            "ci_url": r["streak_since_ci_url"], "last_passed_build": history.plain(r["last_passed_build"]),
+            "last_failure": history.plain(r["last_failure_message"]),
         }
         for _, r in broken.iterrows()
     ]
@@ -144,7 +132,7 @@ def test_history(warehouse: WarehouseResource) -> dg.MaterializeResult:
         "gone": dg.MetadataValue.md(md_table(
             [{"project": r["project"], "branch": r["branch"], "test": _test(r), "last_build": r["last_build"],
               "last_run": _when(r["last_run_at"]), "runs_without_it": r["missing_runs"],
-              "renamed_to": _plain(r["renamed_to"])}
+              "renamed_to": history.plain(r["renamed_to"])}
              for _, r in removed.sort_values("last_run_at", ascending=False).head(TOP).iterrows()],
             ["project", "branch", "test", "last_build", "last_run", "runs_without_it", "renamed_to"],
             empty="_every test still runs_")),

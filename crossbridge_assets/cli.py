@@ -280,7 +280,7 @@ def _comparisons(engine, runs: list[dict]) -> dict[str, dict]:
     from datetime import date, timedelta
 
     from crossbridge_assets.analysis.compare import by_run, compare_runs
-    from crossbridge_assets.warehouse.insights import result_frame, run_shards
+    from crossbridge_assets.warehouse.insights import result_frame, run_frame
 
     tested = [r for r in runs if r["tests"] is not None]
     if not tested:
@@ -291,7 +291,7 @@ def _comparisons(engine, runs: list[dict]) -> dict[str, dict]:
     frame = result_frame(engine, since=since)
     branches = {(r["project"], r["branch"]) for r in tested}
     frame = frame[frame[["project", "branch"]].apply(tuple, axis=1).isin(branches)] if len(frame) else frame
-    return by_run(*compare_runs(frame, run_shards(engine, since=since)))
+    return by_run(*compare_runs(frame, run_frame(engine, since=since)))
 
 
 def _comparison_lines(run: dict) -> list[str]:
@@ -605,6 +605,103 @@ def _project_of_change(engine, projects: list[str], branch: str | None, changed,
     return None
 
 
+# ------------------------------------------------------------------ history
+
+_LETTER = {"passed": "P", "failed": "F", "error": "E", "skipped": "S"}
+HISTORY_SHOWN = 20  # histories printed before "narrow the pattern"
+
+
+def cmd_history(args) -> int:
+    """Each matching test's recent life on each project and branch, computed now from the results."""
+    from crossbridge_assets.analysis.history import display_name, histories, matches, recent_runs, records
+    from crossbridge_assets.defs.insights.common import WINDOW_DAYS, window_start
+    from crossbridge_assets.warehouse.engine import make_engine, migrate
+    from crossbridge_assets.warehouse.insights import known_tests, result_frame, run_frame
+
+    engine = make_engine(_settings().warehouse_url)
+    migrate(engine)
+    known = known_tests(engine)
+    wanted = [t.test_id for t in known.itertuples() if matches(args.test, t.test_id, t.suite, t.name, t.parameters)]
+    if not wanted:
+        _err(f"no test matches {args.test!r}: give part of its name (case does not matter), suite::name, "
+             "a pattern with * or ?, or its test id")
+        return EXIT_FAIL
+    since = window_start()
+    # Only the matching tests' rows are read: a long IN list would cost more than it saves.
+    results = result_frame(engine, since=since, test_ids=wanted if len(wanted) <= 500 else None)
+    results = results[results["test_id"].isin(wanted)]
+    where = results
+    for column in ("project", "branch"):
+        value = getattr(args, column)
+        if value is not None and len(where):
+            chosen = where[where[column] == value]
+            if chosen.empty:
+                _err(f"no results of {len(wanted)} test(s) matching {args.test!r} on {column} {value} in the last "
+                     f"{WINDOW_DAYS} days; they ran on {column} {', '.join(sorted(set(where[column])))}")
+                return EXIT_FAIL
+            where = chosen
+    if where.empty:
+        _err(f"{len(wanted)} test(s) match {args.test!r} but none ran in the last {WINDOW_DAYS} days "
+             "(their results are older, or were removed by retention)")
+        return EXIT_FAIL
+    runs = run_frame(engine, since=since)
+    table = histories(where, runs)
+    table = table.assign(test=[display_name(s, n, p) for s, n, p in zip(table["suite"], table["name"], table["parameters"])])
+    table = table.sort_values(["test", "project", "branch"], kind="stable").reset_index(drop=True)
+
+    def recent(row) -> list[dict]:
+        return records(recent_runs(where, row["test_id"], row["project"], row["branch"], limit=args.runs))
+
+    if args.json:
+        print(json.dumps([{**row, "recent_runs": recent(row)} for row in records(table)],
+                         default=lambda value: value.isoformat()))
+        return EXIT_OK
+
+    def seconds(value) -> str:
+        return "-" if value is None else f"{value:.3f}s"
+
+    def when(value) -> str:
+        return "" if value is None else value.strftime("%Y-%m-%d %H:%M")
+
+    def state(r: dict) -> str:
+        since_run = f"build {r['streak_since_build'] or r['streak_since_run_id']} ({when(r['streak_since_at'])})"
+        at_least = "at least " if r["streak_from_window_start"] else ""
+        if r["removed"]:
+            renamed = f"; probably renamed to {r['renamed_to']}" if r["renamed_to"] else ""
+            return (f"GONE: not in the last {r['missing_runs']} runs of the branch; last ran in build {r['last_build']} "
+                    f"({when(r['last_run_at'])}){renamed}")
+        if r["broken"]:
+            passed = f"; last passed in build {r['last_passed_build']}" if r["last_passed_build"] else "; never passed in the window"
+            return f"BROKEN: failing for {at_least}{r['streak_runs']} run(s) since {since_run}{passed}"
+        if r["streak_status"] == "failing":
+            return f"failing in its latest run, build {r['last_build']} ({when(r['last_run_at'])}); passed before"
+        if r["streak_status"] == "skipped":
+            return f"skipped for {at_least}{r['streak_runs']} run(s) since {since_run}"
+        return f"passing for {at_least}{r['streak_runs']} run(s) since {since_run}"
+
+    current = None
+    for r in records(table.head(HISTORY_SHOWN)):
+        if r["test"] != current:
+            current = r["test"]
+            print(f"{'' if current == table['test'].iloc[0] else chr(10)}{current}  ({r['framework']})")
+        print(f"  {r['project']} / {r['branch']}: {state(r)}")
+        rate = "-" if r["pass_rate"] is None else f"{r['pass_rate'] * 100:.1f}%"
+        retried = f" ({r['passed_on_retry']} on a retry)" if r["passed_on_retry"] else ""
+        print(f"    {r['runs']} runs in {WINDOW_DAYS} days: {r['passed']} passed{retried}, {r['failed']} failed, "
+              f"{r['errors']} errors, {r['skipped']} skipped; pass rate {rate}")
+        print(f"    duration: median {seconds(r['duration_median'])}, p95 {seconds(r['duration_p95'])}, "
+              f"latest {seconds(r['duration_last'])}" + (f"; SLOWER: {r['slower_evidence']}" if r["slower"] else ""))
+        if r["last_failed_build"]:
+            message = " ".join(str(r["last_failure_message"] or "").split())[:200]
+            print(f"    last failure: build {r['last_failed_build']} ({when(r['last_failed_at'])}): {message}")
+        steps = " ".join(f"{run['build'] or run['run_id']}:{_LETTER.get(run['status'], '?')}" for run in recent(r))
+        print(f"    latest runs, oldest first: {steps}")
+    if len(table) > HISTORY_SHOWN:
+        print(f"\n{len(table) - HISTORY_SHOWN} more test histories match {args.test!r}: narrow the pattern, "
+              "add --project/--branch, or use --json for all")
+    return EXIT_OK
+
+
 # ------------------------------------------------------------------ doctor
 
 
@@ -758,6 +855,15 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--branch", help="the latest run of this branch")
     sp.add_argument("--json", action="store_true")
     sp.set_defaults(func=cmd_covering)
+
+    sp = sub.add_parser("history", help="a test's recent life on each project and branch: broken since when, "
+                        "pass rate, last pass and failure, did it get slower")
+    sp.add_argument("test", metavar="TEST", help="part of the test's name, suite::name[params], a pattern with * or ?, or its id")
+    sp.add_argument("--project")
+    sp.add_argument("--branch")
+    sp.add_argument("--runs", type=_positive_int, default=10, help="latest runs listed per test and branch (default 10)")
+    sp.add_argument("--json", action="store_true", help="one JSON list: a history per test, project and branch")
+    sp.set_defaults(func=cmd_history)
 
     sp = sub.add_parser("doctor", help="run the health checks now; exit 1 when something is unhealthy")
     sp.add_argument("--json", action="store_true", help="one JSON object: healthy, checks")

@@ -1,5 +1,6 @@
 """Realistic demo history: several projects and branches, builds over about two weeks, real-looking
-failures, a few flaky and a few broken tests — written as the JUnit XML real tools write — plus,
+failures, a few flaky tests (one passing on Surefire's rerun; some of the builds they fail re-run on
+the same commit) and a few broken tests — written as the JUnit XML real tools write — plus,
 for the checkout service, Cobertura coverage (with a drop on the feature branch) and the profiling
 events its pytest plugin would write (with a test and an endpoint that got slower lately)."""
 
@@ -99,7 +100,9 @@ TIMEOUT = (
 )
 
 
-def _junit(project: str, framework: str, tests: list[DemoTest], day: int, rng: random.Random, started: datetime) -> str:
+def _junit(project: str, framework: str, tests: list[DemoTest], day: int, rng: random.Random, started: datetime,
+           failed_tests: list[DemoTest] | None = None) -> str:
+    """The build's JUnit report; the tests whose final result failed are added to `failed_tests`."""
     cases = []
     counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     total = 0.0
@@ -123,6 +126,8 @@ def _junit(project: str, framework: str, tests: list[DemoTest], day: int, rng: r
                 f"      </flakyFailure>\n    </testcase>"
             )
             continue
+        if failed_tests is not None:
+            failed_tests.append(t)
         if t.flaky and not broken and framework == "pytest":
             kind, message, trace = TIMEOUT
             counts["errors"] += 1
@@ -203,10 +208,39 @@ def _profile(folder: Path, tests: list[DemoTest], day: int, days: int, started: 
     return writer.close("passed")
 
 
+# Share of main-branch builds failed by a flaky test whose failed job someone re-ran on the same
+# commit (GitHub Actions' "Re-run failed jobs"): the re-run is a run of its own, of one commit.
+RERUN_SHARE = 0.5
+
+
+def _rerun(target: Path, project: str, branch: str, build_no: int, commit: str, spec: dict, day: int,
+           started: datetime, rng: random.Random) -> Path:
+    """The second attempt of a build's test job, five minutes later on the same commit: the test
+    report only (the coverage and profiling of the commit came with the first attempt). It arrives
+    with the build's files, so no file of the demo is newer than before."""
+    build = f"{build_no}-attempt-2"
+    when = started + timedelta(minutes=5)
+    folder = target / project / branch / build
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / MANIFEST_NAME).write_text(
+        json.dumps({"project": project, "branch": branch, "commit": commit, "build": build,
+                    "started_at": when.isoformat(),
+                    "ci_url": f"https://ci.example.com/{project}/builds/{build_no}/attempts/2"}),
+        encoding="utf-8",
+    )
+    report = folder / f"TEST-{project}.xml"
+    report.write_text(_junit(project, spec["framework"], spec["tests"], day, rng, when), encoding="utf-8")
+    stamp = started.timestamp() + 600
+    os.utime(report, (stamp, stamp))
+    return report
+
+
 def generate(target: Path, days: int = 14, seed: int = 7, today: datetime | None = None) -> list[Path]:
     """Write the demo history under `target` as <project>/<branch>/<build>/ drops, each with a
     crossbridge.json manifest. Files get the build's time as mtime, so they arrive on their day."""
     rng = random.Random(seed)
+    # Re-runs draw from a stream of their own: the builds, coverage and events stay as they were.
+    reruns = random.Random(seed + 1)
     today = (today or datetime.now(timezone.utc)).replace(minute=0, second=0, microsecond=0)
     written: list[Path] = []
     build_no = 1000
@@ -239,7 +273,9 @@ def generate(target: Path, days: int = 14, seed: int = 7, today: datetime | None
                         encoding="utf-8",
                     )
                     report = folder / f"TEST-{project}.xml"
-                    report.write_text(_junit(project, spec["framework"], spec["tests"], day, rng, started), encoding="utf-8")
+                    failed: list[DemoTest] = []
+                    report.write_text(_junit(project, spec["framework"], spec["tests"], day, rng, started, failed),
+                                      encoding="utf-8")
                     files = [report]
                     if project == "checkout-service":
                         cov = folder / "coverage.xml"
@@ -249,4 +285,6 @@ def generate(target: Path, days: int = 14, seed: int = 7, today: datetime | None
                     for f in files:
                         os.utime(f, (stamp, stamp))
                     written.extend(files)
+                    if branch == "main" and any(t.flaky for t in failed) and reruns.random() < RERUN_SHARE:
+                        written.append(_rerun(target, project, branch, build_no, commit, spec, day, started, reruns))
     return written

@@ -21,6 +21,10 @@ SKIPPED = "skipped"
 PASSED = "passed"
 STATUSES = (ERROR, FAILED, SKIPPED, PASSED)
 
+# The message of a failed try whose report says only that it was rerun (pytest-rerunfailures in
+# JUnit XML): no detail of why it failed, so no failure of another test shares its cause.
+RERUN_WITHOUT_DETAIL = "rerun (pytest's report keeps no failure for it)"
+
 KIND_RESULTS = "results"
 KIND_COVERAGE = "coverage"
 KIND_PROFILING = "profiling"

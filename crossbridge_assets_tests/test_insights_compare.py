@@ -32,8 +32,14 @@ class Frame:
             })
         return run_id
 
-    def compare(self, shards=None, report_since=None):
-        return compare.compare_runs(pd.DataFrame(self.rows, columns=RESULT_COLUMNS), shards, report_since)
+    def compare(self, shards: dict | None = None, report_since=None):
+        """`shards`: run_id -> (shards seen, shards expected), as run_frame gives them."""
+        frame = pd.DataFrame(
+            [{"run_id": run_id, "shards_seen": seen, "shards_expected": expected, "complete": seen >= expected}
+             for run_id, (seen, expected) in (shards or {}).items()],
+            columns=["run_id", "shards_seen", "shards_expected", "complete"],
+        )
+        return compare.compare_runs(pd.DataFrame(self.rows, columns=RESULT_COLUMNS), frame, report_since)
 
 
 def changes_of(changes: pd.DataFrame, run_id: str) -> dict[str, str]:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import fnmatch
 from dataclasses import dataclass
-from typing import Iterable, Mapping
+from typing import Iterable
 
 import pandas as pd
 
@@ -69,15 +69,20 @@ class _Seen:
 
 def compare_runs(
     results: pd.DataFrame,
-    shards: Mapping[str, tuple[int, int | None]] | None = None,
+    run_shards: pd.DataFrame | None = None,
     report_since: str | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Every run against the runs before it on its project and branch.
 
-    `shards`: run_id -> (shards seen, shards expected) for runs that announced shards; a run
-    with fewer seen than expected is waiting. `report_since` (YYYY-MM-DD arrival day): runs that
-    arrived before it only serve as the previous runs of later ones and get no rows."""
-    shards = shards or {}
+    `run_shards`: the runs' shards as warehouse.insights.run_frame gives them (run_id,
+    shards_seen, shards_expected, complete); a run that announced more shards than it has is
+    waiting. `report_since` (YYYY-MM-DD arrival day): runs that arrived before it only serve as
+    the previous runs of later ones and get no rows."""
+    shards: dict[str, tuple[bool, int, int]] = {}
+    if run_shards is not None and len(run_shards):
+        announced = run_shards[run_shards["shards_expected"].notna()]
+        shards = {r.run_id: (bool(r.complete), int(r.shards_seen), int(r.shards_expected))
+                  for r in announced.itertuples()}
     run_rows: list[dict] = []
     change_rows: list[dict] = []
     if results.empty:
@@ -94,13 +99,6 @@ def compare_runs(
     return runs_out, pd.DataFrame(change_rows, columns=CHANGE_COLUMNS)
 
 
-def _is_complete(run_id: str, shards: Mapping[str, tuple[int, int | None]]) -> tuple[bool, int | None, int | None]:
-    seen, expected = shards.get(run_id, (None, None))
-    if expected and (seen or 0) < expected:
-        return False, seen, expected
-    return True, seen, expected
-
-
 def _compare_branch(runs: list[dict], by_run: dict, shards, report_since, run_rows: list, change_rows: list) -> None:
     last_seen: dict[str, _Seen] = {}  # test_id -> its result in the latest run holding it
     last_ran: dict[str, _Seen] = {}  # test_id -> its latest result that was not skipped
@@ -108,7 +106,7 @@ def _compare_branch(runs: list[dict], by_run: dict, shards, report_since, run_ro
     latest_complete: int | None = None  # index of the latest complete run so far
     for index, run in enumerate(runs):
         run_id = run["run_id"]
-        complete, seen_shards, expected = _is_complete(run_id, shards)
+        complete, seen_shards, expected = shards.get(run_id, (True, None, None))
         tests = by_run[run_id].to_dict("records")
         reported = report_since is None or str(run["partition"]) >= report_since
         previous = runs[index - 1] if index else None

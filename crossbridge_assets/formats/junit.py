@@ -61,6 +61,7 @@ from crossbridge_assets.model import (
     KIND_RESULTS,
     MAX_OUTPUT_CHARS,
     PASSED,
+    RERUN_WITHOUT_DETAIL,
     SKIPPED,
     Attempt,
     ReportInfo,
@@ -1700,7 +1701,7 @@ def _join_rerun(earlier: TestCase, later: TestCase) -> TestCase:
     for attempt in earlier.attempts:
         if attempt.status == PASSED:
             attempt.status = FAILED
-            attempt.message = attempt.message or "rerun (pytest's report keeps no failure for it)"
+            attempt.message = attempt.message or RERUN_WITHOUT_DETAIL
     later.attempts[:0] = earlier.attempts
     later.duration = _runs_duration(later.attempts)
     for key, value in earlier.properties.items():

@@ -5,8 +5,10 @@ The analytics themselves are pure functions on this frame (analysis/); this modu
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import pandas as pd
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, case, func, select
 
 from crossbridge_assets.model import ERROR, FAILED, KIND_RESULTS, PASSED, SKIPPED
 from crossbridge_assets.warehouse import schema
@@ -24,9 +26,11 @@ RESULT_COLUMNS = [
 _SEVERITY = {ERROR: 3, FAILED: 2, PASSED: 1, SKIPPED: 0}
 
 
-def result_frame(engine: Engine, since: str | None = None, until: str | None = None) -> pd.DataFrame:
+def result_frame(engine: Engine, since: str | None = None, until: str | None = None,
+                 test_ids: Collection[str] | None = None) -> pd.DataFrame:
     """Every test of every run whose results arrived on a day in [since, until] (YYYY-MM-DD;
-    either end open when None): one row per (run_id, test_id), columns RESULT_COLUMNS.
+    either end open when None): one row per (run_id, test_id), columns RESULT_COLUMNS. With
+    `test_ids`, only those tests' rows (one test's history without reading everyone's).
 
     `run_time` orders a branch's runs: when the run started, or when it was first recorded if no
     report said. A test held twice in a run has its worst status; it is flaky there when any copy
@@ -46,6 +50,8 @@ def result_frame(engine: Engine, since: str | None = None, until: str | None = N
         stmt = stmt.where(TR.c.partition >= since)
     if until is not None:
         stmt = stmt.where(TR.c.partition <= until)
+    if test_ids is not None:
+        stmt = stmt.where(TR.c.test_id.in_(sorted(test_ids)))
     with engine.connect() as conn:
         frame = pd.DataFrame(conn.execute(stmt).all(), columns=RESULT_COLUMNS)
     frame["run_time"] = pd.to_datetime(frame["run_time"], utc=True)
@@ -79,25 +85,97 @@ def _one_row_per_run(frame: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def run_shards(engine: Engine, since: str | None = None) -> dict[str, tuple[int, int]]:
-    """run_id -> (shards whose test results are loaded, shards announced) for every run that
-    announced its shards (test_runs.shards_expected) and arrived on or after `since`. A shard is
-    counted as coverage counts it: by its label, else by its upload."""
-    T, R = schema.test_runs, schema.reports
+FAILURE_COLUMNS = [
+    "run_id", "project", "branch", "build", "ci_url", "run_time", "partition",
+    "test_id", "framework", "suite", "name", "parameters", "status",
+    "attempt", "attempt_status", "message", "failure_type", "stack_trace",
+]
+MESSAGE_HEAD = 2_000  # characters of a failure message read
+TRACE_HEAD = 6_000  # characters read from the start of a stack trace
+TRACE_TAIL = 2_000  # and from its end, when it is longer: Python prints the failing frame last
+
+
+def failure_frame(engine: Engine, since: str | None = None, until: str | None = None) -> pd.DataFrame:
+    """Every failed or errored attempt of a test whose results arrived on a day in [since, until]
+    (YYYY-MM-DD, as result_frame): one row per attempt, columns FAILURE_COLUMNS. `status` is the
+    test's final status in its report (a test that passed on a retry keeps its failed attempts).
+
+    Memory stays bounded by the failures, not the history: passing attempts are never read, and
+    only the head of a message and the head and tail of a stack trace (joined by a line '…')."""
+    A, TR, T, TS = schema.test_attempts, schema.test_results, schema.test_runs, schema.tests
+    length = func.length(A.c.stack_trace)
+    tail_start = case((length - TRACE_TAIL > TRACE_HEAD, length - (TRACE_TAIL - 1)), else_=TRACE_HEAD + 1)
     stmt = (
-        select(T.c.run_id, T.c.shards_expected, R.c.shard, R.c.source_path, R.c.archive_path, R.c.sha256)
-        .select_from(T.outerjoin(R, (R.c.run_id == T.c.run_id) & (R.c.kind == KIND_RESULTS)
-                                 & (R.c.status == LANDED) & R.c.loaded_at.is_not(None)))
-        .where(T.c.shards_expected.is_not(None))
+        select(
+            TR.c.run_id, T.c.project, T.c.branch, T.c.build, T.c.ci_url,
+            func.coalesce(T.c.started_at, T.c.created_at).label("run_time"), TR.c.partition,
+            TR.c.test_id, TS.c.framework, TS.c.suite, TS.c.name, TS.c.parameters, TR.c.status,
+            A.c.attempt, A.c.status.label("attempt_status"), func.substr(A.c.message, 1, MESSAGE_HEAD),
+            A.c.failure_type, func.substr(A.c.stack_trace, 1, TRACE_HEAD),
+            case((length > TRACE_HEAD, func.substr(A.c.stack_trace, tail_start, TRACE_TAIL)), else_=None),
+            length,
+        )
+        .select_from(
+            A.join(TR, (TR.c.report_sha256 == A.c.report_sha256) & (TR.c.seq == A.c.seq))
+            .join(T, T.c.run_id == TR.c.run_id)
+            .join(TS, TS.c.test_id == TR.c.test_id)
+        )
+        .where(A.c.status.in_([FAILED, ERROR]))
     )
     if since is not None:
-        stmt = stmt.where(T.c.partition >= since)
-    seen: dict[str, set] = {}
-    expected: dict[str, int] = {}
+        stmt = stmt.where(TR.c.partition >= since)
+    if until is not None:
+        stmt = stmt.where(TR.c.partition <= until)
     with engine.connect() as conn:
-        for row in conn.execute(stmt):
-            expected[row.run_id] = row.shards_expected
-            shards = seen.setdefault(row.run_id, set())
-            if row.sha256 is not None:
-                shards.add(_shard_of(row))
-    return {run_id: (len(seen[run_id]), expected[run_id]) for run_id in expected}
+        rows = [(*r[:-3], _head_and_tail(r[-3], r[-2], r[-1])) for r in conn.execute(stmt)]
+    frame = pd.DataFrame(rows, columns=FAILURE_COLUMNS)
+    frame["run_time"] = pd.to_datetime(frame["run_time"], utc=True)
+    return frame
+
+
+def _head_and_tail(head: str | None, tail: str | None, length: int | None) -> str | None:
+    if tail is None:
+        return head
+    return head + ("\n…\n" if length > TRACE_HEAD + TRACE_TAIL else "") + tail
+TEST_COLUMNS = ["test_id", "framework", "suite", "name", "parameters", "file"]
+
+
+def known_tests(engine: Engine) -> pd.DataFrame:
+    """Every test the warehouse knows, one row per identity, columns TEST_COLUMNS."""
+    TS = schema.tests
+    with engine.connect() as conn:
+        rows = conn.execute(select(*(TS.c[c] for c in TEST_COLUMNS))).all()
+    return pd.DataFrame(rows, columns=TEST_COLUMNS)
+
+
+RUN_COLUMNS = ["run_id", "project", "branch", "build", "run_time", "shards_expected", "shards_seen", "complete"]
+
+
+def run_frame(engine: Engine, since: str | None = None) -> pd.DataFrame:
+    """The runs whose results arrived on `since` or later, columns RUN_COLUMNS: a run that
+    announced more shards than have sent results is not complete (a test absent from it may
+    be in a shard still to come). Shards are counted as coverage counts them (label, else upload)."""
+    T, R = schema.test_runs, schema.reports
+    with_results = select(R.c.run_id).where(R.c.kind == KIND_RESULTS, R.c.status == LANDED)
+    if since is not None:
+        with_results = with_results.where(R.c.partition >= since)
+    stmt = select(
+        T.c.run_id, T.c.project, T.c.branch, T.c.build,
+        func.coalesce(T.c.started_at, T.c.created_at).label("run_time"), T.c.shards_expected,
+    ).where(T.c.run_id.in_(with_results))
+    with engine.connect() as conn:
+        runs = pd.DataFrame(conn.execute(stmt).all(), columns=RUN_COLUMNS[:6])
+        sharded = runs.loc[runs["shards_expected"].fillna(0) > 1, "run_id"].tolist()
+        seen: dict[str, set] = {}
+        if sharded:
+            reports = conn.execute(
+                select(R.c.run_id, R.c.sha256, R.c.shard, R.c.source_path, R.c.archive_path)
+                .where(R.c.kind == KIND_RESULTS, R.c.status == LANDED, R.c.run_id.in_(sharded))
+            ).all()
+            for report in reports:
+                seen.setdefault(report.run_id, set()).add(_shard_of(report))
+    runs["run_time"] = pd.to_datetime(runs["run_time"], utc=True)
+    runs["shards_seen"] = [len(seen.get(run_id, ())) or 1 for run_id in runs["run_id"]]
+    expected = runs["shards_expected"].fillna(1).astype(int)
+    runs["complete"] = runs["shards_seen"] >= expected
+    return runs[RUN_COLUMNS]

@@ -437,6 +437,133 @@ run_test_changes = Table(
 Index("ix_run_test_changes_project_branch", run_test_changes.c.project, run_test_changes.c.branch)
 
 INSIGHT_TABLES += (run_comparisons, run_test_changes)
+
+# Flaky tests of each project and branch, with the evidence (analysis/flaky.py says the rules).
+flaky_tests = Table(
+    "flaky_tests",
+    metadata,
+    Column("project", Text, nullable=False),
+    Column("branch", Text, nullable=False),
+    Column("test_id", String(20), nullable=False),
+    Column("framework", Text),
+    Column("suite", Text),
+    Column("name", Text, nullable=False),
+    Column("parameters", Text),
+    Column("runs", Integer, nullable=False),  # runs it passed or failed in (skipped ones do not count)
+    Column("failures", Integer, nullable=False),
+    Column("retry_runs", Integer, nullable=False),  # runs it passed in on a retry
+    Column("same_commit", Integer, nullable=False),  # commits it failed and passed on
+    Column("flips", Integer, nullable=False),  # outcomes that changed and changed back within a few runs
+    Column("flaky_runs", Integer, nullable=False),  # runs that are evidence
+    Column("flaky_rate", Float, nullable=False),  # flaky_runs / runs
+    Column("flip_rate", Float, nullable=False),  # outcome changes / (runs - 1)
+    Column("evidence", Text, nullable=False),  # one sentence naming the runs (build, CI link)
+    Column("first_evidence_at", TS, nullable=False),  # run time of the first and last evidence
+    Column("last_evidence_at", TS, nullable=False),
+    Column("flagged_on", String(10), nullable=False),  # arrival day from which the rules flag it
+    Column("last_status", String(8)),
+    Column("last_run_id", String(40)),
+    Column("computed_at", TS, nullable=False),
+    PrimaryKeyConstraint("project", "branch", "test_id"),
+)
+INSIGHT_TABLES += (flaky_tests,)
+
+# Failures that share one root cause: one row per failure signature (analysis.clusters).
+failure_clusters = Table(
+    "failure_clusters",
+    metadata,
+    Column("cluster_id", String(16), primary_key=True),  # from the signature: stable across recomputations
+    Column("signature", Text, nullable=False),  # type: normalised message @ innermost own frame
+    Column("failure_type", Text),
+    Column("message_pattern", Text),
+    Column("frame", Text),  # the innermost stack frame of the project's own code
+    Column("tests", Integer, nullable=False),
+    Column("occurrences", Integer, nullable=False),  # failing results (one test in one run)
+    Column("attempts", Integer, nullable=False),  # failed attempts, retries included
+    Column("runs", Integer, nullable=False),
+    Column("projects", Text),
+    Column("passed_on_retry", Integer, nullable=False),  # occurrences whose test passed on a retry
+    Column("first_seen", TS, nullable=False),
+    Column("last_seen", TS, nullable=False),
+    Column("example_message", Text),
+    Column("example_test", Text),
+    Column("example_tests", Text),
+    Column("example_project", Text),
+    Column("example_branch", Text),
+    Column("example_build", Text),
+    Column("example_ci_url", Text),
+    Column("example_run_id", String(40)),
+    Column("computed_at", TS, nullable=False),
+)
+
+# The cluster of each failing result: which failures of a run share a cause with which others.
+failure_cluster_results = Table(
+    "failure_cluster_results",
+    metadata,
+    Column("run_id", String(40), nullable=False),
+    Column("test_id", String(20), nullable=False),
+    Column("cluster_id", String(16), nullable=False),
+    Column("status", String(8), nullable=False),  # the test's final status in the run
+    Column("attempts", Integer, nullable=False),  # its failed attempts with this signature
+    PrimaryKeyConstraint("run_id", "test_id", "cluster_id"),
+)
+Index("ix_failure_cluster_results_cluster", failure_cluster_results.c.cluster_id)
+INSIGHT_TABLES += (failure_clusters, failure_cluster_results)
+
+# Each test's recent life on each project and branch (analysis.history): counts, streak, last
+# pass and failure, durations, and whether it is broken, slower or gone.
+test_history = Table(
+    "test_history",
+    metadata,
+    Column("test_id", String(20), nullable=False),
+    Column("project", Text, nullable=False),
+    Column("branch", Text, nullable=False),
+    Column("framework", Text),
+    Column("suite", Text),
+    Column("name", Text, nullable=False),
+    Column("parameters", Text),
+    Column("file", Text),
+    Column("runs", Integer, nullable=False),
+    Column("passed", Integer, nullable=False),
+    Column("failed", Integer, nullable=False),
+    Column("errors", Integer, nullable=False),
+    Column("skipped", Integer, nullable=False),
+    Column("passed_on_retry", Integer, nullable=False),
+    Column("pass_rate", Float),  # passed / runs it executed in; None when it was only skipped
+    Column("first_run_at", TS),
+    Column("first_build", Text),
+    Column("last_run_at", TS),
+    Column("last_build", Text),
+    Column("last_run_id", String(40)),
+    Column("last_ci_url", Text),
+    Column("last_status", String(8)),
+    Column("streak_status", String(8)),  # passed | failing | skipped
+    Column("streak_runs", Integer),
+    Column("streak_since_build", Text),
+    Column("streak_since_run_id", String(40)),
+    Column("streak_since_at", TS),
+    Column("streak_since_ci_url", Text),
+    Column("streak_from_window_start", Boolean),  # it may have started before the window
+    Column("last_passed_build", Text),
+    Column("last_passed_at", TS),
+    Column("last_failed_build", Text),
+    Column("last_failed_at", TS),
+    Column("last_failure_message", Text),
+    Column("duration_median", Float),  # seconds, over the runs it passed
+    Column("duration_p95", Float),
+    Column("duration_last", Float),  # seconds, its latest run whatever the status
+    Column("slower", Boolean, nullable=False),
+    Column("slower_rule", String(16)),
+    Column("slower_evidence", Text),
+    Column("missing_runs", Integer, nullable=False),  # complete runs of its branch since it last ran
+    Column("removed", Boolean, nullable=False),
+    Column("renamed_to", Text),  # a removed test's likely new name (display_name)
+    Column("broken", Boolean, nullable=False),
+    Column("computed_at", TS, nullable=False),
+    PrimaryKeyConstraint("test_id", "project", "branch"),
+)
+Index("ix_test_history_name", test_history.c.name)
+INSIGHT_TABLES += (test_history,)
 # ---------------------------------------------------------------- end insights
 
 

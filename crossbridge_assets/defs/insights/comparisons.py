@@ -7,12 +7,13 @@ from sqlalchemy import select
 
 from crossbridge_assets import ops_settings
 from crossbridge_assets.analysis import compare
+from crossbridge_assets.analysis.history import records
 from crossbridge_assets.defs.common import WAREHOUSE_KIND, WarehouseResource, md_table, storage_faults
 from crossbridge_assets.defs.insights.common import AUTOMATION, GROUP, WINDOW_DAYS, days_held_back, window_start
 from crossbridge_assets.defs.results import test_results
 from crossbridge_assets.warehouse import schema
 from crossbridge_assets.warehouse.engine import now, replace_table
-from crossbridge_assets.warehouse.insights import result_frame, run_shards
+from crossbridge_assets.warehouse.insights import result_frame, run_frame
 
 OWNERS = ["team:qa-platform"]
 SHOWN = 20  # rows of a markdown table in the UI
@@ -47,7 +48,7 @@ def _names(chosen: pd.DataFrame, limit: int = 5) -> str:
 def latest_table(runs: pd.DataFrame, changes: pd.DataFrame) -> str:
     """The latest run of each project and branch with its new failures and fixes."""
     rows = []
-    for run in _records(compare.latest_runs(runs)):
+    for run in records(compare.latest_runs(runs)):
         mine = changes[changes["run_id"] == run["run_id"]]
         compared = run["state"] == compare.COMPARED
         rows.append({
@@ -63,19 +64,6 @@ def latest_table(runs: pd.DataFrame, changes: pd.DataFrame) -> str:
 
 def _count(changes: pd.DataFrame, kind: str) -> int:
     return int((changes["change"] == kind).sum()) if len(changes) else 0
-
-
-def _value(v):
-    """A frame's cell as the database driver takes it: None, datetime, or a plain Python scalar."""
-    if v is None or (not isinstance(v, (list, tuple)) and pd.isna(v)):
-        return None
-    if isinstance(v, pd.Timestamp):
-        return v.to_pydatetime()
-    return v.item() if hasattr(v, "item") else v
-
-
-def _records(frame: pd.DataFrame) -> list[dict]:
-    return [{k: _value(v) for k, v in row.items()} for row in frame.to_dict("records")]
 
 
 @dg.asset(
@@ -98,9 +86,9 @@ def run_comparisons(context: dg.AssetExecutionContext, warehouse: WarehouseResou
         results = result_frame(engine, since=before)
         if held_back and len(results):
             results = results[~results["partition"].isin(held_back)]
-        runs, changes = compare.compare_runs(results, run_shards(engine, since=before), report_since=since)
+        runs, changes = compare.compare_runs(results, run_frame(engine, since=before), report_since=since)
         stamp = now()
-        run_rows, change_rows = _records(runs), _records(changes)
+        run_rows, change_rows = records(runs), records(changes)
         for row in run_rows + change_rows:
             row["computed_at"] = stamp
         replace_table(engine, schema.run_comparisons, run_rows)
@@ -125,7 +113,7 @@ def run_comparisons(context: dg.AssetExecutionContext, warehouse: WarehouseResou
             "changes_in_window": dg.MetadataValue.int(len(change_rows)),
             "latest_runs": dg.MetadataValue.md(latest_table(runs, changes)),
             "recent_new_failures": dg.MetadataValue.md(md_table(
-                _records(new_failures.sort_values("run_time", ascending=False).head(SHOWN)) if len(new_failures) else [],
+                records(new_failures.sort_values("run_time", ascending=False).head(SHOWN)) if len(new_failures) else [],
                 ["project", "branch", "build", "ci_url", "name", "previous_build", "message", "note"],
             )),
         }
@@ -146,7 +134,7 @@ def no_new_failures(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         changes = pd.DataFrame([dict(r._mapping) for r in conn.execute(
             select(C).where(C.c.regression.is_(True)))], columns=list(C.c.keys()))
     latest, failing = compare.regressions_of(runs, changes, globs)
-    rows = _records(failing)
+    rows = records(failing)
     by_run = failing.groupby("run_id", sort=False).size().to_dict() if len(failing) else {}
     runs_failing = [r for r in latest.to_dict("records") if r["run_id"] in by_run]
     for row in rows:

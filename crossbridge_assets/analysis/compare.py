@@ -110,7 +110,7 @@ def _compare_branch(runs: list[dict], by_run: dict, shards, report_since, run_ro
         tests = by_run[run_id].to_dict("records")
         reported = report_since is None or str(run["partition"]) >= report_since
         previous = runs[index - 1] if index else None
-        changes = _changes(run, tests, index, complete, latest_complete, last_seen, last_ran) if previous else []
+        changes = _changes(run, tests, complete, latest_complete, last_seen, last_ran) if previous else []
         _follow_streaks(run, tests, changes, streaks)
         if reported:
             _note_renames(changes)
@@ -126,7 +126,7 @@ def _compare_branch(runs: list[dict], by_run: dict, shards, report_since, run_ro
             latest_complete = index
 
 
-def _changes(run: dict, tests: list[dict], index: int, complete: bool, latest_complete: int | None,
+def _changes(run: dict, tests: list[dict], complete: bool, latest_complete: int | None,
              last_seen: dict[str, _Seen], last_ran: dict[str, _Seen]) -> list[dict]:
     # How far back a test's previous result may come from: the latest complete run (the runs
     # after it were waiting for shards). With no complete run before, every earlier run counts.

@@ -230,6 +230,9 @@ def cmd_summary(args) -> int:
     engine = make_engine(s.warehouse_url)
     migrate(engine)
     runs = run_summaries(engine, per_branch=args.limit, project=args.project)
+    compared = _comparisons(engine, runs)
+    for r in runs:  # None: the run sent no test results
+        r["comparison"] = compared.get(r["run_id"])
     if args.json:
         print(json.dumps(runs, default=str))
         return EXIT_OK
@@ -265,7 +268,55 @@ def cmd_summary(args) -> int:
         print(f"{run_header} coverage")
         print("-" * max(map(len, rows)))
         print("\n".join(rows))
+    changed = [line for r in tested for line in _comparison_lines(r)]
+    if changed:
+        print("\nagainst the previous run of the branch:")
+        print("\n".join(changed))
     return EXIT_OK
+
+
+def _comparisons(engine, runs: list[dict]) -> dict[str, dict]:
+    """The listed runs' new failures and fixes against the previous run of their branch."""
+    from datetime import date, timedelta
+
+    from crossbridge_assets.analysis.compare import by_run, compare_runs
+    from crossbridge_assets.warehouse.insights import result_frame, run_frame
+
+    tested = [r for r in runs if r["tests"] is not None]
+    if not tested:
+        return {}
+    # The previous runs of the oldest listed ones arrived before them: a month back is read.
+    oldest = min(str(r["started_at"] or r["created_at"])[:10] for r in tested)
+    since = (date.fromisoformat(oldest) - timedelta(days=31)).isoformat()
+    frame = result_frame(engine, since=since)
+    branches = {(r["project"], r["branch"]) for r in tested}
+    frame = frame[frame[["project", "branch"]].apply(tuple, axis=1).isin(branches)] if len(frame) else frame
+    return by_run(*compare_runs(frame, run_frame(engine, since=since)))
+
+
+def _comparison_lines(run: dict) -> list[str]:
+    c = run.get("comparison")
+    if not c:
+        return []
+    label = f"  {run['project']}/{run['branch']} #{run['build'] or run['run_id']}"
+    if c["state"] != "compared":
+        return [f"{label}: first run of the branch, nothing to compare with"] if run["failures"] or run["errors"] else []
+    if not c["new_failures"] and not c["fixed"]:
+        return []
+
+    def names(tests: list[dict]) -> str:
+        shown = ", ".join(t["name"] + (f" [{t['parameters']}]" if t["parameters"] else "") for t in tests[:5])
+        return shown + (f" (+{len(tests) - 5} more)" if len(tests) > 5 else "")
+
+    parts = []
+    if c["new_failures"]:
+        parts.append(f"{len(c['new_failures'])} new failure(s): {names(c['new_failures'])}")
+    if c["fixed"]:
+        parts.append(f"{len(c['fixed'])} fixed: {names(c['fixed'])}")
+    line = f"{label} vs #{c['previous_build'] or c['previous_run_id']}: " + "; ".join(parts)
+    if c["same_commit"] and c["new_failures"]:
+        line += " (same commit: flaky or environment)"
+    return [line]
 
 
 # ------------------------------------------------------------------ patch coverage

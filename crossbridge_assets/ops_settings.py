@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import Mapping
 from urllib.parse import urlparse
 
+from crossbridge_assets.analysis.compare import parse_branch_globs
 from crossbridge_assets.settings import SettingsError, env_number, env_text
 
 # name -> (default, meaning); same shape as settings.VARIABLES for the README's table.
@@ -27,6 +28,11 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "CROSSBRIDGE_ALERT_WEBHOOK_URL": ("", "webhook the alert sensors POST to (Slack incoming webhook, Teams, any HTTP endpoint); empty = no alerts"),
     "CROSSBRIDGE_UI_URL": ("http://127.0.0.1:3000", "address of the Dagster UI, used for the links in alerts"),
     "CROSSBRIDGE_RETENTION_DAYS": ("180", "raw rows and archived files older than this many days are deleted by the weekly retention job"),
+    "CROSSBRIDGE_DEFAULT_BRANCHES": (
+        "main,master",
+        "comma-separated branch names or globs (e.g. main,release/*) whose latest run must have no new failure "
+        "(the no_new_failures check)",
+    ),
 }
 
 PARSE_ERROR_WINDOW = timedelta(hours=24)
@@ -70,6 +76,7 @@ class OpsSettings:
     webhook_url: str | None = None
     ui_url: str = "http://127.0.0.1:3000"
     retention_days: int = 180
+    default_branches: tuple[str, ...] = ("main", "master")
 
     def cadence_for(self, project: str) -> timedelta | None:
         return self.cadence.get(project, self.cadence.get("*"))
@@ -114,4 +121,9 @@ def load(env: Mapping[str, str] | None = None) -> OpsSettings:
 
     days = env_number(env, "CROSSBRIDGE_RETENTION_DAYS", VARIABLES, 1, 36_500)
 
-    return OpsSettings(cadence=cadence, parse_error_rate=rate, webhook_url=webhook, ui_url=ui_url, retention_days=days)
+    branches = parse_branch_globs(_get(env, "CROSSBRIDGE_DEFAULT_BRANCHES"))
+    if not branches:
+        raise SettingsError("CROSSBRIDGE_DEFAULT_BRANCHES names no branch; expected e.g. main,master or main,release/*")
+
+    return OpsSettings(cadence=cadence, parse_error_rate=rate, webhook_url=webhook, ui_url=ui_url, retention_days=days,
+                       default_branches=branches)

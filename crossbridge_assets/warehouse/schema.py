@@ -371,6 +371,73 @@ Index("ix_run_aggregates_project_branch", run_aggregates.c.project, run_aggregat
 # derived, never a record of its own, so a backfill or a rebuild gives them back.
 INSIGHT_TABLES: tuple[Table, ...] = ()
 
+# Each run against the previous run of its project and branch: one row per run (run_comparisons)
+# and one per test whose outcome changed (run_test_changes).
+run_comparisons = Table(
+    "run_comparisons",
+    metadata,
+    Column("run_id", String(40), primary_key=True),
+    Column("project", Text, nullable=False),
+    Column("branch", Text, nullable=False),
+    Column("build", Text),
+    Column("commit_sha", Text),
+    Column("ci_url", Text),
+    Column("run_time", TS),
+    Column("state", String(16), nullable=False),  # compared | no_previous_run
+    Column("complete", Boolean, nullable=False),  # False: still waiting for announced shards
+    Column("shards_seen", Integer),
+    Column("shards_expected", Integer),
+    Column("previous_run_id", String(40)),
+    Column("previous_build", Text),
+    Column("previous_ci_url", Text),
+    Column("same_commit", Boolean, nullable=False),  # a re-run of the previous run's commit
+    Column("tests", Integer, nullable=False),
+    Column("failing", Integer, nullable=False),
+    Column("new_failures", Integer, nullable=False),
+    Column("fixed", Integer, nullable=False),
+    Column("still_failing", Integer, nullable=False),
+    Column("new_tests", Integer, nullable=False),
+    Column("new_failing_tests", Integer, nullable=False),
+    Column("gone", Integer, nullable=False),
+    Column("note", Text),
+    Column("computed_at", TS, nullable=False),
+)
+Index("ix_run_comparisons_project_branch", run_comparisons.c.project, run_comparisons.c.branch)
+
+run_test_changes = Table(
+    "run_test_changes",
+    metadata,
+    Column("run_id", String(40), nullable=False),
+    Column("test_id", String(20), nullable=False),
+    Column("project", Text, nullable=False),
+    Column("branch", Text, nullable=False),
+    Column("build", Text),
+    Column("ci_url", Text),
+    Column("run_time", TS),
+    Column("framework", Text),
+    Column("suite", Text),
+    Column("name", Text),
+    Column("parameters", Text),
+    Column("file", Text),
+    Column("change", String(16), nullable=False),  # new_failure | fixed | still_failing | new_test | gone
+    Column("status", String(12)),  # in this run; empty for a test gone
+    Column("previous_status", String(12)),
+    Column("previous_run_id", String(40)),  # the run the test's previous result is from
+    Column("previous_build", Text),
+    Column("flaky", Boolean),
+    Column("failing_since_run_id", String(40)),  # a failing test: the run its failure began in
+    Column("failing_since_build", Text),
+    Column("regression", Boolean),  # that failure began as a new failure or a new test
+    Column("message", Text),
+    Column("failure_type", Text),
+    Column("note", Text),
+    Column("computed_at", TS, nullable=False),
+    PrimaryKeyConstraint("run_id", "test_id"),
+)
+Index("ix_run_test_changes_project_branch", run_test_changes.c.project, run_test_changes.c.branch)
+
+INSIGHT_TABLES += (run_comparisons, run_test_changes)
+
 # Flaky tests of each project and branch, with the evidence (analysis/flaky.py says the rules).
 flaky_tests = Table(
     "flaky_tests",

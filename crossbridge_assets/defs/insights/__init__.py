@@ -6,7 +6,7 @@ results (warehouse.insights.result_frame); the analytics are pure functions in a
 
 import dagster as dg
 
-from crossbridge_assets.defs.insights import clusters, flaky, history
+from crossbridge_assets.defs.insights import clusters, comparisons, flaky, history
 
 # One module per insight; each exports its own `defs`.
-defs = dg.Definitions.merge(clusters.defs, flaky.defs, history.defs)
+defs = dg.Definitions.merge(clusters.defs, comparisons.defs, flaky.defs, history.defs)

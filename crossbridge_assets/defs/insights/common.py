@@ -2,14 +2,50 @@
 
 from datetime import timedelta
 
+import dagster as dg
+
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
+
 from crossbridge_assets.defs.common import AFTER_INGESTION
+from crossbridge_assets.defs.health.alerting import _partition
+from crossbridge_assets.defs.health.checks import no_duplicate_results
 from crossbridge_assets.warehouse.engine import now
 
 GROUP = "insights"
 WINDOW_DAYS = 30  # days of results history the insights read
-AUTOMATION = AFTER_INGESTION
+
+# After ingestion, and only while the blocking checks upstream (no_duplicate_results on
+# test_results) passed: duplicated rows would count a failure twice. Dagster 1.13 keeps one
+# state per check, not one per day: the insights wait until the check's next evaluation passes
+# (the day fixed and materialized again, or the next day's ingestion), and days_held_back keeps
+# a day that still fails out of what they read. The ingest job and a materialization of
+# test_results run the check with it, so healthy data never waits.
+AUTOMATION = (AFTER_INGESTION & dg.AutomationCondition.all_deps_blocking_checks_passed()).with_label(
+    "after ingestion, once blocking checks pass"
+)
 
 
 def window_start() -> str:
     """The first arrival day (YYYY-MM-DD) the insights read."""
     return (now() - timedelta(days=WINDOW_DAYS)).date().isoformat()
+
+
+# Newest evaluations read of the blocking check: every day of months of ingestion is among them.
+CHECK_HISTORY = 1000
+
+
+def days_held_back(instance: dg.DagsterInstance) -> list[str]:
+    """Arrival days whose latest evaluation of the blocking check on test_results
+    (no_duplicate_results) failed: their runs feed no insight until the day passes again.
+    The automation condition waits on the check's latest evaluation only; a later day that
+    passes would let an insight run, and this keeps the failing day out of what it reads."""
+    done = {AssetCheckExecutionRecordStatus.SUCCEEDED, AssetCheckExecutionRecordStatus.FAILED}
+    latest: dict[str, bool] = {}
+    runs: dict = {}
+    history = instance.event_log_storage.get_asset_check_execution_history(no_duplicate_results.check_key,
+                                                                            limit=CHECK_HISTORY)
+    for record in history:  # newest first
+        day = _partition(instance, record, runs) if record.status in done else None
+        if day is not None and day not in latest:
+            latest[day] = record.status == AssetCheckExecutionRecordStatus.SUCCEEDED
+    return sorted(day for day, passed in latest.items() if not passed)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine, case, delete, distinct, func, select, update
 
-from crossbridge_assets.model import ERROR, FAILED, PASSED, SKIPPED
+from crossbridge_assets.model import ERROR, FAILED, KIND_RESULTS, PASSED, SKIPPED
 from crossbridge_assets.settings import Settings
 from crossbridge_assets.warehouse import schema
 from crossbridge_assets.warehouse.engine import bulk_insert, now
@@ -39,9 +39,13 @@ class RetentionReport:
 
 
 def refresh_run_aggregates(conn: Connection) -> int:
-    """Recompute the aggregate of every run that still has raw rows (delete-then-insert by run);
-    runs whose raw rows are gone keep the aggregate computed before they went."""
-    TR, T = schema.test_results, schema.test_runs
+    """Recompute the aggregate of every run that still has all its raw rows (delete-then-insert
+    by run); runs whose raw rows are gone, or partly gone (a run whose reports arrived on two
+    days, one of them past the cutoff), keep the aggregate computed before they went."""
+    TR, T, R = schema.test_results, schema.test_runs, schema.reports
+    # Loaded ones: a quarantined report that expired took no rows with it.
+    expired_runs = select(R.c.run_id).where(R.c.status == EXPIRED, R.c.kind == KIND_RESULTS, R.c.loaded_at.is_not(None),
+                                            R.c.run_id.is_not(None))
 
     def count_of(status):
         return func.sum(case((TR.c.status == status, 1), else_=0))
@@ -60,6 +64,7 @@ def refresh_run_aggregates(conn: Connection) -> int:
             func.max(TR.c.duration).label("duration_max"),
             func.avg(TR.c.duration).label("duration_mean"),
         )
+        .where(TR.c.run_id.not_in(expired_runs))
         .group_by(TR.c.run_id)
         .subquery()
     )

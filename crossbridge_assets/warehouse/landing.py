@@ -124,8 +124,15 @@ def _place_in_drop(sidecar: dict, meta: RunMetadata) -> str:
     return source
 
 
+def mtime_utc(mtime_ns: int) -> datetime:
+    """A file's mtime as a UTC time, truncated to the microsecond: a float of the seconds would
+    round 23:59:59.9999997 up to the next day (and year)."""
+    seconds, ns = divmod(mtime_ns, 10**9)
+    return datetime.fromtimestamp(seconds, tz=timezone.utc).replace(microsecond=ns // 1000)
+
+
 def arrival(path: Path) -> datetime:
-    return datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc)
+    return mtime_utc(path.stat().st_mtime_ns)
 
 
 class Landing:

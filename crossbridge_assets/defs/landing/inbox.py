@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 from crossbridge_assets.settings import Settings
+from crossbridge_assets.warehouse.landing import mtime_utc
 from crossbridge_assets.warehouse.run_metadata import MANIFEST_NAME
 
 # Files a writer is still producing, by convention (hooks write *.part and rename at the end).
@@ -92,7 +93,7 @@ def scan(inbox: Path, partials: dict[str, tuple[int, int]] | None = None) -> dic
 
 def arrival_partition(mtime_ns: int, settings: Settings, today: date | None = None) -> str:
     """The arrival day of a file (its mtime in UTC), clamped to the partition range."""
-    day = datetime.fromtimestamp(mtime_ns / 1e9, tz=timezone.utc).date()
+    day = mtime_utc(mtime_ns).date()
     start = date.fromisoformat(settings.partition_start)
     today = today or datetime.now(timezone.utc).date()
     return min(max(day, start), today).isoformat()

@@ -12,6 +12,9 @@ from sqlalchemy import select
 from crossbridge_assets.defs.landing.inbox import arrival_partition
 from crossbridge_assets.settings import load as load_settings
 from crossbridge_assets.warehouse import schema
+from crossbridge_assets.warehouse.insights import result_frame
+from crossbridge_assets.warehouse.queries import run_summaries
+from crossbridge_assets.warehouse.results import load_archived_results
 from crossbridge_assets.warehouse.retention import apply_retention
 from crossbridge_assets_tests.insights_helpers import History, junit
 
@@ -50,3 +53,36 @@ def test_a_file_written_in_the_last_nanoseconds_of_a_day_belongs_to_that_day(cro
     assert arrival_partition(mtime, settings, today=date(2027, 1, 5)) == "2026-12-31"
     os.utime(path, ns=(midnight, midnight))
     assert arrival_partition(path.stat().st_mtime_ns, settings, today=date(2027, 1, 5)) == "2027-01-01"
+
+
+def _arrived(history: History, build: str, xml: str, when: datetime) -> None:
+    """Land build `build` as a file whose mtime is `when`, in the day it arrived, without loading it."""
+    folder = history.settings.inbox / "shop" / "main" / build
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "junit.xml"
+    path.write_text(xml, encoding="utf-8")
+    os.utime(path, (when.timestamp(), when.timestamp()))
+    assert history.landing.land(path, when.date().isoformat()) is not None
+
+
+def _load_all(history: History, builds: list[str]) -> None:
+    R = schema.reports
+    with history.engine.connect() as conn:
+        rows = {r.build: r for r in conn.execute(select(R))}
+    for build in builds:
+        load_archived_results(history.engine, rows[build])
+
+
+def test_runs_that_say_no_start_time_are_ordered_by_arrival_not_by_when_they_were_loaded(crossbridge_env):
+    # Build 1 arrived on Monday, build 2 on Tuesday; neither report says when it started (a
+    # JUnit file without timestamp). Monday's ingestion failed and was re-run after Tuesday's,
+    # or the warehouse was rebuilt from the archive a day at a time in another order.
+    history = History(crossbridge_env)
+    _arrived(history, "1", junit({"test_a": "failed"}), datetime(2026, 11, 23, 21, 0, tzinfo=timezone.utc))
+    _arrived(history, "2", junit({"test_a": "passed"}), datetime(2026, 11, 24, 21, 0, tzinfo=timezone.utc))
+    _load_all(history, ["2", "1"])
+    latest, previous = run_summaries(history.engine, project="shop")
+    assert (latest["build"], previous["build"]) == ("2", "1")
+    frame = result_frame(history.engine)
+    newest = frame.sort_values("run_time").iloc[-1]
+    assert newest["build"] == "2" and newest["status"] == "passed"

@@ -153,7 +153,7 @@ def load_coverage(engine: Engine, report, stream: CoverageStream, test: str | No
     with engine.begin() as conn:
         for table in schema.COVERAGE_TABLES:
             conn.execute(delete(table).where(table.c.report_sha256 == sha))
-        register_run(conn, report, now())
+        register_run(conn, report)
         files: list[dict] = []
         lines: list[dict] = []
         per_test: dict[str, set[int]] = {}

@@ -32,7 +32,7 @@ def result_frame(engine: Engine, since: str | None = None, until: str | None = N
     either end open when None): one row per (run_id, test_id), columns RESULT_COLUMNS. With
     `test_ids`, only those tests' rows (one test's history without reading everyone's).
 
-    `run_time` orders a branch's runs: when the run started, or when it was first recorded if no
+    `run_time` orders a branch's runs: when the run started, or when its first report arrived if no
     report said. A test held twice in a run has its worst status; it is flaky there when any copy
     was, or when one copy passed and another failed. Attempts and duration add up."""
     TR, T, TS = schema.test_results, schema.test_runs, schema.tests

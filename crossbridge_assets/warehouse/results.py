@@ -140,7 +140,7 @@ def load_results(engine: Engine, report, stream: ResultStream) -> LoadSummary:
                 flush()
         flush()
         # After the tests: the report's own start time is known only once it has been read.
-        register_run(conn, report, started, stream.info.started_at)
+        register_run(conn, report, stream.info.started_at)
         summary.totals = stream.totals
         summary.warnings = list(stream.info.warnings)
         mark_loaded(conn, report, stream.info, stream.totals.as_dict(), summary.warnings)

@@ -97,7 +97,7 @@ test_runs = Table(
     Column("ci_url", Text),
     Column("shards_expected", Integer),
     Column("partition", String(10), nullable=False),
-    Column("created_at", TS, nullable=False),
+    Column("created_at", TS, nullable=False),  # first arrival of its reports: orders runs that say no start
 )
 Index("ix_test_runs_project_branch", test_runs.c.project, test_runs.c.branch)
 

@@ -4,15 +4,22 @@ landing on the stroke of midnight, runs that say no start time."""
 
 from __future__ import annotations
 
+import json
 import os
-from datetime import date, datetime, timezone
+import shutil
+import subprocess
+import sys
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
 
 from sqlalchemy import select
 
 from crossbridge_assets.defs.landing.inbox import arrival_partition
 from crossbridge_assets.settings import load as load_settings
 from crossbridge_assets.warehouse import schema
+from crossbridge_assets.warehouse.coverage import load_archived_coverage
 from crossbridge_assets.warehouse.insights import result_frame
+from crossbridge_assets.warehouse.landing import LANDED, QUARANTINED
 from crossbridge_assets.warehouse.queries import run_summaries
 from crossbridge_assets.warehouse.results import load_archived_results
 from crossbridge_assets.warehouse.retention import apply_retention
@@ -86,3 +93,118 @@ def test_runs_that_say_no_start_time_are_ordered_by_arrival_not_by_when_they_wer
     frame = result_frame(history.engine)
     newest = frame.sort_values("run_time").iloc[-1]
     assert newest["build"] == "2" and newest["status"] == "passed"
+
+
+# ---------------------------------------------------------------- times a report writes without a zone
+
+
+def _drop(settings, build: str, files: dict[str, str | Path], manifest: dict) -> list[Path]:
+    folder = settings.inbox / "shop" / "main" / build
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "crossbridge.json").write_text(json.dumps({"project": "shop", "branch": "main", "build": build, **manifest}))
+    out = []
+    for name, content in files.items():
+        target = folder / name
+        if isinstance(content, Path):
+            shutil.copyfile(content, target)
+        else:
+            target.write_text(content, encoding="utf-8")
+        out.append(target)
+    return out
+
+
+def _land_and_load(history: History, paths: list[Path]) -> dict[str, object]:
+    """Land and load the files; returns the start time of each build's report (the run's, when
+    a test report says it) by build."""
+    day = datetime.now(timezone.utc).date().isoformat()
+    for path in paths:
+        landed = history.landing.land(path, day)
+        assert landed is not None and landed.status == LANDED, landed
+    R, T = schema.reports, schema.test_runs
+    with history.engine.connect() as conn:
+        for report in conn.execute(select(R).where(R.c.loaded_at.is_(None))).all():
+            (load_archived_coverage if report.kind == "coverage" else load_archived_results)(history.engine, report)
+        starts = {r.build: _utc(r.started_at) for r in conn.execute(select(R.c.build, R.c.started_at))}
+        runs = {r.build: _utc(r.started_at) for r in conn.execute(select(T.c.build, T.c.started_at))}
+    assert all(runs[b] in (None, starts[b]) for b in runs)
+    return starts
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    return None if value is None else value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def _robot_output(tmp_path: Path, zone: str) -> Path:
+    """output.xml written by Robot Framework on a machine whose clock is set to `zone`."""
+    suite = tmp_path / f"checkout-{zone.replace('/', '-')}.robot"
+    suite.write_text("*** Test Cases ***\nChecks Out\n    Log    paid\n", encoding="utf-8")
+    output = tmp_path / f"output-{zone.replace('/', '-')}.xml"
+    subprocess.run([str(Path(sys.executable).with_name("robot")), "--output", str(output), "--log", "NONE",
+                    "--report", "NONE", str(suite)], env={**os.environ, "TZ": zone}, check=True, capture_output=True)
+    return output
+
+
+def test_robot_output_written_in_tokyo_is_read_in_the_zone_its_manifest_names(crossbridge_env, tmp_path):
+    # Robot Framework writes its times in the machine's local time with no zone (RF 7:
+    # start="2026-12-01T08:52:13.336670" at 23:52 UTC in Tokyo). Read as UTC, the run started nine
+    # hours after it did: after its report had arrived, and after runs of other teams that followed it.
+    history = History(crossbridge_env)
+    before = datetime.now(timezone.utc).replace(microsecond=0)
+    output = _robot_output(tmp_path, "Asia/Tokyo")
+    after = datetime.now(timezone.utc)
+    starts = _land_and_load(history, _drop(crossbridge_env, "told", {"output.xml": output}, {"timezone": "Asia/Tokyo"})
+                            + _drop(crossbridge_env, "untold", {"output.xml": output}, {}))
+    assert before <= starts["told"] <= after
+    # A drop that does not say is read as UTC, as before: nine hours ahead.
+    assert starts["untold"] - starts["told"] == timedelta(hours=9)
+
+
+def test_coverage_json_written_in_new_york_is_read_in_the_zone_its_manifest_names(crossbridge_env, tmp_path):
+    # coverage.py's JSON "timestamp" is local time without a zone (its XML's is epoch milliseconds).
+    (tmp_path / "cart.py").write_text("def total(items):\n    return sum(items)\n")
+    (tmp_path / "test_cart.py").write_text("import cart\n\ndef test_total():\n    assert cart.total([1, 2]) == 3\n")
+    env = {**os.environ, "TZ": "America/New_York", "COVERAGE_FILE": str(tmp_path / ".coverage")}
+    coverage = str(Path(sys.executable).with_name("coverage"))
+    before = datetime.now(timezone.utc).replace(microsecond=0)
+    subprocess.run([coverage, "run", "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_cart.py"], cwd=tmp_path,
+                   env=env, check=True, capture_output=True)
+    subprocess.run([coverage, "json", "-o", "coverage.json"], cwd=tmp_path, env=env, check=True, capture_output=True)
+    after = datetime.now(timezone.utc)
+    history = History(crossbridge_env)
+    starts = _land_and_load(history, _drop(crossbridge_env, "9", {"coverage.json": tmp_path / "coverage.json"},
+                                           {"timezone": "America/New_York"}))
+    assert before <= starts["9"] <= after
+
+
+def _pytest_junit(timestamp: str) -> str:
+    # pytest 4.6.8 to 8.2: the session's start as datetime.fromtimestamp(...).isoformat(), the
+    # machine's local time without a zone (8.3 adds the offset; Ant and Gradle write UTC).
+    return ('<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest" errors="0" failures="0" '
+            f'skipped="0" tests="1" time="0.012" timestamp="{timestamp}" hostname="ci-7">'
+            '<testcase classname="tests.test_cart" name="test_total" time="0.001" /></testsuite></testsuites>')
+
+
+def test_a_local_time_on_a_day_the_clocks_change_is_placed_by_the_zone_rules(crossbridge_env):
+    # Berlin's nightly at 01:30 on the last Sunday of October (summer time ends at 03:00) and of
+    # March (it begins at 02:00): 23:30 and 00:30 UTC, one hour apart although both read 01:30.
+    # New York's 01:30 on 1 November 2026 happens twice: the first pass (EDT) is taken.
+    history = History(crossbridge_env)
+    paths = []
+    for build, stamp, zone in [("oct", "2026-10-25T01:30:00", "Europe/Berlin"), ("mar", "2026-03-29T01:30:00", "Europe/Berlin"),
+                               ("nov", "2026-11-01T01:30:00", "America/New_York"), ("fixed", "2026-11-01T01:30:00", "+05:30")]:
+        paths += _drop(crossbridge_env, build, {"junit.xml": _pytest_junit(stamp + ".000000")}, {"timezone": zone})
+    starts = _land_and_load(history, paths)
+    assert starts["oct"] == datetime(2026, 10, 24, 23, 30, tzinfo=timezone.utc)
+    assert starts["mar"] == datetime(2026, 3, 29, 0, 30, tzinfo=timezone.utc)
+    assert starts["nov"] == datetime(2026, 11, 1, 5, 30, tzinfo=timezone.utc)
+    assert starts["fixed"] == datetime(2026, 10, 31, 20, 0, tzinfo=timezone.utc)
+
+
+def test_a_manifest_start_time_without_a_zone_is_in_the_manifest_timezone_and_a_wrong_zone_is_refused(crossbridge_env):
+    history = History(crossbridge_env)
+    good = _drop(crossbridge_env, "11", {"a.xml": _pytest_junit("2026-07-01T09:00:00")},
+                 {"timezone": "America/Sao_Paulo", "started_at": "2026-07-01T08:58:00"})
+    assert _land_and_load(history, good)["11"] == datetime(2026, 7, 1, 11, 58, tzinfo=timezone.utc)
+    bad = _drop(crossbridge_env, "12", {"b.xml": _pytest_junit("2026-07-01T09:00:00")}, {"timezone": "CEST"})
+    landed = history.landing.land(bad[0], "2026-07-01")
+    assert landed.status == QUARANTINED and "timezone='CEST' is not a time zone" in landed.reason

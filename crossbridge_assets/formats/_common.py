@@ -7,9 +7,12 @@ import io
 import math
 import re
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from contextvars import ContextVar
+from datetime import datetime, timedelta, timezone, tzinfo
 from itertools import accumulate, count
 from operator import sub
+from typing import Iterator
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
 def to_float(value: object) -> float | None:
@@ -92,10 +95,50 @@ def _zone_offset(text: str) -> tuple[str, str | None] | None:
     return head, f"{m.group(2)}{int(m.group(3)):02d}:{m.group(4) or '00'}"
 
 
+# The zone of the times a report writes without one. Robot Framework's output.xml, pytest's
+# JUnit timestamp from 4.6.8 to 8.2 (8.3 adds the offset) and coverage.py's JSON timestamp are
+# the writing machine's local time; Ant's and Gradle's JUnit timestamp is UTC. Nothing in the
+# file tells which, so a drop's manifest says it ("timezone"); without one they are read as UTC.
+_REPORT_ZONE: ContextVar[tzinfo] = ContextVar("crossbridge_report_zone", default=timezone.utc)
+
+
+def parse_zone(value: object) -> tzinfo | None:
+    """A time zone as a team names it: an IANA name ('Asia/Tokyo', whose rules know its summer
+    time), 'UTC' or 'Z', or a fixed offset ('+05:30', '-0800'). None for anything else."""
+    text = str(value).strip() if isinstance(value, str) else ""
+    m = re.fullmatch(r"([+-])(\d{2}):?(\d{2})", text)
+    if m:
+        minutes = int(m.group(2)) * 60 + int(m.group(3))
+        if minutes >= 24 * 60:
+            return None
+        return timezone((-1 if m.group(1) == "-" else 1) * timedelta(minutes=minutes))
+    if text.upper() in ("UTC", "Z", "GMT"):
+        return timezone.utc
+    if not text or text.startswith(("/", ".")) or ".." in text:
+        return None  # ZoneInfo takes a name, never a path
+    try:
+        return ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return None
+
+
+@contextmanager
+def using_report_zone(zone: tzinfo | None) -> Iterator[None]:
+    """Within the block, parse_timestamp reads a time without a zone in `zone` (UTC when None).
+    Streams are lazy: iterate them inside the block, not only open them there."""
+    token = _REPORT_ZONE.set(zone or timezone.utc)
+    try:
+        yield
+    finally:
+        _REPORT_ZONE.reset(token)
+
+
 def parse_timestamp(value: object) -> datetime | None:
     """ISO 8601 in the spellings real reports use (a zone name at the end as TestNG 7 writes it:
-    '2023-03-01T10:00:00 UTC'), or epoch seconds/milliseconds; naive times are UTC. Anything
-    that is not a time, or lies outside the years datetime holds, is None."""
+    '2023-03-01T10:00:00 UTC'), or epoch seconds/milliseconds, as a UTC time; a time without a
+    zone is in the zone of `using_report_zone` (UTC outside one). In a zone with summer time, an
+    hour the clocks repeat reads as its first pass. Anything that is not a time, or lies outside
+    the years datetime holds, is None."""
     if value is None or value == "":
         return None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -118,9 +161,13 @@ def parse_timestamp(value: object) -> datetime | None:
         text = f"{head}.{digits[:6].ljust(6, '0')}{rest}" if digits else head + rest
     try:
         dt = datetime.fromisoformat((text.replace(" ", "T", 1) if "T" not in text else text) + (offset or ""))
-    except ValueError:
+        if dt.tzinfo is None:
+            zone = _REPORT_ZONE.get()
+            dt = dt.replace(tzinfo=zone)
+            return dt if zone is timezone.utc else dt.astimezone(timezone.utc)
+    except (ValueError, OverflowError):  # a local time at the very ends of the years datetime holds
         return None
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+    return dt
 
 
 def parse_clock_duration(value: object) -> float | None:

@@ -25,11 +25,11 @@ from crossbridge_assets.formats._coverage import (
     merged_totals,
     report_format,
 )
-from crossbridge_assets.formats._paths import normalize_source_path, using_source_roots
+from crossbridge_assets.formats._paths import normalize_source_path
 from crossbridge_assets.model import KIND_COVERAGE, CoverageStream, CoverageTotals, FileCoverage
 from crossbridge_assets.warehouse import schema
 from crossbridge_assets.warehouse.engine import bulk_insert, now
-from crossbridge_assets.warehouse.landing import LANDED, QUARANTINED, archived_sidecar, mark_loaded
+from crossbridge_assets.warehouse.landing import LANDED, QUARANTINED, archived_sidecar, as_its_drop_said, mark_loaded
 from crossbridge_assets.warehouse.runs import register_run
 
 CHUNK = 2_000
@@ -273,7 +273,7 @@ def load_archived_coverage(engine: Engine, report, source_roots: Iterable[str] =
     sidecar = archived_sidecar(report)
     test = sidecar.get("test")
     # Reports are parsed while read: open and load inside the scope.
-    with using_source_roots((*source_roots, *(sidecar.get("source_roots") or ()))):
+    with as_its_drop_said(sidecar, source_roots):
         return load_coverage(engine, report, open_report(report.archive_path), str(test) if test else None)
 
 

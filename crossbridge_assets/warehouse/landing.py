@@ -22,16 +22,19 @@ import hashlib
 import json
 import os
 import shutil
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Iterable, Iterator
 
 from sqlalchemy import Engine, delete, insert, select, update
 
 from crossbridge_assets.formats import FormatError, detect
 from crossbridge_assets.log import get_logger
 from crossbridge_assets.settings import Settings
-from crossbridge_assets.formats._common import to_int
+from crossbridge_assets.formats._common import to_int, using_report_zone
+from crossbridge_assets.formats._paths import using_source_roots
 from crossbridge_assets.warehouse import schema
 from crossbridge_assets.warehouse.engine import is_transient, now
 from crossbridge_assets.model import KIND_PROFILING
@@ -62,6 +65,16 @@ def archived_sidecar(report) -> dict:
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
+
+
+@contextmanager
+def as_its_drop_said(sidecar: dict, source_roots: Iterable[str] = ()) -> Iterator[None]:
+    """Parse an archived report (inside the block) as its drop's manifest said: the configured
+    `source_roots` and the drop's stripped from its paths, its times without a zone in the
+    drop's `timezone`."""
+    zone = RunMetadata.from_json(sidecar.get("metadata") or {}).zone
+    with using_source_roots((*source_roots, *(sidecar.get("source_roots") or ()))), using_report_zone(zone):
+        yield
 
 
 @dataclass

@@ -11,11 +11,10 @@ from typing import Iterable
 from sqlalchemy import Engine, delete
 
 from crossbridge_assets.formats import open_report
-from crossbridge_assets.formats._paths import using_source_roots
 from crossbridge_assets.model import ERROR, FAILED, MAX_OUTPUT_CHARS, ResultStream, ResultTotals, TestCase, truncate_output
 from crossbridge_assets.warehouse import schema
 from crossbridge_assets.warehouse.engine import bulk_insert, insert_missing, now
-from crossbridge_assets.warehouse.landing import archived_sidecar, mark_loaded
+from crossbridge_assets.warehouse.landing import archived_sidecar, as_its_drop_said, mark_loaded
 from crossbridge_assets.warehouse.runs import register_run
 
 CHUNK = 2_000
@@ -46,13 +45,12 @@ def _label(case: TestCase) -> str:
 
 
 def load_archived_results(engine: Engine, report, source_roots: Iterable[str] = ()) -> LoadSummary:
-    """Load an archived result report with the configured `source_roots` and its drop's: a
+    """Load an archived result report as its drop said, with the configured `source_roots`: a
     suite some runners name by a file's full path (Pester's and doctest's classnames) loses
     that checkout folder, as a coverage path does, so that a test keeps one identity on an
     agent whose checkout no CI layout tells."""
-    roots = archived_sidecar(report).get("source_roots") or ()
     # Reports are parsed while read: open and load inside the scope.
-    with using_source_roots((*source_roots, *roots)):
+    with as_its_drop_said(archived_sidecar(report), source_roots):
         return load_results(engine, report, open_report(report.archive_path))
 
 

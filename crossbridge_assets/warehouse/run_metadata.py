@@ -12,13 +12,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Iterator
 
-from crossbridge_assets.formats._common import parse_timestamp, to_int
+from crossbridge_assets.formats._common import parse_timestamp, parse_zone, to_int, using_report_zone
 from crossbridge_assets.settings import SettingsError, parse_source_roots
 
 MANIFEST_NAME = "crossbridge.json"
 DEFAULT_PROJECT = "default"
 DEFAULT_BRANCH = "default"
-MANIFEST_FIELDS = ("project", "branch", "commit", "build", "shard", "shards_expected", "started_at", "ci_url")
+MANIFEST_FIELDS = ("project", "branch", "commit", "build", "shard", "shards_expected", "started_at", "ci_url", "timezone")
 # Manifest keys that are not run metadata: per-file entries, and the checkout folders to strip
 # from the drop's coverage paths (its runner's, when the CROSSBRIDGE_COVERAGE_SOURCE_ROOTS of the
 # server cannot know them).
@@ -42,6 +42,8 @@ class RunMetadata:
     shards_expected: int | None = None
     started_at: datetime | None = None
     ci_url: str | None = None
+    # The zone of the times the drop's reports write without one (see formats._common).
+    timezone: str | None = None
     source: str = "none"  # where the project/branch came from: manifest | path | report | ci | none
 
     def fill_from(self, other: "RunMetadata") -> "RunMetadata":
@@ -56,6 +58,11 @@ class RunMetadata:
         if self.source == "none" and other.source != "none" and (other.branch or other.build):
             self.source = other.source
         return self
+
+    @property
+    def zone(self):
+        """The tzinfo of `timezone` (None when the drop did not say, or says what no longer reads)."""
+        return parse_zone(self.timezone) if self.timezone else None
 
     @property
     def project_or_default(self) -> str:
@@ -120,8 +127,14 @@ def read_manifest(path: Path) -> RunMetadata:
         m.shards_expected = to_int(data["shards_expected"])
         if m.shards_expected is None or m.shards_expected < 1:
             raise ManifestError(path, f"shards_expected={data['shards_expected']!r} must be a positive whole number")
+    if data.get("timezone") is not None:
+        if parse_zone(data["timezone"]) is None:
+            raise ManifestError(path, f"timezone={data['timezone']!r} is not a time zone; expected a name such as "
+                                      '"Europe/Berlin" or "America/New_York", or an offset such as "+05:30"')
+        m.timezone = data["timezone"].strip()
     if data.get("started_at") is not None:
-        m.started_at = parse_timestamp(data["started_at"])
+        with using_report_zone(parse_zone(m.timezone)):
+            m.started_at = parse_timestamp(data["started_at"])
         if m.started_at is None:
             raise ManifestError(path, f"started_at={data['started_at']!r} is not an ISO 8601 time")
     return m

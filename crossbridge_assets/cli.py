@@ -116,6 +116,7 @@ def _run_and_report(settings, files, instance, partition=None) -> int:
 
 
 def cmd_ingest(args) -> int:
+    from crossbridge_assets.formats._common import parse_zone
     from crossbridge_assets.defs.ingest import stage
     from crossbridge_assets.instance import ensure_dagster_home
     from crossbridge_assets.warehouse.coverage import coverage_runs, refresh_runs
@@ -136,6 +137,9 @@ def cmd_ingest(args) -> int:
     instance = _instance()
     if instance is None:
         return EXIT_UNREADABLE
+    if args.timezone is not None and parse_zone(args.timezone) is None:
+        _err(f"--timezone {args.timezone!r}: not a time zone; expected a name such as Europe/Berlin, or an offset such as +05:30")
+        return EXIT_UNREADABLE
     build = args.build or "cli-" + datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
     manifest = {
         "project": args.project or "default",
@@ -145,6 +149,7 @@ def cmd_ingest(args) -> int:
         "shard": args.shard,
         "shards_expected": args.shards_expected,
         "ci_url": args.ci_url,
+        "timezone": args.timezone,
     }
     try:
         staged = stage(s, [Path(p) for p in args.paths], manifest)
@@ -808,6 +813,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--shard")
     sp.add_argument("--shards-expected", type=_positive_int)
     sp.add_argument("--ci-url")
+    sp.add_argument("--timezone", help="zone of the times the reports write without one (Robot output.xml, coverage.py "
+                    "JSON, pytest < 8.3 JUnit are local time), e.g. Asia/Tokyo; read as UTC without it")
     sp.set_defaults(func=cmd_ingest)
 
     sp = sub.add_parser("summary", help="recent runs per project and branch: test results and coverage")

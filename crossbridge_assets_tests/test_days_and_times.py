@@ -14,6 +14,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from crossbridge_assets.cli import main
 from crossbridge_assets.defs.landing.inbox import arrival_partition
 from crossbridge_assets.settings import load as load_settings
 from crossbridge_assets.warehouse import schema
@@ -208,3 +209,20 @@ def test_a_manifest_start_time_without_a_zone_is_in_the_manifest_timezone_and_a_
     bad = _drop(crossbridge_env, "12", {"b.xml": _pytest_junit("2026-07-01T09:00:00")}, {"timezone": "CEST"})
     landed = history.landing.land(bad[0], "2026-07-01")
     assert landed.status == QUARANTINED and "timezone='CEST' is not a time zone" in landed.reason
+
+
+def test_crossbridge_ingest_takes_the_zone_of_the_reports(crossbridge_env, capsys, monkeypatch, tmp_path):
+    # `crossbridge ingest` writes the drop's manifest: --timezone goes in it, through the real
+    # ingest job on a Dagster instance.
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
+    before = datetime.now(timezone.utc).replace(microsecond=0)
+    output = _robot_output(tmp_path, "Australia/Sydney")
+    after = datetime.now(timezone.utc)
+    assert main(["ingest", "--project", "shop", "--build", "21", "--timezone", "Australia/Sydney", str(output)]) == 0
+    assert main(["ingest", "--project", "shop", "--build", "22", "--timezone", "Sydney", str(output)]) == 2
+    assert "--timezone 'Sydney': not a time zone" in capsys.readouterr().err
+    R = schema.reports
+    history = History(crossbridge_env)
+    with history.engine.connect() as conn:
+        (started,) = conn.execute(select(R.c.started_at).where(R.c.build == "21")).one()
+    assert before <= _utc(started) <= after

@@ -14,10 +14,11 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from crossbridge_assets import ops_settings
 from crossbridge_assets.cli import main
 from crossbridge_assets.defs.landing.inbox import arrival_partition
 from crossbridge_assets.settings import load as load_settings
-from crossbridge_assets.warehouse import schema
+from crossbridge_assets.warehouse import health, schema
 from crossbridge_assets.warehouse.coverage import load_archived_coverage
 from crossbridge_assets.warehouse.insights import result_frame
 from crossbridge_assets.warehouse.landing import LANDED, QUARANTINED
@@ -25,6 +26,7 @@ from crossbridge_assets.warehouse.queries import run_summaries
 from crossbridge_assets.warehouse.results import load_archived_results
 from crossbridge_assets.warehouse.retention import apply_retention
 from crossbridge_assets_tests.insights_helpers import History, junit
+from crossbridge_assets_tests.test_health_checks import DAY, drop, engine_of, ingest
 
 
 def _aggregate(engine, run_id: str):
@@ -226,3 +228,32 @@ def test_crossbridge_ingest_takes_the_zone_of_the_reports(crossbridge_env, capsy
     with history.engine.connect() as conn:
         (started,) = conn.execute(select(R.c.started_at).where(R.c.build == "21")).one()
     assert before <= _utc(started) <= after
+
+
+# ---------------------------------------------------------------- an agent's clock ahead
+
+
+def test_a_report_from_an_agent_whose_clock_is_days_ahead_arrived_when_it_was_landed(crossbridge_env, dagster_instance):
+    # The agent's clock is three days ahead: its files' mtimes are in the future. The day is
+    # today's (no partition exists for a day to come); the arrival must be now too, or the file
+    # counts in "the last 24 hours" for four days and a run without a start time sorts after
+    # every run sent in those days.
+    s = crossbridge_env
+    ahead = drop(s, "shop/main/31/broken.xml", text="<testsuite><testcase", age_seconds=-3 * DAY)
+    fine = drop(s, "shop/main/31/junit.xml", text=junit({"test_a": "passed"}), age_seconds=-3 * DAY)
+    before = datetime.now(timezone.utc)
+    [day] = ingest(s, dagster_instance, [ahead, fine])
+    after = datetime.now(timezone.utc)
+    assert day == before.date().isoformat() or day == after.date().isoformat()
+    engine = engine_of(s)
+    R, T = schema.reports, schema.test_runs
+    with engine.connect() as conn:
+        arrivals = [_utc(a) for (a,) in conn.execute(select(R.c.arrived_at))]
+        (created,) = conn.execute(select(T.c.created_at)).one()
+    assert len(arrivals) == 2 and all(before - timedelta(seconds=1) <= a <= after for a in arrivals)
+    assert _utc(created) <= after
+    two_days_on = after + timedelta(days=2)
+    assert health.parse_error_rate(engine, 0.05, now=two_days_on).figures["reports"] == 0
+    arriving = health.reports_arriving(engine, ops_settings.OpsSettings(cadence={"shop": timedelta(hours=1)}))
+    [row] = arriving.rows
+    assert arriving.passed and row["status"] == "ok" and not row["silent_for"].startswith("-"), row

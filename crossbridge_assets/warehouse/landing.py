@@ -145,7 +145,11 @@ def mtime_utc(mtime_ns: int) -> datetime:
 
 
 def arrival(path: Path) -> datetime:
-    return mtime_utc(path.stat().st_mtime_ns)
+    """When a file arrived: its mtime, but never later than now. An agent whose clock is ahead
+    writes mtimes to come; taken as they are, its reports would count in "the last 24 hours"
+    for days and its runs sort after every run sent meanwhile (its day is clamped to today by
+    the same rule)."""
+    return min(mtime_utc(path.stat().st_mtime_ns), now())
 
 
 class Landing:

@@ -12,7 +12,7 @@ import sys
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from crossbridge_assets import ops_settings
 from crossbridge_assets.cli import main
@@ -257,3 +257,31 @@ def test_a_report_from_an_agent_whose_clock_is_days_ahead_arrived_when_it_was_la
     arriving = health.reports_arriving(engine, ops_settings.OpsSettings(cadence={"shop": timedelta(hours=1)}))
     [row] = arriving.rows
     assert arriving.passed and row["status"] == "ok" and not row["silent_for"].startswith("-"), row
+
+
+# ---------------------------------------------------------------- SQLite and PostgreSQL alike
+
+
+def test_times_read_back_the_same_from_sqlite_and_from_postgresql_in_another_zone(crossbridge_env, capsys):
+    # initdb gives a PostgreSQL server its machine's zone: a Tokyo server's sessions read and
+    # write times without an offset in Asia/Tokyo. SQLite hands back times without an offset.
+    engine = History(crossbridge_env).engine
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text(f'ALTER DATABASE "{engine.url.database}" SET timezone TO \'Asia/Tokyo\''))
+        engine.dispose()
+        with engine.connect() as conn:
+            assert conn.execute(text("SHOW timezone")).scalar() == "Asia/Tokyo"
+    history = History(crossbridge_env)
+    history.run("41", junit({"test_a": "passed"}), started_at="2026-11-30T09:00:00+00:00")
+    T = schema.test_runs
+    with history.engine.begin() as conn:
+        # A time without an offset is UTC in the warehouse, whichever database takes it.
+        conn.execute(T.update().where(T.c.build == "41").values(created_at=datetime(2026, 11, 30, 8, 0)))
+        started, created = conn.execute(select(T.c.started_at, T.c.created_at)).one()
+    assert started == datetime(2026, 11, 30, 9, 0, tzinfo=timezone.utc) and started.utcoffset() == timedelta(0)
+    assert created == datetime(2026, 11, 30, 8, 0, tzinfo=timezone.utc)
+    [run] = run_summaries(history.engine, project="shop")
+    assert run["started_at"] == "2026-11-30T09:00:00+00:00" and run["created_at"] == "2026-11-30T08:00:00+00:00"
+    assert main(["summary"]) == 0
+    assert "2026-11-30 09:00" in capsys.readouterr().out

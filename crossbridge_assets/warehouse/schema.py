@@ -28,15 +28,24 @@ metadata = MetaData()
 
 
 class UTCDateTime(TypeDecorator):
-    """A moment, stored in UTC. SQLite keeps a time as text without its offset: a manifest's
-    '11:30+02:00' would be read back as 11:30 UTC and sort after a '10:00Z' run it preceded."""
+    """A moment, stored in UTC and read back as an aware UTC time on every database. SQLite
+    keeps a time as text without its offset: a manifest's '11:30+02:00' would be read back as
+    11:30 UTC and sort after a '10:00Z' run it preceded. PostgreSQL reads a time without an
+    offset in the session's TimeZone (the server's zone by default, often not UTC) and hands
+    times back in it: a time without one is UTC here, and what is read is turned to UTC, so a
+    summary shows the same times whichever database holds them."""
 
     impl = DateTime
     cache_ok = True
 
     def process_bind_param(self, value, dialect):
-        if isinstance(value, datetime) and value.tzinfo is not None:
-            return value.astimezone(timezone.utc)
+        if isinstance(value, datetime):
+            return value.astimezone(timezone.utc) if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if isinstance(value, datetime):
+            return value.astimezone(timezone.utc) if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
         return value
 
 

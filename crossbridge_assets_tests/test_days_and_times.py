@@ -158,8 +158,15 @@ def test_robot_output_written_in_tokyo_is_read_in_the_zone_its_manifest_names(cr
     starts = _land_and_load(history, _drop(crossbridge_env, "told", {"output.xml": output}, {"timezone": "Asia/Tokyo"})
                             + _drop(crossbridge_env, "untold", {"output.xml": output}, {}))
     assert before <= starts["told"] <= after
-    # A drop that does not say is read as UTC, as before: nine hours ahead.
+    # A drop that does not say is read as UTC, as before: nine hours ahead, after the file
+    # arrived, which cannot be. The report says so, and what to do.
     assert starts["untold"] - starts["told"] == timedelta(hours=9)
+    R = schema.reports
+    with history.engine.connect() as conn:
+        warnings = {b: json.loads(w) if w else [] for b, w in conn.execute(select(R.c.build, R.c.warnings))}
+    assert warnings["told"] == []
+    [warning] = warnings["untold"]
+    assert "no time zone" in warning and "ends 9.0 h after the file arrived" in warning and "'timezone'" in warning
 
 
 def test_coverage_json_written_in_new_york_is_read_in_the_zone_its_manifest_names(crossbridge_env, tmp_path):

@@ -8,6 +8,7 @@ import math
 import re
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone, tzinfo
 from itertools import accumulate, count
 from operator import sub
@@ -99,7 +100,16 @@ def _zone_offset(text: str) -> tuple[str, str | None] | None:
 # JUnit timestamp from 4.6.8 to 8.2 (8.3 adds the offset) and coverage.py's JSON timestamp are
 # the writing machine's local time; Ant's and Gradle's JUnit timestamp is UTC. Nothing in the
 # file tells which, so a drop's manifest says it ("timezone"); without one they are read as UTC.
-_REPORT_ZONE: ContextVar[tzinfo] = ContextVar("crossbridge_report_zone", default=timezone.utc)
+@dataclass
+class ReportClock:
+    """The zone a drop named for its reports' times (None: it did not say, they are read as UTC),
+    and whether a time without a zone was read under it."""
+
+    zone: tzinfo | None = None
+    unzoned: bool = False
+
+
+_REPORT_CLOCK: ContextVar[ReportClock | None] = ContextVar("crossbridge_report_clock", default=None)
 
 
 def parse_zone(value: object) -> tzinfo | None:
@@ -123,14 +133,20 @@ def parse_zone(value: object) -> tzinfo | None:
 
 
 @contextmanager
-def using_report_zone(zone: tzinfo | None) -> Iterator[None]:
-    """Within the block, parse_timestamp reads a time without a zone in `zone` (UTC when None).
-    Streams are lazy: iterate them inside the block, not only open them there."""
-    token = _REPORT_ZONE.set(zone or timezone.utc)
+def using_report_zone(zone: tzinfo | None) -> Iterator[ReportClock]:
+    """Within the block, parse_timestamp reads a time without a zone in `zone` (UTC when None);
+    the block's ReportClock (report_clock()) tells whether it read one. Streams are lazy:
+    iterate them inside the block, not only open them there."""
+    token = _REPORT_CLOCK.set(ReportClock(zone))
     try:
-        yield
+        yield _REPORT_CLOCK.get()
     finally:
-        _REPORT_ZONE.reset(token)
+        _REPORT_CLOCK.reset(token)
+
+
+def report_clock() -> ReportClock | None:
+    """The ReportClock of the enclosing using_report_zone block, if any."""
+    return _REPORT_CLOCK.get()
 
 
 def parse_timestamp(value: object) -> datetime | None:
@@ -162,9 +178,12 @@ def parse_timestamp(value: object) -> datetime | None:
     try:
         dt = datetime.fromisoformat((text.replace(" ", "T", 1) if "T" not in text else text) + (offset or ""))
         if dt.tzinfo is None:
-            zone = _REPORT_ZONE.get()
-            dt = dt.replace(tzinfo=zone)
-            return dt if zone is timezone.utc else dt.astimezone(timezone.utc)
+            clock = _REPORT_CLOCK.get()
+            if clock is None or clock.zone is None:
+                if clock is not None:
+                    clock.unzoned = True
+                return dt.replace(tzinfo=timezone.utc)
+            return dt.replace(tzinfo=clock.zone).astimezone(timezone.utc)
     except (ValueError, OverflowError):  # a local time at the very ends of the years datetime holds
         return None
     return dt

@@ -29,7 +29,14 @@ from crossbridge_assets.formats._paths import normalize_source_path
 from crossbridge_assets.model import KIND_COVERAGE, CoverageStream, CoverageTotals, FileCoverage
 from crossbridge_assets.warehouse import schema
 from crossbridge_assets.warehouse.engine import bulk_insert, now
-from crossbridge_assets.warehouse.landing import LANDED, QUARANTINED, archived_sidecar, as_its_drop_said, mark_loaded
+from crossbridge_assets.warehouse.landing import (
+    LANDED,
+    QUARANTINED,
+    archived_sidecar,
+    as_its_drop_said,
+    mark_loaded,
+    unzoned_time_warning,
+)
 from crossbridge_assets.warehouse.runs import register_run
 
 CHUNK = 2_000
@@ -257,6 +264,9 @@ def load_coverage(engine: Engine, report, stream: CoverageStream, test: str | No
                 func.coalesce(func.sum(CF.c.branches_valid), 0), func.coalesce(func.sum(CF.c.branches_covered), 0),
             ).where(CF.c.report_sha256 == sha, CF.c.has_lines.is_(True))).one())
         summary.warnings = list(stream.info.warnings)
+        late = unzoned_time_warning(stream.info, report.arrived_at)
+        if late:
+            summary.warnings.append(late)
         mark_loaded(conn, report, stream.info, summary.totals.as_dict(), summary.warnings)
     summary.least_covered = [
         {"file": path, "line_pct": round(100 * rate, 2)}

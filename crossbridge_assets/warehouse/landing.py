@@ -24,7 +24,7 @@ import os
 import shutil
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -33,7 +33,7 @@ from sqlalchemy import Engine, delete, insert, select, update
 from crossbridge_assets.formats import FormatError, detect
 from crossbridge_assets.log import get_logger
 from crossbridge_assets.settings import Settings
-from crossbridge_assets.formats._common import to_int, using_report_zone
+from crossbridge_assets.formats._common import report_clock, to_int, using_report_zone
 from crossbridge_assets.formats._paths import using_source_roots
 from crossbridge_assets.warehouse import schema
 from crossbridge_assets.warehouse.engine import is_transient, now
@@ -75,6 +75,27 @@ def as_its_drop_said(sidecar: dict, source_roots: Iterable[str] = ()) -> Iterato
     zone = RunMetadata.from_json(sidecar.get("metadata") or {}).zone
     with using_source_roots((*source_roots, *(sidecar.get("source_roots") or ()))), using_report_zone(zone):
         yield
+
+
+# A run cannot end after its report arrived; its machine's clock may be some minutes off.
+_AHEAD_OF_ARRIVAL = timedelta(minutes=15)
+
+
+def unzoned_time_warning(info, arrived: datetime | None) -> str | None:
+    """Inside as_its_drop_said: a warning for a report whose times carry no zone and were read
+    as UTC (its drop named none) when they put its run's end after the file arrived: they are
+    the local time of a machine ahead of UTC. (Behind UTC, nothing in the file gives it away.)"""
+    clock = report_clock()
+    if clock is None or clock.zone is not None or not clock.unzoned or info.started_at is None or arrived is None:
+        return None
+    end = info.started_at + timedelta(seconds=info.duration or 0)
+    ahead = end - (arrived if arrived.tzinfo else arrived.replace(tzinfo=timezone.utc))
+    if ahead < _AHEAD_OF_ARRIVAL:
+        return None
+    return (f"its times carry no time zone and, read as UTC, its run ends {ahead.total_seconds() / 3600:.1f} h after "
+            "the file arrived: they are the local time of a machine ahead of UTC. Name that zone as 'timezone' in the "
+            "drop's crossbridge.json (e.g. 'Asia/Tokyo', or crossbridge ingest --timezone) for its reports to be read "
+            "in it")
 
 
 @dataclass

@@ -14,7 +14,7 @@ from crossbridge_assets.formats import open_report
 from crossbridge_assets.model import ERROR, FAILED, MAX_OUTPUT_CHARS, ResultStream, ResultTotals, TestCase, truncate_output
 from crossbridge_assets.warehouse import schema
 from crossbridge_assets.warehouse.engine import bulk_insert, insert_missing, now
-from crossbridge_assets.warehouse.landing import archived_sidecar, as_its_drop_said, mark_loaded
+from crossbridge_assets.warehouse.landing import archived_sidecar, as_its_drop_said, mark_loaded, unzoned_time_warning
 from crossbridge_assets.warehouse.runs import register_run
 
 CHUNK = 2_000
@@ -141,6 +141,9 @@ def load_results(engine: Engine, report, stream: ResultStream) -> LoadSummary:
         register_run(conn, report, stream.info.started_at)
         summary.totals = stream.totals
         summary.warnings = list(stream.info.warnings)
+        late = unzoned_time_warning(stream.info, report.arrived_at)
+        if late:
+            summary.warnings.append(late)
         mark_loaded(conn, report, stream.info, stream.totals.as_dict(), summary.warnings)
     summary.slowest.sort(reverse=True)
     return summary

@@ -19,7 +19,7 @@ from crossbridge_assets.cli import main
 from crossbridge_assets.defs.landing.inbox import arrival_partition
 from crossbridge_assets.settings import load as load_settings
 from crossbridge_assets.warehouse import health, schema
-from crossbridge_assets.warehouse.coverage import load_archived_coverage
+from crossbridge_assets.warehouse.coverage import load_archived_coverage, refresh_runs
 from crossbridge_assets.warehouse.insights import result_frame
 from crossbridge_assets.warehouse.landing import LANDED, QUARANTINED
 from crossbridge_assets.warehouse.queries import run_summaries
@@ -292,3 +292,41 @@ def test_times_read_back_the_same_from_sqlite_and_from_postgresql_in_another_zon
     assert run["started_at"] == "2026-11-30T09:00:00+00:00" and run["created_at"] == "2026-11-30T08:00:00+00:00"
     assert main(["summary"]) == 0
     assert "2026-11-30 09:00" in capsys.readouterr().out
+
+
+def _lcov(lines: dict[int, int]) -> str:
+    return "SF:src/shop/cart.py\n" + "".join(f"DA:{n},{hits}\n" for n, hits in lines.items()) + "end_of_record\n"
+
+
+def test_coverage_of_a_run_outlives_retention_whole_and_when_its_shards_arrived_on_two_days(crossbridge_env):
+    # Run 5's coverage came whole on 2026-10-20; run 6's two shards on 2026-10-31 and, after
+    # midnight, 2026-11-01. Retention keeps run-level figures: a sweep to 2026-11-01 must leave
+    # both runs' coverage as it was, not drop run 5 and halve run 6.
+    history = History(crossbridge_env)
+    drops = [("5", "all", "2026-10-20", {1: 1, 2: 1, 3: 0, 4: 0}, None),
+             ("6", "1", "2026-10-31", {1: 1, 2: 0, 3: 0, 4: 0}, 2), ("6", "2", "2026-11-01", {1: 0, 2: 1, 3: 1, 4: 0}, 2)]
+    for build, shard, day, lines, expected in drops:
+        folder = crossbridge_env.inbox / "shop" / "main" / build / shard
+        manifest = {"project": "shop", "branch": "main", "build": build, "shard": shard}
+        if expected:
+            manifest["shards_expected"] = expected
+        [path] = _drop(crossbridge_env, f"{build}/{shard}", {"coverage.info": _lcov(lines)}, manifest)
+        assert folder == path.parent
+        landed = history.landing.land(path, day)
+        assert landed is not None and landed.status == LANDED, landed
+    R, CR = schema.reports, schema.coverage_runs
+    with history.engine.connect() as conn:
+        for report in conn.execute(select(R)).all():
+            load_archived_coverage(history.engine, report)
+    refresh_runs(history.engine)
+
+    def figures():
+        with history.engine.connect() as conn:
+            return {r.build: (r.line_pct, r.shards_seen, r.complete) for r in conn.execute(select(CR))}
+
+    before = figures()
+    assert before == {"5": (50.0, 1, True), "6": (75.0, 2, True)}
+    report = apply_retention(crossbridge_env, history.engine, 7, today=date(2026, 11, 8))
+    assert report.reports_expired == 2
+    refresh_runs(history.engine)
+    assert figures() == before

@@ -37,6 +37,7 @@ from crossbridge_assets.warehouse.landing import (
     mark_loaded,
     unzoned_time_warning,
 )
+from crossbridge_assets.warehouse.retention import runs_with_expired
 from crossbridge_assets.warehouse.runs import register_run
 
 CHUNK = 2_000
@@ -546,7 +547,11 @@ def refresh_runs(engine: Engine) -> list[str]:
         by_run = _loaded_reports(conn)
         starts = _run_starts(conn, list(by_run))
         known = dict(conn.execute(select(CR.c.run_id, CR.c.fingerprint)).all())
-    stale = [run_id for run_id in known if run_id not in by_run]
+        # Retention keeps run-level figures: a run that lost reports to it (all, or the shards
+        # that arrived on a day past the cutoff) keeps the coverage computed before.
+        kept = set(conn.execute(runs_with_expired(KIND_COVERAGE)).scalars())
+    by_run = {run_id: reports for run_id, reports in by_run.items() if run_id not in kept}
+    stale = [run_id for run_id in known if run_id not in by_run and run_id not in kept]
     todo = [run_id for run_id, reports in by_run.items()
             if known.get(run_id) != _fingerprint(reports, starts.get(run_id))]
     for start in range(0, len(todo), 200):

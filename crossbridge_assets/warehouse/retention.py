@@ -38,14 +38,21 @@ class RetentionReport:
         return asdict(self)
 
 
+def runs_with_expired(kind: str):
+    """SELECT of the runs that lost loaded reports of `kind` to retention: their run-level
+    figures were computed while all their rows were there, and stay as they are."""
+    R = schema.reports
+    # Loaded ones: a quarantined report that expired took no rows with it.
+    return select(R.c.run_id).where(R.c.status == EXPIRED, R.c.kind == kind, R.c.loaded_at.is_not(None),
+                                    R.c.run_id.is_not(None))
+
+
 def refresh_run_aggregates(conn: Connection) -> int:
     """Recompute the aggregate of every run that still has all its raw rows (delete-then-insert
     by run); runs whose raw rows are gone, or partly gone (a run whose reports arrived on two
     days, one of them past the cutoff), keep the aggregate computed before they went."""
-    TR, T, R = schema.test_results, schema.test_runs, schema.reports
-    # Loaded ones: a quarantined report that expired took no rows with it.
-    expired_runs = select(R.c.run_id).where(R.c.status == EXPIRED, R.c.kind == KIND_RESULTS, R.c.loaded_at.is_not(None),
-                                            R.c.run_id.is_not(None))
+    TR, T = schema.test_results, schema.test_runs
+    expired_runs = runs_with_expired(KIND_RESULTS)
 
     def count_of(status):
         return func.sum(case((TR.c.status == status, 1), else_=0))

@@ -330,3 +330,27 @@ def test_coverage_of_a_run_outlives_retention_whole_and_when_its_shards_arrived_
     assert report.reports_expired == 2
     refresh_runs(history.engine)
     assert figures() == before
+
+
+def test_every_arrival_day_is_a_partition_dagster_has_at_that_moment(crossbridge_env):
+    # The sensor asks for the arrival day's partition at the moment it plans: the stroke of
+    # midnight, a leap day, New Year, the first day of CROSSBRIDGE_PARTITION_START, a file older
+    # than it (kept in the first day) and one from a clock ahead (kept in today).
+    from crossbridge_assets.defs.common import daily
+
+    settings = load_settings()
+    assert settings.partition_start == daily.start.date().isoformat()
+    start = datetime.fromisoformat(settings.partition_start).replace(tzinfo=timezone.utc)
+    cases = [
+        (datetime(2027, 1, 1, tzinfo=timezone.utc), datetime(2027, 1, 1, tzinfo=timezone.utc), "2027-01-01"),
+        (datetime(2028, 2, 29, 23, 59, 59, tzinfo=timezone.utc), datetime(2028, 2, 29, 23, 59, 59, tzinfo=timezone.utc),
+         "2028-02-29"),
+        (start, start, settings.partition_start),
+        (start - timedelta(days=40), start + timedelta(hours=3), settings.partition_start),
+        (datetime(2027, 1, 4, 9, tzinfo=timezone.utc), datetime(2026, 12, 31, 23, 0, tzinfo=timezone.utc), "2026-12-31"),
+    ]
+    for written, planned, expected in cases:
+        mtime = int(written.timestamp()) * 10**9
+        day = arrival_partition(mtime, settings, today=planned.date())
+        assert day == expected, (written, planned)
+        assert day in daily.get_partition_keys(current_time=planned), (written, planned)

@@ -55,7 +55,11 @@ def test_a_mixed_drop_through_the_sensor(crossbridge_env, dagster_instance, monk
     drop(s, "TEST-cut.xml", build, text=cut[:1500])
     drop(s, "weird.json", build, text='{"hello": "world"}')
     left = drop(s, "left-empty.xml", build, text="")
-    os.utime(left, (time.time() - 7200,) * 2)
+    # Stale (older than the 60 s above) but from today: aged across midnight UTC it would arrive on
+    # yesterday and come as a batch of its own.
+    if time.time() % 86400 < 90:
+        time.sleep(90 - time.time() % 86400)
+    os.utime(left, (time.time() - min(7200, time.time() % 86400 - 1),) * 2)
     writing = s.inbox / build / "TEST-writing.xml"
     writing.write_bytes(b"")
 

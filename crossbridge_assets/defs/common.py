@@ -15,7 +15,7 @@ from crossbridge_assets.formats import FormatError
 from crossbridge_assets.log import bound, get_logger
 from crossbridge_assets.warehouse.engine import is_transient, make_engine, migrate
 from crossbridge_assets.warehouse.health import Finding
-from crossbridge_assets.warehouse.landing import Landing
+from crossbridge_assets.warehouse.landing import Landing, ReportGone
 from crossbridge_assets.warehouse.queries import (
     quarantined,
     reports_for,
@@ -95,6 +95,11 @@ def load_each(landing: Landing, partition: str, kind: str, batch: str | None, lo
         with bound(report=report.original_name):
             try:
                 summary = load(report)
+            except ReportGone as gone:
+                # Another run superseded or quarantined it since its row was read: that run's
+                # word stands, the file is not this run's to quarantine.
+                get_logger("execution").info("report no longer landed, not loaded", status=gone.status)
+                continue
             except Exception as exc:
                 if not isinstance(exc, FormatError) and is_transient(exc):
                     raise

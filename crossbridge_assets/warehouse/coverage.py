@@ -34,6 +34,7 @@ from crossbridge_assets.warehouse.landing import (
     QUARANTINED,
     archived_sidecar,
     as_its_drop_said,
+    lock_for_load,
     mark_loaded,
     unzoned_time_warning,
 )
@@ -159,6 +160,7 @@ def load_coverage(engine: Engine, report, stream: CoverageStream, test: str | No
     sha = report.sha256
     ranked: list[tuple[float, int, str]] = []
     with engine.begin() as conn:
+        lock_for_load(conn, sha)
         for table in schema.COVERAGE_TABLES:
             conn.execute(delete(table).where(table.c.report_sha256 == sha))
         register_run(conn, report)

@@ -553,6 +553,28 @@ def lock_reports(conn, shas) -> None:
         conn.execute(update(R).where(R.c.sha256 == sha).values(loaded_at=R.c.loaded_at))
 
 
+class ReportGone(Exception):
+    """The report is no longer landed: another run superseded, quarantined or expired it since
+    this load read its row. Its rows are not written; nothing is wrong with the file."""
+
+    def __init__(self, sha256: str, status: str | None):
+        super().__init__(f"report {sha256} is {status or 'gone'}, no longer landed: not loaded")
+        self.sha256 = sha256
+        self.status = status
+
+
+def lock_for_load(conn, sha256: str) -> None:
+    """Start a load of a report's rows: lock its `reports` row (a second load of it, by a batch
+    run and a whole-day run at once, waits for the first and then rewrites its rows, instead of
+    colliding with rows not yet committed) and make sure it is still landed, as the row the load
+    was given said, since another run may have superseded or quarantined it meanwhile."""
+    lock_reports(conn, [sha256])
+    R = schema.reports
+    status = conn.execute(select(R.c.status).where(R.c.sha256 == sha256)).scalar()
+    if status != LANDED:
+        raise ReportGone(sha256, status)
+
+
 def mark_loaded(conn, report, info, totals: dict, warnings: list[str]) -> None:
     """Record on a `reports` row what loading its content found: the totals counted, the
     report's own (declared) totals, its warnings, the run time and run-level properties it

@@ -21,7 +21,7 @@ from crossbridge_assets.delivery.line_protocol import point_context
 from crossbridge_assets.model import SpanStream
 from crossbridge_assets.warehouse import schema
 from crossbridge_assets.warehouse.engine import bulk_insert_chunks, bulk_insert_values, now
-from crossbridge_assets.warehouse.landing import lock_reports, mark_loaded
+from crossbridge_assets.warehouse.landing import lock_for_load, mark_loaded
 
 # Rows a chunk: small enough that the chunk is still in the CPU's cache when it is counted,
 # ranked and stored (20,000 took 0.1x of a json.loads loop more on a million spans).
@@ -57,7 +57,7 @@ def source_id(conn, sha256: str) -> int:
     """The report's key in profile_events: made on its first load, kept by reloads."""
     found = conn.execute(select(S.c.id).where(S.c.report_sha256 == sha256)).scalar()
     if found is None:
-        # The caller holds the report's lock (lock_reports): no other load makes this row meanwhile.
+        # The caller holds the report's lock (lock_for_load): no other load makes this row meanwhile.
         conn.execute(insert(S).values(report_sha256=sha256))
         found = conn.execute(select(S.c.id).where(S.c.report_sha256 == sha256)).scalar_one()
     return found
@@ -80,7 +80,7 @@ def load_profile(engine: Engine, report, stream: SpanStream, *, outbox: bool = T
     summary = ProfileLoadSummary()
     sha = report.sha256
     with engine.begin() as conn:
-        lock_reports(conn, [sha])  # a drain marking this report's outbox waits, or is waited for
+        lock_for_load(conn, sha)  # a drain marking this report's outbox waits, or is waited for
         # Ranges an earlier load delivered, with the same points, are not sent again.
         delivered = []
         if outbox:

@@ -14,7 +14,13 @@ from crossbridge_assets.formats import open_report
 from crossbridge_assets.model import ERROR, FAILED, MAX_OUTPUT_CHARS, ResultStream, ResultTotals, TestCase, truncate_output
 from crossbridge_assets.warehouse import schema
 from crossbridge_assets.warehouse.engine import bulk_insert, insert_missing, now
-from crossbridge_assets.warehouse.landing import archived_sidecar, as_its_drop_said, mark_loaded, unzoned_time_warning
+from crossbridge_assets.warehouse.landing import (
+    archived_sidecar,
+    as_its_drop_said,
+    lock_for_load,
+    mark_loaded,
+    unzoned_time_warning,
+)
 from crossbridge_assets.warehouse.runs import register_run
 
 CHUNK = 2_000
@@ -61,6 +67,7 @@ def load_results(engine: Engine, report, stream: ResultStream) -> LoadSummary:
     sha = report.sha256
     started = now()
     with engine.begin() as conn:
+        lock_for_load(conn, sha)
         for table in schema.RESULT_TABLES:
             conn.execute(delete(table).where(table.c.report_sha256 == sha))
         tests: dict[str, dict] = {}

@@ -36,6 +36,7 @@ from crossbridge_assets.log import bound, get_logger
 from crossbridge_assets.model import KIND_PROFILING, KIND_RESULTS
 from crossbridge_assets.warehouse import schema
 from crossbridge_assets.warehouse.engine import is_transient, now, replace_table
+from crossbridge_assets.warehouse.landing import ReportGone
 from crossbridge_assets.warehouse.profiling import (
     load_profile,
     span_frame,
@@ -125,6 +126,8 @@ def profiling_events(context: dg.AssetExecutionContext, warehouse: WarehouseReso
                 try:
                     summary = load_profile(engine, report, report_span_stream(report.archive_path, report.format),
                                            outbox=config is not None, record=False)
+                except ReportGone:
+                    continue  # superseded or quarantined by another run since it was listed
                 except Exception as exc:
                     if is_transient(exc):
                         raise

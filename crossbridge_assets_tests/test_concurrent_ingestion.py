@@ -1,0 +1,221 @@
+"""Ingestion running at the same time as itself, as it does in production: the sensor's runs
+in parallel, a day materialized from the UI while they ingest, the same report in two batches.
+
+Each test forces one interleaving: one thread (or process) is held at a critical point by a
+hook on the real code path, the other is let go, and only then the first goes on. Afterwards
+the warehouse must hold what a serial ingestion of the same files holds, and the health checks
+(no duplicate keys, counts consistent) must pass."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, func, select, text
+
+from crossbridge_assets.warehouse import health, schema
+from crossbridge_assets.warehouse.engine import make_engine, migrate
+from crossbridge_assets.warehouse.landing import LANDED, SUPERSEDED, Landing
+from crossbridge_assets.warehouse.queries import day_totals, reports_for
+from crossbridge_assets.warehouse.results import load_archived_results
+from crossbridge_assets.model import KIND_RESULTS
+from crossbridge_assets_tests.insights_helpers import junit
+
+DAY = "2026-11-20"
+WRITES = ("INSERT", "UPDATE", "DELETE")
+WAIT = 60  # seconds a forced interleaving may take at most before the test gives up
+
+
+class Worker(threading.Thread):
+    """A thread running one ingestion step, keeping what it returned or raised."""
+
+    def __init__(self, name: str, fn):
+        super().__init__(name=name, daemon=True)
+        self.fn = fn
+        self.result = None
+        self.error: BaseException | None = None
+
+    def run(self):
+        try:
+            self.result = self.fn()
+        except BaseException as exc:  # noqa: BLE001 - handed to the test
+            self.error = exc
+
+    def outcome(self):
+        self.join(WAIT)
+        assert not self.is_alive(), f"{self.name} did not finish"
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+
+class Gate:
+    """Holds the thread named `who` at a hooked point until the test opens the gate."""
+
+    def __init__(self, who: str):
+        self.who = who
+        self.reached = threading.Event()
+        self.opened = threading.Event()
+
+    def __call__(self):
+        if threading.current_thread().name == self.who:
+            self.reached.set()
+            assert self.opened.wait(WAIT), "the gate was never opened"
+
+    def wait_reached(self):
+        assert self.reached.wait(WAIT), f"{self.who} never reached the gate"
+
+    def open(self):
+        self.opened.set()
+
+
+def wait_blocked_or_done(engine, worker: Worker, started: threading.Event) -> None:
+    """Wait until `worker` has sent its first statement and, on PostgreSQL, until it waits on a
+    lock (or has finished). On SQLite a writer held at a gate keeps the database's write lock, so
+    the worker's first write waits for it whatever the moment the gate opens."""
+    assert started.wait(WAIT), f"{worker.name} never reached the warehouse"
+    if engine.dialect.name != "postgresql":
+        return
+    watcher = create_engine(engine.url, isolation_level="AUTOCOMMIT", poolclass=None)
+    try:
+        with watcher.connect() as conn:
+            for _ in range(WAIT * 20):
+                waiting = conn.execute(text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND wait_event_type = 'Lock'"
+                )).scalar_one()
+                if waiting or not worker.is_alive():
+                    return
+                threading.Event().wait(0.05)
+        raise AssertionError(f"{worker.name} never waited on a lock")
+    finally:
+        watcher.dispose()
+
+
+def first_write(engine, who: str) -> threading.Event:
+    """Set once the thread named `who` sends its first write to the warehouse."""
+    from sqlalchemy import event
+
+    started = threading.Event()
+
+    def before(conn, cursor, statement, parameters, context, executemany):
+        if threading.current_thread().name == who and statement.lstrip().upper().startswith(WRITES):
+            started.set()
+
+    event.listen(engine, "before_cursor_execute", before)
+    return started
+
+
+def healthy(engine) -> None:
+    dup = health.duplicate_keys(engine)
+    assert dup.passed, dup.rows
+    counts = health.counts_consistent(engine)
+    assert counts.passed, counts.rows
+
+
+def drop_report(settings, rel: str, body: str, manifest: dict | None = None) -> Path:
+    path = settings.inbox / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(body, encoding="utf-8")
+    if manifest is not None:
+        (path.parent / "crossbridge.json").write_text(json.dumps(manifest))
+    return path
+
+
+def result_rows(engine) -> int:
+    with engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(schema.test_results)).scalar_one()
+
+
+@pytest.fixture
+def warehouse(crossbridge_env):
+    engine = make_engine(crossbridge_env.warehouse_url)
+    migrate(engine)
+    return crossbridge_env, engine, Landing(crossbridge_env, engine)
+
+
+SUITE = junit({f"test_{i}": ("failed" if i % 7 == 0 else "passed") for i in range(40)})
+
+
+# ---------------------------------------------------------------- one report loaded by two runs at once
+
+
+def test_a_report_loaded_by_a_batch_run_and_a_day_run_at_once_is_loaded_once(warehouse, monkeypatch):
+    """The sensor's run loads its batch while a run materializing the whole day from the UI
+    loads the same report: the second load waits for the first and rewrites its rows, it must
+    not fail on the first one's rows (PostgreSQL: a unique violation) and quarantine the report."""
+    settings, engine, landing = warehouse
+    path = drop_report(settings, "shop/main/7/junit.xml", SUITE, {"project": "shop", "branch": "main", "build": "7"})
+    landed = landing.land(path, DAY, batch="b1")
+    assert landed.status == LANDED
+    [report] = reports_for(engine, DAY, KIND_RESULTS, "b1")
+
+    from crossbridge_assets.warehouse import results
+
+    gate = Gate("batch-run")
+    real = results.register_run
+
+    def held(conn, *args, **kwargs):
+        gate()  # the batch run's rows are written, its transaction still open
+        return real(conn, *args, **kwargs)
+
+    monkeypatch.setattr(results, "register_run", held)
+    started = first_write(engine, "day-run")
+    first = Worker("batch-run", lambda: load_archived_results(engine, report))
+    first.start()
+    gate.wait_reached()
+    second = Worker("day-run", lambda: load_archived_results(engine, reports_for(engine, DAY, KIND_RESULTS)[0]))
+    second.start()
+    wait_blocked_or_done(engine, second, started)
+    gate.open()
+    assert first.outcome().rows == 40
+    assert second.outcome().rows == 40
+
+    assert result_rows(engine) == 40
+    assert day_totals(engine, DAY, KIND_RESULTS)["tests"] == 40
+    healthy(engine)
+
+
+def test_a_report_superseded_while_a_run_is_about_to_load_it_keeps_no_rows(warehouse, monkeypatch):
+    """A run has read its batch's reports and is about to load one when a CI job re-run's copy
+    of it lands in another batch and supersedes it: the first run must not write the superseded
+    report's rows back beside the new copy's (the run's tests would count twice)."""
+    settings, engine, landing = warehouse
+    manifest = {"project": "shop", "branch": "main", "build": "7"}
+    first_try = drop_report(settings, "shop/main/7/junit.xml", SUITE, manifest)
+    old = landing.land(first_try, DAY, batch="b1")
+    [report] = reports_for(engine, DAY, KIND_RESULTS, "b1")
+
+    from crossbridge_assets.warehouse import results
+
+    gate = Gate("first-run")
+    real = results.open_report
+
+    def held(path, *args, **kwargs):
+        gate()  # its report's row read, its load not begun
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(results, "open_report", held)
+    first = Worker("first-run", lambda: load_archived_results(engine, report))
+    first.start()
+    gate.wait_reached()
+    rerun = junit({f"test_{i}": "passed" for i in range(40)})
+    again = drop_report(settings, "shop/main/7/junit.xml", rerun, manifest)
+    new = landing.land(again, DAY, batch="b2")
+    assert new.status == LANDED and new.sha256 != old.sha256
+    [fresh] = reports_for(engine, DAY, KIND_RESULTS, "b2")
+    assert load_archived_results(engine, fresh).rows == 40
+    gate.open()
+    with pytest.raises(Exception) as gone:
+        first.outcome()
+    assert type(gone.value).__name__ == "ReportGone"
+
+    with engine.connect() as conn:
+        status = conn.execute(select(schema.reports.c.status).where(schema.reports.c.sha256 == old.sha256)).scalar()
+    assert status == SUPERSEDED
+    assert result_rows(engine) == 40
+    assert day_totals(engine, DAY, KIND_RESULTS) == {**day_totals(engine, DAY, KIND_RESULTS), "tests": 40, "failures": 0}
+    healthy(engine)
+

@@ -219,3 +219,57 @@ def test_a_report_superseded_while_a_run_is_about_to_load_it_keeps_no_rows(wareh
     assert day_totals(engine, DAY, KIND_RESULTS) == {**day_totals(engine, DAY, KIND_RESULTS), "tests": 40, "failures": 0}
     healthy(engine)
 
+
+# ---------------------------------------------------------------- a day re-landed while a batch lands
+
+
+class _HeldOs:
+    """The os module as landing sees it, except that os.replace of a file being placed waits at
+    the gate: the copy is in the archive under its temporary name, not yet under its own."""
+
+    def __init__(self, gate: Gate):
+        import os
+
+        self._os = os
+        self._gate = gate
+
+    def replace(self, src, dst):
+        self._gate()
+        return self._os.replace(src, dst)
+
+    def __getattr__(self, name):
+        return getattr(self._os, name)
+
+
+def test_a_day_relanded_while_a_batch_places_a_report_takes_only_whole_reports(warehouse, monkeypatch):
+    """A user materializes the day from the UI while the sensor's run copies a report into the
+    archive: the day's re-landing must not take the half-written copy (or its sidecar) for a
+    report of its own, nor move it from under the batch's run."""
+    settings, engine, landing = warehouse
+    earlier = drop_report(settings, "shop/main/6/junit.xml", junit({"test_a": "passed"}),
+                          {"project": "shop", "branch": "main", "build": "6"})
+    assert landing.land(earlier, DAY, batch="b0").status == LANDED
+    path = drop_report(settings, "shop/main/7/junit.xml", SUITE, {"project": "shop", "branch": "main", "build": "7"})
+
+    from crossbridge_assets.warehouse import landing as landing_module
+
+    gate = Gate("batch-run")
+    monkeypatch.setattr(landing_module, "os", _HeldOs(gate))
+    batch = Worker("batch-run", lambda: landing.land(path, DAY, batch="b1"))
+    batch.start()
+    gate.wait_reached()
+    day = Worker("day-run", lambda: landing.reland_partition(DAY))
+    day.start()
+    relanded = day.outcome()
+    gate.open()
+    landed = batch.outcome()
+
+    assert landed.status == LANDED
+    assert sorted(r.original_name for r in relanded) == ["junit.xml"]
+    with engine.connect() as conn:
+        rows = conn.execute(select(schema.reports.c.original_name, schema.reports.c.status)).all()
+    assert sorted(rows) == [("junit.xml", LANDED), ("junit.xml", LANDED)]
+    for report in reports_for(engine, DAY, KIND_RESULTS):
+        load_archived_results(engine, report)
+    assert result_rows(engine) == 41
+    healthy(engine)

@@ -53,6 +53,7 @@ LANDED = "landed"
 QUARANTINED = "quarantined"
 SUPERSEDED = "superseded"  # replaced by the same report sent again (a CI job re-run): its rows are gone
 SIDECAR_SUFFIX = ".json"
+PARTIAL_SUFFIX = ".tmp"  # a copy being placed, renamed to its own name once whole
 
 
 def archived_sidecar(report) -> dict:
@@ -429,7 +430,8 @@ class Landing:
             if not folder.is_dir():
                 continue
             for entry in sorted(folder.iterdir()):
-                if entry.suffix == SIDECAR_SUFFIX or not entry.is_file():
+                # A copy still being placed by a run landing it now is that run's, not a report.
+                if entry.suffix in (SIDECAR_SUFFIX, PARTIAL_SUFFIX) or not entry.is_file():
                     continue
                 landed.append(self._reland(entry, partition, batch))
         return landed
@@ -501,7 +503,7 @@ class Landing:
     def _place(source: Path, target: Path, sidecar: dict, copy: bool) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         if source.resolve() != target.resolve():
-            tmp = target.with_name(target.name + ".tmp")
+            tmp = target.with_name(target.name + PARTIAL_SUFFIX)
             shutil.copyfile(source, tmp)
             os.replace(tmp, target)
             if not copy:
@@ -509,7 +511,7 @@ class Landing:
                 old_side = source.with_name(source.name + SIDECAR_SUFFIX)
                 old_side.unlink(missing_ok=True)
         side = target.with_name(target.name + SIDECAR_SUFFIX)
-        tmp = side.with_name(side.name + ".tmp")
+        tmp = side.with_name(side.name + PARTIAL_SUFFIX)
         tmp.write_text(json.dumps(sidecar, indent=2, default=str), encoding="utf-8")
         os.replace(tmp, side)
 

@@ -95,13 +95,14 @@ def wait_blocked_or_done(engine, worker: Worker, started: threading.Event) -> No
 
 
 def first_write(engine, who: str) -> threading.Event:
-    """Set once the thread named `who` sends its first write to the warehouse."""
+    """Set once the thread named `who` sends its first write (or lock) to the warehouse."""
     from sqlalchemy import event
 
     started = threading.Event()
 
     def before(conn, cursor, statement, parameters, context, executemany):
-        if threading.current_thread().name == who and statement.lstrip().upper().startswith(WRITES):
+        if threading.current_thread().name == who and (
+                statement.lstrip().upper().startswith(WRITES) or "pg_advisory" in statement):
             started.set()
 
     event.listen(engine, "before_cursor_execute", before)
@@ -272,4 +273,58 @@ def test_a_day_relanded_while_a_batch_places_a_report_takes_only_whole_reports(w
     for report in reports_for(engine, DAY, KIND_RESULTS):
         load_archived_results(engine, report)
     assert result_rows(engine) == 41
+    healthy(engine)
+
+
+# ---------------------------------------------------------------- one report dropped twice, two batches at once
+
+
+def held_after(engine, who: str, statement_start: str, gate: Gate) -> None:
+    """Hold the thread named `who` at the gate right after it sent a statement beginning with
+    `statement_start`, its transaction still open."""
+    from sqlalchemy import event
+
+    def after(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().startswith(statement_start):
+            gate()
+
+    event.listen(engine, "after_cursor_execute", after)
+
+
+@pytest.mark.parametrize("second_day", [DAY, "2026-11-21"], ids=["same-day", "next-day"])
+def test_a_report_dropped_twice_and_landed_by_two_batches_at_once_lands_once(warehouse, second_day):
+    """CI uploads one report twice (a retried upload step) and the two drops land in two
+    batches at once, possibly on two arrival days: one lands it, the other finds it landed and
+    drops its copy, as it would one after the other; neither run fails."""
+    settings, engine, landing = warehouse
+    manifest = {"project": "shop", "branch": "main", "build": "7"}
+    one = drop_report(settings, "upload-1/junit.xml", SUITE, manifest)
+    two = drop_report(settings, "upload-2/junit.xml", SUITE, manifest)
+
+    gate = Gate("batch-1")
+    held_after(engine, "batch-1", "INSERT INTO reports", gate)
+    started = first_write(engine, "batch-2")
+    first = Worker("batch-1", lambda: landing.land(one, DAY, batch="b1"))
+    first.start()
+    gate.wait_reached()
+    second = Worker("batch-2", lambda: landing.land(two, second_day, batch="b2"))
+    second.start()
+    wait_blocked_or_done(engine, second, started)
+    gate.open()
+    a, b = first.outcome(), second.outcome()
+
+    assert (a.status, a.duplicate) == (LANDED, False)
+    assert (b.status, b.duplicate, b.sha256) == (LANDED, True, a.sha256)
+    assert not one.exists() and not two.exists()
+    with engine.connect() as conn:
+        rows = conn.execute(select(schema.reports.c.partition, schema.reports.c.batch)).all()
+    assert rows == [(DAY, "b1")]
+    kept = sorted(p.relative_to(settings.archive).as_posix() for p in settings.archive.rglob("*") if p.is_file())
+    assert kept == [f"{DAY}/{a.sha256}", f"{DAY}/{a.sha256}.json"]
+    # A backfill of either day afterwards keeps it where it is.
+    landing.reland_partition(second_day)
+    for report in reports_for(engine, DAY, KIND_RESULTS):
+        load_archived_results(engine, report)
+    assert day_totals(engine, DAY, KIND_RESULTS)["tests"] == 40
+    assert result_rows(engine) == 40
     healthy(engine)

@@ -28,7 +28,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Engine, delete, insert, select, text, update
 
 from crossbridge_assets.formats import FormatError, detect
 from crossbridge_assets.log import get_logger
@@ -265,7 +265,16 @@ class Landing:
 
         target = self.archive_path(partition, key)
         self._place(path, target, sidecar, copy=True)
-        self._record(key, partition, sidecar, LANDED, None, spec.kind, spec.name, batch, target)
+        first = self._record(key, partition, sidecar, LANDED, None, spec.kind, spec.name, batch, target, fresh=True)
+        if first is not None:
+            # Another batch landed the same report since it was looked up (one report dropped
+            # twice, both batches ingesting at once): it stays where that batch put it.
+            if first.archive_path != str(target):
+                target.unlink(missing_ok=True)
+                target.with_name(target.name + SIDECAR_SUFFIX).unlink(missing_ok=True)
+            path.unlink(missing_ok=True)
+            self.log.info("duplicate report skipped", report=name, sha256=key, first_seen=first.partition)
+            return Landed(key, name, LANDED, first.kind, first.format, duplicate=True)
         path.unlink(missing_ok=True)
         if existing is not None and existing.status == SUPERSEDED and existing.archive_path != str(target):
             # A superseded report sent again lands anew: its old copy, marked superseded, must
@@ -515,7 +524,10 @@ class Landing:
         tmp.write_text(json.dumps(sidecar, indent=2, default=str), encoding="utf-8")
         os.replace(tmp, side)
 
-    def _record(self, sha256, partition, sidecar, status, reason, kind, fmt, batch, target: Path | None) -> None:
+    def _record(self, sha256, partition, sidecar, status, reason, kind, fmt, batch, target: Path | None,
+                fresh: bool = False):
+        """Write the report's row in place of any earlier one. With `fresh` (a report new from
+        the inbox), a row another run landed meanwhile is kept, and returned."""
         meta = RunMetadata.from_json(sidecar.get("metadata") or {})
         row = dict(
             sha256=sha256,
@@ -542,8 +554,24 @@ class Landing:
             batch=batch,
         )
         with self.engine.begin() as conn:
+            claim_report(conn, sha256)
+            if fresh:
+                R = schema.reports
+                first = conn.execute(select(R).where(R.c.sha256 == sha256, R.c.status == LANDED)).first()
+                if first is not None:
+                    return first
             conn.execute(delete(schema.reports).where(schema.reports.c.sha256 == sha256))
             conn.execute(insert(schema.reports).values(**row))
+        return None
+
+
+def claim_report(conn, sha256: str) -> None:
+    """Take a report's key for this transaction, whether its `reports` row exists yet or not:
+    two runs recording one report (the same file in two batches) then record it one after the
+    other, the second seeing the first's row, instead of both inserting it."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": sha256})
+    lock_reports(conn, [sha256])  # SQLite: the database's write lock, before the row is read
 
 
 def lock_reports(conn, shas) -> None:

@@ -280,6 +280,18 @@ def migrate(engine: Engine) -> int:
     return LATEST
 
 
+def exclusive(conn: Connection, name: str) -> None:
+    """Hold `name` until the current transaction ends: writers that read before they write
+    (two merges of one run, two recordings of one report) then run one after the other, and the
+    second reads what the first committed. PostgreSQL takes an advisory lock on the name; SQLite
+    the database's write lock, taken by a write that changes nothing, so that the reads after it
+    are inside the transaction too."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))"), {"name": name})
+    else:
+        conn.execute(text("UPDATE schema_version SET version = version WHERE version < 0"))
+
+
 # ------------------------------------------------------------------ bulk writes
 
 

@@ -28,7 +28,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from sqlalchemy import Engine, delete, insert, select, text, update
+from sqlalchemy import Engine, delete, insert, select, update
 
 from crossbridge_assets.formats import FormatError, detect
 from crossbridge_assets.log import get_logger
@@ -36,7 +36,7 @@ from crossbridge_assets.settings import Settings
 from crossbridge_assets.formats._common import report_clock, to_int, using_report_zone
 from crossbridge_assets.formats._paths import using_source_roots
 from crossbridge_assets.warehouse import schema
-from crossbridge_assets.warehouse.engine import is_transient, now
+from crossbridge_assets.warehouse.engine import exclusive, is_transient, now
 from crossbridge_assets.model import KIND_PROFILING
 from crossbridge_assets.warehouse.run_metadata import (
     DEFAULT_BRANCH,
@@ -554,7 +554,9 @@ class Landing:
             batch=batch,
         )
         with self.engine.begin() as conn:
-            claim_report(conn, sha256)
+            # Whether its row exists yet or not: two runs recording one report (the same file
+            # in two batches) record it one after the other, the second seeing the first's row.
+            exclusive(conn, f"report {sha256}")
             if fresh:
                 R = schema.reports
                 first = conn.execute(select(R).where(R.c.sha256 == sha256, R.c.status == LANDED)).first()
@@ -563,15 +565,6 @@ class Landing:
             conn.execute(delete(schema.reports).where(schema.reports.c.sha256 == sha256))
             conn.execute(insert(schema.reports).values(**row))
         return None
-
-
-def claim_report(conn, sha256: str) -> None:
-    """Take a report's key for this transaction, whether its `reports` row exists yet or not:
-    two runs recording one report (the same file in two batches) then record it one after the
-    other, the second seeing the first's row, instead of both inserting it."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": sha256})
-    lock_reports(conn, [sha256])  # SQLite: the database's write lock, before the row is read
 
 
 def lock_reports(conn, shas) -> None:

@@ -328,3 +328,55 @@ def test_a_report_dropped_twice_and_landed_by_two_batches_at_once_lands_once(war
     assert day_totals(engine, DAY, KIND_RESULTS)["tests"] == 40
     assert result_rows(engine) == 40
     healthy(engine)
+
+
+# ---------------------------------------------------------------- a sharded run's coverage merged while a shard loads
+
+
+def lcov(covered: list[int], uncovered: list[int]) -> str:
+    lines = [f"DA:{n},1" for n in covered] + [f"DA:{n},0" for n in uncovered]
+    return "TN:\nSF:src/shop/cart.py\n" + "\n".join(lines) + "\nend_of_record\n"
+
+
+def test_a_sharded_runs_coverage_merged_while_its_last_shard_loads_ends_as_the_serial_merge(warehouse, monkeypatch):
+    """Shard 1's batch merges the run's coverage while shard 2's batch loads its report and
+    merges too: the merge that read the run before shard 2 arrived must not write over the one
+    that saw both (the run would stay 'waiting for shards' at half its coverage)."""
+    from crossbridge_assets.warehouse import coverage
+    from crossbridge_assets.model import KIND_COVERAGE
+
+    settings, engine, landing = warehouse
+    run = {"project": "shop", "branch": "main", "build": "9", "shards_expected": 2}
+    one = drop_report(settings, "shard-1/lcov.info", lcov([1, 2], [3, 4]), {**run, "shard": "1"})
+    two = drop_report(settings, "shard-2/lcov.info", lcov([3, 4], [1, 2]), {**run, "shard": "2"})
+    landing.land(one, DAY, batch="b1")
+    landing.land(two, DAY, batch="b2")
+    [first_shard] = reports_for(engine, DAY, KIND_COVERAGE, "b1")
+    [second_shard] = reports_for(engine, DAY, KIND_COVERAGE, "b2")
+    coverage.load_archived_coverage(engine, first_shard)
+
+    gate = Gate("shard-1")
+    real = coverage.merge_run
+
+    def held(*args, **kwargs):
+        gate()  # shard 1's merge has read the run, not written it
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(coverage, "merge_run", held)
+    merging = Worker("shard-1", lambda: coverage.refresh_runs(engine))
+    merging.start()
+    gate.wait_reached()
+    started = first_write(engine, "shard-2")
+    second = Worker("shard-2", lambda: (coverage.load_archived_coverage(engine, second_shard),
+                                        coverage.refresh_runs(engine)))
+    second.start()
+    wait_blocked_or_done(engine, second, started)
+    gate.open()
+    merging.outcome()
+    second.outcome()
+
+    [merged] = coverage.coverage_runs(engine)
+    assert (merged["shards_seen"], merged["complete"], merged["lines_covered"], merged["lines_valid"]) == (2, True, 4, 4)
+    assert merged["line_pct"] == 100.0
+    assert coverage.refresh_runs(engine) == []  # nothing left stale
+    healthy(engine)

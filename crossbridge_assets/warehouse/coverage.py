@@ -28,7 +28,7 @@ from crossbridge_assets.formats._coverage import (
 from crossbridge_assets.formats._paths import normalize_source_path
 from crossbridge_assets.model import KIND_COVERAGE, CoverageStream, CoverageTotals, FileCoverage
 from crossbridge_assets.warehouse import schema
-from crossbridge_assets.warehouse.engine import bulk_insert, now
+from crossbridge_assets.warehouse.engine import bulk_insert, exclusive, now
 from crossbridge_assets.warehouse.landing import (
     LANDED,
     QUARANTINED,
@@ -545,20 +545,22 @@ def refresh_runs(engine: Engine) -> list[str]:
     changed (a shard arrived, a report was re-loaded or quarantined). Returns the run ids
     written or removed."""
     changed: list[str] = []
-    with engine.connect() as conn:
+    with engine.begin() as conn:
+        # One merge at a time, reading what the last one wrote: a merge that read a run before
+        # its last shard loaded must not write over the one that saw it.
+        exclusive(conn, "coverage_runs")
         by_run = _loaded_reports(conn)
         starts = _run_starts(conn, list(by_run))
         known = dict(conn.execute(select(CR.c.run_id, CR.c.fingerprint)).all())
         # Retention keeps run-level figures: a run that lost reports to it (all, or the shards
         # that arrived on a day past the cutoff) keeps the coverage computed before.
         kept = set(conn.execute(runs_with_expired(KIND_COVERAGE)).scalars())
-    by_run = {run_id: reports for run_id, reports in by_run.items() if run_id not in kept}
-    stale = [run_id for run_id in known if run_id not in by_run and run_id not in kept]
-    todo = [run_id for run_id, reports in by_run.items()
-            if known.get(run_id) != _fingerprint(reports, starts.get(run_id))]
-    for start in range(0, len(todo), 200):
-        rows = []
-        with engine.begin() as conn:
+        by_run = {run_id: reports for run_id, reports in by_run.items() if run_id not in kept}
+        stale = [run_id for run_id in known if run_id not in by_run and run_id not in kept]
+        todo = [run_id for run_id, reports in by_run.items()
+                if known.get(run_id) != _fingerprint(reports, starts.get(run_id))]
+        for start in range(0, len(todo), 200):
+            rows = []
             batch = todo[start : start + 200]
             inputs = _report_inputs(conn, [r for run_id in batch for r in by_run[run_id] if r.format not in EXECUTED_ONLY])
             for run_id in batch:
@@ -597,11 +599,10 @@ def refresh_runs(engine: Engine) -> list[str]:
                 )
             conn.execute(delete(CR).where(CR.c.run_id.in_(batch)))
             conn.execute(insert(CR), rows)
-        changed.extend(batch)
-    if stale:
-        with engine.begin() as conn:
+            changed.extend(batch)
+        if stale:
             conn.execute(delete(CR).where(CR.c.run_id.in_(stale)))
-        changed.extend(stale)
+            changed.extend(stale)
     return changed
 
 

@@ -71,11 +71,11 @@ class Gate:
         self.opened.set()
 
 
-def wait_blocked_or_done(engine, worker: Worker, started: threading.Event) -> None:
+def wait_blocked_or_done(engine, worker: Worker, started: threading.Event | None = None) -> None:
     """Wait until `worker` has sent its first statement and, on PostgreSQL, until it waits on a
     lock (or has finished). On SQLite a writer held at a gate keeps the database's write lock, so
     the worker's first write waits for it whatever the moment the gate opens."""
-    assert started.wait(WAIT), f"{worker.name} never reached the warehouse"
+    assert started is None or started.wait(WAIT), f"{worker.name} never reached the warehouse"
     if engine.dialect.name != "postgresql":
         return
     watcher = create_engine(engine.url, isolation_level="AUTOCOMMIT", poolclass=None)
@@ -379,4 +379,117 @@ def test_a_sharded_runs_coverage_merged_while_its_last_shard_loads_ends_as_the_s
     assert (merged["shards_seen"], merged["complete"], merged["lines_covered"], merged["lines_valid"]) == (2, True, 4, 4)
     assert merged["line_pct"] == 100.0
     assert coverage.refresh_runs(engine) == []  # nothing left stale
+    healthy(engine)
+
+
+# ---------------------------------------------------------------- the ingest job in two processes at once
+
+# One ingest run in a process of its own, as a run worker starts it: the real job, definitions
+# and instance. Its hooks only wait and leave marks in the sync folder: `hold` holds the run
+# inside its results load (its rows written, its transaction open) until `go` appears; `writes`
+# marks when the run first writes the warehouse.
+RUN = r"""
+import json, sys, threading, time
+from pathlib import Path
+
+spec = json.loads(sys.argv[1])
+sync = Path(spec["sync"])
+
+import dagster as dg
+from sqlalchemy import event
+
+from crossbridge_assets.definitions import defs
+from crossbridge_assets.settings import load
+from crossbridge_assets.warehouse import results
+from crossbridge_assets.warehouse.engine import make_engine
+
+
+def wait_for(name):
+    for _ in range(1200):
+        if (sync / name).exists():
+            return
+        time.sleep(0.05)
+    raise SystemExit(f"{name} never appeared")
+
+
+if spec.get("hold"):
+    real = results.register_run
+
+    def held(*args, **kwargs):
+        (sync / "held").touch()
+        wait_for("go")
+        return real(*args, **kwargs)
+
+    results.register_run = held
+
+if spec.get("writes"):
+    def first_write(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE")) or "pg_advisory" in statement:
+            (sync / spec["writes"]).touch()
+
+    event.listen(make_engine(load().warehouse_url), "before_cursor_execute", first_write)
+
+config = {"ops": {"landed_reports": {"config": {"files": spec["files"], "batch": spec["batch"]}}}}
+tags = {"crossbridge/batch": spec["batch"]} if spec["batch"] else {}
+result = defs.resolve_job_def("ingest").execute_in_process(
+    run_config=config, partition_key=spec["day"], instance=dg.DagsterInstance.get(), tags=tags, raise_on_error=False)
+print(json.dumps({"success": result.success}))
+"""
+
+
+def start_run(settings, sync: Path, files: list[str], batch: str, **hooks):
+    import subprocess
+    import sys
+
+    spec = {"sync": str(sync), "files": files, "batch": batch, "day": DAY, **hooks}
+    return subprocess.Popen([sys.executable, "-c", RUN, json.dumps(spec)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def finished(process) -> dict:
+    out, err = process.communicate(timeout=WAIT * 5)
+    assert process.returncode == 0, err[-3000:]
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def wait_file(path: Path, process) -> None:
+    for _ in range(WAIT * 20 * 3):
+        if path.exists():
+            return
+        assert process.poll() is None, process.communicate()[1][-3000:]
+        threading.Event().wait(0.05)
+    raise AssertionError(f"{path.name} never appeared")
+
+
+def test_a_day_materialized_from_the_ui_while_a_sensor_run_loads_keeps_every_report(warehouse, tmp_path, monkeypatch):
+    """Two ingest runs in two processes, as run workers start them: the sensor's run for a
+    batch is held inside its results load while a user's materialization of the whole day
+    re-lands and loads the same report. Both runs succeed, nothing is quarantined, and the
+    day holds what one run alone would have written."""
+    settings, engine, landing = warehouse
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
+    (tmp_path / "dagster").mkdir()
+    sync = tmp_path / "sync"
+    sync.mkdir()
+    drop_report(settings, "shop/main/7/junit.xml", SUITE, {"project": "shop", "branch": "main", "build": "7"})
+    rel = "shop/main/7/junit.xml"
+
+    sensor_run = start_run(settings, sync, [rel], "b1", hold=True)
+    wait_file(sync / "held", sensor_run)
+    day_run = start_run(settings, sync, [], "", writes="day-writes")
+    wait_file(sync / "day-writes", day_run)
+    if engine.dialect.name == "postgresql":
+        watcher = Worker("day-run", lambda: day_run.wait(WAIT * 5))
+        watcher.start()
+        wait_blocked_or_done(engine, watcher)
+    (sync / "go").touch()
+    assert finished(sensor_run) == {"success": True}
+    assert finished(day_run) == {"success": True}
+
+    with engine.connect() as conn:
+        rows = conn.execute(select(schema.reports.c.status, schema.reports.c.reason)).all()
+    assert rows == [(LANDED, None)]
+    assert not any(p.is_file() for p in settings.quarantine.rglob("*"))
+    assert result_rows(engine) == 40
+    assert day_totals(engine, DAY, KIND_RESULTS)["tests"] == 40
     healthy(engine)

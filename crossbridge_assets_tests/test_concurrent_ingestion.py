@@ -493,3 +493,51 @@ def test_a_day_materialized_from_the_ui_while_a_sensor_run_loads_keeps_every_rep
     assert result_rows(engine) == 40
     assert day_totals(engine, DAY, KIND_RESULTS)["tests"] == 40
     healthy(engine)
+
+
+# ---------------------------------------------------------------- the retention sweep while a load runs
+
+
+def test_the_retention_sweep_during_a_load_of_an_old_day_leaves_no_rows_and_keeps_the_runs_figures(warehouse,
+                                                                                                  monkeypatch):
+    """A backfill loads a report of a day the weekly retention sweep is expiring, at the same
+    moment: the sweep must wait for the load, keep the run's figures in its aggregates and then
+    remove the rows, not leave rows behind an expired report (or expire it with no figures)."""
+    from datetime import date
+
+    from crossbridge_assets.warehouse import results
+    from crossbridge_assets.warehouse.retention import apply_retention
+
+    settings, engine, landing = warehouse
+    old_day = "2026-09-01"
+    path = drop_report(settings, "shop/main/3/junit.xml", SUITE, {"project": "shop", "branch": "main", "build": "3"})
+    landed = landing.land(path, old_day, batch="b1")
+    [report] = reports_for(engine, old_day, KIND_RESULTS)
+
+    gate = Gate("backfill")
+    real = results.register_run
+
+    def held(conn, *args, **kwargs):
+        gate()  # the old report's rows written, the load's transaction open
+        return real(conn, *args, **kwargs)
+
+    monkeypatch.setattr(results, "register_run", held)
+    load = Worker("backfill", lambda: load_archived_results(engine, report))
+    load.start()
+    gate.wait_reached()
+    started = first_write(engine, "retention")
+    sweep = Worker("retention", lambda: apply_retention(settings, engine, 30, today=date(2026, 11, 20)))
+    sweep.start()
+    wait_blocked_or_done(engine, sweep, started)
+    gate.open()
+    assert load.outcome().rows == 40
+    swept = sweep.outcome()
+
+    assert swept.reports_expired == 1
+    with engine.connect() as conn:
+        status = conn.execute(select(schema.reports.c.status).where(schema.reports.c.sha256 == landed.sha256)).scalar()
+        kept = conn.execute(select(schema.run_aggregates.c.tests, schema.run_aggregates.c.failed)).all()
+    assert status == "expired"
+    assert result_rows(engine) == 0
+    assert kept == [(40, 6)]
+    healthy(engine)

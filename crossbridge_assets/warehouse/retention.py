@@ -125,10 +125,9 @@ def apply_retention(settings: Settings, engine: Engine, days: int, today: date |
     old = select(R.c.sha256).where(R.c.partition < cutoff.isoformat())
     tables = per_report_tables(engine)
     with engine.begin() as conn:
-        report.runs_aggregated = refresh_run_aggregates(conn)
-        for table in tables:
-            deleted = conn.execute(delete(table).where(schema.report_rows(table, old))).rowcount or 0
-            report.rows_deleted[table.name] = deleted
+        # The reports first: marking them locks their rows (SQLite: the database), so a load of
+        # one of them still running is waited for and its rows are counted and removed below,
+        # and a load starting later finds its report expired and writes nothing.
         report.reports_expired = (
             conn.execute(
                 update(R)
@@ -137,6 +136,10 @@ def apply_retention(settings: Settings, engine: Engine, days: int, today: date |
             ).rowcount
             or 0
         )
+        report.runs_aggregated = refresh_run_aggregates(conn)
+        for table in tables:
+            deleted = conn.execute(delete(table).where(schema.report_rows(table, old))).rowcount or 0
+            report.rows_deleted[table.name] = deleted
     for folder in _expired_folders(settings, cutoff):
         for path in folder.rglob("*"):
             if path.is_file():

@@ -541,3 +541,45 @@ def test_the_retention_sweep_during_a_load_of_an_old_day_leaves_no_rows_and_keep
     assert result_rows(engine) == 0
     assert kept == [(40, 6)]
     healthy(engine)
+
+
+# ---------------------------------------------------------------- a CI job re-run landing beside its first try
+
+
+def test_a_reports_first_try_and_its_rerun_landing_at_once_leave_one_of_them_counted(warehouse, monkeypatch):
+    """A CI job's first try and its re-run send the same report (same run, same place, other
+    content) and the two land in two batches at once: one must supersede the other, as when
+    they land one after the other, or the run counts its tests twice."""
+    settings, engine, landing = warehouse
+    manifest = {"project": "shop", "branch": "main", "build": "7", "shard": "unit"}
+    first_try = drop_report(settings, "try-1/shop/junit.xml", SUITE, manifest)
+    rerun = drop_report(settings, "try-2/shop/junit.xml", junit({f"test_{i}": "passed" for i in range(40)}), manifest)
+
+    gate = Gate("first-try")
+    real = Landing._place
+
+    def held(source, target, sidecar, copy):
+        gate()  # its earlier copies looked up (none yet), not yet placed nor recorded
+        return real(source, target, sidecar, copy)
+
+    monkeypatch.setattr(Landing, "_place", staticmethod(held))
+    first = Worker("first-try", lambda: landing.land(first_try, DAY, batch="b1"))
+    first.start()
+    gate.wait_reached()
+    second = landing.land(rerun, DAY, batch="b2")
+    gate.open()
+    one = first.outcome()
+    assert one.status == second.status == LANDED
+
+    with engine.connect() as conn:
+        statuses = sorted(conn.execute(select(schema.reports.c.status)).scalars())
+    assert statuses == [LANDED, SUPERSEDED]
+    for report in reports_for(engine, DAY, KIND_RESULTS):
+        load_archived_results(engine, report)
+    assert result_rows(engine) == 40
+    assert day_totals(engine, DAY, KIND_RESULTS)["tests"] == 40
+    # A backfill of the day keeps the same one counted.
+    landing.reland_partition(DAY)
+    with engine.connect() as conn:
+        assert sorted(conn.execute(select(schema.reports.c.status)).scalars()) == [LANDED, SUPERSEDED]
+    healthy(engine)

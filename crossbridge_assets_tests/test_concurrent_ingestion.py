@@ -583,3 +583,42 @@ def test_a_reports_first_try_and_its_rerun_landing_at_once_leave_one_of_them_cou
     with engine.connect() as conn:
         assert sorted(conn.execute(select(schema.reports.c.status)).scalars()) == [LANDED, SUPERSEDED]
     healthy(engine)
+
+
+# ---------------------------------------------------------------- an analytics table recomputed by two runs at once
+
+
+def test_an_analytics_table_recomputed_by_two_runs_at_once_holds_one_computation(warehouse):
+    """The nightly schedule recomputes duration baselines while the run automation started
+    after ingestion does the same: each replaces the whole table, so the table must end as one
+    of them wrote it, not with both one's rows and the other's (duplicated keys)."""
+    from datetime import datetime, timezone
+
+    from crossbridge_assets.warehouse.engine import replace_table
+
+    settings, engine, landing = warehouse
+    T = schema.profile_baselines
+
+    def rows(runs: int) -> list[dict]:
+        return [dict(kind="test", name=f"test_{i}", environment="shop/main", runs=runs, spans=runs, median=1.0,
+                     mad=0.1, mean=1.0, max=2.0, p50=1.0, p95=1.9, last_value=1.0, last_run="r",
+                     computed_at=datetime(2026, 11, 20, tzinfo=timezone.utc)) for i in range(5)]
+
+    replace_table(engine, T, rows(1))
+    gate = Gate("nightly")
+    held_after(engine, "nightly", "DELETE FROM profile_baselines", gate)
+    started = first_write(engine, "automation")
+    nightly = Worker("nightly", lambda: replace_table(engine, T, rows(2)))
+    nightly.start()
+    gate.wait_reached()
+    automation = Worker("automation", lambda: replace_table(engine, T, rows(3)))
+    automation.start()
+    wait_blocked_or_done(engine, automation, started)
+    gate.open()
+    nightly.outcome()
+    automation.outcome()
+
+    with engine.connect() as conn:
+        kept = conn.execute(select(T.c.runs, func.count()).group_by(T.c.runs)).all()
+    assert kept == [(3, 5)]
+    assert health.duplicate_keys(engine, ["profile_baselines"]).passed

@@ -334,6 +334,10 @@ def bulk_insert(conn: Connection, table: Table, rows: Sequence[dict]) -> int:
 def replace_table(engine: Engine, table: Table, rows: Sequence[dict]) -> int:
     """Recompute-whole tables (baselines, regressions, insights): one transaction, delete all, insert."""
     with engine.begin() as conn:
+        # Two recomputations at once (the nightly schedule and the automation after ingestion)
+        # replace it one after the other: on PostgreSQL the second's delete would not see the
+        # first's new rows, and both sets would stay.
+        exclusive(conn, f"replace {table.name}")
         conn.execute(delete(table))
         return bulk_insert(conn, table, rows)
 

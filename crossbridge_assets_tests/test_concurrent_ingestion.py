@@ -622,3 +622,27 @@ def test_an_analytics_table_recomputed_by_two_runs_at_once_holds_one_computation
         kept = conn.execute(select(T.c.runs, func.count()).group_by(T.c.runs)).all()
     assert kept == [(3, 5)]
     assert health.duplicate_keys(engine, ["profile_baselines"]).passed
+
+
+# ---------------------------------------------------------------- a day re-landed between a batch's landing and its load
+
+
+def test_a_batch_landed_then_relanded_by_a_cancelled_day_run_is_still_loaded_by_its_own_run(warehouse):
+    """The sensor's run lands its batch; before its load step starts, a user's materialization
+    of the whole day re-lands the day and is then cancelled (or fails) before loading. The
+    batch's run must still load its reports: they stay its batch's, not landed and never loaded."""
+    from datetime import datetime, timedelta, timezone
+
+    from crossbridge_assets.defs.common import load_each
+
+    settings, engine, landing = warehouse
+    path = drop_report(settings, "shop/main/7/junit.xml", SUITE, {"project": "shop", "branch": "main", "build": "7"})
+    assert landing.land(path, DAY, batch="b1").status == LANDED
+    landing.reland_partition(DAY)  # the day run's landing step; its load never runs
+
+    bad: list[dict] = []
+    loaded = list(load_each(landing, DAY, KIND_RESULTS, "b1", lambda r: load_archived_results(engine, r), bad))
+    assert [summary.rows for _, summary in loaded] == [40] and not bad
+    assert day_totals(engine, DAY, KIND_RESULTS)["tests"] == 40
+    assert health.counts_consistent(engine, now=datetime.now(timezone.utc) + timedelta(days=1)).passed
+    healthy(engine)

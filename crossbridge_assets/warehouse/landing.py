@@ -265,7 +265,8 @@ class Landing:
 
         target = self.archive_path(partition, key)
         self._place(path, target, sidecar, copy=True)
-        first, earlier_copies = self._record_new(key, partition, sidecar, meta, spec.kind, spec.name, batch, target)
+        first, earlier_copies = self._record(key, partition, sidecar, LANDED, None, spec.kind, spec.name, batch, target,
+                                             new=meta)
         if first is not None:
             # Another batch landed the same report since it was looked up (one report dropped
             # twice, both batches ingesting at once): it stays where that batch put it.
@@ -524,34 +525,35 @@ class Landing:
         tmp.write_text(json.dumps(sidecar, indent=2, default=str), encoding="utf-8")
         os.replace(tmp, side)
 
-    def _record(self, sha256, partition, sidecar, status, reason, kind, fmt, batch, target: Path | None) -> None:
-        """Write the report's row in place of any earlier one."""
-        row = self._row_values(sha256, partition, sidecar, status, reason, kind, fmt, batch, target)
-        with self.engine.begin() as conn:
-            exclusive(conn, f"report {sha256}")
-            conn.execute(delete(schema.reports).where(schema.reports.c.sha256 == sha256))
-            conn.execute(insert(schema.reports).values(**row))
+    def _record(self, sha256, partition, sidecar, status, reason, kind, fmt, batch, target: Path | None,
+                new: RunMetadata | None = None):
+        """Write the report's row in place of any earlier one. Without a batch (a whole day
+        landed again) it stays its batch's: that batch's run, between its landing and its load,
+        still loads it, whatever becomes of the day's run.
 
-    def _record_new(self, sha256, partition, sidecar, meta: RunMetadata, kind, fmt, batch, target: Path):
-        """Write the row of a report new from the inbox, landed. Returns (the row another run
-        landed it under meanwhile, None) when one did (the same file in two batches at once),
-        else (None, the keys of the landed copies this one takes the place of). Both are looked
-        up under locks on the report and on its place: two runs landing one report, or a report
-        and its copy sent again, record one after the other, the second seeing the first."""
-        row = self._row_values(sha256, partition, sidecar, LANDED, None, kind, fmt, batch, target)
+        With `new`, the run metadata of a report new from the inbox, landed: returns (the row
+        another run landed it under meanwhile, []) when one did (the same file in two batches at
+        once), and it is not written; else (None, the keys of the landed copies this one takes
+        the place of). Both are looked up under locks on the report and on its place: two runs
+        landing one report, or a report and its copy sent again, record one after the other,
+        the second seeing the first. Returns (None, []) otherwise."""
+        row = self._row_values(sha256, partition, sidecar, status, reason, kind, fmt, batch, target)
         R = schema.reports
         with self.engine.begin() as conn:
             exclusive(conn, f"report {sha256}")
-            first = conn.execute(select(R).where(R.c.sha256 == sha256, R.c.status == LANDED)).first()
-            if first is not None:
-                return first, None
-            place = (meta.project_or_default, meta.branch_or_default, meta.build, meta.commit, meta.shard,
-                     sidecar["original_name"])
-            exclusive(conn, "place " + json.dumps(place))
+            if new is not None:
+                first = conn.execute(select(R).where(R.c.sha256 == sha256, R.c.status == LANDED)).first()
+                if first is not None:
+                    return first, []
+                place = (new.project_or_default, new.branch_or_default, new.build, new.commit, new.shard,
+                         sidecar["original_name"])
+                exclusive(conn, "place " + json.dumps(place))
+            if batch is None:
+                row["batch"] = conn.execute(select(R.c.batch).where(R.c.sha256 == sha256)).scalar()
             conn.execute(delete(R).where(R.c.sha256 == sha256))
             conn.execute(insert(R).values(**row))
             # Read while the place is held: a copy another run records now waits, and then finds this one.
-            return None, self._landed_from(sidecar, meta, sha256)
+            return None, self._landed_from(sidecar, new, sha256) if new is not None else []
 
     @staticmethod
     def _row_values(sha256, partition, sidecar, status, reason, kind, fmt, batch, target: Path | None) -> dict:

@@ -646,3 +646,45 @@ def test_a_batch_landed_then_relanded_by_a_cancelled_day_run_is_still_loaded_by_
     assert day_totals(engine, DAY, KIND_RESULTS)["tests"] == 40
     assert health.counts_consistent(engine, now=datetime.now(timezone.utc) + timedelta(days=1)).passed
     healthy(engine)
+
+
+# ---------------------------------------------------------------- a report taken aside by another run while one loads it
+
+
+def test_a_report_quarantined_by_another_run_keeps_that_runs_reason(warehouse, monkeypatch):
+    """Two runs load one broken report at once (a batch run and a whole-day run): the first
+    finds it cut short and moves it to the quarantine; the second, finding its file gone from
+    the archive, must leave it as the first recorded it, not quarantine it again as 'file not
+    found' in place of the reason a user can act on."""
+    from crossbridge_assets.defs.common import load_each
+    from crossbridge_assets.warehouse import results
+
+    settings, engine, landing = warehouse
+    path = drop_report(settings, "shop/main/7/junit.xml", SUITE, {"project": "shop", "branch": "main", "build": "7"})
+    landed = landing.land(path, DAY, batch="b1")
+
+    gate = Gate("day-run")
+    real = results.open_report
+
+    def held(archive_path, *args, **kwargs):
+        gate()  # its report's row read, its file not yet opened
+        return real(archive_path, *args, **kwargs)
+
+    monkeypatch.setattr(results, "open_report", held)
+    bad: list[dict] = []
+    day = Worker("day-run", lambda: list(load_each(
+        landing, DAY, KIND_RESULTS, None, lambda r: load_archived_results(engine, r), bad)))
+    day.start()
+    gate.wait_reached()
+    reason = "truncated: the file ends inside <testsuite> (line 40)"
+    landing.quarantine_report(landed.sha256, reason)  # the batch run's verdict
+    gate.open()
+    assert day.outcome() == [] and bad == []
+
+    with engine.connect() as conn:
+        row = conn.execute(select(schema.reports.c.status, schema.reports.c.reason)).one()
+    assert tuple(row) == ("quarantined", reason)
+    stored = settings.quarantine / DAY / landed.sha256
+    assert stored.is_file()
+    assert json.loads(stored.with_name(stored.name + ".json").read_text())["reason"] == reason
+    healthy(engine)

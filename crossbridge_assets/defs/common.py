@@ -105,7 +105,9 @@ def load_each(landing: Landing, partition: str, kind: str, batch: str | None, lo
                     raise
                 # A parser bug on one file must not lose the rest of the batch either.
                 reason = exc.reason if isinstance(exc, FormatError) else f"could not be parsed: {type(exc).__name__}: {exc}"
-                landing.quarantine_report(report.sha256, reason)
+                if not landing.quarantine_report(report.sha256, reason):
+                    get_logger("execution").info("report no longer landed, not loaded", reason=reason)
+                    continue
                 bad.append({"file": report.original_name, "reason": reason})
                 if not isinstance(exc, FormatError):
                     get_logger("execution").exception("parser failed", report=report.original_name)

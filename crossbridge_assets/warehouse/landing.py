@@ -474,11 +474,14 @@ class Landing:
         self._record(sha256, partition, sidecar, LANDED, None, spec.kind, spec.name, batch, target)
         return Landed(sha256, sidecar["original_name"], LANDED, spec.kind, spec.name)
 
-    def quarantine_report(self, sha256: str, reason: str) -> None:
-        """A landed report turned out to be unreadable (found while parsing): move it aside."""
+    def quarantine_report(self, sha256: str, reason: str) -> bool:
+        """A landed report turned out to be unreadable (found while parsing): move it aside.
+        False, changing nothing, when it is no longer landed: another run quarantined,
+        superseded or expired it meanwhile (its file gone from under this run's load), and
+        that run's reason stands."""
         row = self._row(sha256)
-        if row is None:
-            return
+        if row is None or row.status != LANDED:
+            return False
         stored = Path(row.archive_path)
         target = self.quarantine_path(row.partition, sha256)
         sidecar = self._read_sidecar(stored) if stored.exists() else {"original_name": row.original_name}
@@ -494,6 +497,7 @@ class Landing:
             for table in schema.PER_REPORT_TABLES:
                 conn.execute(delete(table).where(schema.report_rows(table, [sha256])))
         self.log.warning("report quarantined", report=row.original_name, sha256=sha256, reason=reason)
+        return True
 
     # -------------------------------------------------------------- helpers
 

@@ -125,18 +125,21 @@ def apply_retention(settings: Settings, engine: Engine, days: int, today: date |
     old = select(R.c.sha256).where(R.c.partition < cutoff.isoformat())
     tables = per_report_tables(engine)
     with engine.begin() as conn:
-        # The reports first: marking them locks their rows (SQLite: the database), so a load of
-        # one of them still running is waited for and its rows are counted and removed below,
-        # and a load starting later finds its report expired and writes nothing.
+        # The reports' rows locked first (SQLite: the database): a load of one of them still
+        # running is waited for, so its rows are counted and removed below, and a load starting
+        # later finds its report expired and writes nothing. Aggregated before they are marked:
+        # the runs they belong to still have every row, unlike runs an earlier sweep cut.
+        expiring = (R.c.partition < cutoff.isoformat(), R.c.status.in_((LANDED, QUARANTINED, SUPERSEDED)))
+        conn.execute(update(R).where(*expiring).values(loaded_at=R.c.loaded_at))
+        report.runs_aggregated = refresh_run_aggregates(conn)
         report.reports_expired = (
             conn.execute(
                 update(R)
-                .where(R.c.partition < cutoff.isoformat(), R.c.status.in_((LANDED, QUARANTINED, SUPERSEDED)))
+                .where(*expiring)
                 .values(status=EXPIRED, reason=f"raw rows and file removed by retention after {days} days")
             ).rowcount
             or 0
         )
-        report.runs_aggregated = refresh_run_aggregates(conn)
         for table in tables:
             deleted = conn.execute(delete(table).where(schema.report_rows(table, old))).rowcount or 0
             report.rows_deleted[table.name] = deleted

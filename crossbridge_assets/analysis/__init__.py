@@ -1,0 +1,25 @@
+"""The analyses: pandas in, pandas out. What they share: their frames as rows of plain values,
+the form the database drivers, JSON and the markdown tables of the UI take."""
+
+import numpy as np
+import pandas as pd
+
+
+def plain(value):
+    """A value out of a frame as plain Python: None when missing (None, NaN, NaT), datetime for a
+    Timestamp, int/float/bool for numpy scalars; strings, lists and dicts as they are, and an
+    infinite float stays infinite (a ratio to a zero baseline)."""
+    if value is None or isinstance(value, (str, list, dict, tuple)):
+        return value
+    if pd.isna(value):
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def records(frame: pd.DataFrame) -> list[dict]:
+    """A frame as rows (dicts) of plain values."""
+    return [{k: plain(v) for k, v in row.items()} for row in frame.to_dict("records")]

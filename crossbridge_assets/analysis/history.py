@@ -63,23 +63,6 @@ HISTORY_COLUMNS = KEY + [
 ]
 
 
-def plain(value):
-    """A value out of a history frame as plain Python: None when missing (None, NaN, NaT),
-    datetime for a Timestamp, int/float/bool for numpy scalars (what drivers and JSON take)."""
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return None
-    if isinstance(value, pd.Timestamp):
-        return value.to_pydatetime()
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
-def records(frame: pd.DataFrame) -> list[dict]:
-    """A history frame as rows of plain values."""
-    return [{k: plain(v) for k, v in row.items()} for row in frame.to_dict("records")]
-
-
 def display_name(suite: str | None, name: str, parameters: str | None = None) -> str:
     """A test as a reader names it: suite::name[parameters]. Missing parts (None, or NaN out of
     a frame) are left out."""

@@ -519,7 +519,7 @@ def _fingerprint(reports: list, started_at=None) -> str:
     return hashlib.sha1(key.encode()).hexdigest()
 
 
-def _shard_of(report) -> tuple[str, str]:
+def shard_of(report) -> tuple[str, str]:
     """The shard a report belongs to: its label; without one, its upload (the drop folder that
     landing recorded: the manifest's folder, else the report's own), so that one shard sending
     XML and LCOV, or several files, is one shard."""
@@ -537,7 +537,7 @@ def _shards_seen(reports: list) -> int:
     whose shards send data files only (per-test contexts, no report) never gets percentages:
     its data files are what its shards send, and it is complete once each one sent its own."""
     measured = [r for r in reports if r.format not in EXECUTED_ONLY]
-    return len({_shard_of(r) for r in (measured or reports)})
+    return len({shard_of(r) for r in (measured or reports)})
 
 
 def refresh_runs(engine: Engine) -> list[str]:

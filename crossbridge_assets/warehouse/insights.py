@@ -12,7 +12,7 @@ from sqlalchemy import Engine, case, func, select
 
 from crossbridge_assets.model import ERROR, FAILED, KIND_RESULTS, PASSED, SKIPPED
 from crossbridge_assets.warehouse import schema
-from crossbridge_assets.warehouse.coverage import _shard_of
+from crossbridge_assets.warehouse.coverage import shard_of
 from crossbridge_assets.warehouse.landing import LANDED
 
 RESULT_COLUMNS = [
@@ -173,7 +173,7 @@ def run_frame(engine: Engine, since: str | None = None) -> pd.DataFrame:
                 .where(R.c.kind == KIND_RESULTS, R.c.status == LANDED, R.c.run_id.in_(sharded))
             ).all()
             for report in reports:
-                seen.setdefault(report.run_id, set()).add(_shard_of(report))
+                seen.setdefault(report.run_id, set()).add(shard_of(report))
     runs["run_time"] = pd.to_datetime(runs["run_time"], utc=True)
     runs["shards_seen"] = [len(seen.get(run_id, ())) or 1 for run_id in runs["run_id"]]
     expected = runs["shards_expected"].fillna(1).astype(int)

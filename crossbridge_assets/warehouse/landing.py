@@ -135,7 +135,7 @@ def placement_of(sidecar: dict) -> dict[str, str]:
     if sidecar.get("test"):
         out["test"] = str(sidecar["test"])
     if meta.get("shard") is None and (to_int(meta.get("shards_expected")) or 0) > 1 and sidecar.get("drop"):
-        # Shards without a label are told apart by their upload (see coverage._shard_of): two
+        # Shards without a label are told apart by their upload (see coverage.shard_of): two
         # uploads of the same bytes are two shards, as two of different bytes are.
         out["drop"] = str(sidecar["drop"])
     return out

@@ -22,7 +22,9 @@ def _state_key(asset: str, check: str, partition: str | None) -> str:
     return f"{asset}|{check}|{partition or ''}"
 
 
-def _partition(instance: dg.DagsterInstance, record, cache: dict) -> str | None:
+def check_partition(instance: dg.DagsterInstance, record, cache: dict) -> str | None:
+    """The partition (arrival day) an asset check execution record is about, or None for an
+    unpartitioned check. `cache` (run id -> partition) spares reading one run again."""
     if record.partition:
         return record.partition
     # Checks of a partitioned asset evaluated in a partitioned run: the run carries the day.
@@ -93,7 +95,7 @@ def check_alerts(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.Sk
             windows[name][1].add(record.id)
             continue
         asset_key = record.key.asset_key.path
-        partition = _partition(context.instance, record, runs)
+        partition = check_partition(context.instance, record, runs)
         state = _state_key("/".join(asset_key), record.key.name, partition)
         passed = record.status == AssetCheckExecutionRecordStatus.SUCCEEDED
         if passed == (state not in failing):

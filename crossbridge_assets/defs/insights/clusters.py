@@ -1,12 +1,13 @@
 """failure_clusters: which failures share one root cause."""
 
 import dagster as dg
-import pandas as pd
 from sqlalchemy import delete
 
-from crossbridge_assets.analysis import clusters as analysis
+from crossbridge_assets.analysis import clusters as analysis, records
 from crossbridge_assets.defs.common import STORAGE_RETRY, WAREHOUSE_KIND, WarehouseResource, md_table, storage_faults
-from crossbridge_assets.defs.insights.common import AUTOMATION, GROUP, WINDOW_DAYS, window_start
+from crossbridge_assets.defs.insights.common import (
+    AUTOMATION, GROUP, WINDOW_DAYS, days_held_back, held_back_metadata, leave_out, window_start,
+)
 from crossbridge_assets.defs.results import test_results
 from crossbridge_assets.warehouse import schema
 from crossbridge_assets.warehouse.engine import bulk_insert, now
@@ -30,21 +31,6 @@ CLUSTERS_SCHEMA = dg.TableSchema(
         dg.TableColumn("example_build", "text", description="its CI build (example_ci_url links to it)"),
     ]
 )
-
-
-def _value(v):
-    """A frame's cell as the database drivers take it: None, str, int, datetime."""
-    if isinstance(v, str):
-        return v
-    if pd.isna(v):
-        return None
-    if isinstance(v, pd.Timestamp):
-        return v.to_pydatetime()
-    return v.item() if hasattr(v, "item") else v
-
-
-def _rows(frame: pd.DataFrame) -> list[dict]:
-    return [{k: _value(v) for k, v in row.items()} for row in frame.to_dict("records")]
 
 
 def _build(row: dict) -> str:
@@ -82,12 +68,13 @@ def _table(rows: list[dict]) -> str:
     "across tests, runs, projects and report formats.",
     pool="warehouse",
 )
-def failure_clusters(warehouse: WarehouseResource) -> dg.MaterializeResult:
+def failure_clusters(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    held_back = days_held_back(context.instance)
     with storage_faults("clustering failures"):
         engine = warehouse.engine()
-        failures = failure_frame(engine, since=window_start())
+        failures = leave_out(held_back, failure_frame(engine, since=window_start()))
         clusters, members = analysis.cluster(failures)
-        rows = _rows(clusters)
+        rows = records(clusters)
         stamp = now()
         for row in rows:
             row["computed_at"] = stamp
@@ -96,7 +83,7 @@ def failure_clusters(warehouse: WarehouseResource) -> dg.MaterializeResult:
             for table in (schema.failure_cluster_results, schema.failure_clusters):
                 conn.execute(delete(table))
             bulk_insert(conn, schema.failure_clusters, rows)
-            bulk_insert(conn, schema.failure_cluster_results, _rows(members))
+            bulk_insert(conn, schema.failure_cluster_results, records(members))
     shared = [r for r in rows if r["tests"] > 1]
     return dg.MaterializeResult(
         metadata={
@@ -109,6 +96,7 @@ def failure_clusters(warehouse: WarehouseResource) -> dg.MaterializeResult:
             "failures_in_clusters_across_tests": dg.MetadataValue.int(sum(r["occurrences"] for r in shared)),
             "failed_attempts": dg.MetadataValue.int(len(failures)),
             "window_days": dg.MetadataValue.int(WINDOW_DAYS),
+            **held_back_metadata(held_back),
             "largest_clusters": dg.MetadataValue.md(_table(rows)),
         }
     )

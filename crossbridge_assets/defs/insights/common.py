@@ -3,11 +3,13 @@
 from datetime import timedelta
 
 import dagster as dg
+import pandas as pd
 
+# Dagster 1.13 exports no public name for a check execution's status.
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
 from crossbridge_assets.defs.common import AFTER_INGESTION
-from crossbridge_assets.defs.health.alerting import _partition
+from crossbridge_assets.defs.health.alerting import check_partition
 from crossbridge_assets.defs.health.checks import no_duplicate_results
 from crossbridge_assets.warehouse.engine import now
 
@@ -45,7 +47,24 @@ def days_held_back(instance: dg.DagsterInstance) -> list[str]:
     history = instance.event_log_storage.get_asset_check_execution_history(no_duplicate_results.check_key,
                                                                             limit=CHECK_HISTORY)
     for record in history:  # newest first
-        day = _partition(instance, record, runs) if record.status in done else None
+        day = check_partition(instance, record, runs) if record.status in done else None
         if day is not None and day not in latest:
             latest[day] = record.status == AssetCheckExecutionRecordStatus.SUCCEEDED
     return sorted(day for day, passed in latest.items() if not passed)
+
+
+def leave_out(days: list[str], frame: pd.DataFrame, runs: pd.DataFrame | None = None):
+    """`frame` (result_frame, failure_frame: a `partition` column) without the rows that arrived
+    on `days`; with `runs` (run_frame), also those runs without a result left, so that a test
+    does not look gone from a run that is only held back. Returns the frame, or (frame, runs)."""
+    if days:
+        frame = frame[~frame["partition"].isin(days)]
+        if runs is not None:
+            runs = runs[runs["run_id"].isin(set(frame["run_id"]))]
+    return frame if runs is None else (frame, runs)
+
+
+def held_back_metadata(days: list[str]) -> dict:
+    """The materialization's `days_held_back`: what a reader needs to know the figures leave out."""
+    return {"days_held_back": dg.MetadataValue.text(
+        ", ".join(days) + " (no_duplicate_results fails there: their runs are left out)" if days else "none")}

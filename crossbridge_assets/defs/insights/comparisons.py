@@ -7,9 +7,11 @@ from sqlalchemy import select
 
 from crossbridge_assets import ops_settings
 from crossbridge_assets.analysis import compare
-from crossbridge_assets.analysis.history import records
+from crossbridge_assets.analysis import records
 from crossbridge_assets.defs.common import WAREHOUSE_KIND, WarehouseResource, md_table, storage_faults
-from crossbridge_assets.defs.insights.common import AUTOMATION, GROUP, WINDOW_DAYS, days_held_back, window_start
+from crossbridge_assets.defs.insights.common import (
+    AUTOMATION, GROUP, WINDOW_DAYS, days_held_back, held_back_metadata, leave_out, window_start,
+)
 from crossbridge_assets.defs.results import test_results
 from crossbridge_assets.warehouse import schema
 from crossbridge_assets.warehouse.engine import now, replace_table
@@ -83,9 +85,7 @@ def run_comparisons(context: dg.AssetExecutionContext, warehouse: WarehouseResou
         engine = warehouse.engine()
         # The window's first runs are compared with the runs before it: a window back is read.
         before = (pd.Timestamp(since) - pd.Timedelta(days=WINDOW_DAYS)).date().isoformat()
-        results = result_frame(engine, since=before)
-        if held_back and len(results):
-            results = results[~results["partition"].isin(held_back)]
+        results = leave_out(held_back, result_frame(engine, since=before))
         runs, changes = compare.compare_runs(results, run_frame(engine, since=before), report_since=since)
         stamp = now()
         run_rows, change_rows = records(runs), records(changes)
@@ -102,9 +102,7 @@ def run_comparisons(context: dg.AssetExecutionContext, warehouse: WarehouseResou
             "dagster/row_count": dg.MetadataValue.int(len(run_rows)),
             "dagster/column_schema": COLUMN_SCHEMA,
             "window_days": dg.MetadataValue.int(WINDOW_DAYS),
-            "days_held_back": dg.MetadataValue.text(
-                ", ".join(held_back) + " (no_duplicate_results fails there: their runs are left out)"
-                if held_back else "none"),
+            **held_back_metadata(held_back),
             # Plotted over time: the latest run of every branch together.
             "new_failures": dg.MetadataValue.int(len(newly)),
             "fixed": dg.MetadataValue.int(_count(latest_changes, compare.FIXED)),

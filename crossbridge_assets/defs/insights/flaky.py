@@ -1,12 +1,13 @@
 """Flaky tests: which tests are flaky, and what is the evidence (`flaky_tests`, `no_new_flaky_tests`)."""
 
 import dagster as dg
-import pandas as pd
 from sqlalchemy import select
 
-from crossbridge_assets.analysis import flaky
+from crossbridge_assets.analysis import flaky, records
 from crossbridge_assets.defs.common import STORAGE_RETRY, WAREHOUSE_KIND, WarehouseResource, md_table, storage_faults
-from crossbridge_assets.defs.insights.common import AUTOMATION, GROUP, WINDOW_DAYS, window_start
+from crossbridge_assets.defs.insights.common import (
+    AUTOMATION, GROUP, WINDOW_DAYS, days_held_back, held_back_metadata, leave_out, window_start,
+)
 from crossbridge_assets.defs.results import test_results
 from crossbridge_assets.warehouse import schema
 from crossbridge_assets.warehouse.engine import now, replace_table
@@ -47,16 +48,6 @@ def _table_rows(rows: list[dict]) -> list[dict]:
              "evidence": r["evidence"]} for r in rows]
 
 
-def _records(frame: pd.DataFrame) -> list[dict]:
-    rows = []
-    for row in frame.to_dict("records"):
-        row = {k: (None if not isinstance(v, (list, dict)) and pd.isna(v) else v) for k, v in row.items()}
-        for stamp in ("first_evidence_at", "last_evidence_at"):
-            row[stamp] = row[stamp].to_pydatetime()
-        rows.append(row)
-    return rows
-
-
 @dg.asset(
     deps=[test_results],
     group_name=GROUP,
@@ -69,12 +60,13 @@ def _records(frame: pd.DataFrame) -> list[dict]:
     "between runs; each naming the builds to open.",
     pool="warehouse",
 )
-def flaky_tests(warehouse: WarehouseResource) -> dg.MaterializeResult:
+def flaky_tests(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    held_back = days_held_back(context.instance)
     with storage_faults("finding flaky tests"):
         engine = warehouse.engine()
-        results = result_frame(engine, since=window_start())
+        results = leave_out(held_back, result_frame(engine, since=window_start()))
         found = flaky.detect(results)
-        rows = _records(found)
+        rows = records(found)
         stamp = now()
         for row in rows:
             row["computed_at"] = stamp
@@ -94,6 +86,7 @@ def flaky_tests(warehouse: WarehouseResource) -> dg.MaterializeResult:
             "tests_in_window": dg.MetadataValue.int(
                 int(tested[["project", "branch", "test_id"]].drop_duplicates().shape[0]) if len(tested) else 0),
             "window_days": dg.MetadataValue.int(WINDOW_DAYS),
+            **held_back_metadata(held_back),
             "top_flaky_tests": dg.MetadataValue.md(
                 md_table(_table_rows(rows[:TOP]), TABLE_COLUMNS, empty="_no flaky test in the window_")
             ),

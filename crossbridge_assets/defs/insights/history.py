@@ -4,9 +4,11 @@ for "is this test healthy, since when is it broken, did it get slower"."""
 import dagster as dg
 import pandas as pd
 
-from crossbridge_assets.analysis import history
+from crossbridge_assets.analysis import history, plain, records
 from crossbridge_assets.defs.common import STORAGE_RETRY, WAREHOUSE_KIND, WarehouseResource, md_table, storage_faults
-from crossbridge_assets.defs.insights.common import AUTOMATION, GROUP, WINDOW_DAYS, window_start
+from crossbridge_assets.defs.insights.common import (
+    AUTOMATION, GROUP, WINDOW_DAYS, days_held_back, held_back_metadata, leave_out, window_start,
+)
 from crossbridge_assets.defs.results import test_results
 from crossbridge_assets.warehouse import schema
 from crossbridge_assets.warehouse.engine import now, replace_table
@@ -50,7 +52,7 @@ HISTORY_SCHEMA = dg.TableSchema(
 
 def _rows(table: pd.DataFrame) -> list[dict]:
     stamp = now()
-    return [{**row, "computed_at": stamp} for row in history.records(table)]
+    return [{**row, "computed_at": stamp} for row in records(table)]
 
 
 def _seconds(value) -> float | None:
@@ -73,8 +75,8 @@ def broken_rows(table: pd.DataFrame) -> list[dict]:
             "project": r["project"], "branch": r["branch"], "test": _test(r),
             "failing_runs": f"{r['streak_runs']}+" if r["streak_from_window_start"] else r["streak_runs"],
             "since_build": r["streak_since_build"], "since": _when(r["streak_since_at"]),
-            "ci_url": r["streak_since_ci_url"], "last_passed_build": history.plain(r["last_passed_build"]),
-            "last_failure": history.plain(r["last_failure_message"]),
+            "ci_url": r["streak_since_ci_url"], "last_passed_build": plain(r["last_passed_build"]),
+            "last_failure": plain(r["last_failure_message"]),
         }
         for _, r in broken.iterrows()
     ]
@@ -103,12 +105,13 @@ def slower_rows(table: pd.DataFrame) -> list[dict]:
     description=f"Each test's last {WINDOW_DAYS} days on each project and branch: pass rate, its current streak "
     "(failing since which build), last pass and failure, durations; which tests are broken now, got slower, or are gone.",
 )
-def test_history(warehouse: WarehouseResource) -> dg.MaterializeResult:
+def test_history(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    held_back = days_held_back(context.instance)
     with storage_faults("computing test history"):
         engine = warehouse.engine()
         since = window_start()
-        results = result_frame(engine, since=since)
-        table = history.histories(results, run_frame(engine, since=since))
+        results, runs = leave_out(held_back, result_frame(engine, since=since), run_frame(engine, since=since))
+        table = history.histories(results, runs)
         rows = _rows(table)
         replace_table(engine, schema.test_history, rows)
         broken, slower = broken_rows(table), slower_rows(table)
@@ -123,6 +126,7 @@ def test_history(warehouse: WarehouseResource) -> dg.MaterializeResult:
         "tests_removed": dg.MetadataValue.int(len(removed)),
         "runs_in_window": dg.MetadataValue.int(int(results["run_id"].nunique()) if len(results) else 0),
         "window_days": dg.MetadataValue.int(WINDOW_DAYS),
+        **held_back_metadata(held_back),
         "broken_now": dg.MetadataValue.md(md_table(
             broken[:TOP], ["project", "branch", "test", "failing_runs", "since_build", "since", "ci_url",
                            "last_passed_build", "last_failure"], empty="_no test is failing run after run_")),
@@ -132,7 +136,7 @@ def test_history(warehouse: WarehouseResource) -> dg.MaterializeResult:
         "gone": dg.MetadataValue.md(md_table(
             [{"project": r["project"], "branch": r["branch"], "test": _test(r), "last_build": r["last_build"],
               "last_run": _when(r["last_run_at"]), "runs_without_it": r["missing_runs"],
-              "renamed_to": history.plain(r["renamed_to"])}
+              "renamed_to": plain(r["renamed_to"])}
              for _, r in removed.sort_values("last_run_at", ascending=False).head(TOP).iterrows()],
             ["project", "branch", "test", "last_build", "last_run", "runs_without_it", "renamed_to"],
             empty="_every test still runs_")),

@@ -10,7 +10,7 @@ import dagster as dg
 import pandas as pd
 from sqlalchemy import func, select
 
-from crossbridge_assets.analysis import regressions
+from crossbridge_assets.analysis import records, regressions
 from crossbridge_assets.defs.common import (
     AFTER_INGESTION,
     STORAGE_RETRY,
@@ -287,7 +287,7 @@ def influxdb_outbox_sensor(context: dg.SensorEvaluationContext, warehouse: Wareh
     b = backlog(warehouse.engine())
     if not b.pending:
         return dg.SkipReason("the outbox is empty")
-    running = context.instance.get_run_records(
+    running = context.instance.get_runrecords(
         dg.RunsFilter(
             statuses=[dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
                       dg.DagsterRunStatus.STARTED],
@@ -321,12 +321,8 @@ BASELINE_SCHEMA = dg.TableSchema(
 )
 
 
-def _records(frame: pd.DataFrame) -> list[dict]:
-    return [{k: (None if pd.isna(v) else v) for k, v in row.items()} for row in frame.to_dict("records")]
-
-
 def _rounded(frame: pd.DataFrame, columns: list[str]) -> list[dict]:
-    rows = _records(frame)
+    rows = records(frame)
     for row in rows:
         for c in columns:
             if isinstance(row.get(c), float):
@@ -349,7 +345,7 @@ def duration_baselines(warehouse: WarehouseResource) -> dg.MaterializeResult:
         engine = warehouse.engine()
         spans = span_frame(engine, since=_since())
         table = regressions.baselines(spans)
-        rows = _records(table)
+        rows = records(table)
         stamp = now()
         for row in rows:
             row["computed_at"] = stamp
@@ -388,7 +384,7 @@ def performance_regressions(warehouse: WarehouseResource) -> dg.MaterializeResul
     with storage_faults("detecting performance regressions"):
         engine = warehouse.engine()
         found = regressions.detect(span_frame(engine, since=_since()))
-        rows = _records(found)
+        rows = records(found)
         stamp = now()
         for row in rows:
             row["detected_at"] = stamp

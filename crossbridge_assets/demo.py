@@ -1,8 +1,10 @@
 """Realistic demo history: several projects and branches, builds over about two weeks, real-looking
 failures, a few flaky tests (one passing on Surefire's rerun; some of the builds they fail re-run on
-the same commit) and a few broken tests — written as the JUnit XML real tools write — plus,
-for the checkout service, Cobertura coverage (with a drop on the feature branch) and the profiling
-events its pytest plugin would write (with a test and an endpoint that got slower lately)."""
+the same commit) and a few broken tests, an outage of a service that fails two tests at once
+(one root cause across tests), and a test that got slower lately — written as the JUnit XML real
+tools write — plus, for the checkout service, Cobertura coverage (with a drop on the feature
+branch) and the profiling events its pytest plugin would write (the same test and an endpoint
+slower lately)."""
 
 from __future__ import annotations
 
@@ -93,6 +95,47 @@ FAILURES = {
         "org.opentest4j.AssertionFailedError: expected: <{want}> but was: <{got}>\n\tat org.junit.jupiter.api.AssertionUtils.fail(AssertionUtils.java:55)\n\tat com.acme.payments.{file}.{name}({file}.java:{line})",
     ),
 }
+# The FX rates service was down on these days: every build (and re-run) of payments-api failed
+# both FxRatesIT tests, refused a connection in the client both call. Two days, four builds or
+# more: longer than a flaky test's flip, the way a real outage looks.
+OUTAGE_SUITE = "com.acme.payments.FxRatesIT"
+OUTAGE_DAYS = (10, 11)
+REFUSED = "Connection refused: rates.example.com:{port}"
+REFUSED_TRACE = (
+    "java.net.ConnectException: {message}\n"
+    "\tat java.base/sun.nio.ch.Net.pollConnect(Native Method)\n"
+    "\tat java.base/sun.nio.ch.Net.pollConnectNow(Net.java:672)\n"
+    "\tat java.base/sun.nio.ch.NioSocketImpl.timedFinishConnect(NioSocketImpl.java:547)\n"
+    "\tat java.base/sun.nio.ch.NioSocketImpl.connect(NioSocketImpl.java:602)\n"
+    "\tat java.base/java.net.Socket.connect(Socket.java:633)\n"
+    "\tat java.net.http/jdk.internal.net.http.HttpClientImpl.send(HttpClientImpl.java:{line})\n"
+    "\tat com.acme.payments.FxRatesClient.fetch(FxRatesClient.java:57)\n"
+    "\tat com.acme.payments.FxRatesIT.{name}(FxRatesIT.java:{caller})\n"
+    "\tat java.base/java.lang.reflect.Method.invoke(Method.java:569)\n"
+)
+# The gateway retry test got slower over the last days (its JUnit times and profiling events alike).
+SLOWER_TEST = "test_gateway_timeout_retries"
+SLOWER_DAYS = 3
+SLOWER_BY = 6
+
+
+def _slower(t: DemoTest, day: int, days: int) -> float:
+    return SLOWER_BY if t.name == SLOWER_TEST and day >= days - SLOWER_DAYS else 1
+
+
+def _outage(project: str, t: DemoTest, day: int) -> bool:
+    return project == "payments-api" and t.suite == OUTAGE_SUITE and day in OUTAGE_DAYS
+
+
+def _refused(t: DemoTest, rng: random.Random) -> tuple[str, str]:
+    """The case of a test the outage failed: a connection refused on whichever port the client
+    tried, after a connect timeout of its own."""
+    message = REFUSED.format(port=rng.choice((443, 8443, 9443)))
+    trace = REFUSED_TRACE.format(message=message, line=rng.randint(900, 930), name=t.name,
+                                 caller=rng.randint(30, 80))
+    return message, trace
+
+
 TIMEOUT = (
     "TimeoutError",
     "timed out after 2.0s waiting for the payment gateway",
@@ -101,17 +144,33 @@ TIMEOUT = (
 
 
 def _junit(project: str, framework: str, tests: list[DemoTest], day: int, rng: random.Random, started: datetime,
-           failed_tests: list[DemoTest] | None = None) -> str:
-    """The build's JUnit report; the tests whose final result failed are added to `failed_tests`."""
+           failed_tests: list[DemoTest] | None = None, days: int = 14, outage: random.Random | None = None) -> str:
+    """The build's JUnit report; the tests whose final result failed are added to `failed_tests`.
+    `outage` draws the details of the outage's failures (a stream of its own, so the other tests'
+    history stays as it was)."""
     cases = []
     counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     total = 0.0
+    outage = outage or random.Random(day)
     for t in tests:
-        duration = max(0.001, rng.gauss(t.mean, t.mean * 0.15))
-        total += duration
+        duration = max(0.001, rng.gauss(t.mean, t.mean * 0.15)) * _slower(t, day, days)
         counts["tests"] += 1
         broken = t.broken_from is not None and day >= t.broken_from and (t.fixed_from is None or day < t.fixed_from)
         failed = broken or rng.random() < t.flaky
+        if not broken and _outage(project, t, day):
+            # Refused at once or after the connect timeout: no test time is like the last one.
+            duration = outage.uniform(0.05, 5.0)
+            total += duration
+            message, trace = _refused(t, outage)
+            counts["errors"] += 1
+            if failed_tests is not None:
+                failed_tests.append(t)
+            cases.append(
+                f'    <testcase classname={quoteattr(t.suite)} name={quoteattr(t.name)} time="{duration:.3f}">\n'
+                f'      <error message={quoteattr(message)} type="java.net.ConnectException">{escape(trace)}</error>\n'
+                "    </testcase>")
+            continue
+        total += duration
         attrs = f'classname={quoteattr(t.suite)} name={quoteattr(t.name)} time="{duration:.3f}"'
         if not failed:
             cases.append(f"    <testcase {attrs}/>")
@@ -190,13 +249,11 @@ def _profile(folder: Path, tests: list[DemoTest], day: int, days: int, started: 
     The gateway retry test and the charges endpoint got slower over the last days."""
     writer = EventWriter(folder, framework="pytest", env={})
     clock = started.timestamp()
-    slow_from = days - 3
+    slow_from = days - SLOWER_DAYS
     for t in tests:
         name, params = split_parameters(t.name)
         identity = test_identity("pytest", normalize_suite(t.suite), name, params)
-        duration = max(0.001, rng.gauss(t.mean, t.mean * 0.1))
-        if t.name == "test_gateway_timeout_retries" and day >= slow_from:
-            duration *= 6
+        duration = max(0.001, rng.gauss(t.mean, t.mean * 0.1)) * _slower(t, day, days)
         test_span = writer.span("test", f"{t.suite}::{t.name}", clock, duration, status="passed", test=identity)
         writer.span("call", t.name, clock, duration * 0.9, status="passed", test=identity, parent_id=test_span)
         if "payment" in t.suite or "api" in t.suite:
@@ -214,7 +271,7 @@ RERUN_SHARE = 0.5
 
 
 def _rerun(target: Path, project: str, branch: str, build_no: int, commit: str, spec: dict, day: int,
-           started: datetime, rng: random.Random) -> Path:
+           started: datetime, rng: random.Random, days: int, outage: random.Random) -> Path:
     """The second attempt of a build's test job, five minutes later on the same commit: the test
     report only (the coverage and profiling of the commit came with the first attempt). It arrives
     with the build's files, so no file of the demo is newer than before."""
@@ -229,7 +286,8 @@ def _rerun(target: Path, project: str, branch: str, build_no: int, commit: str, 
         encoding="utf-8",
     )
     report = folder / f"TEST-{project}.xml"
-    report.write_text(_junit(project, spec["framework"], spec["tests"], day, rng, when), encoding="utf-8")
+    report.write_text(_junit(project, spec["framework"], spec["tests"], day, rng, when, days=days, outage=outage),
+                      encoding="utf-8")
     stamp = started.timestamp() + 600
     os.utime(report, (stamp, stamp))
     return report
@@ -241,6 +299,7 @@ def generate(target: Path, days: int = 14, seed: int = 7, today: datetime | None
     rng = random.Random(seed)
     # Re-runs draw from a stream of their own: the builds, coverage and events stay as they were.
     reruns = random.Random(seed + 1)
+    outage = random.Random(seed + 2)
     today = (today or datetime.now(timezone.utc)).replace(minute=0, second=0, microsecond=0)
     written: list[Path] = []
     build_no = 1000
@@ -274,8 +333,8 @@ def generate(target: Path, days: int = 14, seed: int = 7, today: datetime | None
                     )
                     report = folder / f"TEST-{project}.xml"
                     failed: list[DemoTest] = []
-                    report.write_text(_junit(project, spec["framework"], spec["tests"], day, rng, started, failed),
-                                      encoding="utf-8")
+                    report.write_text(_junit(project, spec["framework"], spec["tests"], day, rng, started, failed,
+                                             days=days, outage=outage), encoding="utf-8")
                     files = [report]
                     if project == "checkout-service":
                         cov = folder / "coverage.xml"
@@ -286,5 +345,6 @@ def generate(target: Path, days: int = 14, seed: int = 7, today: datetime | None
                         os.utime(f, (stamp, stamp))
                     written.extend(files)
                     if branch == "main" and any(t.flaky for t in failed) and reruns.random() < RERUN_SHARE:
-                        written.append(_rerun(target, project, branch, build_no, commit, spec, day, started, reruns))
+                        written.append(_rerun(target, project, branch, build_no, commit, spec, day, started, reruns,
+                                              days, outage))
     return written

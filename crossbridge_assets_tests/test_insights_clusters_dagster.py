@@ -129,8 +129,9 @@ def test_an_empty_warehouse_gives_no_clusters(crossbridge_env, dagster_instance)
 
 def test_the_demo_history(crossbridge_env, dagster_instance):
     """Two weeks of the demo's three projects, ingested by the real ingest job: the payment
-    gateway's timeout, which two checkout-service tests hit, is the one cause spanning tests; each
-    broken or flaky test's own assertion is a cluster of its own, apart from the others."""
+    gateway's timeout, which two checkout-service tests hit, and the FX rates outage, which failed
+    both FxRatesIT tests, are the causes spanning tests; each broken or flaky test's own assertion
+    is a cluster of its own, apart from the others."""
     s = crossbridge_env
     files = demo.generate(s.inbox / f"{STAGING_PREFIX}demo", days=14, seed=7)
     results = run_batches(batches_for(s, files, partition=datetime.now(timezone.utc).date().isoformat()), dagster_instance)
@@ -142,8 +143,11 @@ def test_the_demo_history(crossbridge_env, dagster_instance):
     assert timeout["signature"] == "TimeoutError: timed out after <duration> waiting for the payment gateway @ gateway.py:call"
     assert timeout["tests"] == 2 and "test_gateway_timeout_retries" in timeout["example_tests"]
     assert "test_concurrent_reservations" in timeout["example_tests"]
-    assert [c["frame"] for c in clusters if c["tests"] > 1] == ["gateway.py:call"]
-    assert md["clusters_across_tests"].value == 1
+    # And the FX rates outage, which failed both FxRatesIT tests on two days.
+    outage = by_frame["com.acme.payments.FxRatesClient.fetch"]
+    assert outage["signature"] == "ConnectException: Connection refused: rates.example.com:<n> @ com.acme.payments.FxRatesClient.fetch"
+    assert sorted(c["frame"] for c in clusters if c["tests"] > 1) == ["com.acme.payments.FxRatesClient.fetch", "gateway.py:call"]
+    assert md["clusters_across_tests"].value == 2
     # The broken and flaky tests' own failures: one cluster each, numbers normalised away.
     assert by_frame["TestTax.py:test_vat_rounding"]["message_pattern"] == "assert <n> == <n>"
     assert by_frame["com.acme.payments.FxRatesIT.fetchesDailyRates"]["message_pattern"] == "expected: <<n>> but was: <<n>>"
@@ -151,5 +155,5 @@ def test_the_demo_history(crossbridge_env, dagster_instance):
     # Surefire's flakyFailure: failed, then passed on the rerun; still the same cause.
     assert refunds["passed_on_retry"] >= 1 and refunds["message_pattern"] == "expected: <<n>> but was: <<n>>"
     assert {"LoginForm.test.js", "ProductList.test.js"} <= set(by_frame)
-    assert len(clusters) == 6 and all(c["occurrences"] >= 2 for c in clusters)
+    assert len(clusters) == 7 and all(c["occurrences"] >= 2 for c in clusters)
     assert all(c["example_ci_url"].startswith("https://ci.example.com/") for c in clusters)

@@ -218,7 +218,8 @@ def cmd_demo(args) -> int:
     code = _run_and_report(s, files, instance)
     if code == EXIT_OK:
         failed = [r for r in refresh_analytics(instance) if not r.success]
-        print("analytics (coverage by run, trends, baselines, regressions) and health checks "
+        print("analytics (coverage by run, trends, baselines, regressions), insights (run comparisons, flaky tests, "
+              "failure clusters, test history) and health checks "
               + ("refreshed" if not failed else "failed: see run(s) " + ", ".join(r.run_id for r in failed)))
         code = EXIT_FAIL if failed else EXIT_OK
     return code

@@ -45,6 +45,8 @@ def test_a_frame_as_rows_of_plain_values():
     assert [plain(v) for v in (np.float64(2.5), np.int32(7), None, float("nan"), "")] == [2.5, 7, None, None, ""]
     assert type(plain(np.float64(2.5))) is float and type(plain(np.int32(7))) is int
     assert records(frame.iloc[:0]) == []
+    stamp = datetime(2026, 12, 1, tzinfo=timezone.utc)
+    assert [r["computed_at"] for r in records(frame, computed_at=stamp)] == [stamp, stamp]
 
 
 def _ingest(instance, day: str) -> list[bool]:

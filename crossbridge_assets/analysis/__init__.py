@@ -20,6 +20,7 @@ def plain(value):
     return value
 
 
-def records(frame: pd.DataFrame) -> list[dict]:
-    """A frame as rows (dicts) of plain values."""
-    return [{k: plain(v) for k, v in row.items()} for row in frame.to_dict("records")]
+def records(frame: pd.DataFrame, **columns) -> list[dict]:
+    """A frame as rows (dicts) of plain values, each with `columns` added (the same for every row,
+    e.g. the computed_at of a recomputed table)."""
+    return [{**{k: plain(v) for k, v in row.items()}, **columns} for row in frame.to_dict("records")]

@@ -74,10 +74,7 @@ def failure_clusters(context: dg.AssetExecutionContext, warehouse: WarehouseReso
         engine = warehouse.engine()
         failures = leave_out(held_back, failure_frame(engine, since=window_start()))
         clusters, members = analysis.cluster(failures)
-        rows = records(clusters)
-        stamp = now()
-        for row in rows:
-            row["computed_at"] = stamp
+        rows = records(clusters, computed_at=now())
         # Both tables in one transaction: a reader never sees results pointing at missing clusters.
         with engine.begin() as conn:
             for table in (schema.failure_cluster_results, schema.failure_clusters):

@@ -88,9 +88,7 @@ def run_comparisons(context: dg.AssetExecutionContext, warehouse: WarehouseResou
         results = leave_out(held_back, result_frame(engine, since=before))
         runs, changes = compare.compare_runs(results, run_frame(engine, since=before), report_since=since)
         stamp = now()
-        run_rows, change_rows = records(runs), records(changes)
-        for row in run_rows + change_rows:
-            row["computed_at"] = stamp
+        run_rows, change_rows = records(runs, computed_at=stamp), records(changes, computed_at=stamp)
         replace_table(engine, schema.run_comparisons, run_rows)
         replace_table(engine, schema.run_test_changes, change_rows)
     latest = compare.latest_runs(runs)

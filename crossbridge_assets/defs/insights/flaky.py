@@ -66,10 +66,8 @@ def flaky_tests(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
         engine = warehouse.engine()
         results = leave_out(held_back, result_frame(engine, since=window_start()))
         found = flaky.detect(results)
-        rows = records(found)
         stamp = now()
-        for row in rows:
-            row["computed_at"] = stamp
+        rows = records(found, computed_at=stamp)
         replace_table(engine, schema.flaky_tests, rows)
     tested = results[results["status"] != "skipped"] if len(results) else results
     new = [r for r in rows if r["flagged_on"] >= flaky.new_since(stamp.date())]

@@ -50,11 +50,6 @@ HISTORY_SCHEMA = dg.TableSchema(
 )
 
 
-def _rows(table: pd.DataFrame) -> list[dict]:
-    stamp = now()
-    return [{**row, "computed_at": stamp} for row in records(table)]
-
-
 def _seconds(value) -> float | None:
     return None if value is None or pd.isna(value) else round(float(value), 3)
 
@@ -112,7 +107,7 @@ def test_history(context: dg.AssetExecutionContext, warehouse: WarehouseResource
         since = window_start()
         results, runs = leave_out(held_back, result_frame(engine, since=since), run_frame(engine, since=since))
         table = history.histories(results, runs)
-        rows = _rows(table)
+        rows = records(table, computed_at=now())
         replace_table(engine, schema.test_history, rows)
         broken, slower = broken_rows(table), slower_rows(table)
         removed = table.loc[table["removed"].astype(bool)]

@@ -345,10 +345,7 @@ def duration_baselines(warehouse: WarehouseResource) -> dg.MaterializeResult:
         engine = warehouse.engine()
         spans = span_frame(engine, since=_since())
         table = regressions.baselines(spans)
-        rows = records(table)
-        stamp = now()
-        for row in rows:
-            row["computed_at"] = stamp
+        rows = records(table, computed_at=now())
         replace_table(engine, schema.profile_baselines, rows)
     metadata = {
         "dagster/row_count": dg.MetadataValue.int(len(rows)),
@@ -384,10 +381,8 @@ def performance_regressions(warehouse: WarehouseResource) -> dg.MaterializeResul
     with storage_faults("detecting performance regressions"):
         engine = warehouse.engine()
         found = regressions.detect(span_frame(engine, since=_since()))
-        rows = records(found)
-        stamp = now()
+        rows = records(found, detected_at=now())
         for row in rows:
-            row["detected_at"] = stamp
             if row.get("ratio") is not None and row["ratio"] == float("inf"):
                 row["ratio"] = None
         replace_table(engine, schema.profile_regressions, rows)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, case, func, select
 
@@ -36,15 +37,12 @@ def result_frame(engine: Engine, since: str | None = None, until: str | None = N
     report said. A test held twice in a run has its worst status; it is flaky there when any copy
     was, or when one copy passed and another failed. Attempts and duration add up."""
     TR, T, TS = schema.test_results, schema.test_runs, schema.tests
-    stmt = (
-        select(
-            TR.c.run_id, T.c.project, T.c.branch, T.c.build, T.c.commit_sha, T.c.ci_url,
-            func.coalesce(T.c.started_at, T.c.created_at).label("run_time"), T.c.partition,
-            TR.c.test_id, TS.c.framework, TS.c.suite, TS.c.name, TS.c.parameters, TS.c.file,
-            TR.c.status, TR.c.attempts, TR.c.flaky, TR.c.duration, TR.c.message, TR.c.failure_type,
-        )
-        .select_from(TR.join(T, T.c.run_id == TR.c.run_id).join(TS, TS.c.test_id == TR.c.test_id))
-    )
+    # The window's rows read a chunk at a time with their run and test as positions in the runs'
+    # and tests tables, read apart: a run's project, branch, build... are then one string shared
+    # by its thousands of rows, not a copy per row from the driver (most of the memory at a
+    # million rows), and the rows are never all held as driver tuples at once.
+    stmt = select(*(TR.c[c] for c in _RESULT_OWN)).select_from(
+        TR.join(T, T.c.run_id == TR.c.run_id).join(TS, TS.c.test_id == TR.c.test_id))
     # Rows carry their report's arrival day: the index narrows the read to the window.
     if since is not None:
         stmt = stmt.where(TR.c.partition >= since)
@@ -52,11 +50,100 @@ def result_frame(engine: Engine, since: str | None = None, until: str | None = N
         stmt = stmt.where(TR.c.partition <= until)
     if test_ids is not None:
         stmt = stmt.where(TR.c.test_id.in_(sorted(test_ids)))
+    run_stmt = select(
+        T.c.run_id, T.c.project, T.c.branch, T.c.build, T.c.commit_sha, T.c.ci_url,
+        func.coalesce(T.c.started_at, T.c.created_at).label("run_time"), T.c.partition,
+    )
+    test_stmt = select(*(TS.c[c] for c in _TEST_FIELDS))
+    if test_ids is not None:
+        test_stmt = test_stmt.where(TS.c.test_id.in_(sorted(test_ids)))
+    runs, tests = _Keys(), _Keys()
     with engine.connect() as conn:
-        frame = pd.DataFrame(conn.execute(stmt).all(), columns=RESULT_COLUMNS)
+        chunks = [_Chunk(part, runs, tests)
+                  for part in conn.execution_options(yield_per=_CHUNK_ROWS).execute(stmt).partitions()]
+        # Read after the rows, so every run and test they name is there (unless deleted since:
+        # those rows are left out, as the join would leave them out now).
+        runs.read(conn, run_stmt)
+        tests.read(conn, test_stmt)
+    if not chunks or not sum(len(c.status) for c in chunks):
+        frame = pd.DataFrame([], columns=RESULT_COLUMNS)
+    else:
+        frame = _assemble(chunks, runs, tests)
     frame["run_time"] = pd.to_datetime(frame["run_time"], utc=True)
     frame["flaky"] = frame["flaky"].astype(bool)
     return _one_row_per_run(frame)
+
+
+_RUN_FIELDS = ["run_id", "project", "branch", "build", "commit_sha", "ci_url", "run_time", "partition"]
+_TEST_FIELDS = ["test_id", "framework", "suite", "name", "parameters", "file"]
+_RESULT_OWN = ["run_id", "test_id", "status", "attempts", "flaky", "duration", "message", "failure_type"]
+_CHUNK_ROWS = 100_000
+
+
+class _Keys:
+    """Run (or test) ids numbered in the order the rows name them, and then their table rows."""
+
+    def __init__(self):
+        self.number: dict[str, int] = {}
+        self.rows: list[tuple | None] = []
+
+    def encode(self, ids) -> np.ndarray:
+        codes, uniques = pd.factorize(pd.Index(ids, dtype=object))
+        numbers = np.array([self.number.setdefault(u, len(self.number)) for u in uniques], dtype=np.int64)
+        return numbers[codes]
+
+    def read(self, conn, stmt) -> None:
+        self.rows = [None] * len(self.number)
+        for row in conn.execute(stmt):
+            at = self.number.get(row[0])
+            if at is not None:
+                self.rows[at] = tuple(row)
+
+    def missing(self) -> np.ndarray:
+        return np.array([row is None for row in self.rows], dtype=bool)
+
+
+class _Chunk:
+    """Result rows as arrays: run and test as numbers (_Keys); a status as one shared string
+    each; the rest as they come (message and failure type are set on failures only)."""
+
+    def __init__(self, rows, runs: _Keys, tests: _Keys):
+        columns = list(zip(*rows)) or [()] * len(_RESULT_OWN)
+        run_id, test_id, status, self.attempts, self.flaky, self.duration, message, failure_type = columns
+        self.run, self.test = runs.encode(run_id), tests.encode(test_id)
+        codes, uniques = pd.factorize(pd.Index(status, dtype=object))
+        self.status = np.asarray(uniques, dtype=object)[codes]
+        self.message = np.array(message, dtype=object)
+        self.failure_type = np.array(failure_type, dtype=object)
+
+
+def _assemble(chunks: list[_Chunk], runs: _Keys, tests: _Keys) -> pd.DataFrame:
+    """The frame pd.DataFrame(rows) made of the joined rows: the same values, with the dtypes
+    inferred from them, each run's and test's fields taken from its one row."""
+    run = np.concatenate([c.run for c in chunks])
+    test = np.concatenate([c.test for c in chunks])
+    kept = ~(runs.missing()[run] | tests.missing()[test])
+    run, test = run[kept], test[kept]
+    # Only the runs and tests the rows hold: what their columns' dtypes are inferred from.
+    used_runs, run = np.unique(run, return_inverse=True)
+    used_tests, test = np.unique(test, return_inverse=True)
+    run_frame_ = pd.DataFrame([runs.rows[i] for i in used_runs], columns=_RUN_FIELDS)
+    test_frame_ = pd.DataFrame([tests.rows[i] for i in used_tests], columns=_TEST_FIELDS)
+
+    def own(name: str):
+        # From a list, as the rows' values: its dtype inferred from them (float with NaN for a
+        # duration, str with NaN for a message, object when every value is None).
+        return pd.Series(np.concatenate([np.array(getattr(c, name), dtype=object) for c in chunks])[kept].tolist())
+
+    columns = {}
+    for name in RESULT_COLUMNS:
+        if name in _RUN_FIELDS:
+            columns[name] = run_frame_[name].take(run).reset_index(drop=True)
+        elif name in _TEST_FIELDS:
+            columns[name] = test_frame_[name].take(test).reset_index(drop=True)
+        else:
+            columns[name] = own(name)
+    return pd.DataFrame(columns)
 
 
 def _one_row_per_run(frame: pd.DataFrame) -> pd.DataFrame:

@@ -25,9 +25,9 @@ The rules:
 from __future__ import annotations
 
 import fnmatch
-from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, NamedTuple
 
+import numpy as np
 import pandas as pd
 
 from crossbridge_assets.model import ERROR, FAILED, PASSED, SKIPPED
@@ -58,13 +58,33 @@ CHANGE_COLUMNS = [
 _TEST_FIELDS = ("framework", "suite", "name", "parameters", "file")
 
 
-@dataclass(frozen=True)
-class _Seen:
+class _Seen(NamedTuple):  # one per result row: a tuple is built several times faster than a dataclass
     index: int  # position of the run in its branch
     run_id: str
     build: str | None
     status: str
-    row: dict
+    row: "_Row"
+
+
+class _Row:
+    """One result row: its test and status at hand, any other field read from the frame's
+    column when asked (most rows only need those two), as `DataFrame.to_dict("records")` gives it."""
+
+    __slots__ = ("columns", "position", "test_id", "status")
+
+    def __init__(self, columns: dict, position: int, test_id: str, status: str):
+        self.columns, self.position, self.test_id, self.status = columns, position, test_id, status
+
+    def __getitem__(self, field: str):
+        if field == "test_id":
+            return self.test_id
+        if field == "status":
+            return self.status
+        value = self.columns[field][self.position]
+        return value.item() if isinstance(value, np.generic) else value
+
+    def get(self, field: str, default=None):
+        return self[field] if field in self.columns else default
 
 
 def compare_runs(
@@ -91,15 +111,23 @@ def compare_runs(
         results.drop_duplicates("run_id")
         .sort_values(["project", "branch", "run_time", "partition", "run_id"], kind="stable")
     )
-    by_run = {run_id: group for run_id, group in results.groupby("run_id", sort=False)}
+    # Each run's rows as positions in the frame (in its order), read field by field when needed:
+    # a frame or dicts per run would copy the whole history.
+    by_run = results.groupby("run_id", sort=False).indices
+    columns = {c: results[c].array for c in results.columns}  # no copy
+    test_ids, statuses = results["test_id"].tolist(), results["status"].tolist()
+
+    def rows_of(run_id: str) -> list[_Row]:
+        return [_Row(columns, p, test_ids[p], statuses[p]) for p in by_run[run_id].tolist()]
+
     for (project, branch), branch_runs in runs.groupby(["project", "branch"], sort=True):
-        _compare_branch(list(branch_runs.to_dict("records")), by_run, shards, report_since, run_rows, change_rows)
+        _compare_branch(list(branch_runs.to_dict("records")), rows_of, shards, report_since, run_rows, change_rows)
     runs_out = pd.DataFrame(run_rows, columns=RUN_COLUMNS)
     runs_out[["shards_seen", "shards_expected"]] = runs_out[["shards_seen", "shards_expected"]].astype("Int64")
     return runs_out, pd.DataFrame(change_rows, columns=CHANGE_COLUMNS)
 
 
-def _compare_branch(runs: list[dict], by_run: dict, shards, report_since, run_rows: list, change_rows: list) -> None:
+def _compare_branch(runs: list[dict], rows_of, shards, report_since, run_rows: list, change_rows: list) -> None:
     last_seen: dict[str, _Seen] = {}  # test_id -> its result in the latest run holding it
     last_ran: dict[str, _Seen] = {}  # test_id -> its latest result that was not skipped
     streaks: dict[str, tuple[str, str | None, bool]] = {}  # failing test_id -> (run_id, build, regression)
@@ -107,7 +135,7 @@ def _compare_branch(runs: list[dict], by_run: dict, shards, report_since, run_ro
     for index, run in enumerate(runs):
         run_id = run["run_id"]
         complete, seen_shards, expected = shards.get(run_id, (True, None, None))
-        tests = by_run[run_id].to_dict("records")
+        tests = rows_of(run_id)
         reported = report_since is None or str(run["partition"]) >= report_since
         previous = runs[index - 1] if index else None
         changes = _changes(run, tests, complete, latest_complete, last_seen, last_ran) if previous else []
@@ -118,10 +146,10 @@ def _compare_branch(runs: list[dict], by_run: dict, shards, report_since, run_ro
             run_rows.append(_run_row(run, tests, changes, previous, complete, seen_shards, expected,
                                      runs[latest_complete] if latest_complete is not None else None))
         for test in tests:
-            result = _Seen(index, run_id, run.get("build"), test["status"], test)
-            last_seen[test["test_id"]] = result
-            if test["status"] != SKIPPED:
-                last_ran[test["test_id"]] = result
+            result = _Seen(index, run_id, run.get("build"), test.status, test)
+            last_seen[test.test_id] = result
+            if test.status != SKIPPED:
+                last_ran[test.test_id] = result
         if complete:
             latest_complete = index
 

@@ -94,3 +94,18 @@ def test_a_comparison_row_reads_each_field_as_the_frames_records_hold_it(varied)
             assert _same(row[field], value), (field, row[field], value)
             assert _same(row.get(field), value), field
         assert row.get("no such field") is None
+
+
+def test_the_insights_benchmark_still_runs():
+    """A smoke run of benchmarks/insights_bench.py (speed is measured there, never asserted here)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.insights_bench", "--quick"], cwd=repo,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for row in ("floor read", "floor groupby", "run comparisons", "test history", "flaky tests", "failure clusters",
+                "peak RSS MB", "RSS growth"):
+        assert row in proc.stdout, proc.stdout

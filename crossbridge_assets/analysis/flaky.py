@@ -92,13 +92,17 @@ def _judge(runs: pd.DataFrame, rules: Rules, conflicts: set) -> _Found:
     found = _Found()
     failed = runs["status"].ne(PASSED).to_numpy()
     partition = runs["partition"].to_numpy()
-    label = [_run_label(*run) for run in zip(runs["build"], runs["ci_url"], runs["run_id"])]
+    # Named only when evidence names them: a test failing now and then has hundreds of runs.
+    builds, ci_urls, run_ids = runs["build"].tolist(), runs["ci_url"].tolist(), runs["run_id"].tolist()
+
+    def label(p: int) -> str:
+        return _run_label(builds[p], ci_urls[p], run_ids[p])
 
     for i in np.flatnonzero(runs["flaky"].to_numpy()):
-        found.items.append(_Evidence(RETRY, [int(i)], str(partition[i]), label[i]))
+        found.items.append(_Evidence(RETRY, [int(i)], str(partition[i]), label(i)))
 
     by_commit: dict = {}
-    for p, sha in enumerate(runs["commit_sha"]):
+    for p, sha in enumerate(runs["commit_sha"].tolist()):
         if sha in conflicts:
             by_commit.setdefault(sha, []).append(p)
     for sha, positions in by_commit.items():
@@ -112,8 +116,8 @@ def _judge(runs: pd.DataFrame, rules: Rules, conflicts: set) -> _Found:
                 break
         bad = [p for p in positions if failed[p]]
         good = [p for p in positions if not failed[p]]
-        text = (f"failed in {', '.join(label[p] for p in bad[:2])} and passed in "
-                f"{', '.join(label[p] for p in good[:2])} on commit {str(sha)[:12]}")
+        text = (f"failed in {', '.join(label(p) for p in bad[:2])} and passed in "
+                f"{', '.join(label(p) for p in good[:2])} on commit {str(sha)[:12]}")
         found.items.append(_Evidence(SAME_COMMIT, bad, seen_on, text))
 
     # Streaks of one outcome; an inner streak (the other outcome on each side) of the test's unusual
@@ -128,8 +132,8 @@ def _judge(runs: pd.DataFrame, rules: Rules, conflicts: set) -> _Found:
         if bool(failed[s]) != unusual_is_failing or e - s > rules.flip_max_runs:
             continue
         what, around = ("failed", "passing") if failed[s] else ("passed", "failing")
-        inside = ", ".join(label[p] for p in range(s, e))
-        text = f"{what} in {inside} between {around} {label[s - 1]} and {label[e]}"
+        inside = ", ".join(label(p) for p in range(s, e))
+        text = f"{what} in {inside} between {around} {label(s - 1)} and {label(e)}"
         found.items.append(_Evidence(FLIP, list(range(s, e)), str(max(partition[s - 1 : e + 1])), text))
     return found
 

@@ -97,7 +97,8 @@ def _block_starts(frame: pd.DataFrame, column: str) -> pd.Series:
 def _streaks(ordered: pd.DataFrame) -> pd.DataFrame:
     """Per history: streak_status, streak_runs and the row where the streak started."""
     outcome = ordered["status"].map({PASSED: PASSING, FAILED: FAILING, ERROR: FAILING}).fillna(SKIPPED)
-    rows = ordered.assign(outcome=outcome, position=np.arange(len(ordered)))
+    # The keys alone: each selection below copies the columns it carries.
+    rows = ordered[KEY].assign(outcome=outcome, position=np.arange(len(ordered)))
     last = rows.groupby(KEY, sort=False).tail(1).set_index(KEY)
 
     # Executed runs only: a skip inside a passing or failing streak neither ends nor lengthens it.
@@ -122,7 +123,7 @@ def _streaks(ordered: pd.DataFrame) -> pd.DataFrame:
 
 
 def _last_of(ordered: pd.DataFrame, mask: pd.Series, prefix: str) -> pd.DataFrame:
-    chosen = ordered[mask].groupby(KEY, sort=False).tail(1).set_index(KEY)
+    chosen = ordered.loc[mask, KEY + ["build", "run_time"]].groupby(KEY, sort=False).tail(1).set_index(KEY)
     return pd.DataFrame({f"last_{prefix}_build": chosen["build"], f"last_{prefix}_at": chosen["run_time"]})
 
 
@@ -130,7 +131,8 @@ def _slower(ordered: pd.DataFrame, rules: regressions.Rules) -> pd.DataFrame:
     """Per history whose latest run passed: the first regressions rule that fires on the
     durations of the runs it passed, with its evidence (naming builds, not run ids)."""
     latest = ordered.groupby(KEY, sort=False)["status"].transform("last")
-    passed = ordered[(ordered["status"] == PASSED) & (latest == PASSED) & ordered["duration"].notna()]
+    passed = ordered.loc[(ordered["status"] == PASSED) & (latest == PASSED) & ordered["duration"].notna(),
+                         KEY + ["duration", "build", "run_id"]]
     # Rows are in history order: each history is one slice of plain arrays (a pandas group per
     # history costs more than the rules themselves).
     keys = passed[KEY].to_numpy()
@@ -235,10 +237,11 @@ def histories(results: pd.DataFrame, runs: pd.DataFrame | None = None, rules: Ru
     out = out.join(_last_of(ordered, status.eq(PASSED), "passed"))
     failing = status.isin([FAILED, ERROR])
     out = out.join(_last_of(ordered, failing, "failed"))
-    messages = ordered[failing].groupby(KEY, sort=False).tail(1).set_index(KEY)["message"]
+    messages = ordered.loc[failing, KEY + ["message"]].groupby(KEY, sort=False).tail(1).set_index(KEY)["message"]
     out["last_failure_message"] = messages.str.slice(0, MESSAGE_CHARS)
 
-    durations = ordered[status.eq(PASSED) & ordered["duration"].notna()].groupby(KEY, sort=False)["duration"]
+    durations = ordered.loc[status.eq(PASSED) & ordered["duration"].notna(), KEY + ["duration"]].groupby(
+        KEY, sort=False)["duration"]
     out["duration_median"] = durations.median()
     out["duration_p95"] = durations.quantile(0.95)
 

@@ -127,7 +127,23 @@ def ingest(path: Path, url: str, outbox: bool):
 
     engine = make_engine(url)
     migrate(engine)
-    return load_profile(engine, _Report(path), open_events(path), outbox=outbox)
+    report = _Report(path)
+    _record_landed(engine, report, path)
+    return load_profile(engine, report, open_events(path), outbox=outbox)
+
+
+def _record_landed(engine, report: _Report, path: Path) -> None:
+    """The `reports` row landing writes: a load writes a report's rows only while it is landed."""
+    from crossbridge_assets.warehouse import schema
+    from crossbridge_assets.warehouse.engine import now
+    from crossbridge_assets.warehouse.landing import LANDED
+
+    with engine.begin() as conn:
+        conn.execute(schema.reports.insert().values(
+            sha256=report.sha256, original_name=path.name, kind="profiling", size=path.stat().st_size,
+            arrived_at=now(), partition=report.partition, status=LANDED, archive_path=report.archive_path,
+            project=report.project, branch=report.branch, build=report.build, run_id=report.run_id,
+        ))
 
 
 def storage_alone(path: Path, url: str) -> float:

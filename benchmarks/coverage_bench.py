@@ -21,11 +21,12 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import resource
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from benchmarks._memory import peak_kib
 
 DATA = Path(__file__).resolve().parent / ".data"
 LINES_PER_FILE = 100
@@ -306,20 +307,7 @@ def child(workload: str, path: str) -> None:
     if workload != "noop":
         WORKLOADS[workload](Path(path))
     elapsed = time.perf_counter() - started
-    print(json.dumps({"seconds": elapsed, "peak_mib": _peak_kib() / 1024}))
-
-
-def _peak_kib() -> int:
-    """Peak RSS of this process. Linux's VmHWM belongs to this program alone; ru_maxrss there
-    also counts the parent's size at fork, which would hide a small child behind a big parent."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak // 1024 if sys.platform == "darwin" else peak  # bytes on macOS, KiB elsewhere
+    print(json.dumps({"seconds": elapsed, "peak_mib": peak_kib() / 1024}))
 
 
 def in_child(workload: str, path: Path) -> dict:

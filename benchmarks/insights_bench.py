@@ -34,6 +34,8 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from benchmarks._memory import peak_kib
+
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parent / ".data"
 SEED = 20261201
@@ -278,20 +280,6 @@ def _insight(what: str, url: str, since: str) -> int:
     return len(results)
 
 
-def _peak_kb() -> int:
-    # VmHWM: this process image's own high-water mark (ru_maxrss keeps the parent's through fork).
-    import resource
-
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-
-
 def child(what: str, url: str, since: str, repeat: int) -> dict:
     """Run in a fresh interpreter: the best of `repeat` calls, and the peak RSS above the
     interpreter with its imports."""
@@ -303,13 +291,13 @@ def child(what: str, url: str, since: str, repeat: int) -> dict:
     import crossbridge_assets.analysis.history  # noqa: F401
     import crossbridge_assets.warehouse.insights  # noqa: F401
 
-    baseline = _peak_kb()
+    baseline = peak_kib()
     best, rows = float("inf"), 0
     for _ in range(repeat):
         gc.collect()
         seconds, rows = measure(what, url, since)
         best = min(best, seconds)
-    return {"seconds": best, "rows": rows, "peak_mb": (_peak_kb() - baseline) / 1024}
+    return {"seconds": best, "rows": rows, "peak_mb": (peak_kib() - baseline) / 1024}
 
 
 def fresh(what: str, url: str, since: str, repeat: int) -> dict:

@@ -46,17 +46,18 @@ class History:
         self.landing = Landing(settings, self.engine)
 
     def run(self, build: str, xml: str, *, project: str = "shop", branch: str = "main", day: str = "2026-11-20",
-            started_at: str | None = None, commit: str | None = None, name: str = "junit.xml") -> str:
-        """Land and load one report as CI run `build`; returns the run id."""
-        folder = self.settings.inbox / project / branch / build
+            started_at: str | None = None, commit: str | None = None, name: str = "junit.xml",
+            shard: str | None = None, shards_expected: int | None = None, ci_url: str | None = None) -> str:
+        """Land and load one report as CI run `build` (or as one shard of it, in a drop of its
+        own); returns the run id."""
+        folder = self.settings.inbox / project / branch / build / (shard or "")
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / name
         path.write_text(xml, encoding="utf-8")
         manifest = {"project": project, "branch": branch, "build": build}
-        if started_at:
-            manifest["started_at"] = started_at
-        if commit:
-            manifest["commit"] = commit
+        optional = {"started_at": started_at, "commit": commit, "shard": shard, "shards_expected": shards_expected,
+                    "ci_url": ci_url}
+        manifest.update({key: value for key, value in optional.items() if value})
         (folder / "crossbridge.json").write_text(json.dumps(manifest))
         landed = self.landing.land(path, day)
         assert landed is not None and landed.status == LANDED, landed

@@ -17,8 +17,6 @@ from crossbridge_assets.defs.insights.comparisons import no_new_failures, run_co
 from crossbridge_assets.defs.results import test_results
 from crossbridge_assets.warehouse import schema
 from crossbridge_assets.warehouse.engine import now
-from crossbridge_assets.warehouse.landing import LANDED
-from crossbridge_assets.warehouse.results import load_archived_results
 from crossbridge_assets_tests.insights_helpers import History, junit
 from crossbridge_assets_tests.test_alerts import Receiver
 
@@ -29,21 +27,9 @@ RESOURCES = {"warehouse": WarehouseResource()}
 def send(h: History, build: str, cases: dict, *, branch: str = "main", hour: int = 8, shard: str | None = None,
          shards: int | None = None, commit: str | None = None, day: str = DAY) -> str:
     """Land and load one CI run (or one shard of it) with its manifest; returns the run id."""
-    folder = h.settings.inbox / "shop" / branch / build / (shard or "all")
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "junit.xml"
-    path.write_text(junit(cases), encoding="utf-8")
-    manifest = {"project": "shop", "branch": branch, "build": build, "commit": commit or f"sha{build}",
-                "started_at": f"{day}T{hour:02d}:00:00+00:00", "ci_url": f"https://ci.example/shop/{build}"}
-    if shards:
-        manifest.update(shard=shard, shards_expected=shards)
-    (folder / "crossbridge.json").write_text(json.dumps(manifest))
-    landed = h.landing.land(path, day)
-    assert landed is not None and landed.status == LANDED, landed
-    with h.engine.connect() as conn:
-        report = conn.execute(select(schema.reports).where(schema.reports.c.sha256 == landed.sha256)).one()
-    load_archived_results(h.engine, report)
-    return report.run_id
+    return h.run(build, junit(cases), branch=branch, day=day, started_at=f"{day}T{hour:02d}:00:00+00:00",
+                 commit=commit or f"sha{build}", shard=shard, shards_expected=shards,
+                 ci_url=f"https://ci.example/shop/{build}")
 
 
 def compare_now(instance) -> dg.ExecuteInProcessResult:

@@ -287,7 +287,7 @@ def influxdb_outbox_sensor(context: dg.SensorEvaluationContext, warehouse: Wareh
     b = backlog(warehouse.engine())
     if not b.pending:
         return dg.SkipReason("the outbox is empty")
-    running = context.instance.get_runrecords(
+    running = context.instance.get_run_records(
         dg.RunsFilter(
             statuses=[dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
                       dg.DagsterRunStatus.STARTED],

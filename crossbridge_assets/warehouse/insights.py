@@ -27,6 +27,24 @@ RESULT_COLUMNS = [
 _SEVERITY = {ERROR: 3, FAILED: 2, PASSED: 1, SKIPPED: 0}
 
 
+def _run_time():
+    """When a run started, or when its first report arrived if no report said: what orders a
+    branch's runs."""
+    T = schema.test_runs
+    return func.coalesce(T.c.started_at, T.c.created_at).label("run_time")
+
+
+def _in_window(stmt, since: str | None, until: str | None):
+    """`stmt` narrowed to results that arrived on a day in [since, until] (either end open when
+    None): rows carry their report's arrival day, and its index narrows the read."""
+    TR = schema.test_results
+    if since is not None:
+        stmt = stmt.where(TR.c.partition >= since)
+    if until is not None:
+        stmt = stmt.where(TR.c.partition <= until)
+    return stmt
+
+
 def result_frame(engine: Engine, since: str | None = None, until: str | None = None,
                  test_ids: Collection[str] | None = None) -> pd.DataFrame:
     """Every test of every run whose results arrived on a day in [since, until] (YYYY-MM-DD;
@@ -43,16 +61,11 @@ def result_frame(engine: Engine, since: str | None = None, until: str | None = N
     # million rows), and the rows are never all held as driver tuples at once.
     stmt = select(*(TR.c[c] for c in _RESULT_OWN)).select_from(
         TR.join(T, T.c.run_id == TR.c.run_id).join(TS, TS.c.test_id == TR.c.test_id))
-    # Rows carry their report's arrival day: the index narrows the read to the window.
-    if since is not None:
-        stmt = stmt.where(TR.c.partition >= since)
-    if until is not None:
-        stmt = stmt.where(TR.c.partition <= until)
+    stmt = _in_window(stmt, since, until)
     if test_ids is not None:
         stmt = stmt.where(TR.c.test_id.in_(sorted(test_ids)))
     run_stmt = select(
-        T.c.run_id, T.c.project, T.c.branch, T.c.build, T.c.commit_sha, T.c.ci_url,
-        func.coalesce(T.c.started_at, T.c.created_at).label("run_time"), T.c.partition,
+        T.c.run_id, T.c.project, T.c.branch, T.c.build, T.c.commit_sha, T.c.ci_url, _run_time(), T.c.partition,
     )
     test_stmt = select(*(TS.c[c] for c in _TEST_FIELDS))
     if test_ids is not None:
@@ -194,8 +207,7 @@ def failure_frame(engine: Engine, since: str | None = None, until: str | None = 
     tail_start = case((length - TRACE_TAIL > TRACE_HEAD, length - (TRACE_TAIL - 1)), else_=TRACE_HEAD + 1)
     stmt = (
         select(
-            TR.c.run_id, T.c.project, T.c.branch, T.c.build, T.c.ci_url,
-            func.coalesce(T.c.started_at, T.c.created_at).label("run_time"), TR.c.partition,
+            TR.c.run_id, T.c.project, T.c.branch, T.c.build, T.c.ci_url, _run_time(), TR.c.partition,
             TR.c.test_id, TS.c.framework, TS.c.suite, TS.c.name, TS.c.parameters, TR.c.status,
             A.c.attempt, A.c.status.label("attempt_status"), func.substr(A.c.message, 1, MESSAGE_HEAD),
             A.c.failure_type, func.substr(A.c.stack_trace, 1, TRACE_HEAD),
@@ -209,10 +221,7 @@ def failure_frame(engine: Engine, since: str | None = None, until: str | None = 
         )
         .where(A.c.status.in_([FAILED, ERROR]))
     )
-    if since is not None:
-        stmt = stmt.where(TR.c.partition >= since)
-    if until is not None:
-        stmt = stmt.where(TR.c.partition <= until)
+    stmt = _in_window(stmt, since, until)
     with engine.connect() as conn:
         rows = [(*r[:-3], _head_and_tail(r[-3], r[-2], r[-1])) for r in conn.execute(stmt)]
     frame = pd.DataFrame(rows, columns=FAILURE_COLUMNS)
@@ -224,6 +233,8 @@ def _head_and_tail(head: str | None, tail: str | None, length: int | None) -> st
     if tail is None:
         return head
     return head + ("\n…\n" if length > TRACE_HEAD + TRACE_TAIL else "") + tail
+
+
 TEST_COLUMNS = ["test_id", "framework", "suite", "name", "parameters", "file"]
 
 
@@ -247,8 +258,7 @@ def run_frame(engine: Engine, since: str | None = None) -> pd.DataFrame:
     if since is not None:
         with_results = with_results.where(R.c.partition >= since)
     stmt = select(
-        T.c.run_id, T.c.project, T.c.branch, T.c.build,
-        func.coalesce(T.c.started_at, T.c.created_at).label("run_time"), T.c.shards_expected,
+        T.c.run_id, T.c.project, T.c.branch, T.c.build, _run_time(), T.c.shards_expected,
     ).where(T.c.run_id.in_(with_results))
     with engine.connect() as conn:
         runs = pd.DataFrame(conn.execute(stmt).all(), columns=RUN_COLUMNS[:6])

@@ -620,7 +620,8 @@ HISTORY_SHOWN = 20  # histories printed before "narrow the pattern"
 def cmd_history(args) -> int:
     """Each matching test's recent life on each project and branch, computed now from the results."""
     from crossbridge_assets.analysis import records
-    from crossbridge_assets.analysis.history import display_name, histories, matches, recent_runs
+    from crossbridge_assets.analysis import display_name
+    from crossbridge_assets.analysis.history import histories, matches, recent_runs
     from crossbridge_assets.defs.insights.common import WINDOW_DAYS, window_start
     from crossbridge_assets.warehouse.engine import make_engine, migrate
     from crossbridge_assets.warehouse.insights import known_tests, result_frame, run_frame

@@ -33,6 +33,7 @@ from functools import lru_cache
 
 import pandas as pd
 
+from crossbridge_assets.analysis import display_name
 from crossbridge_assets.model import PASSED, RERUN_WITHOUT_DETAIL, STATUSES
 
 MESSAGE_LINES = 4  # non-empty lines of a message that make its pattern
@@ -302,10 +303,8 @@ CLUSTER_COLUMNS = [
 MEMBER_COLUMNS = ["run_id", "test_id", "cluster_id", "status", "attempts"]
 
 
-def _labels(f: pd.DataFrame) -> pd.Series:
-    name = f["name"].fillna("") + f["parameters"].fillna("")
-    suite = f["suite"].fillna("")
-    return (suite + "::" + name).where(suite != "", name)
+def _labels(f: pd.DataFrame) -> list[str]:
+    return [display_name(suite, name, parameters) for suite, name, parameters in zip(f["suite"], f["name"], f["parameters"])]
 
 
 def _fill(pattern: str, values: tuple[str, ...], volatile: set[int]) -> str:

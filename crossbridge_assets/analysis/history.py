@@ -35,7 +35,7 @@ from fnmatch import fnmatchcase
 import numpy as np
 import pandas as pd
 
-from crossbridge_assets.analysis import regressions
+from crossbridge_assets.analysis import display_name, regressions
 from crossbridge_assets.model import ERROR, FAILED, PASSED, SKIPPED
 
 KEY = ["test_id", "project", "branch"]
@@ -61,13 +61,6 @@ HISTORY_COLUMNS = KEY + [
     "slower", "slower_rule", "slower_evidence",
     "missing_runs", "removed", "renamed_to", "broken",
 ]
-
-
-def display_name(suite: str | None, name: str, parameters: str | None = None) -> str:
-    """A test as a reader names it: suite::name[parameters]. Missing parts (None, or NaN out of
-    a frame) are left out."""
-    parameters = parameters if isinstance(parameters, str) else ""
-    return f"{suite}::{name}{parameters}" if isinstance(suite, str) and suite else f"{name}{parameters}"
 
 
 def matches(pattern: str, test_id: str, suite: str | None, name: str, parameters: str | None) -> bool:

@@ -4,7 +4,7 @@ for "is this test healthy, since when is it broken, did it get slower"."""
 import dagster as dg
 import pandas as pd
 
-from crossbridge_assets.analysis import history, plain, records
+from crossbridge_assets.analysis import display_name, history, plain, records
 from crossbridge_assets.defs.common import STORAGE_RETRY, WAREHOUSE_KIND, WarehouseResource, md_table, storage_faults
 from crossbridge_assets.defs.insights.common import (
     AUTOMATION, GROUP, WINDOW_DAYS, days_held_back, held_back_metadata, leave_out, window_start,
@@ -59,7 +59,7 @@ def _when(value) -> str:
 
 
 def _test(row) -> str:
-    return history.display_name(row["suite"], row["name"], row["parameters"])
+    return display_name(row["suite"], row["name"], row["parameters"])
 
 
 def broken_rows(table: pd.DataFrame) -> list[dict]:

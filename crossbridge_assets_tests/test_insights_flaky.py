@@ -212,3 +212,13 @@ def test_rules_can_be_tightened():
 def test_an_empty_history():
     found = detect(pd.DataFrame(columns=RESULT_COLUMNS))
     assert found.empty and list(found.columns) == FLAKY_COLUMNS
+
+
+def test_the_cases_of_a_parameterized_flaky_test_are_named_apart():
+    from crossbridge_assets.defs.insights.flaky import _table_rows
+
+    row = {"suite": "tests.test_shop", "name": "test_pay", "project": "shop", "branch": "main", "flaky_rate": 0.2,
+           "runs": 10, "flagged_on": "2026-11-30", "evidence": "passed on a retry in #7"}
+    rows = _table_rows([{**row, "parameters": "[visa]"}, {**row, "parameters": "[amex]"}, {**row, "parameters": None}])
+    assert [r["test"] for r in rows] == ["tests.test_shop::test_pay[visa]", "tests.test_shop::test_pay[amex]",
+                                         "tests.test_shop::test_pay"]

@@ -3,7 +3,7 @@
 import dagster as dg
 from sqlalchemy import select
 
-from crossbridge_assets.analysis import flaky, records
+from crossbridge_assets.analysis import display_name, flaky, records
 from crossbridge_assets.defs.common import STORAGE_RETRY, WAREHOUSE_KIND, WarehouseResource, md_table, storage_faults
 from crossbridge_assets.defs.insights.common import (
     AUTOMATION, GROUP, WINDOW_DAYS, days_held_back, held_back_metadata, leave_out, window_start,
@@ -39,7 +39,7 @@ TABLE_COLUMNS = ["test", "environment", "flaky_rate", "runs", "flaky_since", "ev
 
 
 def _test_label(row: dict) -> str:
-    return f"{row['suite']}::{row['name']}" if row.get("suite") else str(row["name"])
+    return display_name(row.get("suite"), row["name"], row.get("parameters"))
 
 
 def _table_rows(rows: list[dict]) -> list[dict]:

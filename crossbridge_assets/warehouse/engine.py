@@ -333,13 +333,21 @@ def bulk_insert(conn: Connection, table: Table, rows: Sequence[dict]) -> int:
 
 def replace_table(engine: Engine, table: Table, rows: Sequence[dict]) -> int:
     """Recompute-whole tables (baselines, regressions, insights): one transaction, delete all, insert."""
+    return replace_tables(engine, [(table, rows)])
+
+
+def replace_tables(engine: Engine, contents: Sequence[tuple[Table, Sequence[dict]]]) -> int:
+    """Several recompute-whole tables replaced in one transaction (a reader never sees one table's
+    new rows beside another's old ones); returns the rows written."""
     with engine.begin() as conn:
         # Two recomputations at once (the nightly schedule and the automation after ingestion)
-        # replace it one after the other: on PostgreSQL the second's delete would not see the
-        # first's new rows, and both sets would stay.
-        exclusive(conn, f"replace {table.name}")
-        conn.execute(delete(table))
-        return bulk_insert(conn, table, rows)
+        # replace them one after the other: on PostgreSQL the second's delete would not see the
+        # first's new rows, and both sets would stay. Locks taken in one order, by name.
+        for name in sorted(table.name for table, _ in contents):
+            exclusive(conn, f"replace {name}")
+        for table, _ in contents:
+            conn.execute(delete(table))
+        return sum(bulk_insert(conn, table, rows) for table, rows in contents)
 
 
 def bulk_insert_values(conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Sequence],

@@ -1,7 +1,6 @@
 """failure_clusters: which failures share one root cause."""
 
 import dagster as dg
-from sqlalchemy import delete
 
 from crossbridge_assets.analysis import clusters as analysis, records
 from crossbridge_assets.defs.common import STORAGE_RETRY, WAREHOUSE_KIND, WarehouseResource, md_table, storage_faults
@@ -10,7 +9,7 @@ from crossbridge_assets.defs.insights.common import (
 )
 from crossbridge_assets.defs.results import test_results
 from crossbridge_assets.warehouse import schema
-from crossbridge_assets.warehouse.engine import bulk_insert, now
+from crossbridge_assets.warehouse.engine import now, replace_tables
 from crossbridge_assets.warehouse.insights import failure_frame
 
 TOP = 10  # clusters in the metadata table
@@ -75,12 +74,8 @@ def failure_clusters(context: dg.AssetExecutionContext, warehouse: WarehouseReso
         failures = leave_out(held_back, failure_frame(engine, since=window_start()))
         clusters, members = analysis.cluster(failures)
         rows = records(clusters, computed_at=now())
-        # Both tables in one transaction: a reader never sees results pointing at missing clusters.
-        with engine.begin() as conn:
-            for table in (schema.failure_cluster_results, schema.failure_clusters):
-                conn.execute(delete(table))
-            bulk_insert(conn, schema.failure_clusters, rows)
-            bulk_insert(conn, schema.failure_cluster_results, records(members))
+        # Both tables at once: a reader never sees results pointing at missing clusters.
+        replace_tables(engine, [(schema.failure_clusters, rows), (schema.failure_cluster_results, records(members))])
     shared = [r for r in rows if r["tests"] > 1]
     return dg.MaterializeResult(
         metadata={

@@ -14,7 +14,7 @@ from crossbridge_assets.defs.insights.common import (
 )
 from crossbridge_assets.defs.results import test_results
 from crossbridge_assets.warehouse import schema
-from crossbridge_assets.warehouse.engine import now, replace_table
+from crossbridge_assets.warehouse.engine import now, replace_tables
 from crossbridge_assets.warehouse.insights import result_frame, run_frame
 
 OWNERS = ["team:qa-platform"]
@@ -89,8 +89,7 @@ def run_comparisons(context: dg.AssetExecutionContext, warehouse: WarehouseResou
         runs, changes = compare.compare_runs(results, run_frame(engine, since=before), report_since=since)
         stamp = now()
         run_rows, change_rows = records(runs, computed_at=stamp), records(changes, computed_at=stamp)
-        replace_table(engine, schema.run_comparisons, run_rows)
-        replace_table(engine, schema.run_test_changes, change_rows)
+        replace_tables(engine, [(schema.run_comparisons, run_rows), (schema.run_test_changes, change_rows)])
     latest = compare.latest_runs(runs)
     latest_changes = changes[changes["run_id"].isin(set(latest["run_id"]))] if len(latest) else changes
     newly = latest_changes[compare.newly_failing(latest_changes)] if len(latest_changes) else latest_changes

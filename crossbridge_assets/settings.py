@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Mapping
 
@@ -145,6 +145,12 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         date.fromisoformat(start)
     except ValueError:
         raise SettingsError(f"CROSSBRIDGE_PARTITION_START={start!r} is not a date; expected YYYY-MM-DD") from None
+    today = datetime.now(timezone.utc).date()
+    if date.fromisoformat(start) > today:
+        # Days are UTC: with no day holding today, every report arriving now would have no
+        # partition to land in, and each sensor tick would fail on it.
+        raise SettingsError(f"CROSSBRIDGE_PARTITION_START={start!r} is after today ({today.isoformat()}, UTC); "
+                            "the first day must be today or earlier")
 
     log_format = (env_text(env, "CROSSBRIDGE_LOG_FORMAT") or "auto").lower()
     if log_format not in ("auto", "json", "console"):

@@ -34,6 +34,7 @@ def test_settings_defaults(tmp_path, monkeypatch):
         ({"CROSSBRIDGE_SETTLE_SECONDS": "soon"}, "CROSSBRIDGE_SETTLE_SECONDS", "whole number"),
         ({"CROSSBRIDGE_MAX_BATCH": "0"}, "CROSSBRIDGE_MAX_BATCH", "from 1"),
         ({"CROSSBRIDGE_PARTITION_START": "30/11/2026"}, "CROSSBRIDGE_PARTITION_START", "YYYY-MM-DD"),
+        ({"CROSSBRIDGE_PARTITION_START": "2999-01-01"}, "CROSSBRIDGE_PARTITION_START", "after today"),
         ({"CROSSBRIDGE_LOG_FORMAT": "xml"}, "CROSSBRIDGE_LOG_FORMAT", "json"),
     ],
 )

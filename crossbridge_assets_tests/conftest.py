@@ -13,6 +13,12 @@ SHARED = Path(os.environ.get("CROSSBRIDGE_SHARED", REPO.parent / "shared"))
 CORPUS = SHARED / "corpus"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
+# The suite may itself run in a CI job: what its variables say would become the run metadata
+# of every report the tests ingest or the hooks write. Tests that want a CI set their own.
+for _variable in ("GITHUB_ACTIONS", "GITLAB_CI", "BUILDKITE", "CIRCLECI", "TF_BUILD", "JENKINS_URL", "JENKINS_HOME",
+                  "CROSSBRIDGE_PROJECT", "CROSSBRIDGE_BRANCH", "CROSSBRIDGE_COMMIT", "CROSSBRIDGE_BUILD"):
+    os.environ.pop(_variable, None)
+
 
 def corpus_rows(kind: str | None = None, fmt: str | None = None) -> list[dict]:
     """Rows of SOURCES.tsv (with 'path' resolved), or [] when ../shared is absent."""

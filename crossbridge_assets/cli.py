@@ -118,6 +118,7 @@ def _run_and_report(settings, files, instance, partition=None) -> int:
 def cmd_ingest(args) -> int:
     from crossbridge_assets.formats._common import parse_zone
     from crossbridge_assets.defs.ingest import stage
+    from crossbridge_assets.hooks.events import ci_metadata
     from crossbridge_assets.instance import ensure_dagster_home
     from crossbridge_assets.warehouse.coverage import coverage_runs, refresh_runs
     from crossbridge_assets.warehouse.engine import make_engine
@@ -140,17 +141,26 @@ def cmd_ingest(args) -> int:
     if args.timezone is not None and parse_zone(args.timezone) is None:
         _err(f"--timezone {args.timezone!r}: not a time zone; expected a name such as Europe/Berlin, or an offset such as +05:30")
         return EXIT_UNREADABLE
-    build = args.build or "cli-" + datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+    # Run in a CI job, the run is the job's build, as the hooks name it: the shards of one build
+    # ingested by separate jobs join one run, and its profiling events join its results.
+    ci = ci_metadata()
+    build = (args.build or ci.get("build")
+             or "cli-" + datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6])
     manifest = {
-        "project": args.project or "default",
-        "branch": args.branch or "default",
-        "commit": args.commit,
+        "project": args.project or ci.get("project") or "default",
+        "branch": args.branch or ci.get("branch") or "default",
+        "commit": args.commit or ci.get("commit"),
         "build": build,
         "shard": args.shard,
         "shards_expected": args.shards_expected,
-        "ci_url": args.ci_url,
+        "ci_url": args.ci_url or ci.get("ci_url"),
         "timezone": args.timezone,
     }
+    taken = [key for key in ("project", "branch", "commit", "build", "ci_url")
+             if ci.get(key) and not getattr(args, key) and manifest[key] == ci[key]]
+    if taken:
+        source = ci.get("ci_provider") or "CROSSBRIDGE_* variables"
+        print(f"run metadata from {source}: " + ", ".join(f"{key} {manifest[key]}" for key in taken))
     try:
         staged = stage(s, [Path(p) for p in args.paths], manifest)
     except OSError as exc:
@@ -809,13 +819,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("ingest", help="copy reports into the inbox and ingest them now")
     sp.add_argument("paths", nargs="+", metavar="PATH", help="report files or folders")
-    sp.add_argument("--project")
-    sp.add_argument("--branch")
-    sp.add_argument("--commit")
-    sp.add_argument("--build")
+    # In a CI job, what the flags leave out is taken from its variables, as the hooks take it.
+    sp.add_argument("--project", help="default: the CI's repository or CROSSBRIDGE_PROJECT, else 'default'")
+    sp.add_argument("--branch", help="default: the CI's branch or CROSSBRIDGE_BRANCH, else 'default'")
+    sp.add_argument("--commit", help="default: the CI's commit or CROSSBRIDGE_COMMIT")
+    sp.add_argument("--build", help="default: the CI's build (GitHub: run id.attempt) or CROSSBRIDGE_BUILD, "
+                    "else a new one for this command")
     sp.add_argument("--shard")
     sp.add_argument("--shards-expected", type=_positive_int)
-    sp.add_argument("--ci-url")
+    sp.add_argument("--ci-url", help="default: the CI's link to the build")
     sp.add_argument("--timezone", help="zone of the times the reports write without one (Robot output.xml, coverage.py "
                     "JSON, pytest < 8.3 JUnit are local time), e.g. Asia/Tokyo; read as UTC without it")
     sp.set_defaults(func=cmd_ingest)

@@ -143,3 +143,68 @@ def test_wrong_setting_fails_fast_naming_the_variable(tmp_path):
     proc = subprocess.run([str(exe), "summary"], capture_output=True, text=True, env=env, timeout=60)
     assert proc.returncode == 2
     assert "CROSSBRIDGE_WAREHOUSE_URL" in proc.stderr and "postgresql+psycopg2://" in proc.stderr
+
+
+GITHUB_JOB = {
+    "GITHUB_ACTIONS": "true", "GITHUB_REPOSITORY": "acme/shop", "GITHUB_REF_NAME": "main",
+    "GITHUB_SHA": "3f2a9c1", "GITHUB_RUN_ID": "7001", "GITHUB_RUN_ATTEMPT": "1",
+    "GITHUB_SERVER_URL": "https://github.com", "GITHUB_JOB": "tests",
+}
+
+
+def test_ingest_in_a_ci_job_names_the_run_as_the_ci_does(crossbridge_env, capsys, monkeypatch, tmp_path):
+    """Two shard jobs of one GitHub Actions build, each running `crossbridge ingest` with no
+    run flags: one run, named as the hooks name it; a flag still beats the CI's value."""
+    from sqlalchemy import select
+
+    from crossbridge_assets.warehouse import schema
+    from crossbridge_assets.warehouse.engine import make_engine
+
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
+    for name, value in GITHUB_JOB.items():
+        monkeypatch.setenv(name, value)
+    for shard in ("1", "2"):
+        drop = tmp_path / f"shard{shard}"
+        drop.mkdir()
+        (drop / "junit.xml").write_text(
+            f'<testsuite name="s{shard}"><testcase classname="t.Shard{shard}" name="works"/></testsuite>')
+        code, out, err = run_cli(capsys, "ingest", "--shard", shard, "--shards-expected", "2", str(drop))
+        assert code == 0, err
+        assert "run metadata from github-actions: project acme/shop, branch main, commit 3f2a9c1, build 7001.1" in out
+    code, out, _ = run_cli(capsys, "summary", "--json")
+    (run,) = json.loads(out)
+    assert (run["project"], run["branch"], run["build"], run["commit_sha"]) == ("acme/shop", "main", "7001.1", "3f2a9c1")
+    assert run["tests"] == 2
+    with make_engine(crossbridge_env.warehouse_url).connect() as conn:
+        urls = set(conn.execute(select(schema.test_runs.c.ci_url)).scalars())
+    assert urls == {"https://github.com/acme/shop/actions/runs/7001"}
+    # The run the hooks' event files of this job name from their header (landing's last source).
+    from crossbridge_assets.hooks.events import ci_metadata
+    from crossbridge_assets.warehouse.run_metadata import RunMetadata
+
+    hooks = ci_metadata()
+    hooked = RunMetadata(project=hooks["project"], branch=hooks["branch"], commit=hooks["commit"], build=hooks["build"])
+    assert hooked.run_id("any") == run["run_id"]
+
+    # The same job ingesting with its own --branch: the flag wins, and is not said to come from the CI.
+    drop = tmp_path / "other"
+    drop.mkdir()
+    (drop / "junit.xml").write_text('<testsuite name="o"><testcase classname="t.Other" name="works"/></testsuite>')
+    code, out, err = run_cli(capsys, "ingest", "--branch", "release", str(drop))
+    assert code == 0, err
+    assert "branch" not in out.split("run metadata from github-actions:")[1].splitlines()[0]
+    code, out, _ = run_cli(capsys, "summary", "--json")
+    assert {(r["branch"], r["build"]) for r in json.loads(out)} == {("main", "7001.1"), ("release", "7001.1")}
+
+
+def test_ingest_outside_ci_keeps_the_default_run(crossbridge_env, capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
+    drop = tmp_path / "r"
+    drop.mkdir()
+    (drop / "junit.xml").write_text('<testsuite name="o"><testcase classname="t.Other" name="works"/></testsuite>')
+    code, out, err = run_cli(capsys, "ingest", str(drop))
+    assert code == 0, err
+    assert "run metadata from" not in out
+    code, out, _ = run_cli(capsys, "summary", "--json")
+    (run,) = json.loads(out)
+    assert (run["project"], run["branch"]) == ("default", "default") and run["build"].startswith("cli-")

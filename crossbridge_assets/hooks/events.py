@@ -31,6 +31,7 @@ import logging
 import os
 import platform
 import re
+import shutil
 import socket
 import threading
 import time
@@ -200,7 +201,8 @@ class EventWriter:
     """Appends spans to one event file. Thread-safe: hooks may record from any thread.
 
     A failing disk never fails the test run: the first OSError is logged and the writer
-    goes quiet."""
+    goes quiet. What went wrong is kept in ``problem`` (the first thing only), for the runner
+    hooks to say once in their summary."""
 
     def __init__(
         self,
@@ -221,6 +223,7 @@ class EventWriter:
         self.spans = 0
         self.closed = False
         self.broken = False
+        self.problem: str | None = None
         self.context = Context()
         self._lock = threading.Lock()
 
@@ -230,8 +233,9 @@ class EventWriter:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.path = self.folder / f"{stem}.jsonl"
         self.part_path = self.folder / f"{stem}.jsonl{PART_SUFFIX}"
-        # "x": two sessions never share a file, even with a clashing name.
-        self._fh = open(self.part_path, "x", encoding="utf-8", newline="\n")
+        # "x": two sessions never share a file, even with a clashing name. "+": the file can be
+        # read back and written again if the folder is removed while the session runs.
+        self._fh = open(self.part_path, "x+", encoding="utf-8", newline="\n")
 
         header: dict[str, object] = {
             HEADER_KEY: VERSION,
@@ -261,9 +265,36 @@ class EventWriter:
                 self._fh.flush()
             except (OSError, ValueError) as exc:
                 self.broken = True
-                log.warning("crossbridge: cannot write events to %s (%s); profiling stops here", self.part_path, exc)
+                self._note(f"cannot write events to {self.folder} ({exc}); profiling stops here")
                 return False
         return True
+
+    def _note(self, problem: str) -> None:
+        if self.problem is None:
+            self.problem = problem
+            log.warning("crossbridge: %s", problem)
+
+    def _restore_if_removed(self) -> None:
+        """Write the file again from the open handle when its folder (or the file) was removed
+        while the session ran (a clean-up step wiping the inbox): the events are not lost with it."""
+        try:
+            if os.path.samestat(os.fstat(self._fh.fileno()), os.stat(self.part_path)):
+                return
+        except FileNotFoundError:
+            pass
+        except ValueError:
+            return  # the handle is closed: nothing to write again from
+        try:
+            self._fh.flush()
+        except (OSError, ValueError):
+            pass
+        self.folder.mkdir(parents=True, exist_ok=True)
+        raw = self._fh.buffer
+        raw.seek(0)
+        with open(self.part_path, "xb") as copy:
+            shutil.copyfileobj(raw, copy)
+        self._note(f"the events folder {self.folder} was removed during the run: made it again and "
+                   "wrote the events into it")
 
     # -- spans
 
@@ -321,10 +352,18 @@ class EventWriter:
         with self._lock:
             self.closed = True
             try:
+                self._restore_if_removed()
+            except OSError as exc:
+                self._note(f"the events file {self.part_path} was removed during the run and cannot be "
+                           f"written again ({exc}); its events are lost")
+            try:
                 self._fh.close()
+            except OSError:
+                pass  # a write that failed already said so; what reached the disk is published
+            try:
                 os.replace(self.part_path, self.path)
             except OSError as exc:
-                log.warning("crossbridge: cannot publish %s (%s)", self.part_path, exc)
+                self._note(f"cannot publish {self.part_path} ({exc})")
                 return None
         global _active
         if _active is self:

@@ -84,11 +84,33 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 class _ControllerSummary:
+    """Under xdist: what the workers wrote, and what went wrong in them, said once for the run."""
+
     def __init__(self, folder: Path):
         self.folder = folder
+        self.finished: list[dict] = []
+        self.crashed: list[str] = []
+
+    def pytest_testnodedown(self, node, error) -> None:
+        try:
+            report = (getattr(node, "workeroutput", None) or {}).get("crossbridge")
+            if report is not None:
+                self.finished.append(report)
+            elif error is not None:
+                self.crashed.append(getattr(getattr(node, "gateway", None), "id", None) or "a worker")
+        except Exception:  # noqa: BLE001 - profiling must never break a test run
+            log.warning("crossbridge: could not read a worker's profiling report", exc_info=True)
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
-        terminalreporter.write_line(f"crossbridge: profiling events written to {self.folder} (one file per worker)")
+        written = sum(1 for report in self.finished if report.get("path"))
+        if written or not self.finished:
+            terminalreporter.write_line(f"crossbridge: profiling events written to {self.folder} (one file per worker)")
+        for problem in dict.fromkeys(report["problem"] for report in self.finished if report.get("problem")):
+            terminalreporter.write_line(f"crossbridge: {problem}")
+        if self.crashed:
+            terminalreporter.write_line(
+                f"crossbridge: {', '.join(self.crashed)} stopped before the end: the events up to there stay in "
+                f"*.jsonl.part files, ingested as unfinished sessions")
 
 
 def nodeid_parts(nodeid: str) -> tuple[str, str, str | None]:
@@ -316,13 +338,21 @@ class Recorder:
                                 "collected": getattr(session, "testscollected", None)},
                 )
             self.path = self.writer.close(status)
+            if self.worker:
+                # xdist sends this to the controller, which says it once for all workers.
+                self.config.workeroutput["crossbridge"] = {
+                    "path": str(self.path) if self.path else None, "problem": self.writer.problem}
         except Exception:  # noqa: BLE001
             log.warning("crossbridge: could not finish the event file", exc_info=True)
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
+        if self.worker:
+            return
         path = getattr(self, "path", None)
-        if path is not None and not self.worker:
+        if path is not None:
             terminalreporter.write_line(f"crossbridge: profiling events written to {path}")
+        if self.writer.problem:
+            terminalreporter.write_line(f"crossbridge: {self.writer.problem}")
 
     def pytest_unconfigure(self, config) -> None:
         # Safety net for sessions that never reached sessionfinish (e.g. usage errors).

@@ -1,0 +1,95 @@
+"""The hooks under the things real test runs do to them: xdist workers, interrupts, crashes, an
+events folder that disappears or fills up. The run must go on unchanged, the hook must say
+what went wrong once, and what it wrote must read (and ingest) correctly."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from crossbridge_assets_tests.hooks_helpers import PLUGIN_ARGS, PYTHON, event_files, read_events, run
+
+
+def _env(**extra) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CROSSBRIDGE_", "PYTEST_XDIST"))}
+    env.update(extra)
+    return env
+
+
+def _pytest(folder: Path, *args: str, env: dict | None = None):
+    return run([PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider", *PLUGIN_ARGS, *args],
+               cwd=folder, env=env if env is not None else _env(), timeout=180)
+
+
+def _all_spans(folder: Path, pattern: str = "*.jsonl"):
+    spans = []
+    for f in event_files(folder, pattern):
+        spans.extend(read_events(f)[1])
+    return spans
+
+
+def _crossbridge_lines(output: str) -> list[str]:
+    return [line for line in output.splitlines() if line.startswith("crossbridge:")]
+
+
+REMOVES_THE_FOLDER = textwrap.dedent('''
+    import os
+    import shutil
+
+    import pytest
+
+
+    @pytest.mark.parametrize("n", range(6))
+    def test_many(n):
+        # A clean-up step that wipes the folder the events go to, half way through.
+        if n == 2:
+            shutil.rmtree(os.environ["EVENTS"], ignore_errors=True)
+''')
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["plain", "xdist"])
+def test_events_folder_removed_during_the_run(tmp_path, workers):
+    (tmp_path / "test_wipe.py").write_text(REMOVES_THE_FOLDER)
+    out = tmp_path / "events"
+    proc = _pytest(tmp_path, *workers, f"--crossbridge={out}", "test_wipe.py", env=_env(EVENTS=str(out)))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "6 passed" in proc.stdout
+    # The events are not lost with the folder: it is made again and every span is written.
+    spans = _all_spans(out)
+    tests = sorted(s.attributes["nodeid"] for s in spans if s.kind == "test")
+    assert tests == [f"test_wipe.py::test_many[{n}]" for n in range(6)], proc.stdout
+    assert not event_files(out, "*.part")
+    # Said once, in the summary, not per test.
+    said = [line for line in _crossbridge_lines(proc.stdout) if "was removed during the run" in line]
+    assert len(said) == 1, proc.stdout
+
+
+FILLS_THE_DISK = textwrap.dedent('''
+    import resource
+    import signal
+
+    # The session's files may grow to 3 kB, as if the disk filled up after the first spans
+    # (writes past that fail with EFBIG instead of killing the process).
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (3000, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+''')
+
+
+@pytest.mark.skipif(os.name != "posix", reason="needs RLIMIT_FSIZE (POSIX)")
+def test_events_disk_full_during_the_run(tmp_path):
+    (tmp_path / "test_wipe.py").write_text(REMOVES_THE_FOLDER.replace('os.environ["EVENTS"]', '"/nonexistent"'))
+    (tmp_path / "conftest.py").write_text(FILLS_THE_DISK)
+    out = tmp_path / "events"
+    proc = _pytest(tmp_path, f"--crossbridge={out}", "test_wipe.py", env=_env(PYTHONDONTWRITEBYTECODE="1"))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "6 passed" in proc.stdout
+    said = [line for line in _crossbridge_lines(proc.stdout) if "cannot write events" in line]
+    assert len(said) == 1 and "profiling stops here" in said[0], proc.stdout
+    # What reached the disk is published now (not left as *.part for hours), read as unfinished.
+    assert not event_files(out, "*.part")
+    (f,) = event_files(out)
+    info, spans = read_events(f)
+    assert info.properties["complete"] == "false" and 0 < len(spans) < 6 * 4

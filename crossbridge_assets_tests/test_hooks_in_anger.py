@@ -93,3 +93,56 @@ def test_events_disk_full_during_the_run(tmp_path):
     (f,) = event_files(out)
     info, spans = read_events(f)
     assert info.properties["complete"] == "false" and 0 < len(spans) < 6 * 4
+
+
+INTERRUPTED = textwrap.dedent('''
+    import pytest
+    import requests
+
+
+    def test_before():
+        pass
+
+
+    def test_ctrl_c(base):
+        requests.get(base + "/users/1")
+        raise KeyboardInterrupt
+
+
+    def test_never_runs():
+        pass
+
+
+    @pytest.fixture
+    def base():
+        import os
+        return os.environ["CB_TEST_BASE"]
+''')
+
+
+def test_a_test_interrupted_by_ctrl_c_keeps_its_span(tmp_path):
+    from crossbridge_assets_tests.hooks_helpers import http_server
+
+    (tmp_path / "test_stop.py").write_text(INTERRUPTED)
+    out = tmp_path / "events"
+    with http_server() as base:
+        proc = _pytest(tmp_path, f"--crossbridge={out}", "test_stop.py", env=_env(CB_TEST_BASE=base))
+    assert proc.returncode == 2, proc.stdout + proc.stderr  # pytest's "interrupted"
+    (f,) = event_files(out)
+    info, spans = read_events(f)
+    assert info.properties["status"] == "interrupted" and info.warnings == []
+    tests = {s.attributes["nodeid"]: s for s in spans if s.kind == "test"}
+    # The test that was running when the session stopped is there, as an error, with the phase
+    # it stopped in; the test after it never started.
+    assert {k: s.status for k, s in tests.items()} == {
+        "test_stop.py::test_before": "passed", "test_stop.py::test_ctrl_c": "error"}
+    stopped = tests["test_stop.py::test_ctrl_c"]
+    phases = {s.kind: s for s in spans if s.parent_id == stopped.span_id}
+    assert set(phases) == {"setup", "call"} and phases["call"].status == "error"
+    assert "interrupted" in stopped.attributes["message"]
+    # Every span's parent is in the file: the HTTP call under the call phase, the phases under the
+    # test, the tests under the session.
+    ids = {s.span_id for s in spans}
+    assert [s for s in spans if s.parent_id and s.parent_id not in ids] == []
+    (http,) = [s for s in spans if s.kind == "http"]
+    assert http.parent_id == phases["call"].span_id and http.test == stopped.test

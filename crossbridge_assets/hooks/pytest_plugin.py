@@ -229,6 +229,7 @@ class Recorder:
         self.writer.context = events.Context(parent_id=self.session_id)
         self.test: _Test | None = None
         self.phase_ids: dict[str, str] = {}
+        self.phase_starts: dict[str, float] = {}  # of the phases begun and not yet reported
         self.tests = 0
         self.http = None
         from crossbridge_assets.hooks import http
@@ -243,6 +244,7 @@ class Recorder:
     def pytest_runtest_logstart(self, nodeid, location) -> None:
         self.test = _Test(nodeid, location)
         self.phase_ids = {}
+        self.phase_starts = {}
         if self.worker:
             self.test.attributes["worker"] = self.worker
         self.writer.context = events.Context(test=self.test.identity, parent_id=self.test.span_id)
@@ -253,6 +255,7 @@ class Recorder:
         if self.test is None:
             return
         span_id = self.phase_ids[when] = events.new_id()
+        self.phase_starts[when] = time.time()
         self.writer.context = events.Context(test=self.test.identity, parent_id=span_id)
 
     @pytest.hookimpl(tryfirst=True)
@@ -275,6 +278,7 @@ class Recorder:
         stop = getattr(report, "stop", None) or time.time()
         start = getattr(report, "start", None) or stop - (report.duration or 0.0)
         status = _phase_status(report)
+        self.phase_starts.pop(report.when, None)
         test.phases[report.when] = status
         test.start = start if test.start is None else min(test.start, start)
         test.stop = stop if test.stop is None else max(test.stop, stop)
@@ -317,11 +321,33 @@ class Recorder:
             attributes=test.attributes,
         )
 
+    @_safe
+    def _end_interrupted_test(self) -> None:
+        """The test running when the session stopped (Ctrl+C, KeyboardInterrupt from a test) gets
+        no report from pytest: its span and the phase it stopped in are written here, as errors,
+        so that its setup span and HTTP calls are not left pointing at a parent that never came."""
+        test = self.test
+        if test is None:
+            return
+        now = time.time()
+        message = "interrupted: the session stopped during this test"
+        for when, start in self.phase_starts.items():
+            test.phases[when] = "error"
+            test.start = start if test.start is None else min(test.start, start)
+            self.writer.span(when, f"{when} {test.nodeid}", start, now - start, status="error", test=test.identity,
+                             span_id=self.phase_ids.pop(when, None), parent_id=test.span_id,
+                             attributes={"nodeid": test.nodeid, "message": message})
+        self.phase_starts = {}
+        test.stop = now
+        test.attributes["message"] = message
+        self.pytest_runtest_logfinish(test.nodeid, None)
+
     # -- session
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus) -> None:
         try:
+            self._end_interrupted_test()
             if self.http is not None:
                 self.http.uninstall()
             code = int(exitstatus)

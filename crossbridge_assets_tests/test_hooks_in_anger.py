@@ -146,3 +146,61 @@ def test_a_test_interrupted_by_ctrl_c_keeps_its_span(tmp_path):
     assert [s for s in spans if s.parent_id and s.parent_id not in ids] == []
     (http,) = [s for s in spans if s.kind == "http"]
     assert http.parent_id == phases["call"].span_id and http.test == stopped.test
+
+
+KILLS_A_WORKER = textwrap.dedent('''
+    import os
+    import signal
+
+    import pytest
+
+
+    @pytest.mark.parametrize("n", range(40))
+    def test_many(n):
+        if n == 17:  # the worker dies mid-run, as under the OOM killer
+            os.kill(os.getpid(), signal.SIGKILL)
+''')
+
+
+def test_xdist_with_a_killed_worker_ingests_every_span_once(tmp_path, crossbridge_env, dagster_instance):
+    from sqlalchemy import func, select
+
+    from crossbridge_assets.warehouse import schema
+    from crossbridge_assets.warehouse.engine import make_engine
+    from crossbridge_assets_tests.test_ingest_e2e import execute, run_requests_until_ready
+
+    s = crossbridge_env
+    (tmp_path / "test_kill.py").write_text(KILLS_A_WORKER)
+    out = s.inbox / "shop" / "main" / "7"
+    proc = _pytest(tmp_path, "-n", "2", f"--crossbridge={out}", "test_kill.py")
+    assert proc.returncode == 1, proc.stdout + proc.stderr  # xdist fails the killed test
+    assert "39 passed" in proc.stdout and "1 failed" in proc.stdout
+    said = [line for line in _crossbridge_lines(proc.stdout) if "stopped before the end" in line]
+    assert len(said) == 1, proc.stdout
+    parts, finished = event_files(out, "*.jsonl.part"), event_files(out)
+    assert len(parts) == 1 and len(finished) >= 2  # the replacement worker writes a file of its own
+    written = {}
+    for f in parts + finished:
+        for span in read_events(f)[1]:
+            written.setdefault(span.kind, []).append(span.attributes.get("nodeid"))
+    assert sorted(written["test"]) == sorted(f"test_kill.py::test_many[{n}]" for n in range(40) if n != 17)
+    assert len(written["setup"]) == 40  # the killed test's setup span was written before it died
+
+    # A crashed session's *.part is ingested once it is stale; every span lands exactly once.
+    old = os.path.getmtime(parts[0]) - s.stale_part_seconds - 60
+    for f in parts + finished:
+        os.utime(f, (old, old))
+    _, tick = run_requests_until_ready(dagster_instance)
+    assert len(tick.run_requests) == 1
+    result = execute(dagster_instance, tick.run_requests[0])
+    E = schema.profile_events
+    with make_engine(s.warehouse_url).connect() as conn:
+        kinds = dict(conn.execute(select(E.c.kind, func.count()).group_by(E.c.kind)).all())
+        tests = conn.execute(select(E.c.name, func.count()).where(E.c.kind == "test").group_by(E.c.name)).all()
+        reports = conn.execute(select(schema.reports.c.status, schema.reports.c.project, schema.reports.c.build)).all()
+    assert {name: n for name, n in tests} == {f"test_kill.py::test_many[{n}]": 1 for n in range(40) if n != 17}
+    assert kinds["setup"] == 40 and kinds["call"] == kinds["teardown"] == 39
+    assert kinds["session"] == len(finished)
+    assert sorted(reports) == [("landed", "shop", "7")] * (len(finished) + 1)
+    checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert not checks["unfinished_sessions"].passed  # the killed worker's session is reported

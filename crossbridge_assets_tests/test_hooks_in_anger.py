@@ -204,3 +204,52 @@ def test_xdist_with_a_killed_worker_ingests_every_span_once(tmp_path, crossbridg
     assert sorted(reports) == [("landed", "shop", "7")] * (len(finished) + 1)
     checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
     assert not checks["unfinished_sessions"].passed  # the killed worker's session is reported
+
+
+RUNS_PYTEST_INSIDE = textwrap.dedent('''
+    import os
+    import subprocess
+    import sys
+
+    import requests
+
+    pytest_plugins = ["pytester"]
+
+
+    def test_plugin_behaviour(pytester):
+        # A suite that tests a pytest plugin runs pytest inside its tests, in-process and in a
+        # child process, on example tests of its own.
+        pytester.makepyfile("def test_example(): pass")
+        pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+        pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+        # Asked for explicitly, an inner run is profiled, into its own folder.
+        pytester.runpytest("-p", "no:cacheprovider", "--crossbridge=" + os.environ["INNER"]).assert_outcomes(passed=1)
+
+
+    def test_after_it():
+        assert requests.get(os.environ["CB_TEST_BASE"] + "/users/1").status_code == 200
+''')
+
+
+def test_pytest_run_inside_a_test_is_not_profiled_as_a_session_of_its_own(tmp_path):
+    from crossbridge_assets_tests.hooks_helpers import http_server
+
+    (tmp_path / "test_outer.py").write_text(RUNS_PYTEST_INSIDE)
+    home = tmp_path / "home"
+    with http_server() as base:
+        proc = _pytest(tmp_path, "test_outer.py",
+                       env=_env(CROSSBRIDGE_PROFILE="1", CROSSBRIDGE_HOME=str(home), CB_TEST_BASE=base,
+                                INNER=str(tmp_path / "inner")))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    # One session: the user's. The example tests run by pytester are not a test run of the project.
+    (f,) = event_files(home / "inbox")
+    _, spans = read_events(f)
+    assert sorted(s.attributes["nodeid"] for s in spans if s.kind == "test") == [
+        "test_outer.py::test_after_it", "test_outer.py::test_plugin_behaviour"]
+    # And the HTTP hook still records the tests that come after the inner runs.
+    (http,) = [s for s in spans if s.kind == "http"]
+    after = next(s for s in spans if s.kind == "test" and s.attributes["nodeid"].endswith("test_after_it"))
+    assert http.test == after.test and http.status == "200"
+    (inner,) = event_files(tmp_path / "inner")
+    assert [s.attributes["nodeid"] for s in read_events(inner)[1] if s.kind == "test"] == [
+        "test_plugin_behaviour.py::test_example"]

@@ -32,6 +32,10 @@ log = logging.getLogger("crossbridge.hooks")
 
 FRAMEWORK = "pytest"
 PLUGIN_NAME = "crossbridge-recorder"
+# Set while a profiled session runs, and so inherited by the processes its tests start: a pytest
+# run inside a test (pytester, a child pytest on example tests) is not a test run of the project,
+# and CROSSBRIDGE_PROFILE does not profile it (an explicit --crossbridge still does).
+SESSION_VARIABLE = "CROSSBRIDGE_PROFILED_SESSION"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -55,7 +59,7 @@ def _requested(config: pytest.Config) -> str | None:
     option = config.getoption("crossbridge", default=None)
     if option is not None:
         return option
-    if events.truthy(os.environ.get("CROSSBRIDGE_PROFILE")):
+    if events.truthy(os.environ.get("CROSSBRIDGE_PROFILE")) and not os.environ.get(SESSION_VARIABLE):
         return ""
     return None
 
@@ -223,7 +227,13 @@ class Recorder:
             metadata={"pytest": pytest.__version__, "rootdir": str(config.rootpath),
                       "args": list(config.invocation_params.args)},
         )
+        # A session run inside a test of another (explicit --crossbridge) gives the outer one back
+        # its writer and HTTP hook when it ends.
+        self.outer = events.active()
         events.set_active(self.writer)
+        self.marked = SESSION_VARIABLE not in os.environ
+        if self.marked:
+            os.environ[SESSION_VARIABLE] = self.writer.run
         self.session_id = events.new_id()
         self.session_start = time.time()
         self.writer.context = events.Context(parent_id=self.session_id)
@@ -234,7 +244,7 @@ class Recorder:
         self.http = None
         from crossbridge_assets.hooks import http
 
-        if http.install_for_runner():
+        if not http.installed() and http.install_for_runner():
             self.http = http
 
     # -- per test
@@ -364,6 +374,7 @@ class Recorder:
                                 "collected": getattr(session, "testscollected", None)},
                 )
             self.path = self.writer.close(status)
+            self._leave()
             if self.worker:
                 # xdist sends this to the controller, which says it once for all workers.
                 self.config.workeroutput["crossbridge"] = {
@@ -380,10 +391,18 @@ class Recorder:
         if self.writer.problem:
             terminalreporter.write_line(f"crossbridge: {self.writer.problem}")
 
+    def _leave(self) -> None:
+        if self.marked:
+            self.marked = False
+            os.environ.pop(SESSION_VARIABLE, None)
+        if self.outer is not None and not self.outer.closed:
+            events.set_active(self.outer)
+
     def pytest_unconfigure(self, config) -> None:
         # Safety net for sessions that never reached sessionfinish (e.g. usage errors).
         try:
             if not self.writer.closed:
                 self.writer.close("error")
+            self._leave()
         except Exception:  # noqa: BLE001
             pass

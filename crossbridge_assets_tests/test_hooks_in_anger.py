@@ -253,3 +253,33 @@ def test_pytest_run_inside_a_test_is_not_profiled_as_a_session_of_its_own(tmp_pa
     (inner,) = event_files(tmp_path / "inner")
     assert [s.attributes["nodeid"] for s in read_events(inner)[1] if s.kind == "test"] == [
         "test_plugin_behaviour.py::test_example"]
+
+
+MOVES_AWAY = textwrap.dedent("""
+    *** Test Cases ***
+    Moves Away
+        Evaluate    os.chdir('elsewhere')    modules=os
+
+    After It
+        Log    still here
+""")
+
+
+def test_a_relative_events_folder_is_where_the_run_started_even_if_a_test_changes_directory(tmp_path):
+    (tmp_path / "suite").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "suite" / "moves.robot").write_text(MOVES_AWAY)
+    proc = run([PYTHON, "-m", "robot", "--output", "NONE", "--report", "NONE", "--log", "NONE",
+                "--listener", "crossbridge_assets.hooks.robot_listener:events", "suite"], cwd=tmp_path, env=_env())
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    # A script using the HTTP hook alone, into the default folder (.crossbridge/inbox).
+    script = "import os\nfrom crossbridge_assets.hooks import http\nhttp.install()\nos.chdir('elsewhere')\n"
+    proc = run([PYTHON, "-c", script], cwd=tmp_path, env=_env())
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "crossbridge" not in proc.stdout + proc.stderr
+    assert list((tmp_path / "elsewhere").iterdir()) == []
+    (robot,) = event_files(tmp_path / "events", "*")
+    (script,) = event_files(tmp_path / ".crossbridge" / "inbox", "*")
+    assert robot.suffix == script.suffix == ".jsonl"
+    tests = [s.name for s in read_events(robot)[1] if s.kind == "test"]
+    assert tests == ["Suite.Moves.Moves Away", "Suite.Moves.After It"]

@@ -215,7 +215,8 @@ class EventWriter:
         env: Mapping[str, str] | None = None,
     ):
         env = os.environ if env is None else env
-        self.folder = resolve_dir(folder, env)
+        # Absolute now: a test that changes directory must not move where the file is published.
+        self.folder = resolve_dir(folder, env).absolute()
         self.framework = framework
         self.run = run or env.get("CROSSBRIDGE_RUN_ID") or uuid.uuid4().hex
         self.worker = worker

@@ -283,3 +283,62 @@ def test_a_relative_events_folder_is_where_the_run_started_even_if_a_test_change
     assert robot.suffix == script.suffix == ".jsonl"
     tests = [s.name for s in read_events(robot)[1] if s.kind == "test"]
     assert tests == ["Suite.Moves.Moves Away", "Suite.Moves.After It"]
+
+
+FREEZES_TIME = textwrap.dedent('''
+    import os
+    import sys
+    import time
+
+    import pytest
+    import requests
+
+    FROZEN = 1326499200.0  # 2012-01-14
+
+
+    @pytest.fixture
+    def frozen(monkeypatch):
+        # What freezegun does: every module attribute that is the real clock becomes a frozen one,
+        # but pytest's own (its runner keeps the real time).
+        real = {time.time: lambda: FROZEN, time.perf_counter: lambda: 1.0, time.monotonic: lambda: 1.0}
+        monkeypatch.setattr(time, "time", real[time.time])
+        monkeypatch.setattr(time, "perf_counter", real[time.perf_counter])
+        for module_name, module in list(sys.modules.items()):
+            if module_name.startswith(("_pytest", "pytest")):
+                continue
+            try:
+                attributes = list(vars(module).items())
+            except TypeError:
+                continue
+            for name, value in attributes:
+                try:
+                    fake = real.get(value)
+                except TypeError:  # unhashable
+                    continue
+                if fake is not None:
+                    monkeypatch.setattr(module, name, fake)
+
+
+    def test_token_expiry(frozen):
+        assert time.time() == FROZEN
+        assert requests.get(os.environ["CB_TEST_BASE"] + "/users/1").status_code == 200
+''')
+
+
+def test_spans_keep_the_real_time_in_a_test_that_freezes_the_clock(tmp_path):
+    from crossbridge_assets_tests.hooks_helpers import http_server
+
+    (tmp_path / "test_frozen.py").write_text(FREEZES_TIME)
+    out = tmp_path / "events"
+    with http_server() as base:
+        proc = _pytest(tmp_path, f"--crossbridge={out}", "test_frozen.py", env=_env(CB_TEST_BASE=base))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (f,) = event_files(out)
+    info, spans = read_events(f)
+    (http,) = [s for s in spans if s.kind == "http"]
+    (test,) = [s for s in spans if s.kind == "test"]
+    # The call is placed inside its test (not in 2012), with the time it really took.
+    from datetime import timedelta
+
+    assert test.start <= http.start <= test.start + timedelta(seconds=test.duration)
+    assert 0 < http.duration <= test.duration

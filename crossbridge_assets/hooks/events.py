@@ -164,6 +164,21 @@ def ci_metadata(env: Mapping[str, str] | None = None) -> dict[str, str]:
 
 # ---------------------------------------------------------------------------- writing
 
+# The real clocks, out of reach of what tests do to time (monkeypatch.setattr(time, "time", ...);
+# freezegun, which swaps every module attribute that is a real clock function): spans keep the
+# time the run really took, not the frozen time of the test under it.
+_CLOCKS = {"wall": time.time, "perf": time.perf_counter}
+
+
+def now() -> float:
+    """Epoch seconds, from the real clock."""
+    return _CLOCKS["wall"]()
+
+
+def perf() -> float:
+    """A monotonic counter for durations, from the real clock."""
+    return _CLOCKS["perf"]()
+
 
 def new_id() -> str:
     return uuid.uuid4().hex[:16]
@@ -220,7 +235,7 @@ class EventWriter:
         self.framework = framework
         self.run = run or env.get("CROSSBRIDGE_RUN_ID") or uuid.uuid4().hex
         self.worker = worker
-        self.started = time.time()
+        self.started = now()
         self.spans = 0
         self.closed = False
         self.broken = False
@@ -346,7 +361,7 @@ class EventWriter:
         with self._lock:
             if self.closed:
                 return self.path if self.path.exists() else None
-        end = {END_KEY: VERSION, "spans": self.spans, "ended_at": iso(time.time())}
+        end = {END_KEY: VERSION, "spans": self.spans, "ended_at": iso(now())}
         if status:
             end["status"] = status
         self._write(end)

@@ -19,7 +19,6 @@ import logging
 import os
 import re
 import threading
-import time
 from urllib.parse import urlsplit
 
 from crossbridge_assets.hooks import events
@@ -106,7 +105,7 @@ def _wrap_requests_send(original):
         if events.active() is None or getattr(_depth, "n", 0):
             return original(self, request, **kwargs)
         _depth.n = 1
-        start, t0 = time.time(), time.perf_counter()
+        start, t0 = events.now(), events.perf()
         response = error = None
         try:
             response = original(self, request, **kwargs)
@@ -116,7 +115,7 @@ def _wrap_requests_send(original):
             raise
         finally:
             _depth.n = 0
-            _record(request.method, request.url, start, time.perf_counter() - t0, response, error,
+            _record(request.method, request.url, start, events.perf() - t0, response, error,
                     {"client": "requests"})
 
     send.__crossbridge_original__ = original
@@ -131,7 +130,7 @@ def _wrap_httpx_send(original):
     def send(self, request, **kwargs):
         if events.active() is None:
             return original(self, request, **kwargs)
-        start, t0 = time.time(), time.perf_counter()
+        start, t0 = events.now(), events.perf()
         response = error = None
         try:
             response = original(self, request, **kwargs)
@@ -140,7 +139,7 @@ def _wrap_httpx_send(original):
             error = exc
             raise
         finally:
-            _record(request.method, str(request.url), start, time.perf_counter() - t0, response, error,
+            _record(request.method, str(request.url), start, events.perf() - t0, response, error,
                     {"client": "httpx"})
 
     send.__crossbridge_original__ = original
@@ -152,7 +151,7 @@ def _wrap_httpx_async_send(original):
     async def send(self, request, **kwargs):
         if events.active() is None:
             return await original(self, request, **kwargs)
-        start, t0 = time.time(), time.perf_counter()
+        start, t0 = events.now(), events.perf()
         response = error = None
         try:
             response = await original(self, request, **kwargs)
@@ -161,7 +160,7 @@ def _wrap_httpx_async_send(original):
             error = exc
             raise
         finally:
-            _record(request.method, str(request.url), start, time.perf_counter() - t0, response, error,
+            _record(request.method, str(request.url), start, events.perf() - t0, response, error,
                     {"client": "httpx", "async": True})
 
     send.__crossbridge_original__ = original

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 
 from crossbridge_assets.hooks import events
 from crossbridge_assets.hooks.http import describe
@@ -93,10 +92,10 @@ class PageRecorder:
 
     @_guard
     def _on_request(self, request):
-        self._requests[id(request)] = (request, time.time())
+        self._requests[id(request)] = (request, events.now())
         if request.is_navigation_request() and self._is_main(request.frame):
             self._flush_nav("interrupted")
-            self._nav = {"request": request, "start": time.time(), "url": request.url}
+            self._nav = {"request": request, "start": events.now(), "url": request.url}
 
     @_guard
     def _on_response(self, response):
@@ -111,13 +110,13 @@ class PageRecorder:
         self._finish(request, request.failure or "failed")
 
     def _finish(self, request, failure: str | None) -> None:
-        _, wall_start = self._requests.pop(id(request), (request, time.time()))
+        _, wall_start = self._requests.pop(id(request), (request, events.now()))
         status_code = self._status.pop(id(request), None)
         timing = request.timing or {}
         start_ms = _ms(timing.get("startTime"))
         start = start_ms / 1000.0 if start_ms else wall_start
         response_end = _ms(timing.get("responseEnd"))
-        duration = response_end / 1000.0 if response_end else max(time.time() - wall_start, 0.0)
+        duration = response_end / 1000.0 if response_end else max(events.now() - wall_start, 0.0)
         name, attributes = describe(request.method, request.url)
         attributes["client"] = "playwright"
         attributes["resource_type"] = request.resource_type
@@ -150,7 +149,7 @@ class PageRecorder:
     def _on_navigated(self, frame):
         if not self._is_main(frame):
             return
-        now = time.time()
+        now = events.now()
         if self._nav is None:
             # No request: a same-document navigation (history API, #fragment).
             self._emit_nav({"start": now, "url": frame.url, "same_document": True}, now, "ok")
@@ -173,7 +172,7 @@ class PageRecorder:
             return
         if error:
             nav["error"] = str(error)
-        self._emit_nav(nav, time.time(), status)
+        self._emit_nav(nav, events.now(), status)
 
     def _emit_nav(self, nav: dict, end: float, status: str) -> None:
         writer = self._writer()

@@ -20,7 +20,6 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import time
 from pathlib import Path
 
 import pytest
@@ -235,7 +234,7 @@ class Recorder:
         if self.marked:
             os.environ[SESSION_VARIABLE] = self.writer.run
         self.session_id = events.new_id()
-        self.session_start = time.time()
+        self.session_start = events.now()
         self.writer.context = events.Context(parent_id=self.session_id)
         self.test: _Test | None = None
         self.phase_ids: dict[str, str] = {}
@@ -265,7 +264,7 @@ class Recorder:
         if self.test is None:
             return
         span_id = self.phase_ids[when] = events.new_id()
-        self.phase_starts[when] = time.time()
+        self.phase_starts[when] = events.now()
         self.writer.context = events.Context(test=self.test.identity, parent_id=span_id)
 
     @pytest.hookimpl(tryfirst=True)
@@ -285,7 +284,7 @@ class Recorder:
         test = self.test
         if test is None or report.nodeid != test.nodeid:
             test = self.test = _Test(report.nodeid, report.location)
-        stop = getattr(report, "stop", None) or time.time()
+        stop = getattr(report, "stop", None) or events.now()
         start = getattr(report, "start", None) or stop - (report.duration or 0.0)
         status = _phase_status(report)
         self.phase_starts.pop(report.when, None)
@@ -339,7 +338,7 @@ class Recorder:
         test = self.test
         if test is None:
             return
-        now = time.time()
+        now = events.now()
         message = "interrupted: the session stopped during this test"
         for when, start in self.phase_starts.items():
             test.phases[when] = "error"
@@ -367,7 +366,7 @@ class Recorder:
                     "session",
                     f"pytest session{' ' + self.worker if self.worker else ''}",
                     self.session_start,
-                    time.time() - self.session_start,
+                    events.now() - self.session_start,
                     status=status,
                     span_id=self.session_id,
                     attributes={"exitstatus": code, "tests": self.tests, "worker": self.worker,

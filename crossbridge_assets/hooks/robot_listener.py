@@ -16,7 +16,6 @@ dots), name = the test name, no parameters.
 from __future__ import annotations
 
 import logging
-import time
 from datetime import datetime, timezone
 
 from crossbridge_assets.hooks import events
@@ -40,7 +39,7 @@ def _elapsed(result, start: float) -> float:
     elapsed = getattr(result, "elapsed_time", None)
     if elapsed is not None and elapsed.total_seconds() > 0:
         return elapsed.total_seconds()
-    return max(time.time() - start, 0.0)
+    return max(events.now() - start, 0.0)
 
 
 class robot_listener:  # noqa: N801 - Robot looks the class up by the module's name
@@ -83,7 +82,7 @@ class robot_listener:  # noqa: N801 - Robot looks the class up by the module's n
 
     def _push(self) -> str:
         span_id = events.new_id()
-        self.stack.append((span_id, time.time()))
+        self.stack.append((span_id, events.now()))
         self.writer.context = events.Context(test=self.test, parent_id=span_id)
         return span_id
 

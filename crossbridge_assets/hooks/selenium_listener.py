@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import time
 
 from selenium.webdriver.support.events import AbstractEventListener
 
@@ -59,7 +58,7 @@ class CrossBridgeListener(AbstractEventListener):
     def _before(self, command: str, name: str | None = None, **attributes) -> None:
         try:
             attributes["command"] = command
-            self._pending().append((name or command, attributes, time.time(), time.perf_counter()))
+            self._pending().append((name or command, attributes, events.now(), events.perf()))
         except Exception:  # noqa: BLE001 - never disturb the driver
             log.warning("crossbridge: Selenium listener failed", exc_info=True)
 
@@ -72,7 +71,7 @@ class CrossBridgeListener(AbstractEventListener):
             if error is not None:
                 attributes["error"] = f"{type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else ''}"
             kw = dict(status="error" if error is not None else "ok", attributes=attributes)
-            elapsed = time.perf_counter() - t0
+            elapsed = events.perf() - t0
             writer = self._writer()
             if writer is not None:
                 writer.record("driver_command", name, start, elapsed, **kw)

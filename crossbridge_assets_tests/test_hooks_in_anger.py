@@ -342,3 +342,55 @@ def test_spans_keep_the_real_time_in_a_test_that_freezes_the_clock(tmp_path):
 
     assert test.start <= http.start <= test.start + timedelta(seconds=test.duration)
     assert 0 < http.duration <= test.duration
+
+
+FORKS = textwrap.dedent('''
+    import os
+
+    import requests
+
+
+    def test_forks_a_worker():
+        pid = os.fork()
+        if pid == 0:  # the child: a call, then out, as multiprocessing's fork workers do
+            try:
+                requests.get(os.environ["CB_TEST_BASE"] + "/users/1")
+            finally:
+                os._exit(0)
+        assert os.waitpid(pid, 0)[1] == 0
+        assert requests.get(os.environ["CB_TEST_BASE"] + "/users/2").status_code == 200
+''')
+
+FORKING_SCRIPT = """
+import os, sys
+import requests
+from crossbridge_assets.hooks import http
+http.install()
+base = os.environ["CB_TEST_BASE"]
+if os.fork() == 0:
+    requests.get(base + "/users/1")
+    sys.exit(0)  # runs the atexit handlers the child inherited
+os.wait()
+requests.get(base + "/users/2")
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_leaves_the_parents_event_file_alone(tmp_path):
+    from crossbridge_assets_tests.hooks_helpers import http_server
+
+    (tmp_path / "test_fork.py").write_text(FORKS)
+    with http_server() as base:
+        proc = _pytest(tmp_path, "--crossbridge=events", "test_fork.py", env=_env(CB_TEST_BASE=base))
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        script = run([PYTHON, "-c", FORKING_SCRIPT], cwd=tmp_path, env=_env(CB_TEST_BASE=base))
+        assert script.returncode == 0, script.stdout + script.stderr
+    assert "crossbridge" not in script.stdout + script.stderr
+    for folder in (tmp_path / "events", tmp_path / ".crossbridge" / "inbox"):
+        (f,) = event_files(folder, "*")
+        assert f.suffix == ".jsonl"
+        info, spans = read_events(f)
+        # The file is the parent's: its spans, one end line, a count that matches.
+        assert info.warnings == [] and info.declared["spans"] == len(spans)
+        assert f.read_text().count('"crossbridge_events_end"') == 1
+        assert [s.attributes["path"] for s in spans if s.kind == "http"] == ["/users/2"]

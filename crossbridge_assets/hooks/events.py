@@ -236,6 +236,9 @@ class EventWriter:
         self.run = run or env.get("CROSSBRIDGE_RUN_ID") or uuid.uuid4().hex
         self.worker = worker
         self.started = now()
+        # A child forked from this process inherits the writer: it neither writes into nor closes
+        # the parent's file (a lock held at the fork would hang it; its atexit would end the session).
+        self.pid = os.getpid()
         self.spans = 0
         self.closed = False
         self.broken = False
@@ -244,7 +247,7 @@ class EventWriter:
         self._lock = threading.Lock()
 
         stamp = datetime.fromtimestamp(self.started, tz=timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-        parts = ["crossbridge-events", framework, stamp, self.run[:12], worker, str(os.getpid())]
+        parts = ["crossbridge-events", framework, stamp, self.run[:12], worker, str(self.pid)]
         stem = _SAFE.sub("_", "-".join(p for p in parts if p))
         self.folder.mkdir(parents=True, exist_ok=True)
         self.path = self.folder / f"{stem}.jsonl"
@@ -259,7 +262,7 @@ class EventWriter:
             "framework": framework,
             "started_at": iso(self.started),
             "host": socket.gethostname(),
-            "pid": os.getpid(),
+            "pid": self.pid,
             "python": platform.python_version(),
         }
         if worker:
@@ -272,6 +275,8 @@ class EventWriter:
     # -- low level
 
     def _write(self, record: Mapping[str, object]) -> bool:
+        if os.getpid() != self.pid:
+            return False
         line = json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=str) + "\n"
         with self._lock:
             if self.closed or self.broken:
@@ -358,6 +363,8 @@ class EventWriter:
 
     def close(self, status: str | None = None) -> Path | None:
         """Write the end line and publish the file under its final name. Idempotent."""
+        if os.getpid() != self.pid:
+            return None
         with self._lock:
             if self.closed:
                 return self.path if self.path.exists() else None

@@ -394,3 +394,44 @@ def test_a_forked_child_leaves_the_parents_event_file_alone(tmp_path):
         assert info.warnings == [] and info.declared["spans"] == len(spans)
         assert f.read_text().count('"crossbridge_events_end"') == 1
         assert [s.attributes["path"] for s in spans if s.kind == "http"] == ["/users/2"]
+
+
+def test_playwright_navigations_through_a_redirect_and_to_a_refused_port(tmp_path):
+    from crossbridge_assets_tests.test_hooks_browser import CHROMIUM, CHROMIUM_ARGS
+
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} is missing (apt-get install -y chromium)")
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import sync_playwright
+
+    from crossbridge_assets.hooks import events
+    from crossbridge_assets.hooks.playwright_hook import attach
+    from crossbridge_assets_tests.hooks_helpers import http_server
+    from crossbridge_assets_tests.test_hooks_browser import _closed_port
+
+    writer = events.EventWriter(tmp_path / "events", framework="python", env={})
+    with http_server() as base, sync_playwright() as p:
+        host = base.split("://", 1)[1]
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            handle = attach(page, writer)
+            page.goto(base + "/redirect")  # 302 to /users/1
+            page.goto(base + "/page/1")
+            down = f"127.0.0.1:{_closed_port()}/down"
+            with pytest.raises(PlaywrightError, match="ERR_CONNECTION_REFUSED"):
+                page.goto(f"http://{down}")
+            page.wait_for_url("chrome-error://chromewebdata/")  # chromium's error page is shown
+            page.wait_for_load_state("load")
+            handle.detach()
+        finally:
+            browser.close()
+    _, spans = read_events(writer.close())
+    navs = [(s.name, s.status, s.attributes.get("redirects")) for s in spans if s.kind == "navigation"]
+    # One navigation a goto: the redirect is part of it (not a navigation "interrupted" by its own
+    # second hop), and the browser's error page after a refused connection is not a navigation.
+    assert navs == [(f"{host}/users/{{id}}", "ok", 1), (f"{host}/page/{{id}}", "ok", None),
+                    (down, "error", None)], navs
+    redirected = next(s for s in spans if s.kind == "navigation")
+    first_hop = next(s for s in spans if s.kind == "http" and s.name.endswith("/redirect"))
+    assert redirected.start == first_hop.start and redirected.attributes["status_code"] == 200

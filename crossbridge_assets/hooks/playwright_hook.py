@@ -94,8 +94,13 @@ class PageRecorder:
     def _on_request(self, request):
         self._requests[id(request)] = (request, events.now())
         if request.is_navigation_request() and self._is_main(request.frame):
+            nav = self._nav
+            if nav is not None and request.redirected_from is not None and request.redirected_from is nav["request"]:
+                # The next hop of a redirect: the same navigation goes on, as one span.
+                nav.update(request=request, url=request.url, redirects=nav.get("redirects", 0) + 1)
+                return
             self._flush_nav("interrupted")
-            self._nav = {"request": request, "start": events.now(), "url": request.url}
+            self._nav = {"request": request, "first": request, "start": events.now(), "url": request.url}
 
     @_guard
     def _on_response(self, response):
@@ -128,13 +133,16 @@ class PageRecorder:
             attributes["status_code"] = status_code
         if failure:
             attributes["error"] = str(failure)
-        if self._nav is not None and self._nav.get("request") is request:
-            self._nav["status_code"] = status_code
-            self._nav["start"] = start
-            if response_end:
-                self._nav["response_end_ms"] = round(response_end, 3)
-            if failure:
-                self._flush_nav("error", failure)
+        nav = self._nav
+        if nav is not None:
+            if nav.get("first") is request:  # through redirects, the navigation starts at the first hop
+                nav["start"] = start
+            if nav.get("request") is request:
+                nav["status_code"] = status_code
+                if response_end:
+                    nav["response_end_ms"] = round(response_end, 3)
+                if failure:
+                    self._flush_nav("error", failure)
         writer = self._writer()
         if writer is not None:
             writer.record(
@@ -150,6 +158,8 @@ class PageRecorder:
         if not self._is_main(frame):
             return
         now = events.now()
+        if self._nav is None and frame.url.startswith("chrome-error://"):
+            return  # the browser's error page after a failed navigation, recorded as its error
         if self._nav is None:
             # No request: a same-document navigation (history API, #fragment).
             self._emit_nav({"start": now, "url": frame.url, "same_document": True}, now, "ok")
@@ -183,7 +193,7 @@ class PageRecorder:
         start = nav["start"]
         if nav.get("committed"):
             attributes["commit_ms"] = round((nav["committed"] - start) * 1000.0, 3)
-        for key in ("status_code", "response_end_ms", "same_document", "error"):
+        for key in ("status_code", "response_end_ms", "redirects", "same_document", "error"):
             if nav.get(key) is not None:
                 attributes[key] = nav[key]
         writer.record("navigation", name.split(" ", 1)[1], start, max(end - start, 0.0),

@@ -435,3 +435,40 @@ def test_playwright_navigations_through_a_redirect_and_to_a_refused_port(tmp_pat
     redirected = next(s for s in spans if s.kind == "navigation")
     first_hop = next(s for s in spans if s.kind == "http" and s.name.endswith("/redirect"))
     assert redirected.start == first_hop.start and redirected.attributes["status_code"] == 200
+
+
+RUNS_ROBOT_INSIDE = textwrap.dedent('''
+    import os
+
+    import requests
+    import robot
+
+
+    def test_runs_robot(tmp_path):
+        (tmp_path / "inner.robot").write_text("*** Test Cases ***\\nInner\\n    Log    hi\\n")
+        with open(os.devnull, "w") as quiet:
+            assert robot.run(str(tmp_path / "inner.robot"), output=None, report=None, log=None, stdout=quiet,
+                             listener="crossbridge_assets.hooks.robot_listener:" + os.environ["INNER"]) == 0
+
+
+    def test_after_it():
+        assert requests.get(os.environ["CB_TEST_BASE"] + "/users/1").status_code == 200
+''')
+
+
+def test_robot_run_inside_a_pytest_test_gives_the_http_hook_back(tmp_path):
+    from crossbridge_assets_tests.hooks_helpers import http_server
+
+    (tmp_path / "test_robot_inside.py").write_text(RUNS_ROBOT_INSIDE)
+    out, inner = tmp_path / "events", tmp_path / "inner"
+    with http_server() as base:
+        proc = _pytest(tmp_path, f"--crossbridge={out}", "test_robot_inside.py",
+                       env=_env(CB_TEST_BASE=base, INNER=str(inner)))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (robot_file,) = event_files(inner)
+    assert [s.name for s in read_events(robot_file)[1] if s.kind == "test"] == ["Inner.Inner"]
+    (f,) = event_files(out)
+    _, spans = read_events(f)
+    (http,) = [s for s in spans if s.kind == "http"]
+    after = next(s for s in spans if s.kind == "test" and s.attributes["nodeid"].endswith("test_after_it"))
+    assert http.test == after.test and http.status == "200"

@@ -411,6 +411,20 @@ def set_active(writer: EventWriter | None) -> None:
     _active = writer
 
 
+def take_over(writer: EventWriter) -> EventWriter | None:
+    """Make a runner's writer the active one; returns the one it replaces (the outer run's, when a
+    runner is started inside a test of another: robot.run or pytester under the pytest plugin)
+    for give_back() when the inner run ends."""
+    outer = active()
+    set_active(writer)
+    return outer
+
+
+def give_back(outer: EventWriter | None) -> None:
+    if outer is not None and not outer.closed:
+        set_active(outer)
+
+
 def start_session(folder: str | os.PathLike | None = None, *, framework: str = "python", **kw) -> EventWriter:
     """Open a writer, make it the active one and close it at interpreter exit
     (for scripts that use the HTTP/Selenium/Playwright hooks without a runner hook)."""

@@ -212,15 +212,17 @@ def install(writer: events.EventWriter | None = None) -> list[str]:
 
 def install_for_runner() -> bool:
     """What the runner hooks do: install() unless CROSSBRIDGE_HTTP turns HTTP spans off. A
-    failure is logged, never raised: profiling must not stop the test run. True if installed."""
+    failure is logged, never raised: profiling must not stop the test run. True if this call
+    installed the hook, so the runner uninstalls it when it ends (not when an outer run did)."""
     if os.environ.get("CROSSBRIDGE_HTTP", "1").strip().lower() in ("0", "false", "no", "off"):
         return False
+    already = installed()
     try:
         install()
     except Exception:  # noqa: BLE001
         log.warning("crossbridge: the HTTP hook could not be installed", exc_info=True)
         return False
-    return True
+    return not already
 
 
 def uninstall() -> None:

@@ -228,8 +228,7 @@ class Recorder:
         )
         # A session run inside a test of another (explicit --crossbridge) gives the outer one back
         # its writer and HTTP hook when it ends.
-        self.outer = events.active()
-        events.set_active(self.writer)
+        self.outer = events.take_over(self.writer)
         self.marked = SESSION_VARIABLE not in os.environ
         if self.marked:
             os.environ[SESSION_VARIABLE] = self.writer.run
@@ -243,7 +242,7 @@ class Recorder:
         self.http = None
         from crossbridge_assets.hooks import http
 
-        if not http.installed() and http.install_for_runner():
+        if http.install_for_runner():
             self.http = http
 
     # -- per test
@@ -394,8 +393,7 @@ class Recorder:
         if self.marked:
             self.marked = False
             os.environ.pop(SESSION_VARIABLE, None)
-        if self.outer is not None and not self.outer.closed:
-            events.set_active(self.outer)
+        events.give_back(self.outer)
 
     def pytest_unconfigure(self, config) -> None:
         # Safety net for sessions that never reached sessionfinish (e.g. usage errors).

@@ -48,6 +48,7 @@ class robot_listener:  # noqa: N801 - Robot looks the class up by the module's n
     def __init__(self, folder: str | None = None):
         self.folder = folder or None
         self.writer: events.EventWriter | None = None
+        self.outer: events.EventWriter | None = None
         self.failed = False
         self.http = None
         # Open spans: (span id, wall-clock start) per suite/test/keyword, innermost last.
@@ -74,7 +75,9 @@ class robot_listener:  # noqa: N801 - Robot looks the class up by the module's n
         self.writer = events.EventWriter(
             self.folder, framework=FRAMEWORK, metadata={"robot": robot.__version__}
         )
-        events.set_active(self.writer)
+        # Robot run inside a test under the pytest plugin (robot.run): the outer session gets its
+        # writer and HTTP hook back when this run ends.
+        self.outer = events.take_over(self.writer)
         from crossbridge_assets.hooks import http
 
         if http.install_for_runner():
@@ -187,5 +190,6 @@ class robot_listener:  # noqa: N801 - Robot looks the class up by the module's n
                 self.http.uninstall()
             if self.writer is not None:
                 self.writer.close(self.status)
+                events.give_back(self.outer)
         except Exception:  # noqa: BLE001
             log.warning("crossbridge: could not finish the event file", exc_info=True)

@@ -472,3 +472,14 @@ def test_robot_run_inside_a_pytest_test_gives_the_http_hook_back(tmp_path):
     (http,) = [s for s in spans if s.kind == "http"]
     after = next(s for s in spans if s.kind == "test" and s.attributes["nodeid"].endswith("test_after_it"))
     assert http.test == after.test and http.status == "200"
+
+
+def test_xdist_with_an_events_folder_that_cannot_be_made_says_so_once(tmp_path):
+    (tmp_path / "test_wipe.py").write_text(REMOVES_THE_FOLDER.replace('os.environ["EVENTS"]', '"/nonexistent"'))
+    (tmp_path / "blocker").write_text("a file where the folder should be")
+    proc = _pytest(tmp_path, "-n", "2", f"--crossbridge={tmp_path}/blocker/events", "test_wipe.py")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "6 passed" in proc.stdout
+    output = proc.stdout + proc.stderr
+    assert output.count("profiling could not start") == 1, output
+    assert "Traceback" not in output and "events written" not in output, output

@@ -82,8 +82,12 @@ def pytest_configure(config: pytest.Config) -> None:
             config.pluginmanager.register(_ControllerSummary(target), PLUGIN_NAME)
             return
         config.pluginmanager.register(Recorder(config, target), PLUGIN_NAME)
-    except Exception:  # noqa: BLE001 - profiling must never break a test run
-        log.warning("crossbridge: profiling could not start", exc_info=True)
+    except Exception as exc:  # noqa: BLE001 - profiling must never break a test run
+        if hasattr(config, "workeroutput"):
+            # Every xdist worker meets the same problem: the controller says it once for all.
+            config.workeroutput["crossbridge"] = {"path": None, "problem": f"profiling could not start: {exc}"}
+        else:
+            log.warning("crossbridge: profiling could not start", exc_info=True)
 
 
 class _ControllerSummary:

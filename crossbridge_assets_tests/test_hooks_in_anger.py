@@ -483,3 +483,88 @@ def test_xdist_with_an_events_folder_that_cannot_be_made_says_so_once(tmp_path):
     output = proc.stdout + proc.stderr
     assert output.count("profiling could not start") == 1, output
     assert "Traceback" not in output and "events written" not in output, output
+
+
+NESTED_SUITE = {
+    "__init__.robot": """
+        *** Settings ***
+        Suite Setup       Log    top setup
+        Suite Teardown    Log    top teardown
+    """,
+    "inner/checkout.robot": """
+        *** Settings ***
+        Test Teardown    Log    clean up
+
+        *** Test Cases ***
+        Pays
+            Log    paid
+        Card Declined
+            Fail    declined
+        Retries
+            FOR    ${i}    IN RANGE    3
+                Log    ${i}
+            END
+            Run Keyword And Ignore Error    Fail    swallowed
+    """,
+    "login.robot": """
+        *** Test Cases ***
+        Logs In
+            Log    in
+        Teardown Fails
+            Log    body
+            [Teardown]    Fail    teardown boom
+    """,
+}
+
+
+def test_robot_processes_running_at_once_into_one_inbox_ingest_every_span_once(tmp_path, crossbridge_env,
+                                                                               dagster_instance):
+    """Two robot processes at once (as pabot runs them), then a --rerunfailed of one: one file
+    each, all ingested, each test's spans exactly once per run."""
+    import subprocess
+
+    from sqlalchemy import func, select
+
+    from crossbridge_assets.warehouse import schema
+    from crossbridge_assets.warehouse.engine import make_engine
+    from crossbridge_assets_tests.test_ingest_e2e import execute, run_requests_until_ready
+
+    s = crossbridge_env
+    for name, text in NESTED_SUITE.items():
+        (tmp_path / "suite" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "suite" / name).write_text(textwrap.dedent(text))
+    out = s.inbox / "shop" / "main" / "9"
+
+    def robot(*args: str) -> list[str]:
+        return [PYTHON, "-m", "robot", "--report", "NONE", "--log", "NONE", "--console", "none",
+                "--listener", f"crossbridge_assets.hooks.robot_listener:{out}", *args, "suite"]
+
+    both = [subprocess.Popen(robot("--output", f"out{n}.xml"), cwd=tmp_path, env=_env()) for n in (1, 2)]
+    assert [p.wait(timeout=180) for p in both] == [2, 2]  # two failed tests each
+    again = run(robot("--rerunfailed", "out1.xml", "--output", "rerun.xml"), cwd=tmp_path, env=_env())
+    assert again.returncode == 2, again.stdout + again.stderr
+    files = event_files(out)
+    assert len(files) == 3 and not event_files(out, "*.part")
+    for f in files:
+        info, spans = read_events(f)
+        assert info.warnings == [] and info.properties["status"] == "failed"
+        ids = {x.span_id for x in spans}
+        assert all(x.parent_id in ids for x in spans if x.parent_id)
+
+    old = os.path.getmtime(files[0]) - 60
+    for f in files:
+        os.utime(f, (old, old))
+    _, tick = run_requests_until_ready(dagster_instance)
+    assert len(tick.run_requests) == 1
+    execute(dagster_instance, tick.run_requests[0])
+    E = schema.profile_events
+    with make_engine(s.warehouse_url).connect() as conn:
+        tests = dict(conn.execute(select(E.c.name, func.count()).where(E.c.kind == "test").group_by(E.c.name)).all())
+        suites = conn.execute(select(func.count()).where(E.c.kind == "suite")).scalar_one()
+        reports = conn.execute(select(func.count()).select_from(schema.reports)
+                               .where(schema.reports.c.status == "landed")).scalar_one()
+    assert reports == 3
+    # Five tests in each full run, the two failed ones again in the rerun.
+    assert tests == {"Suite.Inner.Checkout.Pays": 2, "Suite.Inner.Checkout.Card Declined": 3,
+                     "Suite.Inner.Checkout.Retries": 2, "Suite.Login.Logs In": 2, "Suite.Login.Teardown Fails": 3}
+    assert suites == 4 + 4 + 4  # Suite, Suite.Inner, Suite.Inner.Checkout, Suite.Login in each

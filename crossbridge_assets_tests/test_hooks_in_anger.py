@@ -568,3 +568,24 @@ def test_robot_processes_running_at_once_into_one_inbox_ingest_every_span_once(t
     assert tests == {"Suite.Inner.Checkout.Pays": 2, "Suite.Inner.Checkout.Card Declined": 3,
                      "Suite.Inner.Checkout.Retries": 2, "Suite.Login.Logs In": 2, "Suite.Login.Teardown Fails": 3}
     assert suites == 4 + 4 + 4  # Suite, Suite.Inner, Suite.Inner.Checkout, Suite.Login in each
+
+
+def test_a_robot_dry_run_writes_no_events(tmp_path):
+    # A dry run (a lint step in CI, with the listener set for every robot call through
+    # ROBOT_OPTIONS) runs no keyword: its "passed" tests and their near-zero times are not timings.
+    for name, text in NESTED_SUITE.items():
+        (tmp_path / "suite" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "suite" / name).write_text(textwrap.dedent(text))
+    out = tmp_path / "events"
+    env = _env(ROBOT_OPTIONS=f"--listener crossbridge_assets.hooks.robot_listener:{out}")
+    proc = run([PYTHON, "-m", "robot", "--dryrun", "--output", "NONE", "--report", "NONE", "--log", "NONE",
+                "suite"], cwd=tmp_path, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "5 tests, 5 passed" in proc.stdout
+    assert event_files(out, "*") == []
+    # The same suite run for real through the same options is profiled.
+    proc = run([PYTHON, "-m", "robot", "--output", "NONE", "--report", "NONE", "--log", "NONE", "suite"],
+               cwd=tmp_path, env=env)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    (f,) = event_files(out)
+    assert sum(1 for s in read_events(f)[1] if s.kind == "test") == 5

@@ -589,3 +589,14 @@ def test_a_robot_dry_run_writes_no_events(tmp_path):
     assert proc.returncode == 2, proc.stdout + proc.stderr
     (f,) = event_files(out)
     assert sum(1 for s in read_events(f)[1] if s.kind == "test") == 5
+
+
+@pytest.mark.parametrize("mode", ["--collect-only", "--setup-plan", "--setup-only"])
+def test_pytest_modes_that_run_no_test_write_no_events(tmp_path, mode):
+    # pytest's dry runs: test_fail would be written as passed, in no time at all.
+    (tmp_path / "test_modes.py").write_text("def test_pass():\n    pass\n\ndef test_fail():\n    assert 0\n")
+    out = tmp_path / "events"
+    proc = _pytest(tmp_path, mode, f"--crossbridge={out}", "test_modes.py")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert event_files(out, "*") == []
+    assert "crossbridge" not in proc.stdout + proc.stderr

@@ -53,8 +53,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+# pytest's dry runs: nothing is timed, and every test would read as passed in no time.
+_RUNS_NO_TEST = ("collectonly", "setupplan", "setuponly")
+
+
 def _requested(config: pytest.Config) -> str | None:
     """The folder asked for ("" = the default folder), or None when profiling is off."""
+    if any(config.getoption(name, default=False) for name in _RUNS_NO_TEST):
+        return None
     option = config.getoption("crossbridge", default=None)
     if option is not None:
         return option

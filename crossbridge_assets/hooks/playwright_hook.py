@@ -19,6 +19,8 @@ methods, so the same handlers serve the sync and the async API.
   status = the response code, or "error" with the failure text.
 - navigation: from the navigation request's start (or the "framenavigated" event for
   same-document navigations) to the page's "load" event; attributes carry the commit time.
+  Redirects are part of the navigation (its start is the first hop's, ``redirects`` counts
+  them); the browser's error page after a failed navigation is not one.
 """
 
 from __future__ import annotations

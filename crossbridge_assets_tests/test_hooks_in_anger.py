@@ -600,3 +600,16 @@ def test_pytest_modes_that_run_no_test_write_no_events(tmp_path, mode):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert event_files(out, "*") == []
     assert "crossbridge" not in proc.stdout + proc.stderr
+
+
+@pytest.mark.skipif(os.name != "posix", reason="needs RLIMIT_FSIZE (POSIX)")
+def test_a_disk_full_from_the_start_leaves_no_file(tmp_path):
+    # Not even the header fits: what was written of it is no event file, and is not published.
+    (tmp_path / "test_wipe.py").write_text(REMOVES_THE_FOLDER.replace('os.environ["EVENTS"]', '"/nonexistent"'))
+    (tmp_path / "conftest.py").write_text(FILLS_THE_DISK.replace("3000", "100"))
+    out = tmp_path / "events"
+    proc = _pytest(tmp_path, f"--crossbridge={out}", "test_wipe.py", env=_env(PYTHONDONTWRITEBYTECODE="1"))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert event_files(out, "*") == []
+    assert [line for line in _crossbridge_lines(proc.stdout)] == [
+        f"crossbridge: cannot write events to {out} ([Errno 27] File too large); profiling stops here"], proc.stdout

@@ -270,7 +270,7 @@ class EventWriter:
         header.update(ci_metadata(env))
         if metadata:
             header.update({k: _clean(v) for k, v in metadata.items() if v is not None})
-        self._write(header)
+        self.header_written = self._write(header)
 
     # -- low level
 
@@ -368,6 +368,15 @@ class EventWriter:
         with self._lock:
             if self.closed:
                 return self.path if self.path.exists() else None
+            if not self.header_written:
+                # Not even the header made it (a full disk): what is there is no event file.
+                self.closed = True
+                for step in (self._fh.close, self.part_path.unlink):
+                    try:
+                        step()
+                    except OSError:
+                        pass
+                return None
         end = {END_KEY: VERSION, "spans": self.spans, "ended_at": iso(now())}
         if status:
             end["status"] = status

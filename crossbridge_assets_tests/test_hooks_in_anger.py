@@ -36,31 +36,52 @@ def _crossbridge_lines(output: str) -> list[str]:
 
 
 REMOVES_THE_FOLDER = textwrap.dedent('''
+    import glob
     import os
     import shutil
+    import time
 
     import pytest
 
 
+    def _wait_for(condition):
+        deadline = time.monotonic() + 120  # a guard against a hang, not a timing
+        while not condition() and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+
     @pytest.mark.parametrize("n", range(6))
     def test_many(n):
-        # A clean-up step that wipes the folder the events go to, half way through.
-        if n == 2:
-            shutil.rmtree(os.environ["EVENTS"], ignore_errors=True)
+        # A clean-up step that wipes the folder the events go to, half way through, while every
+        # xdist worker is in the middle of its tests (the sync folder is their meeting point).
+        folder, sync = os.environ.get("EVENTS"), os.environ.get("SYNC")
+        if n != 2 or not folder:
+            return
+        me, workers = os.environ.get("PYTEST_XDIST_WORKER", "gw0"), int(os.environ.get("WORKERS", "1"))
+        open(os.path.join(sync, "ready-" + me), "w").close()
+        removed = os.path.join(sync, "removed")
+        if me == "gw0":
+            _wait_for(lambda: len(glob.glob(os.path.join(sync, "ready-*"))) >= workers)
+            shutil.rmtree(folder)
+            open(removed, "w").close()
+        else:
+            _wait_for(lambda: os.path.exists(removed))
 ''')
 
 
-@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["plain", "xdist"])
+@pytest.mark.parametrize("workers", [[], ["-n", "2", "--dist", "each"]], ids=["plain", "xdist"])
 def test_events_folder_removed_during_the_run(tmp_path, workers):
     (tmp_path / "test_wipe.py").write_text(REMOVES_THE_FOLDER)
-    out = tmp_path / "events"
-    proc = _pytest(tmp_path, *workers, f"--crossbridge={out}", "test_wipe.py", env=_env(EVENTS=str(out)))
+    out, sync = tmp_path / "events", tmp_path / "sync"
+    sync.mkdir()
+    proc = _pytest(tmp_path, *workers, f"--crossbridge={out}", "test_wipe.py",
+                   env=_env(EVENTS=str(out), SYNC=str(sync), WORKERS="2" if workers else "1"))
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "6 passed" in proc.stdout
+    assert ("12 passed" if workers else "6 passed") in proc.stdout
     # The events are not lost with the folder: it is made again and every span is written.
     spans = _all_spans(out)
     tests = sorted(s.attributes["nodeid"] for s in spans if s.kind == "test")
-    assert tests == [f"test_wipe.py::test_many[{n}]" for n in range(6)], proc.stdout
+    assert tests == sorted([f"test_wipe.py::test_many[{n}]" for n in range(6)] * (2 if workers else 1)), proc.stdout
     assert not event_files(out, "*.part")
     # Said once, in the summary, not per test.
     said = [line for line in _crossbridge_lines(proc.stdout) if "was removed during the run" in line]
@@ -80,7 +101,7 @@ FILLS_THE_DISK = textwrap.dedent('''
 
 @pytest.mark.skipif(os.name != "posix", reason="needs RLIMIT_FSIZE (POSIX)")
 def test_events_disk_full_during_the_run(tmp_path):
-    (tmp_path / "test_wipe.py").write_text(REMOVES_THE_FOLDER.replace('os.environ["EVENTS"]', '"/nonexistent"'))
+    (tmp_path / "test_wipe.py").write_text(REMOVES_THE_FOLDER)
     (tmp_path / "conftest.py").write_text(FILLS_THE_DISK)
     out = tmp_path / "events"
     proc = _pytest(tmp_path, f"--crossbridge={out}", "test_wipe.py", env=_env(PYTHONDONTWRITEBYTECODE="1"))
@@ -475,7 +496,7 @@ def test_robot_run_inside_a_pytest_test_gives_the_http_hook_back(tmp_path):
 
 
 def test_xdist_with_an_events_folder_that_cannot_be_made_says_so_once(tmp_path):
-    (tmp_path / "test_wipe.py").write_text(REMOVES_THE_FOLDER.replace('os.environ["EVENTS"]', '"/nonexistent"'))
+    (tmp_path / "test_wipe.py").write_text(REMOVES_THE_FOLDER)
     (tmp_path / "blocker").write_text("a file where the folder should be")
     proc = _pytest(tmp_path, "-n", "2", f"--crossbridge={tmp_path}/blocker/events", "test_wipe.py")
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -605,7 +626,7 @@ def test_pytest_modes_that_run_no_test_write_no_events(tmp_path, mode):
 @pytest.mark.skipif(os.name != "posix", reason="needs RLIMIT_FSIZE (POSIX)")
 def test_a_disk_full_from_the_start_leaves_no_file(tmp_path):
     # Not even the header fits: what was written of it is no event file, and is not published.
-    (tmp_path / "test_wipe.py").write_text(REMOVES_THE_FOLDER.replace('os.environ["EVENTS"]', '"/nonexistent"'))
+    (tmp_path / "test_wipe.py").write_text(REMOVES_THE_FOLDER)
     (tmp_path / "conftest.py").write_text(FILLS_THE_DISK.replace("3000", "100"))
     out = tmp_path / "events"
     proc = _pytest(tmp_path, f"--crossbridge={out}", "test_wipe.py", env=_env(PYTHONDONTWRITEBYTECODE="1"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import sqlite3
@@ -300,6 +301,28 @@ def _clean(value):
     if isinstance(value, str) and "\x00" in value:
         return value.replace("\x00", "")
     return value
+
+
+# PostgreSQL refuses a btree index entry over 2704 bytes (a third of a page, measured after
+# compression: a long random name barely compresses); SQLite has no such bound. Text bound for an
+# indexed column is kept within INDEX_TEXT_BYTES on every database, so that both hold the same
+# rows; two such columns and a report's sha256 still fit in one key.
+INDEX_TEXT_BYTES = 1200
+_CUT = "\u2026"
+
+
+def index_text(value: str | None, limit: int = INDEX_TEXT_BYTES) -> str | None:
+    """`value` as an indexed column can hold it: itself when its UTF-8 is at most `limit` bytes,
+    else its head, '…' and a digest of the whole, so that a reader sees it was cut and two long
+    values with one head stay apart."""
+    if value is None or len(value) * 4 <= limit:  # no character takes more than 4 bytes
+        return value
+    raw = value.encode("utf-8", "surrogatepass")
+    if len(raw) <= limit:
+        return value
+    digest = hashlib.blake2b(raw, digest_size=8).hexdigest()
+    head = raw[: limit - len(_CUT.encode()) - len(digest)].decode("utf-8", "ignore")  # not half a character
+    return head + _CUT + digest
 
 
 def _csv_field(value, null: str = "", escape: str = '"') -> str:

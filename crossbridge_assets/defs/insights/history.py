@@ -11,7 +11,7 @@ from crossbridge_assets.defs.insights.common import (
 )
 from crossbridge_assets.defs.results import test_results
 from crossbridge_assets.warehouse import schema
-from crossbridge_assets.warehouse.engine import now, replace_table
+from crossbridge_assets.warehouse.engine import index_text, now, replace_table
 from crossbridge_assets.warehouse.insights import result_frame, run_frame
 
 OWNERS = ["team:qa-platform"]
@@ -108,6 +108,8 @@ def test_history(context: dg.AssetExecutionContext, warehouse: WarehouseResource
         results, runs = leave_out(held_back, result_frame(engine, since=since), run_frame(engine, since=since))
         table = history.histories(results, runs)
         rows = records(table, computed_at=now())
+        for row in rows:  # the name is indexed; the whole name stays in `tests`, by test_id
+            row["name"] = index_text(row["name"])
         replace_table(engine, schema.test_history, rows)
         broken, slower = broken_rows(table), slower_rows(table)
         removed = table.loc[table["removed"].astype(bool)]

@@ -46,3 +46,68 @@ def test_test_history_holds_a_test_with_a_very_long_name(crossbridge_env, dagste
     assert kept.startswith(long_name[:500]) and "…" in kept  # cut where a reader sees it was
     md = result.asset_materializations_for_node("test_history")[0].metadata
     assert md["tests_broken"].value == 1
+
+
+# ---------------------------------------------------------------- coverage: contexts and paths
+
+
+def coverage_json(path: str, contexts: list[str]) -> str:
+    """A coverage.py JSON report (format 3, `coverage json --show-contexts`) of one file whose
+    lines 1-3 ran, line 3 in the given dynamic contexts (pytest-cov's 'nodeid|run')."""
+    summary = {"covered_lines": 3, "num_statements": 4, "percent_covered": 75.0, "percent_covered_display": "75",
+               "missing_lines": 1, "excluded_lines": 0}
+    return json.dumps({
+        "meta": {"format": 3, "version": "7.17.5", "timestamp": "2026-11-20T10:00:00", "branch_coverage": False,
+                 "show_contexts": True},
+        "files": {path: {"executed_lines": [1, 2, 3], "summary": summary, "missing_lines": [4], "excluded_lines": [],
+                         "contexts": {"1": [""], "2": [""], "3": contexts}}},
+        "totals": summary,
+    })
+
+
+def ingest(capsys, monkeypatch, tmp_path, *files: tuple[str, str], branch: str = "main") -> str:
+    from crossbridge_assets.cli import main
+
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
+    drop = tmp_path / "drop"
+    drop.mkdir(exist_ok=True)
+    for name, text in files:
+        (drop / name).write_text(text, encoding="utf-8")
+    code = main(["ingest", "--project", "shop", "--branch", branch, "--build", "1", str(drop)])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    return out
+
+
+def reports(settings) -> dict:
+    from crossbridge_assets.warehouse.engine import make_engine
+
+    with make_engine(settings.warehouse_url).connect() as conn:
+        return {r.original_name: r for r in conn.execute(select(schema.reports))}
+
+
+def test_per_test_coverage_of_a_test_with_a_very_long_parameter(crossbridge_env, capsys, monkeypatch, tmp_path):
+    """pytest-cov names a context by the node id, parameters and all: a 5 KB parameter made
+    PostgreSQL refuse the per-test map and quarantine the whole coverage report with its error,
+    where SQLite kept it."""
+    from crossbridge_assets.cli import main
+
+    long_test = f"tests/test_prices.py::test_round[{noise(5000)}]"
+    contexts = [f"{long_test}|run", "tests/test_prices.py::test_round[short]|run"]
+    ingest(capsys, monkeypatch, tmp_path, ("coverage.json", coverage_json("src/prices.py", contexts)))
+    assert reports(crossbridge_env)["coverage.json"].status == "landed"
+    assert main(["covering", "src/prices.py:3", "--json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert sorted(t["test"] for t in found["tests"]) == sorted([long_test, "tests/test_prices.py::test_round[short]"])
+
+
+def test_a_source_path_too_long_to_index_quarantines_its_report_saying_so(crossbridge_env, capsys, monkeypatch, tmp_path):
+    """A source path of 4 KB: PostgreSQL quarantined the report with its own error (the SQL and
+    all), SQLite landed it; now both quarantine it, saying which path and why."""
+    path = "src/" + "/".join(noise(200, seed=n) for n in range(20)) + "/prices.py"
+    out = ingest(capsys, monkeypatch, tmp_path, ("coverage.json", coverage_json(path, [""])))
+    report = reports(crossbridge_env)["coverage.json"]
+    assert report.status == "quarantined"
+    assert "source path" in report.reason and "bytes" in report.reason and path[:40] in report.reason
+    assert "SQL" not in report.reason and len(report.reason) < 1000
+    assert "quarantined coverage.json" in out

@@ -28,7 +28,7 @@ from crossbridge_assets.formats._coverage import (
 from crossbridge_assets.formats._paths import normalize_source_path
 from crossbridge_assets.model import KIND_COVERAGE, CoverageStream, CoverageTotals, FileCoverage
 from crossbridge_assets.warehouse import schema
-from crossbridge_assets.warehouse.engine import bulk_insert, exclusive, now
+from crossbridge_assets.warehouse.engine import INDEX_TEXT_BYTES, bulk_insert, exclusive, index_text, now
 from crossbridge_assets.warehouse.landing import (
     LANDED,
     QUARANTINED,
@@ -130,9 +130,21 @@ def _check_lines(report, path: str, lines, where: str = "") -> None:
                           f"(line numbers stop at {MAX_LINE})")
 
 
+def _check_path(report, path: str) -> None:
+    """A source path longer than an index holds makes the report unreadable, with that reason
+    (PostgreSQL would refuse it with an error of its own, and SQLite take it)."""
+    size = len(path.encode("utf-8", "surrogatepass"))
+    if size > INDEX_TEXT_BYTES:
+        raise FormatError(report.original_name, f"source path {path[:80]}… is {size} bytes long; "
+                          f"paths of at most {INDEX_TEXT_BYTES} bytes are stored")
+
+
 def _map_rows(report, context: str, test: str, files: dict[str, set[int]]) -> list[dict]:
     rows = []
+    # The context is indexed: a long one (a test's long parameters) is cut; `test` keeps it whole.
+    context = index_text(context)
     for path, lines in files.items():
+        _check_path(report, path)
         lines = {n for n in lines if n > 0}
         _check_lines(report, path, lines, f" (covered by {test})")
         if lines:
@@ -175,6 +187,7 @@ def load_coverage(engine: Engine, report, stream: CoverageStream, test: str | No
             lines.clear()
 
         def file_row(path: str, counts: CoverageTotals, has_lines: bool) -> dict:
+            _check_path(report, path)
             if counts.lines_valid:
                 ranked.append((counts.lines_covered / counts.lines_valid, -counts.lines_valid, path))
             return dict(

@@ -111,3 +111,18 @@ def test_a_source_path_too_long_to_index_quarantines_its_report_saying_so(crossb
     assert "source path" in report.reason and "bytes" in report.reason and path[:40] in report.reason
     assert "SQL" not in report.reason and len(report.reason) < 1000
     assert "quarantined coverage.json" in out
+
+
+# ---------------------------------------------------------------- run metadata
+
+
+def test_a_branch_name_too_long_to_index_quarantines_the_drop_saying_so(crossbridge_env, capsys, monkeypatch, tmp_path):
+    """A 3 KB branch in the manifest (or `crossbridge ingest --branch`): PostgreSQL quarantined
+    every report with its index error and the SQL statement as the reason, SQLite landed them."""
+    branch = "feature/" + noise(3000)
+    out = ingest(capsys, monkeypatch, tmp_path, ("junit.xml", junit({"test_ok": "passed"})), branch=branch)
+    report = reports(crossbridge_env)["junit.xml"]
+    assert report.status == "quarantined"
+    assert "branch" in report.reason and "bytes" in report.reason
+    assert "SQL" not in report.reason and len(report.reason) < 1000
+    assert "quarantined junit.xml" in out

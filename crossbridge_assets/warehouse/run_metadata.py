@@ -95,6 +95,8 @@ class RunMetadata:
 
 
 def read_manifest(path: Path) -> RunMetadata:
+    from crossbridge_assets.warehouse.engine import INDEX_TEXT_BYTES  # here: `crossbridge parse` loads no SQLAlchemy
+
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
@@ -123,6 +125,11 @@ def read_manifest(path: Path) -> RunMetadata:
     for key in ("project", "branch", "commit", "build", "shard", "ci_url"):
         if data.get(key) is not None:
             setattr(m, key, str(data[key]))
+    for key in ("project", "branch"):  # runs are indexed by both: PostgreSQL would refuse the run
+        size = len(getattr(m, key).encode("utf-8", "surrogatepass")) if getattr(m, key) else 0
+        if size > INDEX_TEXT_BYTES:
+            raise ManifestError(path, f"{key}={getattr(m, key)[:60]!r}… is {size} bytes long; "
+                                      f"at most {INDEX_TEXT_BYTES} bytes are stored")
     if data.get("shards_expected") is not None:
         m.shards_expected = to_int(data["shards_expected"])
         if m.shards_expected is None or m.shards_expected < 1:

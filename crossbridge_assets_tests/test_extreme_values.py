@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import random
 import string
+from pathlib import Path
 
 import dagster as dg
 from sqlalchemy import select
@@ -126,3 +127,63 @@ def test_a_branch_name_too_long_to_index_quarantines_the_drop_saying_so(crossbri
     assert "branch" in report.reason and "bytes" in report.reason
     assert "SQL" not in report.reason and len(report.reason) < 1000
     assert "quarantined junit.xml" in out
+
+
+# ---------------------------------------------------------------- times at the ends of the calendar
+
+PYTOOLS = Path(__file__).parent / "fixtures" / "results" / "pytools"
+
+
+def summary(capsys) -> list[dict]:
+    from crossbridge_assets.cli import main
+
+    code = main(["summary", "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    return json.loads(out)
+
+
+def test_a_report_with_unittest_xmlrunners_year_one_timestamps_summarises(crossbridge_env, capsys, monkeypatch, tmp_path):
+    """unittest-xml-reporting writes timestamp="0001-01-01T00:00:00" (datetime.min) on the
+    suites of errors in setUpClass: the run started in year 1, and `crossbridge summary`
+    crashed with OverflowError. The zero time of Python, .NET and Go says no time."""
+    ingest(capsys, monkeypatch, tmp_path, ("xmlrunner.xml", (PYTOOLS / "xmlrunner.xml").read_text(encoding="utf-8")))
+    (run,) = summary(capsys)
+    assert run["tests"] > 0
+    assert run["started_at"] is not None and run["started_at"] >= "2000"
+
+
+def test_times_whose_utc_is_beyond_the_calendar_are_no_times():
+    from crossbridge_assets.formats._common import parse_timestamp
+
+    assert parse_timestamp("0001-01-01T00:00:00+05:00") is None
+    assert parse_timestamp("9999-12-31T23:59:59-05:00") is None
+    assert parse_timestamp("0001-01-01T00:00:00") is None and parse_timestamp("0001-01-01T00:00:00Z") is None
+    assert parse_timestamp("9999-12-31T23:59:59Z").year == 9999
+    assert parse_timestamp("0001-01-02T00:00:00Z").year == 1
+
+
+def test_a_report_timed_at_the_end_of_the_calendar_lands_without_a_start(crossbridge_env, capsys, monkeypatch, tmp_path):
+    """9999-12-31T23:59:59-05:00 is in year 10000 in UTC: the report was quarantined with
+    'could not be parsed: StatementError: (builtins.OverflowError)…' and the SQL."""
+    xml = junit({"test_ok": "passed"}).replace("<testsuite ", '<testsuite timestamp="9999-12-31T23:59:59-05:00" ', 1)
+    ingest(capsys, monkeypatch, tmp_path, ("junit.xml", xml))
+    assert reports(crossbridge_env)["junit.xml"].status == "landed"
+    (run,) = summary(capsys)
+    assert run["tests"] == 1 and run["started_at"] is None
+
+
+def test_summary_of_a_run_the_manifest_says_started_in_year_one(crossbridge_env, capsys, monkeypatch, tmp_path):
+    """A start a month from the beginning of the calendar: summary read the history from a
+    month before it, and crashed with OverflowError."""
+    from crossbridge_assets.cli import main
+
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    (drop / "junit.xml").write_text(junit({"test_ok": "passed", "test_bad": "failed"}), encoding="utf-8")
+    (drop / "crossbridge.json").write_text(json.dumps({"started_at": "0001-01-05T00:00:00Z"}))
+    assert main(["ingest", "--project", "shop", "--branch", "main", "--build", "1", str(drop)]) == 0
+    capsys.readouterr()
+    (run,) = summary(capsys)
+    assert run["started_at"].startswith("0001-01-05") and run["failures"] == 1

@@ -154,7 +154,9 @@ def parse_timestamp(value: object) -> datetime | None:
     '2023-03-01T10:00:00 UTC'), or epoch seconds/milliseconds, as a UTC time; a time without a
     zone is in the zone of `using_report_zone` (UTC outside one). In a zone with summer time, an
     hour the clocks repeat reads as its first pass. Anything that is not a time, or lies outside
-    the years datetime holds, is None."""
+    the years datetime holds (in UTC too), is None; so is 0001-01-01T00:00:00, the zero time of
+    Python, .NET and Go that their writers put where they had none (unittest-xml-reporting's
+    suites of setUpClass errors)."""
     if value is None or value == "":
         return None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -177,6 +179,8 @@ def parse_timestamp(value: object) -> datetime | None:
         text = f"{head}.{digits[:6].ljust(6, '0')}{rest}" if digits else head + rest
     try:
         dt = datetime.fromisoformat((text.replace(" ", "T", 1) if "T" not in text else text) + (offset or ""))
+        if dt.replace(tzinfo=None) == datetime.min:
+            return None
         if dt.tzinfo is None:
             clock = _REPORT_CLOCK.get()
             if clock is None or clock.zone is None:
@@ -184,7 +188,8 @@ def parse_timestamp(value: object) -> datetime | None:
                     clock.unzoned = True
                 return dt.replace(tzinfo=timezone.utc)
             return dt.replace(tzinfo=clock.zone).astimezone(timezone.utc)
-    except (ValueError, OverflowError):  # a local time at the very ends of the years datetime holds
+        dt.astimezone(timezone.utc)  # stored in UTC: 9999-12-31T23:00-05:00 is in year 10000 there
+    except (ValueError, OverflowError):  # a time at the very ends of the years datetime holds
         return None
     return dt
 

@@ -303,7 +303,8 @@ def _comparisons(engine, runs: list[dict]) -> dict[str, dict]:
         return {}
     # The previous runs of the oldest listed ones arrived before them: a month back is read.
     oldest = min(str(r["started_at"] or r["created_at"])[:10] for r in tested)
-    since = (date.fromisoformat(oldest) - timedelta(days=31)).isoformat()
+    month = timedelta(days=31)
+    since = (max(date.fromisoformat(oldest), date.min + month) - month).isoformat()  # a start in year 1
     frame = result_frame(engine, since=since)
     branches = {(r["project"], r["branch"]) for r in tested}
     frame = frame[frame[["project", "branch"]].apply(tuple, axis=1).isin(branches)] if len(frame) else frame

@@ -187,3 +187,47 @@ def test_summary_of_a_run_the_manifest_says_started_in_year_one(crossbridge_env,
     capsys.readouterr()
     (run,) = summary(capsys)
     assert run["started_at"].startswith("0001-01-05") and run["failures"] == 1
+
+
+# ---------------------------------------------------------------- half a surrogate pair in JSON
+
+
+def ctrf(tests: list[dict]) -> str:
+    """A CTRF report as jest-ctrf-json-reporter writes it (JSON.stringify, which since Node 12
+    writes a string's unpaired surrogate as its escape)."""
+    return json.dumps({"results": {"tool": {"name": "jest"}, "summary": {
+        "tests": len(tests), "passed": sum(t["status"] == "passed" for t in tests),
+        "failed": sum(t["status"] == "failed" for t in tests), "skipped": 0, "pending": 0, "other": 0,
+        "start": 1764570000000, "stop": 1764570005000}, "tests": tests}})
+
+
+def test_a_json_report_holding_half_a_surrogate_pair_lands(crossbridge_env, capsys, monkeypatch, tmp_path):
+    """A message cut inside an emoji ('💥'[0], JSON '\\ud83d'): the whole report was quarantined as
+    'malformed JSON: not UTF-8 text at byte 4' (a byte of the string, not of the file). The half
+    is read as U+FFFD; a whole pair stays what it is."""
+    text = ctrf([
+        {"name": "pays \ud83d\udcb3 by card", "status": "passed", "duration": 5},
+        {"name": "refunds", "status": "failed", "duration": 7, "message": "expected \ud83d", "trace": "at x \udca5"},
+    ])
+    assert "\\ud83d\\udcb3" in text and '\\ud83d"' in text
+    ingest(capsys, monkeypatch, tmp_path, ("ctrf-report.json", text))
+    assert reports(crossbridge_env)["ctrf-report.json"].status == "landed"
+    from crossbridge_assets.warehouse.engine import make_engine
+
+    with make_engine(crossbridge_env.warehouse_url).connect() as conn:
+        names = set(conn.execute(select(schema.tests.c.name)).scalars())
+        messages = set(conn.execute(select(schema.test_results.c.message)).scalars())
+    assert names == {"pays \U0001f4b3 by card", "refunds"}
+    assert "expected \ufffd" in messages
+
+
+def test_mending_half_pairs_keeps_escapes_a_read_cuts():
+    from crossbridge_assets.formats._common import mend_surrogates
+
+    whole = b'["\\ud83d\\udcb3", "\\ud800", "\\\\ud800", "\\\\\\udc00", "\\n"]'
+    expected = b'["\\ud83d\\udcb3", "\\ufffd", "\\\\ud800", "\\\\\\ufffd", "\\n"]'
+    assert mend_surrogates(whole) == (expected, b"")
+    for cut in range(len(whole) + 1):  # however reads cut it, the same bytes come out
+        first, held = mend_surrogates(whole[:cut], end=False)
+        rest, _ = mend_surrogates(held + whole[cut:])
+        assert first + rest == expected, cut

@@ -482,6 +482,46 @@ _TOKEN_ENDS = b' \t\r\n{}[],:"'
 _MAX_READ = 64 << 20
 
 
+# A JSON escape: half of a surrogate pair (with the other half when it follows), or any other.
+_ESCAPE = re.compile(rb"\\(?:(?P<high>u[dD][89abAB][0-9a-fA-F]{2})(?P<low>\\u[dD][c-fC-F][0-9a-fA-F]{2})?"
+                     rb"|(?P<lone>u[dD][c-fC-F][0-9a-fA-F]{2})|[\s\S])")
+_HALF_PAIR = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_LONGEST_ESCAPE = 12  # a pair: \ud83d\udca5
+
+
+def mend_surrogates(data: bytes, end: bool = True) -> tuple[bytes, bytes]:
+    """JSON bytes with every escaped half of a surrogate pair whose other half is missing as
+    '\\ufffd' (the replacement character, as many bytes): JavaScript's JSON.stringify writes one
+    for a string cut inside an emoji, ijson's parser fails on it as text that is not UTF-8, and
+    no database stores it. Returns (the mended bytes, bytes held back: an escape that the next
+    read may finish); nothing is held back at the `end`. `data` starts outside an escape."""
+    hold = len(data)
+    if not end:
+        start = max(0, len(data) - _LONGEST_ESCAPE)
+        before = data[:start]
+        run = len(before) - len(before.rstrip(b"\\"))  # backslashes just before `at`
+        for at in range(start, len(data)):
+            if data[at] != 0x5C:
+                run = 0
+            elif run % 2 == 0:  # a backslash that starts an escape, not one that ends '\\'
+                hold = at
+                break
+            else:
+                run += 1
+    if not _HALF_PAIR.search(data, 0, hold):
+        return data[:hold], data[hold:]
+    out, done = [], 0
+    for m in _ESCAPE.finditer(data):
+        if m.start() >= hold:
+            break
+        if (m["high"] and not m["low"]) or m["lone"]:
+            out += [data[done:m.start()], b"\\ufffd"]
+            done = m.end()
+        hold = max(hold, m.end())  # a pair whose second half is in the bytes held back
+    out.append(data[done:hold])
+    return b"".join(out), data[hold:]
+
+
 class DepthCheckedReader:
     """A binary file whose reads go through JsonDepthCheck on their way to ijson, without the
     UTF-8 byte order mark that Windows tools (PowerShell, .NET) put first: JSON parsers refuse it.
@@ -498,6 +538,7 @@ class DepthCheckedReader:
         self._first = True
         self._cut = False  # the last read ended inside a token
         self._size = 0  # of the last read, while one token spans whole reads
+        self._held = b""  # an escape the last read may have cut (mend_surrogates)
 
     def read(self, size: int = -1) -> bytes:
         if size > 0 and self._size:
@@ -507,6 +548,12 @@ class DepthCheckedReader:
             self._first = False
             if data.startswith(b"\xef\xbb\xbf"):
                 data = data[3:] or self._fh.read(size)
+        while size != 0 and (self._held or b"\\" in data):
+            end = size < 0 or not data
+            data, self._held = mend_surrogates(self._held + data, end)
+            if data or end:
+                break
+            data = self._fh.read(size)  # all of it held back: an empty read would say the file ended
         check = self._check
         was_in_string = check.in_string
         check.feed(data)
@@ -534,6 +581,7 @@ def json_head_events(data: bytes, path):
     import ijson
 
     JsonDepthCheck(path).feed(data)
+    data = mend_surrogates(data)[0]
     return ijson.basic_parse(io.BytesIO(data), use_float=_LONG_DIGITS.search(data) is not None)
 
 

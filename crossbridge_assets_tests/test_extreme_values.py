@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import random
 import string
+from datetime import timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -16,6 +17,7 @@ from sqlalchemy import select
 from crossbridge_assets.defs.common import WarehouseResource
 from crossbridge_assets.defs.insights import history as history_defs
 from crossbridge_assets.warehouse import schema
+from crossbridge_assets.warehouse.engine import now
 from crossbridge_assets_tests.insights_helpers import History, junit
 
 
@@ -231,3 +233,40 @@ def test_mending_half_pairs_keeps_escapes_a_read_cuts():
         first, held = mend_surrogates(whole[:cut], end=False)
         rest, _ = mend_surrogates(held + whole[cut:])
         assert first + rest == expected, cut
+
+
+# ---------------------------------------------------------------- check descriptions and alerts
+
+
+def test_a_new_failure_with_a_20_kb_name_alerts_in_a_message_of_ordinary_size(crossbridge_env, dagster_instance, monkeypatch):
+    """The no_new_failures check named each new failure whole: a 20 KB test name made a 20 KB
+    description in the UI, and an alert of over 40 KB (its text and description each hold it)
+    that chat webhooks cut or refuse. Names in descriptions are cut in the middle, as in the
+    metadata tables."""
+    from crossbridge_assets.defs.health.alerting import check_alerts
+    from crossbridge_assets.defs.insights.comparisons import no_new_failures, run_comparisons
+    from crossbridge_assets_tests.test_alerts import Receiver
+
+    receiver = Receiver()
+    monkeypatch.setenv("CROSSBRIDGE_ALERT_WEBHOOK_URL", receiver.url)
+    resources = {"warehouse": WarehouseResource()}
+    long_name = "test_`pay`|" + noise(20_000) + "|end"
+    h = History(crossbridge_env)
+    try:
+        day = (now() - timedelta(days=2)).date().isoformat()  # inside the insights' window
+        h.run("1", junit({long_name: "passed", "test_ok": "passed"}), day=day, started_at=f"{day}T08:00:00+00:00")
+        h.run("2", junit({long_name: "failed", "test_ok": "passed"}), day=day, started_at=f"{day}T09:00:00+00:00")
+        result = dg.materialize([run_comparisons, no_new_failures], instance=dagster_instance, resources=resources)
+        assert result.success
+        (evaluation,) = result.get_asset_check_evaluations()
+        assert evaluation.passed is False
+        assert long_name[:40] in evaluation.description and "|end" in evaluation.description
+        assert len(evaluation.description) < 1000
+        alert_defs = dg.Definitions(assets=[run_comparisons], asset_checks=[no_new_failures], sensors=[check_alerts],
+                                    resources=resources)
+        with dg.build_sensor_context(instance=dagster_instance, definitions=alert_defs) as context:
+            check_alerts(context)
+        (alert,) = receiver.delivered
+        assert alert["check"] == "no_new_failures" and len(json.dumps(alert)) < 5000
+    finally:
+        receiver.close()

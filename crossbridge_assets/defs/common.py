@@ -145,13 +145,20 @@ _MARKUP = re.compile(r"[\\`|]|(?<!_)(?:(?<![^\W_])_++|_++(?![^\W_]))|(?<=\S)[*~]
 CELL_CHARS = 160
 
 
+def shorten(value, limit: int = CELL_CHARS) -> str:
+    """A value as text of at most `limit` characters, a long one cut in the middle (two long
+    test names differ at their end): a name in a check's description or a table cell."""
+    text = "" if value is None else str(value)
+    if len(text) > limit:
+        keep = limit - 1
+        text = text[: keep - keep // 3] + "…" + text[-(keep // 3):]
+    return text
+
+
 def md_cell(value) -> str:
     """A value as one table cell that renders as the text itself: on one line, markup escaped,
-    a long one cut in the middle (two long test names differ at their end)."""
-    text = "" if value is None else _LINE_BREAKS.sub(" ", str(value))
-    if len(text) > CELL_CHARS:
-        keep = CELL_CHARS - 1
-        text = text[: keep - keep // 3] + "…" + text[-(keep // 3):]
+    a long one cut in the middle."""
+    text = shorten(None if value is None else _LINE_BREAKS.sub(" ", str(value)))
     return _MARKUP.sub(lambda m: "".join("\\" + c for c in m.group(0)), text)
 
 
@@ -200,7 +207,8 @@ def quarantine_check(asset, description: str, what_to_do: str, kind: str | None 
         return dg.AssetCheckResult(
             passed=not rows,
             severity=dg.AssetCheckSeverity.WARN,
-            description=f"{len(rows)} {noun}(s) quarantined: " + "; ".join(f"{r['file']}: {r['reason']}" for r in rows[:5])
+            description=f"{len(rows)} {noun}(s) quarantined: "
+            + "; ".join(f"{shorten(r['file'])}: {shorten(r['reason'], 400)}" for r in rows[:5])
             if rows
             else f"every {noun} of the day was readable",
             metadata={
@@ -225,7 +233,7 @@ def warnings_check(asset, kind: str, name: str, description: str, what_to_do: st
             passed=not found,
             severity=dg.AssetCheckSeverity.WARN,
             description=f"{len(found)} {noun}(s) read with warnings; {counts}: "
-            + "; ".join(f"{r['file']}: {r['warning']}" for r in found[:3])
+            + "; ".join(f"{shorten(r['file'])}: {shorten(r['warning'], 400)}" for r in found[:3])
             + f". {what_to_do}"
             if found
             else f"every {noun} was read without warnings",

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from crossbridge_assets import ops_settings
 from crossbridge_assets.analysis import compare
 from crossbridge_assets.analysis import records
-from crossbridge_assets.defs.common import WAREHOUSE_KIND, WarehouseResource, md_table, storage_faults
+from crossbridge_assets.defs.common import WAREHOUSE_KIND, WarehouseResource, md_table, shorten, storage_faults
 from crossbridge_assets.defs.insights.common import (
     AUTOMATION, GROUP, WINDOW_DAYS, days_held_back, held_back_metadata, leave_out, window_start,
 )
@@ -139,7 +139,8 @@ def no_new_failures(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         row["failing since"] = f"#{row['failing_since_build'] or row['failing_since_run_id']}"
     description = (
         f"{len(rows)} test(s) fail in the latest run of {len(runs_failing)} default branch(es) where they passed "
-        "before (or are new): " + "; ".join(f"{r['run']}: {r['name']} (failing since {r['failing since']})" for r in rows[:5])
+        "before (or are new): "
+        + "; ".join(f"{shorten(r['run'])}: {shorten(r['name'])} (failing since {shorten(r['failing since'])})" for r in rows[:5])
         if rows
         else f"the latest run of {len(latest)} default branch(es) has no new failure"
         if len(latest)

@@ -4,7 +4,7 @@ import dagster as dg
 from sqlalchemy import select
 
 from crossbridge_assets.analysis import display_name, flaky, records
-from crossbridge_assets.defs.common import STORAGE_RETRY, WAREHOUSE_KIND, WarehouseResource, md_table, storage_faults
+from crossbridge_assets.defs.common import STORAGE_RETRY, WAREHOUSE_KIND, WarehouseResource, md_table, shorten, storage_faults
 from crossbridge_assets.defs.insights.common import (
     AUTOMATION, GROUP, WINDOW_DAYS, days_held_back, held_back_metadata, leave_out, window_start,
 )
@@ -110,7 +110,7 @@ def no_new_flaky_tests(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         passed=not rows,
         severity=dg.AssetCheckSeverity.WARN,
         description=f"{len(rows)} test(s) became flaky since {since}: "
-        + "; ".join(f"{_test_label(r)} on {r['project']}/{r['branch']}" for r in rows[:3])
+        + "; ".join(f"{shorten(_test_label(r))} on {shorten(r['project'] + '/' + r['branch'])}" for r in rows[:3])
         + (f"; and {len(rows) - 3} more" if len(rows) > 3 else "")
         if rows
         else f"no test became flaky since {since}",

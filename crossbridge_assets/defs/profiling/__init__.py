@@ -23,6 +23,7 @@ from crossbridge_assets.defs.common import (
     md_table,
     quarantine_check,
     run_context,
+    shorten,
     storage_faults,
     warnings_check,
 )
@@ -413,7 +414,7 @@ def performance_regressions_check(warehouse: WarehouseResource) -> dg.AssetCheck
     return dg.AssetCheckResult(
         passed=not rows,
         severity=dg.AssetCheckSeverity.WARN,
-        description=f"{len(keys)} span(s) got slower: " + "; ".join(f"{r['name']} ({r['rule']}): {r['evidence']}" for r in rows[:3])
+        description=f"{len(keys)} span(s) got slower: " + "; ".join(f"{shorten(r['name'])} ({r['rule']}): {shorten(r['evidence'], 400)}" for r in rows[:3])
         if rows
         else "no regression in the latest runs",
         metadata={

@@ -270,3 +270,21 @@ def test_a_new_failure_with_a_20_kb_name_alerts_in_a_message_of_ordinary_size(cr
         assert alert["check"] == "no_new_failures" and len(json.dumps(alert)) < 5000
     finally:
         receiver.close()
+
+
+def test_a_manifest_announcing_ten_billion_shards_quarantines_its_reports(crossbridge_env, capsys, monkeypatch, tmp_path):
+    """shards_expected=10000000000: on PostgreSQL the landing step failed (integer out of range)
+    and the whole batch with it; SQLite took it. Now it is a manifest that does not read."""
+    from crossbridge_assets.cli import main
+
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    (drop / "junit.xml").write_text(junit({"test_ok": "passed"}), encoding="utf-8")
+    (drop / "crossbridge.json").write_text(json.dumps({"project": "shop", "branch": "main", "build": "7",
+                                                       "shards_expected": 10_000_000_000}))
+    code = main(["ingest", str(drop)])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    report = reports(crossbridge_env)["junit.xml"]
+    assert report.status == "quarantined" and "shards_expected" in report.reason

@@ -23,6 +23,8 @@ MANIFEST_FIELDS = ("project", "branch", "commit", "build", "shard", "shards_expe
 # from the drop's coverage paths (its runner's, when the CROSSBRIDGE_COVERAGE_SOURCE_ROOTS of the
 # server cannot know them).
 MANIFEST_EXTRAS = ("files", "source_roots")
+# What a 32-bit column holds: PostgreSQL refused more (integer out of range) and failed the batch.
+MAX_SHARDS = 2**31 - 1
 
 
 class ManifestError(ValueError):
@@ -132,8 +134,9 @@ def read_manifest(path: Path) -> RunMetadata:
                                       f"at most {INDEX_TEXT_BYTES} bytes are stored")
     if data.get("shards_expected") is not None:
         m.shards_expected = to_int(data["shards_expected"])
-        if m.shards_expected is None or m.shards_expected < 1:
-            raise ManifestError(path, f"shards_expected={data['shards_expected']!r} must be a positive whole number")
+        if m.shards_expected is None or not 1 <= m.shards_expected <= MAX_SHARDS:
+            raise ManifestError(path, f"shards_expected={data['shards_expected']!r} must be a positive whole number "
+                                      f"of at most {MAX_SHARDS}")
     if data.get("timezone") is not None:
         if parse_zone(data["timezone"]) is None:
             raise ManifestError(path, f"timezone={data['timezone']!r} is not a time zone; expected a name such as "

@@ -288,3 +288,18 @@ def test_a_manifest_announcing_ten_billion_shards_quarantines_its_reports(crossb
     assert code == 0, err
     report = reports(crossbridge_env)["junit.xml"]
     assert report.status == "quarantined" and "shards_expected" in report.reason
+
+
+def test_coverage_counts_beyond_any_source_file_quarantine_the_report(crossbridge_env, capsys, monkeypatch, tmp_path):
+    """An Istanbul coverage-summary.json (nyc's, as written) whose file counts 10 billion lines:
+    PostgreSQL quarantined it with 'value "10000000000" is out of range for type integer', SQLite
+    stored the figure. Now both quarantine it, saying so in the words of the line-number check."""
+    summary = json.loads((Path(__file__).parent / "fixtures" / "coverage" / "istanbulfam" / "nyc14"
+                          / "coverage-summary.json").read_text(encoding="utf-8"))
+    name = next(k for k in summary if k != "total")
+    summary[name]["lines"].update(total=10_000_000_000, covered=9_000_000_000)
+    summary["total"]["lines"].update(total=10_000_000_000, covered=9_000_000_000)
+    ingest(capsys, monkeypatch, tmp_path, ("coverage-summary.json", json.dumps(summary)))
+    report = reports(crossbridge_env)["coverage-summary.json"]
+    assert report.status == "quarantined"
+    assert "10000000000" in report.reason and "calc.js" in report.reason and "integer" not in report.reason

@@ -130,6 +130,17 @@ def _check_lines(report, path: str, lines, where: str = "") -> None:
                           f"(line numbers stop at {MAX_LINE})")
 
 
+def _check_counts(report, path: str, counts: CoverageTotals) -> None:
+    """A file counted as holding more lines or branches than any source file (a coverage
+    summary's figures are the report's word) makes the report unreadable, with that reason
+    (PostgreSQL would refuse the figure as out of range, and SQLite keep it)."""
+    for name in ("lines_valid", "lines_covered", "branches_valid", "branches_covered"):
+        value = getattr(counts, name)
+        if value > MAX_LINE:
+            raise FormatError(report.original_name, f"{path}: {name.replace('_', ' ')} {value} is beyond any source "
+                              f"file (at most {MAX_LINE})")
+
+
 def _check_path(report, path: str) -> None:
     """A source path longer than an index holds makes the report unreadable, with that reason
     (PostgreSQL would refuse it with an error of its own, and SQLite take it)."""
@@ -188,6 +199,7 @@ def load_coverage(engine: Engine, report, stream: CoverageStream, test: str | No
 
         def file_row(path: str, counts: CoverageTotals, has_lines: bool) -> dict:
             _check_path(report, path)
+            _check_counts(report, path, counts)
             if counts.lines_valid:
                 ranked.append((counts.lines_covered / counts.lines_valid, -counts.lines_valid, path))
             return dict(

@@ -12,12 +12,14 @@ from datetime import timedelta
 from pathlib import Path
 
 import dagster as dg
+import pytest
 from sqlalchemy import select
 
 from crossbridge_assets.defs.common import WarehouseResource
 from crossbridge_assets.defs.insights import history as history_defs
 from crossbridge_assets.warehouse import schema
 from crossbridge_assets.warehouse.engine import now
+from crossbridge_assets_tests.conftest import POSTGRES_URL
 from crossbridge_assets_tests.insights_helpers import History, junit
 
 
@@ -303,3 +305,29 @@ def test_coverage_counts_beyond_any_source_file_quarantine_the_report(crossbridg
     report = reports(crossbridge_env)["coverage-summary.json"]
     assert report.status == "quarantined"
     assert "10000000000" in report.reason and "calc.js" in report.reason and "integer" not in report.reason
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not POSTGRES_URL, reason="CROSSBRIDGE_TEST_POSTGRES_URL is not set (.ci/run starts a PostgreSQL)")
+def test_a_value_postgresql_refuses_is_quarantined_with_its_words_not_the_sql(tmp_path, monkeypatch, dagster_instance):
+    """A branch named by the inbox path (inbox/shop/<twelve folders of 250 characters>/1/): past what
+    PostgreSQL indexes. The report was quarantined as 'could not be parsed: OperationalError:' and
+    the whole statement with its parameters (4 KB); now the reason is the database's own line."""
+    from crossbridge_assets import settings
+    from crossbridge_assets_tests.conftest import fresh_postgres_database
+    from crossbridge_assets_tests.test_ingest_e2e import drop, execute, report_rows, run_requests_until_ready
+
+    monkeypatch.setenv("CROSSBRIDGE_HOME", str(tmp_path / "cbhome"))
+    monkeypatch.delenv("CROSSBRIDGE_INBOX", raising=False)
+    monkeypatch.setenv("CROSSBRIDGE_SETTLE_SECONDS", "0")
+    monkeypatch.setenv("CROSSBRIDGE_WAREHOUSE_URL", fresh_postgres_database())
+    s = settings.load()
+    s.ensure_folders()
+    branch = "/".join(noise(250, seed=n) for n in range(12))
+    drop(s, "junit.xml", f"shop/{branch}/1", text=junit({"test_ok": "passed"}))
+    _, second = run_requests_until_ready(dagster_instance)
+    execute(dagster_instance, second.run_requests[0])
+    report = report_rows(s)["junit.xml"]
+    assert report.status == "quarantined"
+    assert report.reason.startswith("the warehouse refused it: ") and "index row size" in report.reason
+    assert "[SQL" not in report.reason and len(report.reason) < 400

@@ -9,6 +9,7 @@ from typing import Iterator, Optional
 
 import dagster as dg
 from sqlalchemy import Engine
+from sqlalchemy.exc import StatementError
 
 from crossbridge_assets import settings as settings_mod
 from crossbridge_assets.formats import FormatError
@@ -105,6 +106,11 @@ def load_each(landing: Landing, partition: str, kind: str, batch: str | None, lo
                     raise
                 # A parser bug on one file must not lose the rest of the batch either.
                 reason = exc.reason if isinstance(exc, FormatError) else f"could not be parsed: {type(exc).__name__}: {exc}"
+                if isinstance(exc, StatementError) and exc.orig is not None:
+                    # A value the database refused (a limit of it): its own first line, not the
+                    # statement and its parameters.
+                    said = str(exc.orig).strip().splitlines()
+                    reason = f"the warehouse refused it: {type(exc.orig).__name__}: {said[0] if said else ''}"
                 if not landing.quarantine_report(report.sha256, reason):
                     get_logger("execution").info("report no longer landed, not loaded", reason=reason)
                     continue

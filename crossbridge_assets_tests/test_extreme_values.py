@@ -331,3 +331,20 @@ def test_a_value_postgresql_refuses_is_quarantined_with_its_words_not_the_sql(tm
     assert report.status == "quarantined"
     assert report.reason.startswith("the warehouse refused it: ") and "index row size" in report.reason
     assert "[SQL" not in report.reason and len(report.reason) < 400
+
+
+def test_nul_and_control_characters_are_stored_alike_on_both_databases(crossbridge_env, capsys, monkeypatch, tmp_path):
+    """PostgreSQL text cannot hold NUL, SQLite can: NUL is left out on both, other control
+    characters (a terminal's colour codes, a bell) are kept on both."""
+    text = ctrf([
+        {"name": "nul\u0000name", "status": "failed", "duration": 5, "message": "m\u0000sg", "trace": "tr\u0000ace"},
+        {"name": "bell\u0007and\u001b[31mred", "status": "passed", "duration": 1},
+    ])
+    ingest(capsys, monkeypatch, tmp_path, ("ctrf-report.json", text))
+    from crossbridge_assets.warehouse.engine import make_engine
+
+    with make_engine(crossbridge_env.warehouse_url).connect() as conn:
+        names = set(conn.execute(select(schema.tests.c.name)).scalars())
+        messages = set(conn.execute(select(schema.test_results.c.message)).scalars()) - {None}
+    assert names == {"nulname", "bell\u0007and\u001b[31mred"}
+    assert messages == {"msg"}

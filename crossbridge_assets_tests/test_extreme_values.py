@@ -348,3 +348,39 @@ def test_nul_and_control_characters_are_stored_alike_on_both_databases(crossbrid
         messages = set(conn.execute(select(schema.test_results.c.message)).scalars()) - {None}
     assert names == {"nulname", "bell\u0007and\u001b[31mred"}
     assert messages == {"msg"}
+
+
+# ---------------------------------------------------------------- characters XML does not allow
+
+FIX_JUNIT = Path(__file__).parent / "fixtures" / "junit"
+
+
+def test_a_junit_report_holding_characters_xml_does_not_allow_lands(crossbridge_env, capsys, monkeypatch, tmp_path):
+    """Surefire 3.5 writes U+FFFF that a test printed into <system-out> as it is, mocha's xunit
+    reporter a terminal's colour codes, others &#27;: libxml2 refuses the whole document ('PCDATA
+    invalid Char value 65535'), and every result of the report was quarantined with it. Such a
+    character is read as U+FFFD, colour codes are left out."""
+    body = (FIX_JUNIT / "surefire-flaky.xml").read_text(encoding="utf-8")
+    at = body.rfind("</testcase>")
+    body = (body[:at] + "<system-out>separator=\uffff bell=\x07 \x1b[31mred\x1b[0m ref=&#27;&#x1b;&#10;ok</system-out>"
+            + body[at:])
+    ingest(capsys, monkeypatch, tmp_path, ("TEST-com.acme.cart.CartServiceTest.xml", body))
+    report = reports(crossbridge_env)["TEST-com.acme.cart.CartServiceTest.xml"]
+    assert report.status == "landed", report.reason
+    from crossbridge_assets.warehouse.engine import make_engine
+
+    with make_engine(crossbridge_env.warehouse_url).connect() as conn:
+        outputs = set(conn.execute(select(schema.test_attempts.c.stdout)).scalars()) - {None}
+    assert outputs == {"separator=\ufffd bell=\ufffd red ref=\ufffd\ufffd\nok"}
+
+
+def test_mending_xml_keeps_what_a_read_cuts():
+    from crossbridge_assets.formats._xml import mend_xml
+
+    whole = "a\x01b \x1b[1;31mc\x1b[0m &#27; &#x1B; &#9; &#10; &amp; \uffff\ufffe é".encode()
+    expected = "a\ufffdb c &#xFFFD; &#xFFFD; &#9; &#10; &amp; \ufffd\ufffd é".encode()
+    assert mend_xml(whole) == (expected, b"")
+    for cut in range(len(whole) + 1):  # however reads cut it, the same bytes come out
+        first, held = mend_xml(whole[:cut], end=False)
+        rest, _ = mend_xml(held + whole[cut:])
+        assert first + rest == expected, cut

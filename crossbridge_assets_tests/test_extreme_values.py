@@ -371,7 +371,7 @@ def test_a_junit_report_holding_characters_xml_does_not_allow_lands(crossbridge_
 
     with make_engine(crossbridge_env.warehouse_url).connect() as conn:
         outputs = set(conn.execute(select(schema.test_attempts.c.stdout)).scalars()) - {None}
-    assert outputs == {"separator=\ufffd bell=\ufffd red ref=\ufffd\ufffd\nok"}
+    assert "separator=\ufffd bell=\ufffd red ref=\ufffd\ufffd\nok" in outputs
 
 
 def test_mending_xml_keeps_what_a_read_cuts():

@@ -7,6 +7,7 @@ any document with a DOCTYPE; one without cannot declare entities and may hold hu
 
 from __future__ import annotations
 
+import contextlib
 import re
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -173,13 +174,67 @@ def _read_head(path: Path) -> bytes:
         raise FormatError(path, f"cannot be read: {exc.strerror or exc}") from exc
 
 
+# Characters XML does not allow, as real writers leave them in captured output and messages: raw
+# control bytes (mocha's xunit reporter: a terminal's colour codes), U+FFFE and U+FFFF (Surefire
+# 3.5: binary a test printed) and references to control characters (&#27;). libxml2 refuses a
+# whole document for one; they are read as U+FFFD, colour codes left out (readers strip them).
+# NUL is not among them: a document holding one stays refused, as a hostile one.
+_NOT_XML = re.compile(rb"(\x1b\[[0-9;]*[A-Za-z])|[\x01-\x08\x0b\x0c\x0e-\x1f]|\xef\xbf[\xbe\xbf]"
+                      rb"|(&#(?:[xX]0*(?:[1-8bBcCeEfF]|1[0-9a-fA-F])|0*(?:[1-8]|1[124-9]|2[0-9]|3[01]));)")
+_MAY_GO_ON = re.compile(rb"[&\x1b\xef]")  # what starts one of them
+_LONGEST_NOT_XML = 32
+
+
+def _replacement(m: re.Match) -> bytes:
+    return b"" if m.group(1) else b"&#xFFFD;" if m.group(2) else "\ufffd".encode()
+
+
+def mend_xml(data: bytes, end: bool = True) -> tuple[bytes, bytes]:
+    """XML bytes (UTF-8 or a one-byte encoding) with the characters XML does not allow (_NOT_XML)
+    mended. Returns (the mended bytes, bytes held back: what the next read may finish); nothing
+    is held back at the `end`."""
+    hold = len(data)
+    if not end:
+        m = _MAY_GO_ON.search(data, max(0, len(data) - _LONGEST_NOT_XML))
+        if m is not None:
+            hold = m.start()
+    done = data[:hold]
+    if _NOT_XML.search(done):
+        done = _NOT_XML.sub(_replacement, done)
+    return done, data[hold:]
+
+
+class _Mended:
+    """A report opened for libxml2 with the characters XML does not allow mended as it is read."""
+
+    def __init__(self, fh):
+        self._fh = fh
+        self._held = b""
+
+    def read(self, size: int = -1) -> bytes:
+        while True:
+            data = self._fh.read(size)
+            end = size < 0 or not data
+            data, self._held = mend_xml(self._held + data, end)
+            if data or end:
+                return data
+
+
+def _mendable(path: Path, head: bytes) -> bool:
+    # UTF-16 and UTF-32 hold zero bytes everywhere: only a one-byte or UTF-8 document is mended.
+    return wide_encoding(head) is None
+
+
 def iterparse(path: Path, events: Iterable[str] = ("end",), tag=None) -> Iterator[tuple[str, etree._Element]]:
     """lxml iterparse with safe settings; parse errors become FormatError naming file and position."""
-    plain = check_prolog(path, _read_head(path))
+    head = _read_head(path)
+    plain = check_prolog(path, head)
     try:
-        ctx = etree.iterparse(str(path), events=tuple(events), tag=tag, remove_comments=True,
-                              **{**SAFE, "huge_tree": plain})
-        yield from ctx
+        with contextlib.ExitStack() as stack:
+            source = stack.enter_context(open(path, "rb")) if _mendable(path, head) else str(path)
+            ctx = etree.iterparse(_Mended(source) if not isinstance(source, str) else source, events=tuple(events),
+                                  tag=tag, remove_comments=True, **{**SAFE, "huge_tree": plain})
+            yield from ctx
     except etree.XMLSyntaxError as exc:
         raise FormatError(path, f"malformed XML: {_syntax_message(exc)}") from exc
     except OSError as exc:
@@ -195,11 +250,12 @@ def iterparse_fed(path, events: tuple[str, ...] = ("end",), tag=None):
     <class>, a JaCoCo <sourcefile> of a million lines) would otherwise be held whole until that
     element ends, the tag filter giving the reader no event inside it; at a (None, None) the
     reader takes and frees the finished children of the element still open."""
-    plain = check_prolog(path, _read_head(path))
+    head = _read_head(path)
+    plain = check_prolog(path, head)
     parser = etree.XMLPullParser(events=events, tag=tag, remove_comments=True, **{**SAFE, "huge_tree": plain})
     try:
         with open(path, "rb") as fh:
-            read, feed, read_events = fh.read, parser.feed, parser.read_events
+            read, feed, read_events = (_Mended(fh).read if _mendable(path, head) else fh.read), parser.feed, parser.read_events
             while chunk := read(_FEED):
                 feed(chunk)
                 yield from read_events()
@@ -354,7 +410,7 @@ def sniff_root(s: Sniff) -> None:
     try:
         # The reader's settings: a document it reads (over 256 levels deep) is no error here.
         parser = etree.XMLPullParser(events=("start",), **{**SAFE, "huge_tree": plain})
-        parser.feed(s.head)
+        parser.feed(mend_xml(s.head)[0] if _mendable(s.path, s.head) else s.head)
         for _event, elem in parser.read_events():
             s.xml_root = local(elem.tag)
             s.xml_attrs = {local(k): v for k, v in elem.attrib.items()}

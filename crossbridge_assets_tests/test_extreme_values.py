@@ -384,3 +384,22 @@ def test_mending_xml_keeps_what_a_read_cuts():
         first, held = mend_xml(whole[:cut], end=False)
         rest, _ = mend_xml(held + whole[cut:])
         assert first + rest == expected, cut
+
+
+@pytest.mark.parametrize("bad", ["&#27;", "&#x1b;", "\x1b", "\uffff"])
+def test_a_character_xml_does_not_allow_is_found_wherever_the_scan_cuts_the_report(tmp_path, bad):
+    """A report is read through the mending reader only when a scan finds such a character: one
+    at, or cut by, the edge of the scan's first read is found as well as one elsewhere."""
+    from crossbridge_assets.formats import _xml, open_report
+
+    head = '<testsuite name="s"><testcase classname="c" name="t"><system-out>'
+    for at in range(_xml._SCAN - 8, _xml._SCAN + 2):
+        pad = at - len(head.encode())
+        report = tmp_path / "TEST-big.xml"
+        report.write_bytes((head + "x" * pad + bad + "</system-out></testcase></testsuite>").encode())
+        assert _xml._needs_mending(report, report.read_bytes()[:4096]), at
+        (case,) = list(open_report(report))
+        assert case.name == "t"
+    clean = tmp_path / "TEST-clean.xml"
+    clean.write_bytes((head + "x" * _xml._SCAN + "&#10;&amp;#27;</system-out></testcase></testsuite>").encode())
+    assert not _xml._needs_mending(clean, clean.read_bytes()[:4096])

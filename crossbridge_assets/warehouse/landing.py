@@ -264,7 +264,9 @@ class Landing:
             return self._quarantine_new(path, partition, key, sidecar, problem, batch)
 
         target = self.archive_path(partition, key)
-        self._place(path, target, sidecar, copy=True)
+        kept = self._place_from_inbox(path, target, sidecar, partition, batch, "archive")
+        if kept is not None:
+            return kept
         first, earlier_copies = self._record(key, partition, sidecar, LANDED, None, spec.kind, spec.name, batch, target,
                                              new=meta)
         if first is not None:
@@ -403,28 +405,47 @@ class Landing:
 
     def _unreadable(self, path: Path, partition: str, source: str, batch: str | None, exc: OSError) -> Landed:
         """A file that cannot be read (uploaded by another account without read permission, an
-        I/O error): quarantined with its reason so the checks name it, but left in the inbox,
-        as nothing of it can be kept; the sensor tries it again, and once readable it lands
-        and takes this record's place. The rest of its batch goes on."""
+        I/O error): nothing of it can be kept, see _left_in_inbox."""
         try:
             meta = resolve(path, self.settings.inbox)
         except ManifestError:
             meta = RunMetadata()
-        reason = f"cannot be read: {exc.strerror or exc}; it stays in the inbox and lands once it can be read"
-        key = report_key("unreadable", {"source_path": source})
-        name = file_name_text(path.name)
-        sidecar = {"original_name": name, "source_path": source, "arrived_at": arrival(path).isoformat(),
-                   "metadata": meta.to_json()}
-        self._record(key, partition, sidecar, QUARANTINED, reason, None, None, batch, None)
-        self.log.warning("report quarantined", report=name, reason=reason)
-        return Landed(key, name, QUARANTINED, reason=reason)
+        sidecar = {"original_name": file_name_text(path.name), "source_path": source,
+                   "arrived_at": arrival(path).isoformat(), "metadata": meta.to_json()}
+        return self._left_in_inbox(partition, sidecar, batch,
+                                   f"cannot be read: {exc.strerror or exc}; it stays in the inbox and lands once it can be read")
+
+    def _left_in_inbox(self, partition: str, sidecar: dict, batch: str | None, reason: str) -> Landed:
+        """A file that stays in the inbox (unreadable, or no room to keep it): quarantined with
+        its reason so the checks name it, but the file is left where it is; the sensor tries it
+        again, and once it lands it takes this record's place. The rest of its batch goes on."""
+        key = report_key("unreadable", {"source_path": sidecar["source_path"]})
+        self._record(key, partition, {**sidecar, "reason": reason}, QUARANTINED, reason, None, None, batch, None)
+        self.log.warning("report quarantined", report=sidecar["original_name"], reason=reason)
+        return Landed(key, sidecar["original_name"], QUARANTINED, reason=reason)
+
+    def _place_from_inbox(self, path: Path, target: Path, sidecar: dict, partition: str, batch: str | None,
+                          where: str) -> Landed | None:
+        """_place a copy of an inbox file; None when placed, else why it stays in the inbox (a
+        disk that is full, a file bigger than the service may write, a folder it may not)."""
+        try:
+            self._place(path, target, sidecar, copy=True)
+        except OSError as exc:
+            if isinstance(exc, (ConnectionError, TimeoutError)):
+                raise
+            reason = (f"cannot be copied into the {where} ({target.parent}): {exc.strerror or exc}; it stays in the "
+                      "inbox and lands once it can be copied")
+            return self._left_in_inbox(partition, {k: v for k, v in sidecar.items() if k != "reason"}, batch, reason)
+        return None
 
     def _quarantine_new(self, path, partition, sha256, sidecar, reason, batch, spec=None) -> Landed:
         """Quarantine a file of the inbox; `spec`, its format where it was known."""
         kind, fmt = (spec.kind, spec.name) if spec is not None else (None, None)
         sidecar["reason"] = reason
         target = self.quarantine_path(partition, sha256)
-        self._place(path, target, sidecar, copy=True)
+        kept = self._place_from_inbox(path, target, sidecar, partition, batch, "quarantine")
+        if kept is not None:
+            return kept
         self._record(sha256, partition, sidecar, QUARANTINED, reason, kind, fmt, batch, target)
         path.unlink(missing_ok=True)
         self.log.warning("report quarantined", report=sidecar["original_name"], reason=reason)
@@ -515,19 +536,32 @@ class Landing:
 
     @staticmethod
     def _place(source: Path, target: Path, sidecar: dict, copy: bool) -> None:
+        """Put a report at `target` with its sidecar. Both are written whole under a temporary
+        name first and take their names sidecar first: a disk that fills up (or a crash) leaves
+        no report without its run metadata, which a backfill would take for the default run,
+        and no copy cut short; what was written of it is removed. Raises OSError, `source` and
+        whatever was at `target` untouched."""
         target.parent.mkdir(parents=True, exist_ok=True)
-        if source.resolve() != target.resolve():
-            tmp = target.with_name(target.name + PARTIAL_SUFFIX)
-            shutil.copyfile(source, tmp)
-            os.replace(tmp, target)
-            if not copy:
-                source.unlink(missing_ok=True)
-                old_side = source.with_name(source.name + SIDECAR_SUFFIX)
-                old_side.unlink(missing_ok=True)
+        moved = source.resolve() != target.resolve()
         side = target.with_name(target.name + SIDECAR_SUFFIX)
-        tmp = side.with_name(side.name + PARTIAL_SUFFIX)
-        tmp.write_text(json.dumps(sidecar, indent=2, default=str), encoding="utf-8")
-        os.replace(tmp, side)
+        partial = [target.with_name(target.name + PARTIAL_SUFFIX), side.with_name(side.name + PARTIAL_SUFFIX)]
+        try:
+            if moved:
+                shutil.copyfile(source, partial[0])
+            partial[1].write_text(json.dumps(sidecar, indent=2, default=str), encoding="utf-8")
+            os.replace(partial[1], side)
+            if moved:
+                os.replace(partial[0], target)
+        except OSError:
+            for tmp in partial:
+                try:
+                    tmp.unlink(missing_ok=True)
+                except OSError:
+                    pass  # not a file of ours (a folder in its way): nothing of it to remove
+            raise
+        if moved and not copy:
+            source.unlink(missing_ok=True)
+            source.with_name(source.name + SIDECAR_SUFFIX).unlink(missing_ok=True)
 
     def _record(self, sha256, partition, sidecar, status, reason, kind, fmt, batch, target: Path | None,
                 new: RunMetadata | None = None):

@@ -1,0 +1,150 @@
+"""The machine misbehaves under the product: a disk that fills up (or a file bigger than the
+service may write) while reports are archived. Nothing may be lost or half kept: the file stays
+in the inbox, no partial copy is taken for a report, the rest of its batch lands, the reason is
+named, and a later tick lands it once there is room.
+
+The full disk is real, without root: the step runs in a process whose RLIMIT_FSIZE is below the
+report's size (with SIGXFSZ ignored, a write past it fails with EFBIG, as on a full disk)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import dagster as dg
+from sqlalchemy import select
+
+from crossbridge_assets.definitions import defs
+from crossbridge_assets.warehouse import schema
+from crossbridge_assets.warehouse.engine import make_engine
+from crossbridge_assets.warehouse.landing import file_sha256, report_key
+from crossbridge_assets_tests.conftest import REPO
+from crossbridge_assets_tests.test_coverage_e2e import checks_of
+from crossbridge_assets_tests.test_ingest_e2e import drop, execute, sensor_tick
+from crossbridge_assets_tests.test_layer_journeys import _aged
+
+LIMIT = 16 << 20  # above what the warehouse and the Dagster instance write in these tests
+
+
+def junit(name: str, cases: int, padding: int = 0) -> str:
+    body = "".join(f'<testcase classname="tests.test_{name}" name="test_{i}" time="0.01"/>' for i in range(cases))
+    pad = f"<!-- {'x' * padding} -->" if padding else ""
+    return (f'<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest" tests="{cases}">'
+            f"{body}{pad}</testsuite></testsuites>")
+
+
+_RUN_UNDER_LIMIT = """
+import json, resource, signal, sys
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (int(sys.argv[1]), resource.RLIM_INFINITY))
+import dagster as dg
+from crossbridge_assets.definitions import defs
+request = json.loads(sys.argv[2])
+with dg.instance_for_test() as instance:
+    result = defs.resolve_job_def("ingest").execute_in_process(
+        run_config=request["run_config"], partition_key=request["partition"], tags=request["tags"],
+        instance=instance, raise_on_error=False)
+    failures = [e.message for e in result.all_events if e.is_step_failure]
+    checks = {e.check_name: [e.passed, e.description] for e in result.get_asset_check_evaluations()}
+    print(json.dumps({"success": result.success, "failures": failures, "checks": checks}))
+"""
+
+
+def run_with_file_size_limit(request: dg.RunRequest, limit: int) -> dict:
+    """Execute the ingest job for `request` in a process that cannot write files past `limit`."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run(
+        [sys.executable, "-c", _RUN_UNDER_LIMIT, str(limit),
+         json.dumps({"run_config": request.run_config, "partition": request.partition_key, "tags": request.tags})],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def reports(settings) -> dict[str, object]:
+    with make_engine(settings.warehouse_url).connect() as conn:
+        return {r.original_name: r for r in conn.execute(select(schema.reports))}
+
+
+def archived(settings) -> list[str]:
+    return sorted(p.relative_to(settings.home).as_posix() for folder in (settings.archive, settings.quarantine)
+                  for p in folder.rglob("*") if p.is_file())
+
+
+def test_a_report_too_big_to_archive_stays_in_the_inbox_and_lands_once_there_is_room(crossbridge_env, dagster_instance):
+    s = crossbridge_env
+    big = drop(s, "TEST-big.xml", "shop/main/7", text=junit("big", 5, padding=LIMIT + (1 << 20)))
+    drop(s, "TEST-small.xml", "shop/main/7", text=junit("small", 3))
+    first = sensor_tick(dagster_instance)
+    second = sensor_tick(dagster_instance, first.cursor)
+    (request,) = second.run_requests
+
+    done = run_with_file_size_limit(request, LIMIT)
+    # It used to fail the whole run at the big file: the small one never landed, and a partial
+    # copy of the big one was left in the archive.
+    assert done["success"], done["failures"]
+    assert big.exists() and big.stat().st_size > LIMIT
+    found = reports(s)
+    assert found["TEST-small.xml"].status == "landed"
+    kept = found["TEST-big.xml"]
+    assert kept.status == "quarantined" and kept.archive_path is None
+    assert "File too large" in kept.reason and "stays in the inbox" in kept.reason, kept.reason
+    passed, description = done["checks"]["parse_errors"]
+    assert passed is False and "TEST-big.xml" in description and "File too large" in description
+    # Nothing of the big file is kept: no copy cut short, no sidecar without its report.
+    small = found["TEST-small.xml"].sha256
+    day = found["TEST-small.xml"].partition
+    assert archived(s) == [f"archive/{day}/{small}", f"archive/{day}/{small}.json"]
+
+    # Room again: the batch is asked for again and the file lands, whole.
+    again = sensor_tick(dagster_instance, _aged(second.cursor, 31 * 60))
+    (retry,) = again.run_requests
+    result = execute(dagster_instance, retry)
+    assert checks_of(result)["parse_errors"].passed is True
+    assert not big.exists()
+    found = reports(s)
+    assert {n: r.status for n, r in found.items()} == {"TEST-small.xml": "landed", "TEST-big.xml": "landed"}
+    assert os.path.getsize(found["TEST-big.xml"].archive_path) > LIMIT
+    with make_engine(s.warehouse_url).connect() as conn:
+        tests = conn.execute(select(schema.test_results.c.report_sha256)).scalars().all()
+    assert sorted(tests.count(found[n].sha256) for n in found) == [3, 5]
+
+
+def test_a_sidecar_that_cannot_be_written_leaves_no_report_without_its_run(crossbridge_env, dagster_instance):
+    """The report's copy fits but its sidecar (its run metadata) cannot be written. The copy used
+    to stay in the archive without it, and a backfill of the day then landed it as a report of
+    the default project and branch, counted in a run it does not belong to."""
+    s = crossbridge_env
+    report = drop(s, "TEST-a.xml", "shop/main/7", text=junit("a", 4))
+    first = sensor_tick(dagster_instance)
+    second = sensor_tick(dagster_instance, first.cursor)
+    (request,) = second.run_requests
+    day = request.partition_key
+    key = report_key(file_sha256(report)[0], {"project": "shop", "branch": "main", "build": "7"})
+    # A path that fails: where the sidecar is written before it takes its name is a folder.
+    blocker = s.archive / day / f"{key}.json.tmp"
+    blocker.mkdir(parents=True)
+
+    result = defs.resolve_job_def("ingest").execute_in_process(
+        run_config=request.run_config, partition_key=day, instance=dagster_instance, tags=request.tags,
+        raise_on_error=False)
+    assert result.success
+    assert report.exists()
+    (kept,) = reports(s).values()
+    assert kept.status == "quarantined" and "stays in the inbox" in kept.reason, kept.reason
+    assert archived(s) == []
+
+    # A backfill of the day finds no report without its run in the archive.
+    backfill = defs.resolve_job_def("ingest").execute_in_process(partition_key=day, instance=dagster_instance)
+    assert backfill.success
+    assert [(r.status, r.project) for r in reports(s).values()] == [("quarantined", "shop")]
+
+    blocker.rmdir()
+    again = sensor_tick(dagster_instance, _aged(second.cursor, 31 * 60))
+    (retry,) = again.run_requests
+    execute(dagster_instance, retry)
+    (landed,) = reports(s).values()
+    assert (landed.status, landed.project, landed.build, landed.sha256) == ("landed", "shop", "7", key)
+    assert not report.exists()

@@ -246,6 +246,21 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
 LATEST = MIGRATIONS[-1][0]
 
 
+def _insight_tables_current(conn: Connection) -> None:
+    """Make the insight tables as the schema has them. They grew after step 8 was first released
+    (a warehouse it made then has none of the later ones, or older columns), and are derived,
+    each recomputed whole by its asset: one missing is made, one of other columns made again,
+    empty until its asset's next recomputation fills it."""
+    present = set(inspect(conn).get_table_names())
+    for table in schema.INSIGHT_TABLES:
+        if table.name in present:
+            if {c["name"] for c in inspect(conn).get_columns(table.name)} == set(table.columns.keys()):
+                continue
+            table.drop(conn)
+            get_logger("migration").info("insight table made again with its current columns", table=table.name)
+        table.create(conn)
+
+
 def current_version(conn: Connection) -> int:
     schema.schema_version.create(conn, checkfirst=True)
     return conn.execute(select(func.coalesce(func.max(schema.schema_version.c.version), 0))).scalar_one()
@@ -270,6 +285,8 @@ def migrate(engine: Engine) -> int:
                     )
                     log.info("schema migrated", version=number, description=description)
                     version = number
+                if version == LATEST:
+                    _insight_tables_current(conn)
             return version
         except (IntegrityError, OperationalError, ProgrammingError):
             with engine.connect() as conn:

@@ -9,18 +9,24 @@ report's size (with SIGXFSZ ignored, a write past it fails with EFBIG, as on a f
 from __future__ import annotations
 
 import json
+import logging
 import os
+import shutil
+import signal
 import subprocess
 import sys
+import time
+from datetime import datetime, timezone
 
 import dagster as dg
+import pytest
 from sqlalchemy import select
 
 from crossbridge_assets.definitions import defs
 from crossbridge_assets.warehouse import schema
 from crossbridge_assets.warehouse.engine import make_engine
 from crossbridge_assets.warehouse.landing import file_sha256, report_key
-from crossbridge_assets_tests.conftest import REPO
+from crossbridge_assets_tests.conftest import POSTGRES_URL, REPO, fresh_postgres_database
 from crossbridge_assets_tests.test_coverage_e2e import checks_of
 from crossbridge_assets_tests.test_ingest_e2e import drop, execute, sensor_tick
 from crossbridge_assets_tests.test_layer_journeys import _aged
@@ -148,3 +154,97 @@ def test_a_sidecar_that_cannot_be_written_leaves_no_report_without_its_run(cross
     (landed,) = reports(s).values()
     assert (landed.status, landed.project, landed.build, landed.sha256) == ("landed", "shop", "7", key)
     assert not report.exists()
+
+
+# ---------------------------------------------------------------- a run worker killed mid-load
+
+_KILLED_MID_LOAD = """
+import os, signal, sys, json
+import dagster as dg
+from crossbridge_assets.definitions import defs
+from crossbridge_assets.warehouse import results
+
+writes = results.bulk_insert
+def bulk_insert(conn, table, rows):
+    # The test results of the report are written, its attempts not yet, nothing committed:
+    # the worker dies there, as the OOM killer or a reboot stops it.
+    if table.name == "test_attempts":
+        os.kill(os.getpid(), signal.SIGKILL)
+    return writes(conn, table, rows)
+results.bulk_insert = bulk_insert
+
+request = json.loads(sys.argv[1])
+with dg.DagsterInstance.get() as instance:
+    defs.resolve_job_def("ingest").execute_in_process(
+        run_config=request["run_config"], partition_key=request["partition"], tags=request["tags"], instance=instance)
+"""
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not POSTGRES_URL, reason="CROSSBRIDGE_TEST_POSTGRES_URL is not set (.ci/run starts a PostgreSQL)")
+def test_a_run_killed_mid_load_gives_its_warehouse_slot_back_and_its_retry_loads_the_report(
+        crossbridge_env, tmp_path, monkeypatch):
+    """Under the production dagster.yaml, the worker of an ingestion run is killed (SIGKILL) while
+    it loads a report, and no process is left to say so (its code server went down with it: a
+    reboot, `kill -9` of the service). The run stayed STARTED for ever, holding the one slot of the
+    `warehouse` pool: every later ingestion and insight waited in the queue behind it, and the
+    inbox sensor took its batch for in flight. Run monitoring now marks it failed after
+    max_runtime_seconds and gives its slot back; its retry then loads the report."""
+    from dagster._core.test_utils import create_test_daemon_workspace_context
+    from dagster._core.workspace.load_target import EmptyWorkspaceTarget
+    from dagster._daemon.monitoring import concurrency, run_monitoring
+
+    from crossbridge_assets.defs.landing import _in_flight
+
+    s = crossbridge_env
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copyfile(REPO / "dagster.yaml", home / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    monkeypatch.setenv("DAGSTER_POSTGRES_URL", fresh_postgres_database("cb_dagster"))
+    drop(s, "TEST-a.xml", "shop/main/7", text=junit("a", 40))
+
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        first = sensor_tick(instance)
+        (request,) = sensor_tick(instance, first.cursor).run_requests
+        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        done = subprocess.run(
+            [sys.executable, "-c", _KILLED_MID_LOAD,
+             json.dumps({"run_config": request.run_config, "partition": request.partition_key, "tags": request.tags})],
+            cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+        assert done.returncode == -signal.SIGKILL, done.stderr[-3000:]
+
+        (run,) = instance.get_runs()
+        assert run.status == dg.DagsterRunStatus.STARTED
+        pool = instance.event_log_storage.get_concurrency_info("warehouse")
+        assert [(slot.run_id, slot.step_key) for slot in pool.claimed_slots] == [(run.run_id, "test_results")]
+        (report,) = reports(s).values()
+        assert report.status == "landed" and report.loaded_at is None
+        assert _in_flight(instance, {request.run_key}) == {request.run_key}
+
+        # Hours later, the daemon's run monitoring and its slot reaper look at it.
+        settings = instance.run_monitoring_settings
+        later = time.time() + settings.get("max_runtime_seconds", 0) + settings.get(
+            "free_slots_after_run_end_seconds", 0) + 3600
+        monkeypatch.setattr(run_monitoring, "get_current_timestamp", lambda: later)
+        monkeypatch.setattr(concurrency, "get_current_datetime",
+                            lambda: datetime.fromtimestamp(later, tz=timezone.utc))
+        with create_test_daemon_workspace_context(EmptyWorkspaceTarget(), instance) as workspace:
+            list(run_monitoring.execute_run_monitoring_iteration(workspace, logging.getLogger("run_monitoring")))
+            list(concurrency.execute_concurrency_slots_iteration(workspace, logging.getLogger("concurrency")))
+
+        assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.FAILURE
+        pool = instance.event_log_storage.get_concurrency_info("warehouse")
+        assert pool.active_slot_count == 0, pool.claimed_slots
+        assert _in_flight(instance, {request.run_key}) == set()
+
+        # Its retry (run_retries re-executes the run): the report is loaded, once.
+        retry = defs.resolve_job_def("ingest").execute_in_process(
+            run_config=request.run_config, partition_key=request.partition_key, instance=instance,
+            tags={**request.tags, "dagster/parent_run_id": run.run_id, "dagster/root_run_id": run.run_id})
+        assert retry.success
+    (report,) = reports(s).values()
+    assert report.loaded_at is not None
+    with make_engine(s.warehouse_url).connect() as conn:
+        assert conn.execute(select(schema.test_results.c.report_sha256)).scalars().all() == [report.sha256] * 40
+        assert len(conn.execute(select(schema.test_attempts.c.report_sha256)).scalars().all()) == 40

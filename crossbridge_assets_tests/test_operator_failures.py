@@ -52,7 +52,8 @@ with dg.instance_for_test() as instance:
     result = defs.resolve_job_def("ingest").execute_in_process(
         run_config=request["run_config"], partition_key=request["partition"], tags=request["tags"],
         instance=instance, raise_on_error=False)
-    failures = [e.message for e in result.all_events if e.is_step_failure]
+    failures = [f"{e.message} {e.event_specific_data.error.message if e.event_specific_data.error else ''}"
+                for e in result.all_events if e.is_step_failure]
     checks = {e.check_name: [e.passed, e.description] for e in result.get_asset_check_evaluations()}
     print(json.dumps({"success": result.success, "failures": failures, "checks": checks}))
 """
@@ -248,3 +249,41 @@ def test_a_run_killed_mid_load_gives_its_warehouse_slot_back_and_its_retry_loads
     with make_engine(s.warehouse_url).connect() as conn:
         assert conn.execute(select(schema.test_results.c.report_sha256)).scalars().all() == [report.sha256] * 40
         assert len(conn.execute(select(schema.test_attempts.c.report_sha256)).scalars().all()) == 40
+
+
+# ---------------------------------------------------------------- the warehouse's disk fills up
+
+
+@pytest.mark.parametrize("crossbridge_env", ["sqlite"], indirect=True)  # the limit reaches this process's files only
+def test_a_warehouse_that_cannot_write_fails_the_load_and_does_not_blame_the_report(crossbridge_env, dagster_instance):
+    """The report is archived, then the SQLite warehouse cannot grow while its rows are written
+    (SQLite says "disk I/O error"). The report used to be quarantined as if it could not be
+    parsed, and the run succeeded: a good report named unreadable by parse_errors and missing
+    from its run's results. Now the load fails, naming the fault, the report stays landed (not
+    loaded), and running the load again once there is room loads it."""
+    s = crossbridge_env
+    cases = 20_000
+    body = "".join(f'<testcase classname="tests.test_mod{i % 50}" name="test_{i}" time="0.01">'
+                   f'<failure message="expected {i}">{"AssertionError " * 20}</failure></testcase>'
+                   for i in range(cases))
+    report = drop(s, "TEST-many.xml", "shop/main/8", text=(
+        f'<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest" tests="{cases}" '
+        f'failures="{cases}">{body}</testsuite></testsuites>'))
+    size = report.stat().st_size
+    limit = size + (2 << 20)  # room for its copy, not for its rows
+    first = sensor_tick(dagster_instance)
+    (request,) = sensor_tick(dagster_instance, first.cursor).run_requests
+
+    done = run_with_file_size_limit(request, limit)
+    assert not done["success"], (done, [(r.status, r.reason) for r in reports(s).values()], size)
+    assert any("I/O error" in f or "disk is full" in f for f in done["failures"]), done["failures"]
+    (kept,) = reports(s).values()
+    assert (kept.status, kept.loaded_at, kept.reason) == ("landed", None, None)
+    assert not report.exists() and os.path.getsize(kept.archive_path) == size
+
+    result = execute(dagster_instance, request)  # the load run again (re-executed from its failure)
+    assert checks_of(result)["parse_errors"].passed is True
+    (loaded,) = reports(s).values()
+    assert loaded.status == "landed" and loaded.loaded_at is not None
+    with make_engine(s.warehouse_url).connect() as conn:
+        assert len(conn.execute(select(schema.test_results.c.seq)).scalars().all()) == cases

@@ -14,7 +14,7 @@ from sqlalchemy.exc import StatementError
 from crossbridge_assets import settings as settings_mod
 from crossbridge_assets.formats import FormatError
 from crossbridge_assets.log import bound, get_logger
-from crossbridge_assets.warehouse.engine import is_transient, make_engine, migrate
+from crossbridge_assets.warehouse.engine import is_storage_fault, is_transient, make_engine, migrate
 from crossbridge_assets.warehouse.health import Finding
 from crossbridge_assets.warehouse.landing import Landing, ReportGone
 from crossbridge_assets.warehouse.queries import (
@@ -102,7 +102,10 @@ def load_each(landing: Landing, partition: str, kind: str, batch: str | None, lo
                 get_logger("execution").info("report no longer landed, not loaded", status=gone.status)
                 continue
             except Exception as exc:
-                if not isinstance(exc, FormatError) and is_transient(exc):
+                if not isinstance(exc, FormatError) and is_storage_fault(exc):
+                    # The warehouse failed, not the report: it stays landed and the step fails
+                    # (transient faults are retried), to be run again once storage is back.
+                    get_logger("execution").error("warehouse could not take the report", error=str(exc).splitlines()[0])
                     raise
                 # A parser bug on one file must not lose the rest of the batch either.
                 reason = exc.reason if isinstance(exc, FormatError) else f"could not be parsed: {type(exc).__name__}: {exc}"

@@ -562,6 +562,21 @@ def is_transient(exc: BaseException) -> bool:
     return False
 
 
+# The warehouse's disk full or failing (SQLite; PostgreSQL's DiskFull and temporary files).
+_DISK_MARKERS = ("disk i/o error", "database or disk is full", "no space left on device", "could not extend file",
+                 "could not write to file")
+
+
+def is_storage_fault(exc: BaseException) -> bool:
+    """The warehouse could not do what it was asked: busy or away (is_transient), or its disk
+    full or failing. Nothing is wrong with the report being written then, and it must not be
+    blamed. Bulk loads raise the driver's own errors (sqlite3, psycopg2) as well as SQLAlchemy's."""
+    if is_transient(exc):
+        return True
+    driver = isinstance(exc, (DBAPIError, sqlite3.Error)) or "psycopg2" in type(exc).__module__
+    return driver and any(marker in str(exc).lower() for marker in _DISK_MARKERS)
+
+
 def ping(engine: Engine) -> float:
     """Round-trip a trivial query; returns the latency in milliseconds."""
     started = time.perf_counter()

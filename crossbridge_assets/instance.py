@@ -29,6 +29,11 @@ run_retries:
   enabled: true
   max_retries: 1
   retry_on_asset_or_op_failure: false
+run_monitoring:
+  # A run whose process died with `dagster dev` (a reboot, kill -9) is marked failed after
+  # max_runtime_seconds, so that it is retried and the inbox sensor asks for its files again.
+  enabled: true
+  max_runtime_seconds: 21600
 """
 
 

@@ -159,26 +159,76 @@ def test_a_sidecar_that_cannot_be_written_leaves_no_report_without_its_run(cross
 
 # ---------------------------------------------------------------- a run worker killed mid-load
 
-_KILLED_MID_LOAD = """
+_KILLED = """
 import os, signal, sys, json
 import dagster as dg
 from crossbridge_assets.definitions import defs
-from crossbridge_assets.warehouse import results
+from crossbridge_assets.warehouse import landing, results
 
-writes = results.bulk_insert
-def bulk_insert(conn, table, rows):
-    # The test results of the report are written, its attempts not yet, nothing committed:
-    # the worker dies there, as the OOM killer or a reboot stops it.
-    if table.name == "test_attempts":
-        os.kill(os.getpid(), signal.SIGKILL)
-    return writes(conn, table, rows)
-results.bulk_insert = bulk_insert
+# The worker dies (the OOM killer, a reboot) where the test says: while a report's test results
+# are written, its attempts not yet, nothing committed; or while the second file of the batch
+# is archived, the first landed.
+where = sys.argv[2]
+if where == "load":
+    writes = results.bulk_insert
+    def bulk_insert(conn, table, rows):
+        if table.name == "test_attempts":
+            os.kill(os.getpid(), signal.SIGKILL)
+        return writes(conn, table, rows)
+    results.bulk_insert = bulk_insert
+else:
+    place, placed = landing.Landing._place, []
+    def _place(source, target, sidecar, copy):
+        if placed:
+            os.kill(os.getpid(), signal.SIGKILL)
+        placed.append(target)
+        return place(source, target, sidecar, copy)
+    landing.Landing._place = staticmethod(_place)
 
 request = json.loads(sys.argv[1])
 with dg.DagsterInstance.get() as instance:
     defs.resolve_job_def("ingest").execute_in_process(
         run_config=request["run_config"], partition_key=request["partition"], tags=request["tags"], instance=instance)
 """
+
+
+def kill_run(request: dg.RunRequest, where: str) -> None:
+    """Run the ingest job for `request` on the instance of DAGSTER_HOME in a process that is
+    killed with SIGKILL `where` ("load" or "landing"), leaving no process to say so."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run(
+        [sys.executable, "-c", _KILLED,
+         json.dumps({"run_config": request.run_config, "partition": request.partition_key, "tags": request.tags}),
+         where],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == -signal.SIGKILL, done.stderr[-3000:]
+
+
+def daemon_hours_later(instance: dg.DagsterInstance, monkeypatch) -> None:
+    """What the daemon's run monitoring and concurrency slot reaper do, long after a run died
+    (they run only where the instance enables run monitoring)."""
+    from dagster._core.test_utils import create_test_daemon_workspace_context
+    from dagster._core.workspace.load_target import EmptyWorkspaceTarget
+    from dagster._daemon.monitoring import concurrency, run_monitoring
+
+    assert instance.run_monitoring_enabled, "the instance's daemon does not watch its runs"
+    settings = instance.run_monitoring_settings
+    later = time.time() + settings.get("max_runtime_seconds", 0) + settings.get(
+        "free_slots_after_run_end_seconds", 0) + 3600
+    monkeypatch.setattr(run_monitoring, "get_current_timestamp", lambda: later)
+    monkeypatch.setattr(concurrency, "get_current_datetime", lambda: datetime.fromtimestamp(later, tz=timezone.utc))
+    with create_test_daemon_workspace_context(EmptyWorkspaceTarget(), instance) as workspace:
+        list(run_monitoring.execute_run_monitoring_iteration(workspace, logging.getLogger("run_monitoring")))
+        list(concurrency.execute_concurrency_slots_iteration(workspace, logging.getLogger("concurrency")))
+
+
+def retry_of(instance: dg.DagsterInstance, run: dg.DagsterRun, request: dg.RunRequest):
+    """The run again, as run_retries re-executes it (its config and tags)."""
+    retry = defs.resolve_job_def("ingest").execute_in_process(
+        run_config=request.run_config, partition_key=request.partition_key, instance=instance,
+        tags={**request.tags, "dagster/parent_run_id": run.run_id, "dagster/root_run_id": run.run_id})
+    assert retry.success
+    return retry
 
 
 @pytest.mark.postgres
@@ -191,10 +241,6 @@ def test_a_run_killed_mid_load_gives_its_warehouse_slot_back_and_its_retry_loads
     `warehouse` pool: every later ingestion and insight waited in the queue behind it, and the
     inbox sensor took its batch for in flight. Run monitoring now marks it failed after
     max_runtime_seconds and gives its slot back; its retry then loads the report."""
-    from dagster._core.test_utils import create_test_daemon_workspace_context
-    from dagster._core.workspace.load_target import EmptyWorkspaceTarget
-    from dagster._daemon.monitoring import concurrency, run_monitoring
-
     from crossbridge_assets.defs.landing import _in_flight
 
     s = crossbridge_env
@@ -208,12 +254,7 @@ def test_a_run_killed_mid_load_gives_its_warehouse_slot_back_and_its_retry_loads
     with dg.DagsterInstance.from_config(str(home)) as instance:
         first = sensor_tick(instance)
         (request,) = sensor_tick(instance, first.cursor).run_requests
-        env = {**os.environ, "PYTHONPATH": str(REPO)}
-        done = subprocess.run(
-            [sys.executable, "-c", _KILLED_MID_LOAD,
-             json.dumps({"run_config": request.run_config, "partition": request.partition_key, "tags": request.tags})],
-            cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
-        assert done.returncode == -signal.SIGKILL, done.stderr[-3000:]
+        kill_run(request, "load")
 
         (run,) = instance.get_runs()
         assert run.status == dg.DagsterRunStatus.STARTED
@@ -223,32 +264,59 @@ def test_a_run_killed_mid_load_gives_its_warehouse_slot_back_and_its_retry_loads
         assert report.status == "landed" and report.loaded_at is None
         assert _in_flight(instance, {request.run_key}) == {request.run_key}
 
-        # Hours later, the daemon's run monitoring and its slot reaper look at it.
-        settings = instance.run_monitoring_settings
-        later = time.time() + settings.get("max_runtime_seconds", 0) + settings.get(
-            "free_slots_after_run_end_seconds", 0) + 3600
-        monkeypatch.setattr(run_monitoring, "get_current_timestamp", lambda: later)
-        monkeypatch.setattr(concurrency, "get_current_datetime",
-                            lambda: datetime.fromtimestamp(later, tz=timezone.utc))
-        with create_test_daemon_workspace_context(EmptyWorkspaceTarget(), instance) as workspace:
-            list(run_monitoring.execute_run_monitoring_iteration(workspace, logging.getLogger("run_monitoring")))
-            list(concurrency.execute_concurrency_slots_iteration(workspace, logging.getLogger("concurrency")))
-
+        daemon_hours_later(instance, monkeypatch)
         assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.FAILURE
         pool = instance.event_log_storage.get_concurrency_info("warehouse")
         assert pool.active_slot_count == 0, pool.claimed_slots
         assert _in_flight(instance, {request.run_key}) == set()
 
-        # Its retry (run_retries re-executes the run): the report is loaded, once.
-        retry = defs.resolve_job_def("ingest").execute_in_process(
-            run_config=request.run_config, partition_key=request.partition_key, instance=instance,
-            tags={**request.tags, "dagster/parent_run_id": run.run_id, "dagster/root_run_id": run.run_id})
-        assert retry.success
+        retry_of(instance, run, request)
     (report,) = reports(s).values()
     assert report.loaded_at is not None
     with make_engine(s.warehouse_url).connect() as conn:
         assert conn.execute(select(schema.test_results.c.report_sha256)).scalars().all() == [report.sha256] * 40
         assert len(conn.execute(select(schema.test_attempts.c.report_sha256)).scalars().all()) == 40
+
+
+def test_on_the_embedded_instance_a_batch_whose_run_died_mid_landing_is_landed_later(
+        crossbridge_env, tmp_path, monkeypatch):
+    """`crossbridge dev`'s instance: the run landing a batch is killed after its first file, with
+    `dagster dev` (a laptop's reboot). Its run stayed STARTED for ever, and the inbox sensor,
+    taking the batch for in flight, never asked for the file left in the inbox again. Run
+    monitoring marks the run failed; the sensor asks for the file again and its retry loads the
+    one that landed."""
+    from crossbridge_assets.instance import ensure_dagster_home
+
+    s = crossbridge_env
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    home = ensure_dagster_home(s)
+    a = drop(s, "TEST-a.xml", "shop/main/7", text=junit("a", 3))
+    b = drop(s, "TEST-b.xml", "shop/main/7", text=junit("b", 5))
+
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        first = sensor_tick(instance)
+        second = sensor_tick(instance, first.cursor)
+        (request,) = second.run_requests
+        kill_run(request, "landing")
+        (run,) = instance.get_runs()
+        assert run.status == dg.DagsterRunStatus.STARTED
+        assert not a.exists() and b.exists()
+
+        daemon_hours_later(instance, monkeypatch)
+        assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.FAILURE
+        again = sensor_tick(instance, _aged(second.cursor, 31 * 60))
+        (request_b,) = again.run_requests
+        assert request_b.run_config["ops"]["landed_reports"]["config"]["files"] == ["shop/main/7/TEST-b.xml"]
+        execute(instance, request_b)
+        retry_of(instance, run, request)
+
+    assert not b.exists()
+    found = reports(s)
+    assert {n: (r.status, r.loaded_at is not None) for n, r in found.items()} == {
+        "TEST-a.xml": ("landed", True), "TEST-b.xml": ("landed", True)}
+    with make_engine(s.warehouse_url).connect() as conn:
+        tests = conn.execute(select(schema.test_results.c.report_sha256)).scalars().all()
+    assert sorted(tests.count(found[n].sha256) for n in found) == [3, 5]
 
 
 # ---------------------------------------------------------------- the warehouse's disk fills up

@@ -48,7 +48,8 @@ def old_release(commit: str, into: Path) -> Path:
                              check=True, capture_output=True).stdout
     into.mkdir(parents=True)
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(into, filter="data")
+        # The "data" filter (Python 3.11.4 and later) keeps every path inside `into`.
+        tar.extractall(into, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
     return into
 
 

@@ -108,3 +108,31 @@ def test_a_broken_playwright_report_is_quarantined_by_results_and_the_rest_get_s
         cut_spans = conn.execute(select(func.count()).select_from(E).where(schema.report_rows(E, [cut.sha256]))).scalar_one()
     assert cut.status == "quarantined" and cut_spans == 0
     assert set(_spans_and_tests(engine)) == {"mochawesome"}
+
+
+def test_a_warehouse_that_cannot_take_derived_spans_fails_the_run(crossbridge_env, dagster_instance, monkeypatch):
+    """The warehouse's disk full while a report's spans are written: the run fails naming the
+    fault, as every other load does, instead of noting the report as one spans cannot be derived
+    from and succeeding without them."""
+    import sqlite3
+
+    import crossbridge_assets.defs.profiling as profiling
+
+    monkeypatch.delenv("CROSSBRIDGE_INFLUX_URL", raising=False)
+    s = crossbridge_env
+    _drop(s.inbox, "playwright.json")
+    _, tick = run_requests_until_ready(dagster_instance)
+    partition = tick.run_requests[0].partition_key
+    execute(dagster_instance, tick.run_requests[0])
+
+    def full(*args, **kwargs):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(profiling, "load_profile", full)
+    with dg.instance_for_test() as instance:
+        result = dg.materialize([d for d in defs.assets if getattr(d, "key", None) == dg.AssetKey("profiling_events")],
+                                partition_key=partition, instance=instance,
+                                resources={"warehouse": WarehouseResource()}, raise_on_error=False)
+    assert not result.success
+    failures = [e for e in result.all_events if e.is_step_failure]
+    assert failures and "disk is full" in str(failures[-1].step_failure_data.error.message)

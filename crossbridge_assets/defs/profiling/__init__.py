@@ -36,7 +36,7 @@ from crossbridge_assets.hooks.reports import REPORT_FRAMEWORKS, report_span_stre
 from crossbridge_assets.log import bound, get_logger
 from crossbridge_assets.model import KIND_PROFILING, KIND_RESULTS
 from crossbridge_assets.warehouse import schema
-from crossbridge_assets.warehouse.engine import is_transient, now, replace_table
+from crossbridge_assets.warehouse.engine import is_storage_fault, now, replace_table
 from crossbridge_assets.warehouse.landing import ReportGone
 from crossbridge_assets.warehouse.profiling import (
     load_profile,
@@ -130,8 +130,8 @@ def profiling_events(context: dg.AssetExecutionContext, warehouse: WarehouseReso
                 except ReportGone:
                     continue  # superseded or quarantined by another run since it was listed
                 except Exception as exc:
-                    if is_transient(exc):
-                        raise
+                    if is_storage_fault(exc):
+                        raise  # the warehouse failed, not the report: as for every other load
                     underived.append({"file": report.original_name, "reason": f"{type(exc).__name__}: {exc}"[:200]})
                     log.warning("no spans derived from a result report", reason=str(exc)[:200])
                     continue

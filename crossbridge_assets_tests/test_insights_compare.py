@@ -161,6 +161,20 @@ def test_other_parameters_and_a_rename_are_noted_on_new_and_gone_tests():
     assert notes["ship_quick"] == "renamed from ship_fast?" and notes["ship_fast"] == "renamed to ship_quick?"
 
 
+def test_tests_with_other_parameters_pair_in_their_order_and_each_once():
+    """Three cases of pay gone and two new: the first new one pairs with the first gone, the
+    second with the second; the third gone case has no new partner."""
+    def change(kind, parameters):
+        return {"change": kind, "framework": "pytest", "suite": "s", "name": "pay", "file": "t.py",
+                "parameters": parameters, "note": None}
+
+    gone = [change(compare.GONE, p) for p in ("a", "b", "c")]
+    new = [change(compare.NEW_TEST, p) for p in ("x", "y")]
+    compare._note_renames([*gone, *new])
+    assert [c["note"] for c in new] == ["other parameters than before (a)", "other parameters than before (b)"]
+    assert [c["note"] for c in gone] == ["runs with other parameters now (x)", "runs with other parameters now (y)", None]
+
+
 def test_a_test_back_after_a_pause_is_new_again_with_when_it_was_last_seen():
     f = Frame()
     f.run("1", {"a": "passed", "b": "passed"})

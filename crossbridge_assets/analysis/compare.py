@@ -25,6 +25,7 @@ The rules:
 from __future__ import annotations
 
 import fnmatch
+from collections import deque
 from typing import Iterable, NamedTuple
 
 import numpy as np
@@ -263,10 +264,15 @@ def _note_renames(changes: list[dict]) -> None:
     if not new or not gone:
         return
     paired: set[int] = set()
+    # The gone tests by suite and name, in their order: each new test takes the first one left
+    # (a scan of every gone test for each new one took hours when a run renamed its suite).
+    gone_by_name: dict[tuple, deque] = {}
+    for g in gone:
+        gone_by_name.setdefault((g["framework"], g["suite"], g["name"]), deque()).append(g)
     for c in new:
-        same = [g for g in gone if id(g) not in paired and (g["framework"], g["suite"], g["name"]) == (c["framework"], c["suite"], c["name"])]
+        same = gone_by_name.get((c["framework"], c["suite"], c["name"]))
         if same:
-            g = same[0]
+            g = same.popleft()
             paired.update((id(g), id(c)))
             c["note"] = _join(c["note"], f"other parameters than before ({g['parameters'] or 'none'})")
             g["note"] = _join(g["note"], f"runs with other parameters now ({c['parameters'] or 'none'})")

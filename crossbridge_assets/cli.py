@@ -668,8 +668,10 @@ def cmd_history(args) -> int:
     table = table.assign(test=[display_name(s, n, p) for s, n, p in zip(table["suite"], table["name"], table["parameters"])])
     table = table.sort_values(["test", "project", "branch"], kind="stable").reset_index(drop=True)
 
+    latest = recent_runs(where, limit=args.runs)
+
     def recent(row) -> list[dict]:
-        return records(recent_runs(where, row["test_id"], row["project"], row["branch"], limit=args.runs))
+        return records(latest[(row["test_id"], row["project"], row["branch"])])
 
     if args.json:
         print(json.dumps([{**row, "recent_runs": recent(row)} for row in records(table)],

@@ -202,9 +202,12 @@ def test_an_empty_history_gives_an_empty_table_with_the_columns():
 
 def test_recent_runs_of_one_history_oldest_first():
     frame = results({"test_pay": "PPPFF", "test_tax": "PPPPP"})
-    runs = recent_runs(frame, "test_pay@", "shop", "main", limit=3)
+    latest = recent_runs(frame, limit=3)
+    runs = latest[("test_pay@", "shop", "main")]
     assert runs["build"].tolist() == ["102", "103", "104"]
     assert runs["status"].tolist() == ["passed", "failed", "failed"]
+    assert latest[("test_tax@", "shop", "main")]["status"].tolist() == ["passed"] * 3
+    assert set(latest) == {("test_pay@", "shop", "main"), ("test_tax@", "shop", "main")}
 
 
 @pytest.mark.parametrize("pattern, expected", [

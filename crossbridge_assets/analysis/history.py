@@ -256,9 +256,11 @@ def histories(results: pd.DataFrame, runs: pd.DataFrame | None = None, rules: Ru
     return out[HISTORY_COLUMNS].reset_index(drop=True)
 
 
-def recent_runs(results: pd.DataFrame, test_id: str, project: str, branch: str, limit: int = 10) -> pd.DataFrame:
-    """The latest `limit` runs of one history, oldest first: build, run_time, ci_url, status,
-    flaky, duration, message."""
-    rows = results[(results["test_id"] == test_id) & (results["project"] == project) & (results["branch"] == branch)]
-    rows = rows.sort_values(["run_time", "run_id"], kind="stable").tail(limit)
-    return rows[["run_id", "build", "run_time", "ci_url", "status", "flaky", "duration", "message"]].reset_index(drop=True)
+def recent_runs(results: pd.DataFrame, limit: int = 10) -> dict[tuple[str, str, str], pd.DataFrame]:
+    """The latest `limit` runs of every history in `results`, by (test_id, project, branch),
+    oldest first: build, run_time, ci_url, status, flaky, duration, message. One sort for all
+    (a filter of the whole frame for each history was quadratic in the number of tests)."""
+    ordered = results.sort_values(["run_time", "run_id"], kind="stable")
+    shown = ordered[["run_id", "build", "run_time", "ci_url", "status", "flaky", "duration", "message"]]
+    return {key: shown.iloc[positions[-limit:]].reset_index(drop=True)
+            for key, positions in ordered.groupby(["test_id", "project", "branch"], sort=False).indices.items()}

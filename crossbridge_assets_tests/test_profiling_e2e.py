@@ -316,3 +316,34 @@ def test_slowest_steps_endpoints_and_webdriver_commands_with_p50_and_p95(crossbr
         pay = conn.execute(select(B).where(B.c.name == "POST shop.test/api/payments")).one()
     assert (pay.kind, pay.environment, pay.runs) == ("http", "shop/main", 3)
     assert pay.p50 == pytest.approx(0.35) and pay.p95 == pytest.approx(p95([0.3, 0.35, 4.0]))
+
+
+def test_runs_that_failed_early_or_were_skipped_are_no_baseline_for_a_slowdown(crossbridge_env, dagster_instance,
+                                                                              monkeypatch):
+    """A test that failed at its first assertion in five runs (0.05 s each), and another skipped
+    in them, then both pass in their usual second: nothing got slower. Their short spans say how
+    they stopped, not how long the work takes; they used to make the baseline, and the passing
+    run read as 20x slower."""
+    from crossbridge_assets.defs.profiling import performance_regressions_check
+
+    monkeypatch.delenv("CROSSBRIDGE_INFLUX_URL", raising=False)
+    s = crossbridge_env
+    t0 = time.time() - 3 * 86400
+    broken, skipped = "tests/test_cart.py::test_checkout", "tests/test_cart.py::test_refund"
+
+    def run(build: int, status_broken: str, status_skipped: str, seconds: float) -> list[dict]:
+        start = t0 + build * 600
+        return [dict(kind="test", name=broken, start=start, duration=seconds if status_broken == "passed" else 0.05,
+                     status=status_broken),
+                dict(kind="test", name=skipped, start=start + 2, duration=seconds if status_skipped == "passed" else 0.001,
+                     status=status_skipped)]
+
+    ingest_runs(s, dagster_instance, {b: run(b, "failed", "skipped", 1.0) for b in range(1, 6)})
+    ingest_runs(s, dagster_instance, {6: run(6, "passed", "passed", 1.0)})
+    result = analytics(dagster_instance, performance_regressions_check)
+    found = result.asset_materializations_for_node("performance_regressions")[0].metadata
+    assert found["regressions"].value == 0
+    (check,) = [e for e in result.get_asset_check_evaluations() if e.check_name == "no_performance_regressions"]
+    assert check.passed is True
+    baselines = result.asset_materializations_for_node("duration_baselines")[0].metadata
+    assert baselines["untimed_spans_left_out"].value == 10 and baselines["spans_in_window"].value == 2

@@ -25,6 +25,18 @@ import pandas as pd
 
 KEY = ["kind", "name", "environment"]
 
+# Spans that did not run to their end, or did not run: their duration says how they stopped (an
+# early assertion, a timeout, a skip, no response), not how long the work takes. They are left
+# out of every timing, as test_history judges a test by the runs it passed.
+UNTIMED = frozenset({"skipped", "not_run", "failed", "error", "xfailed", "rerun"})
+
+
+def timed(spans: pd.DataFrame) -> pd.DataFrame:
+    """The spans whose duration is the time the work took (status not in UNTIMED)."""
+    if spans.empty or "status" not in spans.columns:
+        return spans
+    return spans[~spans["status"].isin(UNTIMED)].reset_index(drop=True)
+
 
 @dataclass(frozen=True)
 class Rules:

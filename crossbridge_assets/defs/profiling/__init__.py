@@ -344,7 +344,8 @@ def _rounded(frame: pd.DataFrame, columns: list[str]) -> list[dict]:
 def duration_baselines(warehouse: WarehouseResource) -> dg.MaterializeResult:
     with storage_faults("computing duration baselines"):
         engine = warehouse.engine()
-        spans = span_frame(engine, since=_since())
+        window = span_frame(engine, since=_since())
+        spans = regressions.timed(window)
         table = regressions.baselines(spans)
         rows = records(table, computed_at=now())
         replace_table(engine, schema.profile_baselines, rows)
@@ -352,6 +353,8 @@ def duration_baselines(warehouse: WarehouseResource) -> dg.MaterializeResult:
         "dagster/row_count": dg.MetadataValue.int(len(rows)),
         "dagster/column_schema": BASELINE_SCHEMA,
         "spans_in_window": dg.MetadataValue.int(len(spans)),
+        # Skipped, failed, errored: how a span stopped, not how long the work takes.
+        "untimed_spans_left_out": dg.MetadataValue.int(len(window) - len(spans)),
         "window_days": dg.MetadataValue.int(WINDOW_DAYS),
     }
     columns = ["kind", "name", "environment", "calls", "p50", "p95", "max"]
@@ -381,7 +384,7 @@ def duration_baselines(warehouse: WarehouseResource) -> dg.MaterializeResult:
 def performance_regressions(warehouse: WarehouseResource) -> dg.MaterializeResult:
     with storage_faults("detecting performance regressions"):
         engine = warehouse.engine()
-        found = regressions.detect(span_frame(engine, since=_since()))
+        found = regressions.detect(regressions.timed(span_frame(engine, since=_since())))
         rows = records(found, detected_at=now())
         for row in rows:
             if row.get("ratio") is not None and row["ratio"] == float("inf"):

@@ -3,6 +3,7 @@ so run history survives restarts (a bare `dagster dev` keeps it in a temporary f
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -37,6 +38,11 @@ run_monitoring:
 """
 
 
+# The embedded dagster.yaml as earlier releases wrote it (sha256): one that nobody changed since
+# is brought up to date (run monitoring came later); one that was edited is left as it is.
+EARLIER_EMBEDDED_YAMLS = frozenset({"c587fe55e52d0102d02948c76edfbbc3894cb218cdc6c9b1ecf2780c929caed6"})
+
+
 def ensure_dagster_home(settings: Settings) -> Path:
     """Point DAGSTER_HOME at the embedded instance unless the user chose one."""
     if os.environ.get("DAGSTER_HOME"):
@@ -46,7 +52,7 @@ def ensure_dagster_home(settings: Settings) -> Path:
     home = settings.dagster_home
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    if not config.exists():
+    if not config.exists() or hashlib.sha256(config.read_bytes()).hexdigest() in EARLIER_EMBEDDED_YAMLS:
         config.write_text(EMBEDDED_DAGSTER_YAML, encoding="utf-8")
     os.environ["DAGSTER_HOME"] = str(home)
     return home

@@ -355,3 +355,25 @@ def test_a_warehouse_that_cannot_write_fails_the_load_and_does_not_blame_the_rep
     assert loaded.status == "landed" and loaded.loaded_at is not None
     with make_engine(s.warehouse_url).connect() as conn:
         assert len(conn.execute(select(schema.test_results.c.seq)).scalars().all()) == cases
+
+
+def test_an_embedded_dagster_yaml_of_an_earlier_release_gets_run_monitoring(crossbridge_env, monkeypatch):
+    """The embedded instance's dagster.yaml as the first releases wrote it, untouched since: it
+    is brought up to date (run monitoring), and an edited one is left as its owner made it."""
+    import yaml
+
+    from crossbridge_assets.instance import EMBEDDED_DAGSTER_YAML, ensure_dagster_home
+
+    earlier = EMBEDDED_DAGSTER_YAML.split("run_monitoring:")[0].rstrip("\n") + "\n"
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    config = crossbridge_env.dagster_home / "dagster.yaml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(earlier, encoding="utf-8")
+    ensure_dagster_home(crossbridge_env)
+    assert yaml.safe_load(config.read_text())["run_monitoring"] == {"enabled": True, "max_runtime_seconds": 21600}
+
+    edited = earlier.replace("max_concurrent_runs: 2", "max_concurrent_runs: 5")
+    config.write_text(edited, encoding="utf-8")
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    ensure_dagster_home(crossbridge_env)
+    assert config.read_text() == edited

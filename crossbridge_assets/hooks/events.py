@@ -15,7 +15,8 @@ File layout (format "crossbridge-events", parsed by formats/crossbridge_events.p
   The end line tells a finished session from a crashed one.
 
 Span status vocabulary: test-like spans (session, suite, test, setup, call, teardown, step,
-keyword) carry an outcome (passed, failed, skipped, xfailed, xpassed, error, not_run);
+keyword) carry an outcome (passed, failed, skipped, xfailed, xpassed, error, not_run; and
+"rerun" for an attempt pytest-rerunfailures ran again);
 http spans carry the response status code as a string ("200", "404") or "error" when no
 response came back; driver commands and navigations carry "ok" or "error".
 

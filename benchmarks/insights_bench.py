@@ -35,6 +35,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from benchmarks._memory import peak_kib
+from benchmarks._table import print_table
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parent / ".data"
@@ -312,16 +313,7 @@ def fresh(what: str, url: str, since: str, repeat: int) -> dict:
 # ---------------------------------------------------------------------------- report
 
 
-def print_table(rows: list[list[str]]) -> None:
-    header = ["measurement", "window", "rows", "seconds", "x read floor", "x groupby", "peak RSS MB", "RSS growth"]
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    line = "  ".join("-" * w for w in widths)
-    print(line)
-    print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
-    print(line)
-    for r in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths)))
-    print(line, flush=True)
+TABLE_HEADER = ["measurement", "window", "rows", "seconds", "x read floor", "x groupby", "peak RSS MB", "RSS growth"]
 
 
 def report(label: str, url: str, repeat: int) -> None:
@@ -344,7 +336,7 @@ def report(label: str, url: str, repeat: int) -> None:
                          f"{f['seconds']:.2f}", f"{f['seconds'] / read:.1f}" if read else "",
                          f"{f['seconds'] / group:.1f}" if group else "", f"{f['peak_mb']:.0f}",
                          f"{growth:.1f}x" if growth else ""])
-    print_table(rows)
+    print_table(TABLE_HEADER, rows)
     rows_small = figures["floor_read", small]["rows"]
     rows_large = figures["floor_read", large]["rows"]
     print(f"the {large}-day window holds {rows_large / max(rows_small, 1):.1f}x the rows of the {small}-day one "

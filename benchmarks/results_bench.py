@@ -31,6 +31,8 @@ import time
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
+from benchmarks._table import print_table
+
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parent / ".data"
 SEED = 20240611
@@ -373,16 +375,7 @@ def _row(measurement: str, seconds: float | None, result: str, target: str, hold
     ]
 
 
-def print_table(rows: list[list[str]]) -> None:
-    header = ["measurement", "seconds", "ratio / value", "target", "holds"]
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    line = "  ".join("-" * w for w in widths)
-    print(line)
-    print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
-    print(line)
-    for r in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths)))
-    print(line)
+TABLE_HEADER = ["measurement", "seconds", "ratio / value", "target", "holds"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -434,7 +427,7 @@ def main(argv: list[str] | None = None) -> int:
         _row("peak RSS growth, big / small file", None, f"{growth:.2f}x",
              f"<= {TARGET_RSS_GROWTH:.1f}x (flat)", growth <= TARGET_RSS_GROWTH),
     ]
-    print_table(rows)
+    print_table(TABLE_HEADER, rows)
     print(
         f"throughput: ours {size / ours_s:.1f} MB/s ({ours_n / ours_s:,.0f} testcases/s); "
         f"interpreter + imports before parsing: {rss_small['baseline_kb'] / 1024:.1f} MB"

@@ -28,7 +28,7 @@ from crossbridge_assets.formats._coverage import (
 from crossbridge_assets.formats._paths import normalize_source_path
 from crossbridge_assets.model import KIND_COVERAGE, CoverageStream, CoverageTotals, FileCoverage
 from crossbridge_assets.warehouse import schema
-from crossbridge_assets.warehouse.engine import INDEX_TEXT_BYTES, bulk_insert, exclusive, index_text, now
+from crossbridge_assets.warehouse.engine import INDEX_TEXT_BYTES, beyond_index, bulk_insert, exclusive, index_text, now
 from crossbridge_assets.warehouse.landing import (
     LANDED,
     QUARANTINED,
@@ -144,8 +144,8 @@ def _check_counts(report, path: str, counts: CoverageTotals) -> None:
 def _check_path(report, path: str) -> None:
     """A source path longer than an index holds makes the report unreadable, with that reason
     (PostgreSQL would refuse it with an error of its own, and SQLite take it)."""
-    size = len(path.encode("utf-8", "surrogatepass"))
-    if size > INDEX_TEXT_BYTES:
+    size = beyond_index(path)
+    if size is not None:
         raise FormatError(report.original_name, f"source path {path[:80]}… is {size} bytes long; "
                           f"paths of at most {INDEX_TEXT_BYTES} bytes are stored")
 

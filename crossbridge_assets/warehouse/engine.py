@@ -328,15 +328,21 @@ INDEX_TEXT_BYTES = 1200
 _CUT = "\u2026"
 
 
+def beyond_index(value: str | None, limit: int = INDEX_TEXT_BYTES) -> int | None:
+    """The size in bytes of `value` when it is more than an indexed column keeps, else None."""
+    if value is None or len(value) * 4 <= limit:  # no character takes more than 4 bytes
+        return None
+    size = len(value.encode("utf-8", "surrogatepass"))
+    return size if size > limit else None
+
+
 def index_text(value: str | None, limit: int = INDEX_TEXT_BYTES) -> str | None:
     """`value` as an indexed column can hold it: itself when its UTF-8 is at most `limit` bytes,
     else its head, '…' and a digest of the whole, so that a reader sees it was cut and two long
     values with one head stay apart."""
-    if value is None or len(value) * 4 <= limit:  # no character takes more than 4 bytes
+    if beyond_index(value, limit) is None:
         return value
     raw = value.encode("utf-8", "surrogatepass")
-    if len(raw) <= limit:
-        return value
     digest = hashlib.blake2b(raw, digest_size=8).hexdigest()
     head = raw[: limit - len(_CUT.encode()) - len(digest)].decode("utf-8", "ignore")  # not half a character
     return head + _CUT + digest

@@ -97,7 +97,7 @@ class RunMetadata:
 
 
 def read_manifest(path: Path) -> RunMetadata:
-    from crossbridge_assets.warehouse.engine import INDEX_TEXT_BYTES  # here: `crossbridge parse` loads no SQLAlchemy
+    from crossbridge_assets.warehouse.engine import INDEX_TEXT_BYTES, beyond_index  # here: `crossbridge parse` loads no SQLAlchemy
 
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -128,8 +128,8 @@ def read_manifest(path: Path) -> RunMetadata:
         if data.get(key) is not None:
             setattr(m, key, str(data[key]))
     for key in ("project", "branch"):  # runs are indexed by both: PostgreSQL would refuse the run
-        size = len(getattr(m, key).encode("utf-8", "surrogatepass")) if getattr(m, key) else 0
-        if size > INDEX_TEXT_BYTES:
+        size = beyond_index(getattr(m, key))
+        if size is not None:
             raise ManifestError(path, f"{key}={getattr(m, key)[:60]!r}… is {size} bytes long; "
                                       f"at most {INDEX_TEXT_BYTES} bytes are stored")
     if data.get("shards_expected") is not None:

@@ -190,6 +190,15 @@ _HAS_CONTROL_REF = re.compile(_CONTROL_REF)
 _LONGEST_NOT_XML = 32
 
 
+def _may_hold_not_xml(data: bytes, before: bytes = b"") -> bool:
+    """False when `data` surely holds none of _NOT_XML (the scan at C speed); `before`, the bytes
+    read just before it, where a reference may have begun (its '#' among them)."""
+    left = data.translate(None, _IN_NONE)
+    if not left and b"#" not in before:
+        return False
+    return bool(left.strip(b"#") or _HAS_CONTROL_REF.search(before + data))
+
+
 def _replacement(m: re.Match) -> bytes:
     return b"" if m.group(1) else b"&#xFFFD;" if m.group(2) else "\ufffd".encode()
 
@@ -204,8 +213,7 @@ def mend_xml(data: bytes, end: bool = True) -> tuple[bytes, bytes]:
         if m is not None:
             hold = m.start()
     done = data[:hold]
-    left = done.translate(None, _IN_NONE)
-    if left and (left.strip(b"#") or _HAS_CONTROL_REF.search(done)) and _NOT_XML.search(done):
+    if _may_hold_not_xml(done) and _NOT_XML.search(done):
         done = _NOT_XML.sub(_replacement, done)
     return done, data[hold:]
 
@@ -239,9 +247,7 @@ def _needs_mending(path: Path, head: bytes) -> bool:
     with open(path, "rb") as fh:
         tail = b""
         while chunk := fh.read(_SCAN):
-            left = chunk.translate(None, _IN_NONE)
-            # A reference may begin in the last bytes of the chunk before (its '#' among them).
-            if (left or b"#" in tail) and (left.strip(b"#") or _HAS_CONTROL_REF.search(tail + chunk)):
+            if _may_hold_not_xml(chunk, tail):
                 return True
             tail = chunk[-_LONGEST_NOT_XML:]
     return False

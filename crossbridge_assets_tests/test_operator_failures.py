@@ -49,7 +49,7 @@ import dagster as dg
 from crossbridge_assets.definitions import defs
 request = json.loads(sys.argv[2])
 with dg.instance_for_test() as instance:
-    result = defs.resolve_job_def("ingest").execute_in_process(
+    result = defs.resolve_job_def(request["job"]).execute_in_process(
         run_config=request["run_config"], partition_key=request["partition"], tags=request["tags"],
         instance=instance, raise_on_error=False)
     failures = [f"{e.message} {e.event_specific_data.error.message if e.event_specific_data.error else ''}"
@@ -59,12 +59,13 @@ with dg.instance_for_test() as instance:
 """
 
 
-def run_with_file_size_limit(request: dg.RunRequest, limit: int) -> dict:
-    """Execute the ingest job for `request` in a process that cannot write files past `limit`."""
+def run_with_file_size_limit(request: dg.RunRequest, limit: int, job: str = "ingest") -> dict:
+    """Execute the job for `request` in a process that cannot write files past `limit`."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     done = subprocess.run(
         [sys.executable, "-c", _RUN_UNDER_LIMIT, str(limit),
-         json.dumps({"run_config": request.run_config, "partition": request.partition_key, "tags": request.tags})],
+         json.dumps({"job": job, "run_config": request.run_config, "partition": request.partition_key,
+                     "tags": request.tags})],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -134,7 +135,7 @@ def test_a_sidecar_that_cannot_be_written_leaves_no_report_without_its_run(cross
     blocker = s.archive / day / f"{key}.json.tmp"
     blocker.mkdir(parents=True)
 
-    result = defs.resolve_job_def("ingest").execute_in_process(
+    result = defs.resolve_job_def(request["job"]).execute_in_process(
         run_config=request.run_config, partition_key=day, instance=dagster_instance, tags=request.tags,
         raise_on_error=False)
     assert result.success

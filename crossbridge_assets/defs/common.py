@@ -42,6 +42,11 @@ AFTER_INGESTION = (
     & ~dg.AutomationCondition.in_progress()
 ).with_label("after ingestion")
 BATCH_TAG = "crossbridge/batch"
+# Assets carrying this tag are part of the ingestion job the sensor and the CLI start.
+INGEST_TAG = {"crossbridge/ingest": "true"}
+# A run in one of these may still land or load its batch: it is not asked for again.
+NOT_FINISHED = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
+                dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
 
 _migrated: set[str] = set()
 

@@ -88,6 +88,18 @@ def reports_with_warnings(engine: Engine, partition: str, kind: str) -> list[dic
     return [{"file": name, "warning": "; ".join(json.loads(w))} for name, w in rows]
 
 
+def unloaded_batches(engine: Engine, arrived_before) -> list:
+    """(partition, batch, reports) of landed reports that no load has recorded, arrived before
+    the given time: their load failed (a warehouse fault) and nobody has run it again."""
+    with engine.connect() as conn:
+        return list(conn.execute(
+            select(R.c.partition, R.c.batch, func.count().label("reports"))
+            .where(R.c.status == LANDED, R.c.loaded_at.is_(None), R.c.arrived_at < arrived_before)
+            .group_by(R.c.partition, R.c.batch)
+            .order_by(R.c.partition, R.c.batch)
+        ))
+
+
 def report_counts(engine: Engine, partition: str | None = None) -> dict[str, int]:
     cond = [R.c.partition == partition] if partition else []
     with engine.connect() as conn:

@@ -8,6 +8,8 @@ import dagster as dg
 
 from crossbridge_assets.defs.common import (
     BATCH_TAG,
+    INGEST_TAG,
+    NOT_FINISHED,
     SETTINGS,
     STORAGE_RETRY,
     WAREHOUSE_KIND,
@@ -18,13 +20,10 @@ from crossbridge_assets.defs.common import (
     storage_faults,
 )
 from crossbridge_assets.defs.landing import inbox
+from crossbridge_assets.defs.landing.reloads import reload_job, reload_sensor
 from crossbridge_assets.log import get_logger
 from crossbridge_assets.warehouse.landing import LANDED, QUARANTINED, Landed
 from crossbridge_assets.warehouse.queries import batch_reports, report_counts
-
-# Assets carrying this tag are part of the ingestion job the sensor and the CLI start.
-INGEST_TAG = {"crossbridge/ingest": "true"}
-
 
 class LandingConfig(dg.Config):
     files: list[str] = []  # relative to the inbox; empty = re-land the whole day from the archive
@@ -121,20 +120,15 @@ def inbox_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResour
     return dg.SensorResult(run_requests=requests, cursor=json.dumps(p.cursor))
 
 
-# A run in one of these may still land its batch: the sensor does not ask for the batch again.
-_NOT_FINISHED = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
-                 dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
-
-
 def _in_flight(instance: dg.DagsterInstance, keys: set[str]) -> set[str]:
     """The batches (by run key) whose ingestion run is queued or in progress."""
-    runs = instance.get_runs(filters=dg.RunsFilter(tags={BATCH_TAG: sorted(keys)}, statuses=_NOT_FINISHED))
+    runs = instance.get_runs(filters=dg.RunsFilter(tags={BATCH_TAG: sorted(keys)}, statuses=NOT_FINISHED))
     return {run.tags.get(BATCH_TAG) for run in runs}
 
 
 defs = dg.Definitions(
     assets=[landed_reports],
-    jobs=[ingest_job],
-    sensors=[inbox_sensor],
+    jobs=[ingest_job, reload_job],
+    sensors=[inbox_sensor, reload_sensor],
 )
 

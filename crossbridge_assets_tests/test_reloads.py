@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from crossbridge_assets.defs.common import BATCH_TAG, WarehouseResource
 from crossbridge_assets.defs.landing.reloads import (
     FIRST_WAIT,
+    MAX_PER_TICK,
     MAX_WAIT,
     RELOAD_TAG,
     WHOLE_DAY,
@@ -224,3 +225,13 @@ def test_the_reload_sensor_is_on_in_the_code_location():
     job = defs.resolve_job_def("reload")
     assert {k.to_user_string() for k in job.asset_layer.executable_asset_keys} == {
         "test_results", "coverage", "profiling_events"}
+
+
+def test_after_a_long_outage_the_batches_are_asked_for_a_few_at_a_tick():
+    unloaded = [("2026-11-30", f"b{i:03d}", 1) for i in range(MAX_PER_TICK * 2 + 5)]
+    first, cursor = plan(unloaded, {}, set(), 0.0)
+    second, cursor = plan(unloaded, cursor, set(), 300.0)
+    third, cursor = plan(unloaded, cursor, set(), 600.0)
+    assert [len(first), len(second), len(third)] == [MAX_PER_TICK, MAX_PER_TICK, 5]
+    assert len({r.batch for r in first + second + third}) == len(unloaded)
+    assert plan(unloaded, cursor, set(), 800.0)[0] == []  # each waits for its next attempt

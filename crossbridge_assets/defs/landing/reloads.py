@@ -27,6 +27,9 @@ SETTLE = timedelta(minutes=15)
 # The wait after an attempt doubles from this, up to MAX_WAIT, while the load keeps failing.
 FIRST_WAIT = 15 * 60
 MAX_WAIT = 6 * 3600
+# After a long outage many batches wait: at most this many runs are asked for at one tick (the
+# rest at the next ones), so that the queue takes new reports between them.
+MAX_PER_TICK = 20
 RELOAD_TAG = "crossbridge/reload"
 # What a whole-day load (materialized or backfilled from the UI) records as its batch: none.
 WHOLE_DAY = ""
@@ -76,7 +79,7 @@ def plan(unloaded: list, cursor: dict, busy: set[tuple[str, str]], now: float) -
             running = partition in busy_days
         else:
             running = (partition, batch) in busy or (partition, WHOLE_DAY) in busy
-        if running or (attempt and now - at < wait_after(attempt)):
+        if running or (attempt and now - at < wait_after(attempt)) or len(reloads) >= MAX_PER_TICK:
             continue
         reloads.append(Reload(partition, batch, reports, attempt + 1))
         kept[key] = [attempt + 1, now]
@@ -96,7 +99,8 @@ reload_job = dg.define_asset_job(
     minimum_interval_seconds=300,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Finds reports that landed but were never loaded (the warehouse failed their load) and "
-    "loads their batch again once no run of it is queued or running, waiting longer after each failure.",
+    "loads their batch again once no run of it is queued or running, waiting longer after each failure "
+    f"(at most {MAX_PER_TICK} runs a tick).",
 )
 def reload_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource) -> dg.SensorResult:
     cursor = json.loads(context.cursor) if context.cursor else {}

@@ -155,6 +155,7 @@ def cmd_ingest(args) -> int:
         "shards_expected": args.shards_expected,
         "ci_url": args.ci_url or ci.get("ci_url"),
         "timezone": args.timezone,
+        "source_prefix": args.source_prefix,
     }
     taken = [key for key in ("project", "branch", "commit", "build", "ci_url")
              if ci.get(key) and not getattr(args, key) and manifest[key] == ci[key]]
@@ -789,6 +790,15 @@ def cmd_dev(args) -> int:
 # ------------------------------------------------------------------ main
 
 
+def _source_prefix(text: str) -> str:
+    from crossbridge_assets.formats._paths import check_source_prefix
+
+    try:
+        return check_source_prefix(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _source_root(text: str) -> str:
     """--source-root DIR, checked like the variable it stands in for."""
     try:
@@ -833,6 +843,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--ci-url", help="default: the CI's link to the build")
     sp.add_argument("--timezone", help="zone of the times the reports write without one (Robot output.xml, coverage.py "
                     "JSON, pytest < 8.3 JUnit are local time), e.g. Asia/Tokyo; read as UTC without it")
+    sp.add_argument("--source-prefix", type=_source_prefix, metavar="DIR",
+                    help="the repository folder the reports' relative source paths are relative to: a monorepo "
+                    "package whose tools ran in it (Jest's LCOV names src/x.js for packages/web/src/x.js)")
     sp.set_defaults(func=cmd_ingest)
 
     sp = sub.add_parser("summary", help="recent runs per project and branch: test results and coverage")

@@ -157,6 +157,37 @@ def using_source_roots(roots: Iterable[str]) -> Iterator[None]:
         _SCOPED.reset(token)
 
 
+# The folder, inside the repository, that the relative paths of the report being parsed are
+# relative to (a package of a monorepo whose tools ran in it): see using_source_prefix.
+_PREFIX: ContextVar[str] = ContextVar("crossbridge_source_prefix", default="")
+
+
+def check_source_prefix(text: object) -> str:
+    """A `source_prefix` as given in a manifest or on the command line, tidied ('packages\\a/'
+    is 'packages/a'); ValueError saying why when it names no folder inside the repository."""
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError("must name a folder inside the repository, e.g. \"packages/web\"")
+    raw = _slashes(text)
+    if is_absolute(raw) or raw.startswith("/"):
+        raise ValueError(f"{text!r} is absolute; give the folder relative to the repository's root, e.g. \"packages/web\"")
+    cleaned = posixpath.normpath(raw)
+    if cleaned in (".", "") or cleaned == ".." or cleaned.startswith("../"):
+        raise ValueError(f"{text!r} names no folder inside the repository")
+    return cleaned
+
+
+@contextmanager
+def using_source_prefix(prefix: str | None) -> Iterator[None]:
+    """Within the block, a source path the report writes relative (its tool ran in a package's
+    folder: Jest's LCOV names 'src/util.js' for packages/a/src/util.js) is read under `prefix`
+    first; paths written absolute are placed by the checkout folders as always."""
+    token = _PREFIX.set(prefix or "")
+    try:
+        yield
+    finally:
+        _PREFIX.reset(token)
+
+
 def normalize_source_path(
     path: str,
     source_roots: Iterable[str] = (),
@@ -175,6 +206,11 @@ def normalize_source_path(
     p = _slashes(path)
     if not p:
         return p
+    prefix = _PREFIX.get()
+    if prefix and not (p.startswith("/") or _DRIVE.match(p)) and not (p + "/").startswith(prefix + "/"):
+        # Relative to the package's folder; '../shared/x.js' climbs to a sibling package. (A
+        # path already under the prefix was placed by an earlier pass.)
+        p = posixpath.normpath(prefix + "/" + p)
     p = _tidy(p)
     best: str | None = None
     for root in (*_SCOPED.get(), *map(_root, source_roots), *map(_root, strip_prefixes)):

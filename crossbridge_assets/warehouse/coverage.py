@@ -25,7 +25,7 @@ from crossbridge_assets.formats._coverage import (
     merged_totals,
     report_format,
 )
-from crossbridge_assets.formats._paths import normalize_source_path
+from crossbridge_assets.formats._paths import normalize_source_path, using_source_prefix
 from crossbridge_assets.model import KIND_COVERAGE, CoverageStream, CoverageTotals, FileCoverage
 from crossbridge_assets.warehouse import schema
 from crossbridge_assets.warehouse.engine import INDEX_TEXT_BYTES, beyond_index, bulk_insert, exclusive, index_text, now
@@ -306,12 +306,13 @@ def load_coverage(engine: Engine, report, stream: CoverageStream, test: str | No
 def load_archived_coverage(engine: Engine, report, source_roots: Iterable[str] = ()) -> CoverageLoadSummary:
     """Load an archived report with what its drop's manifest said about it, kept by landing in
     the archive sidecar: the test a per-test report belongs to (`"files": {"<file name>":
-    {"test": "<test>"}}`), and the drop's `source_roots`, stripped from its paths along with
-    the configured `source_roots`, so that what is stored is relative to the checkout."""
+    {"test": "<test>"}}`), the drop's `source_roots`, stripped from its paths along with
+    the configured `source_roots`, so that what is stored is relative to the checkout, and the
+    `source_prefix` its relative paths are read under."""
     sidecar = archived_sidecar(report)
     test = sidecar.get("test")
     # Reports are parsed while read: open and load inside the scope.
-    with as_its_drop_said(sidecar, source_roots):
+    with as_its_drop_said(sidecar, source_roots), using_source_prefix(sidecar.get("source_prefix")):
         return load_coverage(engine, report, open_report(report.archive_path), str(test) if test else None)
 
 

@@ -34,7 +34,7 @@ from crossbridge_assets.formats import FormatError, detect
 from crossbridge_assets.log import get_logger
 from crossbridge_assets.settings import Settings
 from crossbridge_assets.formats._common import report_clock, to_int, using_report_zone
-from crossbridge_assets.formats._paths import using_source_roots
+from crossbridge_assets.formats._paths import check_source_prefix, using_source_roots
 from crossbridge_assets.warehouse import schema
 from crossbridge_assets.warehouse.engine import exclusive, is_transient, now
 from crossbridge_assets.model import KIND_PROFILING
@@ -134,6 +134,10 @@ def placement_of(sidecar: dict) -> dict[str, str]:
     out = {k: str(meta[k]) for k in PLACEMENT if meta.get(k) is not None and meta[k] != _DEFAULTS.get(k)}
     if sidecar.get("test"):
         out["test"] = str(sidecar["test"])
+    if sidecar.get("source_prefix"):
+        # Packages of a monorepo may send the same bytes (their coverage of alike files): each
+        # is a report of its own, naming its own package's files.
+        out["source_prefix"] = str(sidecar["source_prefix"])
     if meta.get("shard") is None and (to_int(meta.get("shards_expected")) or 0) > 1 and sidecar.get("drop"):
         # Shards without a label are told apart by their upload (see coverage.shard_of): two
         # uploads of the same bytes are two shards, as two of different bytes are.
@@ -233,10 +237,12 @@ class Landing:
                 self.log.exception("format detection failed", report=name)
             if spec is not None and spec.kind == KIND_PROFILING:
                 meta.fill_from(_hook_metadata(spec, path))
-            test = manifest_entry(path, self.settings.inbox).get("test")
-            if test:
-                sidecar["test"] = str(test)  # a per-test report (e.g. coverage of one test)
+            entry = manifest_entry(path, self.settings.inbox)
+            if entry.get("test"):
+                sidecar["test"] = str(entry["test"])  # a per-test report (e.g. coverage of one test)
             sidecar.update(drop_of(path, self.settings.inbox))  # its upload, its coverage source roots
+            if entry.get("source_prefix"):  # the file's own word over its manifest's
+                sidecar["source_prefix"] = check_source_prefix(entry["source_prefix"])
         sidecar["metadata"] = meta.to_json()
         if unplaced:
             sidecar["unplaced"] = True  # its run is unknown: a backfill must not land it as the default run

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Iterator
 
 from crossbridge_assets.formats._common import parse_timestamp, parse_zone, to_int, using_report_zone
+from crossbridge_assets.formats._paths import check_source_prefix
 from crossbridge_assets.settings import SettingsError, parse_source_roots
 
 MANIFEST_NAME = "crossbridge.json"
@@ -22,7 +23,7 @@ MANIFEST_FIELDS = ("project", "branch", "commit", "build", "shard", "shards_expe
 # Manifest keys that are not run metadata: per-file entries, and the checkout folders to strip
 # from the drop's coverage paths (its runner's, when the CROSSBRIDGE_COVERAGE_SOURCE_ROOTS of the
 # server cannot know them).
-MANIFEST_EXTRAS = ("files", "source_roots")
+MANIFEST_EXTRAS = ("files", "source_roots", "source_prefix")
 # What a 32-bit column holds: PostgreSQL refused more (integer out of range) and failed the batch.
 MAX_SHARDS = 2**31 - 1
 
@@ -115,6 +116,14 @@ def read_manifest(path: Path) -> RunMetadata:
     files = data.get("files", {})
     if not isinstance(files, dict) or not all(isinstance(v, dict) for v in files.values()):
         raise ManifestError(path, 'files must map a file name to an object, e.g. {"cov-test_a.xml": {"test": "tests/test_a.py::test_a"}}')
+    prefixes = [("source_prefix", data["source_prefix"])] if "source_prefix" in data else []
+    prefixes += [(f"files[{name!r}].source_prefix", entry["source_prefix"])
+                 for name, entry in files.items() if "source_prefix" in entry]
+    for key, value in prefixes:
+        try:
+            check_source_prefix(value)
+        except ValueError as exc:
+            raise ManifestError(path, f"{key} {exc}") from None
     roots = data.get("source_roots")
     if roots is not None:
         if not isinstance(roots, list) or not all(isinstance(r, str) for r in roots):
@@ -182,7 +191,10 @@ def drop_of(report: Path, inbox: Path) -> dict:
     roots: list[str] = []
     for manifest in manifests:
         try:
-            found = parse_source_roots(json.loads(manifest.read_text(encoding="utf-8")).get("source_roots") or ())
+            data = json.loads(manifest.read_text(encoding="utf-8"))
+            found = parse_source_roots(data.get("source_roots") or ())
+            if "source_prefix" not in out and data.get("source_prefix"):  # the nearest manifest's
+                out["source_prefix"] = check_source_prefix(data["source_prefix"])
         except (OSError, ValueError, AttributeError):  # read_manifest checked it when the report was resolved
             found = ()
         roots += [r for r in found if r not in roots]

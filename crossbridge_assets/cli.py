@@ -35,7 +35,7 @@ def _settings() -> settings_mod.Settings:
 
 def cmd_parse(args) -> int:
     from crossbridge_assets.formats import FormatError, detect
-    from crossbridge_assets.model import CoverageStream, ResultStream
+    from crossbridge_assets.model import ChangeStream, CoverageStream, ResultStream
     from crossbridge_assets.warehouse.run_metadata import file_name_text
 
     path = Path(args.file)
@@ -63,7 +63,7 @@ def cmd_parse(args) -> int:
         except Exception as exc:  # noqa: BLE001 - a parser bug still gets one clear line
             _err(f"{shown}: could not be parsed: {type(exc).__name__}: {exc}")
             return EXIT_UNREADABLE
-    if isinstance(stream, ResultStream):
+    if isinstance(stream, (ResultStream, ChangeStream)):
         totals = stream.totals.as_dict()
     elif isinstance(stream, CoverageStream):
         totals = stream.effective_totals.as_dict()
@@ -162,11 +162,19 @@ def cmd_ingest(args) -> int:
     if taken:
         source = ci.get("ci_provider") or "CROSSBRIDGE_* variables"
         print(f"run metadata from {source}: " + ", ".join(f"{key} {manifest[key]}" for key in taken))
-    try:
-        staged = stage(s, [Path(p) for p in args.paths], manifest)
-    except OSError as exc:
-        _err(f"{exc.filename or exc}: cannot be read: {exc.strerror or exc}")
-        return EXIT_UNREADABLE
+    sources = [Path(p) for p in args.paths]
+    with tempfile.TemporaryDirectory(prefix="crossbridge-change-") as scratch:
+        if args.diff:
+            change = _change_to_send(args.diff, Path(scratch))
+            if change is False:
+                return EXIT_UNREADABLE
+            if change is not None:
+                sources.append(change)
+        try:
+            staged = stage(s, sources, manifest)
+        except OSError as exc:
+            _err(f"{exc.filename or exc}: cannot be read: {exc.strerror or exc}")
+            return EXIT_UNREADABLE
     if not staged.files:
         shutil.rmtree(staged.folder, ignore_errors=True)
         _err("nothing to ingest: the given folders hold no files")
@@ -180,6 +188,29 @@ def cmd_ingest(args) -> int:
         if run["run_id"] in changed and run["build"] == build:  # this ingest's run, not others refreshed with it
             print(f"  coverage {run['project']}/{run['branch']} #{run['build'] or run['run_id']}: {_coverage_figures(run)}")
     return code
+
+
+def _change_to_send(compare: str, folder: Path) -> Path | None | bool:
+    """The diff of the checkout in the current folder against its merge base with `compare`,
+    committed changes only (what the run built), written into `folder` for the run's patch
+    coverage; None when the change is empty, False (said on stderr) when git cannot give it."""
+    from crossbridge_assets.analysis.patch_coverage import DiffError, git_diffs
+
+    warnings: list[str] = []
+    try:
+        (text,) = git_diffs(Path.cwd(), compare, working_tree=False, warnings=warnings)
+    except DiffError as exc:
+        _err(f"--diff {compare}: cannot read the change: {exc}")
+        return False
+    for warning in warnings:
+        _err(f"note: git: {warning}")
+    if not text.strip():
+        print(f"the change against {compare} is empty: no diff sent")
+        return None
+    path = folder / "change.diff"
+    path.write_text(text, encoding="utf-8", errors="surrogateescape")
+    print(f"change against the merge base of {compare} sent for patch coverage")
+    return path
 
 
 def _instance():
@@ -843,6 +874,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--ci-url", help="default: the CI's link to the build")
     sp.add_argument("--timezone", help="zone of the times the reports write without one (Robot output.xml, coverage.py "
                     "JSON, pytest < 8.3 JUnit are local time), e.g. Asia/Tokyo; read as UTC without it")
+    sp.add_argument("--diff", metavar="REV",
+                    help="also send the change of the checkout in the current folder against its merge base with REV "
+                    "(e.g. origin/main), for the run's patch coverage (committed changes; needs the history back to "
+                    "the merge base: a fetch depth of 0 in CI)")
     sp.add_argument("--source-prefix", type=_source_prefix, metavar="DIR",
                     help="the repository folder the reports' relative source paths are relative to: a monorepo "
                     "package whose tools ran in it (Jest's LCOV names src/x.js for packages/web/src/x.js)")

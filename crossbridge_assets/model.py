@@ -28,6 +28,7 @@ RERUN_WITHOUT_DETAIL = "rerun (pytest's report keeps no failure for it)"
 KIND_RESULTS = "results"
 KIND_COVERAGE = "coverage"
 KIND_PROFILING = "profiling"
+KIND_CHANGE = "change"  # a diff a run sends, for its patch coverage
 
 # Captured output is kept for diagnosis, not archival: the raw report stays in the archive.
 MAX_OUTPUT_CHARS = 64 * 1024
@@ -480,3 +481,41 @@ class SpanStream:
 
     def read_all(self) -> list[Span]:
         return list(self)
+
+
+# ---------------------------------------------------------------------------- change
+
+
+@dataclass(slots=True)
+class FileChange:
+    """The lines a change adds or modifies in one file, numbered in the file after it."""
+
+    path: str
+    lines: list[int]
+
+
+@dataclass
+class ChangeTotals:
+    files: int = 0  # files the change adds or modifies lines of
+    lines: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {"files": self.files, "lines": self.lines}
+
+
+class ChangeStream:
+    """A diff being read: iterate it for FileChange records, one a file that has added or
+    modified lines; `totals` is complete once iteration has finished."""
+
+    def __init__(self, info: ReportInfo, files: Iterator[FileChange]):
+        self.info = info
+        self._files = files
+        self.totals = ChangeTotals()
+        self.exhausted = False
+
+    def __iter__(self) -> Iterator[FileChange]:
+        for change in self._files:
+            self.totals.files += 1
+            self.totals.lines += len(change.lines)
+            yield change
+        self.exhausted = True

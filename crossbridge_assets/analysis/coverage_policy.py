@@ -23,6 +23,11 @@ VARIABLES: dict[str, tuple[str, str]] = {
         'all its branches, also one named like a repository: "acme/shop"; "*" is the default), '
         'e.g. {"shop/main": 80, "shop/release/*": 75, "*": 0}',
     ),
+    "CROSSBRIDGE_PATCH_COVERAGE_THRESHOLDS": (
+        '{"*": 0}',
+        "minimum coverage in percent of the lines a run's change adds or modifies (the diff its CI job "
+        'sends), per "project/branch" as CROSSBRIDGE_COVERAGE_THRESHOLDS, e.g. {"shop": 80, "*": 0}',
+    ),
     "CROSSBRIDGE_COVERAGE_MAX_DROP": (
         "1.0",
         "largest tolerated drop of line coverage, in percentage points, against the previous run of the branch",
@@ -39,21 +44,30 @@ class CoveragePolicy:
     thresholds: dict[str, float] = field(default_factory=lambda: {"*": 0.0})
     max_drop: float = 1.0  # percentage points
     shard_grace: timedelta = timedelta(minutes=120)
+    patch_thresholds: dict[str, float] = field(default_factory=lambda: {"*": 0.0})
 
     def threshold(self, project: str, branch: str) -> tuple[float, str]:
         """(minimum line %, the key that set it) for a project and branch: an exact key wins,
         then the most specific matching glob (the one with the most literal characters)."""
-        name = f"{project}/{branch}"
-        if name in self.thresholds:
-            return self.thresholds[name], name
-        # A key naming the project itself stands for all its branches, also when the project's
-        # name holds a slash (CI names it by its repository: "acme/shop", "group/sub/app").
-        matching = {k: k if fnmatchcase(name, k) else k + "/*"
-                    for k in self.thresholds if fnmatchcase(name, k) or fnmatchcase(project, k)}
-        if not matching:
-            return 0.0, "(none)"
-        best = max(matching, key=lambda k: (len(matching[k].replace("*", "").replace("?", "")), len(matching[k])))
-        return self.thresholds[best], best
+        return _threshold(self.thresholds, project, branch)
+
+    def patch_threshold(self, project: str, branch: str) -> tuple[float, str]:
+        """(minimum patch coverage %, the key that set it), chosen as `threshold` chooses."""
+        return _threshold(self.patch_thresholds, project, branch)
+
+
+def _threshold(thresholds: dict[str, float], project: str, branch: str) -> tuple[float, str]:
+    name = f"{project}/{branch}"
+    if name in thresholds:
+        return thresholds[name], name
+    # A key naming the project itself stands for all its branches, also when the project's
+    # name holds a slash (CI names it by its repository: "acme/shop", "group/sub/app").
+    matching = {k: k if fnmatchcase(name, k) else k + "/*"
+                for k in thresholds if fnmatchcase(name, k) or fnmatchcase(project, k)}
+    if not matching:
+        return 0.0, "(none)"
+    best = max(matching, key=lambda k: (len(matching[k].replace("*", "").replace("?", "")), len(matching[k])))
+    return thresholds[best], best
 
 
 def parse_thresholds(raw: str, name: str = "CROSSBRIDGE_COVERAGE_THRESHOLDS") -> dict[str, float]:
@@ -90,6 +104,11 @@ def load_policy(env: Mapping[str, str] | None = None) -> CoveragePolicy:
         max_drop=env_number(env, "CROSSBRIDGE_COVERAGE_MAX_DROP", VARIABLES, 0, 100, float),
         shard_grace=timedelta(
             minutes=env_number(env, "CROSSBRIDGE_COVERAGE_SHARD_GRACE_MINUTES", VARIABLES, 0, 7 * 24 * 60, float)
+        ),
+        patch_thresholds=parse_thresholds(
+            env_text(env, "CROSSBRIDGE_PATCH_COVERAGE_THRESHOLDS")
+            or VARIABLES["CROSSBRIDGE_PATCH_COVERAGE_THRESHOLDS"][0],
+            "CROSSBRIDGE_PATCH_COVERAGE_THRESHOLDS",
         ),
     )
 
@@ -149,6 +168,22 @@ def below_threshold(runs: Iterable[dict], policy: CoveragePolicy) -> list[dict]:
         exact = exact_pct(run)
         if exact < minimum:
             out.append({**run, "line_pct": shown_under(exact, minimum), "threshold": minimum, "threshold_key": key})
+    return out
+
+
+def below_patch_threshold(patches: Iterable[dict], policy: CoveragePolicy) -> list[dict]:
+    """The newest run of each branch whose change is covered under its patch threshold
+    (patch_coverage rows; a run whose coverage still misses shards is not judged)."""
+    latest: dict[tuple[str, str], dict] = {}
+    for row in sorted(patches, key=_order):
+        if row.get("complete"):
+            latest[(row["project"], row["branch"])] = row
+    out = []
+    for (project, branch), row in sorted(latest.items()):
+        minimum, key = policy.patch_threshold(project, branch)
+        exact = 100.0 * row["covered_lines"] / row["measured_lines"] if row["measured_lines"] else 100.0
+        if exact < minimum:
+            out.append({**row, "pct": shown_under(exact, minimum), "threshold": minimum, "threshold_key": key})
     return out
 
 

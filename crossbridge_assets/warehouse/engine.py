@@ -231,6 +231,10 @@ def _v8(conn: Connection) -> None:
     schema.metadata.create_all(conn, tables=list(schema.INSIGHT_TABLES), checkfirst=True)
 
 
+def _v9(conn: Connection) -> None:
+    schema.metadata.create_all(conn, tables=list(schema.CHANGE_TABLES), checkfirst=True)
+
+
 # (version, description, step). Append only: a released step never changes.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "reports and test results", _v1),
@@ -241,6 +245,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (6, "the run time and run-level properties each report states", _v6),
     (7, "spans keyed by a small integer a report", _v7),
     (8, "insights: new failures, flaky tests, failure clusters, test history", _v8),
+    (9, "the changes runs send, and their patch coverage", _v9),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -55,18 +55,19 @@ def batch_reports(engine: Engine, batch: str) -> list:
         ))
 
 
-def quarantined(engine: Engine, partition: str | None = None, batch: str | None = None, kind: str | None = None,
-                unknown: bool = False) -> list:
-    """Quarantined reports (of one kind: those that failed parsing, with `unknown` also the
-    files landing could not place: format never recognized, manifest unreadable; any kind
-    takes them all)."""
+def quarantined(engine: Engine, partition: str | None = None, batch: str | None = None,
+                kind: str | tuple[str, ...] | None = None, unknown: bool = False) -> list:
+    """Quarantined reports (of one kind, or of several: those that failed parsing, with
+    `unknown` also the files landing could not place: format never recognized, manifest
+    unreadable; any kind takes them all)."""
     cond = [R.c.status == QUARANTINED]
     if partition:
         cond.append(R.c.partition == partition)
     if batch:
         cond.append(R.c.batch == batch)
     if kind:
-        cond.append(or_(R.c.kind == kind, R.c.kind.is_(None)) if unknown else R.c.kind == kind)
+        kinds = R.c.kind.in_([kind] if isinstance(kind, str) else list(kind))
+        cond.append(or_(kinds, R.c.kind.is_(None)) if unknown else kinds)
     with engine.connect() as conn:
         return list(
             conn.execute(

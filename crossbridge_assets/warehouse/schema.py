@@ -576,11 +576,50 @@ INSIGHT_TABLES += (test_history,)
 # ---------------------------------------------------------------- end insights
 
 
+# ---------------------------------------------------------------- changes and patch coverage
+# The lines a run's change adds or modifies (a diff it sent), per file, and the patch coverage
+# computed from them and the run's merged coverage.
+run_changes = Table(
+    "run_changes",
+    metadata,
+    Column("report_sha256", String(64), nullable=False),
+    Column("seq", Integer, nullable=False),  # the file's place in the diff
+    Column("run_id", String(40), nullable=False),
+    Column("file", Text, nullable=False),  # as the diff names it, from the repository's root
+    Column("lines", Text, nullable=False),  # added and modified lines, numbered after the change: '3-7,12'
+    PrimaryKeyConstraint("report_sha256", "seq"),
+)
+Index("ix_run_changes_run", run_changes.c.run_id)
+
+patch_coverage = Table(
+    "patch_coverage",
+    metadata,
+    Column("run_id", String(40), primary_key=True),
+    Column("project", Text, nullable=False),
+    Column("branch", Text, nullable=False),
+    Column("commit_sha", Text),
+    Column("build", Text),
+    Column("started_at", TS),
+    Column("change_sha256", String(64), nullable=False),  # the diff it was computed from
+    Column("files", Integer, nullable=False),  # files the change adds or modifies lines of
+    Column("changed_lines", Integer, nullable=False),
+    Column("measured_lines", Integer, nullable=False),  # of them, code the coverage measured
+    Column("covered_lines", Integer, nullable=False),
+    Column("pct", Float, nullable=False),  # covered over measured; 100 when no changed line is code
+    Column("complete", Boolean, nullable=False),  # the run's coverage had all its shards
+    Column("uncovered", Text),  # JSON: [{"file", "lines"}] the changed code no test ran
+    Column("fingerprint", String(40), nullable=False),  # of the diff and the coverage it was computed from
+    Column("computed_at", TS, nullable=False),
+)
+Index("ix_patch_coverage_project_branch", patch_coverage.c.project, patch_coverage.c.branch)
+CHANGE_TABLES = (run_changes, patch_coverage)
+
+
 # Tables a result report's rows live in (delete-then-insert by report keeps loads idempotent).
 RESULT_TABLES = (test_attempts, test_results)
 # Every table whose rows come from one report: a quarantined report leaves none behind.
 # In deletion order: profile_events finds its rows through profile_sources, which goes after it.
-PER_REPORT_TABLES = RESULT_TABLES + COVERAGE_TABLES + (profile_events, profile_outbox, profile_sources)
+PER_REPORT_TABLES = RESULT_TABLES + COVERAGE_TABLES + (run_changes, profile_events, profile_outbox, profile_sources)
 
 
 def report_rows(table: Table, shas):

@@ -22,10 +22,12 @@ from crossbridge_assets.defs.common import (
     storage_faults,
     warnings_check,
 )
+from crossbridge_assets.defs.coverage.patch import patch_coverage, patch_coverage_threshold
 from crossbridge_assets.defs.landing import INGEST_TAG, landed_reports
 from crossbridge_assets.log import get_logger
-from crossbridge_assets.model import KIND_COVERAGE
+from crossbridge_assets.model import KIND_CHANGE, KIND_COVERAGE
 from crossbridge_assets.warehouse import schema
+from crossbridge_assets.warehouse.changes import load_archived_change
 from crossbridge_assets.warehouse.coverage import (
     EXECUTED_ONLY,
     coverage_runs,
@@ -145,6 +147,12 @@ def coverage(context: dg.AssetExecutionContext, warehouse: WarehouseResource) ->
             tests += summary.tests
             if report.format not in EXECUTED_ONLY:
                 least.extend({**f, "report": report.original_name} for f in summary.least_covered)
+        # The changes runs sent beside their coverage (diffs), for their patch coverage.
+        changes = 0
+        for report, summary in load_each(landing, partition, KIND_CHANGE, batch,
+                                         lambda report: load_archived_change(engine, report), bad):
+            log.info("change loaded", files=summary.totals.files, lines=summary.totals.lines)
+            changes += 1
         # The day's figures (a sensor run brings one batch of it; the UI shows and plots the day),
         # each run's shards taken together, a run still waiting for shards left out.
         totals, waiting = day_coverage(engine, partition)
@@ -160,6 +168,7 @@ def coverage(context: dg.AssetExecutionContext, warehouse: WarehouseResource) ->
             "dagster/column_schema": COLUMN_SCHEMA,
             "reports_loaded": dg.MetadataValue.int(loaded),
             "reports_quarantined": dg.MetadataValue.int(len(bad)),
+            "changes_loaded": dg.MetadataValue.int(changes),
             "files": dg.MetadataValue.int(totals.files),
             "rows_written": dg.MetadataValue.int(rows),
             **_percentages({
@@ -180,7 +189,7 @@ def coverage(context: dg.AssetExecutionContext, warehouse: WarehouseResource) ->
 
 coverage_parse_errors = quarantine_check(
     coverage,
-    kind=KIND_COVERAGE,
+    kind=(KIND_COVERAGE, KIND_CHANGE),
     noun="coverage report",
     name="coverage_parse_errors",
     description="No coverage report of the day was quarantined (unreadable, truncated, or holding line "
@@ -482,8 +491,9 @@ def test_coverage_map(context: dg.AssetExecutionContext, warehouse: WarehouseRes
 
 
 defs = dg.Definitions(
-    assets=[coverage, coverage_by_run, coverage_trends, test_coverage_map],
-    asset_checks=[coverage_parse_errors, coverage_report_warnings, coverage_threshold, coverage_drop, coverage_shards_complete],
+    assets=[coverage, coverage_by_run, coverage_trends, test_coverage_map, patch_coverage],
+    asset_checks=[coverage_parse_errors, coverage_report_warnings, coverage_threshold, coverage_drop, coverage_shards_complete,
+                  patch_coverage_threshold],
     jobs=[coverage_shards_watch_job],
     schedules=[coverage_shards_watch_schedule],
 )

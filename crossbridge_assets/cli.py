@@ -117,6 +117,7 @@ def _run_and_report(settings, files, instance, partition=None) -> int:
 
 def cmd_ingest(args) -> int:
     from crossbridge_assets.formats._common import parse_zone
+    from crossbridge_assets.defs.coverage.patch import refresh_patch_coverage
     from crossbridge_assets.defs.ingest import stage
     from crossbridge_assets.hooks.events import ci_metadata
     from crossbridge_assets.instance import ensure_dagster_home
@@ -184,9 +185,15 @@ def cmd_ingest(args) -> int:
     # this run now rather than after the next automation tick.
     engine = make_engine(s.warehouse_url)
     changed = set(refresh_runs(engine))
+    patches = {row["run_id"]: row for row in refresh_patch_coverage(engine)}
     for run in coverage_runs(engine, project=manifest["project"], branch=manifest["branch"]):
-        if run["run_id"] in changed and run["build"] == build:  # this ingest's run, not others refreshed with it
-            print(f"  coverage {run['project']}/{run['branch']} #{run['build'] or run['run_id']}: {_coverage_figures(run)}")
+        if run["run_id"] in changed | set(patches) and run["build"] == build:  # this ingest's run, not others
+            patch = patches.get(run["run_id"])
+            print(f"  coverage {run['project']}/{run['branch']} #{run['build'] or run['run_id']}: "
+                  f"{_coverage_figures({**run, 'patch_pct': patch['pct'] if patch else None})}")
+            if patch and patch["uncovered"] != "[]":
+                for gap in json.loads(patch["uncovered"])[:10]:
+                    print(f"    changed, not run: {gap['file']}: {gap['lines']}")
     return code
 
 
@@ -236,7 +243,8 @@ def _coverage_figures(run: dict) -> str:
 
     shards = f"{run['shards_seen']}/{run['shards_expected']}" if run["shards_expected"] else str(run["shards_seen"])
     status = "complete" if run["complete"] else "waiting for shards"
-    return f"lines {pct(run['line_pct'])}, branches {pct(run['branch_pct'])}, shards {shards} ({status})"
+    patch = f", patch {pct(run['patch_pct'])}" if run.get("patch_pct") is not None else ""
+    return f"lines {pct(run['line_pct'])}, branches {pct(run['branch_pct'])}{patch}, shards {shards} ({status})"
 
 
 def cmd_demo(args) -> int:

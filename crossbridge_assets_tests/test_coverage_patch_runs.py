@@ -110,6 +110,13 @@ def test_crossbridge_ingest_diff_sends_the_checkout_s_change_with_its_coverage(
     out, err = capsys.readouterr()
     assert code == 0, err
     assert "change against the merge base of main sent for patch coverage" in out
+    # The run's patch coverage, measured as the asset measures it, with the lines no test ran.
+    (row,) = patch_coverage_rows(make_engine(crossbridge_env.warehouse_url))
+    assert f"patch {row['pct']:.2f}%" in out and row["pct"] < 100
+    assert "changed, not run: shop/prices.py: 7, 15, 22" in out
+    assert cli.main(["summary", "--json"]) == 0
+    (run,) = json.loads(capsys.readouterr().out)
+    assert run["coverage"]["patch_pct"] == row["pct"]
     with make_engine(crossbridge_env.warehouse_url).connect() as conn:
         kinds = sorted(conn.execute(select(schema.reports.c.kind, schema.reports.c.status)).all())
         files = conn.execute(select(schema.run_changes.c.file)).scalars().all()

@@ -108,14 +108,15 @@ def report_counts(engine: Engine, partition: str | None = None) -> dict[str, int
     return {status: n for status, n in rows}
 
 
-# What a run summary says about a run's coverage (coverage_runs, merged over its shards).
+# What a run summary says about a run's coverage (coverage_runs, merged over its shards), and
+# its patch_pct (patch_coverage: of the change the run sent, None when it sent none).
 COVERAGE_SUMMARY = ("line_pct", "branch_pct", "shards_seen", "shards_expected", "complete", "files", "formats")
 
 
 def run_summaries(engine: Engine, per_branch: int = 5, project: str | None = None) -> list[dict]:
     """The most recent runs of every project and branch: their test counts (None when the run
     sent no test results) and their merged coverage under "coverage" (None when it sent none)."""
-    T, TR, CR = schema.test_runs, schema.test_results, schema.coverage_runs
+    T, TR, CR, PC = schema.test_runs, schema.test_results, schema.coverage_runs, schema.patch_coverage
     counts = (
         select(
             TR.c.run_id,
@@ -143,11 +144,13 @@ def run_summaries(engine: Engine, per_branch: int = 5, project: str | None = Non
             counts.c.tests, counts.c.passed, counts.c.failures, counts.c.errors, counts.c.skipped,
             counts.c.flaky, counts.c.duration,
             *(CR.c[key].label("coverage_" + key) for key in COVERAGE_SUMMARY),
+            PC.c.pct.label("coverage_patch_pct"),
             CR.c.run_id.label("coverage_run"),
             func.row_number().over(partition_by=(T.c.project, T.c.branch), order_by=ordering.desc()).label("rank"),
         )
         .outerjoin(counts, counts.c.run_id == T.c.run_id)
         .outerjoin(CR, CR.c.run_id == T.c.run_id)
+        .outerjoin(PC, PC.c.run_id == T.c.run_id)
         .where(or_(counts.c.run_id.is_not(None), CR.c.run_id.is_not(None)))
     )
     if project:
@@ -163,7 +166,7 @@ def run_summaries(engine: Engine, per_branch: int = 5, project: str | None = Non
                 d["pass_rate"] = round((d["passed"] or 0) / executed, 4) if executed else 1.0
             else:
                 d["pass_rate"] = None
-            coverage = {key: d.pop("coverage_" + key) for key in COVERAGE_SUMMARY}
+            coverage = {key: d.pop("coverage_" + key) for key in (*COVERAGE_SUMMARY, "patch_pct")}
             d["coverage"] = coverage if d.pop("coverage_run") is not None else None
             for key in ("started_at", "created_at"):
                 d[key] = d[key].isoformat() if d[key] is not None and hasattr(d[key], "isoformat") else d[key]

@@ -43,6 +43,36 @@ def _uncovered(row: dict, files: int = 3) -> str:
     return "; ".join(listed) + (f"; and {more} more file(s)" if more > 0 else "")
 
 
+def refresh_patch_coverage(engine) -> list[dict]:
+    """Measure the change of every run whose diff or coverage changed since it was last
+    measured (`crossbridge ingest` measures its run the same way); the rows stored."""
+    changes = run_changes(engine)
+    runs = {r["run_id"]: r for r in coverage_runs(engine)}
+    # Kept when retention expires a run's diff or coverage, as coverage_runs keeps its figures.
+    stored = stored_fingerprints(engine)
+    rows = []
+    for run_id, change in changes.items():
+        run = runs.get(run_id)
+        if run is None:  # no coverage of the run yet
+            continue
+        key = fingerprint(change, run["fingerprint"])
+        if stored.get(run_id) == key:
+            continue
+        report = measure(change.lines, run_merge(engine, run_id).files)
+        rows.append(dict(
+            run_id=run_id, project=run["project"], branch=run["branch"], commit_sha=run["commit_sha"],
+            build=run["build"], started_at=run["started_at"], change_sha256=change.sha256,
+            files=len(change.lines), changed_lines=sum(map(len, change.lines.values())),
+            measured_lines=report.measured, covered_lines=report.covered, pct=report.percent,
+            complete=bool(run["complete"]),
+            uncovered=json.dumps([{"file": f.path, "lines": line_ranges(f.uncovered)}
+                                  for f in report.files if f.uncovered][:KEEP_UNCOVERED_FILES]),
+            fingerprint=key,
+        ))
+    store_patch_coverage(engine, rows)
+    return rows
+
+
 @dg.asset(
     deps=["coverage_by_run"],
     group_name="coverage",
@@ -57,30 +87,7 @@ def _uncovered(row: dict, files: int = 3) -> str:
 def patch_coverage(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     with run_context(context), storage_faults("measuring patch coverage"):
         engine = warehouse.engine()
-        changes = run_changes(engine)
-        runs = {r["run_id"]: r for r in coverage_runs(engine)}
-        # Kept when retention expires a run's diff or coverage, as coverage_runs keeps its figures.
-        stored = stored_fingerprints(engine)
-        rows = []
-        for run_id, change in changes.items():
-            run = runs.get(run_id)
-            if run is None:  # no coverage of the run yet
-                continue
-            key = fingerprint(change, run["fingerprint"])
-            if stored.get(run_id) == key:
-                continue
-            report = measure(change.lines, run_merge(engine, run_id).files)
-            rows.append(dict(
-                run_id=run_id, project=run["project"], branch=run["branch"], commit_sha=run["commit_sha"],
-                build=run["build"], started_at=run["started_at"], change_sha256=change.sha256,
-                files=len(change.lines), changed_lines=sum(map(len, change.lines.values())),
-                measured_lines=report.measured, covered_lines=report.covered, pct=report.percent,
-                complete=bool(run["complete"]),
-                uncovered=json.dumps([{"file": f.path, "lines": line_ranges(f.uncovered)}
-                                      for f in report.files if f.uncovered][:KEEP_UNCOVERED_FILES]),
-                fingerprint=key,
-            ))
-        store_patch_coverage(engine, rows)
+        rows = refresh_patch_coverage(engine)
         patches = patch_coverage_rows(engine)
 
     table = [{"run": _label(r), "patch %": r["pct"], "covered": f"{r['covered_lines']}/{r['measured_lines']}",

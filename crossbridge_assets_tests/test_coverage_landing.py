@@ -399,7 +399,7 @@ def test_ingest_leaves_coverage_ready_for_patch_coverage_and_summary(crossbridge
     (run,) = json.loads(out)
     assert (run["build"], run["tests"]) == ("9", 6)
     assert run["coverage"] == {"line_pct": 50.0, "branch_pct": None, "shards_seen": 1, "shards_expected": 2,
-                               "complete": False, "files": 1, "formats": "lcov"}
+                               "complete": False, "files": 1, "formats": "lcov", "patch_pct": None}
 
 
 def test_summary_lists_a_run_with_coverage_only(crossbridge_env, capsys, monkeypatch, tmp_path):

@@ -3,8 +3,8 @@ failures, a few flaky tests (one passing on Surefire's rerun; some of the builds
 the same commit) and a few broken tests, an outage of a service that fails two tests at once
 (one root cause across tests), and a test that got slower lately — written as the JUnit XML real
 tools write — plus, for the checkout service, Cobertura coverage (with a drop on the feature
-branch) and the profiling events its pytest plugin would write (the same test and an endpoint
-slower lately)."""
+branch, whose builds send their change for patch coverage) and the profiling events its pytest
+plugin would write (the same test and an endpoint slower lately)."""
 
 from __future__ import annotations
 
@@ -293,6 +293,23 @@ def _rerun(target: Path, project: str, branch: str, build_no: int, commit: str, 
     return report
 
 
+def _change() -> str:
+    """The feature branch's change, as its CI job sends it (`git diff --merge-base origin/main`):
+    a new payment method at the end of app/payment.py, which its tests leave unrun, and a cart
+    hook they run."""
+    def added(path: str, after: int, lines: list[str]) -> str:
+        body = "".join(f"+{line}\n" for line in lines)
+        return (f"diff --git a/{path} b/{path}\n--- a/{path}\n+++ b/{path}\n"
+                f"@@ -{after},0 +{after + 1},{len(lines)} @@\n{body}")
+
+    method = ["def pay_with_apple_pay(order, token):", '    """Charge the order through Apple Pay."""',
+              "    session = _apple_pay_session(token)", "    if session.expired:",
+              "        raise PaymentError(\"the Apple Pay session expired\")",
+              "    return _charge(order, session.card)"]
+    return added("app/cart.py", 10, ["    if order.wallet:", "        order.tags.add('wallet')"]) + added(
+        "app/payment.py", 195, method)
+
+
 def generate(target: Path, days: int = 14, seed: int = 7, today: datetime | None = None) -> list[Path]:
     """Write the demo history under `target` as <project>/<branch>/<build>/ drops, each with a
     crossbridge.json manifest. Files get the build's time as mtime, so they arrive on their day."""
@@ -340,6 +357,10 @@ def generate(target: Path, days: int = 14, seed: int = 7, today: datetime | None
                         cov = folder / "coverage.xml"
                         cov.write_text(_cobertura(day, branch, rng), encoding="utf-8")
                         files += [cov, _profile(folder, spec["tests"], day, days, started, rng)]
+                        if branch != "main":  # its patch coverage
+                            change = folder / "change.diff"
+                            change.write_text(_change(), encoding="utf-8")
+                            files.append(change)
                     stamp = started.timestamp() + 600
                     for f in files:
                         os.utime(f, (stamp, stamp))

@@ -156,3 +156,17 @@ def test_parse_reads_a_diff_as_a_change(tmp_path, capsys):
     assert cli.main(["parse", "--json", str(path)]) == 0
     out = json.loads(capsys.readouterr().out)
     assert (out["kind"], out["format"], out["totals"]) == ("change", "git-diff", {"files": 1, "lines": 3})
+
+
+def test_the_demo_s_feature_branch_sends_its_change_and_the_ui_shows_its_patch_coverage(tmp_path):
+    """The demo's feature-branch builds send the diff of a payment method their tests never run:
+    patch coverage well under the branch's line coverage, naming those lines."""
+    from crossbridge_assets import demo
+    from crossbridge_assets.formats import detect
+
+    files = demo.generate(tmp_path / "inbox", days=14, seed=7)
+    diffs = [f for f in files if f.name == "change.diff"]
+    assert diffs and all("feature" in f.as_posix() for f in diffs)
+    spec = detect(diffs[0])
+    changes = {c.path: c.lines for c in spec.open(diffs[0])}
+    assert (spec.name, changes) == ("git-diff", {"app/cart.py": [11, 12], "app/payment.py": list(range(196, 202))})

@@ -170,3 +170,30 @@ def test_the_demo_s_feature_branch_sends_its_change_and_the_ui_shows_its_patch_c
     spec = detect(diffs[0])
     changes = {c.path: c.lines for c in spec.open(diffs[0])}
     assert (spec.name, changes) == ("git-diff", {"app/cart.py": [11, 12], "app/payment.py": list(range(196, 202))})
+
+
+def test_retention_keeps_a_run_s_patch_coverage_and_drops_its_changed_lines(
+        changed_repo, crossbridge_env, dagster_instance):  # noqa: F811
+    """As coverage_runs keeps a run's figures when its files expire, patch_coverage keeps its
+    figure; the diff's rows go with the diff."""
+    from datetime import date, timedelta
+
+    from sqlalchemy import func
+
+    from crossbridge_assets.warehouse.retention import apply_retention
+
+    s = crossbridge_env
+    drop_shard(s, "b9", changed_repo / "coverage.xml", "coverage.xml", build="9")
+    drop(s, "change.diff", "b9", text=committed_change(changed_repo))
+    ingest(dagster_instance)
+    refresh(dagster_instance)
+    engine = make_engine(s.warehouse_url)
+    (before,) = patch_coverage_rows(engine)
+    report = apply_retention(s, engine, 7, today=date.today() + timedelta(days=30))
+    assert report.reports_expired == 2
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(schema.run_changes)).scalar_one() == 0
+    refresh(dagster_instance)
+    (after,) = patch_coverage_rows(engine)
+    assert (after["pct"], after["uncovered"], after["computed_at"]) == (before["pct"], before["uncovered"],
+                                                                         before["computed_at"])

@@ -129,6 +129,20 @@ def load_each(landing: Landing, partition: str, kind: str, batch: str | None, lo
             yield report, summary
 
 
+def run_name(run: dict) -> str:
+    """A CI run (a row with build, commit_sha and run_id) as CI names it: its build, else its
+    commit (a run id is a hash of ours, which a reader would take for a commit)."""
+    if run.get("build"):
+        return f"#{run['build']}"
+    if run.get("commit_sha"):
+        return f"@{run['commit_sha'][:12]}"
+    return f"run {run['run_id']}"
+
+
+def run_label(run: dict) -> str:
+    return f"{run['project']}/{run['branch']} {run_name(run)}"
+
+
 def batch_of(context) -> str | None:
     """The sensor batch a run ingests, or None for a whole-day materialization or backfill."""
     return context.run.tags.get(BATCH_TAG) or None

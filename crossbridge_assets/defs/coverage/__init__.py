@@ -18,6 +18,8 @@ from crossbridge_assets.defs.common import (
     load_each,
     md_table,
     quarantine_check,
+    run_label,
+    run_name,
     run_context,
     storage_faults,
     warnings_check,
@@ -94,20 +96,6 @@ def _shards(run: dict) -> str:
     if run["shards_expected"]:
         return f"{run['shards_seen']}/{run['shards_expected']}"
     return str(run["shards_seen"])
-
-
-def _run_name(run: dict) -> str:
-    """The run as CI names it: its build, else its commit (a run id is a hash of ours, which a
-    reader would take for a commit)."""
-    if run.get("build"):
-        return f"#{run['build']}"
-    if run.get("commit_sha"):
-        return f"@{run['commit_sha'][:12]}"
-    return f"run {run['run_id']}"
-
-
-def _run_label(run: dict) -> str:
-    return f"{run['project']}/{run['branch']} {_run_name(run)}"
 
 
 # ---------------------------------------------------------------------------- coverage[day]
@@ -236,7 +224,7 @@ def coverage_by_run(context: dg.AssetExecutionContext, warehouse: WarehouseResou
     incomplete = [r for r in runs if not r["complete"]]
     table = [
         {
-            "run": _run_label(r),
+            "run": run_label(r),
             "shards": _shards(r),
             "status": "complete" if r["complete"] else "waiting for shards",
             "line %": r["line_pct"],
@@ -256,7 +244,7 @@ def coverage_by_run(context: dg.AssetExecutionContext, warehouse: WarehouseResou
         ),
     }
     if latest:
-        metadata["latest_run"] = dg.MetadataValue.text(_run_label(latest))
+        metadata["latest_run"] = dg.MetadataValue.text(run_label(latest))
         metadata.update(_percentages(latest))
     return dg.MaterializeResult(metadata=metadata)
 
@@ -273,7 +261,7 @@ def _runs(warehouse: WarehouseResource) -> list[dict]:
 def coverage_threshold(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     policy = coverage_policy.load_policy()
     low = coverage_policy.below_threshold(_runs(warehouse), policy)
-    rows = [{"run": _run_label(r), "line %": r["line_pct"], "threshold": r["threshold"], "set by": r["threshold_key"]}
+    rows = [{"run": run_label(r), "line %": r["line_pct"], "threshold": r["threshold"], "set by": r["threshold_key"]}
             for r in low]
     return dg.AssetCheckResult(
         passed=not low,
@@ -311,7 +299,7 @@ def _what_changed(run: dict) -> tuple[str, str]:
 def coverage_drop(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     policy = coverage_policy.load_policy()
     found = coverage_policy.drops(_runs(warehouse), policy.max_drop)
-    rows = [{"run": _run_label(r), "line %": r["line_pct"], "previous": _run_name(r["previous"]),
+    rows = [{"run": run_label(r), "line %": r["line_pct"], "previous": run_name(r["previous"]),
              "previous %": r["previous_pct"], "drop (points)": r["drop"], "command": _what_changed(r)}
             for r in found]
     for row in rows:
@@ -348,7 +336,7 @@ def coverage_shards_complete(warehouse: WarehouseResource) -> dg.AssetCheckResul
     stale = coverage_policy.stale_incomplete(_runs(warehouse), policy.shard_grace, datetime.now(timezone.utc))
     # A shard that did upload, its report quarantined: the fix is the report, not the CI job.
     broken = quarantined_of_runs(warehouse.engine(), [r["run_id"] for r in stale]) if stale else {}
-    rows = [{"run": _run_label(r), "shards": _shards(r), "waiting (min)": r["waiting_minutes"],
+    rows = [{"run": run_label(r), "shards": _shards(r), "waiting (min)": r["waiting_minutes"],
              "quarantined": "; ".join(f"{q['file']}" + (f" (shard {q['shard']})" if q["shard"] else "")
                                       + f": {q['reason']}" for q in broken.get(r["run_id"], []))}
             for r in stale]

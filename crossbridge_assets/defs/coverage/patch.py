@@ -16,6 +16,7 @@ from crossbridge_assets.defs.common import (
     WarehouseResource,
     md_table,
     run_context,
+    run_label,
     storage_faults,
 )
 from crossbridge_assets.warehouse.changes import (
@@ -29,12 +30,6 @@ from crossbridge_assets.warehouse.coverage import coverage_runs, run_merge
 
 # Files of a run's change listed with their uncovered lines: the first ones, in the diff's order.
 KEEP_UNCOVERED_FILES = 50
-
-
-def _label(row: dict) -> str:
-    name = f"#{row['build']}" if row.get("build") else (
-        f"@{row['commit_sha'][:12]}" if row.get("commit_sha") else f"run {row['run_id']}")
-    return f"{row['project']}/{row['branch']} {name}"
 
 
 def _uncovered(row: dict, files: int = 3) -> str:
@@ -90,7 +85,7 @@ def patch_coverage(context: dg.AssetExecutionContext, warehouse: WarehouseResour
         rows = refresh_patch_coverage(engine)
         patches = patch_coverage_rows(engine)
 
-    table = [{"run": _label(r), "patch %": r["pct"], "covered": f"{r['covered_lines']}/{r['measured_lines']}",
+    table = [{"run": run_label(r), "patch %": r["pct"], "covered": f"{r['covered_lines']}/{r['measured_lines']}",
               "changed lines": r["changed_lines"], "not run": _uncovered(r),
               "status": "complete" if r["complete"] else "waiting for shards"} for r in patches[:15]]
     metadata = {
@@ -102,7 +97,7 @@ def patch_coverage(context: dg.AssetExecutionContext, warehouse: WarehouseResour
     }
     latest = next((r for r in patches if r["complete"]), None)
     if latest:
-        metadata["latest_run"] = dg.MetadataValue.text(_label(latest))
+        metadata["latest_run"] = dg.MetadataValue.text(run_label(latest))
         metadata["patch_pct"] = dg.MetadataValue.float(float(latest["pct"]))
     context.log.info(f"patch coverage of {len(rows)} run(s) measured, {len(patches)} kept")
     return dg.MaterializeResult(metadata=metadata)
@@ -116,7 +111,7 @@ def patch_coverage(context: dg.AssetExecutionContext, warehouse: WarehouseResour
 def patch_coverage_threshold(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     policy = coverage_policy.load_policy()
     low = coverage_policy.below_patch_threshold(patch_coverage_rows(warehouse.engine()), policy)
-    rows = [{"run": _label(r), "patch %": r["pct"], "threshold": r["threshold"], "set by": r["threshold_key"],
+    rows = [{"run": run_label(r), "patch %": r["pct"], "threshold": r["threshold"], "set by": r["threshold_key"],
              "not run": _uncovered(r)} for r in low]
     return dg.AssetCheckResult(
         passed=not low,

@@ -8,9 +8,10 @@ endpoint may be called hundreds of times).
 Three rules, each with its evidence:
 - ratio (safe default): the latest run is at least 5x the baseline mean, above the baseline
   max and at least 500 ms; few false alarms even on short histories.
-- robust_z: the latest run's MAD-based z-score (Iglewicz and Hoaglin's 0.6745 (x - median) / MAD)
-  is high, over at least a minimum number of earlier runs, and the change is large enough to
-  matter in absolute and relative terms.
+- robust_z: the latest run is slower than every earlier run of the window, its MAD-based
+  z-score (Iglewicz and Hoaglin's 0.6745 (x - median) / MAD) of the log durations is high, over
+  at least a minimum number of earlier runs, and the change is large enough to matter in
+  absolute and relative terms.
 - change_point: the best single split of the series into before/after (Welch's t over every
   split, both sides at least `cp_min_segment` runs) shows a sustained rise; catches a gradual
   creep that never makes one run stand out.
@@ -67,6 +68,10 @@ def run_series(spans: pd.DataFrame) -> pd.DataFrame:
     return series.reset_index().sort_values(KEY + ["started", "run_id"], kind="stable").reset_index(drop=True)
 
 
+# Durations of 0 (a clock's resolution) are taken as a microsecond in the log of a duration.
+_TINY = 1e-6
+
+
 def _mad(values: np.ndarray) -> float:
     return float(np.median(np.abs(values - np.median(values))))
 
@@ -104,20 +109,28 @@ def _ratio_rule(key, runs, values, rules: Rules) -> dict | None:
 
 
 def _robust_rule(key, runs, values, rules: Rules) -> dict | None:
+    """The latest run stands out: slower than every earlier run of the window, by a robust
+    z-score of the log durations. Durations are skewed (a long tail of slow runs: I/O, GC, a
+    busy agent), and the tail's runs are many MADs above the median in seconds: judged in
+    seconds, one run in 30 of a test with such a tail was "slower" with nothing changed. In
+    logs the tail is as wide as the rest, and a test whose earlier runs were as slow is not."""
     history, last = values[:-1][-rules.window_runs:], values[-1]
     if len(history) < rules.z_min_runs:
         return None
-    median = float(np.median(history))
-    mad = _mad(history)
+    median, top = float(np.median(history)), float(history.max())
+    if last <= top or last - median < rules.z_min_delta or last < rules.z_min_ratio * median:
+        return None
+    logs = np.log(np.maximum(history, _TINY))
+    mad = _mad(logs)
     if mad <= 0:
         # Identical earlier runs: any change is infinitely many MADs; the absolute and
-        # relative floors below decide alone.
-        mad = max(median * 0.01, 1e-6)
-    z = 0.6745 * (last - median) / mad
-    if z >= rules.z and last - median >= rules.z_min_delta and last >= rules.z_min_ratio * median:
+        # relative floors above decide alone.
+        mad = 0.01
+    z = 0.6745 * (np.log(max(last, _TINY)) - float(np.median(logs))) / mad
+    if z >= rules.z:
         return dict(rule="robust_z", value=last, baseline=median, ratio=last / median if median > 0 else float("inf"),
-                    score=z, evidence=f"{last:.3f}s in run {runs[-1]}: robust z-score {z:.1f} against the median "
-                    f"{median:.3f}s (MAD {mad:.3f}s) of {len(history)} earlier runs")
+                    score=z, evidence=f"{last:.3f}s in run {runs[-1]}: slower than each of the {len(history)} earlier "
+                    f"runs (median {median:.3f}s, max {top:.3f}s); robust z-score {z:.1f} of their log durations")
     return None
 
 

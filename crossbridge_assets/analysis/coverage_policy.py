@@ -149,6 +149,26 @@ def _shown_past(exact: float, limit: float, over: bool) -> float:
     return shown
 
 
+def _first_arrival(run: dict, like: datetime) -> datetime | None:
+    """A run's first arrival, in the zone of `like` when the database gave it without one."""
+    arrived = run.get("first_arrival")
+    return arrived if arrived is None or arrived.tzinfo else arrived.replace(tzinfo=like.tzinfo)
+
+
+def active_branches(runs: Iterable[dict], since: datetime) -> list[dict]:
+    """The runs of every project and branch that sent coverage at `since` or later (by the
+    first arrival of a run's reports). A branch merged or abandoned before is history, not
+    something to fix: judged for ever, its last low, dropped or shard-short run kept the checks
+    failing for good, and a new problem then sent no alert (alerts go out on a change)."""
+    runs = list(runs)
+    active = set()
+    for run in runs:
+        arrived = _first_arrival(run, since)
+        if arrived is not None and arrived >= since:
+            active.add((run["project"], run["branch"]))
+    return [run for run in runs if (run["project"], run["branch"]) in active]
+
+
 def latest_per_branch(runs: Iterable[dict], complete_only: bool = True) -> dict[tuple[str, str], dict]:
     """The newest judged run of every project and branch (incomplete and unmeasured runs are
     not judged: a run missing shards looks low without being low)."""
@@ -230,9 +250,7 @@ def stale_incomplete(runs: Iterable[dict], grace: timedelta, now: datetime) -> l
         overtaken = newest_complete.get((run["project"], run["branch"]))
         if overtaken is not None and overtaken > _order(run):
             continue
-        arrived = run.get("first_arrival")
-        if arrived is not None and arrived.tzinfo is None:
-            arrived = arrived.replace(tzinfo=now.tzinfo)
+        arrived = _first_arrival(run, now)
         if arrived is not None and now - arrived > grace:
             out.append({**run, "waiting_minutes": int((now - arrived).total_seconds() // 60)})
     return sorted(out, key=_order)

@@ -5,6 +5,7 @@ the retry policy for storage, and the line between transient and permanent fault
 import contextlib
 import os
 import re
+from datetime import datetime, timedelta
 from typing import Iterator, Optional
 
 import dagster as dg
@@ -14,7 +15,7 @@ from sqlalchemy.exc import StatementError
 from crossbridge_assets import settings as settings_mod
 from crossbridge_assets.formats import FormatError
 from crossbridge_assets.log import bound, get_logger
-from crossbridge_assets.warehouse.engine import is_storage_fault, is_transient, make_engine, migrate
+from crossbridge_assets.warehouse.engine import is_storage_fault, is_transient, make_engine, migrate, now
 from crossbridge_assets.warehouse.health import Finding
 from crossbridge_assets.warehouse.landing import Landing, ReportGone
 from crossbridge_assets.warehouse.queries import (
@@ -33,6 +34,15 @@ daily = dg.DailyPartitionsDefinition(start_date=SETTINGS.partition_start, end_of
 STORAGE_RETRY = dg.RetryPolicy(max_retries=4, delay=2, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 
 WAREHOUSE_KIND = "postgres" if SETTINGS.is_postgres else "sqlite"
+
+# Days of history the analytics look at: insights, profiling baselines and regressions, and the
+# branches the coverage checks judge.
+WINDOW_DAYS = 30
+
+
+def window_since() -> datetime:
+    """The start of the analytics' window (now, less WINDOW_DAYS)."""
+    return now() - timedelta(days=WINDOW_DAYS)
 
 # Unpartitioned analytics follow ingestion by themselves. `eager()` would wait for every daily
 # partition upstream to exist; these only need "something upstream changed, nothing is running".

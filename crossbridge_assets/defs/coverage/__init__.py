@@ -12,6 +12,7 @@ from crossbridge_assets.defs.common import (
     AFTER_INGESTION,
     STORAGE_RETRY,
     WAREHOUSE_KIND,
+    WINDOW_DAYS,
     WarehouseResource,
     batch_of,
     daily,
@@ -23,6 +24,7 @@ from crossbridge_assets.defs.common import (
     run_context,
     storage_faults,
     warnings_check,
+    window_since,
 )
 from crossbridge_assets.defs.coverage.patch import patch_coverage, patch_coverage_threshold
 from crossbridge_assets.defs.landing import INGEST_TAG, landed_reports
@@ -253,14 +255,20 @@ def _runs(warehouse: WarehouseResource) -> list[dict]:
     return coverage_runs(warehouse.engine())
 
 
+def _judged_runs(warehouse: WarehouseResource) -> list[dict]:
+    """The runs of the branches that sent coverage within the analytics' window: what the
+    checks judge (a branch merged or abandoned before it is left alone)."""
+    return coverage_policy.active_branches(_runs(warehouse), window_since())
+
+
 @dg.asset_check(
     asset=coverage_by_run,
-    description="The latest complete run of each branch reaches its coverage threshold "
-    "(CROSSBRIDGE_COVERAGE_THRESHOLDS, per project and branch).",
+    description=f"The latest complete run of each branch that sent coverage in the last {WINDOW_DAYS} days reaches "
+    "its coverage threshold (CROSSBRIDGE_COVERAGE_THRESHOLDS, per project and branch).",
 )
 def coverage_threshold(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     policy = coverage_policy.load_policy()
-    low = coverage_policy.below_threshold(_runs(warehouse), policy)
+    low = coverage_policy.below_threshold(_judged_runs(warehouse), policy)
     rows = [{"run": run_label(r), "line %": r["line_pct"], "threshold": r["threshold"], "set by": r["threshold_key"]}
             for r in low]
     return dg.AssetCheckResult(
@@ -294,11 +302,11 @@ def _what_changed(run: dict) -> tuple[str, str]:
 @dg.asset_check(
     asset=coverage_by_run,
     description="Line coverage did not drop by more than CROSSBRIDGE_COVERAGE_MAX_DROP points "
-    "against the previous complete run of the same branch.",
+    f"against the previous complete run of the same branch (branches that sent coverage in the last {WINDOW_DAYS} days).",
 )
 def coverage_drop(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     policy = coverage_policy.load_policy()
-    found = coverage_policy.drops(_runs(warehouse), policy.max_drop)
+    found = coverage_policy.drops(_judged_runs(warehouse), policy.max_drop)
     rows = [{"run": run_label(r), "line %": r["line_pct"], "previous": run_name(r["previous"]),
              "previous %": r["previous_pct"], "drop (points)": r["drop"], "command": _what_changed(r)}
             for r in found]
@@ -329,11 +337,12 @@ def coverage_drop(warehouse: WarehouseResource) -> dg.AssetCheckResult:
 @dg.asset_check(
     asset=coverage_by_run,
     description="No run is still missing coverage shards after the grace period "
-    "(CROSSBRIDGE_COVERAGE_SHARD_GRACE_MINUTES), unless a later run of its branch is complete.",
+    f"(CROSSBRIDGE_COVERAGE_SHARD_GRACE_MINUTES), unless a later run of its branch is complete; branches that "
+    f"sent coverage in the last {WINDOW_DAYS} days.",
 )
 def coverage_shards_complete(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     policy = coverage_policy.load_policy()
-    stale = coverage_policy.stale_incomplete(_runs(warehouse), policy.shard_grace, datetime.now(timezone.utc))
+    stale = coverage_policy.stale_incomplete(_judged_runs(warehouse), policy.shard_grace, datetime.now(timezone.utc))
     # A shard that did upload, its report quarantined: the fix is the report, not the CI job.
     broken = quarantined_of_runs(warehouse.engine(), [r["run_id"] for r in stale]) if stale else {}
     rows = [{"run": run_label(r), "shards": _shards(r), "waiting (min)": r["waiting_minutes"],
@@ -394,12 +403,17 @@ coverage_shards_watch_schedule = dg.ScheduleDefinition(
     owners=["team:qa-platform"],
     retry_policy=STORAGE_RETRY,
     automation_condition=AFTER_INGESTION,
-    description="Line and branch coverage per project and branch over time: latest, previous and change.",
+    description="Line and branch coverage per project and branch over time: latest, previous and change, for "
+    f"the branches that sent coverage in the last {WINDOW_DAYS} days.",
     pool="warehouse",
 )
 def coverage_trends(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     with run_context(context), storage_faults("computing coverage trends"):
-        runs = _runs(warehouse)
+        everything = _runs(warehouse)
+    # Branches that sent nothing within the window are counted, not listed: months of feature
+    # branches would make the table (and every materialization's event) grow without end.
+    runs = coverage_policy.active_branches(everything, window_since())
+    quiet = {(r["project"], r["branch"]) for r in everything} - {(r["project"], r["branch"]) for r in runs}
     by_branch: dict[tuple[str, str], list[dict]] = {}
     for r in sorted(runs, key=lambda r: (r["started_at"], r["run_id"])):
         if r["complete"] and r["line_pct"] is not None:
@@ -422,6 +436,7 @@ def coverage_trends(context: dg.AssetExecutionContext, warehouse: WarehouseResou
     metadata = {
         "dagster/row_count": dg.MetadataValue.int(sum(r["runs"] for r in rows)),
         "branches": dg.MetadataValue.int(len(rows)),
+        "branches_quiet": dg.MetadataValue.int(len(quiet)),
         "trends": dg.MetadataValue.md(
             md_table(rows, ["project", "branch", "runs", "latest build", "line %", "branch %", "change (points)", "last 10 line %"])
         ),

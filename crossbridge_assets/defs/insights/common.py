@@ -1,20 +1,18 @@
 """What the insight assets share: their group, the history window they read, when they run."""
 
-from datetime import timedelta
-
 import dagster as dg
 import pandas as pd
 
 # Dagster 1.13 exports no public name for a check execution's status.
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
-from crossbridge_assets.defs.common import AFTER_INGESTION
+from crossbridge_assets.defs.common import AFTER_INGESTION, window_since
+# Days of results history the insights read: the analytics' one window.
+from crossbridge_assets.defs.common import WINDOW_DAYS as WINDOW_DAYS
 from crossbridge_assets.defs.health.alerting import check_partition
 from crossbridge_assets.defs.health.checks import no_duplicate_results
-from crossbridge_assets.warehouse.engine import now
 
 GROUP = "insights"
-WINDOW_DAYS = 30  # days of results history the insights read
 
 # After ingestion, and only while the blocking checks upstream (no_duplicate_results on
 # test_results) passed: duplicated rows would count a failure twice. Dagster 1.13 keeps one
@@ -29,7 +27,7 @@ AUTOMATION = (AFTER_INGESTION & dg.AutomationCondition.all_deps_blocking_checks_
 
 def window_start() -> str:
     """The first arrival day (YYYY-MM-DD) the insights read."""
-    return (now() - timedelta(days=WINDOW_DAYS)).date().isoformat()
+    return window_since().date().isoformat()
 
 
 # Newest evaluations read of the blocking check: every day of months of ingestion is among them.

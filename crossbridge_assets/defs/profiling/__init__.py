@@ -3,7 +3,6 @@
 
 import heapq
 from collections import Counter
-from datetime import timedelta
 from itertools import chain
 
 import dagster as dg
@@ -15,6 +14,7 @@ from crossbridge_assets.defs.common import (
     AFTER_INGESTION,
     STORAGE_RETRY,
     WAREHOUSE_KIND,
+    WINDOW_DAYS,
     WarehouseResource,
     batch_of,
     check_result,
@@ -26,6 +26,7 @@ from crossbridge_assets.defs.common import (
     shorten,
     storage_faults,
     warnings_check,
+    window_since,
 )
 from crossbridge_assets.defs.landing import INGEST_TAG, landed_reports
 from crossbridge_assets.delivery import health as delivery_health
@@ -46,7 +47,6 @@ from crossbridge_assets.warehouse.queries import reports_for
 
 GROUP = "profiling"
 OWNERS = ["team:qa-platform"]
-WINDOW_DAYS = 30  # history the baselines and regression rules look at
 
 # InfluxDB away: retried with exponential backoff and jitter (≈10 s, 20 s, 40 s, 80 s, 160 s),
 # on top of the few quick retries the drain makes itself.
@@ -304,10 +304,6 @@ def influxdb_outbox_sensor(context: dg.SensorEvaluationContext, warehouse: Wareh
 # ---------------------------------------------------------------------------- analytics
 
 
-def _since():
-    return now() - timedelta(days=WINDOW_DAYS)
-
-
 BASELINE_SCHEMA = dg.TableSchema(
     columns=[
         dg.TableColumn("kind", "text"),
@@ -344,7 +340,7 @@ def _rounded(frame: pd.DataFrame, columns: list[str]) -> list[dict]:
 def duration_baselines(warehouse: WarehouseResource) -> dg.MaterializeResult:
     with storage_faults("computing duration baselines"):
         engine = warehouse.engine()
-        window = span_frame(engine, since=_since())
+        window = span_frame(engine, since=window_since())
         spans = regressions.timed(window)
         table = regressions.baselines(spans)
         rows = records(table, computed_at=now())
@@ -384,7 +380,7 @@ def duration_baselines(warehouse: WarehouseResource) -> dg.MaterializeResult:
 def performance_regressions(warehouse: WarehouseResource) -> dg.MaterializeResult:
     with storage_faults("detecting performance regressions"):
         engine = warehouse.engine()
-        found = regressions.detect(regressions.timed(span_frame(engine, since=_since())))
+        found = regressions.detect(regressions.timed(span_frame(engine, since=window_since())))
         rows = records(found, detected_at=now())
         for row in rows:
             if row.get("ratio") is not None and row["ratio"] == float("inf"):

@@ -1,0 +1,74 @@
+"""The product after months of daily use on one Dagster instance: branches that came and went,
+files that never land, check histories longer than a window, nightly jobs over a long history.
+Earlier tests see a fresh instance with a few days of data; these see what is left after many."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import dagster as dg
+
+from crossbridge_assets_tests.test_coverage_e2e import OPS_UNCOVERED, OPS_VALID, checks_of, ingest, lcov_with, refresh
+
+DAY = 86400
+
+
+def arrived(settings, folder: str, name: str, source: Path, days_ago: float, **manifest) -> Path:
+    """A report of `folder` (with its manifest) that arrived `days_ago` days ago: its mtime."""
+    target = settings.inbox / folder / name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(source.read_bytes())
+    (target.parent / "crossbridge.json").write_text(json.dumps({"project": "shop", **manifest}))
+    then = time.time() - days_ago * DAY
+    os.utime(target, (then, then))
+    return target
+
+
+# ---------------------------------------------------------------------------- coverage checks
+
+
+def test_coverage_checks_forget_branches_that_sent_nothing_for_a_window(crossbridge_env, dagster_instance, tmp_path,
+                                                                        monkeypatch):
+    """Feature branches come and go. One that ended below its threshold, after a drop, or with a
+    run missing a shard (its CI job cancelled) two months ago kept coverage_threshold,
+    coverage_drop and coverage_shards_complete failing for good: the checks judged the latest
+    run of every branch ever seen, so they never passed again and a new problem sent no alert
+    (alerts go out when a check changes state). Branches still sending coverage are judged."""
+    s = crossbridge_env
+    monkeypatch.setenv("CROSSBRIDGE_COVERAGE_THRESHOLDS", '{"shop": 60}')
+    monkeypatch.setenv("CROSSBRIDGE_COVERAGE_MAX_DROP", "2")
+    monkeypatch.setenv("CROSSBRIDGE_COVERAGE_SHARD_GRACE_MINUTES", "60")
+    full = lcov_with(OPS_VALID, tmp_path / "full.lcov")
+    low = lcov_with(OPS_VALID - OPS_UNCOVERED - {8, 9, 10, 11, 14, 15, 16, 17}, tmp_path / "low.lcov")
+    # Two months ago: feature/old went from all lines to a few, and feature/cancelled sent one shard of two.
+    arrived(s, "shop/feature/old/1", "coverage.lcov", full, 62, branch="feature/old", build="1")
+    arrived(s, "shop/feature/old/2", "coverage.lcov", low, 61, branch="feature/old", build="2")
+    arrived(s, "shop/feature/cancelled/3/s1", "coverage.lcov", full, 61, branch="feature/cancelled", build="3",
+            shard="1", shards_expected=2)
+    # Main ran well yesterday and today.
+    arrived(s, "shop/main/10", "coverage.lcov", full, 1, branch="main", build="10")
+    arrived(s, "shop/main/11", "coverage.lcov", full, 0.01, branch="main", build="11")
+    ingest(dagster_instance)
+    checks = checks_of(refresh(dagster_instance))
+    for name in ("coverage_threshold", "coverage_drop", "coverage_shards_complete"):
+        assert checks[name].passed is True, f"{name}: {checks[name].description}"
+    mat = dagster_instance.get_latest_materialization_event(dg.AssetKey("coverage_trends")).asset_materialization
+    assert "feature/old" not in mat.metadata["trends"].value and "main" in mat.metadata["trends"].value
+    assert (mat.metadata["branches"].value, mat.metadata["branches_quiet"].value) == (1, 2)
+
+    # A branch active now is judged as before: low, dropped, and missing a shard past its grace.
+    arrived(s, "shop/feature/new/20", "coverage.lcov", full, 0.5, branch="feature/new", build="20")
+    arrived(s, "shop/feature/new/21", "coverage.lcov", low, 0.2, branch="feature/new", build="21")
+    arrived(s, "shop/feature/sharded/22/s1", "coverage.lcov", full, 0.2, branch="feature/sharded", build="22",
+            shard="1", shards_expected=2)
+    ingest(dagster_instance)
+    checks = checks_of(refresh(dagster_instance))
+    for name in ("coverage_threshold", "coverage_drop"):
+        assert checks[name].passed is False and "feature/new" in checks[name].description, checks[name].description
+        assert "feature/old" not in checks[name].description
+    shards = checks["coverage_shards_complete"]
+    assert shards.passed is False and "feature/sharded #22" in shards.description
+    assert "feature/cancelled" not in shards.description

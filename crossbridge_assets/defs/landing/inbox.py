@@ -24,8 +24,18 @@ from crossbridge_assets.warehouse.run_metadata import MANIFEST_NAME
 IGNORED_SUFFIXES = (".part", ".tmp", ".crdownload", ".swp", ".lock")
 # A requested batch whose files are still in the inbox after this long is asked for again
 # (its run failed or was deleted), unless its run is still queued or running; the attempt
-# number changes the run key.
+# number changes the run key. Each further attempt waits twice as long as the one before, up to
+# RETRY_AT_MOST_SECONDS: a file that cannot land (unreadable by the service, larger than it may
+# write) used to start a run every half hour for as long as it stayed, 48 a day, for months.
+# A file whose permissions, owner or content change is asked for at the next tick.
 RETRY_AFTER_SECONDS = 30 * 60
+RETRY_AT_MOST_SECONDS = 6 * 3600
+
+
+def retry_after(attempt: int) -> float:
+    """Seconds a batch asked for as attempt `attempt` (0: its first request) waits before it is
+    asked for again."""
+    return min(RETRY_AFTER_SECONDS * 2 ** min(attempt, 16), RETRY_AT_MOST_SECONDS)
 
 
 @dataclass
@@ -56,10 +66,10 @@ def _is_coverage_data(name: str) -> bool:
     return name == ".coverage" or (name.startswith(".coverage.") and not name.endswith(IGNORED_SUFFIXES))
 
 
-def scan(inbox: Path, partials: dict[str, tuple[int, int]] | None = None) -> dict[str, tuple[int, int]]:
-    """relative path -> (size, mtime_ns) of every candidate report under the inbox.
+def scan(inbox: Path, partials: dict[str, tuple[int, int, int]] | None = None) -> dict[str, tuple[int, int, int]]:
+    """relative path -> (size, mtime_ns, ctime_ns) of every candidate report under the inbox.
     Files still being written (IGNORED_SUFFIXES) go to `partials` when it is given."""
-    found: dict[str, tuple[int, int]] = {}
+    found: dict[str, tuple[int, int, int]] = {}
     if not inbox.is_dir():
         return found
     stack = [inbox]
@@ -87,7 +97,7 @@ def scan(inbox: Path, partials: dict[str, tuple[int, int]] | None = None) -> dic
             except FileNotFoundError:
                 continue  # landed (or removed) since the folder was listed
             rel = Path(entry.path).relative_to(inbox).as_posix()
-            (partials if partial else found)[rel] = (st.st_size, st.st_mtime_ns)
+            (partials if partial else found)[rel] = (st.st_size, st.st_mtime_ns, st.st_ctime_ns)
     return found
 
 
@@ -117,21 +127,29 @@ def plan(settings: Settings, cursor: dict | None, now: float | None = None,
     now = time.time() if now is None else now
     cursor = cursor or {}
     pending: dict[str, list] = cursor.get("pending", {})
-    # rel -> [size, mtime, asked at, attempt, run key] (cursors written before keep no key)
+    # rel -> [size, mtime, asked at, attempt, run key, ctime] (cursors written before keep no
+    # key or ctime)
     requested: dict[str, list] = cursor.get("requested", {})
     seen = scan(settings.inbox)
-    overdue = {asked[4] for asked in requested.values() if len(asked) > 4 and now - asked[2] >= RETRY_AFTER_SECONDS}
+
+    def due(asked: list, ctime: int | None) -> bool:
+        attempt = int(asked[3]) if len(asked) > 3 else 0
+        touched = len(asked) > 5 and ctime is not None and ctime != asked[5]
+        return touched or now - asked[2] >= retry_after(attempt)
+
+    overdue = {asked[4] for rel, asked in requested.items()
+               if len(asked) > 4 and due(asked, seen[rel][2] if rel in seen else None)}
     busy = running(overdue) if running is not None and overdue else set()
 
     ready: dict[str, list[tuple[str, int, int, int]]] = {}
     new_pending: dict[str, list] = {}
     new_requested: dict[str, list] = {}
     waiting = 0
-    for rel, (size, mtime) in seen.items():
+    for rel, (size, mtime, ctime) in seen.items():
         asked = requested.get(rel)
         attempt = 0
         if asked and asked[0] == size and asked[1] == mtime:
-            if now - asked[2] < RETRY_AFTER_SECONDS or (len(asked) > 4 and asked[4] in busy):
+            if not due(asked, ctime) or (len(asked) > 4 and asked[4] in busy):
                 new_requested[rel] = asked
                 continue
             attempt = int(asked[3]) + 1 if len(asked) > 3 else 1
@@ -146,7 +164,7 @@ def plan(settings: Settings, cursor: dict | None, now: float | None = None,
         first_seen = before[2] if unchanged and len(before) > 2 else now
         settled = max(now - mtime / 1e9, now - first_seen) >= settle
         if (unchanged and settled) or attempt:
-            ready.setdefault(arrival_partition(mtime, settings), []).append((rel, size, mtime, attempt))
+            ready.setdefault(arrival_partition(mtime, settings), []).append((rel, size, mtime, attempt, ctime))
         else:
             new_pending[rel] = [size, mtime, first_seen]
             waiting += 1
@@ -159,8 +177,8 @@ def plan(settings: Settings, cursor: dict | None, now: float | None = None,
             attempt = max(f[3] for f in chunk)
             key = fingerprint([(f[0], f[1], f[2]) for f in chunk], attempt)
             batches.append(Batch(partition=partition, files=[f[0] for f in chunk], run_key=key))
-            for rel, size, mtime, att in chunk:
-                new_requested[rel] = [size, mtime, now, att, key]
+            for rel, size, mtime, att, ctime in chunk:
+                new_requested[rel] = [size, mtime, now, att, key, ctime]
     asked_before = len(new_requested) - sum(len(b.files) for b in batches)
     return Plan(batches=batches, waiting=waiting, cursor={"pending": new_pending, "requested": new_requested},
                 requested=asked_before)
@@ -173,10 +191,10 @@ def recover_crashed_sessions(settings: Settings, now: float | None = None) -> li
     """An event file still named *.jsonl.part long after its last write belongs to a test
     session that died: rename it so it is ingested (its parser notes the missing end)."""
     now = time.time() if now is None else now
-    partials: dict[str, tuple[int, int]] = {}
+    partials: dict[str, tuple[int, int, int]] = {}
     scan(settings.inbox, partials)
     recovered = []
-    for rel, (_size, mtime) in partials.items():
+    for rel, (_size, mtime, _ctime) in partials.items():
         if not rel.endswith(".jsonl.part") or now - mtime / 1e9 < settings.stale_part_seconds:
             continue
         source = settings.inbox / rel

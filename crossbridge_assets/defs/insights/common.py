@@ -1,5 +1,7 @@
 """What the insight assets share: their group, the history window they read, when they run."""
 
+from datetime import timedelta
+
 import dagster as dg
 import pandas as pd
 
@@ -9,7 +11,7 @@ from dagster._core.storage.asset_check_execution_record import AssetCheckExecuti
 from crossbridge_assets.defs.common import AFTER_INGESTION, window_since
 # Days of results history the insights read: the analytics' one window.
 from crossbridge_assets.defs.common import WINDOW_DAYS as WINDOW_DAYS
-from crossbridge_assets.defs.health.alerting import check_partition
+from crossbridge_assets.defs.health.alerting import check_partition, read_partitions
 from crossbridge_assets.defs.health.checks import no_duplicate_results
 
 GROUP = "insights"
@@ -30,7 +32,7 @@ def window_start() -> str:
     return window_since().date().isoformat()
 
 
-# Newest evaluations read of the blocking check: every day of months of ingestion is among them.
+# Evaluations of the blocking check read a page at a time, newest first.
 CHECK_HISTORY = 1000
 
 
@@ -38,16 +40,31 @@ def days_held_back(instance: dg.DagsterInstance) -> list[str]:
     """Arrival days whose latest evaluation of the blocking check on test_results
     (no_duplicate_results) failed: their runs feed no insight until the day passes again.
     The automation condition waits on the check's latest evaluation only; a later day that
-    passes would let an insight run, and this keeps the failing day out of what it reads."""
+    passes would let an insight run, and this keeps the failing day out of what they read.
+
+    Every evaluation since the oldest day an insight reads is looked at (a window, and the
+    window before it that run_comparisons reads for the previous runs), however many there
+    are: a fixed number of the newest ones let a failing day out of sight after weeks of busy
+    ingestion (an instance running 50 batches a day made 1,000 of them in 20 days), and its
+    duplicated rows into the insights. Older evaluations are about days no insight reads."""
     done = {AssetCheckExecutionRecordStatus.SUCCEEDED, AssetCheckExecutionRecordStatus.FAILED}
+    oldest = (window_since() - timedelta(days=WINDOW_DAYS)).timestamp()
     latest: dict[str, bool] = {}
     runs: dict = {}
-    history = instance.event_log_storage.get_asset_check_execution_history(no_duplicate_results.check_key,
-                                                                            limit=CHECK_HISTORY)
-    for record in history:  # newest first
-        day = check_partition(instance, record, runs) if record.status in done else None
-        if day is not None and day not in latest:
-            latest[day] = record.status == AssetCheckExecutionRecordStatus.SUCCEEDED
+    storage = instance.event_log_storage
+    cursor = None
+    while True:
+        page = storage.get_asset_check_execution_history(no_duplicate_results.check_key, limit=CHECK_HISTORY,
+                                                         cursor=cursor)
+        recent = [record for record in page if record.create_timestamp >= oldest]
+        read_partitions(instance, [record for record in recent if record.status in done], runs)
+        for record in recent:  # newest first
+            day = check_partition(instance, record, runs) if record.status in done else None
+            if day is not None and day not in latest:
+                latest[day] = record.status == AssetCheckExecutionRecordStatus.SUCCEEDED
+        if len(page) < CHECK_HISTORY or len(recent) < len(page):
+            break
+        cursor = page[-1].id
     return sorted(day for day, passed in latest.items() if not passed)
 
 

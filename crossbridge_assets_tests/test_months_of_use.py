@@ -72,3 +72,42 @@ def test_coverage_checks_forget_branches_that_sent_nothing_for_a_window(crossbri
     shards = checks["coverage_shards_complete"]
     assert shards.passed is False and "feature/sharded #22" in shards.description
     assert "feature/cancelled" not in shards.description
+
+
+# ---------------------------------------------------------------------------- the per-test map
+
+
+def _per_test_run(settings, build: str, tests: dict[str, str], days_ago: float) -> None:
+    """A run of shop/main whose per-test LCOV reports (one a test) say which file each test ran."""
+    folder = settings.inbox / "shop" / "main" / build
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {}
+    for i, (test, path) in enumerate(tests.items()):
+        name = f"t{i}.info"
+        (folder / name).write_text(f"SF:{path}\nDA:1,1\nDA:2,1\nend_of_record\n")
+        files[name] = {"test": test}
+    (folder / "crossbridge.json").write_text(json.dumps({"project": "shop", "branch": "main", "build": build,
+                                                          "files": files}))
+    then = time.time() - days_ago * DAY
+    for name in files:
+        os.utime(folder / name, (then, then))
+
+
+def test_the_per_test_map_shows_the_maps_that_answer_now(crossbridge_env, dagster_instance):
+    """test_coverage_map summed up every map kept, after every coverage ingestion: months of
+    per-test maps are millions of rows (2.2 million took 4.3 s on PostgreSQL, growing by the
+    day), and its figures counted tests renamed or removed long ago, and files no test reaches
+    any more. It shows each branch's newest map within the window, read through the run index."""
+    s = crossbridge_env
+    _per_test_run(s, "1", {"tests/test_legacy.py::test_a": "app/legacy.py", "tests/test_legacy.py::test_b":
+                           "app/legacy.py", "tests/test_legacy.py::test_c": "app/legacy.py"}, 60)
+    _per_test_run(s, "2", {"tests/test_cart.py::test_add": "app/cart.py"}, 3)
+    _per_test_run(s, "3", {"tests/test_cart.py::test_add": "app/cart.py",
+                           "tests/test_cart.py::test_remove": "app/cart.py"}, 0.01)
+    ingest(dagster_instance)
+    md = refresh(dagster_instance).asset_materializations_for_node("test_coverage_map")[0].metadata
+    assert md["dagster/row_count"].value == 6  # every map kept, as before
+    assert md["tests"].value == 2 and md["runs_with_per_test_coverage"].value == 2
+    assert "legacy" not in md["files_reached_by_most_tests"].value
+    assert "| app/cart.py | 2 |" in md["files_reached_by_most_tests"].value
+    assert "| shop | main | 3 | 2 | 1 | 2 |" in md["latest_maps"].value

@@ -732,6 +732,46 @@ def latest_map_run(engine: Engine, project: str | None = None, branch: str | Non
         return conn.execute(stmt).scalar()
 
 
+def latest_maps(engine: Engine, since_day: str) -> list[dict]:
+    """The newest run with a per-test map of each project and branch, among the coverage
+    reports that arrived on `since_day` (YYYY-MM-DD) or later, newest first: run_id, project,
+    branch, build, at, and `runs`, how many runs of the branch had one. Found from the reports
+    of those days (indexed by day) and one key lookup each into the map, so that the cost is
+    that of the window, not of the whole map: months of it are millions of rows."""
+    has_map = select(TM.c.report_sha256).where(TM.c.report_sha256 == R.c.sha256).exists()
+    stmt = select(
+        R.c.run_id, R.c.project, R.c.branch, R.c.build, func.coalesce(R.c.started_at, R.c.arrived_at).label("at"),
+    ).where(R.c.partition >= since_day, R.c.kind == KIND_COVERAGE, R.c.status == LANDED, has_map)
+    with engine.connect() as conn:
+        rows = conn.execute(stmt).all()
+    newest: dict[tuple, dict] = {}
+    runs: dict[tuple, set] = defaultdict(set)
+    for row in sorted(rows, key=lambda r: (r.at, r.run_id)):
+        key = (row.project, row.branch)
+        runs[key].add(row.run_id)
+        newest[key] = dict(row._mapping)
+    for key, row in newest.items():
+        row["runs"] = len(runs[key])
+    return sorted(newest.values(), key=lambda r: (r["at"], r["run_id"]), reverse=True)
+
+
+def map_summary(engine: Engine, run_ids: list[str], top: int = 10) -> tuple[dict[str, tuple[int, int]], int, list[dict]]:
+    """Of the per-test maps of `run_ids` (read through their index): {run_id: (tests, files)},
+    the tests they name together, and the `top` files the most tests ran, as {file, tests}."""
+    if not run_ids:
+        return {}, 0, []
+    where = TM.c.run_id.in_(run_ids)
+    tests = func.count(func.distinct(TM.c.test))
+    with engine.connect() as conn:
+        per_run = {r.run_id: (r.tests, r.files) for r in conn.execute(
+            select(TM.c.run_id, tests.label("tests"), func.count(func.distinct(TM.c.path)).label("files"))
+            .where(where).group_by(TM.c.run_id))}
+        together = conn.execute(select(tests).where(where)).scalar_one()
+        files = [{"file": path, "tests": n} for path, n in conn.execute(
+            select(TM.c.path, tests).where(where).group_by(TM.c.path).order_by(tests.desc(), TM.c.path).limit(top))]
+    return per_run, together, files
+
+
 def map_projects(engine: Engine, branch: str | None = None) -> list[str]:
     """The projects that have a per-test map (on `branch`), by name."""
     stmt = select(R.c.project).join(TM, R.c.sha256 == TM.c.report_sha256).distinct().order_by(R.c.project)

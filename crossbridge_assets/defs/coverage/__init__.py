@@ -36,7 +36,9 @@ from crossbridge_assets.warehouse.coverage import (
     EXECUTED_ONLY,
     coverage_runs,
     day_coverage,
+    latest_maps,
     load_archived_coverage,
+    map_summary,
     quarantined_of_runs,
     refresh_runs,
     run_merge,
@@ -464,31 +466,34 @@ def coverage_trends(context: dg.AssetExecutionContext, warehouse: WarehouseResou
     retry_policy=STORAGE_RETRY,
     automation_condition=AFTER_INGESTION,
     description="Which test ran which line, from coverage.py dynamic contexts and per-test coverage reports: "
-    "answers \"which tests cover file F line L\".",
+    "answers \"which tests cover file F line L\". Shows each branch's newest map of the last "
+    f"{WINDOW_DAYS} days.",
     pool="warehouse",
 )
 def test_coverage_map(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     TM = schema.test_coverage_map
     with run_context(context), storage_faults("summarizing the per-test coverage map"):
-        with warehouse.engine().connect() as conn:
+        engine = warehouse.engine()
+        # The maps `impact` and `covering` answer from: each branch's newest, within the window.
+        # Summarizing every map kept (months of them: millions of rows, after each ingestion)
+        # took longer every day, and counted tests renamed or deleted long ago.
+        latest = latest_maps(engine, window_since().date().isoformat())
+        per_run, tests, top = map_summary(engine, [m["run_id"] for m in latest])
+        with engine.connect() as conn:
             total = conn.execute(select(func.count()).select_from(TM)).scalar_one()
-            runs = conn.execute(select(func.count(func.distinct(TM.c.run_id)))).scalar_one()
-            tests = conn.execute(select(func.count(func.distinct(TM.c.test)))).scalar_one()
-            top = conn.execute(
-                select(TM.c.path, func.count(func.distinct(TM.c.test)).label("tests"))
-                .group_by(TM.c.path)
-                .order_by(func.count(func.distinct(TM.c.test)).desc(), TM.c.path)
-                .limit(10)
-            ).all()
+    maps = [{"project": m["project"], "branch": m["branch"], "build": m["build"] or m["run_id"],
+             "tests": per_run.get(m["run_id"], (0, 0))[0], "files": per_run.get(m["run_id"], (0, 0))[1],
+             "runs with a map": m["runs"]} for m in latest]
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": dg.MetadataValue.int(total),
             "dagster/column_schema": MAP_SCHEMA,
-            "runs_with_per_test_coverage": dg.MetadataValue.int(runs),
+            "runs_with_per_test_coverage": dg.MetadataValue.int(sum(m["runs"] for m in latest)),
             "tests": dg.MetadataValue.int(tests),
-            "files_reached_by_most_tests": dg.MetadataValue.md(
-                md_table([{"file": p, "tests": n} for p, n in top], ["file", "tests"])
-            ),
+            "latest_maps": dg.MetadataValue.md(
+                md_table(maps[:20], ["project", "branch", "build", "tests", "files", "runs with a map"])),
+            "files_reached_by_most_tests": dg.MetadataValue.md(md_table(top, ["file", "tests"])),
+            "window_days": dg.MetadataValue.int(WINDOW_DAYS),
         }
     )
 

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, case, delete, distinct, func, select, update
+from sqlalchemy import Connection, Engine, case, delete, distinct, func, or_, select, update
 
 from crossbridge_assets.model import ERROR, FAILED, KIND_RESULTS, PASSED, SKIPPED
 from crossbridge_assets.settings import Settings
@@ -47,12 +47,31 @@ def runs_with_expired(kind: str):
                                     R.c.run_id.is_not(None))
 
 
+def _changed_runs():
+    """SELECT of the runs whose aggregate is missing or out of date: a result report of theirs
+    was loaded (or loaded again, or in place of one superseded) since it was computed, or the
+    number of their loaded result reports is not the one it counted (one quarantined since)."""
+    R, A = schema.reports, schema.run_aggregates
+    loaded = (
+        select(R.c.run_id, func.count().label("reports"), func.max(R.c.loaded_at).label("loaded_at"))
+        .where(R.c.kind == KIND_RESULTS, R.c.status == LANDED, R.c.loaded_at.is_not(None), R.c.run_id.is_not(None))
+        .group_by(R.c.run_id)
+        .subquery()
+    )
+    return select(loaded.c.run_id).select_from(loaded.outerjoin(A, A.c.run_id == loaded.c.run_id)).where(
+        or_(A.c.run_id.is_(None), loaded.c.loaded_at >= A.c.computed_at, loaded.c.reports != A.c.reports))
+
+
 def refresh_run_aggregates(conn: Connection) -> int:
-    """Recompute the aggregate of every run that still has all its raw rows (delete-then-insert
-    by run); runs whose raw rows are gone, or partly gone (a run whose reports arrived on two
-    days, one of them past the cutoff), keep the aggregate computed before they went."""
+    """Recompute the aggregate of every run that changed since it was computed and still has
+    all its raw rows (delete-then-insert by run); runs whose raw rows are gone, or partly gone
+    (a run whose reports arrived on two days, one of them past the cutoff), keep the aggregate
+    computed before they went. Only changed runs are read: every run's rows, read every night,
+    were months of test results (1.4 million rows: 0.9 s, growing by the day)."""
     TR, T = schema.test_results, schema.test_runs
     expired_runs = runs_with_expired(KIND_RESULTS)
+    # Stamped before reading: a report loaded while this reads is seen now or looked at next time.
+    computed = now()
 
     def count_of(status):
         return func.sum(case((TR.c.status == status, 1), else_=0))
@@ -71,14 +90,13 @@ def refresh_run_aggregates(conn: Connection) -> int:
             func.max(TR.c.duration).label("duration_max"),
             func.avg(TR.c.duration).label("duration_mean"),
         )
-        .where(TR.c.run_id.not_in(expired_runs))
+        .where(TR.c.run_id.in_(_changed_runs()), TR.c.run_id.not_in(expired_runs))
         .group_by(TR.c.run_id)
         .subquery()
     )
     joined = select(stmt, T.c.project, T.c.branch, T.c.build, T.c.commit_sha, T.c.started_at, T.c.partition).select_from(
         stmt.outerjoin(T, T.c.run_id == stmt.c.run_id)
     )
-    computed = now()
     rows = []
     for r in conn.execute(joined):
         d = dict(r._mapping)

@@ -710,20 +710,27 @@ def choose_run(engine: Engine, project: str | None = None, branch: str | None = 
     return row, notes
 
 
+def _has_map(path: str | None = None):
+    """Condition on `reports`: the report has per-test map rows (for `path`). A key lookup each:
+    the reports are walked, not the map, which months of runs make millions of rows."""
+    rows = select(TM.c.report_sha256).where(TM.c.report_sha256 == R.c.sha256)
+    if path is not None:
+        rows = rows.where(TM.c.path == path)
+    return rows.exists()
+
+
 def latest_map_run(engine: Engine, project: str | None = None, branch: str | None = None,
                    path: str | None = None, run_id: str | None = None) -> str | None:
     """The newest run with a per-test map (of a project, a branch, for a file; `run_id`: that
     run, when it has one)."""
     stmt = (
-        select(TM.c.run_id)
-        .join(R, R.c.sha256 == TM.c.report_sha256)
+        select(R.c.run_id)
+        .where(R.c.kind == KIND_COVERAGE, _has_map(path))
         .order_by(func.coalesce(R.c.started_at, R.c.arrived_at).desc())
         .limit(1)
     )
-    if path is not None:
-        stmt = stmt.where(TM.c.path == path)
     if run_id is not None:
-        stmt = stmt.where(TM.c.run_id == run_id)
+        stmt = stmt.where(R.c.run_id == run_id)
     if project:
         stmt = stmt.where(R.c.project == project)
     if branch:
@@ -732,16 +739,24 @@ def latest_map_run(engine: Engine, project: str | None = None, branch: str | Non
         return conn.execute(stmt).scalar()
 
 
+def map_projects(engine: Engine, branch: str | None = None) -> list[str]:
+    """The projects that have a per-test map (on `branch`), by name."""
+    stmt = select(R.c.project).where(R.c.kind == KIND_COVERAGE, _has_map()).distinct().order_by(R.c.project)
+    if branch:
+        stmt = stmt.where(R.c.branch == branch)
+    with engine.connect() as conn:
+        return list(conn.execute(stmt).scalars())
+
+
 def latest_maps(engine: Engine, since_day: str) -> list[dict]:
     """The newest run with a per-test map of each project and branch, among the coverage
     reports that arrived on `since_day` (YYYY-MM-DD) or later, newest first: run_id, project,
     branch, build, at, and `runs`, how many runs of the branch had one. Found from the reports
     of those days (indexed by day) and one key lookup each into the map, so that the cost is
     that of the window, not of the whole map: months of it are millions of rows."""
-    has_map = select(TM.c.report_sha256).where(TM.c.report_sha256 == R.c.sha256).exists()
     stmt = select(
         R.c.run_id, R.c.project, R.c.branch, R.c.build, func.coalesce(R.c.started_at, R.c.arrived_at).label("at"),
-    ).where(R.c.partition >= since_day, R.c.kind == KIND_COVERAGE, R.c.status == LANDED, has_map)
+    ).where(R.c.partition >= since_day, R.c.kind == KIND_COVERAGE, R.c.status == LANDED, _has_map())
     with engine.connect() as conn:
         rows = conn.execute(stmt).all()
     newest: dict[tuple, dict] = {}
@@ -770,15 +785,6 @@ def map_summary(engine: Engine, run_ids: list[str], top: int = 10) -> tuple[dict
         files = [{"file": path, "tests": n} for path, n in conn.execute(
             select(TM.c.path, tests).where(where).group_by(TM.c.path).order_by(tests.desc(), TM.c.path).limit(top))]
     return per_run, together, files
-
-
-def map_projects(engine: Engine, branch: str | None = None) -> list[str]:
-    """The projects that have a per-test map (on `branch`), by name."""
-    stmt = select(R.c.project).join(TM, R.c.sha256 == TM.c.report_sha256).distinct().order_by(R.c.project)
-    if branch:
-        stmt = stmt.where(R.c.branch == branch)
-    with engine.connect() as conn:
-        return list(conn.execute(stmt).scalars())
 
 
 def map_paths(engine: Engine, run_id: str) -> list[str]:

@@ -141,7 +141,7 @@ def plan(settings: Settings, cursor: dict | None, now: float | None = None,
                if len(asked) > 4 and due(asked, seen[rel][2] if rel in seen else None)}
     busy = running(overdue) if running is not None and overdue else set()
 
-    ready: dict[str, list[tuple[str, int, int, int]]] = {}
+    ready: dict[str, list[tuple[str, int, int, int, int]]] = {}
     new_pending: dict[str, list] = {}
     new_requested: dict[str, list] = {}
     waiting = 0

@@ -48,7 +48,8 @@ def days_held_back(instance: dg.DagsterInstance) -> list[str]:
     ingestion (an instance running 50 batches a day made 1,000 of them in 20 days), and its
     duplicated rows into the insights. Older evaluations are about days no insight reads."""
     done = {AssetCheckExecutionRecordStatus.SUCCEEDED, AssetCheckExecutionRecordStatus.FAILED}
-    oldest = (window_since() - timedelta(days=WINDOW_DAYS)).timestamp()
+    # A day more: the windows start at a day's beginning, hours before this moment's date.
+    oldest = (window_since() - timedelta(days=WINDOW_DAYS + 1)).timestamp()
     latest: dict[str, bool] = {}
     runs: dict = {}
     storage = instance.event_log_storage

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from datetime import datetime, timedelta, timezone
 import subprocess
 import sys
 from pathlib import Path
@@ -95,6 +96,14 @@ def test_a_change_covered_under_its_threshold_fails_the_check_naming_the_lines(
     assert "shop/prices.py: 7, 15, 22" in check.description
     (row,) = patch_coverage_rows(make_engine(s.warehouse_url))
     assert check.metadata["run_ids"].value == [row["run_id"]]
+
+    # A branch that sent nothing for the window (merged, abandoned) is no longer judged.
+    with make_engine(s.warehouse_url).begin() as conn:
+        conn.execute(schema.patch_coverage.update().values(started_at=datetime.now(timezone.utc) - timedelta(days=45)))
+    # (Its inputs unchanged, the refresh keeps the row as it is.)
+    assert checks_of(refresh(dagster_instance))["patch_coverage_threshold"].passed is True
+    with make_engine(s.warehouse_url).begin() as conn:
+        conn.execute(schema.patch_coverage.update().values(started_at=datetime.now(timezone.utc)))
 
     # Another project's threshold is its own.
     monkeypatch.setenv("CROSSBRIDGE_PATCH_COVERAGE_THRESHOLDS", '{"other": 90, "*": 50}')

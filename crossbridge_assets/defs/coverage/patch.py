@@ -13,11 +13,13 @@ from crossbridge_assets.defs.common import (
     AFTER_INGESTION,
     STORAGE_RETRY,
     WAREHOUSE_KIND,
+    WINDOW_DAYS,
     WarehouseResource,
     md_table,
     run_context,
     run_label,
     storage_faults,
+    window_since,
 )
 from crossbridge_assets.warehouse.changes import (
     fingerprint,
@@ -105,12 +107,15 @@ def patch_coverage(context: dg.AssetExecutionContext, warehouse: WarehouseResour
 
 @dg.asset_check(
     asset=patch_coverage,
-    description="The newest change of each branch has its changed code covered to its threshold "
-    "(CROSSBRIDGE_PATCH_COVERAGE_THRESHOLDS, per project and branch).",
+    description=f"The newest change of each branch that sent one in the last {WINDOW_DAYS} days has its changed "
+    "code covered to its threshold (CROSSBRIDGE_PATCH_COVERAGE_THRESHOLDS, per project and branch).",
 )
 def patch_coverage_threshold(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     policy = coverage_policy.load_policy()
-    low = coverage_policy.below_patch_threshold(patch_coverage_rows(warehouse.engine()), policy)
+    # As the other coverage checks: a branch that sent nothing for the window is history.
+    judged = [row for row in patch_coverage_rows(warehouse.engine()) if row["started_at"] is None
+              or row["started_at"] >= window_since()]
+    low = coverage_policy.below_patch_threshold(judged, policy)
     rows = [{"run": run_label(r), "patch %": r["pct"], "threshold": r["threshold"], "set by": r["threshold_key"],
              "not run": _uncovered(r)} for r in low]
     return dg.AssetCheckResult(

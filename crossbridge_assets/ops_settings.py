@@ -28,6 +28,11 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "CROSSBRIDGE_ALERT_WEBHOOK_URL": ("", "webhook the alert sensors POST to (Slack incoming webhook, Teams, any HTTP endpoint); empty = no alerts"),
     "CROSSBRIDGE_UI_URL": ("http://127.0.0.1:3000", "address of the Dagster UI, used for the links in alerts"),
     "CROSSBRIDGE_RETENTION_DAYS": ("180", "raw rows and archived files older than this many days are deleted by the weekly retention job"),
+    "CROSSBRIDGE_RUN_HISTORY_DAYS": (
+        "0",
+        "finished Dagster runs older than this many days, with their logs, are deleted by the weekly retention "
+        "job; 0 keeps them all",
+    ),
     "CROSSBRIDGE_DEFAULT_BRANCHES": (
         "main,master",
         "comma-separated branch names or globs (e.g. main,release/*) whose latest run must have no new failure "
@@ -76,6 +81,7 @@ class OpsSettings:
     webhook_url: str | None = None
     ui_url: str = "http://127.0.0.1:3000"
     retention_days: int = 180
+    run_history_days: int = 0  # 0: Dagster's run history is kept
     default_branches: tuple[str, ...] = ("main", "master")
 
     def cadence_for(self, project: str) -> timedelta | None:
@@ -120,10 +126,11 @@ def load(env: Mapping[str, str] | None = None) -> OpsSettings:
     ui_url = _http_url("CROSSBRIDGE_UI_URL", _get(env, "CROSSBRIDGE_UI_URL"))
 
     days = env_number(env, "CROSSBRIDGE_RETENTION_DAYS", VARIABLES, 1, 36_500)
+    run_days = env_number(env, "CROSSBRIDGE_RUN_HISTORY_DAYS", VARIABLES, 0, 36_500)
 
     branches = parse_branch_globs(_get(env, "CROSSBRIDGE_DEFAULT_BRANCHES"))
     if not branches:
         raise SettingsError("CROSSBRIDGE_DEFAULT_BRANCHES names no branch; expected e.g. main,master or main,release/*")
 
     return OpsSettings(cadence=cadence, parse_error_rate=rate, webhook_url=webhook, ui_url=ui_url, retention_days=days,
-                       default_branches=branches)
+                       run_history_days=run_days, default_branches=branches)

@@ -111,3 +111,34 @@ def test_run_aggregates_asset_refreshes_without_deleting(crossbridge_env, dagste
         assert conn.execute(select(func.count()).select_from(schema.test_results)).scalar_one() == 4
         row = conn.execute(select(schema.run_aggregates)).one()
     assert row.tests == 4 and row.pass_rate == 1.0
+
+
+@pytest.mark.parametrize("crossbridge_env", ["sqlite"], indirect=True)
+def test_retention_deletes_dagster_runs_older_than_the_run_history_days(crossbridge_env, dagster_instance, monkeypatch):
+    """Dagster keeps every run and its event log (about 0.5 MB a run on the embedded instance):
+    with CROSSBRIDGE_RUN_HISTORY_DAYS the weekly sweep deletes the finished ones older than that."""
+    from datetime import datetime, timedelta, timezone
+
+    from dagster._core.storage.runs.schema import RunsTable
+
+    s = crossbridge_env
+    ingest(s, dagster_instance, [drop(s, "shop/main/1/a.xml", text=junit("a", tests=2))])
+    ingest(s, dagster_instance, [drop(s, "shop/main/2/b.xml", text=junit("b", tests=2))])
+    runs = dagster_instance.get_runs()
+    old, recent = runs[-1], runs[0]  # newest first
+    with dagster_instance.run_storage.connect() as conn:
+        conn.execute(RunsTable.update().where(RunsTable.c.run_id == old.run_id)
+                     .values(create_timestamp=datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(days=40)))
+
+    # By default the run history is kept.
+    assert "dagster_runs_deleted" not in _output_metadata(
+        defs.resolve_job_def("retention").execute_in_process(instance=dagster_instance), "apply_retention_op")
+    assert dagster_instance.get_run_by_id(old.run_id) is not None
+
+    monkeypatch.setenv("CROSSBRIDGE_RUN_HISTORY_DAYS", "30")
+    md = _output_metadata(defs.resolve_job_def("retention").execute_in_process(instance=dagster_instance),
+                          "apply_retention_op")
+    assert md["dagster_runs_deleted"] == 1
+    assert dagster_instance.get_run_by_id(old.run_id) is None
+    assert dagster_instance.get_run_by_id(recent.run_id) is not None
+    assert not dagster_instance.all_logs(old.run_id)

@@ -32,10 +32,16 @@ RETRY_AFTER_SECONDS = 30 * 60
 RETRY_AT_MOST_SECONDS = 6 * 3600
 
 
+def doubling_wait(first: float, most: float, tries: int) -> float:
+    """`first` seconds, doubled for each of `tries` earlier tries, at most `most`: how long a
+    retry waits while the same fault lasts (the inbox's batches, the reload of failed loads)."""
+    return min(first * 2 ** min(max(tries, 0), 16), most)
+
+
 def retry_after(attempt: int) -> float:
     """Seconds a batch asked for as attempt `attempt` (0: its first request) waits before it is
     asked for again."""
-    return min(RETRY_AFTER_SECONDS * 2 ** min(attempt, 16), RETRY_AT_MOST_SECONDS)
+    return doubling_wait(RETRY_AFTER_SECONDS, RETRY_AT_MOST_SECONDS, attempt)
 
 
 @dataclass

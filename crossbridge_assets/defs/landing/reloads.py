@@ -18,6 +18,7 @@ from datetime import datetime, timedelta, timezone
 import dagster as dg
 
 from crossbridge_assets.defs.common import BATCH_TAG, INGEST_TAG, NOT_FINISHED, WarehouseResource
+from crossbridge_assets.defs.landing.inbox import doubling_wait
 from crossbridge_assets.warehouse.engine import is_storage_fault
 from crossbridge_assets.warehouse.queries import unloaded_batches
 
@@ -55,8 +56,8 @@ class Reload:
 
 
 def wait_after(attempt: int) -> float:
-    """Seconds to wait after the given attempt before the next one."""
-    return min(FIRST_WAIT * 2 ** max(attempt - 1, 0), MAX_WAIT)
+    """Seconds to wait after the given attempt (1: the first) before the next one."""
+    return doubling_wait(FIRST_WAIT, MAX_WAIT, attempt - 1)
 
 
 def plan(unloaded: list, cursor: dict, busy: set[tuple[str, str]], now: float) -> tuple[list[Reload], dict]:

@@ -8,8 +8,14 @@ File layout (format "crossbridge-events", parsed by formats/crossbridge_events.p
     {"crossbridge_events_end": 1, "spans": 42, "ended_at": "...", "status": "failed"}
 
 - The header comes first so detection is certain from the first line alone.
-- Every line is written with one write() and flushed, so a runner that dies leaves a
-  readable prefix (at worst a truncated last line, which the parser tolerates).
+- Spans wait in the file's buffer until the runner hook is about to run the user's code again
+  (the next pytest phase, the next Robot suite, test or keyword), FLUSH_SPANS are waiting, or one
+  is recorded FLUSH_SECONDS after the oldest waiting one; the header, the end line and whatever
+  waits at exit or before a fork are written at once. Fewer system calls (none for the HTTP
+  calls inside a phase); the price is what a SIGKILL can lose: the spans recorded inside the
+  phase or keyword that was running (at most FLUSH_SPANS). Lines go out whole and in order, so a
+  runner that dies leaves a readable prefix (at worst a truncated last line, which the parser
+  tolerates).
 - While the session runs the file is ``<name>.jsonl.part``; closing renames it to
   ``<name>.jsonl``, so an inbox watcher never picks up a file that is still growing.
   The end line tells a finished session from a crashed one.
@@ -31,16 +37,20 @@ import json
 import logging
 import os
 import platform
+import random
 import re
 import shutil
 import socket
 import threading
 import time
 import uuid
+import weakref
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Mapping
+
+import orjson
 
 log = logging.getLogger("crossbridge.hooks")
 
@@ -51,6 +61,13 @@ PART_SUFFIX = ".part"
 
 # Bounded so that one huge attribute (a response body someone attached) cannot bloat the file.
 MAX_ATTRIBUTE_CHARS = 2000
+
+# What a killed runner (SIGKILL, the OOM killer) can lose at most: spans wait in memory until this
+# many are waiting, or until one is recorded this long after the oldest waiting one.
+FLUSH_SPANS = 256
+FLUSH_SECONDS = 1.0
+# Room for FLUSH_SPANS spans of a few hundred bytes, so the buffer never writes by itself.
+_BUFFER_BYTES = 1 << 20
 
 
 # ---------------------------------------------------------------------------- target folder
@@ -181,12 +198,49 @@ def perf() -> float:
     return _CLOCKS["perf"]()
 
 
+# Span ids: 64 random bits from a generator of our own (uuid4 costs a system call; the `random`
+# module's shared one is the tests' to seed), seeded afresh in a forked child.
+_ids = random.Random()
+os.register_at_fork(after_in_child=_ids.seed)
+
+
 def new_id() -> str:
-    return uuid.uuid4().hex[:16]
+    return f"{_ids.getrandbits(64):016x}"
+
+
+_UTC = timezone.utc
+_second: tuple[int, str] = (-1, "")  # the last whole second formatted, and its text
 
 
 def iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, tz=timezone.utc).isoformat(timespec="microseconds")
+    """ISO 8601 in UTC with microseconds, as datetime.isoformat writes it. The text up to the
+    seconds is formatted once a second; the microseconds are rounded as datetime rounds them."""
+    global _second
+    if epoch < 0:
+        return datetime.fromtimestamp(epoch, tz=_UTC).isoformat(timespec="microseconds")
+    whole = int(epoch)
+    micros = round((epoch - whole) * 1e6)
+    if micros >= 1_000_000:
+        whole, micros = whole + 1, micros - 1_000_000
+    cached = _second
+    if cached[0] != whole:
+        cached = _second = (whole, datetime.fromtimestamp(whole, tz=_UTC).isoformat(timespec="seconds")[:19])
+    return f"{cached[1]}.{micros:06d}+00:00"
+
+
+_ORJSON_OPTIONS = orjson.OPT_APPEND_NEWLINE
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _encode(record: object) -> str:
+    """One JSON line. orjson takes what the hooks write; what it refuses (integers beyond 64 bits,
+    text with lone surrogates, which UTF-8 cannot hold) goes through json, each surrogate replaced
+    by U+FFFD, so that one odd value never stops the session's profiling."""
+    try:
+        return orjson.dumps(record, default=str, option=_ORJSON_OPTIONS).decode()
+    except (TypeError, ValueError):
+        return _SURROGATE.sub("\ufffd", json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=str)) \
+            + "\n"
 
 
 def _clean(value: object) -> object:
@@ -255,7 +309,9 @@ class EventWriter:
         self.part_path = self.folder / f"{stem}.jsonl{PART_SUFFIX}"
         # "x": two sessions never share a file, even with a clashing name. "+": the file can be
         # read back and written again if the folder is removed while the session runs.
-        self._fh = open(self.part_path, "x+", encoding="utf-8", newline="\n")
+        self._fh = open(self.part_path, "x+", encoding="utf-8", newline="\n", buffering=_BUFFER_BYTES)
+        self._waiting = 0  # spans written into the buffer and not yet flushed to the file
+        self._waiting_since = 0.0
 
         header: dict[str, object] = {
             HEADER_KEY: VERSION,
@@ -271,25 +327,52 @@ class EventWriter:
         header.update(ci_metadata(env))
         if metadata:
             header.update({k: _clean(v) for k, v in metadata.items() if v is not None})
-        self.header_written = self._write(header)
+        self.header_written = self._write(header) and self.flush()
+        _writers.add(self)
 
     # -- low level
 
     def _write(self, record: Mapping[str, object]) -> bool:
         if os.getpid() != self.pid:
             return False
-        line = json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=str) + "\n"
+        line = _encode(record)
         with self._lock:
             if self.closed or self.broken:
                 return False
             try:
                 self._fh.write(line)
+            except (OSError, ValueError) as exc:
+                return self._stop(exc)
+            self._waiting += 1
+            if self._waiting == 1:
+                self._waiting_since = perf()
+            elif self._waiting >= FLUSH_SPANS or perf() - self._waiting_since >= FLUSH_SECONDS:
+                return self._flush_locked()
+        return True
+
+    def flush(self) -> bool:
+        """Put the waiting spans in the file: the runner hooks call this before the user's code runs
+        again, so that a runner killed there keeps what came before. False if the file is broken."""
+        if os.getpid() != self.pid:
+            return False
+        with self._lock:
+            return self._flush_locked()
+
+    def _flush_locked(self) -> bool:
+        if self.broken:
+            return False
+        if self._waiting:
+            try:
                 self._fh.flush()
             except (OSError, ValueError) as exc:
-                self.broken = True
-                self._note(f"cannot write events to {self.folder} ({exc}); profiling stops here")
-                return False
+                return self._stop(exc)
+            self._waiting = 0
         return True
+
+    def _stop(self, exc: BaseException) -> bool:
+        self.broken = True
+        self._note(f"cannot write events to {self.folder} ({exc}); profiling stops here")
+        return False
 
     def _note(self, problem: str) -> None:
         if self.problem is None:
@@ -383,7 +466,9 @@ class EventWriter:
             end["status"] = status
         self._write(end)
         with self._lock:
+            self._flush_locked()
             self.closed = True
+            _writers.discard(self)
             try:
                 self._restore_if_removed()
             except OSError as exc:
@@ -402,6 +487,53 @@ class EventWriter:
         if _active is self:
             _active = None
         return self.path
+
+
+# ---------------------------------------------------------------------------- exit and fork
+
+# The writers of this process with an open file.
+_writers: "weakref.WeakSet[EventWriter]" = weakref.WeakSet()
+
+
+@atexit.register
+def _flush_at_exit() -> None:
+    # A session nobody closed (a runner that crashed, a script whose writer is never closed) keeps
+    # every span it recorded in its *.part file.
+    for writer in list(_writers):
+        try:
+            writer.flush()
+        except Exception:  # noqa: BLE001 - exiting: nothing to say it to
+            pass
+
+
+_held_for_fork: list[EventWriter] = []
+
+
+def _before_fork() -> None:
+    # A child that exits through the interpreter flushes the file buffers it inherited: they must
+    # be empty, and stay empty until the fork is done (another thread may be recording).
+    for writer in list(_writers):
+        writer._lock.acquire()
+        _held_for_fork.append(writer)
+        if os.getpid() == writer.pid:
+            try:
+                writer._flush_locked()
+            except Exception:  # noqa: BLE001 - a fork must go on whatever the events file does
+                pass
+
+
+def _after_fork_in_parent() -> None:
+    while _held_for_fork:
+        _held_for_fork.pop()._lock.release()
+
+
+def _after_fork_in_child() -> None:
+    while _held_for_fork:
+        _held_for_fork.pop()._lock = threading.Lock()
+
+
+os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent,
+                    after_in_child=_after_fork_in_child)
 
 
 # ---------------------------------------------------------------------------- the active session

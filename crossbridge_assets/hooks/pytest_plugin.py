@@ -270,6 +270,8 @@ class Recorder:
     @_safe
     def _enter(self, when: str) -> None:
         # The phase's id is chosen before it runs so that HTTP calls made in it can point at it.
+        # The spans so far go to the file now: a worker killed in this phase keeps them.
+        self.writer.flush()
         if self.test is None:
             return
         span_id = self.phase_ids[when] = events.new_id()

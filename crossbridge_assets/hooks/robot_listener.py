@@ -95,6 +95,9 @@ class robot_listener:  # noqa: N801 - Robot looks the class up by the module's n
             self.http = http
 
     def _push(self) -> str:
+        # The spans so far go to the file before the suite, test or keyword runs: a robot killed
+        # in it keeps them.
+        self.writer.flush()
         span_id = events.new_id()
         self.stack.append((span_id, events.now()))
         self.writer.context = events.Context(test=self.test, parent_id=span_id)

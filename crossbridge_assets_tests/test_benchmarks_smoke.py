@@ -54,3 +54,12 @@ def test_profiling_bench_quick_ingests_every_span():
     out = quick("profiling_bench", "--no-influx")
     assert "bare json.loads loop" in out and "parse into Span records" in out, out
     assert "20,000 spans queued" in out, out
+
+
+def test_hooks_bench_quick_prints_the_overhead_of_each_hook():
+    out = quick("hooks_bench")
+    for row in ("pytest, trivial tests: hooks off (floor)", "pytest, trivial tests: hooks on",
+                "pytest, 3 HTTP calls a test: hooks on", "robot, keywords: hooks on"):
+        assert row in out, out
+    assert out.count("% CPU") == 3 and out.count("x  ") >= 6, out  # an overhead and ratios on every row
+    assert "WARNING" not in out, out  # every profiled run wrote every span

@@ -225,3 +225,42 @@ def test_os_exit_after_pytest_finishes_keeps_every_span(tmp_path):
     (f,) = event_files(out, "*")
     info, spans = read_events(f)
     assert f.suffix == ".jsonl" and info.warnings == [] and info.declared["spans"] == len(spans) == 10 * 4 + 1
+
+
+IMPORTS_LATE = textwrap.dedent('''
+    import os
+    import sys
+
+
+    def test_imports_no_client():
+        # Profiling does not import the HTTP clients into a run that never uses them.
+        assert "requests" not in sys.modules and "httpx" not in sys.modules
+
+
+    def test_imports_httpx_in_the_test():
+        import httpx
+
+        assert httpx.get(os.environ["CB_TEST_BASE"] + "/users/1").status_code == 200
+
+
+    def test_imports_requests_in_the_test():
+        import requests
+
+        assert requests.get(os.environ["CB_TEST_BASE"] + "/users/2").status_code == 200
+''')
+
+
+def test_http_clients_imported_by_a_test_are_recorded_from_their_first_call(tmp_path):
+    (tmp_path / "test_late.py").write_text(IMPORTS_LATE)
+    out = tmp_path / "events"
+    with http_server() as base:
+        proc = run([PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider", *PLUGIN_ARGS, f"--crossbridge={out}",
+                    "test_late.py"], cwd=tmp_path, env=_env(CB_TEST_BASE=base))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (f,) = event_files(out)
+    _, spans = read_events(f)
+    calls = {s.attributes["client"]: s for s in spans if s.kind == "http"}
+    assert sorted(calls) == ["httpx", "requests"]
+    tests = {s.test: s.attributes["nodeid"] for s in spans if s.kind == "test"}
+    assert tests[calls["httpx"].test].endswith("test_imports_httpx_in_the_test")
+    assert calls["requests"].attributes["path"] == "/users/2"

@@ -15,9 +15,11 @@ Status is the response code as a string, or "error" when no response came back.
 from __future__ import annotations
 
 import functools
+import importlib.util
 import logging
 import os
 import re
+import sys
 import threading
 from urllib.parse import urlsplit
 
@@ -181,8 +183,67 @@ def _patch(cls: type, attr: str, wrapper) -> None:
     _installed.append((cls, attr))
 
 
+def _patch_requests(sessions) -> None:
+    _patch(sessions.Session, "send", _wrap_requests_send)
+
+
+def _patch_httpx(client) -> None:
+    _patch(client.Client, "send", _wrap_httpx_send)
+    _patch(client.AsyncClient, "send", _wrap_httpx_async_send)
+
+
+# Each client by the module that defines its classes. A client the code under test has not imported
+# yet is patched when it is: a run that never uses httpx does not pay for importing it.
+_CLIENTS = {"requests": ("requests.sessions", _patch_requests), "httpx": ("httpx._client", _patch_httpx)}
+
+
+class _PatchingLoader:
+    """The client module's own loader, patching the module once it has run."""
+
+    def __init__(self, loader, patch):
+        self._loader, self._patch = loader, patch
+
+    def create_module(self, spec):
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module) -> None:
+        self._loader.exec_module(module)
+        with _lock:
+            if _finder not in sys.meta_path:
+                return  # uninstalled meanwhile
+            try:
+                self._patch(module)
+            except Exception:  # noqa: BLE001 - profiling must never break the code under test
+                log.warning("crossbridge: the HTTP hook could not patch %s", module.__name__, exc_info=True)
+
+    def __getattr__(self, name):
+        return getattr(self._loader, name)
+
+
+class _PatchWhenImported:
+    """A meta path finder that finds nothing itself: it hands the client modules' loaders a patch."""
+
+    def find_spec(self, fullname, path, target=None):
+        patch = next((p for module, p in _CLIENTS.values() if module == fullname), None)
+        if patch is None:
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(fullname, path, target)
+            if spec is not None:
+                if spec.loader is not None and hasattr(spec.loader, "exec_module"):
+                    spec.loader = _PatchingLoader(spec.loader, patch)
+                return spec
+        return None
+
+
+_finder = _PatchWhenImported()
+
+
 def install(writer: events.EventWriter | None = None) -> list[str]:
-    """Patch the HTTP clients that are importable; returns their names. Idempotent.
+    """Patch the HTTP clients that are installed (now if imported, else when they are); returns
+    their names. Idempotent.
 
     With `writer`, that writer becomes the active one; with none and no active writer, a
     session is opened (closed at exit), so a plain script gets an event file too."""
@@ -192,21 +253,18 @@ def install(writer: events.EventWriter | None = None) -> list[str]:
         events.start_session(framework="python")
     clients = []
     with _lock:
-        try:
-            import requests
-
-            _patch(requests.Session, "send", _wrap_requests_send)
-            clients.append("requests")
-        except ImportError:
-            pass
-        try:
-            import httpx
-
-            _patch(httpx.Client, "send", _wrap_httpx_send)
-            _patch(httpx.AsyncClient, "send", _wrap_httpx_async_send)
-            clients.append("httpx")
-        except ImportError:
-            pass
+        waiting = False
+        for name, (module_name, patch) in _CLIENTS.items():
+            module = sys.modules.get(module_name)
+            if module is not None:
+                patch(module)
+            elif importlib.util.find_spec(name) is not None:
+                waiting = True
+            else:
+                continue
+            clients.append(name)
+        if waiting and _finder not in sys.meta_path:
+            sys.meta_path.insert(0, _finder)
     return clients
 
 
@@ -228,6 +286,8 @@ def install_for_runner() -> bool:
 def uninstall() -> None:
     """Restore the clients' own methods."""
     with _lock:
+        if _finder in sys.meta_path:
+            sys.meta_path.remove(_finder)
         while _installed:
             cls, attr = _installed.pop()
             current = cls.__dict__.get(attr)
@@ -237,4 +297,4 @@ def uninstall() -> None:
 
 
 def installed() -> bool:
-    return bool(_installed)
+    return bool(_installed) or _finder in sys.meta_path

@@ -232,15 +232,15 @@ _ORJSON_OPTIONS = orjson.OPT_APPEND_NEWLINE
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def _encode(record: object) -> str:
+def _encode(record: object) -> bytes:
     """One JSON line. orjson takes what the hooks write; what it refuses (integers beyond 64 bits,
     text with lone surrogates, which UTF-8 cannot hold) goes through json, each surrogate replaced
     by U+FFFD, so that one odd value never stops the session's profiling."""
     try:
-        return orjson.dumps(record, default=str, option=_ORJSON_OPTIONS).decode()
+        return orjson.dumps(record, default=str, option=_ORJSON_OPTIONS)
     except (TypeError, ValueError):
-        return _SURROGATE.sub("\ufffd", json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=str)) \
-            + "\n"
+        line = json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=str)
+        return (_SURROGATE.sub("\ufffd", line) + "\n").encode("utf-8")
 
 
 def _clean(value: object) -> object:
@@ -309,7 +309,11 @@ class EventWriter:
         self.part_path = self.folder / f"{stem}.jsonl{PART_SUFFIX}"
         # "x": two sessions never share a file, even with a clashing name. "+": the file can be
         # read back and written again if the folder is removed while the session runs.
+        # Spans go into the bytes buffer under the text layer (write_through keeps anything written
+        # as text in order with them): a text write in a read-write file resets its decoder each time.
         self._fh = open(self.part_path, "x+", encoding="utf-8", newline="\n", buffering=_BUFFER_BYTES)
+        self._fh.reconfigure(write_through=True)
+        self._buffer = self._fh.buffer
         self._waiting = 0  # spans written into the buffer and not yet flushed to the file
         self._waiting_since = 0.0
 
@@ -332,17 +336,19 @@ class EventWriter:
 
     # -- low level
 
-    def _write(self, record: Mapping[str, object]) -> bool:
-        if os.getpid() != self.pid:
+    def _write(self, record: Mapping[str, object], span: bool = False) -> bool:
+        if _pid[0] != self.pid:
             return False
         line = _encode(record)
         with self._lock:
             if self.closed or self.broken:
                 return False
             try:
-                self._fh.write(line)
+                self._buffer.write(line)
             except (OSError, ValueError) as exc:
                 return self._stop(exc)
+            if span:
+                self.spans += 1
             self._waiting += 1
             if self._waiting == 1:
                 self._waiting_since = perf()
@@ -353,7 +359,7 @@ class EventWriter:
     def flush(self) -> bool:
         """Put the waiting spans in the file: the runner hooks call this before the user's code runs
         again, so that a runner killed there keeps what came before. False if the file is broken."""
-        if os.getpid() != self.pid:
+        if _pid[0] != self.pid:
             return False
         with self._lock:
             return self._flush_locked()
@@ -432,10 +438,10 @@ class EventWriter:
         if parent_id is not None:
             record["parent_id"] = parent_id
         if attributes:
-            record["attributes"] = {str(k): _clean(v) for k, v in attributes.items() if v is not None}
-        if self._write(record):
-            with self._lock:
-                self.spans += 1
+            # Short text, what attributes mostly are, as it is; the rest made JSON-safe and bounded.
+            record["attributes"] = {str(k): v if type(v) is str and len(v) <= MAX_ATTRIBUTE_CHARS else _clean(v)
+                                    for k, v in attributes.items() if v is not None}
+        self._write(record, span=True)
         return span_id
 
     def record(self, kind: str, name: str, start: float, duration: float, **kw) -> str:
@@ -447,7 +453,7 @@ class EventWriter:
 
     def close(self, status: str | None = None) -> Path | None:
         """Write the end line and publish the file under its final name. Idempotent."""
-        if os.getpid() != self.pid:
+        if _pid[0] != self.pid:
             return None
         with self._lock:
             if self.closed:
@@ -507,6 +513,8 @@ def _flush_at_exit() -> None:
 
 
 _held_for_fork: list[EventWriter] = []
+# This process's id, kept up to date by the fork handler: os.getpid() is a system call a span.
+_pid = [os.getpid()]
 
 
 def _before_fork() -> None:
@@ -528,6 +536,7 @@ def _after_fork_in_parent() -> None:
 
 
 def _after_fork_in_child() -> None:
+    _pid[0] = os.getpid()
     while _held_for_fork:
         _held_for_fork.pop()._lock = threading.Lock()
 

@@ -183,18 +183,18 @@ def _patch(cls: type, attr: str, wrapper) -> None:
     _installed.append((cls, attr))
 
 
-def _patch_requests(sessions) -> None:
-    _patch(sessions.Session, "send", _wrap_requests_send)
+def _patch_requests(requests) -> None:
+    _patch(requests.Session, "send", _wrap_requests_send)
 
 
-def _patch_httpx(client) -> None:
-    _patch(client.Client, "send", _wrap_httpx_send)
-    _patch(client.AsyncClient, "send", _wrap_httpx_async_send)
+def _patch_httpx(httpx) -> None:
+    _patch(httpx.Client, "send", _wrap_httpx_send)
+    _patch(httpx.AsyncClient, "send", _wrap_httpx_async_send)
 
 
-# Each client by the module that defines its classes. A client the code under test has not imported
-# yet is patched when it is: a run that never uses httpx does not pay for importing it.
-_CLIENTS = {"requests": ("requests.sessions", _patch_requests), "httpx": ("httpx._client", _patch_httpx)}
+# A client the code under test has not imported yet is patched when it is (once its package has
+# run): a run that never uses httpx does not pay for importing it.
+_CLIENTS = {"requests": _patch_requests, "httpx": _patch_httpx}
 
 
 class _PatchingLoader:
@@ -224,7 +224,7 @@ class _PatchWhenImported:
     """A meta path finder that finds nothing itself: it hands the client modules' loaders a patch."""
 
     def find_spec(self, fullname, path, target=None):
-        patch = next((p for module, p in _CLIENTS.values() if module == fullname), None)
+        patch = _CLIENTS.get(fullname)
         if patch is None:
             return None
         for finder in sys.meta_path:
@@ -254,8 +254,8 @@ def install(writer: events.EventWriter | None = None) -> list[str]:
     clients = []
     with _lock:
         waiting = False
-        for name, (module_name, patch) in _CLIENTS.items():
-            module = sys.modules.get(module_name)
+        for name, patch in _CLIENTS.items():
+            module = sys.modules.get(name)
             if module is not None:
                 patch(module)
             elif importlib.util.find_spec(name) is not None:

@@ -39,13 +39,24 @@ TABLE_HEADER = ["measurement", "wall s", "CPU s", "ratio (CPU)", "overhead", "ta
 TARGETS = {"pytest, trivial tests": 1.10, "pytest, 3 HTTP calls a test": 1.05, "robot, keywords": 1.10}
 
 
+def _generated(folder: Path, write) -> Path:
+    """`folder`, written by write(folder) the first time (into a temporary name, so a generation
+    cut short is not taken for a suite)."""
+    if not folder.exists():
+        tmp = folder.with_name(folder.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        write(tmp)
+        tmp.rename(folder)
+    return folder
+
+
 def pytest_suite(folder: Path, tests: int, http: bool) -> Path:
-    """`tests` tests in modules of 500 (one a test file, as suites grow), generated once."""
-    if folder.exists():
-        return folder
-    tmp = folder.with_name(folder.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    """`tests` tests in modules of 500 (one a test file, as suites grow)."""
+    return _generated(folder, lambda tmp: _write_pytest_suite(tmp, tests, http))
+
+
+def _write_pytest_suite(tmp: Path, tests: int, http: bool) -> None:
     per_module = 500
     for m in range((tests + per_module - 1) // per_module):
         n = min(per_module, tests - m * per_module)
@@ -59,16 +70,14 @@ def pytest_suite(folder: Path, tests: int, http: bool) -> Path:
         else:
             head, body = "", "def test_{i}():\n    pass\n\n"
         (tmp / f"test_m{m:04d}.py").write_text(head + "".join(body.format(i=i) for i in range(n)))
-    tmp.rename(folder)
-    return folder
 
 
 def robot_suite(folder: Path, tests: int) -> Path:
-    if folder.exists():
-        return folder
-    tmp = folder.with_name(folder.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    """`tests` Robot tests in files of 250."""
+    return _generated(folder, lambda tmp: _write_robot_suite(tmp, tests))
+
+
+def _write_robot_suite(tmp: Path, tests: int) -> None:
     per_file = 250
     for f in range((tests + per_file - 1) // per_file):
         lines = ["*** Keywords ***", "Step", "    [Arguments]    ${n}", "    ${x}=    Set Variable    ${n}",
@@ -76,8 +85,6 @@ def robot_suite(folder: Path, tests: int) -> Path:
         for i in range(min(per_file, tests - f * per_file)):
             lines += [f"Test {i}", "    No Operation", f"    Step    {i}", "    Should Be Equal    1    1", ""]
         (tmp / f"suite{f:03d}.robot").write_text("\n".join(lines))
-    tmp.rename(folder)
-    return folder
 
 
 def run_once(cmd: list[str], cwd: Path, env: dict) -> tuple[float, float]:

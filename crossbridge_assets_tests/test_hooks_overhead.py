@@ -11,14 +11,8 @@ from datetime import datetime, timezone
 import pytest
 
 from crossbridge_assets.hooks import events
-from crossbridge_assets_tests.hooks_helpers import (PLUGIN_ARGS, PYTHON, event_files, http_server,
-                                                    read_events, run)
-
-
-def _env(**extra) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CROSSBRIDGE_", "PYTEST_XDIST"))}
-    env.update(extra)
-    return env
+from crossbridge_assets_tests.hooks_helpers import PLUGIN_ARGS, PYTHON, event_files, http_server, read_events, run
+from crossbridge_assets_tests.test_hooks_in_anger import _env, _pytest
 
 
 def _names_on_disk(writer: events.EventWriter) -> list[str]:
@@ -170,8 +164,7 @@ def test_a_pytest_run_killed_in_a_test_keeps_every_span_before_it(tmp_path):
     (tmp_path / "test_killed.py").write_text(KILLED_MID_TEST)
     out = tmp_path / "events"
     with http_server() as base:
-        proc = run([PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider", *PLUGIN_ARGS, f"--crossbridge={out}",
-                    "test_killed.py"], cwd=tmp_path, env=_env(CB_TEST_BASE=base))
+        proc = _pytest(tmp_path, f"--crossbridge={out}", "test_killed.py", env=_env(CB_TEST_BASE=base))
     assert proc.returncode == -9, proc.stdout + proc.stderr
     (f,) = event_files(out, "*.part")
     info, spans = read_events(f)
@@ -254,8 +247,7 @@ def test_http_clients_imported_by_a_test_are_recorded_from_their_first_call(tmp_
     (tmp_path / "test_late.py").write_text(IMPORTS_LATE)
     out = tmp_path / "events"
     with http_server() as base:
-        proc = run([PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider", *PLUGIN_ARGS, f"--crossbridge={out}",
-                    "test_late.py"], cwd=tmp_path, env=_env(CB_TEST_BASE=base))
+        proc = _pytest(tmp_path, f"--crossbridge={out}", "test_late.py", env=_env(CB_TEST_BASE=base))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     (f,) = event_files(out)
     _, spans = read_events(f)

@@ -6,6 +6,7 @@ Installed by the pytest plugin and the Robot listener when profiling is on, or e
     from crossbridge_assets.hooks import http
     http.install()        # opens an event session if no runner hook did
 
+A client already imported is patched at once, one imported later as soon as its package has run.
 The span name is ``METHOD host/path-template``: ids in the path become placeholders
 (``/users/42`` -> ``/users/{id}``, uuids -> ``{uuid}``, hex hashes -> ``{hash}``) so the same
 endpoint groups together across calls. The query string is left out (it often carries tokens).

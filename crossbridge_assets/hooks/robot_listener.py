@@ -16,7 +16,7 @@ dots), name = the test name, no parameters.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import datetime
 
 from crossbridge_assets.hooks import events
 from crossbridge_assets.model import test_identity
@@ -30,8 +30,8 @@ _STATUS = {"PASS": "passed", "FAIL": "failed", "SKIP": "skipped", "NOT RUN": "no
 def _epoch(result, fallback: float) -> float:
     start = getattr(result, "start_time", None)
     if isinstance(start, datetime):
-        # Robot's times are naive local times.
-        return (start if start.tzinfo else start.astimezone()).astimezone(timezone.utc).timestamp()
+        # Robot's times are naive local times, which timestamp() reads as local time.
+        return start.timestamp()
     return fallback
 
 

@@ -335,7 +335,8 @@ def _comparisons(engine, runs: list[dict]) -> dict[str, dict]:
     """The listed runs' new failures and fixes against the previous run of their branch."""
     from datetime import date, timedelta
 
-    from crossbridge_assets.analysis.compare import by_run, compare_runs
+    from crossbridge_assets import ops_settings
+    from crossbridge_assets.analysis.compare import by_run, compare_runs, is_default_branch
     from crossbridge_assets.warehouse.insights import result_frame, run_frame
 
     tested = [r for r in runs if r["tests"] is not None]
@@ -346,9 +347,15 @@ def _comparisons(engine, runs: list[dict]) -> dict[str, dict]:
     month = timedelta(days=31)
     since = (max(date.fromisoformat(oldest), date.min + month) - month).isoformat()  # a start in year 1
     frame = result_frame(engine, since=since)
+    globs = ops_settings.load().default_branches
     branches = {(r["project"], r["branch"]) for r in tested}
-    frame = frame[frame[["project", "branch"]].apply(tuple, axis=1).isin(branches)] if len(frame) else frame
-    return by_run(*compare_runs(frame, run_frame(engine, since=since)))
+    projects = {project for project, _ in branches}
+    if len(frame):
+        # The default branches of their projects too: a branch's first run is compared with them.
+        kept = frame[["project", "branch"]].apply(tuple, axis=1).isin(branches) | (
+            frame["project"].isin(projects) & frame["branch"].map(lambda b: is_default_branch(str(b), globs)))
+        frame = frame[kept]
+    return by_run(*compare_runs(frame, run_frame(engine, since=since), default_branches=globs))
 
 
 def _comparison_lines(run: dict) -> list[str]:
@@ -370,7 +377,9 @@ def _comparison_lines(run: dict) -> list[str]:
         parts.append(f"{len(c['new_failures'])} new failure(s): {names(c['new_failures'])}")
     if c["fixed"]:
         parts.append(f"{len(c['fixed'])} fixed: {names(c['fixed'])}")
-    line = f"{label} vs #{c['previous_build'] or c['previous_run_id']}: " + "; ".join(parts)
+    other = c["previous_branch"] if c["previous_branch"] != run["branch"] else None
+    against = (f"{other} " if other else "") + f"#{c['previous_build'] or c['previous_run_id']}"
+    line = f"{label} vs {against}" + (" (its first run, against the default branch)" if other else "") + ": " + "; ".join(parts)
     if c["same_commit"] and c["new_failures"]:
         line += " (same commit: flaky or environment)"
     return [line]

@@ -35,7 +35,8 @@ def test_summary_tells_each_runs_new_failures_and_fixes(crossbridge_env, capsys,
     # The table is as before; the comparison follows it.
     assert out.index("tests") < out.index("against the previous run of the branch:")
     assert "shop/main #2 vs #1: 2 new failure(s): test_pay, test_ship; 1 fixed: test_refund" in out
-    assert "shop/feature/x #3: first run of the branch" in out
+    # feature/x's first run starts from main #2, where test_pay failed already: nothing new.
+    assert "shop/feature/x" not in out[out.index("against the previous run of the branch:"):]
 
     code, out, _ = run_cli(capsys, "summary", "--json")
     runs = {r["build"]: r for r in json.loads(out)}
@@ -45,7 +46,8 @@ def test_summary_tells_each_runs_new_failures_and_fixes(crossbridge_env, capsys,
     # test_ship was skipped in build 1 and never ran before: it did not fail before, said so.
     assert second["new_failures"][1]["previous_status"] == "skipped"
     assert [t["name"] for t in second["fixed"]] == ["test_refund"]
-    assert runs["1"]["comparison"]["state"] == runs["3"]["comparison"]["state"] == "no_previous_run"
+    assert runs["1"]["comparison"]["state"] == "no_previous_run"
+    assert (runs["3"]["comparison"]["previous_branch"], runs["3"]["comparison"]["previous_build"]) == ("main", "2")
     assert (runs["2"]["tests"], runs["2"]["failures"]) == (3, 2)  # the existing figures stay
 
 
@@ -73,10 +75,14 @@ def test_the_demo_history_shows_its_broken_and_fixed_tests(crossbridge_env, caps
     code, out, err = run_cli(capsys, "demo")
     assert code == 0, out + err
     runs, changes = _tables(crossbridge_env)
-    # Every branch's first run has no previous run, and nothing else lacks one.
+    # Every main's first run has no previous run, and nothing else lacks one; the feature
+    # branches' first runs start from their main.
     first = runs[runs["state"] == compare.NO_PREVIOUS_RUN]
-    assert len(first) == 5 and len(first.drop_duplicates(["project", "branch"])) == 5
+    assert len(first) == 3 and set(first["branch"]) == {"main"}
     assert changes[changes["run_id"].isin(set(first["run_id"]))].empty
+    forked = runs[runs["previous_branch"].notna() & (runs["previous_branch"] != runs["branch"])]
+    assert sorted(forked["branch"]) == ["feature/apple-pay", "fix/login-redirect"]
+    assert set(forked["previous_branch"]) == {"main"}
 
     def story(project: str, branch: str, name: str) -> pd.DataFrame:
         mine = changes[(changes["project"] == project) & (changes["branch"] == branch) & (changes["name"] == name)]

@@ -57,18 +57,22 @@ def test_asset_writes_each_runs_comparison_and_the_check_names_the_new_failures(
 
     runs = table(h, schema.run_comparisons).set_index("run_id")
     assert set(runs.index) == {first, second, feature}
-    assert runs.loc[first, "state"] == runs.loc[feature, "state"] == "no_previous_run"
+    assert runs.loc[first, "state"] == "no_previous_run"
     assert runs.loc[second, "previous_run_id"] == first and runs.loc[second, "new_failures"] == 1
     assert (runs.loc[second, "fixed"], runs.loc[second, "new_failing_tests"]) == (1, 1)
+    # feature/x's first run starts from main's run before it.
+    assert (runs.loc[feature, "previous_run_id"], runs.loc[feature, "previous_branch"]) == (second, "main")
     changes = table(h, schema.run_test_changes)
     assert set(zip(changes["run_id"], changes["name"], changes["change"])) == {
-        (second, "test_pay", "new_failure"), (second, "test_refund", "fixed"), (second, "test_label", "new_test")}
+        (second, "test_pay", "new_failure"), (second, "test_refund", "fixed"), (second, "test_label", "new_test"),
+        (feature, "test_pay", "still_failing"), (feature, "test_refund", "gone"), (feature, "test_ship", "gone"),
+        (feature, "test_label", "gone")}
 
     md = result.asset_materializations_for_node("run_comparisons")[0].metadata
     assert md["dagster/row_count"].value == 3
     assert md["new_failures"].value == 2 and md["fixed"].value == 1  # the latest runs: test_pay and test_label
     latest = md["latest_runs"].value
-    assert "https://ci.example/shop/2" in latest and "test_pay, test_label" in latest and "first run" in latest
+    assert "https://ci.example/shop/2" in latest and "test_pay, test_label" in latest and "main #2" in latest
 
     check = check_of(result)
     assert check.passed is False and check.severity == dg.AssetCheckSeverity.ERROR

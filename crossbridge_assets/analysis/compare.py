@@ -6,7 +6,11 @@ frames out: one row per run (RUN_COLUMNS) and one per test whose outcome changed
 
 The rules:
 - Runs of one project and branch are ordered by run_time; each is compared with the runs
-  before it. A branch's first run has no previous run: nothing in it is called new.
+  before it. A branch's first run is compared with its fork point: the latest complete run
+  before it of the project's default branch (the first of `default_branches`, in their order,
+  the project has such a run on; a default branch itself only with one listed before it), as a
+  feature or pull-request branch starts from what the default branch had. Never with another
+  feature branch. With no such run it has no previous run: nothing in it is called new.
 - A test's previous result is its result in the latest earlier run that holds it, looking back
   no further than the latest earlier run that is complete. A run still waiting for announced
   shards (shards_expected larger than the shards seen) holds part of its tests only: a test
@@ -24,6 +28,7 @@ The rules:
 
 from __future__ import annotations
 
+import bisect
 import fnmatch
 from collections import deque
 from typing import Iterable, NamedTuple
@@ -47,7 +52,8 @@ NO_PREVIOUS_RUN = "no_previous_run"
 
 RUN_COLUMNS = [
     "run_id", "project", "branch", "build", "commit_sha", "ci_url", "run_time", "state", "complete",
-    "shards_seen", "shards_expected", "previous_run_id", "previous_build", "previous_ci_url", "same_commit",
+    "shards_seen", "shards_expected", "previous_run_id", "previous_branch", "previous_build", "previous_ci_url",
+    "same_commit",
     "tests", "failing", "new_failures", "fixed", "still_failing", "new_tests", "new_failing_tests", "gone", "note",
 ]
 CHANGE_COLUMNS = [
@@ -92,13 +98,15 @@ def compare_runs(
     results: pd.DataFrame,
     run_shards: pd.DataFrame | None = None,
     report_since: str | None = None,
+    default_branches: Iterable[str] = (),
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Every run against the runs before it on its project and branch.
 
     `run_shards`: the runs' shards as warehouse.insights.run_frame gives them (run_id,
     shards_seen, shards_expected, complete); a run that announced more shards than it has is
     waiting. `report_since` (YYYY-MM-DD arrival day): runs that arrived before it only serve as
-    the previous runs of later ones and get no rows."""
+    the previous runs of later ones and get no rows. `default_branches` (names or globs,
+    CROSSBRIDGE_DEFAULT_BRANCHES): whose runs a branch's first run is compared with."""
     shards: dict[str, tuple[bool, int, int]] = {}
     if run_shards is not None and len(run_shards):
         announced = run_shards[run_shards["shards_expected"].notna()]
@@ -121,8 +129,13 @@ def compare_runs(
     def rows_of(run_id: str) -> list[_Row]:
         return [_Row(columns, p, test_ids[p], statuses[p]) for p in by_run[run_id].tolist()]
 
-    for (project, branch), branch_runs in runs.groupby(["project", "branch"], sort=True):
-        _compare_branch(list(branch_runs.to_dict("records")), rows_of, shards, report_since, run_rows, change_rows)
+    branches = {key: list(group.to_dict("records")) for key, group in runs.groupby(["project", "branch"], sort=True)}
+    forks = ForkPoints(branches, tuple(default_branches), lambda run_id: shards.get(run_id, (True,))[0])
+    for (project, branch), branch_runs in branches.items():
+        fork = forks.of(project, branch, branch_runs[0].get("run_time"))
+        if fork is not None:
+            branch_runs = [{**fork, BASELINE: True}] + branch_runs
+        _compare_branch(branch_runs, rows_of, shards, report_since, run_rows, change_rows)
     runs_out = pd.DataFrame(run_rows, columns=RUN_COLUMNS)
     runs_out[["shards_seen", "shards_expected"]] = runs_out[["shards_seen", "shards_expected"]].astype("Int64")
     return runs_out, pd.DataFrame(change_rows, columns=CHANGE_COLUMNS)
@@ -137,7 +150,7 @@ def _compare_branch(runs: list[dict], rows_of, shards, report_since, run_rows: l
         run_id = run["run_id"]
         complete, seen_shards, expected = shards.get(run_id, (True, None, None))
         tests = rows_of(run_id)
-        reported = report_since is None or str(run["partition"]) >= report_since
+        reported = not run.get(BASELINE) and (report_since is None or str(run["partition"]) >= report_since)
         previous = runs[index - 1] if index else None
         changes = _changes(run, tests, complete, latest_complete, last_seen, last_ran) if previous else []
         _follow_streaks(run, tests, changes, streaks)
@@ -299,8 +312,12 @@ def _run_row(run: dict, tests: list[dict], changes: list[dict], previous: dict |
             new_failing += 1
     notes = []
     if previous is None:
-        notes.append("the first run of this branch in the history read: nothing to compare with, "
-                     "so none of its failures is called new")
+        notes.append("the first run of this branch in the history read, and no run of a default branch before it: "
+                     "nothing to compare with, so none of its failures is called new")
+    elif previous.get(BASELINE):
+        notes.append(f"the first run of this branch in the history read: compared with {previous['branch']} "
+                     f"#{previous.get('build') or previous['run_id']}, the default branch's latest complete run "
+                     "before it (where the branch started from)")
     elif last_complete is None:
         notes.append("every earlier run was still waiting for shards: tests they did not hold are not called new")
     elif last_complete is not previous:
@@ -324,6 +341,7 @@ def _run_row(run: dict, tests: list[dict], changes: list[dict], previous: dict |
         "shards_seen": seen_shards,
         "shards_expected": expected,
         "previous_run_id": previous["run_id"] if previous else None,
+        "previous_branch": previous["branch"] if previous else None,
         "previous_build": previous.get("build") if previous else None,
         "previous_ci_url": previous.get("ci_url") if previous else None,
         "same_commit": same_commit,
@@ -337,6 +355,55 @@ def _run_row(run: dict, tests: list[dict], changes: list[dict], previous: dict |
         "gone": counts[GONE],
         "note": "; ".join(notes) or None,
     }
+
+
+BASELINE = "_baseline"  # marks the default branch's run put before a branch's first run
+
+
+class ForkPoints:
+    """Where a branch's first run starts from: the latest complete run, no later than it, of
+    the project's default branch. Default branches are tried in their order (main before
+    master before release/*); a default branch takes its fork point only from one listed before
+    it (a release branch from main, not main from a release branch), any other branch from
+    any. `branches`: (project, branch) -> its runs oldest first (dicts with run_id, run_time)."""
+
+    def __init__(self, branches: dict[tuple[str, str], list[dict]], globs: tuple[str, ...], complete=lambda run_id: True):
+        self.globs = globs
+        self.by_project: dict[str, list[tuple[str, list[dict], list]]] = {}
+        for (project, branch), runs in branches.items():
+            if not is_default_branch(str(branch), globs):
+                continue
+            kept = [r for r in runs if complete(r["run_id"]) and not _missing(r.get("run_time"))]
+            if kept:
+                self.by_project.setdefault(project, []).append((branch, kept, [r["run_time"] for r in kept]))
+
+    def of(self, project: str, branch: str, first_run_time) -> dict | None:
+        """The run `branch`'s first run (at `first_run_time`) is compared with, or None."""
+        candidates = self.by_project.get(project)
+        if not candidates or _missing(first_run_time):
+            return None
+        rank = default_rank(str(branch), self.globs)
+        for glob in self.globs[:rank]:
+            best = None
+            for name, runs, times in candidates:
+                if name == branch or not fnmatch.fnmatchcase(str(name), glob):
+                    continue
+                at = bisect.bisect_right(times, first_run_time)
+                if at and (best is None or (runs[at - 1]["run_time"], runs[at - 1]["run_id"]) > (best["run_time"], best["run_id"])):
+                    best = runs[at - 1]
+            if best is not None:
+                return best
+        return None
+
+
+def _missing(value) -> bool:
+    return value is None or value is pd.NaT or (isinstance(value, float) and np.isnan(value))
+
+
+def default_rank(branch: str, globs: Iterable[str]) -> int:
+    """The position of the first of `globs` that `branch` matches; len(globs) for other branches."""
+    globs = tuple(globs)
+    return next((i for i, glob in enumerate(globs) if fnmatch.fnmatchcase(branch, glob)), len(globs))
 
 
 def latest_runs(runs: pd.DataFrame) -> pd.DataFrame:
@@ -353,7 +420,8 @@ def parse_branch_globs(raw: str) -> tuple[str, ...]:
 
 
 def is_default_branch(branch: str, globs: Iterable[str]) -> bool:
-    return any(fnmatch.fnmatchcase(branch, glob) for glob in globs)
+    globs = tuple(globs)
+    return default_rank(branch, globs) < len(globs)
 
 
 def newly_failing(changes: pd.DataFrame) -> pd.Series:
@@ -392,6 +460,7 @@ def by_run(runs: pd.DataFrame, changes: pd.DataFrame) -> dict[str, dict]:
         out[run["run_id"]] = {
             "state": run["state"],
             "previous_run_id": run["previous_run_id"],
+            "previous_branch": run["previous_branch"],
             "previous_build": run["previous_build"],
             "complete": bool(run["complete"]),
             "same_commit": bool(run["same_commit"]),

@@ -397,6 +397,9 @@ run_comparisons = Table(
     Column("shards_seen", Integer),
     Column("shards_expected", Integer),
     Column("previous_run_id", String(40)),
+    # The branch of the previous run: the run's own, or for a branch's first run the default
+    # branch it was compared with (its fork point).
+    Column("previous_branch", Text),
     Column("previous_build", Text),
     Column("previous_ci_url", Text),
     Column("same_commit", Boolean, nullable=False),  # a re-run of the previous run's commit

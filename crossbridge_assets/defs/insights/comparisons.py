@@ -25,7 +25,10 @@ COLUMN_SCHEMA = dg.TableSchema(
         dg.TableColumn("run_id", "text", description="CI run (project, branch, build)"),
         dg.TableColumn("state", "text", description="compared, or no_previous_run (the branch's first run)"),
         dg.TableColumn("complete", "bool", description="false while the run waits for announced shards"),
-        dg.TableColumn("previous_run_id", "text", description="the run before it on its project and branch"),
+        dg.TableColumn("previous_run_id", "text", description="the run before it on its project and branch; for a "
+                       "branch's first run, the default branch's latest run before it (its fork point)"),
+        dg.TableColumn("previous_branch", "text", description="the branch of previous_run_id: the run's own, or "
+                       "the default branch its first run was compared with"),
         dg.TableColumn("same_commit", "bool", description="a re-run of the previous run's commit"),
         dg.TableColumn("new_failures", "int", description="failed or errored now, passed before"),
         dg.TableColumn("fixed", "int", description="passed now, failed or errored before"),
@@ -48,20 +51,44 @@ def _names(chosen: pd.DataFrame, limit: int = 5) -> str:
 
 
 def latest_table(runs: pd.DataFrame, changes: pd.DataFrame) -> str:
-    """The latest run of each project and branch with its new failures and fixes."""
+    """The latest run of each project and branch with its new failures and fixes: those with new
+    failures first, then the most recent, SHOWN of them (a monorepo has thousands of branches)."""
+    latest = compare.latest_runs(runs)
+    if latest.empty:
+        return md_table([], [], empty="_no runs in the window_")
+    # The changes of the latest runs, grouped once: a scan of every change for each branch
+    # took minutes with thousands of branches.
+    mine = changes[changes["run_id"].isin(set(latest["run_id"]))]
+    newly = mine[compare.newly_failing(mine)] if len(mine) else mine
+    counts = newly.groupby("run_id").size()
+    latest = latest.assign(_new=latest["run_id"].map(counts).fillna(0).astype(int))
+    latest = latest.sort_values(["_new", "run_time", "project", "branch"], ascending=[False, False, True, True],
+                                kind="stable", na_position="last")
+    newly_by_run = dict(tuple(newly.groupby("run_id", sort=False))) if len(newly) else {}
+    fixed = mine[mine["change"] == compare.FIXED] if len(mine) else mine
+    fixed_by_run = dict(tuple(fixed.groupby("run_id", sort=False))) if len(fixed) else {}
+    none = changes.iloc[0:0]
     rows = []
-    for run in records(compare.latest_runs(runs)):
-        mine = changes[changes["run_id"] == run["run_id"]]
+    for run in records(latest.head(SHOWN)):
         compared = run["state"] == compare.COMPARED
         rows.append({
             "project": run["project"], "branch": run["branch"], "build": _build(run), "ci_url": run["ci_url"],
-            "previous": run["previous_build"] or run["previous_run_id"] or "-",
-            "new failures": _names(mine[compare.newly_failing(mine)]) if compared else "first run",
-            "fixed": _names(mine[mine["change"] == compare.FIXED]) if compared else "-",
+            "previous": _previous(run),
+            "new failures": _names(newly_by_run.get(run["run_id"], none)) if compared else "first run",
+            "fixed": _names(fixed_by_run.get(run["run_id"], none)) if compared else "-",
             "note": run["note"],
         })
-    return md_table(rows[:SHOWN], ["project", "branch", "build", "ci_url", "previous", "new failures", "fixed", "note"],
-                    empty="_no runs in the window_")
+    if len(latest) > SHOWN:
+        rows.append({"project": f"… {len(latest) - SHOWN} more branches", "note": "in the run_comparisons table"})
+    return md_table(rows, ["project", "branch", "build", "ci_url", "previous", "new failures", "fixed", "note"])
+
+
+def _previous(run) -> str:
+    """The run a run was compared with, naming its branch when it is another (a first run's fork point)."""
+    if not run["previous_run_id"]:
+        return "-"
+    shown = run["previous_build"] or run["previous_run_id"]
+    return f"{run['previous_branch']} #{shown}" if run["previous_branch"] != run["branch"] else str(shown)
 
 
 def _count(changes: pd.DataFrame, kind: str) -> int:
@@ -74,7 +101,8 @@ def _count(changes: pd.DataFrame, kind: str) -> int:
     kinds={"python", "pandas", WAREHOUSE_KIND},
     owners=OWNERS,
     automation_condition=AUTOMATION,
-    description=f"Each run of the last {WINDOW_DAYS} days against the previous run of its project and branch: "
+    description=f"Each run of the last {WINDOW_DAYS} days against the previous run of its project and branch "
+    "(a branch's first run: against its default branch's latest run before it): "
     "which tests newly fail, which got fixed, which still fail, which are new or gone.",
     pool="warehouse",
 )
@@ -86,7 +114,8 @@ def run_comparisons(context: dg.AssetExecutionContext, warehouse: WarehouseResou
         # The window's first runs are compared with the runs before it: a window back is read.
         before = (pd.Timestamp(since) - pd.Timedelta(days=WINDOW_DAYS)).date().isoformat()
         results = leave_out(held_back, result_frame(engine, since=before))
-        runs, changes = compare.compare_runs(results, run_frame(engine, since=before), report_since=since)
+        runs, changes = compare.compare_runs(results, run_frame(engine, since=before), report_since=since,
+                                             default_branches=ops_settings.load().default_branches)
         stamp = now()
         run_rows, change_rows = records(runs, computed_at=stamp), records(changes, computed_at=stamp)
         replace_tables(engine, [(schema.run_comparisons, run_rows), (schema.run_test_changes, change_rows)])
@@ -105,6 +134,12 @@ def run_comparisons(context: dg.AssetExecutionContext, warehouse: WarehouseResou
             "fixed": dg.MetadataValue.int(_count(latest_changes, compare.FIXED)),
             "still_failing": dg.MetadataValue.int(_count(latest_changes, compare.STILL_FAILING)),
             "runs_compared": dg.MetadataValue.int(int((runs["state"] == compare.COMPARED).sum()) if len(runs) else 0),
+            # Which baseline the branches' first runs got: their default branch, or none to be had.
+            "first_runs_compared_with_default_branch": dg.MetadataValue.int(
+                int((runs["previous_branch"].notna() & (runs["previous_branch"] != runs["branch"])).sum()) if len(runs) else 0),
+            "first_runs_without_baseline": dg.MetadataValue.int(
+                int((runs["state"] == compare.NO_PREVIOUS_RUN).sum()) if len(runs) else 0),
+            "default_branches": dg.MetadataValue.text(", ".join(ops_settings.load().default_branches)),
             "changes_in_window": dg.MetadataValue.int(len(change_rows)),
             "latest_runs": dg.MetadataValue.md(latest_table(runs, changes)),
             "recent_new_failures": dg.MetadataValue.md(md_table(

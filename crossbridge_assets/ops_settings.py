@@ -36,7 +36,8 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "CROSSBRIDGE_DEFAULT_BRANCHES": (
         "main,master",
         "comma-separated branch names or globs (e.g. main,release/*) whose latest run must have no new failure "
-        "(the no_new_failures check)",
+        "(the no_new_failures check); in their order, the branch another branch's first run is compared with "
+        "(new failures, coverage drop, slower spans): the first of them the project has a run on before it",
     ),
 }
 

@@ -365,17 +365,20 @@ class ForkPoints:
     the project's default branch. Default branches are tried in their order (main before
     master before release/*); a default branch takes its fork point only from one listed before
     it (a release branch from main, not main from a release branch), any other branch from
-    any. `branches`: (project, branch) -> its runs oldest first (dicts with run_id, run_time)."""
+    any. `branches`: (project, branch) -> its runs oldest first (dicts with run_id, and the time
+    `when` reads: run_time unless told); `complete`: whether a run (by its id) may serve."""
 
-    def __init__(self, branches: dict[tuple[str, str], list[dict]], globs: tuple[str, ...], complete=lambda run_id: True):
+    def __init__(self, branches: dict[tuple[str, str], list[dict]], globs: tuple[str, ...],
+                 complete=lambda run_id: True, when=lambda run: run.get("run_time")):
         self.globs = globs
+        self.when = when
         self.by_project: dict[str, list[tuple[str, list[dict], list]]] = {}
         for (project, branch), runs in branches.items():
             if not is_default_branch(str(branch), globs):
                 continue
-            kept = [r for r in runs if complete(r["run_id"]) and not _missing(r.get("run_time"))]
+            kept = [r for r in runs if complete(r["run_id"]) and not _missing(when(r))]
             if kept:
-                self.by_project.setdefault(project, []).append((branch, kept, [r["run_time"] for r in kept]))
+                self.by_project.setdefault(project, []).append((branch, kept, [(when(r), r["run_id"]) for r in kept]))
 
     def of(self, project: str, branch: str, first_run_time) -> dict | None:
         """The run `branch`'s first run (at `first_run_time`) is compared with, or None."""
@@ -388,8 +391,9 @@ class ForkPoints:
             for name, runs, times in candidates:
                 if name == branch or not fnmatch.fnmatchcase(str(name), glob):
                     continue
-                at = bisect.bisect_right(times, first_run_time)
-                if at and (best is None or (runs[at - 1]["run_time"], runs[at - 1]["run_id"]) > (best["run_time"], best["run_id"])):
+                # The runs at its time or before; ids only break a tie among those.
+                at = bisect.bisect_right(times, (first_run_time, "\uffff"))
+                if at and (best is None or times[at - 1] > (self.when(best), best["run_id"])):
                     best = runs[at - 1]
             if best is not None:
                 return best

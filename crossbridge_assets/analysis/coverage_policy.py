@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from fnmatch import fnmatchcase
 from typing import Iterable, Mapping
 
+from crossbridge_assets.analysis.compare import ForkPoints
 from crossbridge_assets.settings import SettingsError, env_number, env_text
 
 # name -> (default, meaning), in the shape of settings.VARIABLES for the README's table.
@@ -30,7 +31,8 @@ VARIABLES: dict[str, tuple[str, str]] = {
     ),
     "CROSSBRIDGE_COVERAGE_MAX_DROP": (
         "1.0",
-        "largest tolerated drop of line coverage, in percentage points, against the previous run of the branch",
+        "largest tolerated drop of line coverage, in percentage points, against the previous run of the branch "
+        "(a branch's first run: against its default branch's run before it)",
     ),
     "CROSSBRIDGE_COVERAGE_SHARD_GRACE_MINUTES": (
         "120",
@@ -207,18 +209,25 @@ def below_patch_threshold(patches: Iterable[dict], policy: CoveragePolicy) -> li
     return out
 
 
-def drops(runs: Iterable[dict], max_drop: float) -> list[dict]:
+def drops(runs: Iterable[dict], max_drop: float, default_branches: Iterable[str] = ()) -> list[dict]:
     """Branches whose latest complete run lost more than `max_drop` points of line coverage
-    against the complete run before it on the same branch."""
+    against the complete run before it on the same branch; a branch's first run against its
+    fork point on a default branch (compare.ForkPoints: the latest complete run of the
+    project's default branch before it), as a pull request's coverage is judged against its
+    base. `previous_branch` names the branch of the run compared with."""
     by_branch: dict[tuple[str, str], list[dict]] = {}
     for run in sorted(runs, key=_order):
         if run.get("line_pct") is None or not run.get("complete"):
             continue
         by_branch.setdefault((run["project"], run["branch"]), []).append(run)
+    forks = ForkPoints(by_branch, tuple(default_branches), when=lambda run: _order(run)[0])
     out = []
     for (project, branch), history in sorted(by_branch.items()):
         if len(history) < 2:
-            continue
+            fork = forks.of(project, branch, _order(history[0])[0])
+            if fork is None:
+                continue
+            history = [fork] + history
         previous, latest = history[-2], history[-1]
         # From the counts, as the threshold is judged: the rounded figures can hide a drop over
         # the tolerance (80.004 -> 78.9973 % read 80.0 -> 79.0). Rounded far below anything
@@ -226,6 +235,7 @@ def drops(runs: Iterable[dict], max_drop: float) -> list[dict]:
         drop = round(exact_pct(previous) - exact_pct(latest), 9)
         if drop > max_drop:
             out.append({**latest, "previous_run": previous["run_id"], "previous_build": previous.get("build"),
+                        "previous_branch": previous["branch"],
                         "previous_pct": previous["line_pct"], "drop": shown_over(drop, max_drop),
                         "previous": previous})
     return out

@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 import dagster as dg
 from sqlalchemy import func, select
 
+from crossbridge_assets import ops_settings
 from crossbridge_assets.analysis import coverage_policy
 from crossbridge_assets.defs.common import (
     AFTER_INGESTION,
@@ -100,6 +101,15 @@ def _shards(run: dict) -> str:
     if run["shards_expected"]:
         return f"{run['shards_seen']}/{run['shards_expected']}"
     return str(run["shards_seen"])
+
+
+def _previous_name(drop: dict) -> str:
+    """The run a drop is measured against, naming its branch when it is another: the default
+    branch a branch's first run started from."""
+    previous = drop["previous"]
+    if previous["branch"] != drop["branch"]:
+        return f"{previous['branch']} {run_name(previous)} (where the branch started)"
+    return run_name(previous)
 
 
 # ---------------------------------------------------------------------------- coverage[day]
@@ -304,12 +314,15 @@ def _what_changed(run: dict) -> tuple[str, str]:
 @dg.asset_check(
     asset=coverage_by_run,
     description="Line coverage did not drop by more than CROSSBRIDGE_COVERAGE_MAX_DROP points "
-    f"against the previous complete run of the same branch (branches that sent coverage in the last {WINDOW_DAYS} days).",
+    f"against the previous complete run of the same branch (a branch's first run: against its default "
+    f"branch's latest complete run before it, CROSSBRIDGE_DEFAULT_BRANCHES; branches that sent coverage in "
+    f"the last {WINDOW_DAYS} days).",
 )
 def coverage_drop(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     policy = coverage_policy.load_policy()
-    found = coverage_policy.drops(_judged_runs(warehouse), policy.max_drop)
-    rows = [{"run": run_label(r), "line %": r["line_pct"], "previous": run_name(r["previous"]),
+    globs = ops_settings.load().default_branches
+    found = coverage_policy.drops(_judged_runs(warehouse), policy.max_drop, globs)
+    rows = [{"run": run_label(r), "line %": r["line_pct"], "previous": _previous_name(r),
              "previous %": r["previous_pct"], "drop (points)": r["drop"], "command": _what_changed(r)}
             for r in found]
     for row in rows:
@@ -329,6 +342,7 @@ def coverage_drop(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         ),
         metadata={
             "max_drop_points": dg.MetadataValue.float(float(policy.max_drop)),
+            "default_branches": dg.MetadataValue.text(", ".join(globs)),
             "drops": dg.MetadataValue.md(md_table(
                 rows, ["run", "line %", "previous", "previous %", "drop (points)", "uncovered changes"])),
             "run_ids": dg.MetadataValue.json([r["run_id"] for r in found]),

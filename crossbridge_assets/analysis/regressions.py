@@ -24,6 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from crossbridge_assets.analysis.compare import ForkPoints
+
 KEY = ["kind", "name", "environment"]
 
 # Spans that did not run to their end, or did not run: their duration says how they stopped (an
@@ -163,18 +165,52 @@ def _change_point(key, runs, values, rules: Rules) -> dict | None:
 RULES = (_ratio_rule, _robust_rule, _change_point)
 
 
-def detect(spans: pd.DataFrame, rules: Rules = Rules(), series: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Regressions of the latest run of every series, one row per (series, rule) that fired."""
+def fork_points(spans: pd.DataFrame, default_branches) -> dict[str, tuple[str, pd.Timestamp, str]]:
+    """environment -> (the default branch's environment, the start of its run, its name) each branch
+    started from (compare.ForkPoints): the runs of that default branch up to then come before
+    the branch's own in its series, so that its first runs are judged against them. `spans`
+    carry project and branch (warehouse.profiling.span_frame)."""
+    if spans.empty or "project" not in spans.columns or not tuple(default_branches):
+        return {}
+    runs = (spans.groupby(["project", "branch", "run_id"], sort=False, observed=True)["start"].min()
+            .reset_index().sort_values(["project", "branch", "start", "run_id"], kind="stable"))
+    branches = {key: group.to_dict("records") for key, group in runs.groupby(["project", "branch"], sort=False)}
+    forks = ForkPoints(branches, tuple(default_branches), when=lambda run: run["start"])
+    out = {}
+    for (project, branch), own in branches.items():
+        fork = forks.of(project, branch, own[0]["start"])
+        if fork is not None:
+            out[f"{project}/{branch}"] = (f"{project}/{fork['branch']}", fork["start"], fork["branch"])
+    return out
+
+
+def detect(spans: pd.DataFrame, rules: Rules = Rules(), series: pd.DataFrame | None = None,
+           forks: dict[str, tuple[str, pd.Timestamp, str]] | None = None) -> pd.DataFrame:
+    """Regressions of the latest run of every series, one row per (series, rule) that fired.
+    `forks` (fork_points): a branch's series begins with its default branch's runs up to where
+    it started, so that a branch slower from its first run is caught, not taken as its normal."""
     series = run_series(spans) if series is None else series
     found = []
-    for key, group in series.groupby(KEY, sort=False, observed=True):
-        if len(group) < 2:
-            continue
+    groups = dict(tuple(series.groupby(KEY, sort=False, observed=True)))
+    for key, group in groups.items():
         values = group["value"].to_numpy(dtype=float)
         runs = group["run_id"].to_numpy()
+        fork = (forks or {}).get(key[2])
+        base = groups.get((key[0], key[1], fork[0])) if fork else None
+        before = 0
+        if base is not None and len(group) < rules.window_runs:
+            base = base[base["started"] <= fork[1]].tail(rules.window_runs - len(group))
+            before = len(base)
+            values = np.concatenate([base["value"].to_numpy(dtype=float), values])
+            runs = np.concatenate([base["run_id"].to_numpy(), runs])
+        if len(values) < 2:
+            continue
         for rule in RULES:
             hit = rule(key, runs, values, rules)
             if hit is not None:
+                if before:
+                    hit["evidence"] += (f" (the branch's first runs are compared with {fork[2]}'s: "
+                                        f"{before} of the runs before are there, up to where the branch started)")
                 found.append({**dict(zip(KEY, key)), "run_id": runs[-1], **hit})
     if not found:
         return pd.DataFrame(columns=REGRESSION_COLUMNS)

@@ -170,7 +170,8 @@ def _queue(conn, sha: str, ranges: list[tuple[int, int, str]], delivered) -> tup
 
 
 def span_frame(engine: Engine, since: datetime | None = None, kinds: tuple[str, ...] | None = None) -> pd.DataFrame:
-    """Spans with their run's environment: kind, name, environment, run_id, start, duration."""
+    """Spans with their run's environment: kind, name, environment (project/branch), project,
+    branch, run_id, start, duration, status."""
     stmt = (
         select(E.c.kind, E.c.name, R.c.project, R.c.branch, R.c.run_id, E.c.start, E.c.duration, E.c.status)
         .select_from(E.join(S, S.c.id == E.c.source_id).join(R, R.c.sha256 == S.c.report_sha256))
@@ -186,4 +187,4 @@ def span_frame(engine: Engine, since: datetime | None = None, kinds: tuple[str, 
                                                                  "start", "duration", "status"])
     frame["environment"] = frame["project"].astype(str) + "/" + frame["branch"].astype(str)
     frame["start"] = pd.to_datetime(frame["start"], utc=True)
-    return frame.drop(columns=["project", "branch"])
+    return frame

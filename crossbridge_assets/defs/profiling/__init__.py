@@ -9,6 +9,7 @@ import dagster as dg
 import pandas as pd
 from sqlalchemy import func, select
 
+from crossbridge_assets import ops_settings
 from crossbridge_assets.analysis import records, regressions
 from crossbridge_assets.defs.common import (
     AFTER_INGESTION,
@@ -380,7 +381,8 @@ def duration_baselines(warehouse: WarehouseResource) -> dg.MaterializeResult:
 def performance_regressions(warehouse: WarehouseResource) -> dg.MaterializeResult:
     with storage_faults("detecting performance regressions"):
         engine = warehouse.engine()
-        found = regressions.detect(regressions.timed(span_frame(engine, since=window_since())))
+        spans = regressions.timed(span_frame(engine, since=window_since()))
+        found = regressions.detect(spans, forks=regressions.fork_points(spans, ops_settings.load().default_branches))
         rows = records(found, detected_at=now())
         for row in rows:
             if row.get("ratio") is not None and row["ratio"] == float("inf"):
@@ -419,7 +421,8 @@ def performance_regressions_check(warehouse: WarehouseResource) -> dg.AssetCheck
         metadata={
             "regressions": dg.MetadataValue.int(len(keys)),
             "evidence": dg.MetadataValue.md(md_table(rows[:20], ["kind", "name", "environment", "rule", "evidence"])),
-            "what_to_do": "Open the run named in the evidence; compare its spans with an earlier run of the same branch.",
+            "what_to_do": "Open the run named in the evidence; compare its spans with an earlier run of the same branch "
+                          "(for a branch's first runs: with its default branch, where it started).",
         },
     )
 

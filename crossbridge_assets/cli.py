@@ -120,6 +120,7 @@ def cmd_ingest(args) -> int:
     from crossbridge_assets.defs.coverage.patch import refresh_patch_coverage
     from crossbridge_assets.defs.ingest import stage
     from crossbridge_assets.hooks.events import ci_metadata
+    from crossbridge_assets.model import branch_name
     from crossbridge_assets.instance import ensure_dagster_home
     from crossbridge_assets.warehouse.coverage import coverage_runs, refresh_runs
     from crossbridge_assets.warehouse.engine import make_engine
@@ -149,7 +150,8 @@ def cmd_ingest(args) -> int:
              or "cli-" + datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6])
     manifest = {
         "project": args.project or ci.get("project") or "default",
-        "branch": args.branch or ci.get("branch") or "default",
+        # One name however given (--branch "$GIT_BRANCH" is origin/main on Jenkins), as landing names it.
+        "branch": branch_name(args.branch) or ci.get("branch") or "default",
         "commit": args.commit or ci.get("commit"),
         "build": build,
         "shard": args.shard,

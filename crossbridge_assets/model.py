@@ -75,6 +75,28 @@ def split_parameters(name: str) -> tuple[str, str | None]:
     return name, None
 
 
+# How CI systems and git spell a branch beside its name: GitHub's GITHUB_REF and Azure's
+# BUILD_SOURCEBRANCH (refs/heads/main), Jenkins' GIT_BRANCH (origin/main), `git branch -a`
+# (remotes/origin/main), a tag build (refs/tags/v1.2).
+_REF_PREFIXES = ("refs/heads/", "refs/remotes/origin/", "remotes/origin/", "origin/", "refs/tags/")
+# What a detached checkout says instead of a branch: no branch at all.
+_NO_BRANCH = frozenset({"HEAD", "(HEAD detached)", "detached", "(detached)", "(no branch)"})
+
+
+def branch_name(ref: str | None) -> str | None:
+    """A branch as one name however it arrives: 'refs/heads/main', 'origin/main' and 'main' are
+    one history; a tag build is named by its tag; a detached HEAD is no branch (None), so that a
+    lower-priority source of run metadata can name it."""
+    if ref is None:
+        return None
+    name = ref.strip()
+    for prefix in _REF_PREFIXES:
+        if name.startswith(prefix) and len(name) > len(prefix):
+            name = name[len(prefix):]
+            break
+    return None if not name or name in _NO_BRANCH or name.startswith("(HEAD detached") else name
+
+
 def test_identity(framework: str, suite: str, name: str, parameters: str | None) -> str:
     """Stable id of a test across runs and formats: framework + normalized suite + name + params."""
     key = "\x1f".join((framework or "", suite or "", name or "", parameters or ""))

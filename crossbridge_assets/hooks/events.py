@@ -52,6 +52,8 @@ from typing import Mapping
 
 import orjson
 
+from crossbridge_assets.model import branch_name
+
 log = logging.getLogger("crossbridge.hooks")
 
 HEADER_KEY = "crossbridge_events"
@@ -89,15 +91,6 @@ def resolve_dir(explicit: str | os.PathLike | None = None, env: Mapping[str, str
 # ---------------------------------------------------------------------------- CI metadata
 
 
-def _strip_ref(ref: str | None) -> str | None:
-    if not ref:
-        return None
-    for prefix in ("refs/heads/", "refs/tags/", "origin/"):
-        if ref.startswith(prefix):
-            return ref[len(prefix):]
-    return ref
-
-
 def ci_metadata(env: Mapping[str, str] | None = None) -> dict[str, str]:
     """Project, branch, commit, build and ci_url from the CI's environment variables
     (GitHub Actions, GitLab CI, Jenkins, CircleCI, Azure Pipelines, Buildkite).
@@ -112,7 +105,7 @@ def ci_metadata(env: Mapping[str, str] | None = None) -> dict[str, str]:
         meta = {
             "ci_provider": "github-actions",
             "project": repo,
-            "branch": g("GITHUB_HEAD_REF") or g("GITHUB_REF_NAME") or _strip_ref(g("GITHUB_REF")),
+            "branch": g("GITHUB_HEAD_REF") or g("GITHUB_REF_NAME") or branch_name(g("GITHUB_REF")),
             "commit": g("GITHUB_SHA"),
             "build": f"{run_id}.{g('GITHUB_RUN_ATTEMPT')}" if run_id and g("GITHUB_RUN_ATTEMPT") else run_id,
             "ci_url": f"{server}/{repo}/actions/runs/{run_id}" if repo and run_id else None,
@@ -132,7 +125,7 @@ def ci_metadata(env: Mapping[str, str] | None = None) -> dict[str, str]:
         meta = {
             "ci_provider": "buildkite",
             "project": g("BUILDKITE_PIPELINE_SLUG"),
-            "branch": g("BUILDKITE_BRANCH"),
+            "branch": g("BUILDKITE_BRANCH") or g("BUILDKITE_TAG"),
             "commit": g("BUILDKITE_COMMIT"),
             "build": g("BUILDKITE_BUILD_NUMBER"),
             "ci_url": g("BUILDKITE_BUILD_URL"),
@@ -143,7 +136,7 @@ def ci_metadata(env: Mapping[str, str] | None = None) -> dict[str, str]:
         meta = {
             "ci_provider": "circleci",
             "project": f"{user}/{name}" if user and name else name,
-            "branch": g("CIRCLE_BRANCH"),
+            "branch": g("CIRCLE_BRANCH") or g("CIRCLE_TAG"),
             "commit": g("CIRCLE_SHA1"),
             "build": g("CIRCLE_BUILD_NUM") or g("CIRCLE_WORKFLOW_ID"),
             "ci_url": g("CIRCLE_BUILD_URL"),
@@ -154,7 +147,7 @@ def ci_metadata(env: Mapping[str, str] | None = None) -> dict[str, str]:
         meta = {
             "ci_provider": "azure-pipelines",
             "project": g("BUILD_REPOSITORY_NAME") or team,
-            "branch": _strip_ref(g("SYSTEM_PULLREQUEST_SOURCEBRANCH") or g("BUILD_SOURCEBRANCH"))
+            "branch": branch_name(g("SYSTEM_PULLREQUEST_SOURCEBRANCH") or g("BUILD_SOURCEBRANCH"))
             or g("BUILD_SOURCEBRANCHNAME"),
             "commit": g("BUILD_SOURCEVERSION"),
             "build": build_id,
@@ -167,7 +160,7 @@ def ci_metadata(env: Mapping[str, str] | None = None) -> dict[str, str]:
         meta = {
             "ci_provider": "jenkins",
             "project": g("JOB_NAME"),
-            "branch": g("CHANGE_BRANCH") or g("BRANCH_NAME") or _strip_ref(g("GIT_BRANCH")),
+            "branch": g("CHANGE_BRANCH") or g("BRANCH_NAME") or branch_name(g("GIT_BRANCH")),
             "commit": g("GIT_COMMIT"),
             "build": g("BUILD_NUMBER"),
             "ci_url": g("BUILD_URL"),
@@ -177,6 +170,7 @@ def ci_metadata(env: Mapping[str, str] | None = None) -> dict[str, str]:
         override = g(f"CROSSBRIDGE_{key.upper()}")
         if override:
             meta[key] = override
+    meta["branch"] = branch_name(meta.get("branch"))  # CROSSBRIDGE_BRANCH=$GIT_BRANCH too
     return {k: str(v) for k, v in meta.items() if v}
 
 

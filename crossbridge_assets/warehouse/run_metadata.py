@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Iterator
 
 from crossbridge_assets.formats._common import parse_timestamp, parse_zone, to_int, using_report_zone
 from crossbridge_assets.formats._paths import check_source_prefix
+from crossbridge_assets.model import branch_name
 from crossbridge_assets.settings import SettingsError, parse_source_roots
 
 MANIFEST_NAME = "crossbridge.json"
@@ -50,7 +51,11 @@ class RunMetadata:
     source: str = "none"  # where the project/branch came from: manifest | path | report | ci | none
 
     def fill_from(self, other: "RunMetadata") -> "RunMetadata":
-        """Keep what is set, take the rest from a lower-priority source."""
+        """Keep what is set, take the rest from a lower-priority source. Branches are taken by
+        their one name (model.branch_name): a detached HEAD names none, and the next source may."""
+        self.branch = branch_name(self.branch)
+        if other.branch is not None and branch_name(other.branch) != other.branch:
+            other = replace(other, branch=branch_name(other.branch))
         for f in fields(self):
             if f.name == "source":
                 continue
@@ -73,7 +78,8 @@ class RunMetadata:
 
     @property
     def branch_or_default(self) -> str:
-        return self.branch or DEFAULT_BRANCH
+        # Also for metadata archived before branches were given one name (a backfill reads it).
+        return branch_name(self.branch) or DEFAULT_BRANCH
 
     def run_id(self, report_sha256: str) -> str:
         """Reports of one CI build (its shards, its formats) share a run; a report with neither

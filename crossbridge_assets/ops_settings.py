@@ -15,14 +15,15 @@ from typing import Mapping
 from urllib.parse import urlparse
 
 from crossbridge_assets.analysis.compare import parse_branch_globs
-from crossbridge_assets.settings import SettingsError, env_number, env_text
+from crossbridge_assets.settings import SettingsError, env_number, env_text, most_specific
 
 # name -> (default, meaning); same shape as settings.VARIABLES for the README's table.
 VARIABLES: dict[str, tuple[str, str]] = {
     "CROSSBRIDGE_EXPECTED_CADENCE": (
         '{"*": "72h"}',
-        'JSON object: how often each project is expected to send reports, e.g. {"shop": "24h", "*": "72h"}; '
-        '"*" applies to every other project; units s, m, h, d',
+        'JSON object: how often each project is expected to send reports, e.g. {"shop": "24h", "payments-*": "12h", '
+        '"*": "72h"}; globs name several projects (the most specific applies), "*" every other project; '
+        'units s, m, h, d',
     ),
     "CROSSBRIDGE_PARSE_ERROR_RATE": ("0.05", "largest share of quarantined reports over the last 24 hours before the check fails"),
     "CROSSBRIDGE_ALERT_WEBHOOK_URL": ("", "webhook the alert sensors POST to (Slack incoming webhook, Teams, any HTTP endpoint); empty = no alerts"),
@@ -86,7 +87,10 @@ class OpsSettings:
     default_branches: tuple[str, ...] = ("main", "master")
 
     def cadence_for(self, project: str) -> timedelta | None:
-        return self.cadence.get(project, self.cadence.get("*"))
+        """The project's own cadence, else that of the most specific glob naming it
+        ("payments-*", "acme/*"), else "*"'s."""
+        key = most_specific(project, self.cadence)
+        return self.cadence[key] if key is not None else None
 
 
 def _get(env: Mapping[str, str], name: str) -> str:

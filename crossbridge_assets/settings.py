@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Mapping
@@ -66,6 +67,26 @@ def env_number(env: Mapping[str, str], name: str, variables: Mapping[str, tuple[
     if not low <= value <= high:
         raise error(f"{name}={raw} is out of range; expected a value from {low:g} to {high:g}")
     return value
+
+
+def most_specific(name: str, patterns) -> str | None:
+    """The key of `patterns` (names or globs) that `name` matches most specifically: itself,
+    else the glob with the most literal characters ("shop-*" before "*"); None when none does."""
+    if name in patterns:
+        return name
+    matching = [p for p in patterns if fnmatchcase(name, p)]
+    if not matching:
+        return None
+    return max(matching, key=specificity)
+
+
+def specificity(pattern: str) -> tuple[int, int]:
+    """How specific a glob is: its literal characters, then its length."""
+    return len(pattern.replace("*", "").replace("?", "")), len(pattern)
+
+
+def is_glob(pattern: str) -> bool:
+    return any(c in pattern for c in "*?[")
 
 
 def parse_source_roots(items, name: str = "CROSSBRIDGE_COVERAGE_SOURCE_ROOTS") -> tuple[str, ...]:

@@ -102,3 +102,25 @@ def test_the_fork_point_is_a_complete_run_of_the_default_branch(crossbridge_env)
     assert runs.set_index("run_id").loc[first, "previous_run_id"] == whole
     assert set(zip(changes[changes["run_id"] == first]["name"], changes[changes["run_id"] == first]["change"])) == {
         ("test_b", "new_failure")}
+
+
+def test_a_cadence_glob_watches_every_project_it_names(crossbridge_env, dagster_instance, monkeypatch):
+    from crossbridge_assets_tests.test_health_checks import DAY, check, drop, ingest
+    from crossbridge_assets_tests.test_health_checks import junit as small_junit
+
+    s = crossbridge_env
+    # Forty teams' projects in one warehouse: the payments ones are expected twice a day.
+    monkeypatch.setenv("CROSSBRIDGE_EXPECTED_CADENCE", '{"payments-*": "12h", "payments-legacy": "7d", "*": "72h"}')
+    ingest(s, dagster_instance, [
+        drop(s, "payments-api/main/1/a.xml", text=small_junit("pay_api"), age_seconds=DAY),
+        drop(s, "payments-legacy/main/1/b.xml", text=small_junit("pay_legacy"), age_seconds=DAY),
+        drop(s, "search/main/1/c.xml", text=small_junit("search"), age_seconds=DAY),
+    ])
+    finding = check("reports_arriving", s)
+    assert finding.passed is False, finding.summary
+    assert "payments-api (silent for 24h, expected every 12h)" in finding.summary
+    assert "payments-legacy" not in finding.summary and "search" not in finding.summary
+    # The glob is no project of its own that never reported.
+    assert "payments-*" not in {r["project"] for r in finding.rows}
+    assert {r["project"]: r["expected_every"] for r in finding.rows} == {
+        "payments-api": "12h", "payments-legacy": "7d", "search": "3d"}

@@ -14,7 +14,7 @@ from fnmatch import fnmatchcase
 from typing import Iterable, Mapping
 
 from crossbridge_assets.analysis.compare import ForkPoints
-from crossbridge_assets.settings import SettingsError, env_number, env_text
+from crossbridge_assets.settings import SettingsError, env_number, env_text, specificity
 
 # name -> (default, meaning), in the shape of settings.VARIABLES for the README's table.
 VARIABLES: dict[str, tuple[str, str]] = {
@@ -68,7 +68,7 @@ def _threshold(thresholds: dict[str, float], project: str, branch: str) -> tuple
                 for k in thresholds if fnmatchcase(name, k) or fnmatchcase(project, k)}
     if not matching:
         return 0.0, "(none)"
-    best = max(matching, key=lambda k: (len(matching[k].replace("*", "").replace("?", "")), len(matching[k])))
+    best = max(matching, key=lambda k: specificity(matching[k]))
     return thresholds[best], best
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import Engine, Table, UniqueConstraint, and_, func, inspect, sel
 
 from crossbridge_assets.model import KIND_RESULTS
 from crossbridge_assets.ops_settings import PARSE_ERROR_WINDOW, OpsSettings, format_duration
+from crossbridge_assets.settings import is_glob
 from crossbridge_assets.warehouse import schema
 from crossbridge_assets.warehouse.engine import LATEST, current_version, ping
 from crossbridge_assets.warehouse.landing import LANDED, QUARANTINED
@@ -164,7 +165,8 @@ def reports_arriving(engine: Engine, ops: OpsSettings, now: datetime | None = No
     R = schema.reports
     with engine.connect() as conn:
         last = {p: _utc(t) for p, t in conn.execute(select(R.c.project, func.max(R.c.arrived_at)).group_by(R.c.project))}
-    projects = sorted(set(last) | {p for p in ops.cadence if p != "*"})
+    # A glob of the cadence ("payments-*") names the projects it matches, not one of its own.
+    projects = sorted(set(last) | {p for p in ops.cadence if not is_glob(p)})
     rows, silent = [], []
     for project in projects:
         expected = ops.cadence_for(project)

@@ -36,7 +36,9 @@ def table(h: History, t) -> pd.DataFrame:
 def test_a_feature_branchs_first_run_is_compared_with_the_default_branch_before_it(crossbridge_env, dagster_instance):
     h = History(crossbridge_env)
     send(h, "1", {"test_pay": "passed", "test_ship": "passed", "test_old": "failed"}, hour=6)
-    fork = send(h, "2", {"test_pay": "passed", "test_ship": "passed", "test_old": "failed"}, hour=8)
+    # main runs every test of the monorepo; the branch only those its change affects.
+    fork = send(h, "2", {"test_pay": "passed", "test_ship": "passed", "test_old": "failed",
+                         **{f"test_other_team_{n}": "passed" for n in range(30)}}, hour=8)
     # main moves on after the branch started: the branch is not judged against what it never had.
     send(h, "3", {"test_pay": "failed", "test_ship": "passed", "test_old": "passed"}, hour=12)
     # Another feature branch, of another team, before: never a baseline.
@@ -63,7 +65,9 @@ def test_a_feature_branchs_first_run_is_compared_with_the_default_branch_before_
 
     changes = table(h, schema.run_test_changes)
     mine = changes[changes["run_id"] == first]
+    # The tests it did not run are not gone: its first run is judged on what it ran.
     assert set(zip(mine["name"], mine["change"])) == {("test_pay", "new_failure"), ("test_old", "still_failing")}
+    assert row["gone"] == 0 and runs.loc[second, "gone"] == 0
     pay = mine[mine["name"] == "test_pay"].iloc[0]
     assert pay["previous_run_id"] == fork and bool(pay["regression"])
     # test_old was failing on main already: the branch did not break it.

@@ -10,7 +10,9 @@ The rules:
   before it of the project's default branch (the first of `default_branches`, in their order,
   the project has such a run on; a default branch itself only with one listed before it), as a
   feature or pull-request branch starts from what the default branch had. Never with another
-  feature branch. With no such run it has no previous run: nothing in it is called new.
+  feature branch. With no such run it has no previous run: nothing in it is called new. Tests
+  of the default branch's run that the first run does not hold are not called gone (a pull
+  request often runs only the tests its change affects).
 - A test's previous result is its result in the latest earlier run that holds it, looking back
   no further than the latest earlier run that is complete. A run still waiting for announced
   shards (shards_expected larger than the shards seen) holds part of its tests only: a test
@@ -152,7 +154,10 @@ def _compare_branch(runs: list[dict], rows_of, shards, report_since, run_rows: l
         tests = rows_of(run_id)
         reported = not run.get(BASELINE) and (report_since is None or str(run["partition"]) >= report_since)
         previous = runs[index - 1] if index else None
-        changes = _changes(run, tests, complete, latest_complete, last_seen, last_ran) if previous else []
+        # Against the default branch it started from, a test the branch did not run is not gone: a
+        # pull request often runs the tests its change affects only (20,000 on main, 200 on it).
+        judges_gone = complete and not (previous or {}).get(BASELINE)
+        changes = _changes(run, tests, judges_gone, latest_complete, last_seen, last_ran) if previous else []
         _follow_streaks(run, tests, changes, streaks)
         if reported:
             _note_renames(changes)
@@ -168,7 +173,7 @@ def _compare_branch(runs: list[dict], rows_of, shards, report_since, run_rows: l
             latest_complete = index
 
 
-def _changes(run: dict, tests: list[dict], complete: bool, latest_complete: int | None,
+def _changes(run: dict, tests: list[dict], judges_gone: bool, latest_complete: int | None,
              last_seen: dict[str, _Seen], last_ran: dict[str, _Seen]) -> list[dict]:
     # How far back a test's previous result may come from: the latest complete run (the runs
     # after it were waiting for shards). With no complete run before, every earlier run counts.
@@ -207,7 +212,7 @@ def _changes(run: dict, tests: list[dict], complete: bool, latest_complete: int 
         elif status == PASSED and previous in FAILING:
             note = _join(note, "passed on a retry" if test.get("flaky") else None)
             out.append(_change(run, test, FIXED, compared, note=note))
-    if complete:
+    if judges_gone:
         # Tests the previous runs held that this one does not. A run still waiting for shards
         # may hold them in a shard to come: nothing is gone from it yet.
         for test_id, before in last_seen.items():

@@ -39,3 +39,23 @@ def test_a_branchs_first_run_that_loses_coverage_against_its_default_branch_fail
     # The change to look at is the branch's against the commit it started from.
     assert "--diff c0ffeem1" in drop.metadata["drops"].value
     assert drop.metadata["default_branches"].value == "main, master"
+
+
+def test_the_trends_table_shows_the_most_recent_branches_and_counts_the_rest(
+        crossbridge_env, dagster_instance, reports, monkeypatch):
+    from crossbridge_assets.defs import common
+    from crossbridge_assets_tests.test_coverage_layer_more import metadata_of
+
+    s = crossbridge_env
+    monkeypatch.setattr(common, "TABLE_ROWS", 3)  # thousands of branches, as five
+    cursor = None
+    for n in range(5):
+        send(s, f"b{n}", {"coverage.xml": reports["all"] / "coverage.xml"}, project="shop",
+             branch=f"feature/JIRA-{n}", build=str(n), started_at=f"2026-03-01T1{n}:00:00Z")
+        cursor, _ = ingest(dagster_instance, cursor)
+    trends = metadata_of(refresh(dagster_instance), "coverage_trends")
+    md = trends["trends"].value
+    assert trends["branches"].value == 5
+    shown = [line.split(" | ")[1] for line in md.splitlines() if line.startswith("| shop |")]
+    assert shown == ["feature/JIRA-4", "feature/JIRA-3", "feature/JIRA-2"]
+    assert md.endswith("_… and 2 more (5 in all)_")

@@ -200,12 +200,21 @@ def md_cell(value) -> str:
     return _MARKUP.sub(lambda m: "".join("\\" + c for c in m.group(0)), text)
 
 
-def md_table(rows: list[dict], columns: list[str], empty: str = "_none_") -> str:
-    """A short markdown table for materialization metadata."""
+# Rows of a metadata table: a warehouse of 40 projects and thousands of branches made tables of
+# every branch (megabytes stored with each materialization, unreadable in the UI).
+TABLE_ROWS = 50
+
+
+def md_table(rows: list[dict], columns: list[str], empty: str = "_none_", limit: int | None = None) -> str:
+    """A short markdown table for materialization metadata: the first `limit` rows (TABLE_ROWS),
+    and how many more there are."""
     if not rows:
         return empty
+    limit = TABLE_ROWS if limit is None else limit
     lines = ["| " + " | ".join(md_cell(c) for c in columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(md_cell(r.get(c)) for c in columns) + " |" for r in rows]
+    lines += ["| " + " | ".join(md_cell(r.get(c)) for c in columns) + " |" for r in rows[:limit]]
+    if len(rows) > limit:
+        lines.append(f"\n_… and {len(rows) - limit} more ({len(rows)} in all)_")
     return "\n".join(lines)
 
 

@@ -435,7 +435,9 @@ def coverage_trends(context: dg.AssetExecutionContext, warehouse: WarehouseResou
         if r["complete"] and r["line_pct"] is not None:
             by_branch.setdefault((r["project"], r["branch"]), []).append(r)
     rows = []
-    for (project, branch), history in sorted(by_branch.items()):
+    # The branches that ran most recently first: the table shows TABLE_ROWS of thousands.
+    for (project, branch), history in sorted(by_branch.items(), key=lambda item: (item[1][-1]["started_at"],
+                                             item[1][-1]["run_id"]), reverse=True):
         last, prev = history[-1], (history[-2] if len(history) > 1 else None)
         rows.append(
             {

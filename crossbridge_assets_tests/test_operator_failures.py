@@ -135,7 +135,7 @@ def test_a_sidecar_that_cannot_be_written_leaves_no_report_without_its_run(cross
     blocker = s.archive / day / f"{key}.json.tmp"
     blocker.mkdir(parents=True)
 
-    result = defs.resolve_job_def(request["job"]).execute_in_process(
+    result = defs.resolve_job_def("ingest").execute_in_process(
         run_config=request.run_config, partition_key=day, instance=dagster_instance, tags=request.tags,
         raise_on_error=False)
     assert result.success

@@ -449,7 +449,17 @@ def cmd_patch_coverage(args) -> int:
             _err(f"run {run_id} has no line coverage in the warehouse")
             return EXIT_UNREADABLE
         source = f"run {run_id}"
-    change = _read_change(args)
+    # A run named by --run, with no change named: the change that run's CI job sent, when it
+    # sent one (no checkout needed); else the checkout's, as always.
+    sent = None
+    if args.run and not args.coverage and args.diff is None and not args.diff_file:
+        from crossbridge_assets.warehouse.changes import run_changes
+
+        sent = run_changes(engine).get(run_id)
+    if sent is not None:
+        change = (f"the change run {run_id} sent", sent.lines, None)
+    else:
+        change = _read_change(args)
     if change is None:
         return EXIT_UNREADABLE
     compare, changed, root = change
@@ -477,8 +487,9 @@ def _change_arguments(sp) -> None:
     from crossbridge_assets.analysis.patch_coverage import DEFAULT_COMPARE
 
     what = sp.add_mutually_exclusive_group()
-    what.add_argument("--diff", default=DEFAULT_COMPARE, metavar="REV",
-                      help=f"compare HEAD (and uncommitted changes) with the merge base of REV (default {DEFAULT_COMPARE})")
+    what.add_argument("--diff", metavar="REV",
+                      help=f"compare HEAD (and uncommitted changes) with the merge base of REV (default {DEFAULT_COMPARE}; "
+                      "patch-coverage --run ID without --diff or --diff-file: the change that run sent, if it sent one)")
     what.add_argument("--diff-file", metavar="FILE", help="a unified diff (git diff output) instead of running git")
     sp.add_argument("--repo", default=".", help="the git repository (default: the current folder)")
     sp.add_argument("--committed-only", action="store_true", help="leave staged and unstaged changes out")
@@ -490,7 +501,14 @@ def _read_change(args) -> tuple[str, dict[str, list[int]], Path | None] | None:
     when the change cannot be read. The working tree (of --repo) lets report paths be placed
     by the files on disk; for a diff file, only when it holds every file the diff adds lines to
     (the diff is of that checkout)."""
-    from crossbridge_assets.analysis.patch_coverage import DiffError, changed_lines, decode_diff, git_diffs, repo_root
+    from crossbridge_assets.analysis.patch_coverage import (
+        DEFAULT_COMPARE,
+        DiffError,
+        changed_lines,
+        decode_diff,
+        git_diffs,
+        repo_root,
+    )
 
     try:
         if args.diff_file:
@@ -505,10 +523,11 @@ def _read_change(args) -> tuple[str, dict[str, list[int]], Path | None] | None:
                 root = None
             return args.diff_file, changed, root
         warnings: list[str] = []
-        diffs = git_diffs(Path(args.repo), args.diff, working_tree=not args.committed_only, warnings=warnings)
+        compare = args.diff or DEFAULT_COMPARE
+        diffs = git_diffs(Path(args.repo), compare, working_tree=not args.committed_only, warnings=warnings)
         for warning in warnings:  # a diff with renames left undetected is still the diff, but say so
             _err(f"note: git: {warning}")
-        return f"{args.diff}...HEAD", changed_lines(diffs), repo_root(args.repo)
+        return f"{compare}...HEAD", changed_lines(diffs), repo_root(args.repo)
     except (DiffError, OSError) as exc:
         _err(f"cannot read the change: {exc}")
         return None
@@ -519,6 +538,7 @@ def _read_touched(args) -> tuple[str, dict[str, list[int]], Path | None, dict[st
     touches, by the files' names before it (touched_lines), read from one diff against the
     merge base of --diff, or from --diff-file; and the files the change renames or deletes."""
     from crossbridge_assets.analysis.patch_coverage import (
+        DEFAULT_COMPARE,
         DiffError,
         decode_diff,
         git_change,
@@ -538,10 +558,11 @@ def _read_touched(args) -> tuple[str, dict[str, list[int]], Path | None, dict[st
                 root = None  # not a diff of this checkout, or of files it has since renamed or removed
             return args.diff_file, touched, root, moved_files(text)
         warnings: list[str] = []
-        text = git_change(Path(args.repo), args.diff, working_tree=not args.committed_only, warnings=warnings)
+        compare = args.diff or DEFAULT_COMPARE
+        text = git_change(Path(args.repo), compare, working_tree=not args.committed_only, warnings=warnings)
         for warning in warnings:
             _err(f"note: git: {warning}")
-        return f"{args.diff}...HEAD", touched_lines(text), repo_root(args.repo), moved_files(text)
+        return f"{compare}...HEAD", touched_lines(text), repo_root(args.repo), moved_files(text)
     except (DiffError, OSError) as exc:
         _err(f"cannot read the change: {exc}")
         return None

@@ -8,6 +8,8 @@ for the same diff and report (test_coverage_patch.changed_repo)."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import shutil
 from datetime import datetime, timedelta, timezone
@@ -77,6 +79,19 @@ def test_a_run_s_change_is_measured_against_its_coverage_as_diff_cover_does(chan
     assert md["patch_pct"].value == row["pct"] and md["runs_updated"].value == 1
     assert "shop/prices.py: 7, 15, 22" in md["recent_runs"].value
     assert checks_of(result)["patch_coverage_threshold"].passed is True  # no threshold set
+
+    # The run's own change, from a terminal without its checkout: `patch-coverage --run ID`.
+    elsewhere = changed_repo.parent / "elsewhere"
+    elsewhere.mkdir()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(elsewhere)
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            assert cli.main(["patch-coverage", "--run", row["run_id"], "--json"]) == 0
+    report = json.loads(out.getvalue())
+    assert report["compare"] == f"the change run {row['run_id']} sent"
+    assert report["files"]["shop/prices.py"]["uncovered"] == [7, 15, 22]
+    assert report["percent"] == row["pct"]
 
     # Unchanged inputs are not measured again.
     again = refresh(dagster_instance).asset_materializations_for_node("patch_coverage")[0].metadata

@@ -453,9 +453,9 @@ def cmd_patch_coverage(args) -> int:
     # sent one (no checkout needed); else the checkout's, as always.
     sent = None
     if args.run and not args.coverage and args.diff is None and not args.diff_file:
-        from crossbridge_assets.warehouse.changes import run_changes
+        from crossbridge_assets.warehouse.changes import run_changes, with_lines
 
-        sent = run_changes(engine).get(run_id)
+        sent = next(iter(with_lines(engine, list(run_changes(engine, run_id).values()))), None)
     if sent is not None:
         change = (f"the change run {run_id} sent", sent.lines, None)
     else:

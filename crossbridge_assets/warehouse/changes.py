@@ -59,27 +59,36 @@ class RunChange:
     lines: dict[str, list[int]]
 
 
-def run_changes(engine: Engine) -> dict[str, RunChange]:
-    """Each run's change: of several diffs one run sent, the one that arrived last."""
+def run_changes(engine: Engine, run_id: str | None = None) -> dict[str, RunChange]:
+    """Each run's change (of `run_id` only, when given): of several diffs one run sent, the one
+    that arrived last. Its lines are not read: with_lines reads them for the runs that need them."""
+    cond = [R.c.kind == KIND_CHANGE, R.c.status == LANDED, R.c.loaded_at.is_not(None)]
+    if run_id is not None:
+        cond.append(R.c.run_id == run_id)
     with engine.connect() as conn:
         latest = (
             select(R.c.run_id, R.c.sha256, R.c.loaded_at,
                    func.row_number().over(partition_by=R.c.run_id,
                                           order_by=(R.c.arrived_at.desc(), R.c.sha256.desc())).label("n"))
-            .where(R.c.kind == KIND_CHANGE, R.c.status == LANDED, R.c.loaded_at.is_not(None))
+            .where(*cond)
             .subquery()
         )
-        chosen = {row.run_id: RunChange(row.run_id, row.sha256, row.loaded_at, {})
-                  for row in conn.execute(select(latest).where(latest.c.n == 1))}
-        shas = {c.sha256: c for c in chosen.values()}
+        return {row.run_id: RunChange(row.run_id, row.sha256, row.loaded_at, {})
+                for row in conn.execute(select(latest).where(latest.c.n == 1))}
+
+
+def with_lines(engine: Engine, changes: list[RunChange]) -> list[RunChange]:
+    """`changes` with their changed lines per file read in."""
+    by_sha = {c.sha256: c for c in changes}
+    shas = list(by_sha)
+    with engine.connect() as conn:
         for start in range(0, len(shas), 500):
-            batch = list(shas)[start : start + 500]
             for sha, file, lines in conn.execute(
-                select(RC.c.report_sha256, RC.c.file, RC.c.lines).where(RC.c.report_sha256.in_(batch))
+                select(RC.c.report_sha256, RC.c.file, RC.c.lines).where(RC.c.report_sha256.in_(shas[start : start + 500]))
                 .order_by(RC.c.report_sha256, RC.c.seq)
             ):
-                shas[sha].lines[file] = sorted(decode_ranges(lines))
-    return chosen
+                by_sha[sha].lines[file] = sorted(decode_ranges(lines))
+    return changes
 
 
 def fingerprint(change: RunChange, coverage_fingerprint: str) -> str:

@@ -27,6 +27,7 @@ from crossbridge_assets.warehouse.changes import (
     run_changes,
     store_patch_coverage,
     stored_fingerprints,
+    with_lines,
 )
 from crossbridge_assets.warehouse.coverage import coverage_runs, run_merge
 
@@ -47,14 +48,14 @@ def refresh_patch_coverage(engine) -> list[dict]:
     runs = {r["run_id"]: r for r in coverage_runs(engine)}
     # Kept when retention expires a run's diff or coverage, as coverage_runs keeps its figures.
     stored = stored_fingerprints(engine)
+    due = [(change, runs[run_id]) for run_id, change in changes.items()
+           # No coverage of the run yet, or nothing changed since it was measured: nothing to do.
+           if run_id in runs and stored.get(run_id) != fingerprint(change, runs[run_id]["fingerprint"])]
+    with_lines(engine, [change for change, _ in due])
     rows = []
-    for run_id, change in changes.items():
-        run = runs.get(run_id)
-        if run is None:  # no coverage of the run yet
-            continue
+    for change, run in due:
+        run_id = change.run_id
         key = fingerprint(change, run["fingerprint"])
-        if stored.get(run_id) == key:
-            continue
         report = measure(change.lines, run_merge(engine, run_id).files)
         rows.append(dict(
             run_id=run_id, project=run["project"], branch=run["branch"], commit_sha=run["commit_sha"],
